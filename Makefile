@@ -1,0 +1,205 @@
+# libleak - one non-recursive Makefile for the preload, the analyzer, tests,
+# demo and benchmarks.  New source files are picked up by wildcard, so adding
+# preload/foo.c or tests/unit/check_foo.c needs no edit here.
+#
+#   make                      build/libleak.so and build/leak-analyze
+#   make check                every test (unit, end-to-end, real programs)
+#   make demo                 run the demo program under the wrapper
+#   make bench                benchmarks against heaptrack, LSan, memcheck
+#   make fuzz                 libFuzzer target for the dump loader
+#   make install PREFIX=...   install the library, analyzer, wrapper, man page
+#   make SANITIZER=address|undefined   analyzer and unit tests under a sanitizer
+#   make WERROR=1             warnings are errors (CI)
+
+CC      ?= gcc
+CXX     ?= g++
+BUILD   ?= build
+PREFIX  ?= /usr/local
+OPT     ?= -O2
+DEBUG   ?= -g
+SANITIZER ?=
+
+WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wundef \
+       -Wpointer-arith -Wsign-compare -Wformat=2
+ifeq ($(WERROR),1)
+WARN += -Werror
+endif
+
+# User CFLAGS add to ours, never replace them (Redis).
+FINAL_CFLAGS = -std=gnu11 -D_GNU_SOURCE -Iinclude $(WARN) $(OPT) $(DEBUG) $(CFLAGS)
+
+ifeq ($(SANITIZER),)
+SAN_FLAGS =
+else ifeq ($(SANITIZER),address)
+SAN_FLAGS = -fsanitize=address -fno-omit-frame-pointer
+else ifeq ($(SANITIZER),undefined)
+SAN_FLAGS = -fsanitize=undefined -fno-sanitize-recover=all
+else ifeq ($(SANITIZER),thread)
+SAN_FLAGS = -fsanitize=thread
+else
+$(error SANITIZER must be address, undefined or thread, not '$(SANITIZER)')
+endif
+
+# ### dependencies
+# tools/deps.sh installs missing Debian packages.  Library flags come from
+# pkg-config through recursively expanded variables, evaluated only inside
+# recipes, i.e. after the deps stamp has been made.
+DEPS_STAMP = $(BUILD)/.deps-build
+TEST_DEPS_STAMP = $(BUILD)/.deps-test
+$(DEPS_STAMP): tools/deps.sh
+	@mkdir -p $(BUILD)
+	@sh tools/deps.sh build
+	@touch $@
+$(TEST_DEPS_STAMP): tools/deps.sh
+	@mkdir -p $(BUILD)
+	@sh tools/deps.sh test
+	@touch $@
+
+UNWIND_LIBS  = $(shell pkg-config --libs libunwind)
+JANSSON_LIBS = $(shell pkg-config --libs jansson)
+DW_LIBS      = $(shell pkg-config --libs libdw) -lelf
+CHECK_CFLAGS = $(shell pkg-config --cflags check)
+CHECK_LIBS   = $(shell pkg-config --libs check)
+
+# ### preload: build/libleak.so
+# hooks.c holds the interposed symbols; everything else is the tracker core,
+# which unit tests link directly (without LD_PRELOAD) as libleak-core.a.
+PRELOAD_SRCS  = $(wildcard preload/*.c)
+PRELOAD_CORE  = $(filter-out preload/hooks.c,$(PRELOAD_SRCS))
+PRELOAD_OBJS  = $(patsubst preload/%.c,$(BUILD)/obj/preload/%.o,$(PRELOAD_SRCS))
+PRELOAD_TOBJS = $(patsubst preload/%.c,$(BUILD)/obj/preload-test/%.o,$(PRELOAD_CORE))
+# -fno-builtin-*: bootstrap code must not be turned back into calls to our own
+# hooks.  -fexceptions: a C++ bad_alloc may unwind through the new/delete hooks.
+PRELOAD_CFLAGS = -fPIC -fvisibility=hidden -ftls-model=initial-exec \
+    -fno-builtin-malloc -fno-builtin-calloc -fno-builtin-realloc -fno-builtin-free \
+    -fexceptions -fno-omit-frame-pointer -pthread -Ipreload
+
+# ### analyzer: build/leak-analyze
+ANALYZER_SRCS = $(wildcard analyzer/*.c)
+ANALYZER_CORE = $(filter-out analyzer/main.c,$(ANALYZER_SRCS))
+ANALYZER_OBJS = $(patsubst analyzer/%.c,$(BUILD)/obj/analyzer/%.o,$(ANALYZER_SRCS))
+ANALYZER_CORE_OBJS = $(patsubst analyzer/%.c,$(BUILD)/obj/analyzer/%.o,$(ANALYZER_CORE))
+ANALYZER_CFLAGS = -Ianalyzer $(SAN_FLAGS)
+
+# ### tests
+UNIT_SRCS  = $(wildcard tests/unit/check_*.c)
+UNIT_BINS  = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
+E2E_SRCS   = $(wildcard tests/integration/check_*.c)
+E2E_BINS   = $(patsubst tests/integration/%.c,$(BUILD)/tests/%,$(E2E_SRCS))
+VICTIM_C   = $(wildcard tests/integration/victims/*.c)
+VICTIM_CXX = $(wildcard tests/integration/victims/*.cc)
+VICTIMS    = $(patsubst tests/integration/victims/%.c,$(BUILD)/victims/%,$(VICTIM_C)) \
+             $(patsubst tests/integration/victims/%.cc,$(BUILD)/victims/%,$(VICTIM_CXX))
+# Victims keep exact lines: -O0 with frame pointers, except *_nofp, which is
+# optimised without them so that only DWARF unwinding can reach main.
+VICTIM_FLAGS = -g -O0 -fno-omit-frame-pointer -pthread -Iinclude
+VICTIM_NOFP_FLAGS = -g -O2 -fomit-frame-pointer -fno-inline -pthread -Iinclude
+
+# ### demo and bench programs
+DEMO_SRCS  = $(wildcard demo/*.c)
+DEMO_BINS  = $(patsubst demo/%.c,$(BUILD)/demo/%,$(DEMO_SRCS))
+BENCH_SRCS = $(wildcard tools/bench/*.c)
+BENCH_BINS = $(patsubst tools/bench/%.c,$(BUILD)/bench/%_fp,$(BENCH_SRCS)) \
+             $(patsubst tools/bench/%.c,$(BUILD)/bench/%_nofp,$(BENCH_SRCS))
+
+.PHONY: all check unit e2e demo bench fuzz install clean deps
+all: $(BUILD)/libleak.so $(BUILD)/leak-analyze
+
+deps: $(DEPS_STAMP) $(TEST_DEPS_STAMP)
+
+$(BUILD)/obj/preload/%.o: preload/%.c $(wildcard preload/*.h preload/*.def) $(wildcard include/*.h include/libleak/*.h) | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(FINAL_CFLAGS) $(PRELOAD_CFLAGS) -c $< -o $@
+
+$(BUILD)/obj/preload-test/%.o: preload/%.c $(wildcard preload/*.h preload/*.def) $(wildcard include/*.h include/libleak/*.h) | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(FINAL_CFLAGS) $(PRELOAD_CFLAGS) -DLK_TESTING $(SAN_FLAGS) -c $< -o $@
+
+$(BUILD)/libleak.so: $(PRELOAD_OBJS) preload/libleak.map
+	$(CC) -shared -o $@ $(PRELOAD_OBJS) -Wl,-z,defs -Wl,--version-script=preload/libleak.map \
+	    -pthread $(UNWIND_LIBS) $(JANSSON_LIBS) -ldl
+
+$(BUILD)/libleak-core.a: $(PRELOAD_TOBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/obj/analyzer/%.o: analyzer/%.c $(wildcard analyzer/*.h) $(wildcard include/libleak/*.h) | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(FINAL_CFLAGS) $(ANALYZER_CFLAGS) -c $< -o $@
+
+$(BUILD)/analyzer-core.a: $(ANALYZER_CORE_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/leak-analyze: $(ANALYZER_OBJS)
+	$(CC) $(SAN_FLAGS) -o $@ $(ANALYZER_OBJS) $(DW_LIBS) $(JANSSON_LIBS) -lm
+
+# Each tests/unit/check_X.c is its own Check binary (no shared runner to edit).
+$(BUILD)/tests/check_%: tests/unit/check_%.c tests/unit/testhelper.h $(BUILD)/libleak-core.a $(BUILD)/analyzer-core.a | $(TEST_DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(FINAL_CFLAGS) -Ipreload -Ianalyzer -Itests/unit -DLK_TESTING $(CHECK_CFLAGS) $(SAN_FLAGS) -pthread \
+	    -o $@ $< $(BUILD)/libleak-core.a $(BUILD)/analyzer-core.a \
+	    $(CHECK_LIBS) $(UNWIND_LIBS) $(JANSSON_LIBS) $(DW_LIBS) -ldl -lm
+
+$(BUILD)/tests/check_%: tests/integration/check_%.c tests/unit/testhelper.h $(BUILD)/analyzer-core.a | $(TEST_DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(FINAL_CFLAGS) -Ianalyzer -Itests/unit -Itests/integration $(CHECK_CFLAGS) $(SAN_FLAGS) -pthread \
+	    -o $@ $< $(BUILD)/analyzer-core.a $(CHECK_LIBS) $(JANSSON_LIBS) $(DW_LIBS) -lm
+
+$(BUILD)/victims/%_nofp: tests/integration/victims/%_nofp.c | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(VICTIM_NOFP_FLAGS) -o $@ $<
+$(BUILD)/victims/%: tests/integration/victims/%.c | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(VICTIM_FLAGS) -o $@ $<
+$(BUILD)/victims/%: tests/integration/victims/%.cc | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CXX) $(VICTIM_FLAGS) -o $@ $<
+
+$(BUILD)/demo/%: demo/%.c | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) -g -O0 -fno-omit-frame-pointer -Iinclude -pthread -o $@ $<
+
+$(BUILD)/bench/%_fp: tools/bench/%.c | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) -g -O2 -fno-omit-frame-pointer -pthread -o $@ $<
+$(BUILD)/bench/%_nofp: tools/bench/%.c | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) -g -O2 -fomit-frame-pointer -pthread -o $@ $<
+
+unit: $(UNIT_BINS)
+e2e: all $(E2E_BINS) $(VICTIMS) $(DEMO_BINS)
+
+# tests/run.sh runs every test binary and script and ends with one
+# "N passed, N failed" line; its exit status is make check's.
+check: $(TEST_DEPS_STAMP) all $(UNIT_BINS) $(E2E_BINS) $(VICTIMS) $(DEMO_BINS)
+	@BUILD=$(BUILD) sh tests/run.sh
+
+demo: all $(DEMO_BINS)
+	@sh tools/demo.sh $(BUILD)
+
+bench: all $(BENCH_BINS)
+	@sh tools/deps.sh bench
+	@BUILD=$(BUILD) sh tools/bench/run.sh
+
+fuzz: | $(DEPS_STAMP)
+	@sh tools/deps.sh fuzz
+	@mkdir -p $(BUILD)/fuzz
+	clang -g -O1 -std=gnu11 -D_GNU_SOURCE -Iinclude -Ianalyzer -fsanitize=fuzzer,address \
+	    -o $(BUILD)/fuzz/fuzz_load tests/fuzz/fuzz_load.c $(ANALYZER_CORE) $(DW_LIBS) $(JANSSON_LIBS) -lm
+	$(BUILD)/fuzz/fuzz_load -max_total_time=$${FUZZ_SECONDS:-60} -max_len=65536 tests/fuzz/corpus
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include/libleak \
+	    $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 0755 $(BUILD)/libleak.so $(DESTDIR)$(PREFIX)/lib/libleak.so
+	install -m 0755 $(BUILD)/leak-analyze $(DESTDIR)$(PREFIX)/bin/leak-analyze
+	sed 's|^LIBLEAK_SO_DEFAULT=.*|LIBLEAK_SO_DEFAULT=$(PREFIX)/lib/libleak.so|; s|^ANALYZE_DEFAULT=.*|ANALYZE_DEFAULT=$(PREFIX)/bin/leak-analyze|' \
+	    tools/libleak > $(DESTDIR)$(PREFIX)/bin/libleak
+	chmod 0755 $(DESTDIR)$(PREFIX)/bin/libleak
+	install -m 0644 include/libleak.h $(DESTDIR)$(PREFIX)/include/libleak.h
+	install -m 0644 include/libleak/dump.h $(DESTDIR)$(PREFIX)/include/libleak/dump.h
+	install -m 0644 docs/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,151 @@
+/* dump.h - the libleak dump format: version, key names and enums.
+ * Shared by the preload (writer) and leak-analyze (reader); docs/FORMAT.md
+ * documents every key.  Key names live only here, so the two sides can
+ * never disagree on spelling.  Additive changes keep the version; renames
+ * or changed meaning bump it, and readers refuse newer versions. */
+#ifndef LIBLEAK_DUMP_H
+#define LIBLEAK_DUMP_H
+
+#define LIBLEAK_DUMP_FORMAT  "libleak-dump"
+#define LIBLEAK_DUMP_VERSION 1
+#define LIBLEAK_TOOL_VERSION "0.1.0"
+
+/* File name shape: <prefix>.<pid>.<seq>.<trigger>.json, written first as
+ * .<prefix>.<pid>.<seq>.<trigger>.json.tmp and renamed when complete. */
+#define LIBLEAK_DUMP_PREFIX  "libleak"
+#define LIBLEAK_DUMP_SUFFIX  ".json"
+
+/* ### top level */
+#define LK_KEY_FORMAT        "format"
+#define LK_KEY_VERSION       "version"
+#define LK_KEY_TOOL_VERSION  "tool_version"
+#define LK_KEY_PROCESS       "process"
+#define LK_KEY_DUMP          "dump"
+#define LK_KEY_CONFIG        "config"
+#define LK_KEY_LIMITS        "limits"
+#define LK_KEY_TOTALS        "totals"
+#define LK_KEY_COST          "cost"
+#define LK_KEY_MODULES       "modules"
+#define LK_KEY_STACKS        "stacks"
+#define LK_KEY_SITES         "sites"
+#define LK_KEY_MISMATCHES    "mismatches"
+#define LK_KEY_FAILURES      "failures"
+#define LK_KEY_TIMELINE      "timeline"
+#define LK_KEY_REACH         "reachability"
+
+/* ### process */
+#define LK_KEY_PID           "pid"
+#define LK_KEY_PPID          "ppid"
+#define LK_KEY_EXE           "exe"
+#define LK_KEY_CMDLINE       "cmdline"
+#define LK_KEY_START_UNIX_MS "start_unix_ms"
+
+/* ### dump */
+#define LK_KEY_SEQ           "seq"
+#define LK_KEY_TRIGGER       "trigger"
+#define LK_KEY_LABEL         "label"
+#define LK_KEY_UNIX_MS       "unix_ms"
+#define LK_KEY_UPTIME_NS     "uptime_ns"
+#define LK_KEY_RSS_BYTES     "rss_bytes"
+
+/* ### config */
+#define LK_KEY_MAX_DEPTH     "max_depth"
+#define LK_KEY_SAMPLE_BYTES  "sample_bytes"
+#define LK_KEY_INTERVAL_MS   "interval_ms"
+#define LK_KEY_SIGNAL        "signal"
+#define LK_KEY_WATERMARK_BYTES "watermark_bytes"
+
+/* ### limits (each a number of bytes, or null when there is no limit) */
+#define LK_KEY_RLIMIT_AS     "rlimit_as_bytes"
+#define LK_KEY_RLIMIT_DATA   "rlimit_data_bytes"
+#define LK_KEY_CGROUP_MAX    "cgroup_max_bytes"
+#define LK_KEY_PHYS          "phys_bytes"
+#define LK_KEY_EFFECTIVE     "effective_bytes"
+
+/* ### totals */
+#define LK_KEY_LIVE_BYTES    "live_bytes"
+#define LK_KEY_LIVE_BLOCKS   "live_blocks"
+#define LK_KEY_PEAK_LIVE_BYTES "peak_live_bytes"
+#define LK_KEY_ALLOC_COUNT   "alloc_count"
+#define LK_KEY_ALLOC_BYTES   "alloc_bytes"
+#define LK_KEY_FREE_COUNT    "free_count"
+#define LK_KEY_FAILED_COUNT  "failed_count"
+#define LK_KEY_UNTRACKED_FREES "untracked_frees"
+#define LK_KEY_MISMATCHED_FREES "mismatched_frees"
+#define LK_KEY_DROPPED_EVENTS "dropped_events"
+#define LK_KEY_COMPLETE      "complete"
+
+/* ### cost: libleak's own memory */
+#define LK_KEY_BLOCK_TABLE_BYTES "block_table_bytes"
+#define LK_KEY_SITE_TABLE_BYTES  "site_table_bytes"
+#define LK_KEY_STACK_TABLE_BYTES "stack_table_bytes"
+
+/* ### modules */
+#define LK_KEY_PATH          "path"
+#define LK_KEY_BASE          "base"
+#define LK_KEY_SIZE          "size"
+#define LK_KEY_BUILD_ID      "build_id"
+
+/* ### stacks */
+#define LK_KEY_ID            "id"
+#define LK_KEY_FRAMES        "frames"
+#define LK_KEY_TRUNCATED     "truncated"
+
+/* ### sites */
+#define LK_KEY_STACK         "stack"
+#define LK_KEY_FAMILY        "family"
+#define LK_KEY_TOTAL_BLOCKS  "total_blocks"
+#define LK_KEY_TOTAL_BYTES   "total_bytes"
+#define LK_KEY_FREED_BLOCKS  "freed_blocks"
+#define LK_KEY_MAX_REQUEST   "max_request_bytes"
+
+/* ### mismatches */
+#define LK_KEY_ALLOC_STACK   "alloc_stack"
+#define LK_KEY_FREE_STACK    "free_stack"
+#define LK_KEY_ALLOC_FAMILY  "alloc_family"
+#define LK_KEY_FREE_FAMILY   "free_family"
+#define LK_KEY_COUNT         "count"
+#define LK_KEY_BYTES         "bytes"
+
+/* ### failures */
+#define LK_KEY_KIND          "kind"
+#define LK_KEY_FUNCTION      "function"
+#define LK_KEY_REQUEST_BYTES "request_bytes"
+#define LK_KEY_FIRST_UPTIME_NS "first_uptime_ns"
+#define LK_KEY_LAST_UPTIME_NS  "last_uptime_ns"
+#define LK_KEY_LIVE_BYTES_AT "live_bytes_at_first"
+
+/* ### timeline: an object of parallel arrays, one entry per sample */
+#define LK_KEY_TL_UPTIME_NS  "uptime_ns"
+#define LK_KEY_TL_LIVE_BYTES "live_bytes"
+#define LK_KEY_TL_RSS_BYTES  "rss_bytes"
+#define LK_KEY_TL_ALLOCS     "allocs"
+#define LK_KEY_TL_FREES      "frees"
+
+/* Allocator family of a block: which deallocator must release it. */
+typedef enum lk_family {
+    LK_FAMILY_MALLOC = 0,   /* malloc, calloc, realloc, memalign family */
+    LK_FAMILY_NEW    = 1,   /* operator new (any form) */
+    LK_FAMILY_NEW_ARRAY = 2 /* operator new[] (any form) */
+} lk_family_t;
+#define LK_FAMILY_NAMES { "malloc", "new", "new[]" }
+
+/* Why a dump was written. */
+typedef enum lk_trigger {
+    LK_TRIGGER_EXIT = 0,
+    LK_TRIGGER_SIGNAL,
+    LK_TRIGGER_INTERVAL,
+    LK_TRIGGER_API,
+    LK_TRIGGER_WATERMARK
+} lk_trigger_t;
+#define LK_TRIGGER_NAMES { "exit", "signal", "interval", "api", "watermark" }
+
+/* Why an allocation request failed or was flagged. */
+typedef enum lk_failure_kind {
+    LK_FAIL_ENOMEM = 0,      /* the real allocator returned NULL */
+    LK_FAIL_MUL_OVERFLOW,    /* calloc/reallocarray count*size overflowed */
+    LK_FAIL_IMPLAUSIBLE      /* request above limits.effective_bytes */
+} lk_failure_kind_t;
+#define LK_FAILURE_NAMES { "enomem", "mul_overflow", "implausible" }
+
+#endif /* LIBLEAK_DUMP_H */
