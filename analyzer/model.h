@@ -1,0 +1,391 @@
+/* model.h - leak-analyze's data model: what the loader builds from dumps and
+ * what every analysis pass and report reads.  The map of the analyzer: each
+ * cross-file declaration lives here, with its contract.
+ *
+ * Pipeline (main.c runs it in this order, one pass per file):
+ *   load.c        dumps -> lk_input_t (processes, each a seq-ordered dump series)
+ *   symbolize.c   addresses -> lk_frame_t (libdw, per-module cache)
+ *   leaks.c       final dump -> lk_leak_t list: trim, suppress, sort, totals
+ *   suppress.c    built-in and LSan-format suppressions
+ *   baseline.c    symbolized site keys; --baseline ratchet and `diff`
+ *   report_*.c    text, json, folded
+ * Later passes (growth.c, overflow.c, reach.c) read the same lk_input_t and add
+ * their results to lk_report_t; see the EXTENSION comments below.
+ *
+ * Ownership: everything hangs off lk_input_t or lk_report_t and is freed by
+ * lk_input_free() / lk_report_free().  Strings are heap copies. */
+#ifndef LK_ANALYZER_MODEL_H
+#define LK_ANALYZER_MODEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "libleak/dump.h"
+
+/* Exit statuses (STYLE 2.5). */
+#define LK_EXIT_OK    0
+#define LK_EXIT_GATE  1   /* --fail-on-leak / --max-leak-bytes / --baseline tripped */
+#define LK_EXIT_INPUT 2   /* bad usage or bad input */
+
+/* Sanity bounds for "absurd numbers" in a dump.  A byte or block count above
+ * LK_MAX_COUNT cannot come from a real process (2^62 bytes is 4 EiB). */
+#define LK_MAX_COUNT   (UINT64_C(1) << 62)
+#define LK_MAX_FRAMES  4096          /* frames in one stack */
+#define LK_MAX_PID     INT32_MAX
+
+/* ### the dump, as loaded (load.c) */
+
+/* One loaded ELF object of a process (dump "modules[]"). */
+typedef struct lk_dump_module {
+    char *path;
+    uint64_t base;          /* load bias (dlpi_addr) */
+    uint64_t size_bytes;    /* extent of PT_LOADs from base; 0 if unknown */
+    char *build_id;         /* lowercase hex, or NULL */
+} lk_dump_module_t;
+
+/* One deduplicated call stack (dump "stacks[]"). */
+typedef struct lk_stack {
+    uint64_t id;            /* stable within a pid */
+    uint64_t *frames;       /* raw return addresses, innermost first */
+    size_t nframes;
+    bool truncated;
+} lk_stack_t;
+
+/* One (stack, family) that allocated (dump "sites[]").  Counters the dump
+ * omits are 0. */
+typedef struct lk_site {
+    uint64_t stack_id;
+    size_t stack_idx;       /* index into lk_dump_t.stacks, resolved by the loader */
+    lk_family_t family;
+    uint64_t live_blocks, live_bytes;
+    uint64_t total_blocks, total_bytes, freed_blocks;
+    uint64_t peak_live_bytes, max_request_bytes;
+} lk_site_t;
+
+/* A wrong-deallocator group (dump "mismatches[]"). */
+typedef struct lk_mismatch {
+    size_t alloc_stack_idx, free_stack_idx;
+    lk_family_t alloc_family;
+    lk_family_t free_family;
+    uint64_t count, bytes;
+} lk_mismatch_t;
+
+/* A failed or implausible request group (dump "failures[]").  Loaded now,
+ * analysed by overflow.c (issue 4). */
+typedef struct lk_failure {
+    size_t stack_idx;
+    lk_failure_kind_t kind;
+    char *function;         /* "malloc", "calloc", "new[]", ... */
+    uint64_t request_bytes, count;
+    uint64_t first_uptime_ns, last_uptime_ns, live_bytes_at_first;
+} lk_failure_t;
+
+/* The dump's "timeline": parallel arrays of n samples, oldest first. */
+typedef struct lk_timeline {
+    size_t n;
+    uint64_t *uptime_ns, *live_bytes, *rss_bytes, *allocs, *frees;
+} lk_timeline_t;
+
+/* Memory limits at dump time; has_* false when the dump says null/absent. */
+typedef struct lk_limits {
+    bool has_rlimit_as, has_rlimit_data, has_cgroup_max;
+    uint64_t rlimit_as_bytes, rlimit_data_bytes, cgroup_max_bytes;
+    uint64_t phys_bytes, effective_bytes;
+} lk_limits_t;
+
+typedef struct lk_totals {
+    uint64_t live_bytes, live_blocks, peak_live_bytes;
+    uint64_t alloc_count, alloc_bytes, free_count, failed_count;
+    uint64_t untracked_frees, mismatched_frees, dropped_events;
+    bool complete;
+} lk_totals_t;
+
+/* One dump file, fully parsed and validated. */
+typedef struct lk_dump {
+    char *file;             /* path as given / found */
+    int version;
+    int pid, ppid;
+    char *exe;              /* may be NULL */
+    uint64_t start_unix_ms;
+    uint64_t seq;
+    lk_trigger_t trigger;
+    char *label;            /* may be NULL */
+    uint64_t unix_ms, uptime_ns, rss_bytes;
+    uint64_t max_depth, sample_bytes;
+    lk_limits_t limits;
+    lk_totals_t totals;
+    lk_dump_module_t *modules; size_t nmodules;
+    lk_stack_t *stacks; size_t nstacks;
+    lk_site_t *sites; size_t nsites;
+    lk_mismatch_t *mismatches; size_t nmismatches;
+    lk_failure_t *failures; size_t nfailures;
+    lk_timeline_t timeline;
+    /* EXTENSION (issue 5): the dump's "reachability" object, kept unparsed
+     * (a jansson json_t *, one reference owned here) until reach.c defines
+     * it.  NULL when absent. */
+    void *reach_json;
+} lk_dump_t;
+
+/* The dumps of one process (same pid and start time), ordered by seq; the
+ * last one is its final state. */
+typedef struct lk_process {
+    int pid, ppid;
+    uint64_t start_unix_ms;
+    lk_dump_t **dumps; size_t ndumps;
+} lk_process_t;
+
+typedef struct lk_input {
+    lk_process_t *procs; size_t nprocs;   /* ordered by pid */
+    lk_dump_t **dumps; size_t ndumps;     /* every dump, owned here */
+} lk_input_t;
+
+/* Parse 'len' bytes at 'buf' as one dump named 'name' (used in messages).
+ * On success stores a new dump in '*out' and returns 0; on failure returns
+ * -EINVAL (or -ENOMEM) and writes a one-line "name: json.path: problem"
+ * message into 'err' ('errlen' bytes).  Never crashes on any input; this is
+ * the libFuzzer entry (tests/fuzz/fuzz_load.c). */
+int lk_load_buffer(const char *name, const char *buf, size_t len,
+                   lk_dump_t **out, char *err, size_t errlen);
+
+/* Read 'path' (a dump file or a directory of libleak.*.json dumps) and add
+ * its dumps to 'in'.  Same error contract as lk_load_buffer(); -errno for
+ * unreadable paths.  Warns on stderr about leftover .tmp files. */
+int lk_load_path(lk_input_t *in, const char *path, char *err, size_t errlen);
+
+/* Group the loaded dumps into processes, ordered by pid then seq. */
+int lk_input_group(lk_input_t *in, char *err, size_t errlen);
+
+void lk_dump_free(lk_dump_t *d);
+void lk_input_free(lk_input_t *in);
+
+/* Name tables (dump.h enums); return "?" out of range. */
+const char *lk_family_name(lk_family_t f);
+const char *lk_trigger_name(lk_trigger_t t);
+const char *lk_failure_name(lk_failure_kind_t k);
+
+/* ### symbolization (symbolize.c) */
+
+/* One symbolized frame; an inlined call expands into several lk_frame_t with
+ * the same address, innermost first. */
+typedef struct lk_frame {
+    uint64_t address;       /* raw return address from the dump */
+    uint64_t offset;        /* address - 1 - module base (the looked-up pc) */
+    const char *function;   /* demangled; NULL if unknown */
+    const char *file;       /* source file; NULL if unknown */
+    int line;               /* 0 if unknown */
+    const char *module;     /* module path; NULL if no module contains it */
+    bool inlined;           /* this frame was inlined into the next one */
+} lk_frame_t;
+
+typedef struct lk_symbolizer lk_symbolizer_t;
+
+/* Create a symbolizer.  Strings in the frames it returns live until
+ * lk_symbolizer_free().  'warn' receives one-line warnings (NULL = stderr). */
+lk_symbolizer_t *lk_symbolizer_new(FILE *warn);
+void lk_symbolizer_free(lk_symbolizer_t *s);
+
+/* Symbolize stack 'st' of dump 'd': store a malloc'd array of frames in
+ * '*out' (caller frees the array only) and their count in '*nout'.  Inlined
+ * frames are expanded.  A missing binary or a build-id mismatch falls back to
+ * module+offset and warns once per module.  Returns 0 or -ENOMEM. */
+int lk_symbolize_stack(lk_symbolizer_t *s, const lk_dump_t *d, const lk_stack_t *st,
+                       lk_frame_t **out, size_t *nout);
+
+/* Demangle 'name' if it is a C++ mangled name: returns a malloc'd string,
+ * or NULL if it is not mangled or no demangler is available. */
+char *lk_demangle(const char *name);
+
+/* Number of distinct pcs looked up in libdw (cache misses), for tests. */
+size_t lk_symbolizer_lookups(const lk_symbolizer_t *s);
+
+/* ### suppressions (suppress.c) */
+
+typedef struct lk_supp {
+    char *pattern;          /* LSan pattern: '*' wildcard, '^' '$' anchors */
+    const char *builtin;    /* non-NULL: name of a built-in rule */
+    const char *source;     /* file name, or "builtin" */
+    int line;
+    uint64_t hits, bytes, blocks;   /* leak sites hidden and what they held */
+} lk_supp_t;
+
+typedef struct lk_supp_list {
+    lk_supp_t *v; size_t n;
+} lk_supp_list_t;
+
+/* Add the built-in rules (C++ emergency pool, stdio buffers, loader/TLS). */
+int lk_supp_add_builtins(lk_supp_list_t *l);
+/* Parse LSan-format 'path' ("leak:PATTERN", '#' comments).  Other types
+ * (e.g. "race:") are rejected.  Same error contract as the loader. */
+int lk_supp_load(lk_supp_list_t *l, const char *path, char *err, size_t errlen);
+/* Return the first rule matching the symbolized stack, or NULL. */
+lk_supp_t *lk_supp_match(lk_supp_list_t *l, const lk_frame_t *f, size_t n);
+/* LSan template match of 'pattern' against 's'. */
+bool lk_supp_template_match(const char *pattern, const char *s);
+void lk_supp_list_free(lk_supp_list_t *l);
+
+/* ### leaks and the report (leaks.c) */
+
+/* What kind of live memory a leak entry is.  EXTENSION (issue 5): the
+ * reachability pass sets the four valgrind kinds; until then every entry is
+ * LK_KIND_UNFREED. */
+typedef enum lk_kind {
+    LK_KIND_UNFREED = 0,    /* live at the final dump; reachability unknown */
+    LK_KIND_DEFINITE,
+    LK_KIND_INDIRECT,
+    LK_KIND_POSSIBLE,
+    LK_KIND_REACHABLE,
+    LK_KIND_COUNT
+} lk_kind_t;
+#define LK_KIND_NAMES { "unfreed", "definite", "indirect", "possible", "reachable" }
+/* LSan/valgrind wording for the text report's headings. */
+#define LK_KIND_HEADINGS { "Direct leak", "Direct leak", "Indirect leak", \
+                           "Possible leak", "Still reachable" }
+const char *lk_kind_name(lk_kind_t k);
+const char *lk_kind_heading(lk_kind_t k);
+/* Parse a kind name; returns -1 if unknown. */
+int lk_kind_parse(const char *name);
+
+/* One reported leak: a site of one process's final dump. */
+typedef struct lk_leak {
+    int pid;
+    lk_kind_t kind;
+    lk_family_t family;
+    uint64_t bytes, blocks;
+    uint64_t stack_id;
+    lk_frame_t *frames; size_t nframes;   /* trimmed: frames[0] is the user's call */
+    size_t trimmed;                       /* allocator frames removed */
+    char *key;                            /* baseline key (baseline.c) */
+    lk_supp_t *suppressed_by;             /* NULL when reported */
+    bool is_new, has_grown;               /* set by --baseline */
+    uint64_t baseline_bytes;
+} lk_leak_t;
+
+/* One mismatched deallocation group, both stacks symbolized and trimmed. */
+typedef struct lk_mismatch_report {
+    int pid;
+    lk_family_t alloc_family, free_family;
+    uint64_t count, bytes;
+    lk_frame_t *alloc_frames; size_t nalloc;
+    lk_frame_t *free_frames; size_t nfree;
+} lk_mismatch_report_t;
+
+/* Per-process figures of the report. */
+typedef struct lk_proc_summary {
+    int pid, ppid;
+    const char *exe;
+    size_t ndumps;
+    uint64_t final_seq;
+    const char *final_trigger;
+    bool complete;
+    uint64_t leaked_bytes, leaked_blocks, leak_sites;
+    uint64_t suppressed_bytes, suppressed_blocks;
+} lk_proc_summary_t;
+
+/* Options that shape the analysis (main.c fills them). */
+typedef struct lk_options {
+    bool builtin_suppressions;      /* default true */
+    bool fail_on_leak;
+    bool has_max_leak_bytes;
+    uint64_t max_leak_bytes;
+    uint64_t min_bytes;             /* text/folded: hide smaller leaks */
+    uint64_t top;                   /* text/folded: show at most N; 0 = all */
+    bool gen_suppressions;
+    const char *baseline;           /* path of OLD, or NULL */
+    /* EXTENSION (issue 5): kinds the gate counts and the text shows; bit
+     * (1u << kind).  Default gate: unfreed|definite|indirect. */
+    unsigned fail_kinds, show_kinds;
+} lk_options_t;
+
+/* Everything a report prints.  EXTENSION (issue 4/5): add growth[],
+ * failures[], structures[], held_by[] arrays here, fill them in their own
+ * pass, and print them from one new function in each report_*.c. */
+typedef struct lk_report {
+    lk_leak_t *leaks; size_t nleaks;              /* sorted by bytes, desc */
+    lk_mismatch_report_t *mismatches; size_t nmismatches;
+    lk_proc_summary_t *procs; size_t nprocs;
+    lk_supp_list_t supps;
+    uint64_t leaked_bytes, leaked_blocks, leak_sites;        /* unsuppressed */
+    uint64_t suppressed_bytes, suppressed_blocks, suppressed_sites;
+    /* --baseline results */
+    bool has_baseline;
+    uint64_t new_sites, grown_sites;
+    /* gate verdict */
+    bool gate_failed;
+    char gate_reason[160];
+    char **warnings; size_t nwarnings;            /* also printed to stderr */
+} lk_report_t;
+
+/* Build the leak list of every process's final dump: symbolize, trim,
+ * apply suppressions, sort by bytes.  Returns 0 or -ENOMEM. */
+int lk_leaks_collect(lk_report_t *r, const lk_input_t *in, lk_symbolizer_t *sym,
+                     const lk_options_t *opt);
+/* Trim allocator frames from the top of 'f'; returns how many to skip. */
+size_t lk_leaks_trim(const lk_frame_t *f, size_t n);
+/* Decide the gate verdict from 'opt' (sets gate_failed/gate_reason) and
+ * return the exit status. */
+int lk_leaks_gate(lk_report_t *r, const lk_options_t *opt);
+void lk_report_free(lk_report_t *r);
+
+/* ### baseline (baseline.c) */
+
+/* The key that identifies a site across rebuilds: family plus, per frame,
+ * function and file basename (or module basename when unknown).  Lines and
+ * addresses are left out, so shifted code keeps its key.  Malloc'd. */
+char *lk_baseline_key(lk_family_t fam, const lk_frame_t *f, size_t n);
+
+/* One site of a baseline or diff side. */
+typedef struct lk_base_site {
+    char *key;
+    char *where;            /* "function (file:line)" of the top frame */
+    uint64_t bytes, blocks;
+} lk_base_site_t;
+
+typedef struct lk_base {
+    lk_base_site_t *v; size_t n;
+} lk_base_t;
+
+/* Load a baseline from 'path': a leak-analyze JSON report, or dumps (a file
+ * or directory), which are analysed with 'sym' and 'opt'.  Sites with the
+ * same key are summed. */
+int lk_base_load(lk_base_t *b, const char *path, lk_symbolizer_t *sym,
+                 const lk_options_t *opt, char *err, size_t errlen);
+/* Build a baseline from the unsuppressed leaks of 'r'. */
+int lk_base_from_report(lk_base_t *b, const lk_report_t *r);
+/* Mark new and grown leaks of 'r' against 'old'. */
+void lk_base_apply(lk_report_t *r, const lk_base_t *old);
+/* Print `leak-analyze diff`: new, gone, grown, shrunk. */
+void lk_base_diff(FILE *out, const lk_base_t *old, const lk_base_t *cur);
+void lk_base_free(lk_base_t *b);
+
+/* ### reports (report_text.c, report_json.c, report_folded.c) */
+
+/* Print 'r' in its format to 'out'.  Return 0 or -errno on write error. */
+int lk_report_text(FILE *out, const lk_report_t *r, const lk_options_t *opt);
+int lk_report_json(FILE *out, const lk_report_t *r, const lk_options_t *opt);
+int lk_report_folded(FILE *out, const lk_report_t *r, const lk_options_t *opt);
+/* --gen-suppressions: one "leak:" line per reported leak, with a comment. */
+int lk_report_suppressions(FILE *out, const lk_report_t *r, const lk_options_t *opt);
+
+/* Is leak 'l' shown under --top/--min-bytes/show_kinds? ('rank' counts the
+ * leaks shown before it). */
+bool lk_report_is_shown(const lk_leak_t *l, size_t rank, const lk_options_t *opt);
+
+/* Identifies leak-analyze's JSON report (docs/FORMAT.md). */
+#define LK_REPORT_FORMAT  "leak-analyze-report"
+#define LK_REPORT_VERSION 1
+
+/* ### small helpers (util.c) */
+
+/* Add a warning to 'r' and print it to stderr as "leak-analyze: warning: ...". */
+void lk_report_warn(lk_report_t *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Last path component of 'path' (no copy). */
+const char *lk_basename(const char *path);
+char *lk_strdup(const char *s);
+/* Parse a decimal unsigned with optional k/M/G suffix (powers of 1024);
+ * returns 0 or -EINVAL. */
+int lk_parse_size(const char *s, uint64_t *out);
+
+#endif /* LK_ANALYZER_MODEL_H */
