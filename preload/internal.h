@@ -1,0 +1,317 @@
+/* internal.h - the map of libleak.so: every cross-file declaration of the preload.
+ * Read in this order: config, log, stack (capture + interning), table (live blocks),
+ * tracker (sites, totals, mismatches, failures), dump, trigger, hooks.
+ * Nothing declared here is exported from libleak.so (-fvisibility=hidden); only
+ * hooks.c and the libleak_* API are, through preload/libleak.map. */
+#ifndef LK_INTERNAL_H
+#define LK_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "libleak/dump.h"
+
+/* Test seams (STYLE 2.7, jemalloc JET_MUTABLE): function pointers that are const
+ * in the release .so and assignable in the unit-test core (-DLK_TESTING). */
+#ifdef LK_TESTING
+#define LK_SEAM
+#else
+#define LK_SEAM const
+#endif
+
+#define lk_likely(x)   __builtin_expect(!!(x), 1)
+#define lk_unlikely(x) __builtin_expect(!!(x), 0)
+
+/* ### config (config.c, options in config.def) */
+#define LK_TYPE_LK_STR   const char *
+#define LK_TYPE_LK_INT   long
+#define LK_TYPE_LK_BOOL  int
+#define LK_TYPE_LK_BYTES uint64_t
+typedef struct lk_config {
+#define LK_OPT(name, field, kind, def, lo, hi, meaning) LK_TYPE_##kind field;
+#include "config.def"
+#undef LK_OPT
+    /* derived */
+    unsigned watermark_percent;  /* LIBLEAK_WATERMARK given as N%, else 0 */
+} lk_config_t;
+
+extern lk_config_t lk_config;
+
+/* Parse every LIBLEAK_* option from the environment into lk_config ('getenv_fn'
+ * may be NULL for getenv).  A bad value prints one warning and keeps the default.
+ * Allocation-free.  Returns the number of bad values. */
+int lk_config_load(const char *(*getenv_fn)(const char *name));
+/* Parse one byte count: "123", "64K", "2M", "1G" (binary units).  Returns 0 or -EINVAL. */
+int lk_config_parse_bytes(const char *s, uint64_t *out);
+
+/* ### log (log.c): allocation-free diagnostics, one write(2) per line */
+/* Print "libleak: <message>\n" to stderr, unless LIBLEAK_QUIET is set.
+ * Formats with vsnprintf into a stack buffer; never allocates. */
+void lk_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Same, but printed even when LIBLEAK_QUIET is set. */
+void lk_log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Seam: where lk_log writes (default write(2) on fd 2). */
+extern ssize_t (*LK_SEAM lk_log_write)(int fd, const void *buf, size_t n);
+
+/* ### guard (hooks.c / tracker.c): per-thread reentrancy guard */
+/* While non-zero the hooks pass straight through to libc and count nothing.
+ * initial-exec TLS, so touching it never allocates. */
+extern __thread int lk_tls_guard __attribute__((tls_model("initial-exec")));
+static inline void lk_guard_release(int *prev) { lk_tls_guard = *prev; }
+/* Use as: LK_GUARD; ... - sets the guard for the rest of the scope and restores
+ * it on every exit, including a C++ exception unwinding through a hook. */
+#define LK_GUARD_CAT2(a, b) a##b
+#define LK_GUARD_CAT(a, b) LK_GUARD_CAT2(a, b)
+#define LK_GUARD                                                                  \
+    int LK_GUARD_CAT(lk_guard_prev_, __LINE__) __attribute__((cleanup(lk_guard_release))) \
+        = lk_tls_guard;                                                           \
+    lk_tls_guard = 1
+
+/* ### real allocator (pointers set by hooks.c in the .so; plain libc in the test core) */
+/* The next malloc/free in the lookup order, never our hooks.  Used for all of
+ * libleak's own memory: uthash tables, dump buffers.  Safe without the guard. */
+typedef struct lk_real_fns {
+    void *(*malloc)(size_t);
+    void (*free)(void *);
+    void *(*calloc)(size_t, size_t);
+    void *(*realloc)(void *, size_t);
+} lk_real_fns_t;
+extern lk_real_fns_t lk_real;   /* NULL members fall back to libc (test core) */
+void *lk_real_malloc(size_t n);
+void lk_real_free(void *p);
+void *lk_real_calloc(size_t n, size_t size);
+void *lk_real_realloc(void *p, size_t n);
+
+/* ### stack (stack.c): capture and interning */
+#define LK_MAX_DEPTH 256        /* upper bound of LIBLEAK_DEPTH */
+#define LK_STACK_NONE UINT32_MAX
+
+typedef struct lk_frames {
+    uintptr_t pc[LK_MAX_DEPTH]; /* return addresses, innermost first */
+    uint32_t depth;             /* valid entries in pc[] */
+    bool truncated;             /* more frames existed beyond max_depth */
+    uint64_t hash;              /* of pc[0..depth) and depth */
+} lk_frames_t;
+
+/* One interned stack.  Immutable once published; lives until process exit. */
+typedef struct lk_stack {
+    uint32_t id;                /* index in the stack array, never reused */
+    uint32_t depth;
+    bool truncated;
+    uint64_t hash;
+    uintptr_t *pc;              /* 'depth' frames */
+} lk_stack_t;
+
+/* Capture the caller's stack into 'f' (up to lk_config.max_depth frames after
+ * skipping libleak's own frames).  Takes no lock; may allocate inside libunwind,
+ * so the caller holds the guard. */
+void lk_stack_capture(lk_frames_t *f);
+/* Hash f->pc[0..depth) into f->hash. */
+void lk_frames_hash(lk_frames_t *f);
+/* Return the stable id of 'f' (which must be hashed), interning it if new.
+ * Takes the stack lock; allocates through lk_real_malloc.  Returns LK_STACK_NONE
+ * when memory ran out (the caller counts a dropped event). */
+uint32_t lk_stack_intern(const lk_frames_t *f);
+/* The stack with 'id', or NULL.  Lock-free: stacks never move or change. */
+const lk_stack_t *lk_stack_get(uint32_t id);
+/* Number of stacks interned so far (ids 0..n-1 are valid).  Lock-free. */
+uint32_t lk_stack_count(void);
+/* Bytes of memory used by the stack table. */
+size_t lk_stack_memory_bytes(void);
+/* Frames whose address lies in [lo, hi) are libleak's own and skipped when
+ * they are innermost. */
+void lk_stack_set_self_range(uintptr_t lo, uintptr_t hi);
+/* Seam: the unwinder (default unw_backtrace). */
+extern int (*LK_SEAM lk_stack_backtrace)(void **buf, int size);
+/* Take/release the stack lock (atfork). */
+void lk_stack_lock(void);
+void lk_stack_unlock(void);
+void lk_stack_reset_after_fork(void);
+
+/* ### table (table.c): the live-block table, sharded open addressing */
+/* A block record packs into 16 bytes: the pointer with the family in its two low
+ * bits, and the requested size (40 bits, saturated) with the site index (24 bits). */
+#define LK_SIZE_BITS 40
+#define LK_SIZE_MAX  ((UINT64_C(1) << LK_SIZE_BITS) - 1)
+#define LK_SITE_BITS 24
+#define LK_SITE_MAX  ((UINT32_C(1) << LK_SITE_BITS) - 1)
+
+typedef struct lk_block {
+    uint64_t size;              /* requested bytes, saturated at LK_SIZE_MAX */
+    uint32_t site;              /* index of the site that allocated it */
+    int family;                 /* lk_family_t */
+} lk_block_t;
+
+int lk_table_init(void);
+/* Record 'ptr' (4-byte aligned, non-NULL).  Takes one shard lock; O(1) amortised
+ * (a shard doubles its table under its lock).  Returns 0, -ENOMEM when the shard
+ * cannot grow, -EINVAL for a misaligned pointer, -EEXIST if already present. */
+int lk_table_insert(uintptr_t ptr, const lk_block_t *b);
+/* Remove 'ptr' and copy its record to 'out'.  Returns 0 or -ENOENT. */
+int lk_table_remove(uintptr_t ptr, lk_block_t *out);
+/* Is 'ptr' live?  Copies its record when 'out' is non-NULL. */
+bool lk_table_lookup(uintptr_t ptr, lk_block_t *out);
+/* Live blocks now (sum over shards, racy but never torn per shard). */
+size_t lk_table_count(void);
+/* Bytes of memory used by the table (mmap'd slots and shard headers). */
+size_t lk_table_memory_bytes(void);
+
+/* --- the reachability scan's interface (preload/scan.c uses exactly these) --- */
+/* Stop concurrent alloc/free: take all shard locks, in index order. */
+void lk_table_lock_all(void);
+void lk_table_unlock_all(void);
+/* Call 'cb' for every live block; caller holds lk_table_lock_all().  'stack_id'
+ * is the id of the allocating stack (stacks[].id), 'family' an lk_family_t.
+ * 'cb' must not allocate through the hooks without the guard held. */
+void lk_table_foreach(void (*cb)(uintptr_t ptr, size_t size, uint32_t stack_id,
+                                 int family, void *arg), void *arg);
+/* Address ranges [lo, hi) of libleak's own table memory (block slots, site and
+ * stack arrays), so the scan can skip them as roots.  Writes at most 'max'
+ * ranges and returns how many exist (may exceed 'max'). */
+size_t lk_table_memory_ranges(uintptr_t (*ranges)[2], size_t max);
+void lk_table_reset_after_fork(void);
+
+/* ### tracker (tracker.c): sites, totals, mismatches, failures */
+/* One site: a (stack, family) pair that allocated.  Sites live in a chunked array
+ * and never move, so hooks update them with relaxed atomics and no lock. */
+typedef struct lk_site {
+    uint32_t stack;             /* stack id */
+    uint32_t family;            /* lk_family_t */
+    uint64_t total_blocks;      /* atomic */
+    uint64_t total_bytes;       /* atomic */
+    uint64_t freed_blocks;      /* atomic */
+    uint64_t live_bytes;        /* atomic */
+    uint64_t peak_live_bytes;   /* atomic, max */
+    uint64_t max_request_bytes; /* atomic, max */
+} lk_site_t;
+
+/* Snapshot of the process-wide counters. */
+typedef struct lk_totals {
+    uint64_t live_bytes, live_blocks, peak_live_bytes;
+    uint64_t alloc_count, alloc_bytes, free_count;
+    uint64_t failed_count, untracked_frees, mismatched_frees, dropped_events;
+} lk_totals_t;
+
+/* Initialise the tracker (tables, config must be loaded).  Idempotent.  Returns 0
+ * or -ENOMEM. */
+int lk_tracker_init(void);
+bool lk_tracker_ready(void);
+
+/* Hot path, called by hooks with the guard held and the stack already captured.
+ * Record a new block 'ptr' of 'size' requested bytes from stack 'f' (hashed). */
+void lk_track_alloc(void *ptr, size_t size, int family, const lk_frames_t *f);
+/* Same for a block whose site index is already known (tests, realloc). */
+void lk_track_alloc_site(void *ptr, size_t size, uint32_t site);
+/* Forget 'ptr' before it is freed by 'family''s deallocator.  Unknown pointers
+ * count as untracked frees.  A family mismatch captures the free stack and is
+ * recorded.  Returns true when the pointer was tracked. */
+bool lk_track_free(void *ptr, int family);
+/* realloc support: take the record of 'ptr' out without accounting (returns
+ * false if unknown), then either commit the free or put it back unchanged. */
+bool lk_track_detach(void *ptr, lk_block_t *out);
+void lk_track_commit_free(const lk_block_t *b);
+void lk_track_reattach(void *ptr, const lk_block_t *b);
+/* Record a failed or implausible request of 'size' bytes by 'function' at stack
+ * 'f' (captured by the caller).  Counted in totals.failed_count unless implausible. */
+void lk_track_failure(int kind, const char *function, uint64_t size, const lk_frames_t *f);
+/* Count an event that could not be recorded (table full, out of memory). */
+void lk_track_dropped(void);
+/* Count a free of a pointer libleak never saw. */
+void lk_track_untracked_free(void);
+
+/* Site lookup/creation for (stack, family); returns the site index or
+ * LK_SITE_MAX+1 when memory ran out.  Takes the site lock on a miss of the
+ * per-thread cache. */
+uint32_t lk_site_get(const lk_frames_t *f, int family);
+uint32_t lk_site_get_by_stack(uint32_t stack_id, int family);
+lk_site_t *lk_site_at(uint32_t idx);
+uint32_t lk_site_count(void);
+size_t lk_site_memory_bytes(void);
+
+/* Fill 't' from the site array and global counters (sum over sites). */
+void lk_tracker_totals(lk_totals_t *t);
+/* Current live bytes (one relaxed load). */
+uint64_t lk_tracker_live_bytes(void);
+
+/* Mismatch and failure groups, copied out for the dump. */
+typedef struct lk_mismatch {
+    uint32_t alloc_stack, free_stack;
+    int alloc_family, free_family;
+    uint64_t count, bytes;
+} lk_mismatch_t;
+typedef struct lk_failure {
+    uint32_t stack;
+    int kind;
+    const char *function;       /* static string */
+    uint64_t request_bytes, count;
+    uint64_t first_uptime_ns, last_uptime_ns, live_bytes_at_first;
+} lk_failure_t;
+/* Copy up to 'max' groups into 'out' under the lock; returns the total number. */
+size_t lk_tracker_mismatches(lk_mismatch_t *out, size_t max);
+size_t lk_tracker_failures(lk_failure_t *out, size_t max);
+
+/* atfork: take every tracker lock (sites, stacks, groups, then table shards). */
+void lk_tracker_lock_all(void);
+void lk_tracker_unlock_all(void);
+void lk_tracker_reset_after_fork(void);
+/* Forget everything (unit tests only: the tables are process-wide). */
+void lk_tracker_reset_for_tests(void);
+
+/* ### time and process (tracker.c) */
+uint64_t lk_now_ns(void);          /* CLOCK_MONOTONIC */
+uint64_t lk_unix_ms(void);         /* CLOCK_REALTIME */
+extern uint64_t lk_start_ns;       /* lk_now_ns() at init */
+extern uint64_t lk_start_unix_ms;
+extern pid_t lk_pid;               /* pid of the tracked process; updated by atfork child */
+
+/* ### limits (dump.c) */
+typedef struct lk_limits {
+    uint64_t rlimit_as, rlimit_data, cgroup_max, phys, effective; /* 0 = none */
+} lk_limits_t;
+extern lk_limits_t lk_limits;
+/* Read the limits (getrlimit, cgroup v2 memory.max, physical pages). */
+void lk_limits_load(void);
+
+/* ### dump (dump.c) */
+/* Write one dump for 'trigger' with optional 'label' to LIBLEAK_DIR.  Holds the
+ * guard, copies the tables under their locks, builds and writes JSON outside
+ * them.  Serialised by the dump lock.  Returns 0 or -errno. */
+int lk_dump_write(int trigger, const char *label);
+/* Write the exit dump once per process. */
+void lk_dump_exit(void);
+/* Build the dump object (unit tests).  Caller holds the guard. */
+struct json_t;
+struct json_t *lk_dump_build(int trigger, const char *label, unsigned seq);
+/* Path of the last dump written ("" if none); for tests. */
+const char *lk_dump_last_path(void);
+/* Seams for the dump file I/O. */
+extern int (*LK_SEAM lk_dump_open)(const char *path, int flags, mode_t mode);
+extern ssize_t (*LK_SEAM lk_dump_writefn)(int fd, const void *buf, size_t n);
+extern int (*LK_SEAM lk_dump_rename)(const char *from, const char *to);
+/* After the first I/O error no more dumps are attempted. */
+extern bool lk_dump_disabled;
+void lk_dump_reset_after_fork(void);
+void lk_dump_lock(void);
+void lk_dump_unlock(void);
+
+/* ### trigger (trigger.c): exit, signal, interval, watermark, timeline, fork */
+void lk_trigger_init(void);
+/* Called by the hooks after an allocation raised live bytes to 'live'. */
+void lk_trigger_watermark_check(uint64_t live);
+/* Timeline samples for the dump, copied under the timeline lock. */
+typedef struct lk_sample {
+    uint64_t uptime_ns, live_bytes, rss_bytes, allocs, frees;
+} lk_sample_t;
+size_t lk_timeline_copy(lk_sample_t *out, size_t max);
+/* Take one sample now (also done every ~100 ms by the dumper thread). */
+void lk_timeline_sample(void);
+uint64_t lk_rss_bytes(void);
+void lk_trigger_after_fork_child(void);
+
+/* ### hooks (hooks.c, only in the .so) */
+/* Non-zero when this process is a vfork child (pid changed, no atfork ran). */
+bool lk_is_vfork_child(void);
+
+#endif /* LK_INTERNAL_H */
