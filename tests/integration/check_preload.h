@@ -1,0 +1,628 @@
+/* check_preload.h - harness shared by the end-to-end preload tests
+ * (tests/integration/check_preload_*.c): run a victim under LD_PRELOAD into a
+ * fresh LIBLEAK_DIR, capture its output and status, load every dump with
+ * jansson, and look sites up by the victim function on their stack.
+ * Key names come only from include/libleak/dump.h.  Nothing here uses the
+ * analyzer: symbols are read straight from the victim's ELF with libelf. */
+#ifndef LK_CHECK_PRELOAD_H
+#define LK_CHECK_PRELOAD_H
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "libleak/dump.h"
+#include "testhelper.h"
+
+#define PL_MAX_DUMPS 256
+#define PL_MAX_FILES 512
+#define PL_TIMEOUT   180   /* seconds per test case: CI machines are slow */
+
+/* One dump file of a run: its name split into parts, and its parsed JSON. */
+typedef struct pl_dump {
+    char name[256];          /* file name inside the run's LIBLEAK_DIR */
+    long pid;                /* from the name */
+    long seq;                /* from the name */
+    char trigger[32];        /* from the name */
+    mode_t mode;             /* permission bits of the file */
+    json_t *root;            /* owned; NULL if it did not parse */
+    char error[200];         /* jansson's message when root is NULL */
+} pl_dump_t;
+
+/* One run of a victim. */
+typedef struct pl_run {
+    char dir[PATH_MAX];      /* LIBLEAK_DIR given to the victim */
+    char outdir[PATH_MAX];   /* holds stdout and stderr of the victim */
+    char exe[PATH_MAX];      /* absolute path of the program run */
+    pid_t pid;               /* pid of the victim */
+    int status;              /* raw wait status */
+    char *out;               /* captured stdout, NUL-terminated, owned */
+    char *err;               /* captured stderr, NUL-terminated, owned */
+    pl_dump_t dumps[PL_MAX_DUMPS];
+    int ndumps;
+    char *others[PL_MAX_FILES];  /* names in dir that are not dumps, owned */
+    int nothers;
+} pl_run_t;
+
+/* Sums over the sites matching a query. */
+typedef struct pl_agg {
+    int nsites;
+    long long live_blocks, live_bytes, total_blocks, total_bytes, freed_blocks;
+    long long peak_live_bytes, max_request_bytes;
+} pl_agg_t;
+
+/* ### paths */
+
+/* Return the build directory: $BUILD, default "build". */
+static inline const char *pl_build(void)
+{
+    const char *b = getenv("BUILD");
+    return b && *b ? b : "build";
+}
+
+/* Put the absolute path of $BUILD/'rel' into 'buf' (PATH_MAX bytes); fails
+ * the test when it does not exist. */
+static inline void pl_artifact(char *buf, const char *rel)
+{
+    char tmp[PATH_MAX];
+    snprintf(tmp, sizeof tmp, "%s/%s", pl_build(), rel);
+    ck_assert_msg(realpath(tmp, buf) != NULL, "missing '%s' (run make BUILD=%s e2e)", tmp,
+                  pl_build());
+}
+
+/* Put the absolute path of victim 'name' into 'buf'. */
+static inline void pl_victim_path(char *buf, const char *name)
+{
+    char rel[PATH_MAX];
+    snprintf(rel, sizeof rel, "victims/%s", name);
+    pl_artifact(buf, rel);
+}
+
+/* ### files */
+
+static inline char *pl_slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return strdup("");
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap);
+    size_t n;
+    while ((n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
+        len += n;
+        if (cap - len < 2) {
+            cap *= 2;
+            buf = realloc(buf, cap);
+        }
+    }
+    buf[len] = '\0';
+    fclose(f);
+    return buf;
+}
+
+static inline void pl_rm_rf(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *e;
+    char p[PATH_MAX];
+    while ((e = readdir(d)) != NULL) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        struct stat st;
+        if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode)) pl_rm_rf(p);
+        else unlink(p);
+    }
+    closedir(d);
+    rmdir(dir);
+}
+
+static inline void pl_mkdtemp(char *buf, const char *what)
+{
+    const char *tmp = getenv("TMPDIR");
+    snprintf(buf, PATH_MAX, "%s/lk-e2e-%s-XXXXXX", tmp && *tmp ? tmp : "/tmp", what);
+    ck_assert_msg(mkdtemp(buf) != NULL, "mkdtemp '%s': %s", buf, strerror(errno));
+}
+
+static inline int pl_cmp_dump(const void *a, const void *b)
+{
+    const pl_dump_t *x = a, *y = b;
+    if (x->pid != y->pid) return x->pid < y->pid ? -1 : 1;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* Parse "libleak.<pid>.<seq>.<trigger>.json" into 'd'; returns 1 if the
+ * name has that exact shape. */
+static inline int pl_parse_name(const char *name, pl_dump_t *d)
+{
+    const char *pre = LIBLEAK_DUMP_PREFIX ".";
+    size_t plen = strlen(pre), slen = strlen(LIBLEAK_DUMP_SUFFIX), n = strlen(name);
+    if (n <= plen + slen || strncmp(name, pre, plen) != 0 ||
+        strcmp(name + n - slen, LIBLEAK_DUMP_SUFFIX) != 0)
+        return 0;
+    char mid[256];
+    if (n - plen - slen >= sizeof mid) return 0;
+    memcpy(mid, name + plen, n - plen - slen);
+    mid[n - plen - slen] = '\0';
+    char *end;
+    errno = 0;
+    long pid = strtol(mid, &end, 10);
+    if (end == mid || *end != '.' || pid <= 0) return 0;
+    char *s = end + 1;
+    long seq = strtol(s, &end, 10);
+    if (end == s || *end != '.' || seq < 0) return 0;
+    const char *trig = end + 1;
+    static const char *const names[] = LK_TRIGGER_NAMES;
+    int ok = 0;
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (!strcmp(trig, names[i])) ok = 1;
+    if (!ok) return 0;
+    d->pid = pid;
+    d->seq = seq;
+    snprintf(d->trigger, sizeof d->trigger, "%s", trig);
+    return 1;
+}
+
+/* Load every file of r->dir: dumps into r->dumps (sorted by pid, seq), any
+ * other name into r->others. */
+static inline void pl_load_dir(pl_run_t *r)
+{
+    DIR *d = opendir(r->dir);
+    ck_assert_msg(d != NULL, "opendir '%s': %s", r->dir, strerror(errno));
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        pl_dump_t tmp;
+        memset(&tmp, 0, sizeof tmp);
+        if (pl_parse_name(e->d_name, &tmp) && r->ndumps < PL_MAX_DUMPS) {
+            pl_dump_t *dp = &r->dumps[r->ndumps++];
+            *dp = tmp;
+            snprintf(dp->name, sizeof dp->name, "%s", e->d_name);
+            char p[PATH_MAX];
+            snprintf(p, sizeof p, "%s/%s", r->dir, e->d_name);
+            struct stat st;
+            if (lstat(p, &st) == 0) dp->mode = st.st_mode & 07777;
+            json_error_t jerr;
+            dp->root = json_load_file(p, 0, &jerr);
+            if (!dp->root)
+                snprintf(dp->error, sizeof dp->error, "line %d: %s", jerr.line, jerr.text);
+        } else if (r->nothers < PL_MAX_FILES) {
+            r->others[r->nothers++] = strdup(e->d_name);
+        }
+    }
+    closedir(d);
+    qsort(r->dumps, (size_t)r->ndumps, sizeof r->dumps[0], pl_cmp_dump);
+}
+
+/* ### running a victim */
+
+/* Run 'exe' (absolute path) with argv 'args' (NULL-terminated, without
+ * argv[0]; may be NULL) and extra environment 'env' ("NAME=VALUE" strings,
+ * NULL-terminated; may be NULL; applied last, so it may override
+ * LIBLEAK_DIR).  With 'preload' the victim runs with LD_PRELOAD set to
+ * $BUILD/libleak.so and LIBLEAK_DIR set to a fresh directory.  Every
+ * LIBLEAK_* variable of the test's own environment is removed first.  Waits
+ * for the victim, then captures output and loads the dumps. */
+static inline void pl_run_exe(pl_run_t *r, const char *exe, const char *const *args,
+                              const char *const *env, int preload)
+{
+    memset(r, 0, sizeof *r);
+    snprintf(r->exe, sizeof r->exe, "%s", exe);
+    pl_mkdtemp(r->dir, "dumps");
+    pl_mkdtemp(r->outdir, "out");
+    char so[PATH_MAX];
+    if (preload) pl_artifact(so, "libleak.so");
+
+    char outp[PATH_MAX], errp[PATH_MAX];
+    snprintf(outp, sizeof outp, "%s/stdout", r->outdir);
+    snprintf(errp, sizeof errp, "%s/stderr", r->outdir);
+
+    const char *argv[64];
+    int argc = 0;
+    argv[argc++] = exe;
+    for (int i = 0; args && args[i] && argc < 63; i++) argv[argc++] = args[i];
+    argv[argc] = NULL;
+
+    fflush(NULL);
+    pid_t pid = fork();
+    ck_assert_msg(pid >= 0, "fork: %s", strerror(errno));
+    if (pid == 0) {
+        extern char **environ;
+        for (;;) {  /* drop inherited LIBLEAK_* and LD_PRELOAD */
+            int again = 0;
+            for (char **e = environ; *e; e++) {
+                if (!strncmp(*e, "LIBLEAK_", 8) || !strncmp(*e, "LD_PRELOAD=", 11)) {
+                    char name[256];
+                    size_t n = strcspn(*e, "=");
+                    snprintf(name, sizeof name, "%.*s", (int)n, *e);
+                    unsetenv(name);
+                    again = 1;
+                    break;
+                }
+            }
+            if (!again) break;
+        }
+        if (preload) {
+            setenv("LD_PRELOAD", so, 1);
+            setenv("LIBLEAK_DIR", r->dir, 1);
+        }
+        for (int i = 0; env && env[i]; i++) putenv((char *)env[i]);
+        int in = open("/dev/null", O_RDONLY);
+        int out = open(outp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int err = open(errp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (in < 0 || out < 0 || err < 0) _exit(126);
+        dup2(in, 0);
+        dup2(out, 1);
+        dup2(err, 2);
+        execv(exe, (char *const *)argv);
+        _exit(127);
+    }
+    r->pid = pid;
+    int st;
+    while (waitpid(pid, &st, 0) < 0)
+        ck_assert_msg(errno == EINTR, "waitpid: %s", strerror(errno));
+    r->status = st;
+    r->out = pl_slurp(outp);
+    r->err = pl_slurp(errp);
+    pl_load_dir(r);
+}
+
+/* Run victim 'name' from $BUILD/victims; see pl_run_exe(). */
+static inline void pl_run(pl_run_t *r, const char *name, const char *const *args,
+                          const char *const *env, int preload)
+{
+    char exe[PATH_MAX];
+    pl_victim_path(exe, name);
+    pl_run_exe(r, exe, args, env, preload);
+}
+
+/* Free what 'r' owns and remove its directories, unless LIBLEAK_TEST_KEEP
+ * is set (then print where they are). */
+static inline void pl_run_free(pl_run_t *r)
+{
+    for (int i = 0; i < r->ndumps; i++) json_decref(r->dumps[i].root);
+    for (int i = 0; i < r->nothers; i++) free(r->others[i]);
+    free(r->out);
+    free(r->err);
+    if (getenv("LIBLEAK_TEST_KEEP")) {
+        fprintf(stderr, "kept %s (dumps) and %s (output)\n", r->dir, r->outdir);
+    } else {
+        pl_rm_rf(r->dir);
+        pl_rm_rf(r->outdir);
+    }
+    memset(r, 0, sizeof *r);
+}
+
+/* Fail unless the victim exited normally with status 'code'; print its
+ * stderr in the message. */
+#define pl_assert_exit(r, code)                                                        \
+    ck_assert_msg(WIFEXITED((r)->status) && WEXITSTATUS((r)->status) == (code),       \
+                  "%s: expected exit %d, got %s %d; stderr:\n%s", (r)->exe, (code),    \
+                  WIFEXITED((r)->status) ? "exit" : "signal",                           \
+                  WIFEXITED((r)->status) ? WEXITSTATUS((r)->status)                     \
+                                         : WTERMSIG((r)->status),                       \
+                  (r)->err)
+
+/* Count the lines of 's'. */
+static inline int pl_count_lines(const char *s)
+{
+    int n = 0;
+    for (; *s; s++)
+        if (*s == '\n') n++;
+    return n;
+}
+
+/* ### JSON access (each fails the test on a missing key or wrong type) */
+
+static inline json_t *pl_obj(json_t *o, const char *key)
+{
+    ck_assert_msg(json_is_object(o), "not an object when looking up '%s'", key);
+    json_t *v = json_object_get(o, key);
+    ck_assert_msg(v != NULL, "missing key '%s'", key);
+    return v;
+}
+
+static inline long long pl_int(json_t *o, const char *key)
+{
+    json_t *v = pl_obj(o, key);
+    ck_assert_msg(json_is_integer(v), "key '%s' is not an integer", key);
+    return (long long)json_integer_value(v);
+}
+
+static inline const char *pl_str(json_t *o, const char *key)
+{
+    json_t *v = pl_obj(o, key);
+    ck_assert_msg(json_is_string(v), "key '%s' is not a string", key);
+    return json_string_value(v);
+}
+
+static inline int pl_bool(json_t *o, const char *key)
+{
+    json_t *v = pl_obj(o, key);
+    ck_assert_msg(json_is_boolean(v), "key '%s' is not a boolean", key);
+    return json_is_true(v);
+}
+
+/* Parse the hex string address 'v' ("0x7f..."). */
+static inline uint64_t pl_hex(json_t *v)
+{
+    ck_assert_msg(json_is_string(v), "address is not a string");
+    const char *s = json_string_value(v);
+    ck_assert_msg(s[0] == '0' && (s[1] == 'x' || s[1] == 'X'), "address '%s' is not 0x-hex", s);
+    char *end;
+    errno = 0;
+    uint64_t a = strtoull(s + 2, &end, 16);
+    ck_assert_msg(*end == '\0' && end != s + 2 && errno == 0, "bad address '%s'", s);
+    return a;
+}
+
+/* ### dumps */
+
+/* Return the only dump of process 'pid' with trigger 'trigger' (fails if
+ * there is none or more than one). */
+static inline pl_dump_t *pl_dump_of(pl_run_t *r, long pid, const char *trigger)
+{
+    pl_dump_t *found = NULL;
+    int n = 0;
+    for (int i = 0; i < r->ndumps; i++)
+        if (r->dumps[i].pid == pid && !strcmp(r->dumps[i].trigger, trigger)) {
+            found = &r->dumps[i];
+            n++;
+        }
+    ck_assert_msg(n == 1, "expected one '%s' dump of pid %ld in %s, found %d (of %d dumps)",
+                  trigger, pid, r->dir, n, r->ndumps);
+    ck_assert_msg(found->root != NULL, "%s: does not parse: %s", found->name, found->error);
+    return found;
+}
+
+/* Return the exit dump of the victim itself. */
+static inline pl_dump_t *pl_exit_dump(pl_run_t *r)
+{
+    return pl_dump_of(r, (long)r->pid, "exit");
+}
+
+/* Count the dumps of process 'pid' (all triggers). */
+static inline int pl_count_dumps(pl_run_t *r, long pid)
+{
+    int n = 0;
+    for (int i = 0; i < r->ndumps; i++)
+        if (r->dumps[i].pid == pid) n++;
+    return n;
+}
+
+/* Return the stack object with id 'id' (fails if absent). */
+static inline json_t *pl_stack(pl_dump_t *d, long long id)
+{
+    json_t *stacks = pl_obj(d->root, LK_KEY_STACKS);
+    size_t i;
+    json_t *s;
+    json_array_foreach(stacks, i, s)
+        if (pl_int(s, LK_KEY_ID) == id) return s;
+    ck_fail_msg("%s: no stack with id %lld", d->name, id);
+    return NULL;
+}
+
+/* Check everything FORMAT.md promises for any dump: header, pid and seq
+ * agree with the file name, totals equal the sums of sites when complete,
+ * every site's total == live + freed, every referenced stack exists, and
+ * frames are hex strings. */
+static inline void pl_check_dump(pl_dump_t *d)
+{
+    ck_assert_msg(d->root != NULL, "%s: does not parse: %s", d->name, d->error);
+    ck_assert_msg(d->mode == 0600, "%s: mode %o, expected 0600", d->name, (unsigned)d->mode);
+    json_t *root = d->root;
+    ck_assert_str_eq(pl_str(root, LK_KEY_FORMAT), LIBLEAK_DUMP_FORMAT);
+    ck_assert_int_eq(pl_int(root, LK_KEY_VERSION), LIBLEAK_DUMP_VERSION);
+    pl_str(root, LK_KEY_TOOL_VERSION);
+    json_t *proc = pl_obj(root, LK_KEY_PROCESS);
+    ck_assert_int_eq(pl_int(proc, LK_KEY_PID), d->pid);
+    pl_str(proc, LK_KEY_EXE);
+    ck_assert(json_is_array(pl_obj(proc, LK_KEY_CMDLINE)));
+    json_t *dump = pl_obj(root, LK_KEY_DUMP);
+    ck_assert_int_eq(pl_int(dump, LK_KEY_SEQ), d->seq);
+    ck_assert_str_eq(pl_str(dump, LK_KEY_TRIGGER), d->trigger);
+
+    json_t *totals = pl_obj(root, LK_KEY_TOTALS);
+    json_t *stacks = pl_obj(root, LK_KEY_STACKS);
+    json_t *sites = pl_obj(root, LK_KEY_SITES);
+    ck_assert(json_is_array(stacks));
+    ck_assert(json_is_array(sites));
+    size_t i, j;
+    json_t *s, *f;
+    json_array_foreach(stacks, i, s) {
+        pl_int(s, LK_KEY_ID);
+        pl_bool(s, LK_KEY_TRUNCATED);
+        json_t *frames = pl_obj(s, LK_KEY_FRAMES);
+        ck_assert(json_is_array(frames));
+        json_array_foreach(frames, j, f) pl_hex(f);
+    }
+    long long live_bytes = 0, live_blocks = 0;
+    json_array_foreach(sites, i, s) {
+        long long lb = pl_int(s, LK_KEY_LIVE_BLOCKS), tb = pl_int(s, LK_KEY_TOTAL_BLOCKS);
+        long long fb = pl_int(s, LK_KEY_FREED_BLOCKS);
+        ck_assert_msg(tb == lb + fb, "%s: sites[%zu]: total_blocks %lld != live %lld + freed %lld",
+                      d->name, i, tb, lb, fb);
+        live_bytes += pl_int(s, LK_KEY_LIVE_BYTES);
+        live_blocks += lb;
+        pl_stack(d, pl_int(s, LK_KEY_STACK));
+    }
+    if (pl_bool(totals, LK_KEY_COMPLETE)) {
+        ck_assert_int_eq(pl_int(totals, LK_KEY_DROPPED_EVENTS), 0);
+        ck_assert_msg(pl_int(totals, LK_KEY_LIVE_BYTES) == live_bytes,
+                      "%s: totals.live_bytes %lld != sum of sites %lld", d->name,
+                      pl_int(totals, LK_KEY_LIVE_BYTES), live_bytes);
+        ck_assert_msg(pl_int(totals, LK_KEY_LIVE_BLOCKS) == live_blocks,
+                      "%s: totals.live_blocks %lld != sum of sites %lld", d->name,
+                      pl_int(totals, LK_KEY_LIVE_BLOCKS), live_blocks);
+    }
+    json_t *mm = json_object_get(root, LK_KEY_MISMATCHES);
+    if (mm) json_array_foreach(mm, i, s) {
+        pl_stack(d, pl_int(s, LK_KEY_ALLOC_STACK));
+        pl_stack(d, pl_int(s, LK_KEY_FREE_STACK));
+    }
+    json_t *fl = json_object_get(root, LK_KEY_FAILURES);
+    if (fl) json_array_foreach(fl, i, s) pl_stack(d, pl_int(s, LK_KEY_STACK));
+}
+
+/* Check every dump of the run with pl_check_dump() and that the directory
+ * holds nothing but dumps (no .tmp file left behind). */
+static inline void pl_check_all(pl_run_t *r)
+{
+    for (int i = 0; i < r->nothers; i++)
+        ck_fail_msg("%s: unexpected file '%s'", r->dir, r->others[i]);
+    for (int i = 0; i < r->ndumps; i++) pl_check_dump(&r->dumps[i]);
+}
+
+/* ### symbols of the victim */
+
+/* Find function 'fn' in the symbol table of ELF file 'path': its value
+ * (link-time address) and size.  Returns 1 when found. */
+static inline int pl_elf_sym(const char *path, const char *fn, uint64_t *start, uint64_t *size)
+{
+    int found = 0;
+    elf_version(EV_CURRENT);
+    int fd = open(path, O_RDONLY);
+    ck_assert_msg(fd >= 0, "open '%s': %s", path, strerror(errno));
+    Elf *elf = elf_begin(fd, ELF_C_READ, NULL);
+    ck_assert_msg(elf != NULL, "'%s': not ELF", path);
+    Elf_Scn *scn = NULL;
+    while (!found && (scn = elf_nextscn(elf, scn)) != NULL) {
+        GElf_Shdr sh;
+        if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_SYMTAB) continue;
+        Elf_Data *data = elf_getdata(scn, NULL);
+        size_t n = sh.sh_entsize ? sh.sh_size / sh.sh_entsize : 0;
+        for (size_t i = 0; i < n; i++) {
+            GElf_Sym sym;
+            if (!gelf_getsym(data, (int)i, &sym)) continue;
+            if (GELF_ST_TYPE(sym.st_info) != STT_FUNC || sym.st_size == 0) continue;
+            const char *nm = elf_strptr(elf, sh.sh_link, sym.st_name);
+            if (nm && !strcmp(nm, fn)) {
+                *start = sym.st_value;
+                *size = sym.st_size;
+                found = 1;
+                break;
+            }
+        }
+    }
+    elf_end(elf);
+    close(fd);
+    return found;
+}
+
+/* Return the load base of the main program from the dump's modules[]: the
+ * entry whose path is process.exe. */
+static inline uint64_t pl_exe_base(pl_dump_t *d)
+{
+    const char *exe = pl_str(pl_obj(d->root, LK_KEY_PROCESS), LK_KEY_EXE);
+    json_t *mods = pl_obj(d->root, LK_KEY_MODULES);
+    size_t i;
+    json_t *m;
+    json_array_foreach(mods, i, m)
+        if (!strcmp(pl_str(m, LK_KEY_PATH), exe)) return pl_hex(pl_obj(m, LK_KEY_BASE));
+    ck_fail_msg("%s: no module with path '%s' (process.exe)", d->name, exe);
+    return 0;
+}
+
+/* Return 1 when some frame of stack 'sid' lies in function 'fn' of the main
+ * program.  A return address may sit just past the function's end (a call
+ * as the last instruction), so the test is on address - 1. */
+static inline int pl_stack_has_fn(pl_dump_t *d, long long sid, const char *fn)
+{
+    const char *exe = pl_str(pl_obj(d->root, LK_KEY_PROCESS), LK_KEY_EXE);
+    uint64_t start, size;
+    ck_assert_msg(pl_elf_sym(exe, fn, &start, &size), "no function '%s' in '%s'", fn, exe);
+    uint64_t lo = pl_exe_base(d) + start, hi = lo + size;
+    json_t *frames = pl_obj(pl_stack(d, sid), LK_KEY_FRAMES);
+    size_t i;
+    json_t *f;
+    json_array_foreach(frames, i, f) {
+        uint64_t a = pl_hex(f) - 1;
+        if (a >= lo && a < hi) return 1;
+    }
+    return 0;
+}
+
+/* Sum the sites of family 'family' (NULL: any) whose stack passes through
+ * victim function 'fn'. */
+static inline pl_agg_t pl_sites(pl_dump_t *d, const char *fn, const char *family)
+{
+    pl_agg_t a;
+    memset(&a, 0, sizeof a);
+    json_t *sites = pl_obj(d->root, LK_KEY_SITES);
+    size_t i;
+    json_t *s;
+    json_array_foreach(sites, i, s) {
+        if (family && strcmp(pl_str(s, LK_KEY_FAMILY), family) != 0) continue;
+        if (!pl_stack_has_fn(d, pl_int(s, LK_KEY_STACK), fn)) continue;
+        a.nsites++;
+        a.live_blocks += pl_int(s, LK_KEY_LIVE_BLOCKS);
+        a.live_bytes += pl_int(s, LK_KEY_LIVE_BYTES);
+        a.total_blocks += pl_int(s, LK_KEY_TOTAL_BLOCKS);
+        a.total_bytes += pl_int(s, LK_KEY_TOTAL_BYTES);
+        a.freed_blocks += pl_int(s, LK_KEY_FREED_BLOCKS);
+        long long p = pl_int(s, LK_KEY_PEAK_LIVE_BYTES), m = pl_int(s, LK_KEY_MAX_REQUEST);
+        if (p > a.peak_live_bytes) a.peak_live_bytes = p;
+        if (m > a.max_request_bytes) a.max_request_bytes = m;
+    }
+    return a;
+}
+
+/* Assert the aggregate of sites through 'fn' of 'family': exactly one site,
+ * with the given live blocks/bytes and total blocks/bytes (freed follows). */
+#define pl_assert_site(d, fn, family, lblocks, lbytes, tblocks, tbytes)                     \
+    do {                                                                                   \
+        pl_agg_t a_ = pl_sites((d), (fn), (family));                                       \
+        ck_assert_msg(a_.nsites == 1, "%s: %d %s sites through %s(), expected 1",           \
+                      (d)->name, a_.nsites, (family) ? (family) : "any", (fn));             \
+        ck_assert_msg(a_.live_blocks == (lblocks) && a_.live_bytes == (lbytes) &&           \
+                          a_.total_blocks == (tblocks) && a_.total_bytes == (tbytes) &&     \
+                          a_.freed_blocks == (long long)(tblocks) - (long long)(lblocks),   \
+                      "%s: site through %s(): live %lld blocks/%lld bytes, total %lld/%lld, " \
+                      "freed %lld; expected live %lld/%lld total %lld/%lld",                \
+                      (d)->name, (fn), a_.live_blocks, a_.live_bytes, a_.total_blocks,      \
+                      a_.total_bytes, a_.freed_blocks, (long long)(lblocks),                \
+                      (long long)(lbytes), (long long)(tblocks), (long long)(tbytes));      \
+    } while (0)
+
+/* Assert that no site of any family passes through 'fn'. */
+#define pl_assert_no_site(d, fn)                                                           \
+    do {                                                                                   \
+        pl_agg_t a_ = pl_sites((d), (fn), NULL);                                           \
+        ck_assert_msg(a_.nsites == 0, "%s: %d sites through %s(), expected none",          \
+                      (d)->name, a_.nsites, (fn));                                         \
+    } while (0)
+
+/* Return the failures[] entries whose stack passes through 'fn', summed:
+ * number of entries in *n, and the first one found. */
+static inline json_t *pl_failure(pl_dump_t *d, const char *fn, int *n)
+{
+    json_t *fl = pl_obj(d->root, LK_KEY_FAILURES), *first = NULL, *e;
+    size_t i;
+    *n = 0;
+    json_array_foreach(fl, i, e) {
+        if (!pl_stack_has_fn(d, pl_int(e, LK_KEY_STACK), fn)) continue;
+        if (!first) first = e;
+        (*n)++;
+    }
+    return first;
+}
+
+/* Return the totals object of a dump. */
+static inline json_t *pl_totals(pl_dump_t *d)
+{
+    return pl_obj(d->root, LK_KEY_TOTALS);
+}
+
+#endif /* LK_CHECK_PRELOAD_H */

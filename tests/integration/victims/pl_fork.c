@@ -1,0 +1,41 @@
+/* pl_fork: parent and child each leave an exit dump under their own pid.
+ * Before fork: before_fork() leaks 2 x malloc(1337).
+ * Child:  frees one inherited block, child_leak() leaks 2 x malloc(2049), exits 0.
+ * Parent: waits for the child, parent_leak() leaks 1 x malloc(3331), exits 0.
+ * Expected dumps: exactly two exit dumps, one per pid, each with seq 0.
+ *   parent: before_fork live 2/2674 total 2; parent_leak live 1/3331;
+ *           no child_leak site.
+ *   child:  before_fork live 1/1337 total 2 freed 1 (inherited blocks kept);
+ *           child_leak live 2/4098; no parent_leak site; process.ppid is
+ *           the parent's pid.
+ * The parent prints "child <pid>" (the child prints nothing) and exits 0. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static void *keep[8];
+
+__attribute__((noinline)) static void *before_fork(void) { return malloc(1337); }
+__attribute__((noinline)) static void *child_leak(void) { return malloc(2049); }
+__attribute__((noinline)) static void *parent_leak(void) { return malloc(3331); }
+
+int main(void)
+{
+    keep[0] = before_fork();
+    keep[1] = before_fork();
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid < 0) return 2;
+    if (pid == 0) {
+        free(keep[1]);
+        keep[2] = child_leak();
+        keep[3] = child_leak();
+        exit(0);
+    }
+    int st;
+    if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0) return 3;
+    keep[4] = parent_leak();
+    printf("child %ld\n", (long)pid);
+    return 0;
+}
