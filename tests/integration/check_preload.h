@@ -31,6 +31,11 @@
 #define PL_MAX_FILES 512
 #define PL_TIMEOUT   180   /* seconds per test case: CI machines are slow */
 
+/* snprintf into the array 'buf', failing the test when the text is cut. */
+#define PL_FMT(buf, ...)                                                        \
+    ck_assert_msg(snprintf((buf), sizeof(buf), __VA_ARGS__) < (int)sizeof(buf), \
+                  "%s: text too long", #buf)
+
 /* One dump file of a run: its name split into parts, and its parsed JSON. */
 typedef struct pl_dump {
     char name[256];          /* file name inside the run's LIBLEAK_DIR */
@@ -78,7 +83,7 @@ static inline const char *pl_build(void)
 static inline void pl_artifact(char *buf, const char *rel)
 {
     char tmp[PATH_MAX];
-    snprintf(tmp, sizeof tmp, "%s/%s", pl_build(), rel);
+    PL_FMT(tmp, "%s/%s", pl_build(), rel);
     ck_assert_msg(realpath(tmp, buf) != NULL, "missing '%s' (run make BUILD=%s e2e)", tmp,
                   pl_build());
 }
@@ -87,7 +92,7 @@ static inline void pl_artifact(char *buf, const char *rel)
 static inline void pl_victim_path(char *buf, const char *name)
 {
     char rel[PATH_MAX];
-    snprintf(rel, sizeof rel, "victims/%s", name);
+    PL_FMT(rel, "victims/%s", name);
     pl_artifact(buf, rel);
 }
 
@@ -120,7 +125,7 @@ static inline void pl_rm_rf(const char *dir)
     char p[PATH_MAX];
     while ((e = readdir(d)) != NULL) {
         if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        PL_FMT(p, "%s/%s", dir, e->d_name);
         struct stat st;
         if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode)) pl_rm_rf(p);
         else unlink(p);
@@ -132,7 +137,8 @@ static inline void pl_rm_rf(const char *dir)
 static inline void pl_mkdtemp(char *buf, const char *what)
 {
     const char *tmp = getenv("TMPDIR");
-    snprintf(buf, PATH_MAX, "%s/lk-e2e-%s-XXXXXX", tmp && *tmp ? tmp : "/tmp", what);
+    ck_assert(snprintf(buf, PATH_MAX, "%s/lk-e2e-%s-XXXXXX", tmp && *tmp ? tmp : "/tmp", what) <
+              PATH_MAX);
     ck_assert_msg(mkdtemp(buf) != NULL, "mkdtemp '%s': %s", buf, strerror(errno));
 }
 
@@ -171,7 +177,7 @@ static inline int pl_parse_name(const char *name, pl_dump_t *d)
     if (!ok) return 0;
     d->pid = pid;
     d->seq = seq;
-    snprintf(d->trigger, sizeof d->trigger, "%s", trig);
+    PL_FMT(d->trigger, "%s", trig);
     return 1;
 }
 
@@ -189,15 +195,15 @@ static inline void pl_load_dir(pl_run_t *r)
         if (pl_parse_name(e->d_name, &tmp) && r->ndumps < PL_MAX_DUMPS) {
             pl_dump_t *dp = &r->dumps[r->ndumps++];
             *dp = tmp;
-            snprintf(dp->name, sizeof dp->name, "%s", e->d_name);
+            PL_FMT(dp->name, "%s", e->d_name);
             char p[PATH_MAX];
-            snprintf(p, sizeof p, "%s/%s", r->dir, e->d_name);
+            PL_FMT(p, "%s/%s", r->dir, e->d_name);
             struct stat st;
             if (lstat(p, &st) == 0) dp->mode = st.st_mode & 07777;
             json_error_t jerr;
             dp->root = json_load_file(p, 0, &jerr);
             if (!dp->root)
-                snprintf(dp->error, sizeof dp->error, "line %d: %s", jerr.line, jerr.text);
+                PL_FMT(dp->error, "line %d: %s", jerr.line, jerr.text);
         } else if (r->nothers < PL_MAX_FILES) {
             r->others[r->nothers++] = strdup(e->d_name);
         }
@@ -219,15 +225,15 @@ static inline void pl_run_exe(pl_run_t *r, const char *exe, const char *const *a
                               const char *const *env, int preload)
 {
     memset(r, 0, sizeof *r);
-    snprintf(r->exe, sizeof r->exe, "%s", exe);
+    PL_FMT(r->exe, "%s", exe);
     pl_mkdtemp(r->dir, "dumps");
     pl_mkdtemp(r->outdir, "out");
     char so[PATH_MAX];
     if (preload) pl_artifact(so, "libleak.so");
 
     char outp[PATH_MAX], errp[PATH_MAX];
-    snprintf(outp, sizeof outp, "%s/stdout", r->outdir);
-    snprintf(errp, sizeof errp, "%s/stderr", r->outdir);
+    PL_FMT(outp, "%s/stdout", r->outdir);
+    PL_FMT(errp, "%s/stderr", r->outdir);
 
     const char *argv[64];
     int argc = 0;
@@ -244,10 +250,10 @@ static inline void pl_run_exe(pl_run_t *r, const char *exe, const char *const *a
             int again = 0;
             for (char **e = environ; *e; e++) {
                 if (!strncmp(*e, "LIBLEAK_", 8) || !strncmp(*e, "LD_PRELOAD=", 11)) {
-                    char name[256];
-                    size_t n = strcspn(*e, "=");
-                    snprintf(name, sizeof name, "%.*s", (int)n, *e);
+                    char *name = strndup(*e, strcspn(*e, "="));
+                    if (!name) _exit(126);
                     unsetenv(name);
+                    free(name);
                     again = 1;
                     break;
                 }
@@ -410,7 +416,7 @@ static inline json_t *pl_stack(pl_dump_t *d, long long id)
     json_t *s;
     json_array_foreach(stacks, i, s)
         if (pl_int(s, LK_KEY_ID) == id) return s;
-    ck_fail_msg("%s: no stack with id %lld", d->name, id);
+    ck_abort_msg("%s: no stack with id %lld", d->name, id);
     return NULL;
 }
 
@@ -481,7 +487,7 @@ static inline void pl_check_dump(pl_dump_t *d)
 static inline void pl_check_all(pl_run_t *r)
 {
     for (int i = 0; i < r->nothers; i++)
-        ck_fail_msg("%s: unexpected file '%s'", r->dir, r->others[i]);
+        ck_abort_msg("%s: unexpected file '%s'", r->dir, r->others[i]);
     for (int i = 0; i < r->ndumps; i++) pl_check_dump(&r->dumps[i]);
 }
 
@@ -531,7 +537,7 @@ static inline uint64_t pl_exe_base(pl_dump_t *d)
     json_t *m;
     json_array_foreach(mods, i, m)
         if (!strcmp(pl_str(m, LK_KEY_PATH), exe)) return pl_hex(pl_obj(m, LK_KEY_BASE));
-    ck_fail_msg("%s: no module with path '%s' (process.exe)", d->name, exe);
+    ck_abort_msg("%s: no module with path '%s' (process.exe)", d->name, exe);
     return 0;
 }
 

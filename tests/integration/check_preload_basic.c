@@ -1,0 +1,476 @@
+/* check_preload_basic.c - end-to-end tests of libleak.so on single-threaded
+ * C victims: exact blocks and bytes per site for malloc, calloc, realloc,
+ * the memalign family, malloc(0), failed requests, unknown frees, errno,
+ * dump files, LIBLEAK_* settings, early constructors and a victim without
+ * frame pointers.  Each test runs $BUILD/victims/pl_* under LD_PRELOAD (see
+ * check_preload.h) and reads the dumps with jansson. */
+#include "check_preload.h"
+
+/* Run 'victim' with and without the preload: same stdout, same exit status
+ * 'code'.  Leaves the preloaded run in 'r'. */
+static void run_both(pl_run_t *r, const char *victim, const char *const *args,
+                     const char *const *env, int code)
+{
+    pl_run_t bare;
+    pl_run(&bare, victim, args, NULL, 0);
+    pl_assert_exit(&bare, code);
+    pl_run(r, victim, args, env, 1);
+    pl_assert_exit(r, code);
+    ck_assert_msg(!strcmp(r->out, bare.out), "%s: stdout differs under the preload:\n%s\n---\n%s",
+                  victim, r->out, bare.out);
+    ck_assert_int_eq(bare.ndumps, 0);
+    pl_run_free(&bare);
+}
+
+START_TEST(test_preload_malloc_leak)
+{
+    pl_run_t r;
+    run_both(&r, "pl_basic", NULL, NULL, 0);
+    pl_check_all(&r);
+    pl_dump_t *d = pl_exit_dump(&r);
+    pl_assert_site(d, "leak_1337", "malloc", 3, 4011, 3, 4011);
+    pl_agg_t a = pl_sites(d, "leak_1337", "malloc");
+    ck_assert_int_eq(a.max_request_bytes, 1337);
+    ck_assert_int_eq(a.peak_live_bytes, 4011);
+
+    pl_assert_site(d, "churn_2021", "malloc", 0, 0, 5, 10105);
+    a = pl_sites(d, "churn_2021", "malloc");
+    ck_assert_int_eq(a.peak_live_bytes, 10105);
+    ck_assert_int_eq(a.max_request_bytes, 2021);
+
+    pl_assert_site(d, "calloc_1003", "malloc", 2, 2006, 2, 2006);
+    pl_assert_site(d, "zero_leak", "malloc", 2, 0, 2, 0);
+
+    /* No other family, and the totals cover at least these sites. */
+    json_t *t = pl_totals(d);
+    ck_assert(pl_bool(t, LK_KEY_COMPLETE));
+    ck_assert_int_ge(pl_int(t, LK_KEY_LIVE_BLOCKS), 7);
+    ck_assert_int_ge(pl_int(t, LK_KEY_LIVE_BYTES), 4011 + 2006);
+    ck_assert_int_ge(pl_int(t, LK_KEY_ALLOC_COUNT), 12);
+    ck_assert_int_ge(pl_int(t, LK_KEY_FREE_COUNT), 5);
+    ck_assert_int_eq(pl_int(t, LK_KEY_ALLOC_COUNT) - pl_int(t, LK_KEY_FREE_COUNT),
+                     pl_int(t, LK_KEY_LIVE_BLOCKS));
+    ck_assert_int_ge(pl_int(t, LK_KEY_PEAK_LIVE_BYTES), 4011 + 10105);
+    ck_assert_int_eq(pl_int(t, LK_KEY_MISMATCHED_FREES), 0);
+    ck_assert_int_eq(json_array_size(pl_obj(d->root, LK_KEY_MISMATCHES)), 0);
+    pl_run_free(&r);
+}
+END_TEST
+
+START_TEST(test_preload_free_null_not_counted)
+{
+    /* pl_basic calls free(NULL) 100 times: neither frees nor untracked. */
+    pl_run_t r;
+    pl_run(&r, "pl_basic", NULL, NULL, 1);
+    pl_assert_exit(&r, 0);
+    json_t *t = pl_totals(pl_exit_dump(&r));
+    ck_assert_int_lt(pl_int(t, LK_KEY_UNTRACKED_FREES), 100);
+    ck_assert_int_lt(pl_int(t, LK_KEY_FREE_COUNT), 100);
+    pl_run_free(&r);
+}
+END_TEST
+
+START_TEST(test_preload_realloc)
+{
+    pl_run_t r;
+    run_both(&r, "pl_realloc", NULL, NULL, 0);
+    pl_check_all(&r);
+    pl_dump_t *d = pl_exit_dump(&r);
+    /* A moved or resized block belongs to the realloc call that made it. */
+    pl_assert_site(d, "chain_start", "malloc", 0, 0, 1, 100);
+    pl_assert_site(d, "chain_grow", "malloc", 0, 0, 1, 1000);
+    pl_assert_site(d, "chain_end", "malloc", 1, 3000, 1, 3000);
+    pl_assert_site(d, "realloc_null", "malloc", 2, 3022, 2, 3022);
+    pl_assert_site(d, "zero_alloc", "malloc", 0, 0, 1, 1777);
+    pl_assert_no_site(d, "realloc_zero");
+    /* A failed realloc keeps the old block where it was. */
+    pl_assert_site(d, "fail_alloc", "malloc", 1, 1901, 1, 1901);
+    pl_assert_no_site(d, "realloc_fail");
+    pl_assert_site(d, "shrink_alloc", "malloc", 0, 0, 1, 5000);
+    pl_assert_site(d, "shrink", "malloc", 1, 50, 1, 50);
+
+    int n;
+    json_t *f = pl_failure(d, "realloc_fail", &n);
+    ck_assert_msg(n == 1, "%d failures through realloc_fail, expected 1", n);
+    ck_assert_str_eq(pl_str(f, LK_KEY_KIND), "enomem");
+    ck_assert_str_eq(pl_str(f, LK_KEY_FUNCTION), "realloc");
+    ck_assert_int_eq(pl_int(f, LK_KEY_REQUEST_BYTES), 1LL << 62);
+    ck_assert_int_eq(pl_int(f, LK_KEY_COUNT), 1);
+    pl_failure(d, "realloc_zero", &n);
+    ck_assert_msg(n == 0, "realloc(p, 0) recorded as a failure");
+    pl_run_free(&r);
+}
+END_TEST
+
+START_TEST(test_preload_aligned)
+{
+    pl_run_t r;
+    run_both(&r, "pl_aligned", NULL, NULL, 0);
+    pl_check_all(&r);
+    pl_dump_t *d = pl_exit_dump(&r);
+    pl_assert_site(d, "do_posix_memalign", "malloc", 1, 1337, 1, 1337);
+    pl_assert_site(d, "do_aligned_alloc", "malloc", 1, 2560, 1, 2560);
+    pl_assert_site(d, "do_memalign", "malloc", 1, 1408, 1, 1408);
+    pl_assert_site(d, "do_valloc", "malloc", 1, 3001, 1, 3001);
+    pl_assert_site(d, "do_pvalloc", "malloc", 1, 3003, 1, 3003);
+    pl_assert_site(d, "freed_aligned", "malloc", 0, 0, 1, 1111);
+    pl_assert_no_site(d, "bad_alignment");
+    pl_run_free(&r);
+}
+END_TEST
+
+START_TEST(test_preload_failures)
+{
+    pl_run_t r;
+    run_both(&r, "pl_fail", NULL, NULL, 0);
+    pl_check_all(&r);
+    pl_dump_t *d = pl_exit_dump(&r);
+    pl_assert_no_site(d, "huge_malloc");
+    pl_assert_no_site(d, "overflow_calloc");
+    pl_assert_no_site(d, "overflow_reallocarray");
+    pl_assert_no_site(d, "tib64_malloc");
+    pl_assert_site(d, "ok_after", "malloc", 1, 1337, 1, 1337);
+
+    int n;
+    json_t *f = pl_failure(d, "huge_malloc", &n);
+    ck_assert_msg(n == 1, "%d failure groups through huge_malloc, expected 1", n);
+    ck_assert_str_eq(pl_str(f, LK_KEY_KIND), "enomem");
+    ck_assert_str_eq(pl_str(f, LK_KEY_FUNCTION), "malloc");
+    ck_assert_int_eq(pl_int(f, LK_KEY_REQUEST_BYTES), 1LL << 62);
+    ck_assert_int_eq(pl_int(f, LK_KEY_COUNT), 2);
+    ck_assert_int_le(pl_int(f, LK_KEY_FIRST_UPTIME_NS), pl_int(f, LK_KEY_LAST_UPTIME_NS));
+    pl_int(f, LK_KEY_LIVE_BYTES_AT);
+
+    f = pl_failure(d, "overflow_calloc", &n);
+    ck_assert_msg(n == 1, "%d failure groups through overflow_calloc, expected 1", n);
+    ck_assert_str_eq(pl_str(f, LK_KEY_KIND), "mul_overflow");
+    ck_assert_str_eq(pl_str(f, LK_KEY_FUNCTION), "calloc");
+    ck_assert_int_eq(pl_int(f, LK_KEY_REQUEST_BYTES), INT64_MAX);
+    ck_assert_int_eq(pl_int(f, LK_KEY_COUNT), 1);
+
+    f = pl_failure(d, "overflow_reallocarray", &n);
+    ck_assert_msg(n == 1, "%d failure groups through overflow_reallocarray, expected 1", n);
+    ck_assert_str_eq(pl_str(f, LK_KEY_KIND), "mul_overflow");
+    ck_assert_str_eq(pl_str(f, LK_KEY_FUNCTION), "reallocarray");
+    ck_assert_int_eq(pl_int(f, LK_KEY_COUNT), 1);
+
+    /* 64 TiB: failed (enomem) and above any plausible limit (implausible);
+     * either way it is there with its size. */
+    f = pl_failure(d, "tib64_malloc", &n);
+    ck_assert_msg(n >= 1, "no failure through tib64_malloc");
+    ck_assert_int_eq(pl_int(f, LK_KEY_REQUEST_BYTES), 64LL << 40);
+    ck_assert_str_eq(pl_str(f, LK_KEY_FUNCTION), "malloc");
+
+    json_t *t = pl_totals(d);
+    ck_assert_int_ge(pl_int(t, LK_KEY_FAILED_COUNT), 5);
+    pl_run_free(&r);
+}
+END_TEST
+
+START_TEST(test_preload_unknown_free)
+{
+    const char *const zero[] = {"0", NULL}, *const seven[] = {"7", NULL};
+    pl_run_t r0, r7;
+    pl_run(&r0, "pl_unknown_free", zero, NULL, 1);
+    pl_assert_exit(&r0, 0);
+    pl_run(&r7, "pl_unknown_free", seven, NULL, 1);
+    pl_assert_exit(&r7, 0);
+    ck_assert_str_eq(r7.out, "ok 7\n");
+    pl_check_all(&r0);
+    pl_check_all(&r7);
+    pl_dump_t *d0 = pl_exit_dump(&r0), *d7 = pl_exit_dump(&r7);
+    long long u0 = pl_int(pl_totals(d0), LK_KEY_UNTRACKED_FREES);
+    long long u7 = pl_int(pl_totals(d7), LK_KEY_UNTRACKED_FREES);
+    ck_assert_msg(u7 - u0 == 7, "untracked_frees %lld with 7 foreign frees, %lld with none", u7,
+                  u0);
+    pl_assert_site(d7, "leak_1337", "malloc", 1, 1337, 1, 1337);
+    pl_assert_no_site(d7, "foreign_free");
+    pl_run_free(&r0);
+    pl_run_free(&r7);
+}
+END_TEST
+
+START_TEST(test_preload_errno_preserved)
+{
+    pl_run_t r;
+    run_both(&r, "pl_errno", NULL, NULL, 0);
+    pl_check_all(&r);
+    pl_assert_site(pl_exit_dump(&r), "keep_one", "malloc", 1, 1337, 1, 1337);
+    pl_run_free(&r);
+}
+END_TEST
+
+START_TEST(test_preload_dump_files)
+{
+    pl_run_t r;
+    pl_run(&r, "pl_basic", NULL, NULL, 1);
+    pl_assert_exit(&r, 0);
+    ck_assert_msg(r.nothers == 0, "%s holds '%s' besides dumps", r.dir,
+                  r.nothers ? r.others[0] : "");
+    ck_assert_int_eq(r.ndumps, 1);
+    char want[64];
+    PL_FMT(want, "libleak.%ld.0.exit.json", (long)r.pid);
+    ck_assert_str_eq(r.dumps[0].name, want);
+    ck_assert_int_eq(r.dumps[0].mode, 0600);
+    pl_check_dump(&r.dumps[0]);
+    json_t *proc = pl_obj(r.dumps[0].root, LK_KEY_PROCESS);
+    ck_assert_int_eq(pl_int(proc, LK_KEY_PPID), getpid());
+    char exe[PATH_MAX];
+    pl_victim_path(exe, "pl_basic");
+    ck_assert_str_eq(pl_str(proc, LK_KEY_EXE), exe);
+    json_t *argv = pl_obj(proc, LK_KEY_CMDLINE);
+    ck_assert_int_eq(json_array_size(argv), 1);
+    ck_assert_str_eq(json_string_value(json_array_get(argv, 0)), exe);
+    json_t *dump = pl_obj(r.dumps[0].root, LK_KEY_DUMP);
+    ck_assert(json_is_null(pl_obj(dump, LK_KEY_LABEL)));
+    ck_assert_int_ge(pl_int(dump, LK_KEY_UNIX_MS), pl_int(proc, LK_KEY_START_UNIX_MS));
+    ck_assert_int_gt(pl_int(dump, LK_KEY_RSS_BYTES), 0);
+    /* the victim's module carries its build-id */
+    json_t *mods = pl_obj(r.dumps[0].root, LK_KEY_MODULES);
+    size_t i;
+    json_t *m;
+    int seen = 0;
+    json_array_foreach(mods, i, m) {
+        if (strcmp(pl_str(m, LK_KEY_PATH), exe) != 0) continue;
+        seen = 1;
+        ck_assert_int_gt(pl_int(m, LK_KEY_SIZE), 0);
+        ck_assert_int_ge(strlen(pl_str(m, LK_KEY_BUILD_ID)), 16);
+    }
+    ck_assert_msg(seen, "no module for '%s'", exe);
+    pl_run_free(&r);
+}
+END_TEST
+
+START_TEST(test_preload_depth_default)
+{
+    pl_run_t r;
+    pl_run(&r, "pl_deep", NULL, NULL, 1);
+    pl_assert_exit(&r, 0);
+    pl_check_all(&r);
+    pl_dump_t *d = pl_exit_dump(&r);
+    ck_assert_int_eq(pl_int(pl_obj(d->root, LK_KEY_CONFIG), LK_KEY_MAX_DEPTH), 32);
+    pl_assert_site(d, "leaf_1337", "malloc", 1, 1337, 1, 1337);
+    json_t *sites = pl_obj(d->root, LK_KEY_SITES), *s;
+    size_t i;
+    json_array_foreach(sites, i, s) {
+        long long sid = pl_int(s, LK_KEY_STACK);
+        if (!pl_stack_has_fn(d, sid, "leaf_1337")) continue;
+        ck_assert(!pl_bool(pl_stack(d, sid), LK_KEY_TRUNCATED));
+        ck_assert(pl_stack_has_fn(d, sid, "rec"));
+        ck_assert(pl_stack_has_fn(d, sid, "main"));
+        ck_assert_int_ge(json_array_size(pl_obj(pl_stack(d, sid), LK_KEY_FRAMES)), 15);
+    }
+    pl_run_free(&r);
+}
+END_TEST
+
+START_TEST(test_preload_depth_truncated)
+{
+    const char *const env[] = {"LIBLEAK_DEPTH=3", NULL};
+    pl_run_t r;
+    pl_run(&r, "pl_deep", NULL, env, 1);
+    pl_assert_exit(&r, 0);
+    pl_check_all(&r);
+    pl_dump_t *d = pl_exit_dump(&r);
+    ck_assert_int_eq(pl_int(pl_obj(d->root, LK_KEY_CONFIG), LK_KEY_MAX_DEPTH), 3);
+    pl_assert_site(d, "leaf_1337", "malloc", 1, 1337, 1, 1337);
+    json_t *sites = pl_obj(d->root, LK_KEY_SITES), *s;
+    size_t i;
+    json_array_foreach(sites, i, s) {
+        long long sid = pl_int(s, LK_KEY_STACK);
+        if (!pl_stack_has_fn(d, sid, "leaf_1337")) continue;
+        json_t *st = pl_stack(d, sid);
+        ck_assert_msg(pl_bool(st, LK_KEY_TRUNCATED), "12-deep stack not truncated at depth 3");
+        ck_assert_int_le(json_array_size(pl_obj(st, LK_KEY_FRAMES)), 3);
+        ck_assert(!pl_stack_has_fn(d, sid, "main"));
+    }
+    /* every stack obeys the limit */
+    json_t *stacks = pl_obj(d->root, LK_KEY_STACKS);
+    json_array_foreach(stacks, i, s)
+        ck_assert_int_le(json_array_size(pl_obj(s, LK_KEY_FRAMES)), 3);
+    pl_run_free(&r);
+}
+END_TEST
+
+/* Return the number of lines of 'bad' minus those of 'good': the warnings a
+ * bad setting added to whatever a normal run prints. */
+static int extra_lines(const char *bad, const char *good)
+{
+    return pl_count_lines(bad) - pl_count_lines(good);
+}
+
+START_TEST(test_preload_bad_env_value)
+{
+    const char *const env[] = {"LIBLEAK_DEPTH=abc", NULL};
+    pl_run_t good, bad;
+    pl_run(&good, "pl_basic", NULL, NULL, 1);
+    pl_run(&bad, "pl_basic", NULL, env, 1);
+    pl_assert_exit(&bad, 0);
+    ck_assert_str_eq(bad.out, good.out);
+    ck_assert_msg(extra_lines(bad.err, good.err) == 1,
+                  "LIBLEAK_DEPTH=abc: expected one warning line, stderr:\n%s", bad.err);
+    ck_assert_msg(strstr(bad.err, "LIBLEAK_DEPTH") != NULL, "warning does not name the "
+                  "variable:\n%s", bad.err);
+    pl_check_all(&bad);
+    pl_dump_t *d = pl_exit_dump(&bad);
+    ck_assert_int_eq(pl_int(pl_obj(d->root, LK_KEY_CONFIG), LK_KEY_MAX_DEPTH), 32);
+    pl_assert_site(d, "leak_1337", "malloc", 3, 4011, 3, 4011);
+    pl_run_free(&good);
+    pl_run_free(&bad);
+}
+END_TEST
+
+START_TEST(test_preload_bad_env_out_of_range)
+{
+    const char *const env[] = {"LIBLEAK_DEPTH=0", "LIBLEAK_INTERVAL_MS=-5", NULL};
+    pl_run_t good, bad;
+    pl_run(&good, "pl_basic", NULL, NULL, 1);
+    pl_run(&bad, "pl_basic", NULL, env, 1);
+    pl_assert_exit(&bad, 0);
+    ck_assert_str_eq(bad.out, good.out);
+    ck_assert_msg(extra_lines(bad.err, good.err) == 2,
+                  "two bad settings: expected two warning lines, stderr:\n%s", bad.err);
+    pl_dump_t *d = pl_exit_dump(&bad);
+    ck_assert_int_eq(pl_int(pl_obj(d->root, LK_KEY_CONFIG), LK_KEY_MAX_DEPTH), 32);
+    ck_assert_int_eq(pl_int(pl_obj(d->root, LK_KEY_CONFIG), LK_KEY_INTERVAL_MS), 0);
+    pl_run_free(&good);
+    pl_run_free(&bad);
+}
+END_TEST
+
+/* Run pl_basic with LIBLEAK_DIR set to 'dir': one warning line more than a
+ * normal run, identical stdout and exit status. */
+static void check_unwritable(const char *dir)
+{
+    char var[PATH_MAX + 16];
+    PL_FMT(var, "LIBLEAK_DIR=%s", dir);
+    const char *const env[] = {var, NULL};
+    pl_run_t good, bad;
+    pl_run(&good, "pl_basic", NULL, NULL, 1);
+    pl_assert_exit(&good, 0);
+    pl_run(&bad, "pl_basic", NULL, env, 1);
+    pl_assert_exit(&bad, 0);
+    ck_assert_str_eq(bad.out, good.out);
+    ck_assert_msg(extra_lines(bad.err, good.err) == 1,
+                  "LIBLEAK_DIR=%s: expected one warning line, stderr:\n%s", dir, bad.err);
+    ck_assert_int_eq(bad.ndumps, 0);
+    pl_run_free(&good);
+    pl_run_free(&bad);
+}
+
+START_TEST(test_preload_unwritable_dir_missing)
+{
+    check_unwritable("/nonexistent-libleak-dir/sub");
+}
+END_TEST
+
+START_TEST(test_preload_unwritable_dir_file)
+{
+    /* a path through a regular file: ENOTDIR, even for root */
+    check_unwritable("/dev/null/sub");
+}
+END_TEST
+
+START_TEST(test_preload_unwritable_dir_full)
+{
+    /* a full disk: a 4 KiB tmpfs filled up.  Needs the right to mount; where
+     * mount is refused (unprivileged container) there is nothing to test. */
+    char dir[PATH_MAX];
+    pl_mkdtemp(dir, "full");
+    char cmd[PATH_MAX + 64];
+    PL_FMT(cmd, "mount -t tmpfs -o size=4k tmpfs %s 2>/dev/null", dir);
+    if (system(cmd) != 0) {
+        rmdir(dir);
+        return;  /* not allowed to mount here: nothing to test */
+    }
+    char fill[PATH_MAX + 64];
+    PL_FMT(fill, "dd if=/dev/zero of=%s/fill bs=1k count=64 2>/dev/null", dir);
+    ck_assert_int_ne(system(fill), -1);
+    check_unwritable(dir);
+    /* nothing but the filler is left: no .tmp */
+    DIR *dh = opendir(dir);
+    struct dirent *e;
+    while ((e = readdir(dh)) != NULL)
+        ck_assert_msg(!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") ||
+                          !strcmp(e->d_name, "fill"),
+                      "full disk left '%s' behind", e->d_name);
+    closedir(dh);
+    PL_FMT(cmd, "umount %s", dir);
+    ck_assert_int_eq(system(cmd), 0);
+    rmdir(dir);
+}
+END_TEST
+
+START_TEST(test_preload_constructor_before_ours)
+{
+    pl_run_t r;
+    run_both(&r, "pl_ctor", NULL, NULL, 0);
+    pl_check_all(&r);
+    pl_dump_t *d = pl_exit_dump(&r);
+    pl_assert_site(d, "preinit_leak", "malloc", 2, 2674, 2, 2674);
+    pl_assert_site(d, "preinit_keep", "malloc", 0, 0, 1, 2021);
+    pl_assert_site(d, "ctor_leak", "malloc", 1, 3001, 1, 3001);
+    pl_assert_site(d, "main_leak", "malloc", 1, 4011, 1, 4011);
+    pl_run_free(&r);
+}
+END_TEST
+
+START_TEST(test_preload_nofp_reaches_main)
+{
+    pl_run_t r;
+    run_both(&r, "pl_leak_nofp", NULL, NULL, 0);
+    pl_check_all(&r);
+    pl_dump_t *d = pl_exit_dump(&r);
+    pl_assert_site(d, "level3", "malloc", 3, 12033, 3, 12033);
+    json_t *sites = pl_obj(d->root, LK_KEY_SITES), *s;
+    size_t i;
+    json_array_foreach(sites, i, s) {
+        long long sid = pl_int(s, LK_KEY_STACK);
+        if (!pl_stack_has_fn(d, sid, "level3")) continue;
+        ck_assert_msg(pl_stack_has_fn(d, sid, "level2"), "no frame in level2");
+        ck_assert_msg(pl_stack_has_fn(d, sid, "level1"), "no frame in level1");
+        ck_assert_msg(pl_stack_has_fn(d, sid, "main"), "stack does not reach main");
+    }
+    pl_run_free(&r);
+}
+END_TEST
+
+static Suite *preload_basic_suite(void)
+{
+    Suite *s = suite_create("preload_basic");
+    TCase *tc = tcase_create("alloc");
+    tcase_set_timeout(tc, PL_TIMEOUT);
+    tcase_add_test(tc, test_preload_malloc_leak);
+    tcase_add_test(tc, test_preload_free_null_not_counted);
+    tcase_add_test(tc, test_preload_realloc);
+    tcase_add_test(tc, test_preload_aligned);
+    tcase_add_test(tc, test_preload_failures);
+    tcase_add_test(tc, test_preload_unknown_free);
+    tcase_add_test(tc, test_preload_errno_preserved);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("files");
+    tcase_set_timeout(tc, PL_TIMEOUT);
+    tcase_add_test(tc, test_preload_dump_files);
+    tcase_add_test(tc, test_preload_unwritable_dir_missing);
+    tcase_add_test(tc, test_preload_unwritable_dir_file);
+    tcase_add_test(tc, test_preload_unwritable_dir_full);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("config");
+    tcase_set_timeout(tc, PL_TIMEOUT);
+    tcase_add_test(tc, test_preload_depth_default);
+    tcase_add_test(tc, test_preload_depth_truncated);
+    tcase_add_test(tc, test_preload_bad_env_value);
+    tcase_add_test(tc, test_preload_bad_env_out_of_range);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("stacks");
+    tcase_set_timeout(tc, PL_TIMEOUT);
+    tcase_add_test(tc, test_preload_constructor_before_ours);
+    tcase_add_test(tc, test_preload_nofp_reaches_main);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+LK_TEST_MAIN(preload_basic_suite)

@@ -1,0 +1,121 @@
+/* check_preload_proc.c - end-to-end tests of libleak.so across threads and
+ * processes: 8 churning threads with exact totals, fork (one dump per pid,
+ * inherited blocks kept), vfork+exec / posix_spawn / vfork+_exit children,
+ * and the final dump on return, exit(), _exit() and _Exit(). */
+#include "check_preload.h"
+
+START_TEST(test_preload_threads)
+{
+    pl_run_t r;
+    pl_run(&r, "pl_threads", NULL, NULL, 1);
+    pl_assert_exit(&r, 0);
+    ck_assert_str_eq(r.out, "ok\n");
+    pl_check_all(&r);
+    pl_dump_t *d = pl_exit_dump(&r);
+    ck_assert(pl_bool(pl_totals(d), LK_KEY_COMPLETE));
+    pl_assert_site(d, "leak_3001", "malloc", 36, 36 * 3001, 36, 36 * 3001);
+    long long churn_bytes = 0;
+    for (int i = 0; i < 20000; i++) churn_bytes += 48 + i % 16;
+    pl_assert_site(d, "churn_one", "malloc", 0, 0, 8 * 20000, 8 * churn_bytes);
+    pl_assert_site(d, "handoff", "malloc", 0, 0, 4000, 4000 * 777);
+    pl_run_free(&r);
+}
+END_TEST
+
+START_TEST(test_preload_fork)
+{
+    pl_run_t r;
+    pl_run(&r, "pl_fork", NULL, NULL, 1);
+    pl_assert_exit(&r, 0);
+    long child = 0;
+    ck_assert_msg(sscanf(r.out, "child %ld", &child) == 1, "output: %s", r.out);
+    pl_check_all(&r);
+    ck_assert_msg(r.ndumps == 2, "expected 2 dumps (parent, child), found %d", r.ndumps);
+    pl_dump_t *p = pl_exit_dump(&r);
+    pl_dump_t *c = pl_dump_of(&r, child, "exit");
+    ck_assert_int_eq(p->seq, 0);
+    ck_assert_int_eq(c->seq, 0);
+    ck_assert_int_eq(pl_int(pl_obj(c->root, LK_KEY_PROCESS), LK_KEY_PPID), r.pid);
+
+    pl_assert_site(p, "before_fork", "malloc", 2, 2674, 2, 2674);
+    pl_assert_site(p, "parent_leak", "malloc", 1, 3331, 1, 3331);
+    pl_assert_no_site(p, "child_leak");
+
+    pl_assert_site(c, "before_fork", "malloc", 1, 1337, 2, 2674);
+    pl_assert_site(c, "child_leak", "malloc", 2, 4098, 2, 4098);
+    pl_assert_no_site(c, "parent_leak");
+    pl_run_free(&r);
+}
+END_TEST
+
+START_TEST(test_preload_vfork_spawn)
+{
+    pl_run_t r;
+    pl_run(&r, "pl_spawn", NULL, NULL, 1);
+    pl_assert_exit(&r, 0);
+    long a = 0, b = 0, c = 0;
+    ck_assert_msg(sscanf(r.out, "exec %ld\nspawn %ld\nvforkexit %ld", &a, &b, &c) == 3,
+                  "output: %s", r.out);
+    pl_check_all(&r);
+    pl_dump_t *p = pl_exit_dump(&r);
+    pl_assert_site(p, "parent_leak", "malloc", 1, 1337, 1, 1337);
+    pl_assert_site(p, "churn", "malloc", 0, 0, 10, 20210);
+    pl_assert_no_site(p, "child_leak");
+    ck_assert_int_eq(pl_count_dumps(&r, r.pid), 1);
+
+    pl_dump_t *ea = pl_dump_of(&r, a, "exit");
+    pl_assert_site(ea, "child_leak", "malloc", 1, 777, 1, 777);
+    pl_assert_no_site(ea, "parent_leak");
+    pl_dump_t *eb = pl_dump_of(&r, b, "exit");
+    pl_assert_site(eb, "child_leak", "malloc", 1, 777, 1, 777);
+    pl_assert_no_site(eb, "parent_leak");
+    ck_assert_msg(pl_count_dumps(&r, c) == 0, "the vfork child that called _exit wrote a dump");
+    ck_assert_int_eq(r.ndumps, 3);
+    pl_run_free(&r);
+}
+END_TEST
+
+/* Run pl_exit ending by 'how': status 5, "bye", one exit dump with the leak. */
+static void check_exit(const char *how)
+{
+    const char *const args[] = {how, NULL};
+    pl_run_t r;
+    pl_run(&r, "pl_exit", args, NULL, 1);
+    pl_assert_exit(&r, 5);
+    ck_assert_str_eq(r.out, "bye\n");
+    pl_check_all(&r);
+    ck_assert_int_eq(r.ndumps, 1);
+    pl_assert_site(pl_exit_dump(&r), "leak_1337", "malloc", 1, 1337, 1, 1337);
+    pl_run_free(&r);
+}
+
+START_TEST(test_preload_exit_return) { check_exit("return"); }
+END_TEST
+START_TEST(test_preload_exit_exit) { check_exit("exit"); }
+END_TEST
+START_TEST(test_preload_exit__exit) { check_exit("_exit"); }
+END_TEST
+START_TEST(test_preload_exit__Exit) { check_exit("_Exit"); }
+END_TEST
+
+static Suite *preload_proc_suite(void)
+{
+    Suite *s = suite_create("preload_proc");
+    TCase *tc = tcase_create("threads");
+    tcase_set_timeout(tc, PL_TIMEOUT);
+    tcase_add_test(tc, test_preload_threads);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("process");
+    tcase_set_timeout(tc, PL_TIMEOUT);
+    tcase_add_test(tc, test_preload_fork);
+    tcase_add_test(tc, test_preload_vfork_spawn);
+    tcase_add_test(tc, test_preload_exit_return);
+    tcase_add_test(tc, test_preload_exit_exit);
+    tcase_add_test(tc, test_preload_exit__exit);
+    tcase_add_test(tc, test_preload_exit__Exit);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+LK_TEST_MAIN(preload_proc_suite)
