@@ -1,0 +1,34 @@
+#!/bin/sh
+# test_real_python: python3 -c with a small allocation-heavy workload runs
+# under the preload with the same exit status (3) and stdout as without it,
+# and leaves a valid exit dump naming python3 with live blocks recorded.
+. tests/integration/lib.sh
+lk_init real_python
+command -v python3 >/dev/null || lk_fail "python3 missing (tools/deps.sh test)"
+
+lk_run_both python3 -c '
+import json, sys
+words = ["w%05d" % (i * 7919 % 10007) for i in range(20000)]
+index = {}
+for i, w in enumerate(words):
+    index.setdefault(w[:3], []).append(i)
+blob = json.dumps({k: len(v) for k, v in sorted(index.items())})
+back = json.loads(blob)
+rows = sorted((v, k) for k, v in back.items())[-5:]
+print(len(words), len(index), sum(back.values()))
+print(rows)
+print(sum(len(s) for s in (str(x) * 3 for x in range(5000))))
+sys.exit(3)'
+[ "$LK_STATUS" -eq 3 ] || lk_fail "python3 exited $LK_STATUS, expected 3"
+n=$(lk_check_dumps "$LK_DUMPS" 1) || exit 1
+lk_dump_exes "$LK_DUMPS" | grep -q python3 || lk_fail "no dump from python3"
+env -u LD_PRELOAD python3 - "$LK_DUMPS" <<'PY' || lk_fail "python3 dump has no live blocks"
+import json, os, sys
+d = sys.argv[1]
+j = [json.load(open(os.path.join(d, n))) for n in os.listdir(d)]
+j = [x for x in j if "python3" in x["process"]["exe"] and x["dump"]["trigger"] == "exit"]
+assert len(j) == 1, len(j)
+t = j[0]["totals"]
+assert t["alloc_count"] > 20000 and t["live_blocks"] > 0 and t["free_count"] > 0, t
+PY
+echo "ok: $n dump(s)"
