@@ -148,4 +148,48 @@ typedef enum lk_failure_kind {
 } lk_failure_kind_t;
 #define LK_FAILURE_NAMES { "enomem", "mul_overflow", "implausible" }
 
+/* ### reachability (preload/scan.c; the "reachability" object, LK_KEY_REACH) */
+#define LK_KEY_REACH_COMPLETE     "complete"
+#define LK_KEY_REACH_SCAN_NS      "scan_ns"
+#define LK_KEY_REACH_LIVE_BLOCKS  "live_blocks"
+#define LK_KEY_REACH_LIVE_BYTES   "live_bytes"
+#define LK_KEY_REACH_THREADS      "threads"
+#define LK_KEY_REACH_THREADS_SP_UNKNOWN "threads_sp_unknown"
+#define LK_KEY_REACH_NOT_STOPPED  "not_stopped"
+#define LK_KEY_REACH_ROOT_BYTES   "root_bytes"
+#define LK_KEY_REACH_UNREADABLE_BYTES "unreadable_bytes"
+#define LK_KEY_REACH_KINDS        "kinds"
+#define LK_KEY_REACH_SITES        "sites"
+#define LK_KEY_REACH_KIND         "kind"
+#define LK_KEY_REACH_BLOCKS       "blocks"
+#define LK_KEY_REACH_BYTES        "bytes"
+#define LK_KEY_REACH_STRUCTURES   "structures"
+#define LK_KEY_REACH_STRUCTURES_OMITTED "structures_omitted"
+#define LK_KEY_REACH_COUNT        "count"
+#define LK_KEY_REACH_HEAD_STACK   "head_stack"
+#define LK_KEY_REACH_HEAD_FAMILY  "head_family"
+#define LK_KEY_REACH_CYCLE        "cycle"
+#define LK_KEY_REACH_HEAD_IN_CYCLE "head_in_cycle"
+#define LK_KEY_REACH_CYCLES_COMPLETE "cycles_complete"
+#define LK_KEY_REACH_MEMBERS      "members"
+#define LK_KEY_REACH_HELD_BY      "held_by"
+#define LK_KEY_REACH_HELD_BY_OMITTED "held_by_omitted"
+#define LK_KEY_REACH_ROOT         "root"
+#define LK_KEY_REACH_TID          "tid"
+#define LK_KEY_REACH_MODULE       "module"
+#define LK_KEY_REACH_ADDRESS      "address"
+#define LK_KEY_REACH_OFFSET       "offset"
+/* sites[], members[] and held_by[] also use LK_KEY_STACK and LK_KEY_FAMILY. */
+
+/* How a live block was classified (valgrind's leak kinds). */
+typedef enum lk_reach_kind {
+    LK_REACH_DEFINITE = 0,  /* unreachable, not pointed to by another lost block */
+    LK_REACH_INDIRECT,      /* unreachable, but pointed to by another lost block */
+    LK_REACH_POSSIBLE,      /* reachable only through an interior pointer somewhere */
+    LK_REACH_REACHABLE      /* reachable from a root through start pointers */
+} lk_reach_kind_t;
+#define LK_REACH_KIND_NAMES { "definite", "indirect", "possible", "reachable" }
+/* What a root region is (held_by[].root). */
+#define LK_REACH_ROOT_NAMES { "global", "stack", "tls", "registers" }
+
 #endif /* LIBLEAK_DUMP_H */

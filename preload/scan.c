@@ -1,0 +1,1427 @@
+/* scan.c - the reachability scan: trace live blocks from the roots the way a
+ * conservative collector does, classify them with valgrind's leak kinds,
+ * group lost blocks into structures, and name the root holding reachable ones.
+ * Reads memory only through a reader that cannot fault (process_vm_readv on
+ * ourselves); never calls exit, abort or assert.  The passes, in order:
+ * roots (flood fill from each root word) -> lost cliques -> cycles -> JSON. */
+#include <dirent.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <link.h>
+#include <malloc.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "scan.h"
+
+#define WORD          sizeof(uintptr_t)
+#define PAGE          4096u
+#define ROOT_CHUNK    (64u * 1024)       /* bytes of root memory read at once */
+#define BATCH_BYTES   (256u * 1024)      /* bytes of block contents read at once */
+#define BATCH_MAX     512u               /* blocks per batched read (<= IOV_MAX) */
+/* Edges between lost blocks kept for cycle detection; past this the cycle
+ * flags may miss cycles and cycles_complete says so. */
+#define MAX_EDGES     (16u * 1024 * 1024)
+
+enum { ST_UNREACHED = 0, ST_POSSIBLE, ST_REACHABLE, ST_INDIRECT };
+
+/* ### the scan context */
+
+typedef struct scan_ctx {
+    lk_scan_block_t *b;
+    size_t n;
+    uintptr_t *starts;          /* b[i].ptr, sorted; the lookup array */
+    uintptr_t lo, hi;           /* lowest start, highest end of any block */
+    const lk_scan_root_t *roots;
+    lk_scan_read_fn read;
+    void *arg;
+    lk_scan_result_t *res;
+    uint32_t *work;             /* LIFO of block indices to scan */
+    size_t nwork, capwork;
+    uint8_t *buf;               /* BATCH_BYTES for block contents */
+    lk_scan_io_t io[BATCH_MAX];
+    uint32_t ioidx[BATCH_MAX];
+    size_t capholders;
+    int phase;                  /* 1: roots, 2: lost cliques */
+    uint32_t leader;            /* phase 2: the clique being built */
+    uint32_t (*edges)[2];       /* phase 2: (from, to) between lost blocks */
+    size_t nedges, capedges;
+    int oom;
+} scan_ctx_t;
+
+static int cmp_block(const void *a, const void *b)
+{
+    const lk_scan_block_t *x = a, *y = b;
+    return x->ptr < y->ptr ? -1 : x->ptr > y->ptr;
+}
+
+/* Return the index of the block holding address 'v', or -1.  '*interior' is
+ * 0 for a pointer to the block's start, 1 inside it.  A pointer at the
+ * allocator's next chunk header (hdr_off) is malloc's own bookkeeping (the
+ * arena's top and bin pointers) and is not a reference. */
+static inline long find_block(const scan_ctx_t *c, uintptr_t v, int *interior)
+{
+    if (v < c->lo || v >= c->hi) return -1;
+    size_t lo = 0, hi = c->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (c->starts[mid] <= v) lo = mid + 1;
+        else hi = mid;
+    }
+    if (lo == 0) return -1;
+    size_t i = lo - 1;
+    uintptr_t off = v - c->starts[i];
+    if (off == 0) {
+        *interior = 0;
+        return (long)i;
+    }
+    if (off >= c->b[i].size) return -1;
+    if (c->b[i].hdr_off && off == c->b[i].hdr_off) return -1;
+    *interior = 1;
+    return (long)i;
+}
+
+static void push(scan_ctx_t *c, uint32_t i)
+{
+    if (c->nwork == c->capwork) {
+        size_t cap = c->capwork ? c->capwork * 2 : 1024;
+        uint32_t *w = realloc(c->work, cap * sizeof *w);
+        if (!w) {
+            c->oom = 1;
+            return;
+        }
+        c->work = w;
+        c->capwork = cap;
+    }
+    c->work[c->nwork++] = i;
+}
+
+static void add_edge(scan_ctx_t *c, uint32_t from, uint32_t to)
+{
+    if (c->nedges == c->capedges) {
+        if (c->capedges >= MAX_EDGES) {
+            c->res->cycles_complete = 0;
+            return;
+        }
+        size_t cap = c->capedges ? c->capedges * 2 : 1024;
+        void *e = realloc(c->edges, cap * sizeof c->edges[0]);
+        if (!e) {
+            c->res->cycles_complete = 0;
+            return;
+        }
+        c->edges = e;
+        c->capedges = cap;
+    }
+    c->edges[c->nedges][0] = from;
+    c->edges[c->nedges][1] = to;
+    c->nedges++;
+}
+
+/* Phase 1: word 'v' was found in memory reached from 'holder'; 'definite'
+ * says whether that memory is reachable through start pointers only (a root,
+ * or a reachable block).  Upgrades the target as valgrind does: unreached ->
+ * possible -> reachable, and queues it for scanning on every upgrade.
+ * Returns 1 when the target changed. */
+static int mark(scan_ctx_t *c, uintptr_t v, int definite, uint32_t holder)
+{
+    int interior;
+    long i = find_block(c, v, &interior);
+    if (i < 0) return 0;
+    lk_scan_block_t *t = &c->b[i];
+    if (!interior && definite && t->state != ST_REACHABLE) {
+        t->state = ST_REACHABLE;
+        t->aux = holder;
+    } else if (t->state == ST_UNREACHED) {
+        t->state = ST_POSSIBLE;
+        t->aux = holder;
+    } else {
+        return 0;
+    }
+    push(c, (uint32_t)i);
+    return 1;
+}
+
+/* Phase 2: word 'v' lies in lost block 'from', scanned for the clique of
+ * c->leader.  Fresh unreached blocks join the clique and are queued; an
+ * earlier leader reached here joins too, with everything it already holds
+ * (its aux points at its head, resolved by find_head()). */
+static void link_lost(scan_ctx_t *c, uint32_t from, uintptr_t v)
+{
+    int interior;
+    long i = find_block(c, v, &interior);
+    if (i < 0) return;
+    lk_scan_block_t *t = &c->b[i];
+    if (t->state == ST_REACHABLE || t->state == ST_POSSIBLE) return;
+    add_edge(c, from, (uint32_t)i);
+    if ((uint32_t)i == c->leader || t->state != ST_UNREACHED) return;
+    t->state = ST_INDIRECT;
+    t->aux = c->leader;
+    /* Blocks below the leader are all processed: an unreached one there is
+     * an earlier leader whose contents were scanned already. */
+    if ((uint32_t)i > c->leader) push(c, (uint32_t)i);
+}
+
+/* Scan the aligned words of 'got' bytes read from 'addr' for block 'from'. */
+static void scan_block_words(scan_ctx_t *c, uint32_t from, const uint8_t *p, size_t got)
+{
+    const lk_scan_block_t *s = &c->b[from];
+    int definite = s->state == ST_REACHABLE;
+    uint32_t holder = s->aux;
+    for (size_t off = 0; off + WORD <= got; off += WORD) {
+        uintptr_t v;
+        memcpy(&v, p + off, WORD);
+        if (v < c->lo || v >= c->hi) continue;
+        if (c->phase == 1) mark(c, v, definite, holder);
+        else link_lost(c, from, v);
+    }
+}
+
+/* The aligned word range [a, e) of block 'i''s requested bytes. */
+static inline void block_words(const lk_scan_block_t *b, uintptr_t *a, uintptr_t *e)
+{
+    *a = (b->ptr + WORD - 1) & ~(uintptr_t)(WORD - 1);
+    *e = (b->ptr + b->size) & ~(uintptr_t)(WORD - 1);
+    if (*e < *a) *e = *a;
+}
+
+/* Scan queued blocks until the queue is empty, reading small blocks in
+ * batches of up to BATCH_MAX (one syscall each) and big ones in chunks. */
+static void drain(scan_ctx_t *c)
+{
+    while (c->nwork > 0 && !c->oom) {
+        size_t k = 0, used = 0;
+        while (c->nwork > 0 && k < BATCH_MAX) {
+            uint32_t i = c->work[c->nwork - 1];
+            uintptr_t a, e;
+            block_words(&c->b[i], &a, &e);
+            size_t len = e - a;
+            if (len > BATCH_BYTES) {
+                if (k > 0) break;  /* read the batch first, then this one alone */
+                c->nwork--;
+                for (uintptr_t p = a; p < e; p += BATCH_BYTES) {
+                    size_t l = e - p < BATCH_BYTES ? e - p : BATCH_BYTES;
+                    lk_scan_io_t io = {p, c->buf, l, 0};
+                    c->read(&io, 1, c->arg);
+                    c->res->unreadable_bytes += l - io.got;
+                    scan_block_words(c, i, c->buf, io.got);
+                }
+                k = 0;
+                used = 0;
+                continue;
+            }
+            if (used + len > BATCH_BYTES) break;
+            c->nwork--;
+            c->io[k] = (lk_scan_io_t){a, c->buf + used, len, 0};
+            c->ioidx[k] = i;
+            used += len;
+            k++;
+        }
+        if (k == 0) continue;
+        c->read(c->io, k, c->arg);
+        for (size_t j = 0; j < k; j++) {
+            c->res->unreadable_bytes += c->io[j].len - c->io[j].got;
+            scan_block_words(c, c->ioidx[j], c->io[j].dst, c->io[j].got);
+        }
+    }
+}
+
+static uint32_t new_holder(scan_ctx_t *c, uint32_t root, uintptr_t addr)
+{
+    lk_scan_result_t *r = c->res;
+    if (r->nholders == c->capholders) {
+        size_t cap = c->capholders ? c->capholders * 2 : 64;
+        lk_scan_holder_t *h = realloc(r->holders, cap * sizeof *h);
+        if (!h) {
+            c->oom = 1;
+            return LK_SCAN_NO_HOLDER;
+        }
+        r->holders = h;
+        c->capholders = cap;
+    }
+    r->holders[r->nholders] = (lk_scan_holder_t){root, addr};
+    return (uint32_t)r->nholders++;
+}
+
+/* Phase 1 for one root region: every aligned word that hits a block marks it,
+ * and its whole chain is traced before the next word, so a block is credited
+ * to the first root word (in scan order) that reaches it.  Globals get one
+ * holder per word (the analyzer names the variable); other roots one per
+ * region.  Unreadable pages are skipped and counted. */
+static void scan_root(scan_ctx_t *c, uint32_t ri, uint8_t *chunk)
+{
+    const lk_scan_root_t *r = &c->roots[ri];
+    uintptr_t p = (r->lo + WORD - 1) & ~(uintptr_t)(WORD - 1);
+    uintptr_t end = r->hi & ~(uintptr_t)(WORD - 1);
+    uint32_t region_holder = LK_SCAN_NO_HOLDER;
+    while (p < end && !c->oom) {
+        size_t len = end - p < ROOT_CHUNK ? end - p : ROOT_CHUNK;
+        lk_scan_io_t io = {p, chunk, len, 0};
+        c->read(&io, 1, c->arg);
+        size_t got = io.got & ~(WORD - 1);
+        if (r->kind >= 0 && r->kind < 4) c->res->root_bytes[r->kind] += got;
+        for (size_t off = 0; off < got; off += WORD) {
+            uintptr_t v;
+            memcpy(&v, chunk + off, WORD);
+            if (v < c->lo || v >= c->hi) continue;
+            uint32_t h = r->kind == LK_ROOT_GLOBAL ? (uint32_t)c->res->nholders : region_holder;
+            if (h == LK_SCAN_NO_HOLDER) h = (uint32_t)c->res->nholders;
+            if (!mark(c, v, 1, h)) continue;
+            if (h == c->res->nholders) {
+                new_holder(c, ri, r->kind == LK_ROOT_GLOBAL ? p + off : r->lo);
+                if (r->kind != LK_ROOT_GLOBAL) region_holder = h;
+            }
+            drain(c);
+        }
+        if (got < len) {
+            /* Skip to the page after the first unreadable byte. */
+            uintptr_t bad = p + got;
+            uintptr_t next = (bad + PAGE) & ~(uintptr_t)(PAGE - 1);
+            if (next > end) next = end;
+            c->res->unreadable_bytes += next - bad;
+            p = next;
+        } else {
+            p += len;
+        }
+    }
+}
+
+/* Head of lost block 'i': follow aux links to the clique leader, compressing
+ * the path. */
+static uint32_t find_head(lk_scan_block_t *b, uint32_t i)
+{
+    uint32_t h = i;
+    while (b[h].state == ST_INDIRECT) h = b[h].aux;
+    while (b[i].state == ST_INDIRECT && b[i].aux != h) {
+        uint32_t next = b[i].aux;
+        b[i].aux = h;
+        i = next;
+    }
+    return h;
+}
+
+/* Flag structure heads whose members form a cycle: an iterative depth-first
+ * search over the lost-block edges, where an edge back to a block still on
+ * the path closes a cycle.  An edge into a head means the head is on one. */
+static int find_cycles(scan_ctx_t *c)
+{
+    size_t n = c->n;
+    uint32_t *first = calloc(n + 1, sizeof *first);
+    uint32_t *to = malloc((c->nedges ? c->nedges : 1) * sizeof *to);
+    uint8_t *color = calloc(n ? n : 1, 1);
+    uint32_t (*stk)[2] = malloc((n ? n : 1) * sizeof *stk);
+    int rc = -ENOMEM;
+    if (!first || !to || !color || !stk) goto out_free;
+    for (size_t e = 0; e < c->nedges; e++) first[c->edges[e][0] + 1]++;
+    for (size_t i = 0; i < n; i++) first[i + 1] += first[i];
+    for (size_t e = 0; e < c->nedges; e++) {
+        /* 'first' is used as a fill cursor here and restored below. */
+        to[first[c->edges[e][0]]++] = c->edges[e][1];
+    }
+    for (size_t i = n; i > 0; i--) first[i] = first[i - 1];
+    first[0] = 0;
+    for (size_t e = 0; e < c->nedges; e++) {
+        uint32_t t = c->edges[e][1];
+        if (c->b[t].state == ST_UNREACHED)
+            c->b[t].flags |= LK_SCAN_F_CYCLE | LK_SCAN_F_HEAD_CYC;
+    }
+    for (size_t s = 0; s < n; s++) {
+        if (color[s] || first[s] == first[s + 1]) continue;
+        size_t sp = 0;
+        stk[sp][0] = (uint32_t)s;
+        stk[sp][1] = first[s];
+        sp++;
+        color[s] = 1;
+        while (sp > 0) {
+            uint32_t u = stk[sp - 1][0];
+            uint32_t e = stk[sp - 1][1];
+            if (e == first[u + 1]) {
+                color[u] = 2;
+                sp--;
+                continue;
+            }
+            stk[sp - 1][1]++;
+            uint32_t w = to[e];
+            if (color[w] == 1) {
+                c->b[find_head(c->b, u)].flags |= LK_SCAN_F_CYCLE;
+            } else if (color[w] == 0) {
+                color[w] = 1;
+                stk[sp][0] = w;
+                stk[sp][1] = first[w];
+                sp++;
+            }
+        }
+    }
+    rc = 0;
+out_free:
+    free(first);
+    free(to);
+    free(color);
+    free(stk);
+    return rc;
+}
+
+int lk_scan_classify(lk_scan_block_t *blocks, size_t n, const lk_scan_root_t *roots,
+                     size_t nroots, lk_scan_read_fn read, void *arg, lk_scan_result_t *res)
+{
+    memset(res, 0, sizeof *res);
+    res->cycles_complete = 1;
+    if (n > UINT32_MAX - 1) return -ENOMEM;
+    scan_ctx_t c;
+    memset(&c, 0, sizeof c);
+    c.b = blocks;
+    c.n = n;
+    c.roots = roots;
+    c.read = read;
+    c.arg = arg;
+    c.res = res;
+    int rc = -ENOMEM;
+    uint8_t *chunk = malloc(ROOT_CHUNK);
+    c.buf = malloc(BATCH_BYTES);
+    c.starts = malloc((n ? n : 1) * sizeof *c.starts);
+    if (!chunk || !c.buf || !c.starts) goto out_free;
+
+    qsort(blocks, n, sizeof *blocks, cmp_block);
+    c.lo = n ? blocks[0].ptr : 1;
+    c.hi = 0;
+    for (size_t i = 0; i < n; i++) {
+        lk_scan_block_t *b = &blocks[i];
+        c.starts[i] = b->ptr;
+        b->state = ST_UNREACHED;
+        b->flags = 0;
+        b->aux = LK_SCAN_NO_HOLDER;
+        uintptr_t end = b->ptr + (b->size ? b->size : 1);
+        if (end > c.hi) c.hi = end;
+    }
+
+    /* ### pass 1: flood fill from every root */
+    c.phase = 1;
+    for (size_t r = 0; r < nroots && !c.oom; r++) scan_root(&c, (uint32_t)r, chunk);
+    if (c.oom) goto out_free;
+
+    /* ### pass 2: lost cliques, in address order (valgrind's order), so a
+     * pure cycle is headed by its lowest block */
+    c.phase = 2;
+    for (size_t i = 0; i < n && !c.oom; i++) {
+        if (blocks[i].state != ST_UNREACHED) continue;
+        c.leader = (uint32_t)i;
+        blocks[i].aux = (uint32_t)i;
+        push(&c, (uint32_t)i);
+        drain(&c);
+    }
+    if (c.oom) goto out_free;
+
+    /* ### pass 3: cycles, then the final kinds */
+    if (find_cycles(&c) < 0) res->cycles_complete = 0;
+    for (size_t i = 0; i < n; i++) {
+        lk_scan_block_t *b = &blocks[i];
+        int k;
+        switch (b->state) {
+        case ST_REACHABLE: k = LK_REACH_REACHABLE; break;
+        case ST_POSSIBLE:  k = LK_REACH_POSSIBLE; break;
+        case ST_INDIRECT:  k = LK_REACH_INDIRECT; b->aux = find_head(blocks, (uint32_t)i); break;
+        default:           k = LK_REACH_DEFINITE; b->aux = (uint32_t)i; res->structures++; break;
+        }
+        b->kind = (uint8_t)k;
+        res->kind_blocks[k]++;
+        res->kind_bytes[k] += b->size;
+    }
+    rc = 0;
+out_free:
+    free(chunk);
+    free(c.buf);
+    free(c.starts);
+    free(c.work);
+    free(c.edges);
+    if (rc < 0) lk_scan_result_free(res);
+    return rc;
+}
+
+void lk_scan_result_free(lk_scan_result_t *res)
+{
+    free(res->holders);
+    res->holders = NULL;
+    res->nholders = 0;
+}
+
+/* ### aggregation: a small open-addressing map from a two-word key to an
+ * index into a caller's array */
+
+typedef struct agg_map {
+    uint64_t (*keys)[2];
+    uint32_t *vals;             /* index + 1; 0 = empty slot */
+    size_t cap, len;
+} agg_map_t;
+
+static uint64_t mix64(uint64_t a, uint64_t b)
+{
+    uint64_t h = a * 0x9E3779B97F4A7C15ull ^ (b + 0x632BE59BD9B4E019ull + (a << 6) + (a >> 2));
+    h ^= h >> 31;
+    h *= 0xD6E8FEB86659FD93ull;
+    h ^= h >> 32;
+    return h;
+}
+
+static int agg_grow(agg_map_t *m)
+{
+    size_t cap = m->cap ? m->cap * 2 : 256;
+    uint64_t (*keys)[2] = malloc(cap * sizeof *keys);
+    uint32_t *vals = calloc(cap, sizeof *vals);
+    if (!keys || !vals) {
+        free(keys);
+        free(vals);
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < m->cap; i++) {
+        if (!m->vals[i]) continue;
+        size_t j = mix64(m->keys[i][0], m->keys[i][1]) & (cap - 1);
+        while (vals[j]) j = (j + 1) & (cap - 1);
+        keys[j][0] = m->keys[i][0];
+        keys[j][1] = m->keys[i][1];
+        vals[j] = m->vals[i];
+    }
+    free(m->keys);
+    free(m->vals);
+    m->keys = keys;
+    m->vals = vals;
+    m->cap = cap;
+    return 0;
+}
+
+/* Return the index stored for (k0, k1), or store 'next' and return it.
+ * Returns -1 when memory ran out. */
+static long agg_get(agg_map_t *m, uint64_t k0, uint64_t k1, size_t next)
+{
+    if ((m->len + 1) * 2 > m->cap && agg_grow(m) < 0) return -1;
+    size_t j = mix64(k0, k1) & (m->cap - 1);
+    while (m->vals[j]) {
+        if (m->keys[j][0] == k0 && m->keys[j][1] == k1) return (long)m->vals[j] - 1;
+        j = (j + 1) & (m->cap - 1);
+    }
+    m->keys[j][0] = k0;
+    m->keys[j][1] = k1;
+    m->vals[j] = (uint32_t)next + 1;
+    m->len++;
+    return (long)next;
+}
+
+/* Return the index stored for (k0, k1), or -1. */
+static long agg_find(const agg_map_t *m, uint64_t k0, uint64_t k1)
+{
+    if (!m->cap) return -1;
+    size_t j = mix64(k0, k1) & (m->cap - 1);
+    while (m->vals[j]) {
+        if (m->keys[j][0] == k0 && m->keys[j][1] == k1) return (long)m->vals[j] - 1;
+        j = (j + 1) & (m->cap - 1);
+    }
+    return -1;
+}
+
+static void agg_free(agg_map_t *m)
+{
+    free(m->keys);
+    free(m->vals);
+}
+
+typedef struct agg_row {
+    uint64_t k0, k1;            /* what the row is about; meaning per table */
+    uint64_t blocks, bytes, count;
+    uint32_t first;             /* a representative block or structure */
+} agg_row_t;
+
+typedef struct agg_table {
+    agg_map_t map;
+    agg_row_t *rows;
+    size_t n, cap;
+} agg_table_t;
+
+/* Add 'bytes' of one block to row (k0, k1).  Returns the row or NULL. */
+static agg_row_t *agg_add(agg_table_t *t, uint64_t k0, uint64_t k1, uint64_t bytes, uint32_t rep)
+{
+    long r = agg_get(&t->map, k0, k1, t->n);
+    if (r < 0) return NULL;
+    if ((size_t)r == t->n) {
+        if (t->n == t->cap) {
+            size_t cap = t->cap ? t->cap * 2 : 64;
+            agg_row_t *rows = realloc(t->rows, cap * sizeof *rows);
+            if (!rows) return NULL;
+            t->rows = rows;
+            t->cap = cap;
+        }
+        t->rows[t->n++] = (agg_row_t){k0, k1, 0, 0, 0, rep};
+    }
+    agg_row_t *row = &t->rows[r];
+    row->blocks++;
+    row->bytes += bytes;
+    return row;
+}
+
+static void agg_table_free(agg_table_t *t)
+{
+    agg_free(&t->map);
+    free(t->rows);
+}
+
+static int cmp_row_bytes(const void *a, const void *b)
+{
+    const agg_row_t *x = a, *y = b;
+    if (x->bytes != y->bytes) return x->bytes > y->bytes ? -1 : 1;
+    if (x->blocks != y->blocks) return x->blocks > y->blocks ? -1 : 1;
+    if (x->k0 != y->k0) return x->k0 < y->k0 ? -1 : 1;
+    return x->k1 < y->k1 ? -1 : x->k1 > y->k1;
+}
+
+static const char *const kind_names[] = LK_REACH_KIND_NAMES;
+static const char *const root_names[] = LK_REACH_ROOT_NAMES;
+static const char *const family_names[] = LK_FAMILY_NAMES;
+
+static const char *family_name(unsigned f)
+{
+    return f < sizeof family_names / sizeof family_names[0] ? family_names[f] : "unknown";
+}
+
+static json_t *hex(uintptr_t v)
+{
+    char s[24];
+    snprintf(s, sizeof s, "0x%lx", (unsigned long)v);
+    return json_string(s);
+}
+
+/* ### structures: group lost blocks by head, then group heads by shape
+ * (head site, cycle flags, set of member sites) */
+
+typedef struct member_key {
+    uint32_t stack;
+    uint8_t family;
+} member_key_t;
+
+static int cmp_member(const void *a, const void *b)
+{
+    const member_key_t *x = a, *y = b;
+    if (x->stack != y->stack) return x->stack < y->stack ? -1 : 1;
+    return (int)x->family - (int)y->family;
+}
+
+typedef struct sgroup {
+    agg_table_t members;        /* (stack, family) -> blocks, bytes */
+    uint64_t omitted_blocks, omitted_bytes;
+} sgroup_t;
+
+static json_t *build_structures(const lk_scan_block_t *b, size_t n, const lk_scan_json_limits_t *lim,
+                                json_t *omitted)
+{
+    json_t *arr = json_array();
+    agg_table_t groups;
+    memset(&groups, 0, sizeof groups);
+    sgroup_t *sg = NULL;
+    size_t capsg = 0;
+    uint32_t *first = calloc(n + 1, sizeof *first);
+    uint32_t *order = malloc((n ? n : 1) * sizeof *order);
+    member_key_t *mk = malloc((n ? n : 1) * sizeof *mk);
+    if (!arr || !first || !order || !mk) goto out_fail;
+
+    /* Counting sort of lost blocks by head. */
+    for (size_t i = 0; i < n; i++)
+        if (b[i].kind <= LK_REACH_INDIRECT) first[b[i].aux + 1]++;
+    for (size_t i = 0; i < n; i++) first[i + 1] += first[i];
+    for (size_t i = 0; i < n; i++)
+        if (b[i].kind <= LK_REACH_INDIRECT) order[first[b[i].aux]++] = (uint32_t)i;
+    for (size_t i = n; i > 0; i--) first[i] = first[i - 1];
+    first[0] = 0;
+
+    for (size_t h = 0; h < n; h++) {
+        if (b[h].kind != LK_REACH_DEFINITE) continue;
+        size_t m = first[h + 1] - first[h], nu = 0;
+        uint64_t bytes = 0;
+        for (size_t j = 0; j < m; j++) {
+            const lk_scan_block_t *x = &b[order[first[h] + j]];
+            mk[j] = (member_key_t){x->stack_id, x->family};
+            bytes += x->size;
+        }
+        qsort(mk, m, sizeof *mk, cmp_member);
+        uint64_t sig = 0x51ED27;
+        for (size_t j = 0; j < m; j++) {
+            if (nu && !cmp_member(&mk[nu - 1], &mk[j])) continue;
+            mk[nu++] = mk[j];
+            sig = mix64(sig, ((uint64_t)mk[j].stack << 8) | mk[j].family);
+        }
+        uint64_t k0 = ((uint64_t)b[h].stack_id << 16) | ((uint64_t)b[h].family << 8) | b[h].flags;
+        size_t before = groups.n;
+        agg_row_t *row = agg_add(&groups, k0, sig, bytes, (uint32_t)h);
+        if (!row) goto out_fail;
+        row->blocks += m - 1;  /* agg_add counted one */
+        row->count++;
+        if (groups.n > before) {
+            if (groups.n > capsg) {
+                size_t cap = capsg ? capsg * 2 : 64;
+                sgroup_t *p = realloc(sg, cap * sizeof *p);
+                if (!p) goto out_fail;
+                sg = p;
+                capsg = cap;
+            }
+            memset(&sg[groups.n - 1], 0, sizeof sg[0]);
+        }
+        sgroup_t *g = &sg[row - groups.rows];
+        for (size_t j = 0; j < m; j++) {
+            const lk_scan_block_t *x = &b[order[first[h] + j]];
+            uint64_t mkey = ((uint64_t)x->stack_id << 8) | x->family;
+            if (g->members.n >= lim->max_members && agg_find(&g->members.map, mkey, 0) < 0) {
+                g->omitted_blocks++;
+                g->omitted_bytes += x->size;
+                continue;
+            }
+            if (!agg_add(&g->members, mkey, 0, x->size, (uint32_t)j)) goto out_fail;
+        }
+    }
+
+    /* Sort a copy of the group indices by bytes; rows keep their order so
+     * that sg[] stays aligned with groups.rows[]. */
+    agg_row_t *sorted = malloc((groups.n ? groups.n : 1) * sizeof *sorted);
+    if (!sorted) goto out_fail;
+    for (size_t i = 0; i < groups.n; i++) {
+        sorted[i] = groups.rows[i];
+        sorted[i].first = (uint32_t)i;  /* now the group index */
+    }
+    qsort(sorted, groups.n, sizeof *sorted, cmp_row_bytes);
+    uint64_t om_count = 0, om_blocks = 0, om_bytes = 0;
+    for (size_t i = 0; i < groups.n; i++) {
+        const agg_row_t *row = &sorted[i];
+        if (i >= lim->max_structures) {
+            om_count += row->count;
+            om_blocks += row->blocks;
+            om_bytes += row->bytes;
+            continue;
+        }
+        sgroup_t *g = &sg[row->first];
+        const lk_scan_block_t *head = &b[groups.rows[row->first].first];
+        json_t *o = json_object();
+        json_t *mem = json_array();
+        if (!o || !mem) {
+            json_decref(o);
+            json_decref(mem);
+            free(sorted);
+            goto out_fail;
+        }
+        json_object_set_new(o, LK_KEY_REACH_HEAD_STACK, json_integer(head->stack_id));
+        json_object_set_new(o, LK_KEY_REACH_HEAD_FAMILY, json_string(family_name(head->family)));
+        json_object_set_new(o, LK_KEY_REACH_CYCLE, json_boolean(head->flags & LK_SCAN_F_CYCLE));
+        json_object_set_new(o, LK_KEY_REACH_HEAD_IN_CYCLE,
+                            json_boolean(head->flags & LK_SCAN_F_HEAD_CYC));
+        json_object_set_new(o, LK_KEY_REACH_COUNT, json_integer((json_int_t)row->count));
+        json_object_set_new(o, LK_KEY_REACH_BLOCKS, json_integer((json_int_t)row->blocks));
+        json_object_set_new(o, LK_KEY_REACH_BYTES, json_integer((json_int_t)row->bytes));
+        qsort(g->members.rows, g->members.n, sizeof *g->members.rows, cmp_row_bytes);
+        for (size_t j = 0; j < g->members.n; j++) {
+            const agg_row_t *mr = &g->members.rows[j];
+            json_t *e = json_object();
+            if (!e) continue;
+            json_object_set_new(e, LK_KEY_STACK, json_integer((json_int_t)(mr->k0 >> 8)));
+            json_object_set_new(e, LK_KEY_FAMILY, json_string(family_name(mr->k0 & 0xff)));
+            json_object_set_new(e, LK_KEY_REACH_BLOCKS, json_integer((json_int_t)mr->blocks));
+            json_object_set_new(e, LK_KEY_REACH_BYTES, json_integer((json_int_t)mr->bytes));
+            json_array_append_new(mem, e);
+        }
+        if (g->omitted_blocks) {
+            json_t *e = json_object();
+            if (e) {
+                json_object_set_new(e, LK_KEY_STACK, json_null());
+                json_object_set_new(e, LK_KEY_FAMILY, json_null());
+                json_object_set_new(e, LK_KEY_REACH_BLOCKS, json_integer((json_int_t)g->omitted_blocks));
+                json_object_set_new(e, LK_KEY_REACH_BYTES, json_integer((json_int_t)g->omitted_bytes));
+                json_array_append_new(mem, e);
+            }
+        }
+        json_object_set_new(o, LK_KEY_REACH_MEMBERS, mem);
+        json_array_append_new(arr, o);
+    }
+    free(sorted);
+    json_object_set_new(omitted, LK_KEY_REACH_COUNT, json_integer((json_int_t)om_count));
+    json_object_set_new(omitted, LK_KEY_REACH_BLOCKS, json_integer((json_int_t)om_blocks));
+    json_object_set_new(omitted, LK_KEY_REACH_BYTES, json_integer((json_int_t)om_bytes));
+    goto out_free;
+out_fail:
+    json_decref(arr);
+    arr = NULL;
+out_free:
+    for (size_t i = 0; i < groups.n && sg; i++) agg_table_free(&sg[i].members);
+    free(sg);
+    agg_table_free(&groups);
+    free(first);
+    free(order);
+    free(mk);
+    return arr;
+}
+
+/* ### held-by: (root word or region, site, kind) -> blocks, bytes */
+
+static json_t *build_held_by(const lk_scan_block_t *b, size_t n, const lk_scan_root_t *roots,
+                             size_t nroots, const lk_scan_result_t *res,
+                             const lk_scan_json_limits_t *lim, json_t *omitted)
+{
+    json_t *arr = json_array();
+    agg_table_t t;
+    memset(&t, 0, sizeof t);
+    if (!arr) return NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (b[i].kind != LK_REACH_REACHABLE && b[i].kind != LK_REACH_POSSIBLE) continue;
+        if (b[i].aux >= res->nholders) continue;
+        const lk_scan_holder_t *h = &res->holders[b[i].aux];
+        if (h->root >= nroots) continue;
+        const lk_scan_root_t *r = &roots[h->root];
+        /* Globals are told apart by word; other roots by kind and thread
+         * (the high bit keeps the two key spaces apart). */
+        uint64_t k0 = r->kind == LK_ROOT_GLOBAL
+                          ? (uint64_t)h->addr
+                          : (1ull << 63) | ((uint64_t)r->kind << 32) | (uint32_t)r->tid;
+        uint64_t k1 = ((uint64_t)b[i].kind << 40) | ((uint64_t)b[i].family << 32) | b[i].stack_id;
+        if (!agg_add(&t, k0, k1, b[i].size, b[i].aux)) {
+            agg_table_free(&t);
+            json_decref(arr);
+            return NULL;
+        }
+    }
+    qsort(t.rows, t.n, sizeof *t.rows, cmp_row_bytes);
+    uint64_t om_n = 0, om_blocks = 0, om_bytes = 0;
+    for (size_t i = 0; i < t.n; i++) {
+        const agg_row_t *row = &t.rows[i];
+        if (i >= lim->max_held_by) {
+            om_n++;
+            om_blocks += row->blocks;
+            om_bytes += row->bytes;
+            continue;
+        }
+        const lk_scan_holder_t *h = &res->holders[row->first];
+        const lk_scan_root_t *r = &roots[h->root];
+        json_t *o = json_object();
+        if (!o) continue;
+        json_object_set_new(o, LK_KEY_REACH_ROOT, json_string(root_names[r->kind & 3]));
+        if (r->kind == LK_ROOT_GLOBAL) {
+            json_object_set_new(o, LK_KEY_REACH_MODULE, r->module ? json_string(r->module) : json_null());
+            json_object_set_new(o, LK_KEY_REACH_ADDRESS, hex(h->addr));
+            json_object_set_new(o, LK_KEY_REACH_OFFSET, hex(h->addr - r->base));
+        } else {
+            json_object_set_new(o, LK_KEY_REACH_TID, json_integer(r->tid));
+        }
+        json_object_set_new(o, LK_KEY_REACH_KIND, json_string(kind_names[(row->k1 >> 40) & 3]));
+        json_object_set_new(o, LK_KEY_STACK, json_integer((json_int_t)(row->k1 & 0xffffffffu)));
+        json_object_set_new(o, LK_KEY_FAMILY, json_string(family_name((row->k1 >> 32) & 0xff)));
+        json_object_set_new(o, LK_KEY_REACH_BLOCKS, json_integer((json_int_t)row->blocks));
+        json_object_set_new(o, LK_KEY_REACH_BYTES, json_integer((json_int_t)row->bytes));
+        json_array_append_new(arr, o);
+    }
+    agg_table_free(&t);
+    json_object_set_new(omitted, LK_KEY_REACH_COUNT, json_integer((json_int_t)om_n));
+    json_object_set_new(omitted, LK_KEY_REACH_BLOCKS, json_integer((json_int_t)om_blocks));
+    json_object_set_new(omitted, LK_KEY_REACH_BYTES, json_integer((json_int_t)om_bytes));
+    return arr;
+}
+
+static json_t *blocks_bytes(uint64_t blocks, uint64_t bytes)
+{
+    json_t *o = json_object();
+    if (!o) return NULL;
+    json_object_set_new(o, LK_KEY_REACH_BLOCKS, json_integer((json_int_t)blocks));
+    json_object_set_new(o, LK_KEY_REACH_BYTES, json_integer((json_int_t)bytes));
+    return o;
+}
+
+json_t *lk_scan_build_json(const lk_scan_block_t *b, size_t n, const lk_scan_root_t *roots,
+                           size_t nroots, const lk_scan_result_t *res,
+                           const lk_scan_json_limits_t *lim)
+{
+    static const lk_scan_json_limits_t defaults = {1000, 1000, 64};
+    if (!lim) lim = &defaults;
+    json_t *o = json_object();
+    json_t *kinds = json_object(), *rb = json_object(), *sites = json_array();
+    json_t *s_om = json_object(), *h_om = json_object();
+    json_t *structs = NULL, *held = NULL;
+    agg_table_t t;
+    memset(&t, 0, sizeof t);
+    if (!o || !kinds || !rb || !sites || !s_om || !h_om) goto out_fail;
+
+    uint64_t live_bytes = 0;
+    for (size_t i = 0; i < n; i++) {
+        live_bytes += b[i].size;
+        uint64_t k0 = ((uint64_t)b[i].kind << 40) | ((uint64_t)b[i].family << 32) | b[i].stack_id;
+        if (!agg_add(&t, k0, 0, b[i].size, (uint32_t)i)) goto out_fail;
+    }
+    qsort(t.rows, t.n, sizeof *t.rows, cmp_row_bytes);
+    for (size_t i = 0; i < t.n; i++) {
+        json_t *e = blocks_bytes(t.rows[i].blocks, t.rows[i].bytes);
+        if (!e) goto out_fail;
+        json_object_set_new(e, LK_KEY_STACK, json_integer((json_int_t)(t.rows[i].k0 & 0xffffffffu)));
+        json_object_set_new(e, LK_KEY_FAMILY, json_string(family_name((t.rows[i].k0 >> 32) & 0xff)));
+        json_object_set_new(e, LK_KEY_REACH_KIND, json_string(kind_names[(t.rows[i].k0 >> 40) & 3]));
+        json_array_append_new(sites, e);
+    }
+    for (int k = 0; k < 4; k++) {
+        json_object_set_new(kinds, kind_names[k], blocks_bytes(res->kind_blocks[k], res->kind_bytes[k]));
+        json_object_set_new(rb, root_names[k], json_integer((json_int_t)res->root_bytes[k]));
+    }
+    structs = build_structures(b, n, lim, s_om);
+    held = build_held_by(b, n, roots, nroots, res, lim, h_om);
+    if (!structs || !held) goto out_fail;
+
+    json_object_set_new(o, LK_KEY_REACH_LIVE_BLOCKS, json_integer((json_int_t)n));
+    json_object_set_new(o, LK_KEY_REACH_LIVE_BYTES, json_integer((json_int_t)live_bytes));
+    json_object_set_new(o, LK_KEY_REACH_ROOT_BYTES, rb);
+    json_object_set_new(o, LK_KEY_REACH_UNREADABLE_BYTES, json_integer((json_int_t)res->unreadable_bytes));
+    json_object_set_new(o, LK_KEY_REACH_KINDS, kinds);
+    json_object_set_new(o, LK_KEY_REACH_SITES, sites);
+    json_object_set_new(o, LK_KEY_REACH_STRUCTURES, structs);
+    json_object_set_new(o, LK_KEY_REACH_STRUCTURES_OMITTED, s_om);
+    json_object_set_new(o, LK_KEY_REACH_CYCLES_COMPLETE, json_boolean(res->cycles_complete));
+    json_object_set_new(o, LK_KEY_REACH_HELD_BY, held);
+    json_object_set_new(o, LK_KEY_REACH_HELD_BY_OMITTED, h_om);
+    agg_table_free(&t);
+    return o;
+out_fail:
+    agg_table_free(&t);
+    json_decref(o);
+    json_decref(kinds);
+    json_decref(rb);
+    json_decref(sites);
+    json_decref(s_om);
+    json_decref(h_om);
+    json_decref(structs);
+    json_decref(held);
+    return NULL;
+}
+
+/* ### reading our own memory without faulting */
+
+static int read_mode;           /* 0: process_vm_readv, 1: pipe probe */
+static int probe_pipe[2] = {-1, -1};
+
+/* Copy what is readable of [addr, addr+len) into 'dst' one page at a time
+ * through a pipe: write(2) fails with EFAULT on an unreadable source instead
+ * of faulting.  Returns the readable prefix length. */
+static size_t read_pipe(uintptr_t addr, void *dst, size_t len)
+{
+    if (probe_pipe[0] < 0 && pipe2(probe_pipe, O_CLOEXEC | O_NONBLOCK) < 0) return 0;
+    size_t done = 0;
+    while (done < len) {
+        size_t l = PAGE - ((addr + done) & (PAGE - 1));
+        if (l > len - done) l = len - done;
+        ssize_t w = write(probe_pipe[1], (const void *)(addr + done), l);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) break;
+        size_t got = 0;
+        while (got < (size_t)w) {
+            ssize_t r = read(probe_pipe[0], (char *)dst + done + got, (size_t)w - got);
+            if (r < 0 && errno == EINTR) continue;
+            if (r <= 0) return done + got;
+            got += (size_t)r;
+        }
+        done += got;
+        if ((size_t)w < l) break;
+    }
+    return done;
+}
+
+/* Readable prefix of one request, page by page with process_vm_readv. */
+static size_t read_vm_pages(pid_t pid, uintptr_t addr, void *dst, size_t len)
+{
+    size_t done = 0;
+    while (done < len) {
+        size_t l = PAGE - ((addr + done) & (PAGE - 1));
+        if (l > len - done) l = len - done;
+        struct iovec li = {(char *)dst + done, l}, ri = {(void *)(addr + done), l};
+        ssize_t r = process_vm_readv(pid, &li, 1, &ri, 1, 0);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break;
+        done += (size_t)r;
+        if ((size_t)r < l) break;
+    }
+    return done;
+}
+
+void lk_scan_read_self(lk_scan_io_t *io, size_t n, void *arg)
+{
+    (void)arg;
+    pid_t pid = getpid();
+    struct iovec li[BATCH_MAX], ri[BATCH_MAX];
+    size_t i = 0;
+    while (i < n) {
+        if (read_mode == 1) {
+            io[i].got = read_pipe(io[i].addr, io[i].dst, io[i].len);
+            i++;
+            continue;
+        }
+        size_t k = n - i < BATCH_MAX ? n - i : BATCH_MAX;
+        for (size_t j = 0; j < k; j++) {
+            li[j] = (struct iovec){io[i + j].dst, io[i + j].len};
+            ri[j] = (struct iovec){(void *)io[i + j].addr, io[i + j].len};
+        }
+        ssize_t r = process_vm_readv(pid, li, (unsigned long)k, ri, (unsigned long)k, 0);
+        if (r < 0) {
+            if (errno == EINTR) continue;
+            if (errno == ENOSYS || errno == EPERM) {
+                read_mode = 1;  /* seccomp or an old kernel: use the pipe */
+                continue;
+            }
+            r = 0;              /* EFAULT: the first request failed at once */
+        }
+        size_t left = (size_t)r;
+        size_t j = 0;
+        for (; j < k && left >= io[i + j].len; j++) {
+            io[i + j].got = io[i + j].len;
+            left -= io[i + j].len;
+        }
+        i += j;
+        if (j < k) {
+            /* Request i stopped short: find its exact readable prefix. */
+            io[i].got = read_vm_pages(pid, io[i].addr, io[i].dst, io[i].len);
+            i++;
+        }
+    }
+}
+
+/* ### roots of this process */
+
+/* The table functions come from table.c; weak so that the unit-test core
+ * links scan.o without the table, and the section is skipped if absent. */
+extern void lk_table_lock_all(void) __attribute__((weak));
+extern void lk_table_unlock_all(void) __attribute__((weak));
+extern void lk_table_foreach(void (*cb)(uintptr_t ptr, size_t size, uint32_t stack_id,
+                                        int family, void *arg), void *arg) __attribute__((weak));
+extern size_t lk_table_memory_ranges(uintptr_t (*ranges)[2], size_t max) __attribute__((weak));
+extern size_t lk_table_count(void) __attribute__((weak));
+
+static uintptr_t main_tp;       /* thread pointer of the thread that loaded us */
+static pid_t main_tid;
+
+static uintptr_t thread_pointer(void)
+{
+    uintptr_t tp = 0;
+#if defined(__x86_64__)
+    __asm__ volatile("mov %%fs:0, %0" : "=r"(tp));
+#elif defined(__aarch64__)
+    __asm__ volatile("mrs %0, tpidr_el0" : "=r"(tp));
+#endif
+    return tp;
+}
+
+/* Remember the main thread's thread pointer: its TLS and descriptor live
+ * outside its stack, and no other thread can learn where. */
+__attribute__((constructor)) static void scan_init(void)
+{
+    main_tp = thread_pointer();
+    main_tid = getpid();
+}
+
+typedef struct map_ent {
+    uintptr_t lo, hi;
+    int readable;               /* r and not a special or device mapping */
+} map_ent_t;
+
+typedef struct roots_buf {
+    lk_scan_root_t *r;
+    size_t n, cap;
+    uintptr_t excl[64][2];      /* libleak's own table memory */
+    size_t nexcl;
+    char **strings;             /* module paths we own */
+    size_t nstrings;
+    int oom;
+    uintptr_t self_marker;      /* an address inside libleak.so's data */
+    int threads, sp_unknown;
+} roots_buf_t;
+
+static void add_root_raw(roots_buf_t *rb, uintptr_t lo, uintptr_t hi, int kind, int tid,
+                         const char *module, uintptr_t base)
+{
+    if (hi <= lo) return;
+    if (rb->n == rb->cap) {
+        size_t cap = rb->cap ? rb->cap * 2 : 64;
+        lk_scan_root_t *p = realloc(rb->r, cap * sizeof *p);
+        if (!p) {
+            rb->oom = 1;
+            return;
+        }
+        rb->r = p;
+        rb->cap = cap;
+    }
+    rb->r[rb->n++] = (lk_scan_root_t){lo, hi, kind, tid, module, base};
+}
+
+/* Add [lo, hi) minus libleak's own table memory. */
+static void add_root(roots_buf_t *rb, uintptr_t lo, uintptr_t hi, int kind, int tid,
+                     const char *module, uintptr_t base)
+{
+    for (size_t i = 0; i < rb->nexcl && lo < hi; i++) {
+        uintptr_t xl = rb->excl[i][0], xh = rb->excl[i][1];
+        if (xh <= lo || xl >= hi) continue;
+        if (xl > lo) add_root(rb, lo, xl, kind, tid, module, base);
+        lo = xh;
+    }
+    add_root_raw(rb, lo, hi, kind, tid, module, base);
+}
+
+static char *dup_str(const char *s)
+{
+    size_t l = strlen(s) + 1;
+    char *d = malloc(l);
+    if (d) memcpy(d, s, l);
+    return d;
+}
+
+/* One module: each writable PT_LOAD segment (.data and .bss) is a root,
+ * except libleak.so's own, whose tables would otherwise hold everything. */
+static int module_cb(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size;
+    roots_buf_t *rb = arg;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD) continue;
+        uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+        if (rb->self_marker >= lo && rb->self_marker < lo + ph->p_memsz) return 0;
+    }
+    const char *name = info->dlpi_name;
+    char exe[4096];
+    if (!name || !*name) {
+        ssize_t l = readlink("/proc/self/exe", exe, sizeof exe - 1);
+        if (l < 0) l = 0;
+        exe[l] = '\0';
+        name = exe;
+    }
+    char *path = NULL;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_W) || !(ph->p_flags & PF_R)) continue;
+        if (!path) {
+            char **s = realloc(rb->strings, (rb->nstrings + 1) * sizeof *s);
+            if (!s || !(path = dup_str(name))) {
+                if (s) rb->strings = s;
+                rb->oom = 1;
+                return 1;
+            }
+            rb->strings = s;
+            rb->strings[rb->nstrings++] = path;
+        }
+        uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+        add_root(rb, lo, lo + ph->p_memsz, LK_ROOT_GLOBAL, 0, path, info->dlpi_addr);
+    }
+    return 0;
+}
+
+/* Read a whole /proc file into a NUL-terminated malloc'd buffer. */
+static char *slurp(const char *path, size_t *len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return NULL;
+    size_t cap = 16384, n = 0;
+    char *buf = malloc(cap);
+    while (buf) {
+        if (cap - n < 2) {
+            char *p = realloc(buf, cap * 2);
+            if (!p) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = p;
+            cap *= 2;
+        }
+        ssize_t r = read(fd, buf + n, cap - n - 1);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break;
+        n += (size_t)r;
+    }
+    close(fd);
+    if (buf) buf[n] = '\0';
+    if (len) *len = n;
+    return buf;
+}
+
+/* Parse /proc/self/maps.  Special mappings ([vvar], [vsyscall]) and device
+ * files are marked unreadable: reading them can have side effects. */
+static map_ent_t *read_maps(size_t *count)
+{
+    char *text = slurp("/proc/self/maps", NULL);
+    if (!text) return NULL;
+    size_t cap = 64, n = 0;
+    map_ent_t *m = malloc(cap * sizeof *m);
+    for (char *line = text; m && *line;) {
+        char *eol = strchr(line, '\n');
+        if (eol) *eol = '\0';
+        unsigned long lo, hi;
+        char perms[8] = "";
+        int pos = 0;
+        if (sscanf(line, "%lx-%lx %7s %*s %*s %*s %n", &lo, &hi, perms, &pos) >= 3) {
+            const char *name = pos ? line + pos : "";
+            int ok = perms[0] == 'r' && strcmp(name, "[vvar]") != 0 &&
+                     strcmp(name, "[vsyscall]") != 0 && strncmp(name, "/dev/", 5) != 0;
+            if (n == cap) {
+                map_ent_t *p = realloc(m, cap * 2 * sizeof *m);
+                if (!p) {
+                    free(m);
+                    m = NULL;
+                    break;
+                }
+                m = p;
+                cap *= 2;
+            }
+            m[n++] = (map_ent_t){lo, hi, ok};
+        }
+        if (!eol) break;
+        line = eol + 1;
+    }
+    free(text);
+    *count = n;
+    return m;
+}
+
+static const map_ent_t *map_of(const map_ent_t *m, size_t n, uintptr_t a)
+{
+    for (size_t i = 0; i < n; i++)
+        if (a >= m[i].lo && a < m[i].hi) return m[i].readable ? &m[i] : NULL;
+    return NULL;
+}
+
+/* Static TLS size and thread descriptor size from glibc's private exports
+ * (what libthread_db and LSan use); 0 when unavailable.  Calls dlsym, so
+ * it must run before the table locks are taken. */
+static void tls_sizes(size_t *static_size, size_t *tcb)
+{
+    *static_size = 0;
+    *tcb = 0;
+    void (*get)(size_t *, size_t *);
+    *(void **)&get = dlsym(RTLD_DEFAULT, "_dl_get_tls_static_info");
+    const unsigned *sz = dlsym(RTLD_DEFAULT, "_thread_db_sizeof_pthread");
+    if (get) {
+        size_t align = 0;
+        get(static_size, &align);
+    }
+    if (sz) *tcb = *sz;
+}
+
+/* Find a glibc thread descriptor at the top of stack mapping 'm': its first
+ * word (tcb) and third (self) both hold its own address.  Returns it or 0. */
+static uintptr_t find_tcb(const map_ent_t *m, size_t tcb)
+{
+    static uintptr_t buf[16384 / sizeof(uintptr_t)];
+    uintptr_t lo = m->hi - sizeof buf > m->lo ? m->hi - sizeof buf : m->lo;
+    lk_scan_io_t io = {lo, buf, m->hi - lo, 0};
+    lk_scan_read_self(&io, 1, NULL);
+    size_t words = io.got / WORD;
+    size_t top = tcb ? (m->hi - tcb - lo) / WORD : words;
+    for (size_t w = top < words ? top + 1 : words; w-- > 0;) {
+        uintptr_t a = lo + w * WORD;
+        if ((a & 63) == 0 && w + 2 < words && buf[w] == a && buf[w + 2] == a) return a;
+    }
+    return 0;
+}
+
+/* Parse the stack pointer and syscall arguments from
+ * /proc/self/task/<tid>/syscall ("nr a1..a6 sp pc", "-1 sp pc" when blocked
+ * outside a syscall, "running" when on a CPU).  Returns 0 or -EAGAIN. */
+static int thread_sp(int tid, uintptr_t *sp, uintptr_t args[6])
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/task/%d/syscall", tid);
+    for (int attempt = 0; attempt < 20; attempt++) {
+        char *t = slurp(path, NULL);
+        if (!t) return -EAGAIN;
+        unsigned long v[9];
+        long nr;
+        int k = sscanf(t, "%ld %lx %lx %lx %lx %lx %lx %lx %lx", &nr, &v[0], &v[1], &v[2], &v[3],
+                       &v[4], &v[5], &v[6], &v[7]);
+        free(t);
+        if (k == 9) {
+            for (int i = 0; i < 6; i++) args[i] = v[i];
+            *sp = v[6];
+            return 0;
+        }
+        if (k == 3 && nr == -1) {
+            *sp = v[0];
+            return 0;
+        }
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);  /* running: give it a moment to block */
+    }
+    return -EAGAIN;
+}
+
+/* Add the roots of thread 'tid': TLS and descriptor (when found), the stack
+ * from 'sp' (minus the 128-byte red zone) to the top of its mapping. */
+static void add_thread(roots_buf_t *rb, const map_ent_t *maps, size_t nmaps, int tid,
+                       uintptr_t sp, uintptr_t tp, size_t static_size, size_t tcb)
+{
+    const map_ent_t *sm = map_of(maps, nmaps, sp);
+    uintptr_t tls_lo = 0, tls_hi = 0;
+    if (!tp && sm) tp = find_tcb(sm, tcb);
+    if (tp) {
+        /* x86-64 (TLS variant II): static TLS sits below the descriptor. */
+        size_t below = static_size > tcb ? static_size - tcb : 4096;
+        tls_lo = tp - below;
+        tls_hi = tp + (tcb ? tcb : 2304);
+        const map_ent_t *tm = map_of(maps, nmaps, tp);
+        if (tm) {
+            if (tls_lo < tm->lo) tls_lo = tm->lo;
+            if (tls_hi > tm->hi) tls_hi = tm->hi;
+            add_root(rb, tls_lo, tls_hi, LK_ROOT_TLS, tid, NULL, 0);
+        }
+    }
+    if (!sm) {
+        rb->sp_unknown++;
+        return;
+    }
+    uintptr_t lo = sp - 128 > sm->lo ? sp - 128 : sm->lo, hi = sm->hi;
+    if (tls_lo > lo && tls_lo < hi) hi = tls_lo;
+    add_root(rb, lo, hi, LK_ROOT_STACK, tid, NULL, 0);
+    rb->threads++;
+}
+
+typedef struct gather {
+    lk_scan_block_t *b;
+    size_t n, cap;
+    int oom;
+} gather_t;
+
+static void gather_cb(uintptr_t ptr, size_t size, uint32_t stack_id, int family, void *arg)
+{
+    gather_t *g = arg;
+    if (g->n == g->cap) {
+        size_t cap = g->cap ? g->cap * 2 : 4096;
+        lk_scan_block_t *p = realloc(g->b, cap * sizeof *p);
+        if (!p) {
+            g->oom = 1;
+            return;
+        }
+        g->b = p;
+        g->cap = cap;
+    }
+    lk_scan_block_t *b = &g->b[g->n++];
+    memset(b, 0, sizeof *b);
+    b->ptr = ptr;
+    b->size = size;
+    b->stack_id = stack_id;
+    b->family = (uint8_t)family;
+    /* glibc keeps the next chunk's header in the last usable word: the arena's
+     * top and bin pointers point there, and are not references to us. */
+    size_t usable = malloc_usable_size((void *)ptr);
+    if (usable >= 8 && usable - 8 < size && usable - 8 <= UINT32_MAX) b->hdr_off = (uint32_t)(usable - 8);
+}
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+json_t *lk_scan_dump_section(void)
+{
+    /* Our own frames lie below this: they hold block pointers we handle
+     * (never references), so the dumping thread's stack is scanned from
+     * here up, and its registers are taken here. */
+    uintptr_t entry_sp = (uintptr_t)__builtin_frame_address(0);
+    ucontext_t uc;
+    getcontext(&uc);
+    if (!lk_table_lock_all || !lk_table_unlock_all || !lk_table_foreach) return NULL;
+    uint64_t t0 = now_ns();
+    static char self_marker;
+    roots_buf_t rb;
+    memset(&rb, 0, sizeof rb);
+    rb.self_marker = (uintptr_t)&self_marker;
+    gather_t g;
+    memset(&g, 0, sizeof g);
+    json_t *out = NULL;
+    size_t nmaps = 0, static_size, tcb;
+    uintptr_t *args = NULL;
+    int *tids = NULL;
+    size_t ntids = 0, captids = 0;
+    lk_scan_result_t res;
+    memset(&res, 0, sizeof res);
+
+    /* Everything that takes loader or libc locks happens before the table
+     * locks: a thread inside dlopen may be waiting in our malloc hook. */
+    tls_sizes(&static_size, &tcb);
+    map_ent_t *maps = read_maps(&nmaps);
+    if (!maps) goto out_free;
+    if (lk_table_memory_ranges) {
+        size_t k = lk_table_memory_ranges(rb.excl, sizeof rb.excl / sizeof rb.excl[0]);
+        rb.nexcl = k < 64 ? k : 64;
+    }
+    dl_iterate_phdr(module_cb, &rb);
+
+    size_t hint = lk_table_count ? lk_table_count() : 0;
+    g.cap = hint + hint / 8 + 1024;
+    g.b = malloc(g.cap * sizeof *g.b);
+    if (!g.b) goto out_free;
+
+    lk_table_lock_all();
+    /* Threads, after the locks: one blocked in a hook now stays put. */
+    int self_tid = (int)syscall(SYS_gettid);
+    DIR *d = opendir("/proc/self/task");
+    if (d) {
+        struct dirent *e;
+        while ((e = readdir(d)) != NULL) {
+            int tid = atoi(e->d_name);
+            if (tid <= 0) continue;
+            if (ntids == captids) {
+                size_t cap = captids ? captids * 2 : 16;
+                int *p = realloc(tids, cap * sizeof *p);
+                if (!p) break;
+                tids = p;
+                captids = cap;
+            }
+            tids[ntids++] = tid;
+        }
+        closedir(d);
+    }
+    args = calloc(ntids ? ntids * 6 : 1, sizeof *args);
+    for (size_t i = 0; args && i < ntids; i++) {
+        int tid = tids[i];
+        if (tid == self_tid) {
+            add_thread(&rb, maps, nmaps, tid, entry_sp, thread_pointer(), static_size, tcb);
+            add_root(&rb, (uintptr_t)&uc.uc_mcontext.gregs,
+                     (uintptr_t)&uc.uc_mcontext.gregs + sizeof uc.uc_mcontext.gregs,
+                     LK_ROOT_REGISTERS, tid, NULL, 0);
+            continue;
+        }
+        uintptr_t sp = 0;
+        if (thread_sp(tid, &sp, &args[i * 6]) < 0) {
+            rb.sp_unknown++;
+            continue;
+        }
+        add_thread(&rb, maps, nmaps, tid, sp, tid == main_tid ? main_tp : 0, static_size, tcb);
+        add_root(&rb, (uintptr_t)&args[i * 6], (uintptr_t)&args[i * 6 + 6], LK_ROOT_REGISTERS,
+                 tid, NULL, 0);
+    }
+    lk_table_foreach(gather_cb, &g);
+    int rc = -ENOMEM;
+    if (!g.oom && !rb.oom && args)
+        rc = lk_scan_classify(g.b, g.n, rb.r, rb.n, lk_scan_read_self, NULL, &res);
+    lk_table_unlock_all();
+    if (rc < 0) goto out_free;
+
+    out = lk_scan_build_json(g.b, g.n, rb.r, rb.n, &res, NULL);
+    if (out) {
+        int complete = res.unreadable_bytes == 0 && rb.sp_unknown == 0 && res.cycles_complete;
+        json_object_set_new(out, LK_KEY_REACH_COMPLETE, json_boolean(complete));
+        json_object_set_new(out, LK_KEY_REACH_THREADS, json_integer(rb.threads));
+        json_object_set_new(out, LK_KEY_REACH_THREADS_SP_UNKNOWN, json_integer(rb.sp_unknown));
+        json_object_set_new(out, LK_KEY_REACH_NOT_STOPPED,
+                            json_integer(ntids > 0 ? (json_int_t)ntids - 1 : 0));
+        json_object_set_new(out, LK_KEY_REACH_SCAN_NS, json_integer((json_int_t)(now_ns() - t0)));
+    }
+out_free:
+    lk_scan_result_free(&res);
+    for (size_t i = 0; i < rb.nstrings; i++) free(rb.strings[i]);
+    free(rb.strings);
+    free(rb.r);
+    free(maps);
+    free(g.b);
+    free(args);
+    free(tids);
+    return out;
+}
