@@ -1,0 +1,264 @@
+/* leaks.c - the leak pass: every process's final dump -> lk_report_t.
+ * Symbolizes each live site, trims allocator frames so frames[0] is the
+ * user's call, cuts frames below main(), applies suppressions, sorts by
+ * bytes, and decides the CI gate.  Mismatched deallocations ride along. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model.h"
+
+/* Functions that only allocate on behalf of their caller.  A leading frame
+ * matching one is trimmed; "*" at the end means a prefix. */
+static const char *const allocator_functions[] = {
+    "malloc", "calloc", "realloc", "reallocarray", "free", "cfree",
+    "posix_memalign", "aligned_alloc", "memalign", "valloc", "pvalloc",
+    "__libc_malloc", "__libc_calloc", "__libc_realloc", "__libc_free",
+    "__libc_memalign", "__posix_memalign",
+    "strdup", "strndup", "__strdup", "__strndup", "wcsdup",
+    "operator new*", "operator delete*",
+    "__gnu_cxx::new_allocator<*", "__gnu_cxx::__new_allocator<*",
+    "std::__new_allocator<*", "std::allocator<*", "std::allocator_traits<*",
+    "lk_*", "libleak_*",
+};
+
+/* Compare 'fn' to 'name' ignoring a symbol version suffix ("@@GLIBC_2.2.5"). */
+static bool name_is(const char *fn, const char *name)
+{
+    size_t n = strlen(name);
+    if (n > 0 && name[n - 1] == '*')
+        return strncmp(fn, name, n - 1) == 0;
+    return strncmp(fn, name, n) == 0 && (fn[n] == '\0' || fn[n] == '@');
+}
+
+static bool is_allocator_frame(const lk_frame_t *f)
+{
+    const char *mod = lk_basename(f->module);
+    if (mod != NULL && strncmp(mod, "libleak", 7) == 0)
+        return true;
+    if (f->function == NULL)
+        return false;
+    for (size_t i = 0; i < sizeof(allocator_functions) / sizeof(allocator_functions[0]); i++)
+        if (name_is(f->function, allocator_functions[i]))
+            return true;
+    return false;
+}
+
+size_t lk_leaks_trim(const lk_frame_t *f, size_t n)
+{
+    size_t k = 0;
+    while (k + 1 < n && is_allocator_frame(&f[k]))
+        k++;
+    return k;
+}
+
+/* Symbolize 'st', trim it, and drop what lies below main(); the result is a
+ * new array in *out (caller frees). */
+static int user_frames(lk_symbolizer_t *sym, const lk_dump_t *d, const lk_stack_t *st,
+                       lk_frame_t **out, size_t *nout, size_t *trimmed)
+{
+    lk_frame_t *f;
+    size_t n;
+    int rc = lk_symbolize_stack(sym, d, st, &f, &n);
+    if (rc < 0)
+        return rc;
+    size_t skip = lk_leaks_trim(f, n);
+    size_t end = n;
+    for (size_t i = skip; i < n; i++)
+        if (f[i].function != NULL && !f[i].inlined && name_is(f[i].function, "main")) {
+            end = i + 1;
+            break;
+        }
+    memmove(f, f + skip, (end - skip) * sizeof(*f));
+    *out = f;
+    *nout = end - skip;
+    if (trimmed != NULL)
+        *trimmed = skip;
+    return 0;
+}
+
+static int cmp_leak(const void *a, const void *b)
+{
+    const lk_leak_t *x = a, *y = b;
+    if (x->bytes != y->bytes)
+        return x->bytes > y->bytes ? -1 : 1;
+    if (x->blocks != y->blocks)
+        return x->blocks > y->blocks ? -1 : 1;
+    int c = strcmp(x->key != NULL ? x->key : "", y->key != NULL ? y->key : "");
+    if (c != 0)
+        return c;
+    if (x->pid != y->pid)
+        return x->pid < y->pid ? -1 : 1;
+    return x->stack_id < y->stack_id ? -1 : x->stack_id > y->stack_id;
+}
+
+static int collect_mismatches(lk_report_t *r, const lk_dump_t *d, lk_symbolizer_t *sym)
+{
+    if (d->nmismatches == 0)
+        return 0;
+    lk_mismatch_report_t *nv = realloc(r->mismatches,
+                                       (r->nmismatches + d->nmismatches) * sizeof(*nv));
+    if (nv == NULL)
+        return -ENOMEM;
+    r->mismatches = nv;
+    for (size_t i = 0; i < d->nmismatches; i++) {
+        const lk_mismatch_t *m = &d->mismatches[i];
+        lk_mismatch_report_t *mr = &r->mismatches[r->nmismatches];
+        memset(mr, 0, sizeof(*mr));
+        mr->pid = d->pid;
+        mr->alloc_family = m->alloc_family;
+        mr->free_family = m->free_family;
+        mr->count = m->count;
+        mr->bytes = m->bytes;
+        int rc = user_frames(sym, d, &d->stacks[m->alloc_stack_idx], &mr->alloc_frames,
+                             &mr->nalloc, NULL);
+        if (rc == 0)
+            rc = user_frames(sym, d, &d->stacks[m->free_stack_idx], &mr->free_frames,
+                             &mr->nfree, NULL);
+        if (rc < 0) {
+            free(mr->alloc_frames);
+            return rc;
+        }
+        r->nmismatches++;
+    }
+    return 0;
+}
+
+int lk_leaks_collect(lk_report_t *r, const lk_input_t *in, lk_symbolizer_t *sym,
+                     const lk_options_t *opt)
+{
+    int rc;
+
+    (void)opt;  /* suppression rules are already in r->supps (main.c) */
+    if ((r->procs = calloc(in->nprocs + 1, sizeof(*r->procs))) == NULL)
+        return -ENOMEM;
+    for (size_t p = 0; p < in->nprocs; p++) {
+        const lk_process_t *proc = &in->procs[p];
+        const lk_dump_t *d = proc->dumps[proc->ndumps - 1];
+        lk_proc_summary_t *ps = &r->procs[r->nprocs++];
+        ps->pid = proc->pid;
+        ps->ppid = proc->ppid;
+        ps->exe = d->exe;
+        ps->ndumps = proc->ndumps;
+        ps->final_seq = d->seq;
+        ps->final_trigger = lk_trigger_name(d->trigger);
+        ps->complete = d->totals.complete;
+        if (!d->totals.complete)
+            lk_report_warn(r, "%s: process %d dropped %" PRIu64 " event(s); its figures are "
+                           "lower bounds", d->file, d->pid, d->totals.dropped_events);
+        if (d->trigger != LK_TRIGGER_EXIT)
+            lk_report_warn(r, "%s: the last dump of process %d was written on '%s', not at "
+                           "exit; live memory is not necessarily leaked", d->file, d->pid,
+                           lk_trigger_name(d->trigger));
+
+        size_t live = 0;
+        for (size_t i = 0; i < d->nsites; i++)
+            live += d->sites[i].live_blocks > 0;
+        if (live > 0) {
+            lk_leak_t *nv = realloc(r->leaks, (r->nleaks + live) * sizeof(*nv));
+            if (nv == NULL)
+                return -ENOMEM;
+            r->leaks = nv;
+        }
+        for (size_t i = 0; i < d->nsites; i++) {
+            const lk_site_t *s = &d->sites[i];
+            if (s->live_blocks == 0)
+                continue;
+            lk_leak_t *l = &r->leaks[r->nleaks];
+            memset(l, 0, sizeof(*l));
+            l->pid = d->pid;
+            l->kind = LK_KIND_UNFREED;
+            l->family = s->family;
+            l->bytes = s->live_bytes;
+            l->blocks = s->live_blocks;
+            l->stack_id = s->stack_id;
+            if ((rc = user_frames(sym, d, &d->stacks[s->stack_idx], &l->frames, &l->nframes,
+                                  &l->trimmed)) < 0)
+                return rc;
+            r->nleaks++;
+            if ((l->key = lk_baseline_key(l->family, l->frames, l->nframes)) == NULL)
+                return -ENOMEM;
+            l->suppressed_by = lk_supp_match(&r->supps, l->frames, l->nframes);
+            if (l->suppressed_by != NULL) {
+                l->suppressed_by->hits++;
+                l->suppressed_by->bytes += l->bytes;
+                l->suppressed_by->blocks += l->blocks;
+                ps->suppressed_bytes += l->bytes;
+                ps->suppressed_blocks += l->blocks;
+                r->suppressed_bytes += l->bytes;
+                r->suppressed_blocks += l->blocks;
+                r->suppressed_sites++;
+            } else {
+                ps->leaked_bytes += l->bytes;
+                ps->leaked_blocks += l->blocks;
+                ps->leak_sites++;
+                r->leaked_bytes += l->bytes;
+                r->leaked_blocks += l->blocks;
+                r->leak_sites++;
+            }
+        }
+        if ((rc = collect_mismatches(r, d, sym)) < 0)
+            return rc;
+    }
+    if (r->nleaks > 1)
+        qsort(r->leaks, r->nleaks, sizeof(*r->leaks), cmp_leak);
+    return 0;
+}
+
+/* Does leak 'l' count for the gate? */
+static bool gate_counts(const lk_leak_t *l, const lk_options_t *opt)
+{
+    return l->suppressed_by == NULL && (opt->fail_kinds & (1u << l->kind)) != 0;
+}
+
+int lk_leaks_gate(lk_report_t *r, const lk_options_t *opt)
+{
+    uint64_t bytes = 0, sites = 0;
+
+    r->gate_failed = false;
+    r->gate_reason[0] = '\0';
+    for (size_t i = 0; i < r->nleaks; i++)
+        if (gate_counts(&r->leaks[i], opt)) {
+            bytes += r->leaks[i].bytes;
+            sites++;
+        }
+    if (r->has_baseline && (r->new_sites > 0 || r->grown_sites > 0)) {
+        r->gate_failed = true;
+        snprintf(r->gate_reason, sizeof(r->gate_reason),
+                 "%" PRIu64 " leak site(s) new and %" PRIu64 " grown since the baseline",
+                 r->new_sites, r->grown_sites);
+    } else if (opt->has_max_leak_bytes && bytes > opt->max_leak_bytes) {
+        r->gate_failed = true;
+        snprintf(r->gate_reason, sizeof(r->gate_reason),
+                 "%" PRIu64 " byte(s) leaked, more than the budget of %" PRIu64, bytes,
+                 opt->max_leak_bytes);
+    } else if (opt->fail_on_leak && !opt->has_max_leak_bytes && !r->has_baseline && sites > 0) {
+        r->gate_failed = true;
+        snprintf(r->gate_reason, sizeof(r->gate_reason),
+                 "%" PRIu64 " byte(s) leaked in %" PRIu64 " site(s)", bytes, sites);
+    }
+    return r->gate_failed ? LK_EXIT_GATE : LK_EXIT_OK;
+}
+
+void lk_report_free(lk_report_t *r)
+{
+    size_t i;
+
+    for (i = 0; i < r->nleaks; i++) {
+        free(r->leaks[i].frames);
+        free(r->leaks[i].key);
+    }
+    free(r->leaks);
+    for (i = 0; i < r->nmismatches; i++) {
+        free(r->mismatches[i].alloc_frames);
+        free(r->mismatches[i].free_frames);
+    }
+    free(r->mismatches);
+    free(r->procs);
+    lk_supp_list_free(&r->supps);
+    for (i = 0; i < r->nwarnings; i++)
+        free(r->warnings[i]);
+    free(r->warnings);
+    memset(r, 0, sizeof(*r));
+}

@@ -1,0 +1,295 @@
+/* main.c - leak-analyze's command line: parse options, run the passes in
+ * model.h's order, print the report, and turn the gate into the exit
+ * status (0 ok, 1 gate tripped, 2 usage or input error).  Analysis lives in
+ * the pass files; this file only wires them. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model.h"
+
+static const char usage_text[] =
+    "usage: leak-analyze [OPTIONS] PATH...\n"
+    "       leak-analyze diff [OPTIONS] OLD NEW\n"
+    "Report the memory that libleak dumps show as leaked.  Each PATH is a dump\n"
+    "or a directory of libleak.*.json dumps; OLD and NEW are dumps, directories\n"
+    "or leak-analyze JSON reports.\n"
+    "\n"
+    "  -f, --format=FMT           text (default), json or folded\n"
+    "  -o, --output=FILE          write the report to FILE instead of stdout\n"
+    "      --top=N                show only the N largest leak sites (per process)\n"
+    "      --min-bytes=N          show only leak sites of at least N bytes\n"
+    "      --fail-on-leak         exit 1 when any unsuppressed leak remains\n"
+    "      --max-leak-bytes=N     exit 1 when more than N bytes leak\n"
+    "      --baseline=OLD         exit 1 only for leak sites new or grown since OLD\n"
+    "      --suppressions=FILE    LSan-format rules (leak:PATTERN); repeatable\n"
+    "      --no-builtin-suppressions  also report glibc/libstdc++/loader memory\n"
+    "      --gen-suppressions     print suppression rules for the leaks, not a report\n"
+    "      --show=KINDS           kinds the text report shows (comma-separated)\n"
+    "      --fail-on=KINDS        kinds the gate counts (default unfreed,definite,indirect)\n"
+    "  -h, --help                 this text\n"
+    "  -V, --version              print the version\n"
+    "Sizes accept k, M and G suffixes (powers of 1024).\n"
+    "Exit status: 0 ok, 1 the leak gate tripped, 2 usage or input error.\n";
+
+enum {
+    OPT_TOP = 256, OPT_MIN_BYTES, OPT_FAIL_ON_LEAK, OPT_MAX_LEAK_BYTES, OPT_BASELINE,
+    OPT_SUPPRESSIONS, OPT_NO_BUILTIN, OPT_GEN_SUPP, OPT_SHOW, OPT_FAIL_ON
+};
+
+static const struct option long_options[] = {
+    { "format", required_argument, NULL, 'f' },
+    { "output", required_argument, NULL, 'o' },
+    { "top", required_argument, NULL, OPT_TOP },
+    { "min-bytes", required_argument, NULL, OPT_MIN_BYTES },
+    { "fail-on-leak", no_argument, NULL, OPT_FAIL_ON_LEAK },
+    { "max-leak-bytes", required_argument, NULL, OPT_MAX_LEAK_BYTES },
+    { "baseline", required_argument, NULL, OPT_BASELINE },
+    { "suppressions", required_argument, NULL, OPT_SUPPRESSIONS },
+    { "no-builtin-suppressions", no_argument, NULL, OPT_NO_BUILTIN },
+    { "gen-suppressions", no_argument, NULL, OPT_GEN_SUPP },
+    { "show", required_argument, NULL, OPT_SHOW },
+    { "fail-on", required_argument, NULL, OPT_FAIL_ON },
+    { "help", no_argument, NULL, 'h' },
+    { "version", no_argument, NULL, 'V' },
+    { NULL, 0, NULL, 0 },
+};
+
+typedef enum fmt { FMT_TEXT, FMT_JSON, FMT_FOLDED } fmt_t;
+
+static int die_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Print one usage error line; returns the exit status for it. */
+static int die_usage(const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "leak-analyze: %s (see leak-analyze --help)\n", msg);
+    return LK_EXIT_INPUT;
+}
+
+/* Parse "definite,indirect" into a kind mask; "all" means every kind. */
+static int parse_kinds(const char *s, unsigned *mask)
+{
+    char buf[128];
+    unsigned m = 0;
+
+    if (strlen(s) >= sizeof(buf))
+        return -EINVAL;
+    strcpy(buf, s);
+    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t != NULL;
+         t = strtok_r(NULL, ",", &save)) {
+        if (strcmp(t, "all") == 0) {
+            m |= (1u << LK_KIND_COUNT) - 1;
+            continue;
+        }
+        int k = lk_kind_parse(t);
+        if (k < 0)
+            return -EINVAL;
+        m |= 1u << k;
+    }
+    if (m == 0)
+        return -EINVAL;
+    *mask = m;
+    return 0;
+}
+
+/* `leak-analyze diff OLD NEW` */
+static int run_diff(FILE *out, char **paths, int n, lk_symbolizer_t *sym,
+                    const lk_options_t *opt)
+{
+    lk_base_t old = { 0 }, cur = { 0 };
+    char err[512] = "";
+    int rc = LK_EXIT_OK;
+
+    if (n != 2)
+        return die_usage("%s", "diff needs exactly two paths, OLD and NEW");
+    if (lk_base_load(&old, paths[0], sym, opt, err, sizeof(err)) < 0
+        || lk_base_load(&cur, paths[1], sym, opt, err, sizeof(err)) < 0) {
+        fprintf(stderr, "leak-analyze: %s\n", err);
+        rc = LK_EXIT_INPUT;
+    } else {
+        lk_base_diff(out, &old, &cur);
+        if (fflush(out) != 0 || ferror(out)) {
+            fprintf(stderr, "leak-analyze: cannot write the diff: %s\n", strerror(errno));
+            rc = LK_EXIT_INPUT;
+        }
+    }
+    lk_base_free(&old);
+    lk_base_free(&cur);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    lk_options_t opt = {
+        .builtin_suppressions = true,
+        .fail_kinds = (1u << LK_KIND_UNFREED) | (1u << LK_KIND_DEFINITE)
+                      | (1u << LK_KIND_INDIRECT),
+        .show_kinds = (1u << LK_KIND_UNFREED) | (1u << LK_KIND_DEFINITE)
+                      | (1u << LK_KIND_INDIRECT) | (1u << LK_KIND_POSSIBLE),
+    };
+    const char *output = NULL;
+    const char **supp_files = NULL;
+    size_t nsupp_files = 0;
+    fmt_t fmt = FMT_TEXT;
+    bool diff = false;
+    int c, rc;
+
+    if (argc > 1 && strcmp(argv[1], "diff") == 0) {
+        diff = true;
+        argv[1] = argv[0];
+        argv++;
+        argc--;
+    }
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":f:o:hV", long_options, NULL)) != -1) {
+        switch (c) {
+        case 'f':
+            if (strcmp(optarg, "text") == 0) fmt = FMT_TEXT;
+            else if (strcmp(optarg, "json") == 0) fmt = FMT_JSON;
+            else if (strcmp(optarg, "folded") == 0) fmt = FMT_FOLDED;
+            else return die_usage("--format: unknown format '%s' (text, json or folded)", optarg);
+            break;
+        case 'o':
+            output = optarg;
+            break;
+        case OPT_TOP:
+            if (lk_parse_size(optarg, &opt.top) < 0)
+                return die_usage("--top: expected a number, got '%s'", optarg);
+            break;
+        case OPT_MIN_BYTES:
+            if (lk_parse_size(optarg, &opt.min_bytes) < 0)
+                return die_usage("--min-bytes: expected a size, got '%s'", optarg);
+            break;
+        case OPT_FAIL_ON_LEAK:
+            opt.fail_on_leak = true;
+            break;
+        case OPT_MAX_LEAK_BYTES:
+            if (lk_parse_size(optarg, &opt.max_leak_bytes) < 0)
+                return die_usage("--max-leak-bytes: expected a size, got '%s'", optarg);
+            opt.has_max_leak_bytes = true;
+            break;
+        case OPT_BASELINE:
+            opt.baseline = optarg;
+            break;
+        case OPT_SUPPRESSIONS: {
+            const char **nv = realloc(supp_files, (nsupp_files + 1) * sizeof(*nv));
+            if (nv == NULL)
+                return die_usage("%s", "out of memory");
+            supp_files = nv;
+            supp_files[nsupp_files++] = optarg;
+            break;
+        }
+        case OPT_NO_BUILTIN:
+            opt.builtin_suppressions = false;
+            break;
+        case OPT_GEN_SUPP:
+            opt.gen_suppressions = true;
+            break;
+        case OPT_SHOW:
+            if (parse_kinds(optarg, &opt.show_kinds) < 0)
+                return die_usage("--show: unknown kind list '%s'", optarg);
+            break;
+        case OPT_FAIL_ON:
+            if (parse_kinds(optarg, &opt.fail_kinds) < 0)
+                return die_usage("--fail-on: unknown kind list '%s'", optarg);
+            break;
+        case 'h':
+            fputs(usage_text, stdout);
+            return LK_EXIT_OK;
+        case 'V':
+            printf("leak-analyze %s (dump format %d)\n", LIBLEAK_TOOL_VERSION,
+                   LIBLEAK_DUMP_VERSION);
+            return LK_EXIT_OK;
+        case ':':
+            return die_usage("option '%s' needs a value", argv[optind - 1]);
+        default:
+            return die_usage("unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind >= argc)
+        return die_usage("%s", "no dump given");
+
+    FILE *out = stdout;
+    if (output != NULL && (out = fopen(output, "w")) == NULL) {
+        fprintf(stderr, "leak-analyze: cannot open '%s': %s\n", output, strerror(errno));
+        free(supp_files);
+        return LK_EXIT_INPUT;
+    }
+    lk_symbolizer_t *sym = lk_symbolizer_new(stderr);
+    lk_input_t in = { 0 };
+    lk_report_t r = { 0 };
+    lk_base_t base = { 0 };
+    char err[512] = "";
+    if (sym == NULL) {
+        fprintf(stderr, "leak-analyze: out of memory\n");
+        rc = LK_EXIT_INPUT;
+        goto out;
+    }
+    if (diff) {
+        rc = run_diff(out, argv + optind, argc - optind, sym, &opt);
+        goto out;
+    }
+
+    rc = LK_EXIT_INPUT;
+    for (int i = optind; i < argc; i++)
+        if (lk_load_path(&in, argv[i], err, sizeof(err)) < 0)
+            goto out_err;
+    if (lk_input_group(&in, err, sizeof(err)) < 0)
+        goto out_err;
+    for (size_t i = 0; i < nsupp_files; i++)
+        if (lk_supp_load(&r.supps, supp_files[i], err, sizeof(err)) < 0)
+            goto out_err;
+    if (opt.builtin_suppressions && lk_supp_add_builtins(&r.supps) < 0)
+        goto out_nomem;
+    if (lk_leaks_collect(&r, &in, sym, &opt) < 0)
+        goto out_nomem;
+    /* EXTENSION (issue 4/5): growth, overflow and reachability passes run
+     * here, after leaks and before the baseline and the gate. */
+    if (opt.baseline != NULL) {
+        if (lk_base_load(&base, opt.baseline, sym, &opt, err, sizeof(err)) < 0)
+            goto out_err;
+        lk_base_apply(&r, &base);
+    }
+    rc = lk_leaks_gate(&r, &opt);
+
+    int wrc;
+    if (opt.gen_suppressions)
+        wrc = lk_report_suppressions(out, &r, &opt);
+    else if (fmt == FMT_JSON)
+        wrc = lk_report_json(out, &r, &opt);
+    else if (fmt == FMT_FOLDED)
+        wrc = lk_report_folded(out, &r, &opt);
+    else
+        wrc = lk_report_text(out, &r, &opt);
+    if (wrc < 0) {
+        fprintf(stderr, "leak-analyze: cannot write the report: %s\n", strerror(-wrc));
+        rc = LK_EXIT_INPUT;
+    } else if (r.gate_failed) {
+        fprintf(stderr, "leak-analyze: leak gate failed: %s\n", r.gate_reason);
+    }
+    goto out;
+
+out_nomem:
+    snprintf(err, sizeof(err), "out of memory");
+out_err:
+    fprintf(stderr, "leak-analyze: %s\n", err);
+    rc = LK_EXIT_INPUT;
+out:
+    lk_base_free(&base);
+    lk_report_free(&r);
+    lk_input_free(&in);
+    lk_symbolizer_free(sym);
+    free(supp_files);
+    if (out != stdout && fclose(out) != 0 && rc != LK_EXIT_INPUT) {
+        fprintf(stderr, "leak-analyze: cannot write '%s': %s\n", output, strerror(errno));
+        rc = LK_EXIT_INPUT;
+    }
+    return rc;
+}

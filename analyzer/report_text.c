@@ -1,0 +1,164 @@
+/* report_text.c - the report people read, in LeakSanitizer's words:
+ * "Direct leak of N byte(s) in M object(s) allocated from:", frames as
+ * "#i 0xADDR in function file:line", valgrind's mismatch heading, the
+ * suppressions used, and one SUMMARY line.  Prints only; decides nothing. */
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+
+#include "model.h"
+
+bool lk_report_is_shown(const lk_leak_t *l, size_t rank, const lk_options_t *opt)
+{
+    if (l->suppressed_by != NULL || (opt->show_kinds & (1u << l->kind)) == 0)
+        return false;
+    if (l->bytes < opt->min_bytes)
+        return false;
+    return opt->top == 0 || rank < opt->top;
+}
+
+/* Print frames as LSan does; inlined frames repeat the address. */
+static void print_frames(FILE *out, const lk_frame_t *f, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        fprintf(out, "    #%zu 0x%" PRIx64 " in %s", i, f[i].address,
+                f[i].function != NULL ? f[i].function : "??");
+        if (f[i].file != NULL)
+            fprintf(out, " %s:%d", f[i].file, f[i].line);
+        else if (f[i].module != NULL)
+            fprintf(out, " (%s+0x%" PRIx64 ")", f[i].module, f[i].offset);
+        fputc('\n', out);
+    }
+    fputc('\n', out);
+}
+
+/* valgrind names the deallocator the program called. */
+static const char *dealloc_name(lk_family_t f)
+{
+    switch (f) {
+    case LK_FAMILY_NEW: return "delete";
+    case LK_FAMILY_NEW_ARRAY: return "delete[]";
+    default: return "free()";
+    }
+}
+
+static const char *alloc_name(lk_family_t f)
+{
+    switch (f) {
+    case LK_FAMILY_NEW: return "new";
+    case LK_FAMILY_NEW_ARRAY: return "new[]";
+    default: return "malloc()";
+    }
+}
+
+static void print_mismatches(FILE *out, const lk_report_t *r)
+{
+    for (size_t i = 0; i < r->nmismatches; i++) {
+        const lk_mismatch_report_t *m = &r->mismatches[i];
+        fprintf(out, "Mismatched free() / delete / delete [] (%" PRIu64 " time(s), %" PRIu64
+                " byte(s)): allocated by %s, freed by %s\n", m->count, m->bytes,
+                alloc_name(m->alloc_family), dealloc_name(m->free_family));
+        fprintf(out, "  freed at:\n");
+        print_frames(out, m->free_frames, m->nfree);
+        fprintf(out, "  allocated at:\n");
+        print_frames(out, m->alloc_frames, m->nalloc);
+    }
+}
+
+static void print_leak(FILE *out, const lk_leak_t *l)
+{
+    if (l->is_new)
+        fprintf(out, "New since the baseline:\n");
+    else if (l->has_grown)
+        fprintf(out, "Grown since the baseline (was %" PRIu64 " byte(s)):\n", l->baseline_bytes);
+    fprintf(out, "%s of %" PRIu64 " byte(s) in %" PRIu64 " object(s) allocated from:\n",
+            lk_kind_heading(l->kind), l->bytes, l->blocks);
+    print_frames(out, l->frames, l->nframes);
+}
+
+static void print_supps(FILE *out, const lk_report_t *r)
+{
+    bool any = false;
+    for (size_t i = 0; i < r->supps.n; i++)
+        any |= r->supps.v[i].hits > 0;
+    if (!any)
+        return;
+    fprintf(out, "-----------------------------------------------------\n");
+    fprintf(out, "Suppressions used:\n");
+    fprintf(out, "  count      bytes template\n");
+    for (size_t i = 0; i < r->supps.n; i++) {
+        const lk_supp_t *s = &r->supps.v[i];
+        if (s->hits == 0)
+            continue;
+        fprintf(out, "%7" PRIu64 " %10" PRIu64 " %s%s\n", s->hits, s->bytes,
+                s->builtin != NULL ? "" : "leak:", s->pattern);
+    }
+    fprintf(out, "-----------------------------------------------------\n\n");
+}
+
+int lk_report_text(FILE *out, const lk_report_t *r, const lk_options_t *opt)
+{
+    bool multi = r->nprocs > 1;
+
+    for (size_t p = 0; p < r->nprocs; p++) {
+        const lk_proc_summary_t *ps = &r->procs[p];
+        size_t rank = 0;
+        if (multi)
+            fprintf(out, "== process %d (%s), %zu dump(s), final dump %" PRIu64 " (%s) ==\n\n",
+                    ps->pid, ps->exe != NULL ? ps->exe : "?", ps->ndumps, ps->final_seq,
+                    ps->final_trigger);
+        for (size_t i = 0; i < r->nleaks; i++) {
+            const lk_leak_t *l = &r->leaks[i];
+            if (l->pid != ps->pid || l->suppressed_by != NULL)
+                continue;
+            if (lk_report_is_shown(l, rank, opt))
+                print_leak(out, l);
+            rank++;
+        }
+        if (multi)
+            fprintf(out, "SUMMARY: process %d: %" PRIu64 " byte(s) leaked in %" PRIu64
+                    " allocation(s).\n\n", ps->pid, ps->leaked_bytes, ps->leaked_blocks);
+    }
+    print_mismatches(out, r);
+    print_supps(out, r);
+    if (r->has_baseline)
+        fprintf(out, "Baseline: %" PRIu64 " new and %" PRIu64 " grown leak site(s).\n",
+                r->new_sites, r->grown_sites);
+    fprintf(out, "SUMMARY: libleak: %" PRIu64 " byte(s) leaked in %" PRIu64 " allocation(s)",
+            r->leaked_bytes, r->leaked_blocks);
+    if (multi)
+        fprintf(out, " in %zu processes", r->nprocs);
+    fprintf(out, ".\n");
+    if (fflush(out) != 0 || ferror(out))
+        return -EIO;
+    return 0;
+}
+
+int lk_report_suppressions(FILE *out, const lk_report_t *r, const lk_options_t *opt)
+{
+    size_t rank = 0;
+
+    fprintf(out, "# leak-analyze --gen-suppressions: one rule per reported leak site.\n"
+                 "# Use with: leak-analyze --suppressions FILE (or LSAN_OPTIONS=suppressions=FILE)\n");
+    for (size_t i = 0; i < r->nleaks; i++) {
+        const lk_leak_t *l = &r->leaks[i];
+        if (l->suppressed_by != NULL)
+            continue;
+        if (!lk_report_is_shown(l, rank++, opt) || l->nframes == 0)
+            continue;
+        const lk_frame_t *f = &l->frames[0];
+        fprintf(out, "# %" PRIu64 " byte(s) in %" PRIu64 " object(s)", l->bytes, l->blocks);
+        if (f->file != NULL)
+            fprintf(out, " at %s:%d", f->file, f->line);
+        fputc('\n', out);
+        if (f->function != NULL)
+            fprintf(out, "leak:^%.*s$\n", (int)strcspn(f->function, "@"), f->function);
+        else if (f->module != NULL)
+            fprintf(out, "leak:%s\n", lk_basename(f->module));
+        else
+            fprintf(out, "# (no symbol or module for this frame; no rule possible)\n");
+    }
+    if (fflush(out) != 0 || ferror(out))
+        return -EIO;
+    return 0;
+}

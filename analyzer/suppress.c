@@ -1,0 +1,221 @@
+/* suppress.c - which leaks not to report: built-in rules for memory that
+ * glibc and libstdc++ keep for every program until exit, and user rules in
+ * LeakSanitizer's format ("leak:PATTERN").  Matching only; counting what a
+ * rule hid is leaks.c's job. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model.h"
+
+/* ### built-in rules (documented in docs/leak-analyze.1 and analyzer/README.md) */
+
+static bool mod_is(const lk_frame_t *f, const char *prefix)
+{
+    const char *m = lk_basename(f->module);
+    return m != NULL && strncmp(m, prefix, strlen(prefix)) == 0;
+}
+
+static bool fn_has(const lk_frame_t *f, const char *needle)
+{
+    return f->function != NULL && strstr(f->function, needle) != NULL;
+}
+
+static bool any_frame(const lk_frame_t *f, size_t n, bool (*pred)(const lk_frame_t *))
+{
+    for (size_t i = 0; i < n; i++)
+        if (pred(&f[i]))
+            return true;
+    return false;
+}
+
+static bool is_loader_frame(const lk_frame_t *f)
+{
+    return mod_is(f, "ld-linux") || mod_is(f, "ld.so") || fn_has(f, "_dl_init")
+           || fn_has(f, "call_init");
+}
+
+/* libstdc++'s emergency exception pool: allocated once by a static
+ * constructor of libstdc++ while the loader runs initializers. */
+static bool builtin_eh_pool(const lk_frame_t *f, size_t n)
+{
+    if (n > 0 && fn_has(&f[0], "pool::pool"))
+        return true;
+    return n > 0 && mod_is(&f[0], "libstdc++") && any_frame(f, n, is_loader_frame);
+}
+
+static bool is_stdio_alloc(const lk_frame_t *f)
+{
+    return fn_has(f, "_IO_file_doallocate") || fn_has(f, "_IO_wfile_doallocate")
+           || fn_has(f, "_IO_doallocbuf") || fn_has(f, "_IO_wdoallocbuf");
+}
+
+/* The buffers glibc gives a FILE on first I/O (stdout, stderr, fopen). */
+static bool builtin_stdio(const lk_frame_t *f, size_t n)
+{
+    return any_frame(f, n, is_stdio_alloc);
+}
+
+static bool is_tls_alloc(const lk_frame_t *f)
+{
+    return fn_has(f, "_dl_allocate_tls") || fn_has(f, "__tls_get_addr")
+           || fn_has(f, "_dl_update_slotinfo") || fn_has(f, "_dl_resize_dtv");
+}
+
+/* Memory the dynamic loader allocates itself (link maps, dlopen state,
+ * dynamic TLS and DTVs): the caller of malloc is ld.so. */
+static bool builtin_loader(const lk_frame_t *f, size_t n)
+{
+    if (n > 0 && (mod_is(&f[0], "ld-linux") || mod_is(&f[0], "ld.so")))
+        return true;
+    return any_frame(f, n, is_tls_alloc);
+}
+
+typedef struct builtin_rule {
+    const char *name;
+    bool (*match)(const lk_frame_t *f, size_t n);
+} builtin_rule_t;
+
+static const builtin_rule_t builtin_rules[] = {
+    { "builtin:c++-emergency-pool", builtin_eh_pool },
+    { "builtin:stdio-buffers", builtin_stdio },
+    { "builtin:dynamic-loader-tls", builtin_loader },
+};
+
+static int add_rule(lk_supp_list_t *l, const lk_supp_t *r)
+{
+    lk_supp_t *nv = realloc(l->v, (l->n + 1) * sizeof(*nv));
+    if (nv == NULL)
+        return -ENOMEM;
+    l->v = nv;
+    nv[l->n++] = *r;
+    return 0;
+}
+
+int lk_supp_add_builtins(lk_supp_list_t *l)
+{
+    for (size_t i = 0; i < sizeof(builtin_rules) / sizeof(builtin_rules[0]); i++) {
+        lk_supp_t r = { .builtin = builtin_rules[i].name, .source = "builtin" };
+        if ((r.pattern = strdup(builtin_rules[i].name)) == NULL || add_rule(l, &r) < 0) {
+            free(r.pattern);
+            return -ENOMEM;
+        }
+    }
+    return 0;
+}
+
+/* ### LSan-format rules */
+
+int lk_supp_load(lk_supp_list_t *l, const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    int lineno = 0, rc = 0;
+
+    if (f == NULL) {
+        rc = -errno;
+        snprintf(err, errlen, "cannot open '%s': %s", path, strerror(errno));
+        return rc;
+    }
+    while ((len = getline(&line, &cap, f)) >= 0) {
+        lineno++;
+        char *s = line, *e = line + len;
+        while (e > s && (e[-1] == '\n' || e[-1] == '\r' || e[-1] == ' ' || e[-1] == '\t'))
+            *--e = '\0';
+        while (*s == ' ' || *s == '\t')
+            s++;
+        if (*s == '\0' || *s == '#')
+            continue;
+        if (strncmp(s, "leak:", 5) != 0) {
+            snprintf(err, errlen, "%s:%d: expected 'leak:PATTERN', got '%.60s'", path, lineno, s);
+            rc = -EINVAL;
+            break;
+        }
+        s += 5;
+        if (*s == '\0') {
+            snprintf(err, errlen, "%s:%d: empty pattern after 'leak:'", path, lineno);
+            rc = -EINVAL;
+            break;
+        }
+        lk_supp_t r = { .source = path, .line = lineno };
+        if ((r.pattern = strdup(s)) == NULL || add_rule(l, &r) < 0) {
+            free(r.pattern);
+            snprintf(err, errlen, "%s: out of memory", path);
+            rc = -ENOMEM;
+            break;
+        }
+    }
+    free(line);
+    fclose(f);
+    return rc;
+}
+
+/* Does 'p' match all of 's' (p may contain '*' and a final '$')? */
+static bool match_here(const char *p, const char *s)
+{
+    for (;;) {
+        if (*p == '\0')
+            return true;        /* unanchored end: a prefix match is enough */
+        if (*p == '$' && p[1] == '\0')
+            return *s == '\0';
+        if (*p == '*') {
+            while (*p == '*')
+                p++;
+            for (;; s++) {
+                if (match_here(p, s))
+                    return true;
+                if (*s == '\0')
+                    return false;
+            }
+        }
+        if (*s == '\0' || *p != *s)
+            return false;
+        p++;
+        s++;
+    }
+}
+
+bool lk_supp_template_match(const char *pattern, const char *s)
+{
+    if (pattern == NULL || s == NULL)
+        return false;
+    if (pattern[0] == '^')
+        return match_here(pattern + 1, s);
+    for (;; s++) {
+        if (match_here(pattern, s))
+            return true;
+        if (*s == '\0')
+            return false;
+    }
+}
+
+lk_supp_t *lk_supp_match(lk_supp_list_t *l, const lk_frame_t *f, size_t n)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        lk_supp_t *r = &l->v[i];
+        if (r->builtin != NULL) {
+            for (size_t k = 0; k < sizeof(builtin_rules) / sizeof(builtin_rules[0]); k++)
+                if (strcmp(builtin_rules[k].name, r->builtin) == 0
+                    && builtin_rules[k].match(f, n))
+                    return r;
+            continue;
+        }
+        for (size_t k = 0; k < n; k++)
+            if (lk_supp_template_match(r->pattern, f[k].function)
+                || lk_supp_template_match(r->pattern, f[k].file)
+                || lk_supp_template_match(r->pattern, f[k].module))
+                return r;
+    }
+    return NULL;
+}
+
+void lk_supp_list_free(lk_supp_list_t *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->v[i].pattern);
+    free(l->v);
+    l->v = NULL;
+    l->n = 0;
+}

@@ -1,0 +1,472 @@
+/* symbolize.c - raw return addresses -> function, file:line, with inlined
+ * frames expanded (elfutils libdw, offline: the traced process is gone).
+ * One Dwfl per module file, opened on first use and verified by build-id;
+ * every looked-up pc is cached, so a 100k-frame report costs one libdw
+ * lookup per distinct pc.  A missing or rebuilt binary degrades to
+ * module+offset with one warning per module, never to an error. */
+#include <dlfcn.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <dwarf.h>
+#include <elfutils/libdw.h>
+#include <elfutils/libdwfl.h>
+#include <uthash.h>
+
+#include "model.h"
+
+/* An interned string: frames point into these, so equal names share memory
+ * and stay valid until lk_symbolizer_free(). */
+typedef struct istr {
+    UT_hash_handle hh;
+    char s[];
+} istr_t;
+
+/* The symbolized frames of one pc of one module, innermost first. */
+typedef struct pc_entry {
+    uint64_t pc;
+    lk_frame_t *frames;
+    size_t n;
+    UT_hash_handle hh;
+} pc_entry_t;
+
+typedef enum mod_state {
+    MOD_UNOPENED = 0,
+    MOD_OK,
+    MOD_FALLBACK    /* missing, unreadable or build-id mismatch: module+offset */
+} mod_state_t;
+
+/* One module file, keyed by "path\nbuild-id". */
+typedef struct mod_cache {
+    char *key;
+    const char *path;       /* interned */
+    char *build_id;         /* expected, or NULL */
+    mod_state_t state;
+    Dwfl *dwfl;
+    Dwfl_Module *mod;
+    pc_entry_t *pcs;
+    UT_hash_handle hh;
+} mod_cache_t;
+
+/* A dump's modules sorted by base, for address -> module lookups. */
+typedef struct mod_ref {
+    uint64_t lo, hi;        /* [lo, hi) */
+    uint64_t base;
+    mod_cache_t *mc;
+} mod_ref_t;
+
+struct lk_symbolizer {
+    FILE *warn;
+    istr_t *strings;
+    mod_cache_t *mods;
+    const lk_dump_t *last_dump;     /* the dump 'refs' was built for */
+    mod_ref_t *refs;
+    size_t nrefs;
+    size_t lookups;
+};
+
+static char *debuginfo_path;
+
+static const Dwfl_Callbacks offline_callbacks = {
+    .find_elf = dwfl_build_id_find_elf,
+    .find_debuginfo = dwfl_standard_find_debuginfo,
+    .section_address = dwfl_offline_section_address,
+    .debuginfo_path = &debuginfo_path,
+};
+
+lk_symbolizer_t *lk_symbolizer_new(FILE *warn)
+{
+    lk_symbolizer_t *s = calloc(1, sizeof(*s));
+    if (s != NULL)
+        s->warn = warn != NULL ? warn : stderr;
+    return s;
+}
+
+/* Return the interned copy of 'str' (NULL for NULL or on ENOMEM). */
+static const char *intern(lk_symbolizer_t *s, const char *str)
+{
+    istr_t *e;
+
+    if (str == NULL)
+        return NULL;
+    HASH_FIND_STR(s->strings, str, e);
+    if (e != NULL)
+        return e->s;
+    size_t len = strlen(str);
+    if ((e = malloc(sizeof(*e) + len + 1)) == NULL)
+        return NULL;
+    memcpy(e->s, str, len + 1);
+    HASH_ADD_KEYPTR(hh, s->strings, e->s, len, e);
+    return e->s;
+}
+
+/* ### demangling */
+
+/* libstdc++'s __cxa_demangle, looked up at run time: the analyzer is C, and
+ * this avoids a build dependency (analyzer/README.md explains the choice). */
+typedef char *(*cxa_demangle_fn)(const char *, char *, size_t *, int *);
+
+static cxa_demangle_fn find_demangler(void)
+{
+    static int tried;
+    static cxa_demangle_fn fn;
+
+    if (!tried) {
+        tried = 1;
+        fn = (cxa_demangle_fn)dlsym(RTLD_DEFAULT, "__cxa_demangle");
+        if (fn == NULL) {
+            void *h = dlopen("libstdc++.so.6", RTLD_LAZY | RTLD_LOCAL);
+            if (h != NULL)
+                fn = (cxa_demangle_fn)dlsym(h, "__cxa_demangle");
+        }
+    }
+    return fn;
+}
+
+char *lk_demangle(const char *name)
+{
+    if (name == NULL || strncmp(name, "_Z", 2) != 0)
+        return NULL;
+    cxa_demangle_fn fn = find_demangler();
+    if (fn == NULL)
+        return NULL;
+    int status = -1;
+    char *out = fn(name, NULL, NULL, &status);
+    if (status != 0) {
+        free(out);
+        return NULL;
+    }
+    return out;
+}
+
+/* Intern the demangled form of 'name' (or 'name' itself). */
+static const char *intern_function(lk_symbolizer_t *s, const char *name)
+{
+    char *dm = lk_demangle(name);
+    const char *r = intern(s, dm != NULL ? dm : name);
+    free(dm);
+    return r;
+}
+
+/* ### modules */
+
+static void warn_module(lk_symbolizer_t *s, mod_cache_t *mc, const char *why)
+{
+    fprintf(s->warn, "leak-analyze: warning: %s: %s; showing module+offset for its frames\n",
+            mc->path, why);
+}
+
+/* Open 'mc' with libdw and check its build-id; on any problem switch it to
+ * module+offset with one warning. */
+static void open_module(lk_symbolizer_t *s, mod_cache_t *mc)
+{
+    mc->state = MOD_FALLBACK;
+    if (mc->path == NULL || mc->path[0] != '/') {
+        /* e.g. "linux-vdso.so.1": no file to read, nothing to warn about */
+        return;
+    }
+    if ((mc->dwfl = dwfl_begin(&offline_callbacks)) == NULL) {
+        warn_module(s, mc, dwfl_errmsg(-1));
+        return;
+    }
+    /* Report at load bias 0: a lookup pc is then the address minus the
+     * dump's base, i.e. an address in the file's own layout. */
+    mc->mod = dwfl_report_elf(mc->dwfl, mc->path, mc->path, -1, 0, false);
+    dwfl_report_end(mc->dwfl, NULL, NULL);
+    if (mc->mod == NULL) {
+        char why[320];
+        snprintf(why, sizeof(why), "cannot read the binary (%s)", dwfl_errmsg(-1));
+        warn_module(s, mc, why);
+        return;
+    }
+    if (mc->build_id != NULL) {
+        const unsigned char *bits;
+        GElf_Addr vaddr;
+        int len = dwfl_module_build_id(mc->mod, &bits, &vaddr);
+        char hex[2 * 64 + 1] = "";
+        for (int i = 0; i < len && i < 64; i++)
+            snprintf(hex + 2 * i, 3, "%02x", bits[i]);
+        if (len <= 0 || strcmp(hex, mc->build_id) != 0) {
+            char why[320];
+            snprintf(why, sizeof(why), "build-id %s differs from the dump's %s (rebuilt?)",
+                     len > 0 ? hex : "(none)", mc->build_id);
+            warn_module(s, mc, why);
+            return;
+        }
+    }
+    mc->state = MOD_OK;
+}
+
+static mod_cache_t *get_module(lk_symbolizer_t *s, const lk_dump_module_t *dm)
+{
+    char *key;
+    mod_cache_t *mc;
+
+    if (asprintf(&key, "%s\n%s", dm->path, dm->build_id != NULL ? dm->build_id : "") < 0)
+        return NULL;
+    HASH_FIND_STR(s->mods, key, mc);
+    if (mc != NULL) {
+        free(key);
+        return mc;
+    }
+    if ((mc = calloc(1, sizeof(*mc))) == NULL) {
+        free(key);
+        return NULL;
+    }
+    mc->key = key;
+    mc->path = intern(s, dm->path);
+    mc->build_id = lk_strdup(dm->build_id);
+    HASH_ADD_KEYPTR(hh, s->mods, mc->key, strlen(mc->key), mc);
+    return mc;
+}
+
+static int cmp_ref(const void *a, const void *b)
+{
+    const mod_ref_t *x = a, *y = b;
+    return x->lo < y->lo ? -1 : x->lo > y->lo;
+}
+
+/* Build the sorted module table of 'd' (cached for consecutive calls). */
+static int prepare_dump(lk_symbolizer_t *s, const lk_dump_t *d)
+{
+    if (s->last_dump == d)
+        return 0;
+    free(s->refs);
+    s->refs = NULL;
+    s->nrefs = 0;
+    s->last_dump = NULL;
+    if (d->nmodules > 0 && (s->refs = calloc(d->nmodules, sizeof(*s->refs))) == NULL)
+        return -ENOMEM;
+    for (size_t i = 0; i < d->nmodules; i++) {
+        mod_ref_t *r = &s->refs[s->nrefs];
+        if ((r->mc = get_module(s, &d->modules[i])) == NULL)
+            return -ENOMEM;
+        r->base = d->modules[i].base;
+        r->lo = d->modules[i].base;
+        r->hi = d->modules[i].size_bytes > 0 ? r->lo + d->modules[i].size_bytes : UINT64_MAX;
+        if (r->hi < r->lo)
+            r->hi = UINT64_MAX;
+        s->nrefs++;
+    }
+    qsort(s->refs, s->nrefs, sizeof(*s->refs), cmp_ref);
+    /* Modules without a size end where the next one starts. */
+    for (size_t i = 0; i + 1 < s->nrefs; i++)
+        if (s->refs[i].hi == UINT64_MAX)
+            s->refs[i].hi = s->refs[i + 1].lo;
+    s->last_dump = d;
+    return 0;
+}
+
+/* The module of 'addr' in the prepared dump, or NULL. */
+static const mod_ref_t *find_ref(const lk_symbolizer_t *s, uint64_t addr)
+{
+    size_t lo = 0, hi = s->nrefs;
+    const mod_ref_t *best = NULL;
+
+    while (lo < hi) {   /* last ref with ref.lo <= addr */
+        size_t mid = lo + (hi - lo) / 2;
+        if (s->refs[mid].lo <= addr) {
+            best = &s->refs[mid];
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    /* Bases can overlap when a module has base 0 (non-PIE main program),
+     * so scan back for one whose range holds 'addr'. */
+    for (; best != NULL && best >= s->refs; best--)
+        if (addr >= best->lo && addr < best->hi)
+            return best;
+    return NULL;
+}
+
+/* ### libdw lookups */
+
+static const char *die_function_name(lk_symbolizer_t *s, Dwarf_Die *die)
+{
+    Dwarf_Attribute attr;
+    const char *name = NULL;
+
+    if (dwarf_attr_integrate(die, DW_AT_linkage_name, &attr) != NULL
+        || dwarf_attr_integrate(die, DW_AT_MIPS_linkage_name, &attr) != NULL)
+        name = dwarf_formstring(&attr);
+    if (name == NULL && dwarf_attr_integrate(die, DW_AT_name, &attr) != NULL)
+        name = dwarf_formstring(&attr);
+    return name != NULL ? intern_function(s, name) : NULL;
+}
+
+/* Append a frame to the growing vector. */
+static int push(lk_frame_t **v, size_t *n, size_t *cap, const lk_frame_t *f)
+{
+    if (*n == *cap) {
+        size_t nc = *cap != 0 ? *cap * 2 : 4;
+        lk_frame_t *nv = realloc(*v, nc * sizeof(*nv));
+        if (nv == NULL)
+            return -ENOMEM;
+        *v = nv;
+        *cap = nc;
+    }
+    (*v)[(*n)++] = *f;
+    return 0;
+}
+
+/* Symbolize 'pc' (file-relative, already minus 1) of 'mc' into a new
+ * cache entry. */
+static pc_entry_t *lookup_pc(lk_symbolizer_t *s, mod_cache_t *mc, uint64_t pc)
+{
+    pc_entry_t *e = calloc(1, sizeof(*e));
+    lk_frame_t *v = NULL;
+    size_t n = 0, cap = 0;
+    lk_frame_t cur = { .offset = pc, .module = mc->path };
+
+    if (e == NULL)
+        return NULL;
+    e->pc = pc;
+    s->lookups++;
+    if (mc->state == MOD_OK) {
+        Dwarf_Addr addr = pc;   /* bias 0: module addresses are file addresses */
+        GElf_Sym sym;
+        GElf_Off off;
+        const char *symname = dwfl_module_addrinfo(mc->mod, addr, &off, &sym, NULL, NULL, NULL);
+        Dwfl_Line *line = dwfl_module_getsrc(mc->mod, addr);
+        if (line != NULL) {
+            int lineno = 0;
+            const char *file = dwfl_lineinfo(line, NULL, &lineno, NULL, NULL, NULL);
+            cur.file = intern(s, file);
+            cur.line = lineno;
+        }
+        Dwarf_Addr bias = 0;
+        Dwarf_Die *cudie = dwfl_module_addrdie(mc->mod, addr, &bias);
+        Dwarf_Die *scopes = NULL;
+        int nscopes = cudie != NULL ? dwarf_getscopes(cudie, addr - bias, &scopes) : 0;
+        Dwarf_Files *files = NULL;
+        size_t nfiles = 0;
+        if (cudie != NULL && dwarf_getsrcfiles(cudie, &files, &nfiles) != 0)
+            files = NULL;
+        for (int i = 0; i < nscopes; i++) {
+            Dwarf_Die *sc = &scopes[i];
+            int tag = dwarf_tag(sc);
+            if (tag == DW_TAG_subprogram)
+                break;
+            if (tag != DW_TAG_inlined_subroutine)
+                continue;
+            /* The inlined body is a frame of its own; the call site's
+             * position becomes the file:line of the frame outside it. */
+            cur.function = die_function_name(s, sc);
+            cur.inlined = true;
+            if (push(&v, &n, &cap, &cur) < 0)
+                goto out_nomem;
+            Dwarf_Attribute attr;
+            Dwarf_Word w;
+            cur.file = NULL;
+            cur.line = 0;
+            if (files != NULL && dwarf_formudata(dwarf_attr(sc, DW_AT_call_file, &attr), &w) == 0
+                && w < nfiles)
+                cur.file = intern(s, dwarf_filesrc(files, w, NULL, NULL));
+            if (dwarf_formudata(dwarf_attr(sc, DW_AT_call_line, &attr), &w) == 0)
+                cur.line = (int)w;
+        }
+        cur.inlined = false;
+        cur.function = symname != NULL ? intern_function(s, symname) : NULL;
+        if (cur.function == NULL && nscopes > 0) {
+            for (int i = 0; i < nscopes; i++)
+                if (dwarf_tag(&scopes[i]) == DW_TAG_subprogram) {
+                    cur.function = die_function_name(s, &scopes[i]);
+                    break;
+                }
+        }
+        free(scopes);
+    }
+    if (push(&v, &n, &cap, &cur) < 0)
+        goto out_nomem;
+    e->frames = v;
+    e->n = n;
+    HASH_ADD(hh, mc->pcs, pc, sizeof(e->pc), e);
+    return e;
+
+out_nomem:
+    free(v);
+    free(e);
+    return NULL;
+}
+
+int lk_symbolize_stack(lk_symbolizer_t *s, const lk_dump_t *d, const lk_stack_t *st,
+                       lk_frame_t **out, size_t *nout)
+{
+    lk_frame_t *v = NULL;
+    size_t n = 0, cap = 0;
+
+    *out = NULL;
+    *nout = 0;
+    if (prepare_dump(s, d) < 0)
+        return -ENOMEM;
+    for (size_t i = 0; i < st->nframes; i++) {
+        uint64_t addr = st->frames[i];
+        /* A return address points after the call; addr - 1 is inside it. */
+        uint64_t pc = addr > 0 ? addr - 1 : 0;
+        const mod_ref_t *r = find_ref(s, pc);
+        if (r == NULL) {
+            lk_frame_t f = { .address = addr, .offset = pc };
+            if (push(&v, &n, &cap, &f) < 0)
+                goto out_nomem;
+            continue;
+        }
+        mod_cache_t *mc = r->mc;
+        if (mc->state == MOD_UNOPENED)
+            open_module(s, mc);
+        uint64_t rel = pc - r->base;
+        pc_entry_t *e;
+        HASH_FIND(hh, mc->pcs, &rel, sizeof(rel), e);
+        if (e == NULL && (e = lookup_pc(s, mc, rel)) == NULL)
+            goto out_nomem;
+        for (size_t k = 0; k < e->n; k++) {
+            lk_frame_t f = e->frames[k];
+            f.address = addr;
+            if (push(&v, &n, &cap, &f) < 0)
+                goto out_nomem;
+        }
+    }
+    *out = v;
+    *nout = n;
+    return 0;
+
+out_nomem:
+    free(v);
+    return -ENOMEM;
+}
+
+size_t lk_symbolizer_lookups(const lk_symbolizer_t *s)
+{
+    return s->lookups;
+}
+
+void lk_symbolizer_free(lk_symbolizer_t *s)
+{
+    mod_cache_t *mc, *mtmp;
+    pc_entry_t *e, *etmp;
+    istr_t *is, *itmp;
+
+    if (s == NULL)
+        return;
+    HASH_ITER(hh, s->mods, mc, mtmp) {
+        HASH_ITER(hh, mc->pcs, e, etmp) {
+            HASH_DEL(mc->pcs, e);
+            free(e->frames);
+            free(e);
+        }
+        HASH_DEL(s->mods, mc);
+        if (mc->dwfl != NULL)
+            dwfl_end(mc->dwfl);
+        free(mc->key);
+        free(mc->build_id);
+        free(mc);
+    }
+    HASH_ITER(hh, s->strings, is, itmp) {
+        HASH_DEL(s->strings, is);
+        free(is);
+    }
+    free(s->refs);
+    free(s);
+}
