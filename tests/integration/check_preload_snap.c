@@ -1,0 +1,261 @@
+/* check_preload_snap.c - end-to-end tests of libleak.so snapshots (issue 4):
+ * SIGUSR1 snapshots numbered and monotone, interval snapshots, the
+ * watermark, libleak_snapshot() with and without the preload, a program
+ * that owns SIGUSR1, and a signal storm during an 8-thread churn. */
+#include "check_preload.h"
+
+/* Assert seqs of the dumps of 'pid' are 0..n-1 in order and that their
+ * dump times never go back. */
+static void assert_series(pl_run_t *r, long pid)
+{
+    long long seq = 0, last_ms = 0, last_ns = -1;
+    for (int i = 0; i < r->ndumps; i++) {
+        pl_dump_t *d = &r->dumps[i];
+        if (d->pid != pid) continue;
+        ck_assert_msg(d->seq == seq, "%s: seq %ld, expected %lld", d->name, d->seq, seq);
+        json_t *dump = pl_obj(d->root, LK_KEY_DUMP);
+        long long ms = pl_int(dump, LK_KEY_UNIX_MS), ns = pl_int(dump, LK_KEY_UPTIME_NS);
+        ck_assert_msg(ms >= last_ms && ns > last_ns, "%s: dump time went back", d->name);
+        last_ms = ms;
+        last_ns = ns;
+        seq++;
+    }
+}
+
+/* Return the stack id of the only site through 'fn'. */
+static long long site_stack(pl_dump_t *d, const char *fn)
+{
+    json_t *sites = pl_obj(d->root, LK_KEY_SITES), *s;
+    size_t i;
+    long long id = -1;
+    json_array_foreach(sites, i, s)
+        if (pl_stack_has_fn(d, pl_int(s, LK_KEY_STACK), fn)) {
+            ck_assert_msg(id < 0, "%s: two sites through %s", d->name, fn);
+            id = pl_int(s, LK_KEY_STACK);
+        }
+    ck_assert_msg(id >= 0, "%s: no site through %s", d->name, fn);
+    return id;
+}
+
+/* Return the dump of r->pid with sequence number 'seq'. */
+static pl_dump_t *dump_seq(pl_run_t *r, long seq)
+{
+    for (int i = 0; i < r->ndumps; i++)
+        if (r->dumps[i].pid == (long)r->pid && r->dumps[i].seq == seq) return &r->dumps[i];
+    ck_abort_msg("no dump with seq %ld of pid %ld", seq, (long)r->pid);
+    return NULL;
+}
+
+START_TEST(test_preload_signal_snapshots)
+{
+    pl_run_t r;
+    pl_run(&r, "pl_sigsnap", NULL, NULL, 1);
+    pl_assert_exit(&r, 0);
+    ck_assert_str_eq(r.out, "ok\n");
+    pl_check_all(&r);
+    ck_assert_int_eq(r.ndumps, 5);
+    assert_series(&r, r.pid);
+    long long id = -1;
+    for (int k = 0; k < 4; k++) {
+        pl_dump_t *d = dump_seq(&r, k);
+        ck_assert_str_eq(d->trigger, "signal");
+        pl_assert_site(d, "leak_step", "malloc", k + 1, (k + 1) * 1337, k + 1, (k + 1) * 1337);
+        long long sid = site_stack(d, "leak_step");
+        ck_assert_msg(id < 0 || sid == id, "stack id of leak_step changed: %lld then %lld", id,
+                      sid);
+        id = sid;
+        ck_assert_int_eq(pl_int(pl_obj(d->root, LK_KEY_CONFIG), LK_KEY_SIGNAL), SIGUSR1);
+    }
+    pl_dump_t *e = dump_seq(&r, 4);
+    ck_assert_str_eq(e->trigger, "exit");
+    pl_assert_site(e, "leak_step", "malloc", 4, 4 * 1337, 4, 4 * 1337);
+    ck_assert_int_eq(site_stack(e, "leak_step"), id);
+    pl_run_free(&r);
+}
+END_TEST
+
+START_TEST(test_preload_signal_disabled)
+{
+    /* LIBLEAK_SIGNAL=0: no handler, so SIGUSR1 kills the program as usual */
+    const char *const env[] = {"LIBLEAK_SIGNAL=0", NULL};
+    pl_run_t r;
+    pl_run(&r, "pl_sigsnap", NULL, env, 1);
+    ck_assert_msg(WIFSIGNALED(r.status) && WTERMSIG(r.status) == SIGUSR1,
+                  "LIBLEAK_SIGNAL=0 but SIGUSR1 did not kill the victim");
+    ck_assert_int_eq(r.ndumps, 0);
+    pl_run_free(&r);
+}
+END_TEST
+
+START_TEST(test_preload_interval_snapshots)
+{
+    const char *const env[] = {"LIBLEAK_INTERVAL_MS=100", NULL};
+    pl_run_t r;
+    pl_run(&r, "pl_interval", NULL, env, 1);
+    pl_assert_exit(&r, 0);
+    pl_check_all(&r);
+    assert_series(&r, r.pid);
+    int nint = 0;
+    for (int i = 0; i < r.ndumps; i++) {
+        pl_dump_t *d = &r.dumps[i];
+        json_t *tl = pl_obj(d->root, LK_KEY_TIMELINE);
+        size_t len = json_array_size(pl_obj(tl, LK_KEY_TL_UPTIME_NS));
+        ck_assert_msg(len > 0, "%s: empty timeline", d->name);
+        ck_assert_int_eq(json_array_size(pl_obj(tl, LK_KEY_TL_LIVE_BYTES)), len);
+        ck_assert_int_eq(json_array_size(pl_obj(tl, LK_KEY_TL_RSS_BYTES)), len);
+        ck_assert_int_eq(json_array_size(pl_obj(tl, LK_KEY_TL_ALLOCS)), len);
+        ck_assert_int_eq(json_array_size(pl_obj(tl, LK_KEY_TL_FREES)), len);
+        if (strcmp(d->trigger, "interval") != 0) continue;
+        nint++;
+        ck_assert_int_eq(pl_int(pl_obj(d->root, LK_KEY_CONFIG), LK_KEY_INTERVAL_MS), 100);
+        pl_assert_site(d, "leak_1337", "malloc", 1, 1337, 1, 1337);
+    }
+    ck_assert_int_ge(nint, 3);
+    pl_dump_t *last = &r.dumps[r.ndumps - 1];
+    ck_assert_str_eq(last->trigger, "exit");
+    pl_run_free(&r);
+}
+END_TEST
+
+START_TEST(test_preload_api_snapshot)
+{
+    pl_run_t bare, r;
+    pl_run(&bare, "pl_api", NULL, NULL, 0);
+    pl_assert_exit(&bare, 0);
+    ck_assert_str_eq(bare.out, "active 0\nsnap -38 -38 -38\n");
+    ck_assert_int_eq(bare.ndumps, 0);
+    pl_run(&r, "pl_api", NULL, NULL, 1);
+    pl_assert_exit(&r, 0);
+    ck_assert_str_eq(r.out, "active 1\nsnap 0 0 0\n");
+    pl_check_all(&r);
+    ck_assert_int_eq(r.ndumps, 4);
+    assert_series(&r, r.pid);
+    char x63[64];
+    memset(x63, 'x', 63);
+    x63[63] = '\0';
+    for (int k = 0; k < 3; k++) {
+        pl_dump_t *d = dump_seq(&r, k);
+        ck_assert_str_eq(d->trigger, "api");
+        pl_assert_site(d, "leak_1337", "malloc", k + 1, (k + 1) * 1337, k + 1, (k + 1) * 1337);
+        json_t *label = pl_obj(pl_obj(d->root, LK_KEY_DUMP), LK_KEY_LABEL);
+        if (k == 0) ck_assert_str_eq(json_string_value(label), "after-warmup");
+        if (k == 1) ck_assert(json_is_null(label));
+        if (k == 2) ck_assert_str_eq(json_string_value(label), x63);
+    }
+    ck_assert_str_eq(dump_seq(&r, 3)->trigger, "exit");
+    pl_run_free(&bare);
+    pl_run_free(&r);
+}
+END_TEST
+
+START_TEST(test_preload_watermark)
+{
+    const char *const env[] = {"LIBLEAK_WATERMARK=1M", NULL};
+    pl_run_t r;
+    pl_run(&r, "pl_watermark", NULL, env, 1);
+    pl_assert_exit(&r, 0);
+    pl_check_all(&r);
+    assert_series(&r, r.pid);
+    int k = 0;
+    for (int i = 0; i < r.ndumps; i++) {
+        pl_dump_t *d = &r.dumps[i];
+        ck_assert_int_eq(pl_int(pl_obj(d->root, LK_KEY_CONFIG), LK_KEY_WATERMARK_BYTES),
+                         1048576);
+        if (strcmp(d->trigger, "watermark") != 0) continue;
+        k++;
+        long long live = pl_int(pl_totals(d), LK_KEY_LIVE_BYTES);
+        ck_assert_msg(live >= k * 1048576LL, "%s: watermark dump %d at %lld live bytes", d->name,
+                      k, live);
+    }
+    ck_assert_msg(k == 4, "%d watermark dumps for 4 MiB boundaries crossed", k);
+    pl_assert_site(pl_exit_dump(&r), "wm_step", "malloc", 20, 5000000, 20, 5000000);
+    pl_run_free(&r);
+}
+END_TEST
+
+START_TEST(test_preload_sigowner_early)
+{
+    const char *const args[] = {"early", NULL};
+    pl_run_t bare, r;
+    pl_run(&bare, "pl_sigowner", args, NULL, 0);
+    pl_assert_exit(&bare, 0);
+    pl_run(&r, "pl_sigowner", args, NULL, 1);
+    pl_assert_exit(&r, 0);
+    ck_assert_str_eq(r.out, bare.out);
+    ck_assert_str_eq(r.out, "handled 3\n");
+    pl_check_all(&r);
+    pl_run_free(&bare);
+    pl_run_free(&r);
+}
+END_TEST
+
+START_TEST(test_preload_sigowner_late)
+{
+    const char *const args[] = {"late", NULL};
+    pl_run_t base, r;
+    pl_run(&base, "pl_basic", NULL, NULL, 1);
+    pl_run(&r, "pl_sigowner", args, NULL, 1);
+    pl_assert_exit(&r, 0);
+    ck_assert_str_eq(r.out, "handled 3\n");
+    ck_assert_msg(pl_count_lines(r.err) - pl_count_lines(base.err) == 1,
+                  "expected one warning that SIGUSR1 was taken over, stderr:\n%s", r.err);
+    pl_check_all(&r);
+    pl_exit_dump(&r);
+    pl_run_free(&base);
+    pl_run_free(&r);
+}
+END_TEST
+
+START_TEST(test_preload_signal_storm)
+{
+    pl_run_t bare, r;
+    pl_run(&bare, "pl_storm", NULL, NULL, 0);
+    pl_assert_exit(&bare, 0);
+    pl_run(&r, "pl_storm", NULL, NULL, 1);
+    pl_assert_exit(&r, 0);
+    ck_assert_str_eq(r.out, bare.out);
+    int nsig = 0;
+    for (int i = 0; i < r.nothers; i++)
+        ck_abort_msg("%s: '%s' left behind", r.dir, r.others[i]);
+    for (int i = 0; i < r.ndumps; i++) {
+        pl_dump_t *d = &r.dumps[i];
+        ck_assert_msg(d->root != NULL, "%s: not complete JSON: %s", d->name, d->error);
+        if (!strcmp(d->trigger, "signal")) nsig++;
+    }
+    ck_assert_msg(nsig >= 1, "no signal dump during the storm");
+    assert_series(&r, r.pid);
+    pl_dump_t *e = pl_exit_dump(&r);
+    pl_check_dump(e);
+    long long bytes = 0;  /* the sizes pl_storm's workers request */
+    for (int t = 0; t < 8; t++)
+        for (int i = 0; i < 300000; i++) bytes += 16 + (i * 7 + t) % 500;
+    pl_assert_site(e, "churn_alloc", "malloc", 0, 0, 8 * 300000, bytes);
+    /* snapshots taken mid-churn keep the documented invariants too */
+    for (int i = 0; i < r.ndumps; i++) pl_check_dump(&r.dumps[i]);
+    pl_run_free(&bare);
+    pl_run_free(&r);
+}
+END_TEST
+
+static Suite *preload_snap_suite(void)
+{
+    Suite *s = suite_create("preload_snap");
+    TCase *tc = tcase_create("snapshots");
+    tcase_set_timeout(tc, PL_TIMEOUT);
+    tcase_add_test(tc, test_preload_signal_snapshots);
+    tcase_add_test(tc, test_preload_signal_disabled);
+    tcase_add_test(tc, test_preload_interval_snapshots);
+    tcase_add_test(tc, test_preload_api_snapshot);
+    tcase_add_test(tc, test_preload_watermark);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("signals");
+    tcase_set_timeout(tc, PL_TIMEOUT);
+    tcase_add_test(tc, test_preload_sigowner_early);
+    tcase_add_test(tc, test_preload_sigowner_late);
+    tcase_add_test(tc, test_preload_signal_storm);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+LK_TEST_MAIN(preload_snap_suite)

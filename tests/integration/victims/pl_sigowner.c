@@ -1,0 +1,86 @@
+/* pl_sigowner: a program that owns SIGUSR1 keeps working under the preload.
+ * Usage: pl_sigowner early|late
+ *   early: the handler is installed from .preinit_array, before libleak's
+ *          constructor: libleak must chain to it (and still snapshot).
+ *   late:  the handler is installed in main, replacing libleak's: libleak
+ *          must warn once on stderr and the program's handler works.
+ * Then raises SIGUSR1 three times; the handler counts.  Prints
+ * "handled 3" and exits 0 (1 if the count is wrong).  In "early" mode under
+ * the preload ($LIBLEAK_DIR set) it also waits up to 60 s for three signal
+ * dumps of its pid and exits 2 if they never appear. */
+#include <dirent.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t handled;
+
+static void on_usr1(int sig)
+{
+    (void)sig;
+    handled++;
+}
+
+static void install(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_usr1;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGUSR1, &sa, NULL);
+}
+
+static int early_mode;
+
+static void preinit(int argc, char **argv, char **envp)
+{
+    (void)envp;
+    if (argc > 1 && !strcmp(argv[1], "early")) {
+        early_mode = 1;
+        install();
+    }
+}
+__attribute__((used, section(".preinit_array"))) static void (*const preinit_fn)(int, char **,
+                                                                                   char **) = preinit;
+
+static int count_dumps(const char *trigger)
+{
+    const char *dir = getenv("LIBLEAK_DIR");
+    char pre[64], suf[64];
+    snprintf(pre, sizeof pre, "libleak.%ld.", (long)getpid());
+    snprintf(suf, sizeof suf, ".%s.json", trigger);
+    DIR *d = opendir(dir ? dir : ".");
+    if (!d) return -1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        size_t l = strlen(e->d_name), sl = strlen(suf);
+        if (!strncmp(e->d_name, pre, strlen(pre)) && l > sl && !strcmp(e->d_name + l - sl, suf))
+            n++;
+    }
+    closedir(d);
+    return n;
+}
+
+int main(void)
+{
+    struct timespec ts = {0, 10 * 1000 * 1000};
+    if (!early_mode) install();
+    for (int i = 0; i < 3; i++) {
+        raise(SIGUSR1);
+        nanosleep(&ts, NULL);
+    }
+    if (early_mode && getenv("LIBLEAK_DIR")) {
+        int j = 0;
+        while (count_dumps("signal") < 3 && j++ < 6000) nanosleep(&ts, NULL);
+        if (count_dumps("signal") < 3) {
+            fprintf(stderr, "chained: %d signal dumps, expected 3\n", count_dumps("signal"));
+            return 2;
+        }
+    }
+    printf("handled %d\n", (int)handled);
+    return handled == 3 ? 0 : 1;
+}

@@ -1,0 +1,63 @@
+/* pl_sigsnap: snapshots on SIGUSR1, raised by the program between steps.
+ * Runs only under the preload (without it SIGUSR1 would kill it).
+ * Step k = 0..3: leak_step() leaks malloc(1337), raise(SIGUSR1), then wait
+ * (up to 60 s) until k+1 signal dumps of this pid are in $LIBLEAK_DIR.
+ * Expected: signal dumps seq 0..3, then the exit dump seq 4; in signal dump
+ * k the site through leak_step has live k+1 blocks / (k+1)*1337 bytes; the
+ * site keeps the same stack id in every dump; dump times never go back.
+ * Prints "ok" and exits 0; exits 1 if a snapshot never appears. */
+#include <dirent.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static void *keep[8];
+
+__attribute__((noinline)) static void *leak_step(void) { return malloc(1337); }
+
+/* Count files "libleak.<pid>.<n>.<trigger>.json" in $LIBLEAK_DIR. */
+static int count_dumps(const char *trigger)
+{
+    const char *dir = getenv("LIBLEAK_DIR");
+    char pre[64], suf[64];
+    snprintf(pre, sizeof pre, "libleak.%ld.", (long)getpid());
+    snprintf(suf, sizeof suf, ".%s.json", trigger);
+    DIR *d = opendir(dir ? dir : ".");
+    if (!d) return -1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        size_t l = strlen(e->d_name), sl = strlen(suf);
+        if (!strncmp(e->d_name, pre, strlen(pre)) && l > sl && !strcmp(e->d_name + l - sl, suf))
+            n++;
+    }
+    closedir(d);
+    return n;
+}
+
+static int wait_dumps(const char *trigger, int want)
+{
+    struct timespec ts = {0, 10 * 1000 * 1000};
+    for (int i = 0; i < 6000; i++) {
+        if (count_dumps(trigger) >= want) return 0;
+        nanosleep(&ts, NULL);
+    }
+    return 1;
+}
+
+int main(void)
+{
+    for (int k = 0; k < 4; k++) {
+        keep[k] = leak_step();
+        raise(SIGUSR1);
+        if (wait_dumps("signal", k + 1)) {
+            fprintf(stderr, "signal snapshot %d never appeared\n", k);
+            return 1;
+        }
+    }
+    printf("ok\n");
+    return 0;
+}

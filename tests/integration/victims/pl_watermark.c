@@ -1,0 +1,54 @@
+/* pl_watermark: LIBLEAK_WATERMARK=1M writes a dump each time live bytes
+ * cross a new MiB.  wm_step() leaks 20 blocks of 250000 bytes (5,000,000
+ * bytes, crossing 1, 2, 3 and 4 MiB); after each block the victim waits (up
+ * to 60 s) until there are as many watermark dumps as MiB boundaries its own
+ * blocks have crossed.  Prints "ok" and exits 0; exits 1 on a timeout.
+ * Expected: exactly 4 watermark dumps; the k-th (k = 1..4, by seq) has
+ * totals.live_bytes >= k MiB; config.watermark_bytes is 1048576. */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static void *keep[20];
+
+__attribute__((noinline)) static void *wm_step(void) { return malloc(250000); }
+
+static int count_dumps(const char *trigger)
+{
+    const char *dir = getenv("LIBLEAK_DIR");
+    char pre[64], suf[64];
+    snprintf(pre, sizeof pre, "libleak.%ld.", (long)getpid());
+    snprintf(suf, sizeof suf, ".%s.json", trigger);
+    DIR *d = opendir(dir ? dir : ".");
+    if (!d) return -1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        size_t l = strlen(e->d_name), sl = strlen(suf);
+        if (!strncmp(e->d_name, pre, strlen(pre)) && l > sl && !strcmp(e->d_name + l - sl, suf))
+            n++;
+    }
+    closedir(d);
+    return n;
+}
+
+int main(void)
+{
+    struct timespec ts = {0, 10 * 1000 * 1000};
+    for (int i = 0; i < 20; i++) {
+        keep[i] = wm_step();
+        memset(keep[i], i, 250000);
+        int want = (int)((250000L * (i + 1)) / 1048576L);
+        int j = 0;
+        while (count_dumps("watermark") < want && j++ < 6000) nanosleep(&ts, NULL);
+        if (count_dumps("watermark") < want) {
+            fprintf(stderr, "watermark dump %d never appeared\n", want);
+            return 1;
+        }
+    }
+    printf("ok\n");
+    return 0;
+}
