@@ -1078,12 +1078,14 @@ static int module_cb(struct dl_phdr_info *info, size_t size, void *arg)
 {
     (void)size;
     roots_buf_t *rb = arg;
+#ifndef LK_TESTING /* in the unit tests scan.o sits in the test program itself */
     for (int i = 0; i < info->dlpi_phnum; i++) {
         const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
         if (ph->p_type != PT_LOAD) continue;
         uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
         if (rb->self_marker >= lo && rb->self_marker < lo + ph->p_memsz) return 0;
     }
+#endif
     const char *name = info->dlpi_name;
     char exe[4096];
     if (!name || !*name) {
@@ -1207,17 +1209,26 @@ static void tls_sizes(size_t *static_size, size_t *tcb)
  * word (tcb) and third (self) both hold its own address.  Returns it or 0. */
 static uintptr_t find_tcb(const map_ent_t *m, size_t tcb)
 {
-    static uintptr_t buf[16384 / sizeof(uintptr_t)];
-    uintptr_t lo = m->hi - sizeof buf > m->lo ? m->hi - sizeof buf : m->lo;
+    /* A heap copy, never a static one: the copy of another thread's stack
+     * must not become part of a root. */
+    const size_t span = 16384;
+    uintptr_t *buf = malloc(span), found = 0;
+    if (!buf) return 0;
+    uintptr_t lo = m->hi - m->lo > span ? m->hi - span : m->lo;
     lk_scan_io_t io = {lo, buf, m->hi - lo, 0};
     lk_scan_read_self(&io, 1, NULL);
     size_t words = io.got / WORD;
-    size_t top = tcb ? (m->hi - tcb - lo) / WORD : words;
+    size_t top = tcb && m->hi - tcb > lo ? (m->hi - tcb - lo) / WORD : words;
     for (size_t w = top < words ? top + 1 : words; w-- > 0;) {
         uintptr_t a = lo + w * WORD;
-        if ((a & 63) == 0 && w + 2 < words && buf[w] == a && buf[w + 2] == a) return a;
+        if ((a & 63) == 0 && w + 2 < words && buf[w] == a && buf[w + 2] == a) {
+            found = a;
+            break;
+        }
     }
-    return 0;
+    memset(buf, 0, span);
+    free(buf);
+    return found;
 }
 
 /* Parse the stack pointer and syscall arguments from

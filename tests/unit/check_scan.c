@@ -1,0 +1,669 @@
+/* check_scan.c - unit tests of the reachability scan (preload/scan.c).
+ * The classifier runs on fake memory: a flat buffer mapped at FAKE_BASE,
+ * blocks and roots given by hand, and a reader that refuses everything
+ * outside the buffer.  The last cases run the real entry point in this
+ * process, with test doubles for the preload's block table. */
+#include <jansson.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "scan.h"
+#include "testhelper.h"
+
+/* ### fake memory */
+
+#define FAKE_BASE ((uintptr_t)0x100000)
+#define FAKE_SIZE (4u << 20)
+static uint8_t *fake;           /* FAKE_SIZE bytes standing for [FAKE_BASE, +FAKE_SIZE) */
+static uintptr_t fake_hole_lo, fake_hole_hi;  /* an unreadable range inside */
+static unsigned fake_reads;     /* batches served */
+
+static void fake_read(lk_scan_io_t *io, size_t n, void *arg)
+{
+    (void)arg;
+    fake_reads++;
+    for (size_t i = 0; i < n; i++) {
+        uintptr_t a = io[i].addr;
+        size_t got = 0;
+        while (got < io[i].len) {
+            uintptr_t p = a + got;
+            if (p < FAKE_BASE || p >= FAKE_BASE + FAKE_SIZE) break;
+            if (p >= fake_hole_lo && p < fake_hole_hi) break;
+            ((uint8_t *)io[i].dst)[got] = fake[p - FAKE_BASE];
+            got++;
+        }
+        io[i].got = got;
+    }
+}
+
+static void put(uintptr_t addr, uintptr_t value)
+{
+    ck_assert(addr >= FAKE_BASE && addr + sizeof value <= FAKE_BASE + FAKE_SIZE);
+    memcpy(fake + (addr - FAKE_BASE), &value, sizeof value);
+}
+
+static void setup(void)
+{
+    fake = calloc(1, FAKE_SIZE);
+    ck_assert_ptr_nonnull(fake);
+    fake_hole_lo = fake_hole_hi = 0;
+    fake_reads = 0;
+}
+
+static void teardown(void)
+{
+    free(fake);
+    fake = NULL;
+}
+
+/* Heap blocks live from HEAP, roots ("globals") from GLOB. */
+#define HEAP (FAKE_BASE + 0x10000)
+#define GLOB (FAKE_BASE + 0x1000)
+
+static lk_scan_block_t blk(uintptr_t ptr, uint64_t size, uint32_t stack)
+{
+    lk_scan_block_t b;
+    memset(&b, 0, sizeof b);
+    b.ptr = ptr;
+    b.size = size;
+    b.stack_id = stack;
+    return b;
+}
+
+static lk_scan_root_t global_root(uintptr_t lo, uintptr_t hi)
+{
+    return (lk_scan_root_t){lo, hi, LK_ROOT_GLOBAL, 0, "/fake/app", FAKE_BASE};
+}
+
+/* Return the classified block at 'ptr' (blocks are sorted by classify). */
+static const lk_scan_block_t *at(const lk_scan_block_t *b, size_t n, uintptr_t ptr)
+{
+    for (size_t i = 0; i < n; i++)
+        if (b[i].ptr == ptr) return &b[i];
+    ck_abort_msg("no block at 0x%lx", (unsigned long)ptr);
+    return NULL;
+}
+
+static const char *kind_name(int k)
+{
+    static const char *const names[] = LK_REACH_KIND_NAMES;
+    return names[k];
+}
+
+#define assert_kind(b, n, ptr, k)                                                       \
+    do {                                                                                \
+        const lk_scan_block_t *x_ = at((b), (n), (ptr));                                \
+        ck_assert_msg(x_->kind == (k), "block 0x%lx: %s, expected %s",                  \
+                      (unsigned long)(ptr), kind_name(x_->kind), kind_name(k));         \
+    } while (0)
+
+static void classify(lk_scan_block_t *b, size_t n, const lk_scan_root_t *r, size_t nr,
+                     lk_scan_result_t *res)
+{
+    ck_assert_int_eq(lk_scan_classify(b, n, r, nr, fake_read, NULL, res), 0);
+    uint64_t bytes = 0, kb = 0, kblocks = 0;
+    for (size_t i = 0; i < n; i++) bytes += b[i].size;
+    for (int k = 0; k < 4; k++) {
+        kb += res->kind_bytes[k];
+        kblocks += res->kind_blocks[k];
+    }
+    ck_assert_uint_eq(kb, bytes);     /* per-kind bytes sum to live bytes */
+    ck_assert_uint_eq(kblocks, n);
+}
+
+/* ### classification */
+
+START_TEST(test_scan_definite)
+{
+    lk_scan_block_t b[] = {blk(HEAP, 64, 1), blk(HEAP + 0x100, 32, 2)};
+    put(GLOB, HEAP + 0x100);            /* the second one is held */
+    lk_scan_root_t r[] = {global_root(GLOB, GLOB + 64)};
+    lk_scan_result_t res;
+    classify(b, 2, r, 1, &res);
+    assert_kind(b, 2, HEAP, LK_REACH_DEFINITE);
+    assert_kind(b, 2, HEAP + 0x100, LK_REACH_REACHABLE);
+    ck_assert_uint_eq(res.kind_bytes[LK_REACH_DEFINITE], 64);
+    ck_assert_uint_eq(res.structures, 1);
+    lk_scan_result_free(&res);
+}
+END_TEST
+
+START_TEST(test_scan_indirect_tree)
+{
+    /* root -> a, b; a -> c: the root is definite, the other three indirect,
+     * all in one structure headed by the root. */
+    uintptr_t root = HEAP + 0x400, a = HEAP + 0x100, bb = HEAP + 0x200, cc = HEAP;
+    lk_scan_block_t b[] = {blk(root, 32, 1), blk(a, 32, 2), blk(bb, 32, 2), blk(cc, 48, 3)};
+    put(root, a);
+    put(root + 8, bb);
+    put(a + 16, cc);
+    lk_scan_result_t res;
+    classify(b, 4, NULL, 0, &res);
+    assert_kind(b, 4, root, LK_REACH_DEFINITE);
+    assert_kind(b, 4, a, LK_REACH_INDIRECT);
+    assert_kind(b, 4, bb, LK_REACH_INDIRECT);
+    assert_kind(b, 4, cc, LK_REACH_INDIRECT);
+    ck_assert_uint_eq(res.kind_blocks[LK_REACH_INDIRECT], 3);
+    ck_assert_uint_eq(res.kind_bytes[LK_REACH_INDIRECT], 112);
+    ck_assert_uint_eq(res.structures, 1);
+    const lk_scan_block_t *head = at(b, 4, root);
+    for (int i = 0; i < 4; i++) ck_assert_ptr_eq(&b[b[i].aux], head);
+    ck_assert_uint_eq(head->flags, 0);  /* a tree: no cycle */
+
+    json_t *j = lk_scan_build_json(b, 4, NULL, 0, &res, NULL);
+    ck_assert_ptr_nonnull(j);
+    json_t *st = json_object_get(j, LK_KEY_REACH_STRUCTURES);
+    ck_assert_uint_eq(json_array_size(st), 1);
+    json_t *s0 = json_array_get(st, 0);
+    ck_assert_int_eq(json_integer_value(json_object_get(s0, LK_KEY_REACH_BLOCKS)), 4);
+    ck_assert_int_eq(json_integer_value(json_object_get(s0, LK_KEY_REACH_BYTES)), 144);
+    ck_assert_int_eq(json_integer_value(json_object_get(s0, LK_KEY_REACH_HEAD_STACK)), 1);
+    ck_assert(json_is_false(json_object_get(s0, LK_KEY_REACH_CYCLE)));
+    ck_assert_uint_eq(json_array_size(json_object_get(s0, LK_KEY_REACH_MEMBERS)), 3);
+    json_decref(j);
+    lk_scan_result_free(&res);
+}
+END_TEST
+
+START_TEST(test_scan_two_cycle)
+{
+    uintptr_t x = HEAP, y = HEAP + 0x80;
+    lk_scan_block_t b[] = {blk(y, 64, 7), blk(x, 64, 7)};
+    put(x, y);
+    put(y + 8, x);
+    lk_scan_result_t res;
+    classify(b, 2, NULL, 0, &res);
+    /* valgrind's order: the lower block heads the clique. */
+    assert_kind(b, 2, x, LK_REACH_DEFINITE);
+    assert_kind(b, 2, y, LK_REACH_INDIRECT);
+    const lk_scan_block_t *h = at(b, 2, x);
+    ck_assert(h->flags & LK_SCAN_F_CYCLE);
+    ck_assert(h->flags & LK_SCAN_F_HEAD_CYC);
+
+    json_t *j = lk_scan_build_json(b, 2, NULL, 0, &res, NULL);
+    json_t *s0 = json_array_get(json_object_get(j, LK_KEY_REACH_STRUCTURES), 0);
+    ck_assert(json_is_true(json_object_get(s0, LK_KEY_REACH_CYCLE)));
+    ck_assert(json_is_true(json_object_get(s0, LK_KEY_REACH_HEAD_IN_CYCLE)));
+    ck_assert_int_eq(json_integer_value(json_object_get(s0, LK_KEY_REACH_BYTES)), 128);
+    json_t *m = json_object_get(s0, LK_KEY_REACH_MEMBERS);
+    ck_assert_uint_eq(json_array_size(m), 1);  /* both from stack 7 */
+    ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(m, 0), LK_KEY_REACH_BLOCKS)), 2);
+    json_decref(j);
+    lk_scan_result_free(&res);
+}
+END_TEST
+
+START_TEST(test_scan_self_loop_and_tail_cycle)
+{
+    /* s -> s (one-block cycle); h -> p -> q -> p: the cycle is below the head. */
+    uintptr_t s = HEAP, h = HEAP + 0x100, p = HEAP + 0x200, q = HEAP + 0x300;
+    lk_scan_block_t b[] = {blk(s, 16, 1), blk(h, 16, 2), blk(p, 16, 3), blk(q, 16, 3)};
+    put(s, s);
+    put(h, p);
+    put(p, q);
+    put(q, p);
+    lk_scan_result_t res;
+    classify(b, 4, NULL, 0, &res);
+    assert_kind(b, 4, s, LK_REACH_DEFINITE);
+    assert_kind(b, 4, h, LK_REACH_DEFINITE);
+    assert_kind(b, 4, p, LK_REACH_INDIRECT);
+    assert_kind(b, 4, q, LK_REACH_INDIRECT);
+    ck_assert_uint_eq(at(b, 4, s)->flags, LK_SCAN_F_CYCLE | LK_SCAN_F_HEAD_CYC);
+    ck_assert_uint_eq(at(b, 4, h)->flags, LK_SCAN_F_CYCLE);
+    lk_scan_result_free(&res);
+}
+END_TEST
+
+START_TEST(test_scan_earlier_leader_absorbed)
+{
+    /* a (low) is visited first and heads a clique of one; b (high) points at
+     * a, so a becomes indirect in b's structure, as in valgrind. */
+    uintptr_t a = HEAP, c = HEAP + 0x40, bb = HEAP + 0x100;
+    lk_scan_block_t b[] = {blk(a, 32, 1), blk(c, 32, 1), blk(bb, 32, 2)};
+    put(a, c);
+    put(bb + 8, a);
+    lk_scan_result_t res;
+    classify(b, 3, NULL, 0, &res);
+    assert_kind(b, 3, bb, LK_REACH_DEFINITE);
+    assert_kind(b, 3, a, LK_REACH_INDIRECT);
+    assert_kind(b, 3, c, LK_REACH_INDIRECT);
+    ck_assert_uint_eq(res.structures, 1);
+    for (int i = 0; i < 3; i++) ck_assert_uint_eq(b[i].aux, (uint32_t)(at(b, 3, bb) - b));
+    ck_assert_uint_eq(at(b, 3, bb)->flags, 0);
+    lk_scan_result_free(&res);
+}
+END_TEST
+
+START_TEST(test_scan_interior_possible)
+{
+    /* global -> interior of x; x -> y (start pointer): both possible, as
+     * valgrind propagates "possibly lost" through start pointers. */
+    uintptr_t x = HEAP, y = HEAP + 0x100;
+    lk_scan_block_t b[] = {blk(x, 100, 1), blk(y, 16, 2)};
+    put(GLOB + 8, x + 40);
+    put(x, y);
+    lk_scan_root_t r[] = {global_root(GLOB, GLOB + 16)};
+    lk_scan_result_t res;
+    classify(b, 2, r, 1, &res);
+    assert_kind(b, 2, x, LK_REACH_POSSIBLE);
+    assert_kind(b, 2, y, LK_REACH_POSSIBLE);
+    ck_assert_uint_eq(res.kind_bytes[LK_REACH_POSSIBLE], 116);
+    ck_assert_uint_eq(res.structures, 0);
+    lk_scan_result_free(&res);
+
+    /* One past the end is not inside: definite. */
+    setup();
+    lk_scan_block_t b2[] = {blk(x, 100, 1)};
+    put(GLOB, x + 100);
+    classify(b2, 1, r, 1, &res);
+    assert_kind(b2, 1, x, LK_REACH_DEFINITE);
+    lk_scan_result_free(&res);
+}
+END_TEST
+
+START_TEST(test_scan_possible_upgraded)
+{
+    /* The first root reaches x only through its interior, the second at its
+     * start: x and what it holds end up reachable, held by the second root. */
+    uintptr_t x = HEAP, y = HEAP + 0x100;
+    lk_scan_block_t b[] = {blk(x, 64, 1), blk(y, 16, 2)};
+    put(GLOB, x + 8);
+    put(GLOB + 0x100, x);
+    put(x + 24, y);
+    lk_scan_root_t r[] = {global_root(GLOB, GLOB + 8), global_root(GLOB + 0x100, GLOB + 0x108)};
+    lk_scan_result_t res;
+    classify(b, 2, r, 2, &res);
+    assert_kind(b, 2, x, LK_REACH_REACHABLE);
+    assert_kind(b, 2, y, LK_REACH_REACHABLE);
+    const lk_scan_block_t *yb = at(b, 2, y);
+    ck_assert_uint_lt(yb->aux, res.nholders);
+    ck_assert_uint_eq(res.holders[yb->aux].addr, GLOB + 0x100);
+    ck_assert_uint_eq(res.holders[yb->aux].root, 1);
+    lk_scan_result_free(&res);
+}
+END_TEST
+
+START_TEST(test_scan_global_held_by)
+{
+    /* g1 -> a -> b; the stack -> b as well: b is credited to g1, which
+     * reached it first; c is held by the stack alone. */
+    uintptr_t a = HEAP, bb = HEAP + 0x100, c = HEAP + 0x200;
+    lk_scan_block_t b[] = {blk(a, 32, 1), blk(bb, 32, 2), blk(c, 32, 3)};
+    put(GLOB + 0x18, a);
+    put(a + 8, bb);
+    uintptr_t stk = FAKE_BASE + 0x8000;
+    put(stk, bb);
+    put(stk + 8, c);
+    lk_scan_root_t r[] = {global_root(GLOB, GLOB + 0x40),
+                          {stk, stk + 64, LK_ROOT_STACK, 4242, NULL, 0}};
+    lk_scan_result_t res;
+    classify(b, 3, r, 2, &res);
+    for (int i = 0; i < 3; i++) ck_assert_uint_eq(b[i].kind, LK_REACH_REACHABLE);
+    ck_assert_uint_eq(res.holders[at(b, 3, a)->aux].addr, GLOB + 0x18);
+    ck_assert_uint_eq(res.holders[at(b, 3, bb)->aux].addr, GLOB + 0x18);
+    ck_assert_uint_eq(res.holders[at(b, 3, c)->aux].root, 1);
+    ck_assert_uint_eq(res.root_bytes[LK_ROOT_GLOBAL], 0x40);
+    ck_assert_uint_eq(res.root_bytes[LK_ROOT_STACK], 64);
+
+    json_t *j = lk_scan_build_json(b, 3, r, 2, &res, NULL);
+    json_t *hb = json_object_get(j, LK_KEY_REACH_HELD_BY);
+    ck_assert_uint_eq(json_array_size(hb), 3);  /* (g1, stack 1), (g1, stack 2), (tid, stack 3) */
+    size_t i;
+    json_t *e;
+    int globals = 0, stacks = 0;
+    json_array_foreach(hb, i, e) {
+        const char *root = json_string_value(json_object_get(e, LK_KEY_REACH_ROOT));
+        ck_assert_str_eq(json_string_value(json_object_get(e, LK_KEY_REACH_KIND)), "reachable");
+        if (!strcmp(root, "global")) {
+            globals++;
+            ck_assert_str_eq(json_string_value(json_object_get(e, LK_KEY_REACH_MODULE)), "/fake/app");
+            ck_assert_str_eq(json_string_value(json_object_get(e, LK_KEY_REACH_ADDRESS)), "0x101018");
+            ck_assert_str_eq(json_string_value(json_object_get(e, LK_KEY_REACH_OFFSET)), "0x1018");
+        } else {
+            stacks++;
+            ck_assert_str_eq(root, "stack");
+            ck_assert_int_eq(json_integer_value(json_object_get(e, LK_KEY_REACH_TID)), 4242);
+            ck_assert_int_eq(json_integer_value(json_object_get(e, LK_KEY_STACK)), 3);
+        }
+    }
+    ck_assert_int_eq(globals, 2);
+    ck_assert_int_eq(stacks, 1);
+    json_t *k = json_object_get(j, LK_KEY_REACH_KINDS);
+    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(k, "reachable"),
+                                                        LK_KEY_REACH_BYTES)), 96);
+    json_decref(j);
+    lk_scan_result_free(&res);
+}
+END_TEST
+
+START_TEST(test_scan_allocator_header_ignored)
+{
+    /* A pointer at the next chunk's header (glibc's top/bin pointers) is not
+     * a reference; one word before it is. */
+    uintptr_t x = HEAP;
+    lk_scan_block_t b[] = {blk(x, 24, 1)};
+    b[0].hdr_off = 16;
+    put(GLOB, x + 16);
+    lk_scan_root_t r[] = {global_root(GLOB, GLOB + 8)};
+    lk_scan_result_t res;
+    classify(b, 1, r, 1, &res);
+    assert_kind(b, 1, x, LK_REACH_DEFINITE);
+    lk_scan_result_free(&res);
+
+    lk_scan_block_t b2[] = {blk(x, 24, 1)};
+    b2[0].hdr_off = 16;
+    put(GLOB, x + 8);
+    classify(b2, 1, r, 1, &res);
+    assert_kind(b2, 1, x, LK_REACH_POSSIBLE);
+    lk_scan_result_free(&res);
+}
+END_TEST
+
+START_TEST(test_scan_unreadable_skipped)
+{
+    /* A root whose middle page cannot be read: the words after the hole
+     * still count, and the hole is reported. */
+    uintptr_t x = HEAP, y = HEAP + 0x100;
+    lk_scan_block_t b[] = {blk(x, 16, 1), blk(y, 16, 2)};
+    uintptr_t lo = FAKE_BASE + 0x4000;
+    fake_hole_lo = lo + 0x1000;
+    fake_hole_hi = lo + 0x2000;
+    put(lo + 0x1008, x);        /* inside the hole: not seen */
+    put(lo + 0x2010, y);        /* after it */
+    lk_scan_root_t r[] = {global_root(lo, lo + 0x3000)};
+    lk_scan_result_t res;
+    classify(b, 2, r, 1, &res);
+    assert_kind(b, 2, x, LK_REACH_DEFINITE);
+    assert_kind(b, 2, y, LK_REACH_REACHABLE);
+    ck_assert_uint_eq(res.unreadable_bytes, 0x1000);
+    lk_scan_result_free(&res);
+}
+END_TEST
+
+START_TEST(test_scan_big_and_many_blocks)
+{
+    /* A block bigger than one read batch, holding pointers to 3000 small
+     * blocks at its far end: all reachable, read in few batches. */
+    uintptr_t big = HEAP;
+    size_t bigsz = 1u << 20, nsmall = 3000;
+    lk_scan_block_t *b = calloc(nsmall + 1, sizeof *b);
+    b[0] = blk(big, bigsz, 1);
+    for (size_t i = 0; i < nsmall; i++) {
+        uintptr_t p = HEAP + bigsz + 64 * i;
+        b[i + 1] = blk(p, 48, 2);
+        put(big + bigsz - 8 * (i + 1), p);
+        if (i + 1 < nsmall) put(p + 8, p + 64);  /* and a chain through them */
+    }
+    put(GLOB, big);
+    lk_scan_root_t r[] = {global_root(GLOB, GLOB + 8)};
+    lk_scan_result_t res;
+    classify(b, nsmall + 1, r, 1, &res);
+    ck_assert_uint_eq(res.kind_blocks[LK_REACH_REACHABLE], nsmall + 1);
+    ck_assert_uint_lt(fake_reads, 100);
+    lk_scan_result_free(&res);
+    free(b);
+}
+END_TEST
+
+START_TEST(test_scan_structures_grouped)
+{
+    /* Three 2-cycles from the same sites and one single leak: two structure
+     * groups, the cycles counted together. */
+    lk_scan_block_t b[7];
+    for (int i = 0; i < 3; i++) {
+        uintptr_t p = HEAP + 0x100 * (uintptr_t)i, q = p + 0x80;
+        b[2 * i] = blk(p, 40, 5);
+        b[2 * i + 1] = blk(q, 40, 5);
+        put(p, q);
+        put(q, p);
+    }
+    b[6] = blk(HEAP + 0x1000, 10, 9);
+    lk_scan_result_t res;
+    classify(b, 7, NULL, 0, &res);
+    ck_assert_uint_eq(res.structures, 4);
+    json_t *j = lk_scan_build_json(b, 7, NULL, 0, &res, NULL);
+    json_t *st = json_object_get(j, LK_KEY_REACH_STRUCTURES);
+    ck_assert_uint_eq(json_array_size(st), 2);
+    json_t *s0 = json_array_get(st, 0);  /* sorted by bytes */
+    ck_assert_int_eq(json_integer_value(json_object_get(s0, LK_KEY_REACH_COUNT)), 3);
+    ck_assert_int_eq(json_integer_value(json_object_get(s0, LK_KEY_REACH_BLOCKS)), 6);
+    ck_assert_int_eq(json_integer_value(json_object_get(s0, LK_KEY_REACH_BYTES)), 240);
+    ck_assert(json_is_true(json_object_get(s0, LK_KEY_REACH_CYCLE)));
+    json_t *s1 = json_array_get(st, 1);
+    ck_assert_int_eq(json_integer_value(json_object_get(s1, LK_KEY_REACH_HEAD_STACK)), 9);
+    ck_assert(json_is_false(json_object_get(s1, LK_KEY_REACH_CYCLE)));
+    /* sites: (5, definite) 3 blocks, (5, indirect) 3 blocks, (9, definite) 1 */
+    json_t *sites = json_object_get(j, LK_KEY_REACH_SITES);
+    ck_assert_uint_eq(json_array_size(sites), 3);
+    long long sum = 0;
+    size_t i;
+    json_t *e;
+    json_array_foreach(sites, i, e) sum += json_integer_value(json_object_get(e, LK_KEY_REACH_BYTES));
+    ck_assert_int_eq(sum, json_integer_value(json_object_get(j, LK_KEY_REACH_LIVE_BYTES)));
+    json_decref(j);
+
+    /* Limits: one structure group, the rest counted as omitted. */
+    lk_scan_json_limits_t lim = {1, 1, 64};
+    j = lk_scan_build_json(b, 7, NULL, 0, &res, &lim);
+    ck_assert_uint_eq(json_array_size(json_object_get(j, LK_KEY_REACH_STRUCTURES)), 1);
+    json_t *om = json_object_get(j, LK_KEY_REACH_STRUCTURES_OMITTED);
+    ck_assert_int_eq(json_integer_value(json_object_get(om, LK_KEY_REACH_COUNT)), 1);
+    ck_assert_int_eq(json_integer_value(json_object_get(om, LK_KEY_REACH_BYTES)), 10);
+    json_decref(j);
+    lk_scan_result_free(&res);
+}
+END_TEST
+
+START_TEST(test_scan_empty)
+{
+    lk_scan_result_t res;
+    ck_assert_int_eq(lk_scan_classify(NULL, 0, NULL, 0, fake_read, NULL, &res), 0);
+    json_t *j = lk_scan_build_json(NULL, 0, NULL, 0, &res, NULL);
+    ck_assert_ptr_nonnull(j);
+    ck_assert_int_eq(json_integer_value(json_object_get(j, LK_KEY_REACH_LIVE_BLOCKS)), 0);
+    json_decref(j);
+    lk_scan_result_free(&res);
+}
+END_TEST
+
+/* ### the self reader */
+
+START_TEST(test_scan_read_self)
+{
+    long pg = sysconf(_SC_PAGESIZE);
+    uint8_t *m = mmap(NULL, (size_t)pg * 3, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    ck_assert(m != MAP_FAILED);
+    memset(m, 0xab, (size_t)pg * 3);
+    ck_assert_int_eq(mprotect(m + pg, (size_t)pg, PROT_NONE), 0);
+    uint8_t buf[3][8192];
+    lk_scan_io_t io[3] = {
+        {(uintptr_t)m, buf[0], 64, 0},                      /* readable */
+        {(uintptr_t)m + (uintptr_t)pg - 16, buf[1], 64, 0}, /* runs into the hole */
+        {(uintptr_t)m + 2 * (uintptr_t)pg, buf[2], 32, 0},  /* after it */
+    };
+    lk_scan_read_self(io, 3, NULL);
+    ck_assert_uint_eq(io[0].got, 64);
+    ck_assert_uint_eq(io[1].got, 16);
+    ck_assert_uint_eq(io[2].got, 32);
+    ck_assert_uint_eq(buf[2][31], 0xab);
+    munmap(m, (size_t)pg * 3);
+}
+END_TEST
+
+/* ### the entry point in this process, with a fake block table */
+
+/* Pointers kept scrambled, as the real table keeps them in memory the scan
+ * skips: a plain copy in .bss would hold every block. */
+#define TB_MASK ((uintptr_t)0xa5a5a5a5a5a5ull)
+static uintptr_t tb_ptr[8];
+static size_t tb_size[8];
+static int tb_n;
+static int tb_locked;
+void lk_table_lock_all(void) { tb_locked++; }
+void lk_table_unlock_all(void) { tb_locked--; }
+void lk_table_foreach(void (*cb)(uintptr_t, size_t, uint32_t, int, void *), void *arg)
+{
+    ck_assert_int_eq(tb_locked, 1);
+    for (int i = 0; i < tb_n; i++) cb(tb_ptr[i] ^ TB_MASK, tb_size[i], (uint32_t)i, 0, arg);
+}
+
+void *volatile g_scan_held;     /* a global root */
+static pthread_mutex_t park_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t park_cv = PTHREAD_COND_INITIALIZER;
+static int parked, release_worker;
+
+static uintptr_t worker_block;  /* scrambled with TB_MASK */
+
+static void *worker(void *arg)
+{
+    (void)arg;
+    void *volatile mine = malloc(200);  /* lives on this thread's stack only */
+    pthread_mutex_lock(&park_mu);
+    worker_block = (uintptr_t)mine ^ TB_MASK;
+    parked = 1;
+    pthread_cond_broadcast(&park_cv);
+    while (!release_worker) pthread_cond_wait(&park_cv, &park_mu);
+    pthread_mutex_unlock(&park_mu);
+    free(mine);
+    return NULL;
+}
+
+/* Allocate and drop, from a frame that is gone before the scan. */
+static __attribute__((noinline)) void *make_lost(size_t n)
+{
+    void *p = malloc(n);
+    memset(p, 1, n);
+    return (void *)((uintptr_t)p ^ 0x5a5a5a5a);  /* hidden from the scan */
+}
+
+static __attribute__((noinline)) void scrub_stack(void)
+{
+    volatile char pad[16384];
+    memset((char *)pad, 0, sizeof pad);
+}
+
+static json_t *kinds_entry(json_t *sec, uint32_t stack, const char **kind)
+{
+    json_t *sites = json_object_get(sec, LK_KEY_REACH_SITES), *e;
+    size_t i;
+    json_array_foreach(sites, i, e)
+        if (json_integer_value(json_object_get(e, LK_KEY_STACK)) == stack) {
+            *kind = json_string_value(json_object_get(e, LK_KEY_REACH_KIND));
+            return e;
+        }
+    ck_abort_msg("no reachability site for stack %u", stack);
+    return NULL;
+}
+
+START_TEST(test_scan_dump_section_in_process)
+{
+    /* block 0: held by g_scan_held; 1: on a parked thread's stack;
+     * 2: lost (its only pointer is scrambled); 3: held by a pthread key
+     * (thread descriptor of this thread). */
+    g_scan_held = malloc(100);
+    uintptr_t lost = (uintptr_t)make_lost(300) ^ 0x5a5a5a5a;
+    void *for_key = malloc(400);
+    pthread_key_t key;
+    ck_assert_int_eq(pthread_key_create(&key, NULL), 0);
+    pthread_setspecific(key, for_key);
+    tb_ptr[0] = (uintptr_t)g_scan_held ^ TB_MASK;
+    tb_size[0] = 100;
+    tb_ptr[2] = lost ^ TB_MASK;
+    tb_size[2] = 300;
+    tb_ptr[3] = (uintptr_t)for_key ^ TB_MASK;
+    tb_size[3] = 400;
+    tb_n = 4;
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, worker, NULL), 0);
+    pthread_mutex_lock(&park_mu);
+    while (!parked) pthread_cond_wait(&park_cv, &park_mu);
+    pthread_mutex_unlock(&park_mu);
+    tb_ptr[1] = worker_block;
+    tb_size[1] = 200;
+    for_key = NULL;
+    lost = 0;
+    scrub_stack();
+
+    json_t *sec = lk_scan_dump_section();
+    ck_assert_ptr_nonnull(sec);
+    ck_assert_int_eq(tb_locked, 0);
+    char *txt = json_dumps(sec, JSON_COMPACT);
+    const char *k;
+    kinds_entry(sec, 0, &k);
+    ck_assert_msg(!strcmp(k, "reachable"), "global-held block is %s: %s", k, txt);
+    kinds_entry(sec, 1, &k);
+    ck_assert_msg(!strcmp(k, "reachable"), "thread-stack block is %s: %s", k, txt);
+    kinds_entry(sec, 2, &k);
+    ck_assert_msg(!strcmp(k, "definite"), "lost block is %s: %s", k, txt);
+    kinds_entry(sec, 3, &k);
+    ck_assert_msg(!strcmp(k, "reachable"), "pthread-key block is %s: %s", k, txt);
+    ck_assert_int_ge(json_integer_value(json_object_get(sec, LK_KEY_REACH_THREADS)), 2);
+    ck_assert_int_eq(json_integer_value(json_object_get(sec, LK_KEY_REACH_THREADS_SP_UNKNOWN)), 0);
+
+    /* Held-by: block 0 by the word g_scan_held, block 1 by the worker's stack,
+     * block 3 by this thread's TLS. */
+    json_t *hb = json_object_get(sec, LK_KEY_REACH_HELD_BY), *e;
+    size_t i;
+    int seen = 0;
+    char want[32];
+    snprintf(want, sizeof want, "0x%lx", (unsigned long)(uintptr_t)&g_scan_held);
+    json_array_foreach(hb, i, e) {
+        json_int_t st = json_integer_value(json_object_get(e, LK_KEY_STACK));
+        const char *root = json_string_value(json_object_get(e, LK_KEY_REACH_ROOT));
+        if (st == 0) {
+            ck_assert_str_eq(root, "global");
+            ck_assert_str_eq(json_string_value(json_object_get(e, LK_KEY_REACH_ADDRESS)), want);
+            seen |= 1;
+        } else if (st == 1) {
+            ck_assert_str_eq(root, "stack");
+            ck_assert_int_ne(json_integer_value(json_object_get(e, LK_KEY_REACH_TID)), getpid());
+            seen |= 2;
+        } else if (st == 3) {
+            ck_assert_msg(!strcmp(root, "tls"), "pthread key block held by %s: %s", root, txt);
+            seen |= 4;
+        }
+    }
+    ck_assert_msg(seen == 7, "held_by incomplete (%d): %s", seen, txt);
+    free(txt);
+    json_decref(sec);
+
+    pthread_mutex_lock(&park_mu);
+    release_worker = 1;
+    pthread_cond_broadcast(&park_cv);
+    pthread_mutex_unlock(&park_mu);
+    pthread_join(th, NULL);
+}
+END_TEST
+
+static Suite *scan_suite(void)
+{
+    Suite *s = suite_create("scan");
+    TCase *tc = tcase_create("classify");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_scan_definite);
+    tcase_add_test(tc, test_scan_indirect_tree);
+    tcase_add_test(tc, test_scan_two_cycle);
+    tcase_add_test(tc, test_scan_self_loop_and_tail_cycle);
+    tcase_add_test(tc, test_scan_earlier_leader_absorbed);
+    tcase_add_test(tc, test_scan_interior_possible);
+    tcase_add_test(tc, test_scan_possible_upgraded);
+    tcase_add_test(tc, test_scan_global_held_by);
+    tcase_add_test(tc, test_scan_allocator_header_ignored);
+    tcase_add_test(tc, test_scan_unreadable_skipped);
+    tcase_add_test(tc, test_scan_big_and_many_blocks);
+    tcase_add_test(tc, test_scan_structures_grouped);
+    tcase_add_test(tc, test_scan_empty);
+    suite_add_tcase(s, tc);
+    TCase *tp = tcase_create("process");
+    tcase_set_timeout(tp, 30);
+    tcase_add_test(tp, test_scan_read_self);
+    tcase_add_test(tp, test_scan_dump_section_in_process);
+    suite_add_tcase(s, tp);
+    return s;
+}
+
+LK_TEST_MAIN(scan_suite)
