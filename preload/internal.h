@@ -88,8 +88,9 @@ void *lk_real_realloc(void *p, size_t n);
 #define LK_MAX_DEPTH 256        /* upper bound of LIBLEAK_DEPTH */
 #define LK_STACK_NONE UINT32_MAX
 
+#define LK_SKIP_MAX 32          /* room for libleak's own innermost frames */
 typedef struct lk_frames {
-    uintptr_t pc[LK_MAX_DEPTH]; /* return addresses, innermost first */
+    uintptr_t pc[LK_MAX_DEPTH + LK_SKIP_MAX + 1]; /* return addresses, innermost first */
     uint32_t depth;             /* valid entries in pc[] */
     bool truncated;             /* more frames existed beyond max_depth */
     uint64_t hash;              /* of pc[0..depth) and depth */
@@ -129,6 +130,7 @@ extern int (*LK_SEAM lk_stack_backtrace)(void **buf, int size);
 void lk_stack_lock(void);
 void lk_stack_unlock(void);
 void lk_stack_reset_after_fork(void);
+void lk_stack_reset_for_tests(void);
 
 /* ### table (table.c): the live-block table, sharded open addressing */
 /* A block record packs into 16 bytes: the pointer with the family in its two low
@@ -172,6 +174,7 @@ void lk_table_foreach(void (*cb)(uintptr_t ptr, size_t size, uint32_t stack_id,
  * ranges and returns how many exist (may exceed 'max'). */
 size_t lk_table_memory_ranges(uintptr_t (*ranges)[2], size_t max);
 void lk_table_reset_after_fork(void);
+void lk_table_reset_for_tests(void);
 
 /* ### tracker (tracker.c): sites, totals, mismatches, failures */
 /* One site: a (stack, family) pair that allocated.  Sites live in a chunked array
@@ -212,6 +215,9 @@ bool lk_track_free(void *ptr, int family);
  * false if unknown), then either commit the free or put it back unchanged. */
 bool lk_track_detach(void *ptr, lk_block_t *out);
 void lk_track_commit_free(const lk_block_t *b);
+/* Commit the free of detached 'b' by 'free_family''s deallocator, recording a
+ * mismatch (with the free stack) when the families differ. */
+void lk_track_release(const lk_block_t *b, int free_family);
 void lk_track_reattach(void *ptr, const lk_block_t *b);
 /* Record a failed or implausible request of 'size' bytes by 'function' at stack
  * 'f' (captured by the caller).  Counted in totals.failed_count unless implausible. */
@@ -230,8 +236,19 @@ lk_site_t *lk_site_at(uint32_t idx);
 uint32_t lk_site_count(void);
 size_t lk_site_memory_bytes(void);
 
+/* Copy site 'idx' consistently enough that live_blocks = total - freed >= 0. */
+void lk_site_snapshot(uint32_t idx, lk_site_t *out);
 /* Fill 't' from the site array and global counters (sum over sites). */
 void lk_tracker_totals(lk_totals_t *t);
+/* Same, summing the site copies 'sites[0..n)' (so the dump's totals equal the
+ * sum of its sites exactly). */
+void lk_tracker_totals_from(const lk_site_t *sites, size_t n, lk_totals_t *t);
+/* Bytes used by the mismatch and failure groups. */
+size_t lk_group_memory_bytes(void);
+/* Live bytes at which the next watermark dump is due (UINT64_MAX = off). */
+extern uint64_t lk_watermark_next;
+/* Called by the hot path when live bytes reached lk_watermark_next. */
+void lk_trigger_watermark_hit(uint64_t live);
 /* Current live bytes (one relaxed load). */
 uint64_t lk_tracker_live_bytes(void);
 
@@ -293,13 +310,18 @@ extern int (*LK_SEAM lk_dump_rename)(const char *from, const char *to);
 /* After the first I/O error no more dumps are attempted. */
 extern bool lk_dump_disabled;
 void lk_dump_reset_after_fork(void);
+void lk_dump_reset_for_tests(void);
 void lk_dump_lock(void);
 void lk_dump_unlock(void);
 
 /* ### trigger (trigger.c): exit, signal, interval, watermark, timeline, fork */
-void lk_trigger_init(void);
-/* Called by the hooks after an allocation raised live bytes to 'live'. */
-void lk_trigger_watermark_check(uint64_t live);
+/* Start the per-process machinery once tracking starts: atfork handlers,
+ * watermark step, signal handler and dumper thread.  Guard held. */
+void lk_trigger_start_tracking(void);
+/* Watermark step in bytes (0 = off), after resolving N% against the limits. */
+uint64_t lk_trigger_watermark_step(void);
+/* Start the dumper thread (from our constructor, once libc is fully up). */
+void lk_trigger_start_thread(void);
 /* Timeline samples for the dump, copied under the timeline lock. */
 typedef struct lk_sample {
     uint64_t uptime_ns, live_bytes, rss_bytes, allocs, frees;

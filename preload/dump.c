@@ -1,0 +1,630 @@
+/* dump.c - a snapshot of the tracker as one JSON file (docs/FORMAT.md), plus the
+ * memory limits every dump carries.  Runs with the guard held, so jansson's and
+ * our own allocations are never tracked.  The tables are copied under their
+ * locks (short); the JSON is built and written outside them.  The file appears
+ * atomically: written as .libleak.<pid>.<seq>.<trigger>.json.tmp, then renamed.
+ * After the first I/O error, one line on stderr and no more dumps. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <link.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+/* The reachability scan (preload/scan.c) when linked in. */
+json_t *lk_scan_dump_section(void) __attribute__((weak));
+
+static int open_default(const char *path, int flags, mode_t mode)
+{
+    return open(path, flags, mode);
+}
+static ssize_t write_default(int fd, const void *buf, size_t n)
+{
+    return write(fd, buf, n);
+}
+int (*LK_SEAM lk_dump_open)(const char *path, int flags, mode_t mode) = open_default;
+ssize_t (*LK_SEAM lk_dump_writefn)(int fd, const void *buf, size_t n) = write_default;
+int (*LK_SEAM lk_dump_rename)(const char *from, const char *to) = rename;
+
+bool lk_dump_disabled;
+static pthread_mutex_t dump_lock = PTHREAD_MUTEX_INITIALIZER;
+static unsigned dump_seq;           /* guarded by dump_lock */
+static int exit_dumped;             /* atomic */
+static char last_path[4096];        /* guarded by dump_lock */
+
+lk_limits_t lk_limits;
+
+/* ### small file helpers (read(2), no stdio: may run in a fresh fork child) */
+
+/* Read up to 'cap'-1 bytes of 'path' into 'buf', NUL-terminated.  Returns the
+ * length or -errno. */
+static ssize_t read_file(const char *path, char *buf, size_t cap)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    size_t n = 0;
+    while (n + 1 < cap) {
+        ssize_t r = read(fd, buf + n, cap - 1 - n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        n += (size_t)r;
+    }
+    close(fd);
+    buf[n] = '\0';
+    return (ssize_t)n;
+}
+
+/* ### limits */
+static uint64_t cgroup_memory_max(void)
+{
+    char cg[1024], path[1200], val[64];
+    if (read_file("/proc/self/cgroup", cg, sizeof cg) <= 0)
+        return 0;
+    /* cgroup v2: a single line "0::/some/path" */
+    char *p = strstr(cg, "0::");
+    if (!p)
+        return 0;
+    p += 3;
+    char *nl = strchr(p, '\n');
+    if (nl)
+        *nl = '\0';
+    snprintf(path, sizeof path, "/sys/fs/cgroup%s/memory.max", strcmp(p, "/") == 0 ? "" : p);
+    if (read_file(path, val, sizeof val) <= 0 || strncmp(val, "max", 3) == 0)
+        return 0;
+    uint64_t v;
+    nl = strchr(val, '\n');
+    if (nl)
+        *nl = '\0';
+    return lk_config_parse_bytes(val, &v) == 0 ? v : 0;
+}
+
+void lk_limits_load(void)
+{
+    struct rlimit rl;
+    lk_limits_t l = { 0, 0, 0, 0, 0 };
+    if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+        l.rlimit_as = rl.rlim_cur;
+    if (getrlimit(RLIMIT_DATA, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+        l.rlimit_data = rl.rlim_cur;
+    l.cgroup_max = cgroup_memory_max();
+    long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
+    if (pages > 0 && psz > 0)
+        l.phys = (uint64_t)pages * (uint64_t)psz;
+    uint64_t e = l.phys;
+    const uint64_t cand[3] = { l.rlimit_as, l.rlimit_data, l.cgroup_max };
+    for (int i = 0; i < 3; i++)
+        if (cand[i] && (e == 0 || cand[i] < e))
+            e = cand[i];
+    l.effective = e;
+    lk_limits = l;
+}
+
+/* ### JSON helpers */
+static json_t *hex(uintptr_t v)
+{
+    char b[32];
+    snprintf(b, sizeof b, "0x%" PRIxPTR, v);
+    return json_string(b);
+}
+
+static json_t *u64(uint64_t v)
+{
+    return json_integer(v > (uint64_t)INT64_MAX ? INT64_MAX : (json_int_t)v);
+}
+
+static json_t *u64_or_null(uint64_t v)
+{
+    return v ? u64(v) : json_null();
+}
+
+static const char *const family_names[] = LK_FAMILY_NAMES;
+static const char *const trigger_names[] = LK_TRIGGER_NAMES;
+static const char *const failure_names[] = LK_FAILURE_NAMES;
+
+static const char *family_name(int f)
+{
+    return f >= 0 && f < 3 ? family_names[f] : "malloc";
+}
+
+static json_t *build_process(void)
+{
+    json_t *o = json_object();
+    char buf[4096];
+    json_object_set_new(o, LK_KEY_PID, json_integer(getpid()));
+    json_object_set_new(o, LK_KEY_PPID, json_integer(getppid()));
+    ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+    buf[n > 0 ? n : 0] = '\0';
+    json_object_set_new(o, LK_KEY_EXE, json_string(buf));
+    json_t *argv = json_array();
+    n = read_file("/proc/self/cmdline", buf, sizeof buf);
+    for (ssize_t i = 0; i < n; i += (ssize_t)strlen(buf + i) + 1)
+        json_array_append_new(argv, json_string(buf + i));
+    json_object_set_new(o, LK_KEY_CMDLINE, argv);
+    json_object_set_new(o, LK_KEY_START_UNIX_MS, u64(lk_start_unix_ms));
+    return o;
+}
+
+static json_t *build_config(void)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, LK_KEY_MAX_DEPTH, json_integer(lk_config.max_depth));
+    json_object_set_new(o, LK_KEY_SAMPLE_BYTES, u64(lk_config.sample_bytes));
+    json_object_set_new(o, LK_KEY_INTERVAL_MS, json_integer(lk_config.interval_ms));
+    json_object_set_new(o, LK_KEY_SIGNAL, json_integer(lk_config.signal));
+    json_object_set_new(o, LK_KEY_WATERMARK_BYTES, u64(lk_trigger_watermark_step()));
+    return o;
+}
+
+static json_t *build_limits(void)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, LK_KEY_RLIMIT_AS, u64_or_null(lk_limits.rlimit_as));
+    json_object_set_new(o, LK_KEY_RLIMIT_DATA, u64_or_null(lk_limits.rlimit_data));
+    json_object_set_new(o, LK_KEY_CGROUP_MAX, u64_or_null(lk_limits.cgroup_max));
+    json_object_set_new(o, LK_KEY_PHYS, u64(lk_limits.phys));
+    json_object_set_new(o, LK_KEY_EFFECTIVE, u64(lk_limits.effective));
+    return o;
+}
+
+static json_t *build_totals(const lk_totals_t *t)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, LK_KEY_LIVE_BYTES, u64(t->live_bytes));
+    json_object_set_new(o, LK_KEY_LIVE_BLOCKS, u64(t->live_blocks));
+    json_object_set_new(o, LK_KEY_PEAK_LIVE_BYTES, u64(t->peak_live_bytes));
+    json_object_set_new(o, LK_KEY_ALLOC_COUNT, u64(t->alloc_count));
+    json_object_set_new(o, LK_KEY_ALLOC_BYTES, u64(t->alloc_bytes));
+    json_object_set_new(o, LK_KEY_FREE_COUNT, u64(t->free_count));
+    json_object_set_new(o, LK_KEY_FAILED_COUNT, u64(t->failed_count));
+    json_object_set_new(o, LK_KEY_UNTRACKED_FREES, u64(t->untracked_frees));
+    json_object_set_new(o, LK_KEY_MISMATCHED_FREES, u64(t->mismatched_frees));
+    json_object_set_new(o, LK_KEY_DROPPED_EVENTS, u64(t->dropped_events));
+    json_object_set_new(o, LK_KEY_COMPLETE, json_boolean(t->dropped_events == 0));
+    return o;
+}
+
+static json_t *build_cost(void)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, LK_KEY_BLOCK_TABLE_BYTES, u64(lk_table_memory_bytes()));
+    json_object_set_new(o, LK_KEY_SITE_TABLE_BYTES,
+                        u64(lk_site_memory_bytes() + lk_group_memory_bytes()));
+    json_object_set_new(o, LK_KEY_STACK_TABLE_BYTES, u64(lk_stack_memory_bytes()));
+    return o;
+}
+
+/* ### modules: dl_iterate_phdr with the GNU build-id note of each object */
+static json_t *build_id_of(const struct dl_phdr_info *info)
+{
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_NOTE)
+            continue;
+        const char *p = (const char *)(info->dlpi_addr + ph->p_vaddr);
+        const char *end = p + ph->p_memsz;
+        while (p + sizeof(ElfW(Nhdr)) <= end) {
+            const ElfW(Nhdr) *nh = (const ElfW(Nhdr) *)(const void *)p;
+            const char *name = p + sizeof *nh;
+            const unsigned char *desc =
+                (const unsigned char *)name + ((nh->n_namesz + 3) & ~3u);
+            if ((const char *)desc + nh->n_descsz > end)
+                break;
+            if (nh->n_type == NT_GNU_BUILD_ID && nh->n_namesz == 4 &&
+                memcmp(name, "GNU", 4) == 0 && nh->n_descsz <= 64) {
+                char hexbuf[129];
+                for (unsigned j = 0; j < nh->n_descsz; j++)
+                    snprintf(hexbuf + 2 * j, 3, "%02x", desc[j]);
+                hexbuf[2 * nh->n_descsz] = '\0';
+                return json_string(hexbuf);
+            }
+            p = (const char *)desc + ((nh->n_descsz + 3) & ~3u);
+        }
+    }
+    return json_null();
+}
+
+static int module_cb(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size;
+    json_t *arr = arg;
+    uintptr_t hi = 0;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type == PT_LOAD && ph->p_vaddr + ph->p_memsz > hi)
+            hi = ph->p_vaddr + ph->p_memsz;
+    }
+    if (hi == 0)
+        return 0;
+    json_t *m = json_object();
+    const char *name = info->dlpi_name;
+    char exe[4096];
+    if (!name || !*name) {
+        ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+        exe[n > 0 ? n : 0] = '\0';
+        name = exe;
+    }
+    json_object_set_new(m, LK_KEY_PATH, json_string(name));
+    json_object_set_new(m, LK_KEY_BASE, hex(info->dlpi_addr));
+    json_object_set_new(m, LK_KEY_SIZE, u64(hi));
+    json_object_set_new(m, LK_KEY_BUILD_ID, build_id_of(info));
+    json_array_append_new(arr, m);
+    return 0;
+}
+
+/* ### the dump object */
+static json_t *build_stacks(uint32_t n)
+{
+    json_t *arr = json_array();
+    for (uint32_t id = 0; id < n; id++) {
+        const lk_stack_t *st = lk_stack_get(id);
+        if (!st)
+            break;
+        json_t *o = json_object(), *fr = json_array();
+        json_object_set_new(o, LK_KEY_ID, json_integer(id));
+        for (uint32_t i = 0; i < st->depth; i++)
+            json_array_append_new(fr, hex(st->pc[i]));
+        json_object_set_new(o, LK_KEY_FRAMES, fr);
+        json_object_set_new(o, LK_KEY_TRUNCATED, json_boolean(st->truncated));
+        json_array_append_new(arr, o);
+    }
+    return arr;
+}
+
+static json_t *build_sites(const lk_site_t *sites, uint32_t n)
+{
+    json_t *arr = json_array();
+    for (uint32_t i = 0; i < n; i++) {
+        const lk_site_t *s = &sites[i];
+        if (s->total_blocks == 0)
+            continue;               /* created, but its first insert was dropped */
+        json_t *o = json_object();
+        json_object_set_new(o, LK_KEY_STACK, json_integer(s->stack));
+        json_object_set_new(o, LK_KEY_FAMILY, json_string(family_name((int)s->family)));
+        json_object_set_new(o, LK_KEY_LIVE_BLOCKS, u64(s->total_blocks - s->freed_blocks));
+        json_object_set_new(o, LK_KEY_LIVE_BYTES, u64(s->live_bytes));
+        json_object_set_new(o, LK_KEY_TOTAL_BLOCKS, u64(s->total_blocks));
+        json_object_set_new(o, LK_KEY_TOTAL_BYTES, u64(s->total_bytes));
+        json_object_set_new(o, LK_KEY_FREED_BLOCKS, u64(s->freed_blocks));
+        json_object_set_new(o, LK_KEY_PEAK_LIVE_BYTES, u64(s->peak_live_bytes));
+        json_object_set_new(o, LK_KEY_MAX_REQUEST, u64(s->max_request_bytes));
+        json_array_append_new(arr, o);
+    }
+    return arr;
+}
+
+static json_t *build_mismatches(void)
+{
+    json_t *arr = json_array();
+    size_t n = lk_tracker_mismatches(NULL, 0);
+    lk_mismatch_t *m = n ? lk_real_calloc(n + 16, sizeof *m) : NULL;
+    if (m) {
+        size_t got = lk_tracker_mismatches(m, n + 16);   /* may have grown meanwhile */
+        n = got < n + 16 ? got : n + 16;
+    }
+    for (size_t i = 0; m && i < n; i++) {
+        json_t *o = json_object();
+        json_object_set_new(o, LK_KEY_ALLOC_STACK, json_integer(m[i].alloc_stack));
+        json_object_set_new(o, LK_KEY_FREE_STACK, json_integer(m[i].free_stack));
+        json_object_set_new(o, LK_KEY_ALLOC_FAMILY, json_string(family_name(m[i].alloc_family)));
+        json_object_set_new(o, LK_KEY_FREE_FAMILY, json_string(family_name(m[i].free_family)));
+        json_object_set_new(o, LK_KEY_COUNT, u64(m[i].count));
+        json_object_set_new(o, LK_KEY_BYTES, u64(m[i].bytes));
+        json_array_append_new(arr, o);
+    }
+    lk_real_free(m);
+    return arr;
+}
+
+static json_t *build_failures(void)
+{
+    json_t *arr = json_array();
+    size_t n = lk_tracker_failures(NULL, 0);
+    lk_failure_t *f = n ? lk_real_calloc(n + 16, sizeof *f) : NULL;
+    if (f) {
+        size_t got = lk_tracker_failures(f, n + 16);
+        n = got < n + 16 ? got : n + 16;
+    }
+    for (size_t i = 0; f && i < n; i++) {
+        json_t *o = json_object();
+        json_object_set_new(o, LK_KEY_STACK, json_integer(f[i].stack));
+        json_object_set_new(o, LK_KEY_KIND, json_string(failure_names[f[i].kind]));
+        json_object_set_new(o, LK_KEY_FUNCTION, json_string(f[i].function));
+        json_object_set_new(o, LK_KEY_REQUEST_BYTES, u64(f[i].request_bytes));
+        json_object_set_new(o, LK_KEY_COUNT, u64(f[i].count));
+        json_object_set_new(o, LK_KEY_FIRST_UPTIME_NS, u64(f[i].first_uptime_ns));
+        json_object_set_new(o, LK_KEY_LAST_UPTIME_NS, u64(f[i].last_uptime_ns));
+        json_object_set_new(o, LK_KEY_LIVE_BYTES_AT, u64(f[i].live_bytes_at_first));
+        json_array_append_new(arr, o);
+    }
+    lk_real_free(f);
+    return arr;
+}
+
+#define TIMELINE_MAX 4096
+static json_t *build_timeline(void)
+{
+    json_t *o = json_object();
+    json_t *a[5];
+    static const char *const keys[5] = { LK_KEY_TL_UPTIME_NS, LK_KEY_TL_LIVE_BYTES,
+                                         LK_KEY_TL_RSS_BYTES, LK_KEY_TL_ALLOCS, LK_KEY_TL_FREES };
+    for (int k = 0; k < 5; k++)
+        a[k] = json_array();
+    lk_sample_t *s = lk_real_calloc(TIMELINE_MAX, sizeof *s);
+    size_t n = s ? lk_timeline_copy(s, TIMELINE_MAX) : 0;
+    for (size_t i = 0; i < n; i++) {
+        json_array_append_new(a[0], u64(s[i].uptime_ns));
+        json_array_append_new(a[1], u64(s[i].live_bytes));
+        json_array_append_new(a[2], u64(s[i].rss_bytes));
+        json_array_append_new(a[3], u64(s[i].allocs));
+        json_array_append_new(a[4], u64(s[i].frees));
+    }
+    lk_real_free(s);
+    for (int k = 0; k < 5; k++)
+        json_object_set_new(o, keys[k], a[k]);
+    return o;
+}
+
+json_t *lk_dump_build(int trigger, const char *label, unsigned seq)
+{
+    lk_timeline_sample();       /* the curve ends at this dump */
+    /* Sites first, then groups, then the stack count: every stack they name
+     * was interned before them, so it is in [0, stack count). */
+    uint32_t nsites = lk_site_count();
+    lk_site_t *sites = nsites ? lk_real_calloc(nsites, sizeof *sites) : NULL;
+    if (!sites)
+        nsites = 0;
+    for (uint32_t i = 0; i < nsites; i++)
+        lk_site_snapshot(i, &sites[i]);
+    lk_totals_t t;
+    lk_tracker_totals_from(sites, nsites, &t);
+    json_t *mismatches = build_mismatches();
+    json_t *failures = build_failures();
+    uint32_t nstacks = lk_stack_count();
+    uint64_t now = lk_now_ns();
+
+    json_t *root = json_object();
+    json_object_set_new(root, LK_KEY_FORMAT, json_string(LIBLEAK_DUMP_FORMAT));
+    json_object_set_new(root, LK_KEY_VERSION, json_integer(LIBLEAK_DUMP_VERSION));
+    json_object_set_new(root, LK_KEY_TOOL_VERSION, json_string(LIBLEAK_TOOL_VERSION));
+    json_object_set_new(root, LK_KEY_PROCESS, build_process());
+    json_t *d = json_object();
+    json_object_set_new(d, LK_KEY_SEQ, json_integer(seq));
+    json_object_set_new(d, LK_KEY_TRIGGER,
+                        json_string(trigger >= 0 && trigger <= LK_TRIGGER_WATERMARK
+                                        ? trigger_names[trigger] : "api"));
+    if (label) {
+        char l[64];
+        snprintf(l, sizeof l, "%s", label);     /* at most 63 bytes are kept */
+        json_t *js = json_string(l);
+        if (!js) {                              /* not UTF-8 (or cut inside a character) */
+            for (char *c = l; *c; c++)
+                if ((unsigned char)*c >= 0x80)
+                    *c = '?';
+            js = json_string(l);
+        }
+        json_object_set_new(d, LK_KEY_LABEL, js ? js : json_null());
+    } else {
+        json_object_set_new(d, LK_KEY_LABEL, json_null());
+    }
+    json_object_set_new(d, LK_KEY_UNIX_MS, u64(lk_unix_ms()));
+    json_object_set_new(d, LK_KEY_UPTIME_NS, u64(now - lk_start_ns));
+    json_object_set_new(d, LK_KEY_RSS_BYTES, u64(lk_rss_bytes()));
+    json_object_set_new(root, LK_KEY_DUMP, d);
+    json_object_set_new(root, LK_KEY_CONFIG, build_config());
+    json_object_set_new(root, LK_KEY_LIMITS, build_limits());
+    json_object_set_new(root, LK_KEY_TOTALS, build_totals(&t));
+    json_object_set_new(root, LK_KEY_COST, build_cost());
+    json_t *mods = json_array();
+    dl_iterate_phdr(module_cb, mods);
+    json_object_set_new(root, LK_KEY_MODULES, mods);
+    json_object_set_new(root, LK_KEY_STACKS, build_stacks(nstacks));
+    json_object_set_new(root, LK_KEY_SITES, build_sites(sites, nsites));
+    json_object_set_new(root, LK_KEY_MISMATCHES, mismatches);
+    json_object_set_new(root, LK_KEY_FAILURES, failures);
+    json_object_set_new(root, LK_KEY_TIMELINE, build_timeline());
+    lk_real_free(sites);
+
+    bool scan = trigger == LK_TRIGGER_EXIT ? lk_config.scan >= 1 : lk_config.scan >= 2;
+    if (scan && lk_scan_dump_section) {
+        json_t *r = lk_scan_dump_section();    /* guard held, no table lock held */
+        if (r)
+            json_object_set_new(root, LK_KEY_REACH, r);
+    }
+    return root;
+}
+
+/* ### writing */
+typedef struct writer {
+    int fd;
+    int err;                    /* first errno, 0 if none */
+    size_t len;
+    char buf[65536];
+} writer_t;
+
+static int flush_buf(writer_t *w)
+{
+    const char *p = w->buf;
+    while (w->len > 0 && w->err == 0) {
+        ssize_t r = lk_dump_writefn(w->fd, p, w->len);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            w->err = errno ? errno : EIO;
+            break;
+        }
+        if (r == 0) {
+            w->err = ENOSPC;
+            break;
+        }
+        p += r;
+        w->len -= (size_t)r;
+    }
+    w->len = 0;
+    return w->err ? -1 : 0;
+}
+
+static int dump_cb(const char *data, size_t size, void *arg)
+{
+    writer_t *w = arg;
+    while (size > 0) {
+        size_t room = sizeof w->buf - w->len;
+        size_t n = size < room ? size : room;
+        memcpy(w->buf + w->len, data, n);
+        w->len += n;
+        data += n;
+        size -= n;
+        if (w->len == sizeof w->buf && flush_buf(w) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Write 'root' to '<dir>/libleak.<pid>.<seq>.<trigger>.json' through a .tmp
+ * file and rename.  Returns 0 or -errno; 'what' names the failing step. */
+static int write_file(json_t *root, unsigned seq, int trigger, const char **what)
+{
+    char path[4096], tmp[4096];
+    const char *dir = lk_config.dir ? lk_config.dir : ".";
+    const char *tname = trigger_names[trigger];
+    /* <dir>/libleak.<pid>.<seq>.<trigger>.json, first as .libleak....json.tmp */
+    int n1 = snprintf(path, sizeof path, "%s/" LIBLEAK_DUMP_PREFIX ".%d.%u.%s" LIBLEAK_DUMP_SUFFIX,
+                      dir, (int)getpid(), seq, tname);
+    int n2 = snprintf(tmp, sizeof tmp, "%s/." LIBLEAK_DUMP_PREFIX ".%d.%u.%s" LIBLEAK_DUMP_SUFFIX ".tmp",
+                      dir, (int)getpid(), seq, tname);
+    if (n1 < 0 || n2 < 0 || (size_t)n1 >= sizeof path || (size_t)n2 >= sizeof tmp) {
+        *what = dir;
+        return -ENAMETOOLONG;
+    }
+    writer_t *w = lk_real_malloc(sizeof *w);
+    if (!w) {
+        *what = tmp;
+        return -ENOMEM;
+    }
+    w->len = 0;
+    w->err = 0;
+    int rc = 0;
+    w->fd = lk_dump_open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (w->fd < 0) {
+        rc = -errno;
+        *what = tmp;
+        goto out_free;
+    }
+    if (json_dump_callback(root, dump_cb, w, JSON_COMPACT) != 0 || dump_cb("\n", 1, w) != 0 ||
+        flush_buf(w) != 0) {
+        rc = -(w->err ? w->err : EIO);
+        *what = tmp;
+        goto out_unlink;
+    }
+    if (lk_config.fsync && fsync(w->fd) != 0) {
+        rc = -errno;
+        *what = tmp;
+        goto out_unlink;
+    }
+    if (close(w->fd) != 0) {
+        w->fd = -1;
+        rc = -errno;
+        *what = tmp;
+        goto out_unlink;
+    }
+    w->fd = -1;
+    if (lk_dump_rename(tmp, path) != 0) {
+        rc = -errno;
+        *what = path;
+        goto out_unlink;
+    }
+    snprintf(last_path, sizeof last_path, "%s", path);
+    goto out_free;
+out_unlink:
+    if (w->fd >= 0)
+        close(w->fd);
+    unlink(tmp);
+out_free:
+    lk_real_free(w);
+    return rc;
+}
+
+int lk_dump_write(int trigger, const char *label)
+{
+    if (trigger < 0 || trigger > LK_TRIGGER_WATERMARK)
+        return -EINVAL;
+    LK_GUARD;
+    int saved = errno;
+    int rc;
+    pthread_mutex_lock(&dump_lock);
+    if (lk_dump_disabled) {
+        rc = -EIO;
+        goto out_unlock;
+    }
+    unsigned seq = dump_seq++;
+    json_t *root = lk_dump_build(trigger, label, seq);
+    if (!root) {
+        rc = -ENOMEM;
+        goto out_unlock;
+    }
+    const char *what = "";
+    rc = write_file(root, seq, trigger, &what);
+    json_decref(root);
+    if (rc != 0) {
+        /* jemalloc: the first I/O error stops all further dumps. */
+        lk_dump_disabled = true;
+        lk_log_error("cannot write dump '%s': %s; no further dumps from pid %d",
+                     what, strerror(-rc), (int)getpid());
+    }
+out_unlock:
+    pthread_mutex_unlock(&dump_lock);
+    errno = saved;
+    return rc;
+}
+
+void lk_dump_exit(void)
+{
+    if (__atomic_exchange_n(&exit_dumped, 1, __ATOMIC_ACQ_REL) == 0)
+        lk_dump_write(LK_TRIGGER_EXIT, NULL);
+}
+
+const char *lk_dump_last_path(void)
+{
+    return last_path;
+}
+
+void lk_dump_lock(void)
+{
+    pthread_mutex_lock(&dump_lock);
+}
+
+void lk_dump_unlock(void)
+{
+    pthread_mutex_unlock(&dump_lock);
+}
+
+/* Fork child: own numbering from 0, own exit dump.  dump_lock is held by this
+ * thread (taken in the prepare handler). */
+void lk_dump_reset_after_fork(void)
+{
+    dump_seq = 0;
+    last_path[0] = '\0';
+    __atomic_store_n(&exit_dumped, 0, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&dump_lock);
+}
+
+/* Unit tests: start numbering again and re-enable dumping. */
+void lk_dump_reset_for_tests(void)
+{
+    pthread_mutex_lock(&dump_lock);
+    dump_seq = 0;
+    last_path[0] = '\0';
+    lk_dump_disabled = false;
+    __atomic_store_n(&exit_dumped, 0, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&dump_lock);
+}

@@ -1,0 +1,546 @@
+/* hooks.c - the symbols libleak.so interposes, and the dlsym bootstrap.
+ * Each hook: bootstrap check, real call, one tracker call.  Nothing here locks,
+ * formats or does I/O; the slow work lives in tracker.c and dump.c.  While the
+ * thread's guard is set (libleak's own work, libunwind, jansson) every hook
+ * passes straight through and counts nothing. */
+#include <dlfcn.h>
+#include <errno.h>
+#include <link.h>
+#include <malloc.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "libleak.h"
+
+#define EXPORT __attribute__((visibility("default")))
+
+/* ### real functions, resolved with dlsym(RTLD_NEXT) */
+static struct {
+    void *(*malloc)(size_t);
+    void (*free)(void *);
+    void *(*calloc)(size_t, size_t);
+    void *(*realloc)(void *, size_t);
+    void *(*reallocarray)(void *, size_t, size_t);
+    int (*posix_memalign)(void **, size_t, size_t);
+    void *(*aligned_alloc)(size_t, size_t);
+    void *(*memalign)(size_t, size_t);
+    void *(*valloc)(size_t);
+    void *(*pvalloc)(size_t);
+    size_t (*malloc_usable_size)(void *);
+    void (*exit_)(int);
+    void (*Exit_)(int);
+    /* libstdc++'s operators: only for the new_handler / bad_alloc path */
+    void *(*op_new[2][2])(size_t, ...);     /* [array][nothrow], unaligned */
+    void *(*op_new_al[2][2])(size_t, size_t, ...);
+} real;
+
+enum { BOOT_NONE, BOOT_RUNNING, BOOT_DONE };
+enum { TRACK_OFF, TRACK_STARTING, TRACK_ON, TRACK_DISABLED };
+static int boot_state;              /* BOOT_*, atomic */
+static int track_state;             /* TRACK_*, atomic */
+
+/* ### bootstrap arena: serves dlsym's own calloc/malloc before 'real' is set.
+ * Blocks carry a 16-byte size header; frees into the arena are ignored. */
+#define ARENA_BYTES (64 * 1024)
+static char arena[ARENA_BYTES] __attribute__((aligned(16)));
+static size_t arena_used;           /* atomic bump offset */
+
+static inline bool in_arena(const void *p)
+{
+    return (const char *)p >= arena && (const char *)p < arena + ARENA_BYTES;
+}
+
+static void *arena_alloc(size_t n, size_t align)
+{
+    if (align < 16)
+        align = 16;
+    if (n > ARENA_BYTES)
+        return NULL;
+    size_t need = ((n + 15) & ~(size_t)15) + align;
+    size_t off = __atomic_fetch_add(&arena_used, need, __ATOMIC_RELAXED);
+    if (off + need > ARENA_BYTES) {
+        static const char msg[] = "libleak: bootstrap arena exhausted\n";
+        (void)!write(2, msg, sizeof msg - 1);
+        errno = ENOMEM;
+        return NULL;
+    }
+    uintptr_t p = ((uintptr_t)arena + off + 16 + align - 1) & ~(uintptr_t)(align - 1);
+    ((size_t *)p)[-1] = n;          /* zeroed static memory: calloc for free */
+    return (void *)p;
+}
+
+static inline size_t arena_size(const void *p)
+{
+    return ((const size_t *)p)[-1];
+}
+
+/* ### init */
+#define RESOLVE(field, name) real.field = (__typeof__(real.field))dlsym(RTLD_NEXT, name)
+
+static void resolve_cxx(void)
+{
+    static const char *const names[2][2] = { { "_Znwm", "_ZnwmRKSt9nothrow_t" },
+                                             { "_Znam", "_ZnamRKSt9nothrow_t" } };
+    static const char *const names_al[2][2] = {
+        { "_ZnwmSt11align_val_t", "_ZnwmSt11align_val_tRKSt9nothrow_t" },
+        { "_ZnamSt11align_val_t", "_ZnamSt11align_val_tRKSt9nothrow_t" } };
+    for (int a = 0; a < 2; a++)
+        for (int t = 0; t < 2; t++) {
+            RESOLVE(op_new[a][t], names[a][t]);
+            RESOLVE(op_new_al[a][t], names_al[a][t]);
+        }
+}
+
+/* Resolve the real functions once.  A thread that arrives while another is
+ * resolving (or dlsym's own allocations) is served by the arena. */
+static void hooks_boot(void)
+{
+    int expected = BOOT_NONE;
+    if (!__atomic_compare_exchange_n(&boot_state, &expected, BOOT_RUNNING, false,
+                                     __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+        return;
+    RESOLVE(malloc, "malloc");
+    RESOLVE(free, "free");
+    RESOLVE(calloc, "calloc");
+    RESOLVE(realloc, "realloc");
+    RESOLVE(reallocarray, "reallocarray");
+    RESOLVE(posix_memalign, "posix_memalign");
+    RESOLVE(aligned_alloc, "aligned_alloc");
+    RESOLVE(memalign, "memalign");
+    RESOLVE(valloc, "valloc");
+    RESOLVE(pvalloc, "pvalloc");
+    RESOLVE(malloc_usable_size, "malloc_usable_size");
+    RESOLVE(exit_, "_exit");
+    RESOLVE(Exit_, "_Exit");
+    resolve_cxx();
+    lk_real.malloc = real.malloc;
+    lk_real.free = real.free;
+    lk_real.calloc = real.calloc;
+    lk_real.realloc = real.realloc;
+    __atomic_store_n(&boot_state, BOOT_DONE, __ATOMIC_RELEASE);
+}
+
+static inline bool booted(void)
+{
+    if (lk_likely(__atomic_load_n(&boot_state, __ATOMIC_ACQUIRE) == BOOT_DONE))
+        return true;
+    hooks_boot();
+    return __atomic_load_n(&boot_state, __ATOMIC_ACQUIRE) == BOOT_DONE;
+}
+
+/* dl_iterate_phdr callback: the PT_LOAD extent of the object holding 'arg'. */
+static int find_self(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size;
+    uintptr_t *r = arg, lo = UINTPTR_MAX, hi = 0;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD)
+            continue;
+        uintptr_t s = info->dlpi_addr + ph->p_vaddr;
+        if (s < lo)
+            lo = s;
+        if (s + ph->p_memsz > hi)
+            hi = s + ph->p_memsz;
+    }
+    if (r[0] >= lo && r[0] < hi) {
+        r[1] = lo;
+        r[2] = hi;
+        return 1;
+    }
+    return 0;
+}
+
+extern char **environ;
+
+/* Start tracking: config, tables, limits, fork handlers.  Lazy: runs from the
+ * first hook after libc set up environ (a constructor of another library may
+ * allocate before ours runs), or from our constructor.  Guard held. */
+static bool tracking_start(void)
+{
+    int expected = TRACK_OFF;
+    if (environ == NULL || !booted() ||
+        !__atomic_compare_exchange_n(&track_state, &expected, TRACK_STARTING, false,
+                                     __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+        return __atomic_load_n(&track_state, __ATOMIC_ACQUIRE) == TRACK_ON;
+    LK_GUARD;
+    lk_config_load(NULL);
+    uintptr_t r[3] = { (uintptr_t)&tracking_start, 0, 0 };
+    dl_iterate_phdr(find_self, r);
+    lk_stack_set_self_range(r[1], r[2]);
+    lk_limits_load();
+    lk_tracker_init();
+    lk_trigger_start_tracking();
+    __atomic_store_n(&track_state, TRACK_ON, __ATOMIC_RELEASE);
+    return true;
+}
+
+/* Should this call be recorded?  Not while the guard is set (libleak's own
+ * allocations), nor before tracking started. */
+static inline bool tracking(void)
+{
+    if (lk_unlikely(lk_tls_guard))
+        return false;
+    if (lk_likely(__atomic_load_n(&track_state, __ATOMIC_RELAXED) == TRACK_ON))
+        return true;
+    return tracking_start();
+}
+
+__attribute__((constructor)) static void hooks_ctor(void)
+{
+    booted();
+    if (tracking_start())
+        lk_trigger_start_thread();
+}
+
+/* ### recording helpers (noinline: keep the hooks small) */
+static const char *const fam_fn[3] = { "malloc", "new", "new[]" };
+
+/* Record the outcome of an allocation call: 'p' of 'size' requested bytes, or
+ * a failure when p is NULL and 'err' is ENOMEM.  Guard held by the caller. */
+static __attribute__((noinline)) void after_alloc(void *p, size_t size, int family,
+                                                  const char *fn, int err)
+{
+    lk_frames_t f;
+    if (!p && err != ENOMEM)
+        return;                     /* EINVAL and the like: not an allocation */
+    lk_stack_capture(&f);
+    if (!p) {
+        lk_track_failure(LK_FAIL_ENOMEM, fn, size, &f);
+        return;
+    }
+    if (lk_unlikely(lk_limits.effective && size > lk_limits.effective))
+        lk_track_failure(LK_FAIL_IMPLAUSIBLE, fn, size, &f);
+    lk_track_alloc(p, size, family, &f);
+}
+
+static __attribute__((noinline)) void mul_overflow(const char *fn)
+{
+    lk_frames_t f;
+    lk_stack_capture(&f);
+    lk_track_failure(LK_FAIL_MUL_OVERFLOW, fn, INT64_MAX, &f);
+}
+
+/* Untrack 'p' (freed by 'family''s deallocator), preserving errno. */
+static inline void before_free(void *p, int family)
+{
+    LK_GUARD;
+    int e = errno;
+    lk_track_free(p, family);
+    errno = e;
+}
+
+/* A hook body for the malloc-like functions: CALL is the real call. */
+#define ALLOC_HOOK(size, family, fn, CALL)                                   \
+    do {                                                                    \
+        if (!tracking())                                                    \
+            return CALL;                                                    \
+        LK_GUARD;                                                           \
+        void *p_ = CALL;                                                    \
+        int e_ = errno;                                                     \
+        after_alloc(p_, size, family, fn, e_);                              \
+        errno = e_;                                                         \
+        return p_;                                                          \
+    } while (0)
+
+/* ### the C allocator */
+EXPORT void *malloc(size_t n)
+{
+    if (lk_unlikely(!booted()))
+        return arena_alloc(n, 16);
+    ALLOC_HOOK(n, LK_FAMILY_MALLOC, "malloc", real.malloc(n));
+}
+
+EXPORT void free(void *p)
+{
+    if (!p || lk_unlikely(in_arena(p)))
+        return;
+    if (lk_unlikely(!booted()))
+        return;                     /* cannot happen after boot: leak it */
+    if (tracking())
+        before_free(p, LK_FAMILY_MALLOC);
+    real.free(p);
+}
+
+EXPORT void *calloc(size_t n, size_t size)
+{
+    size_t total;
+    if (lk_unlikely(!booted()))
+        return __builtin_mul_overflow(n, size, &total) ? NULL : arena_alloc(total, 16);
+    if (lk_unlikely(__builtin_mul_overflow(n, size, &total)) && tracking()) {
+        LK_GUARD;
+        mul_overflow("calloc");
+        errno = ENOMEM;
+        return NULL;
+    }
+    ALLOC_HOOK(total, LK_FAMILY_MALLOC, "calloc", real.calloc(n, size));
+}
+
+/* realloc and reallocarray: the old record is taken out before the real call
+ * (another thread may be handed the old address as soon as it returns) and
+ * put back if the call fails.  realloc(p, 0) frees p and returns NULL. */
+static __attribute__((noinline)) void *track_realloc(void *p, size_t n, size_t count,
+                                                     const char *fn, bool is_array)
+{
+    lk_block_t old;
+    bool had = p && lk_track_detach(p, &old);
+    void *q = is_array ? real.reallocarray(p, count, n) : real.realloc(p, n);
+    int e = errno;
+    size_t size = is_array ? count * n : n;
+    if (q || (p && size == 0)) {
+        if (had)
+            lk_track_release(&old, LK_FAMILY_MALLOC);
+        else if (p)
+            lk_track_untracked_free();
+        if (q)
+            after_alloc(q, size, LK_FAMILY_MALLOC, fn, e);
+    } else {
+        if (had)
+            lk_track_reattach(p, &old);
+        after_alloc(NULL, size, LK_FAMILY_MALLOC, fn, e);
+    }
+    errno = e;
+    return q;
+}
+
+EXPORT void *realloc(void *p, size_t n)
+{
+    if (lk_unlikely(!booted() || in_arena(p))) {
+        void *q = malloc(n);        /* out of the arena: copy, never free */
+        if (q && p)
+            memcpy(q, p, arena_size(p) < n ? arena_size(p) : n);
+        return q;
+    }
+    if (!tracking())
+        return real.realloc(p, n);
+    LK_GUARD;
+    return track_realloc(p, n, 1, "realloc", false);
+}
+
+EXPORT void *reallocarray(void *p, size_t count, size_t n)
+{
+    size_t total;
+    if (__builtin_mul_overflow(count, n, &total)) {
+        if (booted() && !in_arena(p) && tracking()) {
+            LK_GUARD;
+            mul_overflow("reallocarray");
+        }
+        errno = ENOMEM;
+        return NULL;
+    }
+    if (lk_unlikely(!booted() || in_arena(p) || !real.reallocarray))
+        return realloc(p, total);
+    if (!tracking())
+        return real.reallocarray(p, count, n);
+    LK_GUARD;
+    return track_realloc(p, n, count, "reallocarray", true);
+}
+
+EXPORT int posix_memalign(void **out, size_t align, size_t n)
+{
+    if (lk_unlikely(!booted())) {
+        *out = arena_alloc(n, align);
+        return *out ? 0 : ENOMEM;
+    }
+    if (!tracking())
+        return real.posix_memalign(out, align, n);
+    LK_GUARD;
+    int e = errno;
+    int rc = real.posix_memalign(out, align, n);
+    after_alloc(rc == 0 ? *out : NULL, n, LK_FAMILY_MALLOC, "posix_memalign", rc);
+    errno = e;
+    return rc;
+}
+
+EXPORT void *aligned_alloc(size_t align, size_t n)
+{
+    if (lk_unlikely(!booted()))
+        return arena_alloc(n, align);
+    ALLOC_HOOK(n, LK_FAMILY_MALLOC, "aligned_alloc", real.aligned_alloc(align, n));
+}
+
+EXPORT void *memalign(size_t align, size_t n)
+{
+    if (lk_unlikely(!booted()))
+        return arena_alloc(n, align);
+    ALLOC_HOOK(n, LK_FAMILY_MALLOC, "memalign", real.memalign(align, n));
+}
+
+EXPORT void *valloc(size_t n)
+{
+    if (lk_unlikely(!booted()))
+        return arena_alloc(n, 4096);
+    ALLOC_HOOK(n, LK_FAMILY_MALLOC, "valloc", real.valloc(n));
+}
+
+EXPORT void *pvalloc(size_t n)
+{
+    if (lk_unlikely(!booted()))
+        return arena_alloc(n, 4096);
+    ALLOC_HOOK(n, LK_FAMILY_MALLOC, "pvalloc", real.pvalloc(n));
+}
+
+EXPORT size_t malloc_usable_size(void *p)
+{
+    if (p && in_arena(p))
+        return arena_size(p);
+    if (lk_unlikely(!booted()))
+        return 0;
+    return real.malloc_usable_size(p);
+}
+
+/* ### C++ operators, defined in C by their mangled names.
+ * new: allocate with the real malloc (or aligned_alloc) and record family new or
+ * new[].  Only when that fails, call libstdc++'s own operator, which runs the
+ * new_handler loop and throws std::bad_alloc (nothrow forms return NULL); the
+ * exception unwinds through this frame (built with -fexceptions) and the guard's
+ * cleanup restores the guard. */
+typedef struct { char dummy; } nothrow_t;
+
+static void *cxx_fallback(size_t n, size_t align, int array, int nothrow)
+{
+    if (!real.op_new[array][nothrow])
+        resolve_cxx();              /* libstdc++ may have been dlopen'ed later */
+    if (align) {
+        if (real.op_new_al[array][nothrow])
+            return nothrow ? real.op_new_al[array][nothrow](n, align, (void *)0)
+                           : real.op_new_al[array][nothrow](n, align);
+    } else if (real.op_new[array][nothrow]) {
+        return nothrow ? real.op_new[array][nothrow](n, (void *)0) : real.op_new[array][nothrow](n);
+    }
+    return NULL;                    /* no libstdc++: nothing can throw for us */
+}
+
+static void *new_impl(size_t n, size_t align, int family, int nothrow)
+{
+    int array = family == LK_FAMILY_NEW_ARRAY;
+    if (lk_unlikely(!booted()))
+        return arena_alloc(n ? n : 1, align);
+    bool rec = tracking();
+    LK_GUARD;
+    size_t sz = n ? n : 1;
+    if (align && sz % align)
+        sz += align - sz % align;
+    void *p = align ? real.aligned_alloc(align, sz) : real.malloc(sz);
+    int e = errno;
+    if (rec && !p)
+        after_alloc(NULL, n, family, fam_fn[family], ENOMEM);
+    if (!p)
+        p = cxx_fallback(n, align, array, nothrow);     /* may throw */
+    if (rec && p)
+        after_alloc(p, n, family, fam_fn[family], e);
+    errno = e;
+    return p;
+}
+
+static void delete_impl(void *p, int family)
+{
+    if (!p || lk_unlikely(in_arena(p)) || lk_unlikely(!booted()))
+        return;
+    if (tracking())
+        before_free(p, family);
+    real.free(p);
+}
+
+#define NEW_ARGS_AL size_t n, size_t al
+/* Prototypes (C linkage, mangled names): operator new / new[] */
+EXPORT void *_Znwm(size_t n);
+EXPORT void *_Znam(size_t n);
+EXPORT void *_ZnwmRKSt9nothrow_t(size_t n, const nothrow_t *t);
+EXPORT void *_ZnamRKSt9nothrow_t(size_t n, const nothrow_t *t);
+EXPORT void *_ZnwmSt11align_val_t(NEW_ARGS_AL);
+EXPORT void *_ZnamSt11align_val_t(NEW_ARGS_AL);
+EXPORT void *_ZnwmSt11align_val_tRKSt9nothrow_t(NEW_ARGS_AL, const nothrow_t *t);
+EXPORT void *_ZnamSt11align_val_tRKSt9nothrow_t(NEW_ARGS_AL, const nothrow_t *t);
+/* operator delete / delete[]: plain, nothrow, sized, aligned */
+EXPORT void _ZdlPv(void *p);
+EXPORT void _ZdaPv(void *p);
+EXPORT void _ZdlPvRKSt9nothrow_t(void *p, const nothrow_t *t);
+EXPORT void _ZdaPvRKSt9nothrow_t(void *p, const nothrow_t *t);
+EXPORT void _ZdlPvm(void *p, size_t n);
+EXPORT void _ZdaPvm(void *p, size_t n);
+EXPORT void _ZdlPvSt11align_val_t(void *p, size_t al);
+EXPORT void _ZdaPvSt11align_val_t(void *p, size_t al);
+EXPORT void _ZdlPvSt11align_val_tRKSt9nothrow_t(void *p, size_t al, const nothrow_t *t);
+EXPORT void _ZdaPvSt11align_val_tRKSt9nothrow_t(void *p, size_t al, const nothrow_t *t);
+EXPORT void _ZdlPvmSt11align_val_t(void *p, size_t n, size_t al);
+EXPORT void _ZdaPvmSt11align_val_t(void *p, size_t n, size_t al);
+
+EXPORT void *_Znwm(size_t n) { return new_impl(n, 0, LK_FAMILY_NEW, 0); }
+EXPORT void *_Znam(size_t n) { return new_impl(n, 0, LK_FAMILY_NEW_ARRAY, 0); }
+EXPORT void *_ZnwmRKSt9nothrow_t(size_t n, const nothrow_t *t)
+{ (void)t; return new_impl(n, 0, LK_FAMILY_NEW, 1); }
+EXPORT void *_ZnamRKSt9nothrow_t(size_t n, const nothrow_t *t)
+{ (void)t; return new_impl(n, 0, LK_FAMILY_NEW_ARRAY, 1); }
+EXPORT void *_ZnwmSt11align_val_t(NEW_ARGS_AL) { return new_impl(n, al, LK_FAMILY_NEW, 0); }
+EXPORT void *_ZnamSt11align_val_t(NEW_ARGS_AL) { return new_impl(n, al, LK_FAMILY_NEW_ARRAY, 0); }
+EXPORT void *_ZnwmSt11align_val_tRKSt9nothrow_t(NEW_ARGS_AL, const nothrow_t *t)
+{ (void)t; return new_impl(n, al, LK_FAMILY_NEW, 1); }
+EXPORT void *_ZnamSt11align_val_tRKSt9nothrow_t(NEW_ARGS_AL, const nothrow_t *t)
+{ (void)t; return new_impl(n, al, LK_FAMILY_NEW_ARRAY, 1); }
+
+EXPORT void _ZdlPv(void *p) { delete_impl(p, LK_FAMILY_NEW); }
+EXPORT void _ZdaPv(void *p) { delete_impl(p, LK_FAMILY_NEW_ARRAY); }
+EXPORT void _ZdlPvRKSt9nothrow_t(void *p, const nothrow_t *t) { (void)t; delete_impl(p, LK_FAMILY_NEW); }
+EXPORT void _ZdaPvRKSt9nothrow_t(void *p, const nothrow_t *t) { (void)t; delete_impl(p, LK_FAMILY_NEW_ARRAY); }
+EXPORT void _ZdlPvm(void *p, size_t n) { (void)n; delete_impl(p, LK_FAMILY_NEW); }
+EXPORT void _ZdaPvm(void *p, size_t n) { (void)n; delete_impl(p, LK_FAMILY_NEW_ARRAY); }
+EXPORT void _ZdlPvSt11align_val_t(void *p, size_t al) { (void)al; delete_impl(p, LK_FAMILY_NEW); }
+EXPORT void _ZdaPvSt11align_val_t(void *p, size_t al) { (void)al; delete_impl(p, LK_FAMILY_NEW_ARRAY); }
+EXPORT void _ZdlPvSt11align_val_tRKSt9nothrow_t(void *p, size_t al, const nothrow_t *t)
+{ (void)al; (void)t; delete_impl(p, LK_FAMILY_NEW); }
+EXPORT void _ZdaPvSt11align_val_tRKSt9nothrow_t(void *p, size_t al, const nothrow_t *t)
+{ (void)al; (void)t; delete_impl(p, LK_FAMILY_NEW_ARRAY); }
+EXPORT void _ZdlPvmSt11align_val_t(void *p, size_t n, size_t al)
+{ (void)n; (void)al; delete_impl(p, LK_FAMILY_NEW); }
+EXPORT void _ZdaPvmSt11align_val_t(void *p, size_t n, size_t al)
+{ (void)n; (void)al; delete_impl(p, LK_FAMILY_NEW_ARRAY); }
+
+/* ### process end: _exit and _Exit skip atexit and destructors, so dump here.
+ * A vfork child shares its parent's memory: it must not touch the tables. */
+bool lk_is_vfork_child(void)
+{
+    return lk_pid != 0 && getpid() != lk_pid;
+}
+
+static __attribute__((noreturn)) void exit_now(void (*fn)(int), int status)
+{
+    if (__atomic_load_n(&track_state, __ATOMIC_ACQUIRE) == TRACK_ON && !lk_is_vfork_child())
+        lk_dump_exit();
+    if (fn)
+        fn(status);
+    syscall(SYS_exit_group, status);
+    __builtin_unreachable();
+}
+
+EXPORT void _exit(int status)
+{
+    exit_now(booted() ? real.exit_ : NULL, status);
+}
+
+EXPORT void _Exit(int status)
+{
+    exit_now(booted() ? real.Exit_ : NULL, status);
+}
+
+__attribute__((destructor)) static void hooks_dtor(void)
+{
+    if (__atomic_load_n(&track_state, __ATOMIC_ACQUIRE) == TRACK_ON && !lk_is_vfork_child())
+        lk_dump_exit();
+}
+
+/* ### public API (include/libleak.h declares both weak, for the caller's sake) */
+EXPORT int libleak_snapshot(const char *label)
+{
+    if (!libleak_is_active())
+        return -ENOSYS;
+    return lk_dump_write(LK_TRIGGER_API, label);
+}
+
+EXPORT int libleak_is_active(void)
+{
+    return __atomic_load_n(&track_state, __ATOMIC_ACQUIRE) == TRACK_ON;
+}

@@ -1,0 +1,311 @@
+/* table.c - the live-block table: pointer -> (size, site, family).
+ * 64 shards, each an open-addressing table with linear probing and its own
+ * lock; a slot is 16 bytes (pointer|family, size|site).  Slot arrays come from
+ * mmap, never from malloc, so the table never re-enters the hooks and the
+ * reachability scan can exclude it as a root.  Never aborts: a shard that
+ * cannot grow refuses the insert and the caller counts a dropped event. */
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "internal.h"
+
+/* Keep it a power of 2: the shard is the top bits of the pointer hash. */
+#define NSHARDS_LOG2 6
+#define NSHARDS (1u << NSHARDS_LOG2)
+#define SLOT_PAGE_SLOTS 256u        /* 4 KiB of slots: the growth granule */
+/* Grow by 3/2 when the load passes 0.8, so the load stays in [0.53, 0.8] and a
+ * live block costs 20..30 bytes of slots (issue 6: <= 32 bytes per block). */
+#define LOAD_NUM 4
+#define LOAD_DEN 5
+/* When mmap fails, keep filling up to this load before dropping events. */
+#define HARD_LOAD_NUM 19
+#define HARD_LOAD_DEN 20
+
+typedef struct slot {
+    uint64_t key;                   /* pointer | family; 0 = empty */
+    uint64_t val;                   /* size (LK_SIZE_BITS) | site << LK_SIZE_BITS */
+} slot_t;
+
+typedef struct shard {
+    pthread_mutex_t lock;
+    slot_t *slots;                  /* mmap'd, 'cap' entries; guarded by lock */
+    size_t cap;                     /* guarded by lock */
+    size_t count;                   /* guarded by lock; read racily for totals */
+} __attribute__((aligned(64))) shard_t;
+
+static shard_t shards[NSHARDS];
+static pthread_once_t table_once = PTHREAD_ONCE_INIT;
+
+static void table_init_once(void)
+{
+    for (unsigned i = 0; i < NSHARDS; i++)
+        pthread_mutex_init(&shards[i].lock, NULL);
+}
+
+int lk_table_init(void)
+{
+    pthread_once(&table_once, table_init_once);
+    return 0;
+}
+
+/* Fibonacci hash of the pointer without its (always zero) alignment bits. */
+static inline uint64_t ptr_hash(uintptr_t ptr)
+{
+    return (uint64_t)(ptr >> 4) * UINT64_C(0x9E3779B97F4A7C15);
+}
+
+static inline shard_t *shard_of(uint64_t h)
+{
+    return &shards[h >> (64 - NSHARDS_LOG2)];
+}
+
+/* Home slot in [0, cap): multiply-shift on the bits below the shard bits, so
+ * 'cap' need not be a power of two. */
+static inline size_t home_of(uint64_t h, size_t cap)
+{
+    return (size_t)(((unsigned __int128)(h << NSHARDS_LOG2) * cap) >> 64);
+}
+
+static inline uint64_t pack_val(const lk_block_t *b)
+{
+    uint64_t size = b->size > LK_SIZE_MAX ? LK_SIZE_MAX : b->size;
+    return size | ((uint64_t)b->site << LK_SIZE_BITS);
+}
+
+static inline void unpack(uint64_t key, uint64_t val, lk_block_t *out)
+{
+    out->size = val & LK_SIZE_MAX;
+    out->site = (uint32_t)(val >> LK_SIZE_BITS);
+    out->family = (int)(key & 3);
+}
+
+static slot_t *slots_alloc(size_t cap)
+{
+    void *p = mmap(NULL, cap * sizeof(slot_t), PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+/* Insert into a table known to have room; caller holds the shard lock. */
+static void raw_insert(slot_t *slots, size_t cap, uint64_t key, uint64_t val, uint64_t h)
+{
+    size_t i = home_of(h, cap);
+    while (slots[i].key != 0)
+        i = (i + 1 == cap) ? 0 : i + 1;
+    slots[i].key = key;
+    slots[i].val = val;
+}
+
+/* Move the shard to a table of 'ncap' slots.  O(count) under the shard lock,
+ * amortised O(1) per insert.  Returns 0 or -ENOMEM (old table kept). */
+static int shard_resize(shard_t *s, size_t ncap)
+{
+    slot_t *ns = slots_alloc(ncap);
+    if (!ns)
+        return -ENOMEM;
+    for (size_t i = 0; i < s->cap; i++) {
+        uint64_t k = s->slots[i].key;
+        if (k != 0)
+            raw_insert(ns, ncap, k, s->slots[i].val, ptr_hash((uintptr_t)(k & ~(uint64_t)3)));
+    }
+    if (s->slots)
+        munmap(s->slots, s->cap * sizeof(slot_t));
+    s->slots = ns;
+    __atomic_store_n(&s->cap, ncap, __ATOMIC_RELAXED);
+    return 0;
+}
+
+/* Find the slot of 'ptr' or SIZE_MAX; caller holds the shard lock. */
+static size_t find_slot(const shard_t *s, uintptr_t ptr, uint64_t h)
+{
+    if (s->cap == 0)
+        return SIZE_MAX;
+    size_t i = home_of(h, s->cap);
+    for (;;) {
+        uint64_t k = s->slots[i].key;
+        if (k == 0)
+            return SIZE_MAX;
+        if ((k & ~(uint64_t)3) == ptr)
+            return i;
+        i = (i + 1 == s->cap) ? 0 : i + 1;
+    }
+}
+
+int lk_table_insert(uintptr_t ptr, const lk_block_t *b)
+{
+    if (ptr == 0 || (ptr & 3) != 0)
+        return -EINVAL;
+    uint64_t h = ptr_hash(ptr);
+    shard_t *s = shard_of(h);
+    int rc = 0;
+    pthread_mutex_lock(&s->lock);
+    if ((s->count + 1) * LOAD_DEN > s->cap * LOAD_NUM) {
+        size_t ncap = s->cap == 0 ? SLOT_PAGE_SLOTS : s->cap + s->cap / 2;
+        ncap = (ncap + SLOT_PAGE_SLOTS - 1) / SLOT_PAGE_SLOTS * SLOT_PAGE_SLOTS;
+        if (shard_resize(s, ncap) != 0 &&
+            (s->count + 1) * HARD_LOAD_DEN > s->cap * HARD_LOAD_NUM) {
+            rc = -ENOMEM;
+            goto out_unlock;
+        }
+    }
+    if (find_slot(s, ptr, h) != SIZE_MAX) {
+        rc = -EEXIST;
+        goto out_unlock;
+    }
+    raw_insert(s->slots, s->cap, (uint64_t)ptr | (uint64_t)(b->family & 3), pack_val(b), h);
+    __atomic_store_n(&s->count, s->count + 1, __ATOMIC_RELAXED);
+out_unlock:
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+/* Delete slot 'i' by shifting later members of its probe run back (no
+ * tombstones, so lookups stay short under churn).  Caller holds the lock. */
+static void delete_slot(shard_t *s, size_t i)
+{
+    size_t cap = s->cap;
+    size_t j = i;
+    for (;;) {
+        j = (j + 1 == cap) ? 0 : j + 1;
+        uint64_t k = s->slots[j].key;
+        if (k == 0)
+            break;
+        size_t home = home_of(ptr_hash((uintptr_t)(k & ~(uint64_t)3)), cap);
+        /* Can the entry at j move to the hole at i?  Only if its home is not
+         * cyclically inside (i, j]. */
+        bool home_in_range = (i <= j) ? (home > i && home <= j) : (home > i || home <= j);
+        if (home_in_range)
+            continue;
+        s->slots[i] = s->slots[j];
+        i = j;
+    }
+    s->slots[i].key = 0;
+    s->slots[i].val = 0;
+}
+
+int lk_table_remove(uintptr_t ptr, lk_block_t *out)
+{
+    if (ptr == 0 || (ptr & 3) != 0)
+        return -ENOENT;
+    uint64_t h = ptr_hash(ptr);
+    shard_t *s = shard_of(h);
+    int rc = -ENOENT;
+    pthread_mutex_lock(&s->lock);
+    size_t i = find_slot(s, ptr, h);
+    if (i != SIZE_MAX) {
+        unpack(s->slots[i].key, s->slots[i].val, out);
+        delete_slot(s, i);
+        __atomic_store_n(&s->count, s->count - 1, __ATOMIC_RELAXED);
+        rc = 0;
+    }
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+bool lk_table_lookup(uintptr_t ptr, lk_block_t *out)
+{
+    if (ptr == 0 || (ptr & 3) != 0)
+        return false;
+    uint64_t h = ptr_hash(ptr);
+    shard_t *s = shard_of(h);
+    pthread_mutex_lock(&s->lock);
+    size_t i = find_slot(s, ptr, h);
+    if (i != SIZE_MAX && out)
+        unpack(s->slots[i].key, s->slots[i].val, out);
+    pthread_mutex_unlock(&s->lock);
+    return i != SIZE_MAX;
+}
+
+size_t lk_table_count(void)
+{
+    size_t n = 0;
+    for (unsigned i = 0; i < NSHARDS; i++)
+        n += __atomic_load_n(&shards[i].count, __ATOMIC_RELAXED);
+    return n;
+}
+
+size_t lk_table_memory_bytes(void)
+{
+    size_t n = sizeof shards;
+    for (unsigned i = 0; i < NSHARDS; i++)
+        n += __atomic_load_n(&shards[i].cap, __ATOMIC_RELAXED) * sizeof(slot_t);
+    return n;
+}
+
+void lk_table_lock_all(void)
+{
+    lk_table_init();
+    for (unsigned i = 0; i < NSHARDS; i++)
+        pthread_mutex_lock(&shards[i].lock);
+}
+
+void lk_table_unlock_all(void)
+{
+    for (unsigned i = NSHARDS; i-- > 0;)
+        pthread_mutex_unlock(&shards[i].lock);
+}
+
+void lk_table_foreach(void (*cb)(uintptr_t ptr, size_t size, uint32_t stack_id,
+                                 int family, void *arg), void *arg)
+{
+    for (unsigned i = 0; i < NSHARDS; i++) {
+        const shard_t *s = &shards[i];
+        for (size_t j = 0; j < s->cap; j++) {
+            uint64_t k = s->slots[j].key;
+            if (k == 0)
+                continue;
+            lk_block_t b;
+            unpack(k, s->slots[j].val, &b);
+            const lk_site_t *site = lk_site_at(b.site);
+            cb((uintptr_t)(k & ~(uint64_t)3), (size_t)b.size,
+               site ? site->stack : LK_STACK_NONE, b.family, arg);
+        }
+    }
+}
+
+size_t lk_table_memory_ranges(uintptr_t (*ranges)[2], size_t max)
+{
+    size_t n = 0;
+    for (unsigned i = 0; i < NSHARDS; i++) {
+        const shard_t *s = &shards[i];
+        if (!s->slots)
+            continue;
+        if (n < max) {
+            ranges[n][0] = (uintptr_t)s->slots;
+            ranges[n][1] = (uintptr_t)s->slots + s->cap * sizeof(slot_t);
+        }
+        n++;
+    }
+    /* The shard headers themselves hold no block pointers, but say so anyway. */
+    if (n < max) {
+        ranges[n][0] = (uintptr_t)shards;
+        ranges[n][1] = (uintptr_t)shards + sizeof shards;
+    }
+    n++;
+    return n;
+}
+
+void lk_table_reset_after_fork(void)
+{
+    /* The atfork child handler runs with every shard lock held by this thread
+     * (taken in prepare); release them. */
+    lk_table_unlock_all();
+}
+
+/* Unit tests only: drop every record and free the slot arrays. */
+void lk_table_reset_for_tests(void)
+{
+    lk_table_init();
+    for (unsigned i = 0; i < NSHARDS; i++) {
+        shard_t *s = &shards[i];
+        pthread_mutex_lock(&s->lock);
+        if (s->slots)
+            munmap(s->slots, s->cap * sizeof(slot_t));
+        s->slots = NULL;
+        s->cap = 0;
+        s->count = 0;
+        pthread_mutex_unlock(&s->lock);
+    }
+}

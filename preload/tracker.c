@@ -1,0 +1,586 @@
+/* tracker.c - the core: sites (per stack and family), totals, mismatched frees
+ * and failed requests.  Callable without LD_PRELOAD (unit tests use fake
+ * pointers).  Hot path: one table-shard lock plus relaxed atomics on a site
+ * that never moves; the site lock is taken only when this thread's site cache
+ * misses.  Never exits or aborts: what cannot be recorded is counted. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+static bool site_oom;
+#define uthash_malloc(sz) lk_real_malloc(sz)
+#define uthash_free(ptr, sz) lk_real_free(ptr)
+#define HASH_NONFATAL_OOM 1
+#define uthash_nonfatal_oom(obj) (site_oom = true)
+#include <uthash.h>
+
+/* ### real allocator */
+lk_real_fns_t lk_real;
+
+void *lk_real_malloc(size_t n)
+{
+    return lk_real.malloc ? lk_real.malloc(n) : malloc(n);
+}
+void lk_real_free(void *p)
+{
+    if (lk_real.free)
+        lk_real.free(p);
+    else
+        free(p);
+}
+void *lk_real_calloc(size_t n, size_t size)
+{
+    return lk_real.calloc ? lk_real.calloc(n, size) : calloc(n, size);
+}
+void *lk_real_realloc(void *p, size_t n)
+{
+    return lk_real.realloc ? lk_real.realloc(p, n) : realloc(p, n);
+}
+
+/* ### guard, time, process */
+__thread int lk_tls_guard __attribute__((tls_model("initial-exec")));
+uint64_t lk_start_ns;
+uint64_t lk_start_unix_ms;
+pid_t lk_pid;
+
+uint64_t lk_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t lk_unix_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* ### sites */
+typedef struct site_slot {
+    lk_site_t site;
+    uint64_t key;               /* stack << 2 | family */
+    uint32_t idx;               /* own index in the site array */
+    UT_hash_handle hh;          /* guarded by site_lock */
+} site_slot_t;
+
+#define SITE_CHUNK_LOG2 12
+#define SITE_CHUNK (1u << SITE_CHUNK_LOG2)
+#define SITE_MAX_CHUNKS ((LK_SITE_MAX + 1) / SITE_CHUNK)
+
+static pthread_mutex_t site_lock = PTHREAD_MUTEX_INITIALIZER;
+static site_slot_t *site_chunks[SITE_MAX_CHUNKS]; /* written under lock, read lock-free */
+static uint32_t site_n;                           /* published with release */
+static site_slot_t *site_hash;                    /* guarded by site_lock */
+static size_t site_bytes;                         /* guarded by site_lock */
+
+/* Per-thread direct-mapped cache: (frames hash, family) -> site index + 1.
+ * A hit is verified against the site's interned frames, so it is never wrong. */
+#define SITE_CACHE_SIZE 256     /* power of 2 */
+typedef struct site_cache_ent {
+    uint64_t tag;
+    uint32_t site1;             /* site index + 1; 0 = empty */
+} site_cache_ent_t;
+static __thread site_cache_ent_t tls_site_cache[SITE_CACHE_SIZE]
+    __attribute__((tls_model("initial-exec")));
+
+/* ### totals: only what cannot be summed from the sites */
+static uint64_t g_live_bytes;       /* atomic */
+static uint64_t g_peak_live_bytes;  /* atomic, max */
+static uint64_t g_failed;           /* atomic */
+static uint64_t g_untracked_frees;  /* atomic */
+static uint64_t g_mismatched;       /* atomic */
+static uint64_t g_dropped;          /* atomic */
+/* Watermark: the hook pokes trigger.c when live bytes reach this. */
+uint64_t lk_watermark_next = UINT64_MAX;
+
+static bool tracker_ready;
+
+lk_site_t *lk_site_at(uint32_t idx)
+{
+    if (idx >= __atomic_load_n(&site_n, __ATOMIC_ACQUIRE))
+        return NULL;
+    return &site_chunks[idx >> SITE_CHUNK_LOG2][idx & (SITE_CHUNK - 1)].site;
+}
+
+uint32_t lk_site_count(void)
+{
+    return __atomic_load_n(&site_n, __ATOMIC_ACQUIRE);
+}
+
+size_t lk_site_memory_bytes(void)
+{
+    return __atomic_load_n(&site_bytes, __ATOMIC_RELAXED);
+}
+
+uint32_t lk_site_get_by_stack(uint32_t stack_id, int family)
+{
+    uint64_t key = (uint64_t)stack_id << 2 | (uint64_t)(family & 3);
+    uint32_t idx = LK_SITE_MAX + 1;
+    site_slot_t *s = NULL;
+    pthread_mutex_lock(&site_lock);
+    HASH_FIND(hh, site_hash, &key, sizeof key, s);
+    if (s) {
+        idx = s->idx;
+        goto out_unlock;
+    }
+    uint32_t n = site_n;
+    uint32_t c = n >> SITE_CHUNK_LOG2;
+    if (n > LK_SITE_MAX || c >= SITE_MAX_CHUNKS)
+        goto out_unlock;
+    if (!site_chunks[c]) {
+        void *p = mmap(NULL, SITE_CHUNK * sizeof(site_slot_t), PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED)
+            goto out_unlock;
+        site_chunks[c] = p;
+        site_bytes += SITE_CHUNK * sizeof(site_slot_t);
+    }
+    s = &site_chunks[c][n & (SITE_CHUNK - 1)];
+    memset(s, 0, sizeof *s);
+    s->site.stack = stack_id;
+    s->site.family = (uint32_t)family;
+    s->key = key;
+    s->idx = n;
+    site_oom = false;
+    HASH_ADD(hh, site_hash, key, sizeof s->key, s);
+    if (site_oom) {
+        memset(s, 0, sizeof *s);
+        goto out_unlock;
+    }
+    idx = n;
+    __atomic_store_n(&site_n, n + 1, __ATOMIC_RELEASE);
+out_unlock:
+    pthread_mutex_unlock(&site_lock);
+    return idx;
+}
+
+/* Do 'f' and the interned stack 'st' hold the same frames? */
+static inline bool same_frames(const lk_frames_t *f, const lk_stack_t *st)
+{
+    return st && st->hash == f->hash && st->depth == f->depth &&
+           st->truncated == f->truncated &&
+           memcmp(st->pc, f->pc, f->depth * sizeof(uintptr_t)) == 0;
+}
+
+uint32_t lk_site_get(const lk_frames_t *f, int family)
+{
+    uint64_t tag = f->hash ^ ((uint64_t)family * UINT64_C(0x9E3779B97F4A7C15));
+    site_cache_ent_t *ce = &tls_site_cache[(tag ^ (tag >> 32)) & (SITE_CACHE_SIZE - 1)];
+    if (ce->site1 != 0 && ce->tag == tag) {
+        const lk_site_t *s = lk_site_at(ce->site1 - 1);
+        if (s && s->family == (uint32_t)family && same_frames(f, lk_stack_get(s->stack)))
+            return ce->site1 - 1;
+    }
+    uint32_t sid = lk_stack_intern(f);
+    if (sid == LK_STACK_NONE)
+        return LK_SITE_MAX + 1;
+    uint32_t idx = lk_site_get_by_stack(sid, family);
+    if (idx <= LK_SITE_MAX) {
+        ce->tag = tag;
+        ce->site1 = idx + 1;
+    }
+    return idx;
+}
+
+/* ### hot path */
+static inline void atomic_max(uint64_t *p, uint64_t v)
+{
+    uint64_t cur = __atomic_load_n(p, __ATOMIC_RELAXED);
+    while (v > cur &&
+           !__atomic_compare_exchange_n(p, &cur, v, true, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+        ;
+}
+
+static void account_alloc(lk_site_t *s, uint64_t size, uint64_t request)
+{
+    __atomic_fetch_add(&s->total_blocks, 1, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&s->total_bytes, size, __ATOMIC_RELAXED);
+    uint64_t live = __atomic_add_fetch(&s->live_bytes, size, __ATOMIC_RELAXED);
+    if (live > __atomic_load_n(&s->peak_live_bytes, __ATOMIC_RELAXED))
+        atomic_max(&s->peak_live_bytes, live);
+    if (request > __atomic_load_n(&s->max_request_bytes, __ATOMIC_RELAXED))
+        atomic_max(&s->max_request_bytes, request);
+    uint64_t g = __atomic_add_fetch(&g_live_bytes, size, __ATOMIC_RELAXED);
+    if (g > __atomic_load_n(&g_peak_live_bytes, __ATOMIC_RELAXED))
+        atomic_max(&g_peak_live_bytes, g);
+    if (lk_unlikely(g >= __atomic_load_n(&lk_watermark_next, __ATOMIC_RELAXED)))
+        lk_trigger_watermark_hit(g);
+}
+
+void lk_track_commit_free(const lk_block_t *b)
+{
+    lk_site_t *s = lk_site_at(b->site);
+    if (s) {
+        __atomic_fetch_sub(&s->live_bytes, b->size, __ATOMIC_RELAXED);
+        __atomic_fetch_add(&s->freed_blocks, 1, __ATOMIC_RELAXED);
+    }
+    __atomic_fetch_sub(&g_live_bytes, b->size, __ATOMIC_RELAXED);
+}
+
+void lk_track_alloc_site(void *ptr, size_t size, uint32_t site)
+{
+    lk_site_t *s = lk_site_at(site);
+    if (!s) {
+        lk_track_dropped();
+        return;
+    }
+    lk_block_t b = { .size = size > LK_SIZE_MAX ? LK_SIZE_MAX : size, .site = site,
+                     .family = (int)s->family };
+    int rc = lk_table_insert((uintptr_t)ptr, &b);
+    if (lk_unlikely(rc == -EEXIST)) {
+        /* We missed its free (freed by a path we do not see): the old record
+         * is stale, so retire it and record the new block. */
+        lk_block_t old;
+        if (lk_table_remove((uintptr_t)ptr, &old) == 0)
+            lk_track_commit_free(&old);
+        rc = lk_table_insert((uintptr_t)ptr, &b);
+    }
+    if (lk_unlikely(rc != 0)) {
+        lk_track_dropped();
+        return;
+    }
+    account_alloc(s, b.size, size);
+}
+
+void lk_track_alloc(void *ptr, size_t size, int family, const lk_frames_t *f)
+{
+    uint32_t site = lk_site_get(f, family);
+    if (lk_unlikely(site > LK_SITE_MAX)) {
+        lk_track_dropped();
+        return;
+    }
+    lk_track_alloc_site(ptr, size, site);
+}
+
+/* ### mismatches and failures: rare, grouped under one lock */
+typedef struct mismatch_ent {
+    struct { uint32_t alloc_stack, free_stack; int32_t alloc_family, free_family; } key;
+    lk_mismatch_t m;
+    UT_hash_handle hh;
+} mismatch_ent_t;
+
+typedef struct failure_ent {
+    struct { uint32_t stack; int32_t kind; const char *function; } key;
+    lk_failure_t f;
+    UT_hash_handle hh;
+} failure_ent_t;
+
+static pthread_mutex_t group_lock = PTHREAD_MUTEX_INITIALIZER;
+static mismatch_ent_t *mismatch_hash;   /* guarded by group_lock */
+static failure_ent_t *failure_hash;     /* guarded by group_lock */
+static size_t group_bytes;              /* guarded by group_lock */
+
+static void record_mismatch(const lk_block_t *b, int free_family)
+{
+    lk_frames_t f;
+    lk_stack_capture(&f);   /* only on this rare path: unwind the free */
+    uint32_t free_stack = lk_stack_intern(&f);
+    const lk_site_t *s = lk_site_at(b->site);
+    if (free_stack == LK_STACK_NONE || !s) {
+        lk_track_dropped();
+        return;
+    }
+    mismatch_ent_t *e = NULL, probe;
+    memset(&probe.key, 0, sizeof probe.key);
+    probe.key.alloc_stack = s->stack;
+    probe.key.free_stack = free_stack;
+    probe.key.alloc_family = b->family;
+    probe.key.free_family = free_family;
+    pthread_mutex_lock(&group_lock);
+    HASH_FIND(hh, mismatch_hash, &probe.key, sizeof probe.key, e);
+    if (!e) {
+        e = lk_real_calloc(1, sizeof *e);
+        if (!e)
+            goto out_dropped;
+        e->key = probe.key;
+        e->m.alloc_stack = s->stack;
+        e->m.free_stack = free_stack;
+        e->m.alloc_family = b->family;
+        e->m.free_family = free_family;
+        site_oom = false;
+        HASH_ADD(hh, mismatch_hash, key, sizeof e->key, e);
+        if (site_oom) {
+            lk_real_free(e);
+            goto out_dropped;
+        }
+        group_bytes += sizeof *e;
+    }
+    e->m.count++;
+    e->m.bytes += b->size;
+    pthread_mutex_unlock(&group_lock);
+    return;
+out_dropped:
+    pthread_mutex_unlock(&group_lock);
+    lk_track_dropped();
+}
+
+void lk_track_release(const lk_block_t *b, int free_family)
+{
+    lk_track_commit_free(b);
+    if (lk_unlikely(b->family != free_family)) {
+        __atomic_fetch_add(&g_mismatched, 1, __ATOMIC_RELAXED);
+        record_mismatch(b, free_family);
+    }
+}
+
+bool lk_track_free(void *ptr, int family)
+{
+    lk_block_t b;
+    if (lk_table_remove((uintptr_t)ptr, &b) != 0) {
+        lk_track_untracked_free();
+        return false;
+    }
+    lk_track_release(&b, family);
+    return true;
+}
+
+bool lk_track_detach(void *ptr, lk_block_t *out)
+{
+    return lk_table_remove((uintptr_t)ptr, out) == 0;
+}
+
+void lk_track_reattach(void *ptr, const lk_block_t *b)
+{
+    if (lk_table_insert((uintptr_t)ptr, b) != 0) {
+        /* Cannot happen unless the table is full; keep the sums honest. */
+        lk_track_commit_free(b);
+        lk_track_dropped();
+    }
+}
+
+void lk_track_failure(int kind, const char *function, uint64_t size, const lk_frames_t *f)
+{
+    uint64_t now = lk_now_ns() - lk_start_ns;
+    if (kind != LK_FAIL_IMPLAUSIBLE)
+        __atomic_fetch_add(&g_failed, 1, __ATOMIC_RELAXED);
+    uint32_t stack = lk_stack_intern(f);
+    if (stack == LK_STACK_NONE) {
+        lk_track_dropped();
+        return;
+    }
+    failure_ent_t *e = NULL, probe;
+    memset(&probe.key, 0, sizeof probe.key);
+    probe.key.stack = stack;
+    probe.key.kind = kind;
+    probe.key.function = function;
+    pthread_mutex_lock(&group_lock);
+    HASH_FIND(hh, failure_hash, &probe.key, sizeof probe.key, e);
+    if (!e) {
+        e = lk_real_calloc(1, sizeof *e);
+        if (!e)
+            goto out_dropped;
+        e->key = probe.key;
+        e->f.stack = stack;
+        e->f.kind = kind;
+        e->f.function = function;
+        e->f.first_uptime_ns = now;
+        e->f.live_bytes_at_first = __atomic_load_n(&g_live_bytes, __ATOMIC_RELAXED);
+        site_oom = false;
+        HASH_ADD(hh, failure_hash, key, sizeof e->key, e);
+        if (site_oom) {
+            lk_real_free(e);
+            goto out_dropped;
+        }
+        group_bytes += sizeof *e;
+    }
+    e->f.count++;
+    e->f.last_uptime_ns = now;
+    if (size > e->f.request_bytes)
+        e->f.request_bytes = size;
+    pthread_mutex_unlock(&group_lock);
+    return;
+out_dropped:
+    pthread_mutex_unlock(&group_lock);
+    lk_track_dropped();
+}
+
+void lk_track_dropped(void)
+{
+    __atomic_fetch_add(&g_dropped, 1, __ATOMIC_RELAXED);
+}
+
+void lk_track_untracked_free(void)
+{
+    __atomic_fetch_add(&g_untracked_frees, 1, __ATOMIC_RELAXED);
+}
+
+size_t lk_tracker_mismatches(lk_mismatch_t *out, size_t max)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&group_lock);
+    for (mismatch_ent_t *e = mismatch_hash; e; e = e->hh.next, n++)
+        if (n < max)
+            out[n] = e->m;
+    pthread_mutex_unlock(&group_lock);
+    return n;
+}
+
+size_t lk_tracker_failures(lk_failure_t *out, size_t max)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&group_lock);
+    for (failure_ent_t *e = failure_hash; e; e = e->hh.next, n++)
+        if (n < max)
+            out[n] = e->f;
+    pthread_mutex_unlock(&group_lock);
+    return n;
+}
+
+/* ### totals */
+void lk_site_snapshot(uint32_t idx, lk_site_t *out)
+{
+    const lk_site_t *s = lk_site_at(idx);
+    if (!s) {
+        memset(out, 0, sizeof *out);
+        return;
+    }
+    out->stack = s->stack;
+    out->family = s->family;
+    /* freed before total, live bytes last: live_blocks = total - freed >= 0 */
+    out->freed_blocks = __atomic_load_n(&s->freed_blocks, __ATOMIC_ACQUIRE);
+    out->total_blocks = __atomic_load_n(&s->total_blocks, __ATOMIC_ACQUIRE);
+    out->total_bytes = __atomic_load_n(&s->total_bytes, __ATOMIC_RELAXED);
+    out->live_bytes = __atomic_load_n(&s->live_bytes, __ATOMIC_RELAXED);
+    out->peak_live_bytes = __atomic_load_n(&s->peak_live_bytes, __ATOMIC_RELAXED);
+    out->max_request_bytes = __atomic_load_n(&s->max_request_bytes, __ATOMIC_RELAXED);
+    if (out->freed_blocks > out->total_blocks)
+        out->freed_blocks = out->total_blocks;
+    if (out->live_bytes > out->total_bytes)     /* a racing free: wrapped below 0 */
+        out->live_bytes = 0;
+    if (out->total_blocks == out->freed_blocks)
+        out->live_bytes = 0;
+    if (out->peak_live_bytes < out->live_bytes)
+        out->peak_live_bytes = out->live_bytes;
+}
+
+void lk_tracker_totals_from(const lk_site_t *sites, size_t n, lk_totals_t *t)
+{
+    memset(t, 0, sizeof *t);
+    for (size_t i = 0; i < n; i++) {
+        t->live_blocks += sites[i].total_blocks - sites[i].freed_blocks;
+        t->live_bytes += sites[i].live_bytes;
+        t->alloc_count += sites[i].total_blocks;
+        t->alloc_bytes += sites[i].total_bytes;
+        t->free_count += sites[i].freed_blocks;
+    }
+    t->peak_live_bytes = __atomic_load_n(&g_peak_live_bytes, __ATOMIC_RELAXED);
+    if (t->peak_live_bytes < t->live_bytes)
+        t->peak_live_bytes = t->live_bytes;
+    t->failed_count = __atomic_load_n(&g_failed, __ATOMIC_RELAXED);
+    t->untracked_frees = __atomic_load_n(&g_untracked_frees, __ATOMIC_RELAXED);
+    t->mismatched_frees = __atomic_load_n(&g_mismatched, __ATOMIC_RELAXED);
+    t->dropped_events = __atomic_load_n(&g_dropped, __ATOMIC_RELAXED);
+}
+
+void lk_tracker_totals(lk_totals_t *t)
+{
+    uint32_t n = lk_site_count();
+    lk_totals_t acc;
+    memset(&acc, 0, sizeof acc);
+    for (uint32_t i = 0; i < n; i++) {
+        lk_site_t s;
+        lk_site_snapshot(i, &s);
+        acc.live_blocks += s.total_blocks - s.freed_blocks;
+        acc.live_bytes += s.live_bytes;
+        acc.alloc_count += s.total_blocks;
+        acc.alloc_bytes += s.total_bytes;
+        acc.free_count += s.freed_blocks;
+    }
+    lk_tracker_totals_from(NULL, 0, t);
+    t->live_blocks = acc.live_blocks;
+    t->live_bytes = acc.live_bytes;
+    t->alloc_count = acc.alloc_count;
+    t->alloc_bytes = acc.alloc_bytes;
+    t->free_count = acc.free_count;
+    if (t->peak_live_bytes < t->live_bytes)
+        t->peak_live_bytes = t->live_bytes;
+}
+
+uint64_t lk_tracker_live_bytes(void)
+{
+    return __atomic_load_n(&g_live_bytes, __ATOMIC_RELAXED);
+}
+
+size_t lk_group_memory_bytes(void)
+{
+    return __atomic_load_n(&group_bytes, __ATOMIC_RELAXED);
+}
+
+/* ### lifecycle */
+int lk_tracker_init(void)
+{
+    if (tracker_ready)
+        return 0;
+    lk_table_init();
+    lk_start_ns = lk_now_ns();
+    lk_start_unix_ms = lk_unix_ms();
+    lk_pid = getpid();
+    __atomic_store_n(&tracker_ready, true, __ATOMIC_RELEASE);
+    return 0;
+}
+
+bool lk_tracker_ready(void)
+{
+    return __atomic_load_n(&tracker_ready, __ATOMIC_ACQUIRE);
+}
+
+/* Lock order everywhere: site -> stack -> group -> table shards. */
+void lk_tracker_lock_all(void)
+{
+    pthread_mutex_lock(&site_lock);
+    lk_stack_lock();
+    pthread_mutex_lock(&group_lock);
+    lk_table_lock_all();
+}
+
+void lk_tracker_unlock_all(void)
+{
+    lk_table_unlock_all();
+    pthread_mutex_unlock(&group_lock);
+    lk_stack_unlock();
+    pthread_mutex_unlock(&site_lock);
+}
+
+void lk_tracker_reset_after_fork(void)
+{
+    lk_tracker_unlock_all();
+    lk_pid = getpid();
+}
+
+void lk_tracker_reset_for_tests(void)
+{
+    lk_tracker_init();
+    lk_table_reset_for_tests();
+    pthread_mutex_lock(&site_lock);
+    HASH_CLEAR(hh, site_hash);
+    for (uint32_t c = 0; c < SITE_MAX_CHUNKS && site_chunks[c]; c++)
+        memset(site_chunks[c], 0, SITE_CHUNK * sizeof(site_slot_t));
+    __atomic_store_n(&site_n, 0, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&site_lock);
+    lk_stack_reset_for_tests();
+    pthread_mutex_lock(&group_lock);
+    mismatch_ent_t *m, *mt;
+    HASH_ITER(hh, mismatch_hash, m, mt) {
+        HASH_DEL(mismatch_hash, m);
+        lk_real_free(m);
+    }
+    failure_ent_t *f, *ft;
+    HASH_ITER(hh, failure_hash, f, ft) {
+        HASH_DEL(failure_hash, f);
+        lk_real_free(f);
+    }
+    group_bytes = 0;
+    pthread_mutex_unlock(&group_lock);
+    memset(tls_site_cache, 0, sizeof tls_site_cache);
+    g_live_bytes = g_peak_live_bytes = g_failed = g_untracked_frees = 0;
+    g_mismatched = g_dropped = 0;
+    lk_watermark_next = UINT64_MAX;
+}

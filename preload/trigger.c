@@ -1,0 +1,331 @@
+/* trigger.c - when dumps happen: fork handling, the snapshot signal, the
+ * interval, the watermark, and the timeline sampled by the dumper thread.
+ * The signal handler and the allocation hot path only write one byte to a
+ * pipe; the dumper thread (every signal blocked, guard always held) does the
+ * dumping and the sampling.  Nothing here may block the traced program. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define SAMPLE_NS (100 * 1000000ull)    /* timeline tick: ~100 ms */
+#define TL_CAP 1024                     /* samples kept; halves resolution when full */
+
+/* ### timeline */
+static pthread_mutex_t tl_lock = PTHREAD_MUTEX_INITIALIZER;
+static lk_sample_t tl[TL_CAP];          /* guarded by tl_lock */
+static size_t tl_n;                     /* guarded by tl_lock */
+static uint64_t tl_prev_allocs, tl_prev_frees; /* guarded by tl_lock */
+static unsigned tl_stride = 1;          /* keep one tick in 'tl_stride'; guarded by tl_lock */
+static unsigned tl_tick;                /* guarded by tl_lock */
+
+uint64_t lk_rss_bytes(void)
+{
+    char buf[128];
+    int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n;
+    do
+        n = read(fd, buf, sizeof buf - 1);
+    while (n < 0 && errno == EINTR);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    /* "size resident shared ...": the second field, in pages */
+    const char *p = buf;
+    while (*p && *p != ' ')
+        p++;
+    uint64_t pages = 0;
+    for (p++; *p >= '0' && *p <= '9'; p++)
+        pages = pages * 10 + (uint64_t)(*p - '0');
+    long psz = sysconf(_SC_PAGESIZE);
+    return pages * (uint64_t)(psz > 0 ? psz : 4096);
+}
+
+/* Halve the resolution: merge sample pairs, keeping the later time and levels
+ * and summing the per-interval counts.  Caller holds tl_lock. */
+static void tl_compact(void)
+{
+    size_t j = 0;
+    for (size_t i = 0; i + 1 < tl_n; i += 2, j++) {
+        lk_sample_t m = tl[i + 1];
+        m.allocs += tl[i].allocs;
+        m.frees += tl[i].frees;
+        tl[j] = m;
+    }
+    if (tl_n % 2)
+        tl[j++] = tl[tl_n - 1];
+    tl_n = j;
+    tl_stride *= 2;
+}
+
+static void tl_add(bool forced)
+{
+    lk_totals_t t;
+    lk_tracker_totals(&t);
+    uint64_t rss = lk_rss_bytes();
+    uint64_t now = lk_now_ns() - lk_start_ns;
+    pthread_mutex_lock(&tl_lock);
+    if (forced || ++tl_tick >= tl_stride || tl_n == 0) {
+        tl_tick = 0;
+        if (tl_n == TL_CAP)
+            tl_compact();
+        lk_sample_t s = { now, t.live_bytes, rss,
+                          t.alloc_count - (t.alloc_count >= tl_prev_allocs ? tl_prev_allocs : 0),
+                          t.free_count - (t.free_count >= tl_prev_frees ? tl_prev_frees : 0) };
+        tl_prev_allocs = t.alloc_count;
+        tl_prev_frees = t.free_count;
+        tl[tl_n++] = s;
+    }
+    pthread_mutex_unlock(&tl_lock);
+}
+
+void lk_timeline_sample(void)
+{
+    tl_add(true);
+}
+
+size_t lk_timeline_copy(lk_sample_t *out, size_t max)
+{
+    pthread_mutex_lock(&tl_lock);
+    size_t n = tl_n < max ? tl_n : max;
+    memcpy(out, tl, n * sizeof *out);
+    pthread_mutex_unlock(&tl_lock);
+    return n;
+}
+
+/* ### the wake-up pipe (written by the signal handler and the hot path) */
+static int wake_fd[2] = { -1, -1 };
+enum { WAKE_SIGNAL = 'S', WAKE_WATERMARK = 'W' };
+
+static void wake(char why)
+{
+    int fd = __atomic_load_n(&wake_fd[1], __ATOMIC_RELAXED);
+    if (fd >= 0) {
+        int e = errno;
+        (void)!write(fd, &why, 1);  /* non-blocking: a full pipe already means "wake" */
+        errno = e;
+    }
+}
+
+/* ### watermark */
+static uint64_t wm_step;            /* bytes per step, 0 = off */
+
+uint64_t lk_trigger_watermark_step(void)
+{
+    return wm_step;
+}
+
+/* Hot path (guard held): live bytes reached lk_watermark_next.  Move the mark
+ * to the next multiple of the step above 'live' and wake the dumper once. */
+void lk_trigger_watermark_hit(uint64_t live)
+{
+    uint64_t cur = __atomic_load_n(&lk_watermark_next, __ATOMIC_RELAXED);
+    if (wm_step == 0 || live < cur)
+        return;
+    uint64_t next = (live / wm_step + 1) * wm_step;
+    if (__atomic_compare_exchange_n(&lk_watermark_next, &cur, next, false, __ATOMIC_RELAXED,
+                                    __ATOMIC_RELAXED))
+        wake(WAKE_WATERMARK);
+}
+
+static void watermark_setup(void)
+{
+    wm_step = lk_config.watermark_bytes;
+    if (lk_config.watermark_percent && lk_limits.effective)
+        wm_step = lk_limits.effective / 100 * lk_config.watermark_percent;
+    __atomic_store_n(&lk_watermark_next, wm_step ? wm_step : UINT64_MAX, __ATOMIC_RELAXED);
+}
+
+/* ### the snapshot signal, chained to the program's previous handler */
+static struct sigaction prev_action;
+static int sig_installed;           /* signal number we own, 0 = none */
+static bool sig_warned;
+
+static void on_signal(int sig, siginfo_t *si, void *uc)
+{
+    int e = errno;
+    wake(WAKE_SIGNAL);
+    if (prev_action.sa_flags & SA_SIGINFO) {
+        if (prev_action.sa_sigaction)
+            prev_action.sa_sigaction(sig, si, uc);
+    } else if (prev_action.sa_handler != SIG_DFL && prev_action.sa_handler != SIG_IGN &&
+               prev_action.sa_handler != NULL) {
+        prev_action.sa_handler(sig);
+    }
+    errno = e;
+}
+
+static void signal_setup(void)
+{
+    int sig = (int)lk_config.signal;
+    if (sig <= 0 || sig >= NSIG || sig == SIGKILL || sig == SIGSTOP)
+        return;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_signal;
+    sa.sa_flags = SA_SIGINFO | SA_RESTART;
+    sigfillset(&sa.sa_mask);
+    if (sigaction(sig, &sa, &prev_action) == 0)
+        sig_installed = sig;
+    else
+        lk_log("cannot install the snapshot handler for signal %d: %s", sig, strerror(errno));
+}
+
+/* Warn once if the program replaced our handler: snapshots on that signal stop. */
+static void signal_check(void)
+{
+    struct sigaction cur;
+    if (!sig_installed || sig_warned || sigaction(sig_installed, NULL, &cur) != 0)
+        return;
+    if (!(cur.sa_flags & SA_SIGINFO) || cur.sa_sigaction != on_signal) {
+        sig_warned = true;
+        lk_log("the program replaced libleak's handler for signal %d; snapshots on it stop",
+               sig_installed);
+    }
+}
+
+/* ### the dumper thread */
+static pthread_t dumper;
+static bool dumper_running;
+
+static int pipe_open(void)
+{
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0)
+        return -errno;
+    __atomic_store_n(&wake_fd[0], fds[0], __ATOMIC_RELAXED);
+    __atomic_store_n(&wake_fd[1], fds[1], __ATOMIC_RELEASE);
+    return 0;
+}
+
+static void *dumper_main(void *arg)
+{
+    (void)arg;
+    lk_tls_guard = 1;               /* nothing this thread does is the program's */
+    uint64_t next_sample = lk_now_ns();
+    uint64_t interval_ns = (uint64_t)lk_config.interval_ms * 1000000u;
+    uint64_t next_interval = interval_ns ? lk_now_ns() + interval_ns : UINT64_MAX;
+    for (;;) {
+        uint64_t now = lk_now_ns();
+        if (now >= next_sample) {
+            tl_add(false);
+            signal_check();
+            next_sample = now + SAMPLE_NS;
+        }
+        if (now >= next_interval) {
+            lk_dump_write(LK_TRIGGER_INTERVAL, NULL);
+            next_interval = lk_now_ns() + interval_ns;
+        }
+        uint64_t until = next_sample < next_interval ? next_sample : next_interval;
+        now = lk_now_ns();
+        int timeout = until > now ? (int)((until - now) / 1000000u) + 1 : 0;
+        struct pollfd pfd = { .fd = wake_fd[0], .events = POLLIN, .revents = 0 };
+        int rc = poll(&pfd, 1, timeout);
+        if (rc <= 0)
+            continue;
+        char buf[64];
+        ssize_t n = read(wake_fd[0], buf, sizeof buf);
+        bool sig = false, wm = false;
+        for (ssize_t i = 0; i < n; i++) {
+            sig |= buf[i] == WAKE_SIGNAL;
+            wm |= buf[i] == WAKE_WATERMARK;
+        }
+        if (sig) {
+            signal_check();
+            lk_dump_write(LK_TRIGGER_SIGNAL, NULL);
+        }
+        if (wm)
+            lk_dump_write(LK_TRIGGER_WATERMARK, NULL);
+    }
+    return NULL;
+}
+
+/* Start the dumper thread with every signal blocked, so the program's signals
+ * are never delivered to it.  Guard held by the caller. */
+static void dumper_start(void)
+{
+    if (dumper_running || (wake_fd[0] < 0 && pipe_open() != 0))
+        return;
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, 256 * 1024);
+    if (pthread_create(&dumper, &attr, dumper_main, NULL) == 0)
+        dumper_running = true;
+    else
+        lk_log("cannot start the dumper thread; snapshots and the timeline are off");
+    pthread_attr_destroy(&attr);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+/* ### fork: no lock may be inherited held; the child gets its own pid, dump
+ * numbering, pipe and dumper thread, and keeps the inherited live blocks. */
+static void fork_prepare(void)
+{
+    lk_dump_lock();
+    pthread_mutex_lock(&tl_lock);
+    lk_tracker_lock_all();
+}
+
+static void fork_parent(void)
+{
+    lk_tracker_unlock_all();
+    pthread_mutex_unlock(&tl_lock);
+    lk_dump_unlock();
+}
+
+static void fork_child(void)
+{
+    LK_GUARD;
+    lk_tracker_reset_after_fork();
+    pthread_mutex_unlock(&tl_lock);
+    lk_dump_reset_after_fork();
+    lk_trigger_after_fork_child();
+}
+
+void lk_trigger_after_fork_child(void)
+{
+    /* The parent's pipe and thread are not ours: the signal handler must wake
+     * this process's own dumper. */
+    int r = wake_fd[0], w = wake_fd[1];
+    __atomic_store_n(&wake_fd[1], -1, __ATOMIC_RELEASE);
+    wake_fd[0] = -1;
+    if (r >= 0)
+        close(r);
+    if (w >= 0)
+        close(w);
+    dumper_running = false;
+    dumper_start();
+}
+
+static bool started;
+
+void lk_trigger_start_tracking(void)
+{
+    if (started)
+        return;
+    started = true;
+    pthread_atfork(fork_prepare, fork_parent, fork_child);
+    watermark_setup();
+    tl_add(true);
+    if (pipe_open() != 0)
+        lk_log("cannot create the wake-up pipe: %s; snapshots are off", strerror(errno));
+    signal_setup();
+}
+
+void lk_trigger_start_thread(void)
+{
+    LK_GUARD;
+    dumper_start();
+}
