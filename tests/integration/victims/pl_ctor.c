@@ -20,8 +20,7 @@ __attribute__((noinline)) static void *main_leak(void) { return malloc(4011); }
 
 static void preinit(void)
 {
-    keep[0] = preinit_leak();
-    keep[1] = preinit_leak();
+    for (int i = 0; i < 2; i++) keep[i] = preinit_leak();  /* one call site */
     early = preinit_keep();
     strcpy(early, "early");
 }

@@ -78,8 +78,7 @@ __attribute__((noinline)) static int huge_nothrow()
 
 int main()
 {
-    new_one();
-    new_one();
+    for (int i = 0; i < 2; i++) new_one();  // one call site, one stack
     new_array();
     nothrow_one();
     nothrow_array();

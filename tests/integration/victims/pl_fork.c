@@ -22,15 +22,13 @@ __attribute__((noinline)) static void *parent_leak(void) { return malloc(3331); 
 
 int main(void)
 {
-    keep[0] = before_fork();
-    keep[1] = before_fork();
+    for (int i = 0; i < 2; i++) keep[i] = before_fork();  /* one call site */
     fflush(stdout);
     pid_t pid = fork();
     if (pid < 0) return 2;
     if (pid == 0) {
         free(keep[1]);
-        keep[2] = child_leak();
-        keep[3] = child_leak();
+        for (int i = 2; i < 4; i++) keep[i] = child_leak();
         exit(0);
     }
     int st;

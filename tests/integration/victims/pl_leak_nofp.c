@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 void *volatile sink[3];
+volatile int rounds = 3;  /* volatile: -O2 must not unroll into 3 call sites */
 
 __attribute__((noipa)) void *level3(size_t n)
 {
@@ -33,7 +34,7 @@ __attribute__((noipa)) void *level1(size_t n)
 int main(int argc, char **argv)
 {
     (void)argv;
-    for (int i = 0; i < 3; i++) sink[i] = level1((size_t)4010 + (size_t)argc);
+    for (int i = 0; i < rounds; i++) sink[i] = level1((size_t)4010 + (size_t)argc);
     printf("ok\n");
     return 0;
 }

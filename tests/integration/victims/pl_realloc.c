@@ -47,8 +47,7 @@ int main(void)
     if (!p || p[0] != 'a' || p[99] != 'a') goto bad;
     keep[nkeep++] = p;
 
-    keep[nkeep++] = realloc_null();
-    keep[nkeep++] = realloc_null();
+    for (int i = 0; i < 2; i++) keep[nkeep++] = realloc_null();  /* one call site */
 
     void *z = zero_alloc();
     if (realloc_zero(z) != NULL) goto bad;  /* glibc frees and returns NULL */
