@@ -6,6 +6,9 @@
  *           called from outer() at SITE_B_CALL;
  *   site C: 0 live blocks (all freed): never reported;
  *   mismatch: new[] block freed by free(), alloc at SITE_M_ALLOC, free at SITE_M_FREE.
+ * Built with -DLK_EXTRA_LEAK, site D (extra_leak(), 128 bytes) is added
+ * (the baseline ratchet must fail); the ratchet test also builds a copy
+ * shifted by a few lines (which must pass).
  * Usage: an_selfdump OUT.json [version]   (version defaults to 1) */
 #define _GNU_SOURCE
 #include <elf.h>
@@ -69,6 +72,13 @@ static __attribute__((noinline)) int mismatch_free(void)
     return capture(); /* SITE_M_FREE */
 }
 
+#ifdef LK_EXTRA_LEAK
+static __attribute__((noinline)) int extra_leak(void)
+{
+    return capture(); /* SITE_D */
+}
+#endif
+
 static FILE *out;
 static int first_module = 1;
 
@@ -126,6 +136,9 @@ int main(int argc, char **argv)
     int c = freed_site();
     int ma = mismatch_alloc();
     int mf = mismatch_free();
+#ifdef LK_EXTRA_LEAK
+    int xd = extra_leak();
+#endif
 
     if ((out = fopen(argv[1], "w")) == NULL) {
         perror(argv[1]);
@@ -153,7 +166,12 @@ int main(int argc, char **argv)
     fprintf(out, "    {\"stack\": %d, \"family\": \"new[]\", \"live_blocks\": 1, \"live_bytes\": 64, "
             "\"total_blocks\": 1, \"total_bytes\": 64, \"freed_blocks\": 0},\n", b + 1);
     fprintf(out, "    {\"stack\": %d, \"family\": \"malloc\", \"live_blocks\": 0, \"live_bytes\": 0, "
-            "\"total_blocks\": 5, \"total_bytes\": 500, \"freed_blocks\": 5}],\n", c + 1);
+            "\"total_blocks\": 5, \"total_bytes\": 500, \"freed_blocks\": 5}", c + 1);
+#ifdef LK_EXTRA_LEAK
+    fprintf(out, ",\n    {\"stack\": %d, \"family\": \"malloc\", \"live_blocks\": 1, \"live_bytes\": 128}",
+            xd + 1);
+#endif
+    fprintf(out, "],\n");
     fprintf(out, " \"mismatches\": [{\"alloc_stack\": %d, \"free_stack\": %d, \"alloc_family\": "
             "\"new[]\", \"free_family\": \"malloc\", \"count\": 1, \"bytes\": 40}]\n}\n",
             ma + 1, mf + 1);
