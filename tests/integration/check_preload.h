@@ -27,8 +27,6 @@
 #include "libleak/dump.h"
 #include "testhelper.h"
 
-#define PL_MAX_DUMPS 256
-#define PL_MAX_FILES 512
 #define PL_TIMEOUT   180   /* seconds per test case: CI machines are slow */
 
 /* snprintf into the array 'buf', failing the test when the text is cut. */
@@ -56,9 +54,9 @@ typedef struct pl_run {
     int status;              /* raw wait status */
     char *out;               /* captured stdout, NUL-terminated, owned */
     char *err;               /* captured stderr, NUL-terminated, owned */
-    pl_dump_t dumps[PL_MAX_DUMPS];
+    pl_dump_t *dumps;        /* owned, ndumps entries */
     int ndumps;
-    char *others[PL_MAX_FILES];  /* names in dir that are not dumps, owned */
+    char **others;           /* names in dir that are not dumps, owned */
     int nothers;
 } pl_run_t;
 
@@ -192,7 +190,9 @@ static inline void pl_load_dir(pl_run_t *r)
         if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
         pl_dump_t tmp;
         memset(&tmp, 0, sizeof tmp);
-        if (pl_parse_name(e->d_name, &tmp) && r->ndumps < PL_MAX_DUMPS) {
+        if (pl_parse_name(e->d_name, &tmp)) {
+            r->dumps = realloc(r->dumps, (size_t)(r->ndumps + 1) * sizeof *r->dumps);
+            ck_assert(r->dumps != NULL);
             pl_dump_t *dp = &r->dumps[r->ndumps++];
             *dp = tmp;
             PL_FMT(dp->name, "%s", e->d_name);
@@ -204,12 +204,14 @@ static inline void pl_load_dir(pl_run_t *r)
             dp->root = json_load_file(p, 0, &jerr);
             if (!dp->root)
                 PL_FMT(dp->error, "line %d: %s", jerr.line, jerr.text);
-        } else if (r->nothers < PL_MAX_FILES) {
+        } else {
+            r->others = realloc(r->others, (size_t)(r->nothers + 1) * sizeof *r->others);
+            ck_assert(r->others != NULL);
             r->others[r->nothers++] = strdup(e->d_name);
         }
     }
     closedir(d);
-    qsort(r->dumps, (size_t)r->ndumps, sizeof r->dumps[0], pl_cmp_dump);
+    if (r->ndumps > 0) qsort(r->dumps, (size_t)r->ndumps, sizeof r->dumps[0], pl_cmp_dump);
 }
 
 /* ### running a victim */
@@ -300,6 +302,8 @@ static inline void pl_run_free(pl_run_t *r)
 {
     for (int i = 0; i < r->ndumps; i++) json_decref(r->dumps[i].root);
     for (int i = 0; i < r->nothers; i++) free(r->others[i]);
+    free(r->dumps);
+    free(r->others);
     free(r->out);
     free(r->err);
     if (getenv("LIBLEAK_TEST_KEEP")) {

@@ -34,6 +34,9 @@ lk_init() {
         [ "$v" = LIBLEAK_TEST_KEEP ] || unset "$v"
     done
     unset LD_PRELOAD
+    # Debian's python3 (tools/deps.sh installs it); a PATH python3 may be a
+    # wrapper script (pyenv) that spawns shells of its own
+    if [ -x /usr/bin/python3 ]; then LK_PY=/usr/bin/python3; else LK_PY=python3; fi
 }
 
 # lk_run_both CMD...: run CMD without the preload, then with it (dumps into a
@@ -67,7 +70,7 @@ lk_run_both() {
 # of its name, and keeps the totals == sum-of-sites invariants.  Prints the
 # number of dumps.  The checker runs without the preload.
 lk_check_dumps() {
-    env -u LD_PRELOAD python3 - "$1" "$2" "$LK_VERSION" <<'PY' || lk_fail "bad dumps in $1"
+    env -u LD_PRELOAD "$LK_PY" - "$1" "$2" "$LK_VERSION" <<'PY' || lk_fail "bad dumps in $1"
 import json, os, re, stat, sys
 d, want, version = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 name_re = re.compile(r'^libleak\.(\d+)\.(\d+)\.(exit|signal|interval|api|watermark)\.json$')
@@ -109,7 +112,7 @@ PY
 
 # lk_dump_exes DIR: print process.exe of every dump in DIR, one per line.
 lk_dump_exes() {
-    env -u LD_PRELOAD python3 -c '
+    env -u LD_PRELOAD "$LK_PY" -c '
 import json, os, sys
 for n in sorted(os.listdir(sys.argv[1])):
     print(json.load(open(os.path.join(sys.argv[1], n)))["process"]["exe"])' "$1"

@@ -23,7 +23,7 @@ lk_run_both sh -c "rm -f '$LK_TMP/db.sqlite'; sqlite3 -batch '$LK_TMP/db.sqlite'
 [ "$LK_STATUS" -eq 0 ] || lk_fail "sqlite3 exited $LK_STATUS"
 [ "$(wc -l <"$LK_TMP/pre.out")" -eq 6 ] || lk_fail "unexpected output: $(cat "$LK_TMP/pre.out")"
 n=$(lk_check_dumps "$LK_DUMPS" 1) || exit 1
-lk_dump_exes "$LK_DUMPS" | grep -q sqlite3 || lk_fail "no dump from sqlite3"
+lk_dump_exes "$LK_DUMPS" | grep sqlite3 >/dev/null || lk_fail "no dump from sqlite3"
 
 lk_run_both sqlite3 -batch -bail :memory: "SELECT 1;" "SELECT * FROM missing;"
 [ "$LK_STATUS" -ne 0 ] || lk_fail "a failing statement exited 0"

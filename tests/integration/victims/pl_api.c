@@ -24,12 +24,12 @@ int main(void)
     memset(label, 'x', 100);
     label[100] = '\0';
     printf("active %d\n", LIBLEAK_ACTIVE() != 0);
-    keep[0] = leak_1337();
-    int r1 = LIBLEAK_SNAPSHOT("after-warmup");
-    keep[1] = leak_1337();
-    int r2 = LIBLEAK_SNAPSHOT(NULL);
-    keep[2] = leak_1337();
-    int r3 = LIBLEAK_SNAPSHOT(label);
-    printf("snap %d %d %d\n", r1, r2, r3);
+    const char *labels[3] = {"after-warmup", NULL, label};
+    int r[3];
+    for (int k = 0; k < 3; k++) {  /* one call site: one stack */
+        keep[k] = leak_1337();
+        r[k] = LIBLEAK_SNAPSHOT(labels[k]);
+    }
+    printf("snap %d %d %d\n", r[0], r[1], r[2]);
     return 0;
 }
