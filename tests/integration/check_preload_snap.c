@@ -228,8 +228,8 @@ START_TEST(test_preload_signal_storm)
     pl_check_dump(e);
     long long bytes = 0;  /* the sizes pl_storm's workers request */
     for (int t = 0; t < 8; t++)
-        for (int i = 0; i < 300000; i++) bytes += 16 + (i * 7 + t) % 500;
-    pl_assert_site(e, "churn_alloc", "malloc", 0, 0, 8 * 300000, bytes);
+        for (int i = 0; i < 1000000; i++) bytes += 16 + (i * 7 + t) % 500;
+    pl_assert_site(e, "churn_alloc", "malloc", 0, 0, 8 * 1000000, bytes);
     /* snapshots taken mid-churn keep the documented invariants too */
     for (int i = 0; i < r.ndumps; i++) pl_check_dump(&r.dumps[i]);
     pl_run_free(&bare);

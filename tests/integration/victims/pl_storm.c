@@ -1,12 +1,12 @@
 /* pl_storm: SIGUSR1 every millisecond during an 8-thread churn.
- * 8 workers each do 300000 malloc/free pairs of varying sizes into a ring
+ * 8 workers each do 1000000 malloc/free pairs of varying sizes into a ring
  * and fold the contents into a checksum; when libleak is active (see
  * include/libleak.h) a ninth thread sends SIGUSR1 to the process every
  * millisecond until the workers finish.  Prints the checksum and the word
  * "ok", identical with and without the preload, and exits 0.
  * Expected under the preload: no deadlock or crash, at least one signal
  * dump, every dump complete JSON; the site through churn_alloc ends with
- * live 0, total 2400000 blocks. */
+ * live 0, total 8000000 blocks. */
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
@@ -19,7 +19,7 @@
 #include <libleak.h>
 
 #define NTHREADS 8
-#define NITER 300000
+#define NITER 1000000
 
 static volatile int done;
 static uint64_t sums[NTHREADS];
