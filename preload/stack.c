@@ -68,9 +68,18 @@ void lk_stack_capture(lk_frames_t *f)
     int n = lk_stack_backtrace((void **)f->pc, max + LK_SKIP_MAX + 1);
     if (n < 0)
         n = 0;
+    /* Innermost come the unwinder's own frames (unw_backtrace), then
+     * libleak's (capture, tracker, hook): drop both, up to the last libleak
+     * frame of that first run. */
     int skip = 0;
-    while (skip < n && f->pc[skip] >= self_lo && f->pc[skip] < self_hi)
-        skip++;
+    for (int i = 0; i < n && i < 8; i++) {
+        if (f->pc[i] >= self_lo && f->pc[i] < self_hi) {
+            skip = i;
+            while (skip < n && f->pc[skip] >= self_lo && f->pc[skip] < self_hi)
+                skip++;
+            break;
+        }
+    }
     int avail = n - skip;
     f->truncated = avail > max;
     f->depth = (uint32_t)(avail > max ? max : avail);

@@ -1,0 +1,387 @@
+/* check_dump.c - the dump writer: valid JSON that jansson parses back, every
+ * documented section present, the docs/FORMAT.md invariants, the file name,
+ * mode and atomic rename; ENOSPC and an unwritable directory give exactly one
+ * warning line and no visible file; EINTR and short writes are survived. */
+#include <dirent.h>
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "testhelper.h"
+
+static char dir[64];
+static int log_lines;
+static char logbuf[2048];
+
+static const char *no_env(const char *name)
+{
+    (void)name;
+    return NULL;
+}
+
+static ssize_t capture_log(int fd, const void *buf, size_t n)
+{
+    (void)fd;
+    size_t have = strlen(logbuf);
+    if (have + n < sizeof logbuf) {
+        memcpy(logbuf + have, buf, n);
+        logbuf[have + n] = '\0';
+    }
+    for (size_t i = 0; i < n; i++)
+        log_lines += ((const char *)buf)[i] == '\n';
+    return (ssize_t)n;
+}
+
+static int fake_bt(void **buf, int size)
+{
+    static const uintptr_t pcs[] = { 0x7000, 0x7100, 0x7200 };
+    int n = size < 3 ? size : 3;
+    for (int i = 0; i < n; i++)
+        buf[i] = (void *)pcs[i];
+    return n;
+}
+
+static ssize_t (*real_write)(int, const void *, size_t);
+
+static void setup(void)
+{
+    lk_config_load(no_env);
+    lk_config.scan = 0;
+    lk_tracker_reset_for_tests();
+    lk_dump_reset_for_tests();
+    lk_stack_backtrace = fake_bt;
+    strcpy(dir, "/tmp/check_dump.XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    lk_config.dir = dir;
+    log_lines = 0;
+    logbuf[0] = '\0';
+    lk_log_write = capture_log;
+    if (!real_write)
+        real_write = lk_dump_writefn;
+    lk_dump_writefn = real_write;
+}
+
+static void teardown(void)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    char p[512];
+    while (d && (e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.' && (e->d_name[1] == '\0' || strcmp(e->d_name, "..") == 0))
+            continue;
+        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        unlink(p);
+    }
+    if (d)
+        closedir(d);
+    rmdir(dir);
+}
+
+/* Names of the files in the dump directory, joined by spaces. */
+static void list_dir(char *out, size_t cap)
+{
+    out[0] = '\0';
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while (d && (e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        strncat(out, e->d_name, cap - strlen(out) - 2);
+        strncat(out, " ", cap - strlen(out) - 1);
+    }
+    if (d)
+        closedir(d);
+}
+
+static void fake_frames(lk_frames_t *f, uintptr_t base, unsigned n)
+{
+    memset(f, 0, sizeof *f);
+    for (unsigned i = 0; i < n; i++)
+        f->pc[i] = base + 0x10 * i;
+    f->depth = n;
+    lk_frames_hash(f);
+}
+
+/* A small workload: 2 sites with live blocks, a freed site, a mismatch, a failure. */
+static void workload(void)
+{
+    lk_frames_t a, b, c;
+    fake_frames(&a, 0x401000, 5);
+    fake_frames(&b, 0x402000, 3);
+    fake_frames(&c, 0x403000, 4);
+    for (uintptr_t i = 0; i < 3; i++)
+        lk_track_alloc((void *)(0x10000 + 0x100 * i), 1337, LK_FAMILY_MALLOC, &a);
+    lk_track_alloc((void *)0x20000, 40, LK_FAMILY_NEW_ARRAY, &b);
+    lk_track_alloc((void *)0x20100, 40, LK_FAMILY_NEW_ARRAY, &b);
+    lk_track_free((void *)0x20100, LK_FAMILY_NEW);                 /* mismatch */
+    lk_track_alloc((void *)0x30000, 8, LK_FAMILY_NEW, &c);
+    lk_track_free((void *)0x30000, LK_FAMILY_NEW);
+    lk_track_failure(LK_FAIL_ENOMEM, "malloc", 1ull << 46, &c);
+    lk_track_free((void *)0x99990, LK_FAMILY_MALLOC);              /* untracked */
+}
+
+static json_t *load(const char *path)
+{
+    json_error_t err;
+    json_t *root = json_load_file(path, 0, &err);
+    ck_assert_msg(root != NULL, "%s: %s at line %d", path, err.text, err.line);
+    return root;
+}
+
+static json_int_t geti(json_t *o, const char *k)
+{
+    json_t *v = json_object_get(o, k);
+    ck_assert_msg(json_is_integer(v), "key '%s' is not an integer", k);
+    return json_integer_value(v);
+}
+
+static bool has_stack(json_t *stacks, json_int_t id)
+{
+    size_t i;
+    json_t *s;
+    json_array_foreach(stacks, i, s)
+        if (geti(s, LK_KEY_ID) == id)
+            return true;
+    return false;
+}
+
+START_TEST(test_dump_valid_json_and_invariants)
+{
+    workload();
+    ck_assert_int_eq(lk_dump_write(LK_TRIGGER_EXIT, NULL), 0);
+    json_t *root = load(lk_dump_last_path());
+    ck_assert_str_eq(json_string_value(json_object_get(root, LK_KEY_FORMAT)), LIBLEAK_DUMP_FORMAT);
+    ck_assert_int_eq(geti(root, LK_KEY_VERSION), LIBLEAK_DUMP_VERSION);
+    const char *sections[] = { LK_KEY_PROCESS, LK_KEY_DUMP, LK_KEY_CONFIG, LK_KEY_LIMITS,
+                               LK_KEY_TOTALS, LK_KEY_COST, LK_KEY_MODULES, LK_KEY_STACKS,
+                               LK_KEY_SITES, LK_KEY_MISMATCHES, LK_KEY_FAILURES, LK_KEY_TIMELINE };
+    for (size_t i = 0; i < sizeof sections / sizeof *sections; i++)
+        ck_assert_msg(json_object_get(root, sections[i]) != NULL, "missing %s", sections[i]);
+
+    json_t *proc = json_object_get(root, LK_KEY_PROCESS);
+    ck_assert_int_eq(geti(proc, LK_KEY_PID), getpid());
+    ck_assert(json_array_size(json_object_get(proc, LK_KEY_CMDLINE)) >= 1);
+    json_t *d = json_object_get(root, LK_KEY_DUMP);
+    ck_assert_int_eq(geti(d, LK_KEY_SEQ), 0);
+    ck_assert_str_eq(json_string_value(json_object_get(d, LK_KEY_TRIGGER)), "exit");
+    ck_assert(json_is_null(json_object_get(d, LK_KEY_LABEL)));
+
+    json_t *t = json_object_get(root, LK_KEY_TOTALS);
+    ck_assert_int_eq(geti(t, LK_KEY_LIVE_BYTES), 3 * 1337 + 40);
+    ck_assert_int_eq(geti(t, LK_KEY_LIVE_BLOCKS), 4);
+    ck_assert_int_eq(geti(t, LK_KEY_ALLOC_COUNT), 6);
+    ck_assert_int_eq(geti(t, LK_KEY_FREE_COUNT), 2);
+    ck_assert_int_eq(geti(t, LK_KEY_FAILED_COUNT), 1);
+    ck_assert_int_eq(geti(t, LK_KEY_UNTRACKED_FREES), 1);
+    ck_assert_int_eq(geti(t, LK_KEY_MISMATCHED_FREES), 1);
+    ck_assert_int_eq(geti(t, LK_KEY_DROPPED_EVENTS), 0);
+    ck_assert(json_is_true(json_object_get(t, LK_KEY_COMPLETE)));
+
+    /* invariants: sums of sites, per-site totals, stack references, hex addresses */
+    json_t *stacks = json_object_get(root, LK_KEY_STACKS), *sites = json_object_get(root, LK_KEY_SITES);
+    json_int_t live = 0, blocks = 0;
+    size_t i;
+    json_t *s;
+    ck_assert_uint_eq(json_array_size(sites), 3);
+    json_array_foreach(sites, i, s) {
+        live += geti(s, LK_KEY_LIVE_BYTES);
+        blocks += geti(s, LK_KEY_LIVE_BLOCKS);
+        ck_assert_int_eq(geti(s, LK_KEY_TOTAL_BLOCKS),
+                         geti(s, LK_KEY_LIVE_BLOCKS) + geti(s, LK_KEY_FREED_BLOCKS));
+        ck_assert(has_stack(stacks, geti(s, LK_KEY_STACK)));
+        ck_assert(json_is_string(json_object_get(s, LK_KEY_FAMILY)));
+    }
+    ck_assert_int_eq(live, geti(t, LK_KEY_LIVE_BYTES));
+    ck_assert_int_eq(blocks, geti(t, LK_KEY_LIVE_BLOCKS));
+    json_array_foreach(stacks, i, s) {
+        json_t *fr = json_object_get(s, LK_KEY_FRAMES);
+        ck_assert(json_array_size(fr) > 0);
+        const char *pc = json_string_value(json_array_get(fr, 0));
+        ck_assert_ptr_nonnull(pc);
+        ck_assert_int_eq(strncmp(pc, "0x", 2), 0);
+        ck_assert(json_is_boolean(json_object_get(s, LK_KEY_TRUNCATED)));
+    }
+    json_t *mm = json_object_get(root, LK_KEY_MISMATCHES);
+    ck_assert_uint_eq(json_array_size(mm), 1);
+    json_t *m0 = json_array_get(mm, 0);
+    ck_assert_str_eq(json_string_value(json_object_get(m0, LK_KEY_ALLOC_FAMILY)), "new[]");
+    ck_assert_str_eq(json_string_value(json_object_get(m0, LK_KEY_FREE_FAMILY)), "new");
+    ck_assert(has_stack(stacks, geti(m0, LK_KEY_ALLOC_STACK)));
+    ck_assert(has_stack(stacks, geti(m0, LK_KEY_FREE_STACK)));
+    json_t *fl = json_object_get(root, LK_KEY_FAILURES);
+    ck_assert_uint_eq(json_array_size(fl), 1);
+    json_t *f0 = json_array_get(fl, 0);
+    ck_assert_str_eq(json_string_value(json_object_get(f0, LK_KEY_KIND)), "enomem");
+    ck_assert_int_eq(geti(f0, LK_KEY_REQUEST_BYTES), 1ll << 46);
+    ck_assert(has_stack(stacks, geti(f0, LK_KEY_STACK)));
+
+    /* modules: this test binary, with its base as a hex string */
+    json_t *mods = json_object_get(root, LK_KEY_MODULES);
+    ck_assert(json_array_size(mods) >= 2);
+    json_t *m = json_array_get(mods, 0);
+    ck_assert_int_eq(strncmp(json_string_value(json_object_get(m, LK_KEY_BASE)), "0x", 2), 0);
+    ck_assert(geti(m, LK_KEY_SIZE) > 0);
+    ck_assert(json_is_string(json_object_get(m, LK_KEY_BUILD_ID)));
+    /* timeline: parallel arrays of one length, with at least this dump's sample */
+    json_t *tl = json_object_get(root, LK_KEY_TIMELINE);
+    size_t n = json_array_size(json_object_get(tl, LK_KEY_TL_UPTIME_NS));
+    ck_assert_uint_ge(n, 1);
+    ck_assert_uint_eq(json_array_size(json_object_get(tl, LK_KEY_TL_LIVE_BYTES)), n);
+    ck_assert_uint_eq(json_array_size(json_object_get(tl, LK_KEY_TL_RSS_BYTES)), n);
+    ck_assert_uint_eq(json_array_size(json_object_get(tl, LK_KEY_TL_ALLOCS)), n);
+    ck_assert_uint_eq(json_array_size(json_object_get(tl, LK_KEY_TL_FREES)), n);
+    ck_assert_int_eq(json_integer_value(json_array_get(json_object_get(tl, LK_KEY_TL_LIVE_BYTES), n - 1)),
+                     3 * 1337 + 40);
+    json_t *lim = json_object_get(root, LK_KEY_LIMITS);
+    ck_assert(geti(lim, LK_KEY_EFFECTIVE) > 0 || lk_limits.effective == 0);
+    json_decref(root);
+}
+END_TEST
+
+START_TEST(test_dump_file_name_mode_and_seq)
+{
+    char want[256], names[1024];
+    ck_assert_int_eq(lk_dump_write(LK_TRIGGER_SIGNAL, NULL), 0);
+    snprintf(want, sizeof want, "%s/libleak.%d.0.signal.json", dir, (int)getpid());
+    ck_assert_str_eq(lk_dump_last_path(), want);
+    struct stat st;
+    ck_assert_int_eq(stat(want, &st), 0);
+    ck_assert_int_eq(st.st_mode & 0777, 0600);
+    ck_assert_int_eq(lk_dump_write(LK_TRIGGER_API, "after-warmup"), 0);
+    snprintf(want, sizeof want, "%s/libleak.%d.1.api.json", dir, (int)getpid());
+    ck_assert_str_eq(lk_dump_last_path(), want);
+    json_t *root = load(want);
+    json_t *d = json_object_get(root, LK_KEY_DUMP);
+    ck_assert_str_eq(json_string_value(json_object_get(d, LK_KEY_LABEL)), "after-warmup");
+    ck_assert_int_eq(geti(d, LK_KEY_SEQ), 1);
+    json_decref(root);
+    list_dir(names, sizeof names);
+    ck_assert_ptr_null(strstr(names, ".tmp"));
+}
+END_TEST
+
+START_TEST(test_dump_label_cut_to_63_bytes)
+{
+    char label[200];
+    memset(label, 'x', sizeof label - 1);
+    label[sizeof label - 1] = '\0';
+    ck_assert_int_eq(lk_dump_write(LK_TRIGGER_API, label), 0);
+    json_t *root = load(lk_dump_last_path());
+    const char *l = json_string_value(json_object_get(json_object_get(root, LK_KEY_DUMP), LK_KEY_LABEL));
+    ck_assert_uint_eq(strlen(l), 63);
+    json_decref(root);
+}
+END_TEST
+
+static ssize_t enospc_write(int fd, const void *buf, size_t n)
+{
+    (void)fd;
+    (void)buf;
+    (void)n;
+    errno = ENOSPC;
+    return -1;
+}
+
+START_TEST(test_dump_enospc_one_warning_no_file)
+{
+    char names[1024];
+    workload();
+    lk_dump_writefn = enospc_write;
+    ck_assert_int_eq(lk_dump_write(LK_TRIGGER_EXIT, NULL), -ENOSPC);
+    ck_assert_int_eq(log_lines, 1);
+    ck_assert_ptr_nonnull(strstr(logbuf, "No space left on device"));
+    list_dir(names, sizeof names);
+    ck_assert_str_eq(names, "");                 /* neither the .tmp nor the dump */
+    /* the first I/O error stops further dumps, silently */
+    lk_dump_writefn = real_write;
+    ck_assert_int_lt(lk_dump_write(LK_TRIGGER_SIGNAL, NULL), 0);
+    ck_assert_int_eq(log_lines, 1);
+    list_dir(names, sizeof names);
+    ck_assert_str_eq(names, "");
+}
+END_TEST
+
+START_TEST(test_dump_unwritable_dir_one_warning)
+{
+    lk_config.dir = "/nonexistent/libleak-dumps";
+    ck_assert_int_eq(lk_dump_write(LK_TRIGGER_EXIT, NULL), -ENOENT);
+    ck_assert_int_eq(log_lines, 1);
+    ck_assert_ptr_nonnull(strstr(logbuf, "libleak: cannot write dump '/nonexistent/libleak-dumps/"));
+    ck_assert_int_lt(lk_dump_write(LK_TRIGGER_EXIT, NULL), 0);
+    ck_assert_int_eq(log_lines, 1);
+}
+END_TEST
+
+/* EINTR on every other call, and at most 7 bytes per successful write. */
+static ssize_t eintr_short_write(int fd, const void *buf, size_t n)
+{
+    static unsigned calls;
+    if (calls++ % 2 == 0) {
+        errno = EINTR;
+        return -1;
+    }
+    return real_write(fd, buf, n < 7 ? n : 7);
+}
+
+START_TEST(test_dump_eintr_and_short_writes)
+{
+    workload();
+    lk_dump_writefn = eintr_short_write;
+    ck_assert_int_eq(lk_dump_write(LK_TRIGGER_EXIT, NULL), 0);
+    ck_assert_int_eq(log_lines, 0);
+    json_t *root = load(lk_dump_last_path());
+    ck_assert_int_eq(geti(json_object_get(root, LK_KEY_TOTALS), LK_KEY_LIVE_BLOCKS), 4);
+    json_decref(root);
+}
+END_TEST
+
+START_TEST(test_dump_exit_once)
+{
+    char names[1024];
+    lk_dump_exit();
+    lk_dump_exit();
+    list_dir(names, sizeof names);
+    char want[64];
+    snprintf(want, sizeof want, "libleak.%d.0.exit.json ", (int)getpid());
+    ck_assert_str_eq(names, want);
+}
+END_TEST
+
+START_TEST(test_dump_dropped_marks_incomplete)
+{
+    lk_frames_t a;
+    fake_frames(&a, 0x401000, 2);
+    lk_track_alloc((void *)0x1003, 10, LK_FAMILY_MALLOC, &a);   /* cannot be recorded */
+    ck_assert_int_eq(lk_dump_write(LK_TRIGGER_EXIT, NULL), 0);
+    json_t *root = load(lk_dump_last_path());
+    json_t *t = json_object_get(root, LK_KEY_TOTALS);
+    ck_assert_int_eq(geti(t, LK_KEY_DROPPED_EVENTS), 1);
+    ck_assert(json_is_false(json_object_get(t, LK_KEY_COMPLETE)));
+    json_decref(root);
+}
+END_TEST
+
+static Suite *dump_suite(void)
+{
+    Suite *s = suite_create("dump");
+    TCase *tc = tcase_create("writer");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, test_dump_valid_json_and_invariants);
+    tcase_add_test(tc, test_dump_file_name_mode_and_seq);
+    tcase_add_test(tc, test_dump_label_cut_to_63_bytes);
+    tcase_add_test(tc, test_dump_enospc_one_warning_no_file);
+    tcase_add_test(tc, test_dump_unwritable_dir_one_warning);
+    tcase_add_test(tc, test_dump_eintr_and_short_writes);
+    tcase_add_test(tc, test_dump_exit_once);
+    tcase_add_test(tc, test_dump_dropped_marks_incomplete);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+LK_TEST_MAIN(dump_suite)

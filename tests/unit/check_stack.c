@@ -1,0 +1,212 @@
+/* check_stack.c - stack capture (real libunwind and a fake unwinder through the
+ * seam) and interning: ids stable, append-only, deduplicated, and the same
+ * from every thread; libleak's own innermost frames are skipped; the depth
+ * limit marks a stack truncated. */
+#include <pthread.h>
+#include <string.h>
+
+#include "internal.h"
+#include "testhelper.h"
+
+static const char *no_env(const char *name)
+{
+    (void)name;
+    return NULL;
+}
+
+static int (*real_backtrace)(void **, int);
+
+static void setup(void)
+{
+    lk_config_load(no_env);
+    lk_tracker_reset_for_tests();
+    if (!real_backtrace)
+        real_backtrace = lk_stack_backtrace;
+    lk_stack_backtrace = real_backtrace;
+    lk_stack_set_self_range(0, 0);
+}
+
+static void frames_of(lk_frames_t *f, const uintptr_t *pc, unsigned n, bool truncated)
+{
+    memset(f, 0, sizeof *f);
+    memcpy(f->pc, pc, n * sizeof *pc);
+    f->depth = n;
+    f->truncated = truncated;
+    lk_frames_hash(f);
+}
+
+START_TEST(test_stack_intern_dedup_and_stable_ids)
+{
+    const uintptr_t a[] = { 0x1000, 0x2000, 0x3000 };
+    const uintptr_t b[] = { 0x1000, 0x2000, 0x3004 };
+    lk_frames_t fa, fb, fa2, fat;
+    frames_of(&fa, a, 3, false);
+    frames_of(&fb, b, 3, false);
+    frames_of(&fa2, a, 2, false);       /* a prefix is another stack */
+    frames_of(&fat, a, 3, true);        /* so is the truncated variant */
+    uint32_t ia = lk_stack_intern(&fa);
+    uint32_t ib = lk_stack_intern(&fb);
+    uint32_t ia2 = lk_stack_intern(&fa2);
+    uint32_t iat = lk_stack_intern(&fat);
+    ck_assert_uint_eq(ia, 0);
+    ck_assert_uint_eq(ib, 1);
+    ck_assert_uint_eq(ia2, 2);
+    ck_assert_uint_eq(iat, 3);
+    ck_assert_uint_eq(lk_stack_intern(&fa), ia);
+    ck_assert_uint_eq(lk_stack_intern(&fb), ib);
+    ck_assert_uint_eq(lk_stack_count(), 4);
+    const lk_stack_t *s = lk_stack_get(ib);
+    ck_assert_ptr_nonnull(s);
+    ck_assert_uint_eq(s->id, ib);
+    ck_assert_uint_eq(s->depth, 3);
+    ck_assert_uint_eq(s->pc[2], 0x3004);
+    ck_assert(!s->truncated);
+    ck_assert(lk_stack_get(iat)->truncated);
+    ck_assert_ptr_null(lk_stack_get(4));
+    ck_assert_uint_gt(lk_stack_memory_bytes(), 0);
+}
+END_TEST
+
+START_TEST(test_stack_many_ids_never_move)
+{
+    enum { N = 20000 };
+    lk_frames_t f;
+    const lk_stack_t *first = NULL;
+    for (uintptr_t i = 0; i < N; i++) {
+        const uintptr_t pc[] = { 0x400000 + i, 0x500000, 0x600000 + (i % 7) };
+        frames_of(&f, pc, 3, false);
+        ck_assert_uint_eq(lk_stack_intern(&f), i);
+        if (i == 0)
+            first = lk_stack_get(0);
+    }
+    ck_assert_ptr_eq(lk_stack_get(0), first);       /* append-only: never moved */
+    ck_assert_uint_eq(first->pc[0], 0x400000);
+    for (uintptr_t i = 0; i < N; i += 97) {
+        const uintptr_t pc[] = { 0x400000 + i, 0x500000, 0x600000 + (i % 7) };
+        frames_of(&f, pc, 3, false);
+        ck_assert_uint_eq(lk_stack_intern(&f), i);
+        ck_assert_uint_eq(lk_stack_get((uint32_t)i)->pc[0], 0x400000 + i);
+    }
+}
+END_TEST
+
+static void *intern_same(void *arg)
+{
+    uint32_t *out = arg;
+    lk_frames_t f;
+    for (uintptr_t k = 0; k < 64; k++) {
+        const uintptr_t pc[] = { 0xaa0000 + k, 0xbb0000, 0xcc0000 };
+        frames_of(&f, pc, 3, false);
+        out[k] = lk_stack_intern(&f);
+    }
+    return NULL;
+}
+
+START_TEST(test_stack_threads_agree_on_ids)
+{
+    enum { T = 8 };
+    uint32_t ids[T][64];
+    pthread_t th[T];
+    for (int i = 0; i < T; i++)
+        pthread_create(&th[i], NULL, intern_same, ids[i]);
+    for (int i = 0; i < T; i++)
+        pthread_join(th[i], NULL);
+    ck_assert_uint_eq(lk_stack_count(), 64);
+    for (int i = 1; i < T; i++)
+        for (int k = 0; k < 64; k++)
+            ck_assert_uint_eq(ids[i][k], ids[0][k]);
+}
+END_TEST
+
+/* ### capture */
+static __attribute__((noinline)) void capture_here(lk_frames_t *f)
+{
+    lk_stack_capture(f);
+    __asm__ volatile("" ::: "memory");      /* no tail call */
+}
+
+static __attribute__((noinline)) void recurse(int n, lk_frames_t *f)
+{
+    if (n == 0)
+        capture_here(f);
+    else
+        recurse(n - 1, f);
+    __asm__ volatile("" ::: "memory");
+}
+
+START_TEST(test_stack_capture_real_unwind)
+{
+    lk_frames_t f;
+    recurse(10, &f);
+    ck_assert_uint_ge(f.depth, 12);
+    ck_assert(!f.truncated);
+    /* the 10 recursion frames return into recurse() itself */
+    uintptr_t lo = (uintptr_t)recurse, hi = lo + 256;
+    unsigned in_recurse = 0;
+    for (uint32_t i = 0; i < f.depth; i++)
+        if (f.pc[i] > lo && f.pc[i] < hi)
+            in_recurse++;
+    ck_assert_uint_ge(in_recurse, 10);
+    lk_frames_t g = f;
+    lk_frames_hash(&g);
+    ck_assert_uint_eq(g.hash, f.hash);
+}
+END_TEST
+
+START_TEST(test_stack_capture_truncates_at_depth)
+{
+    lk_config.max_depth = 4;
+    lk_frames_t f;
+    recurse(10, &f);
+    ck_assert_uint_eq(f.depth, 4);
+    ck_assert(f.truncated);
+    lk_config.max_depth = 32;
+    recurse(3, &f);
+    ck_assert(!f.truncated);
+}
+END_TEST
+
+/* Fake unwinder: 2 frames of an unwinder, 3 of "libleak", then the program. */
+static int fake_bt(void **buf, int size)
+{
+    static const uintptr_t pcs[] = { 0x100, 0x110, 0x9000, 0x9100, 0x9200, 0x5000, 0x5100, 0x5200 };
+    int n = size < 8 ? size : 8;
+    for (int i = 0; i < n; i++)
+        buf[i] = (void *)pcs[i];
+    return n;
+}
+
+START_TEST(test_stack_capture_skips_own_frames)
+{
+    lk_stack_backtrace = fake_bt;
+    lk_stack_set_self_range(0x9000, 0xa000);
+    lk_frames_t f;
+    lk_stack_capture(&f);
+    ck_assert_uint_eq(f.depth, 3);
+    ck_assert_uint_eq(f.pc[0], 0x5000);
+    ck_assert_uint_eq(f.pc[2], 0x5200);
+    ck_assert(!f.truncated);
+    lk_config.max_depth = 2;
+    lk_stack_capture(&f);
+    ck_assert_uint_eq(f.depth, 2);
+    ck_assert(f.truncated);
+}
+END_TEST
+
+static Suite *stack_suite(void)
+{
+    Suite *s = suite_create("stack");
+    TCase *tc = tcase_create("core");
+    tcase_add_checked_fixture(tc, setup, NULL);
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, test_stack_intern_dedup_and_stable_ids);
+    tcase_add_test(tc, test_stack_many_ids_never_move);
+    tcase_add_test(tc, test_stack_threads_agree_on_ids);
+    tcase_add_test(tc, test_stack_capture_real_unwind);
+    tcase_add_test(tc, test_stack_capture_truncates_at_depth);
+    tcase_add_test(tc, test_stack_capture_skips_own_frames);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+LK_TEST_MAIN(stack_suite)

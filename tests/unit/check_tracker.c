@@ -1,0 +1,391 @@
+/* check_tracker.c - the tracker core driven directly with fake pointers and
+ * fake stacks, without LD_PRELOAD: per-site accounting, realloc's detach /
+ * reattach, family mismatches, unknown frees, table growth and dropped events,
+ * failures, and 8 threads hammering the core. */
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+
+#include "internal.h"
+#include "testhelper.h"
+
+/* A fake stack of 'n' frames starting at 'base'. */
+static void fake_frames(lk_frames_t *f, uintptr_t base, unsigned n)
+{
+    memset(f, 0, sizeof *f);
+    for (unsigned i = 0; i < n; i++)
+        f->pc[i] = base + 0x10 * i;
+    f->depth = n;
+    f->truncated = false;
+    lk_frames_hash(f);
+}
+
+/* The free stack of a mismatch comes from the unwinder: make it fixed. */
+static int fake_backtrace(void **buf, int size)
+{
+    int n = size < 3 ? size : 3;
+    for (int i = 0; i < n; i++)
+        buf[i] = (void *)(uintptr_t)(0xf000 + 0x10 * i);
+    return n;
+}
+
+static const char *no_env(const char *name)
+{
+    (void)name;
+    return NULL;
+}
+
+static void setup(void)
+{
+    lk_config_load(no_env);
+    lk_tracker_reset_for_tests();
+    lk_stack_backtrace = fake_backtrace;
+}
+
+static lk_site_t site_of(const lk_frames_t *f, int family)
+{
+    lk_site_t s;
+    uint32_t idx = lk_site_get(f, family);
+    ck_assert_uint_le(idx, LK_SITE_MAX);
+    lk_site_snapshot(idx, &s);
+    return s;
+}
+
+START_TEST(test_tracker_alloc_free_per_site)
+{
+    lk_frames_t a, b;
+    fake_frames(&a, 0x400000, 4);
+    fake_frames(&b, 0x500000, 6);
+    lk_track_alloc((void *)0x10000, 100, LK_FAMILY_MALLOC, &a);
+    lk_track_alloc((void *)0x10010, 200, LK_FAMILY_MALLOC, &a);
+    lk_track_alloc((void *)0x10020, 300, LK_FAMILY_MALLOC, &a);
+    lk_track_alloc((void *)0x20000, 7, LK_FAMILY_MALLOC, &b);
+    ck_assert(lk_track_free((void *)0x10010, LK_FAMILY_MALLOC));
+
+    lk_site_t sa = site_of(&a, LK_FAMILY_MALLOC), sb = site_of(&b, LK_FAMILY_MALLOC);
+    ck_assert_uint_eq(sa.total_blocks, 3);
+    ck_assert_uint_eq(sa.total_bytes, 600);
+    ck_assert_uint_eq(sa.freed_blocks, 1);
+    ck_assert_uint_eq(sa.live_bytes, 400);
+    ck_assert_uint_eq(sa.peak_live_bytes, 600);
+    ck_assert_uint_eq(sa.max_request_bytes, 300);
+    ck_assert_uint_eq(sb.total_blocks, 1);
+    ck_assert_uint_eq(sb.live_bytes, 7);
+    ck_assert_uint_ne(sa.stack, sb.stack);
+
+    lk_totals_t t;
+    lk_tracker_totals(&t);
+    ck_assert_uint_eq(t.live_bytes, 407);
+    ck_assert_uint_eq(t.live_blocks, 3);
+    ck_assert_uint_eq(t.alloc_count, 4);
+    ck_assert_uint_eq(t.alloc_bytes, 607);
+    ck_assert_uint_eq(t.free_count, 1);
+    ck_assert_uint_eq(t.peak_live_bytes, 607);
+    ck_assert_uint_eq(t.dropped_events, 0);
+    ck_assert_uint_eq(lk_table_count(), 3);
+
+    lk_block_t blk;
+    ck_assert(lk_table_lookup(0x10020, &blk));
+    ck_assert_uint_eq(blk.size, 300);
+    ck_assert_int_eq(blk.family, LK_FAMILY_MALLOC);
+    ck_assert(!lk_table_lookup(0x10010, NULL));
+}
+END_TEST
+
+START_TEST(test_tracker_same_stack_other_family_is_other_site)
+{
+    lk_frames_t a;
+    fake_frames(&a, 0x400000, 4);
+    uint32_t m = lk_site_get(&a, LK_FAMILY_MALLOC);
+    uint32_t n = lk_site_get(&a, LK_FAMILY_NEW);
+    uint32_t n2 = lk_site_get(&a, LK_FAMILY_NEW);
+    ck_assert_uint_ne(m, n);
+    ck_assert_uint_eq(n, n2);
+    ck_assert_uint_eq(lk_site_at(m)->stack, lk_site_at(n)->stack);
+    ck_assert_uint_eq(lk_site_count(), 2);
+    ck_assert_uint_eq(lk_stack_count(), 1);
+}
+END_TEST
+
+START_TEST(test_tracker_realloc_detach_reattach)
+{
+    lk_frames_t a;
+    fake_frames(&a, 0x400000, 4);
+    lk_track_alloc((void *)0x30000, 64, LK_FAMILY_MALLOC, &a);
+    lk_block_t old;
+    /* a failed realloc: taken out, then put back with nothing counted */
+    ck_assert(lk_track_detach((void *)0x30000, &old));
+    ck_assert(!lk_table_lookup(0x30000, NULL));
+    lk_track_reattach((void *)0x30000, &old);
+    lk_site_t s = site_of(&a, LK_FAMILY_MALLOC);
+    ck_assert_uint_eq(s.total_blocks, 1);
+    ck_assert_uint_eq(s.freed_blocks, 0);
+    ck_assert_uint_eq(s.live_bytes, 64);
+    ck_assert(lk_table_lookup(0x30000, NULL));
+    /* a successful move: the old block is freed at its site, the new one is
+     * allocated at the realloc site */
+    lk_frames_t r;
+    fake_frames(&r, 0x600000, 3);
+    ck_assert(lk_track_detach((void *)0x30000, &old));
+    lk_track_release(&old, LK_FAMILY_MALLOC);
+    lk_track_alloc((void *)0x40000, 128, LK_FAMILY_MALLOC, &r);
+    s = site_of(&a, LK_FAMILY_MALLOC);
+    ck_assert_uint_eq(s.freed_blocks, 1);
+    ck_assert_uint_eq(s.live_bytes, 0);
+    lk_totals_t t;
+    lk_tracker_totals(&t);
+    ck_assert_uint_eq(t.live_bytes, 128);
+    ck_assert_uint_eq(t.live_blocks, 1);
+    ck_assert_uint_eq(t.mismatched_frees, 0);
+    /* detaching an unknown pointer fails and counts nothing */
+    ck_assert(!lk_track_detach((void *)0x50000, &old));
+    lk_tracker_totals(&t);
+    ck_assert_uint_eq(t.untracked_frees, 0);
+}
+END_TEST
+
+START_TEST(test_tracker_family_mismatch)
+{
+    lk_frames_t a;
+    fake_frames(&a, 0x400000, 4);
+    lk_track_alloc((void *)0x1000, 40, LK_FAMILY_NEW_ARRAY, &a);
+    lk_track_alloc((void *)0x2000, 40, LK_FAMILY_NEW_ARRAY, &a);
+    lk_track_alloc((void *)0x3000, 8, LK_FAMILY_MALLOC, &a);
+    ck_assert(lk_track_free((void *)0x1000, LK_FAMILY_NEW));      /* delete of new[] */
+    ck_assert(lk_track_free((void *)0x2000, LK_FAMILY_NEW));
+    ck_assert(lk_track_free((void *)0x3000, LK_FAMILY_NEW_ARRAY)); /* delete[] of malloc */
+
+    lk_totals_t t;
+    lk_tracker_totals(&t);
+    ck_assert_uint_eq(t.mismatched_frees, 3);
+    ck_assert_uint_eq(t.live_blocks, 0);        /* still freed: the real free ran */
+    lk_mismatch_t m[8];
+    size_t n = lk_tracker_mismatches(m, 8);
+    ck_assert_uint_eq(n, 2);
+    uint32_t alloc_stack = lk_site_at(lk_site_get(&a, LK_FAMILY_NEW_ARRAY))->stack;
+    bool seen_arr = false, seen_malloc = false;
+    for (size_t i = 0; i < n; i++) {
+        ck_assert_uint_eq(m[i].alloc_stack, alloc_stack);
+        const lk_stack_t *fs = lk_stack_get(m[i].free_stack);
+        ck_assert_ptr_nonnull(fs);
+        ck_assert_uint_eq(fs->depth, 3);
+        ck_assert_uint_eq(fs->pc[0], 0xf000);
+        if (m[i].alloc_family == LK_FAMILY_NEW_ARRAY) {
+            seen_arr = true;
+            ck_assert_int_eq(m[i].free_family, LK_FAMILY_NEW);
+            ck_assert_uint_eq(m[i].count, 2);
+            ck_assert_uint_eq(m[i].bytes, 80);
+        } else {
+            seen_malloc = true;
+            ck_assert_int_eq(m[i].alloc_family, LK_FAMILY_MALLOC);
+            ck_assert_int_eq(m[i].free_family, LK_FAMILY_NEW_ARRAY);
+            ck_assert_uint_eq(m[i].count, 1);
+        }
+    }
+    ck_assert(seen_arr && seen_malloc);
+}
+END_TEST
+
+START_TEST(test_tracker_unknown_free_counted)
+{
+    lk_frames_t a;
+    fake_frames(&a, 0x400000, 2);
+    lk_track_alloc((void *)0x1000, 1, LK_FAMILY_MALLOC, &a);
+    ck_assert(!lk_track_free((void *)0xdead0, LK_FAMILY_MALLOC));
+    ck_assert(!lk_track_free((void *)0xbeef0, LK_FAMILY_NEW));
+    ck_assert(lk_track_free((void *)0x1000, LK_FAMILY_MALLOC));
+    ck_assert(!lk_track_free((void *)0x1000, LK_FAMILY_MALLOC));  /* double free */
+    lk_totals_t t;
+    lk_tracker_totals(&t);
+    ck_assert_uint_eq(t.untracked_frees, 3);
+    ck_assert_uint_eq(t.free_count, 1);
+    ck_assert_uint_eq(t.mismatched_frees, 0);
+}
+END_TEST
+
+START_TEST(test_tracker_table_growth_and_memory)
+{
+    /* 1M live blocks through every shard's growth steps, then all freed. */
+    enum { N = 1000000 };
+    lk_frames_t a;
+    fake_frames(&a, 0x400000, 4);
+    uint32_t site = lk_site_get(&a, LK_FAMILY_MALLOC);
+    for (uintptr_t i = 0; i < N; i++)
+        lk_track_alloc_site((void *)(0x100000 + i * 16), 16, site);
+    ck_assert_uint_eq(lk_table_count(), N);
+    /* issue 6: at most 32 bytes of table memory per live block */
+    ck_assert_uint_le(lk_table_memory_bytes(), (size_t)32 * N);
+    for (uintptr_t i = 0; i < N; i += 7)
+        ck_assert(lk_table_lookup(0x100000 + i * 16, NULL));
+    for (uintptr_t i = 0; i < N; i++)
+        ck_assert(lk_track_free((void *)(0x100000 + i * 16), LK_FAMILY_MALLOC));
+    ck_assert_uint_eq(lk_table_count(), 0);
+    lk_totals_t t;
+    lk_tracker_totals(&t);
+    ck_assert_uint_eq(t.live_bytes, 0);
+    ck_assert_uint_eq(t.alloc_count, N);
+    ck_assert_uint_eq(t.free_count, N);
+    ck_assert_uint_eq(t.dropped_events, 0);
+}
+END_TEST
+
+static void count_cb(uintptr_t ptr, size_t size, uint32_t stack_id, int family, void *arg)
+{
+    uint64_t *acc = arg;
+    acc[0]++;
+    acc[1] += size;
+    acc[2] += ptr;
+    acc[3] = stack_id;
+    acc[4] |= 1u << family;
+}
+
+START_TEST(test_tracker_foreach_and_ranges)
+{
+    lk_frames_t a;
+    fake_frames(&a, 0x400000, 4);
+    uint64_t want_ptr = 0;
+    for (uintptr_t i = 1; i <= 1000; i++) {
+        lk_track_alloc((void *)(i * 0x40), i, LK_FAMILY_NEW, &a);
+        want_ptr += i * 0x40;
+    }
+    uint64_t acc[5] = { 0, 0, 0, 0, 0 };
+    lk_table_lock_all();
+    lk_table_foreach(count_cb, acc);
+    lk_table_unlock_all();
+    ck_assert_uint_eq(acc[0], 1000);
+    ck_assert_uint_eq(acc[1], 1000 * 1001 / 2);
+    ck_assert_uint_eq(acc[2], want_ptr);
+    ck_assert_uint_eq(acc[3], lk_site_at(lk_site_get(&a, LK_FAMILY_NEW))->stack);
+    ck_assert_uint_eq(acc[4], 1u << LK_FAMILY_NEW);
+    uintptr_t r[128][2];
+    size_t n = lk_table_memory_ranges(r, 128);
+    ck_assert_uint_ge(n, 2);
+    ck_assert_uint_le(n, 128);
+    size_t bytes = 0;
+    for (size_t i = 0; i < n; i++) {
+        ck_assert_uint_lt(r[i][0], r[i][1]);
+        bytes += r[i][1] - r[i][0];
+    }
+    ck_assert_uint_eq(bytes, lk_table_memory_bytes());
+}
+END_TEST
+
+START_TEST(test_tracker_drop_accounting)
+{
+    lk_frames_t a;
+    fake_frames(&a, 0x400000, 4);
+    /* a pointer the table cannot hold (misaligned) is a dropped event */
+    lk_track_alloc((void *)0x1001, 10, LK_FAMILY_MALLOC, &a);
+    lk_track_alloc((void *)0x2000, 10, LK_FAMILY_MALLOC, &a);
+    lk_track_alloc_site((void *)0x3000, 10, LK_SITE_MAX + 5);    /* no such site */
+    lk_totals_t t;
+    lk_tracker_totals(&t);
+    ck_assert_uint_eq(t.dropped_events, 2);
+    ck_assert_uint_eq(t.live_blocks, 1);
+    ck_assert_uint_eq(t.live_bytes, 10);
+    /* a pointer seen twice without a free: the stale record is retired */
+    lk_track_alloc((void *)0x2000, 30, LK_FAMILY_MALLOC, &a);
+    lk_tracker_totals(&t);
+    ck_assert_uint_eq(t.live_blocks, 1);
+    ck_assert_uint_eq(t.live_bytes, 30);
+    ck_assert_uint_eq(t.alloc_count, 2);
+}
+END_TEST
+
+START_TEST(test_tracker_failures_grouped)
+{
+    lk_frames_t a, b;
+    fake_frames(&a, 0x400000, 4);
+    fake_frames(&b, 0x500000, 4);
+    lk_track_alloc((void *)0x1000, 500, LK_FAMILY_MALLOC, &b);
+    lk_track_failure(LK_FAIL_ENOMEM, "malloc", 1000, &a);
+    lk_track_failure(LK_FAIL_ENOMEM, "malloc", 5000, &a);
+    lk_track_failure(LK_FAIL_MUL_OVERFLOW, "calloc", INT64_MAX, &a);
+    lk_track_failure(LK_FAIL_IMPLAUSIBLE, "malloc", 1ull << 45, &b);
+    lk_failure_t f[8];
+    size_t n = lk_tracker_failures(f, 8);
+    ck_assert_uint_eq(n, 3);
+    lk_totals_t t;
+    lk_tracker_totals(&t);
+    ck_assert_uint_eq(t.failed_count, 3);   /* implausible is not a failure */
+    for (size_t i = 0; i < n; i++) {
+        if (f[i].kind == LK_FAIL_ENOMEM) {
+            ck_assert_uint_eq(f[i].count, 2);
+            ck_assert_uint_eq(f[i].request_bytes, 5000);
+            ck_assert_str_eq(f[i].function, "malloc");
+            ck_assert_uint_eq(f[i].live_bytes_at_first, 500);
+            ck_assert_uint_le(f[i].first_uptime_ns, f[i].last_uptime_ns);
+        } else if (f[i].kind == LK_FAIL_MUL_OVERFLOW) {
+            ck_assert_str_eq(f[i].function, "calloc");
+            ck_assert_uint_eq(f[i].request_bytes, INT64_MAX);
+        } else {
+            ck_assert_int_eq(f[i].kind, LK_FAIL_IMPLAUSIBLE);
+            ck_assert_uint_eq(f[i].request_bytes, 1ull << 45);
+        }
+    }
+}
+END_TEST
+
+/* ### 8 threads on the core */
+enum { THREADS = 8, OPS = 200000, SLOTS = 64 };
+
+static void *hammer(void *arg)
+{
+    uintptr_t t = (uintptr_t)arg;
+    lk_frames_t f[4];
+    for (unsigned k = 0; k < 4; k++)
+        fake_frames(&f[k], 0x700000 + 0x1000 * k, 3 + k);   /* shared by all threads */
+    uintptr_t live[SLOTS] = { 0 };
+    for (unsigned i = 0; i < OPS; i++) {
+        unsigned s = i % SLOTS;
+        if (live[s])
+            ck_assert(lk_track_free((void *)live[s], LK_FAMILY_MALLOC));
+        live[s] = ((t + 1) << 32) | ((uintptr_t)i << 4);
+        lk_track_alloc((void *)live[s], 8, LK_FAMILY_MALLOC, &f[i % 4]);
+    }
+    return NULL;
+}
+
+START_TEST(test_tracker_threads_hammer)
+{
+    pthread_t th[THREADS];
+    for (uintptr_t i = 0; i < THREADS; i++)
+        ck_assert_int_eq(pthread_create(&th[i], NULL, hammer, (void *)i), 0);
+    for (int i = 0; i < THREADS; i++)
+        pthread_join(th[i], NULL);
+    lk_totals_t t;
+    lk_tracker_totals(&t);
+    ck_assert_uint_eq(t.alloc_count, (uint64_t)THREADS * OPS);
+    ck_assert_uint_eq(t.free_count, (uint64_t)THREADS * (OPS - SLOTS));
+    ck_assert_uint_eq(t.live_blocks, (uint64_t)THREADS * SLOTS);
+    ck_assert_uint_eq(t.live_bytes, (uint64_t)THREADS * SLOTS * 8);
+    ck_assert_uint_eq(t.untracked_frees, 0);
+    ck_assert_uint_eq(t.dropped_events, 0);
+    ck_assert_uint_eq(lk_table_count(), (size_t)THREADS * SLOTS);
+    ck_assert_uint_eq(lk_site_count(), 4);      /* 4 stacks shared by 8 threads */
+    ck_assert_uint_eq(lk_stack_count(), 4);
+    ck_assert_uint_eq(lk_tracker_live_bytes(), t.live_bytes);
+}
+END_TEST
+
+static Suite *tracker_suite(void)
+{
+    Suite *s = suite_create("tracker");
+    TCase *tc = tcase_create("core");
+    tcase_add_checked_fixture(tc, setup, NULL);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_tracker_alloc_free_per_site);
+    tcase_add_test(tc, test_tracker_same_stack_other_family_is_other_site);
+    tcase_add_test(tc, test_tracker_realloc_detach_reattach);
+    tcase_add_test(tc, test_tracker_family_mismatch);
+    tcase_add_test(tc, test_tracker_unknown_free_counted);
+    tcase_add_test(tc, test_tracker_table_growth_and_memory);
+    tcase_add_test(tc, test_tracker_foreach_and_ranges);
+    tcase_add_test(tc, test_tracker_drop_accounting);
+    tcase_add_test(tc, test_tracker_failures_grouped);
+    tcase_add_test(tc, test_tracker_threads_hammer);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+LK_TEST_MAIN(tracker_suite)
