@@ -270,6 +270,9 @@ static void scan_root(scan_ctx_t *c, uint32_t ri, uint8_t *chunk)
         for (size_t off = 0; off < got; off += WORD) {
             uintptr_t v;
             memcpy(&v, chunk + off, WORD);
+            /* glibc installs &dtv[1] in the descriptor: a reference to the
+             * calloc'd DTV, not an interior pointer. */
+            if (r->dtv_word && p + off == r->dtv_word) v -= 2 * WORD;
             if (v < c->lo || v >= c->hi) continue;
             uint32_t h = r->kind == LK_ROOT_GLOBAL ? (uint32_t)c->res->nholders : region_holder;
             if (h == LK_SCAN_NO_HOLDER) h = (uint32_t)c->res->nholders;
@@ -1020,6 +1023,9 @@ __attribute__((constructor)) static void scan_init(void)
 typedef struct map_ent {
     uintptr_t lo, hi;
     int readable;               /* r and not a special or device mapping */
+    int stack_like;             /* anonymous rw right above a PROT_NONE guard */
+    int used;                   /* already a live thread's stack */
+    int prot_none;
 } map_ent_t;
 
 typedef struct roots_buf {
@@ -1048,7 +1054,7 @@ static void add_root_raw(roots_buf_t *rb, uintptr_t lo, uintptr_t hi, int kind, 
         rb->r = p;
         rb->cap = cap;
     }
-    rb->r[rb->n++] = (lk_scan_root_t){lo, hi, kind, tid, module, base};
+    rb->r[rb->n++] = (lk_scan_root_t){lo, hi, kind, tid, module, base, 0};
 }
 
 /* Add [lo, hi) minus libleak's own table memory. */
@@ -1171,7 +1177,10 @@ static map_ent_t *read_maps(size_t *count)
                 m = p;
                 cap *= 2;
             }
-            m[n++] = (map_ent_t){lo, hi, ok};
+            int guarded = n > 0 && m[n - 1].hi == lo && m[n - 1].prot_none;
+            m[n] = (map_ent_t){lo, hi, ok, ok && guarded && perms[1] == 'w' && !*name, 0, 0};
+            m[n].prot_none = !strncmp(perms, "---", 3);
+            n++;
         }
         if (!eol) break;
         line = eol + 1;
@@ -1181,7 +1190,7 @@ static map_ent_t *read_maps(size_t *count)
     return m;
 }
 
-static const map_ent_t *map_of(const map_ent_t *m, size_t n, uintptr_t a)
+static map_ent_t *map_of(map_ent_t *m, size_t n, uintptr_t a)
 {
     for (size_t i = 0; i < n; i++)
         if (a >= m[i].lo && a < m[i].hi) return m[i].readable ? &m[i] : NULL;
@@ -1261,12 +1270,44 @@ static int thread_sp(int tid, uintptr_t *sp, uintptr_t args[6])
     return -EAGAIN;
 }
 
+/* Add a TLS root [lo, hi) for the descriptor at 'tp'. */
+static void add_tls_root(roots_buf_t *rb, uintptr_t lo, uintptr_t hi, int tid, uintptr_t tp)
+{
+    size_t first = rb->n;
+    add_root(rb, lo, hi, LK_ROOT_TLS, tid, NULL, 0);
+#if defined(__x86_64__)
+    /* tcbhead_t is { tcb, dtv, self, ... } */
+    for (size_t i = first; i < rb->n; i++) rb->r[i].dtv_word = tp + WORD;
+#else
+    (void)first;
+    (void)tp;
+#endif
+}
+
+/* Exited threads whose stacks glibc keeps in its stack cache still own a
+ * descriptor and a DTV; without this their DTVs would read as leaks.  Their
+ * TLS becomes a root with tid 0. */
+static void add_cached_descriptors(roots_buf_t *rb, map_ent_t *maps, size_t nmaps,
+                                   size_t static_size, size_t tcb)
+{
+    for (size_t i = 0; i < nmaps; i++) {
+        if (!maps[i].stack_like || maps[i].used) continue;
+        uintptr_t tp = find_tcb(&maps[i], tcb);
+        if (!tp) continue;
+        size_t below = static_size > tcb ? static_size - tcb : 4096;
+        uintptr_t lo = tp - below > maps[i].lo ? tp - below : maps[i].lo;
+        uintptr_t hi = tp + (tcb ? tcb : 2304);
+        if (hi > maps[i].hi) hi = maps[i].hi;
+        add_tls_root(rb, lo, hi, 0, tp);
+    }
+}
+
 /* Add the roots of thread 'tid': TLS and descriptor (when found), the stack
  * from 'sp' (minus the 128-byte red zone) to the top of its mapping. */
-static void add_thread(roots_buf_t *rb, const map_ent_t *maps, size_t nmaps, int tid,
+static void add_thread(roots_buf_t *rb, map_ent_t *maps, size_t nmaps, int tid,
                        uintptr_t sp, uintptr_t tp, size_t static_size, size_t tcb)
 {
-    const map_ent_t *sm = map_of(maps, nmaps, sp);
+    map_ent_t *sm = map_of(maps, nmaps, sp);
     uintptr_t tls_lo = 0, tls_hi = 0;
     if (!tp && sm) tp = find_tcb(sm, tcb);
     if (tp) {
@@ -1278,13 +1319,14 @@ static void add_thread(roots_buf_t *rb, const map_ent_t *maps, size_t nmaps, int
         if (tm) {
             if (tls_lo < tm->lo) tls_lo = tm->lo;
             if (tls_hi > tm->hi) tls_hi = tm->hi;
-            add_root(rb, tls_lo, tls_hi, LK_ROOT_TLS, tid, NULL, 0);
+            add_tls_root(rb, tls_lo, tls_hi, tid, tp);
         }
     }
     if (!sm) {
         rb->sp_unknown++;
         return;
     }
+    sm->used = 1;
     uintptr_t lo = sp - 128 > sm->lo ? sp - 128 : sm->lo, hi = sm->hi;
     if (tls_lo > lo && tls_lo < hi) hi = tls_lo;
     add_root(rb, lo, hi, LK_ROOT_STACK, tid, NULL, 0);
@@ -1408,6 +1450,7 @@ json_t *lk_scan_dump_section(void)
         add_root(&rb, (uintptr_t)&args[i * 6], (uintptr_t)&args[i * 6 + 6], LK_ROOT_REGISTERS,
                  tid, NULL, 0);
     }
+    add_cached_descriptors(&rb, maps, nmaps, static_size, tcb);
     lk_table_foreach(gather_cb, &g);
     int rc = -ENOMEM;
     if (!g.oom && !rb.oom && args)

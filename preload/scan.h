@@ -28,6 +28,8 @@ typedef struct lk_scan_root {
     int tid;                /* thread of a stack, tls or registers root; 0 for globals */
     const char *module;     /* path of a global's module, else NULL */
     uintptr_t base;         /* load bias of that module (dlpi_addr) */
+    uintptr_t dtv_word;     /* address of glibc's dtv field in a thread descriptor, which
+                             * points 16 bytes into the DTV block; 0 if none */
 } lk_scan_root_t;
 
 /* One live block.  The caller fills ptr..family; lk_scan_classify() sorts

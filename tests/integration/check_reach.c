@@ -26,6 +26,9 @@ START_TEST(test_reach_definite_and_freed)
     rc_assert_kind(d, sec, "leak_simple", "definite", 1, 1000);
     rc_assert_kind(d, sec, "leak_simple", "indirect", 0, 0);
     rc_assert_kind(d, sec, "leak_simple", "reachable", 0, 0);
+    rc_assert_total(sec, "definite", 1, 1000);
+    rc_assert_total(sec, "indirect", 0, 0);
+    rc_assert_total(sec, "possible", 0, 0);
     /* Freed before exit: in no kind at all. */
     rc_agg_t f = rc_kind(d, sec, "freed_here", NULL);
     ck_assert_msg(f.blocks == 0, "freed blocks reported: %lld", f.blocks);
@@ -46,6 +49,9 @@ START_TEST(test_reach_tree_lost_through_root)
     rc_assert_kind(d, sec, "alloc_root", "definite", 1, 64);
     rc_assert_kind(d, sec, "alloc_child", "indirect", 6, 288);
     rc_assert_kind(d, sec, "alloc_child", "definite", 0, 0);
+    rc_assert_total(sec, "definite", 1, 64);
+    rc_assert_total(sec, "indirect", 6, 288);
+    rc_assert_total(sec, "possible", 0, 0);
     json_t *s = rc_structure(d, sec, "alloc_root");
     ck_assert_int_eq(pl_int(s, LK_KEY_REACH_COUNT), 1);
     ck_assert_int_eq(pl_int(s, LK_KEY_REACH_BLOCKS), 7);
@@ -63,6 +69,9 @@ START_TEST(test_reach_two_node_cycle)
     json_t *sec = run_reach(&r, "rc_cycle", &d);
     rc_assert_kind(d, sec, "make_node", "definite", 1, 64);
     rc_assert_kind(d, sec, "make_node", "indirect", 1, 64);
+    rc_assert_total(sec, "definite", 1, 64);
+    rc_assert_total(sec, "indirect", 1, 64);
+    rc_assert_total(sec, "possible", 0, 0);
     json_t *s = rc_structure(d, sec, "make_node");
     ck_assert_int_eq(pl_int(s, LK_KEY_REACH_BLOCKS), 2);
     ck_assert_int_eq(pl_int(s, LK_KEY_REACH_BYTES), 128);
@@ -80,6 +89,8 @@ START_TEST(test_reach_held_by_global)
     rc_assert_kind(d, sec, "hold_me", "reachable", 2, 876);  /* hold_child runs inside hold_me */
     rc_assert_kind(d, sec, "hold_child", "reachable", 1, 99);
     rc_assert_kind(d, sec, "hold_me", "definite", 0, 0);
+    rc_assert_total(sec, "definite", 0, 0);
+    rc_assert_total(sec, "possible", 0, 0);
     /* Both are held by the word g_holder of the program, per nm. */
     uint64_t sym = rc_nm(r.exe, "g_holder");
     const char *exe = pl_str(pl_obj(d->root, LK_KEY_PROCESS), LK_KEY_EXE);
@@ -103,6 +114,8 @@ START_TEST(test_reach_interior_possible)
     rc_assert_kind(d, sec, "alloc_interior", "possible", 1, 200);
     rc_assert_kind(d, sec, "alloc_interior", "definite", 0, 0);
     rc_assert_kind(d, sec, "alloc_interior", "reachable", 0, 0);
+    rc_assert_total(sec, "possible", 1, 200);
+    rc_assert_total(sec, "definite", 0, 0);
     json_t *h = rc_held_by(d, sec, "alloc_interior", "possible");
     ck_assert_str_eq(pl_str(h, LK_KEY_REACH_ROOT), "global");
     ck_assert_uint_eq(pl_hex(pl_obj(h, LK_KEY_REACH_OFFSET)), rc_nm(r.exe, "g_middle"));
@@ -116,6 +129,9 @@ START_TEST(test_reach_parked_thread_stack)
     pl_dump_t *d;
     json_t *sec = run_reach(&r, "rc_thread_stack", &d);
     rc_assert_kind(d, sec, "on_worker_stack", "reachable", 1, 333);
+    /* The worker's DTV hangs off its descriptor: reachable, not possible. */
+    rc_assert_total(sec, "definite", 0, 0);
+    rc_assert_total(sec, "possible", 0, 0);
     json_t *h = rc_held_by(d, sec, "on_worker_stack", "reachable");
     ck_assert_str_eq(pl_str(h, LK_KEY_REACH_ROOT), "stack");
     long long tid = pl_int(h, LK_KEY_REACH_TID);
@@ -131,6 +147,9 @@ START_TEST(test_reach_leak_in_thread)
     pl_dump_t *d;
     json_t *sec = run_reach(&r, "rc_thread_leak", &d);
     rc_assert_kind(d, sec, "leak_in_thread", "definite", 4, 492);
+    /* The ended thread's DTV stays with its cached stack: not a leak. */
+    rc_assert_total(sec, "definite", 4, 492);
+    rc_assert_total(sec, "possible", 0, 0);
     pl_run_free(&r);
 }
 END_TEST

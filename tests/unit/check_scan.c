@@ -76,7 +76,7 @@ static lk_scan_block_t blk(uintptr_t ptr, uint64_t size, uint32_t stack)
 
 static lk_scan_root_t global_root(uintptr_t lo, uintptr_t hi)
 {
-    return (lk_scan_root_t){lo, hi, LK_ROOT_GLOBAL, 0, "/fake/app", FAKE_BASE};
+    return (lk_scan_root_t){lo, hi, LK_ROOT_GLOBAL, 0, "/fake/app", FAKE_BASE, 0};
 }
 
 /* Return the classified block at 'ptr' (blocks are sorted by classify). */
@@ -299,7 +299,7 @@ START_TEST(test_scan_global_held_by)
     put(stk, bb);
     put(stk + 8, c);
     lk_scan_root_t r[] = {global_root(GLOB, GLOB + 0x40),
-                          {stk, stk + 64, LK_ROOT_STACK, 4242, NULL, 0}};
+                          {stk, stk + 64, LK_ROOT_STACK, 4242, NULL, 0, 0}};
     lk_scan_result_t res;
     classify(b, 3, r, 2, &res);
     for (int i = 0; i < 3; i++) ck_assert_uint_eq(b[i].kind, LK_REACH_REACHABLE);
@@ -359,6 +359,24 @@ START_TEST(test_scan_allocator_header_ignored)
     put(GLOB, x + 8);
     classify(b2, 1, r, 1, &res);
     assert_kind(b2, 1, x, LK_REACH_POSSIBLE);
+    lk_scan_result_free(&res);
+}
+END_TEST
+
+START_TEST(test_scan_dtv_word)
+{
+    /* A thread descriptor's dtv field points 16 bytes into the DTV block:
+     * a reference there, an interior pointer anywhere else. */
+    uintptr_t dtv = HEAP, other = HEAP + 0x100;
+    lk_scan_block_t b[] = {blk(dtv, 304, 1), blk(other, 304, 2)};
+    uintptr_t tp = FAKE_BASE + 0x8000;
+    put(tp + 8, dtv + 16);
+    put(tp + 32, other + 16);
+    lk_scan_root_t r[] = {{tp - 0x100, tp + 0x100, LK_ROOT_TLS, 7, NULL, 0, tp + 8}};
+    lk_scan_result_t res;
+    classify(b, 2, r, 1, &res);
+    assert_kind(b, 2, dtv, LK_REACH_REACHABLE);
+    assert_kind(b, 2, other, LK_REACH_POSSIBLE);
     lk_scan_result_free(&res);
 }
 END_TEST
@@ -653,6 +671,7 @@ static Suite *scan_suite(void)
     tcase_add_test(tc, test_scan_possible_upgraded);
     tcase_add_test(tc, test_scan_global_held_by);
     tcase_add_test(tc, test_scan_allocator_header_ignored);
+    tcase_add_test(tc, test_scan_dtv_word);
     tcase_add_test(tc, test_scan_unreadable_skipped);
     tcase_add_test(tc, test_scan_big_and_many_blocks);
     tcase_add_test(tc, test_scan_structures_grouped);
