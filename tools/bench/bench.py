@@ -90,24 +90,24 @@ def make_python(size, outdir):
 def workloads():
     q = 10 if QUICK else 1
     w = [
-        dict(name="churn_fp", make=prog("churn_fp", 300), size=10000000 // q, mc_scale=50,
+        dict(name="churn_fp", make=prog("churn_fp", 300), size=10000000 // q, mc_scale=10,
              desc="malloc/free pairs of 8-512 B, 300 stacks of depth 5-30, frame pointers"),
-        dict(name="churn_nofp", make=prog("churn_nofp", 300), size=10000000 // q, mc_scale=50,
+        dict(name="churn_nofp", make=prog("churn_nofp", 300), size=10000000 // q, mc_scale=10,
              desc="same, built -fomit-frame-pointer"),
         dict(name="threads2", make=prog("threads_nofp", 300, threads=2), size=10000000 // q,
-             mc_scale=50, desc="churn (nofp) split over 2 threads"),
+             mc_scale=10, desc="churn (nofp) split over 2 threads"),
         dict(name="threads8", make=prog("threads_nofp", 300, threads=8), size=10000000 // q,
-             mc_scale=50, desc="churn (nofp) split over 8 threads"),
+             mc_scale=10, desc="churn (nofp) split over 8 threads"),
         dict(name="live", make=prog("live_nofp"), size=2000000 // q, mc_scale=10,
              desc="live blocks of 16-64 B from 16 stacks, snapshot \"peak\" at the top, then"
              " freed in scattered order (nofp)"),
-        dict(name="realloc", make=prog("realloc_nofp"), size=4000000 // q, mc_scale=50,
+        dict(name="realloc", make=prog("realloc_nofp"), size=4000000 // q, mc_scale=10,
              desc="reallocs growing 16 buffers by 8-64 B up to 4 KiB, 8 stacks (nofp)"),
-        dict(name="deep_fp", make=prog("deep_fp", 32), size=4000000 // q, mc_scale=50,
+        dict(name="deep_fp", make=prog("deep_fp", 32), size=4000000 // q, mc_scale=10,
              desc="malloc/free pairs through 32 stacks of depth 60, frame pointers"),
-        dict(name="deep_nofp", make=prog("deep_nofp", 32), size=4000000 // q, mc_scale=50,
+        dict(name="deep_nofp", make=prog("deep_nofp", 32), size=4000000 // q, mc_scale=10,
              desc="same, built -fomit-frame-pointer"),
-        dict(name="sqlite3", make=make_sqlite, size=100000 // q, mc_scale=10,
+        dict(name="sqlite3", make=make_sqlite, size=100000 // q, mc_scale=20,
              desc="Debian's /usr/bin/sqlite3 :memory: running tools/bench/sqlite_workload.sql"
              " (size = rows)"),
         dict(name="python3", make=make_python, size=max(1, 20 // q), mc_scale=max(1, 20 // q),
@@ -179,7 +179,8 @@ def command_for(tool, wl, tools, outdir, env, size=None):
 
 
 def run_cmd(argv, env, stdin_path, cwd, out_path):
-    """Run one command; return (wall seconds, max RSS KiB, exit code).  The
+    """Run one command; return (wall seconds, max RSS KiB, exit code, CPU
+    seconds, user plus system, of the command and its waited-for children).  The
     peak RSS comes from GNU time (-f %M), a small process that forks the
     command: measuring from here would count this Python process, whose RSS
     the child inherits until exec.  For a command that starts children
@@ -188,17 +189,18 @@ def run_cmd(argv, env, stdin_path, cwd, out_path):
     stdin = open(stdin_path, "rb") if stdin_path else subprocess.DEVNULL
     with open(out_path, "wb") as out:
         t0 = time.perf_counter()
-        p = subprocess.run([GNU_TIME, "-f", "%M", "-o", rss_file] + argv, env=env, stdin=stdin,
+        p = subprocess.run([GNU_TIME, "-f", "%U %S %M", "-o", rss_file] + argv, env=env, stdin=stdin,
                            stdout=out, stderr=subprocess.STDOUT, cwd=cwd)
         t1 = time.perf_counter()
     if stdin_path:
         stdin.close()
     rc = p.returncode
-    rss = None
+    rss = cpu = None
     try:
         with open(rss_file) as f:
             lines = f.read().split()
         rss = int(lines[-1])
+        cpu = float(lines[-3]) + float(lines[-2])
         # GNU time reports a failing command as "Command exited with non-zero status N".
         for i, word in enumerate(lines):
             if word == "status" and i + 1 < len(lines):
@@ -207,7 +209,7 @@ def run_cmd(argv, env, stdin_path, cwd, out_path):
                 rc = -int(lines[i + 1])
     except (OSError, ValueError, IndexError):
         pass
-    return t1 - t0, rss, rc
+    return t1 - t0, rss, rc, cpu
 
 
 def ok_exit(tool, rc):
@@ -409,7 +411,7 @@ def stack_depth_check(tools, env, workdir):
             if tool == "heaptrack":
                 argv = [a for a in argv if a != "-r"]      # interpret this small one
             out = os.path.join(d, "out.txt")
-            run_cmd(argv, e2, stdin, d, out)
+            run_cmd(argv, e2, stdin, d, out)[:3]
             text = open(out, errors="replace").read()
             if tool == "libleak":
                 n, main = depth_libleak(d, binary)
@@ -476,7 +478,7 @@ def render(results, tools, depth_rows, info, wls):
     L.append("")
     order = ["libleak", "heaptrack", "lsan", "memcheck"]
     active = [t for t in order if tools[t]["ok"]]
-    L.append("## Wall-time slowdown vs native (median of %d)" % RUNS)
+    L.append("## Slowdown vs native: wall time, (CPU time), median of %d" % RUNS)
     L.append("")
     L.append("| workload | native | " + " | ".join(active) + " |")
     L.append("|---|---:|" + "---:|" * len(active))
@@ -485,14 +487,18 @@ def render(results, tools, depth_rows, info, wls):
         cells = ["%.3f s" % statistics.median(r["native"]["wall"]) if r["native"]["wall"] else "-"]
         for t in active:
             s = r[t].get("slowdown")
-            cells.append(fmt_ratio(statistics.median(s)) if s else r[t].get("error", "-"))
+            c = r[t].get("cpu_slowdown")
+            cell = fmt_ratio(statistics.median(s)) if s else r[t].get("error", "-")
+            if s and c:
+                cell += " (%s)" % fmt_ratio(statistics.median(c))
+            cells.append(cell)
         L.append("| %s | %s |" % (wl["name"], " | ".join(cells)))
     L.append("")
     L.append("## Details per workload and tool")
     L.append("")
-    L.append("| workload | tool | slowdown median | range | peak RSS | tracker B / live block"
-             " | dump size | post-processing | notes |")
-    L.append("|---|---|---:|---:|---:|---:|---:|---:|---|")
+    L.append("| workload | tool | slowdown median | range | CPU slowdown | peak RSS"
+             " | tracker B / live block | dump size | post-processing | notes |")
+    L.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---|")
     for wl in wls:
         r = results[wl["name"]]
         for t in ["native"] + active:
@@ -501,6 +507,9 @@ def render(results, tools, depth_rows, info, wls):
             med = fmt_ratio(statistics.median(s)) if s else ("%.3f s" % statistics.median(x["wall"])
                                                              if t == "native" and x["wall"] else "-")
             rng = ("%.2f–%.2f" % (min(s), max(s))) if s else "-"
+            c = x.get("cpu_slowdown")
+            cpu = fmt_ratio(statistics.median(c)) if c else (
+                "%.3f s" % statistics.median(x["cpu"]) if t == "native" and x.get("cpu") else "-")
             rss = fmt_bytes(statistics.median(x["rss"]) * 1024) if x.get("rss") else "-"
             tb = "-"
             if x.get("cost") and x["cost"][0] >= 1000:
@@ -512,8 +521,8 @@ def render(results, tools, depth_rows, info, wls):
             pp = "%.2f s" % x["post"] if x.get("post") is not None else "-"
             notes = "; ".join(n for n in (x.get("post_note", ""), x.get("error", ""),
                                           x.get("note", "")) if n)
-            L.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s |"
-                     % (wl["name"], t, med, rng, rss, tb, ds, pp, notes))
+            L.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |"
+                     % (wl["name"], t, med, rng, cpu, rss, tb, ds, pp, notes))
     live = results.get("live")
     if live and live["native"].get("rss"):
         L.append("")
@@ -556,7 +565,9 @@ def render(results, tools, depth_rows, info, wls):
     L.append("## Notes")
     L.append("")
     L.append("- Slowdown = tool wall time / native wall time of the same round; the tools run"
-             " alternately (native, libleak, heaptrack, lsan, memcheck, native, ...). Range = min–max.")
+             " alternately (native, libleak, heaptrack, lsan, memcheck, native, ...). Range = min–max."
+             " CPU slowdown = (user + system time) / native's, which is less sensitive to other"
+             " load on the machine and counts work moved to other threads or processes.")
     L.append("- heaptrack runs as `heaptrack -r` (record only): Debian 12's heaptrack 1.4.0"
              " interpreter runs out of memory on long allocation loops, so interpreting is counted"
              " as post-processing (`heaptrack_interpret` + `heaptrack_print -l 1`, capped at"
@@ -608,15 +619,17 @@ def main():
             d = os.path.join(runs_root, "%s-memcheck-empty" % wl["name"])
             os.makedirs(d)
             argv, e, stdin = command_for("memcheck", wl, tools, d, env, size=0)
-            mc_base, _, _ = run_cmd(argv, e, stdin, d, os.path.join(d, "out.txt"))
+            # The smaller of two, since noise only adds.
+            mc_base = min(run_cmd(argv, e, stdin, d, os.path.join(d, "out%d.txt" % i))[0]
+                          for i in range(2))
             r["memcheck"]["note"] = "1/%d size; start-up %.2f s not scaled" % (wl["mc_scale"], mc_base)
         for run in range(RUNS):
-            native_t = None
+            native_t = native_cpu = None
             for t in active:
                 d = os.path.join(runs_root, "%s-%s-%d" % (wl["name"], t, run))
                 os.makedirs(d)
                 argv, e, stdin = command_for(t, wl, tools, d, env)
-                wall, rss, rc = run_cmd(argv, e, stdin, d, os.path.join(d, "out.txt"))
+                wall, rss, rc, cpu = run_cmd(argv, e, stdin, d, os.path.join(d, "out.txt"))
                 if not ok_exit(t, rc):
                     how = ("killed by %s" % signal.Signals(-rc).name) if rc < 0 else "exit %d" % rc
                     r[t]["error"] = "%s (see %s)" % (how, os.path.relpath(d, SRC))
@@ -625,12 +638,17 @@ def main():
                 if t == "memcheck":
                     # Start-up (valgrind, program init) once, the work scaled.
                     wall = mc_base + max(0.0, wall - mc_base) * wl["mc_scale"]
+                    cpu = None      # not extrapolated
                 r[t]["wall"].append(wall)
                 r[t]["rss"].append(rss)
+                if cpu is not None:
+                    r[t].setdefault("cpu", []).append(cpu)
                 if t == "native":
-                    native_t = wall
+                    native_t, native_cpu = wall, cpu
                 elif native_t:
                     r[t]["slowdown"].append(wall / native_t)
+                    if cpu is not None and native_cpu:
+                        r[t].setdefault("cpu_slowdown", []).append(cpu / native_cpu)
                 if last_dir.get(t) and not KEEP:
                     shutil.rmtree(last_dir[t], ignore_errors=True)
                 last_dir[t] = d
