@@ -219,7 +219,8 @@ static inline void pl_load_dir(pl_run_t *r)
 /* Run 'exe' (absolute path) with argv 'args' (NULL-terminated, without
  * argv[0]; may be NULL) and extra environment 'env' ("NAME=VALUE" strings,
  * NULL-terminated; may be NULL; applied last, so it may override
- * LIBLEAK_DIR).  With 'preload' the victim runs with LD_PRELOAD set to
+ * LIBLEAK_DIR; "-NAME" removes NAME, and "-LIBLEAK_DIR" also makes the dump
+ * directory the victim's working directory).  With 'preload' the victim runs with LD_PRELOAD set to
  * $BUILD/libleak.so and LIBLEAK_DIR set to a fresh directory.  Every
  * LIBLEAK_* variable of the test's own environment is removed first.  Waits
  * for the victim, then captures output and loads the dumps. */
@@ -266,7 +267,14 @@ static inline void pl_run_exe(pl_run_t *r, const char *exe, const char *const *a
             setenv("LD_PRELOAD", so, 1);
             setenv("LIBLEAK_DIR", r->dir, 1);
         }
-        for (int i = 0; env && env[i]; i++) putenv((char *)env[i]);
+        for (int i = 0; env && env[i]; i++) {
+            if (env[i][0] != '-') {
+                putenv((char *)env[i]);
+                continue;
+            }
+            unsetenv(env[i] + 1);
+            if (!strcmp(env[i] + 1, "LIBLEAK_DIR") && chdir(r->dir) != 0) _exit(126);
+        }
         int in = open("/dev/null", O_RDONLY);
         int out = open(outp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
         int err = open(errp, O_WRONLY | O_CREAT | O_TRUNC, 0644);

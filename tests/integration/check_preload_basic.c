@@ -338,6 +338,40 @@ START_TEST(test_preload_bad_env_out_of_range)
 }
 END_TEST
 
+START_TEST(test_preload_quiet)
+{
+    /* LIBLEAK_QUIET=1: a bad setting still falls back to the default, but
+     * says nothing */
+    const char *const env[] = {"LIBLEAK_QUIET=1", "LIBLEAK_DEPTH=abc", NULL};
+    pl_run_t good, bad;
+    pl_run(&good, "pl_basic", NULL, NULL, 1);
+    pl_run(&bad, "pl_basic", NULL, env, 1);
+    pl_assert_exit(&bad, 0);
+    ck_assert_str_eq(bad.out, good.out);
+    ck_assert_msg(extra_lines(bad.err, good.err) <= 0, "LIBLEAK_QUIET=1 but stderr:\n%s",
+                  bad.err);
+    pl_dump_t *d = pl_exit_dump(&bad);
+    ck_assert_int_eq(pl_int(pl_obj(d->root, LK_KEY_CONFIG), LK_KEY_MAX_DEPTH), 32);
+    pl_run_free(&good);
+    pl_run_free(&bad);
+}
+END_TEST
+
+START_TEST(test_preload_default_dir_is_cwd)
+{
+    /* "-LIBLEAK_DIR" removes the variable; the victim then runs in the dump
+     * directory, where its dump must land */
+    const char *const env[] = {"-LIBLEAK_DIR", NULL};
+    pl_run_t r;
+    pl_run(&r, "pl_basic", NULL, env, 1);
+    pl_assert_exit(&r, 0);
+    pl_check_all(&r);
+    ck_assert_int_eq(r.ndumps, 1);
+    pl_assert_site(pl_exit_dump(&r), "leak_1337", "malloc", 3, 4011, 3, 4011);
+    pl_run_free(&r);
+}
+END_TEST
+
 /* Run pl_basic with LIBLEAK_DIR set to 'dir': one warning line more than a
  * normal run, identical stdout and exit status. */
 static void check_unwritable(const char *dir)
@@ -401,16 +435,30 @@ START_TEST(test_preload_unwritable_dir_full)
 }
 END_TEST
 
-START_TEST(test_preload_constructor_before_ours)
+START_TEST(test_preload_constructor)
 {
+    /* the program's own constructor runs after libleak's */
     pl_run_t r;
     run_both(&r, "pl_ctor", NULL, NULL, 0);
     pl_check_all(&r);
     pl_dump_t *d = pl_exit_dump(&r);
-    pl_assert_site(d, "preinit_leak", "malloc", 2, 2674, 2, 2674);
-    pl_assert_site(d, "preinit_keep", "malloc", 0, 0, 1, 2021);
     pl_assert_site(d, "ctor_leak", "malloc", 1, 3001, 1, 3001);
     pl_assert_site(d, "main_leak", "malloc", 1, 4011, 1, 4011);
+    pl_run_free(&r);
+}
+END_TEST
+
+START_TEST(test_preload_preinit_before_ours)
+{
+    /* .preinit_array runs before libleak's constructor, and before libc has
+     * set environ: these blocks must be tracked all the same, and freeing
+     * one later is a tracked free */
+    pl_run_t r;
+    run_both(&r, "pl_ctor", NULL, NULL, 0);
+    pl_dump_t *d = pl_exit_dump(&r);
+    pl_assert_site(d, "preinit_leak", "malloc", 2, 2674, 2, 2674);
+    pl_assert_site(d, "preinit_keep", "malloc", 0, 0, 1, 2021);
+    ck_assert_int_eq(pl_int(pl_totals(d), LK_KEY_UNTRACKED_FREES), 0);
     pl_run_free(&r);
 }
 END_TEST
@@ -463,11 +511,14 @@ static Suite *preload_basic_suite(void)
     tcase_add_test(tc, test_preload_depth_truncated);
     tcase_add_test(tc, test_preload_bad_env_value);
     tcase_add_test(tc, test_preload_bad_env_out_of_range);
+    tcase_add_test(tc, test_preload_quiet);
+    tcase_add_test(tc, test_preload_default_dir_is_cwd);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("stacks");
     tcase_set_timeout(tc, PL_TIMEOUT);
-    tcase_add_test(tc, test_preload_constructor_before_ours);
+    tcase_add_test(tc, test_preload_constructor);
+    tcase_add_test(tc, test_preload_preinit_before_ours);
     tcase_add_test(tc, test_preload_nofp_reaches_main);
     suite_add_tcase(s, tc);
     return s;

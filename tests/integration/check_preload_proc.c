@@ -75,6 +75,29 @@ START_TEST(test_preload_vfork_spawn)
 }
 END_TEST
 
+START_TEST(test_preload_fork_while_threads_allocate)
+{
+    pl_run_t r;
+    pl_run(&r, "pl_forkchurn", NULL, NULL, 1);
+    pl_assert_exit(&r, 0);
+    ck_assert_str_eq(r.out, "ok 20\n");
+    pl_check_all(&r);
+    ck_assert_int_eq(r.ndumps, 21);
+    int children = 0;
+    for (int i = 0; i < r.ndumps; i++) {
+        pl_dump_t *d = &r.dumps[i];
+        ck_assert_str_eq(d->trigger, "exit");
+        if (d->pid == (long)r.pid) continue;
+        children++;
+        ck_assert_int_eq(pl_int(pl_obj(d->root, LK_KEY_PROCESS), LK_KEY_PPID), r.pid);
+        pl_assert_site(d, "child_leak", "malloc", 1, 777, 1, 777);
+    }
+    ck_assert_int_eq(children, 20);
+    pl_assert_no_site(pl_exit_dump(&r), "child_leak");
+    pl_run_free(&r);
+}
+END_TEST
+
 /* Run pl_exit ending by 'how': status 5, "bye", one exit dump with the leak. */
 static void check_exit(const char *how)
 {
@@ -110,6 +133,7 @@ static Suite *preload_proc_suite(void)
     tcase_set_timeout(tc, PL_TIMEOUT);
     tcase_add_test(tc, test_preload_fork);
     tcase_add_test(tc, test_preload_vfork_spawn);
+    tcase_add_test(tc, test_preload_fork_while_threads_allocate);
     tcase_add_test(tc, test_preload_exit_return);
     tcase_add_test(tc, test_preload_exit_exit);
     tcase_add_test(tc, test_preload_exit__exit);
