@@ -26,9 +26,9 @@ typedef struct stack_entry {
 } stack_entry_t;
 
 /* Entries live in chunks that never move: id -> chunks[id >> 12][id & 4095]. */
-#define CHUNK_LOG2 12
+#define CHUNK_LOG2 10
 #define CHUNK_SIZE (1u << CHUNK_LOG2)
-#define MAX_CHUNKS 4096u        /* 16M stacks */
+#define MAX_CHUNKS 16384u       /* 16M stacks */
 
 static pthread_mutex_t stack_lock = PTHREAD_MUTEX_INITIALIZER;
 static stack_entry_t *stack_chunks[MAX_CHUNKS];   /* written under lock, read lock-free */
@@ -130,7 +130,6 @@ uint32_t lk_stack_intern(const lk_frames_t *f)
         if (p == MAP_FAILED)
             goto out_unlock;
         stack_chunks[c] = p;
-        stack_bytes += CHUNK_SIZE * sizeof(stack_entry_t);
     }
     uintptr_t *k = lk_real_malloc(keylen);
     if (!k)
@@ -150,7 +149,9 @@ uint32_t lk_stack_intern(const lk_frames_t *f)
         memset(e, 0, sizeof *e);
         goto out_unlock;
     }
-    stack_bytes += keylen + sizeof(UT_hash_handle);
+    /* what a stack really costs: entry, frames, its share of the buckets */
+    __atomic_store_n(&stack_bytes, stack_bytes + sizeof *e + keylen + sizeof(UT_hash_bucket),
+                     __ATOMIC_RELAXED);
     id = n;
     __atomic_store_n(&stack_n, n + 1, __ATOMIC_RELEASE);
 out_unlock:

@@ -71,7 +71,7 @@ typedef struct site_slot {
     UT_hash_handle hh;          /* guarded by site_lock */
 } site_slot_t;
 
-#define SITE_CHUNK_LOG2 12
+#define SITE_CHUNK_LOG2 10
 #define SITE_CHUNK (1u << SITE_CHUNK_LOG2)
 #define SITE_MAX_CHUNKS ((LK_SITE_MAX + 1) / SITE_CHUNK)
 
@@ -141,7 +141,6 @@ uint32_t lk_site_get_by_stack(uint32_t stack_id, int family)
         if (p == MAP_FAILED)
             goto out_unlock;
         site_chunks[c] = p;
-        site_bytes += SITE_CHUNK * sizeof(site_slot_t);
     }
     s = &site_chunks[c][n & (SITE_CHUNK - 1)];
     memset(s, 0, sizeof *s);
@@ -156,6 +155,8 @@ uint32_t lk_site_get_by_stack(uint32_t stack_id, int family)
         goto out_unlock;
     }
     idx = n;
+    /* what a site really costs: its slot plus its share of the hash buckets */
+    __atomic_store_n(&site_bytes, site_bytes + sizeof *s + sizeof(UT_hash_bucket), __ATOMIC_RELAXED);
     __atomic_store_n(&site_n, n + 1, __ATOMIC_RELEASE);
 out_unlock:
     pthread_mutex_unlock(&site_lock);
@@ -564,6 +565,7 @@ void lk_tracker_reset_for_tests(void)
     for (uint32_t c = 0; c < SITE_MAX_CHUNKS && site_chunks[c]; c++)
         memset(site_chunks[c], 0, SITE_CHUNK * sizeof(site_slot_t));
     __atomic_store_n(&site_n, 0, __ATOMIC_RELEASE);
+    site_bytes = 0;
     pthread_mutex_unlock(&site_lock);
     lk_stack_reset_for_tests();
     pthread_mutex_lock(&group_lock);
