@@ -433,7 +433,8 @@ static inline json_t *pl_stack(pl_dump_t *d, long long id)
 }
 
 /* Check everything FORMAT.md promises for any dump: header, pid and seq
- * agree with the file name, totals equal the sums of sites when complete,
+ * agree with the file name, no frame lies in libleak.so itself, totals
+ * equal the sums of sites when complete,
  * every site's total == live + freed, every referenced stack exists, and
  * frames are hex strings. */
 static inline void pl_check_dump(pl_dump_t *d)
@@ -465,6 +466,21 @@ static inline void pl_check_dump(pl_dump_t *d)
         json_t *frames = pl_obj(s, LK_KEY_FRAMES);
         ck_assert(json_is_array(frames));
         json_array_foreach(frames, j, f) pl_hex(f);
+    }
+    /* libleak's own frames are removed: no frame lies in libleak.so */
+    json_t *mods = pl_obj(root, LK_KEY_MODULES), *m;
+    size_t k;
+    json_array_foreach(mods, k, m) {
+        const char *path = pl_str(m, LK_KEY_PATH), *base = strrchr(path, '/');
+        if (strcmp(base ? base + 1 : path, "libleak.so") != 0) continue;
+        uint64_t lo = pl_hex(pl_obj(m, LK_KEY_BASE)), hi = lo + (uint64_t)pl_int(m, LK_KEY_SIZE);
+        json_array_foreach(stacks, i, s) {
+            json_array_foreach(pl_obj(s, LK_KEY_FRAMES), j, f) {
+                uint64_t a = pl_hex(f);
+                ck_assert_msg(a < lo || a >= hi, "%s: stacks[%zu] has libleak's own frame %s",
+                              d->name, i, json_string_value(f));
+            }
+        }
     }
     long long live_bytes = 0, live_blocks = 0;
     json_array_foreach(sites, i, s) {
