@@ -17,7 +17,8 @@ static const char usage_text[] =
     "or a directory of libleak.*.json dumps; OLD and NEW are dumps, directories\n"
     "or leak-analyze JSON reports.\n"
     "\n"
-    "  -f, --format=FMT           text (default), json or folded\n"
+    "  -f, --format=FMT           text (default), json, folded or svg (growth chart)\n"
+    "      --chart=FILE           also write the growth chart (SVG) to FILE\n"
     "  -o, --output=FILE          write the report to FILE instead of stdout\n"
     "      --top=N                show only the N largest leak sites (per process)\n"
     "      --min-bytes=N          show only leak sites of at least N bytes\n"
@@ -36,7 +37,8 @@ static const char usage_text[] =
 
 enum {
     OPT_TOP = 256, OPT_MIN_BYTES, OPT_FAIL_ON_LEAK, OPT_MAX_LEAK_BYTES, OPT_BASELINE,
-    OPT_SUPPRESSIONS, OPT_NO_BUILTIN, OPT_GEN_SUPP, OPT_SHOW, OPT_FAIL_ON
+    OPT_SUPPRESSIONS, OPT_NO_BUILTIN, OPT_GEN_SUPP, OPT_SHOW, OPT_FAIL_ON,
+    OPT_CHART
 };
 
 static const struct option long_options[] = {
@@ -52,12 +54,13 @@ static const struct option long_options[] = {
     { "gen-suppressions", no_argument, NULL, OPT_GEN_SUPP },
     { "show", required_argument, NULL, OPT_SHOW },
     { "fail-on", required_argument, NULL, OPT_FAIL_ON },
+    { "chart", required_argument, NULL, OPT_CHART },
     { "help", no_argument, NULL, 'h' },
     { "version", no_argument, NULL, 'V' },
     { NULL, 0, NULL, 0 },
 };
 
-typedef enum fmt { FMT_TEXT, FMT_JSON, FMT_FOLDED } fmt_t;
+typedef enum fmt { FMT_TEXT, FMT_JSON, FMT_FOLDED, FMT_SVG } fmt_t;
 
 static int die_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -135,6 +138,7 @@ int main(int argc, char **argv)
                       | (1u << LK_KIND_INDIRECT) | (1u << LK_KIND_POSSIBLE),
     };
     const char *output = NULL;
+    const char *chart = NULL;   /* --chart FILE (growth.h) */
     const char **supp_files = NULL;
     size_t nsupp_files = 0;
     fmt_t fmt = FMT_TEXT;
@@ -154,7 +158,8 @@ int main(int argc, char **argv)
             if (strcmp(optarg, "text") == 0) fmt = FMT_TEXT;
             else if (strcmp(optarg, "json") == 0) fmt = FMT_JSON;
             else if (strcmp(optarg, "folded") == 0) fmt = FMT_FOLDED;
-            else return die_usage("--format: unknown format '%s' (text, json or folded)", optarg);
+            else if (strcmp(optarg, "svg") == 0) fmt = FMT_SVG;
+            else return die_usage("--format: unknown format '%s' (text, json, folded or svg)", optarg);
             break;
         case 'o':
             output = optarg;
@@ -199,6 +204,9 @@ int main(int argc, char **argv)
         case OPT_FAIL_ON:
             if (parse_kinds(optarg, &opt.fail_kinds) < 0)
                 return die_usage("--fail-on: unknown kind list '%s'", optarg);
+            break;
+        case OPT_CHART:
+            chart = optarg;
             break;
         case 'h':
             fputs(usage_text, stdout);
@@ -252,6 +260,8 @@ int main(int argc, char **argv)
         goto out_nomem;
     /* EXTENSION (issue 4/5): growth, overflow and reachability passes run
      * here, after leaks and before the baseline and the gate. */
+    if (lk_growth_run(&r, &in, sym) < 0)
+        goto out_nomem;
     if (opt.baseline != NULL) {
         if (lk_base_load(&base, opt.baseline, sym, &opt, err, sizeof(err)) < 0)
             goto out_err;
@@ -266,8 +276,20 @@ int main(int argc, char **argv)
         wrc = lk_report_json(out, &r, &opt);
     else if (fmt == FMT_FOLDED)
         wrc = lk_report_folded(out, &r, &opt);
+    else if (fmt == FMT_SVG)
+        wrc = lk_report_svg(out, &r);
     else
         wrc = lk_report_text(out, &r, &opt);
+    if (wrc == 0 && chart != NULL) {   /* --chart: the SVG next to the report */
+        FILE *cf = fopen(chart, "w");
+        int crc = cf != NULL ? lk_report_svg(cf, &r) : -errno;
+        if (cf != NULL && fclose(cf) != 0 && crc == 0)
+            crc = -errno;
+        if (crc < 0) {
+            fprintf(stderr, "leak-analyze: cannot write '%s': %s\n", chart, strerror(-crc));
+            rc = LK_EXIT_INPUT;
+        }
+    }
     if (wrc < 0) {
         fprintf(stderr, "leak-analyze: cannot write the report: %s\n", strerror(-wrc));
         rc = LK_EXIT_INPUT;
@@ -283,6 +305,7 @@ out_err:
     rc = LK_EXIT_INPUT;
 out:
     lk_base_free(&base);
+    lk_growth_free(&r);
     lk_report_free(&r);
     lk_input_free(&in);
     lk_symbolizer_free(sym);

@@ -315,7 +315,27 @@ typedef struct lk_report {
     bool gate_failed;
     char gate_reason[160];
     char **warnings; size_t nwarnings;            /* also printed to stderr */
+    /* issue 4 (growth.h): growth, failures and verdict per process; NULL
+     * until lk_growth_run(), freed by lk_growth_free(). */
+    struct lk_growth_report *growth;
 } lk_report_t;
+
+/* ### growth, overflow and verdict (growth.c, overflow.c, report_growth.c;
+ * details in growth.h) */
+typedef struct lk_growth_report lk_growth_report_t;
+struct json_t;
+/* Run the growth and overflow passes over 'in' into r->growth.  0 or -ENOMEM. */
+int lk_growth_run(lk_report_t *r, const lk_input_t *in, lk_symbolizer_t *sym);
+/* Free r->growth (safe when NULL); call before lk_report_free(). */
+void lk_growth_free(lk_report_t *r);
+/* Text: process 'pid''s growth, failed requests and verdict; nothing when
+ * r->growth is NULL. */
+void lk_report_growth_text(FILE *out, const lk_report_t *r, int pid);
+/* JSON: add "growth", "failures" and "verdict" to the report object 'root'. */
+int lk_report_growth_json(struct json_t *root, const lk_report_t *r);
+/* SVG chart of total and top sites' live bytes over time (--format=svg,
+ * --chart).  Returns 0 or -EIO. */
+int lk_report_svg(FILE *out, const lk_report_t *r);
 
 /* Build the leak list of every process's final dump: symbolize, trim,
  * apply suppressions, sort by bytes.  Returns 0 or -ENOMEM. */

@@ -115,6 +115,7 @@ int lk_report_text(FILE *out, const lk_report_t *r, const lk_options_t *opt)
                 print_leak(out, l);
             rank++;
         }
+        lk_report_growth_text(out, r, ps->pid);   /* issue 4: report_growth.c */
         if (multi)
             fprintf(out, "SUMMARY: process %d: %" PRIu64 " byte(s) leaked in %" PRIu64
                     " allocation(s).\n\n", ps->pid, ps->leaked_bytes, ps->leaked_blocks);

@@ -1,0 +1,360 @@
+/* growth.c - the growth pass: each site's live bytes over a process's dumps
+ * (site = stack id + family within a pid; absent from a dump = 0 bytes),
+ * the total over time (dumps, or the final dump's timeline when that is
+ * finer), a trend per series (trend.h), and the projection to the memory
+ * limit.  Reads lk_input_t only; the verdict is overflow.c's job. */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "growth.h"
+
+/* One (site, dump) observation, sorted by site then dump. */
+typedef struct obs {
+    uint64_t stack_id;
+    int family;
+    size_t dump;            /* index in the process's dump series */
+    size_t site;            /* index in that dump's sites[] */
+    uint64_t bytes;
+} obs_t;
+
+static int cmp_obs(const void *a, const void *b)
+{
+    const obs_t *x = a, *y = b;
+    if (x->stack_id != y->stack_id)
+        return x->stack_id < y->stack_id ? -1 : 1;
+    if (x->family != y->family)
+        return x->family < y->family ? -1 : 1;
+    return (x->dump > y->dump) - (x->dump < y->dump);
+}
+
+/* Is 'fn' exactly 'name', ignoring a symbol version suffix? */
+static bool fn_is(const char *fn, const char *name)
+{
+    size_t n = strlen(name);
+    return strncmp(fn, name, n) == 0 && (fn[n] == '\0' || fn[n] == '@');
+}
+
+int lk_growth_frames(lk_symbolizer_t *sym, const lk_dump_t *d, const lk_stack_t *st,
+                     lk_frame_t **out, size_t *nout)
+{
+    lk_frame_t *f;
+    size_t n;
+    int rc = lk_symbolize_stack(sym, d, st, &f, &n);
+    if (rc < 0)
+        return rc;
+    size_t skip = lk_leaks_trim(f, n), end = n;
+    for (size_t i = skip; i < n; i++)
+        if (f[i].function != NULL && !f[i].inlined && fn_is(f[i].function, "main")) {
+            end = i + 1;
+            break;
+        }
+    memmove(f, f + skip, (end - skip) * sizeof(*f));
+    *out = f;
+    *nout = end - skip;
+    return 0;
+}
+
+static void series_free(lk_series_t *s)
+{
+    free(s->t_s);
+    free(s->bytes);
+    memset(s, 0, sizeof(*s));
+}
+
+static int series_alloc(lk_series_t *s, size_t n)
+{
+    s->n = n;
+    s->t_s = calloc(n + 1, sizeof(*s->t_s));
+    s->bytes = calloc(n + 1, sizeof(*s->bytes));
+    if (s->t_s == NULL || s->bytes == NULL) {
+        series_free(s);
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+/* The total of 'p': the final dump's timeline when it has more samples
+ * than there are dumps, else one sample per dump. */
+static int total_series(lk_growth_proc_t *gp, const lk_process_t *p)
+{
+    const lk_dump_t *last = p->dumps[p->ndumps - 1];
+    const lk_timeline_t *tl = &last->timeline;
+
+    if (tl->n > p->ndumps) {
+        if (series_alloc(&gp->total, tl->n) < 0)
+            return -ENOMEM;
+        gp->source = "timeline";
+        size_t k = 0;
+        for (size_t i = 0; i < tl->n; i++) {
+            double t = (double)tl->uptime_ns[i] / 1e9;
+            if (k > 0 && t < gp->total.t_s[k - 1])
+                continue;   /* a clock step back would make the fit refuse the series */
+            gp->total.t_s[k] = t;
+            gp->total.bytes[k++] = (double)tl->live_bytes[i];
+        }
+        gp->total.n = k;
+        return 0;
+    }
+    if (series_alloc(&gp->total, p->ndumps) < 0)
+        return -ENOMEM;
+    gp->source = "dumps";
+    size_t k = 0;
+    for (size_t i = 0; i < p->ndumps; i++) {
+        double t = (double)p->dumps[i]->uptime_ns / 1e9;
+        if (k > 0 && t < gp->total.t_s[k - 1])
+            continue;
+        gp->total.t_s[k] = t;
+        gp->total.bytes[k++] = (double)p->dumps[i]->totals.live_bytes;
+    }
+    gp->total.n = k;
+    return 0;
+}
+
+/* Find stack 'id' in 'd'; returns its index or (size_t)-1. */
+static size_t find_stack(const lk_dump_t *d, uint64_t id)
+{
+    for (size_t i = 0; i < d->nstacks; i++)
+        if (d->stacks[i].id == id)
+            return i;
+    return (size_t)-1;
+}
+
+static int cmp_site(const void *a, const void *b)
+{
+    const lk_growth_site_t *x = a, *y = b;
+    if (x->pid != y->pid)
+        return x->pid < y->pid ? -1 : 1;
+    /* growing, plateau, shrinking; within a kind the biggest mover first */
+    static const int rank[] = {
+        [LA_TREND_GROWING] = 0, [LA_TREND_PLATEAU] = 1, [LA_TREND_SHRINKING] = 2,
+        [LA_TREND_STABLE] = 3, [LA_TREND_INSUFFICIENT] = 4,
+    };
+    int rx = rank[x->trend.kind], ry = rank[y->trend.kind];
+    if (rx != ry)
+        return rx < ry ? -1 : 1;
+    if (x->trend.kind == LA_TREND_GROWING
+        && x->trend.slope_bytes_per_s != y->trend.slope_bytes_per_s)
+        return x->trend.slope_bytes_per_s > y->trend.slope_bytes_per_s ? -1 : 1;
+    if (x->trend.max_bytes != y->trend.max_bytes)
+        return x->trend.max_bytes > y->trend.max_bytes ? -1 : 1;
+    return (x->stack_id > y->stack_id) - (x->stack_id < y->stack_id);
+}
+
+/* Build one process's site series from 'obs' (sorted) and keep the ones
+ * that moved.  Sites stay in 'sites' (appended), capped per process. */
+static int process_sites(lk_growth_report_t *g, lk_growth_proc_t *gp, const lk_process_t *p,
+                         obs_t *obs, size_t nobs, lk_symbolizer_t *sym)
+{
+    size_t m = p->ndumps, first = g->nsites;
+    double *t = calloc(m, sizeof(*t)), *y = calloc(m, sizeof(*y));
+    int rc = -ENOMEM;
+
+    if (t == NULL || y == NULL)
+        goto out;
+    for (size_t i = 0; i < m; i++)
+        t[i] = (double)p->dumps[i]->uptime_ns / 1e9;
+    for (size_t i = 1; i < m; i++)
+        if (t[i] < t[i - 1]) {
+            rc = 0;     /* dumps out of time order: no site series to fit */
+            goto out;
+        }
+    for (size_t a = 0, b; a < nobs; a = b) {
+        for (b = a + 1; b < nobs && obs[b].stack_id == obs[a].stack_id
+             && obs[b].family == obs[a].family; b++)
+            ;
+        memset(y, 0, m * sizeof(*y));
+        double lo = INFINITY, hi = 0;
+        for (size_t k = a; k < b; k++)
+            y[obs[k].dump] = (double)obs[k].bytes;
+        for (size_t i = 0; i < m; i++) {
+            lo = fmin(lo, y[i]);
+            hi = fmax(hi, y[i]);
+        }
+        /* trend.c's default noise: below it the fit can only say stable */
+        if (hi - lo <= fmax(4096.0, hi * 0.01))
+            continue;
+        la_trend_t tr;
+        if (la_trend_fit(t, y, m, 0, &tr) < 0 || tr.kind == LA_TREND_STABLE
+            || tr.kind == LA_TREND_INSUFFICIENT)
+            continue;
+        lk_growth_site_t *nv = realloc(g->sites, (g->nsites + 1) * sizeof(*nv));
+        if (nv == NULL)
+            goto out;
+        g->sites = nv;
+        lk_growth_site_t *s = &g->sites[g->nsites];
+        memset(s, 0, sizeof(*s));
+        s->pid = p->pid;
+        s->stack_id = obs[a].stack_id;
+        s->family = (lk_family_t)obs[a].family;
+        s->trend = tr;
+        s->final_bytes = (uint64_t)y[m - 1];
+        s->share = gp->final_live_bytes > 0 ? y[m - 1] / (double)gp->final_live_bytes : 0;
+        if (series_alloc(&s->series, m) < 0)
+            goto out;
+        g->nsites++;
+        memcpy(s->series.t_s, t, m * sizeof(*t));
+        memcpy(s->series.bytes, y, m * sizeof(*y));
+        /* frames from the last dump that has the stack (ids never change) */
+        const lk_dump_t *d = p->dumps[obs[b - 1].dump];
+        const lk_stack_t *st = &d->stacks[d->sites[obs[b - 1].site].stack_idx];
+        size_t si = find_stack(p->dumps[m - 1], s->stack_id);
+        if (si != (size_t)-1) {
+            d = p->dumps[m - 1];
+            st = &d->stacks[si];
+        }
+        if ((rc = lk_growth_frames(sym, d, st, &s->frames, &s->nframes)) < 0)
+            goto out;
+        rc = -ENOMEM;
+    }
+    size_t n = g->nsites - first;
+    if (n > 1)
+        qsort(g->sites + first, n, sizeof(*g->sites), cmp_site);
+    for (size_t i = first; i < g->nsites; i++) {
+        const lk_growth_site_t *s = &g->sites[i];
+        if (s->trend.kind == LA_TREND_GROWING
+            && s->trend.confidence >= LK_GROWTH_MIN_CONFIDENCE) {
+            gp->ngrowing++;
+            gp->growing_bytes += s->final_bytes;
+        } else if (s->trend.kind == LA_TREND_PLATEAU) {
+            gp->nplateau++;
+        } else if (s->trend.kind == LA_TREND_SHRINKING) {
+            gp->nshrinking++;
+        }
+    }
+    while (g->nsites - first > LK_GROWTH_MAX_SITES) {
+        lk_growth_site_t *s = &g->sites[--g->nsites];
+        series_free(&s->series);
+        free(s->frames);
+    }
+    rc = 0;
+out:
+    free(t);
+    free(y);
+    return rc;
+}
+
+/* Observations of every site with live bytes in any dump of 'p'. */
+static int gather(const lk_process_t *p, obs_t **out, size_t *nout)
+{
+    size_t n = 0, k = 0;
+    for (size_t i = 0; i < p->ndumps; i++)
+        n += p->dumps[i]->nsites;
+    obs_t *o = malloc((n + 1) * sizeof(*o));
+    if (o == NULL)
+        return -ENOMEM;
+    for (size_t i = 0; i < p->ndumps; i++) {
+        const lk_dump_t *d = p->dumps[i];
+        for (size_t j = 0; j < d->nsites; j++) {
+            if (d->sites[j].live_bytes == 0)
+                continue;
+            o[k++] = (obs_t){ .stack_id = d->sites[j].stack_id,
+                              .family = (int)d->sites[j].family, .dump = i, .site = j,
+                              .bytes = d->sites[j].live_bytes };
+        }
+    }
+    qsort(o, k, sizeof(*o), cmp_obs);
+    *out = o;
+    *nout = k;
+    return 0;
+}
+
+int lk_growth_collect(lk_growth_report_t *g, const lk_input_t *in, lk_symbolizer_t *sym)
+{
+    g->procs = calloc(in->nprocs + 1, sizeof(*g->procs));
+    if (g->procs == NULL)
+        return -ENOMEM;
+    for (size_t pi = 0; pi < in->nprocs; pi++) {
+        const lk_process_t *p = &in->procs[pi];
+        const lk_dump_t *last = p->dumps[p->ndumps - 1];
+        lk_growth_proc_t *gp = &g->procs[g->nprocs++];
+        gp->pid = p->pid;
+        gp->ndumps = p->ndumps;
+        gp->final_live_bytes = last->totals.live_bytes;
+        gp->limit_bytes = last->limits.effective_bytes;
+        gp->seconds_to_limit = -1.0;
+        if (total_series(gp, p) < 0)
+            return -ENOMEM;
+        if (la_trend_fit(gp->total.t_s, gp->total.bytes, gp->total.n, 0, &gp->trend) < 0)
+            gp->trend.kind = LA_TREND_INSUFFICIENT;
+        /* Project at the current slope: the recent one when it still rises. */
+        if (gp->trend.kind == LA_TREND_GROWING
+            && gp->trend.confidence >= LK_GROWTH_MIN_CONFIDENCE) {
+            gp->slope_bytes_per_s = gp->trend.recent_slope_bytes_per_s > 0
+                ? gp->trend.recent_slope_bytes_per_s : gp->trend.slope_bytes_per_s;
+            if (gp->limit_bytes > 0)
+                gp->seconds_to_limit = la_trend_time_to_limit(
+                    gp->total.n > 0 ? gp->total.bytes[gp->total.n - 1] : 0,
+                    gp->slope_bytes_per_s, (double)gp->limit_bytes);
+        }
+        if (p->ndumps < LA_TREND_MIN_SAMPLES)
+            continue;   /* one sample per dump: too few for site trends */
+        obs_t *obs;
+        size_t nobs;
+        if (gather(p, &obs, &nobs) < 0)
+            return -ENOMEM;
+        int rc = process_sites(g, gp, p, obs, nobs, sym);
+        free(obs);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+const lk_growth_proc_t *lk_growth_find_proc(const lk_growth_report_t *g, int pid)
+{
+    for (size_t i = 0; g != NULL && i < g->nprocs; i++)
+        if (g->procs[i].pid == pid)
+            return &g->procs[i];
+    return NULL;
+}
+
+void lk_growth_report_free(lk_growth_report_t *g)
+{
+    if (g == NULL)
+        return;
+    for (size_t i = 0; i < g->nprocs; i++) {
+        series_free(&g->procs[i].total);
+        free(g->procs[i].verdict_text);
+    }
+    free(g->procs);
+    for (size_t i = 0; i < g->nsites; i++) {
+        series_free(&g->sites[i].series);
+        free(g->sites[i].frames);
+    }
+    free(g->sites);
+    for (size_t i = 0; i < g->nfailures; i++)
+        free(g->failures[i].frames);
+    free(g->failures);
+    memset(g, 0, sizeof(*g));
+}
+
+int lk_growth_analyze(lk_growth_report_t *g, const lk_input_t *in, lk_symbolizer_t *sym)
+{
+    int rc = lk_growth_collect(g, in, sym);
+    if (rc == 0)
+        rc = lk_overflow_collect(g, in, sym);
+    if (rc == 0)
+        rc = lk_verdict_decide(g);
+    return rc;
+}
+
+int lk_growth_run(lk_report_t *r, const lk_input_t *in, lk_symbolizer_t *sym)
+{
+    lk_growth_report_t *g = calloc(1, sizeof(*g));
+    if (g == NULL)
+        return -ENOMEM;
+    r->growth = g;      /* freed by lk_growth_free() even when half built */
+    return lk_growth_analyze(g, in, sym);
+}
+
+void lk_growth_free(lk_report_t *r)
+{
+    if (r->growth == NULL)
+        return;
+    lk_growth_report_free(r->growth);
+    free(r->growth);
+    r->growth = NULL;
+}

@@ -1,0 +1,107 @@
+/* growth.h - issue 4: growth over time, overflow warnings and the verdict
+ * "leak or overflow?" in plain words.  growth.c builds each site's live
+ * bytes over a process's dumps and fits trends (trend.h); overflow.c
+ * symbolizes failures[] and decides the verdict; report_growth.c prints all
+ * of it as text, JSON and SVG.  Results hang off lk_report_t.growth and are
+ * freed by lk_growth_free().  Reads lk_input_t only; never changes leaks. */
+#ifndef LK_ANALYZER_GROWTH_H
+#define LK_ANALYZER_GROWTH_H
+
+#include "model.h"
+#include "trend.h"
+
+/* A site or total counts as growing for the verdict only above this
+ * Mann-Kendall confidence. */
+#define LK_GROWTH_MIN_CONFIDENCE 0.9
+/* At most this many sites (growing first) are kept per process. */
+#define LK_GROWTH_MAX_SITES 64
+
+/* A live-bytes series: 'n' samples, seconds since process start ascending. */
+typedef struct lk_series {
+    double *t_s, *bytes;
+    size_t n;
+} lk_series_t;
+
+/* One site (stack id + family within a pid) whose live bytes moved. */
+typedef struct lk_growth_site {
+    int pid;
+    uint64_t stack_id;
+    lk_family_t family;
+    lk_series_t series;     /* one sample per dump; absent from a dump = 0 */
+    la_trend_t trend;
+    uint64_t final_bytes;   /* live at the process's final dump */
+    double share;           /* final_bytes / final total live bytes, 0..1 */
+    lk_frame_t *frames; size_t nframes;   /* trimmed: frames[0] is the user's call */
+} lk_growth_site_t;
+
+/* The verdict on one process, most severe last. */
+typedef enum lk_verdict {
+    LK_VERDICT_NONE = 0,         /* no steady growth, nothing failed */
+    LK_VERDICT_LEAK_IN_PROGRESS, /* steady growth, nothing failed yet */
+    LK_VERDICT_OVERFLOW,         /* an isolated oversized request: not a leak */
+    LK_VERDICT_EXHAUSTION,       /* ran out of memory without steady growth */
+    LK_VERDICT_LEAK_EXHAUSTION,  /* ran out of memory after steady growth */
+    LK_VERDICT_COUNT
+} lk_verdict_t;
+#define LK_VERDICT_NAMES { "none", "leak_in_progress", "overflow", "exhaustion", \
+                           "leak_exhaustion" }
+const char *lk_verdict_name(lk_verdict_t v);
+
+/* One failures[] group of a process's final dump, symbolized. */
+typedef struct lk_failure_report {
+    int pid;
+    lk_failure_kind_t kind;
+    const char *function;       /* borrowed from the dump; may be NULL */
+    uint64_t request_bytes, count;
+    uint64_t first_uptime_ns, last_uptime_ns, live_bytes_at_first;
+    uint64_t limit_bytes;       /* limits.effective_bytes; 0 when unknown */
+    int64_t headroom_bytes;     /* limit - live_bytes_at_first; valid if limit_bytes */
+    bool oversized;             /* an isolated request too big to ever fit */
+    lk_frame_t *frames; size_t nframes;   /* trimmed */
+} lk_failure_report_t;
+
+/* Growth figures and the verdict of one process. */
+typedef struct lk_growth_proc {
+    int pid;
+    size_t ndumps;
+    const char *source;         /* "dumps" or "timeline": where 'total' comes from */
+    lk_series_t total;          /* total live bytes over time */
+    la_trend_t trend;           /* of 'total' */
+    uint64_t final_live_bytes;
+    uint64_t limit_bytes;       /* limits.effective_bytes of the final dump; 0 unknown */
+    double slope_bytes_per_s;   /* current total slope used for the projection */
+    double seconds_to_limit;    /* < 0: no projection */
+    size_t ngrowing, nplateau, nshrinking;   /* sites, confident ones only for growing */
+    uint64_t growing_bytes;     /* final live bytes of the growing sites */
+    lk_verdict_t verdict;
+    char *verdict_text;         /* malloc'd plain words */
+} lk_growth_proc_t;
+
+struct lk_growth_report {
+    lk_growth_proc_t *procs; size_t nprocs;          /* as lk_input_t.procs */
+    lk_growth_site_t *sites; size_t nsites;          /* by pid, growing first */
+    lk_failure_report_t *failures; size_t nfailures; /* by pid, largest first */
+};
+
+/* growth.c: fill g->procs and g->sites from every process of 'in'.
+ * Returns 0 or -ENOMEM. */
+int lk_growth_collect(lk_growth_report_t *g, const lk_input_t *in, lk_symbolizer_t *sym);
+/* Symbolize 'st' of 'd', trim allocator frames and cut below main();
+ * *out is malloc'd (caller frees). */
+int lk_growth_frames(lk_symbolizer_t *sym, const lk_dump_t *d, const lk_stack_t *st,
+                     lk_frame_t **out, size_t *nout);
+
+/* overflow.c: fill g->failures from each process's final dump. */
+int lk_overflow_collect(lk_growth_report_t *g, const lk_input_t *in, lk_symbolizer_t *sym);
+/* overflow.c: decide every g->procs[].verdict and its text.  -ENOMEM. */
+int lk_verdict_decide(lk_growth_report_t *g);
+
+/* The whole pass on its own report (unit tests): collect, overflow,
+ * verdict.  'g' must be zeroed.  Free with lk_growth_report_free(). */
+int lk_growth_analyze(lk_growth_report_t *g, const lk_input_t *in, lk_symbolizer_t *sym);
+void lk_growth_report_free(lk_growth_report_t *g);
+
+/* Find the process entry of 'pid', or NULL. */
+const lk_growth_proc_t *lk_growth_find_proc(const lk_growth_report_t *g, int pid);
+
+#endif /* LK_ANALYZER_GROWTH_H */

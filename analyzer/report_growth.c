@@ -1,0 +1,313 @@
+/* report_growth.c - prints what growth.c and overflow.c found: per process a
+ * text section (total curve, a sparkline per moving site, failed requests,
+ * the verdict), the JSON "growth", "failures" and "verdict" members, and the
+ * SVG chart.  Prints only; decides nothing. */
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "growth.h"
+#include "svg.h"
+
+#define SPARK_CELLS 24
+#define TEXT_FRAMES 8
+
+/* ### text */
+
+static void text_frames(FILE *out, const lk_frame_t *f, size_t n)
+{
+    for (size_t i = 0; i < n && i < TEXT_FRAMES; i++) {
+        fprintf(out, "      #%zu 0x%" PRIx64 " in %s", i, f[i].address,
+                f[i].function != NULL ? f[i].function : "??");
+        if (f[i].file != NULL)
+            fprintf(out, " %s:%d", f[i].file, f[i].line);
+        else if (f[i].module != NULL)
+            fprintf(out, " (%s+0x%" PRIx64 ")", f[i].module, f[i].offset);
+        fputc('\n', out);
+    }
+    if (n > TEXT_FRAMES)
+        fprintf(out, "      ... %zu more frame(s)\n", n - TEXT_FRAMES);
+}
+
+static bool has_section(const lk_growth_report_t *g, const lk_growth_proc_t *gp)
+{
+    if (gp->total.n >= LA_TREND_MIN_SAMPLES)
+        return true;
+    for (size_t i = 0; i < g->nfailures; i++)
+        if (g->failures[i].pid == gp->pid)
+            return true;
+    return false;
+}
+
+static void text_total(FILE *out, const lk_growth_proc_t *gp)
+{
+    char spark[SPARK_CELLS * 4 + 1], h1[32], h2[32], h3[48];
+    double dur = gp->total.n > 1 ? gp->total.t_s[gp->total.n - 1] - gp->total.t_s[0] : 0;
+
+    fprintf(out, "Growth of process %d: %zu dump(s); total live bytes over %.1f s "
+            "(%zu samples from the %s):\n", gp->pid, gp->ndumps, dur, gp->total.n, gp->source);
+    la_sparkline(gp->total.bytes, gp->total.n, SPARK_CELLS, spark, sizeof(spark));
+    fprintf(out, "  total     %s  %s now, %s", spark,
+            la_human_bytes((double)gp->final_live_bytes, h1, sizeof(h1)),
+            la_trend_name(gp->trend.kind));
+    if (gp->trend.kind == LA_TREND_GROWING || gp->trend.kind == LA_TREND_SHRINKING)
+        fprintf(out, " at %s/s", la_human_bytes(gp->trend.slope_bytes_per_s, h2, sizeof(h2)));
+    if (gp->trend.kind != LA_TREND_INSUFFICIENT)
+        fprintf(out, " (confidence %.2f)", gp->trend.confidence);
+    fputc('\n', out);
+    if (gp->seconds_to_limit >= 0)
+        fprintf(out, "  projection: at %s/s the %s limit is reached in %s\n",
+                la_human_bytes(gp->slope_bytes_per_s, h1, sizeof(h1)),
+                la_human_bytes((double)gp->limit_bytes, h2, sizeof(h2)),
+                la_human_duration(gp->seconds_to_limit, h3, sizeof(h3)));
+}
+
+static void text_sites(FILE *out, const lk_growth_report_t *g, int pid)
+{
+    char spark[SPARK_CELLS * 4 + 1], h1[32], h2[32];
+    for (size_t i = 0; i < g->nsites; i++) {
+        const lk_growth_site_t *s = &g->sites[i];
+        if (s->pid != pid)
+            continue;
+        la_sparkline(s->series.bytes, s->series.n, SPARK_CELLS, spark, sizeof(spark));
+        fprintf(out, "  %-9s %s  %s now (%.0f%% of live)", la_trend_name(s->trend.kind), spark,
+                la_human_bytes((double)s->final_bytes, h1, sizeof(h1)), s->share * 100.0);
+        if (s->trend.kind == LA_TREND_PLATEAU)
+            fprintf(out, ", peak %s", la_human_bytes(s->trend.max_bytes, h2, sizeof(h2)));
+        else
+            fprintf(out, ", %s/s", la_human_bytes(s->trend.slope_bytes_per_s, h2, sizeof(h2)));
+        fprintf(out, ", confidence %.2f, %s site:\n", s->trend.confidence,
+                lk_family_name(s->family));
+        text_frames(out, s->frames, s->nframes);
+    }
+}
+
+static void text_failures(FILE *out, const lk_growth_report_t *g, int pid)
+{
+    char h1[32], h2[32], h3[32];
+    bool any = false;
+    for (size_t i = 0; i < g->nfailures; i++) {
+        const lk_failure_report_t *f = &g->failures[i];
+        if (f->pid != pid)
+            continue;
+        if (!any)
+            fprintf(out, "Failed or absurd allocation requests of process %d:\n", pid);
+        any = true;
+        fprintf(out, "  %s: %s(%" PRIu64 " bytes = %s)%s, %" PRIu64 " time(s), first at %.2f s "
+                "with %s live", lk_failure_name(f->kind),
+                f->function != NULL ? f->function : "?", f->request_bytes,
+                la_human_bytes((double)f->request_bytes, h1, sizeof(h1)),
+                f->kind == LK_FAIL_MUL_OVERFLOW ? " [count * size overflowed]" : "",
+                f->count, (double)f->first_uptime_ns / 1e9,
+                la_human_bytes((double)f->live_bytes_at_first, h2, sizeof(h2)));
+        if (f->limit_bytes > 0) {
+            if (f->headroom_bytes >= 0)
+                fprintf(out, "; headroom %s", la_human_bytes((double)f->headroom_bytes, h2,
+                                                             sizeof(h2)));
+            else
+                fprintf(out, "; no headroom");
+            fprintf(out, " of the %s limit", la_human_bytes((double)f->limit_bytes, h3,
+                                                           sizeof(h3)));
+        }
+        fprintf(out, "; %s:\n", f->oversized ? "oversized" : "ran out of memory");
+        text_frames(out, f->frames, f->nframes);
+    }
+}
+
+void lk_report_growth_text(FILE *out, const lk_report_t *r, int pid)
+{
+    const lk_growth_report_t *g = r->growth;
+    const lk_growth_proc_t *gp = lk_growth_find_proc(g, pid);
+    if (gp == NULL || !has_section(g, gp))
+        return;
+    text_total(out, gp);
+    text_sites(out, g, pid);
+    fputc('\n', out);
+    text_failures(out, g, pid);
+    fprintf(out, "VERDICT (process %d): %s.\n\n", pid,
+            gp->verdict_text != NULL ? gp->verdict_text : "none");
+}
+
+/* ### json */
+
+static json_t *frames_json(const lk_frame_t *f, size_t n)
+{
+    json_t *a = json_array();
+    char addr[24];
+    for (size_t i = 0; a != NULL && i < n; i++) {
+        snprintf(addr, sizeof(addr), "0x%" PRIx64, f[i].address);
+        json_t *o = json_pack("{s:s?, s:s?, s:i, s:s?, s:s, s:b}",
+                              "function", f[i].function, "file", f[i].file,
+                              "line", f[i].line, "module", f[i].module,
+                              "address", addr, "inlined", f[i].inlined);
+        if (o == NULL || json_array_append_new(a, o) < 0) {
+            json_decref(a);
+            return NULL;
+        }
+    }
+    return a;
+}
+
+static json_t *series_json(const lk_series_t *s)
+{
+    json_t *t = json_array(), *b = json_array();
+    for (size_t i = 0; t != NULL && b != NULL && i < s->n; i++) {
+        json_array_append_new(t, json_real(s->t_s[i]));
+        json_array_append_new(b, json_integer((json_int_t)s->bytes[i]));
+    }
+    return json_pack("{s:o, s:o}", "t_s", t, "live_bytes", b);
+}
+
+static json_t *growth_json(const lk_growth_report_t *g)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a != NULL && i < g->nsites; i++) {
+        const lk_growth_site_t *s = &g->sites[i];
+        json_t *o = json_pack("{s:i, s:I, s:s, s:s, s:f, s:f, s:f, s:I, s:I, s:f, s:o, s:o}",
+                              "pid", s->pid, "stack", (json_int_t)s->stack_id,
+                              "family", lk_family_name(s->family),
+                              "trend", la_trend_name(s->trend.kind),
+                              "slope_bytes_per_s", s->trend.slope_bytes_per_s,
+                              "recent_slope_bytes_per_s", s->trend.recent_slope_bytes_per_s,
+                              "confidence", s->trend.confidence,
+                              "final_bytes", (json_int_t)s->final_bytes,
+                              "peak_bytes", (json_int_t)s->trend.max_bytes,
+                              "share", s->share,
+                              "frames", frames_json(s->frames, s->nframes),
+                              "series", series_json(&s->series));
+        if (o == NULL || json_array_append_new(a, o) < 0) {
+            json_decref(a);
+            return NULL;
+        }
+    }
+    return a;
+}
+
+static json_t *failures_json(const lk_growth_report_t *g)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a != NULL && i < g->nfailures; i++) {
+        const lk_failure_report_t *f = &g->failures[i];
+        json_t *o = json_pack("{s:i, s:s, s:s?, s:I, s:I, s:I, s:I, s:I, s:b, s:o}",
+                              "pid", f->pid, "kind", lk_failure_name(f->kind),
+                              "function", f->function,
+                              "request_bytes", (json_int_t)f->request_bytes,
+                              "count", (json_int_t)f->count,
+                              "first_uptime_ns", (json_int_t)f->first_uptime_ns,
+                              "last_uptime_ns", (json_int_t)f->last_uptime_ns,
+                              "live_bytes_at_first", (json_int_t)f->live_bytes_at_first,
+                              "oversized", f->oversized,
+                              "frames", frames_json(f->frames, f->nframes));
+        if (o == NULL || json_array_append_new(a, o) < 0) {
+            json_decref(a);
+            return NULL;
+        }
+        json_object_set_new(o, "limit_bytes", f->limit_bytes > 0
+                            ? json_integer((json_int_t)f->limit_bytes) : json_null());
+        json_object_set_new(o, "headroom_bytes", f->limit_bytes > 0
+                            ? json_integer((json_int_t)f->headroom_bytes) : json_null());
+    }
+    return a;
+}
+
+static json_t *verdict_json(const lk_growth_report_t *g)
+{
+    json_t *procs = json_array();
+    const lk_growth_proc_t *worst = NULL;
+    for (size_t i = 0; procs != NULL && i < g->nprocs; i++) {
+        const lk_growth_proc_t *gp = &g->procs[i];
+        if (worst == NULL || gp->verdict > worst->verdict)
+            worst = gp;
+        json_t *o = json_pack("{s:i, s:s, s:s, s:I, s:s, s:s, s:f, s:f, s:I, s:I, s:I, s:o}",
+                              "pid", gp->pid, "kind", lk_verdict_name(gp->verdict),
+                              "text", gp->verdict_text != NULL ? gp->verdict_text : "",
+                              "dumps", (json_int_t)gp->ndumps,
+                              "total_source", gp->source != NULL ? gp->source : "dumps",
+                              "total_trend", la_trend_name(gp->trend.kind),
+                              "total_slope_bytes_per_s", gp->trend.slope_bytes_per_s,
+                              "total_confidence", gp->trend.confidence,
+                              "final_live_bytes", (json_int_t)gp->final_live_bytes,
+                              "growing_sites", (json_int_t)gp->ngrowing,
+                              "growing_bytes", (json_int_t)gp->growing_bytes,
+                              "total_series", series_json(&gp->total));
+        if (o == NULL || json_array_append_new(procs, o) < 0) {
+            json_decref(procs);
+            return NULL;
+        }
+        json_object_set_new(o, "limit_bytes", gp->limit_bytes > 0
+                            ? json_integer((json_int_t)gp->limit_bytes) : json_null());
+        json_object_set_new(o, "seconds_to_limit", gp->seconds_to_limit >= 0
+                            ? json_real(gp->seconds_to_limit) : json_null());
+    }
+    return json_pack("{s:s, s:s, s:o}",
+                     "kind", lk_verdict_name(worst != NULL ? worst->verdict : LK_VERDICT_NONE),
+                     "text", worst != NULL && worst->verdict_text != NULL ? worst->verdict_text
+                                                                          : "no process",
+                     "processes", procs);
+}
+
+int lk_report_growth_json(json_t *root, const lk_report_t *r)
+{
+    const lk_growth_report_t *g = r->growth;
+    if (g == NULL)
+        return 0;
+    json_t *gr = growth_json(g), *fa = failures_json(g), *ve = verdict_json(g);
+    if (gr == NULL || fa == NULL || ve == NULL) {
+        json_decref(gr);
+        json_decref(fa);
+        json_decref(ve);
+        return -ENOMEM;
+    }
+    json_object_set_new(root, "growth", gr);
+    json_object_set_new(root, "failures", fa);
+    json_object_set_new(root, "verdict", ve);
+    return 0;
+}
+
+/* ### svg */
+
+#define SVG_MAX_SERIES 8
+
+int lk_report_svg(FILE *out, const lk_report_t *r)
+{
+    const lk_growth_report_t *g = r->growth;
+    const lk_growth_proc_t *gp = NULL;
+    la_svg_series_t series[SVG_MAX_SERIES] = { { 0 } };
+    char labels[SVG_MAX_SERIES][160], title[128];
+    size_t n = 0;
+
+    /* The process with the longest curve; the first on a tie. */
+    for (size_t i = 0; g != NULL && i < g->nprocs; i++)
+        if (gp == NULL || g->procs[i].total.n > gp->total.n)
+            gp = &g->procs[i];
+    if (gp == NULL) {
+        snprintf(title, sizeof(title), "libleak: no process");
+        return la_svg_chart(out, title, series, 0, 0);
+    }
+    snprintf(title, sizeof(title), "libleak: live bytes of process %d over time (%s)",
+             gp->pid, lk_verdict_name(gp->verdict));
+    snprintf(labels[n], sizeof(labels[n]), "total (%s)", la_trend_name(gp->trend.kind));
+    series[n] = (la_svg_series_t){ labels[n], gp->total.t_s, gp->total.bytes, gp->total.n };
+    n++;
+    for (size_t i = 0; i < g->nsites && n < SVG_MAX_SERIES; i++) {
+        const lk_growth_site_t *s = &g->sites[i];
+        if (s->pid != gp->pid)
+            continue;
+        const lk_frame_t *f = s->nframes > 0 ? &s->frames[0] : NULL;
+        if (f != NULL && f->function != NULL && f->file != NULL)
+            snprintf(labels[n], sizeof(labels[n]), "%s: %.*s (%s:%d)",
+                     la_trend_name(s->trend.kind), (int)strcspn(f->function, "@"), f->function,
+                     lk_basename(f->file), f->line);
+        else if (f != NULL && f->function != NULL)
+            snprintf(labels[n], sizeof(labels[n]), "%s: %.*s", la_trend_name(s->trend.kind),
+                     (int)strcspn(f->function, "@"), f->function);
+        else
+            snprintf(labels[n], sizeof(labels[n]), "%s: stack %" PRIu64,
+                     la_trend_name(s->trend.kind), s->stack_id);
+        series[n] = (la_svg_series_t){ labels[n], s->series.t_s, s->series.bytes, s->series.n };
+        n++;
+    }
+    return la_svg_chart(out, title, series, n, (double)gp->limit_bytes);
+}
