@@ -13,6 +13,7 @@
 #include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -30,6 +31,10 @@
 /* Edges between lost blocks kept for cycle detection; past this the cycle
  * flags may miss cycles and cycles_complete says so. */
 #define MAX_EDGES     (16u * 1024 * 1024)
+#define TOP_STRIDE    32u                /* blocks per entry of the top lookup array */
+/* The preload copies block contents up front below this many bytes, and
+ * reads block by block (slower on long chains) above it. */
+#define SNAPSHOT_MAX  ((size_t)512 << 20)
 
 enum { ST_UNREACHED = 0, ST_POSSIBLE, ST_REACHABLE, ST_INDIRECT };
 
@@ -39,11 +44,17 @@ typedef struct scan_ctx {
     lk_scan_block_t *b;
     size_t n;
     uintptr_t *starts;          /* b[i].ptr, sorted; the lookup array */
+    uintptr_t *top;             /* starts[k * TOP_STRIDE]: searched first, stays in cache */
+    size_t ntop;
     uintptr_t lo, hi;           /* lowest start, highest end of any block */
     const lk_scan_root_t *roots;
     lk_scan_read_fn read;
     void *arg;
+    size_t (*usable)(uintptr_t ptr);
     lk_scan_result_t *res;
+    uint8_t *snap;              /* snapshot mode: every block's words, copied up front */
+    uint64_t *snap_off;         /* offset of block i's first aligned word in snap */
+    size_t snap_len;            /* bytes mapped at snap */
     uint32_t *work;             /* LIFO of block indices to scan */
     size_t nwork, capwork;
     uint8_t *buf;               /* BATCH_BYTES for block contents */
@@ -63,14 +74,36 @@ static int cmp_block(const void *a, const void *b)
     return x->ptr < y->ptr ? -1 : x->ptr > y->ptr;
 }
 
+/* Large scratch memory: mmap'd and pre-faulted in one go, which is much
+ * cheaper than faulting in a fresh malloc region page by page. */
+static void *big_alloc(size_t len)
+{
+    void *m = mmap(NULL, len ? len : 1, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+    return m == MAP_FAILED ? NULL : m;
+}
+
+static void big_free(void *p, size_t len)
+{
+    if (p) munmap(p, len ? len : 1);
+}
+
 /* Return the index of the block holding address 'v', or -1.  '*interior' is
  * 0 for a pointer to the block's start, 1 inside it.  A pointer at the
  * allocator's next chunk header (hdr_off) is malloc's own bookkeeping (the
  * arena's top and bin pointers) and is not a reference. */
-static inline long find_block(const scan_ctx_t *c, uintptr_t v, int *interior)
+static inline long find_block(scan_ctx_t *c, uintptr_t v, int *interior)
 {
     if (v < c->lo || v >= c->hi) return -1;
-    size_t lo = 0, hi = c->n;
+    /* Narrow to one stride with the small top array, then search there. */
+    size_t tl = 0, th = c->ntop;
+    while (tl < th) {
+        size_t mid = tl + (th - tl) / 2;
+        if (c->top[mid] <= v) tl = mid + 1;
+        else th = mid;
+    }
+    if (tl == 0) return -1;
+    size_t lo = (tl - 1) * TOP_STRIDE, hi = lo + TOP_STRIDE < c->n ? lo + TOP_STRIDE : c->n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
         if (c->starts[mid] <= v) lo = mid + 1;
@@ -83,8 +116,15 @@ static inline long find_block(const scan_ctx_t *c, uintptr_t v, int *interior)
         *interior = 0;
         return (long)i;
     }
-    if (off >= c->b[i].size) return -1;
-    if (c->b[i].hdr_off && off == c->b[i].hdr_off) return -1;
+    lk_scan_block_t *b = &c->b[i];
+    if (off >= b->size) return -1;
+    if (b->hdr_off == 0 && c->usable && off + 3 * WORD > b->size) {
+        /* Only the last words can hold the next chunk's header. */
+        size_t u = c->usable(b->ptr);
+        b->hdr_off = u >= WORD && u - WORD < b->size && u - WORD < LK_SCAN_NO_HDR
+                         ? (uint32_t)(u - WORD) : LK_SCAN_NO_HDR;
+    }
+    if (b->hdr_off && off == b->hdr_off) return -1;
     *interior = 1;
     return (long)i;
 }
@@ -196,6 +236,12 @@ static inline void block_words(const lk_scan_block_t *b, uintptr_t *a, uintptr_t
  * batches of up to BATCH_MAX (one syscall each) and big ones in chunks. */
 static void drain(scan_ctx_t *c)
 {
+    while (c->snap && c->nwork > 0 && !c->oom) {
+        uint32_t i = c->work[--c->nwork];
+        uintptr_t a, e;
+        block_words(&c->b[i], &a, &e);
+        scan_block_words(c, i, c->snap + c->snap_off[i], e - a);
+    }
     while (c->nwork > 0 && !c->oom) {
         size_t k = 0, used = 0;
         while (c->nwork > 0 && k < BATCH_MAX) {
@@ -371,8 +417,171 @@ out_free:
     return rc;
 }
 
+/* Copy every block's words into one buffer, reading runs of nearby blocks
+ * (gaps up to SNAP_GAP, runs up to SNAP_RUN bytes) with one request each.
+ * A run that cannot be read whole is read block by block; unreadable bytes
+ * stay zero and are counted.  Returns 0, or -ENOMEM (then the caller reads
+ * block by block instead). */
+#define SNAP_GAP 512u
+#define SNAP_RUN (1u << 20)
+static int build_snapshot(scan_ctx_t *c, size_t max_bytes)
+{
+    size_t n = c->n, total = 0;
+    uintptr_t run_a = 0, run_e = 0;
+    for (size_t i = 0; i < n; i++) {
+        uintptr_t a, e;
+        block_words(&c->b[i], &a, &e);
+        if (i > 0 && a >= run_e && a - run_e <= SNAP_GAP && e - run_a <= SNAP_RUN) {
+            run_e = e > run_e ? e : run_e;
+            continue;
+        }
+        if (i > 0 && a < run_e) {  /* overlapping blocks: keep them in one run */
+            run_e = e > run_e ? e : run_e;
+            continue;
+        }
+        total += run_e - run_a;
+        run_a = a;
+        run_e = e;
+    }
+    total += run_e - run_a;
+    if (total > max_bytes) return -ENOMEM;
+    c->snap_len = total;
+    c->snap = big_alloc(total);
+    c->snap_off = malloc((n ? n : 1) * sizeof *c->snap_off);
+    if (!c->snap || !c->snap_off) {
+        big_free(c->snap, c->snap_len);
+        free(c->snap_off);
+        c->snap = NULL;
+        c->snap_off = NULL;
+        return -ENOMEM;
+    }
+    /* Second pass: assign offsets and read the runs in batches. */
+    size_t k = 0, pos = 0, first_of_run = 0;
+    size_t *run_first = malloc(BATCH_MAX * sizeof *run_first);
+    size_t *run_last = malloc(BATCH_MAX * sizeof *run_last);
+    if (!run_first || !run_last) {
+        free(run_first);
+        free(run_last);
+        big_free(c->snap, c->snap_len);
+        free(c->snap_off);
+        c->snap = NULL;
+        c->snap_off = NULL;
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i <= n; i++) {
+        uintptr_t a = 0, e = 0;
+        int new_run = i == n;
+        if (i < n) {
+            block_words(&c->b[i], &a, &e);
+            new_run = i == 0 || !((a >= run_e && a - run_e <= SNAP_GAP && e - run_a <= SNAP_RUN) ||
+                                  a < run_e);
+        }
+        if (new_run && i > 0) {
+            c->io[k] = (lk_scan_io_t){run_a, c->snap + pos, run_e - run_a, 0};
+            run_first[k] = first_of_run;
+            run_last[k] = i;
+            pos += run_e - run_a;
+            k++;
+        }
+        if (k == BATCH_MAX || (i == n && k > 0)) {
+            c->read(c->io, k, c->arg);
+            for (size_t j = 0; j < k; j++) {
+                if (c->io[j].got == c->io[j].len) continue;
+                /* Short run: fetch its blocks one by one. */
+                uint8_t *base = c->io[j].dst;
+                uintptr_t ra = c->io[j].addr;
+                memset(base, 0, c->io[j].len);
+                for (size_t bi = run_first[j]; bi < run_last[j]; bi++) {
+                    uintptr_t ba, be;
+                    block_words(&c->b[bi], &ba, &be);
+                    lk_scan_io_t one = {ba, base + (ba - ra), be - ba, 0};
+                    c->read(&one, 1, c->arg);
+                    c->res->unreadable_bytes += one.len - one.got;
+                }
+            }
+            k = 0;
+        }
+        if (i == n) break;
+        if (new_run) {
+            run_a = a;
+            run_e = e;
+            first_of_run = i;
+        } else if (e > run_e) {
+            run_e = e;
+        }
+        c->snap_off[i] = pos + (a - run_a);
+    }
+    free(run_first);
+    free(run_last);
+    c->res->snapshot_bytes = total;
+    return 0;
+}
+
+/* Sort 'blocks' by address: LSD radix sort, 11 bits per pass, of keys that
+ * pack (address - lowest) above the block's index into one word, then one
+ * permutation (qsort of 2M records is several times slower).  Falls back
+ * to qsort when the key does not fit or memory is short. */
+#define RADIX_BITS 11u
+static void sort_blocks(lk_scan_block_t *b, size_t n)
+{
+    uintptr_t min = UINTPTR_MAX, max = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (b[i].ptr < min) min = b[i].ptr;
+        if (b[i].ptr > max) max = b[i].ptr;
+    }
+    unsigned idx_bits = 1, key_bits = 0;
+    while (idx_bits < 64 && ((size_t)1 << idx_bits) < n) idx_bits++;
+    uintptr_t span = max - min;
+    unsigned shift0 = 0;
+    uintptr_t all = 0;
+    for (size_t i = 0; i < n; i++) all |= b[i].ptr - min;
+    if (all) shift0 = (unsigned)__builtin_ctzl(all);  /* alignment: low bits all zero */
+    span >>= shift0;
+    while (key_bits < 64 && (span >> key_bits)) key_bits++;
+    if (n < 4096 || key_bits + idx_bits > 64) {
+        qsort(b, n, sizeof *b, cmp_block);
+        return;
+    }
+    size_t len = n * sizeof(uint64_t);
+    uint64_t *p = big_alloc(len), *q = big_alloc(len);
+    lk_scan_block_t *tmp = NULL;
+    size_t count[1u << RADIX_BITS];
+    const uint64_t mask = (1u << RADIX_BITS) - 1, imask = ((uint64_t)1 << idx_bits) - 1;
+    if (!p || !q) goto out_qsort;
+    for (size_t i = 0; i < n; i++) p[i] = ((uint64_t)((b[i].ptr - min) >> shift0) << idx_bits) | i;
+    for (unsigned sh = idx_bits; sh < idx_bits + key_bits; sh += RADIX_BITS) {
+        memset(count, 0, sizeof count);
+        for (size_t i = 0; i < n; i++) count[(p[i] >> sh) & mask]++;
+        size_t sum = 0;
+        for (size_t d = 0; d <= mask; d++) {
+            size_t t = count[d];
+            count[d] = sum;
+            sum += t;
+        }
+        for (size_t i = 0; i < n; i++) q[count[(p[i] >> sh) & mask]++] = p[i];
+        uint64_t *t = p;
+        p = q;
+        q = t;
+    }
+    tmp = big_alloc(n * sizeof *tmp);
+    if (!tmp) goto out_qsort;
+    for (size_t i = 0; i < n; i++) {
+        if (i + 16 < n) __builtin_prefetch(&b[p[i + 16] & imask]);
+        tmp[i] = b[p[i] & imask];
+    }
+    memcpy(b, tmp, n * sizeof *b);
+    big_free(tmp, n * sizeof *tmp);
+    big_free(p, len);
+    big_free(q, len);
+    return;
+out_qsort:
+    big_free(p, len);
+    big_free(q, len);
+    qsort(b, n, sizeof *b, cmp_block);
+}
+
 int lk_scan_classify(lk_scan_block_t *blocks, size_t n, const lk_scan_root_t *roots,
-                     size_t nroots, lk_scan_read_fn read, void *arg, lk_scan_result_t *res)
+                     size_t nroots, const lk_scan_opts_t *opts, lk_scan_result_t *res)
 {
     memset(res, 0, sizeof *res);
     res->cycles_complete = 1;
@@ -382,16 +591,18 @@ int lk_scan_classify(lk_scan_block_t *blocks, size_t n, const lk_scan_root_t *ro
     c.b = blocks;
     c.n = n;
     c.roots = roots;
-    c.read = read;
-    c.arg = arg;
+    c.read = opts->read;
+    c.arg = opts->arg;
+    c.usable = opts->usable;
     c.res = res;
     int rc = -ENOMEM;
     uint8_t *chunk = malloc(ROOT_CHUNK);
     c.buf = malloc(BATCH_BYTES);
     c.starts = malloc((n ? n : 1) * sizeof *c.starts);
-    if (!chunk || !c.buf || !c.starts) goto out_free;
+    c.top = malloc((n / TOP_STRIDE + 1) * sizeof *c.top);
+    if (!chunk || !c.buf || !c.starts || !c.top) goto out_free;
 
-    qsort(blocks, n, sizeof *blocks, cmp_block);
+    sort_blocks(blocks, n);
     c.lo = n ? blocks[0].ptr : 1;
     c.hi = 0;
     for (size_t i = 0; i < n; i++) {
@@ -402,7 +613,10 @@ int lk_scan_classify(lk_scan_block_t *blocks, size_t n, const lk_scan_root_t *ro
         b->aux = LK_SCAN_NO_HOLDER;
         uintptr_t end = b->ptr + (b->size ? b->size : 1);
         if (end > c.hi) c.hi = end;
+        if (i % TOP_STRIDE == 0) c.top[c.ntop++] = b->ptr;
     }
+
+    if (opts->snapshot_max_bytes) build_snapshot(&c, opts->snapshot_max_bytes);
 
     /* ### pass 1: flood fill from every root */
     c.phase = 1;
@@ -441,8 +655,11 @@ out_free:
     free(chunk);
     free(c.buf);
     free(c.starts);
+    free(c.top);
     free(c.work);
     free(c.edges);
+    big_free(c.snap, c.snap_len);
+    free(c.snap_off);
     if (rc < 0) lk_scan_result_free(res);
     return rc;
 }
@@ -543,11 +760,18 @@ typedef struct agg_table {
     agg_map_t map;
     agg_row_t *rows;
     size_t n, cap;
+    size_t last;                /* row of the previous add + 1 (runs of one key are common) */
 } agg_table_t;
 
 /* Add 'bytes' of one block to row (k0, k1).  Returns the row or NULL. */
 static agg_row_t *agg_add(agg_table_t *t, uint64_t k0, uint64_t k1, uint64_t bytes, uint32_t rep)
 {
+    if (t->last && t->rows[t->last - 1].k0 == k0 && t->rows[t->last - 1].k1 == k1) {
+        agg_row_t *row = &t->rows[t->last - 1];
+        row->blocks++;
+        row->bytes += bytes;
+        return row;
+    }
     long r = agg_get(&t->map, k0, k1, t->n);
     if (r < 0) return NULL;
     if ((size_t)r == t->n) {
@@ -563,6 +787,7 @@ static agg_row_t *agg_add(agg_table_t *t, uint64_t k0, uint64_t k1, uint64_t byt
     agg_row_t *row = &t->rows[r];
     row->blocks++;
     row->bytes += bytes;
+    t->last = (size_t)r + 1;
     return row;
 }
 
@@ -1358,10 +1583,13 @@ static void gather_cb(uintptr_t ptr, size_t size, uint32_t stack_id, int family,
     b->size = size;
     b->stack_id = stack_id;
     b->family = (uint8_t)family;
-    /* glibc keeps the next chunk's header in the last usable word: the arena's
-     * top and bin pointers point there, and are not references to us. */
-    size_t usable = malloc_usable_size((void *)ptr);
-    if (usable >= 8 && usable - 8 < size && usable - 8 <= UINT32_MAX) b->hdr_off = (uint32_t)(usable - 8);
+}
+
+/* glibc keeps the next chunk's header in the last usable word of a block:
+ * the arena's top and bin pointers point there, and are no references. */
+static size_t usable_size(uintptr_t ptr)
+{
+    return malloc_usable_size((void *)ptr);
 }
 
 static uint64_t now_ns(void)
@@ -1453,8 +1681,9 @@ json_t *lk_scan_dump_section(void)
     add_cached_descriptors(&rb, maps, nmaps, static_size, tcb);
     lk_table_foreach(gather_cb, &g);
     int rc = -ENOMEM;
+    lk_scan_opts_t opts = {lk_scan_read_self, NULL, usable_size, SNAPSHOT_MAX};
     if (!g.oom && !rb.oom && args)
-        rc = lk_scan_classify(g.b, g.n, rb.r, rb.n, lk_scan_read_self, NULL, &res);
+        rc = lk_scan_classify(g.b, g.n, rb.r, rb.n, &opts, &res);
     lk_table_unlock_all();
     if (rc < 0) goto out_free;
 

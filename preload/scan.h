@@ -38,7 +38,9 @@ typedef struct lk_scan_block {
     uintptr_t ptr;
     uint64_t size;          /* requested bytes */
     uint32_t stack_id;      /* stacks[].id */
-    uint32_t hdr_off;       /* offset of the allocator's next chunk header, 0 = unknown */
+    uint32_t hdr_off;       /* offset of the allocator's next chunk header; 0 = not
+                             * known yet (asked of opts.usable on demand),
+                             * LK_SCAN_NO_HDR = none inside the block */
     uint8_t family;         /* lk_family_t */
     uint8_t kind;           /* out: lk_reach_kind_t */
     uint8_t state;          /* internal */
@@ -49,6 +51,7 @@ typedef struct lk_scan_block {
 #define LK_SCAN_F_CYCLE     1u  /* the structure headed here contains a reference cycle */
 #define LK_SCAN_F_HEAD_CYC  2u  /* the head itself is pointed to by a member */
 #define LK_SCAN_NO_HOLDER   UINT32_MAX
+#define LK_SCAN_NO_HDR      UINT32_MAX
 
 /* One read request of a batch.  The reader sets 'got' to the number of bytes
  * copied from 'addr' on (a short count means the next byte is unreadable). */
@@ -76,16 +79,28 @@ typedef struct lk_scan_result {
     uint64_t root_bytes[4];      /* bytes of root memory read, by root kind */
     uint64_t unreadable_bytes;   /* root or block bytes that could not be read */
     uint64_t structures;         /* lost structures (= definite blocks) */
+    uint64_t snapshot_bytes;     /* bytes copied up front (0: read block by block) */
     int cycles_complete;         /* 0 when the edge budget ran out: cycle flags may miss */
 } lk_scan_result_t;
 
+typedef struct lk_scan_opts {
+    lk_scan_read_fn read;   /* the only way memory is read */
+    void *arg;              /* passed to 'read' */
+    /* The allocator's usable size of the block at 'ptr' (malloc_usable_size),
+     * asked only for interior pointers near a block's end; may be NULL. */
+    size_t (*usable)(uintptr_t ptr);
+    /* Copy all block contents up front when they fit in this many bytes
+     * (a few large reads instead of one per block); 0 = never. */
+    size_t snapshot_max_bytes;
+} lk_scan_opts_t;
+
 /* Classify 'n' blocks against 'nroots' roots, reading memory only through
- * 'read'.  Sorts 'blocks' by address; overlapping or duplicate blocks are
+ * opts->read.  Sorts 'blocks' by address; overlapping or duplicate blocks are
  * tolerated (the later one wins lookups).  Allocates with plain malloc (the
  * preload calls it with the guard held).  Returns 0 or -ENOMEM; on error
  * 'res' holds nothing to free. */
 int lk_scan_classify(lk_scan_block_t *blocks, size_t n, const lk_scan_root_t *roots,
-                     size_t nroots, lk_scan_read_fn read, void *arg, lk_scan_result_t *res);
+                     size_t nroots, const lk_scan_opts_t *opts, lk_scan_result_t *res);
 void lk_scan_result_free(lk_scan_result_t *res);
 
 /* Limits of the JSON section (entries beyond them are summed in *_omitted). */

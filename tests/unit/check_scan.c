@@ -21,6 +21,7 @@
 static uint8_t *fake;           /* FAKE_SIZE bytes standing for [FAKE_BASE, +FAKE_SIZE) */
 static uintptr_t fake_hole_lo, fake_hole_hi;  /* an unreadable range inside */
 static unsigned fake_reads;     /* batches served */
+static size_t snapshot_max;     /* 0: block-by-block reads; else copy up front */
 
 static void fake_read(lk_scan_io_t *io, size_t n, void *arg)
 {
@@ -52,6 +53,18 @@ static void setup(void)
     ck_assert_ptr_nonnull(fake);
     fake_hole_lo = fake_hole_hi = 0;
     fake_reads = 0;
+}
+
+static void setup_snapshot(void)
+{
+    setup();
+    snapshot_max = (size_t)1 << 30;
+}
+
+static void setup_blockwise(void)
+{
+    setup();
+    snapshot_max = 0;
 }
 
 static void teardown(void)
@@ -104,7 +117,8 @@ static const char *kind_name(int k)
 static void classify(lk_scan_block_t *b, size_t n, const lk_scan_root_t *r, size_t nr,
                      lk_scan_result_t *res)
 {
-    ck_assert_int_eq(lk_scan_classify(b, n, r, nr, fake_read, NULL, res), 0);
+    lk_scan_opts_t o = {fake_read, NULL, NULL, snapshot_max};
+    ck_assert_int_eq(lk_scan_classify(b, n, r, nr, &o, res), 0);
     uint64_t bytes = 0, kb = 0, kblocks = 0;
     for (size_t i = 0; i < n; i++) bytes += b[i].size;
     for (int k = 0; k < 4; k++) {
@@ -381,6 +395,28 @@ START_TEST(test_scan_dtv_word)
 }
 END_TEST
 
+static size_t fake_usable(uintptr_t ptr)
+{
+    (void)ptr;
+    return 24;  /* as malloc_usable_size of a 24-byte request */
+}
+
+START_TEST(test_scan_usable_on_demand)
+{
+    /* hdr_off unknown: asked of opts.usable for a pointer near the end. */
+    uintptr_t x = HEAP;
+    lk_scan_block_t b[] = {blk(x, 24, 1)};
+    put(GLOB, x + 16);
+    lk_scan_root_t r[] = {global_root(GLOB, GLOB + 8)};
+    lk_scan_opts_t o = {fake_read, NULL, fake_usable, snapshot_max};
+    lk_scan_result_t res;
+    ck_assert_int_eq(lk_scan_classify(b, 1, r, 1, &o, &res), 0);
+    assert_kind(b, 1, x, LK_REACH_DEFINITE);
+    ck_assert_uint_eq(b[0].hdr_off, 16);
+    lk_scan_result_free(&res);
+}
+END_TEST
+
 START_TEST(test_scan_unreadable_skipped)
 {
     /* A root whose middle page cannot be read: the words after the hole
@@ -479,7 +515,8 @@ END_TEST
 START_TEST(test_scan_empty)
 {
     lk_scan_result_t res;
-    ck_assert_int_eq(lk_scan_classify(NULL, 0, NULL, 0, fake_read, NULL, &res), 0);
+    lk_scan_opts_t o = {fake_read, NULL, NULL, 0};
+    ck_assert_int_eq(lk_scan_classify(NULL, 0, NULL, 0, &o, &res), 0);
     json_t *j = lk_scan_build_json(NULL, 0, NULL, 0, &res, NULL);
     ck_assert_ptr_nonnull(j);
     ck_assert_int_eq(json_integer_value(json_object_get(j, LK_KEY_REACH_LIVE_BLOCKS)), 0);
@@ -660,8 +697,11 @@ END_TEST
 static Suite *scan_suite(void)
 {
     Suite *s = suite_create("scan");
-    TCase *tc = tcase_create("classify");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    /* Every classification case runs twice: blocks read one batch at a time,
+     * and all blocks copied up front (the preload's default). */
+    for (int snap = 0; snap < 2; snap++) {
+    TCase *tc = tcase_create(snap ? "classify_snapshot" : "classify");
+    tcase_add_checked_fixture(tc, snap ? setup_snapshot : setup_blockwise, teardown);
     tcase_add_test(tc, test_scan_definite);
     tcase_add_test(tc, test_scan_indirect_tree);
     tcase_add_test(tc, test_scan_two_cycle);
@@ -676,7 +716,9 @@ static Suite *scan_suite(void)
     tcase_add_test(tc, test_scan_big_and_many_blocks);
     tcase_add_test(tc, test_scan_structures_grouped);
     tcase_add_test(tc, test_scan_empty);
+    tcase_add_test(tc, test_scan_usable_on_demand);
     suite_add_tcase(s, tc);
+    }
     TCase *tp = tcase_create("process");
     tcase_set_timeout(tp, 30);
     tcase_add_test(tp, test_scan_read_self);
