@@ -60,11 +60,11 @@ void lk_frames_hash(lk_frames_t *f)
     f->hash = h;
 }
 
-void lk_stack_capture(lk_frames_t *f)
+/* Seam-driven capture (unit tests with a fake unwinder, and the fallback when
+ * the frame chain out of libleak is unusable): unwind everything, then drop
+ * the unwinder's and libleak's innermost frames by address range. */
+static void capture_by_range(lk_frames_t *f, int max)
 {
-    int max = (int)lk_config.max_depth;
-    if (max < 1 || max > LK_MAX_DEPTH)
-        max = LK_MAX_DEPTH;
     int n = lk_stack_backtrace((void **)f->pc, max + LK_SKIP_MAX + 1);
     if (n < 0)
         n = 0;
@@ -85,6 +85,271 @@ void lk_stack_capture(lk_frames_t *f)
     f->depth = (uint32_t)(avail > max ? max : avail);
     if (skip > 0)
         memmove(f->pc, f->pc + skip, f->depth * sizeof(uintptr_t));
+}
+
+/* ### the frame-size cache: walking known stacks without libunwind
+ * For a frame executing at return address 'pc' with stack pointer 'sp', the
+ * caller's frame starts at sp + delta(pc) and the return address into it sits
+ * just below, at sp + delta - 8.  delta is a property of the instruction when
+ * the function's CFA is a constant offset from its stack pointer, which is
+ * the case for every frame that neither allocas nor realigns its stack.
+ * Every full libunwind walk (DWARF CFI, so binaries without frame pointers are
+ * covered) records delta for each return address it passes; a pc seen with two
+ * different deltas, or in a signal frame, is marked VAR and never trusted; the
+ * outermost frame's pc is marked END.  The fast walk follows recorded deltas
+ * only, reads only inside this thread's stack, and gives up (full unwind) at
+ * the first pc it does not know. */
+#define PC_OK  1u               /* delta is known */
+#define PC_VAR 2u               /* frame size varies here: never walk through */
+#define PC_END 4u               /* libunwind found no caller: the stack ends here */
+typedef struct pc_ent {
+    uintptr_t pc;               /* 0 = empty; published last, with release */
+    uint32_t delta;             /* bytes from this frame's sp to the caller's sp */
+    uint32_t flags;             /* PC_*, atomic */
+} pc_ent_t;
+#define PC_TABLE_LOG2 16        /* 64 Ki pcs, 1 MiB of virtual memory */
+#define PC_TABLE_SIZE (1u << PC_TABLE_LOG2)
+#define PC_DELTA_MAX (1u << 20) /* a larger frame is not believed */
+static pc_ent_t *pc_table;      /* mmap'd once; entries written under pc_lock */
+static unsigned pc_used;        /* guarded by pc_lock */
+static pthread_mutex_t pc_lock = PTHREAD_MUTEX_INITIALIZER;
+static int pc_table_failed;
+
+/* This thread's stack bounds: reads of the fast walk stay inside them. */
+static __thread uintptr_t tls_stack_lo __attribute__((tls_model("initial-exec")));
+static __thread uintptr_t tls_stack_hi __attribute__((tls_model("initial-exec")));
+static __thread int tls_stack_state __attribute__((tls_model("initial-exec"))); /* 0 ?, 1 ok, 2 no */
+
+static inline size_t pc_slot(uintptr_t pc)
+{
+    return (size_t)(((uint64_t)pc * UINT64_C(0x9E3779B97F4A7C15)) >> (64 - PC_TABLE_LOG2));
+}
+
+static inline const pc_ent_t *pc_find(uintptr_t pc)
+{
+    if (!pc_table)
+        return NULL;
+    size_t i = pc_slot(pc);
+    for (unsigned probes = 0; probes < 64; probes++) {
+        uintptr_t k = __atomic_load_n(&pc_table[i].pc, __ATOMIC_ACQUIRE);
+        if (k == pc)
+            return &pc_table[i];
+        if (k == 0)
+            return NULL;
+        i = (i + 1) & (PC_TABLE_SIZE - 1);
+    }
+    return NULL;
+}
+
+/* Record what a full unwind saw at 'pc'.  Takes pc_lock. */
+static void pc_learn(uintptr_t pc, uint32_t delta, uint32_t flags)
+{
+    if (pc == 0)
+        return;
+    pthread_mutex_lock(&pc_lock);
+    if (!pc_table && !pc_table_failed) {
+        void *p = mmap(NULL, PC_TABLE_SIZE * sizeof(pc_ent_t), PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED)
+            pc_table_failed = 1;
+        else
+            __atomic_store_n(&pc_table, (pc_ent_t *)p, __ATOMIC_RELEASE);
+    }
+    if (!pc_table)
+        goto out_unlock;
+    size_t i = pc_slot(pc);
+    for (unsigned probes = 0; probes < 64; probes++) {
+        pc_ent_t *e = &pc_table[i];
+        if (e->pc == pc) {
+            uint32_t old = __atomic_load_n(&e->flags, __ATOMIC_RELAXED);
+            uint32_t nf = old | (flags & (PC_VAR | PC_END));
+            if ((flags & PC_OK) && (old & PC_OK) && e->delta != delta)
+                nf |= PC_VAR;
+            if ((flags & PC_OK) && !(old & PC_OK)) {
+                e->delta = delta;
+                nf |= PC_OK;
+            }
+            __atomic_store_n(&e->flags, nf, __ATOMIC_RELEASE);
+            goto out_unlock;
+        }
+        if (e->pc == 0) {
+            if (pc_used >= PC_TABLE_SIZE / 4 * 3)
+                goto out_unlock;            /* full enough: stop learning */
+            e->delta = delta;
+            e->flags = flags;
+            __atomic_store_n(&e->pc, pc, __ATOMIC_RELEASE);
+            pc_used++;
+            goto out_unlock;
+        }
+        i = (i + 1) & (PC_TABLE_SIZE - 1);
+    }
+out_unlock:
+    pthread_mutex_unlock(&pc_lock);
+}
+
+/* Learn this thread's stack bounds once (may allocate: guard held). */
+static bool stack_bounds(void)
+{
+    if (lk_likely(tls_stack_state == 1))
+        return true;
+    if (tls_stack_state == 2)
+        return false;
+    pthread_attr_t attr;
+    void *addr;
+    size_t size;
+    tls_stack_state = 2;
+    if (pthread_getattr_np(pthread_self(), &attr) != 0)
+        return false;
+    if (pthread_attr_getstack(&attr, &addr, &size) == 0 && size > 0) {
+        tls_stack_lo = (uintptr_t)addr;
+        tls_stack_hi = (uintptr_t)addr + size;
+        tls_stack_state = 1;
+    }
+    pthread_attr_destroy(&attr);
+    return tls_stack_state == 1;
+}
+
+/* The first frame outside libleak: follow our own frame pointers (all of
+ * libleak is built with them) from 'fp' while the return address is ours.
+ * Sets the return address into the program and its stack pointer. */
+static inline bool user_start(uintptr_t *fp, uintptr_t *pc0, uintptr_t *sp0)
+{
+    for (int i = 0; i < 16; i++) {
+        uintptr_t ra = fp[1];
+        if (ra < self_lo || ra >= self_hi) {
+            *pc0 = ra;
+            *sp0 = (uintptr_t)(fp + 2);
+            return true;
+        }
+        uintptr_t *next = (uintptr_t *)fp[0];
+        if (next <= fp || ((uintptr_t)next & 7) != 0)
+            return false;
+        fp = next;
+    }
+    return false;
+}
+
+/* Walk from (pc, sp) with learned deltas only.  Returns false at the first
+ * unknown or untrusted pc, or a read outside this thread's stack. */
+static bool fast_walk(lk_frames_t *f, int max, uintptr_t pc, uintptr_t sp)
+{
+    uintptr_t hi = tls_stack_hi;
+    if (sp < tls_stack_lo || sp >= hi)
+        return false;
+    int n = 0;
+    for (;;) {
+        f->pc[n++] = pc;
+        if (n > max)
+            break;                          /* one more than kept: truncated */
+        const pc_ent_t *e = pc_find(pc);
+        if (!e)
+            return false;
+        uint32_t fl = __atomic_load_n(&e->flags, __ATOMIC_ACQUIRE);
+        if (fl & PC_END)
+            break;
+        if ((fl & (PC_OK | PC_VAR)) != PC_OK)
+            return false;
+        uintptr_t nsp = sp + e->delta;
+        if (e->delta < 8 || nsp > hi)
+            return false;
+        pc = *(const uintptr_t *)(nsp - 8);
+        sp = nsp;
+    }
+    f->truncated = n > max;
+    f->depth = (uint32_t)(n > max ? max : n);
+    return true;
+}
+
+/* Full unwind with libunwind, from the frame whose stack pointer is 'sp0', and
+ * record every frame's size for later fast walks. */
+static bool slow_walk(lk_frames_t *f, int max, uintptr_t pc0, uintptr_t sp0)
+{
+    unw_context_t uc;
+    unw_cursor_t c;
+    unw_word_t ip, sp;
+    if (unw_getcontext(&uc) != 0 || unw_init_local(&c, &uc) != 0)
+        return false;
+    /* skip libunwind's and libleak's frames: up to the program's first frame */
+    for (int i = 0;; i++) {
+        if (i > LK_SKIP_MAX || unw_get_reg(&c, UNW_REG_SP, &sp) != 0)
+            return false;
+        if (sp == sp0)
+            break;
+        if (sp > sp0 || unw_step(&c) <= 0)
+            return false;
+    }
+    if (unw_get_reg(&c, UNW_REG_IP, &ip) != 0 || ip != pc0)
+        return false;
+    int n = 0;
+    for (;;) {
+        bool sig = unw_is_signal_frame(&c) > 0;
+        f->pc[n++] = ip;
+        if (n > max)
+            break;
+        int r = unw_step(&c);
+        if (r <= 0) {
+            pc_learn(ip, 0, r == 0 ? PC_END : PC_VAR);
+            break;
+        }
+        unw_word_t nip, nsp;
+        if (unw_get_reg(&c, UNW_REG_IP, &nip) != 0 || unw_get_reg(&c, UNW_REG_SP, &nsp) != 0)
+            break;
+        if (sig || nsp <= sp || nsp - sp > PC_DELTA_MAX)
+            pc_learn(ip, 0, PC_VAR);
+        else
+            pc_learn(ip, (uint32_t)(nsp - sp), PC_OK);
+        ip = nip;
+        sp = nsp;
+        if (ip == 0)
+            break;
+    }
+    f->truncated = n > max;
+    f->depth = (uint32_t)(n > max ? max : n);
+    return true;
+}
+
+/* Fast path on/off (LIBLEAK_FAST_UNWIND); tests flip it. */
+bool lk_stack_fast_enabled = true;
+/* How this thread's captures went (tests assert the fast path is taken). */
+static __thread uint64_t tls_fast_walks __attribute__((tls_model("initial-exec")));
+static __thread uint64_t tls_slow_walks __attribute__((tls_model("initial-exec")));
+
+void lk_stack_walk_stats(uint64_t *fast, uint64_t *slow)
+{
+    *fast = tls_fast_walks;
+    *slow = tls_slow_walks;
+}
+
+__attribute__((noinline)) void lk_stack_capture(lk_frames_t *f)
+{
+    int max = (int)lk_config.max_depth;
+    if (max < 1 || max > LK_MAX_DEPTH)
+        max = LK_MAX_DEPTH;
+    uintptr_t pc0, sp0;
+    if (lk_stack_backtrace != backtrace_default ||
+        !user_start((uintptr_t *)__builtin_frame_address(0), &pc0, &sp0)) {
+        capture_by_range(f, max);
+    } else if (lk_stack_fast_enabled && lk_config.fast_unwind && stack_bounds() &&
+               fast_walk(f, max, pc0, sp0)) {
+        tls_fast_walks++;
+    } else {
+        tls_slow_walks++;
+        if (!slow_walk(f, max, pc0, sp0))
+            capture_by_range(f, max);
+    }
+    lk_frames_hash(f);
+}
+
+/* The full unwind alone, for tests that check the fast walk against it. */
+__attribute__((noinline)) void lk_stack_capture_full(lk_frames_t *f)
+{
+    int max = (int)lk_config.max_depth;
+    if (max < 1 || max > LK_MAX_DEPTH)
+        max = LK_MAX_DEPTH;
+    uintptr_t pc0, sp0;
+    if (!user_start((uintptr_t *)__builtin_frame_address(0), &pc0, &sp0) ||
+        !slow_walk(f, max, pc0, sp0))
+        capture_by_range(f, max);
     lk_frames_hash(f);
 }
 

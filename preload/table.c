@@ -6,6 +6,7 @@
  * cannot grow refuses the insert and the caller counts a dropped event. */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -28,26 +29,48 @@ typedef struct slot {
     uint64_t val;                   /* size (LK_SIZE_BITS) | site << LK_SIZE_BITS */
 } slot_t;
 
+/* A test-and-test-and-set spinlock: the critical sections are a few probes
+ * (or a rare resize), so sleeping is never worth a futex round trip. */
+typedef struct spin {
+    int locked;
+} spin_t;
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+static inline void spin_lock(spin_t *l)
+{
+    while (__atomic_exchange_n(&l->locked, 1, __ATOMIC_ACQUIRE)) {
+        unsigned spins = 0;
+        while (__atomic_load_n(&l->locked, __ATOMIC_RELAXED)) {
+            if (++spins < 1024)
+                cpu_relax();
+            else
+                sched_yield();      /* the holder may be preempted (or resizing) */
+        }
+    }
+}
+
+static inline void spin_unlock(spin_t *l)
+{
+    __atomic_store_n(&l->locked, 0, __ATOMIC_RELEASE);
+}
+
 typedef struct shard {
-    pthread_mutex_t lock;
+    spin_t lock;
     slot_t *slots;                  /* mmap'd, 'cap' entries; guarded by lock */
     size_t cap;                     /* guarded by lock */
     size_t count;                   /* guarded by lock; read racily for totals */
 } __attribute__((aligned(64))) shard_t;
 
 static shard_t shards[NSHARDS];
-static pthread_once_t table_once = PTHREAD_ONCE_INIT;
-
-static void table_init_once(void)
-{
-    for (unsigned i = 0; i < NSHARDS; i++)
-        pthread_mutex_init(&shards[i].lock, NULL);
-}
-
 int lk_table_init(void)
 {
-    pthread_once(&table_once, table_init_once);
-    return 0;
+    return 0;                   /* static zero state is a valid empty table */
 }
 
 /* Fibonacci hash of the pointer without its (always zero) alignment bits. */
@@ -140,7 +163,7 @@ int lk_table_insert(uintptr_t ptr, const lk_block_t *b)
     uint64_t h = ptr_hash(ptr);
     shard_t *s = shard_of(h);
     int rc = 0;
-    pthread_mutex_lock(&s->lock);
+    spin_lock(&s->lock);
     if ((s->count + 1) * LOAD_DEN > s->cap * LOAD_NUM) {
         size_t ncap = s->cap == 0 ? SLOT_PAGE_SLOTS : s->cap + s->cap / 2;
         ncap = (ncap + SLOT_PAGE_SLOTS - 1) / SLOT_PAGE_SLOTS * SLOT_PAGE_SLOTS;
@@ -157,7 +180,7 @@ int lk_table_insert(uintptr_t ptr, const lk_block_t *b)
     raw_insert(s->slots, s->cap, (uint64_t)ptr | (uint64_t)(b->family & 3), pack_val(b), h);
     __atomic_store_n(&s->count, s->count + 1, __ATOMIC_RELAXED);
 out_unlock:
-    pthread_mutex_unlock(&s->lock);
+    spin_unlock(&s->lock);
     return rc;
 }
 
@@ -192,7 +215,7 @@ int lk_table_remove(uintptr_t ptr, lk_block_t *out)
     uint64_t h = ptr_hash(ptr);
     shard_t *s = shard_of(h);
     int rc = -ENOENT;
-    pthread_mutex_lock(&s->lock);
+    spin_lock(&s->lock);
     size_t i = find_slot(s, ptr, h);
     if (i != SIZE_MAX) {
         unpack(s->slots[i].key, s->slots[i].val, out);
@@ -200,7 +223,7 @@ int lk_table_remove(uintptr_t ptr, lk_block_t *out)
         __atomic_store_n(&s->count, s->count - 1, __ATOMIC_RELAXED);
         rc = 0;
     }
-    pthread_mutex_unlock(&s->lock);
+    spin_unlock(&s->lock);
     return rc;
 }
 
@@ -210,11 +233,11 @@ bool lk_table_lookup(uintptr_t ptr, lk_block_t *out)
         return false;
     uint64_t h = ptr_hash(ptr);
     shard_t *s = shard_of(h);
-    pthread_mutex_lock(&s->lock);
+    spin_lock(&s->lock);
     size_t i = find_slot(s, ptr, h);
     if (i != SIZE_MAX && out)
         unpack(s->slots[i].key, s->slots[i].val, out);
-    pthread_mutex_unlock(&s->lock);
+    spin_unlock(&s->lock);
     return i != SIZE_MAX;
 }
 
@@ -238,13 +261,13 @@ void lk_table_lock_all(void)
 {
     lk_table_init();
     for (unsigned i = 0; i < NSHARDS; i++)
-        pthread_mutex_lock(&shards[i].lock);
+        spin_lock(&shards[i].lock);
 }
 
 void lk_table_unlock_all(void)
 {
     for (unsigned i = NSHARDS; i-- > 0;)
-        pthread_mutex_unlock(&shards[i].lock);
+        spin_unlock(&shards[i].lock);
 }
 
 void lk_table_foreach(void (*cb)(uintptr_t ptr, size_t size, uint32_t stack_id,
@@ -300,12 +323,12 @@ void lk_table_reset_for_tests(void)
     lk_table_init();
     for (unsigned i = 0; i < NSHARDS; i++) {
         shard_t *s = &shards[i];
-        pthread_mutex_lock(&s->lock);
+        spin_lock(&s->lock);
         if (s->slots)
             munmap(s->slots, s->cap * sizeof(slot_t));
         s->slots = NULL;
         s->cap = 0;
         s->count = 0;
-        pthread_mutex_unlock(&s->lock);
+        spin_unlock(&s->lock);
     }
 }

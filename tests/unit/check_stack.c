@@ -3,6 +3,8 @@
  * from every thread; libleak's own innermost frames are skipped; the depth
  * limit marks a stack truncated. */
 #include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
@@ -193,6 +195,128 @@ START_TEST(test_stack_capture_skips_own_frames)
 }
 END_TEST
 
+/* ### the fast walk against the full unwind
+ * btalloc (jemalloc): stacks made of noinline functions chosen by the bits of
+ * a number, so 'bits' 0..N give N distinct stacks of the same depth. */
+static void cap(lk_frames_t *f, int full);
+static __attribute__((noinline)) void bt_0(unsigned bits, int level, lk_frames_t *f, int full);
+static __attribute__((noinline)) void bt_1(unsigned bits, int level, lk_frames_t *f, int full);
+
+static __attribute__((noinline)) void bt_dispatch(unsigned bits, int level, lk_frames_t *f, int full)
+{
+    if (level == 0)
+        cap(f, full);
+    else if (bits & 1)
+        bt_1(bits >> 1, level - 1, f, full);
+    else
+        bt_0(bits >> 1, level - 1, f, full);
+    __asm__ volatile("" ::: "memory");      /* intentionally sabotage tail calls */
+}
+
+static __attribute__((noinline)) void bt_0(unsigned bits, int level, lk_frames_t *f, int full)
+{
+    volatile char pad[24];                  /* frames of different sizes */
+    pad[0] = 0;
+    bt_dispatch(bits, level, f, full);
+    __asm__ volatile("" ::: "memory");
+    (void)pad[0];
+}
+
+static __attribute__((noinline)) void bt_1(unsigned bits, int level, lk_frames_t *f, int full)
+{
+    volatile char pad[200];
+    pad[0] = 1;
+    bt_dispatch(bits, level, f, full);
+    __asm__ volatile("" ::: "memory");
+    (void)pad[0];
+}
+
+/* One call site for both, so frame 0 (the return address into cap) is equal. */
+static void (*volatile capture_fn[2])(lk_frames_t *) = { lk_stack_capture, lk_stack_capture_full };
+
+static __attribute__((noinline)) void cap(lk_frames_t *f, int full)
+{
+    capture_fn[full](f);
+    __asm__ volatile("" ::: "memory");
+}
+
+static void check_same(const lk_frames_t *a, const lk_frames_t *b)
+{
+    if (getenv("LK_DEBUG_STACK") && (a->depth != b->depth || memcmp(a->pc, b->pc, a->depth * 8))) {
+        for (uint32_t i = 0; i < a->depth || i < b->depth; i++)
+            fprintf(stderr, "%2u %#lx %#lx\n", i, (unsigned long)a->pc[i], (unsigned long)b->pc[i]);
+    }
+    ck_assert_uint_eq(a->depth, b->depth);
+    ck_assert_int_eq(a->truncated, b->truncated);
+    for (uint32_t i = 0; i < a->depth; i++)
+        ck_assert_msg(a->pc[i] == b->pc[i], "frame %u: %#lx != %#lx", i,
+                      (unsigned long)a->pc[i], (unsigned long)b->pc[i]);
+    ck_assert_uint_eq(a->hash, b->hash);
+}
+
+START_TEST(test_stack_fast_walk_matches_full_unwind)
+{
+    uint64_t fast0, slow0, fast1, slow1;
+    lk_stack_walk_stats(&fast0, &slow0);
+    /* depth 4..12, every bit pattern: the first capture of a shape learns
+     * frame sizes, later ones walk them; each must equal libunwind's answer */
+    for (int level = 4; level <= 12; level += 4) {
+        for (int round = 0; round < 3; round++) {
+            for (unsigned bits = 0; bits < (1u << level) && bits < 256; bits++) {
+                lk_frames_t fr[2];
+                for (volatile int k = 0; k < 2; k++)     /* one call site: same outer frames */
+                    bt_dispatch(bits, level, &fr[k], k);
+                check_same(&fr[0], &fr[1]);
+                ck_assert_uint_ge(fr[0].depth, (uint32_t)level + 2);
+            }
+        }
+    }
+    /* and the fast walk really ran: all but the first round of each shape */
+    lk_stack_walk_stats(&fast1, &slow1);
+    ck_assert_uint_ge(fast1 - fast0, 2 * (16 + 256 + 256));
+}
+END_TEST
+
+START_TEST(test_stack_fast_walk_truncation_matches)
+{
+    lk_config.max_depth = 6;
+    for (int round = 0; round < 3; round++) {
+        for (unsigned bits = 0; bits < 16; bits++) {
+            lk_frames_t fr[2];
+            for (volatile int k = 0; k < 2; k++)
+                bt_dispatch(bits, 10, &fr[k], k);
+            check_same(&fr[0], &fr[1]);
+            ck_assert_uint_eq(fr[0].depth, 6);
+            ck_assert(fr[0].truncated);
+        }
+    }
+}
+END_TEST
+
+static void *thread_walks(void *arg)
+{
+    (void)arg;
+    for (int round = 0; round < 2; round++) {
+        for (unsigned bits = 0; bits < 64; bits++) {
+            lk_frames_t fr[2];
+            for (volatile int k = 0; k < 2; k++)
+                bt_dispatch(bits, 6, &fr[k], k);
+            check_same(&fr[0], &fr[1]);
+        }
+    }
+    return NULL;
+}
+
+START_TEST(test_stack_fast_walk_threads)
+{
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++)
+        pthread_create(&th[i], NULL, thread_walks, NULL);
+    for (int i = 0; i < 4; i++)
+        pthread_join(th[i], NULL);
+}
+END_TEST
+
 static Suite *stack_suite(void)
 {
     Suite *s = suite_create("stack");
@@ -205,6 +329,9 @@ static Suite *stack_suite(void)
     tcase_add_test(tc, test_stack_capture_real_unwind);
     tcase_add_test(tc, test_stack_capture_truncates_at_depth);
     tcase_add_test(tc, test_stack_capture_skips_own_frames);
+    tcase_add_test(tc, test_stack_fast_walk_matches_full_unwind);
+    tcase_add_test(tc, test_stack_fast_walk_truncation_matches);
+    tcase_add_test(tc, test_stack_fast_walk_threads);
     suite_add_tcase(s, tc);
     return s;
 }
