@@ -327,9 +327,6 @@ static pc_entry_t *lookup_pc(lk_symbolizer_t *s, mod_cache_t *mc, uint64_t pc)
     s->lookups++;
     if (mc->state == MOD_OK) {
         Dwarf_Addr addr = pc;   /* bias 0: module addresses are file addresses */
-        GElf_Sym sym;
-        GElf_Off off;
-        const char *symname = dwfl_module_addrinfo(mc->mod, addr, &off, &sym, NULL, NULL, NULL);
         Dwfl_Line *line = dwfl_module_getsrc(mc->mod, addr);
         if (line != NULL) {
             int lineno = 0;
@@ -369,13 +366,19 @@ static pc_entry_t *lookup_pc(lk_symbolizer_t *s, mod_cache_t *mc, uint64_t pc)
                 cur.line = (int)w;
         }
         cur.inlined = false;
-        cur.function = symname != NULL ? intern_function(s, symname) : NULL;
-        if (cur.function == NULL && nscopes > 0) {
-            for (int i = 0; i < nscopes; i++)
-                if (dwarf_tag(&scopes[i]) == DW_TAG_subprogram) {
-                    cur.function = die_function_name(s, &scopes[i]);
-                    break;
-                }
+        cur.function = NULL;
+        /* The subprogram's DWARF name first: dwfl_module_addrinfo() scans
+         * the whole symbol table per call, so it is only the fallback for
+         * code without debug info. */
+        for (int i = 0; i < nscopes && cur.function == NULL; i++)
+            if (dwarf_tag(&scopes[i]) == DW_TAG_subprogram)
+                cur.function = die_function_name(s, &scopes[i]);
+        if (cur.function == NULL) {
+            GElf_Sym sym;
+            GElf_Off off;
+            const char *symname = dwfl_module_addrinfo(mc->mod, addr, &off, &sym, NULL, NULL,
+                                                       NULL);
+            cur.function = symname != NULL ? intern_function(s, symname) : NULL;
         }
         free(scopes);
     }
