@@ -57,7 +57,9 @@ static void text_total(FILE *out, const lk_growth_proc_t *gp)
     if (gp->trend.kind != LA_TREND_INSUFFICIENT)
         fprintf(out, " (confidence %.2f)", gp->trend.confidence);
     fputc('\n', out);
-    if (gp->seconds_to_limit >= 0)
+    /* after running out, a time to the limit says nothing */
+    if (gp->seconds_to_limit >= 0 && gp->verdict != LK_VERDICT_EXHAUSTION
+        && gp->verdict != LK_VERDICT_LEAK_EXHAUSTION)
         fprintf(out, "  projection: at %s/s the %s limit is reached in %s\n",
                 la_human_bytes(gp->slope_bytes_per_s, h1, sizeof(h1)),
                 la_human_bytes((double)gp->limit_bytes, h2, sizeof(h2)),
@@ -110,6 +112,10 @@ static void text_failures(FILE *out, const lk_growth_report_t *g, int pid)
                 fprintf(out, "; no headroom");
             fprintf(out, " of the %s limit", la_human_bytes((double)f->limit_bytes, h3,
                                                            sizeof(h3)));
+            if (!f->oversized && f->headroom_bytes >= 0
+                && f->request_bytes <= (uint64_t)f->headroom_bytes)
+                fprintf(out, " (headroom counts live heap bytes only; the limit also "
+                        "covers code, stacks and allocator overhead)");
         }
         fprintf(out, "; %s:\n", f->oversized ? "oversized" : "ran out of memory");
         text_frames(out, f->frames, f->nframes);
