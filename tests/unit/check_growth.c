@@ -1,0 +1,482 @@
+/* check_growth.c - the growth and overflow passes (analyzer/growth.c,
+ * overflow.c, report_growth.c) on synthetic lk_input_t series: site
+ * classification, absent sites as zero, the total from the timeline, the
+ * projection, failures with headroom, each verdict in plain words, and the
+ * JSON/text/SVG output. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "growth.h"
+#include "testhelper.h"
+
+#define KiB (UINT64_C(1) << 10)
+#define MiB (UINT64_C(1) << 20)
+#define GiB (UINT64_C(1) << 30)
+#define TiB (UINT64_C(1) << 40)
+#define PID 4242
+#define NSTACKS 4
+
+/* A dump of process PID at 't_s' seconds: stack i (id i) has 'bytes[i]'
+ * live in one site (none when 0); limit 'limit' bytes. */
+static lk_dump_t *mk_dump(uint64_t seq, double t_s, const uint64_t bytes[NSTACKS],
+                          uint64_t limit)
+{
+    lk_dump_t *d = calloc(1, sizeof(*d));
+    ck_assert_ptr_nonnull(d);
+    d->file = strdup("synthetic.json");
+    d->version = 1;
+    d->pid = PID;
+    d->start_unix_ms = 1000;
+    d->seq = seq;
+    d->trigger = LK_TRIGGER_INTERVAL;
+    d->uptime_ns = (uint64_t)(t_s * 1e9);
+    d->limits.effective_bytes = limit;
+    d->limits.phys_bytes = limit;
+    d->totals.complete = true;
+    d->stacks = calloc(NSTACKS, sizeof(*d->stacks));
+    d->sites = calloc(NSTACKS, sizeof(*d->sites));
+    ck_assert_ptr_nonnull(d->stacks);
+    ck_assert_ptr_nonnull(d->sites);
+    d->nstacks = NSTACKS;
+    for (size_t i = 0; i < NSTACKS; i++) {
+        d->stacks[i].id = i;
+        d->stacks[i].frames = calloc(1, sizeof(uint64_t));
+        d->stacks[i].frames[0] = 0x1000 + 0x10 * i;
+        d->stacks[i].nframes = 1;
+        if (bytes[i] == 0)
+            continue;
+        lk_site_t *s = &d->sites[d->nsites++];
+        s->stack_id = i;
+        s->stack_idx = i;
+        s->live_bytes = bytes[i];
+        s->live_blocks = 1;
+        d->totals.live_bytes += bytes[i];
+        d->totals.live_blocks++;
+    }
+    return d;
+}
+
+/* Add a failures[] group on stack 'stack' to 'd'. */
+static void add_failure(lk_dump_t *d, lk_failure_kind_t kind, const char *fn,
+                        uint64_t request, double t_s, uint64_t live_at, size_t stack)
+{
+    d->failures = realloc(d->failures, (d->nfailures + 1) * sizeof(*d->failures));
+    ck_assert_ptr_nonnull(d->failures);
+    lk_failure_t *f = &d->failures[d->nfailures++];
+    memset(f, 0, sizeof(*f));
+    f->stack_idx = stack;
+    f->kind = kind;
+    f->function = strdup(fn);
+    f->request_bytes = request;
+    f->count = 1;
+    f->first_uptime_ns = f->last_uptime_ns = (uint64_t)(t_s * 1e9);
+    f->live_bytes_at_first = live_at;
+}
+
+/* Give 'd' a timeline of 'n' samples, 0.1 s apart, live = 'step' * i. */
+static void add_timeline(lk_dump_t *d, size_t n, uint64_t step)
+{
+    lk_timeline_t *tl = &d->timeline;
+    tl->n = n;
+    tl->uptime_ns = calloc(n, sizeof(uint64_t));
+    tl->live_bytes = calloc(n, sizeof(uint64_t));
+    tl->rss_bytes = calloc(n, sizeof(uint64_t));
+    tl->allocs = calloc(n, sizeof(uint64_t));
+    tl->frees = calloc(n, sizeof(uint64_t));
+    for (size_t i = 0; i < n; i++) {
+        tl->uptime_ns[i] = (uint64_t)i * 100000000u;
+        tl->live_bytes[i] = step * i;
+    }
+}
+
+static void add_dump(lk_input_t *in, lk_dump_t *d)
+{
+    in->dumps = realloc(in->dumps, (in->ndumps + 1) * sizeof(*in->dumps));
+    ck_assert_ptr_nonnull(in->dumps);
+    in->dumps[in->ndumps++] = d;
+}
+
+static lk_symbolizer_t *sym;
+
+static void setup(void)
+{
+    FILE *devnull = fopen("/dev/null", "w");
+    sym = lk_symbolizer_new(devnull != NULL ? devnull : stderr);
+    ck_assert_ptr_nonnull(sym);
+}
+
+static void teardown(void)
+{
+    lk_symbolizer_free(sym);
+}
+
+/* Run the whole pass on 'in' (grouped here). */
+static void analyze(lk_input_t *in, lk_growth_report_t *g)
+{
+    char err[256];
+    memset(g, 0, sizeof(*g));
+    ck_assert_int_eq(lk_input_group(in, err, sizeof(err)), 0);
+    ck_assert_int_eq(lk_growth_analyze(g, in, sym), 0);
+    ck_assert_uint_eq(g->nprocs, 1);
+}
+
+static const lk_growth_site_t *site_of(const lk_growth_report_t *g, uint64_t stack)
+{
+    for (size_t i = 0; i < g->nsites; i++)
+        if (g->sites[i].stack_id == stack)
+            return &g->sites[i];
+    return NULL;
+}
+
+/* 12 dumps 0.5 s apart: stack 0 leaks 64 KiB per dump, stack 1 is a cache
+ * that fills to 512 KiB in 4 dumps and stays, stack 2 holds 100 KiB, stack 3
+ * appears at dump 6 and then grows (absent before = 0). */
+static void leak_in_progress_input(lk_input_t *in, uint64_t limit)
+{
+    for (uint64_t k = 0; k < 12; k++) {
+        uint64_t b[NSTACKS] = {
+            (k + 1) * 64 * KiB,
+            (k < 4 ? k + 1 : 4) * 128 * KiB,
+            100 * KiB,
+            k < 6 ? 0 : (k - 5) * 32 * KiB,
+        };
+        add_dump(in, mk_dump(k, 0.5 * (double)k, b, limit));
+    }
+}
+
+START_TEST(test_growth_classifies_sites)
+{
+    lk_input_t in = { 0 };
+    lk_growth_report_t g;
+    leak_in_progress_input(&in, 16 * MiB);
+    analyze(&in, &g);
+
+    const lk_growth_site_t *leak = site_of(&g, 0), *cache = site_of(&g, 1);
+    ck_assert_ptr_nonnull(leak);
+    ck_assert_ptr_nonnull(cache);
+    ck_assert_int_eq(leak->trend.kind, LA_TREND_GROWING);
+    ck_assert(leak->trend.confidence >= LK_GROWTH_MIN_CONFIDENCE);
+    /* 64 KiB per 0.5 s */
+    ck_assert(fabs(leak->trend.slope_bytes_per_s - 128.0 * KiB) < 1.0);
+    ck_assert_int_eq(cache->trend.kind, LA_TREND_PLATEAU);
+    ck_assert_uint_eq(cache->final_bytes, 512 * KiB);
+    /* a constant site is not reported */
+    ck_assert_ptr_null(site_of(&g, 2));
+    /* growing sites come first, with their frames and series */
+    ck_assert_uint_eq(g.sites[0].stack_id, 0);
+    ck_assert_uint_ge(leak->nframes, 1);
+    ck_assert_uint_eq(leak->series.n, 12);
+    ck_assert_uint_eq(leak->series.bytes[11], 12 * 64 * KiB);
+    ck_assert(leak->share > 0.4 && leak->share < 0.6);
+
+    const lk_growth_proc_t *gp = &g.procs[0];
+    ck_assert_str_eq(gp->source, "dumps");
+    ck_assert_int_eq(gp->trend.kind, LA_TREND_GROWING);
+    ck_assert_uint_eq(gp->ngrowing, 2);      /* stack 0 and the late stack 3 */
+    ck_assert_uint_eq(gp->nplateau, 1);
+    lk_growth_report_free(&g);
+    lk_input_free(&in);
+}
+END_TEST
+
+START_TEST(test_growth_absent_site_is_zero)
+{
+    lk_input_t in = { 0 };
+    lk_growth_report_t g;
+    leak_in_progress_input(&in, 16 * MiB);
+    analyze(&in, &g);
+    const lk_growth_site_t *late = site_of(&g, 3);
+    ck_assert_ptr_nonnull(late);
+    ck_assert_uint_eq(late->series.n, 12);
+    for (size_t i = 0; i < 6; i++)
+        ck_assert(late->series.bytes[i] == 0.0);
+    ck_assert(late->series.bytes[11] == 6.0 * 32 * KiB);
+    ck_assert_int_eq(late->trend.kind, LA_TREND_GROWING);
+    lk_growth_report_free(&g);
+    lk_input_free(&in);
+}
+END_TEST
+
+START_TEST(test_growth_leak_in_progress_projection)
+{
+    lk_input_t in = { 0 };
+    lk_growth_report_t g;
+    leak_in_progress_input(&in, 16 * MiB);
+    analyze(&in, &g);
+    const lk_growth_proc_t *gp = &g.procs[0];
+    ck_assert_int_eq(gp->verdict, LK_VERDICT_LEAK_IN_PROGRESS);
+    ck_assert_uint_eq(gp->limit_bytes, 16 * MiB);
+    /* total slope is 64 + 32 KiB per 0.5 s at the end: 192 KiB/s */
+    ck_assert(fabs(gp->slope_bytes_per_s - 192.0 * KiB) < 1.0);
+    double want = (16.0 * MiB - gp->total.bytes[gp->total.n - 1]) / (192.0 * KiB);
+    ck_assert(fabs(gp->seconds_to_limit - want) < 0.01);
+    ck_assert_ptr_nonnull(strstr(gp->verdict_text, "leak in progress"));
+    ck_assert_ptr_nonnull(strstr(gp->verdict_text, "the 16 MiB limit is reached in about"));
+    ck_assert_ptr_null(strstr(gp->verdict_text, "overflow"));
+    lk_growth_report_free(&g);
+    lk_input_free(&in);
+}
+END_TEST
+
+START_TEST(test_growth_shrinking_site)
+{
+    lk_input_t in = { 0 };
+    lk_growth_report_t g;
+    for (uint64_t k = 0; k < 10; k++) {
+        uint64_t b[NSTACKS] = { (10 - k) * 64 * KiB, 8 * KiB, 0, 0 };
+        add_dump(&in, mk_dump(k, (double)k, b, GiB));
+    }
+    analyze(&in, &g);
+    const lk_growth_site_t *s = site_of(&g, 0);
+    ck_assert_ptr_nonnull(s);
+    ck_assert_int_eq(s->trend.kind, LA_TREND_SHRINKING);
+    ck_assert(s->trend.slope_bytes_per_s < 0);
+    ck_assert_int_eq(g.procs[0].verdict, LK_VERDICT_NONE);
+    ck_assert_ptr_nonnull(strstr(g.procs[0].verdict_text, "no leak growth"));
+    ck_assert(g.procs[0].seconds_to_limit < 0);
+    lk_growth_report_free(&g);
+    lk_input_free(&in);
+}
+END_TEST
+
+/* Steady working set; the final dump records one 64 TiB malloc failure. */
+START_TEST(test_growth_overflow_not_a_leak)
+{
+    lk_input_t in = { 0 };
+    lk_growth_report_t g;
+    for (uint64_t k = 0; k < 8; k++) {
+        uint64_t b[NSTACKS] = { 512 * KiB, 0, 64 * KiB, 0 };
+        add_dump(&in, mk_dump(k, 0.25 * (double)k, b, 8 * GiB));
+    }
+    add_failure(in.dumps[7], LK_FAIL_ENOMEM, "malloc", 64 * TiB, 1.0, 576 * KiB, 1);
+    analyze(&in, &g);
+    ck_assert_uint_eq(g.nfailures, 1);
+    const lk_failure_report_t *f = &g.failures[0];
+    ck_assert_uint_eq(f->request_bytes, 64 * TiB);
+    ck_assert_int_eq(f->kind, LK_FAIL_ENOMEM);
+    ck_assert_str_eq(f->function, "malloc");
+    ck_assert_uint_eq(f->limit_bytes, 8 * GiB);
+    ck_assert_int_eq(f->headroom_bytes, (int64_t)(8 * GiB - 576 * KiB));
+    ck_assert(f->oversized);
+    ck_assert_uint_ge(f->nframes, 1);
+    ck_assert_uint_eq(f->frames[0].address, 0x1010);
+    ck_assert_int_eq(g.procs[0].verdict, LK_VERDICT_OVERFLOW);
+    ck_assert_ptr_nonnull(strstr(g.procs[0].verdict_text, "overflow, not a leak"));
+    ck_assert_ptr_nonnull(strstr(g.procs[0].verdict_text, "malloc(64 TiB)"));
+    ck_assert_ptr_null(strstr(g.procs[0].verdict_text, "leak in progress"));
+    lk_growth_report_free(&g);
+    lk_input_free(&in);
+}
+END_TEST
+
+/* A site grows until a small request fails close to the limit. */
+START_TEST(test_growth_leak_driven_exhaustion)
+{
+    lk_input_t in = { 0 };
+    lk_growth_report_t g;
+    for (uint64_t k = 0; k < 10; k++) {
+        uint64_t b[NSTACKS] = { (k + 1) * 12 * MiB, 256 * KiB, 0, 0 };
+        add_dump(&in, mk_dump(k, 0.1 * (double)k, b, 128 * MiB));
+    }
+    add_failure(in.dumps[9], LK_FAIL_ENOMEM, "malloc", 4 * MiB, 0.95, 120 * MiB + 256 * KiB, 0);
+    analyze(&in, &g);
+    ck_assert_uint_eq(g.nfailures, 1);
+    ck_assert(!g.failures[0].oversized);
+    ck_assert_int_eq(g.failures[0].headroom_bytes, (int64_t)(8 * MiB - 256 * KiB));
+    const lk_growth_proc_t *gp = &g.procs[0];
+    ck_assert_int_eq(gp->verdict, LK_VERDICT_LEAK_EXHAUSTION);
+    ck_assert_ptr_nonnull(strstr(gp->verdict_text, "leak-driven exhaustion"));
+    ck_assert_ptr_nonnull(strstr(gp->verdict_text, "100% of live memory"));
+    ck_assert_ptr_null(strstr(gp->verdict_text, "not a leak"));
+    lk_growth_report_free(&g);
+    lk_input_free(&in);
+}
+END_TEST
+
+/* No growth, yet a small request fails: the working set does not fit. */
+START_TEST(test_growth_exhaustion_without_growth)
+{
+    lk_input_t in = { 0 };
+    lk_growth_report_t g;
+    for (uint64_t k = 0; k < 6; k++) {
+        uint64_t b[NSTACKS] = { 100 * MiB, 0, 0, 0 };
+        add_dump(&in, mk_dump(k, (double)k, b, 104 * MiB));
+    }
+    add_failure(in.dumps[5], LK_FAIL_ENOMEM, "calloc", 8 * MiB, 4.5, 100 * MiB, 1);
+    analyze(&in, &g);
+    ck_assert_int_eq(g.procs[0].verdict, LK_VERDICT_EXHAUSTION);
+    ck_assert_ptr_nonnull(strstr(g.procs[0].verdict_text, "without steady growth"));
+    ck_assert_uint_eq(g.nsites, 0);
+    lk_growth_report_free(&g);
+    lk_input_free(&in);
+}
+END_TEST
+
+/* A calloc overflow is oversized whatever the numbers say. */
+START_TEST(test_growth_mul_overflow)
+{
+    lk_input_t in = { 0 };
+    lk_growth_report_t g;
+    uint64_t b[NSTACKS] = { 4 * KiB, 0, 0, 0 };
+    add_dump(&in, mk_dump(0, 1.0, b, GiB));
+    add_failure(in.dumps[0], LK_FAIL_MUL_OVERFLOW, "calloc", INT64_MAX, 0.5, 0, 2);
+    analyze(&in, &g);
+    ck_assert_uint_eq(g.nfailures, 1);
+    ck_assert(g.failures[0].oversized);
+    ck_assert_int_eq(g.failures[0].kind, LK_FAIL_MUL_OVERFLOW);
+    ck_assert_int_eq(g.procs[0].verdict, LK_VERDICT_OVERFLOW);
+    ck_assert_ptr_nonnull(strstr(g.procs[0].verdict_text, "calloc(count * size beyond 2^64)"));
+    ck_assert_ptr_nonnull(strstr(g.procs[0].verdict_text, "overflowed"));
+    lk_growth_report_free(&g);
+    lk_input_free(&in);
+}
+END_TEST
+
+/* One dump: the total comes from its timeline; sites cannot be judged. */
+START_TEST(test_growth_total_from_timeline)
+{
+    lk_input_t in = { 0 };
+    lk_growth_report_t g;
+    uint64_t b[NSTACKS] = { 30 * MiB, 0, 0, 0 };
+    add_dump(&in, mk_dump(0, 3.0, b, GiB));
+    add_timeline(in.dumps[0], 31, MiB);
+    analyze(&in, &g);
+    const lk_growth_proc_t *gp = &g.procs[0];
+    ck_assert_str_eq(gp->source, "timeline");
+    ck_assert_uint_eq(gp->total.n, 31);
+    ck_assert_int_eq(gp->trend.kind, LA_TREND_GROWING);
+    ck_assert(fabs(gp->slope_bytes_per_s - 10.0 * MiB) < 1.0);   /* 1 MiB per 0.1 s */
+    ck_assert_uint_eq(g.nsites, 0);
+    ck_assert_int_eq(gp->verdict, LK_VERDICT_LEAK_IN_PROGRESS);
+    /* (1 GiB - 30 MiB) at 10 MiB/s */
+    ck_assert(fabs(gp->seconds_to_limit - 99.4) < 0.01);
+    lk_growth_report_free(&g);
+    lk_input_free(&in);
+}
+END_TEST
+
+START_TEST(test_growth_too_few_samples)
+{
+    lk_input_t in = { 0 };
+    lk_growth_report_t g;
+    uint64_t b[NSTACKS] = { 30 * MiB, 0, 0, 0 };
+    add_dump(&in, mk_dump(0, 3.0, b, GiB));
+    analyze(&in, &g);
+    ck_assert_int_eq(g.procs[0].verdict, LK_VERDICT_NONE);
+    ck_assert_ptr_nonnull(strstr(g.procs[0].verdict_text, "too few samples"));
+    ck_assert(g.procs[0].seconds_to_limit < 0);
+    lk_growth_report_free(&g);
+    lk_input_free(&in);
+}
+END_TEST
+
+/* Text, JSON and SVG of the leak-in-progress series plus one failure. */
+START_TEST(test_growth_outputs)
+{
+    lk_input_t in = { 0 };
+    lk_report_t r = { 0 };
+    char err[256];
+    leak_in_progress_input(&in, 16 * MiB);
+    add_failure(in.dumps[11], LK_FAIL_ENOMEM, "malloc", 64 * TiB, 5.0, MiB, 1);
+    ck_assert_int_eq(lk_input_group(&in, err, sizeof(err)), 0);
+    ck_assert_int_eq(lk_growth_run(&r, &in, sym), 0);
+
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    lk_report_growth_text(f, &r, PID);
+    fclose(f);
+    ck_assert_ptr_nonnull(strstr(buf, "Growth of process 4242: 12 dump(s)"));
+    ck_assert_ptr_nonnull(strstr(buf, "  growing   "));
+    ck_assert_ptr_nonnull(strstr(buf, "  plateau   "));
+    ck_assert_ptr_nonnull(strstr(buf, "\u2581"));            /* a sparkline */
+    ck_assert_ptr_nonnull(strstr(buf, "enomem: malloc(70368744177664 bytes = 64 TiB)"));
+    ck_assert_ptr_nonnull(strstr(buf, "VERDICT (process 4242): overflow, not a leak"));
+    ck_assert_ptr_nonnull(strstr(buf, "Separately, a leak in progress"));
+    free(buf);
+    /* another pid prints nothing */
+    f = open_memstream(&buf, &len);
+    lk_report_growth_text(f, &r, PID + 1);
+    fclose(f);
+    ck_assert_uint_eq(len, 0);
+    free(buf);
+
+    json_t *root = json_object();
+    ck_assert_int_eq(lk_report_growth_json(root, &r), 0);
+    json_t *gr = json_object_get(root, "growth"), *fa = json_object_get(root, "failures");
+    json_t *ve = json_object_get(root, "verdict");
+    ck_assert(json_is_array(gr) && json_array_size(gr) == 3);
+    json_t *g0 = json_array_get(gr, 0);
+    ck_assert_str_eq(json_string_value(json_object_get(g0, "trend")), "growing");
+    ck_assert(json_real_value(json_object_get(g0, "slope_bytes_per_s")) > 0);
+    ck_assert(json_is_array(json_object_get(g0, "frames")));
+    ck_assert_int_eq(json_array_size(json_object_get(json_object_get(g0, "series"),
+                                                     "live_bytes")), 12);
+    ck_assert(json_is_array(fa) && json_array_size(fa) == 1);
+    json_t *f0 = json_array_get(fa, 0);
+    ck_assert_int_eq(json_integer_value(json_object_get(f0, "request_bytes")),
+                     (json_int_t)(64 * TiB));
+    ck_assert_str_eq(json_string_value(json_object_get(f0, "kind")), "enomem");
+    ck_assert_int_eq(json_integer_value(json_object_get(f0, "count")), 1);
+    ck_assert_int_eq(json_integer_value(json_object_get(f0, "headroom_bytes")),
+                     (json_int_t)(15 * MiB));
+    ck_assert(json_is_true(json_object_get(f0, "oversized")));
+    ck_assert_str_eq(json_string_value(json_object_get(ve, "kind")), "overflow");
+    json_t *vp = json_array_get(json_object_get(ve, "processes"), 0);
+    ck_assert_int_eq(json_integer_value(json_object_get(vp, "pid")), PID);
+    ck_assert_str_eq(json_string_value(json_object_get(vp, "total_trend")), "growing");
+    json_decref(root);
+
+    f = open_memstream(&buf, &len);
+    ck_assert_int_eq(lk_report_svg(f, &r), 0);
+    fclose(f);
+    ck_assert_ptr_nonnull(strstr(buf, "<svg"));
+    ck_assert_ptr_nonnull(strstr(buf, "total (growing)"));
+    ck_assert_ptr_nonnull(strstr(buf, "plateau: stack 1"));
+    ck_assert_ptr_nonnull(strstr(buf, "</svg>"));
+    free(buf);
+
+    lk_growth_free(&r);
+    ck_assert_ptr_null(r.growth);
+    lk_growth_free(&r);     /* twice is harmless */
+    lk_input_free(&in);
+}
+END_TEST
+
+START_TEST(test_growth_verdict_names)
+{
+    ck_assert_str_eq(lk_verdict_name(LK_VERDICT_NONE), "none");
+    ck_assert_str_eq(lk_verdict_name(LK_VERDICT_LEAK_IN_PROGRESS), "leak_in_progress");
+    ck_assert_str_eq(lk_verdict_name(LK_VERDICT_OVERFLOW), "overflow");
+    ck_assert_str_eq(lk_verdict_name(LK_VERDICT_EXHAUSTION), "exhaustion");
+    ck_assert_str_eq(lk_verdict_name(LK_VERDICT_LEAK_EXHAUSTION), "leak_exhaustion");
+    ck_assert_str_eq(lk_verdict_name(LK_VERDICT_COUNT), "?");
+}
+END_TEST
+
+static Suite *growth_suite(void)
+{
+    Suite *s = suite_create("growth");
+    TCase *tc = tcase_create("core");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_growth_classifies_sites);
+    tcase_add_test(tc, test_growth_absent_site_is_zero);
+    tcase_add_test(tc, test_growth_leak_in_progress_projection);
+    tcase_add_test(tc, test_growth_shrinking_site);
+    tcase_add_test(tc, test_growth_overflow_not_a_leak);
+    tcase_add_test(tc, test_growth_leak_driven_exhaustion);
+    tcase_add_test(tc, test_growth_exhaustion_without_growth);
+    tcase_add_test(tc, test_growth_mul_overflow);
+    tcase_add_test(tc, test_growth_total_from_timeline);
+    tcase_add_test(tc, test_growth_too_few_samples);
+    tcase_add_test(tc, test_growth_outputs);
+    tcase_add_test(tc, test_growth_verdict_names);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+LK_TEST_MAIN(growth_suite)
