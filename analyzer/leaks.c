@@ -27,6 +27,9 @@ static const char *const allocator_functions[] = {
 static bool name_is(const char *fn, const char *name)
 {
     size_t n = strlen(name);
+    /* glibc's debug info names internal aliases "__GI___strdup" */
+    if (strncmp(fn, "__GI_", 5) == 0)
+        fn += 5;
     if (n > 0 && name[n - 1] == '*')
         return strncmp(fn, name, n - 1) == 0;
     return strncmp(fn, name, n) == 0 && (fn[n] == '\0' || fn[n] == '@');
@@ -36,6 +39,10 @@ static bool is_allocator_frame(const lk_frame_t *f)
 {
     const char *mod = lk_basename(f->module);
     if (mod != NULL && strncmp(mod, "libleak", 7) == 0)
+        return true;
+    /* Standard-library template code compiled into the program (a vector
+     * growing its buffer): the user's call is the frame below it. */
+    if (f->file != NULL && strstr(f->file, "/include/c++/") != NULL)
         return true;
     if (f->function == NULL)
         return false;

@@ -1,5 +1,5 @@
 /* leaky - the `make demo` program: leaks at known lines, frees the rest.
- *   make_name():    strdup'd names of 3 users, never freed (3 x 16 bytes)
+ *   make_name():    strdup'd names of 3 users, never freed (3 x 15 bytes)
  *   cache_put():    one 4096-byte cache block, never freed
  *   handle_request(): 100 request buffers, all freed: not a leak */
 #include <stdio.h>
