@@ -27,7 +27,8 @@
 #include "libleak/dump.h"
 #include "testhelper.h"
 
-#define PL_TIMEOUT   180   /* seconds per test case: CI machines are slow */
+#define PL_TIMEOUT   300   /* seconds per test case: CI machines are slow */
+#define PL_HANG_S    240   /* a victim still running after this is hung (a deadlock) */
 
 /* snprintf into the array 'buf', failing the test when the text is cut. */
 #define PL_FMT(buf, ...)                                                        \
@@ -249,6 +250,7 @@ static inline void pl_run_exe(pl_run_t *r, const char *exe, const char *const *a
     ck_assert_msg(pid >= 0, "fork: %s", strerror(errno));
     if (pid == 0) {
         extern char **environ;
+        setpgid(0, 0);  /* its own group, so a hung victim's children die with it */
         for (;;) {  /* drop inherited LIBLEAK_* and LD_PRELOAD */
             int again = 0;
             for (char **e = environ; *e; e++) {
@@ -286,9 +288,27 @@ static inline void pl_run_exe(pl_run_t *r, const char *exe, const char *const *a
         _exit(127);
     }
     r->pid = pid;
-    int st;
-    while (waitpid(pid, &st, 0) < 0)
-        ck_assert_msg(errno == EINTR, "waitpid: %s", strerror(errno));
+    setpgid(pid, pid);
+    /* Wait, but not forever: a deadlocked victim is killed with its process
+     * group and reported as hung, instead of outliving the test.  This is a
+     * bound on a hang, not a speed assertion (LIBLEAK_TEST_HANG_S overrides). */
+    const char *hs = getenv("LIBLEAK_TEST_HANG_S");
+    long hang_ms = (hs && atol(hs) > 0 ? atol(hs) : PL_HANG_S) * 1000L, waited_ms = 0;
+    int st = 0;
+    for (;;) {
+        pid_t w = waitpid(pid, &st, WNOHANG);
+        if (w == pid) break;
+        ck_assert_msg(w == 0 || errno == EINTR, "waitpid: %s", strerror(errno));
+        if (waited_ms >= hang_ms) {
+            kill(-pid, SIGKILL);
+            waitpid(pid, &st, 0);
+            ck_abort_msg("%s hung: killed after %ld s (dumps in %s)", exe, hang_ms / 1000,
+                         r->dir);
+        }
+        usleep(5000);
+        waited_ms += 5;
+    }
+    kill(-pid, SIGKILL);  /* stragglers the victim left behind, if any */
     r->status = st;
     r->out = pl_slurp(outp);
     r->err = pl_slurp(errp);
