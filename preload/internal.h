@@ -94,6 +94,8 @@ typedef struct lk_frames {
     uint32_t depth;             /* valid entries in pc[] */
     bool truncated;             /* more frames existed beyond max_depth */
     uint64_t hash;              /* of pc[0..depth) and depth */
+    uint32_t *site_memo;        /* this walk's remembered sites (index + 1 per
+                                 * family), or NULL; see stack.c's memo */
 } lk_frames_t;
 
 /* One interned stack.  Immutable once published; lives until process exit. */

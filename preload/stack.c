@@ -51,6 +51,7 @@ void lk_stack_set_self_range(uintptr_t lo, uintptr_t hi)
 
 void lk_frames_hash(lk_frames_t *f)
 {
+    f->site_memo = NULL;        /* frames changed: no memo applies */
     uint64_t h = UINT64_C(0xcbf29ce484222325) ^ f->depth ^ ((uint64_t)f->truncated << 32);
     for (uint32_t i = 0; i < f->depth; i++) {
         h ^= f->pc[i];
@@ -114,6 +115,7 @@ static pc_ent_t *pc_table;      /* mmap'd once; entries written under pc_lock */
 static unsigned pc_used;        /* guarded by pc_lock */
 static pthread_mutex_t pc_lock = PTHREAD_MUTEX_INITIALIZER;
 static int pc_table_failed;
+static unsigned pc_var_epoch;   /* bumped whenever a known pc turns PC_VAR */
 
 /* This thread's stack bounds: reads of the fast walk stay inside them. */
 static __thread uintptr_t tls_stack_lo __attribute__((tls_model("initial-exec")));
@@ -165,6 +167,8 @@ static void pc_learn(uintptr_t pc, uint32_t delta, uint32_t flags)
             uint32_t nf = old | (flags & (PC_VAR | PC_END));
             if ((flags & PC_OK) && (old & PC_OK) && e->delta != delta)
                 nf |= PC_VAR;
+            if ((nf & PC_VAR) && !(old & PC_VAR))
+                __atomic_fetch_add(&pc_var_epoch, 1, __ATOMIC_RELEASE);
             if ((flags & PC_OK) && !(old & PC_OK)) {
                 e->delta = delta;
                 nf |= PC_OK;
@@ -231,9 +235,9 @@ static inline bool user_start(uintptr_t *fp, uintptr_t *pc0, uintptr_t *sp0)
 
 /* Walk from (pc, sp) with learned deltas only.  Returns false at the first
  * unknown or untrusted pc, or a read outside this thread's stack. */
-static bool fast_walk(lk_frames_t *f, int max, uintptr_t pc, uintptr_t sp)
+static bool fast_walk(lk_frames_t *f, int max, uintptr_t pc, uintptr_t sp, uint32_t *off)
 {
-    uintptr_t hi = tls_stack_hi;
+    uintptr_t hi = tls_stack_hi, sp0 = sp;
     if (sp < tls_stack_lo || sp >= hi)
         return false;
     int n = 0;
@@ -250,14 +254,150 @@ static bool fast_walk(lk_frames_t *f, int max, uintptr_t pc, uintptr_t sp)
         if ((fl & (PC_OK | PC_VAR)) != PC_OK)
             return false;
         uintptr_t nsp = sp + e->delta;
-        if (e->delta < 8 || nsp > hi)
+        if (e->delta < 8 || nsp > hi || nsp - sp0 > UINT32_MAX)
             return false;
+        off[n] = (uint32_t)(nsp - 8 - sp0);  /* where frame n's pc was read */
         pc = *(const uintptr_t *)(nsp - 8);
         sp = nsp;
     }
     f->truncated = n > max;
     f->depth = (uint32_t)(n > max ? max : n);
     return true;
+}
+
+/* ### per-thread memo of whole walks
+ * The fast walk is a chain of dependent loads (pc -> delta -> next pc).  A
+ * walk that succeeded is remembered as the list of stack offsets (from the
+ * program's first frame) where each return address was read.  If the same
+ * return addresses sit at the same offsets again, the walk would follow the
+ * very same deltas, so the stack is the same: the check is independent loads.
+ * Entries are keyed by the first return address and stack position, and die
+ * when any pc turns PC_VAR (epoch). */
+#define MEMO_ENTRIES 128        /* per thread, direct-mapped */
+typedef struct memo {
+    uintptr_t pc0;              /* 0 = empty */
+    uintptr_t sp0;
+    uint64_t hash;
+    uint32_t n;                 /* frames walked (depth, +1 when truncated) */
+    uint32_t epoch;
+    uint32_t depth;
+    uint32_t truncated;
+    uint32_t max_off;           /* highest offset read, for the bounds check */
+    uint32_t site1[3];          /* site index + 1 per family, filled by tracker.c */
+    uint32_t max;               /* max_depth the walk was made with */
+    /* then n offsets (uint32_t) and n pcs (uintptr_t), see memo_off/memo_pc */
+} memo_t;
+
+static __thread char *tls_memo __attribute__((tls_model("initial-exec")));
+static __thread uint32_t tls_memo_stride __attribute__((tls_model("initial-exec")));
+static __thread uint32_t tls_memo_cap __attribute__((tls_model("initial-exec")));   /* frames per entry */
+static __thread int tls_memo_failed __attribute__((tls_model("initial-exec")));
+static pthread_key_t memo_key;
+static pthread_once_t memo_once = PTHREAD_ONCE_INIT;
+
+static inline uint32_t *memo_off(memo_t *m)
+{
+    return (uint32_t *)(m + 1);
+}
+
+static inline uintptr_t *memo_pc(memo_t *m, uint32_t cap)
+{
+    return (uintptr_t *)((char *)(m + 1) + ((cap * sizeof(uint32_t) + 7) & ~(size_t)7));
+}
+
+static void memo_free(void *p)
+{
+    if (p)
+        munmap(p, (size_t)MEMO_ENTRIES * tls_memo_stride);
+    tls_memo = NULL;
+}
+
+static void memo_key_init(void)
+{
+    if (pthread_key_create(&memo_key, memo_free) != 0)
+        memo_key = (pthread_key_t)-1;
+}
+
+/* This thread's memo table (mmap'd on first use; unmapped at thread exit). */
+static char *memo_table(int max)
+{
+    if (lk_likely(tls_memo != NULL))
+        return tls_memo;
+    if (tls_memo_failed)
+        return NULL;
+    tls_memo_failed = 1;
+    pthread_once(&memo_once, memo_key_init);
+    if (memo_key == (pthread_key_t)-1)
+        return NULL;
+    uint32_t cap = LK_MAX_DEPTH + 1 < (uint32_t)max + 1 ? LK_MAX_DEPTH + 1 : (uint32_t)max + 1;
+    size_t stride = sizeof(memo_t) + ((cap * sizeof(uint32_t) + 7) & ~(size_t)7) +
+                    cap * sizeof(uintptr_t);
+    void *p = mmap(NULL, MEMO_ENTRIES * stride, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return NULL;
+    tls_memo_stride = (uint32_t)stride;
+    tls_memo_cap = cap;
+    tls_memo = p;
+    pthread_setspecific(memo_key, p);
+    tls_memo_failed = 0;
+    return tls_memo;
+}
+
+static inline memo_t *memo_slot(char *t, uintptr_t pc0, uintptr_t sp0)
+{
+    uint64_t h = ((uint64_t)pc0 ^ ((uint64_t)sp0 << 12)) * UINT64_C(0x9E3779B97F4A7C15);
+    return (memo_t *)(t + (h >> 57) * tls_memo_stride);   /* MEMO_ENTRIES = 2^7 */
+}
+
+/* The stack at (pc0, sp0) if it is the remembered one. */
+static inline bool memo_lookup(memo_t *m, lk_frames_t *f, int max, uintptr_t pc0, uintptr_t sp0)
+{
+    if (m->pc0 != pc0 || m->sp0 != sp0 ||
+        m->epoch != __atomic_load_n(&pc_var_epoch, __ATOMIC_ACQUIRE) ||
+        m->max != (uint32_t)max || sp0 + m->max_off + 8 > tls_stack_hi)
+        return false;
+    const uint32_t *off = memo_off(m);
+    const uintptr_t *pc = memo_pc(m, tls_memo_cap);
+    uintptr_t diff = 0;
+    for (uint32_t i = 1; i < m->n; i++)
+        diff |= *(const uintptr_t *)(sp0 + off[i]) ^ pc[i];
+    if (diff != 0)
+        return false;
+    memcpy(f->pc, pc, m->depth * sizeof(uintptr_t));
+    f->depth = m->depth;
+    f->truncated = m->truncated;
+    f->hash = m->hash;
+    f->site_memo = m->site1;
+    return true;
+}
+
+static void memo_store(memo_t *m, const lk_frames_t *f, int max, uintptr_t sp0,
+                       const uint32_t *off, uint32_t epoch)
+{
+    uint32_t n = f->depth + (f->truncated ? 1 : 0);
+    m->pc0 = 0;
+    if (n > tls_memo_cap || n == 0)
+        return;                 /* made with a smaller max_depth: no room */
+    uint32_t *mo = memo_off(m);
+    uintptr_t *mp = memo_pc(m, tls_memo_cap);
+    uint32_t max_off = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        mo[i] = off[i];
+        mp[i] = f->pc[i];
+        if (i > 0 && off[i] > max_off)
+            max_off = off[i];
+    }
+    m->sp0 = sp0;
+    m->hash = f->hash;
+    m->n = n;
+    m->epoch = epoch;
+    m->depth = f->depth;
+    m->truncated = f->truncated;
+    m->max_off = max_off;
+    m->max = (uint32_t)max;
+    memset(m->site1, 0, sizeof m->site1);
+    m->pc0 = f->pc[0];
 }
 
 /* Full unwind with libunwind, from the frame whose stack pointer is 'sp0', and
@@ -326,17 +466,36 @@ __attribute__((noinline)) void lk_stack_capture(lk_frames_t *f)
     if (max < 1 || max > LK_MAX_DEPTH)
         max = LK_MAX_DEPTH;
     uintptr_t pc0, sp0;
+    f->site_memo = NULL;
     if (lk_stack_backtrace != backtrace_default ||
         !user_start((uintptr_t *)__builtin_frame_address(0), &pc0, &sp0)) {
         capture_by_range(f, max);
-    } else if (lk_stack_fast_enabled && lk_config.fast_unwind && stack_bounds() &&
-               fast_walk(f, max, pc0, sp0)) {
-        tls_fast_walks++;
-    } else {
-        tls_slow_walks++;
-        if (!slow_walk(f, max, pc0, sp0))
-            capture_by_range(f, max);
+        lk_frames_hash(f);
+        return;
     }
+    if (lk_stack_fast_enabled && lk_config.fast_unwind && stack_bounds()) {
+        char *t = memo_table(max);
+        memo_t *m = t ? memo_slot(t, pc0, sp0) : NULL;
+        if (m && memo_lookup(m, f, max, pc0, sp0)) {
+            tls_fast_walks++;
+            return;
+        }
+        uint32_t off[LK_MAX_DEPTH + 2];
+        uint32_t epoch = __atomic_load_n(&pc_var_epoch, __ATOMIC_ACQUIRE);
+        if (fast_walk(f, max, pc0, sp0, off)) {
+            tls_fast_walks++;
+            lk_frames_hash(f);
+            if (m) {
+                memo_store(m, f, max, sp0, off, epoch);
+                if (m->pc0 != 0)
+                    f->site_memo = m->site1;
+            }
+            return;
+        }
+    }
+    tls_slow_walks++;
+    if (!slow_walk(f, max, pc0, sp0))
+        capture_by_range(f, max);
     lk_frames_hash(f);
 }
 
@@ -347,6 +506,7 @@ __attribute__((noinline)) void lk_stack_capture_full(lk_frames_t *f)
     if (max < 1 || max > LK_MAX_DEPTH)
         max = LK_MAX_DEPTH;
     uintptr_t pc0, sp0;
+    f->site_memo = NULL;
     if (!user_start((uintptr_t *)__builtin_frame_address(0), &pc0, &sp0) ||
         !slow_walk(f, max, pc0, sp0))
         capture_by_range(f, max);

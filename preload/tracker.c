@@ -173,12 +173,24 @@ static inline bool same_frames(const lk_frames_t *f, const lk_stack_t *st)
 
 uint32_t lk_site_get(const lk_frames_t *f, int family)
 {
+    /* The walk memo already knows this stack's site: the memo hit proved the
+     * frames equal; the hash check guards against a reset site table (tests). */
+    uint32_t *memo = f->site_memo;
+    if (memo && memo[family] != 0) {
+        const lk_site_t *s = lk_site_at(memo[family] - 1);
+        const lk_stack_t *st = s ? lk_stack_get(s->stack) : NULL;
+        if (st && st->hash == f->hash && s->family == (uint32_t)family)
+            return memo[family] - 1;
+    }
     uint64_t tag = f->hash ^ ((uint64_t)family * UINT64_C(0x9E3779B97F4A7C15));
     site_cache_ent_t *ce = &tls_site_cache[(tag ^ (tag >> 32)) & (SITE_CACHE_SIZE - 1)];
     if (ce->site1 != 0 && ce->tag == tag) {
         const lk_site_t *s = lk_site_at(ce->site1 - 1);
-        if (s && s->family == (uint32_t)family && same_frames(f, lk_stack_get(s->stack)))
+        if (s && s->family == (uint32_t)family && same_frames(f, lk_stack_get(s->stack))) {
+            if (memo)
+                memo[family] = ce->site1;
             return ce->site1 - 1;
+        }
     }
     uint32_t sid = lk_stack_intern(f);
     if (sid == LK_STACK_NONE)
@@ -187,6 +199,8 @@ uint32_t lk_site_get(const lk_frames_t *f, int family)
     if (idx <= LK_SITE_MAX) {
         ce->tag = tag;
         ce->site1 = idx + 1;
+        if (memo)
+            memo[family] = idx + 1;
     }
     return idx;
 }
