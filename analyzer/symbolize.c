@@ -141,9 +141,22 @@ char *lk_demangle(const char *name)
     return out;
 }
 
-/* Intern the demangled form of 'name' (or 'name' itself). */
+/* Intern the demangled form of 'name' (or 'name' itself), without a symbol
+ * version ("@@GLIBC_2.2.5") or glibc's internal-alias prefix ("__GI_"). */
 static const char *intern_function(lk_symbolizer_t *s, const char *name)
 {
+    char buf[512];
+    size_t n = strcspn(name, "@");
+
+    if (strncmp(name, "__GI_", 5) == 0 && n > 5) {
+        name += 5;
+        n -= 5;
+    }
+    if (name[n] == '@' && n > 0 && n < sizeof(buf)) {
+        memcpy(buf, name, n);
+        buf[n] = '\0';
+        name = buf;
+    }
     char *dm = lk_demangle(name);
     const char *r = intern(s, dm != NULL ? dm : name);
     free(dm);
