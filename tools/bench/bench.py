@@ -92,22 +92,22 @@ def make_python(size, outdir):
 def workloads():
     q = 10 if QUICK else 1
     w = [
-        dict(name="churn_fp", make=prog("churn_fp", 300), size=10000000 // q, mc_scale=10,
+        dict(name="churn_fp", make=prog("churn_fp", 300), size=10000000 // q, mc_scale=20,
              desc="malloc/free pairs of 8-512 B, 300 stacks of depth 5-30, frame pointers"),
-        dict(name="churn_nofp", make=prog("churn_nofp", 300), size=10000000 // q, mc_scale=10,
+        dict(name="churn_nofp", make=prog("churn_nofp", 300), size=10000000 // q, mc_scale=20,
              desc="same, built -fomit-frame-pointer"),
         dict(name="threads2", make=prog("threads_nofp", 300, threads=2), size=10000000 // q,
-             mc_scale=10, desc="churn (nofp) split over 2 threads"),
+             mc_scale=20, desc="churn (nofp) split over 2 threads"),
         dict(name="threads8", make=prog("threads_nofp", 300, threads=8), size=10000000 // q,
-             mc_scale=10, desc="churn (nofp) split over 8 threads"),
+             mc_scale=20, desc="churn (nofp) split over 8 threads"),
         dict(name="live", make=prog("live_nofp"), size=2000000 // q, mc_scale=10,
              desc="live blocks of 16-64 B from 16 stacks, snapshot \"peak\" at the top, then"
              " freed in scattered order (nofp)"),
-        dict(name="realloc", make=prog("realloc_nofp"), size=4000000 // q, mc_scale=10,
+        dict(name="realloc", make=prog("realloc_nofp"), size=4000000 // q, mc_scale=20,
              desc="reallocs growing 16 buffers by 8-64 B up to 4 KiB, 8 stacks (nofp)"),
-        dict(name="deep_fp", make=prog("deep_fp", 32), size=4000000 // q, mc_scale=10,
+        dict(name="deep_fp", make=prog("deep_fp", 32), size=4000000 // q, mc_scale=20,
              desc="malloc/free pairs through 32 stacks of depth 60, frame pointers"),
-        dict(name="deep_nofp", make=prog("deep_nofp", 32), size=4000000 // q, mc_scale=10,
+        dict(name="deep_nofp", make=prog("deep_nofp", 32), size=4000000 // q, mc_scale=20,
              desc="same, built -fomit-frame-pointer"),
         dict(name="sqlite3", make=make_sqlite, size=100000 // q, mc_scale=20,
              desc="Debian's /usr/bin/sqlite3 :memory: running tools/bench/sqlite_workload.sql"
@@ -326,6 +326,9 @@ def main_range(binary):
     return None
 
 
+LIBLEAK_MAX_DEPTH = {}      # config.max_depth seen in the probe dumps
+
+
 def depth_libleak(outdir, binary):
     """Frames from the probe block's allocation to main, from the libleak dump."""
     rng = main_range(binary)
@@ -335,6 +338,7 @@ def depth_libleak(outdir, binary):
                 d = json.load(f)
         except (OSError, ValueError):
             continue
+        LIBLEAK_MAX_DEPTH["v"] = d.get("config", {}).get("max_depth", "?")
         stacks = {s["id"]: s for s in d.get("stacks", [])}
         exe = os.path.realpath(binary)
         bases = [int(m["base"], 16) for m in d.get("modules", [])
@@ -476,6 +480,9 @@ def render(results, tools, depth_rows, info, wls):
                 " (BENCH_QUICK: sizes / 10)" if QUICK else ""))
     L.append("Peers: %s, %s, LSan %s (preload), sqlite3 %s."
              % (info["heaptrack"], info["valgrind"], info["lsan"], info["sqlite"]))
+    L.append("Load average (1 min) at start %.1f, at end %.1f: other work on the machine"
+             " inflates wall times; the CPU-time ratios are steadier."
+             % (info.get("load_start", 0.0), os.getloadavg()[0]))
     L.append("")
     order = ["libleak", "heaptrack", "lsan", "memcheck"]
     active = [t for t in order if tools[t]["ok"]]
@@ -548,8 +555,9 @@ def render(results, tools, depth_rows, info, wls):
         L.append("")
         L.append("A probe block leaked N btalloc levels below main (N + 4 frames from the"
                  " allocating function to main); frames the tool reports for it, up to main."
-                 " Default limits: libleak `LIBLEAK_DEPTH` (32), LSan `malloc_context_size` (30),"
-                 " memcheck `--num-callers=64` as run here, heaptrack none.")
+                 " Limits: libleak `LIBLEAK_DEPTH` (default, %s here), LSan `malloc_context_size`"
+                 " (default 30), memcheck `--num-callers=64` as run here, heaptrack none."
+                 % LIBLEAK_MAX_DEPTH.get("v", "?"))
         L.append("")
         L.append("| build | frames to main | tool | frames reported | reaches main |")
         L.append("|---|---:|---|---:|---|")
@@ -613,6 +621,7 @@ def main():
     active = [t for t in order if tools[t]["ok"]]
     results = {}
     t_start = time.time()
+    load_start = os.getloadavg()[0]
     for wl in wls:
         r = {t: dict(wall=[], rss=[], slowdown=[]) for t in order}
         results[wl["name"]] = r
@@ -670,6 +679,7 @@ def main():
     log("bench: stack-depth check")
     depth_rows = stack_depth_check(tools, env, runs_root)
     info = machine_info()
+    info["load_start"] = load_start
     text = render(results, tools, depth_rows, info, wls)
     text += "\nTotal benchmark time: %.0f s.\n" % (time.time() - t_start)
     print(text)
