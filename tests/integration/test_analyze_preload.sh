@@ -10,7 +10,7 @@ LA=$BUILD/leak-analyze
 SO=$BUILD/libleak.so
 VC=$BUILD/victims/an_leaks
 VX=$BUILD/victims/an_leaks_cc
-for f in "$LA" "$VC" "$VX"; do [ -x "$f" ] || { echo "FAIL: build $f first" >&2; exit 1; }; done
+for f in "$LA" "$VC" "$VX" "$BUILD/victims/an_fork"; do [ -x "$f" ] || { echo "FAIL: build $f first" >&2; exit 1; }; done
 [ -f "$SO" ] || { echo "SKIP: no $SO yet"; exit 77; }
 SO=$(cd "$(dirname "$SO")" && pwd)/libleak.so
 T=$(mktemp -d "${TMPDIR:-/tmp}/lk-an-preload-XXXXXX") || exit 1
@@ -97,6 +97,23 @@ assert (m["alloc_family"], m["free_family"]) == ("new[]", "new"), m
 PY
 expect_rc 0 "$LA" --no-builtin-suppressions "$T/cc"
 has "libstdc++" "$T/out"
+
+# ### a fork tree: per process and in total
+F=tests/integration/victims/an_fork.c
+run fork "$BUILD/victims/an_fork"
+expect_rc 0 "$LA" "$T/fork"
+[ "$(grep -c '^== process ' "$T/out")" -eq 2 ] || fail "fork: want two process sections"
+has "in child_leak $F:$(line_of $F '/\* AN_CHILD \*/')" "$T/out"
+has "in parent_leak $F:$(line_of $F '/\* AN_PARENT \*/')" "$T/out"
+has "SUMMARY: libleak: 300 byte(s) leaked in 2 allocation(s) in 2 processes." "$T/out"
+"$LA" --format=json "$T/fork" > "$T/fork.json" || fail "fork json"
+python3 - "$T/fork.json" <<'PY' || fail "fork json: processes"
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["summary"]["processes"] == 2 and r["summary"]["leaked_bytes"] == 300, r["summary"]
+p = sorted(x["leaked_bytes"] for x in r["processes"])
+assert p == [100, 200], p
+PY
 
 # ### the wrapper passes the gate's verdict through
 W=tools/libleak
