@@ -1251,6 +1251,7 @@ typedef struct map_ent {
     int stack_like;             /* anonymous rw right above a PROT_NONE guard */
     int used;                   /* already a live thread's stack */
     int prot_none;
+    int main_stack;             /* "[stack]" */
 } map_ent_t;
 
 typedef struct roots_buf {
@@ -1403,8 +1404,9 @@ static map_ent_t *read_maps(size_t *count)
                 cap *= 2;
             }
             int guarded = n > 0 && m[n - 1].hi == lo && m[n - 1].prot_none;
-            m[n] = (map_ent_t){lo, hi, ok, ok && guarded && perms[1] == 'w' && !*name, 0, 0};
+            m[n] = (map_ent_t){lo, hi, ok, ok && guarded && perms[1] == 'w' && !*name, 0, 0, 0};
             m[n].prot_none = !strncmp(perms, "---", 3);
+            m[n].main_stack = ok && !strcmp(name, "[stack]");
             n++;
         }
         if (!eol) break;
@@ -1467,32 +1469,46 @@ static uintptr_t find_tcb(const map_ent_t *m, size_t tcb)
 
 /* Parse the stack pointer and syscall arguments from
  * /proc/self/task/<tid>/syscall ("nr a1..a6 sp pc", "-1 sp pc" when blocked
- * outside a syscall, "running" when on a CPU).  Returns 0 or -EAGAIN. */
+ * outside a syscall, "running" when on a CPU or runnable).  Returns 0, or
+ * -EAGAIN for a running thread. */
 static int thread_sp(int tid, uintptr_t *sp, uintptr_t args[6])
 {
     char path[64];
     snprintf(path, sizeof path, "/proc/self/task/%d/syscall", tid);
-    for (int attempt = 0; attempt < 20; attempt++) {
-        char *t = slurp(path, NULL);
-        if (!t) return -EAGAIN;
-        unsigned long v[9];
-        long nr;
-        int k = sscanf(t, "%ld %lx %lx %lx %lx %lx %lx %lx %lx", &nr, &v[0], &v[1], &v[2], &v[3],
-                       &v[4], &v[5], &v[6], &v[7]);
-        free(t);
-        if (k == 9) {
-            for (int i = 0; i < 6; i++) args[i] = v[i];
-            *sp = v[6];
-            return 0;
-        }
-        if (k == 3 && nr == -1) {
-            *sp = v[0];
-            return 0;
-        }
-        struct timespec ts = {0, 1000000};
-        nanosleep(&ts, NULL);  /* running: give it a moment to block */
+    char *t = slurp(path, NULL);
+    if (!t) return -EAGAIN;
+    unsigned long v[9];
+    long nr;
+    int k = sscanf(t, "%ld %lx %lx %lx %lx %lx %lx %lx %lx", &nr, &v[0], &v[1], &v[2], &v[3],
+                   &v[4], &v[5], &v[6], &v[7]);
+    free(t);
+    if (k == 9) {
+        for (int i = 0; i < 6; i++) args[i] = v[i];
+        *sp = v[6];
+        return 0;
+    }
+    if (k == 3 && nr == -1) {
+        *sp = v[0];
+        return 0;
     }
     return -EAGAIN;
+}
+
+/* Does the thread descriptor at 'tp' name thread 'tid'?  glibc keeps the
+ * tid as an int inside struct pthread; its offset varies by version, so
+ * search the descriptor ('tcb' bytes) for it. */
+static int tcb_has_tid(uintptr_t tp, size_t tcb, int tid)
+{
+    size_t len = tcb ? tcb : 2304;
+    int32_t *buf = malloc(len);
+    if (!buf) return 0;
+    lk_scan_io_t io = {tp, buf, len, 0};
+    lk_scan_read_self(&io, 1, NULL);
+    int found = 0;
+    for (size_t i = 3 * WORD / sizeof *buf; i < io.got / sizeof *buf && !found; i++)
+        found = buf[i] == tid;
+    free(buf);
+    return found;
 }
 
 /* Add a TLS root [lo, hi) for the descriptor at 'tp'. */
@@ -1617,7 +1633,7 @@ json_t *lk_scan_dump_section(void)
     memset(&g, 0, sizeof g);
     json_t *out = NULL;
     size_t nmaps = 0, static_size, tcb;
-    uintptr_t *args = NULL;
+    uintptr_t *args = NULL, *sps = NULL;  /* per thread: syscall args, sp (1 = pending) */
     int *tids = NULL;
     size_t ntids = 0, captids = 0;
     lk_scan_result_t res;
@@ -1660,7 +1676,8 @@ json_t *lk_scan_dump_section(void)
         closedir(d);
     }
     args = calloc(ntids ? ntids * 6 : 1, sizeof *args);
-    for (size_t i = 0; args && i < ntids; i++) {
+    sps = calloc(ntids ? ntids : 1, sizeof *sps);
+    for (size_t i = 0; args && sps && i < ntids; i++) {
         int tid = tids[i];
         if (tid == self_tid) {
             add_thread(&rb, maps, nmaps, tid, entry_sp, thread_pointer(), static_size, tcb);
@@ -1669,20 +1686,52 @@ json_t *lk_scan_dump_section(void)
                      LK_ROOT_REGISTERS, tid, NULL, 0);
             continue;
         }
-        uintptr_t sp = 0;
-        if (thread_sp(tid, &sp, &args[i * 6]) < 0) {
-            rb.sp_unknown++;
-            continue;
+        sps[i] = 1;  /* pending */
+    }
+    /* A thread on a CPU has no readable stack pointer; one spinning on a
+     * table lock keeps running.  Retry a few times, briefly. */
+    for (int round = 0; args && sps && round < 8; round++) {
+        int pending = 0;
+        for (size_t i = 0; i < ntids; i++) {
+            if (sps[i] != 1) continue;
+            uintptr_t sp = 0;
+            if (thread_sp(tids[i], &sp, &args[i * 6]) < 0) {
+                pending++;
+                continue;
+            }
+            sps[i] = sp;
+            add_thread(&rb, maps, nmaps, tids[i], sp, tids[i] == main_tid ? main_tp : 0,
+                       static_size, tcb);
+            add_root(&rb, (uintptr_t)&args[i * 6], (uintptr_t)&args[i * 6 + 6],
+                     LK_ROOT_REGISTERS, tids[i], NULL, 0);
         }
-        add_thread(&rb, maps, nmaps, tid, sp, tid == main_tid ? main_tp : 0, static_size, tcb);
-        add_root(&rb, (uintptr_t)&args[i * 6], (uintptr_t)&args[i * 6 + 6], LK_ROOT_REGISTERS,
-                 tid, NULL, 0);
+        if (!pending) break;
+        struct timespec ts = {0, 500000};
+        nanosleep(&ts, NULL);
+    }
+    /* Still running: scan its whole stack mapping instead (conservative),
+     * found by the tid in its descriptor ([stack] for the main thread). */
+    for (size_t i = 0; args && sps && i < ntids; i++) {
+        if (sps[i] != 1) continue;
+        rb.sp_unknown++;
+        int tid = tids[i];
+        for (size_t m = 0; m < nmaps; m++) {
+            uintptr_t tp = 0;
+            if (maps[m].used) continue;
+            if (tid == main_tid ? !maps[m].main_stack
+                                : !maps[m].stack_like || !(tp = find_tcb(&maps[m], tcb)) ||
+                                      !tcb_has_tid(tp, tcb, tid))
+                continue;
+            add_thread(&rb, maps, nmaps, tid, maps[m].lo, tid == main_tid ? main_tp : tp,
+                       static_size, tcb);
+            break;
+        }
     }
     add_cached_descriptors(&rb, maps, nmaps, static_size, tcb);
     lk_table_foreach(gather_cb, &g);
     int rc = -ENOMEM;
     lk_scan_opts_t opts = {lk_scan_read_self, NULL, usable_size, SNAPSHOT_MAX};
-    if (!g.oom && !rb.oom && args)
+    if (!g.oom && !rb.oom && args && sps)
         rc = lk_scan_classify(g.b, g.n, rb.r, rb.n, &opts, &res);
     lk_table_unlock_all();
     if (rc < 0) goto out_free;
@@ -1705,6 +1754,7 @@ out_free:
     free(maps);
     free(g.b);
     free(args);
+    free(sps);
     free(tids);
     return out;
 }
