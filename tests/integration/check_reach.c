@@ -141,6 +141,23 @@ START_TEST(test_reach_parked_thread_stack)
 }
 END_TEST
 
+START_TEST(test_reach_busy_thread_stack)
+{
+    pl_run_t r;
+    pl_dump_t *d;
+    json_t *sec = run_reach(&r, "rc_busy_thread", &d);
+    rc_assert_kind(d, sec, "on_busy_stack", "reachable", 1, 444);
+    json_t *h = rc_held_by(d, sec, "on_busy_stack", "reachable");
+    ck_assert_str_eq(pl_str(h, LK_KEY_REACH_ROOT), "stack");
+    long long tid = pl_int(h, LK_KEY_REACH_TID);
+    ck_assert_msg(tid > 0 && tid != (long long)r.pid, "held by tid %lld (pid %d)", tid, (int)r.pid);
+    ck_assert_int_ge(pl_int(sec, LK_KEY_REACH_THREADS_SP_UNKNOWN), 1);
+    ck_assert(!pl_bool(sec, LK_KEY_REACH_COMPLETE));
+    rc_assert_total(sec, "definite", 0, 0);
+    pl_run_free(&r);
+}
+END_TEST
+
 START_TEST(test_reach_leak_in_thread)
 {
     pl_run_t r;
@@ -178,6 +195,7 @@ static Suite *reach_suite(void)
     tcase_add_test(tc, test_reach_held_by_global);
     tcase_add_test(tc, test_reach_interior_possible);
     tcase_add_test(tc, test_reach_parked_thread_stack);
+    tcase_add_test(tc, test_reach_busy_thread_stack);
     tcase_add_test(tc, test_reach_leak_in_thread);
     tcase_add_test(tc, test_reach_off);
     suite_add_tcase(s, tc);
