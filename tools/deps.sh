@@ -9,7 +9,7 @@ build_pkgs="gcc g++ make pkg-config libunwind-dev uthash-dev libjansson-dev libd
 # Real programs the end-to-end tests run under the preload, plus valgrind for
 # the reachability cross-check and clang for the fuzz target.
 test_pkgs="python3 perl git sqlite3 valgrind binutils"
-bench_pkgs="heaptrack liblsan0 valgrind sqlite3 python3 time clang"
+bench_pkgs="heaptrack liblsan0 valgrind sqlite3 python3 time clang zstd"
 
 want=$build_pkgs
 case "${1:-build}" in
