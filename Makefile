@@ -178,6 +178,13 @@ check: $(TEST_DEPS_STAMP) all $(UNIT_BINS) $(E2E_BINS) $(VICTIMS) $(DEMO_BINS)
 demo: all $(DEMO_BINS)
 	@sh tools/demo.sh $(BUILD)
 
+# The growth demo (issue 4): a leak that runs out of memory, then a program
+# that survives one oversized request; the two verdicts tell them apart.
+.PHONY: demo-growth
+demo-growth: all $(BUILD)/demo/grow_until_oom $(BUILD)/demo/oversized
+	LIBLEAK_INTERVAL_MS=100 BUILD=$(BUILD) tools/libleak -- $(BUILD)/demo/grow_until_oom
+	LIBLEAK_INTERVAL_MS=100 BUILD=$(BUILD) tools/libleak -- $(BUILD)/demo/oversized
+
 bench: all $(BENCH_BINS)
 	@sh tools/deps.sh bench
 	@BUILD=$(BUILD) sh tools/bench/run.sh
