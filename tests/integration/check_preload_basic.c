@@ -484,6 +484,80 @@ START_TEST(test_preload_nofp_reaches_main)
 }
 END_TEST
 
+START_TEST(test_preload_dlopen_module)
+{
+    pl_run_t r;
+    run_both(&r, "pl_dlopen", NULL, NULL, 0);
+    pl_check_all(&r);
+    pl_dump_t *d = pl_exit_dump(&r);
+    /* libz.so.1's range from modules[] */
+    json_t *mods = pl_obj(d->root, LK_KEY_MODULES), *m;
+    size_t i, j;
+    uint64_t lo = 0, hi = 0;
+    json_array_foreach(mods, i, m) {
+        const char *p = pl_str(m, LK_KEY_PATH), *b = strrchr(p, '/');
+        if (strcmp(b ? b + 1 : p, "libz.so.1") != 0) continue;
+        lo = pl_hex(pl_obj(m, LK_KEY_BASE));
+        hi = lo + (uint64_t)pl_int(m, LK_KEY_SIZE);
+        ck_assert(json_is_string(pl_obj(m, LK_KEY_BUILD_ID)));
+    }
+    ck_assert_msg(hi > lo, "libz.so.1 (dlopen'ed) missing from modules[]");
+    json_t *sites = pl_obj(d->root, LK_KEY_SITES), *s, *f;
+    int in_lib = 0;
+    long long live = 0;
+    json_array_foreach(sites, i, s) {
+        long long sid = pl_int(s, LK_KEY_STACK);
+        if (!pl_stack_has_fn(d, sid, "call_lib")) continue;
+        int hit = 0;
+        json_array_foreach(pl_obj(pl_stack(d, sid), LK_KEY_FRAMES), j, f) {
+            uint64_t a = pl_hex(f) - 1;
+            if (a >= lo && a < hi) hit = 1;
+        }
+        if (!hit) continue;  /* dlopen()'s own allocations, in ld.so */
+        ck_assert_msg(pl_stack_has_fn(d, sid, "main"), "stack through libz does not reach main");
+        long long tb = pl_int(s, LK_KEY_TOTAL_BLOCKS);
+        ck_assert_msg(tb % 10 == 0, "site through libz: %lld blocks for 10 calls", tb);
+        live += pl_int(s, LK_KEY_LIVE_BLOCKS);
+        in_lib++;
+    }
+    ck_assert_msg(in_lib >= 1, "no site through call_lib has a frame in libz.so.1");
+    ck_assert_msg(live > 0 && live % 10 == 0, "%lld live blocks from 10 kept gzdopen()s", live);
+    pl_run_free(&r);
+}
+END_TEST
+
+START_TEST(test_preload_limits)
+{
+    /* run under prlimit --as=8 GiB: limits.rlimit_as_bytes says so and
+     * effective_bytes is the smallest limit */
+    char victim[PATH_MAX];
+    pl_victim_path(victim, "pl_basic");
+    if (access("/usr/bin/prlimit", X_OK) != 0) return;  /* util-linux absent */
+    const char *const args[] = {"--as=8589934592", victim, NULL};
+    pl_run_t r;
+    pl_run_exe(&r, "/usr/bin/prlimit", args, NULL, 1);
+    pl_assert_exit(&r, 0);
+    ck_assert_str_eq(r.out, "ok 7\n");
+    pl_check_all(&r);
+    pl_dump_t *d = pl_exit_dump(&r);
+    ck_assert_str_eq(pl_str(pl_obj(d->root, LK_KEY_PROCESS), LK_KEY_EXE), victim);
+    json_t *l = pl_obj(d->root, LK_KEY_LIMITS);
+    ck_assert_int_eq(pl_int(l, LK_KEY_RLIMIT_AS), 8589934592LL);
+    long long eff = pl_int(l, LK_KEY_EFFECTIVE), phys = pl_int(l, LK_KEY_PHYS);
+    ck_assert_int_gt(phys, 0);
+    long long want = phys < 8589934592LL ? phys : 8589934592LL;
+    const char *opt[] = {LK_KEY_RLIMIT_DATA, LK_KEY_CGROUP_MAX};
+    for (int k = 0; k < 2; k++) {
+        json_t *v = pl_obj(l, opt[k]);
+        ck_assert(json_is_null(v) || json_is_integer(v));
+        if (json_is_integer(v) && json_integer_value(v) < want) want = json_integer_value(v);
+    }
+    ck_assert_int_eq(eff, want);
+    pl_assert_site(d, "leak_1337", "malloc", 3, 4011, 3, 4011);
+    pl_run_free(&r);
+}
+END_TEST
+
 static Suite *preload_basic_suite(void)
 {
     Suite *s = suite_create("preload_basic");
@@ -504,6 +578,7 @@ static Suite *preload_basic_suite(void)
     tcase_add_test(tc, test_preload_unwritable_dir_missing);
     tcase_add_test(tc, test_preload_unwritable_dir_file);
     tcase_add_test(tc, test_preload_unwritable_dir_full);
+    tcase_add_test(tc, test_preload_limits);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("config");
@@ -521,6 +596,7 @@ static Suite *preload_basic_suite(void)
     tcase_add_test(tc, test_preload_constructor);
     tcase_add_test(tc, test_preload_preinit_before_ours);
     tcase_add_test(tc, test_preload_nofp_reaches_main);
+    tcase_add_test(tc, test_preload_dlopen_module);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -98,6 +98,26 @@ START_TEST(test_preload_fork_while_threads_allocate)
 }
 END_TEST
 
+START_TEST(test_preload_exit_while_threads_allocate)
+{
+    /* the exit dump runs while detached threads are still in the hooks */
+    for (int round = 0; round < 5; round++) {
+        pl_run_t r;
+        pl_run(&r, "pl_exit_busy", NULL, NULL, 1);
+        pl_assert_exit(&r, 0);
+        ck_assert_str_eq(r.out, "ok\n");
+        pl_check_all(&r);
+        ck_assert_int_eq(r.ndumps, 1);
+        pl_dump_t *d = pl_exit_dump(&r);
+        pl_agg_t a = pl_sites(d, "busy_leak", "malloc");
+        ck_assert_int_eq(a.nsites, 1);
+        ck_assert_int_eq(a.live_blocks, 4);
+        ck_assert_int_eq(a.live_bytes, 4 * 1337);
+        pl_run_free(&r);
+    }
+}
+END_TEST
+
 /* Run pl_exit ending by 'how': status 5, "bye", one exit dump with the leak. */
 static void check_exit(const char *how)
 {
@@ -134,6 +154,7 @@ static Suite *preload_proc_suite(void)
     tcase_add_test(tc, test_preload_fork);
     tcase_add_test(tc, test_preload_vfork_spawn);
     tcase_add_test(tc, test_preload_fork_while_threads_allocate);
+    tcase_add_test(tc, test_preload_exit_while_threads_allocate);
     tcase_add_test(tc, test_preload_exit_return);
     tcase_add_test(tc, test_preload_exit_exit);
     tcase_add_test(tc, test_preload_exit__exit);

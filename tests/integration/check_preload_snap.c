@@ -74,6 +74,27 @@ START_TEST(test_preload_signal_snapshots)
 }
 END_TEST
 
+START_TEST(test_preload_signal_custom)
+{
+    /* LIBLEAK_SIGNAL=12 (SIGUSR2) moves the snapshot signal */
+    const char *const env[] = {"LIBLEAK_SIGNAL=12", NULL};
+    const char *const args[] = {"12", NULL};
+    pl_run_t r;
+    pl_run(&r, "pl_sigsnap", args, env, 1);
+    pl_assert_exit(&r, 0);
+    pl_check_all(&r);
+    ck_assert_int_eq(r.ndumps, 5);
+    assert_series(&r, r.pid);
+    for (int k = 0; k < 4; k++) {
+        pl_dump_t *d = dump_seq(&r, k);
+        ck_assert_str_eq(d->trigger, "signal");
+        ck_assert_int_eq(pl_int(pl_obj(d->root, LK_KEY_CONFIG), LK_KEY_SIGNAL), 12);
+        pl_assert_site(d, "leak_step", "malloc", k + 1, (k + 1) * 1337, k + 1, (k + 1) * 1337);
+    }
+    pl_run_free(&r);
+}
+END_TEST
+
 START_TEST(test_preload_signal_disabled)
 {
     /* LIBLEAK_SIGNAL=0: no handler, so SIGUSR1 kills the program as usual */
@@ -243,6 +264,7 @@ static Suite *preload_snap_suite(void)
     TCase *tc = tcase_create("snapshots");
     tcase_set_timeout(tc, PL_TIMEOUT);
     tcase_add_test(tc, test_preload_signal_snapshots);
+    tcase_add_test(tc, test_preload_signal_custom);
     tcase_add_test(tc, test_preload_signal_disabled);
     tcase_add_test(tc, test_preload_interval_snapshots);
     tcase_add_test(tc, test_preload_api_snapshot);

@@ -1,6 +1,7 @@
 /* pl_sigsnap: snapshots on SIGUSR1, raised by the program between steps.
- * Runs only under the preload (without it SIGUSR1 would kill it).
- * Step k = 0..3: leak_step() leaks malloc(1337), raise(SIGUSR1), then wait
+ * Usage: pl_sigsnap [SIGNO]   (default SIGUSR1; pass LIBLEAK_SIGNAL's value)
+ * Runs only under the preload (without it the signal would kill it).
+ * Step k = 0..3: leak_step() leaks malloc(1337), raise(SIGNO), then wait
  * (up to 60 s) until k+1 signal dumps of this pid are in $LIBLEAK_DIR.
  * Expected: signal dumps seq 0..3, then the exit dump seq 4; in signal dump
  * k the site through leak_step has live k+1 blocks / (k+1)*1337 bytes; the
@@ -48,11 +49,12 @@ static int wait_dumps(const char *trigger, int want)
     return 1;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    int sig = argc > 1 ? atoi(argv[1]) : SIGUSR1;
     for (int k = 0; k < 4; k++) {
         keep[k] = leak_step();
-        raise(SIGUSR1);
+        raise(sig);
         if (wait_dumps("signal", k + 1)) {
             fprintf(stderr, "signal snapshot %d never appeared\n", k);
             return 1;
