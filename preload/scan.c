@@ -519,10 +519,11 @@ static int build_snapshot(scan_ctx_t *c, size_t max_bytes)
 
 /* Sort 'blocks' by address: LSD radix sort, 11 bits per pass, of keys that
  * pack (address - lowest) above the block's index into one word, then one
- * permutation (qsort of 2M records is several times slower).  Falls back
- * to qsort when the key does not fit or memory is short. */
+ * permutation (qsort of 2M records is several times slower).  A copy of the
+ * blocks is used when it fits in 'max_scratch' bytes.  Falls back to qsort
+ * when the key does not fit or memory is short. */
 #define RADIX_BITS 11u
-static void sort_blocks(lk_scan_block_t *b, size_t n)
+static void sort_blocks(lk_scan_block_t *b, size_t n, size_t max_scratch)
 {
     uintptr_t min = UINTPTR_MAX, max = 0;
     for (size_t i = 0; i < n; i++) {
@@ -544,7 +545,7 @@ static void sort_blocks(lk_scan_block_t *b, size_t n)
     }
     size_t len = n * sizeof(uint64_t);
     uint64_t *p = big_alloc(len), *q = big_alloc(len);
-    lk_scan_block_t *tmp = NULL;
+    uint8_t *done = NULL;
     size_t count[1u << RADIX_BITS];
     const uint64_t mask = (1u << RADIX_BITS) - 1, imask = ((uint64_t)1 << idx_bits) - 1;
     if (!p || !q) goto out_qsort;
@@ -563,16 +564,39 @@ static void sort_blocks(lk_scan_block_t *b, size_t n)
         p = q;
         q = t;
     }
-    tmp = big_alloc(n * sizeof *tmp);
-    if (!tmp) goto out_qsort;
-    for (size_t i = 0; i < n; i++) {
-        if (i + 16 < n) __builtin_prefetch(&b[p[i + 16] & imask]);
-        tmp[i] = b[p[i] & imask];
-    }
-    memcpy(b, tmp, n * sizeof *b);
-    big_free(tmp, n * sizeof *tmp);
-    big_free(p, len);
     big_free(q, len);
+    q = NULL;
+    /* Gather into a copy (fast: the loads are independent and prefetched)
+     * when 'max_scratch' allows, else permute in place along cycles. */
+    size_t tlen = n * sizeof *b;
+    lk_scan_block_t *tmp = tlen <= max_scratch ? big_alloc(tlen) : NULL;
+    if (tmp) {
+        for (size_t i = 0; i < n; i++) {
+            if (i + 16 < n) __builtin_prefetch(&b[p[i + 16] & imask]);
+            tmp[i] = b[p[i] & imask];
+        }
+        memcpy(b, tmp, tlen);
+        big_free(tmp, tlen);
+        big_free(p, len);
+        return;
+    }
+    done = calloc(n / 8 + 1, 1);
+    if (!done) goto out_qsort;
+    for (size_t i = 0; i < n; i++) {
+        if (done[i / 8] & (1u << (i % 8))) continue;
+        lk_scan_block_t first = b[i];
+        size_t j = i;
+        for (;;) {
+            done[j / 8] |= (uint8_t)(1u << (j % 8));
+            size_t src = p[j] & imask;
+            if (src == i) break;
+            b[j] = b[src];
+            j = src;
+        }
+        b[j] = first;
+    }
+    free(done);
+    big_free(p, len);
     return;
 out_qsort:
     big_free(p, len);
@@ -602,7 +626,7 @@ int lk_scan_classify(lk_scan_block_t *blocks, size_t n, const lk_scan_root_t *ro
     c.top = malloc((n / TOP_STRIDE + 1) * sizeof *c.top);
     if (!chunk || !c.buf || !c.starts || !c.top) goto out_free;
 
-    sort_blocks(blocks, n);
+    sort_blocks(blocks, n, opts->snapshot_max_bytes);
     c.lo = n ? blocks[0].ptr : 1;
     c.hi = 0;
     for (size_t i = 0; i < n; i++) {
@@ -1608,6 +1632,20 @@ static size_t usable_size(uintptr_t ptr)
     return malloc_usable_size((void *)ptr);
 }
 
+/* dump.c's memory limits; weak so the unit-test core links without dump.o. */
+extern lk_limits_t lk_limits __attribute__((weak));
+
+/* The snapshot doubles the memory of the blocks for the scan's duration:
+ * stay within SNAPSHOT_MAX and an eighth of the effective memory limit
+ * (cgroup, rlimit or RAM), so a program near its limit is not killed. */
+static size_t snapshot_budget(void)
+{
+    size_t max = SNAPSHOT_MAX;
+    if (&lk_limits && lk_limits.effective && lk_limits.effective / 8 < max)
+        max = (size_t)(lk_limits.effective / 8);
+    return max;
+}
+
 static uint64_t now_ns(void)
 {
     struct timespec ts;
@@ -1730,7 +1768,7 @@ json_t *lk_scan_dump_section(void)
     add_cached_descriptors(&rb, maps, nmaps, static_size, tcb);
     lk_table_foreach(gather_cb, &g);
     int rc = -ENOMEM;
-    lk_scan_opts_t opts = {lk_scan_read_self, NULL, usable_size, SNAPSHOT_MAX};
+    lk_scan_opts_t opts = {lk_scan_read_self, NULL, usable_size, snapshot_budget()};
     if (!g.oom && !rb.oom && args && sps)
         rc = lk_scan_classify(g.b, g.n, rb.r, rb.n, &opts, &res);
     lk_table_unlock_all();

@@ -463,6 +463,40 @@ START_TEST(test_scan_big_and_many_blocks)
 }
 END_TEST
 
+START_TEST(test_scan_sort_many)
+{
+    /* 20000 blocks in shuffled order (the radix sort path), a chain through
+     * all of them in address order from one global: all reachable, sorted,
+     * and each block still carries its own fields. */
+    size_t n = 20000;
+    lk_scan_block_t *b = calloc(n, sizeof *b);
+    for (size_t i = 0; i < n; i++) {
+        uintptr_t p = HEAP + 64 * i;
+        b[i] = blk(p, 40 + i % 8, (uint32_t)i);
+        if (i + 1 < n) put(p + 8, p + 64);
+    }
+    srand(7);
+    for (size_t i = n - 1; i > 0; i--) {
+        size_t j = (size_t)rand() % (i + 1);
+        lk_scan_block_t t = b[i];
+        b[i] = b[j];
+        b[j] = t;
+    }
+    put(GLOB, HEAP);
+    lk_scan_root_t r[] = {global_root(GLOB, GLOB + 8)};
+    lk_scan_result_t res;
+    classify(b, n, r, 1, &res);
+    ck_assert_uint_eq(res.kind_blocks[LK_REACH_REACHABLE], n);
+    for (size_t i = 0; i < n; i++) {
+        ck_assert_uint_eq(b[i].ptr, HEAP + 64 * i);
+        ck_assert_uint_eq(b[i].stack_id, i);
+        ck_assert_uint_eq(b[i].size, 40 + i % 8);
+    }
+    lk_scan_result_free(&res);
+    free(b);
+}
+END_TEST
+
 START_TEST(test_scan_structures_grouped)
 {
     /* Three 2-cycles from the same sites and one single leak: two structure
@@ -714,6 +748,7 @@ static Suite *scan_suite(void)
     tcase_add_test(tc, test_scan_dtv_word);
     tcase_add_test(tc, test_scan_unreadable_skipped);
     tcase_add_test(tc, test_scan_big_and_many_blocks);
+    tcase_add_test(tc, test_scan_sort_many);
     tcase_add_test(tc, test_scan_structures_grouped);
     tcase_add_test(tc, test_scan_empty);
     tcase_add_test(tc, test_scan_usable_on_demand);
