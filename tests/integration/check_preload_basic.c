@@ -373,6 +373,33 @@ START_TEST(test_preload_default_dir_is_cwd)
 }
 END_TEST
 
+START_TEST(test_preload_relative_dir_after_chdir)
+{
+    /* LIBLEAK_DIR=. started in the dump directory; the victim then moves */
+    const char *const env[] = {"-LIBLEAK_DIR", "LIBLEAK_DIR=.", NULL};
+    pl_run_t r;
+    pl_run(&r, "pl_chdir", NULL, env, 1);
+    pl_assert_exit(&r, 0);
+    char moved[PATH_MAX];
+    PL_FMT(moved, "%.*s", (int)strcspn(r.out, "\n"), r.out);
+    DIR *dh = opendir(moved);
+    int stray = 0;
+    if (dh) {
+        struct dirent *e;
+        while ((e = readdir(dh)) != NULL)
+            if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) stray++;
+        closedir(dh);
+    }
+    pl_rm_rf(moved);
+    ck_assert_msg(stray == 0 && r.ndumps == 1,
+                  "LIBLEAK_DIR=. resolved after chdir: %d file(s) in the new cwd, %d dump(s) "
+                  "in the starting directory; stderr:\n%s", stray, r.ndumps, r.err);
+    pl_check_all(&r);
+    pl_assert_site(pl_exit_dump(&r), "leak_1337", "malloc", 1, 1337, 1, 1337);
+    pl_run_free(&r);
+}
+END_TEST
+
 /* Run pl_basic with LIBLEAK_DIR set to 'dir': one warning line more than a
  * normal run, identical stdout and exit status. */
 static void check_unwritable(const char *dir)
@@ -589,6 +616,7 @@ static Suite *preload_basic_suite(void)
     tcase_add_test(tc, test_preload_bad_env_out_of_range);
     tcase_add_test(tc, test_preload_quiet);
     tcase_add_test(tc, test_preload_default_dir_is_cwd);
+    tcase_add_test(tc, test_preload_relative_dir_after_chdir);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("stacks");
