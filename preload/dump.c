@@ -378,6 +378,7 @@ static json_t *build_timeline(void)
 json_t *lk_dump_build(int trigger, const char *label, unsigned seq)
 {
     lk_timeline_sample();       /* the curve ends at this dump */
+    lk_trigger_signal_check();  /* warn (once) if the program took our signal */
     /* Sites first, then groups, then the stack count: every stack they name
      * was interned before them, so it is in [0, stack count). */
     uint32_t nsites = lk_site_count();

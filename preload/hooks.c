@@ -5,6 +5,7 @@
  * passes straight through and counts nothing. */
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <link.h>
 #include <malloc.h>
 #include <stdlib.h>
@@ -156,18 +157,71 @@ static int find_self(struct dl_phdr_info *info, size_t size, void *arg)
 
 extern char **environ;
 
+/* ### LIBLEAK_* before libc is initialised
+ * A .preinit_array function runs before libc's own initialiser has set
+ * environ, so getenv() sees nothing yet.  Then the options come from
+ * /proc/self/environ: the LIBLEAK_* entries are copied (read(2), no
+ * allocation) into a static buffer and looked up there. */
+static char early_env[4096];        /* "NAME=value\0..." of LIBLEAK_* entries */
+static size_t early_env_len;
+
+static void early_env_load(void)
+{
+    int fd = open("/proc/self/environ", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    char buf[4096], entry[512];
+    size_t elen = 0;
+    bool overflow = false;
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR)) {
+        for (ssize_t i = 0; i < n; i++) {
+            if (buf[i] != '\0') {
+                if (elen < sizeof entry - 1)
+                    entry[elen++] = buf[i];
+                else
+                    overflow = true;
+                continue;
+            }
+            if (!overflow && elen > 8 && memcmp(entry, "LIBLEAK_", 8) == 0 &&
+                early_env_len + elen + 1 <= sizeof early_env) {
+                memcpy(early_env + early_env_len, entry, elen);
+                early_env_len += elen;
+                early_env[early_env_len++] = '\0';
+            }
+            elen = 0;
+            overflow = false;
+        }
+    }
+    close(fd);
+}
+
+static const char *early_getenv(const char *name)
+{
+    size_t nl = strlen(name);
+    for (size_t i = 0; i < early_env_len; i += strlen(early_env + i) + 1)
+        if (strncmp(early_env + i, name, nl) == 0 && early_env[i + nl] == '=')
+            return early_env + i + nl + 1;
+    return NULL;
+}
+
 /* Start tracking: config, tables, limits, fork handlers.  Lazy: runs from the
- * first hook after libc set up environ (a constructor of another library may
- * allocate before ours runs), or from our constructor.  Guard held. */
+ * first hook (a constructor of another library, or a .preinit_array function,
+ * may allocate before ours runs), or from our constructor.  Guard held. */
 static bool tracking_start(void)
 {
     int expected = TRACK_OFF;
-    if (environ == NULL || !booted() ||
+    if (!booted() ||
         !__atomic_compare_exchange_n(&track_state, &expected, TRACK_STARTING, false,
                                      __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
         return __atomic_load_n(&track_state, __ATOMIC_ACQUIRE) == TRACK_ON;
     LK_GUARD;
-    lk_config_load(NULL);
+    if (environ == NULL) {
+        early_env_load();
+        lk_config_load(early_getenv);
+    } else {
+        lk_config_load(NULL);
+    }
     uintptr_t r[3] = { (uintptr_t)&tracking_start, 0, 0 };
     dl_iterate_phdr(find_self, r);
     lk_stack_set_self_range(r[1], r[2]);

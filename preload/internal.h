@@ -327,6 +327,8 @@ void lk_dump_unlock(void);
 void lk_trigger_start_tracking(void);
 /* Watermark step in bytes (0 = off), after resolving N% against the limits. */
 uint64_t lk_trigger_watermark_step(void);
+/* Warn once if the program replaced our snapshot signal handler. */
+void lk_trigger_signal_check(void);
 /* Start the dumper thread (from our constructor, once libc is fully up). */
 void lk_trigger_start_thread(void);
 /* Timeline samples for the dump, copied under the timeline lock. */

@@ -52,12 +52,22 @@ void lk_stack_set_self_range(uintptr_t lo, uintptr_t hi)
 void lk_frames_hash(lk_frames_t *f)
 {
     f->site_memo = NULL;        /* frames changed: no memo applies */
-    uint64_t h = UINT64_C(0xcbf29ce484222325) ^ f->depth ^ ((uint64_t)f->truncated << 32);
-    for (uint32_t i = 0; i < f->depth; i++) {
-        h ^= f->pc[i];
-        h *= UINT64_C(0x100000001b3);
-        h ^= h >> 29;
+    /* two independent multiply lanes (even and odd frames), one final mix:
+     * the per-frame dependency chain is a single xor-multiply */
+    uint64_t a = UINT64_C(0xcbf29ce484222325) ^ f->depth, b = (uint64_t)f->truncated + 1;
+    uint32_t i = 0;
+    for (; i + 1 < f->depth; i += 2) {
+        a = (a ^ f->pc[i]) * UINT64_C(0x100000001b3);
+        b = (b ^ f->pc[i + 1]) * UINT64_C(0x9E3779B97F4A7C15);
     }
+    if (i < f->depth)
+        a = (a ^ f->pc[i]) * UINT64_C(0x100000001b3);
+    uint64_t h = a ^ (b + UINT64_C(0x632BE59BD9B4E019) + (a << 6) + (a >> 2));
+    h ^= h >> 33;                /* fmix64 */
+    h *= UINT64_C(0xff51afd7ed558ccd);
+    h ^= h >> 33;
+    h *= UINT64_C(0xc4ceb9fe1a85ec53);
+    h ^= h >> 33;
     f->hash = h;
 }
 
@@ -273,7 +283,8 @@ static bool fast_walk(lk_frames_t *f, int max, uintptr_t pc, uintptr_t sp, uint3
  * very same deltas, so the stack is the same: the check is independent loads.
  * Entries are keyed by the first return address and stack position, and die
  * when any pc turns PC_VAR (epoch). */
-#define MEMO_ENTRIES 128        /* per thread, direct-mapped */
+#define MEMO_ENTRIES 512        /* per thread, direct-mapped; keep a power of 2 */
+#define MEMO_LOG2 9
 typedef struct memo {
     uintptr_t pc0;              /* 0 = empty */
     uintptr_t sp0;
@@ -347,7 +358,7 @@ static char *memo_table(int max)
 static inline memo_t *memo_slot(char *t, uintptr_t pc0, uintptr_t sp0)
 {
     uint64_t h = ((uint64_t)pc0 ^ ((uint64_t)sp0 << 12)) * UINT64_C(0x9E3779B97F4A7C15);
-    return (memo_t *)(t + (h >> 57) * tls_memo_stride);   /* MEMO_ENTRIES = 2^7 */
+    return (memo_t *)(t + (h >> (64 - MEMO_LOG2)) * tls_memo_stride);
 }
 
 /* The stack at (pc0, sp0) if it is the remembered one. */
@@ -540,7 +551,8 @@ uint32_t lk_stack_intern(const lk_frames_t *f)
     uint32_t id = LK_STACK_NONE;
     stack_entry_t *e = NULL;
     pthread_mutex_lock(&stack_lock);
-    HASH_FIND(hh, stack_hash, key, keylen, e);
+    unsigned hv = (unsigned)(f->hash ^ (f->hash >> 32));  /* no second hash of the frames */
+    HASH_FIND_BYHASHVALUE(hh, stack_hash, key, keylen, hv, e);
     if (e) {
         id = e->pub.id;
         goto out_unlock;
@@ -568,7 +580,7 @@ uint32_t lk_stack_intern(const lk_frames_t *f)
     e->pub.pc = k;
     e->key = k;
     stack_oom = false;
-    HASH_ADD_KEYPTR(hh, stack_hash, e->key, keylen, e);
+    HASH_ADD_KEYPTR_BYHASHVALUE(hh, stack_hash, e->key, keylen, hv, e);
     if (stack_oom) {
         lk_real_free(k);
         memset(e, 0, sizeof *e);

@@ -83,7 +83,7 @@ static size_t site_bytes;                         /* guarded by site_lock */
 
 /* Per-thread direct-mapped cache: (frames hash, family) -> site index + 1.
  * A hit is verified against the site's interned frames, so it is never wrong. */
-#define SITE_CACHE_SIZE 256     /* power of 2 */
+#define SITE_CACHE_SIZE 1024    /* power of 2; 16 KiB of TLS */
 typedef struct site_cache_ent {
     uint64_t tag;
     uint32_t site1;             /* site index + 1; 0 = empty */

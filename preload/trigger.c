@@ -192,6 +192,11 @@ static void signal_check(void)
     }
 }
 
+void lk_trigger_signal_check(void)
+{
+    signal_check();
+}
+
 /* ### the dumper thread */
 static pthread_t dumper;
 static bool dumper_running;
