@@ -1646,10 +1646,10 @@ static size_t snapshot_budget(void)
     return max;
 }
 
-static uint64_t now_ns(void)
+static uint64_t clock_ns(clockid_t id)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(id, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
@@ -1662,7 +1662,7 @@ json_t *lk_scan_dump_section(void)
     ucontext_t uc;
     getcontext(&uc);
     if (!lk_table_lock_all || !lk_table_unlock_all || !lk_table_foreach) return NULL;
-    uint64_t t0 = now_ns();
+    uint64_t t0 = clock_ns(CLOCK_MONOTONIC), c0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
     static char self_marker;
     roots_buf_t rb;
     memset(&rb, 0, sizeof rb);
@@ -1782,7 +1782,10 @@ json_t *lk_scan_dump_section(void)
         json_object_set_new(out, LK_KEY_REACH_THREADS_SP_UNKNOWN, json_integer(rb.sp_unknown));
         json_object_set_new(out, LK_KEY_REACH_NOT_STOPPED,
                             json_integer(ntids > 0 ? (json_int_t)ntids - 1 : 0));
-        json_object_set_new(out, LK_KEY_REACH_SCAN_NS, json_integer((json_int_t)(now_ns() - t0)));
+        json_object_set_new(out, LK_KEY_REACH_SCAN_NS,
+                            json_integer((json_int_t)(clock_ns(CLOCK_MONOTONIC) - t0)));
+        json_object_set_new(out, LK_KEY_REACH_SCAN_CPU_NS,
+                            json_integer((json_int_t)(clock_ns(CLOCK_THREAD_CPUTIME_ID) - c0)));
     }
 out_free:
     lk_scan_result_free(&res);

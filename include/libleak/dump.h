@@ -151,6 +151,7 @@ typedef enum lk_failure_kind {
 /* ### reachability (preload/scan.c; the "reachability" object, LK_KEY_REACH) */
 #define LK_KEY_REACH_COMPLETE     "complete"
 #define LK_KEY_REACH_SCAN_NS      "scan_ns"
+#define LK_KEY_REACH_SCAN_CPU_NS  "scan_cpu_ns"
 #define LK_KEY_REACH_LIVE_BLOCKS  "live_blocks"
 #define LK_KEY_REACH_LIVE_BYTES   "live_bytes"
 #define LK_KEY_REACH_THREADS      "threads"
