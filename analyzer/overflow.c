@@ -198,7 +198,7 @@ static void sb_failure(sbuf_t *b, const lk_failure_report_t *f)
 
 static int decide_one(lk_growth_proc_t *gp, const lk_growth_report_t *g)
 {
-    const lk_failure_report_t *over = NULL, *exh = NULL;
+    const lk_failure_report_t *over = NULL, *exh = NULL, *impl = NULL;
     size_t nover = 0, nexh = 0;
     char h1[32];
     sbuf_t b = { 0 };
@@ -207,6 +207,12 @@ static int decide_one(lk_growth_proc_t *gp, const lk_growth_report_t *g)
         const lk_failure_report_t *f = &g->failures[i];
         if (f->pid != gp->pid)
             continue;
+        if (f->kind == LK_FAIL_IMPLAUSIBLE) {
+            /* it succeeded: a warning, not a failure */
+            if (impl == NULL)
+                impl = f;
+            continue;
+        }
         if (f->oversized) {
             nover++;
             if (over == NULL)
@@ -276,6 +282,11 @@ static int decide_one(lk_growth_proc_t *gp, const lk_growth_report_t *g)
                       gp->trend.kind == LA_TREND_PLATEAU ? "on a plateau (a cache or "
                       "high-water mark that stopped growing)"
                       : gp->trend.kind == LA_TREND_SHRINKING ? "shrinking" : "stable");
+    }
+    if (impl != NULL) {
+        sb_printf(&b, ". Note: ");
+        sb_failure(&b, impl);
+        sb_printf(&b, ", yet succeeded (its pages may not exist until touched)");
     }
     if (b.oom) {
         free(b.s);

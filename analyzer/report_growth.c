@@ -117,7 +117,8 @@ static void text_failures(FILE *out, const lk_growth_report_t *g, int pid)
                 fprintf(out, " (headroom counts live heap bytes only; the limit also "
                         "covers code, stacks and allocator overhead)");
         }
-        fprintf(out, "; %s:\n", f->oversized ? "oversized" : "ran out of memory");
+        fprintf(out, "; %s:\n", f->kind == LK_FAIL_IMPLAUSIBLE ? "succeeded, but above the limit"
+                                 : f->oversized ? "oversized" : "ran out of memory");
         text_frames(out, f->frames, f->nframes);
     }
 }

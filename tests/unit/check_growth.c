@@ -447,6 +447,30 @@ START_TEST(test_growth_outputs)
 }
 END_TEST
 
+/* A request above the limit that succeeded is a note, not a failure. */
+START_TEST(test_growth_implausible_is_a_note)
+{
+    lk_input_t in = { 0 };
+    lk_growth_report_t g;
+    for (uint64_t k = 0; k < 5; k++) {
+        uint64_t b[NSTACKS] = { 64 * KiB, 0, 0, 0 };
+        add_dump(&in, mk_dump(k, (double)k, b, 16 * GiB));
+    }
+    add_failure(in.dumps[4], LK_FAIL_IMPLAUSIBLE, "malloc", 32 * GiB, 2.0, 64 * KiB, 1);
+    analyze(&in, &g);
+    ck_assert_uint_eq(g.nfailures, 1);
+    ck_assert(g.failures[0].oversized);
+    ck_assert_int_eq(g.procs[0].verdict, LK_VERDICT_NONE);
+    ck_assert_ptr_nonnull(strstr(g.procs[0].verdict_text, "no leak growth and no failed request"));
+    ck_assert_ptr_nonnull(strstr(g.procs[0].verdict_text,
+                                 "Note: malloc(32 GiB) in "));
+    ck_assert_ptr_nonnull(strstr(g.procs[0].verdict_text, "yet succeeded"));
+    ck_assert_ptr_null(strstr(g.procs[0].verdict_text, "not a leak"));
+    lk_growth_report_free(&g);
+    lk_input_free(&in);
+}
+END_TEST
+
 START_TEST(test_growth_verdict_names)
 {
     ck_assert_str_eq(lk_verdict_name(LK_VERDICT_NONE), "none");
@@ -474,6 +498,7 @@ static Suite *growth_suite(void)
     tcase_add_test(tc, test_growth_total_from_timeline);
     tcase_add_test(tc, test_growth_too_few_samples);
     tcase_add_test(tc, test_growth_outputs);
+    tcase_add_test(tc, test_growth_implausible_is_a_note);
     tcase_add_test(tc, test_growth_verdict_names);
     suite_add_tcase(s, tc);
     return s;
