@@ -61,3 +61,44 @@ for fmt in text json folded; do
     echo "leak-analyze --format=$fmt: $(echo "$end - $start" | bc) s, $(wc -l < "$tmp/out.$fmt") lines"
 done
 tail -n 1 "$tmp/out.text"
+
+# ### anchor: a real program with 2^17 distinct leak sites, under libleak
+# and under heaptrack (if installed), each with its own analyzer.
+cat > "$tmp/sites.c" <<'C'
+#include <stdlib.h>
+#define NOINL __attribute__((noinline))
+static void *volatile sink;
+NOINL static void leaf(void) { sink = malloc(16); }
+NOINL static void b0(int d, unsigned bits);
+NOINL static void b1(int d, unsigned bits);
+static inline __attribute__((always_inline)) void step(int d, unsigned bits)
+{
+    if (d == 0) leaf();
+    else if (bits & 1) b1(d - 1, bits >> 1);
+    else b0(d - 1, bits >> 1);
+}
+/* the empty asm after the call keeps it from becoming a tail call */
+NOINL static void b0(int d, unsigned bits) { step(d, bits); __asm__ volatile(""); }
+NOINL static void b1(int d, unsigned bits) { step(d, bits); __asm__ volatile(""); }
+int main(void) { for (unsigned i = 0; i < (1u << 17); i++) step(17, i); return 0; }
+C
+cc -g -O1 -fno-omit-frame-pointer -o "$tmp/sites" "$tmp/sites.c"
+so=$(cd "$build" && pwd)/libleak.so
+if [ -f "$so" ]; then
+    mkdir -p "$tmp/ll"
+    LIBLEAK_DIR="$tmp/ll" LD_PRELOAD="$so" "$tmp/sites"
+    start=$(date +%s.%N)
+    "$la" "$tmp/ll" > "$tmp/ll.txt" 2>&1
+    end=$(date +%s.%N)
+    echo "libleak: 131072 sites: leak-analyze (text): $(echo "$end - $start" | bc) s; $(tail -n 1 "$tmp/ll.txt")"
+fi
+if command -v heaptrack >/dev/null 2>&1 && command -v heaptrack_print >/dev/null 2>&1; then
+    (cd "$tmp" && heaptrack -o "$tmp/ht" "$tmp/sites" >/dev/null 2>&1)
+    ht=$(ls "$tmp"/ht*.zst "$tmp"/ht*.gz 2>/dev/null | head -n 1)
+    if [ -n "$ht" ]; then
+        start=$(date +%s.%N)
+        heaptrack_print -f "$ht" -l 1 > "$tmp/ht.txt" 2>&1
+        end=$(date +%s.%N)
+        echo "heaptrack: 131072 sites: heaptrack_print --print-leaks: $(echo "$end - $start" | bc) s; $(grep -m1 'leaked' "$tmp/ht.txt")"
+    fi
+fi

@@ -121,6 +121,11 @@ static int get_u64(ctx_t *c, json_t *obj, const char *prefix, const char *key,
     *out = def;
     if (rc < 0 || v == NULL)
         return rc;
+    json_int_t i = json_integer_value(v);
+    if (i >= 0 && (uint64_t)i <= max) {     /* fast path: no path string */
+        *out = (uint64_t)i;
+        return 0;
+    }
     return check_u64(c, jpath(p, sizeof(p), prefix, key), v, max, out);
 }
 
@@ -193,6 +198,30 @@ static int parse_addr(ctx_t *c, const char *path, json_t *v, uint64_t *out)
     }
     *out = a;
     return 0;
+}
+
+/* Parse a well-formed "0x..." address without building a JSON path (a
+ * dump has millions of frames); false sends the caller to parse_addr()
+ * for the error message. */
+static bool fast_addr(json_t *v, uint64_t *out)
+{
+    const char *s = json_string_value(v);
+    if (s == NULL || s[0] != '0' || s[1] != 'x' || s[2] == '\0')
+        return false;
+    uint64_t a = 0;
+    size_t i;
+    for (i = 2; s[i] != '\0'; i++) {
+        char ch = s[i];
+        unsigned d;
+        if (ch >= '0' && ch <= '9') d = (unsigned)(ch - '0');
+        else if (ch >= 'a' && ch <= 'f') d = (unsigned)(ch - 'a' + 10);
+        else return false;
+        if (i >= 18)
+            return false;
+        a = (a << 4) | d;
+    }
+    *out = a;
+    return true;
 }
 
 static int parse_name(ctx_t *c, json_t *obj, const char *prefix, const char *key,
@@ -354,6 +383,8 @@ static int load_stacks(ctx_t *c, json_t *root, lk_dump_t *d, id_idx_t **ids_out)
             return -ENOMEM;
         st->nframes = n;
         json_array_foreach(frames, j, f) {
+            if (fast_addr(f, &st->frames[j]))
+                continue;
             snprintf(q, sizeof(q), "%s.%s[%zu]", p, LK_KEY_FRAMES, j);
             if ((rc = parse_addr(c, q, f, &st->frames[j])) < 0)
                 return rc;

@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "model.h"
 
@@ -74,6 +75,24 @@ static int die_usage(const char *fmt, ...)
     va_end(ap);
     fprintf(stderr, "leak-analyze: %s (see leak-analyze --help)\n", msg);
     return LK_EXIT_INPUT;
+}
+
+/* LEAK_ANALYZE_TIMING=1: print the CPU time of each phase to stderr (for
+ * analyzer/bench.sh; not an interface). */
+static void phase_time(const char *what)
+{
+    static double last;
+    static int enabled = -1;
+    struct timespec ts;
+
+    if (enabled < 0)
+        enabled = getenv("LEAK_ANALYZE_TIMING") != NULL;
+    if (!enabled)
+        return;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    double now = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    fprintf(stderr, "leak-analyze: timing: %-36s %8.3f s cpu\n", what, now - last);
+    last = now;
 }
 
 /* Parse "definite,indirect" into a kind mask; "all" means every kind. */
@@ -251,6 +270,7 @@ int main(int argc, char **argv)
             goto out_err;
     if (lk_input_group(&in, err, sizeof(err)) < 0)
         goto out_err;
+    phase_time("load");
     for (size_t i = 0; i < nsupp_files; i++)
         if (lk_supp_load(&r.supps, supp_files[i], err, sizeof(err)) < 0)
             goto out_err;
@@ -258,6 +278,7 @@ int main(int argc, char **argv)
         goto out_nomem;
     if (lk_leaks_collect(&r, &in, sym, &opt) < 0)
         goto out_nomem;
+    phase_time("leaks (symbolize, trim, suppress)");
     /* EXTENSION (issue 4/5): growth, overflow and reachability passes run
      * here, after leaks and before the baseline and the gate. */
     if (lk_growth_run(&r, &in, sym) < 0)
@@ -268,6 +289,7 @@ int main(int argc, char **argv)
         lk_base_apply(&r, &base);
     }
     rc = lk_leaks_gate(&r, &opt);
+    phase_time("later passes, baseline, gate");
 
     int wrc;
     if (opt.gen_suppressions)
@@ -290,6 +312,7 @@ int main(int argc, char **argv)
             rc = LK_EXIT_INPUT;
         }
     }
+    phase_time("report");
     if (wrc < 0) {
         fprintf(stderr, "leak-analyze: cannot write the report: %s\n", strerror(-wrc));
         rc = LK_EXIT_INPUT;

@@ -44,8 +44,12 @@ static bool builtin_eh_pool(const lk_frame_t *f, size_t n)
     return n > 0 && mod_is(&f[0], "libstdc++") && any_frame(f, n, is_loader_frame);
 }
 
+/* Every needle below starts with '_': test that first, since these run on
+ * every frame of every leak. */
 static bool is_stdio_alloc(const lk_frame_t *f)
 {
+    if (f->function == NULL || f->function[0] != '_')
+        return false;
     return fn_has(f, "_IO_file_doallocate") || fn_has(f, "_IO_wfile_doallocate")
            || fn_has(f, "_IO_doallocbuf") || fn_has(f, "_IO_wdoallocbuf");
 }
@@ -58,6 +62,8 @@ static bool builtin_stdio(const lk_frame_t *f, size_t n)
 
 static bool is_tls_alloc(const lk_frame_t *f)
 {
+    if (f->function == NULL || f->function[0] != '_')
+        return false;
     return fn_has(f, "_dl_allocate_tls") || fn_has(f, "__tls_get_addr")
            || fn_has(f, "_dl_update_slotinfo") || fn_has(f, "_dl_resize_dtv");
 }
