@@ -76,6 +76,24 @@ static int series_alloc(lk_series_t *s, size_t n)
     return 0;
 }
 
+/* Did the exit dump come after a teardown?  Its live bytes fell below the
+ * sample before, so it shows the program freeing at exit, not how it
+ * behaved while running: trends leave that last sample out. */
+static bool exit_teardown(const lk_dump_t *last, uint64_t before, uint64_t at_exit)
+{
+    return last->trigger == LK_TRIGGER_EXIT && at_exit < before;
+}
+
+/* Dumps of 'p' that the site series use: all but a teardown exit dump. */
+static size_t series_dumps(const lk_process_t *p)
+{
+    size_t m = p->ndumps;
+    if (m >= 2 && exit_teardown(p->dumps[m - 1], p->dumps[m - 2]->totals.live_bytes,
+                                p->dumps[m - 1]->totals.live_bytes))
+        m--;
+    return m;
+}
+
 /* The total of 'p': the final dump's timeline when it has more samples
  * than there are dumps, else one sample per dump. */
 static int total_series(lk_growth_proc_t *gp, const lk_process_t *p)
@@ -84,11 +102,16 @@ static int total_series(lk_growth_proc_t *gp, const lk_process_t *p)
     const lk_timeline_t *tl = &last->timeline;
 
     if (tl->n > p->ndumps) {
-        if (series_alloc(&gp->total, tl->n) < 0)
+        size_t n = tl->n;
+        if (exit_teardown(last, tl->live_bytes[n - 2], tl->live_bytes[n - 1])) {
+            n--;
+            gp->teardown_excluded = true;
+        }
+        if (series_alloc(&gp->total, n) < 0)
             return -ENOMEM;
         gp->source = "timeline";
         size_t k = 0;
-        for (size_t i = 0; i < tl->n; i++) {
+        for (size_t i = 0; i < n; i++) {
             double t = (double)tl->uptime_ns[i] / 1e9;
             if (k > 0 && t < gp->total.t_s[k - 1])
                 continue;   /* a clock step back would make the fit refuse the series */
@@ -98,11 +121,13 @@ static int total_series(lk_growth_proc_t *gp, const lk_process_t *p)
         gp->total.n = k;
         return 0;
     }
-    if (series_alloc(&gp->total, p->ndumps) < 0)
+    size_t m = series_dumps(p);
+    gp->teardown_excluded = m < p->ndumps;
+    if (series_alloc(&gp->total, m) < 0)
         return -ENOMEM;
     gp->source = "dumps";
     size_t k = 0;
-    for (size_t i = 0; i < p->ndumps; i++) {
+    for (size_t i = 0; i < m; i++) {
         double t = (double)p->dumps[i]->uptime_ns / 1e9;
         if (k > 0 && t < gp->total.t_s[k - 1])
             continue;
@@ -146,9 +171,9 @@ static int cmp_site(const void *a, const void *b)
 /* Build one process's site series from 'obs' (sorted) and keep the ones
  * that moved.  Sites stay in 'sites' (appended), capped per process. */
 static int process_sites(lk_growth_report_t *g, lk_growth_proc_t *gp, const lk_process_t *p,
-                         obs_t *obs, size_t nobs, lk_symbolizer_t *sym)
+                         size_t m, obs_t *obs, size_t nobs, lk_symbolizer_t *sym)
 {
-    size_t m = p->ndumps, first = g->nsites;
+    size_t first = g->nsites;
     double *t = calloc(m, sizeof(*t)), *y = calloc(m, sizeof(*y));
     int rc = -ENOMEM;
 
@@ -191,7 +216,8 @@ static int process_sites(lk_growth_report_t *g, lk_growth_proc_t *gp, const lk_p
         s->family = (lk_family_t)obs[a].family;
         s->trend = tr;
         s->final_bytes = (uint64_t)y[m - 1];
-        s->share = gp->final_live_bytes > 0 ? y[m - 1] / (double)gp->final_live_bytes : 0;
+        double total = (double)p->dumps[m - 1]->totals.live_bytes;
+        s->share = total > 0 ? y[m - 1] / total : 0;
         if (series_alloc(&s->series, m) < 0)
             goto out;
         g->nsites++;
@@ -200,9 +226,9 @@ static int process_sites(lk_growth_report_t *g, lk_growth_proc_t *gp, const lk_p
         /* frames from the last dump that has the stack (ids never change) */
         const lk_dump_t *d = p->dumps[obs[b - 1].dump];
         const lk_stack_t *st = &d->stacks[d->sites[obs[b - 1].site].stack_idx];
-        size_t si = find_stack(p->dumps[m - 1], s->stack_id);
+        size_t si = find_stack(p->dumps[p->ndumps - 1], s->stack_id);
         if (si != (size_t)-1) {
-            d = p->dumps[m - 1];
+            d = p->dumps[p->ndumps - 1];
             st = &d->stacks[si];
         }
         if ((rc = lk_growth_frames(sym, d, st, &s->frames, &s->nframes)) < 0)
@@ -236,16 +262,16 @@ out:
     return rc;
 }
 
-/* Observations of every site with live bytes in any dump of 'p'. */
-static int gather(const lk_process_t *p, obs_t **out, size_t *nout)
+/* Observations of every site with live bytes in the first 'm' dumps of 'p'. */
+static int gather(const lk_process_t *p, size_t m, obs_t **out, size_t *nout)
 {
     size_t n = 0, k = 0;
-    for (size_t i = 0; i < p->ndumps; i++)
+    for (size_t i = 0; i < m; i++)
         n += p->dumps[i]->nsites;
     obs_t *o = malloc((n + 1) * sizeof(*o));
     if (o == NULL)
         return -ENOMEM;
-    for (size_t i = 0; i < p->ndumps; i++) {
+    for (size_t i = 0; i < m; i++) {
         const lk_dump_t *d = p->dumps[i];
         for (size_t j = 0; j < d->nsites; j++) {
             if (d->sites[j].live_bytes == 0)
@@ -289,13 +315,14 @@ int lk_growth_collect(lk_growth_report_t *g, const lk_input_t *in, lk_symbolizer
                     gp->total.n > 0 ? gp->total.bytes[gp->total.n - 1] : 0,
                     gp->slope_bytes_per_s, (double)gp->limit_bytes);
         }
-        if (p->ndumps < LA_TREND_MIN_SAMPLES)
+        size_t m = series_dumps(p);
+        if (m < LA_TREND_MIN_SAMPLES)
             continue;   /* one sample per dump: too few for site trends */
         obs_t *obs;
         size_t nobs;
-        if (gather(p, &obs, &nobs) < 0)
+        if (gather(p, m, &obs, &nobs) < 0)
             return -ENOMEM;
-        int rc = process_sites(g, gp, p, obs, nobs, sym);
+        int rc = process_sites(g, gp, p, m, obs, nobs, sym);
         free(obs);
         if (rc < 0)
             return rc;

@@ -27,10 +27,11 @@ typedef struct lk_growth_site {
     int pid;
     uint64_t stack_id;
     lk_family_t family;
-    lk_series_t series;     /* one sample per dump; absent from a dump = 0 */
+    lk_series_t series;     /* one sample per dump (but a teardown exit dump,
+                             * see growth.c); absent from a dump = 0 */
     la_trend_t trend;
-    uint64_t final_bytes;   /* live at the process's final dump */
-    double share;           /* final_bytes / final total live bytes, 0..1 */
+    uint64_t final_bytes;   /* live at the last dump of 'series' */
+    double share;           /* final_bytes / total live bytes of that dump, 0..1 */
     lk_frame_t *frames; size_t nframes;   /* trimmed: frames[0] is the user's call */
 } lk_growth_site_t;
 
@@ -66,6 +67,7 @@ typedef struct lk_growth_proc {
     size_t ndumps;
     const char *source;         /* "dumps" or "timeline": where 'total' comes from */
     lk_series_t total;          /* total live bytes over time */
+    bool teardown_excluded;     /* the exit dump's drop (frees at exit) is left out */
     la_trend_t trend;           /* of 'total' */
     uint64_t final_live_bytes;
     uint64_t limit_bytes;       /* limits.effective_bytes of the final dump; 0 unknown */

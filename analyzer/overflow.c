@@ -260,7 +260,10 @@ static int decide_one(lk_growth_proc_t *gp, const lk_growth_report_t *g)
             sb_growing_sites(&b, g, gp->pid);
             sb_projection(&b, gp);
         } else {
-            sb_printf(&b, ", while live memory did not grow steadily");
+            sb_printf(&b, ", while live memory %s",
+                      gp->trend.kind == LA_TREND_PLATEAU ? "stayed on a plateau"
+                      : gp->trend.kind == LA_TREND_STABLE ? "stayed flat"
+                      : "did not grow steadily");
         }
     } else if (grows) {
         gp->verdict = LK_VERDICT_LEAK_IN_PROGRESS;
@@ -271,6 +274,10 @@ static int decide_one(lk_growth_proc_t *gp, const lk_growth_report_t *g)
             sb_growing_sites(&b, g, gp->pid);
         }
         sb_projection(&b, gp);
+        if (gp->teardown_excluded)
+            sb_printf(&b, "; at exit it fell to %s, so memory accumulated while running "
+                      "rather than being lost",
+                      hb((double)gp->final_live_bytes, h1, sizeof(h1)));
     } else {
         gp->verdict = LK_VERDICT_NONE;
         if (gp->total.n < LA_TREND_MIN_SAMPLES && gp->ndumps < LA_TREND_MIN_SAMPLES)

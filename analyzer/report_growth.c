@@ -49,7 +49,7 @@ static void text_total(FILE *out, const lk_growth_proc_t *gp)
     fprintf(out, "Growth of process %d: %zu dump(s); total live bytes over %.1f s "
             "(%zu samples from the %s):\n", gp->pid, gp->ndumps, dur, gp->total.n, gp->source);
     la_sparkline(gp->total.bytes, gp->total.n, SPARK_CELLS, spark, sizeof(spark));
-    fprintf(out, "  total     %s  %s now, %s", spark,
+    fprintf(out, "  total     %s  %s at the end, %s", spark,
             la_human_bytes((double)gp->final_live_bytes, h1, sizeof(h1)),
             la_trend_name(gp->trend.kind));
     if (gp->trend.kind == LA_TREND_GROWING || gp->trend.kind == LA_TREND_SHRINKING)
@@ -57,6 +57,9 @@ static void text_total(FILE *out, const lk_growth_proc_t *gp)
     if (gp->trend.kind != LA_TREND_INSUFFICIENT)
         fprintf(out, " (confidence %.2f)", gp->trend.confidence);
     fputc('\n', out);
+    if (gp->teardown_excluded)
+        fprintf(out, "  (the exit dump's drop to %s, frees at exit, is left out of the trends)\n",
+                la_human_bytes((double)gp->final_live_bytes, h1, sizeof(h1)));
     /* after running out, a time to the limit says nothing */
     if (gp->seconds_to_limit >= 0 && gp->verdict != LK_VERDICT_EXHAUSTION
         && gp->verdict != LK_VERDICT_LEAK_EXHAUSTION)
@@ -74,7 +77,8 @@ static void text_sites(FILE *out, const lk_growth_report_t *g, int pid)
         if (s->pid != pid)
             continue;
         la_sparkline(s->series.bytes, s->series.n, SPARK_CELLS, spark, sizeof(spark));
-        fprintf(out, "  %-9s %s  %s now (%.0f%% of live)", la_trend_name(s->trend.kind), spark,
+        fprintf(out, "  %-9s %s  %s at the end (%.0f%% of live)", la_trend_name(s->trend.kind),
+                spark,
                 la_human_bytes((double)s->final_bytes, h1, sizeof(h1)), s->share * 100.0);
         if (s->trend.kind == LA_TREND_PLATEAU)
             fprintf(out, ", peak %s", la_human_bytes(s->trend.max_bytes, h2, sizeof(h2)));
@@ -239,6 +243,8 @@ static json_t *verdict_json(const lk_growth_report_t *g)
                               "growing_sites", (json_int_t)gp->ngrowing,
                               "growing_bytes", (json_int_t)gp->growing_bytes,
                               "total_series", series_json(&gp->total));
+        if (o != NULL)
+            json_object_set_new(o, "teardown_excluded", json_boolean(gp->teardown_excluded));
         if (o == NULL || json_array_append_new(procs, o) < 0) {
             json_decref(procs);
             return NULL;

@@ -471,6 +471,50 @@ START_TEST(test_growth_implausible_is_a_note)
 }
 END_TEST
 
+/* Frees at exit (an exit dump below the snapshot before it) are teardown:
+ * trends leave that sample out; an exit dump that did not drop stays in. */
+START_TEST(test_growth_exit_teardown)
+{
+    lk_input_t in = { 0 };
+    lk_growth_report_t g;
+    for (uint64_t k = 0; k < 8; k++) {
+        uint64_t b[NSTACKS] = { (k + 1) * 64 * KiB, 0, 0, 0 };
+        add_dump(&in, mk_dump(k, (double)k, b, GiB));
+    }
+    uint64_t none[NSTACKS] = { 0, 0, 0, 0 };
+    add_dump(&in, mk_dump(8, 8.0, none, GiB));
+    in.dumps[8]->trigger = LK_TRIGGER_EXIT;
+    analyze(&in, &g);
+    const lk_growth_proc_t *gp = &g.procs[0];
+    ck_assert(gp->teardown_excluded);
+    ck_assert_uint_eq(gp->total.n, 8);
+    ck_assert_uint_eq(gp->final_live_bytes, 0);
+    const lk_growth_site_t *s = site_of(&g, 0);
+    ck_assert_ptr_nonnull(s);
+    ck_assert_uint_eq(s->series.n, 8);
+    ck_assert_int_eq(s->trend.kind, LA_TREND_GROWING);
+    ck_assert_uint_eq(s->final_bytes, 8 * 64 * KiB);
+    ck_assert_int_eq(gp->verdict, LK_VERDICT_LEAK_IN_PROGRESS);
+    ck_assert_ptr_nonnull(strstr(gp->verdict_text, "accumulated while running"));
+    lk_growth_report_free(&g);
+    lk_input_free(&in);
+
+    /* the same exit dump without the drop is part of the series */
+    memset(&in, 0, sizeof(in));
+    for (uint64_t k = 0; k < 9; k++) {
+        uint64_t b[NSTACKS] = { (k < 8 ? k + 1 : 8) * 64 * KiB, 0, 0, 0 };
+        add_dump(&in, mk_dump(k, (double)k, b, GiB));
+    }
+    in.dumps[8]->trigger = LK_TRIGGER_EXIT;
+    analyze(&in, &g);
+    ck_assert(!g.procs[0].teardown_excluded);
+    ck_assert_uint_eq(g.procs[0].total.n, 9);
+    ck_assert_ptr_null(strstr(g.procs[0].verdict_text, "accumulated while running"));
+    lk_growth_report_free(&g);
+    lk_input_free(&in);
+}
+END_TEST
+
 START_TEST(test_growth_verdict_names)
 {
     ck_assert_str_eq(lk_verdict_name(LK_VERDICT_NONE), "none");
@@ -499,6 +543,7 @@ static Suite *growth_suite(void)
     tcase_add_test(tc, test_growth_too_few_samples);
     tcase_add_test(tc, test_growth_outputs);
     tcase_add_test(tc, test_growth_implausible_is_a_note);
+    tcase_add_test(tc, test_growth_exit_teardown);
     tcase_add_test(tc, test_growth_verdict_names);
     suite_add_tcase(s, tc);
     return s;
