@@ -76,12 +76,12 @@ static int series_alloc(lk_series_t *s, size_t n)
     return 0;
 }
 
-/* Did the exit dump come after a teardown?  Its live bytes fell below the
- * sample before, so it shows the program freeing at exit, not how it
+/* Did the exit dump come after a teardown?  Its live bytes fell below half
+ * of the sample before, so it shows the program freeing at exit, not how it
  * behaved while running: trends leave that last sample out. */
 static bool exit_teardown(const lk_dump_t *last, uint64_t before, uint64_t at_exit)
 {
-    return last->trigger == LK_TRIGGER_EXIT && at_exit < before;
+    return last->trigger == LK_TRIGGER_EXIT && at_exit < before / 2;
 }
 
 /* Dumps of 'p' that the site series use: all but a teardown exit dump. */
