@@ -5,8 +5,10 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -169,4 +171,20 @@ int lk_config_load(const char *(*getenv_fn)(const char *name))
 #include "config.def"
 #undef LK_OPT
     return bad;
+}
+
+/* LIBLEAK_DIR relative to the directory the process started in: a program
+ * that chdir()s later still writes its dumps where the user asked.  getcwd
+ * into a static buffer: no allocation.  Leaves the path alone on failure. */
+void lk_config_resolve_dir(void)
+{
+    static char abs_dir[4096];
+    char cwd[4096];
+    const char *d = lk_config.dir;
+    if (!d || d[0] == '/' || !getcwd(cwd, sizeof cwd))
+        return;
+    int n = strcmp(d, ".") == 0 ? snprintf(abs_dir, sizeof abs_dir, "%s", cwd)
+                                : snprintf(abs_dir, sizeof abs_dir, "%s/%s", cwd, d);
+    if (n > 0 && (size_t)n < sizeof abs_dir)
+        lk_config.dir = abs_dir;
 }

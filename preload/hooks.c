@@ -222,6 +222,7 @@ static bool tracking_start(void)
     } else {
         lk_config_load(NULL);
     }
+    lk_config_resolve_dir();
     uintptr_t r[3] = { (uintptr_t)&tracking_start, 0, 0 };
     dl_iterate_phdr(find_self, r);
     lk_stack_set_self_range(r[1], r[2]);

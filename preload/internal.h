@@ -43,6 +43,8 @@ extern lk_config_t lk_config;
  * may be NULL for getenv).  A bad value prints one warning and keeps the default.
  * Allocation-free.  Returns the number of bad values. */
 int lk_config_load(const char *(*getenv_fn)(const char *name));
+/* Make a relative LIBLEAK_DIR absolute against the current directory (at start). */
+void lk_config_resolve_dir(void);
 /* Parse one byte count: "123", "64K", "2M", "1G" (binary units).  Returns 0 or -EINVAL. */
 int lk_config_parse_bytes(const char *s, uint64_t *out);
 
