@@ -30,9 +30,17 @@
 #define PL_TIMEOUT   300   /* seconds per test case: CI machines are slow */
 #define PL_HANG_S    240   /* a victim still running after this is hung (a deadlock) */
 
+/* Fail the test with a message unless 'cond' holds.  Unlike ck_assert_msg,
+ * a passing check costs nothing: Check records a location (one write(2) to
+ * its pipe) for every ck_assert, and the lookups below run millions of times. */
+#define PL_REQUIRE(cond, ...)                \
+    do {                                     \
+        if (!(cond)) ck_abort_msg(__VA_ARGS__); \
+    } while (0)
+
 /* snprintf into the array 'buf', failing the test when the text is cut. */
 #define PL_FMT(buf, ...)                                                        \
-    ck_assert_msg(snprintf((buf), sizeof(buf), __VA_ARGS__) < (int)sizeof(buf), \
+    PL_REQUIRE(snprintf((buf), sizeof(buf), __VA_ARGS__) < (int)sizeof(buf), \
                   "%s: text too long", #buf)
 
 /* One dump file of a run: its name split into parts, and its parsed JSON. */
@@ -83,7 +91,7 @@ static inline void pl_artifact(char *buf, const char *rel)
 {
     char tmp[PATH_MAX];
     PL_FMT(tmp, "%s/%s", pl_build(), rel);
-    ck_assert_msg(realpath(tmp, buf) != NULL, "missing '%s' (run make BUILD=%s e2e)", tmp,
+    PL_REQUIRE(realpath(tmp, buf) != NULL, "missing '%s' (run make BUILD=%s e2e)", tmp,
                   pl_build());
 }
 
@@ -138,7 +146,7 @@ static inline void pl_mkdtemp(char *buf, const char *what)
     const char *tmp = getenv("TMPDIR");
     ck_assert(snprintf(buf, PATH_MAX, "%s/lk-e2e-%s-XXXXXX", tmp && *tmp ? tmp : "/tmp", what) <
               PATH_MAX);
-    ck_assert_msg(mkdtemp(buf) != NULL, "mkdtemp '%s': %s", buf, strerror(errno));
+    PL_REQUIRE(mkdtemp(buf) != NULL, "mkdtemp '%s': %s", buf, strerror(errno));
 }
 
 static inline int pl_cmp_dump(const void *a, const void *b)
@@ -185,7 +193,7 @@ static inline int pl_parse_name(const char *name, pl_dump_t *d)
 static inline void pl_load_dir(pl_run_t *r)
 {
     DIR *d = opendir(r->dir);
-    ck_assert_msg(d != NULL, "opendir '%s': %s", r->dir, strerror(errno));
+    PL_REQUIRE(d != NULL, "opendir '%s': %s", r->dir, strerror(errno));
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
         if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
@@ -247,7 +255,7 @@ static inline void pl_run_exe(pl_run_t *r, const char *exe, const char *const *a
 
     fflush(NULL);
     pid_t pid = fork();
-    ck_assert_msg(pid >= 0, "fork: %s", strerror(errno));
+    PL_REQUIRE(pid >= 0, "fork: %s", strerror(errno));
     if (pid == 0) {
         extern char **environ;
         setpgid(0, 0);  /* its own group, so a hung victim's children die with it */
@@ -298,7 +306,7 @@ static inline void pl_run_exe(pl_run_t *r, const char *exe, const char *const *a
     for (;;) {
         pid_t w = waitpid(pid, &st, WNOHANG);
         if (w == pid) break;
-        ck_assert_msg(w == 0 || errno == EINTR, "waitpid: %s", strerror(errno));
+        PL_REQUIRE(w == 0 || errno == EINTR, "waitpid: %s", strerror(errno));
         if (waited_ms >= hang_ms) {
             kill(-pid, SIGKILL);
             waitpid(pid, &st, 0);
@@ -346,7 +354,7 @@ static inline void pl_run_free(pl_run_t *r)
 /* Fail unless the victim exited normally with status 'code'; print its
  * stderr in the message. */
 #define pl_assert_exit(r, code)                                                        \
-    ck_assert_msg(WIFEXITED((r)->status) && WEXITSTATUS((r)->status) == (code),       \
+    PL_REQUIRE(WIFEXITED((r)->status) && WEXITSTATUS((r)->status) == (code),       \
                   "%s: expected exit %d, got %s %d; stderr:\n%s", (r)->exe, (code),    \
                   WIFEXITED((r)->status) ? "exit" : "signal",                           \
                   WIFEXITED((r)->status) ? WEXITSTATUS((r)->status)                     \
@@ -366,43 +374,43 @@ static inline int pl_count_lines(const char *s)
 
 static inline json_t *pl_obj(json_t *o, const char *key)
 {
-    ck_assert_msg(json_is_object(o), "not an object when looking up '%s'", key);
+    PL_REQUIRE(json_is_object(o), "not an object when looking up '%s'", key);
     json_t *v = json_object_get(o, key);
-    ck_assert_msg(v != NULL, "missing key '%s'", key);
+    PL_REQUIRE(v != NULL, "missing key '%s'", key);
     return v;
 }
 
 static inline long long pl_int(json_t *o, const char *key)
 {
     json_t *v = pl_obj(o, key);
-    ck_assert_msg(json_is_integer(v), "key '%s' is not an integer", key);
+    PL_REQUIRE(json_is_integer(v), "key '%s' is not an integer", key);
     return (long long)json_integer_value(v);
 }
 
 static inline const char *pl_str(json_t *o, const char *key)
 {
     json_t *v = pl_obj(o, key);
-    ck_assert_msg(json_is_string(v), "key '%s' is not a string", key);
+    PL_REQUIRE(json_is_string(v), "key '%s' is not a string", key);
     return json_string_value(v);
 }
 
 static inline int pl_bool(json_t *o, const char *key)
 {
     json_t *v = pl_obj(o, key);
-    ck_assert_msg(json_is_boolean(v), "key '%s' is not a boolean", key);
+    PL_REQUIRE(json_is_boolean(v), "key '%s' is not a boolean", key);
     return json_is_true(v);
 }
 
 /* Parse the hex string address 'v' ("0x7f..."). */
 static inline uint64_t pl_hex(json_t *v)
 {
-    ck_assert_msg(json_is_string(v), "address is not a string");
+    PL_REQUIRE(json_is_string(v), "address is not a string");
     const char *s = json_string_value(v);
-    ck_assert_msg(s[0] == '0' && (s[1] == 'x' || s[1] == 'X'), "address '%s' is not 0x-hex", s);
+    PL_REQUIRE(s[0] == '0' && (s[1] == 'x' || s[1] == 'X'), "address '%s' is not 0x-hex", s);
     char *end;
     errno = 0;
     uint64_t a = strtoull(s + 2, &end, 16);
-    ck_assert_msg(*end == '\0' && end != s + 2 && errno == 0, "bad address '%s'", s);
+    PL_REQUIRE(*end == '\0' && end != s + 2 && errno == 0, "bad address '%s'", s);
     return a;
 }
 
@@ -419,9 +427,9 @@ static inline pl_dump_t *pl_dump_of(pl_run_t *r, long pid, const char *trigger)
             found = &r->dumps[i];
             n++;
         }
-    ck_assert_msg(n == 1, "expected one '%s' dump of pid %ld in %s, found %d (of %d dumps)",
+    PL_REQUIRE(n == 1, "expected one '%s' dump of pid %ld in %s, found %d (of %d dumps)",
                   trigger, pid, r->dir, n, r->ndumps);
-    ck_assert_msg(found->root != NULL, "%s: does not parse: %s", found->name, found->error);
+    PL_REQUIRE(found->root != NULL, "%s: does not parse: %s", found->name, found->error);
     return found;
 }
 
@@ -459,8 +467,8 @@ static inline json_t *pl_stack(pl_dump_t *d, long long id)
  * frames are hex strings. */
 static inline void pl_check_dump(pl_dump_t *d)
 {
-    ck_assert_msg(d->root != NULL, "%s: does not parse: %s", d->name, d->error);
-    ck_assert_msg(d->mode == 0600, "%s: mode %o, expected 0600", d->name, (unsigned)d->mode);
+    PL_REQUIRE(d->root != NULL, "%s: does not parse: %s", d->name, d->error);
+    PL_REQUIRE(d->mode == 0600, "%s: mode %o, expected 0600", d->name, (unsigned)d->mode);
     json_t *root = d->root;
     ck_assert_str_eq(pl_str(root, LK_KEY_FORMAT), LIBLEAK_DUMP_FORMAT);
     ck_assert_int_eq(pl_int(root, LK_KEY_VERSION), LIBLEAK_DUMP_VERSION);
@@ -497,7 +505,7 @@ static inline void pl_check_dump(pl_dump_t *d)
         json_array_foreach(stacks, i, s) {
             json_array_foreach(pl_obj(s, LK_KEY_FRAMES), j, f) {
                 uint64_t a = pl_hex(f);
-                ck_assert_msg(a < lo || a >= hi, "%s: stacks[%zu] has libleak's own frame %s",
+                PL_REQUIRE(a < lo || a >= hi, "%s: stacks[%zu] has libleak's own frame %s",
                               d->name, i, json_string_value(f));
             }
         }
@@ -506,7 +514,7 @@ static inline void pl_check_dump(pl_dump_t *d)
     json_array_foreach(sites, i, s) {
         long long lb = pl_int(s, LK_KEY_LIVE_BLOCKS), tb = pl_int(s, LK_KEY_TOTAL_BLOCKS);
         long long fb = pl_int(s, LK_KEY_FREED_BLOCKS);
-        ck_assert_msg(tb == lb + fb, "%s: sites[%zu]: total_blocks %lld != live %lld + freed %lld",
+        PL_REQUIRE(tb == lb + fb, "%s: sites[%zu]: total_blocks %lld != live %lld + freed %lld",
                       d->name, i, tb, lb, fb);
         live_bytes += pl_int(s, LK_KEY_LIVE_BYTES);
         live_blocks += lb;
@@ -514,10 +522,10 @@ static inline void pl_check_dump(pl_dump_t *d)
     }
     if (pl_bool(totals, LK_KEY_COMPLETE)) {
         ck_assert_int_eq(pl_int(totals, LK_KEY_DROPPED_EVENTS), 0);
-        ck_assert_msg(pl_int(totals, LK_KEY_LIVE_BYTES) == live_bytes,
+        PL_REQUIRE(pl_int(totals, LK_KEY_LIVE_BYTES) == live_bytes,
                       "%s: totals.live_bytes %lld != sum of sites %lld", d->name,
                       pl_int(totals, LK_KEY_LIVE_BYTES), live_bytes);
-        ck_assert_msg(pl_int(totals, LK_KEY_LIVE_BLOCKS) == live_blocks,
+        PL_REQUIRE(pl_int(totals, LK_KEY_LIVE_BLOCKS) == live_blocks,
                       "%s: totals.live_blocks %lld != sum of sites %lld", d->name,
                       pl_int(totals, LK_KEY_LIVE_BLOCKS), live_blocks);
     }
@@ -542,15 +550,24 @@ static inline void pl_check_all(pl_run_t *r)
 /* ### symbols of the victim */
 
 /* Find function 'fn' in the symbol table of ELF file 'path': its value
- * (link-time address) and size.  Returns 1 when found. */
+ * (link-time address) and size.  Returns 1 when found.  Answers are cached
+ * (the last 64 lookups), since tests ask the same question per site. */
 static inline int pl_elf_sym(const char *path, const char *fn, uint64_t *start, uint64_t *size)
 {
+    static struct { char path[PATH_MAX]; char fn[128]; uint64_t start, size; int found; } cache[64];
+    static unsigned ncache;
+    for (unsigned c = 0; c < ncache && c < 64; c++)
+        if (!strcmp(cache[c].path, path) && !strcmp(cache[c].fn, fn)) {
+            *start = cache[c].start;
+            *size = cache[c].size;
+            return cache[c].found;
+        }
     int found = 0;
     elf_version(EV_CURRENT);
     int fd = open(path, O_RDONLY);
-    ck_assert_msg(fd >= 0, "open '%s': %s", path, strerror(errno));
+    PL_REQUIRE(fd >= 0, "open '%s': %s", path, strerror(errno));
     Elf *elf = elf_begin(fd, ELF_C_READ, NULL);
-    ck_assert_msg(elf != NULL, "'%s': not ELF", path);
+    PL_REQUIRE(elf != NULL, "'%s': not ELF", path);
     Elf_Scn *scn = NULL;
     while (!found && (scn = elf_nextscn(elf, scn)) != NULL) {
         GElf_Shdr sh;
@@ -572,6 +589,14 @@ static inline int pl_elf_sym(const char *path, const char *fn, uint64_t *start, 
     }
     elf_end(elf);
     close(fd);
+    if (strlen(path) < PATH_MAX && strlen(fn) < 128) {
+        unsigned c = ncache++ % 64;
+        strcpy(cache[c].path, path);
+        strcpy(cache[c].fn, fn);
+        cache[c].start = found ? *start : 0;
+        cache[c].size = found ? *size : 0;
+        cache[c].found = found;
+    }
     return found;
 }
 
@@ -596,7 +621,7 @@ static inline int pl_stack_has_fn(pl_dump_t *d, long long sid, const char *fn)
 {
     const char *exe = pl_str(pl_obj(d->root, LK_KEY_PROCESS), LK_KEY_EXE);
     uint64_t start, size;
-    ck_assert_msg(pl_elf_sym(exe, fn, &start, &size), "no function '%s' in '%s'", fn, exe);
+    PL_REQUIRE(pl_elf_sym(exe, fn, &start, &size), "no function '%s' in '%s'", fn, exe);
     uint64_t lo = pl_exe_base(d) + start, hi = lo + size;
     json_t *frames = pl_obj(pl_stack(d, sid), LK_KEY_FRAMES);
     size_t i;
@@ -638,9 +663,9 @@ static inline pl_agg_t pl_sites(pl_dump_t *d, const char *fn, const char *family
 #define pl_assert_site(d, fn, family, lblocks, lbytes, tblocks, tbytes)                     \
     do {                                                                                   \
         pl_agg_t a_ = pl_sites((d), (fn), (family));                                       \
-        ck_assert_msg(a_.nsites == 1, "%s: %d %s sites through %s(), expected 1",           \
+        PL_REQUIRE(a_.nsites == 1, "%s: %d %s sites through %s(), expected 1",           \
                       (d)->name, a_.nsites, (family) ? (family) : "any", (fn));             \
-        ck_assert_msg(a_.live_blocks == (lblocks) && a_.live_bytes == (lbytes) &&           \
+        PL_REQUIRE(a_.live_blocks == (lblocks) && a_.live_bytes == (lbytes) &&           \
                           a_.total_blocks == (tblocks) && a_.total_bytes == (tbytes) &&     \
                           a_.freed_blocks == (long long)(tblocks) - (long long)(lblocks),   \
                       "%s: site through %s(): live %lld blocks/%lld bytes, total %lld/%lld, " \
@@ -654,7 +679,7 @@ static inline pl_agg_t pl_sites(pl_dump_t *d, const char *fn, const char *family
 #define pl_assert_no_site(d, fn)                                                           \
     do {                                                                                   \
         pl_agg_t a_ = pl_sites((d), (fn), NULL);                                           \
-        ck_assert_msg(a_.nsites == 0, "%s: %d sites through %s(), expected none",          \
+        PL_REQUIRE(a_.nsites == 0, "%s: %d sites through %s(), expected none",          \
                       (d)->name, a_.nsites, (fn));                                         \
     } while (0)
 

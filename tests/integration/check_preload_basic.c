@@ -585,6 +585,56 @@ START_TEST(test_preload_limits)
 }
 END_TEST
 
+static int cmp_ll(const void *a, const void *b)
+{
+    long long x = *(const long long *)a, y = *(const long long *)b;
+    return x < y ? -1 : x > y;
+}
+
+START_TEST(test_preload_many_sites)
+{
+    pl_run_t r;
+    run_both(&r, "pl_manysites", NULL, NULL, 0);
+    pl_check_all(&r);
+    pl_dump_t *d = pl_exit_dump(&r);
+    json_t *sites = pl_obj(d->root, LK_KEY_SITES), *s;
+    size_t i;
+    long long ids[2048], bytes = 0, want = 0;
+    int n = 0;
+    json_array_foreach(sites, i, s) {
+        long long sid = pl_int(s, LK_KEY_STACK);
+        if (!pl_stack_has_fn(d, sid, "bt_leaf")) continue;
+        ck_assert_int_lt(n, 2048);
+        ck_assert_str_eq(pl_str(s, LK_KEY_FAMILY), "malloc");
+        ck_assert_int_eq(pl_int(s, LK_KEY_LIVE_BLOCKS), 2);
+        ck_assert_int_eq(pl_int(s, LK_KEY_TOTAL_BLOCKS), 2);
+        long long req = pl_int(s, LK_KEY_MAX_REQUEST);
+        ck_assert(req >= 1000 && req <= 1006);
+        ck_assert_int_eq(pl_int(s, LK_KEY_LIVE_BYTES), 2 * req);
+        ck_assert(!pl_bool(pl_stack(d, sid), LK_KEY_TRUNCATED));
+        bytes += pl_int(s, LK_KEY_LIVE_BYTES);
+        ids[n++] = sid;
+    }
+    ck_assert_msg(n == 1024, "%d sites through bt_leaf, expected 1024", n);
+    qsort(ids, (size_t)n, sizeof ids[0], cmp_ll);
+    for (int k = 1; k < n; k++) ck_assert_msg(ids[k] != ids[k - 1], "two sites share a stack");
+    for (int k = 0; k < 1024; k++) want += 2 * (1000 + k % 7);
+    ck_assert_int_eq(bytes, want);
+    /* distinct stacks have distinct frames: compare as JSON text */
+    json_t *seen = json_object();
+    json_array_foreach(sites, i, s) {
+        long long sid = pl_int(s, LK_KEY_STACK);
+        if (!pl_stack_has_fn(d, sid, "bt_leaf")) continue;
+        char *txt = json_dumps(pl_obj(pl_stack(d, sid), LK_KEY_FRAMES), JSON_COMPACT);
+        ck_assert_msg(json_object_get(seen, txt) == NULL, "two stacks with the same frames");
+        json_object_set_new(seen, txt, json_true());
+        free(txt);
+    }
+    json_decref(seen);
+    pl_run_free(&r);
+}
+END_TEST
+
 static Suite *preload_basic_suite(void)
 {
     Suite *s = suite_create("preload_basic");
@@ -625,6 +675,7 @@ static Suite *preload_basic_suite(void)
     tcase_add_test(tc, test_preload_preinit_before_ours);
     tcase_add_test(tc, test_preload_nofp_reaches_main);
     tcase_add_test(tc, test_preload_dlopen_module);
+    tcase_add_test(tc, test_preload_many_sites);
     suite_add_tcase(s, tc);
     return s;
 }
