@@ -614,12 +614,12 @@ int lk_scan_classify(lk_scan_block_t *blocks, size_t n, const lk_scan_root_t *ro
     memset(&c, 0, sizeof c);
     c.b = blocks;
     c.n = n;
-    c.roots = roots;
     c.read = opts->read;
     c.arg = opts->arg;
     c.usable = opts->usable;
     c.res = res;
     int rc = -ENOMEM;
+    lk_scan_root_t *lroots = NULL;
     uint8_t *chunk = malloc(ROOT_CHUNK);
     c.buf = malloc(BATCH_BYTES);
     c.starts = malloc((n ? n : 1) * sizeof *c.starts);
@@ -641,6 +641,20 @@ int lk_scan_classify(lk_scan_block_t *blocks, size_t n, const lk_scan_root_t *ro
     }
 
     if (opts->snapshot_max_bytes) build_snapshot(&c, opts->snapshot_max_bytes);
+
+    /* A thread stack inside a heap block (a user-supplied stack) ends with
+     * that block: scanning on to the end of the heap mapping would make the
+     * blocks after it roots. */
+    lroots = malloc((nroots ? nroots : 1) * sizeof *lroots);
+    if (!lroots) goto out_free;
+    memcpy(lroots, roots, nroots * sizeof *roots);
+    c.roots = lroots;
+    for (size_t r = 0; r < nroots; r++) {
+        int interior;
+        long i = lroots[r].kind == LK_ROOT_STACK ? find_block(&c, lroots[r].lo, &interior) : -1;
+        if (i >= 0 && blocks[i].ptr + blocks[i].size < lroots[r].hi)
+            lroots[r].hi = blocks[i].ptr + blocks[i].size;
+    }
 
     /* ### pass 1: flood fill from every root */
     c.phase = 1;
@@ -676,6 +690,7 @@ int lk_scan_classify(lk_scan_block_t *blocks, size_t n, const lk_scan_root_t *ro
     }
     rc = 0;
 out_free:
+    free(lroots);
     free(chunk);
     free(c.buf);
     free(c.starts);

@@ -377,6 +377,32 @@ START_TEST(test_scan_allocator_header_ignored)
 }
 END_TEST
 
+START_TEST(test_scan_stack_inside_block)
+{
+    /* A thread stack whose pointer lies in a 4 KiB heap block: the root ends
+     * with that block, so the block after it is no root and its pointer to
+     * x is not seen. */
+    uintptr_t stackblk = HEAP, after = HEAP + 0x1000, x = HEAP + 0x2000, y = HEAP + 0x2100;
+    lk_scan_block_t b[] = {blk(stackblk, 0x1000, 1), blk(after, 64, 2), blk(x, 16, 3),
+                           blk(y, 16, 4)};
+    put(after, x);
+    put(stackblk + 0x800, y);   /* on the user stack: y is held */
+    put(GLOB, stackblk);        /* the program keeps its stack block */
+    put(GLOB + 8, after);
+    lk_scan_root_t r[] = {global_root(GLOB, GLOB + 16),
+                          {stackblk + 0x700, FAKE_BASE + FAKE_SIZE, LK_ROOT_STACK, 9, NULL, 0, 0}};
+    lk_scan_result_t res;
+    classify(b, 4, r, 2, &res);
+    assert_kind(b, 4, y, LK_REACH_REACHABLE);
+    /* x is reachable through 'after' (held by the global), so its holder must
+     * be that global word, not the stack root. */
+    assert_kind(b, 4, x, LK_REACH_REACHABLE);
+    ck_assert_uint_eq(res.holders[at(b, 4, y)->aux].root, 0);  /* via the global's stack block */
+    ck_assert_uint_eq(res.root_bytes[LK_ROOT_STACK], 0x900);
+    lk_scan_result_free(&res);
+}
+END_TEST
+
 START_TEST(test_scan_dtv_word)
 {
     /* A thread descriptor's dtv field points 16 bytes into the DTV block:
@@ -746,6 +772,7 @@ static Suite *scan_suite(void)
     tcase_add_test(tc, test_scan_global_held_by);
     tcase_add_test(tc, test_scan_allocator_header_ignored);
     tcase_add_test(tc, test_scan_dtv_word);
+    tcase_add_test(tc, test_scan_stack_inside_block);
     tcase_add_test(tc, test_scan_unreadable_skipped);
     tcase_add_test(tc, test_scan_big_and_many_blocks);
     tcase_add_test(tc, test_scan_sort_many);
