@@ -57,6 +57,19 @@ int lk_growth_frames(lk_symbolizer_t *sym, const lk_dump_t *d, const lk_stack_t 
     return 0;
 }
 
+bool lk_growth_is_steady(const double *t, const double *y, size_t n, const la_trend_t *tr)
+{
+    la_trend_t half;
+    if (tr->kind != LA_TREND_GROWING || tr->confidence < LK_GROWTH_MIN_CONFIDENCE
+        || n < LK_GROWTH_STEADY_SAMPLES)
+        return false;
+    size_t h = n / 2;
+    if (la_trend_fit(t + h, y + h, n - h, 0, &half) < 0 || half.kind != LA_TREND_GROWING)
+        return false;
+    return half.slope_bytes_per_s * half.duration_s
+           >= fmax(LK_GROWTH_STEADY_BYTES, 0.01 * tr->max_bytes);
+}
+
 static void series_free(lk_series_t *s)
 {
     free(s->t_s);
@@ -215,6 +228,7 @@ static int process_sites(lk_growth_report_t *g, lk_growth_proc_t *gp, const lk_p
         s->stack_id = obs[a].stack_id;
         s->family = (lk_family_t)obs[a].family;
         s->trend = tr;
+        s->steady = lk_growth_is_steady(t, y, m, &tr);
         s->final_bytes = (uint64_t)y[m - 1];
         double total = (double)p->dumps[m - 1]->totals.live_bytes;
         s->share = total > 0 ? y[m - 1] / total : 0;
@@ -240,8 +254,7 @@ static int process_sites(lk_growth_report_t *g, lk_growth_proc_t *gp, const lk_p
         qsort(g->sites + first, n, sizeof(*g->sites), cmp_site);
     for (size_t i = first; i < g->nsites; i++) {
         const lk_growth_site_t *s = &g->sites[i];
-        if (s->trend.kind == LA_TREND_GROWING
-            && s->trend.confidence >= LK_GROWTH_MIN_CONFIDENCE) {
+        if (s->steady) {
             gp->ngrowing++;
             gp->growing_bytes += s->final_bytes;
         } else if (s->trend.kind == LA_TREND_PLATEAU) {
@@ -306,8 +319,9 @@ int lk_growth_collect(lk_growth_report_t *g, const lk_input_t *in, lk_symbolizer
         if (la_trend_fit(gp->total.t_s, gp->total.bytes, gp->total.n, 0, &gp->trend) < 0)
             gp->trend.kind = LA_TREND_INSUFFICIENT;
         /* Project at the current slope: the recent one when it still rises. */
-        if (gp->trend.kind == LA_TREND_GROWING
-            && gp->trend.confidence >= LK_GROWTH_MIN_CONFIDENCE) {
+        gp->steady = lk_growth_is_steady(gp->total.t_s, gp->total.bytes, gp->total.n,
+                                         &gp->trend);
+        if (gp->steady) {
             gp->slope_bytes_per_s = gp->trend.recent_slope_bytes_per_s > 0
                 ? gp->trend.recent_slope_bytes_per_s : gp->trend.slope_bytes_per_s;
             if (gp->limit_bytes > 0)

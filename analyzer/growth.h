@@ -10,9 +10,14 @@
 #include "model.h"
 #include "trend.h"
 
-/* A site or total counts as growing for the verdict only above this
- * Mann-Kendall confidence. */
+/* A site or total counts as growing for the verdict only when it is
+ * "steady": growing above this Mann-Kendall confidence over at least
+ * LK_GROWTH_STEADY_SAMPLES samples, and still growing over their later
+ * half by at least LK_GROWTH_STEADY_BYTES or 1% of the peak, whichever is
+ * more (a start-up step followed by a creep of a few KiB is not a leak). */
 #define LK_GROWTH_MIN_CONFIDENCE 0.9
+#define LK_GROWTH_STEADY_SAMPLES 6
+#define LK_GROWTH_STEADY_BYTES (64.0 * 1024)
 /* At most this many sites (growing first) are kept per process. */
 #define LK_GROWTH_MAX_SITES 64
 
@@ -30,6 +35,7 @@ typedef struct lk_growth_site {
     lk_series_t series;     /* one sample per dump (but a teardown exit dump,
                              * see growth.c); absent from a dump = 0 */
     la_trend_t trend;
+    bool steady;            /* steady growth: what the verdict counts */
     uint64_t final_bytes;   /* live at the last dump of 'series' */
     double share;           /* final_bytes / total live bytes of that dump, 0..1 */
     lk_frame_t *frames; size_t nframes;   /* trimmed: frames[0] is the user's call */
@@ -69,11 +75,12 @@ typedef struct lk_growth_proc {
     lk_series_t total;          /* total live bytes over time */
     bool teardown_excluded;     /* the exit dump's drop (frees at exit) is left out */
     la_trend_t trend;           /* of 'total' */
+    bool steady;                /* the total grows steadily (see above) */
     uint64_t final_live_bytes;
     uint64_t limit_bytes;       /* limits.effective_bytes of the final dump; 0 unknown */
     double slope_bytes_per_s;   /* current total slope used for the projection */
     double seconds_to_limit;    /* < 0: no projection */
-    size_t ngrowing, nplateau, nshrinking;   /* sites, confident ones only for growing */
+    size_t ngrowing, nplateau, nshrinking;   /* sites; ngrowing counts steady ones */
     uint64_t growing_bytes;     /* final live bytes of the growing sites */
     lk_verdict_t verdict;
     char *verdict_text;         /* malloc'd plain words */
@@ -102,6 +109,9 @@ int lk_verdict_decide(lk_growth_report_t *g);
  * verdict.  'g' must be zeroed.  Free with lk_growth_report_free(). */
 int lk_growth_analyze(lk_growth_report_t *g, const lk_input_t *in, lk_symbolizer_t *sym);
 void lk_growth_report_free(lk_growth_report_t *g);
+
+/* Is 'tr', fitted to the 'n' samples at 't'/'y', steady growth? */
+bool lk_growth_is_steady(const double *t, const double *y, size_t n, const la_trend_t *tr);
 
 /* Find the process entry of 'pid', or NULL. */
 const lk_growth_proc_t *lk_growth_find_proc(const lk_growth_report_t *g, int pid);

@@ -145,8 +145,7 @@ static void sb_growing_sites(sbuf_t *b, const lk_growth_report_t *g, int pid)
     size_t shown = 0, total = 0;
     for (size_t i = 0; i < g->nsites; i++) {
         const lk_growth_site_t *s = &g->sites[i];
-        if (s->pid != pid || s->trend.kind != LA_TREND_GROWING
-            || s->trend.confidence < LK_GROWTH_MIN_CONFIDENCE)
+        if (s->pid != pid || !s->steady)
             continue;
         total++;
         if (shown == 3)
@@ -170,7 +169,7 @@ static void sb_projection(sbuf_t *b, const lk_growth_proc_t *gp)
                   hb(gp->slope_bytes_per_s, h1, sizeof(h1)),
                   hb((double)gp->limit_bytes, h2, sizeof(h2)),
                   la_human_duration(gp->seconds_to_limit, h3, sizeof(h3)));
-    else if (gp->trend.kind == LA_TREND_GROWING)
+    else if (gp->steady)
         sb_printf(b, "; total live memory grows at %s/s",
                   hb(gp->slope_bytes_per_s, h1, sizeof(h1)));
 }
@@ -224,9 +223,7 @@ static int decide_one(lk_growth_proc_t *gp, const lk_growth_report_t *g)
                 exh = f;
         }
     }
-    bool total_grows = gp->trend.kind == LA_TREND_GROWING
-                       && gp->trend.confidence >= LK_GROWTH_MIN_CONFIDENCE;
-    bool grows = gp->ngrowing > 0 || total_grows;
+    bool grows = gp->ngrowing > 0 || gp->steady;
 
     if (exh != NULL && grows) {
         gp->verdict = LK_VERDICT_LEAK_EXHAUSTION;

@@ -31,9 +31,11 @@ static void text_frames(FILE *out, const lk_frame_t *f, size_t n)
         fprintf(out, "      ... %zu more frame(s)\n", n - TEXT_FRAMES);
 }
 
+/* Worth a text section: snapshots were taken, something failed, or the
+ * total grows steadily.  A lone exit dump of a short run says nothing. */
 static bool has_section(const lk_growth_report_t *g, const lk_growth_proc_t *gp)
 {
-    if (gp->total.n >= LA_TREND_MIN_SAMPLES)
+    if (gp->ndumps >= LA_TREND_MIN_SAMPLES || gp->steady || gp->ngrowing > 0)
         return true;
     for (size_t i = 0; i < g->nfailures; i++)
         if (g->failures[i].pid == gp->pid)
@@ -84,7 +86,9 @@ static void text_sites(FILE *out, const lk_growth_report_t *g, int pid)
             fprintf(out, ", peak %s", la_human_bytes(s->trend.max_bytes, h2, sizeof(h2)));
         else
             fprintf(out, ", %s/s", la_human_bytes(s->trend.slope_bytes_per_s, h2, sizeof(h2)));
-        fprintf(out, ", confidence %.2f, %s site:\n", s->trend.confidence,
+        fprintf(out, ", confidence %.2f%s, %s site:\n", s->trend.confidence,
+                s->trend.kind == LA_TREND_GROWING && !s->steady
+                    ? " (not steady: its later half does not grow)" : "",
                 lk_family_name(s->family));
         text_frames(out, s->frames, s->nframes);
     }
@@ -176,10 +180,10 @@ static json_t *growth_json(const lk_growth_report_t *g)
     json_t *a = json_array();
     for (size_t i = 0; a != NULL && i < g->nsites; i++) {
         const lk_growth_site_t *s = &g->sites[i];
-        json_t *o = json_pack("{s:i, s:I, s:s, s:s, s:f, s:f, s:f, s:I, s:I, s:f, s:o, s:o}",
+        json_t *o = json_pack("{s:i, s:I, s:s, s:s, s:b, s:f, s:f, s:f, s:I, s:I, s:f, s:o, s:o}",
                               "pid", s->pid, "stack", (json_int_t)s->stack_id,
                               "family", lk_family_name(s->family),
-                              "trend", la_trend_name(s->trend.kind),
+                              "trend", la_trend_name(s->trend.kind), "steady", s->steady,
                               "slope_bytes_per_s", s->trend.slope_bytes_per_s,
                               "recent_slope_bytes_per_s", s->trend.recent_slope_bytes_per_s,
                               "confidence", s->trend.confidence,
@@ -243,8 +247,10 @@ static json_t *verdict_json(const lk_growth_report_t *g)
                               "growing_sites", (json_int_t)gp->ngrowing,
                               "growing_bytes", (json_int_t)gp->growing_bytes,
                               "total_series", series_json(&gp->total));
-        if (o != NULL)
+        if (o != NULL) {
             json_object_set_new(o, "teardown_excluded", json_boolean(gp->teardown_excluded));
+            json_object_set_new(o, "total_steady", json_boolean(gp->steady));
+        }
         if (o == NULL || json_array_append_new(procs, o) < 0) {
             json_decref(procs);
             return NULL;

@@ -515,6 +515,48 @@ START_TEST(test_growth_exit_teardown)
 }
 END_TEST
 
+/* A start-up step and then a creep of a few KiB, or too few samples, is
+ * not steady growth: no "leak in progress", no text section. */
+START_TEST(test_growth_startup_step_is_not_steady)
+{
+    static const uint64_t step[] = { 0, 0, 78, 79, 79, 80, 80, 81, 85, 89 };
+    lk_input_t in = { 0 };
+    lk_growth_report_t g;
+    uint64_t b[NSTACKS] = { 89 * KiB, 0, 0, 0 };
+    add_dump(&in, mk_dump(0, 1.0, b, GiB));
+    add_timeline(in.dumps[0], 10, 0);
+    for (size_t i = 0; i < 10; i++)
+        in.dumps[0]->timeline.live_bytes[i] = step[i] * KiB;
+    analyze(&in, &g);
+    const lk_growth_proc_t *gp = &g.procs[0];
+    ck_assert_int_eq(gp->trend.kind, LA_TREND_GROWING);   /* what the fit says */
+    ck_assert(!gp->steady);
+    ck_assert_int_eq(gp->verdict, LK_VERDICT_NONE);
+    ck_assert(gp->seconds_to_limit < 0);
+    lk_report_t r = { .growth = &g };
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    lk_report_growth_text(f, &r, PID);
+    fclose(f);
+    ck_assert_uint_eq(len, 0);
+    free(buf);
+    lk_growth_report_free(&g);
+    lk_input_free(&in);
+
+    /* a clean linear rise, but over only 5 samples */
+    memset(&in, 0, sizeof(in));
+    add_dump(&in, mk_dump(0, 1.0, b, GiB));
+    add_timeline(in.dumps[0], 5, MiB);
+    analyze(&in, &g);
+    ck_assert_int_eq(g.procs[0].trend.kind, LA_TREND_GROWING);
+    ck_assert(!g.procs[0].steady);
+    ck_assert_int_eq(g.procs[0].verdict, LK_VERDICT_NONE);
+    lk_growth_report_free(&g);
+    lk_input_free(&in);
+}
+END_TEST
+
 START_TEST(test_growth_verdict_names)
 {
     ck_assert_str_eq(lk_verdict_name(LK_VERDICT_NONE), "none");
@@ -544,6 +586,7 @@ static Suite *growth_suite(void)
     tcase_add_test(tc, test_growth_outputs);
     tcase_add_test(tc, test_growth_implausible_is_a_note);
     tcase_add_test(tc, test_growth_exit_teardown);
+    tcase_add_test(tc, test_growth_startup_step_is_not_steady);
     tcase_add_test(tc, test_growth_verdict_names);
     suite_add_tcase(s, tc);
     return s;
