@@ -1164,7 +1164,7 @@ out_fail:
 
 /* ### reading our own memory without faulting */
 
-static int read_mode;           /* 0: process_vm_readv, 1: pipe probe */
+int lk_scan_read_mode;          /* 0: process_vm_readv, 1: pipe probe */
 static int probe_pipe[2] = {-1, -1};
 
 /* Copy what is readable of [addr, addr+len) into 'dst' one page at a time
@@ -1217,7 +1217,7 @@ void lk_scan_read_self(lk_scan_io_t *io, size_t n, void *arg)
     struct iovec li[BATCH_MAX], ri[BATCH_MAX];
     size_t i = 0;
     while (i < n) {
-        if (read_mode == 1) {
+        if (lk_scan_read_mode == 1) {
             io[i].got = read_pipe(io[i].addr, io[i].dst, io[i].len);
             i++;
             continue;
@@ -1231,7 +1231,7 @@ void lk_scan_read_self(lk_scan_io_t *io, size_t n, void *arg)
         if (r < 0) {
             if (errno == EINTR) continue;
             if (errno == ENOSYS || errno == EPERM) {
-                read_mode = 1;  /* seccomp or an old kernel: use the pipe */
+                lk_scan_read_mode = 1;  /* seccomp or an old kernel: use the pipe */
                 continue;
             }
             r = 0;              /* EFAULT: the first request failed at once */

@@ -120,6 +120,9 @@ struct json_t *lk_scan_build_json(const lk_scan_block_t *blocks, size_t n,
 /* Reader over this process's memory: process_vm_readv on itself, falling
  * back to a pipe probe where that syscall is forbidden.  'arg' is unused. */
 void lk_scan_read_self(lk_scan_io_t *io, size_t n, void *arg);
+/* How lk_scan_read_self reads: 0 process_vm_readv, 1 the pipe probe (set
+ * for good once the syscall is refused; tests set it to cover the probe). */
+extern int lk_scan_read_mode;
 
 /* The preload's entry point: stop allocation, gather roots and blocks, scan,
  * and return the "reachability" section, or NULL on failure.  Caller holds

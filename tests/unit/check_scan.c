@@ -589,6 +589,7 @@ END_TEST
 
 START_TEST(test_scan_read_self)
 {
+    lk_scan_read_mode = _i;  /* 0: process_vm_readv, 1: the pipe probe */
     long pg = sysconf(_SC_PAGESIZE);
     uint8_t *m = mmap(NULL, (size_t)pg * 3, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     ck_assert(m != MAP_FAILED);
@@ -783,7 +784,7 @@ static Suite *scan_suite(void)
     }
     TCase *tp = tcase_create("process");
     tcase_set_timeout(tp, 30);
-    tcase_add_test(tp, test_scan_read_self);
+    tcase_add_loop_test(tp, test_scan_read_self, 0, 2);
     tcase_add_test(tp, test_scan_dump_section_in_process);
     suite_add_tcase(s, tp);
     return s;
