@@ -243,13 +243,16 @@ static inline bool user_start(uintptr_t *fp, uintptr_t *pc0, uintptr_t *sp0)
     return false;
 }
 
-/* Walk from (pc, sp) with learned deltas only.  Returns false at the first
- * unknown or untrusted pc, or a read outside this thread's stack. */
-static bool fast_walk(lk_frames_t *f, int max, uintptr_t pc, uintptr_t sp, uint32_t *off)
+/* Walk from (pc, sp) with learned deltas only.  Returns WALK_UNKNOWN at the
+ * first pc never seen (a learning unwind will fix that), WALK_UNTRUSTED at a
+ * pc whose frame size varies or a read outside this thread's stack. */
+enum { WALK_OK, WALK_UNKNOWN, WALK_UNTRUSTED };
+
+static int fast_walk(lk_frames_t *f, int max, uintptr_t pc, uintptr_t sp, uint32_t *off)
 {
     uintptr_t hi = tls_stack_hi, sp0 = sp;
     if (sp < tls_stack_lo || sp >= hi)
-        return false;
+        return WALK_UNTRUSTED;
     int n = 0;
     for (;;) {
         f->pc[n++] = pc;
@@ -257,22 +260,22 @@ static bool fast_walk(lk_frames_t *f, int max, uintptr_t pc, uintptr_t sp, uint3
             break;                          /* one more than kept: truncated */
         const pc_ent_t *e = pc_find(pc);
         if (!e)
-            return false;
+            return WALK_UNKNOWN;
         uint32_t fl = __atomic_load_n(&e->flags, __ATOMIC_ACQUIRE);
         if (fl & PC_END)
             break;
         if ((fl & (PC_OK | PC_VAR)) != PC_OK)
-            return false;
+            return WALK_UNTRUSTED;
         uintptr_t nsp = sp + e->delta;
         if (e->delta < 8 || nsp > hi || nsp - sp0 > UINT32_MAX)
-            return false;
+            return WALK_UNTRUSTED;
         off[n] = (uint32_t)(nsp - 8 - sp0);  /* where frame n's pc was read */
         pc = *(const uintptr_t *)(nsp - 8);
         sp = nsp;
     }
     f->truncated = n > max;
     f->depth = (uint32_t)(n > max ? max : n);
-    return true;
+    return WALK_OK;
 }
 
 /* ### per-thread memo of whole walks
@@ -484,6 +487,7 @@ __attribute__((noinline)) void lk_stack_capture(lk_frames_t *f)
         lk_frames_hash(f);
         return;
     }
+    int walk = WALK_UNTRUSTED;
     if (lk_stack_fast_enabled && lk_config.fast_unwind && stack_bounds()) {
         char *t = memo_table(max);
         memo_t *m = t ? memo_slot(t, pc0, sp0) : NULL;
@@ -493,7 +497,8 @@ __attribute__((noinline)) void lk_stack_capture(lk_frames_t *f)
         }
         uint32_t off[LK_MAX_DEPTH + 2];
         uint32_t epoch = __atomic_load_n(&pc_var_epoch, __ATOMIC_ACQUIRE);
-        if (fast_walk(f, max, pc0, sp0, off)) {
+        walk = fast_walk(f, max, pc0, sp0, off);
+        if (walk == WALK_OK) {
             tls_fast_walks++;
             lk_frames_hash(f);
             if (m) {
@@ -505,7 +510,11 @@ __attribute__((noinline)) void lk_stack_capture(lk_frames_t *f)
         }
     }
     tls_slow_walks++;
-    if (!slow_walk(f, max, pc0, sp0))
+    /* A pc never seen: the learning unwind (slow: a DWARF lookup per frame)
+     * teaches its frame size.  Anything else (fast path off, a pc whose frame
+     * varies, a full pc table) takes libunwind's own cached unw_backtrace. */
+    if (walk != WALK_UNKNOWN || pc_used >= PC_TABLE_SIZE / 4 * 3 ||
+        !slow_walk(f, max, pc0, sp0))
         capture_by_range(f, max);
     lk_frames_hash(f);
 }
