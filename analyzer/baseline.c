@@ -121,8 +121,11 @@ static void base_finish(lk_base_t *b)
     qsort(b->v, b->n, sizeof(*b->v), cmp_site);
     for (i = 1; i < b->n; i++) {
         if (strcmp(b->v[i].key, b->v[o].key) == 0) {
-            b->v[o].bytes += b->v[i].bytes;
-            b->v[o].blocks += b->v[i].blocks;
+            /* saturating: keys sum many sites */
+            b->v[o].bytes = b->v[o].bytes > UINT64_MAX - b->v[i].bytes ? UINT64_MAX
+                            : b->v[o].bytes + b->v[i].bytes;
+            b->v[o].blocks = b->v[o].blocks > UINT64_MAX - b->v[i].blocks ? UINT64_MAX
+                             : b->v[o].blocks + b->v[i].blocks;
             free(b->v[i].key);
             free(b->v[i].where);
         } else {

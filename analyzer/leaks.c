@@ -70,6 +70,13 @@ static int user_frames(lk_symbolizer_t *sym, const lk_dump_t *d, const lk_stack_
     int rc = lk_symbolize_stack(sym, d, st, &f, &n);
     if (rc < 0)
         return rc;
+    if (n == 0) {       /* a dump may record an empty stack */
+        *out = f;
+        *nout = 0;
+        if (trimmed != NULL)
+            *trimmed = 0;
+        return 0;
+    }
     size_t skip = lk_leaks_trim(f, n);
     size_t end = n;
     for (size_t i = skip; i < n; i++)
@@ -83,6 +90,13 @@ static int user_frames(lk_symbolizer_t *sym, const lk_dump_t *d, const lk_stack_
     if (trimmed != NULL)
         *trimmed = skip;
     return 0;
+}
+
+/* Add without wrapping: each count is at most 2^62 (load.c), but a sum over
+ * many sites and processes is not.  Saturates at INT64_MAX (JSON's range). */
+static void sat_add(uint64_t *sum, uint64_t v)
+{
+    *sum = *sum > (uint64_t)INT64_MAX - v ? (uint64_t)INT64_MAX : *sum + v;
 }
 
 static int cmp_leak(const void *a, const void *b)
@@ -189,19 +203,19 @@ int lk_leaks_collect(lk_report_t *r, const lk_input_t *in, lk_symbolizer_t *sym,
             l->suppressed_by = lk_supp_match(&r->supps, l->frames, l->nframes);
             if (l->suppressed_by != NULL) {
                 l->suppressed_by->hits++;
-                l->suppressed_by->bytes += l->bytes;
-                l->suppressed_by->blocks += l->blocks;
-                ps->suppressed_bytes += l->bytes;
-                ps->suppressed_blocks += l->blocks;
-                r->suppressed_bytes += l->bytes;
-                r->suppressed_blocks += l->blocks;
+                sat_add(&l->suppressed_by->bytes, l->bytes);
+                sat_add(&l->suppressed_by->blocks, l->blocks);
+                sat_add(&ps->suppressed_bytes, l->bytes);
+                sat_add(&ps->suppressed_blocks, l->blocks);
+                sat_add(&r->suppressed_bytes, l->bytes);
+                sat_add(&r->suppressed_blocks, l->blocks);
                 r->suppressed_sites++;
             } else {
-                ps->leaked_bytes += l->bytes;
-                ps->leaked_blocks += l->blocks;
+                sat_add(&ps->leaked_bytes, l->bytes);
+                sat_add(&ps->leaked_blocks, l->blocks);
                 ps->leak_sites++;
-                r->leaked_bytes += l->bytes;
-                r->leaked_blocks += l->blocks;
+                sat_add(&r->leaked_bytes, l->bytes);
+                sat_add(&r->leaked_blocks, l->blocks);
                 r->leak_sites++;
             }
         }
@@ -227,7 +241,7 @@ int lk_leaks_gate(lk_report_t *r, const lk_options_t *opt)
     r->gate_reason[0] = '\0';
     for (size_t i = 0; i < r->nleaks; i++)
         if (gate_counts(&r->leaks[i], opt)) {
-            bytes += r->leaks[i].bytes;
+            sat_add(&bytes, r->leaks[i].bytes);
             sites++;
         }
     if (r->has_baseline && (r->new_sites > 0 || r->grown_sites > 0)) {

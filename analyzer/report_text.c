@@ -154,8 +154,8 @@ int lk_report_suppressions(FILE *out, const lk_report_t *r, const lk_options_t *
         fputc('\n', out);
         if (f->function != NULL)
             fprintf(out, "leak:^%.*s$\n", (int)strcspn(f->function, "@"), f->function);
-        else if (f->module != NULL)
-            fprintf(out, "leak:%s\n", lk_basename(f->module));
+        else if (f->module != NULL)   /* the whole path: a substring would hide too much */
+            fprintf(out, "leak:^%s$\n", f->module);
         else
             fprintf(out, "# (no symbol or module for this frame; no rule possible)\n");
     }
