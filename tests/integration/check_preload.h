@@ -292,6 +292,8 @@ static inline void pl_run_exe(pl_run_t *r, const char *exe, const char *const *a
         dup2(in, 0);
         dup2(out, 1);
         dup2(err, 2);
+        /* the victim starts with 0, 1 and 2 only, not Check's pipes */
+        for (int fd = 3; fd < 1024; fd++) close(fd);
         execv(exe, (char *const *)argv);
         _exit(127);
     }

@@ -258,6 +258,33 @@ START_TEST(test_preload_signal_storm)
 }
 END_TEST
 
+START_TEST(test_preload_closed_fds_not_written)
+{
+    /* the program closes libleak's pipe and reuses the numbers for files */
+    char files[PATH_MAX];
+    pl_mkdtemp(files, "files");
+    const char *const args[] = {files, NULL};
+    const char *const env[] = {"LIBLEAK_WATERMARK=1M", NULL};
+    pl_run_t r;
+    pl_run(&r, "pl_closefds", args, env, 1);
+    pl_assert_exit(&r, 0);
+    ck_assert_str_eq(r.out, "ok\n");
+    for (int i = 0; i < 5; i++) {
+        char p[PATH_MAX + 8];
+        PL_FMT(p, "%s/f%d", files, i);
+        char *text = pl_slurp(p);
+        ck_assert_msg(!strcmp(text, "data\n"),
+                      "the program's file f%d (fd %d) holds '%s' instead of 'data\\n': "
+                      "libleak wrote into a descriptor it no longer owns", i, 3 + i, text);
+        free(text);
+    }
+    pl_rm_rf(files);
+    pl_check_all(&r);
+    pl_exit_dump(&r);
+    pl_run_free(&r);
+}
+END_TEST
+
 static Suite *preload_snap_suite(void)
 {
     Suite *s = suite_create("preload_snap");
@@ -276,6 +303,7 @@ static Suite *preload_snap_suite(void)
     tcase_add_test(tc, test_preload_sigowner_early);
     tcase_add_test(tc, test_preload_sigowner_late);
     tcase_add_test(tc, test_preload_signal_storm);
+    tcase_add_test(tc, test_preload_closed_fds_not_written);
     suite_add_tcase(s, tc);
     return s;
 }
