@@ -171,6 +171,50 @@ START_TEST(test_reach_leak_in_thread)
 }
 END_TEST
 
+START_TEST(test_reach_cxx_families)
+{
+    pl_run_t r;
+    pl_dump_t *d;
+    json_t *sec = run_reach(&r, "rc_cxx", &d);
+    rc_assert_kind(d, sec, "lose_node", "definite", 1, 24);
+    rc_assert_kind(d, sec, "make_values", "indirect", 1, 40);
+    rc_assert_kind(d, sec, "keep_vector", "reachable", 2, 424);
+    /* The families survive into the section. */
+    json_t *sites = pl_obj(sec, LK_KEY_REACH_SITES), *s;
+    size_t i;
+    int seen = 0;
+    json_array_foreach(sites, i, s) {
+        const char *kind = pl_str(s, LK_KEY_REACH_KIND), *fam = pl_str(s, LK_KEY_FAMILY);
+        long long st = pl_int(s, LK_KEY_STACK);
+        if (!strcmp(kind, "definite") && pl_stack_has_fn(d, st, "lose_node")) {
+            ck_assert_str_eq(fam, "new");
+            seen |= 1;
+        }
+        if (!strcmp(kind, "indirect") && pl_stack_has_fn(d, st, "make_values")) {
+            ck_assert_str_eq(fam, "new[]");
+            seen |= 2;
+        }
+    }
+    ck_assert_int_eq(seen, 3);
+    json_t *st = rc_structure(d, sec, "lose_node");
+    ck_assert_str_eq(pl_str(st, LK_KEY_REACH_HEAD_FAMILY), "new");
+    ck_assert_int_eq(pl_int(st, LK_KEY_REACH_BYTES), 64);
+    /* Both blocks (the vector and its array) are credited to g_vec. */
+    uint64_t g = rc_nm(r.exe, "g_vec");
+    long long held = 0;
+    json_t *h;
+    json_array_foreach(pl_obj(sec, LK_KEY_REACH_HELD_BY), i, h) {
+        if (!pl_stack_has_fn(d, pl_int(h, LK_KEY_STACK), "keep_vector")) continue;
+        ck_assert_str_eq(pl_str(h, LK_KEY_REACH_ROOT), "global");
+        ck_assert_uint_eq(pl_hex(pl_obj(h, LK_KEY_REACH_OFFSET)), g);
+        ck_assert_str_eq(pl_str(h, LK_KEY_FAMILY), "new");
+        held += pl_int(h, LK_KEY_REACH_BYTES);
+    }
+    ck_assert_int_eq(held, 424);
+    pl_run_free(&r);
+}
+END_TEST
+
 START_TEST(test_reach_off)
 {
     /* LIBLEAK_SCAN=0: the exit dump has no reachability section. */
@@ -197,6 +241,7 @@ static Suite *reach_suite(void)
     tcase_add_test(tc, test_reach_parked_thread_stack);
     tcase_add_test(tc, test_reach_busy_thread_stack);
     tcase_add_test(tc, test_reach_leak_in_thread);
+    tcase_add_test(tc, test_reach_cxx_families);
     tcase_add_test(tc, test_reach_off);
     suite_add_tcase(s, tc);
     return s;

@@ -174,6 +174,7 @@ CROSS(test_reach_vg_global, "rc_global", "hold_me", "hold_child")
 CROSS(test_reach_vg_interior, "rc_interior", "alloc_interior")
 CROSS(test_reach_vg_thread_stack, "rc_thread_stack", "on_worker_stack")
 CROSS(test_reach_vg_thread_leak, "rc_thread_leak", "leak_in_thread")
+CROSS(test_reach_vg_cxx, "rc_cxx", "lose_node", "make_values", "keep_vector")
 
 static Suite *reach_valgrind_suite(void)
 {
@@ -187,6 +188,7 @@ static Suite *reach_valgrind_suite(void)
     tcase_add_test(tc, test_reach_vg_interior);
     tcase_add_test(tc, test_reach_vg_thread_stack);
     tcase_add_test(tc, test_reach_vg_thread_leak);
+    tcase_add_test(tc, test_reach_vg_cxx);
     suite_add_tcase(s, tc);
     return s;
 }
