@@ -722,7 +722,9 @@ static int add_dump(lk_input_t *in, lk_dump_t *d)
 static int load_file(lk_input_t *in, const char *path, char *err, size_t errlen)
 {
     struct stat sb;
-    int rc, fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO given by mistake must not hang us before the
+     * regular-file check below. */
+    int rc, fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 
     if (fd < 0) {
         rc = -errno;

@@ -132,6 +132,9 @@ done
 expect_rc 2 "$LA" "$T/type.json"; has "stacks[0].frames: expected array, got integer" "$T/err"
 expect_rc 2 "$LA" "$T/no/such/dir"
 has "cannot open '$T/no/such/dir'" "$T/err"
+mkfifo "$T/fifo.json"
+expect_rc 2 timeout 10 "$LA" "$T/fifo.json"     # must not block on a FIFO
+has "$T/fifo.json: not a regular file" "$T/err"
 mkdir "$T/emptydir"
 expect_rc 2 "$LA" "$T/emptydir"
 has "no libleak dumps" "$T/err"
