@@ -44,6 +44,11 @@ static bool is_allocator_frame(const lk_frame_t *f)
      * growing its buffer): the user's call is the frame below it. */
     if (f->file != NULL && strstr(f->file, "/include/c++/") != NULL)
         return true;
+    /* ... and the same code instantiated inside libstdc++ itself
+     * (std::string's buffer is made in libstdc++.so). */
+    if (mod != NULL && strncmp(mod, "libstdc++", 9) == 0 && f->function != NULL
+        && (strncmp(f->function, "std::", 5) == 0 || strncmp(f->function, "__gnu_cxx::", 11) == 0))
+        return true;
     if (f->function == NULL)
         return false;
     for (size_t i = 0; i < sizeof(allocator_functions) / sizeof(allocator_functions[0]); i++)

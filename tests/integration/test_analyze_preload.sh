@@ -79,6 +79,8 @@ has "Direct leak of 400 byte(s) in 1 object(s) allocated from:
     #0" "$T/out"
 grep -A1 "Direct leak of 400 byte(s)" "$T/out" | grep -qF "in fill_vector $X:$(line_of $X '// AN_VECTOR')" \
     || fail "vector leak: top frame is not fill_vector at the reserve() line"
+grep -A1 "Direct leak of 101 byte(s)" "$T/out" | grep -qF "in leak_string $X:$(line_of $X '// AN_STRING')" \
+    || fail "std::string buffer: top frame is not leak_string"
 hasnt "operator new" "$T/out"
 hasnt "std::" "$T/out"
 has "allocated by new[], freed by delete" "$T/out"

@@ -4,9 +4,12 @@
 //   AN_NEW_ARRAY: new int[10] (40 bytes) leaked by leak_array()
 //   AN_VECTOR: a std::vector's 400-byte buffer; the std:: frames are trimmed
 //              so the top frame is fill_vector() at the reserve() call
+//   AN_STRING: a std::string object (new, 32 bytes) and its 101-byte buffer,
+//              made inside libstdc++.so; both report leak_string() on top
 //   AN_MISMATCH_ALLOC / AN_MISMATCH_FREE: new[] released with delete
 //   freed objects: never reported
 #include <cstdio>
+#include <string>
 #include <vector>
 
 namespace app {
@@ -28,6 +31,7 @@ __attribute__((noinline)) Widget *Factory::make(int id)
 static int *volatile keep_array;
 static std::vector<int> *volatile keep_vec;
 static app::Widget *volatile keep_widget;
+static std::string *volatile keep_string;
 
 __attribute__((noinline)) static void leak_array()
 {
@@ -39,6 +43,11 @@ __attribute__((noinline)) static void fill_vector()
     std::vector<int> *v = new std::vector<int>();
     v->reserve(100); // AN_VECTOR
     keep_vec = v;
+}
+
+__attribute__((noinline)) static void leak_string()
+{
+    keep_string = new std::string(100, 'x'); // AN_STRING
 }
 
 __attribute__((noinline)) static char *mismatch_alloc()
@@ -56,6 +65,7 @@ int main()
     keep_widget = app::Factory::make(7);
     leak_array();
     fill_vector();
+    leak_string();
     mismatch_free(mismatch_alloc());
     for (int i = 0; i < 50; i++)
         delete new app::Widget(i);
@@ -63,5 +73,6 @@ int main()
     keep_widget = nullptr;
     keep_array = nullptr;
     keep_vec = nullptr;
+    keep_string = nullptr;
     return 0;
 }
