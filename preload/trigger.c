@@ -9,6 +9,8 @@
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -103,12 +105,24 @@ size_t lk_timeline_copy(lk_sample_t *out, size_t max)
 
 /* ### the wake-up pipe (written by the signal handler and the hot path) */
 static int wake_fd[2] = { -1, -1 };
+static ino_t wake_ino;              /* the pipe's inode: both ends share it */
+static dev_t wake_dev;
 enum { WAKE_SIGNAL = 'S', WAKE_WATERMARK = 'W' };
+
+/* Is 'fd' still our pipe?  A program that closes every descriptor (a daemon)
+ * may have reused the number for its own file: never write or read it then.
+ * fstat is async-signal-safe. */
+static bool is_our_pipe(int fd)
+{
+    struct stat st;
+    return fd >= 0 && fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode) && st.st_ino == wake_ino &&
+           st.st_dev == wake_dev;
+}
 
 static void wake(char why)
 {
     int fd = __atomic_load_n(&wake_fd[1], __ATOMIC_RELAXED);
-    if (fd >= 0) {
+    if (is_our_pipe(fd)) {
         int e = errno;
         (void)!write(fd, &why, 1);  /* non-blocking: a full pipe already means "wake" */
         errno = e;
@@ -206,6 +220,14 @@ static int pipe_open(void)
     int fds[2];
     if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0)
         return -errno;
+    struct stat st;
+    if (fstat(fds[0], &st) != 0) {
+        close(fds[0]);
+        close(fds[1]);
+        return -EIO;
+    }
+    wake_ino = st.st_ino;
+    wake_dev = st.st_dev;
     __atomic_store_n(&wake_fd[0], fds[0], __ATOMIC_RELAXED);
     __atomic_store_n(&wake_fd[1], fds[1], __ATOMIC_RELEASE);
     return 0;
@@ -232,9 +254,20 @@ static void *dumper_main(void *arg)
         uint64_t until = next_sample < next_interval ? next_sample : next_interval;
         now = lk_now_ns();
         int timeout = until > now ? (int)((until - now) / 1000000u) + 1 : 0;
+        if (!is_our_pipe(wake_fd[0])) {
+            /* the program closed (and maybe reused) our descriptors: make a
+             * new pipe, never touching the old numbers again */
+            __atomic_store_n(&wake_fd[1], -1, __ATOMIC_RELEASE);
+            wake_fd[0] = -1;
+            if (pipe_open() != 0) {
+                struct timespec ts = { 0, 100 * 1000000 };
+                nanosleep(&ts, NULL);
+                continue;
+            }
+        }
         struct pollfd pfd = { .fd = wake_fd[0], .events = POLLIN, .revents = 0 };
         int rc = poll(&pfd, 1, timeout);
-        if (rc <= 0)
+        if (rc <= 0 || !(pfd.revents & POLLIN))
             continue;
         char buf[64];
         ssize_t n = read(wake_fd[0], buf, sizeof buf);
@@ -306,9 +339,9 @@ void lk_trigger_after_fork_child(void)
     int r = wake_fd[0], w = wake_fd[1];
     __atomic_store_n(&wake_fd[1], -1, __ATOMIC_RELEASE);
     wake_fd[0] = -1;
-    if (r >= 0)
+    if (is_our_pipe(r))
         close(r);
-    if (w >= 0)
+    if (is_our_pipe(w))
         close(w);
     dumper_running = false;
     dumper_start();
