@@ -162,8 +162,20 @@ START_TEST(test_preload_failures)
     ck_assert_int_eq(pl_int(f, LK_KEY_REQUEST_BYTES), 64LL << 40);
     ck_assert_str_eq(pl_str(f, LK_KEY_FUNCTION), "malloc");
 
+    f = pl_failure(d, "memalign_huge", &n);
+    ck_assert_msg(n == 1, "%d failure groups through memalign_huge, expected 1", n);
+    ck_assert_str_eq(pl_str(f, LK_KEY_KIND), "enomem");
+    ck_assert_str_eq(pl_str(f, LK_KEY_FUNCTION), "posix_memalign");
+    ck_assert_int_eq(pl_int(f, LK_KEY_REQUEST_BYTES), 1LL << 62);
+    f = pl_failure(d, "aligned_huge", &n);
+    ck_assert_msg(n == 1, "%d failure groups through aligned_huge, expected 1", n);
+    ck_assert_str_eq(pl_str(f, LK_KEY_KIND), "enomem");
+    ck_assert_str_eq(pl_str(f, LK_KEY_FUNCTION), "aligned_alloc");
+    pl_assert_no_site(d, "memalign_huge");
+    pl_assert_no_site(d, "aligned_huge");
+
     json_t *t = pl_totals(d);
-    ck_assert_int_ge(pl_int(t, LK_KEY_FAILED_COUNT), 5);
+    ck_assert_int_ge(pl_int(t, LK_KEY_FAILED_COUNT), 7);
     pl_run_free(&r);
 }
 END_TEST
@@ -186,6 +198,10 @@ START_TEST(test_preload_unknown_free)
                   u0);
     pl_assert_site(d7, "leak_1337", "malloc", 1, 1337, 1, 1337);
     pl_assert_no_site(d7, "foreign_free");
+    /* realloc of a foreign block: an untracked free, then a tracked block */
+    pl_assert_site(d0, "foreign_realloc", "malloc", 1, 5000, 1, 5000);
+    pl_assert_site(d7, "foreign_realloc", "malloc", 1, 5000, 1, 5000);
+    ck_assert_int_ge(u0, 1);
     pl_run_free(&r0);
     pl_run_free(&r7);
 }

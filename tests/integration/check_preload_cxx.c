@@ -102,6 +102,31 @@ START_TEST(test_preload_cxx_mismatch)
 }
 END_TEST
 
+START_TEST(test_preload_cxx_new_handler)
+{
+    pl_run_t bare, r;
+    pl_run(&bare, "pl_newhandler", NULL, NULL, 0);
+    pl_assert_exit(&bare, 0);
+    ck_assert_str_eq(bare.out, "handler 3 bad_alloc\nhandler 3 nullptr\n");
+    pl_run(&r, "pl_newhandler", NULL, NULL, 1);
+    pl_assert_exit(&r, 0);
+    ck_assert_str_eq(r.out, bare.out);
+    pl_check_all(&r);
+    pl_dump_t *d = pl_exit_dump(&r);
+    int n;
+    json_t *f = pl_failure(d, "_ZL8huge_newv", &n);
+    ck_assert_msg(n >= 1, "failed new[] not in failures");
+    ck_assert_str_eq(pl_str(f, LK_KEY_FUNCTION), "new[]");
+    ck_assert_str_eq(pl_str(f, LK_KEY_KIND), "enomem");
+    pl_failure(d, "_ZL12nothrow_hugev", &n);
+    ck_assert_msg(n >= 1, "failed nothrow new[] not in failures");
+    pl_assert_no_site(d, "_ZL8huge_newv");
+    pl_assert_no_site(d, "_ZL12nothrow_hugev");
+    pl_run_free(&bare);
+    pl_run_free(&r);
+}
+END_TEST
+
 static Suite *preload_cxx_suite(void)
 {
     Suite *s = suite_create("preload_cxx");
@@ -109,6 +134,7 @@ static Suite *preload_cxx_suite(void)
     tcase_set_timeout(tc, PL_TIMEOUT);
     tcase_add_test(tc, test_preload_cxx_new);
     tcase_add_test(tc, test_preload_cxx_mismatch);
+    tcase_add_test(tc, test_preload_cxx_new_handler);
     suite_add_tcase(s, tc);
     return s;
 }

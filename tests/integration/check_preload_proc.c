@@ -22,6 +22,44 @@ START_TEST(test_preload_threads)
 }
 END_TEST
 
+START_TEST(test_preload_threads_realloc)
+{
+    pl_run_t r;
+    pl_run(&r, "pl_mt_realloc", NULL, NULL, 1);
+    pl_assert_exit(&r, 0);
+    pl_check_all(&r);
+    pl_dump_t *d = pl_exit_dump(&r);
+    ck_assert(pl_bool(pl_totals(d), LK_KEY_COMPLETE));
+    const long long n = 8 * 10000;
+    pl_assert_site(d, "mt_alloc", "malloc", 0, 0, n, 16 * n);
+    pl_assert_site(d, "mt_grow", "malloc", 0, 0, n, 100 * n);
+    pl_assert_site(d, "mt_big", "malloc", 0, 0, n, 4000 * n);
+    pl_assert_site(d, "mt_calloc", "malloc", 0, 0, n, 99 * n);
+    pl_assert_site(d, "mt_align", "malloc", 0, 0, n, 640 * n);
+    pl_assert_site(d, "mt_keep", "malloc", 8, 8 * 2345, 8, 8 * 2345);
+    ck_assert_int_eq(pl_int(pl_totals(d), LK_KEY_UNTRACKED_FREES), 0);
+    pl_run_free(&r);
+}
+END_TEST
+
+START_TEST(test_preload_fork_during_interval_dumps)
+{
+    /* the dumper thread writes a dump every millisecond while main forks
+     * and 4 threads allocate: no child may inherit a held lock */
+    const char *const env[] = {"LIBLEAK_INTERVAL_MS=1", NULL};
+    pl_run_t r;
+    pl_run(&r, "pl_forkchurn", NULL, env, 1);
+    pl_assert_exit(&r, 0);
+    ck_assert_str_eq(r.out, "ok 20\n");
+    pl_check_all(&r);
+    int exits = 0;
+    for (int i = 0; i < r.ndumps; i++)
+        if (!strcmp(r.dumps[i].trigger, "exit")) exits++;
+    ck_assert_int_eq(exits, 21);
+    pl_run_free(&r);
+}
+END_TEST
+
 START_TEST(test_preload_fork)
 {
     pl_run_t r;
@@ -147,6 +185,7 @@ static Suite *preload_proc_suite(void)
     TCase *tc = tcase_create("threads");
     tcase_set_timeout(tc, PL_TIMEOUT);
     tcase_add_test(tc, test_preload_threads);
+    tcase_add_test(tc, test_preload_threads_realloc);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("process");
@@ -154,6 +193,7 @@ static Suite *preload_proc_suite(void)
     tcase_add_test(tc, test_preload_fork);
     tcase_add_test(tc, test_preload_vfork_spawn);
     tcase_add_test(tc, test_preload_fork_while_threads_allocate);
+    tcase_add_test(tc, test_preload_fork_during_interval_dumps);
     tcase_add_test(tc, test_preload_exit_while_threads_allocate);
     tcase_add_test(tc, test_preload_exit_return);
     tcase_add_test(tc, test_preload_exit_exit);

@@ -11,6 +11,10 @@
  *                     kind mul_overflow, function reallocarray, count 1
  *   tib64_malloc()    malloc(64 TiB) -> NULL, errno ENOMEM: a failures entry
  *                     with request_bytes 2^46 (kind enomem or implausible)
+ *   memalign_huge()   posix_memalign(&p, 64, 1<<62) -> ENOMEM, p untouched:
+ *                     kind enomem, function posix_memalign, count 1
+ *   aligned_huge()    aligned_alloc(64, 1<<62) -> NULL, errno ENOMEM:
+ *                     kind enomem, function aligned_alloc, count 1
  *   ok_after()        malloc(1337) kept: live 1/1337 (tracking goes on)
  *   No site passes through the failing functions.
  * Prints "ok" and exits 0; exits 1 if a request succeeded or errno is wrong. */
@@ -51,6 +55,19 @@ __attribute__((noinline)) static int tib64_malloc(void)
     return p != NULL || errno != ENOMEM;
 }
 
+__attribute__((noinline)) static int memalign_huge(void)
+{
+    void *p = (void *)0x5678;
+    return posix_memalign(&p, 64, (size_t)1 << 62) != ENOMEM || p != (void *)0x5678;
+}
+
+__attribute__((noinline)) static int aligned_huge(void)
+{
+    errno = 0;
+    void *p = aligned_alloc(64, (size_t)1 << 62);
+    return p != NULL || errno != ENOMEM;
+}
+
 __attribute__((noinline)) static int ok_after(void)
 {
     keep = malloc(1337);
@@ -65,6 +82,8 @@ int main(void)
     bad |= overflow_reallocarray() << 2;
     bad |= tib64_malloc() << 3;
     bad |= ok_after() << 4;
+    bad |= memalign_huge() << 5;
+    bad |= aligned_huge() << 6;
     if (bad) {
         fprintf(stderr, "failure semantics broken: %#x\n", bad);
         return 1;
