@@ -137,6 +137,9 @@ grep -q "^  plateau .*" "$T/d2.txt" || fail "oversized: the working set is not a
 "$LA" --format=svg "$T/d2" >"$T/d2.svg" 2>/dev/null || fail "--format=svg"
 has "<svg" "$T/d2.svg"
 has "(overflow)" "$T/d2.svg"
+"$LA" --chart "$T/no-such-dir/c.svg" "$T/d2" >/dev/null 2>"$T/chart.err"
+[ $? -eq 2 ] || fail "--chart into a missing directory should exit 2"
+has "cannot write '$T/no-such-dir/c.svg'" "$T/chart.err"
 
 [ "$fails" -eq 0 ] || { echo "$fails failure(s)"; exit 1; }
 echo "ok"
