@@ -285,7 +285,10 @@ static int decide_one(lk_growth_proc_t *gp, const lk_growth_report_t *g)
             sb_printf(&b, "no leak growth and no failed request: live memory is %s",
                       gp->trend.kind == LA_TREND_PLATEAU ? "on a plateau (a cache or "
                       "high-water mark that stopped growing)"
-                      : gp->trend.kind == LA_TREND_SHRINKING ? "shrinking" : "stable");
+                      : gp->trend.kind == LA_TREND_SHRINKING ? "shrinking"
+                      : gp->trend.kind == LA_TREND_GROWING ? "rising, but not steadily "
+                      "enough to call it a leak (a start-up step, or too few samples)"
+                      : "stable");
     }
     if (impl != NULL) {
         sb_printf(&b, ". Note: ");

@@ -532,6 +532,7 @@ START_TEST(test_growth_startup_step_is_not_steady)
     ck_assert_int_eq(gp->trend.kind, LA_TREND_GROWING);   /* what the fit says */
     ck_assert(!gp->steady);
     ck_assert_int_eq(gp->verdict, LK_VERDICT_NONE);
+    ck_assert_ptr_nonnull(strstr(gp->verdict_text, "rising, but not steadily"));
     ck_assert(gp->seconds_to_limit < 0);
     lk_report_t r = { .growth = &g };
     char *buf = NULL;
