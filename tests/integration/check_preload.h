@@ -540,13 +540,22 @@ static inline void pl_check_dump(pl_dump_t *d)
     if (fl) json_array_foreach(fl, i, s) pl_stack(d, pl_int(s, LK_KEY_STACK));
 }
 
-/* Check every dump of the run with pl_check_dump() and that the directory
- * holds nothing but dumps (no .tmp file left behind). */
+/* Check every dump of the run with pl_check_dump(), that the directory
+ * holds nothing but dumps (no .tmp file left behind), and that a process's
+ * exit dump is its last (highest seq): nothing is written after it, since
+ * readers take the last dump of a pid as its final state. */
 static inline void pl_check_all(pl_run_t *r)
 {
     for (int i = 0; i < r->nothers; i++)
         ck_abort_msg("%s: unexpected file '%s'", r->dir, r->others[i]);
     for (int i = 0; i < r->ndumps; i++) pl_check_dump(&r->dumps[i]);
+    for (int i = 0; i < r->ndumps; i++) {  /* sorted by pid, then seq */
+        pl_dump_t *d = &r->dumps[i];
+        if (strcmp(d->trigger, "exit") != 0) continue;
+        PL_REQUIRE(i + 1 == r->ndumps || r->dumps[i + 1].pid != d->pid,
+                   "%s: '%s' written after the exit dump '%s'", r->dir, r->dumps[i + 1].name,
+                   d->name);
+    }
 }
 
 /* ### symbols of the victim */
