@@ -37,6 +37,11 @@ static lk_dump_t *mk_dump(uint64_t seq, double t_s, const uint64_t bytes[NSTACKS
     d->limits.effective_bytes = limit;
     d->limits.phys_bytes = limit;
     d->totals.complete = true;
+    /* one module that does not exist: frames fall back to module+offset */
+    d->modules = calloc(1, sizeof(*d->modules));
+    ck_assert_ptr_nonnull(d->modules);
+    d->modules[0].path = strdup("/nonexistent/libleak-synthetic");
+    d->nmodules = 1;
     d->stacks = calloc(NSTACKS, sizeof(*d->stacks));
     d->sites = calloc(NSTACKS, sizeof(*d->sites));
     ck_assert_ptr_nonnull(d->stacks);
