@@ -106,10 +106,11 @@ static void add_dump(lk_input_t *in, lk_dump_t *d)
 }
 
 static lk_symbolizer_t *sym;
+static FILE *devnull;   /* the symbolizer's warnings about the missing module */
 
 static void setup(void)
 {
-    FILE *devnull = fopen("/dev/null", "w");
+    devnull = fopen("/dev/null", "w");
     sym = lk_symbolizer_new(devnull != NULL ? devnull : stderr);
     ck_assert_ptr_nonnull(sym);
 }
@@ -117,6 +118,8 @@ static void setup(void)
 static void teardown(void)
 {
     lk_symbolizer_free(sym);
+    if (devnull != NULL)
+        fclose(devnull);
 }
 
 /* Run the whole pass on 'in' (grouped here). */
