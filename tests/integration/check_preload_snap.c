@@ -285,6 +285,23 @@ START_TEST(test_preload_closed_fds_not_written)
 }
 END_TEST
 
+START_TEST(test_preload_program_jansson_allocator)
+{
+    pl_run_t bare, r;
+    pl_run(&bare, "pl_jansson", NULL, NULL, 0);
+    pl_assert_exit(&bare, 0);
+    ck_assert_str_eq(bare.out, "calls 0\n");
+    pl_run(&r, "pl_jansson", NULL, NULL, 1);
+    pl_assert_exit(&r, 0);
+    ck_assert_msg(!strcmp(r.out, bare.out) && !strcmp(r.err, bare.err),
+                  "libleak's dump went through the program's json_set_alloc_funcs "
+                  "allocator: stdout '%s', stderr '%s'", r.out, r.err);
+    pl_check_all(&r);
+    pl_run_free(&bare);
+    pl_run_free(&r);
+}
+END_TEST
+
 static Suite *preload_snap_suite(void)
 {
     Suite *s = suite_create("preload_snap");
@@ -304,6 +321,7 @@ static Suite *preload_snap_suite(void)
     tcase_add_test(tc, test_preload_sigowner_late);
     tcase_add_test(tc, test_preload_signal_storm);
     tcase_add_test(tc, test_preload_closed_fds_not_written);
+    tcase_add_test(tc, test_preload_program_jansson_allocator);
     suite_add_tcase(s, tc);
     return s;
 }
