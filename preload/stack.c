@@ -286,8 +286,9 @@ static int fast_walk(lk_frames_t *f, int max, uintptr_t pc, uintptr_t sp, uint32
  * very same deltas, so the stack is the same: the check is independent loads.
  * Entries are keyed by the first return address and stack position, and die
  * when any pc turns PC_VAR (epoch). */
-#define MEMO_ENTRIES 512        /* per thread, direct-mapped; keep a power of 2 */
-#define MEMO_LOG2 9
+#define MEMO_ENTRIES 512        /* per thread: 128 sets of 4 ways; keep a power of 2 */
+#define MEMO_WAYS 4
+#define MEMO_SET_LOG2 7
 typedef struct memo {
     uintptr_t pc0;              /* 0 = empty */
     uintptr_t sp0;
@@ -358,10 +359,30 @@ static char *memo_table(int max)
     return tls_memo;
 }
 
-static inline memo_t *memo_slot(char *t, uintptr_t pc0, uintptr_t sp0)
+static __thread unsigned tls_memo_rr __attribute__((tls_model("initial-exec")));
+
+/* The return address of the program's second frame, when its first frame's
+ * size is known (else 0): with pc0 and sp0 it picks the memo set, so that one
+ * allocation wrapper reached from many callers does not crowd one set. */
+static inline uintptr_t second_ra(uintptr_t pc0, uintptr_t sp0)
 {
-    uint64_t h = ((uint64_t)pc0 ^ ((uint64_t)sp0 << 12)) * UINT64_C(0x9E3779B97F4A7C15);
-    return (memo_t *)(t + (h >> (64 - MEMO_LOG2)) * tls_memo_stride);
+    const pc_ent_t *e = pc_find(pc0);
+    if (!e)
+        return 0;
+    uint32_t fl = __atomic_load_n(&e->flags, __ATOMIC_ACQUIRE);
+    if ((fl & (PC_OK | PC_VAR | PC_END)) != PC_OK || e->delta < 8 ||
+        sp0 + e->delta > tls_stack_hi)
+        return 0;
+    return *(const uintptr_t *)(sp0 + e->delta - 8);
+}
+
+/* Way 'w' of the memo set for (pc0, sp0, ra1). */
+static inline memo_t *memo_way(char *t, uintptr_t pc0, uintptr_t sp0, uintptr_t ra1, unsigned w)
+{
+    uint64_t h = ((uint64_t)pc0 ^ ((uint64_t)sp0 << 12) ^ ((uint64_t)ra1 * 31)) *
+                 UINT64_C(0x9E3779B97F4A7C15);
+    size_t set = (size_t)(h >> (64 - MEMO_SET_LOG2));
+    return (memo_t *)(t + (set * MEMO_WAYS + w) * tls_memo_stride);
 }
 
 /* The stack at (pc0, sp0) if it is the remembered one. */
@@ -373,11 +394,20 @@ static inline bool memo_lookup(memo_t *m, lk_frames_t *f, int max, uintptr_t pc0
         return false;
     const uint32_t *off = memo_off(m);
     const uintptr_t *pc = memo_pc(m, tls_memo_cap);
-    uintptr_t diff = 0;
-    for (uint32_t i = 1; i < m->n; i++)
-        diff |= *(const uintptr_t *)(sp0 + off[i]) ^ pc[i];
-    if (diff != 0)
-        return false;
+    /* independent loads, checked every 4 so that another way of the same
+     * set (same first frame, different callers) is rejected early */
+    uint32_t i = 1, n = m->n;
+    for (; i + 4 <= n; i += 4) {
+        uintptr_t diff = (*(const uintptr_t *)(sp0 + off[i]) ^ pc[i]) |
+                         (*(const uintptr_t *)(sp0 + off[i + 1]) ^ pc[i + 1]) |
+                         (*(const uintptr_t *)(sp0 + off[i + 2]) ^ pc[i + 2]) |
+                         (*(const uintptr_t *)(sp0 + off[i + 3]) ^ pc[i + 3]);
+        if (diff != 0)
+            return false;
+    }
+    for (; i < n; i++)
+        if (*(const uintptr_t *)(sp0 + off[i]) != pc[i])
+            return false;
     memcpy(f->pc, pc, m->depth * sizeof(uintptr_t));
     f->depth = m->depth;
     f->truncated = m->truncated;
@@ -490,10 +520,20 @@ __attribute__((noinline)) void lk_stack_capture(lk_frames_t *f)
     int walk = WALK_UNTRUSTED;
     if (lk_stack_fast_enabled && lk_config.fast_unwind && stack_bounds()) {
         char *t = memo_table(max);
-        memo_t *m = t ? memo_slot(t, pc0, sp0) : NULL;
-        if (m && memo_lookup(m, f, max, pc0, sp0)) {
-            tls_fast_walks++;
-            return;
+        memo_t *m = NULL;
+        if (t) {
+            uintptr_t ra1 = second_ra(pc0, sp0);
+            for (unsigned w = 0; w < MEMO_WAYS; w++) {
+                memo_t *c = memo_way(t, pc0, sp0, ra1, w);
+                if (memo_lookup(c, f, max, pc0, sp0)) {
+                    tls_fast_walks++;
+                    return;
+                }
+                if (!m && c->pc0 == 0)
+                    m = c;                  /* an empty way to fill */
+            }
+            if (!m)
+                m = memo_way(t, pc0, sp0, ra1, tls_memo_rr++ % MEMO_WAYS);
         }
         uint32_t off[LK_MAX_DEPTH + 2];
         uint32_t epoch = __atomic_load_n(&pc_var_epoch, __ATOMIC_ACQUIRE);
