@@ -644,6 +644,24 @@ static inline int pl_stack_has_fn(pl_dump_t *d, long long sid, const char *fn)
     return 0;
 }
 
+/* Return how many frames of stack 'sid' lie in function 'fn' of the main
+ * program (address - 1, as pl_stack_has_fn). */
+static inline int pl_stack_count_fn(pl_dump_t *d, long long sid, const char *fn)
+{
+    const char *exe = pl_str(pl_obj(d->root, LK_KEY_PROCESS), LK_KEY_EXE);
+    uint64_t start, size;
+    PL_REQUIRE(pl_elf_sym(exe, fn, &start, &size), "no function '%s' in '%s'", fn, exe);
+    uint64_t lo = pl_exe_base(d) + start, hi = lo + size;
+    json_t *frames = pl_obj(pl_stack(d, sid), LK_KEY_FRAMES), *f;
+    size_t i;
+    int n = 0;
+    json_array_foreach(frames, i, f) {
+        uint64_t a = pl_hex(f) - 1;
+        if (a >= lo && a < hi) n++;
+    }
+    return n;
+}
+
 /* Sum the sites of family 'family' (NULL: any) whose stack passes through
  * victim function 'fn'. */
 static inline pl_agg_t pl_sites(pl_dump_t *d, const char *fn, const char *family)

@@ -601,6 +601,31 @@ START_TEST(test_preload_limits)
 }
 END_TEST
 
+START_TEST(test_preload_variable_frame)
+{
+    pl_run_t r;
+    run_both(&r, "pl_vla", NULL, NULL, 0);
+    pl_check_all(&r);
+    pl_dump_t *d = pl_exit_dump(&r);
+    json_t *sites = pl_obj(d->root, LK_KEY_SITES), *s;
+    size_t i;
+    json_array_foreach(sites, i, s) {
+        long long sid = pl_int(s, LK_KEY_STACK);
+        if (!pl_stack_has_fn(d, sid, "leaf_vla")) continue;
+        json_t *st = pl_stack(d, sid);
+        char *frames = json_dumps(pl_obj(st, LK_KEY_FRAMES), JSON_COMPACT);
+        int in_main = pl_stack_count_fn(d, sid, "main");
+        int bad = pl_bool(st, LK_KEY_TRUNCATED) || in_main != 1 ||
+                  !pl_stack_has_fn(d, sid, "varframe");
+        ck_assert_msg(!bad, "wrong stack for leaf_vla (truncated %d, %d frames in main): %s",
+                      pl_bool(st, LK_KEY_TRUNCATED), in_main, frames);
+        free(frames);
+    }
+    pl_assert_site(d, "leaf_vla", "malloc", 2, 2674, 2, 2674);
+    pl_run_free(&r);
+}
+END_TEST
+
 static int cmp_ll(const void *a, const void *b)
 {
     long long x = *(const long long *)a, y = *(const long long *)b;
@@ -692,6 +717,7 @@ static Suite *preload_basic_suite(void)
     tcase_add_test(tc, test_preload_nofp_reaches_main);
     tcase_add_test(tc, test_preload_dlopen_module);
     tcase_add_test(tc, test_preload_many_sites);
+    tcase_add_test(tc, test_preload_variable_frame);
     suite_add_tcase(s, tc);
     return s;
 }
