@@ -27,7 +27,8 @@
 #define PAGE          4096u
 #define ROOT_CHUNK    (64u * 1024)       /* bytes of root memory read at once */
 #define BATCH_BYTES   (256u * 1024)      /* bytes of block contents read at once */
-#define BATCH_MAX     512u               /* blocks per batched read (<= IOV_MAX) */
+#define BATCH_MAX     512u               /* blocks per batched read */
+#define READ_IOV      64u                /* iovecs per process_vm_readv (<= IOV_MAX), on the stack */
 /* Edges between lost blocks kept for cycle detection; past this the cycle
  * flags may miss cycles and cycles_complete says so. */
 #define MAX_EDGES     (16u * 1024 * 1024)
@@ -540,7 +541,7 @@ static void sort_blocks(lk_scan_block_t *b, size_t n, size_t max_scratch)
     span >>= shift0;
     while (key_bits < 64 && (span >> key_bits)) key_bits++;
     if (n < 4096 || key_bits + idx_bits > 64) {
-        qsort(b, n, sizeof *b, cmp_block);
+        if (n > 1) qsort(b, n, sizeof *b, cmp_block);
         return;
     }
     size_t len = n * sizeof(uint64_t);
@@ -610,71 +611,73 @@ int lk_scan_classify(lk_scan_block_t *blocks, size_t n, const lk_scan_root_t *ro
     memset(res, 0, sizeof *res);
     res->cycles_complete = 1;
     if (n > UINT32_MAX - 1) return -ENOMEM;
-    scan_ctx_t c;
-    memset(&c, 0, sizeof c);
-    c.b = blocks;
-    c.n = n;
-    c.read = opts->read;
-    c.arg = opts->arg;
-    c.usable = opts->usable;
-    c.res = res;
+    /* On the heap: the context holds a batch of requests, and the dumping
+     * thread may be one with a small stack. */
+    scan_ctx_t *c = calloc(1, sizeof *c);
+    if (!c) return -ENOMEM;
+    c->b = blocks;
+    c->n = n;
+    c->read = opts->read;
+    c->arg = opts->arg;
+    c->usable = opts->usable;
+    c->res = res;
     int rc = -ENOMEM;
     lk_scan_root_t *lroots = NULL;
     uint8_t *chunk = malloc(ROOT_CHUNK);
-    c.buf = malloc(BATCH_BYTES);
-    c.starts = malloc((n ? n : 1) * sizeof *c.starts);
-    c.top = malloc((n / TOP_STRIDE + 1) * sizeof *c.top);
-    if (!chunk || !c.buf || !c.starts || !c.top) goto out_free;
+    c->buf = malloc(BATCH_BYTES);
+    c->starts = malloc((n ? n : 1) * sizeof *c->starts);
+    c->top = malloc((n / TOP_STRIDE + 1) * sizeof *c->top);
+    if (!chunk || !c->buf || !c->starts || !c->top) goto out_free;
 
     sort_blocks(blocks, n, opts->snapshot_max_bytes);
-    c.lo = n ? blocks[0].ptr : 1;
-    c.hi = 0;
+    c->lo = n ? blocks[0].ptr : 1;
+    c->hi = 0;
     for (size_t i = 0; i < n; i++) {
         lk_scan_block_t *b = &blocks[i];
-        c.starts[i] = b->ptr;
+        c->starts[i] = b->ptr;
         b->state = ST_UNREACHED;
         b->flags = 0;
         b->aux = LK_SCAN_NO_HOLDER;
         uintptr_t end = b->ptr + (b->size ? b->size : 1);
-        if (end > c.hi) c.hi = end;
-        if (i % TOP_STRIDE == 0) c.top[c.ntop++] = b->ptr;
+        if (end > c->hi) c->hi = end;
+        if (i % TOP_STRIDE == 0) c->top[c->ntop++] = b->ptr;
     }
 
-    if (opts->snapshot_max_bytes) build_snapshot(&c, opts->snapshot_max_bytes);
+    if (opts->snapshot_max_bytes) build_snapshot(c, opts->snapshot_max_bytes);
 
     /* A thread stack inside a heap block (a user-supplied stack) ends with
      * that block: scanning on to the end of the heap mapping would make the
      * blocks after it roots. */
     lroots = malloc((nroots ? nroots : 1) * sizeof *lroots);
     if (!lroots) goto out_free;
-    memcpy(lroots, roots, nroots * sizeof *roots);
-    c.roots = lroots;
+    if (nroots) memcpy(lroots, roots, nroots * sizeof *roots);
+    c->roots = lroots;
     for (size_t r = 0; r < nroots; r++) {
         int interior;
-        long i = lroots[r].kind == LK_ROOT_STACK ? find_block(&c, lroots[r].lo, &interior) : -1;
+        long i = lroots[r].kind == LK_ROOT_STACK ? find_block(c, lroots[r].lo, &interior) : -1;
         if (i >= 0 && blocks[i].ptr + blocks[i].size < lroots[r].hi)
             lroots[r].hi = blocks[i].ptr + blocks[i].size;
     }
 
     /* ### pass 1: flood fill from every root */
-    c.phase = 1;
-    for (size_t r = 0; r < nroots && !c.oom; r++) scan_root(&c, (uint32_t)r, chunk);
-    if (c.oom) goto out_free;
+    c->phase = 1;
+    for (size_t r = 0; r < nroots && !c->oom; r++) scan_root(c, (uint32_t)r, chunk);
+    if (c->oom) goto out_free;
 
     /* ### pass 2: lost cliques, in address order (valgrind's order), so a
      * pure cycle is headed by its lowest block */
-    c.phase = 2;
-    for (size_t i = 0; i < n && !c.oom; i++) {
+    c->phase = 2;
+    for (size_t i = 0; i < n && !c->oom; i++) {
         if (blocks[i].state != ST_UNREACHED) continue;
-        c.leader = (uint32_t)i;
+        c->leader = (uint32_t)i;
         blocks[i].aux = (uint32_t)i;
-        push(&c, (uint32_t)i);
-        drain(&c);
+        push(c, (uint32_t)i);
+        drain(c);
     }
-    if (c.oom) goto out_free;
+    if (c->oom) goto out_free;
 
     /* ### pass 3: cycles, then the final kinds */
-    if (find_cycles(&c) < 0) res->cycles_complete = 0;
+    if (find_cycles(c) < 0) res->cycles_complete = 0;
     for (size_t i = 0; i < n; i++) {
         lk_scan_block_t *b = &blocks[i];
         int k;
@@ -692,13 +695,14 @@ int lk_scan_classify(lk_scan_block_t *blocks, size_t n, const lk_scan_root_t *ro
 out_free:
     free(lroots);
     free(chunk);
-    free(c.buf);
-    free(c.starts);
-    free(c.top);
-    free(c.work);
-    free(c.edges);
-    big_free(c.snap, c.snap_len);
-    free(c.snap_off);
+    free(c->buf);
+    free(c->starts);
+    free(c->top);
+    free(c->work);
+    free(c->edges);
+    big_free(c->snap, c->snap_len);
+    free(c->snap_off);
+    free(c);
     if (rc < 0) lk_scan_result_free(res);
     return rc;
 }
@@ -912,7 +916,7 @@ static json_t *build_structures(const lk_scan_block_t *b, size_t n, const lk_sca
             mk[j] = (member_key_t){x->stack_id, x->family};
             bytes += x->size;
         }
-        qsort(mk, m, sizeof *mk, cmp_member);
+        if (m > 1) qsort(mk, m, sizeof *mk, cmp_member);
         uint64_t sig = 0x51ED27;
         for (size_t j = 0; j < m; j++) {
             if (nu && !cmp_member(&mk[nu - 1], &mk[j])) continue;
@@ -956,7 +960,7 @@ static json_t *build_structures(const lk_scan_block_t *b, size_t n, const lk_sca
         sorted[i] = groups.rows[i];
         sorted[i].first = (uint32_t)i;  /* now the group index */
     }
-    qsort(sorted, groups.n, sizeof *sorted, cmp_row_bytes);
+    if (groups.n > 1) qsort(sorted, groups.n, sizeof *sorted, cmp_row_bytes);
     uint64_t om_count = 0, om_blocks = 0, om_bytes = 0;
     for (size_t i = 0; i < groups.n; i++) {
         const agg_row_t *row = &sorted[i];
@@ -984,7 +988,8 @@ static json_t *build_structures(const lk_scan_block_t *b, size_t n, const lk_sca
         json_object_set_new(o, LK_KEY_REACH_COUNT, json_integer((json_int_t)row->count));
         json_object_set_new(o, LK_KEY_REACH_BLOCKS, json_integer((json_int_t)row->blocks));
         json_object_set_new(o, LK_KEY_REACH_BYTES, json_integer((json_int_t)row->bytes));
-        qsort(g->members.rows, g->members.n, sizeof *g->members.rows, cmp_row_bytes);
+        if (g->members.n > 1)
+            qsort(g->members.rows, g->members.n, sizeof *g->members.rows, cmp_row_bytes);
         for (size_t j = 0; j < g->members.n; j++) {
             const agg_row_t *mr = &g->members.rows[j];
             json_t *e = json_object();
@@ -1054,7 +1059,7 @@ static json_t *build_held_by(const lk_scan_block_t *b, size_t n, const lk_scan_r
             return NULL;
         }
     }
-    qsort(t.rows, t.n, sizeof *t.rows, cmp_row_bytes);
+    if (t.n > 1) qsort(t.rows, t.n, sizeof *t.rows, cmp_row_bytes);
     uint64_t om_n = 0, om_blocks = 0, om_bytes = 0;
     for (size_t i = 0; i < t.n; i++) {
         const agg_row_t *row = &t.rows[i];
@@ -1119,7 +1124,7 @@ json_t *lk_scan_build_json(const lk_scan_block_t *b, size_t n, const lk_scan_roo
         uint64_t k0 = ((uint64_t)b[i].kind << 40) | ((uint64_t)b[i].family << 32) | b[i].stack_id;
         if (!agg_add(&t, k0, 0, b[i].size, (uint32_t)i)) goto out_fail;
     }
-    qsort(t.rows, t.n, sizeof *t.rows, cmp_row_bytes);
+    if (t.n > 1) qsort(t.rows, t.n, sizeof *t.rows, cmp_row_bytes);
     for (size_t i = 0; i < t.n; i++) {
         json_t *e = blocks_bytes(t.rows[i].blocks, t.rows[i].bytes);
         if (!e) goto out_fail;
@@ -1214,7 +1219,7 @@ void lk_scan_read_self(lk_scan_io_t *io, size_t n, void *arg)
 {
     (void)arg;
     pid_t pid = getpid();
-    struct iovec li[BATCH_MAX], ri[BATCH_MAX];
+    struct iovec li[READ_IOV], ri[READ_IOV];
     size_t i = 0;
     while (i < n) {
         if (lk_scan_read_mode == 1) {
@@ -1222,7 +1227,7 @@ void lk_scan_read_self(lk_scan_io_t *io, size_t n, void *arg)
             i++;
             continue;
         }
-        size_t k = n - i < BATCH_MAX ? n - i : BATCH_MAX;
+        size_t k = n - i < READ_IOV ? n - i : READ_IOV;
         for (size_t j = 0; j < k; j++) {
             li[j] = (struct iovec){io[i + j].dst, io[i + j].len};
             ri[j] = (struct iovec){(void *)io[i + j].addr, io[i + j].len};
