@@ -626,6 +626,39 @@ START_TEST(test_preload_variable_frame)
 }
 END_TEST
 
+START_TEST(test_preload_signal_handler_stack)
+{
+    pl_run_t r;
+    run_both(&r, "pl_sighandler", NULL, NULL, 0);
+    pl_check_all(&r);
+    pl_dump_t *d = pl_exit_dump(&r);
+    pl_agg_t all = pl_sites(d, "leaf_sig", "malloc");
+    ck_assert_int_eq(all.nsites, 2);
+    ck_assert_int_eq(all.live_blocks, 4);
+    json_t *sites = pl_obj(d->root, LK_KEY_SITES), *s;
+    size_t i;
+    int seen_direct = 0, seen_other = 0;
+    json_array_foreach(sites, i, s) {
+        long long sid = pl_int(s, LK_KEY_STACK);
+        if (!pl_stack_has_fn(d, sid, "leaf_sig")) continue;
+        ck_assert_msg(pl_stack_has_fn(d, sid, "on_usr2") && pl_stack_has_fn(d, sid, "raiser") &&
+                          pl_stack_has_fn(d, sid, "main"),
+                      "stack through the signal handler does not reach raiser and main");
+        ck_assert_int_eq(pl_stack_count_fn(d, sid, "main"), 1);
+        if (pl_stack_has_fn(d, sid, "other_raiser")) {
+            seen_other++;
+            ck_assert_int_eq(pl_int(s, LK_KEY_LIVE_BLOCKS), 1);
+        } else {
+            seen_direct++;
+            ck_assert_int_eq(pl_int(s, LK_KEY_LIVE_BLOCKS), 3);
+        }
+    }
+    ck_assert_int_eq(seen_direct, 1);
+    ck_assert_int_eq(seen_other, 1);
+    pl_run_free(&r);
+}
+END_TEST
+
 static int cmp_ll(const void *a, const void *b)
 {
     long long x = *(const long long *)a, y = *(const long long *)b;
@@ -718,6 +751,7 @@ static Suite *preload_basic_suite(void)
     tcase_add_test(tc, test_preload_dlopen_module);
     tcase_add_test(tc, test_preload_many_sites);
     tcase_add_test(tc, test_preload_variable_frame);
+    tcase_add_test(tc, test_preload_signal_handler_stack);
     suite_add_tcase(s, tc);
     return s;
 }
