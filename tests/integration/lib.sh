@@ -67,7 +67,8 @@ lk_run_both() {
 # lk_check_dumps DIR MIN: DIR holds at least MIN dumps and nothing else (no
 # .tmp file); each is named libleak.<pid>.<seq>.<trigger>.json, has mode 0600,
 # parses, carries format "libleak-dump", the current version, the pid and seq
-# of its name, and keeps the totals == sum-of-sites invariants.  Prints the
+# of its name, keeps the totals == sum-of-sites invariants, and an exit dump
+# is the last dump of its pid.  Prints the
 # number of dumps.  The checker runs without the preload.
 lk_check_dumps() {
     env -u LD_PRELOAD "$LK_PY" - "$1" "$2" "$LK_VERSION" <<'PY' || lk_fail "bad dumps in $1"
@@ -101,6 +102,9 @@ for n in names:
             sys.exit("%s: site names missing stack %d" % (n, s["stack"]))
         if s["total_blocks"] != s["live_blocks"] + s["freed_blocks"]:
             sys.exit("%s: site %d: total != live + freed" % (n, s["stack"]))
+    last = max(int(m.split(".")[2]) for m in names if m.split(".")[1] == pid)
+    if trigger == "exit" and int(seq) != last:
+        sys.exit("%s: not the last dump of pid %s (seq %d exists)" % (n, pid, last))
     t = j["totals"]
     if t["complete"]:
         if t["live_bytes"] != sum(s["live_bytes"] for s in j["sites"]) or \

@@ -34,4 +34,26 @@ assert len(j) == 1, len(j)
 t = j[0]["totals"]
 assert t["alloc_count"] > 20000 and t["live_blocks"] > 0 and t["free_count"] > 0, t
 PY
-echo "ok: $n dump(s)"
+# Threads, a subprocess (vfork/posix_spawn in _posixsubprocess) and a fork
+# whose child leaves through os._exit(): every process leaves a valid dump.
+lk_run_both "$LK_PY" -c '
+import os, subprocess, threading
+res = []
+lock = threading.Lock()
+def work(k):
+    v = sum(len(str(i) * 2) for i in range(20000 + k))
+    with lock:
+        res.append(v)
+ts = [threading.Thread(target=work, args=(k,)) for k in range(8)]
+for t in ts: t.start()
+for t in ts: t.join()
+out = subprocess.run(["/bin/echo", "child says hi"], capture_output=True).stdout.decode()
+pid = os.fork()
+if pid == 0:
+    os._exit(7)
+_, st = os.waitpid(pid, 0)
+print(sorted(res)[:3], len(res), out.strip(), os.waitstatus_to_exitcode(st))'
+[ "$LK_STATUS" -eq 0 ] || lk_fail "python3 (threads, subprocess, fork) exited $LK_STATUS"
+m=$(lk_check_dumps "$LK_DUMPS" 3) || exit 1
+lk_dump_exes "$LK_DUMPS" | grep /echo >/dev/null || lk_fail "no dump from the echo subprocess"
+echo "ok: $n + $m dump(s)"
