@@ -340,6 +340,7 @@ typedef struct lk_sample {
 size_t lk_timeline_copy(lk_sample_t *out, size_t max);
 /* Take one sample now (also done every ~100 ms by the dumper thread). */
 void lk_timeline_sample(void);
+void lk_timeline_reset_for_tests(void);
 uint64_t lk_rss_bytes(void);
 void lk_trigger_after_fork_child(void);
 

@@ -89,6 +89,16 @@ static void tl_add(bool forced)
     pthread_mutex_unlock(&tl_lock);
 }
 
+void lk_timeline_reset_for_tests(void)
+{
+    pthread_mutex_lock(&tl_lock);
+    tl_n = 0;
+    tl_prev_allocs = tl_prev_frees = 0;
+    tl_stride = 1;
+    tl_tick = 0;
+    pthread_mutex_unlock(&tl_lock);
+}
+
 void lk_timeline_sample(void)
 {
     tl_add(true);

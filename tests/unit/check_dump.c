@@ -54,6 +54,7 @@ static void setup(void)
     lk_config.scan = 0;
     lk_tracker_reset_for_tests();
     lk_dump_reset_for_tests();
+    lk_timeline_reset_for_tests();
     lk_stack_backtrace = fake_bt;
     strcpy(dir, "/tmp/check_dump.XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(dir));
@@ -366,6 +367,33 @@ START_TEST(test_dump_dropped_marks_incomplete)
 }
 END_TEST
 
+START_TEST(test_dump_timeline_bounded_and_merged)
+{
+    /* 3000 samples into a 1024-sample ring: pairs merge, times stay ordered,
+     * and the per-interval allocation counts still add up to the total */
+    lk_frames_t a;
+    fake_frames(&a, 0x401000, 2);
+    uintptr_t p = 0x100000;
+    for (int i = 0; i < 3000; i++) {
+        lk_track_alloc((void *)p, 8, LK_FAMILY_MALLOC, &a);
+        p += 16;
+        lk_timeline_sample();
+    }
+    static lk_sample_t s[4096];
+    size_t n = lk_timeline_copy(s, 4096);
+    ck_assert_uint_le(n, 1024);
+    ck_assert_uint_ge(n, 256);
+    uint64_t allocs = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0)
+            ck_assert_uint_ge(s[i].uptime_ns, s[i - 1].uptime_ns);
+        allocs += s[i].allocs;
+    }
+    ck_assert_uint_eq(allocs, 3000);
+    ck_assert_uint_eq(s[n - 1].live_bytes, 3000 * 8);
+}
+END_TEST
+
 static Suite *dump_suite(void)
 {
     Suite *s = suite_create("dump");
@@ -380,6 +408,7 @@ static Suite *dump_suite(void)
     tcase_add_test(tc, test_dump_eintr_and_short_writes);
     tcase_add_test(tc, test_dump_exit_once);
     tcase_add_test(tc, test_dump_dropped_marks_incomplete);
+    tcase_add_test(tc, test_dump_timeline_bounded_and_merged);
     suite_add_tcase(s, tc);
     return s;
 }
