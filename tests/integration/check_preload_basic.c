@@ -355,6 +355,29 @@ START_TEST(test_preload_bad_env_out_of_range)
 }
 END_TEST
 
+START_TEST(test_preload_config_recorded)
+{
+    /* good values are taken silently and recorded in config */
+    const char *const env[] = {"LIBLEAK_DEPTH=7", "LIBLEAK_INTERVAL_MS=600000",
+                               "LIBLEAK_SIGNAL=12", "LIBLEAK_WATERMARK=3M", NULL};
+    pl_run_t good, r;
+    pl_run(&good, "pl_basic", NULL, NULL, 1);
+    pl_run(&r, "pl_basic", NULL, env, 1);
+    pl_assert_exit(&r, 0);
+    ck_assert_str_eq(r.out, good.out);
+    ck_assert_msg(extra_lines(r.err, good.err) == 0, "good settings, but stderr:\n%s", r.err);
+    pl_check_all(&r);
+    json_t *c = pl_obj(pl_exit_dump(&r)->root, LK_KEY_CONFIG);
+    ck_assert_int_eq(pl_int(c, LK_KEY_MAX_DEPTH), 7);
+    ck_assert_int_eq(pl_int(c, LK_KEY_INTERVAL_MS), 600000);
+    ck_assert_int_eq(pl_int(c, LK_KEY_SIGNAL), 12);
+    ck_assert_int_eq(pl_int(c, LK_KEY_WATERMARK_BYTES), 3 * 1048576);
+    ck_assert_int_eq(pl_int(c, LK_KEY_SAMPLE_BYTES), 0);
+    pl_run_free(&good);
+    pl_run_free(&r);
+}
+END_TEST
+
 START_TEST(test_preload_quiet)
 {
     /* LIBLEAK_QUIET=1: a bad setting still falls back to the default, but
@@ -738,6 +761,7 @@ static Suite *preload_basic_suite(void)
     tcase_add_test(tc, test_preload_depth_truncated);
     tcase_add_test(tc, test_preload_bad_env_value);
     tcase_add_test(tc, test_preload_bad_env_out_of_range);
+    tcase_add_test(tc, test_preload_config_recorded);
     tcase_add_test(tc, test_preload_quiet);
     tcase_add_test(tc, test_preload_default_dir_is_cwd);
     tcase_add_test(tc, test_preload_relative_dir_after_chdir);
