@@ -682,6 +682,34 @@ START_TEST(test_preload_signal_handler_stack)
 }
 END_TEST
 
+START_TEST(test_preload_similar_paths_distinct)
+{
+    pl_run_t r;
+    run_both(&r, "pl_memo", NULL, NULL, 0);
+    pl_check_all(&r);
+    pl_dump_t *d = pl_exit_dump(&r);
+    pl_agg_t all = pl_sites(d, "leaf_memo", "malloc");
+    ck_assert_msg(all.nsites == 4 && all.live_blocks == 800,
+                  "%d sites / %lld blocks through leaf_memo, expected 4 / 800", all.nsites,
+                  all.live_blocks);
+    json_t *sites = pl_obj(d->root, LK_KEY_SITES), *s;
+    size_t i;
+    int seen[4] = {0, 0, 0, 0};
+    json_array_foreach(sites, i, s) {
+        long long sid = pl_int(s, LK_KEY_STACK);
+        if (!pl_stack_has_fn(d, sid, "leaf_memo")) continue;
+        int a = pl_stack_has_fn(d, sid, "path_a"), b = pl_stack_has_fn(d, sid, "path_b");
+        int va = pl_stack_has_fn(d, sid, "via_a"), vb = pl_stack_has_fn(d, sid, "via_b");
+        ck_assert_msg(a + b == 1 && !(va && !a) && !(vb && !b),
+                      "mixed-up stack: path_a %d path_b %d via_a %d via_b %d", a, b, va, vb);
+        ck_assert_int_eq(pl_int(s, LK_KEY_LIVE_BLOCKS), 200);
+        seen[(b ? 1 : 0) + ((va || vb) ? 2 : 0)]++;
+    }
+    for (int k = 0; k < 4; k++) ck_assert_msg(seen[k] == 1, "path %d seen %d times", k, seen[k]);
+    pl_run_free(&r);
+}
+END_TEST
+
 static int cmp_ll(const void *a, const void *b)
 {
     long long x = *(const long long *)a, y = *(const long long *)b;
@@ -776,6 +804,7 @@ static Suite *preload_basic_suite(void)
     tcase_add_test(tc, test_preload_many_sites);
     tcase_add_test(tc, test_preload_variable_frame);
     tcase_add_test(tc, test_preload_signal_handler_stack);
+    tcase_add_test(tc, test_preload_similar_paths_distinct);
     suite_add_tcase(s, tc);
     return s;
 }
