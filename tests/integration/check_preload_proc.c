@@ -156,6 +156,35 @@ START_TEST(test_preload_exit_while_threads_allocate)
 }
 END_TEST
 
+START_TEST(test_preload_exec_same_pid)
+{
+    pl_run_t r;
+    pl_run(&r, "pl_exec", NULL, NULL, 1);
+    pl_assert_exit(&r, 0);
+    ck_assert_str_eq(r.out, "ok\n");
+    pl_check_all(&r);
+    pl_dump_t *before = NULL, *after = NULL;
+    for (int i = 0; i < r.ndumps; i++) {
+        pl_dump_t *d = &r.dumps[i];
+        ck_assert_int_eq(d->pid, r.pid);
+        if (strcmp(d->trigger, "api") != 0) continue;
+        json_t *l = pl_obj(pl_obj(d->root, LK_KEY_DUMP), LK_KEY_LABEL);
+        if (json_is_string(l) && !strcmp(json_string_value(l), "before")) before = d;
+        if (json_is_string(l) && !strcmp(json_string_value(l), "after")) after = d;
+    }
+    ck_assert_msg(before != NULL, "the snapshot taken before exec is gone (overwritten by the "
+                  "new image's dump of the same pid and seq?): %d dumps", r.ndumps);
+    ck_assert_msg(after != NULL, "no snapshot from after exec");
+    pl_assert_site(before, "before_exec", "malloc", 1, 1337, 1, 1337);
+    pl_assert_no_site(before, "after_exec");
+    pl_assert_site(after, "after_exec", "malloc", 1, 2021, 1, 2021);
+    pl_assert_no_site(after, "before_exec");
+    pl_dump_t *e = pl_exit_dump(&r);
+    pl_assert_site(e, "after_exec", "malloc", 1, 2021, 1, 2021);
+    pl_run_free(&r);
+}
+END_TEST
+
 /* Run pl_exit ending by 'how': status 5, "bye", one exit dump with the leak. */
 static void check_exit(const char *how)
 {
@@ -195,6 +224,7 @@ static Suite *preload_proc_suite(void)
     tcase_add_test(tc, test_preload_fork_while_threads_allocate);
     tcase_add_test(tc, test_preload_fork_during_interval_dumps);
     tcase_add_test(tc, test_preload_exit_while_threads_allocate);
+    tcase_add_test(tc, test_preload_exec_same_pid);
     tcase_add_test(tc, test_preload_exit_return);
     tcase_add_test(tc, test_preload_exit_exit);
     tcase_add_test(tc, test_preload_exit__exit);
