@@ -57,6 +57,23 @@ START_TEST(test_preload_malloc_leak)
 }
 END_TEST
 
+START_TEST(test_preload_million_blocks)
+{
+    pl_run_t r;
+    pl_run(&r, "pl_bigtable", NULL, NULL, 1);
+    pl_assert_exit(&r, 0);
+    pl_check_all(&r);
+    pl_dump_t *d = pl_exit_dump(&r);
+    json_t *t = pl_totals(d);
+    ck_assert(pl_bool(t, LK_KEY_COMPLETE));
+    ck_assert_int_eq(pl_int(t, LK_KEY_DROPPED_EVENTS), 0);
+    pl_assert_site(d, "many_24", "malloc", 500000, 12000000, 1000000, 24000000);
+    ck_assert_int_ge(pl_int(t, LK_KEY_PEAK_LIVE_BYTES), 24000000);
+    ck_assert_int_gt(pl_int(pl_obj(d->root, LK_KEY_COST), LK_KEY_BLOCK_TABLE_BYTES), 0);
+    pl_run_free(&r);
+}
+END_TEST
+
 START_TEST(test_preload_free_null_not_counted)
 {
     /* pl_basic calls free(NULL) 100 times: neither frees nor untracked. */
@@ -88,6 +105,8 @@ START_TEST(test_preload_realloc)
     pl_assert_no_site(d, "realloc_fail");
     pl_assert_site(d, "shrink_alloc", "malloc", 0, 0, 1, 5000);
     pl_assert_site(d, "shrink", "malloc", 1, 50, 1, 50);
+    pl_assert_site(d, "ra_alloc", "malloc", 0, 0, 1, 1230);
+    pl_assert_site(d, "ra_grow", "malloc", 1, 2460, 1, 2460);
 
     int n;
     json_t *f = pl_failure(d, "realloc_fail", &n);
@@ -767,6 +786,7 @@ static Suite *preload_basic_suite(void)
     tcase_set_timeout(tc, PL_TIMEOUT);
     tcase_add_test(tc, test_preload_malloc_leak);
     tcase_add_test(tc, test_preload_free_null_not_counted);
+    tcase_add_test(tc, test_preload_million_blocks);
     tcase_add_test(tc, test_preload_realloc);
     tcase_add_test(tc, test_preload_aligned);
     tcase_add_test(tc, test_preload_failures);

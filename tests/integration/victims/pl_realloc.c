@@ -15,6 +15,8 @@
  *                  kind enomem, function realloc, request_bytes 2^62, count 2
  *   shrink_alloc() malloc(5000), shrunk:              live 0, total 1/5000, freed 1
  *   shrink()       realloc(p, 50) kept:               live 1/50
+ *   ra_alloc()     reallocarray(NULL, 10, 123), moved away: live 0, total 1/1230
+ *   ra_grow()      reallocarray(p, 20, 123) kept:     live 1/2460
  * Prints "ok" and exits 0; exits 1 if contents are not preserved. */
 #include <errno.h>
 #include <stdint.h>
@@ -38,6 +40,8 @@ __attribute__((noinline)) static void *realloc_fail(void *p)
 }
 __attribute__((noinline)) static char *shrink_alloc(void) { return malloc(5000); }
 __attribute__((noinline)) static char *shrink(char *p) { return realloc(p, 50); }
+__attribute__((noinline)) static char *ra_alloc(void) { return reallocarray(NULL, 10, 123); }
+__attribute__((noinline)) static char *ra_grow(char *p) { return reallocarray(p, 20, 123); }
 
 int main(void)
 {
@@ -69,6 +73,13 @@ int main(void)
     s = shrink(s);
     if (!s || s[49] != 's') goto bad;
     keep[nkeep++] = s;
+
+    char *ra = ra_alloc();
+    if (!ra) goto bad;
+    ra[1229] = 'r';
+    ra = ra_grow(ra);
+    if (!ra || ra[1229] != 'r') goto bad;
+    keep[nkeep++] = ra;
 
     printf("ok %d\n", nkeep);
     return 0;
