@@ -95,6 +95,29 @@ START_TEST(test_preload_signal_custom)
 }
 END_TEST
 
+START_TEST(test_preload_signal_after_fork)
+{
+    pl_run_t r;
+    pl_run(&r, "pl_forksig", NULL, NULL, 1);
+    pl_assert_exit(&r, 0);
+    long child = 0;
+    ck_assert_msg(sscanf(r.out, "child %ld", &child) == 1, "output: %s", r.out);
+    pl_check_all(&r);
+    ck_assert_int_eq(r.ndumps, 4);
+    assert_series(&r, r.pid);
+    assert_series(&r, child);
+    pl_dump_t *ps = pl_dump_of(&r, r.pid, "signal"), *cs = pl_dump_of(&r, child, "signal");
+    ck_assert_int_eq(ps->seq, 0);
+    ck_assert_int_eq(cs->seq, 0);
+    ck_assert_int_eq(pl_dump_of(&r, child, "exit")->seq, 1);
+    pl_assert_site(ps, "parent_leak", "malloc", 1, 1337, 1, 1337);
+    pl_assert_no_site(ps, "child_leak");
+    pl_assert_site(cs, "parent_leak", "malloc", 1, 1337, 1, 1337);
+    pl_assert_site(cs, "child_leak", "malloc", 1, 2021, 1, 2021);
+    pl_run_free(&r);
+}
+END_TEST
+
 START_TEST(test_preload_signal_disabled)
 {
     /* LIBLEAK_SIGNAL=0: no handler, so SIGUSR1 kills the program as usual */
@@ -309,6 +332,7 @@ static Suite *preload_snap_suite(void)
     tcase_set_timeout(tc, PL_TIMEOUT);
     tcase_add_test(tc, test_preload_signal_snapshots);
     tcase_add_test(tc, test_preload_signal_custom);
+    tcase_add_test(tc, test_preload_signal_after_fork);
     tcase_add_test(tc, test_preload_signal_disabled);
     tcase_add_test(tc, test_preload_interval_snapshots);
     tcase_add_test(tc, test_preload_api_snapshot);
