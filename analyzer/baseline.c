@@ -71,6 +71,18 @@ char *lk_baseline_key(lk_family_t fam, const lk_frame_t *f, size_t n)
     return b.s;
 }
 
+char *lk_baseline_leak_key(lk_kind_t kind, lk_family_t fam, const lk_frame_t *f, size_t n)
+{
+    char *key = lk_baseline_key(fam, f, n);
+    if (key == NULL || kind == LK_KIND_UNFREED)
+        return key;
+    char *k2 = NULL;
+    if (asprintf(&k2, "%s#%s", key, lk_kind_name(kind)) < 0)
+        k2 = NULL;
+    free(key);
+    return k2;
+}
+
 /* "function (file:line)" of the top frame, for people. */
 static char *describe(const lk_frame_t *f, size_t n)
 {
@@ -139,7 +151,7 @@ int lk_base_from_report(lk_base_t *b, const lk_report_t *r)
 {
     for (size_t i = 0; i < r->nleaks; i++) {
         const lk_leak_t *l = &r->leaks[i];
-        if (l->suppressed_by != NULL)
+        if (l->suppressed_by != NULL || l->kind == LK_KIND_REACHABLE)
             continue;
         char *key = lk_strdup(l->key), *where = describe(l->frames, l->nframes);
         if (key == NULL || where == NULL) {
@@ -180,6 +192,16 @@ static int base_from_json(lk_base_t *b, const char *path, json_t *root, char *er
         }
         if (json_is_object(json_object_get(l, "suppressed_by")))
             continue;
+        /* issue 5: reachable memory is held, not leaked; other kinds key
+         * apart ("#definite"), as in lk_baseline_leak_key() */
+        const char *kname = json_string_value(json_object_get(l, "kind"));
+        int kind = kname != NULL ? lk_kind_parse(kname) : LK_KIND_UNFREED;
+        if (kind < 0) {
+            snprintf(err, errlen, "%s: leaks[%zu].kind: unknown value", path, i);
+            return -EINVAL;
+        }
+        if (kind == LK_KIND_REACHABLE)
+            continue;
         int famv = -1;
         static const char *const names[] = LK_FAMILY_NAMES;
         for (int f = 0; f < (int)(sizeof(names) / sizeof(names[0])); f++)
@@ -200,7 +222,8 @@ static int base_from_json(lk_base_t *b, const char *path, json_t *root, char *er
             fv[k].module = json_string_value(json_object_get(fr, "module"));
             fv[k].line = json_is_integer(line) ? (int)json_integer_value(line) : 0;
         }
-        char *key = lk_baseline_key((lk_family_t)famv, fv, n), *where = describe(fv, n);
+        char *key = lk_baseline_leak_key((lk_kind_t)kind, (lk_family_t)famv, fv, n);
+        char *where = describe(fv, n);
         free(fv);
         if (key == NULL || where == NULL) {
             free(key);
@@ -280,7 +303,7 @@ void lk_base_apply(lk_report_t *r, const lk_base_t *old)
     }
     for (size_t i = 0; i < r->nleaks; i++) {
         lk_leak_t *l = &r->leaks[i];
-        if (l->suppressed_by != NULL)
+        if (l->suppressed_by != NULL || l->kind == LK_KIND_REACHABLE)
             continue;
         const lk_base_site_t *o = base_find(old, l->key), *c = base_find(&cur, l->key);
         if (o == NULL) {

@@ -178,32 +178,49 @@ int lk_leaks_collect(lk_report_t *r, const lk_input_t *in, lk_symbolizer_t *sym,
                            "exit; live memory is not necessarily leaked", d->file, d->pid,
                            lk_trigger_name(d->trigger));
 
-        size_t live = 0;
-        for (size_t i = 0; i < d->nsites; i++)
-            live += d->sites[i].live_blocks > 0;
-        if (live > 0) {
-            lk_leak_t *nv = realloc(r->leaks, (r->nleaks + live) * sizeof(*nv));
+        /* With a reachability scan a leak entry is a (site, kind) part of
+         * the scan's sites[]; without one, a live site of kind unfreed. */
+        const lk_reach_t *rs = d->reach;
+        size_t n = rs != NULL ? rs->nsites : d->nsites;
+        ps->has_reach = rs != NULL;
+        ps->reach_complete = rs != NULL && rs->complete;
+        r->has_reach |= rs != NULL;
+        if (n > 0) {
+            lk_leak_t *nv = realloc(r->leaks, (r->nleaks + n) * sizeof(*nv));
             if (nv == NULL)
                 return -ENOMEM;
             r->leaks = nv;
         }
-        for (size_t i = 0; i < d->nsites; i++) {
-            const lk_site_t *s = &d->sites[i];
-            if (s->live_blocks == 0)
-                continue;
+        for (size_t i = 0; i < n; i++) {
             lk_leak_t *l = &r->leaks[r->nleaks];
+            size_t stack_idx;
             memset(l, 0, sizeof(*l));
+            if (rs != NULL) {
+                const lk_reach_site_t *s = &rs->sites[i];
+                l->kind = s->kind;
+                l->family = s->family;
+                l->bytes = s->bytes;
+                l->blocks = s->blocks;
+                l->stack_id = s->stack_id;
+                stack_idx = s->stack_idx;
+            } else {
+                const lk_site_t *s = &d->sites[i];
+                l->kind = LK_KIND_UNFREED;
+                l->family = s->family;
+                l->bytes = s->live_bytes;
+                l->blocks = s->live_blocks;
+                l->stack_id = s->stack_id;
+                stack_idx = s->stack_idx;
+            }
+            if (l->blocks == 0)
+                continue;
             l->pid = d->pid;
-            l->kind = LK_KIND_UNFREED;
-            l->family = s->family;
-            l->bytes = s->live_bytes;
-            l->blocks = s->live_blocks;
-            l->stack_id = s->stack_id;
-            if ((rc = user_frames(sym, d, &d->stacks[s->stack_idx], &l->frames, &l->nframes,
+            if ((rc = user_frames(sym, d, &d->stacks[stack_idx], &l->frames, &l->nframes,
                                   &l->trimmed)) < 0)
                 return rc;
             r->nleaks++;
-            if ((l->key = lk_baseline_key(l->family, l->frames, l->nframes)) == NULL)
+            if ((l->key = lk_baseline_leak_key(l->kind, l->family, l->frames,
+                                               l->nframes)) == NULL)
                 return -ENOMEM;
             l->suppressed_by = lk_supp_match(&r->supps, l->frames, l->nframes);
             if (l->suppressed_by != NULL) {
@@ -216,6 +233,12 @@ int lk_leaks_collect(lk_report_t *r, const lk_input_t *in, lk_symbolizer_t *sym,
                 sat_add(&r->suppressed_blocks, l->blocks);
                 r->suppressed_sites++;
             } else {
+                sat_add(&ps->kind_bytes[l->kind], l->bytes);
+                sat_add(&ps->kind_blocks[l->kind], l->blocks);
+                sat_add(&r->kind_bytes[l->kind], l->bytes);
+                sat_add(&r->kind_blocks[l->kind], l->blocks);
+                if (l->kind == LK_KIND_REACHABLE)   /* held, not leaked */
+                    continue;
                 sat_add(&ps->leaked_bytes, l->bytes);
                 sat_add(&ps->leaked_blocks, l->blocks);
                 ps->leak_sites++;
@@ -282,6 +305,7 @@ void lk_report_free(lk_report_t *r)
     }
     free(r->mismatches);
     free(r->procs);
+    lk_reach_report_free(r);
     lk_supp_list_free(&r->supps);
     for (i = 0; i < r->nwarnings; i++)
         free(r->warnings[i]);

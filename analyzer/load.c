@@ -42,6 +42,10 @@ static int fail(ctx_t *c, const char *path, const char *fmt, ...)
             snprintf(c->err, c->errlen, "%s: %s: %s", c->name, path, msg);
         else
             snprintf(c->err, c->errlen, "%s: %s", c->name, msg);
+        /* Quoted values come from the file: keep the message one line. */
+        for (char *s = c->err; *s != '\0'; s++)
+            if ((unsigned char)*s < 0x20 || *s == 0x7f)
+                *s = '?';
     }
     return -EINVAL;
 }
@@ -688,6 +692,8 @@ int lk_load_buffer(const char *name, const char *buf, size_t len, lk_dump_t **ou
     json_t *reach = json_object_get(root, LK_KEY_REACH);
     if (reach != NULL && !json_is_null(reach))
         d->reach_json = json_incref(reach);
+    if ((rc = lk_reach_parse(name, d, err, errlen)) < 0)
+        goto out_dump;
     if ((d->file = strdup(name)) == NULL) {
         rc = -ENOMEM;
         goto out_dump;
@@ -927,6 +933,7 @@ void lk_dump_free(lk_dump_t *d)
     free(d->timeline.frees);
     if (d->reach_json != NULL)
         json_decref((json_t *)d->reach_json);
+    lk_reach_free(d->reach);
     free(d);
 }
 

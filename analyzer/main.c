@@ -29,8 +29,11 @@ static const char usage_text[] =
     "      --suppressions=FILE    LSan-format rules (leak:PATTERN); repeatable\n"
     "      --no-builtin-suppressions  also report glibc/libstdc++/loader memory\n"
     "      --gen-suppressions     print suppression rules for the leaks, not a report\n"
-    "      --show=KINDS           kinds the text report shows (comma-separated)\n"
-    "      --fail-on=KINDS        kinds the gate counts (default unfreed,definite,indirect)\n"
+    "      --show=KINDS           kinds the text report shows: definite, indirect,\n"
+    "                             possible, reachable, unfreed or all (default all\n"
+    "                             but reachable)\n"
+    "      --fail-on=KINDS        kinds the gate counts (default definite,indirect,\n"
+    "                             and unfreed for dumps without a reachability scan)\n"
     "  -h, --help                 this text\n"
     "  -V, --version              print the version\n"
     "Sizes accept k, M and G suffixes (powers of 1024).\n"
@@ -282,6 +285,8 @@ int main(int argc, char **argv)
     /* EXTENSION (issue 4/5): growth, overflow and reachability passes run
      * here, after leaks and before the baseline and the gate. */
     if (lk_growth_run(&r, &in, sym) < 0)
+        goto out_nomem;
+    if (lk_reach_collect(&r, &in, sym) < 0)   /* issue 5: after growth (held sites that grow) */
         goto out_nomem;
     if (opt.baseline != NULL) {
         if (lk_base_load(&base, opt.baseline, sym, &opt, err, sizeof(err)) < 0)

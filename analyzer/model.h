@@ -122,10 +122,11 @@ typedef struct lk_dump {
     lk_mismatch_t *mismatches; size_t nmismatches;
     lk_failure_t *failures; size_t nfailures;
     lk_timeline_t timeline;
-    /* EXTENSION (issue 5): the dump's "reachability" object, kept unparsed
-     * (a jansson json_t *, one reference owned here) until reach.c defines
-     * it.  NULL when absent. */
+    /* The dump's "reachability" object (a jansson json_t *, one reference
+     * owned here), NULL when absent; 'reach' is its parsed, validated form
+     * (reach.c), NULL when absent. */
     void *reach_json;
+    struct lk_reach *reach;
 } lk_dump_t;
 
 /* The dumps of one process (same pid and start time), ordered by seq; the
@@ -197,6 +198,23 @@ int lk_symbolize_stack(lk_symbolizer_t *s, const lk_dump_t *d, const lk_stack_t 
  * or NULL if it is not mangled or no demangler is available. */
 char *lk_demangle(const char *name);
 
+/* A data symbol of a global root (held_by): name and the variable's
+ * declaration, each NULL/0 when unknown.  Strings live until
+ * lk_symbolizer_free(). */
+typedef struct lk_data_sym {
+    const char *name;       /* demangled */
+    uint64_t sym_offset;    /* the word's offset inside the symbol */
+    const char *decl_file;
+    int decl_line;
+} lk_data_sym_t;
+
+/* Find the STT_OBJECT/STT_TLS symbol of module 'path' (from dump 'd', whose
+ * build-id is checked) whose [value, value+size) holds file address
+ * 'offset', and the DW_TAG_variable declaring it.  Returns 0 with *out
+ * filled (name NULL when no symbol contains it), or -ENOMEM. */
+int lk_symbolize_data(lk_symbolizer_t *s, const lk_dump_t *d, const char *path,
+                      uint64_t offset, lk_data_sym_t *out);
+
 /* Number of distinct pcs looked up in libdw (cache misses), for tests. */
 size_t lk_symbolizer_lookups(const lk_symbolizer_t *s);
 
@@ -247,6 +265,79 @@ const char *lk_kind_heading(lk_kind_t k);
 /* Parse a kind name; returns -1 if unknown. */
 int lk_kind_parse(const char *name);
 
+/* ### reachability, as loaded (reach.c; docs/FORMAT.md "Reachability") */
+
+/* Root kinds of held_by[] (dump.h LK_REACH_ROOT_NAMES order). */
+typedef enum lk_root {
+    LK_ROOT_GLOBAL = 0, LK_ROOT_STACK, LK_ROOT_TLS, LK_ROOT_REGISTERS, LK_ROOT_COUNT
+} lk_root_t;
+const char *lk_root_name(lk_root_t r);
+
+/* One (site, kind) part of the scan: reachability.sites[]. */
+typedef struct lk_reach_site {
+    uint64_t stack_id;
+    size_t stack_idx;       /* index into lk_dump_t.stacks */
+    lk_family_t family;
+    lk_kind_t kind;         /* never LK_KIND_UNFREED */
+    uint64_t blocks, bytes;
+} lk_reach_site_t;
+
+/* One member site of a lost structure; has_stack false for the summed rest
+ * (the dump's null stack). */
+typedef struct lk_reach_member {
+    bool has_stack;
+    uint64_t stack_id;
+    size_t stack_idx;
+    lk_family_t family;
+    uint64_t blocks, bytes;
+} lk_reach_member_t;
+
+/* A group of lost structures of one shape: reachability.structures[]. */
+typedef struct lk_reach_struct {
+    uint64_t head_stack_id;
+    size_t head_stack_idx;
+    lk_family_t head_family;
+    bool cycle, head_in_cycle;
+    uint64_t count, blocks, bytes;
+    lk_reach_member_t *members; size_t nmembers;
+} lk_reach_struct_t;
+
+/* (root, site, kind) -> blocks, bytes: reachability.held_by[]. */
+typedef struct lk_reach_held {
+    lk_root_t root;
+    char *module;           /* global only, else NULL */
+    uint64_t address, offset;   /* global only */
+    int64_t tid;            /* stack/tls/registers; -1 when absent */
+    lk_kind_t kind;         /* LK_KIND_REACHABLE or LK_KIND_POSSIBLE */
+    uint64_t stack_id;
+    size_t stack_idx;
+    lk_family_t family;
+    uint64_t blocks, bytes;
+} lk_reach_held_t;
+
+typedef struct lk_reach_sum {
+    uint64_t count, blocks, bytes;
+} lk_reach_sum_t;
+
+typedef struct lk_reach {
+    bool complete, cycles_complete;
+    uint64_t live_blocks, live_bytes;
+    uint64_t threads, threads_sp_unknown, not_stopped, unreadable_bytes;
+    lk_reach_sum_t kinds[LK_KIND_COUNT];  /* blocks, bytes per kind (count unused) */
+    lk_reach_site_t *sites; size_t nsites;
+    lk_reach_struct_t *structs; size_t nstructs;
+    lk_reach_sum_t structs_omitted;
+    lk_reach_held_t *held; size_t nheld;
+    lk_reach_sum_t held_omitted;
+} lk_reach_t;
+
+/* Parse and validate d->reach_json (a no-op when NULL) into d->reach, with
+ * stack ids resolved against d->stacks.  Same error contract as
+ * lk_load_buffer(): a one-line "name: reachability.path: problem" in 'err'
+ * and -EINVAL, or -ENOMEM.  Called by the loader. */
+int lk_reach_parse(const char *name, lk_dump_t *d, char *err, size_t errlen);
+void lk_reach_free(lk_reach_t *r);
+
 /* One reported leak: a site of one process's final dump. */
 typedef struct lk_leak {
     int pid;
@@ -281,6 +372,10 @@ typedef struct lk_proc_summary {
     bool complete;
     uint64_t leaked_bytes, leaked_blocks, leak_sites;
     uint64_t suppressed_bytes, suppressed_blocks;
+    /* Unsuppressed live memory per kind (issue 5); has_reach when the final
+     * dump carried a reachability scan. */
+    bool has_reach, reach_complete;
+    uint64_t kind_bytes[LK_KIND_COUNT], kind_blocks[LK_KIND_COUNT];
 } lk_proc_summary_t;
 
 /* Options that shape the analysis (main.c fills them). */
@@ -297,6 +392,43 @@ typedef struct lk_options {
      * (1u << kind).  Default gate: unfreed|definite|indirect. */
     unsigned fail_kinds, show_kinds;
 } lk_options_t;
+
+/* A frame list with its site (structures and held_by reports). */
+typedef struct lk_site_ref {
+    bool has_stack;         /* false: the summed rest of a structure */
+    uint64_t stack_id;
+    lk_family_t family;
+    uint64_t blocks, bytes;
+    lk_frame_t *frames; size_t nframes;   /* trimmed as lk_leak_t.frames */
+} lk_site_ref_t;
+
+/* A group of lost structures of one shape (reach.c, from the final dump). */
+typedef struct lk_structure_report {
+    int pid;
+    bool cycle, head_in_cycle;
+    uint64_t count, blocks, bytes;
+    lk_site_ref_t head;
+    lk_site_ref_t *members; size_t nmembers;
+    bool suppressed;        /* the head's site is suppressed */
+} lk_structure_report_t;
+
+/* (root, site, kind) -> blocks, bytes, with the root named (reach.c). */
+typedef struct lk_held_report {
+    int pid;
+    lk_root_t root;
+    lk_kind_t kind;
+    char *module;           /* global: module path (malloc'd), else NULL */
+    uint64_t offset;        /* global: link-time address of the word */
+    const char *symbol;     /* global: data symbol or NULL (symbolizer's) */
+    const char *decl_file;  /* global: where the variable is declared */
+    int decl_line;
+    int64_t tid;            /* other roots; -1 unknown; 0 for tls: cached descriptor */
+    bool main_thread;       /* tid == pid */
+    lk_site_ref_t site;
+    bool suppressed;        /* the site is suppressed */
+    bool growing;           /* the site grows steadily (growth pass) */
+    double slope_bytes_per_s;
+} lk_held_report_t;
 
 /* Everything a report prints.  EXTENSION (issue 4/5): add growth[],
  * failures[], structures[], held_by[] arrays here, fill them in their own
@@ -318,6 +450,12 @@ typedef struct lk_report {
     /* issue 4 (growth.h): growth, failures and verdict per process; NULL
      * until lk_growth_run(), freed by lk_growth_free(). */
     struct lk_growth_report *growth;
+    /* issue 5 (reach.c): unsuppressed totals per kind over all processes,
+     * lost structures and held-by of every final dump with a scan. */
+    bool has_reach;
+    uint64_t kind_bytes[LK_KIND_COUNT], kind_blocks[LK_KIND_COUNT];
+    lk_structure_report_t *structures; size_t nstructures;   /* bytes desc */
+    lk_held_report_t *held; size_t nheld;                     /* bytes desc */
 } lk_report_t;
 
 /* ### growth, overflow and verdict (growth.c, overflow.c, report_growth.c;
@@ -348,12 +486,31 @@ size_t lk_leaks_trim(const lk_frame_t *f, size_t n);
 int lk_leaks_gate(lk_report_t *r, const lk_options_t *opt);
 void lk_report_free(lk_report_t *r);
 
+/* ### reachability pass (reach.c) */
+
+/* Build r->structures and r->held from every process's final dump with a
+ * scan (symbolizing data symbols of global roots), and mark held sites
+ * that grow (run after lk_growth_run()).  Returns 0 or -ENOMEM. */
+int lk_reach_collect(lk_report_t *r, const lk_input_t *in, lk_symbolizer_t *sym);
+/* Free r->structures and r->held (lk_report_free() calls it). */
+void lk_reach_report_free(lk_report_t *r);
+/* Text: process 'pid''s lost structures and held-by lines. */
+void lk_report_reach_text(FILE *out, const lk_report_t *r, const lk_options_t *opt, int pid);
+/* Text: valgrind's LEAK SUMMARY block (nothing without a scan). */
+void lk_report_reach_summary(FILE *out, const lk_report_t *r);
+/* JSON: add "structures" and "held_by" to the report object 'root'. */
+int lk_report_reach_json(struct json_t *root, const lk_report_t *r);
+
 /* ### baseline (baseline.c) */
 
 /* The key that identifies a site across rebuilds: family plus, per frame,
  * function and file basename (or module basename when unknown).  Lines and
  * addresses are left out, so shifted code keeps its key.  Malloc'd. */
 char *lk_baseline_key(lk_family_t fam, const lk_frame_t *f, size_t n);
+/* The key of a leak entry: lk_baseline_key() plus "#<kind>" for the scan's
+ * kinds (issue 5), so a definite and an indirect part of one site differ.
+ * Baselines ignore reachable entries. */
+char *lk_baseline_leak_key(lk_kind_t kind, lk_family_t fam, const lk_frame_t *f, size_t n);
 
 /* One site of a baseline or diff side. */
 typedef struct lk_base_site {

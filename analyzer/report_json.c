@@ -195,7 +195,8 @@ int lk_report_json(FILE *out, const lk_report_t *r, const lk_options_t *opt)
     if (root == NULL)
         return -ENOMEM;
     /* EXTENSION (issue 4/5): json_object_set_new(root, "growth", growth_json(r)); ... */
-    if (lk_report_growth_json(root, r) < 0) {   /* issue 4: report_growth.c */
+    if (lk_report_growth_json(root, r) < 0      /* issue 4: report_growth.c */
+        || lk_report_reach_json(root, r) < 0) { /* issue 5: reach.c */
         json_decref(root);
         return -ENOMEM;
     }

@@ -71,8 +71,10 @@ static void print_leak(FILE *out, const lk_leak_t *l)
         fprintf(out, "New since the baseline:\n");
     else if (l->has_grown)
         fprintf(out, "Grown since the baseline (was %" PRIu64 " byte(s)):\n", l->baseline_bytes);
-    fprintf(out, "%s of %" PRIu64 " byte(s) in %" PRIu64 " object(s) allocated from:\n",
-            lk_kind_heading(l->kind), l->bytes, l->blocks);
+    /* valgrind: "... are still reachable"; LSan has no such kind */
+    fprintf(out, "%s%s %" PRIu64 " byte(s) in %" PRIu64 " object(s) allocated from:\n",
+            lk_kind_heading(l->kind), l->kind == LK_KIND_REACHABLE ? ":" : " of", l->bytes,
+            l->blocks);
     print_frames(out, l->frames, l->nframes);
 }
 
@@ -115,6 +117,7 @@ int lk_report_text(FILE *out, const lk_report_t *r, const lk_options_t *opt)
                 print_leak(out, l);
             rank++;
         }
+        lk_report_reach_text(out, r, opt, ps->pid);   /* issue 5: reach.c */
         lk_report_growth_text(out, r, ps->pid);   /* issue 4: report_growth.c */
         if (multi)
             fprintf(out, "SUMMARY: process %d: %" PRIu64 " byte(s) leaked in %" PRIu64
@@ -122,6 +125,7 @@ int lk_report_text(FILE *out, const lk_report_t *r, const lk_options_t *opt)
     }
     print_mismatches(out, r);
     print_supps(out, r);
+    lk_report_reach_summary(out, r);   /* issue 5: per-kind totals */
     if (r->has_baseline)
         fprintf(out, "Baseline: %" PRIu64 " new and %" PRIu64 " grown leak site(s).\n",
                 r->new_sites, r->grown_sites);

@@ -38,6 +38,18 @@ typedef enum mod_state {
     MOD_FALLBACK    /* missing, unreadable or build-id mismatch: module+offset */
 } mod_state_t;
 
+/* A data symbol or a variable's declaration (held-by roots). */
+typedef struct data_sym {
+    uint64_t value, size;
+    const char *name;       /* interned */
+} data_sym_t;
+
+typedef struct var_decl {
+    uint64_t addr;
+    const char *file;       /* interned */
+    int line;
+} var_decl_t;
+
 /* One module file, keyed by "path\nbuild-id". */
 typedef struct mod_cache {
     char *key;
@@ -47,6 +59,9 @@ typedef struct mod_cache {
     Dwfl *dwfl;
     Dwfl_Module *mod;
     pc_entry_t *pcs;
+    bool data_loaded;       /* 'syms' and 'vars' built (lk_symbolize_data) */
+    data_sym_t *syms; size_t nsyms;     /* STT_OBJECT by value */
+    var_decl_t *vars; size_t nvars;     /* DW_TAG_variable by address */
     UT_hash_handle hh;
 } mod_cache_t;
 
@@ -453,6 +468,175 @@ out_nomem:
     return -ENOMEM;
 }
 
+/* ### data symbols (held-by roots) */
+
+static int cmp_data_sym(const void *a, const void *b)
+{
+    const data_sym_t *x = a, *y = b;
+    if (x->value != y->value)
+        return x->value < y->value ? -1 : 1;
+    return x->size < y->size ? -1 : x->size > y->size;
+}
+
+static int cmp_var(const void *a, const void *b)
+{
+    const var_decl_t *x = a, *y = b;
+    return x->addr < y->addr ? -1 : x->addr > y->addr;
+}
+
+/* The static address of variable 'die' (DW_OP_addr or DW_OP_addrx as its
+ * whole location), or false. */
+static bool var_address(Dwarf_Die *die, uint64_t *out)
+{
+    Dwarf_Attribute attr;
+    Dwarf_Op *expr;
+    size_t len;
+
+    if (dwarf_attr(die, DW_AT_location, &attr) == NULL
+        || dwarf_getlocation(&attr, &expr, &len) != 0 || len != 1)
+        return false;
+    if (expr[0].atom == DW_OP_addr) {
+        *out = expr[0].number;
+        return true;
+    }
+    if (expr[0].atom == DW_OP_addrx || expr[0].atom == DW_OP_GNU_addr_index) {
+        Dwarf_Attribute res;
+        Dwarf_Addr a;
+        if (dwarf_getlocation_attr(&attr, expr, &res) == 0 && dwarf_formaddr(&res, &a) == 0) {
+            *out = a;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Collect variables with a static address under 'die' (namespaces,
+ * functions and blocks included: function-local statics are roots too). */
+static int walk_vars(lk_symbolizer_t *s, mod_cache_t *mc, Dwarf_Die *parent, size_t *cap,
+                     int depth)
+{
+    Dwarf_Die child;
+
+    if (depth > 32 || dwarf_child(parent, &child) != 0)
+        return 0;
+    do {
+        int tag = dwarf_tag(&child);
+        uint64_t addr;
+        int line = 0;
+        if (tag == DW_TAG_variable && var_address(&child, &addr)) {
+            const char *file = dwarf_decl_file(&child);
+            if (file != NULL && dwarf_decl_line(&child, &line) == 0) {
+                if (mc->nvars == *cap) {
+                    size_t nc = *cap != 0 ? *cap * 2 : 64;
+                    var_decl_t *nv = realloc(mc->vars, nc * sizeof(*nv));
+                    if (nv == NULL)
+                        return -ENOMEM;
+                    mc->vars = nv;
+                    *cap = nc;
+                }
+                mc->vars[mc->nvars++] = (var_decl_t){ addr, intern(s, file), line };
+            }
+        } else if (tag == DW_TAG_namespace || tag == DW_TAG_subprogram
+                   || tag == DW_TAG_lexical_block) {
+            int rc = walk_vars(s, mc, &child, cap, depth + 1);
+            if (rc < 0)
+                return rc;
+        }
+    } while (dwarf_siblingof(&child, &child) == 0);
+    return 0;
+}
+
+/* Build the module's data symbol table and variable declarations once. */
+static int load_data(lk_symbolizer_t *s, mod_cache_t *mc)
+{
+    size_t cap = 0;
+
+    mc->data_loaded = true;
+    if (mc->state != MOD_OK)
+        return 0;
+    int n = dwfl_module_getsymtab(mc->mod);
+    for (int i = 1; i < n; i++) {
+        GElf_Sym sym;
+        GElf_Addr addr;
+        const char *name = dwfl_module_getsym_info(mc->mod, i, &sym, &addr, NULL, NULL, NULL);
+        /* STT_TLS values are offsets in the TLS block, not file addresses
+         * of .data/.bss, so only objects can hold a global root's word. */
+        if (name == NULL || name[0] == '\0' || GELF_ST_TYPE(sym.st_info) != STT_OBJECT
+            || sym.st_shndx == SHN_UNDEF)
+            continue;
+        if (mc->nsyms == cap) {
+            size_t nc = cap != 0 ? cap * 2 : 64;
+            data_sym_t *nv = realloc(mc->syms, nc * sizeof(*nv));
+            if (nv == NULL)
+                return -ENOMEM;
+            mc->syms = nv;
+            cap = nc;
+        }
+        const char *iname = intern_function(s, name);
+        if (iname == NULL)
+            return -ENOMEM;
+        mc->syms[mc->nsyms++] = (data_sym_t){ sym.st_value, sym.st_size, iname };
+    }
+    if (mc->nsyms > 1)
+        qsort(mc->syms, mc->nsyms, sizeof(*mc->syms), cmp_data_sym);
+    cap = 0;
+    Dwarf_Die *cu = NULL;
+    Dwarf_Addr bias;
+    while ((cu = dwfl_module_nextcu(mc->mod, cu, &bias)) != NULL)
+        if (walk_vars(s, mc, cu, &cap, 0) < 0)
+            return -ENOMEM;
+    if (mc->nvars > 1)
+        qsort(mc->vars, mc->nvars, sizeof(*mc->vars), cmp_var);
+    return 0;
+}
+
+int lk_symbolize_data(lk_symbolizer_t *s, const lk_dump_t *d, const char *path,
+                      uint64_t offset, lk_data_sym_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (path == NULL || prepare_dump(s, d) < 0)
+        return path == NULL ? 0 : -ENOMEM;
+    mod_cache_t *mc = NULL;
+    for (size_t i = 0; i < s->nrefs && mc == NULL; i++)
+        if (strcmp(s->refs[i].mc->path, path) == 0)
+            mc = s->refs[i].mc;
+    if (mc == NULL)
+        return 0;   /* not among the dump's modules: module+offset only */
+    if (mc->state == MOD_UNOPENED)
+        open_module(s, mc);
+    if (!mc->data_loaded && load_data(s, mc) < 0)
+        return -ENOMEM;
+    /* The symbol with the largest value <= offset that contains it; a
+     * zero-size symbol only at its own address. */
+    const data_sym_t *best = NULL;
+    size_t lo = 0, hi = mc->nsyms;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (mc->syms[mid].value <= offset)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (size_t i = lo; i-- > 0 && best == NULL;) {
+        const data_sym_t *e = &mc->syms[i];
+        if (offset < e->value + (e->size != 0 ? e->size : 1))
+            best = e;
+        else if (offset - e->value > (UINT64_C(1) << 24))
+            break;  /* nothing this far below spans that far */
+    }
+    if (best == NULL)
+        return 0;
+    out->name = best->name;
+    out->sym_offset = offset - best->value;
+    var_decl_t key = { .addr = best->value };
+    const var_decl_t *v = mc->nvars == 0 ? NULL : bsearch(&key, mc->vars, mc->nvars, sizeof(*mc->vars), cmp_var);
+    if (v != NULL) {
+        out->decl_file = v->file;
+        out->decl_line = v->line;
+    }
+    return 0;
+}
+
 size_t lk_symbolizer_lookups(const lk_symbolizer_t *s)
 {
     return s->lookups;
@@ -477,6 +661,8 @@ void lk_symbolizer_free(lk_symbolizer_t *s)
             dwfl_end(mc->dwfl);
         free(mc->key);
         free(mc->build_id);
+        free(mc->syms);
+        free(mc->vars);
         free(mc);
     }
     HASH_ITER(hh, s->strings, is, itmp) {
