@@ -86,6 +86,8 @@ static const bad_case_t bad_cases[] = {
     { "array", "[1, 2]", NULL, NULL, NULL, "expected a JSON object at top level" },
     { "wrong format", NULL, "format", NULL, "\"heaptrack\"", "dump.json: format: not a libleak dump" },
     { "missing format", NULL, "format", NULL, NULL, "dump.json: format: missing" },
+    { "newline in a quoted value", NULL, "format", NULL, "\"li\\nb\"",
+      "format: not a libleak dump (format \"li?b\"" },
     { "newer version", NULL, "version", NULL, "2",
       "dump format version 2 is newer than this leak-analyze supports (version 1)" },
     { "version string", NULL, "version", NULL, "\"1\"", "version: expected integer, got string" },
