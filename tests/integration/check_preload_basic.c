@@ -729,6 +729,30 @@ START_TEST(test_preload_similar_paths_distinct)
 }
 END_TEST
 
+START_TEST(test_preload_foreign_stacks)
+{
+    pl_run_t r;
+    run_both(&r, "pl_coro", NULL, NULL, 0);
+    pl_check_all(&r);
+    pl_dump_t *d = pl_exit_dump(&r);
+    pl_assert_site(d, "co_a_leaf", "malloc", 100, 133700, 100, 133700);
+    pl_assert_site(d, "co_b_leaf", "malloc", 100, 202100, 100, 202100);
+    pl_assert_site(d, "thread_leaf", "malloc", 50, 150050, 50, 150050);
+    const char *pairs[3][2] = {{"co_a_leaf", "co_a"}, {"co_b_leaf", "co_b"},
+                               {"thread_leaf", "own_stack_thread"}};
+    json_t *sites = pl_obj(d->root, LK_KEY_SITES), *s;
+    size_t i;
+    json_array_foreach(sites, i, s) {
+        long long sid = pl_int(s, LK_KEY_STACK);
+        for (int k = 0; k < 3; k++)
+            if (pl_stack_has_fn(d, sid, pairs[k][0]))
+                ck_assert_msg(pl_stack_has_fn(d, sid, pairs[k][1]), "stack through %s misses %s",
+                              pairs[k][0], pairs[k][1]);
+    }
+    pl_run_free(&r);
+}
+END_TEST
+
 static int cmp_ll(const void *a, const void *b)
 {
     long long x = *(const long long *)a, y = *(const long long *)b;
@@ -825,6 +849,7 @@ static Suite *preload_basic_suite(void)
     tcase_add_test(tc, test_preload_variable_frame);
     tcase_add_test(tc, test_preload_signal_handler_stack);
     tcase_add_test(tc, test_preload_similar_paths_distinct);
+    tcase_add_test(tc, test_preload_foreign_stacks);
     suite_add_tcase(s, tc);
     return s;
 }
