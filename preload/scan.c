@@ -33,6 +33,7 @@
  * flags may miss cycles and cycles_complete says so. */
 #define MAX_EDGES     (16u * 1024 * 1024)
 #define TOP_STRIDE    32u                /* blocks per entry of the top lookup array */
+#define NEAR          4u                 /* neighbours tried before the full lookup */
 /* The preload copies block contents up front below this many bytes, and
  * reads block by block (slower on long chains) above it. */
 #define SNAPSHOT_MAX  ((size_t)512 << 20)
@@ -75,11 +76,21 @@ static int cmp_block(const void *a, const void *b)
     return x->ptr < y->ptr ? -1 : x->ptr > y->ptr;
 }
 
-/* Large scratch memory: mmap'd and pre-faulted in one go, which is much
- * cheaper than faulting in a fresh malloc region page by page. */
+/* Large scratch memory, mmap'd.  Transparent huge pages where the system
+ * allows them on request: the sort scatters over and gathers from arrays of
+ * tens of MiB, which thrashes the TLB with 4 KiB pages.  Otherwise the
+ * pages are pre-faulted in one go, cheaper than one fault per page. */
 static void *big_alloc(size_t len)
 {
-    void *m = mmap(NULL, len ? len : 1, PROT_READ | PROT_WRITE,
+    const size_t huge = (size_t)2 << 20;
+    len = len ? len : 1;
+    if (len >= huge) {
+        void *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (m == MAP_FAILED) return NULL;
+        if (madvise(m, len, MADV_HUGEPAGE) == 0) return m;
+        munmap(m, len);
+    }
+    void *m = mmap(NULL, len, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
     return m == MAP_FAILED ? NULL : m;
 }
@@ -93,18 +104,28 @@ static void big_free(void *p, size_t len)
  * 0 for a pointer to the block's start, 1 inside it.  A pointer at the
  * allocator's next chunk header (hdr_off) is malloc's own bookkeeping (the
  * arena's top and bin pointers) and is not a reference. */
-static inline long find_block(scan_ctx_t *c, uintptr_t v, int *interior)
+static inline long find_block_near(scan_ctx_t *c, uintptr_t v, int *interior, size_t near)
 {
     if (v < c->lo || v >= c->hi) return -1;
-    /* Narrow to one stride with the small top array, then search there. */
-    size_t tl = 0, th = c->ntop;
-    while (tl < th) {
-        size_t mid = tl + (th - tl) / 2;
-        if (c->top[mid] <= v) tl = mid + 1;
-        else th = mid;
+    size_t lo, hi;
+    /* Pointers often go to neighbours of the block they sit in (allocation
+     * order): try a small window around 'near' before the full search. */
+    if (near < c->n && c->starts[near >= NEAR ? near - NEAR : 0] <= v &&
+        (near + NEAR >= c->n || v < c->starts[near + NEAR])) {
+        lo = near >= NEAR ? near - NEAR : 0;
+        hi = near + NEAR < c->n ? near + NEAR : c->n;
+    } else {
+        /* Narrow to one stride with the small top array, then search there. */
+        size_t tl = 0, th = c->ntop;
+        while (tl < th) {
+            size_t mid = tl + (th - tl) / 2;
+            if (c->top[mid] <= v) tl = mid + 1;
+            else th = mid;
+        }
+        if (tl == 0) return -1;
+        lo = (tl - 1) * TOP_STRIDE;
+        hi = lo + TOP_STRIDE < c->n ? lo + TOP_STRIDE : c->n;
     }
-    if (tl == 0) return -1;
-    size_t lo = (tl - 1) * TOP_STRIDE, hi = lo + TOP_STRIDE < c->n ? lo + TOP_STRIDE : c->n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
         if (c->starts[mid] <= v) lo = mid + 1;
@@ -128,6 +149,11 @@ static inline long find_block(scan_ctx_t *c, uintptr_t v, int *interior)
     if (b->hdr_off && off == b->hdr_off) return -1;
     *interior = 1;
     return (long)i;
+}
+
+static inline long find_block(scan_ctx_t *c, uintptr_t v, int *interior)
+{
+    return find_block_near(c, v, interior, SIZE_MAX);
 }
 
 static void push(scan_ctx_t *c, uint32_t i)
@@ -171,10 +197,10 @@ static void add_edge(scan_ctx_t *c, uint32_t from, uint32_t to)
  * or a reachable block).  Upgrades the target as valgrind does: unreached ->
  * possible -> reachable, and queues it for scanning on every upgrade.
  * Returns 1 when the target changed. */
-static int mark(scan_ctx_t *c, uintptr_t v, int definite, uint32_t holder)
+static int mark(scan_ctx_t *c, uintptr_t v, int definite, uint32_t holder, size_t near)
 {
     int interior;
-    long i = find_block(c, v, &interior);
+    long i = find_block_near(c, v, &interior, near);
     if (i < 0) return 0;
     lk_scan_block_t *t = &c->b[i];
     if (!interior && definite && t->state != ST_REACHABLE) {
@@ -197,7 +223,7 @@ static int mark(scan_ctx_t *c, uintptr_t v, int definite, uint32_t holder)
 static void link_lost(scan_ctx_t *c, uint32_t from, uintptr_t v)
 {
     int interior;
-    long i = find_block(c, v, &interior);
+    long i = find_block_near(c, v, &interior, from);
     if (i < 0) return;
     lk_scan_block_t *t = &c->b[i];
     if (t->state == ST_REACHABLE || t->state == ST_POSSIBLE) return;
@@ -220,7 +246,7 @@ static void scan_block_words(scan_ctx_t *c, uint32_t from, const uint8_t *p, siz
         uintptr_t v;
         memcpy(&v, p + off, WORD);
         if (v < c->lo || v >= c->hi) continue;
-        if (c->phase == 1) mark(c, v, definite, holder);
+        if (c->phase == 1) mark(c, v, definite, holder, from);
         else link_lost(c, from, v);
     }
 }
@@ -323,7 +349,7 @@ static void scan_root(scan_ctx_t *c, uint32_t ri, uint8_t *chunk)
             if (v < c->lo || v >= c->hi) continue;
             uint32_t h = r->kind == LK_ROOT_GLOBAL ? (uint32_t)c->res->nholders : region_holder;
             if (h == LK_SCAN_NO_HOLDER) h = (uint32_t)c->res->nholders;
-            if (!mark(c, v, 1, h)) continue;
+            if (!mark(c, v, 1, h, SIZE_MAX)) continue;
             if (h == c->res->nholders) {
                 new_holder(c, ri, r->kind == LK_ROOT_GLOBAL ? p + off : r->lo);
                 if (r->kind != LK_ROOT_GLOBAL) region_holder = h;
@@ -1629,11 +1655,13 @@ static void gather_cb(uintptr_t ptr, size_t size, uint32_t stack_id, int family,
     gather_t *g = arg;
     if (g->n == g->cap) {
         size_t cap = g->cap ? g->cap * 2 : 4096;
-        lk_scan_block_t *p = realloc(g->b, cap * sizeof *p);
+        lk_scan_block_t *p = big_alloc(cap * sizeof *p);
         if (!p) {
             g->oom = 1;
             return;
         }
+        if (g->n) memcpy(p, g->b, g->n * sizeof *p);
+        big_free(g->b, g->cap * sizeof *p);
         g->b = p;
         g->cap = cap;
     }
@@ -1710,7 +1738,7 @@ json_t *lk_scan_dump_section(void)
 
     size_t hint = lk_table_count ? lk_table_count() : 0;
     g.cap = hint + hint / 8 + 1024;
-    g.b = malloc(g.cap * sizeof *g.b);
+    g.b = big_alloc(g.cap * sizeof *g.b);  /* huge pages: the sort gathers from it */
     if (!g.b) goto out_free;
 
     lk_table_lock_all();
@@ -1813,7 +1841,7 @@ out_free:
     free(rb.strings);
     free(rb.r);
     free(maps);
-    free(g.b);
+    big_free(g.b, g.cap * sizeof *g.b);
     free(args);
     free(sps);
     free(tids);
