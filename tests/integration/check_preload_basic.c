@@ -611,6 +611,61 @@ START_TEST(test_preload_dlopen_module)
 }
 END_TEST
 
+/* Copy file 'from' to 'to' with mode 0755. */
+static void copy_exe(const char *from, const char *to)
+{
+    char *buf = NULL;
+    size_t cap = 0, len = 0;
+    FILE *in = fopen(from, "rb");
+    ck_assert_msg(in != NULL, "open '%s': %s", from, strerror(errno));
+    for (;;) {
+        if (cap - len < 65536) buf = realloc(buf, cap += 1 << 20);
+        size_t n = fread(buf + len, 1, cap - len, in);
+        if (n == 0) break;
+        len += n;
+    }
+    fclose(in);
+    int fd = open(to, O_WRONLY | O_CREAT | O_TRUNC, 0755);
+    ck_assert_msg(fd >= 0, "create '%s': %s", to, strerror(errno));
+    ck_assert_int_eq(write(fd, buf, len), (ssize_t)len);
+    close(fd);
+    free(buf);
+}
+
+START_TEST(test_preload_non_utf8_names)
+{
+    /* Linux file names and arguments are bytes: a program in a directory
+     * named in Latin-1, run with such an argument, still gets a dump with
+     * process.exe, its whole cmdline and a path for every module. */
+    char dir[PATH_MAX], sub[PATH_MAX + 32], exe[PATH_MAX + 64], src[PATH_MAX];
+    pl_mkdtemp(dir, "names");
+    PL_FMT(sub, "%s/caf\xe9 \"q\"", dir);
+    ck_assert_int_eq(mkdir(sub, 0755), 0);
+    PL_FMT(exe, "%s/pl_basic\xff", sub);
+    pl_victim_path(src, "pl_basic");
+    copy_exe(src, exe);
+    const char *const args[] = {"na\xefve\x01", "plain", NULL};
+    pl_run_t r;
+    pl_run_exe(&r, exe, args, NULL, 1);
+    pl_rm_rf(dir);
+    pl_assert_exit(&r, 0);
+    ck_assert_int_eq(r.ndumps, 1);
+    json_t *proc = pl_obj(r.dumps[0].root, LK_KEY_PROCESS);
+    ck_assert_msg(json_is_string(json_object_get(proc, LK_KEY_EXE)),
+                  "process.exe missing for a non-UTF-8 path");
+    ck_assert_msg(json_array_size(json_object_get(proc, LK_KEY_CMDLINE)) == 3,
+                  "process.cmdline has %zu of 3 arguments",
+                  json_array_size(json_object_get(proc, LK_KEY_CMDLINE)));
+    json_t *mods = pl_obj(r.dumps[0].root, LK_KEY_MODULES), *m;
+    size_t i;
+    json_array_foreach(mods, i, m)
+        ck_assert_msg(json_is_string(json_object_get(m, LK_KEY_PATH)),
+                      "modules[%zu] has no path", i);
+    pl_check_all(&r);
+    pl_run_free(&r);
+}
+END_TEST
+
 START_TEST(test_preload_limits)
 {
     /* run under prlimit --as=8 GiB: limits.rlimit_as_bytes says so and
@@ -825,6 +880,7 @@ static Suite *preload_basic_suite(void)
     tcase_add_test(tc, test_preload_unwritable_dir_file);
     tcase_add_test(tc, test_preload_unwritable_dir_full);
     tcase_add_test(tc, test_preload_limits);
+    tcase_add_test(tc, test_preload_non_utf8_names);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("config");
