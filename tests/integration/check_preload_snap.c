@@ -192,6 +192,39 @@ START_TEST(test_preload_api_snapshot)
 }
 END_TEST
 
+/* Run pl_label with 'label'; return the api dump's label (a string) in 'out'. */
+static void api_label(const char *label, char *out, size_t outsz)
+{
+    const char *const args[] = {label, NULL};
+    pl_run_t r;
+    pl_run(&r, "pl_label", args, NULL, 1);
+    pl_assert_exit(&r, 0);
+    ck_assert_str_eq(r.out, "snap 0\n");
+    pl_check_all(&r);
+    json_t *l = pl_obj(pl_obj(pl_dump_of(&r, r.pid, "api")->root, LK_KEY_DUMP), LK_KEY_LABEL);
+    ck_assert_msg(json_is_string(l), "label '%s' lost", label);
+    snprintf(out, outsz, "%s", json_string_value(l));
+    pl_run_free(&r);
+}
+
+START_TEST(test_preload_api_label_bytes)
+{
+    char got[256], want[64];
+    /* 62 ASCII bytes then a 2-byte character: the cut at 63 bytes must not
+     * leave half a character (invalid UTF-8 would lose the label) */
+    char label[80];
+    memset(label, 'x', 62);
+    strcpy(label + 62, "\xc3\xa9");
+    api_label(label, got, sizeof got);
+    memset(want, 'x', 62);
+    want[62] = '\0';
+    ck_assert_msg(strlen(got) <= 63 && !strncmp(got, want, 62), "label cut to '%s'", got);
+    /* bytes that are not UTF-8 at all still give a string label */
+    api_label("\xff\xfe-end", got, sizeof got);
+    ck_assert_msg(strstr(got, "-end") != NULL, "label became '%s'", got);
+}
+END_TEST
+
 START_TEST(test_preload_watermark)
 {
     const char *const env[] = {"LIBLEAK_WATERMARK=1M", NULL};
@@ -337,6 +370,7 @@ static Suite *preload_snap_suite(void)
     tcase_add_test(tc, test_preload_interval_snapshots);
     tcase_add_test(tc, test_preload_api_snapshot);
     tcase_add_test(tc, test_preload_watermark);
+    tcase_add_test(tc, test_preload_api_label_bytes);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("signals");
