@@ -107,7 +107,7 @@ START_TEST(test_preload_cxx_new_handler)
     pl_run_t bare, r;
     pl_run(&bare, "pl_newhandler", NULL, NULL, 0);
     pl_assert_exit(&bare, 0);
-    ck_assert_str_eq(bare.out, "handler 3 bad_alloc\nhandler 3 nullptr\n");
+    ck_assert_str_eq(bare.out, "handler 3 bad_alloc\nhandler 3 nullptr\ncustom 1\n");
     pl_run(&r, "pl_newhandler", NULL, NULL, 1);
     pl_assert_exit(&r, 0);
     ck_assert_str_eq(r.out, bare.out);
@@ -122,6 +122,9 @@ START_TEST(test_preload_cxx_new_handler)
     ck_assert_msg(n >= 1, "failed nothrow new[] not in failures");
     pl_assert_no_site(d, "_ZL8huge_newv");
     pl_assert_no_site(d, "_ZL12nothrow_hugev");
+    /* tracking goes on after exceptions left operator new */
+    pl_assert_site(d, "_ZL11after_throwv", "malloc", 1, 1337, 1, 1337);
+    pl_assert_site(d, "_ZL11after_throwv", "new[]", 1, 2021, 1, 2021);
     pl_run_free(&bare);
     pl_run_free(&r);
 }
