@@ -433,6 +433,37 @@ def stack_depth_check(tools, env, workdir):
     return rows
 
 
+# ### the exit dump at 2M live blocks
+
+def exit_dump_check(tools, env, workdir, blocks):
+    """Time from main's return to the process's end for live_nofp with
+    keep=1 (every block live at exit): natively (teardown only), under libleak
+    (exit dump with its reachability scan), and with LIBLEAK_SCAN=0.
+    Returns [(label, [ms per run])]."""
+    rows = []
+    if not tools["libleak"]["ok"]:
+        return rows
+    variants = [("native", []), ("libleak, exit dump with scan (LIBLEAK_SCAN=1, default)",
+                                 ["env", "LD_PRELOAD=" + LIBLEAK_SO]),
+                ("libleak, exit dump without scan (LIBLEAK_SCAN=0)",
+                 ["env", "LD_PRELOAD=" + LIBLEAK_SO, "LIBLEAK_SCAN=0"])]
+    for label, pre in variants:
+        ms = []
+        for i in range(3):
+            d = tempfile.mkdtemp(prefix="exitdump-", dir=workdir)
+            argv = pre + (["LIBLEAK_DIR=" + d] if pre else []) + [bench_bin("live_nofp"),
+                                                                    str(blocks), "1"]
+            p = subprocess.run(argv, env=env, cwd=d, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True)
+            end = time.monotonic_ns()
+            m = re.search(r"main_end_ns=(\d+)", p.stderr)
+            if p.returncode == 0 and m:
+                ms.append((end - int(m.group(1))) / 1e6)
+            shutil.rmtree(d, ignore_errors=True)
+        rows.append((label, ms))
+    return rows
+
+
 # ### statistics and the table
 
 def fmt_ratio(x):
@@ -471,7 +502,7 @@ def machine_info():
                 sqlite=ver(["sqlite3", "--version"]).split(" ")[0], lsan=find_lsan() or "-")
 
 
-def render(results, tools, depth_rows, info, wls):
+def render(results, tools, depth_rows, info, wls, exit_rows=()):
     L = []
     L.append("# libleak benchmark results")
     L.append("")
@@ -549,6 +580,22 @@ def render(results, tools, depth_rows, info, wls):
             if x.get("cost") and x["cost"][0]:
                 tb = "%.1f B (block table %.1f B)" % (x["cost"][2] / x["cost"][0], x["cost"][1] / x["cost"][0])
             L.append("| %s | %s | %.1f B | %s |" % (t, fmt_bytes(rss), (rss - nat) / live["blocks"], tb))
+    if live and (live.get("snapshot_ms") or exit_rows):
+        L.append("")
+        L.append("## Dumps at %d live blocks (live workload)" % live["blocks"])
+        L.append("")
+        L.append("| what | median | range |")
+        L.append("|---|---:|---:|")
+        sm = live.get("snapshot_ms")
+        if sm:
+            L.append("| libleak_snapshot(\"peak\") call, in the program | %.1f ms | %.1f–%.1f ms |"
+                     % (statistics.median(sm), min(sm), max(sm)))
+        for label, ms in exit_rows:
+            if ms:
+                L.append("| from main's return to process end: %s | %.0f ms | %.0f–%.0f ms |"
+                         % (label, statistics.median(ms), min(ms), max(ms)))
+            else:
+                L.append("| from main's return to process end: %s | failed | - |" % label)
     if depth_rows:
         L.append("")
         L.append("## Stack depth reached")
@@ -652,6 +699,11 @@ def main():
                     r[t]["error"] = "%s (see %s)" % (how, os.path.relpath(d, SRC))
                     log("bench: %s under %s: exit %d, output in %s" % (wl["name"], t, rc, d))
                     continue
+                if t == "libleak" and wl["name"] == "live":
+                    m = re.search(r"snapshot_ms=([\d.]+)", open(os.path.join(d, "out.txt"),
+                                                               errors="replace").read())
+                    if m:
+                        r.setdefault("snapshot_ms", []).append(float(m.group(1)))
                 if t == "memcheck":
                     # Start-up (valgrind, program init) once, the work scaled.
                     wall = mc_base + max(0.0, wall - mc_base) * wl["mc_scale"]
@@ -680,11 +732,15 @@ def main():
                 r[t]["post"], r[t]["post_note"] = post_process(t, last_dir[t])
         if "libleak" in last_dir:
             r["libleak"]["cost"] = dump_cost(libleak_dumps(last_dir["libleak"]))
+    exit_rows = []
+    if "live" in results:
+        log("bench: exit dump at %d live blocks" % results["live"]["blocks"])
+        exit_rows = exit_dump_check(tools, env, runs_root, results["live"]["blocks"])
     log("bench: stack-depth check")
     depth_rows = stack_depth_check(tools, env, runs_root)
     info = machine_info()
     info["load_start"] = load_start
-    text = render(results, tools, depth_rows, info, wls)
+    text = render(results, tools, depth_rows, info, wls, exit_rows)
     text += "\nTotal benchmark time: %.0f s.\n" % (time.time() - t_start)
     print(text)
     full = not QUICK and not os.environ.get("BENCH_WORKLOADS") and not os.environ.get("BENCH_TOOLS")
@@ -693,7 +749,8 @@ def main():
     with open(dest, "w") as f:
         f.write(text)
     with open(os.path.join(BUILD, "bench", "results.json"), "w") as f:
-        json.dump(dict(info=info, results=results, depth=depth_rows), f, indent=1, default=str)
+        json.dump(dict(info=info, results=results, depth=depth_rows, exit_dump=exit_rows), f,
+                  indent=1, default=str)
     log("bench: table written to %s" % dest)
     return 0
 
