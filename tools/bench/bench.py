@@ -439,7 +439,8 @@ def exit_dump_check(tools, env, workdir, blocks):
     """Time from main's return to the process's end for live_nofp with
     keep=1 (every block live at exit): natively (teardown only), under libleak
     (exit dump with its reachability scan), and with LIBLEAK_SCAN=0.
-    Returns [(label, [ms per run])]."""
+    Returns [(label, [ms per run], [scan_ns/1e6 from the exit dump per run],
+    [exit dump bytes per run])]."""
     rows = []
     if not tools["libleak"]["ok"]:
         return rows
@@ -448,7 +449,7 @@ def exit_dump_check(tools, env, workdir, blocks):
                 ("libleak, exit dump without scan (LIBLEAK_SCAN=0)",
                  ["env", "LD_PRELOAD=" + LIBLEAK_SO, "LIBLEAK_SCAN=0"])]
     for label, pre in variants:
-        ms = []
+        ms, scan_ms, size = [], [], []
         for i in range(3):
             d = tempfile.mkdtemp(prefix="exitdump-", dir=workdir)
             argv = pre + (["LIBLEAK_DIR=" + d] if pre else []) + [bench_bin("live_nofp"),
@@ -459,8 +460,19 @@ def exit_dump_check(tools, env, workdir, blocks):
             m = re.search(r"main_end_ns=(\d+)", p.stderr)
             if p.returncode == 0 and m:
                 ms.append((end - int(m.group(1))) / 1e6)
+            for f in libleak_dumps(d):
+                if ".exit." not in f:
+                    continue
+                size.append(os.path.getsize(f))
+                try:
+                    with open(f) as fh:
+                        reach = json.load(fh).get("reachability") or {}
+                    if reach.get("scan_ns") is not None:
+                        scan_ms.append(reach["scan_ns"] / 1e6)
+                except (OSError, ValueError, AttributeError):
+                    pass
             shutil.rmtree(d, ignore_errors=True)
-        rows.append((label, ms))
+        rows.append((label, ms, scan_ms, size))
     return rows
 
 
@@ -584,18 +596,20 @@ def render(results, tools, depth_rows, info, wls, exit_rows=()):
         L.append("")
         L.append("## Dumps at %d live blocks (live workload)" % live["blocks"])
         L.append("")
-        L.append("| what | median | range |")
-        L.append("|---|---:|---:|")
+        L.append("| what | median | range | scan_ns in the dump | exit dump size |")
+        L.append("|---|---:|---:|---:|---:|")
         sm = live.get("snapshot_ms")
         if sm:
-            L.append("| libleak_snapshot(\"peak\") call, in the program | %.1f ms | %.1f–%.1f ms |"
-                     % (statistics.median(sm), min(sm), max(sm)))
-        for label, ms in exit_rows:
+            L.append("| libleak_snapshot(\"peak\") call, in the program | %.1f ms | %.1f–%.1f ms"
+                     " | - | - |" % (statistics.median(sm), min(sm), max(sm)))
+        for label, ms, scan_ms, size in exit_rows:
+            scan = "%.0f ms" % statistics.median(scan_ms) if scan_ms else "-"
+            sz = fmt_bytes(statistics.median(size)) if size else "-"
             if ms:
-                L.append("| from main's return to process end: %s | %.0f ms | %.0f–%.0f ms |"
-                         % (label, statistics.median(ms), min(ms), max(ms)))
+                L.append("| from main's return to process end: %s | %.0f ms | %.0f–%.0f ms | %s | %s |"
+                         % (label, statistics.median(ms), min(ms), max(ms), scan, sz))
             else:
-                L.append("| from main's return to process end: %s | failed | - |" % label)
+                L.append("| from main's return to process end: %s | failed | - | - | - |" % label)
     if depth_rows:
         L.append("")
         L.append("## Stack depth reached")
