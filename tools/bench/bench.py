@@ -514,6 +514,76 @@ def machine_info():
                 sqlite=ver(["sqlite3", "--version"]).split(" ")[0], lsan=find_lsan() or "-")
 
 
+def render_targets(results, tools, depth_rows, exit_rows):
+    """Issue 6's targets against this run: a report, never an assertion."""
+    if not tools["libleak"]["ok"]:
+        return []
+
+    def med(w, t, key="slowdown"):
+        v = results.get(w, {}).get(t, {}).get(key)
+        return statistics.median(v) if v else None
+
+    def both(w, t):
+        a, c = med(w, t), med(w, t, "cpu_slowdown")
+        if a is None:
+            return "-"
+        return "%.2f× wall, %s CPU" % (a, fmt_ratio(c))
+
+    rows = []
+
+    def row(name, measured, ok):
+        rows.append("| %s | %s | %s |" % (name, measured,
+                                          "-" if ok is None else ("yes" if ok else "no")))
+    if "churn_fp" in results:
+        a = med("churn_fp", "libleak")
+        lsan = med("churn_fp", "lsan")
+        row("churn_fp: libleak ≤ 2.5× and no slower than LSan",
+            "%s; LSan %s" % (both("churn_fp", "libleak"), fmt_ratio(lsan)),
+            None if a is None else (a <= 2.5 and (lsan is None or a <= lsan)))
+    if "churn_nofp" in results:
+        a = med("churn_nofp", "libleak")
+        h = med("churn_nofp", "heaptrack")
+        row("churn_nofp: libleak ≤ 4×", both("churn_nofp", "libleak"),
+            None if a is None else a <= 4)
+        if a and h:
+            row("churn_nofp: about 5× faster than heaptrack", "heaptrack / libleak = %.1f×" % (h / a),
+                h / a >= 5)
+    for w in ("sqlite3", "python3"):
+        if w in results:
+            a = med(w, "libleak")
+            row("%s (real program): libleak ≤ 1.5×" % w, both(w, "libleak"),
+                None if a is None else a <= 1.5)
+    if "threads8" in results and "churn_nofp" in results:
+        a, b = med("threads8", "libleak"), med("churn_nofp", "libleak")
+        if a and b:
+            row("threads8 slowdown ≤ 1.5 × single-thread (churn_nofp) slowdown",
+                "%.2f× / %.2f× = %.2f" % (a, b, a / b), a / b <= 1.5)
+    live = results.get("live", {}).get("libleak", {})
+    if live.get("cost") and live["cost"][0]:
+        per = live["cost"][1] / live["cost"][0]
+        row("live: ≤ 32 B of tracker memory per live block",
+            "%.1f B block table (%.1f B all tables)" % (per, live["cost"][2] / live["cost"][0]),
+            per <= 32)
+    for label, ms, *rest in exit_rows:
+        if "with scan" in label and ms:
+            m = statistics.median(ms)
+            row("exit dump with the reachability scan at %s live blocks < 1 s"
+                % results.get("live", {}).get("blocks", "?"), "%.0f ms" % m, m < 1000)
+    c = results.get("churn_nofp", {})
+    if c.get("libleak", {}).get("post") is not None and c.get("heaptrack", {}).get("post") is not None:
+        row("leak-analyze on churn faster than heaptrack_print on churn",
+            "%.2f s vs %.2f s (interpret + print)" % (c["libleak"]["post"], c["heaptrack"]["post"]),
+            c["libleak"]["post"] < c["heaptrack"]["post"])
+    for build, want, tool, n, main in depth_rows:
+        if tool == "libleak" and build == "churn_nofp":
+            row("nofp stacks reach main (%d frames to main)" % want,
+                "%s frames" % n, bool(main))
+    if not rows:
+        return []
+    return ["", "## Issue 6 targets (wall-time medians of this run; a report, not a test)", "",
+            "| target | measured | met |", "|---|---|---|"] + rows
+
+
 def render(results, tools, depth_rows, info, wls, exit_rows=()):
     L = []
     L.append("# libleak benchmark results")
@@ -625,6 +695,7 @@ def render(results, tools, depth_rows, info, wls, exit_rows=()):
         for build, want, tool, n, main in depth_rows:
             L.append("| %s | %d | %s | %s | %s |" % (build, want, tool, "-" if n is None else n,
                                                    "yes" if main else "no"))
+    L.extend(render_targets(results, tools, depth_rows, exit_rows))
     L.append("")
     L.append("## Workloads")
     L.append("")
@@ -663,7 +734,34 @@ def render(results, tools, depth_rows, info, wls, exit_rows=()):
     return "\n".join(L) + "\n"
 
 
+def rerender():
+    """Rebuild the markdown from $BUILD/bench/results.json (no runs)."""
+    with open(os.path.join(BUILD, "bench", "results.json")) as f:
+        saved = json.load(f)
+    info = saved["info"]
+    results = saved["results"]
+    tools = tool_list()
+    for t in ("libleak", "heaptrack", "lsan", "memcheck"):
+        tools[t]["ok"] = any(r.get(t, {}).get("wall") or r.get(t, {}).get("error")
+                             for r in results.values())
+    wls = [w for w in workloads() if w["name"] in results]
+    for w in wls:
+        w["size"] = results[w["name"]].get("size", w["size"])
+    text = render(results, tools, saved.get("depth", []), info, wls, saved.get("exit_dump", []))
+    if info.get("total_s"):
+        text += "\nTotal benchmark time: %.0f s.\n" % info["total_s"]
+    print(text)
+    dest = os.environ.get("BENCH_RESULTS") or saved.get("dest")
+    if dest:
+        with open(dest, "w") as f:
+            f.write(text)
+        log("bench: table rewritten to %s" % dest)
+    return 0
+
+
 def main():
+    if sys.argv[1:] == ["--render"]:
+        return rerender()
     for prog in ("churn_fp", "churn_nofp", "threads_nofp", "live_nofp", "realloc_nofp",
                  "deep_fp", "deep_nofp"):
         if not os.path.exists(bench_bin(prog)):
@@ -686,6 +784,7 @@ def main():
     load_start = os.getloadavg()[0]
     for wl in wls:
         r = {t: dict(wall=[], rss=[], slowdown=[]) for t in order}
+        r["size"] = wl["size"]
         results[wl["name"]] = r
         if wl["name"] == "live":
             r["blocks"] = wl["size"]
@@ -755,7 +854,8 @@ def main():
     info = machine_info()
     info["load_start"] = load_start
     text = render(results, tools, depth_rows, info, wls, exit_rows)
-    text += "\nTotal benchmark time: %.0f s.\n" % (time.time() - t_start)
+    info["total_s"] = time.time() - t_start
+    text += "\nTotal benchmark time: %.0f s.\n" % info["total_s"]
     print(text)
     full = not QUICK and not os.environ.get("BENCH_WORKLOADS") and not os.environ.get("BENCH_TOOLS")
     dest = os.environ.get("BENCH_RESULTS") or (os.path.join(HERE, "RESULTS.md") if full
@@ -763,8 +863,8 @@ def main():
     with open(dest, "w") as f:
         f.write(text)
     with open(os.path.join(BUILD, "bench", "results.json"), "w") as f:
-        json.dump(dict(info=info, results=results, depth=depth_rows, exit_dump=exit_rows), f,
-                  indent=1, default=str)
+        json.dump(dict(info=info, results=results, depth=depth_rows, exit_dump=exit_rows,
+                       dest=dest), f, indent=1, default=str)
     log("bench: table written to %s" % dest)
     return 0
 
