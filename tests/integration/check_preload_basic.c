@@ -632,6 +632,34 @@ static void copy_exe(const char *from, const char *to)
     free(buf);
 }
 
+START_TEST(test_preload_exhaustion_dump)
+{
+    /* leak until the address space (RLIMIT_AS 256 MiB) is exhausted: the
+     * exit dump is still written and tells the leak and the failure */
+    char victim[PATH_MAX];
+    pl_victim_path(victim, "pl_oom");
+    if (access("/usr/bin/prlimit", X_OK) != 0) return;  /* util-linux absent */
+    const char *const args[] = {"--as=268435456", victim, NULL};
+    pl_run_t r;
+    pl_run_exe(&r, "/usr/bin/prlimit", args, NULL, 1);
+    pl_assert_exit(&r, 0);
+    long n = 0;
+    ck_assert_msg(sscanf(r.out, "leaked %ld", &n) == 1 && n > 10, "output: %s", r.out);
+    pl_check_all(&r);
+    pl_dump_t *d = pl_exit_dump(&r);
+    pl_assert_site(d, "grow_1mib", "malloc", n, n << 20, n, n << 20);
+    int k;
+    json_t *f = pl_failure(d, "grow_1mib", &k);
+    ck_assert_msg(k == 1, "%d failure groups through grow_1mib", k);
+    ck_assert_str_eq(pl_str(f, LK_KEY_KIND), "enomem");
+    ck_assert_int_eq(pl_int(f, LK_KEY_REQUEST_BYTES), 1 << 20);
+    ck_assert_int_eq(pl_int(f, LK_KEY_COUNT), 1);
+    ck_assert_int_ge(pl_int(f, LK_KEY_LIVE_BYTES_AT), n << 20);
+    ck_assert_int_eq(pl_int(pl_obj(d->root, LK_KEY_LIMITS), LK_KEY_RLIMIT_AS), 268435456);
+    pl_run_free(&r);
+}
+END_TEST
+
 START_TEST(test_preload_non_utf8_names)
 {
     /* Linux file names and arguments are bytes: a program in a directory
@@ -881,6 +909,7 @@ static Suite *preload_basic_suite(void)
     tcase_add_test(tc, test_preload_unwritable_dir_full);
     tcase_add_test(tc, test_preload_limits);
     tcase_add_test(tc, test_preload_non_utf8_names);
+    tcase_add_test(tc, test_preload_exhaustion_dump);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("config");
