@@ -243,6 +243,36 @@ static int pipe_open(void)
     return 0;
 }
 
+/* Is the dumper the only live thread left?  /proc/self/stat: field 3 is the
+ * main thread's state ('Z' once main() called pthread_exit; it is still
+ * counted) and field 20 the number of threads. */
+static bool only_dumper_left(void)
+{
+    char buf[1024];
+    int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    ssize_t n;
+    do
+        n = read(fd, buf, sizeof buf - 1);
+    while (n < 0 && errno == EINTR);
+    close(fd);
+    if (n <= 0)
+        return false;
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')');     /* comm may hold spaces and parentheses */
+    if (!p || p[1] != ' ')
+        return false;
+    char state = p[2];
+    for (int field = 2; field < 20 && *p; p++)
+        if (*p == ' ')
+            field++;
+    long threads = 0;
+    for (; *p >= '0' && *p <= '9'; p++)
+        threads = threads * 10 + (*p - '0');
+    return threads == 1 || (threads == 2 && state == 'Z');
+}
+
 static void *dumper_main(void *arg)
 {
     (void)arg;
@@ -256,6 +286,12 @@ static void *dumper_main(void *arg)
             tl_add(false);
             signal_check();
             next_sample = now + SAMPLE_NS;
+            /* main() may end with pthread_exit(): once every program thread
+             * is gone, leave too, so that the process exits (the last
+             * thread's exit runs exit(0), our destructor and its dump)
+             * instead of living on as this thread with all signals blocked */
+            if (only_dumper_left())
+                return NULL;
         }
         if (now >= next_interval) {
             lk_dump_write(LK_TRIGGER_INTERVAL, NULL);
