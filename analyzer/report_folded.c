@@ -28,7 +28,8 @@ int lk_report_folded(FILE *out, const lk_report_t *r, const lk_options_t *opt)
 
     for (size_t i = 0; i < r->nleaks; i++) {
         const lk_leak_t *l = &r->leaks[i];
-        if (l->suppressed_by != NULL || !lk_report_is_shown(l, rank++, opt))
+        if (l->suppressed_by != NULL || (opt->show_kinds & (1u << l->kind)) == 0
+            || !lk_report_is_shown(l, rank++, opt))
             continue;
         for (size_t k = l->nframes; k-- > 0;) {
             put_name(out, &l->frames[k]);

@@ -111,7 +111,9 @@ int lk_report_text(FILE *out, const lk_report_t *r, const lk_options_t *opt)
                     ps->final_trigger);
         for (size_t i = 0; i < r->nleaks; i++) {
             const lk_leak_t *l = &r->leaks[i];
-            if (l->pid != ps->pid || l->suppressed_by != NULL)
+            /* --top ranks only the kinds --show lets through */
+            if (l->pid != ps->pid || l->suppressed_by != NULL
+                || (opt->show_kinds & (1u << l->kind)) == 0)
                 continue;
             if (lk_report_is_shown(l, rank, opt))
                 print_leak(out, l);
@@ -147,7 +149,7 @@ int lk_report_suppressions(FILE *out, const lk_report_t *r, const lk_options_t *
                  "# Use with: leak-analyze --suppressions FILE (or LSAN_OPTIONS=suppressions=FILE)\n");
     for (size_t i = 0; i < r->nleaks; i++) {
         const lk_leak_t *l = &r->leaks[i];
-        if (l->suppressed_by != NULL)
+        if (l->suppressed_by != NULL || (opt->show_kinds & (1u << l->kind)) == 0)
             continue;
         if (!lk_report_is_shown(l, rank++, opt) || l->nframes == 0)
             continue;

@@ -107,6 +107,10 @@ has "Indirect leak of 48 byte(s) in 1 object(s) allocated from:" "$T/out"
 has "lost structure of 1+6 blocks (352 bytes) headed by alloc_root at rc_tree.c:$(line_of $SRC/rc_tree.c 'calloc(1, 64)'), holding 6 from alloc_child at rc_tree.c:$(line_of $SRC/rc_tree.c 'calloc(1, sizeof *n)')" "$T/out"
 has "   indirectly lost: 288 byte(s) in 6 block(s)" "$T/out"
 has "SUMMARY: libleak: 352 byte(s) leaked in 7 allocation(s)." "$T/out"
+# --top ranks only the kinds --show lets through (the 64-byte root is hidden)
+expect_rc 0 "$LA" --top=1 --show=indirect "$T/rc_tree"
+has "Indirect leak of 48 byte(s) in 1 object(s)" "$T/out"
+[ "$(grep -c 'leak of' "$T/out")" -eq 1 ] || fail "--top=1 --show=indirect: $(grep 'leak of' "$T/out")"
 # only indirect gates: still 1
 expect_rc 1 "$LA" --fail-on-leak --fail-on=indirect "$T/rc_tree"
 has "288 byte(s) leaked in 6 site(s)" "$T/err"
