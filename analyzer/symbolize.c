@@ -50,6 +50,22 @@ typedef struct var_decl {
     int line;
 } var_decl_t;
 
+/* A function's address range in a CU, for pc -> function lookups. */
+typedef struct fn_range {
+    uint64_t lo, hi;        /* [lo, hi) */
+    Dwarf_Die die;          /* the DW_TAG_subprogram */
+} fn_range_t;
+
+/* The functions of one compile unit, sorted by lo; built on the CU's first
+ * lookup, so later pcs in it need no walk from the CU root (dwarf_getscopes
+ * walks the whole CU every time: ~190 us per pc in libc). */
+typedef struct cu_cache {
+    const void *key;        /* the CU DIE's address in the debug data */
+    fn_range_t *v;
+    size_t n;
+    UT_hash_handle hh;
+} cu_cache_t;
+
 /* One module file, keyed by "path\nbuild-id". */
 typedef struct mod_cache {
     char *key;
@@ -59,6 +75,7 @@ typedef struct mod_cache {
     Dwfl *dwfl;
     Dwfl_Module *mod;
     pc_entry_t *pcs;
+    cu_cache_t *cus;
     bool data_loaded;       /* 'syms' and 'vars' built (lk_symbolize_data) */
     data_sym_t *syms; size_t nsyms;     /* STT_OBJECT by value */
     var_decl_t *vars; size_t nvars;     /* DW_TAG_variable by address */
@@ -340,6 +357,143 @@ static int push(lk_frame_t **v, size_t *n, size_t *cap, const lk_frame_t *f)
     return 0;
 }
 
+static int cmp_range(const void *a, const void *b)
+{
+    const fn_range_t *x = a, *y = b;
+    return x->lo < y->lo ? -1 : x->lo > y->lo;
+}
+
+/* Add the subprograms below 'die' (through namespaces and classes) to 'cc'. */
+static int collect_functions(cu_cache_t *cc, size_t *cap, Dwarf_Die *die, int depth)
+{
+    Dwarf_Die child;
+
+    if (depth > 32 || dwarf_child(die, &child) != 0)
+        return 0;
+    do {
+        int tag = dwarf_tag(&child);
+        if (tag == DW_TAG_subprogram) {
+            Dwarf_Addr base, lo, hi;
+            ptrdiff_t off = 0;
+            while ((off = dwarf_ranges(&child, off, &base, &lo, &hi)) > 0) {
+                if (hi <= lo)
+                    continue;
+                if (cc->n == *cap) {
+                    size_t nc = *cap != 0 ? *cap * 2 : 64;
+                    fn_range_t *nv = realloc(cc->v, nc * sizeof(*nv));
+                    if (nv == NULL)
+                        return -ENOMEM;
+                    cc->v = nv;
+                    *cap = nc;
+                }
+                cc->v[cc->n++] = (fn_range_t){ lo, hi, child };
+            }
+        } else if (tag == DW_TAG_namespace || tag == DW_TAG_class_type
+                   || tag == DW_TAG_structure_type || tag == DW_TAG_union_type
+                   || tag == DW_TAG_module) {
+            if (collect_functions(cc, cap, &child, depth + 1) < 0)
+                return -ENOMEM;
+        }
+    } while (dwarf_siblingof(&child, &child) == 0);
+    return 0;
+}
+
+static cu_cache_t *get_cu(mod_cache_t *mc, Dwarf_Die *cudie)
+{
+    const void *key = cudie->addr;
+    cu_cache_t *cc;
+    size_t cap = 0;
+
+    HASH_FIND_PTR(mc->cus, &key, cc);
+    if (cc != NULL)
+        return cc;
+    if ((cc = calloc(1, sizeof(*cc))) == NULL)
+        return NULL;
+    cc->key = key;
+    if (collect_functions(cc, &cap, cudie, 0) < 0) {
+        free(cc->v);
+        free(cc);
+        return NULL;
+    }
+    if (cc->n > 1)
+        qsort(cc->v, cc->n, sizeof(*cc->v), cmp_range);
+    HASH_ADD_PTR(mc->cus, key, cc);
+    return cc;
+}
+
+static bool is_scope_tag(int tag)
+{
+    return tag == DW_TAG_inlined_subroutine || tag == DW_TAG_lexical_block
+           || tag == DW_TAG_subprogram || tag == DW_TAG_try_block || tag == DW_TAG_catch_block;
+}
+
+/* The scopes holding 'addr', innermost first, ending with its subprogram
+ * (the shape of dwarf_getscopes() up to the subprogram), found through the
+ * CU's function table.  Returns the count (scopes malloc'd), or -1 when the
+ * table does not know 'addr' and the caller should use dwarf_getscopes(). */
+static int fast_scopes(mod_cache_t *mc, Dwarf_Die *cudie, Dwarf_Addr addr, Dwarf_Die **out)
+{
+    cu_cache_t *cc = get_cu(mc, cudie);
+    const fn_range_t *fn = NULL;
+
+    *out = NULL;
+    if (cc == NULL || cc->n == 0)
+        return -1;
+    size_t lo = 0, hi = cc->n;
+    while (lo < hi) {           /* first range with lo > addr */
+        size_t mid = lo + (hi - lo) / 2;
+        if (cc->v[mid].lo <= addr)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (size_t k = lo; k-- > 0 && lo - k <= 8;)
+        if (addr >= cc->v[k].lo && addr < cc->v[k].hi) {
+            fn = &cc->v[k];
+            break;
+        }
+    if (fn == NULL)
+        return -1;
+
+    Dwarf_Die *chain = NULL, cur = fn->die;
+    size_t n = 0, cap = 0;
+    for (;;) {
+        if (n == cap) {
+            size_t nc = cap != 0 ? cap * 2 : 8;
+            Dwarf_Die *nv = realloc(chain, nc * sizeof(*nv));
+            if (nv == NULL) {
+                free(chain);
+                return -1;
+            }
+            chain = nv;
+            cap = nc;
+        }
+        chain[n++] = cur;
+        if (n > 256)
+            break;
+        Dwarf_Die child;
+        bool found = false;
+        if (dwarf_child(&cur, &child) == 0) {
+            do {
+                if (is_scope_tag(dwarf_tag(&child)) && dwarf_haspc(&child, addr) == 1) {
+                    cur = child;
+                    found = true;
+                    break;
+                }
+            } while (dwarf_siblingof(&child, &child) == 0);
+        }
+        if (!found)
+            break;
+    }
+    for (size_t i = 0; i < n / 2; i++) {    /* innermost first */
+        Dwarf_Die t = chain[i];
+        chain[i] = chain[n - 1 - i];
+        chain[n - 1 - i] = t;
+    }
+    *out = chain;
+    return (int)n;
+}
+
 /* Symbolize 'pc' (file-relative, already minus 1) of 'mc' into a new
  * cache entry. */
 static pc_entry_t *lookup_pc(lk_symbolizer_t *s, mod_cache_t *mc, uint64_t pc)
@@ -365,7 +519,9 @@ static pc_entry_t *lookup_pc(lk_symbolizer_t *s, mod_cache_t *mc, uint64_t pc)
         Dwarf_Addr bias = 0;
         Dwarf_Die *cudie = dwfl_module_addrdie(mc->mod, addr, &bias);
         Dwarf_Die *scopes = NULL;
-        int nscopes = cudie != NULL ? dwarf_getscopes(cudie, addr - bias, &scopes) : 0;
+        int nscopes = cudie != NULL ? fast_scopes(mc, cudie, addr - bias, &scopes) : 0;
+        if (nscopes < 0)
+            nscopes = dwarf_getscopes(cudie, addr - bias, &scopes);
         Dwarf_Files *files = NULL;
         size_t nfiles = 0;
         if (cudie != NULL && dwarf_getsrcfiles(cudie, &files, &nfiles) != 0)
@@ -655,6 +811,12 @@ void lk_symbolizer_free(lk_symbolizer_t *s)
             HASH_DEL(mc->pcs, e);
             free(e->frames);
             free(e);
+        }
+        cu_cache_t *cc, *ctmp;
+        HASH_ITER(hh, mc->cus, cc, ctmp) {
+            HASH_DEL(mc->cus, cc);
+            free(cc->v);
+            free(cc);
         }
         HASH_DEL(s->mods, mc);
         if (mc->dwfl != NULL)
