@@ -141,12 +141,57 @@ static inline void pl_rm_rf(const char *dir)
     rmdir(dir);
 }
 
-static inline void pl_mkdtemp(char *buf, const char *what)
+/* The pid of the test runner: every directory the tests make is named
+ * lk-e2e-<runner>-..., so pl_suite_teardown() can remove those a failed test
+ * left behind (Check ends a failed test's process without running cleanup). */
+static pid_t pl_runner;
+
+static inline const char *pl_tmpdir(void)
 {
     const char *tmp = getenv("TMPDIR");
-    ck_assert(snprintf(buf, PATH_MAX, "%s/lk-e2e-%s-XXXXXX", tmp && *tmp ? tmp : "/tmp", what) <
-              PATH_MAX);
+    return tmp && *tmp ? tmp : "/tmp";
+}
+
+static inline void pl_mkdtemp(char *buf, const char *what)
+{
+    PL_REQUIRE(snprintf(buf, PATH_MAX, "%s/lk-e2e-%ld-%s-XXXXXX", pl_tmpdir(),
+                        (long)(pl_runner ? pl_runner : getpid()), what) < PATH_MAX,
+               "TMPDIR too long");
     PL_REQUIRE(mkdtemp(buf) != NULL, "mkdtemp '%s': %s", buf, strerror(errno));
+}
+
+/* Unchecked fixture (runs in the runner process): remember the runner. */
+static void pl_suite_setup(void)
+{
+    pl_runner = getpid();
+}
+
+/* Unchecked fixture: remove what failed tests left in TMPDIR, unless
+ * LIBLEAK_TEST_KEEP is set (then say where it is). */
+static void pl_suite_teardown(void)
+{
+    char pre[64];
+    snprintf(pre, sizeof pre, "lk-e2e-%ld-", (long)pl_runner);
+    DIR *d = opendir(pl_tmpdir());
+    if (!d) return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strncmp(e->d_name, pre, strlen(pre)) != 0) continue;
+        char p[PATH_MAX];
+        if (snprintf(p, sizeof p, "%s/%s", pl_tmpdir(), e->d_name) >= (int)sizeof p) continue;
+        if (getenv("LIBLEAK_TEST_KEEP")) fprintf(stderr, "kept %s\n", p);
+        else pl_rm_rf(p);
+    }
+    closedir(d);
+}
+
+/* Create a test case with the e2e timeout and the cleanup fixture. */
+static inline TCase *pl_tcase(const char *name)
+{
+    TCase *tc = tcase_create(name);
+    tcase_set_timeout(tc, PL_TIMEOUT);
+    tcase_add_unchecked_fixture(tc, pl_suite_setup, pl_suite_teardown);
+    return tc;
 }
 
 static inline int pl_cmp_dump(const void *a, const void *b)

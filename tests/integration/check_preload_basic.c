@@ -889,8 +889,7 @@ END_TEST
 static Suite *preload_basic_suite(void)
 {
     Suite *s = suite_create("preload_basic");
-    TCase *tc = tcase_create("alloc");
-    tcase_set_timeout(tc, PL_TIMEOUT);
+    TCase *tc = pl_tcase("alloc");
     tcase_add_test(tc, test_preload_malloc_leak);
     tcase_add_test(tc, test_preload_free_null_not_counted);
     tcase_add_test(tc, test_preload_million_blocks);
@@ -901,8 +900,7 @@ static Suite *preload_basic_suite(void)
     tcase_add_test(tc, test_preload_errno_preserved);
     suite_add_tcase(s, tc);
 
-    tc = tcase_create("files");
-    tcase_set_timeout(tc, PL_TIMEOUT);
+    tc = pl_tcase("files");
     tcase_add_test(tc, test_preload_dump_files);
     tcase_add_test(tc, test_preload_unwritable_dir_missing);
     tcase_add_test(tc, test_preload_unwritable_dir_file);
@@ -912,8 +910,7 @@ static Suite *preload_basic_suite(void)
     tcase_add_test(tc, test_preload_exhaustion_dump);
     suite_add_tcase(s, tc);
 
-    tc = tcase_create("config");
-    tcase_set_timeout(tc, PL_TIMEOUT);
+    tc = pl_tcase("config");
     tcase_add_test(tc, test_preload_depth_default);
     tcase_add_test(tc, test_preload_depth_truncated);
     tcase_add_test(tc, test_preload_bad_env_value);
@@ -924,8 +921,7 @@ static Suite *preload_basic_suite(void)
     tcase_add_test(tc, test_preload_relative_dir_after_chdir);
     suite_add_tcase(s, tc);
 
-    tc = tcase_create("stacks");
-    tcase_set_timeout(tc, PL_TIMEOUT);
+    tc = pl_tcase("stacks");
     tcase_add_test(tc, test_preload_constructor);
     tcase_add_test(tc, test_preload_preinit_before_ours);
     tcase_add_test(tc, test_preload_nofp_reaches_main);

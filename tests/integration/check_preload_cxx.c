@@ -133,8 +133,7 @@ END_TEST
 static Suite *preload_cxx_suite(void)
 {
     Suite *s = suite_create("preload_cxx");
-    TCase *tc = tcase_create("cxx");
-    tcase_set_timeout(tc, PL_TIMEOUT);
+    TCase *tc = pl_tcase("cxx");
     tcase_add_test(tc, test_preload_cxx_new);
     tcase_add_test(tc, test_preload_cxx_mismatch);
     tcase_add_test(tc, test_preload_cxx_new_handler);

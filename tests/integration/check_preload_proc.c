@@ -211,14 +211,12 @@ END_TEST
 static Suite *preload_proc_suite(void)
 {
     Suite *s = suite_create("preload_proc");
-    TCase *tc = tcase_create("threads");
-    tcase_set_timeout(tc, PL_TIMEOUT);
+    TCase *tc = pl_tcase("threads");
     tcase_add_test(tc, test_preload_threads);
     tcase_add_test(tc, test_preload_threads_realloc);
     suite_add_tcase(s, tc);
 
-    tc = tcase_create("process");
-    tcase_set_timeout(tc, PL_TIMEOUT);
+    tc = pl_tcase("process");
     tcase_add_test(tc, test_preload_fork);
     tcase_add_test(tc, test_preload_vfork_spawn);
     tcase_add_test(tc, test_preload_fork_while_threads_allocate);

@@ -361,8 +361,7 @@ END_TEST
 static Suite *preload_snap_suite(void)
 {
     Suite *s = suite_create("preload_snap");
-    TCase *tc = tcase_create("snapshots");
-    tcase_set_timeout(tc, PL_TIMEOUT);
+    TCase *tc = pl_tcase("snapshots");
     tcase_add_test(tc, test_preload_signal_snapshots);
     tcase_add_test(tc, test_preload_signal_custom);
     tcase_add_test(tc, test_preload_signal_after_fork);
@@ -373,8 +372,7 @@ static Suite *preload_snap_suite(void)
     tcase_add_test(tc, test_preload_api_label_bytes);
     suite_add_tcase(s, tc);
 
-    tc = tcase_create("signals");
-    tcase_set_timeout(tc, PL_TIMEOUT);
+    tc = pl_tcase("signals");
     tcase_add_test(tc, test_preload_sigowner_early);
     tcase_add_test(tc, test_preload_sigowner_late);
     tcase_add_test(tc, test_preload_signal_storm);
