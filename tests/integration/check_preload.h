@@ -508,7 +508,8 @@ static inline json_t *pl_stack(pl_dump_t *d, long long id)
 }
 
 /* Check everything FORMAT.md promises for any dump: header, pid and seq
- * agree with the file name, no frame lies in libleak.so itself, totals
+ * agree with the file name, timeline arrays of one length, no frame lies
+ * in libleak.so itself, totals
  * equal the sums of sites when complete,
  * every site's total == live + freed, every referenced stack exists, and
  * frames are hex strings. */
@@ -527,6 +528,17 @@ static inline void pl_check_dump(pl_dump_t *d)
     json_t *dump = pl_obj(root, LK_KEY_DUMP);
     ck_assert_int_eq(pl_int(dump, LK_KEY_SEQ), d->seq);
     ck_assert_str_eq(pl_str(dump, LK_KEY_TRIGGER), d->trigger);
+    PL_REQUIRE(pl_int(dump, LK_KEY_UNIX_MS) >= pl_int(proc, LK_KEY_START_UNIX_MS),
+               "%s: dumped before the process started", d->name);
+    /* timeline: parallel arrays of one length */
+    json_t *tl = pl_obj(root, LK_KEY_TIMELINE);
+    size_t tlen = json_array_size(pl_obj(tl, LK_KEY_TL_UPTIME_NS));
+    const char *tkeys[] = {LK_KEY_TL_LIVE_BYTES, LK_KEY_TL_RSS_BYTES, LK_KEY_TL_ALLOCS,
+                           LK_KEY_TL_FREES};
+    for (int t = 0; t < 4; t++)
+        PL_REQUIRE(json_is_array(pl_obj(tl, tkeys[t])) &&
+                       json_array_size(pl_obj(tl, tkeys[t])) == tlen,
+                   "%s: timeline.%s is not an array of %zu", d->name, tkeys[t], tlen);
 
     json_t *totals = pl_obj(root, LK_KEY_TOTALS);
     json_t *stacks = pl_obj(root, LK_KEY_STACKS);
