@@ -289,6 +289,22 @@ static const lk_base_site_t *base_find(const lk_base_t *b, const char *key)
     return b->n > 0 ? bsearch(&k, b->v, b->n, sizeof(*b->v), cmp_site) : NULL;
 }
 
+/* Find 'key' in an OLD baseline; a key with a kind ("...#definite") also
+ * matches the site's kind-less key, so a baseline from dumps without a
+ * reachability scan still knows the sites of a run with one. */
+static const lk_base_site_t *old_find(const lk_base_t *old, const char *key)
+{
+    const lk_base_site_t *o = base_find(old, key);
+    const char *hash = strrchr(key, '#');
+    if (o != NULL || hash == NULL || lk_kind_parse(hash + 1) < 0)
+        return o;
+    char *plain = strndup(key, (size_t)(hash - key));
+    if (plain != NULL)
+        o = base_find(old, plain);
+    free(plain);
+    return o;
+}
+
 void lk_base_apply(lk_report_t *r, const lk_base_t *old)
 {
     lk_base_t cur = { 0 };
@@ -305,7 +321,7 @@ void lk_base_apply(lk_report_t *r, const lk_base_t *old)
         lk_leak_t *l = &r->leaks[i];
         if (l->suppressed_by != NULL || l->kind == LK_KIND_REACHABLE)
             continue;
-        const lk_base_site_t *o = base_find(old, l->key), *c = base_find(&cur, l->key);
+        const lk_base_site_t *o = old_find(old, l->key), *c = base_find(&cur, l->key);
         if (o == NULL) {
             l->is_new = true;
         } else if (c != NULL && c->bytes > o->bytes) {
@@ -314,7 +330,7 @@ void lk_base_apply(lk_report_t *r, const lk_base_t *old)
         }
     }
     for (size_t i = 0; i < cur.n; i++) {
-        const lk_base_site_t *o = base_find(old, cur.v[i].key);
+        const lk_base_site_t *o = old_find(old, cur.v[i].key);
         if (o == NULL)
             r->new_sites++;
         else if (cur.v[i].bytes > o->bytes)

@@ -111,6 +111,15 @@ has "SUMMARY: libleak: 352 byte(s) leaked in 7 allocation(s)." "$T/out"
 expect_rc 0 "$LA" --top=1 --show=indirect "$T/rc_tree"
 has "Indirect leak of 48 byte(s) in 1 object(s)" "$T/out"
 [ "$(grep -c 'leak of' "$T/out")" -eq 1 ] || fail "--top=1 --show=indirect: $(grep 'leak of' "$T/out")"
+# a baseline from a run without the scan (kind unfreed) still knows the sites
+mkdir -p "$T/tree0"
+env LIBLEAK_SCAN=0 LIBLEAK_DIR="$T/tree0" LD_PRELOAD="$SO" "$V/rc_tree" >/dev/null 2>&1 || fail "rc_tree (no scan)"
+"$LA" --format=json "$T/tree0" >"$T/tree0.json" || fail "json rc_tree (no scan)"
+grep -q '"kind": "unfreed"' "$T/tree0.json" || fail "LIBLEAK_SCAN=0 report has no unfreed entries"
+expect_rc 0 "$LA" --baseline="$T/tree0.json" "$T/rc_tree"
+has "Baseline: 0 new and 0 grown leak site(s)." "$T/out"
+expect_rc 1 "$LA" --baseline="$T/base.json" "$T/rc_tree"   # rc_definite's sites: all new
+has "Baseline: 3 new and 0 grown leak site(s)." "$T/out"   # keys ignore lines: 3 distinct
 # only indirect gates: still 1
 expect_rc 1 "$LA" --fail-on-leak --fail-on=indirect "$T/rc_tree"
 has "288 byte(s) leaked in 6 site(s)" "$T/err"
