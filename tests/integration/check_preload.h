@@ -523,8 +523,10 @@ static inline void pl_check_dump(pl_dump_t *d)
     pl_str(root, LK_KEY_TOOL_VERSION);
     json_t *proc = pl_obj(root, LK_KEY_PROCESS);
     ck_assert_int_eq(pl_int(proc, LK_KEY_PID), d->pid);
-    pl_str(proc, LK_KEY_EXE);
-    ck_assert(json_is_array(pl_obj(proc, LK_KEY_CMDLINE)));
+    const char *exe = pl_str(proc, LK_KEY_EXE);
+    PL_REQUIRE(exe[0] == '/', "%s: process.exe '%s' is not an absolute path", d->name, exe);
+    PL_REQUIRE(json_array_size(pl_obj(proc, LK_KEY_CMDLINE)) > 0, "%s: process.cmdline is empty",
+               d->name);
     json_t *dump = pl_obj(root, LK_KEY_DUMP);
     ck_assert_int_eq(pl_int(dump, LK_KEY_SEQ), d->seq);
     ck_assert_str_eq(pl_str(dump, LK_KEY_TRIGGER), d->trigger);

@@ -185,6 +185,20 @@ START_TEST(test_preload_exec_same_pid)
 }
 END_TEST
 
+START_TEST(test_preload_main_pthread_exit)
+{
+    pl_run_t r;
+    pl_run(&r, "pl_pthread_exit", NULL, NULL, 1);
+    pl_assert_exit(&r, 0);
+    ck_assert_str_eq(r.out, "ok\n");
+    pl_check_all(&r);
+    pl_dump_t *d = pl_exit_dump(&r);
+    pl_assert_site(d, "worker_leak", "malloc", 1, 1337, 1, 1337);
+    pl_assert_site(d, "main_leak", "malloc", 1, 2021, 1, 2021);
+    pl_run_free(&r);
+}
+END_TEST
+
 /* Run pl_exit ending by 'how': status 5, "bye", one exit dump with the leak. */
 static void check_exit(const char *how)
 {
@@ -223,6 +237,7 @@ static Suite *preload_proc_suite(void)
     tcase_add_test(tc, test_preload_fork_during_interval_dumps);
     tcase_add_test(tc, test_preload_exit_while_threads_allocate);
     tcase_add_test(tc, test_preload_exec_same_pid);
+    tcase_add_test(tc, test_preload_main_pthread_exit);
     tcase_add_test(tc, test_preload_exit_return);
     tcase_add_test(tc, test_preload_exit_exit);
     tcase_add_test(tc, test_preload_exit__exit);
