@@ -905,7 +905,9 @@ void lk_report_reach_text(FILE *out, const lk_report_t *r, const lk_options_t *o
     if ((opt->show_kinds & lost) != 0) {
         for (size_t i = 0; i < r->nstructures; i++) {
             const lk_structure_report_t *s = &r->structures[i];
-            if (s->pid != pid || s->suppressed || s->bytes < opt->min_bytes)
+            /* a lone block is just its "Direct leak" entry; the JSON has it */
+            if (s->pid != pid || s->suppressed || s->bytes < opt->min_bytes
+                || s->blocks <= s->count)
                 continue;
             if (opt->top != 0 && shown >= opt->top)
                 break;
