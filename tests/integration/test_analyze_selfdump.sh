@@ -76,6 +76,23 @@ assert (m["alloc_family"], m["free_family"], m["count"]) == ("new[]", "malloc", 
 assert m["free_frames"][0]["function"] == "mismatch_free"
 PY
 
+# strings that need escaping survive the streamed "leaks" array
+python3 - "$T/d.json" "$T/esc.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+d["modules"].append({"path": "/no/such/d\u00e9j\u00e0 \"q\" \\b\nl", "base": "0x10000", "size": 4096})
+d["stacks"].append({"id": 99, "frames": ["0x10010"]})
+d["sites"].append({"stack": 99, "family": "malloc", "live_blocks": 1, "live_bytes": 1})
+json.dump(d, open(sys.argv[2], "w"))
+PY
+expect_rc 0 "$LA" --format=json "$T/esc.json"
+python3 - "$T/out" <<'PY' || fail "json escaping"
+import json, sys
+r = json.load(open(sys.argv[1]))
+mods = [l["frames"][0]["module"] for l in r["leaks"]]
+assert "/no/such/d\u00e9j\u00e0 \"q\" \\b\nl" in mods, mods
+PY
+
 # ### folded
 expect_rc 0 "$LA" --format=folded "$T/d.json"
 has "main;leak_here 4011" "$T/out"
