@@ -96,6 +96,9 @@ for n in names:
     if j["process"]["pid"] != int(pid) or j["dump"]["seq"] != int(seq) \
             or j["dump"]["trigger"] != trigger:
         sys.exit("%s: pid/seq/trigger inside differ from the name" % n)
+    if not j["process"].get("exe", "").startswith("/") or not j["process"].get("cmdline"):
+        sys.exit("%s: process.exe %r / cmdline %r" % (n, j["process"].get("exe"),
+                                                       j["process"].get("cmdline")))
     ids = {s["id"] for s in j["stacks"]}
     for s in j["sites"]:
         if s["stack"] not in ids:
