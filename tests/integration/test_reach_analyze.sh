@@ -5,8 +5,9 @@
 #   --show), LSan/valgrind headings and the LEAK SUMMARY, the lost cycle and
 #   lost tree lines, held by `g_holder` with its declaring file:line, a worker
 #   thread's stack, --fail-on / --show / --max-leak-bytes exit codes, freed
-#   memory never reported, a growing held site (gr_growth), a baseline
-#   against itself, and a corrupt reachability object (exit 2, one line).
+#   memory never reported, a growing held site (gr_growth), baselines, the
+#   LEAK SUMMARY against valgrind's (skipped loudly without valgrind), and a
+#   corrupt reachability object (exit 2, one line).
 # Needs python3 for the JSON checks (exit 77 without it).
 set -u
 BUILD=${BUILD:-build}
@@ -231,6 +232,24 @@ assert e[0]['slope_bytes_per_s'] > 0 and e[0]['bytes'] == 16 * 65536, e
 c = [e for e in r['held_by'] if top(e).get('function') == 'cache_site']
 assert len(c) == 1 and c[0]['symbol'] == 'cache' and not c[0]['growing'], c
 "
+
+# ### the LEAK SUMMARY against valgrind's on the same binaries
+# (definitely/indirectly/possibly lost; still reachable differs: valgrind
+# counts glibc's own blocks, which the built-in suppressions hide)
+if command -v valgrind >/dev/null 2>&1; then
+    for v in rc_definite rc_tree rc_cycle rc_interior rc_thread_leak; do
+        valgrind --leak-check=full --show-leak-kinds=all "$V/$v" >/dev/null 2>"$T/vg.$v" \
+            || fail "valgrind $v failed"
+        "$LA" "$T/$v" >"$T/la.$v" 2>/dev/null
+        for k in "definitely lost" "indirectly lost" "possibly lost"; do
+            want=$(grep "$k:" "$T/vg.$v" | sed -E 's/.*lost: ([0-9,]+) bytes in ([0-9,]+) blocks.*/\1 \2/; s/,//g')
+            got=$(grep "$k:" "$T/la.$v" | sed -E 's/.*lost: ([0-9]+) byte\(s\) in ([0-9]+) block\(s\).*/\1 \2/')
+            [ -n "$want" ] && [ "$want" = "$got" ] || fail "$v: $k: leak-analyze '$got', valgrind '$want'"
+        done
+    done
+else
+    echo "NOTE: valgrind not installed: SKIPPING the valgrind cross-check of the LEAK SUMMARY" >&2
+fi
 
 # ### a corrupt reachability object: exit 2 and one line naming the path
 f=$(ls "$T/rc_cycle"/libleak.*.json | head -n 1)
