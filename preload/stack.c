@@ -98,25 +98,33 @@ static void capture_by_range(lk_frames_t *f, int max)
         memmove(f->pc, f->pc + skip, f->depth * sizeof(uintptr_t));
 }
 
-/* ### the frame-size cache: walking known stacks without libunwind
- * For a frame executing at return address 'pc' with stack pointer 'sp', the
- * caller's frame starts at sp + delta(pc) and the return address into it sits
- * just below, at sp + delta - 8.  delta is a property of the instruction when
- * the function's CFA is a constant offset from its stack pointer, which is
- * the case for every frame that neither allocas nor realigns its stack.
- * Every full libunwind walk (DWARF CFI, so binaries without frame pointers are
- * covered) records delta for each return address it passes; a pc seen with two
- * different deltas, or in a signal frame, is marked VAR and never trusted; the
- * outermost frame's pc is marked END.  The fast walk follows recorded deltas
- * only, reads only inside this thread's stack, and gives up (full unwind) at
- * the first pc it does not know. */
-#define PC_OK  1u               /* delta is known */
-#define PC_VAR 2u               /* frame size varies here: never walk through */
-#define PC_END 4u               /* libunwind found no caller: the stack ends here */
+/* ### the frame-rule cache: walking known stacks without libunwind
+ * For a frame executing at return address 'pc', the DWARF CFI fixes how to
+ * find its caller, and for the frames a C compiler emits that is one of two
+ * rules, a property of the instruction:
+ *   SP rule: CFA = sp + delta(pc)     (constant frame size, any -O level)
+ *   BP rule: CFA = rbp + 16           (frame pointer; also alloca, VLA and
+ *                                      realigned frames, whose size varies)
+ * The return address is at CFA - 8 and the caller's sp is the CFA.  The
+ * caller's rbp is either saved by this frame at CFA - k, or this frame leaves
+ * rbp alone.  Every full libunwind walk (DWARF CFI, so binaries without frame
+ * pointers are covered) records the rule of each return address it passes; a
+ * pc seen with two different rules, or in a signal frame, is marked VAR and
+ * never walked through; the outermost pc is marked END.  The fast walk follows
+ * recorded rules only, reads only inside this thread's stack, and gives up at
+ * the first pc it does not know (learning unwind) or does not trust
+ * (unw_backtrace). */
+#define PC_OK       1u          /* a rule is known */
+#define PC_VAR      2u          /* rules disagree here: never walk through */
+#define PC_END      4u          /* libunwind found no caller: the stack ends here */
+#define PC_BP       8u          /* BP rule (else SP rule with 'delta') */
+#define PC_RBP_SAVE 16u         /* the caller's rbp is at CFA - (flags >> 16) */
+#define PC_RBP_SAME 32u         /* the caller's rbp is this frame's rbp */
+#define PC_RULE_MASK (PC_BP | PC_RBP_SAVE | PC_RBP_SAME | 0xffff0000u)
 typedef struct pc_ent {
     uintptr_t pc;               /* 0 = empty; published last, with release */
-    uint32_t delta;             /* bytes from this frame's sp to the caller's sp */
-    uint32_t flags;             /* PC_*, atomic */
+    uint32_t delta;             /* SP rule: bytes from this frame's sp to its CFA */
+    uint32_t flags;             /* PC_*, and the rbp save offset in the top 16 bits; atomic */
 } pc_ent_t;
 #define PC_TABLE_LOG2 16        /* 64 Ki pcs, 1 MiB of virtual memory */
 #define PC_TABLE_SIZE (1u << PC_TABLE_LOG2)
@@ -139,13 +147,14 @@ static inline size_t pc_slot(uintptr_t pc)
 
 static inline const pc_ent_t *pc_find(uintptr_t pc)
 {
-    if (!pc_table)
+    pc_ent_t *t = __atomic_load_n(&pc_table, __ATOMIC_ACQUIRE);
+    if (!t)
         return NULL;
     size_t i = pc_slot(pc);
     for (unsigned probes = 0; probes < 64; probes++) {
-        uintptr_t k = __atomic_load_n(&pc_table[i].pc, __ATOMIC_ACQUIRE);
+        uintptr_t k = __atomic_load_n(&t[i].pc, __ATOMIC_ACQUIRE);
         if (k == pc)
-            return &pc_table[i];
+            return &t[i];
         if (k == 0)
             return NULL;
         i = (i + 1) & (PC_TABLE_SIZE - 1);
@@ -153,11 +162,14 @@ static inline const pc_ent_t *pc_find(uintptr_t pc)
     return NULL;
 }
 
-/* Record what a full unwind saw at 'pc'.  Takes pc_lock. */
+/* Record what a full unwind saw at 'pc' (flags: PC_OK plus its rule, or
+ * PC_VAR, or PC_END).  Takes pc_lock. */
 static void pc_learn(uintptr_t pc, uint32_t delta, uint32_t flags)
 {
     if (pc == 0)
         return;
+    if (flags & PC_BP)
+        delta = 0;              /* the BP rule does not use it */
     pthread_mutex_lock(&pc_lock);
     if (!pc_table && !pc_table_failed) {
         void *p = mmap(NULL, PC_TABLE_SIZE * sizeof(pc_ent_t), PROT_READ | PROT_WRITE,
@@ -175,14 +187,15 @@ static void pc_learn(uintptr_t pc, uint32_t delta, uint32_t flags)
         if (e->pc == pc) {
             uint32_t old = __atomic_load_n(&e->flags, __ATOMIC_RELAXED);
             uint32_t nf = old | (flags & (PC_VAR | PC_END));
-            if ((flags & PC_OK) && (old & PC_OK) && e->delta != delta)
+            if ((flags & PC_OK) && (old & PC_OK) &&
+                ((flags & PC_RULE_MASK) != (old & PC_RULE_MASK) || e->delta != delta))
                 nf |= PC_VAR;
+            if ((flags & PC_OK) && !(old & (PC_OK | PC_VAR))) {
+                e->delta = delta;
+                nf = (nf & ~PC_RULE_MASK) | flags;
+            }
             if ((nf & PC_VAR) && !(old & PC_VAR))
                 __atomic_fetch_add(&pc_var_epoch, 1, __ATOMIC_RELEASE);
-            if ((flags & PC_OK) && !(old & PC_OK)) {
-                e->delta = delta;
-                nf |= PC_OK;
-            }
             __atomic_store_n(&e->flags, nf, __ATOMIC_RELEASE);
             goto out_unlock;
         }
@@ -225,14 +238,16 @@ static bool stack_bounds(void)
 
 /* The first frame outside libleak: follow our own frame pointers (all of
  * libleak is built with them) from 'fp' while the return address is ours.
- * Sets the return address into the program and its stack pointer. */
-static inline bool user_start(uintptr_t *fp, uintptr_t *pc0, uintptr_t *sp0)
+ * Sets the return address into the program, its stack pointer, and its rbp
+ * (saved by our outermost frame). */
+static inline bool user_start(uintptr_t *fp, uintptr_t *pc0, uintptr_t *sp0, uintptr_t *bp0)
 {
     for (int i = 0; i < 16; i++) {
         uintptr_t ra = fp[1];
         if (ra < self_lo || ra >= self_hi) {
             *pc0 = ra;
             *sp0 = (uintptr_t)(fp + 2);
+            *bp0 = fp[0];
             return true;
         }
         uintptr_t *next = (uintptr_t *)fp[0];
@@ -243,16 +258,31 @@ static inline bool user_start(uintptr_t *fp, uintptr_t *pc0, uintptr_t *sp0)
     return false;
 }
 
-/* Walk from (pc, sp) with learned deltas only.  Returns WALK_UNKNOWN at the
- * first pc never seen (a learning unwind will fix that), WALK_UNTRUSTED at a
- * pc whose frame size varies or a read outside this thread's stack. */
+/* The walk is a function of (pc0, sp0, rbp0) and of the words it reads; it
+ * logs every read (offset from sp0, value) so that the memo below can replay
+ * the check.  A read of a saved rbp is logged relative to sp0 (READ_ADDR). */
+#define READ_ADDR 0x80000000u
+#define MAX_READS (2 * (LK_MAX_DEPTH + 2))
+typedef struct walk_log {
+    uint32_t n;
+    uint32_t off[MAX_READS];    /* offset from sp0, READ_ADDR for a saved rbp */
+    uintptr_t val[MAX_READS];   /* the word read (minus sp0 for READ_ADDR) */
+} walk_log_t;
+
 enum { WALK_OK, WALK_UNKNOWN, WALK_UNTRUSTED };
 
-static int fast_walk(lk_frames_t *f, int max, uintptr_t pc, uintptr_t sp, uint32_t *off)
+/* Walk from (pc, sp, rbp) with learned rules only.  Returns WALK_UNKNOWN at
+ * the first pc never seen (a learning unwind will fix that), WALK_UNTRUSTED
+ * at a pc whose rules vary, an unknown rbp where the BP rule needs it, or a
+ * read outside this thread's stack. */
+static int fast_walk(lk_frames_t *f, int max, uintptr_t pc, uintptr_t sp, uintptr_t rbp,
+                     walk_log_t *log)
 {
     uintptr_t hi = tls_stack_hi, sp0 = sp;
-    if (sp < tls_stack_lo || sp >= hi)
+    bool rbp_known = true;
+    if (sp < tls_stack_lo || sp >= hi || hi - sp0 > (uintptr_t)INT32_MAX)
         return WALK_UNTRUSTED;
+    uint32_t nr = 0;
     int n = 0;
     for (;;) {
         f->pc[n++] = pc;
@@ -266,58 +296,85 @@ static int fast_walk(lk_frames_t *f, int max, uintptr_t pc, uintptr_t sp, uint32
             break;
         if ((fl & (PC_OK | PC_VAR)) != PC_OK)
             return WALK_UNTRUSTED;
-        uintptr_t nsp = sp + e->delta;
-        if (e->delta < 8 || nsp > hi || nsp - sp0 > UINT32_MAX)
-            return WALK_UNTRUSTED;
-        off[n] = (uint32_t)(nsp - 8 - sp0);  /* where frame n's pc was read */
-        pc = *(const uintptr_t *)(nsp - 8);
-        sp = nsp;
+        uintptr_t cfa;
+        if (fl & PC_BP) {
+            if (!rbp_known || rbp < sp || rbp + 16 > hi || (rbp & 7) != 0)
+                return WALK_UNTRUSTED;
+            cfa = rbp + 16;
+        } else {
+            cfa = sp + e->delta;
+            if (e->delta < 8 || cfa > hi)
+                return WALK_UNTRUSTED;
+        }
+        if (fl & PC_RBP_SAVE) {
+            uintptr_t slot = cfa - (fl >> 16);
+            if (slot < sp || slot + 8 > cfa)
+                return WALK_UNTRUSTED;
+            rbp = *(const uintptr_t *)slot;
+            log->off[nr] = (uint32_t)(slot - sp0) | READ_ADDR;
+            log->val[nr++] = rbp - sp0;
+            rbp_known = true;
+        } else if (!(fl & PC_RBP_SAME)) {
+            rbp_known = false;
+        }
+        pc = *(const uintptr_t *)(cfa - 8);
+        log->off[nr] = (uint32_t)(cfa - 8 - sp0);
+        log->val[nr++] = pc;
+        sp = cfa;
     }
+    log->n = nr;
     f->truncated = n > max;
     f->depth = (uint32_t)(n > max ? max : n);
     return WALK_OK;
 }
 
 /* ### per-thread memo of whole walks
- * The fast walk is a chain of dependent loads (pc -> delta -> next pc).  A
- * walk that succeeded is remembered as the list of stack offsets (from the
- * program's first frame) where each return address was read.  If the same
- * return addresses sit at the same offsets again, the walk would follow the
- * very same deltas, so the stack is the same: the check is independent loads.
- * Entries are keyed by the first return address and stack position, and die
- * when any pc turns PC_VAR (epoch). */
-#define MEMO_ENTRIES 512        /* per thread: 128 sets of 4 ways; keep a power of 2 */
+ * The fast walk is a chain of dependent loads (pc -> rule -> next pc).  A walk
+ * that succeeded is remembered with its read log.  If every logged word reads
+ * the same again (saved rbps relative to sp0, and rbp0 too), the walk would
+ * make exactly the same steps, so the stack is the same: the check is
+ * independent loads.  Entries are keyed by the first two return addresses and
+ * the stack position (4-way sets), and die when any pc turns PC_VAR (epoch). */
+#define MEMO_ENTRIES 256        /* per thread: 64 sets of 4 ways; keep a power of 2 */
 #define MEMO_WAYS 4
-#define MEMO_SET_LOG2 7
+#define MEMO_SET_LOG2 6
 typedef struct memo {
     uintptr_t pc0;              /* 0 = empty */
     uintptr_t sp0;
+    uintptr_t bp0_rel;          /* rbp0 - sp0 */
     uint64_t hash;
-    uint32_t n;                 /* frames walked (depth, +1 when truncated) */
+    uint32_t nreads;
     uint32_t epoch;
     uint32_t depth;
     uint32_t truncated;
     uint32_t max_off;           /* highest offset read, for the bounds check */
-    uint32_t site1[3];          /* site index + 1 per family, filled by tracker.c */
     uint32_t max;               /* max_depth the walk was made with */
-    /* then n offsets (uint32_t) and n pcs (uintptr_t), see memo_off/memo_pc */
+    uint32_t site1[3];          /* site index + 1 per family, filled by tracker.c */
+    uint32_t pad;
+    /* then: frames[cap] (uintptr_t), vals[2 cap] (uintptr_t), offs[2 cap] (uint32_t) */
 } memo_t;
 
 static __thread char *tls_memo __attribute__((tls_model("initial-exec")));
 static __thread uint32_t tls_memo_stride __attribute__((tls_model("initial-exec")));
 static __thread uint32_t tls_memo_cap __attribute__((tls_model("initial-exec")));   /* frames per entry */
 static __thread int tls_memo_failed __attribute__((tls_model("initial-exec")));
+static __thread unsigned tls_memo_rr __attribute__((tls_model("initial-exec")));
 static pthread_key_t memo_key;
 static pthread_once_t memo_once = PTHREAD_ONCE_INIT;
 
-static inline uint32_t *memo_off(memo_t *m)
+static inline uintptr_t *memo_frames(memo_t *m)
 {
-    return (uint32_t *)(m + 1);
+    return (uintptr_t *)(m + 1);
 }
 
-static inline uintptr_t *memo_pc(memo_t *m, uint32_t cap)
+static inline uintptr_t *memo_vals(memo_t *m)
 {
-    return (uintptr_t *)((char *)(m + 1) + ((cap * sizeof(uint32_t) + 7) & ~(size_t)7));
+    return memo_frames(m) + tls_memo_cap;
+}
+
+static inline uint32_t *memo_offs(memo_t *m)
+{
+    return (uint32_t *)(memo_vals(m) + 2 * tls_memo_cap);
 }
 
 static void memo_free(void *p)
@@ -344,9 +401,10 @@ static char *memo_table(int max)
     pthread_once(&memo_once, memo_key_init);
     if (memo_key == (pthread_key_t)-1)
         return NULL;
-    uint32_t cap = LK_MAX_DEPTH + 1 < (uint32_t)max + 1 ? LK_MAX_DEPTH + 1 : (uint32_t)max + 1;
-    size_t stride = sizeof(memo_t) + ((cap * sizeof(uint32_t) + 7) & ~(size_t)7) +
-                    cap * sizeof(uintptr_t);
+    uint32_t cap = (uint32_t)max + 2;
+    size_t stride = sizeof(memo_t) + cap * sizeof(uintptr_t) + 2 * cap * sizeof(uintptr_t) +
+                    2 * cap * sizeof(uint32_t);
+    stride = (stride + 63) & ~(size_t)63;
     void *p = mmap(NULL, MEMO_ENTRIES * stride, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED)
@@ -359,18 +417,16 @@ static char *memo_table(int max)
     return tls_memo;
 }
 
-static __thread unsigned tls_memo_rr __attribute__((tls_model("initial-exec")));
-
-/* The return address of the program's second frame, when its first frame's
- * size is known (else 0): with pc0 and sp0 it picks the memo set, so that one
- * allocation wrapper reached from many callers does not crowd one set. */
+/* The return address of the program's second frame when the first frame's
+ * SP rule is known (else 0): with pc0 and sp0 it picks the memo set, so that
+ * one allocation wrapper reached from many callers does not crowd one set. */
 static inline uintptr_t second_ra(uintptr_t pc0, uintptr_t sp0)
 {
     const pc_ent_t *e = pc_find(pc0);
     if (!e)
         return 0;
     uint32_t fl = __atomic_load_n(&e->flags, __ATOMIC_ACQUIRE);
-    if ((fl & (PC_OK | PC_VAR | PC_END)) != PC_OK || e->delta < 8 ||
+    if ((fl & (PC_OK | PC_VAR | PC_END | PC_BP)) != PC_OK || e->delta < 8 ||
         sp0 + e->delta > tls_stack_hi)
         return 0;
     return *(const uintptr_t *)(sp0 + e->delta - 8);
@@ -385,30 +441,29 @@ static inline memo_t *memo_way(char *t, uintptr_t pc0, uintptr_t sp0, uintptr_t 
     return (memo_t *)(t + (set * MEMO_WAYS + w) * tls_memo_stride);
 }
 
-/* The stack at (pc0, sp0) if it is the remembered one. */
-static inline bool memo_lookup(memo_t *m, lk_frames_t *f, int max, uintptr_t pc0, uintptr_t sp0)
+/* The stack at (pc0, sp0, bp0) if it is the remembered one. */
+static inline bool memo_lookup(memo_t *m, lk_frames_t *f, int max, uintptr_t pc0, uintptr_t sp0,
+                               uintptr_t bp0)
 {
-    if (m->pc0 != pc0 || m->sp0 != sp0 ||
+    if (m->pc0 != pc0 || m->sp0 != sp0 || m->bp0_rel != bp0 - sp0 ||
         m->epoch != __atomic_load_n(&pc_var_epoch, __ATOMIC_ACQUIRE) ||
         m->max != (uint32_t)max || sp0 + m->max_off + 8 > tls_stack_hi)
         return false;
-    const uint32_t *off = memo_off(m);
-    const uintptr_t *pc = memo_pc(m, tls_memo_cap);
-    /* independent loads, checked every 4 so that another way of the same
-     * set (same first frame, different callers) is rejected early */
-    uint32_t i = 1, n = m->n;
-    for (; i + 4 <= n; i += 4) {
-        uintptr_t diff = (*(const uintptr_t *)(sp0 + off[i]) ^ pc[i]) |
-                         (*(const uintptr_t *)(sp0 + off[i + 1]) ^ pc[i + 1]) |
-                         (*(const uintptr_t *)(sp0 + off[i + 2]) ^ pc[i + 2]) |
-                         (*(const uintptr_t *)(sp0 + off[i + 3]) ^ pc[i + 3]);
+    const uint32_t *off = memo_offs(m);
+    const uintptr_t *val = memo_vals(m);
+    /* independent loads, checked every 4 so that another way of the same set
+     * (same first frame, other callers) is rejected early */
+    uint32_t i = 0, n = m->nreads;
+    for (; i < n; i += 4) {
+        uintptr_t diff = 0;
+        for (uint32_t j = i; j < i + 4 && j < n; j++) {
+            uintptr_t v = *(const uintptr_t *)(sp0 + (off[j] & ~READ_ADDR));
+            diff |= (off[j] & READ_ADDR ? v - sp0 : v) ^ val[j];
+        }
         if (diff != 0)
             return false;
     }
-    for (; i < n; i++)
-        if (*(const uintptr_t *)(sp0 + off[i]) != pc[i])
-            return false;
-    memcpy(f->pc, pc, m->depth * sizeof(uintptr_t));
+    memcpy(f->pc, memo_frames(m), m->depth * sizeof(uintptr_t));
     f->depth = m->depth;
     f->truncated = m->truncated;
     f->hash = m->hash;
@@ -416,25 +471,26 @@ static inline bool memo_lookup(memo_t *m, lk_frames_t *f, int max, uintptr_t pc0
     return true;
 }
 
-static void memo_store(memo_t *m, const lk_frames_t *f, int max, uintptr_t sp0,
-                       const uint32_t *off, uint32_t epoch)
+static void memo_store(memo_t *m, const lk_frames_t *f, int max, uintptr_t sp0, uintptr_t bp0,
+                       const walk_log_t *log, uint32_t epoch)
 {
-    uint32_t n = f->depth + (f->truncated ? 1 : 0);
     m->pc0 = 0;
-    if (n > tls_memo_cap || n == 0)
+    if (f->depth > tls_memo_cap || log->n > 2 * tls_memo_cap || f->depth == 0)
         return;                 /* made with a smaller max_depth: no room */
-    uint32_t *mo = memo_off(m);
-    uintptr_t *mp = memo_pc(m, tls_memo_cap);
+    uint32_t *off = memo_offs(m);
+    uintptr_t *val = memo_vals(m);
     uint32_t max_off = 0;
-    for (uint32_t i = 0; i < n; i++) {
-        mo[i] = off[i];
-        mp[i] = f->pc[i];
-        if (i > 0 && off[i] > max_off)
-            max_off = off[i];
+    for (uint32_t i = 0; i < log->n; i++) {
+        off[i] = log->off[i];
+        val[i] = log->val[i];
+        if ((off[i] & ~READ_ADDR) > max_off)
+            max_off = off[i] & ~READ_ADDR;
     }
+    memcpy(memo_frames(m), f->pc, f->depth * sizeof(uintptr_t));
     m->sp0 = sp0;
+    m->bp0_rel = bp0 - sp0;
     m->hash = f->hash;
-    m->n = n;
+    m->nreads = log->n;
     m->epoch = epoch;
     m->depth = f->depth;
     m->truncated = f->truncated;
@@ -445,12 +501,12 @@ static void memo_store(memo_t *m, const lk_frames_t *f, int max, uintptr_t sp0,
 }
 
 /* Full unwind with libunwind, from the frame whose stack pointer is 'sp0', and
- * record every frame's size for later fast walks. */
+ * record every frame's rule for later fast walks. */
 static bool slow_walk(lk_frames_t *f, int max, uintptr_t pc0, uintptr_t sp0)
 {
     unw_context_t uc;
     unw_cursor_t c;
-    unw_word_t ip, sp;
+    unw_word_t ip, sp, bp;
     if (unw_getcontext(&uc) != 0 || unw_init_local(&c, &uc) != 0)
         return false;
     /* skip libunwind's and libleak's frames: up to the program's first frame */
@@ -462,7 +518,8 @@ static bool slow_walk(lk_frames_t *f, int max, uintptr_t pc0, uintptr_t sp0)
         if (sp > sp0 || unw_step(&c) <= 0)
             return false;
     }
-    if (unw_get_reg(&c, UNW_REG_IP, &ip) != 0 || ip != pc0)
+    if (unw_get_reg(&c, UNW_REG_IP, &ip) != 0 || ip != pc0 ||
+        unw_get_reg(&c, UNW_X86_64_RBP, &bp) != 0)
         return false;
     int n = 0;
     for (;;) {
@@ -475,15 +532,27 @@ static bool slow_walk(lk_frames_t *f, int max, uintptr_t pc0, uintptr_t sp0)
             pc_learn(ip, 0, r == 0 ? PC_END : PC_VAR);
             break;
         }
-        unw_word_t nip, nsp;
-        if (unw_get_reg(&c, UNW_REG_IP, &nip) != 0 || unw_get_reg(&c, UNW_REG_SP, &nsp) != 0)
+        unw_word_t nip, nsp, nbp;
+        unw_save_loc_t sl;
+        if (unw_get_reg(&c, UNW_REG_IP, &nip) != 0 || unw_get_reg(&c, UNW_REG_SP, &nsp) != 0 ||
+            unw_get_reg(&c, UNW_X86_64_RBP, &nbp) != 0)
             break;
+        /* this frame's rules: its CFA is nsp; where did the caller's rbp come from? */
+        uint32_t rule = PC_OK;
+        if (bp + 16 == nsp)
+            rule |= PC_BP;
+        if (unw_get_save_loc(&c, UNW_X86_64_RBP, &sl) == 0 && sl.type == UNW_SLT_MEMORY &&
+            sl.u.addr >= sp && sl.u.addr + 8 <= nsp && nsp - sl.u.addr <= 0xffff)
+            rule |= PC_RBP_SAVE | (uint32_t)(nsp - sl.u.addr) << 16;
+        else if (nbp == bp)
+            rule |= PC_RBP_SAME;
         if (sig || nsp <= sp || nsp - sp > PC_DELTA_MAX)
             pc_learn(ip, 0, PC_VAR);
         else
-            pc_learn(ip, (uint32_t)(nsp - sp), PC_OK);
+            pc_learn(ip, (uint32_t)(nsp - sp), rule);
         ip = nip;
         sp = nsp;
+        bp = nbp;
         if (ip == 0)
             break;
     }
@@ -509,10 +578,10 @@ __attribute__((noinline)) void lk_stack_capture(lk_frames_t *f)
     int max = (int)lk_config.max_depth;
     if (max < 1 || max > LK_MAX_DEPTH)
         max = LK_MAX_DEPTH;
-    uintptr_t pc0, sp0;
+    uintptr_t pc0, sp0, bp0;
     f->site_memo = NULL;
     if (lk_stack_backtrace != backtrace_default ||
-        !user_start((uintptr_t *)__builtin_frame_address(0), &pc0, &sp0)) {
+        !user_start((uintptr_t *)__builtin_frame_address(0), &pc0, &sp0, &bp0)) {
         capture_by_range(f, max);
         lk_frames_hash(f);
         return;
@@ -525,7 +594,7 @@ __attribute__((noinline)) void lk_stack_capture(lk_frames_t *f)
             uintptr_t ra1 = second_ra(pc0, sp0);
             for (unsigned w = 0; w < MEMO_WAYS; w++) {
                 memo_t *c = memo_way(t, pc0, sp0, ra1, w);
-                if (memo_lookup(c, f, max, pc0, sp0)) {
+                if (memo_lookup(c, f, max, pc0, sp0, bp0)) {
                     tls_fast_walks++;
                     return;
                 }
@@ -535,14 +604,14 @@ __attribute__((noinline)) void lk_stack_capture(lk_frames_t *f)
             if (!m)
                 m = memo_way(t, pc0, sp0, ra1, tls_memo_rr++ % MEMO_WAYS);
         }
-        uint32_t off[LK_MAX_DEPTH + 2];
+        walk_log_t log;
         uint32_t epoch = __atomic_load_n(&pc_var_epoch, __ATOMIC_ACQUIRE);
-        walk = fast_walk(f, max, pc0, sp0, off);
+        walk = fast_walk(f, max, pc0, sp0, bp0, &log);
         if (walk == WALK_OK) {
             tls_fast_walks++;
             lk_frames_hash(f);
             if (m) {
-                memo_store(m, f, max, sp0, off, epoch);
+                memo_store(m, f, max, sp0, bp0, &log, epoch);
                 if (m->pc0 != 0)
                     f->site_memo = m->site1;
             }
@@ -551,8 +620,8 @@ __attribute__((noinline)) void lk_stack_capture(lk_frames_t *f)
     }
     tls_slow_walks++;
     /* A pc never seen: the learning unwind (slow: a DWARF lookup per frame)
-     * teaches its frame size.  Anything else (fast path off, a pc whose frame
-     * varies, a full pc table) takes libunwind's own cached unw_backtrace. */
+     * teaches its rule.  Anything else (fast path off, a pc whose rules vary,
+     * a full pc table) takes libunwind's own cached unw_backtrace. */
     if (walk != WALK_UNKNOWN || pc_used >= PC_TABLE_SIZE / 4 * 3 ||
         !slow_walk(f, max, pc0, sp0))
         capture_by_range(f, max);
@@ -565,9 +634,9 @@ __attribute__((noinline)) void lk_stack_capture_full(lk_frames_t *f)
     int max = (int)lk_config.max_depth;
     if (max < 1 || max > LK_MAX_DEPTH)
         max = LK_MAX_DEPTH;
-    uintptr_t pc0, sp0;
+    uintptr_t pc0, sp0, bp0;
     f->site_memo = NULL;
-    if (!user_start((uintptr_t *)__builtin_frame_address(0), &pc0, &sp0) ||
+    if (!user_start((uintptr_t *)__builtin_frame_address(0), &pc0, &sp0, &bp0) ||
         !slow_walk(f, max, pc0, sp0))
         capture_by_range(f, max);
     lk_frames_hash(f);
