@@ -199,6 +199,30 @@ START_TEST(test_preload_main_pthread_exit)
 }
 END_TEST
 
+START_TEST(test_preload_reused_pid_names)
+{
+    /* pl_stale plants an old dump and a stale .tmp under its own pid */
+    pl_run_t r;
+    pl_run(&r, "pl_stale", NULL, NULL, 1);
+    pl_assert_exit(&r, 0);
+    ck_assert_str_eq(r.out, "ok\n");
+    char old[PATH_MAX + 64];
+    PL_FMT(old, "%s/libleak.%ld.0.exit.json", r.dir, (long)r.pid);
+    char *text = pl_slurp(old);
+    ck_assert_msg(!strcmp(text, "old"), "the earlier process's dump was overwritten");
+    free(text);
+    pl_dump_t *mine = NULL;
+    for (int i = 0; i < r.ndumps; i++)
+        if (r.dumps[i].root && r.dumps[i].pid == (long)r.pid) mine = &r.dumps[i];
+    ck_assert_msg(mine != NULL, "no dump written beside the earlier process's files; stderr:\n%s",
+                  r.err);
+    pl_check_dump(mine);
+    ck_assert_str_eq(mine->trigger, "exit");
+    pl_assert_site(mine, "leak_1337", "malloc", 1, 1337, 1, 1337);
+    pl_run_free(&r);
+}
+END_TEST
+
 /* Run pl_exit ending by 'how': status 5, "bye", one exit dump with the leak. */
 static void check_exit(const char *how)
 {
@@ -238,6 +262,7 @@ static Suite *preload_proc_suite(void)
     tcase_add_test(tc, test_preload_exit_while_threads_allocate);
     tcase_add_test(tc, test_preload_exec_same_pid);
     tcase_add_test(tc, test_preload_main_pthread_exit);
+    tcase_add_test(tc, test_preload_reused_pid_names);
     tcase_add_test(tc, test_preload_exit_return);
     tcase_add_test(tc, test_preload_exit_exit);
     tcase_add_test(tc, test_preload_exit__exit);
