@@ -666,10 +666,29 @@ static bool var_address(Dwarf_Die *die, uint64_t *out)
     return false;
 }
 
+/* The file declaring 'die' of compile unit 'cu'.  elfutils 0.188's
+ * dwarf_decl_file() returns NULL for DWARF 5 file index 0 (the CU's primary
+ * file, which clang uses), so look the index up in the CU's file table. */
+static const char *decl_file(Dwarf_Die *die, Dwarf_Die *cu)
+{
+    const char *file = dwarf_decl_file(die);
+    Dwarf_Attribute attr;
+    Dwarf_Word idx;
+    Dwarf_Files *files;
+    size_t nfiles;
+
+    if (file != NULL)
+        return file;
+    if (dwarf_formudata(dwarf_attr_integrate(die, DW_AT_decl_file, &attr), &idx) != 0
+        || dwarf_getsrcfiles(cu, &files, &nfiles) != 0 || idx >= nfiles)
+        return NULL;
+    return dwarf_filesrc(files, idx, NULL, NULL);
+}
+
 /* Collect variables with a static address under 'die' (namespaces,
  * functions and blocks included: function-local statics are roots too). */
-static int walk_vars(lk_symbolizer_t *s, mod_cache_t *mc, Dwarf_Die *parent, size_t *cap,
-                     int depth)
+static int walk_vars(lk_symbolizer_t *s, mod_cache_t *mc, Dwarf_Die *cu, Dwarf_Die *parent,
+                     size_t *cap, int depth)
 {
     Dwarf_Die child;
 
@@ -680,7 +699,7 @@ static int walk_vars(lk_symbolizer_t *s, mod_cache_t *mc, Dwarf_Die *parent, siz
         uint64_t addr;
         int line = 0;
         if (tag == DW_TAG_variable && var_address(&child, &addr)) {
-            const char *file = dwarf_decl_file(&child);
+            const char *file = decl_file(&child, cu);
             if (file != NULL && dwarf_decl_line(&child, &line) == 0) {
                 if (mc->nvars == *cap) {
                     size_t nc = *cap != 0 ? *cap * 2 : 64;
@@ -694,7 +713,7 @@ static int walk_vars(lk_symbolizer_t *s, mod_cache_t *mc, Dwarf_Die *parent, siz
             }
         } else if (tag == DW_TAG_namespace || tag == DW_TAG_subprogram
                    || tag == DW_TAG_lexical_block) {
-            int rc = walk_vars(s, mc, &child, cap, depth + 1);
+            int rc = walk_vars(s, mc, cu, &child, cap, depth + 1);
             if (rc < 0)
                 return rc;
         }
@@ -739,7 +758,7 @@ static int load_data(lk_symbolizer_t *s, mod_cache_t *mc)
     Dwarf_Die *cu = NULL;
     Dwarf_Addr bias;
     while ((cu = dwfl_module_nextcu(mc->mod, cu, &bias)) != NULL)
-        if (walk_vars(s, mc, cu, &cap, 0) < 0)
+        if (walk_vars(s, mc, cu, cu, &cap, 0) < 0)
             return -ENOMEM;
     if (mc->nvars > 1)
         qsort(mc->vars, mc->nvars, sizeof(*mc->vars), cmp_var);
