@@ -192,6 +192,39 @@ START_TEST(test_preload_api_snapshot)
 }
 END_TEST
 
+START_TEST(test_preload_watermark_percent)
+{
+    /* LIBLEAK_WATERMARK=1% of the limit: under RLIMIT_AS 1 GiB (when that is
+     * the smallest limit) the step is 10737418 bytes; 100 blocks of 250000
+     * bytes cross it twice */
+    char victim[PATH_MAX];
+    pl_victim_path(victim, "pl_watermark");
+    if (access("/usr/bin/prlimit", X_OK) != 0) return;  /* util-linux absent */
+    const char *const args[] = {"--as=1073741824", victim, "10737418", "100", NULL};
+    const char *const env[] = {"LIBLEAK_WATERMARK=1%", NULL};
+    pl_run_t r;
+    pl_run_exe(&r, "/usr/bin/prlimit", args, env, 1);
+    pl_dump_t *e = pl_exit_dump(&r);
+    json_t *lim = pl_obj(e->root, LK_KEY_LIMITS);
+    long long eff = pl_int(lim, LK_KEY_EFFECTIVE);
+    if (eff != 1073741824LL) {  /* a cgroup or RAM below 1 GiB: other numbers */
+        pl_run_free(&r);
+        return;
+    }
+    pl_assert_exit(&r, 0);
+    pl_check_all(&r);
+    ck_assert_int_eq(pl_int(pl_obj(e->root, LK_KEY_CONFIG), LK_KEY_WATERMARK_BYTES), 10737418);
+    int k = 0;
+    for (int i = 0; i < r.ndumps; i++)
+        if (!strcmp(r.dumps[i].trigger, "watermark")) {
+            k++;
+            ck_assert_int_ge(pl_int(pl_totals(&r.dumps[i]), LK_KEY_LIVE_BYTES), k * 10737418LL);
+        }
+    ck_assert_msg(k == 2, "%d watermark dumps for 2 steps of 1%% crossed", k);
+    pl_run_free(&r);
+}
+END_TEST
+
 /* Run pl_label with 'label'; return the api dump's label (a string) in 'out'. */
 static void api_label(const char *label, char *out, size_t outsz)
 {
@@ -370,6 +403,7 @@ static Suite *preload_snap_suite(void)
     tcase_add_test(tc, test_preload_api_snapshot);
     tcase_add_test(tc, test_preload_watermark);
     tcase_add_test(tc, test_preload_api_label_bytes);
+    tcase_add_test(tc, test_preload_watermark_percent);
     suite_add_tcase(s, tc);
 
     tc = pl_tcase("signals");
