@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <limits.h>
 #include <link.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -38,6 +39,7 @@ bool lk_dump_disabled;
 static pthread_mutex_t dump_lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned dump_seq;           /* guarded by dump_lock */
 static int exit_dumped;             /* atomic */
+static bool exit_done;              /* guarded by dump_lock: the exit dump is written */
 static char last_path[4096];        /* guarded by dump_lock */
 
 lk_limits_t lk_limits;
@@ -118,6 +120,32 @@ static json_t *hex(uintptr_t v)
     return json_string(b);
 }
 
+/* A JSON string for bytes that may not be UTF-8 (paths, argv): as is when
+ * valid, else every byte >= 0x80 written as the four characters \xNN. */
+static json_t *jstr(const char *s)
+{
+    json_t *j = json_string(s);
+    if (j)
+        return j;
+    size_t n = strlen(s);
+    char *b = lk_real_malloc(4 * n + 1);
+    if (!b)
+        return json_string("?");
+    char *o = b;
+    for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+        if (*c < 0x80) {
+            *o++ = (char)*c;
+        } else {
+            snprintf(o, 5, "\\x%02x", *c);
+            o += 4;
+        }
+    }
+    *o = '\0';
+    j = json_string(b);
+    lk_real_free(b);
+    return j ? j : json_string("?");
+}
+
 static json_t *u64(uint64_t v)
 {
     return json_integer(v > (uint64_t)INT64_MAX ? INT64_MAX : (json_int_t)v);
@@ -137,19 +165,32 @@ static const char *family_name(int f)
     return f >= 0 && f < 3 ? family_names[f] : "malloc";
 }
 
+/* The executable's path into 'buf' (empty if unknown); returns its length. */
+static ssize_t exe_path(char *buf, size_t cap)
+{
+    ssize_t n = readlink("/proc/thread-self/exe", buf, cap - 1);
+    if (n <= 0)
+        n = readlink("/proc/self/exe", buf, cap - 1);
+    buf[n > 0 ? n : 0] = '\0';
+    return n > 0 ? n : 0;
+}
+
 static json_t *build_process(void)
 {
     json_t *o = json_object();
     char buf[4096];
     json_object_set_new(o, LK_KEY_PID, json_integer(getpid()));
     json_object_set_new(o, LK_KEY_PPID, json_integer(getppid()));
-    ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
-    buf[n > 0 ? n : 0] = '\0';
-    json_object_set_new(o, LK_KEY_EXE, json_string(buf));
+    ssize_t n = exe_path(buf, sizeof buf);
+    json_object_set_new(o, LK_KEY_EXE, jstr(buf));
     json_t *argv = json_array();
-    n = read_file("/proc/self/cmdline", buf, sizeof buf);
+    /* thread-self first: once main() called pthread_exit, /proc/self (the
+     * main thread, a zombie) has no exe and an empty cmdline */
+    n = read_file("/proc/thread-self/cmdline", buf, sizeof buf);
+    if (n <= 0)
+        n = read_file("/proc/self/cmdline", buf, sizeof buf);
     for (ssize_t i = 0; i < n; i += (ssize_t)strlen(buf + i) + 1)
-        json_array_append_new(argv, json_string(buf + i));
+        json_array_append_new(argv, jstr(buf + i));
     json_object_set_new(o, LK_KEY_CMDLINE, argv);
     json_object_set_new(o, LK_KEY_START_UNIX_MS, u64(lk_start_unix_ms));
     return o;
@@ -250,11 +291,10 @@ static int module_cb(struct dl_phdr_info *info, size_t size, void *arg)
     const char *name = info->dlpi_name;
     char exe[4096];
     if (!name || !*name) {
-        ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-        exe[n > 0 ? n : 0] = '\0';
+        exe_path(exe, sizeof exe);
         name = exe;
     }
-    json_object_set_new(m, LK_KEY_PATH, json_string(name));
+    json_object_set_new(m, LK_KEY_PATH, jstr(name));
     json_object_set_new(m, LK_KEY_BASE, hex(info->dlpi_addr));
     json_object_set_new(m, LK_KEY_SIZE, u64(hi));
     json_object_set_new(m, LK_KEY_BUILD_ID, build_id_of(info));
@@ -555,6 +595,24 @@ out_free:
     return rc;
 }
 
+/* Does any dump (or temporary) of this pid with number 'seq' exist? */
+static bool seq_taken(unsigned seq)
+{
+    static const char *const names[] = LK_TRIGGER_NAMES;
+    const char *dir = lk_config.dir ? lk_config.dir : ".";
+    char path[4096];
+    for (size_t t = 0; t < sizeof names / sizeof *names; t++) {
+        for (int tmp = 0; tmp < 2; tmp++) {
+            int n = snprintf(path, sizeof path, tmp ? "%s/." LIBLEAK_DUMP_PREFIX ".%d.%u.%s" LIBLEAK_DUMP_SUFFIX ".tmp"
+                                                    : "%s/" LIBLEAK_DUMP_PREFIX ".%d.%u.%s" LIBLEAK_DUMP_SUFFIX,
+                             dir, (int)getpid(), seq, names[t]);
+            if (n > 0 && (size_t)n < sizeof path && access(path, F_OK) == 0)
+                return true;
+        }
+    }
+    return false;
+}
+
 int lk_dump_write(int trigger, const char *label)
 {
     if (trigger < 0 || trigger > LK_TRIGGER_WATERMARK)
@@ -567,6 +625,14 @@ int lk_dump_write(int trigger, const char *label)
         rc = -EIO;
         goto out_unlock;
     }
+    if (exit_done) {
+        rc = -ECANCELED;        /* nothing after the exit dump: it is the last */
+        goto out_unlock;
+    }
+    /* An exec'd image keeps the pid and starts counting again: skip the
+     * numbers its predecessor already wrote, never overwrite them. */
+    while (seq_taken(dump_seq) && dump_seq < UINT_MAX - 1)
+        dump_seq++;
     unsigned seq = dump_seq++;
     json_t *root = lk_dump_build(trigger, label, seq);
     if (!root) {
@@ -576,6 +642,8 @@ int lk_dump_write(int trigger, const char *label)
     const char *what = "";
     rc = write_file(root, seq, trigger, &what);
     json_decref(root);
+    if (trigger == LK_TRIGGER_EXIT)
+        exit_done = true;
     if (rc != 0) {
         /* jemalloc: the first I/O error stops all further dumps. */
         lk_dump_disabled = true;
@@ -614,6 +682,7 @@ void lk_dump_unlock(void)
 void lk_dump_reset_after_fork(void)
 {
     dump_seq = 0;
+    exit_done = false;
     last_path[0] = '\0';
     __atomic_store_n(&exit_dumped, 0, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&dump_lock);
@@ -624,6 +693,7 @@ void lk_dump_reset_for_tests(void)
 {
     pthread_mutex_lock(&dump_lock);
     dump_seq = 0;
+    exit_done = false;
     last_path[0] = '\0';
     lk_dump_disabled = false;
     __atomic_store_n(&exit_dumped, 0, __ATOMIC_RELEASE);
