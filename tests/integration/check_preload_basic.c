@@ -751,6 +751,31 @@ START_TEST(test_preload_variable_frame)
 }
 END_TEST
 
+START_TEST(test_preload_variable_frame_nofp)
+{
+    pl_run_t r;
+    run_both(&r, "pl_vla_nofp", NULL, NULL, 0);
+    pl_check_all(&r);
+    pl_dump_t *d = pl_exit_dump(&r);
+    json_t *sites = pl_obj(d->root, LK_KEY_SITES), *s;
+    size_t i;
+    json_array_foreach(sites, i, s) {
+        long long sid = pl_int(s, LK_KEY_STACK);
+        if (!pl_stack_has_fn(d, sid, "leaf_nofp")) continue;
+        json_t *st = pl_stack(d, sid);
+        char *frames = json_dumps(pl_obj(st, LK_KEY_FRAMES), JSON_COMPACT);
+        int in_main = pl_stack_count_fn(d, sid, "main");
+        int bad = pl_bool(st, LK_KEY_TRUNCATED) || in_main != 1 ||
+                  !pl_stack_has_fn(d, sid, "vla_outer") || !pl_stack_has_fn(d, sid, "clobber");
+        ck_assert_msg(!bad, "wrong stack for leaf_nofp (truncated %d, %d frames in main): %s",
+                      pl_bool(st, LK_KEY_TRUNCATED), in_main, frames);
+        free(frames);
+    }
+    pl_assert_site(d, "leaf_nofp", "malloc", 4, 4 * 1337, 4, 4 * 1337);
+    pl_run_free(&r);
+}
+END_TEST
+
 START_TEST(test_preload_signal_handler_stack)
 {
     pl_run_t r;
@@ -928,6 +953,7 @@ static Suite *preload_basic_suite(void)
     tcase_add_test(tc, test_preload_dlopen_module);
     tcase_add_test(tc, test_preload_many_sites);
     tcase_add_test(tc, test_preload_variable_frame);
+    tcase_add_test(tc, test_preload_variable_frame_nofp);
     tcase_add_test(tc, test_preload_signal_handler_stack);
     tcase_add_test(tc, test_preload_similar_paths_distinct);
     tcase_add_test(tc, test_preload_foreign_stacks);
