@@ -410,13 +410,23 @@ static json_t *build_timeline(void)
         json_array_append_new(a[4], u64(s[i].frees));
     }
     lk_real_free(s);
+    /* an append that failed (out of memory) must not leave columns of
+     * different lengths: cut all to the shortest */
+    size_t shortest = SIZE_MAX;
     for (int k = 0; k < 5; k++)
+        if (json_array_size(a[k]) < shortest)
+            shortest = json_array_size(a[k]);
+    for (int k = 0; k < 5; k++) {
+        while (json_array_size(a[k]) > shortest)
+            json_array_remove(a[k], json_array_size(a[k]) - 1);
         json_object_set_new(o, keys[k], a[k]);
+    }
     return o;
 }
 
 json_t *lk_dump_build(int trigger, const char *label, unsigned seq)
 {
+    lk_limits_load();           /* the program may have called setrlimit() */
     lk_timeline_sample();       /* the curve ends at this dump */
     lk_trigger_signal_check();  /* warn (once) if the program took our signal */
     /* Sites first, then groups, then the stack count: every stack they name
@@ -637,6 +647,7 @@ int lk_dump_write(int trigger, const char *label)
     json_t *root = lk_dump_build(trigger, label, seq);
     if (!root) {
         rc = -ENOMEM;
+        lk_log_error("cannot build dump %u of pid %d: %s", seq, (int)getpid(), strerror(ENOMEM));
         goto out_unlock;
     }
     const char *what = "";

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
+#include <time.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -47,10 +48,17 @@ static inline void spin_lock(spin_t *l)
     while (__atomic_exchange_n(&l->locked, 1, __ATOMIC_ACQUIRE)) {
         unsigned spins = 0;
         while (__atomic_load_n(&l->locked, __ATOMIC_RELAXED)) {
-            if (++spins < 1024)
+            if (++spins < 1024) {
                 cpu_relax();
-            else
+            } else if (spins < 1024 + 64) {
                 sched_yield();      /* the holder may be preempted (or resizing) */
+            } else {
+                /* held for long (a resize of a big shard, the exit scan holding
+                 * every shard): sleep, so that this thread is seen as blocked
+                 * and burns no CPU */
+                struct timespec ts = { 0, 50 * 1000 };
+                nanosleep(&ts, NULL);
+            }
         }
     }
 }
