@@ -191,10 +191,10 @@ bench: all $(BENCH_BINS)
 
 fuzz: | $(DEPS_STAMP)
 	@sh tools/deps.sh fuzz
-	@mkdir -p $(BUILD)/fuzz
+	@mkdir -p $(BUILD)/fuzz/corpus
 	clang -g -O1 -std=gnu11 -D_GNU_SOURCE -Iinclude -Ianalyzer -fsanitize=fuzzer,address \
 	    -o $(BUILD)/fuzz/fuzz_load tests/fuzz/fuzz_load.c $(ANALYZER_CORE) $(DW_LIBS) $(JANSSON_LIBS) -lm
-	$(BUILD)/fuzz/fuzz_load -max_total_time=$${FUZZ_SECONDS:-60} -max_len=65536 tests/fuzz/corpus
+	$(BUILD)/fuzz/fuzz_load -max_total_time=$${FUZZ_SECONDS:-60} -max_len=65536 $(BUILD)/fuzz/corpus tests/fuzz/corpus
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include/libleak \
