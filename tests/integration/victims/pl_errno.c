@@ -52,6 +52,6 @@ int main(void)
         fprintf(stderr, "failed malloc: errno %d, expected ENOMEM\n", errno);
         return 1;
     }
-    printf("ok %zu\n", n > 0);
+    printf("ok %d\n", n > 0);
     return 0;
 }
