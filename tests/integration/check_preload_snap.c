@@ -258,6 +258,36 @@ START_TEST(test_preload_api_label_bytes)
 }
 END_TEST
 
+START_TEST(test_preload_api_snapshot_threads)
+{
+    pl_run_t r;
+    pl_run(&r, "pl_api_mt", NULL, NULL, 1);
+    pl_assert_exit(&r, 0);
+    ck_assert_str_eq(r.out, "ok 0\n");
+    pl_check_all(&r);
+    ck_assert_int_eq(r.ndumps, 81);
+    assert_series(&r, r.pid);
+    int seen[8][10];
+    memset(seen, 0, sizeof seen);
+    for (int i = 0; i < r.ndumps; i++) {
+        pl_dump_t *d = &r.dumps[i];
+        if (strcmp(d->trigger, "api") != 0) continue;
+        const char *l = pl_str(pl_obj(d->root, LK_KEY_DUMP), LK_KEY_LABEL);
+        int t, k;
+        ck_assert_msg(sscanf(l, "t%d-%d", &t, &k) == 2 && t >= 0 && t < 8 && k >= 0 && k < 10,
+                      "%s: label '%s'", d->name, l);
+        seen[t][k]++;
+        pl_agg_t a = pl_sites(d, "mt_leak", "malloc");
+        ck_assert_int_ge(a.live_blocks, k + 1);
+    }
+    for (int t = 0; t < 8; t++)
+        for (int k = 0; k < 10; k++)
+            ck_assert_msg(seen[t][k] == 1, "label t%d-%d seen %d times", t, k, seen[t][k]);
+    pl_assert_site(pl_exit_dump(&r), "mt_leak", "malloc", 80, 80 * 1337, 80, 80 * 1337);
+    pl_run_free(&r);
+}
+END_TEST
+
 START_TEST(test_preload_watermark)
 {
     const char *const env[] = {"LIBLEAK_WATERMARK=1M", NULL};
@@ -403,6 +433,7 @@ static Suite *preload_snap_suite(void)
     tcase_add_test(tc, test_preload_api_snapshot);
     tcase_add_test(tc, test_preload_watermark);
     tcase_add_test(tc, test_preload_api_label_bytes);
+    tcase_add_test(tc, test_preload_api_snapshot_threads);
     tcase_add_test(tc, test_preload_watermark_percent);
     suite_add_tcase(s, tc);
 
