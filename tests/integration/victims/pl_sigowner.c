@@ -44,8 +44,8 @@ static void preinit(int argc, char **argv, char **envp)
         install();
     }
 }
-__attribute__((used, section(".preinit_array"))) static void (*const preinit_fn)(int, char **,
-                                                                                   char **) = preinit;
+typedef void (*preinit_t)(int, char **, char **);
+__attribute__((used, section(".preinit_array"))) static const preinit_t preinit_fn = preinit;
 
 static int count_dumps(const char *trigger)
 {
