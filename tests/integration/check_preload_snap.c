@@ -346,6 +346,18 @@ START_TEST(test_preload_sigowner_late)
 }
 END_TEST
 
+START_TEST(test_preload_sigwait_owner)
+{
+    pl_run_t r;
+    pl_run(&r, "pl_sigwait", NULL, NULL, 1);
+    pl_assert_exit(&r, 0);
+    ck_assert_str_eq(r.out, "sigwait got 3\n");
+    pl_check_all(&r);
+    pl_exit_dump(&r);
+    pl_run_free(&r);
+}
+END_TEST
+
 START_TEST(test_preload_signal_storm)
 {
     pl_run_t bare, r;
@@ -441,6 +453,7 @@ static Suite *preload_snap_suite(void)
     tcase_add_test(tc, test_preload_sigowner_early);
     tcase_add_test(tc, test_preload_sigowner_late);
     tcase_add_test(tc, test_preload_signal_storm);
+    tcase_add_test(tc, test_preload_sigwait_owner);
     tcase_add_test(tc, test_preload_closed_fds_not_written);
     tcase_add_test(tc, test_preload_program_jansson_allocator);
     suite_add_tcase(s, tc);
