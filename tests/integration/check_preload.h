@@ -508,8 +508,8 @@ static inline json_t *pl_stack(pl_dump_t *d, long long id)
 }
 
 /* Check everything FORMAT.md promises for any dump: header, pid and seq
- * agree with the file name, timeline arrays of one length, no frame lies
- * in libleak.so itself, totals
+ * agree with the file name, timeline arrays of one length, every frame
+ * lies in a module of modules[] but none in libleak.so itself, totals
  * equal the sums of sites when complete,
  * every site's total == live + freed, every referenced stack exists, and
  * frames are hex strings. */
@@ -569,6 +569,19 @@ static inline void pl_check_dump(pl_dump_t *d)
                 PL_REQUIRE(a < lo || a >= hi, "%s: stacks[%zu] has libleak's own frame %s",
                               d->name, i, json_string_value(f));
             }
+        }
+    }
+    /* every frame lies in some module (the analyzer symbolizes by module) */
+    json_array_foreach(stacks, i, s) {
+        json_array_foreach(pl_obj(s, LK_KEY_FRAMES), j, f) {
+            uint64_t a = pl_hex(f) - 1;
+            int in = 0;
+            json_array_foreach(mods, k, m) {
+                uint64_t lo = pl_hex(pl_obj(m, LK_KEY_BASE));
+                if (a >= lo && a - lo < (uint64_t)pl_int(m, LK_KEY_SIZE)) in = 1;
+            }
+            PL_REQUIRE(in, "%s: stacks[%zu] frame %s lies in no module", d->name, i,
+                       json_string_value(f));
         }
     }
     long long live_bytes = 0, live_blocks = 0;
