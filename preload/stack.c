@@ -260,13 +260,14 @@ static inline bool user_start(uintptr_t *fp, uintptr_t *pc0, uintptr_t *sp0, uin
 
 /* The walk is a function of (pc0, sp0, rbp0) and of the words it reads; it
  * logs every read (offset from sp0, value) so that the memo below can replay
- * the check.  A read of a saved rbp is logged relative to sp0 (READ_ADDR). */
-#define READ_ADDR 0x80000000u
-#define MAX_READS (2 * (LK_MAX_DEPTH + 2))
+ * the check.  A saved rbp is logged relative to sp0 (it is an address). */
 typedef struct walk_log {
-    uint32_t n;
-    uint32_t off[MAX_READS];    /* offset from sp0, READ_ADDR for a saved rbp */
-    uintptr_t val[MAX_READS];   /* the word read (minus sp0 for READ_ADDR) */
+    uint32_t nra, nbp;          /* return addresses read, saved rbps read */
+    bool bp0_used;              /* the walk depended on the starting rbp */
+    uint32_t ra_off[LK_MAX_DEPTH + 2];  /* offset from sp0 */
+    uintptr_t ra_val[LK_MAX_DEPTH + 2]; /* the return address read */
+    uint32_t bp_off[LK_MAX_DEPTH + 2];
+    uintptr_t bp_val[LK_MAX_DEPTH + 2]; /* the saved rbp read, minus sp0 */
 } walk_log_t;
 
 enum { WALK_OK, WALK_UNKNOWN, WALK_UNTRUSTED };
@@ -279,10 +280,11 @@ static int fast_walk(lk_frames_t *f, int max, uintptr_t pc, uintptr_t sp, uintpt
                      walk_log_t *log)
 {
     uintptr_t hi = tls_stack_hi, sp0 = sp;
-    bool rbp_known = true;
+    bool rbp_known = true, rbp_initial = true;
+    log->bp0_used = false;
     if (sp < tls_stack_lo || sp >= hi || hi - sp0 > (uintptr_t)INT32_MAX)
         return WALK_UNTRUSTED;
-    uint32_t nr = 0;
+    uint32_t nra = 0, nbp = 0;
     int n = 0;
     for (;;) {
         f->pc[n++] = pc;
@@ -301,6 +303,7 @@ static int fast_walk(lk_frames_t *f, int max, uintptr_t pc, uintptr_t sp, uintpt
             if (!rbp_known || rbp < sp || rbp + 16 > hi || (rbp & 7) != 0)
                 return WALK_UNTRUSTED;
             cfa = rbp + 16;
+            log->bp0_used |= rbp_initial;
         } else {
             cfa = sp + e->delta;
             if (e->delta < 8 || cfa > hi)
@@ -311,18 +314,20 @@ static int fast_walk(lk_frames_t *f, int max, uintptr_t pc, uintptr_t sp, uintpt
             if (slot < sp || slot + 8 > cfa)
                 return WALK_UNTRUSTED;
             rbp = *(const uintptr_t *)slot;
-            log->off[nr] = (uint32_t)(slot - sp0) | READ_ADDR;
-            log->val[nr++] = rbp - sp0;
+            rbp_initial = false;
+            log->bp_off[nbp] = (uint32_t)(slot - sp0);
+            log->bp_val[nbp++] = rbp - sp0;
             rbp_known = true;
         } else if (!(fl & PC_RBP_SAME)) {
             rbp_known = false;
         }
         pc = *(const uintptr_t *)(cfa - 8);
-        log->off[nr] = (uint32_t)(cfa - 8 - sp0);
-        log->val[nr++] = pc;
+        log->ra_off[nra] = (uint32_t)(cfa - 8 - sp0);
+        log->ra_val[nra++] = pc;
         sp = cfa;
     }
-    log->n = nr;
+    log->nra = nra;
+    log->nbp = nbp;
     f->truncated = n > max;
     f->depth = (uint32_t)(n > max ? max : n);
     return WALK_OK;
@@ -335,23 +340,22 @@ static int fast_walk(lk_frames_t *f, int max, uintptr_t pc, uintptr_t sp, uintpt
  * make exactly the same steps, so the stack is the same: the check is
  * independent loads.  Entries are keyed by the first two return addresses and
  * the stack position (4-way sets), and die when any pc turns PC_VAR (epoch). */
-#define MEMO_ENTRIES 256        /* per thread: 64 sets of 4 ways; keep a power of 2 */
+#define MEMO_ENTRIES 512        /* per thread: 128 sets of 4 ways; keep a power of 2 */
 #define MEMO_WAYS 4
-#define MEMO_SET_LOG2 6
+#define MEMO_SET_LOG2 7
 typedef struct memo {
     uintptr_t pc0;              /* 0 = empty */
     uintptr_t sp0;
-    uintptr_t bp0_rel;          /* rbp0 - sp0 */
+    uintptr_t bp0_rel;          /* rbp0 - sp0, or 1 when the walk did not use rbp0 */
     uint64_t hash;
-    uint32_t nreads;
+    uint32_t nra, nbp;
     uint32_t epoch;
     uint32_t depth;
     uint32_t truncated;
     uint32_t max_off;           /* highest offset read, for the bounds check */
     uint32_t max;               /* max_depth the walk was made with */
     uint32_t site1[3];          /* site index + 1 per family, filled by tracker.c */
-    uint32_t pad;
-    /* then: frames[cap] (uintptr_t), vals[2 cap] (uintptr_t), offs[2 cap] (uint32_t) */
+    /* then: frames[cap], ra_val[cap], bp_val[cap] (uintptr_t); ra_off[cap], bp_off[cap] */
 } memo_t;
 
 static __thread char *tls_memo __attribute__((tls_model("initial-exec")));
@@ -367,14 +371,24 @@ static inline uintptr_t *memo_frames(memo_t *m)
     return (uintptr_t *)(m + 1);
 }
 
-static inline uintptr_t *memo_vals(memo_t *m)
+static inline uintptr_t *memo_ra_val(memo_t *m)
 {
     return memo_frames(m) + tls_memo_cap;
 }
 
-static inline uint32_t *memo_offs(memo_t *m)
+static inline uintptr_t *memo_bp_val(memo_t *m)
 {
-    return (uint32_t *)(memo_vals(m) + 2 * tls_memo_cap);
+    return memo_frames(m) + 2 * tls_memo_cap;
+}
+
+static inline uint32_t *memo_ra_off(memo_t *m)
+{
+    return (uint32_t *)(memo_frames(m) + 3 * tls_memo_cap);
+}
+
+static inline uint32_t *memo_bp_off(memo_t *m)
+{
+    return memo_ra_off(m) + tls_memo_cap;
 }
 
 static void memo_free(void *p)
@@ -402,8 +416,7 @@ static char *memo_table(int max)
     if (memo_key == (pthread_key_t)-1)
         return NULL;
     uint32_t cap = (uint32_t)max + 2;
-    size_t stride = sizeof(memo_t) + cap * sizeof(uintptr_t) + 2 * cap * sizeof(uintptr_t) +
-                    2 * cap * sizeof(uint32_t);
+    size_t stride = sizeof(memo_t) + 3 * cap * sizeof(uintptr_t) + 2 * cap * sizeof(uint32_t);
     stride = (stride + 63) & ~(size_t)63;
     void *p = mmap(NULL, MEMO_ENTRIES * stride, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -418,18 +431,21 @@ static char *memo_table(int max)
 }
 
 /* The return address of the program's second frame when the first frame's
- * SP rule is known (else 0): with pc0 and sp0 it picks the memo set, so that
- * one allocation wrapper reached from many callers does not crowd one set. */
-static inline uintptr_t second_ra(uintptr_t pc0, uintptr_t sp0)
+ * rule is known (else 0): with pc0 and sp0 it picks the memo set, so that one
+ * allocation wrapper reached from many callers does not crowd one set.  Only
+ * a hint: the memo check itself is exact. */
+static inline uintptr_t second_ra(uintptr_t pc0, uintptr_t sp0, uintptr_t bp0)
 {
     const pc_ent_t *e = pc_find(pc0);
     if (!e)
         return 0;
     uint32_t fl = __atomic_load_n(&e->flags, __ATOMIC_ACQUIRE);
-    if ((fl & (PC_OK | PC_VAR | PC_END | PC_BP)) != PC_OK || e->delta < 8 ||
-        sp0 + e->delta > tls_stack_hi)
+    if ((fl & (PC_OK | PC_VAR | PC_END)) != PC_OK)
         return 0;
-    return *(const uintptr_t *)(sp0 + e->delta - 8);
+    uintptr_t cfa = (fl & PC_BP) ? bp0 + 16 : sp0 + e->delta;
+    if (cfa < sp0 + 8 || cfa > tls_stack_hi || (cfa & 7) != 0)
+        return 0;
+    return *(const uintptr_t *)(cfa - 8);
 }
 
 /* Way 'w' of the memo set for (pc0, sp0, ra1). */
@@ -445,24 +461,33 @@ static inline memo_t *memo_way(char *t, uintptr_t pc0, uintptr_t sp0, uintptr_t 
 static inline bool memo_lookup(memo_t *m, lk_frames_t *f, int max, uintptr_t pc0, uintptr_t sp0,
                                uintptr_t bp0)
 {
-    if (m->pc0 != pc0 || m->sp0 != sp0 || m->bp0_rel != bp0 - sp0 ||
+    if (m->pc0 != pc0 || m->sp0 != sp0 || (m->bp0_rel != 1 && m->bp0_rel != bp0 - sp0) ||
         m->epoch != __atomic_load_n(&pc_var_epoch, __ATOMIC_ACQUIRE) ||
         m->max != (uint32_t)max || sp0 + m->max_off + 8 > tls_stack_hi)
         return false;
-    const uint32_t *off = memo_offs(m);
-    const uintptr_t *val = memo_vals(m);
+    const uint32_t *off = memo_ra_off(m);
+    const uintptr_t *val = memo_ra_val(m);
     /* independent loads, checked every 4 so that another way of the same set
      * (same first frame, other callers) is rejected early */
-    uint32_t i = 0, n = m->nreads;
-    for (; i < n; i += 4) {
-        uintptr_t diff = 0;
-        for (uint32_t j = i; j < i + 4 && j < n; j++) {
-            uintptr_t v = *(const uintptr_t *)(sp0 + (off[j] & ~READ_ADDR));
-            diff |= (off[j] & READ_ADDR ? v - sp0 : v) ^ val[j];
-        }
+    uint32_t i = 0, n = m->nra;
+    for (; i + 4 <= n; i += 4) {
+        uintptr_t diff = (*(const uintptr_t *)(sp0 + off[i]) ^ val[i]) |
+                         (*(const uintptr_t *)(sp0 + off[i + 1]) ^ val[i + 1]) |
+                         (*(const uintptr_t *)(sp0 + off[i + 2]) ^ val[i + 2]) |
+                         (*(const uintptr_t *)(sp0 + off[i + 3]) ^ val[i + 3]);
         if (diff != 0)
             return false;
     }
+    for (; i < n; i++)
+        if (*(const uintptr_t *)(sp0 + off[i]) != val[i])
+            return false;
+    off = memo_bp_off(m);
+    val = memo_bp_val(m);
+    uintptr_t diff = 0;
+    for (i = 0, n = m->nbp; i < n; i++)
+        diff |= (*(const uintptr_t *)(sp0 + off[i]) - sp0) ^ val[i];
+    if (diff != 0)
+        return false;
     memcpy(f->pc, memo_frames(m), m->depth * sizeof(uintptr_t));
     f->depth = m->depth;
     f->truncated = m->truncated;
@@ -475,22 +500,31 @@ static void memo_store(memo_t *m, const lk_frames_t *f, int max, uintptr_t sp0, 
                        const walk_log_t *log, uint32_t epoch)
 {
     m->pc0 = 0;
-    if (f->depth > tls_memo_cap || log->n > 2 * tls_memo_cap || f->depth == 0)
+    if (f->depth > tls_memo_cap || log->nra > tls_memo_cap || log->nbp > tls_memo_cap ||
+        f->depth == 0)
         return;                 /* made with a smaller max_depth: no room */
-    uint32_t *off = memo_offs(m);
-    uintptr_t *val = memo_vals(m);
     uint32_t max_off = 0;
-    for (uint32_t i = 0; i < log->n; i++) {
-        off[i] = log->off[i];
-        val[i] = log->val[i];
-        if ((off[i] & ~READ_ADDR) > max_off)
-            max_off = off[i] & ~READ_ADDR;
+    for (uint32_t i = 0; i < log->nra; i++) {
+        memo_ra_off(m)[i] = log->ra_off[i];
+        memo_ra_val(m)[i] = log->ra_val[i];
+        if (log->ra_off[i] > max_off)
+            max_off = log->ra_off[i];
+    }
+    for (uint32_t i = 0; i < log->nbp; i++) {
+        memo_bp_off(m)[i] = log->bp_off[i];
+        memo_bp_val(m)[i] = log->bp_val[i];
+        if (log->bp_off[i] > max_off)
+            max_off = log->bp_off[i];
     }
     memcpy(memo_frames(m), f->pc, f->depth * sizeof(uintptr_t));
     m->sp0 = sp0;
-    m->bp0_rel = bp0 - sp0;
+    /* rbp0 matters only if a frame-pointer frame used it before any saved rbp
+     * was reloaded; else it is a general register (code without frame
+     * pointers) and varies freely.  1 cannot be a real (aligned) offset. */
+    m->bp0_rel = log->bp0_used ? bp0 - sp0 : 1;
     m->hash = f->hash;
-    m->nreads = log->n;
+    m->nra = log->nra;
+    m->nbp = log->nbp;
     m->epoch = epoch;
     m->depth = f->depth;
     m->truncated = f->truncated;
@@ -591,7 +625,7 @@ __attribute__((noinline)) void lk_stack_capture(lk_frames_t *f)
         char *t = memo_table(max);
         memo_t *m = NULL;
         if (t) {
-            uintptr_t ra1 = second_ra(pc0, sp0);
+            uintptr_t ra1 = second_ra(pc0, sp0, bp0);
             for (unsigned w = 0; w < MEMO_WAYS; w++) {
                 memo_t *c = memo_way(t, pc0, sp0, ra1, w);
                 if (memo_lookup(c, f, max, pc0, sp0, bp0)) {
