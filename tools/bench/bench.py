@@ -112,7 +112,7 @@ def workloads():
         dict(name="sqlite3", make=make_sqlite, size=60000 // q, mc_scale=20,
              desc="Debian's /usr/bin/sqlite3 :memory: running tools/bench/sqlite_workload.sql"
              " (size = rows)"),
-        dict(name="python3", make=make_python, size=max(1, 12 // q), mc_scale=max(1, 12 // q),
+        dict(name="python3", make=make_python, size=max(1, 12 // q), mc_scale=max(1, 4 // q),
              desc="Debian's /usr/bin/python3 running tools/bench/python_workload.py"
              " (size = rounds)"),
     ]
@@ -688,7 +688,7 @@ def render(results, tools, depth_rows, info, wls, exit_rows=()):
                  " allocating function to main); frames the tool reports for it, up to main."
                  " Limits: libleak `LIBLEAK_DEPTH` (default, %s here), LSan `malloc_context_size`"
                  " (default 30), memcheck `--num-callers=64` as run here, heaptrack none."
-                 % LIBLEAK_MAX_DEPTH.get("v", "?"))
+                 % (info.get("libleak_max_depth") or LIBLEAK_MAX_DEPTH.get("v", "?")))
         L.append("")
         L.append("| build | frames to main | tool | frames reported | reaches main |")
         L.append("|---|---:|---|---:|---|")
@@ -735,8 +735,10 @@ def render(results, tools, depth_rows, info, wls, exit_rows=()):
 
 
 def rerender():
-    """Rebuild the markdown from $BUILD/bench/results.json (no runs)."""
-    with open(os.path.join(BUILD, "bench", "results.json")) as f:
+    """Rebuild the markdown from $BUILD/bench/results.json, the last full
+    run (or BENCH_RESULTS_JSON), without running anything."""
+    with open(os.environ.get("BENCH_RESULTS_JSON") or
+              os.path.join(BUILD, "bench", "results.json")) as f:
         saved = json.load(f)
     info = saved["info"]
     results = saved["results"]
@@ -744,9 +746,25 @@ def rerender():
     for t in ("libleak", "heaptrack", "lsan", "memcheck"):
         tools[t]["ok"] = any(r.get(t, {}).get("wall") or r.get(t, {}).get("error")
                              for r in results.values())
+    if not info.get("libleak_max_depth"):
+        # Older results.json: read config.max_depth from a kept dump.
+        runs = os.path.join(BUILD, "bench", "runs")
+        for d in sorted(os.listdir(runs)) if os.path.isdir(runs) else []:
+            for p in libleak_dumps(os.path.join(runs, d)) if os.path.isdir(os.path.join(runs, d)) else []:
+                try:
+                    with open(p) as f:
+                        info["libleak_max_depth"] = json.load(f)["config"]["max_depth"]
+                    break
+                except (OSError, ValueError, KeyError):
+                    continue
+            if info.get("libleak_max_depth"):
+                break
     wls = [w for w in workloads() if w["name"] in results]
     for w in wls:
-        w["size"] = results[w["name"]].get("size", w["size"])
+        r = results[w["name"]]
+        w["size"] = r.get("size", w["size"])
+        m = re.match(r"1/(\d+) size", r.get("memcheck", {}).get("note", ""))
+        w["mc_scale"] = r.get("mc_scale") or (int(m.group(1)) if m else w["mc_scale"])
     text = render(results, tools, saved.get("depth", []), info, wls, saved.get("exit_dump", []))
     if info.get("total_s"):
         text += "\nTotal benchmark time: %.0f s.\n" % info["total_s"]
@@ -785,6 +803,7 @@ def main():
     for wl in wls:
         r = {t: dict(wall=[], rss=[], slowdown=[]) for t in order}
         r["size"] = wl["size"]
+        r["mc_scale"] = wl["mc_scale"]
         results[wl["name"]] = r
         if wl["name"] == "live":
             r["blocks"] = wl["size"]
@@ -853,6 +872,7 @@ def main():
     depth_rows = stack_depth_check(tools, env, runs_root)
     info = machine_info()
     info["load_start"] = load_start
+    info["libleak_max_depth"] = LIBLEAK_MAX_DEPTH.get("v")
     text = render(results, tools, depth_rows, info, wls, exit_rows)
     info["total_s"] = time.time() - t_start
     text += "\nTotal benchmark time: %.0f s.\n" % info["total_s"]
@@ -862,7 +882,9 @@ def main():
                                                else os.path.join(BUILD, "bench", "RESULTS.md"))
     with open(dest, "w") as f:
         f.write(text)
-    with open(os.path.join(BUILD, "bench", "results.json"), "w") as f:
+    # A partial or quick run keeps its numbers apart from the full run's.
+    with open(os.path.join(BUILD, "bench", "results.json" if full else "results-partial.json"),
+              "w") as f:
         json.dump(dict(info=info, results=results, depth=depth_rows, exit_dump=exit_rows,
                        dest=dest), f, indent=1, default=str)
     log("bench: table written to %s" % dest)
