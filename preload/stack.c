@@ -236,11 +236,20 @@ static bool stack_bounds(void)
     return tls_stack_state == 1;
 }
 
+/* The walkers read other frames' stack words (return addresses, saved rbps)
+ * by design; AddressSanitizer (unit-test builds only: the preload itself is
+ * never built with it) would call some of them redzones. */
+#if defined(__SANITIZE_ADDRESS__)
+#define LK_NO_ASAN __attribute__((no_sanitize_address))
+#else
+#define LK_NO_ASAN
+#endif
+
 /* The first frame outside libleak: follow our own frame pointers (all of
  * libleak is built with them) from 'fp' while the return address is ours.
  * Sets the return address into the program, its stack pointer, and its rbp
  * (saved by our outermost frame). */
-static inline bool user_start(uintptr_t *fp, uintptr_t *pc0, uintptr_t *sp0, uintptr_t *bp0)
+LK_NO_ASAN static inline bool user_start(uintptr_t *fp, uintptr_t *pc0, uintptr_t *sp0, uintptr_t *bp0)
 {
     for (int i = 0; i < 16; i++) {
         uintptr_t ra = fp[1];
@@ -276,7 +285,7 @@ enum { WALK_OK, WALK_UNKNOWN, WALK_UNTRUSTED };
  * the first pc never seen (a learning unwind will fix that), WALK_UNTRUSTED
  * at a pc whose rules vary, an unknown rbp where the BP rule needs it, or a
  * read outside this thread's stack. */
-static int fast_walk(lk_frames_t *f, int max, uintptr_t pc, uintptr_t sp, uintptr_t rbp,
+LK_NO_ASAN static int fast_walk(lk_frames_t *f, int max, uintptr_t pc, uintptr_t sp, uintptr_t rbp,
                      walk_log_t *log)
 {
     uintptr_t hi = tls_stack_hi, sp0 = sp;
@@ -434,7 +443,7 @@ static char *memo_table(int max)
  * rule is known (else 0): with pc0 and sp0 it picks the memo set, so that one
  * allocation wrapper reached from many callers does not crowd one set.  Only
  * a hint: the memo check itself is exact. */
-static inline uintptr_t second_ra(uintptr_t pc0, uintptr_t sp0, uintptr_t bp0)
+LK_NO_ASAN static inline uintptr_t second_ra(uintptr_t pc0, uintptr_t sp0, uintptr_t bp0)
 {
     const pc_ent_t *e = pc_find(pc0);
     if (!e)
@@ -458,7 +467,7 @@ static inline memo_t *memo_way(char *t, uintptr_t pc0, uintptr_t sp0, uintptr_t 
 }
 
 /* The stack at (pc0, sp0, bp0) if it is the remembered one. */
-static inline bool memo_lookup(memo_t *m, lk_frames_t *f, int max, uintptr_t pc0, uintptr_t sp0,
+LK_NO_ASAN static inline bool memo_lookup(memo_t *m, lk_frames_t *f, int max, uintptr_t pc0, uintptr_t sp0,
                                uintptr_t bp0)
 {
     if (m->pc0 != pc0 || m->sp0 != sp0 || (m->bp0_rel != 1 && m->bp0_rel != bp0 - sp0) ||
