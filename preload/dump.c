@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -557,11 +558,8 @@ static int write_file(json_t *root, unsigned seq, int trigger, const char **what
         *what = dir;
         return -ENAMETOOLONG;
     }
-    writer_t *w = lk_real_malloc(sizeof *w);
-    if (!w) {
-        *what = tmp;
-        return -ENOMEM;
-    }
+    static writer_t writer;     /* guarded by dump_lock: no allocation to write */
+    writer_t *w = &writer;
     w->len = 0;
     w->err = 0;
     int rc = 0;
@@ -601,8 +599,33 @@ out_unlink:
         close(w->fd);
     unlink(tmp);
 out_free:
-    lk_real_free(w);
     return rc;
+}
+
+/* ### memory reserve
+ * A program that leaks until its address space is exhausted (RLIMIT_AS, a
+ * cgroup limit) would leave no room for the very dump that explains it.  Keep
+ * 8 MiB of address space reserved (PROT_NONE: no memory is committed) and give
+ * it back just before building a dump; take it again afterwards if possible.
+ * The cost: the program reaches its limit 8 MiB earlier. */
+#define RESERVE_BYTES (8u << 20)
+static void *reserve;               /* guarded by dump_lock */
+
+void lk_dump_reserve(void)
+{
+    if (reserve)
+        return;
+    void *p = mmap(NULL, RESERVE_BYTES, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                   -1, 0);
+    reserve = p == MAP_FAILED ? NULL : p;
+}
+
+static void reserve_release(void)
+{
+    if (reserve) {
+        munmap(reserve, RESERVE_BYTES);
+        reserve = NULL;
+    }
 }
 
 /* Does any dump (or temporary) of this pid with number 'seq' exist? */
@@ -644,6 +667,7 @@ int lk_dump_write(int trigger, const char *label)
     while (seq_taken(dump_seq) && dump_seq < UINT_MAX - 1)
         dump_seq++;
     unsigned seq = dump_seq++;
+    reserve_release();
     json_t *root = lk_dump_build(trigger, label, seq);
     if (!root) {
         rc = -ENOMEM;
@@ -655,6 +679,8 @@ int lk_dump_write(int trigger, const char *label)
     json_decref(root);
     if (trigger == LK_TRIGGER_EXIT)
         exit_done = true;
+    else
+        lk_dump_reserve();      /* for the next dump, if there is room again */
     if (rc != 0) {
         /* jemalloc: the first I/O error stops all further dumps. */
         lk_dump_disabled = true;

@@ -189,15 +189,18 @@ void lk_table_reset_for_tests(void);
 /* One site: a (stack, family) pair that allocated.  Sites live in a chunked array
  * and never move, so hooks update them with relaxed atomics and no lock. */
 typedef struct lk_site {
+    /* read-mostly line: identity and maxima (written only on a new maximum) */
     uint32_t stack;             /* stack id */
     uint32_t family;            /* lk_family_t */
-    uint64_t total_blocks;      /* atomic */
+    uint64_t peak_live_bytes;   /* atomic, max */
+    uint64_t max_request_bytes; /* atomic, max */
+    char pad_[40];
+    /* hot line: updated by every allocation and free at this site */
+    uint64_t total_blocks __attribute__((aligned(64)));  /* atomic */
     uint64_t total_bytes;       /* atomic */
     uint64_t freed_blocks;      /* atomic */
     uint64_t live_bytes;        /* atomic */
-    uint64_t peak_live_bytes;   /* atomic, max */
-    uint64_t max_request_bytes; /* atomic, max */
-} lk_site_t;
+} __attribute__((aligned(64))) lk_site_t;
 
 /* Snapshot of the process-wide counters. */
 typedef struct lk_totals {
@@ -305,6 +308,8 @@ void lk_limits_load(void);
  * guard, copies the tables under their locks, builds and writes JSON outside
  * them.  Serialised by the dump lock.  Returns 0 or -errno. */
 int lk_dump_write(int trigger, const char *label);
+/* Reserve address space for the next dump (see dump.c); at tracking start. */
+void lk_dump_reserve(void);
 /* Write the exit dump once per process. */
 void lk_dump_exit(void);
 /* Build the dump object (unit tests).  Caller holds the guard. */

@@ -92,16 +92,21 @@ static __thread site_cache_ent_t tls_site_cache[SITE_CACHE_SIZE]
     __attribute__((tls_model("initial-exec")));
 
 /* ### totals: only what cannot be summed from the sites */
-static uint64_t g_live_bytes;       /* atomic */
-static uint64_t g_peak_live_bytes;  /* atomic, max */
+/* Each on its own cache line: g_live_bytes is written by every allocation and
+ * free of every thread; the maxima and the watermark are read by each. */
+static uint64_t g_live_bytes __attribute__((aligned(64)));      /* atomic */
+static uint64_t g_peak_live_bytes __attribute__((aligned(64))); /* atomic, max */
 static uint64_t g_failed;           /* atomic */
 static uint64_t g_untracked_frees;  /* atomic */
 static uint64_t g_mismatched;       /* atomic */
 static uint64_t g_dropped;          /* atomic */
 /* Watermark: the hook pokes trigger.c when live bytes reach this. */
-uint64_t lk_watermark_next = UINT64_MAX;
+uint64_t lk_watermark_next __attribute__((aligned(64))) = UINT64_MAX;
 
 static bool tracker_ready;
+/* Bumped by the test reset: site indexes remembered in walk memos (top 8 bits
+ * hold this tag) from before a reset are ignored. */
+static uint32_t site_gen;
 
 lk_site_t *lk_site_at(uint32_t idx)
 {
@@ -133,7 +138,7 @@ uint32_t lk_site_get_by_stack(uint32_t stack_id, int family)
     }
     uint32_t n = site_n;
     uint32_t c = n >> SITE_CHUNK_LOG2;
-    if (n > LK_SITE_MAX || c >= SITE_MAX_CHUNKS)
+    if (n >= LK_SITE_MAX || c >= SITE_MAX_CHUNKS)     /* index + 1 must fit 24 bits */
         goto out_unlock;
     if (!site_chunks[c]) {
         void *p = mmap(NULL, SITE_CHUNK * sizeof(site_slot_t), PROT_READ | PROT_WRITE,
@@ -174,21 +179,19 @@ static inline bool same_frames(const lk_frames_t *f, const lk_stack_t *st)
 uint32_t lk_site_get(const lk_frames_t *f, int family)
 {
     /* The walk memo already knows this stack's site: the memo hit proved the
-     * frames equal; the hash check guards against a reset site table (tests). */
+     * frames equal, and sites never change (the tag guards the test reset).
+     * No read of the site itself: its counters' line is contended. */
     uint32_t *memo = f->site_memo;
-    if (memo && memo[family] != 0) {
-        const lk_site_t *s = lk_site_at(memo[family] - 1);
-        const lk_stack_t *st = s ? lk_stack_get(s->stack) : NULL;
-        if (st && st->hash == f->hash && s->family == (uint32_t)family)
-            return memo[family] - 1;
-    }
+    uint32_t gen_tag = (__atomic_load_n(&site_gen, __ATOMIC_RELAXED) & 0xff) << 24;
+    if (memo && memo[family] != 0 && (memo[family] & 0xff000000u) == gen_tag)
+        return (memo[family] & 0xffffffu) - 1;
     uint64_t tag = f->hash ^ ((uint64_t)family * UINT64_C(0x9E3779B97F4A7C15));
     site_cache_ent_t *ce = &tls_site_cache[(tag ^ (tag >> 32)) & (SITE_CACHE_SIZE - 1)];
     if (ce->site1 != 0 && ce->tag == tag) {
         const lk_site_t *s = lk_site_at(ce->site1 - 1);
         if (s && s->family == (uint32_t)family && same_frames(f, lk_stack_get(s->stack))) {
             if (memo)
-                memo[family] = ce->site1;
+                memo[family] = ce->site1 | gen_tag;
             return ce->site1 - 1;
         }
     }
@@ -200,7 +203,7 @@ uint32_t lk_site_get(const lk_frames_t *f, int family)
         ce->tag = tag;
         ce->site1 = idx + 1;
         if (memo)
-            memo[family] = idx + 1;
+            memo[family] = (idx + 1) | gen_tag;
     }
     return idx;
 }
@@ -596,6 +599,7 @@ void lk_tracker_reset_for_tests(void)
     group_bytes = 0;
     pthread_mutex_unlock(&group_lock);
     memset(tls_site_cache, 0, sizeof tls_site_cache);
+    __atomic_fetch_add(&site_gen, 1, __ATOMIC_RELAXED);
     g_live_bytes = g_peak_live_bytes = g_failed = g_untracked_frees = 0;
     g_mismatched = g_dropped = 0;
     lk_watermark_next = UINT64_MAX;

@@ -401,6 +401,9 @@ void lk_trigger_start_tracking(void)
         return;
     started = true;
     pthread_atfork(fork_prepare, fork_parent, fork_child);
+    lk_dump_lock();
+    lk_dump_reserve();
+    lk_dump_unlock();
     watermark_setup();
     tl_add(true);
     if (pipe_open() != 0)
