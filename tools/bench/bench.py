@@ -507,7 +507,7 @@ def machine_info():
             return subprocess.run(argv, capture_output=True, text=True).stdout.strip().splitlines()[0]
         except (OSError, IndexError):
             return "?"
-    commit = ver(["git", "-C", SRC, "rev-parse", "--short", "HEAD"])
+    commit = os.environ.get("BENCH_COMMIT") or ver(["git", "-C", SRC, "rev-parse", "--short", "HEAD"])
     return dict(date=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
                 nproc=os.cpu_count(), cpu=cpu, kernel=platform.release(), commit=commit,
                 heaptrack=ver(["heaptrack", "--version"]), valgrind=ver(["valgrind", "--version"]),
