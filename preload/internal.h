@@ -12,6 +12,7 @@
 #include <sys/types.h>
 
 #include "libleak/dump.h"
+#include "json.h"               /* json_* are libleak's private jansson (json.h) */
 
 /* Test seams (STYLE 2.7, jemalloc JET_MUTABLE): function pointers that are const
  * in the release .so and assignable in the unit-test core (-DLK_TESTING). */
@@ -313,8 +314,7 @@ void lk_dump_reserve(void);
 /* Write the exit dump once per process. */
 void lk_dump_exit(void);
 /* Build the dump object (unit tests).  Caller holds the guard. */
-struct json_t;
-struct json_t *lk_dump_build(int trigger, const char *label, unsigned seq);
+json_t *lk_dump_build(int trigger, const char *label, unsigned seq);
 /* Path of the last dump written ("" if none); for tests. */
 const char *lk_dump_last_path(void);
 /* Seams for the dump file I/O. */

@@ -1,0 +1,88 @@
+/* json.h - libleak's PRIVATE jansson.
+ * jansson's allocator (json_set_alloc_funcs) is process-wide, and a traced
+ * program may use jansson itself with its own allocator.  So libleak loads a
+ * second copy of libjansson.so.4 with dlmopen(LM_ID_NEWLM): its allocations go
+ * to that namespace's own libc, never to the program's allocator, never to
+ * our hooks, never into the block table.  The json_* names used by dump.c and
+ * scan.c are mapped here onto that copy (lkj_* wrappers); json.c resolves them
+ * and falls back to the shared jansson, with one warning, if dlmopen fails.
+ * Include after <jansson.h> (this header includes it first itself). */
+#ifndef LK_JSON_H
+#define LK_JSON_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+typedef struct lk_json_api {
+    json_t *(*object)(void);
+    json_t *(*array)(void);
+    json_t *(*string)(const char *s);
+    json_t *(*integer)(json_int_t v);
+    json_t *(*null)(void);
+    json_t *(*true_)(void);
+    json_t *(*false_)(void);
+    int (*object_set_new)(json_t *o, const char *key, json_t *v);
+    int (*array_append_new)(json_t *a, json_t *v);
+    size_t (*array_size)(const json_t *a);
+    int (*array_remove)(json_t *a, size_t i);
+    int (*dump_callback)(const json_t *j, json_dump_callback_t cb, void *arg, size_t flags);
+    void (*delete_)(json_t *j);
+    int is_private;             /* 1 when loaded with dlmopen */
+} lk_json_api_t;
+
+extern lk_json_api_t lk_json;
+/* Resolve the table (dlmopen, else the shared copy).  Idempotent; the caller
+ * holds the guard.  Returns 0, or -1 if no jansson at all. */
+int lk_json_init(void);
+
+static inline const lk_json_api_t *lkj(void)
+{
+    if (__builtin_expect(__atomic_load_n(&lk_json.object, __ATOMIC_ACQUIRE) == NULL, 0))
+        lk_json_init();
+    return &lk_json;
+}
+
+static inline json_t *lkj_object(void) { return lkj()->object(); }
+static inline json_t *lkj_array(void) { return lkj()->array(); }
+static inline json_t *lkj_string(const char *s) { return lkj()->string(s); }
+static inline json_t *lkj_integer(json_int_t v) { return lkj()->integer(v); }
+static inline json_t *lkj_null(void) { return lkj()->null(); }
+static inline json_t *lkj_true(void) { return lkj()->true_(); }
+static inline json_t *lkj_false(void) { return lkj()->false_(); }
+static inline int lkj_object_set_new(json_t *o, const char *k, json_t *v)
+{
+    return lkj()->object_set_new(o, k, v);
+}
+static inline int lkj_array_append_new(json_t *a, json_t *v) { return lkj()->array_append_new(a, v); }
+static inline size_t lkj_array_size(const json_t *a) { return lkj()->array_size(a); }
+static inline int lkj_array_remove(json_t *a, size_t i) { return lkj()->array_remove(a, i); }
+static inline int lkj_dump_callback(const json_t *j, json_dump_callback_t cb, void *arg, size_t flags)
+{
+    return lkj()->dump_callback(j, cb, arg, flags);
+}
+/* jansson.h's json_decref is inline and would call the shared json_delete. */
+static inline void lkj_decref(json_t *j)
+{
+    if (j && j->refcount != (size_t)-1 && __atomic_sub_fetch(&j->refcount, 1, __ATOMIC_ACQ_REL) == 0)
+        lkj()->delete_(j);
+}
+
+#ifndef LK_JSON_NO_RENAME
+#undef json_boolean
+#define json_boolean(val) ((val) ? lkj_true() : lkj_false())
+#define json_object lkj_object
+#define json_array lkj_array
+#define json_string lkj_string
+#define json_integer lkj_integer
+#define json_null lkj_null
+#define json_true lkj_true
+#define json_false lkj_false
+#define json_object_set_new lkj_object_set_new
+#define json_array_append_new lkj_array_append_new
+#define json_array_size lkj_array_size
+#define json_array_remove lkj_array_remove
+#define json_dump_callback lkj_dump_callback
+#define json_decref lkj_decref
+#endif
+
+#endif /* LK_JSON_H */
