@@ -440,6 +440,7 @@ typedef struct lk_report {
     lk_supp_list_t supps;
     uint64_t leaked_bytes, leaked_blocks, leak_sites;        /* unsuppressed */
     uint64_t suppressed_bytes, suppressed_blocks, suppressed_sites;
+    bool estimated;         /* a final dump was sampled (LIBLEAK_SAMPLE_BYTES) */
     /* --baseline results */
     bool has_baseline;
     uint64_t new_sites, grown_sites;
@@ -542,6 +543,8 @@ void lk_base_free(lk_base_t *b);
 int lk_report_text(FILE *out, const lk_report_t *r, const lk_options_t *opt);
 int lk_report_json(FILE *out, const lk_report_t *r, const lk_options_t *opt);
 int lk_report_folded(FILE *out, const lk_report_t *r, const lk_options_t *opt);
+/* The JSON frames array every report section uses (report_json.c). */
+struct json_t *lk_json_frames(const lk_frame_t *f, size_t n);
 /* --gen-suppressions: one "leak:" line per reported leak, with a comment. */
 int lk_report_suppressions(FILE *out, const lk_report_t *r, const lk_options_t *opt);
 

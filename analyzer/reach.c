@@ -958,28 +958,6 @@ void lk_report_reach_summary(FILE *out, const lk_report_t *r)
 
 /* ### JSON */
 
-static json_t *frames_json(const lk_frame_t *f, size_t n)
-{
-    json_t *a = json_array();
-    char addr[24];
-
-    for (size_t i = 0; a != NULL && i < n; i++) {
-        snprintf(addr, sizeof(addr), "0x%" PRIx64, f[i].address);
-        json_t *o = json_pack("{s:s?, s:s?, s:i, s:s?, s:s, s:b}",
-                              "function", f[i].function, "file", f[i].file,
-                              "line", f[i].line, "module", f[i].module,
-                              "address", addr, "inlined", f[i].inlined);
-        if (o == NULL || json_array_append_new(a, o) < 0) {
-            json_decref(a);
-            return NULL;
-        }
-        if (f[i].function == NULL && f[i].module != NULL) {
-            snprintf(addr, sizeof(addr), "0x%" PRIx64, f[i].offset);
-            json_object_set_new(o, "offset", json_string(addr));
-        }
-    }
-    return a;
-}
 
 static json_t *site_json(const lk_site_ref_t *s, bool with_counts)
 {
@@ -994,7 +972,7 @@ static json_t *site_json(const lk_site_ref_t *s, bool with_counts)
         json_object_set_new(o, "blocks", json_integer((json_int_t)s->blocks));
         json_object_set_new(o, "bytes", json_integer((json_int_t)s->bytes));
     }
-    json_object_set_new(o, "frames", frames_json(s->frames, s->nframes));
+    json_object_set_new(o, "frames", lk_json_frames(s->frames, s->nframes));
     return o;
 }
 
@@ -1051,7 +1029,7 @@ static json_t *held_json(const lk_report_t *r)
         json_object_set_new(o, "family", json_string(lk_family_name(h->site.family)));
         json_object_set_new(o, "blocks", json_integer((json_int_t)h->site.blocks));
         json_object_set_new(o, "bytes", json_integer((json_int_t)h->site.bytes));
-        json_object_set_new(o, "frames", frames_json(h->site.frames, h->site.nframes));
+        json_object_set_new(o, "frames", lk_json_frames(h->site.frames, h->site.nframes));
         json_object_set_new(o, "growing", json_boolean(h->growing));
         if (h->growing)
             json_object_set_new(o, "slope_bytes_per_s", json_real(h->slope_bytes_per_s));

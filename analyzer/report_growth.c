@@ -147,23 +147,6 @@ void lk_report_growth_text(FILE *out, const lk_report_t *r, int pid)
 
 /* ### json */
 
-static json_t *frames_json(const lk_frame_t *f, size_t n)
-{
-    json_t *a = json_array();
-    char addr[24];
-    for (size_t i = 0; a != NULL && i < n; i++) {
-        snprintf(addr, sizeof(addr), "0x%" PRIx64, f[i].address);
-        json_t *o = json_pack("{s:s?, s:s?, s:i, s:s?, s:s, s:b}",
-                              "function", f[i].function, "file", f[i].file,
-                              "line", f[i].line, "module", f[i].module,
-                              "address", addr, "inlined", f[i].inlined);
-        if (o == NULL || json_array_append_new(a, o) < 0) {
-            json_decref(a);
-            return NULL;
-        }
-    }
-    return a;
-}
 
 static json_t *series_json(const lk_series_t *s)
 {
@@ -190,7 +173,7 @@ static json_t *growth_json(const lk_growth_report_t *g)
                               "final_bytes", (json_int_t)s->final_bytes,
                               "peak_bytes", (json_int_t)s->trend.max_bytes,
                               "share", s->share,
-                              "frames", frames_json(s->frames, s->nframes),
+                              "frames", lk_json_frames(s->frames, s->nframes),
                               "series", series_json(&s->series));
         if (o == NULL || json_array_append_new(a, o) < 0) {
             json_decref(a);
@@ -214,7 +197,7 @@ static json_t *failures_json(const lk_growth_report_t *g)
                               "last_uptime_ns", (json_int_t)f->last_uptime_ns,
                               "live_bytes_at_first", (json_int_t)f->live_bytes_at_first,
                               "oversized", f->oversized,
-                              "frames", frames_json(f->frames, f->nframes));
+                              "frames", lk_json_frames(f->frames, f->nframes));
         if (o == NULL || json_array_append_new(a, o) < 0) {
             json_decref(a);
             return NULL;

@@ -13,8 +13,10 @@
 
 #include "model.h"
 
-/* Build the frames array; NULL members become JSON null. */
-static json_t *frames_json(const lk_frame_t *f, size_t n)
+/* Build the JSON frames array of a report: {function, file, line, module,
+ * address, inlined}, plus "offset" when only module+offset is known.  NULL
+ * members become JSON null.  Returns a new reference, or NULL on ENOMEM. */
+json_t *lk_json_frames(const lk_frame_t *f, size_t n)
 {
     json_t *a = json_array();
     char addr[24];
@@ -139,8 +141,8 @@ static json_t *mismatches_json(const lk_report_t *r)
                               "alloc_family", lk_family_name(m->alloc_family),
                               "free_family", lk_family_name(m->free_family),
                               "count", (json_int_t)m->count, "bytes", (json_int_t)m->bytes,
-                              "alloc_frames", frames_json(m->alloc_frames, m->nalloc),
-                              "free_frames", frames_json(m->free_frames, m->nfree));
+                              "alloc_frames", lk_json_frames(m->alloc_frames, m->nalloc),
+                              "free_frames", lk_json_frames(m->free_frames, m->nfree));
         if (o == NULL || json_array_append_new(a, o) < 0) {
             json_decref(a);
             return NULL;
@@ -202,6 +204,8 @@ static json_t *summary_json(const lk_report_t *r)
                           "mismatches", (json_int_t)r->nmismatches,
                           "gate_failed", r->gate_failed,
                           "gate_reason", r->gate_failed ? r->gate_reason : NULL);
+    if (o != NULL)
+        json_object_set_new(o, "estimated", json_boolean(r->estimated));
     if (o != NULL && r->has_baseline) {
         json_object_set_new(o, "baseline_new_sites", json_integer((json_int_t)r->new_sites));
         json_object_set_new(o, "baseline_grown_sites", json_integer((json_int_t)r->grown_sites));
