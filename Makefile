@@ -117,7 +117,7 @@ $(BUILD)/obj/preload-test/%.o: preload/%.c $(wildcard preload/*.h preload/*.def)
 
 $(BUILD)/libleak.so: $(PRELOAD_OBJS) preload/libleak.map
 	$(CC) -shared -o $@ $(PRELOAD_OBJS) -Wl,-z,defs -Wl,--version-script=preload/libleak.map \
-	    -pthread $(UNWIND_LIBS) $(JANSSON_LIBS) -ldl
+	    -pthread $(UNWIND_LIBS) $(JANSSON_LIBS) -ldl -lm
 
 $(BUILD)/libleak-core.a: $(PRELOAD_TOBJS)
 	@rm -f $@

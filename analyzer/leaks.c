@@ -4,6 +4,7 @@
  * bytes, and decides the CI gate.  Mismatched deallocations ride along. */
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -170,6 +171,7 @@ int lk_leaks_collect(lk_report_t *r, const lk_input_t *in, lk_symbolizer_t *sym,
         ps->final_seq = d->seq;
         ps->final_trigger = lk_trigger_name(d->trigger);
         ps->complete = d->totals.complete;
+        r->estimated |= d->sample_bytes != 0;
         if (!d->totals.complete)
             lk_report_warn(r, "%s: process %d dropped %" PRIu64 " event(s); its figures are "
                            "lower bounds", d->file, d->pid, d->totals.dropped_events);
@@ -203,6 +205,16 @@ int lk_leaks_collect(lk_report_t *r, const lk_input_t *in, lk_symbolizer_t *sym,
                 l->blocks = s->blocks;
                 l->stack_id = s->stack_id;
                 stack_idx = s->stack_idx;
+                if (d->sample_bytes != 0 && l->blocks != 0) {
+                    /* The scan saw only sampled blocks: scale them as the
+                     * preload scales its sites, p(mean size) = 1 - e^(-s/N). */
+                    double pr = -expm1(-((double)l->bytes / (double)l->blocks)
+                                       / (double)d->sample_bytes);
+                    if (pr > 0) {
+                        l->bytes = (uint64_t)llround((double)l->bytes / pr);
+                        l->blocks = (uint64_t)llround((double)l->blocks / pr);
+                    }
+                }
             } else {
                 const lk_site_t *s = &d->sites[i];
                 l->kind = LK_KIND_UNFREED;

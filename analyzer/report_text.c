@@ -131,6 +131,9 @@ int lk_report_text(FILE *out, const lk_report_t *r, const lk_options_t *opt)
     if (r->has_baseline)
         fprintf(out, "Baseline: %" PRIu64 " new and %" PRIu64 " grown leak site(s).\n",
                 r->new_sites, r->grown_sites);
+    if (r->estimated)
+        fprintf(out, "Note: sampled run (LIBLEAK_SAMPLE_BYTES): byte and block figures are "
+                "estimates.\n");
     fprintf(out, "SUMMARY: libleak: %" PRIu64 " byte(s) leaked in %" PRIu64 " allocation(s)",
             r->leaked_bytes, r->leaked_blocks);
     if (multi)

@@ -233,6 +233,8 @@ static json_t *build_totals(const lk_totals_t *t)
     json_object_set_new(o, LK_KEY_MISMATCHED_FREES, u64(t->mismatched_frees));
     json_object_set_new(o, LK_KEY_DROPPED_EVENTS, u64(t->dropped_events));
     json_object_set_new(o, LK_KEY_COMPLETE, json_boolean(t->dropped_events == 0));
+    if (lk_config.sample_bytes != 0)    /* site and total counters are estimates */
+        json_object_set_new(o, LK_KEY_ESTIMATED, json_true());
     return o;
 }
 

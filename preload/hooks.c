@@ -289,13 +289,17 @@ static inline void before_free(void *p, int family)
     errno = e;
 }
 
-/* A hook body for the malloc-like functions: CALL is the real call. */
+/* A hook body for the malloc-like functions: CALL is the real call.  While
+ * sampling, an allocation the countdown skips is only recorded if it failed. */
 #define ALLOC_HOOK(size, family, fn, CALL)                                   \
     do {                                                                    \
         if (!tracking())                                                    \
             return CALL;                                                    \
+        bool skip_ = lk_sample_skip(size);                                  \
         LK_GUARD;                                                           \
         void *p_ = CALL;                                                    \
+        if (skip_ && lk_likely(p_ != NULL))                                 \
+            return p_;                                                      \
         int e_ = errno;                                                     \
         after_alloc(p_, size, family, fn, e_);                              \
         errno = e_;                                                         \
@@ -351,7 +355,7 @@ static __attribute__((noinline)) void *track_realloc(void *p, size_t n, size_t c
             lk_track_release(&old, LK_FAMILY_MALLOC);
         else if (p)
             lk_track_untracked_free();
-        if (q)
+        if (q && !lk_sample_skip(size))
             after_alloc(q, size, LK_FAMILY_MALLOC, fn, e);
     } else {
         if (had)
@@ -403,10 +407,12 @@ EXPORT int posix_memalign(void **out, size_t align, size_t n)
     }
     if (!tracking())
         return real.posix_memalign(out, align, n);
+    bool skip = lk_sample_skip(n);
     LK_GUARD;
     int e = errno;
     int rc = real.posix_memalign(out, align, n);
-    after_alloc(rc == 0 ? *out : NULL, n, LK_FAMILY_MALLOC, "posix_memalign", rc);
+    if (!skip || rc != 0)
+        after_alloc(rc == 0 ? *out : NULL, n, LK_FAMILY_MALLOC, "posix_memalign", rc);
     errno = e;
     return rc;
 }
@@ -476,6 +482,7 @@ static void *new_impl(size_t n, size_t align, int family, int nothrow)
     if (lk_unlikely(!booted()))
         return arena_alloc(n ? n : 1, align);
     bool rec = tracking();
+    bool skip = rec && lk_sample_skip(n);
     LK_GUARD;
     size_t sz = n ? n : 1;
     if (align && sz % align)
@@ -486,7 +493,7 @@ static void *new_impl(size_t n, size_t align, int family, int nothrow)
         after_alloc(NULL, n, family, fam_fn[family], ENOMEM);
     if (!p)
         p = cxx_fallback(n, align, array, nothrow);     /* may throw */
-    if (rec && p)
+    if (rec && p && !skip)
         after_alloc(p, n, family, fam_fn[family], e);
     errno = e;
     return p;

@@ -237,8 +237,41 @@ void lk_track_reattach(void *ptr, const lk_block_t *b);
 void lk_track_failure(int kind, const char *function, uint64_t size, const lk_frames_t *f);
 /* Count an event that could not be recorded (table full, out of memory). */
 void lk_track_dropped(void);
-/* Count a free of a pointer libleak never saw. */
+/* Count a free of a pointer libleak never saw (not counted while sampling:
+ * unsampled blocks are never in the table, so their frees are expected misses). */
 void lk_track_untracked_free(void);
+
+/* ### sampling (tracker.c): LIBLEAK_SAMPLE_BYTES=N, as in jemalloc/tcmalloc
+ * Each thread counts down bytes from a draw of an exponential distribution of
+ * mean N; the allocation that reaches zero is tracked and a new countdown is
+ * drawn.  A block of s bytes is thus tracked with probability
+ * p(s) = 1 - exp(-s/N), and stands for 1/p(s) blocks and s/p(s) bytes: the site
+ * counters accumulate those estimates (blocks in 1/2^LK_SAMPLE_FX_SHIFT units,
+ * rounded by lk_site_snapshot).  Exact mode (N = 0) keeps the countdown at 0,
+ * so every allocation is tracked. */
+#define LK_SAMPLE_FX_SHIFT 16
+extern __thread uint64_t lk_tls_sample_left __attribute__((tls_model("initial-exec")));
+/* Slow side of lk_sample_skip: draw the next countdown (sampling on). */
+void lk_sample_rearm(void);
+/* Hot path: should this allocation of 'n' bytes go untracked?  One compare
+ * while the countdown lasts. */
+static inline bool lk_sample_skip(size_t n)
+{
+    uint64_t left = lk_tls_sample_left;
+    if (lk_likely(n < left)) {
+        lk_tls_sample_left = left - n;
+        return true;
+    }
+    if (lk_unlikely(lk_config.sample_bytes != 0))
+        lk_sample_rearm();
+    return false;
+}
+/* Seed every thread's generator from 'seed' (unit tests: reproducible runs);
+ * resets the calling thread's countdown and generator. */
+void lk_sample_seed(uint64_t seed);
+/* What a tracked block of 's' bytes stands for while sampling: estimated bytes,
+ * and blocks in 1/2^LK_SAMPLE_FX_SHIFT units.  (Exact mode never calls it.) */
+void lk_sample_weight(uint64_t s, uint64_t *bytes, uint64_t *blocks_fx);
 
 /* Site lookup/creation for (stack, family); returns the site index or
  * LK_SITE_MAX+1 when memory ran out.  Takes the site lock on a miss of the

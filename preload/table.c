@@ -228,6 +228,12 @@ int lk_table_remove(uintptr_t ptr, lk_block_t *out)
     uint64_t h = ptr_hash(ptr);
     shard_t *s = shard_of(h);
     int rc = -ENOENT;
+    /* An empty shard holds no block, without its lock (sampling: most frees are
+     * of untracked blocks).  A block inserted by another thread is visible: the
+     * program handed us its pointer after that insert, so the count it stored
+     * (or a later one, which includes the block until it is removed) is seen. */
+    if (__atomic_load_n(&s->count, __ATOMIC_RELAXED) == 0)
+        return rc;
     spin_lock(&s->lock);
     size_t i = find_slot(s, ptr, h);
     if (i != SIZE_MAX) {

@@ -4,6 +4,7 @@
  * that never moves; the site lock is taken only when this thread's site cache
  * misses.  Never exits or aborts: what cannot be recorded is counted. */
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -217,9 +218,69 @@ static inline void atomic_max(uint64_t *p, uint64_t v)
         ;
 }
 
+/* ### sampling (see internal.h) */
+__thread uint64_t lk_tls_sample_left __attribute__((tls_model("initial-exec")));
+static __thread uint64_t tls_rng __attribute__((tls_model("initial-exec")));
+static uint64_t sample_seed = UINT64_C(0x853C49E6748FEA9B);
+static uint64_t sample_threads;     /* atomic: threads seeded so far */
+
+static inline uint64_t mix64(uint64_t x)       /* splitmix64's finaliser */
+{
+    x ^= x >> 30;
+    x *= UINT64_C(0xBF58476D1CE4E5B9);
+    x ^= x >> 27;
+    x *= UINT64_C(0x94D049BB133111EB);
+    return x ^ (x >> 31);
+}
+
+/* xorshift64*: one multiply per draw, per-thread state, never 0. */
+static uint64_t rng_next(void)
+{
+    uint64_t x = tls_rng;
+    if (lk_unlikely(x == 0)) {
+        uint64_t t = __atomic_add_fetch(&sample_threads, 1, __ATOMIC_RELAXED);
+        x = mix64(sample_seed + t * UINT64_C(0x9E3779B97F4A7C15)) | 1;
+    }
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    tls_rng = x;
+    return x * UINT64_C(0x2545F4914F6CDD1D);
+}
+
+void lk_sample_rearm(void)
+{
+    /* u in (0, 1): -log(u) * N is exponential with mean N.  The countdown is
+     * floor(that) + 1, so an allocation of s bytes (integer) reaches it exactly
+     * when the exponential variable is below s: probability 1 - exp(-s/N). */
+    double u = ((double)(rng_next() >> 11) + 0.5) * 0x1p-53;
+    double x = -log(u) * (double)lk_config.sample_bytes;
+    lk_tls_sample_left = x >= 0x1p63 ? UINT64_C(1) << 63 : (uint64_t)x + 1;
+}
+
+void lk_sample_seed(uint64_t seed)
+{
+    sample_seed = seed;
+    __atomic_store_n(&sample_threads, 0, __ATOMIC_RELAXED);
+    tls_rng = 0;
+    lk_tls_sample_left = 0;
+}
+
+void lk_sample_weight(uint64_t s, uint64_t *bytes, uint64_t *blocks_fx)
+{
+    double p = s ? -expm1(-(double)s / (double)lk_config.sample_bytes) : 1.0;
+    if (!(p > 0x1p-40))
+        p = 0x1p-40;
+    *bytes = (uint64_t)llround((double)s / p);
+    *blocks_fx = (uint64_t)llround(0x1p16 / p);
+}
+
 static void account_alloc(lk_site_t *s, uint64_t size, uint64_t request)
 {
-    __atomic_fetch_add(&s->total_blocks, 1, __ATOMIC_RELAXED);
+    uint64_t blocks = 1;
+    if (lk_unlikely(lk_config.sample_bytes != 0))
+        lk_sample_weight(size, &size, &blocks);
+    __atomic_fetch_add(&s->total_blocks, blocks, __ATOMIC_RELAXED);
     __atomic_fetch_add(&s->total_bytes, size, __ATOMIC_RELAXED);
     uint64_t live = __atomic_add_fetch(&s->live_bytes, size, __ATOMIC_RELAXED);
     if (live > __atomic_load_n(&s->peak_live_bytes, __ATOMIC_RELAXED))
@@ -236,11 +297,14 @@ static void account_alloc(lk_site_t *s, uint64_t size, uint64_t request)
 void lk_track_commit_free(const lk_block_t *b)
 {
     lk_site_t *s = lk_site_at(b->site);
+    uint64_t size = b->size, blocks = 1;
+    if (lk_unlikely(lk_config.sample_bytes != 0))
+        lk_sample_weight(size, &size, &blocks);   /* the same weights as at alloc */
     if (s) {
-        __atomic_fetch_sub(&s->live_bytes, b->size, __ATOMIC_RELAXED);
-        __atomic_fetch_add(&s->freed_blocks, 1, __ATOMIC_RELAXED);
+        __atomic_fetch_sub(&s->live_bytes, size, __ATOMIC_RELAXED);
+        __atomic_fetch_add(&s->freed_blocks, blocks, __ATOMIC_RELAXED);
     }
-    __atomic_fetch_sub(&g_live_bytes, b->size, __ATOMIC_RELAXED);
+    __atomic_fetch_sub(&g_live_bytes, size, __ATOMIC_RELAXED);
 }
 
 void lk_track_alloc_site(void *ptr, size_t size, uint32_t site)
@@ -427,6 +491,8 @@ void lk_track_dropped(void)
 
 void lk_track_untracked_free(void)
 {
+    if (lk_config.sample_bytes != 0)
+        return;                 /* an unsampled block: expected, not counted */
     __atomic_fetch_add(&g_untracked_frees, 1, __ATOMIC_RELAXED);
 }
 
@@ -469,6 +535,11 @@ void lk_site_snapshot(uint32_t idx, lk_site_t *out)
     out->live_bytes = __atomic_load_n(&s->live_bytes, __ATOMIC_RELAXED);
     out->peak_live_bytes = __atomic_load_n(&s->peak_live_bytes, __ATOMIC_RELAXED);
     out->max_request_bytes = __atomic_load_n(&s->max_request_bytes, __ATOMIC_RELAXED);
+    if (lk_config.sample_bytes != 0) {      /* estimated blocks, fixed point */
+        uint64_t half = UINT64_C(1) << (LK_SAMPLE_FX_SHIFT - 1);
+        out->freed_blocks = (out->freed_blocks + half) >> LK_SAMPLE_FX_SHIFT;
+        out->total_blocks = (out->total_blocks + half) >> LK_SAMPLE_FX_SHIFT;
+    }
     if (out->freed_blocks > out->total_blocks)
         out->freed_blocks = out->total_blocks;
     if (out->live_bytes > out->total_bytes)     /* a racing free: wrapped below 0 */
@@ -541,6 +612,7 @@ int lk_tracker_init(void)
     lk_start_ns = lk_now_ns();
     lk_start_unix_ms = lk_unix_ms();
     lk_pid = getpid();
+    sample_seed = mix64(lk_start_ns ^ ((uint64_t)lk_pid << 32));
     __atomic_store_n(&tracker_ready, true, __ATOMIC_RELEASE);
     return 0;
 }

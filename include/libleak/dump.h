@@ -74,6 +74,7 @@
 #define LK_KEY_MISMATCHED_FREES "mismatched_frees"
 #define LK_KEY_DROPPED_EVENTS "dropped_events"
 #define LK_KEY_COMPLETE      "complete"
+#define LK_KEY_ESTIMATED     "estimated"   /* totals: true while sampling (hotpath) */
 
 /* ### cost: libleak's own memory */
 #define LK_KEY_BLOCK_TABLE_BYTES "block_table_bytes"
