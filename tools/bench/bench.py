@@ -595,7 +595,7 @@ def render(results, tools, depth_rows, info, wls, exit_rows=()):
              % (info["heaptrack"], info["valgrind"], info["lsan"], info["sqlite"]))
     L.append("Load average (1 min) at start %.1f, at end %.1f: other work on the machine"
              " inflates wall times; the CPU-time ratios are steadier."
-             % (info.get("load_start", 0.0), os.getloadavg()[0]))
+             % (info.get("load_start", 0.0), info.get("load_end", os.getloadavg()[0])))
     L.append("")
     order = ["libleak", "heaptrack", "lsan", "memcheck"]
     active = [t for t in order if tools[t]["ok"]]
@@ -713,11 +713,15 @@ def render(results, tools, depth_rows, info, wls, exit_rows=()):
              " alternately (native, libleak, heaptrack, lsan, memcheck, native, ...). Range = min–max."
              " CPU slowdown = (user + system time) / native's, which is less sensitive to other"
              " load on the machine and counts work moved to other threads or processes.")
+    ht = [r.get("heaptrack", {}) for r in results.values()]
+    ht_ok = all(x.get("post") is not None for x in ht if x.get("wall"))
     L.append("- heaptrack runs as `heaptrack -r` (record only): Debian 12's heaptrack 1.4.0"
-             " interpreter runs out of memory on long allocation loops, so interpreting is counted"
-             " as post-processing (`heaptrack_interpret` + `heaptrack_print -l 1`, capped at"
-             " 8 GiB address space), timed once on the last run's trace. Its peak RSS is the"
-             " largest process in its tree (wait4), not the sum.")
+             " interpreter is known to run out of memory on long allocation loops, so"
+             " interpreting is counted as post-processing (`heaptrack_interpret` +"
+             " `heaptrack_print -l 1`, capped at 8 GiB address space), timed once on the last"
+             " run's trace%s. Its peak RSS is the largest process in its tree (wait4), not the sum."
+             % ("; at these sizes it completed on every trace" if ht_ok else
+                "; where it failed, the post-processing cell says so"))
     L.append("- LSan is Debian's liblsan.so.0 preloaded with `LSAN_OPTIONS=detect_leaks=1`; it"
              " walks frame pointers (fast unwinder), which is why its stacks stop early on"
              " -fomit-frame-pointer builds (see the stack-depth table).")
@@ -873,6 +877,7 @@ def main():
     info = machine_info()
     info["load_start"] = load_start
     info["libleak_max_depth"] = LIBLEAK_MAX_DEPTH.get("v")
+    info["load_end"] = os.getloadavg()[0]
     text = render(results, tools, depth_rows, info, wls, exit_rows)
     info["total_s"] = time.time() - t_start
     text += "\nTotal benchmark time: %.0f s.\n" % info["total_s"]
