@@ -588,9 +588,10 @@ def render(results, tools, depth_rows, info, wls, exit_rows=()):
     L = []
     L.append("# libleak benchmark results")
     L.append("")
+    runs, quick = info.get("runs", RUNS), info.get("quick", QUICK)
     L.append("%s on %s, %d cores (`nproc`), kernel %s; libleak commit %s; %d run(s) per cell%s."
-             % (info["date"], info["cpu"], info["nproc"], info["kernel"], info["commit"], RUNS,
-                " (BENCH_QUICK: sizes / 10)" if QUICK else ""))
+             % (info["date"], info["cpu"], info["nproc"], info["kernel"], info["commit"], runs,
+                " (BENCH_QUICK: sizes / 10)" if quick else ""))
     L.append("Peers: %s, %s, LSan %s (preload), sqlite3 %s."
              % (info["heaptrack"], info["valgrind"], info["lsan"], info["sqlite"]))
     L.append("Load average (1 min) at start %.1f, at end %.1f: other work on the machine"
@@ -599,7 +600,7 @@ def render(results, tools, depth_rows, info, wls, exit_rows=()):
     L.append("")
     order = ["libleak", "heaptrack", "lsan", "memcheck"]
     active = [t for t in order if tools[t]["ok"]]
-    L.append("## Slowdown vs native: wall time, (CPU time), median of %d" % RUNS)
+    L.append("## Slowdown vs native: wall time, (CPU time), median of %d" % runs)
     L.append("")
     L.append("| workload | native | " + " | ".join(active) + " |")
     L.append("|---|---:|" + "---:|" * len(active))
@@ -878,6 +879,7 @@ def main():
     info["load_start"] = load_start
     info["libleak_max_depth"] = LIBLEAK_MAX_DEPTH.get("v")
     info["load_end"] = os.getloadavg()[0]
+    info["runs"], info["quick"] = RUNS, QUICK
     text = render(results, tools, depth_rows, info, wls, exit_rows)
     info["total_s"] = time.time() - t_start
     text += "\nTotal benchmark time: %.0f s.\n" % info["total_s"]
