@@ -14,124 +14,13 @@
 
 #include <jansson.h>
 
+#include "jsonget.h"
 #include "model.h"
 
 /* Refuse dump files above this size: no real dump is 1 GiB of JSON. */
 #define MAX_DUMP_FILE_BYTES (UINT64_C(1) << 30)
 
-typedef struct ctx {
-    const char *name;
-    char *err;
-    size_t errlen;
-} ctx_t;
-
-static int fail(ctx_t *c, const char *path, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-/* Write "name: path: message" into the error buffer; returns -EINVAL. */
-static int fail(ctx_t *c, const char *path, const char *fmt, ...)
-{
-    char msg[256];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    if (c->err != NULL && c->errlen > 0) {
-        if (path != NULL && path[0] != '\0')
-            snprintf(c->err, c->errlen, "%s: %s: %s", c->name, path, msg);
-        else
-            snprintf(c->err, c->errlen, "%s: %s", c->name, msg);
-        /* Quoted values come from the file: keep the message one line. */
-        for (char *s = c->err; *s != '\0'; s++)
-            if ((unsigned char)*s < 0x20 || *s == 0x7f)
-                *s = '?';
-    }
-    return -EINVAL;
-}
-
-/* Join 'prefix' and 'key' as a JSON path into 'buf'. */
-static const char *jpath(char *buf, size_t len, const char *prefix, const char *key)
-{
-    if (prefix == NULL || prefix[0] == '\0')
-        snprintf(buf, len, "%s", key);
-    else
-        snprintf(buf, len, "%s.%s", prefix, key);
-    return buf;
-}
-
-static const char *type_name(const json_t *j)
-{
-    switch (json_typeof(j)) {
-    case JSON_OBJECT: return "object";
-    case JSON_ARRAY: return "array";
-    case JSON_STRING: return "string";
-    case JSON_INTEGER: return "integer";
-    case JSON_REAL: return "number";
-    case JSON_TRUE: case JSON_FALSE: return "boolean";
-    case JSON_NULL: return "null";
-    }
-    return "value";
-}
-
-/* Fetch 'key' of 'obj' with JSON type 'type'.  Absent (or null when
- * 'null_ok'): *out = NULL and 0 unless 'required'. */
-static int get(ctx_t *c, json_t *obj, const char *prefix, const char *key,
-               json_type type, bool required, bool null_ok, json_t **out)
-{
-    char p[160];
-    json_t *v = json_object_get(obj, key);
-
-    *out = NULL;
-    if (v == NULL || (null_ok && json_is_null(v))) {
-        if (required && v == NULL)
-            return fail(c, jpath(p, sizeof(p), prefix, key), "missing");
-        return 0;
-    }
-    if (json_typeof(v) != type) {
-        const char *want = type == JSON_OBJECT ? "object" : type == JSON_ARRAY ? "array"
-                         : type == JSON_STRING ? "string" : type == JSON_INTEGER ? "integer"
-                         : "boolean";
-        return fail(c, jpath(p, sizeof(p), prefix, key), "expected %s, got %s", want,
-                    type_name(v));
-    }
-    *out = v;
-    return 0;
-}
-
-/* Check an integer 'v' at 'path' lies in [0, max]. */
-static int check_u64(ctx_t *c, const char *path, json_t *v, uint64_t max, uint64_t *out)
-{
-    if (!json_is_integer(v))
-        return fail(c, path, "expected integer, got %s", type_name(v));
-    json_int_t i = json_integer_value(v);
-    if (i < 0)
-        return fail(c, path, "negative value %" JSON_INTEGER_FORMAT, i);
-    if ((uint64_t)i > max)
-        return fail(c, path, "absurd value %" JSON_INTEGER_FORMAT " (limit %" PRIu64 ")",
-                    i, max);
-    *out = (uint64_t)i;
-    return 0;
-}
-
-/* Read a non-negative integer 'key' (<= max); absent leaves *out = def. */
-static int get_u64(ctx_t *c, json_t *obj, const char *prefix, const char *key,
-                   bool required, uint64_t max, uint64_t def, uint64_t *out)
-{
-    char p[160];
-    json_t *v;
-    int rc = get(c, obj, prefix, key, JSON_INTEGER, required, false, &v);
-
-    *out = def;
-    if (rc < 0 || v == NULL)
-        return rc;
-    json_int_t i = json_integer_value(v);
-    if (i >= 0 && (uint64_t)i <= max) {     /* fast path: no path string */
-        *out = (uint64_t)i;
-        return 0;
-    }
-    return check_u64(c, jpath(p, sizeof(p), prefix, key), v, max, out);
-}
+typedef lk_jctx_t ctx_t;
 
 /* Like get_u64, but null means "no limit" (has = false). */
 static int get_limit(ctx_t *c, json_t *obj, const char *prefix, const char *key,
@@ -145,7 +34,7 @@ static int get_limit(ctx_t *c, json_t *obj, const char *prefix, const char *key,
     if (v == NULL || json_is_null(v))
         return 0;
     *has = true;
-    return check_u64(c, jpath(p, sizeof(p), prefix, key), v, INT64_MAX, out);
+    return lk_jcheck_u64(c, lk_jpath(p, sizeof(p), prefix, key), v, INT64_MAX, out);
 }
 
 /* Read a string 'key' into a heap copy (NULL when absent or null). */
@@ -153,7 +42,7 @@ static int get_str(ctx_t *c, json_t *obj, const char *prefix, const char *key,
                    bool required, char **out)
 {
     json_t *v;
-    int rc = get(c, obj, prefix, key, JSON_STRING, required, !required, &v);
+    int rc = lk_jget(c, obj, prefix, key, JSON_STRING, required, !required, &v);
 
     *out = NULL;
     if (rc < 0 || v == NULL)
@@ -163,49 +52,8 @@ static int get_str(ctx_t *c, json_t *obj, const char *prefix, const char *key,
     return 0;
 }
 
-static int get_bool(ctx_t *c, json_t *obj, const char *prefix, const char *key,
-                    bool def, bool *out)
-{
-    char p[160];
-    json_t *v = json_object_get(obj, key);
-
-    *out = def;
-    if (v == NULL)
-        return 0;
-    if (!json_is_boolean(v))
-        return fail(c, jpath(p, sizeof(p), prefix, key), "expected boolean, got %s",
-                    type_name(v));
-    *out = json_is_true(v);
-    return 0;
-}
-
-/* Parse a "0x..." address string at 'path'. */
-static int parse_addr(ctx_t *c, const char *path, json_t *v, uint64_t *out)
-{
-    if (!json_is_string(v))
-        return fail(c, path, "expected hex string, got %s", type_name(v));
-    const char *s = json_string_value(v);
-    if (s[0] != '0' || (s[1] != 'x' && s[1] != 'X') || s[2] == '\0')
-        return fail(c, path, "expected hex string like \"0x1234\", got \"%.40s\"", s);
-    uint64_t a = 0;
-    size_t i;
-    for (i = 2; s[i] != '\0'; i++) {
-        char ch = s[i];
-        unsigned d;
-        if (ch >= '0' && ch <= '9') d = (unsigned)(ch - '0');
-        else if (ch >= 'a' && ch <= 'f') d = (unsigned)(ch - 'a' + 10);
-        else if (ch >= 'A' && ch <= 'F') d = (unsigned)(ch - 'A' + 10);
-        else return fail(c, path, "bad hex digit in \"%.40s\"", s);
-        if (i >= 18)
-            return fail(c, path, "address \"%.40s\" wider than 64 bits", s);
-        a = (a << 4) | d;
-    }
-    *out = a;
-    return 0;
-}
-
 /* Parse a well-formed "0x..." address without building a JSON path (a
- * dump has millions of frames); false sends the caller to parse_addr()
+ * dump has millions of frames); false sends the caller to lk_jparse_addr()
  * for the error message. */
 static bool fast_addr(json_t *v, uint64_t *out)
 {
@@ -228,25 +76,6 @@ static bool fast_addr(json_t *v, uint64_t *out)
     return true;
 }
 
-static int parse_name(ctx_t *c, json_t *obj, const char *prefix, const char *key,
-                      bool required, const char *const *names, size_t n, int def, int *out)
-{
-    char p[160];
-    json_t *v;
-    int rc = get(c, obj, prefix, key, JSON_STRING, required, false, &v);
-
-    *out = def;
-    if (rc < 0 || v == NULL)
-        return rc;
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(json_string_value(v), names[i]) == 0) {
-            *out = (int)i;
-            return 0;
-        }
-    return fail(c, jpath(p, sizeof(p), prefix, key), "unknown value \"%.40s\"",
-                json_string_value(v));
-}
-
 static const char *const family_names[] = LK_FAMILY_NAMES;
 static const char *const trigger_names[] = LK_TRIGGER_NAMES;
 static const char *const failure_names[] = LK_FAILURE_NAMES;
@@ -256,7 +85,7 @@ static int parse_family(ctx_t *c, json_t *obj, const char *prefix, const char *k
                         lk_family_t *out)
 {
     int v;
-    int rc = parse_name(c, obj, prefix, key, true, family_names, NNAMES(family_names), 0, &v);
+    int rc = lk_jget_name(c, obj, prefix, key, true, family_names, NNAMES(family_names), 0, &v);
     *out = (lk_family_t)v;
     return rc;
 }
@@ -280,33 +109,14 @@ static int find_stack(ctx_t *c, const id_idx_t *ids, size_t n, json_t *obj,
 {
     char p[160];
     uint64_t id;
-    int rc = get_u64(c, obj, prefix, key, true, INT64_MAX, 0, &id);
+    int rc = lk_jget_u64(c, obj, prefix, key, true, INT64_MAX, 0, &id);
     if (rc < 0)
         return rc;
     id_idx_t k = { id, 0 };
     const id_idx_t *f = bsearch(&k, ids, n, sizeof(*ids), cmp_id);
     if (f == NULL)
-        return fail(c, jpath(p, sizeof(p), prefix, key), "no stack with id %" PRIu64, id);
+        return lk_jfail(c, lk_jpath(p, sizeof(p), prefix, key), "no stack with id %" PRIu64, id);
     *out = f->idx;
-    return 0;
-}
-
-/* Fetch array 'key' and allocate 'elem' bytes per entry into *vec. */
-static int get_array(ctx_t *c, json_t *root, const char *key, bool required, size_t elem,
-                     json_t **arr, void **vec, size_t *n)
-{
-    int rc = get(c, root, "", key, JSON_ARRAY, required, false, arr);
-
-    *vec = NULL;
-    *n = 0;
-    if (rc < 0 || *arr == NULL)
-        return rc;
-    size_t len = json_array_size(*arr);
-    if (len == 0)
-        return 0;
-    if ((*vec = calloc(len, elem)) == NULL)
-        return -ENOMEM;
-    *n = len;
     return 0;
 }
 
@@ -315,8 +125,8 @@ static int load_modules(ctx_t *c, json_t *root, lk_dump_t *d)
     json_t *arr, *m;
     size_t i;
     void *vec;
-    int rc = get_array(c, root, LK_KEY_MODULES, true, sizeof(lk_dump_module_t), &arr, &vec,
-                       &d->nmodules);
+    int rc = lk_jget_array(c, root, "", LK_KEY_MODULES, true, sizeof(lk_dump_module_t), &arr,
+                           &vec, &d->nmodules);
     d->modules = vec;
     if (rc < 0)
         return rc;
@@ -326,14 +136,14 @@ static int load_modules(ctx_t *c, json_t *root, lk_dump_t *d)
         json_t *v;
         snprintf(p, sizeof(p), "%s[%zu]", LK_KEY_MODULES, i);
         if (!json_is_object(m))
-            return fail(c, p, "expected object, got %s", type_name(m));
+            return lk_jfail(c, p, "expected object, got %s", lk_jtype_name(m));
         if ((rc = get_str(c, m, p, LK_KEY_PATH, true, &mod->path)) < 0)
             return rc;
-        if ((rc = get(c, m, p, LK_KEY_BASE, JSON_STRING, true, false, &v)) < 0)
+        if ((rc = lk_jget(c, m, p, LK_KEY_BASE, JSON_STRING, true, false, &v)) < 0)
             return rc;
-        if ((rc = parse_addr(c, jpath(q, sizeof(q), p, LK_KEY_BASE), v, &mod->base)) < 0)
+        if ((rc = lk_jparse_addr(c, lk_jpath(q, sizeof(q), p, LK_KEY_BASE), v, &mod->base)) < 0)
             return rc;
-        if ((rc = get_u64(c, m, p, LK_KEY_SIZE, false, LK_MAX_COUNT, 0, &mod->size_bytes)) < 0)
+        if ((rc = lk_jget_u64(c, m, p, LK_KEY_SIZE, false, LK_MAX_COUNT, 0, &mod->size_bytes)) < 0)
             return rc;
         if ((rc = get_str(c, m, p, LK_KEY_BUILD_ID, false, &mod->build_id)) < 0)
             return rc;
@@ -342,8 +152,8 @@ static int load_modules(ctx_t *c, json_t *root, lk_dump_t *d)
                 if (*s >= 'A' && *s <= 'F')
                     *s = (char)(*s - 'A' + 'a');
                 if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f')))
-                    return fail(c, jpath(q, sizeof(q), p, LK_KEY_BUILD_ID),
-                                "expected hex string");
+                    return lk_jfail(c, lk_jpath(q, sizeof(q), p, LK_KEY_BUILD_ID),
+                                    "expected hex string");
             }
         }
     }
@@ -355,8 +165,8 @@ static int load_stacks(ctx_t *c, json_t *root, lk_dump_t *d, id_idx_t **ids_out)
     json_t *arr, *s;
     size_t i;
     void *vec;
-    int rc = get_array(c, root, LK_KEY_STACKS, true, sizeof(lk_stack_t), &arr, &vec,
-                       &d->nstacks);
+    int rc = lk_jget_array(c, root, "", LK_KEY_STACKS, true, sizeof(lk_stack_t), &arr, &vec,
+                           &d->nstacks);
     d->stacks = vec;
     *ids_out = NULL;
     if (rc < 0)
@@ -372,17 +182,17 @@ static int load_stacks(ctx_t *c, json_t *root, lk_dump_t *d, id_idx_t **ids_out)
         size_t j;
         snprintf(p, sizeof(p), "%s[%zu]", LK_KEY_STACKS, i);
         if (!json_is_object(s))
-            return fail(c, p, "expected object, got %s", type_name(s));
-        if ((rc = get_u64(c, s, p, LK_KEY_ID, true, INT64_MAX, 0, &st->id)) < 0)
+            return lk_jfail(c, p, "expected object, got %s", lk_jtype_name(s));
+        if ((rc = lk_jget_u64(c, s, p, LK_KEY_ID, true, INT64_MAX, 0, &st->id)) < 0)
             return rc;
-        if ((rc = get(c, s, p, LK_KEY_FRAMES, JSON_ARRAY, true, false, &frames)) < 0)
+        if ((rc = lk_jget(c, s, p, LK_KEY_FRAMES, JSON_ARRAY, true, false, &frames)) < 0)
             return rc;
-        if ((rc = get_bool(c, s, p, LK_KEY_TRUNCATED, false, &st->truncated)) < 0)
+        if ((rc = lk_jget_bool(c, s, p, LK_KEY_TRUNCATED, false, false, &st->truncated)) < 0)
             return rc;
         size_t n = json_array_size(frames);
         if (n > LK_MAX_FRAMES)
-            return fail(c, jpath(q, sizeof(q), p, LK_KEY_FRAMES), "absurd length %zu (limit %d)",
-                        n, LK_MAX_FRAMES);
+            return lk_jfail(c, lk_jpath(q, sizeof(q), p, LK_KEY_FRAMES),
+                            "absurd length %zu (limit %d)", n, LK_MAX_FRAMES);
         if (n > 0 && (st->frames = calloc(n, sizeof(uint64_t))) == NULL)
             return -ENOMEM;
         st->nframes = n;
@@ -390,7 +200,7 @@ static int load_stacks(ctx_t *c, json_t *root, lk_dump_t *d, id_idx_t **ids_out)
             if (fast_addr(f, &st->frames[j]))
                 continue;
             snprintf(q, sizeof(q), "%s.%s[%zu]", p, LK_KEY_FRAMES, j);
-            if ((rc = parse_addr(c, q, f, &st->frames[j])) < 0)
+            if ((rc = lk_jparse_addr(c, q, f, &st->frames[j])) < 0)
                 return rc;
         }
         ids[i].id = st->id;
@@ -401,7 +211,7 @@ static int load_stacks(ctx_t *c, json_t *root, lk_dump_t *d, id_idx_t **ids_out)
         if (ids[i].id == ids[i - 1].id) {
             char p[64];
             snprintf(p, sizeof(p), "%s[%zu].%s", LK_KEY_STACKS, ids[i].idx, LK_KEY_ID);
-            return fail(c, p, "duplicate stack id %" PRIu64, ids[i].id);
+            return lk_jfail(c, p, "duplicate stack id %" PRIu64, ids[i].id);
         }
     return 0;
 }
@@ -411,7 +221,8 @@ static int load_sites(ctx_t *c, json_t *root, lk_dump_t *d, const id_idx_t *ids)
     json_t *arr, *s;
     size_t i;
     void *vec;
-    int rc = get_array(c, root, LK_KEY_SITES, true, sizeof(lk_site_t), &arr, &vec, &d->nsites);
+    int rc = lk_jget_array(c, root, "", LK_KEY_SITES, true, sizeof(lk_site_t), &arr, &vec,
+                           &d->nsites);
     d->sites = vec;
     if (rc < 0)
         return rc;
@@ -420,7 +231,7 @@ static int load_sites(ctx_t *c, json_t *root, lk_dump_t *d, const id_idx_t *ids)
         lk_site_t *st = &d->sites[i];
         snprintf(p, sizeof(p), "%s[%zu]", LK_KEY_SITES, i);
         if (!json_is_object(s))
-            return fail(c, p, "expected object, got %s", type_name(s));
+            return lk_jfail(c, p, "expected object, got %s", lk_jtype_name(s));
         if ((rc = find_stack(c, ids, d->nstacks, s, p, LK_KEY_STACK, &st->stack_idx)) < 0)
             return rc;
         st->stack_id = d->stacks[st->stack_idx].id;
@@ -436,10 +247,10 @@ static int load_sites(ctx_t *c, json_t *root, lk_dump_t *d, const id_idx_t *ids)
             { LK_KEY_MAX_REQUEST, false, &st->max_request_bytes },
         };
         for (size_t k = 0; k < sizeof(f) / sizeof(f[0]); k++)
-            if ((rc = get_u64(c, s, p, f[k].key, f[k].req, LK_MAX_COUNT, 0, f[k].out)) < 0)
+            if ((rc = lk_jget_u64(c, s, p, f[k].key, f[k].req, LK_MAX_COUNT, 0, f[k].out)) < 0)
                 return rc;
         if (st->live_blocks == 0 && st->live_bytes > 0)
-            return fail(c, p, "%" PRIu64 " live bytes in 0 live blocks", st->live_bytes);
+            return lk_jfail(c, p, "%" PRIu64 " live bytes in 0 live blocks", st->live_bytes);
     }
     return 0;
 }
@@ -449,8 +260,8 @@ static int load_mismatches(ctx_t *c, json_t *root, lk_dump_t *d, const id_idx_t 
     json_t *arr, *s;
     size_t i;
     void *vec;
-    int rc = get_array(c, root, LK_KEY_MISMATCHES, false, sizeof(lk_mismatch_t), &arr, &vec,
-                       &d->nmismatches);
+    int rc = lk_jget_array(c, root, "", LK_KEY_MISMATCHES, false, sizeof(lk_mismatch_t), &arr, &vec,
+                           &d->nmismatches);
     d->mismatches = vec;
     if (rc < 0 || arr == NULL)
         return rc;
@@ -459,14 +270,14 @@ static int load_mismatches(ctx_t *c, json_t *root, lk_dump_t *d, const id_idx_t 
         lk_mismatch_t *m = &d->mismatches[i];
         snprintf(p, sizeof(p), "%s[%zu]", LK_KEY_MISMATCHES, i);
         if (!json_is_object(s))
-            return fail(c, p, "expected object, got %s", type_name(s));
+            return lk_jfail(c, p, "expected object, got %s", lk_jtype_name(s));
         if ((rc = find_stack(c, ids, d->nstacks, s, p, LK_KEY_ALLOC_STACK, &m->alloc_stack_idx)) < 0
             || (rc = find_stack(c, ids, d->nstacks, s, p, LK_KEY_FREE_STACK,
                                 &m->free_stack_idx)) < 0
             || (rc = parse_family(c, s, p, LK_KEY_ALLOC_FAMILY, &m->alloc_family)) < 0
             || (rc = parse_family(c, s, p, LK_KEY_FREE_FAMILY, &m->free_family)) < 0
-            || (rc = get_u64(c, s, p, LK_KEY_COUNT, true, LK_MAX_COUNT, 0, &m->count)) < 0
-            || (rc = get_u64(c, s, p, LK_KEY_BYTES, false, LK_MAX_COUNT, 0, &m->bytes)) < 0)
+            || (rc = lk_jget_u64(c, s, p, LK_KEY_COUNT, true, LK_MAX_COUNT, 0, &m->count)) < 0
+            || (rc = lk_jget_u64(c, s, p, LK_KEY_BYTES, false, LK_MAX_COUNT, 0, &m->bytes)) < 0)
             return rc;
     }
     return 0;
@@ -477,8 +288,8 @@ static int load_failures(ctx_t *c, json_t *root, lk_dump_t *d, const id_idx_t *i
     json_t *arr, *s;
     size_t i;
     void *vec;
-    int rc = get_array(c, root, LK_KEY_FAILURES, false, sizeof(lk_failure_t), &arr, &vec,
-                       &d->nfailures);
+    int rc = lk_jget_array(c, root, "", LK_KEY_FAILURES, false, sizeof(lk_failure_t), &arr, &vec,
+                           &d->nfailures);
     d->failures = vec;
     if (rc < 0 || arr == NULL)
         return rc;
@@ -488,20 +299,20 @@ static int load_failures(ctx_t *c, json_t *root, lk_dump_t *d, const id_idx_t *i
         int kind;
         snprintf(p, sizeof(p), "%s[%zu]", LK_KEY_FAILURES, i);
         if (!json_is_object(s))
-            return fail(c, p, "expected object, got %s", type_name(s));
+            return lk_jfail(c, p, "expected object, got %s", lk_jtype_name(s));
         if ((rc = find_stack(c, ids, d->nstacks, s, p, LK_KEY_STACK, &f->stack_idx)) < 0
-            || (rc = parse_name(c, s, p, LK_KEY_KIND, true, failure_names, NNAMES(failure_names),
-                                0, &kind)) < 0
+            || (rc = lk_jget_name(c, s, p, LK_KEY_KIND, true, failure_names, NNAMES(failure_names),
+                                  0, &kind)) < 0
             || (rc = get_str(c, s, p, LK_KEY_FUNCTION, false, &f->function)) < 0
-            || (rc = get_u64(c, s, p, LK_KEY_REQUEST_BYTES, true, INT64_MAX, 0,
-                             &f->request_bytes)) < 0
-            || (rc = get_u64(c, s, p, LK_KEY_COUNT, false, LK_MAX_COUNT, 1, &f->count)) < 0
-            || (rc = get_u64(c, s, p, LK_KEY_FIRST_UPTIME_NS, false, INT64_MAX, 0,
-                             &f->first_uptime_ns)) < 0
-            || (rc = get_u64(c, s, p, LK_KEY_LAST_UPTIME_NS, false, INT64_MAX, 0,
-                             &f->last_uptime_ns)) < 0
-            || (rc = get_u64(c, s, p, LK_KEY_LIVE_BYTES_AT, false, LK_MAX_COUNT, 0,
-                             &f->live_bytes_at_first)) < 0)
+            || (rc = lk_jget_u64(c, s, p, LK_KEY_REQUEST_BYTES, true, INT64_MAX, 0,
+                                 &f->request_bytes)) < 0
+            || (rc = lk_jget_u64(c, s, p, LK_KEY_COUNT, false, LK_MAX_COUNT, 1, &f->count)) < 0
+            || (rc = lk_jget_u64(c, s, p, LK_KEY_FIRST_UPTIME_NS, false, INT64_MAX, 0,
+                                 &f->first_uptime_ns)) < 0
+            || (rc = lk_jget_u64(c, s, p, LK_KEY_LAST_UPTIME_NS, false, INT64_MAX, 0,
+                                 &f->last_uptime_ns)) < 0
+            || (rc = lk_jget_u64(c, s, p, LK_KEY_LIVE_BYTES_AT, false, LK_MAX_COUNT, 0,
+                                 &f->live_bytes_at_first)) < 0)
             return rc;
         f->kind = (lk_failure_kind_t)kind;
     }
@@ -511,7 +322,7 @@ static int load_failures(ctx_t *c, json_t *root, lk_dump_t *d, const id_idx_t *i
 static int load_timeline(ctx_t *c, json_t *root, lk_dump_t *d)
 {
     json_t *tl;
-    int rc = get(c, root, "", LK_KEY_TIMELINE, JSON_OBJECT, false, true, &tl);
+    int rc = lk_jget(c, root, "", LK_KEY_TIMELINE, JSON_OBJECT, false, true, &tl);
     if (rc < 0 || tl == NULL)
         return rc;
     struct { const char *key; uint64_t **out; } cols[] = {
@@ -528,7 +339,7 @@ static int load_timeline(ctx_t *c, json_t *root, lk_dump_t *d)
         size_t i;
         char p[96];
         snprintf(p, sizeof(p), "%s", LK_KEY_TIMELINE);
-        if ((rc = get(c, tl, p, cols[k].key, JSON_ARRAY, false, false, &arr)) < 0)
+        if ((rc = lk_jget(c, tl, p, cols[k].key, JSON_ARRAY, false, false, &arr)) < 0)
             return rc;
         if (arr == NULL)
             continue;
@@ -537,8 +348,8 @@ static int load_timeline(ctx_t *c, json_t *root, lk_dump_t *d)
             first = false;
         } else if (json_array_size(arr) != n) {
             snprintf(p, sizeof(p), "%s.%s", LK_KEY_TIMELINE, cols[k].key);
-            return fail(c, p, "length %zu differs from the other columns (%zu)",
-                        json_array_size(arr), n);
+            return lk_jfail(c, p, "length %zu differs from the other columns (%zu)",
+                            json_array_size(arr), n);
         }
         if (n == 0)
             continue;
@@ -546,7 +357,7 @@ static int load_timeline(ctx_t *c, json_t *root, lk_dump_t *d)
             return -ENOMEM;
         json_array_foreach(arr, i, v) {
             snprintf(p, sizeof(p), "%s.%s[%zu]", LK_KEY_TIMELINE, cols[k].key, i);
-            if ((rc = check_u64(c, p, v, INT64_MAX, &(*cols[k].out)[i])) < 0)
+            if ((rc = lk_jcheck_u64(c, p, v, INT64_MAX, &(*cols[k].out)[i])) < 0)
                 return rc;
         }
     }
@@ -564,62 +375,62 @@ static int load_header(ctx_t *c, json_t *root, lk_dump_t *d)
     uint64_t u;
     int rc, trig;
 
-    if ((rc = get(c, root, "", LK_KEY_FORMAT, JSON_STRING, true, false, &v)) < 0)
+    if ((rc = lk_jget(c, root, "", LK_KEY_FORMAT, JSON_STRING, true, false, &v)) < 0)
         return rc;
     if (strcmp(json_string_value(v), LIBLEAK_DUMP_FORMAT) != 0)
-        return fail(c, LK_KEY_FORMAT, "not a libleak dump (format \"%.40s\", expected \"%s\")",
-                    json_string_value(v), LIBLEAK_DUMP_FORMAT);
-    if ((rc = get_u64(c, root, "", LK_KEY_VERSION, true, INT32_MAX, 0, &u)) < 0)
+        return lk_jfail(c, LK_KEY_FORMAT, "not a libleak dump (format \"%.40s\", expected \"%s\")",
+                        json_string_value(v), LIBLEAK_DUMP_FORMAT);
+    if ((rc = lk_jget_u64(c, root, "", LK_KEY_VERSION, true, INT32_MAX, 0, &u)) < 0)
         return rc;
     if (u > LIBLEAK_DUMP_VERSION)
-        return fail(c, NULL, "dump format version %" PRIu64 " is newer than this leak-analyze "
-                    "supports (version %d); upgrade leak-analyze", u, LIBLEAK_DUMP_VERSION);
+        return lk_jfail(c, NULL, "dump format version %" PRIu64 " is newer than this leak-analyze "
+                        "supports (version %d); upgrade leak-analyze", u, LIBLEAK_DUMP_VERSION);
     if (u < 1)
-        return fail(c, LK_KEY_VERSION, "invalid version 0");
+        return lk_jfail(c, LK_KEY_VERSION, "invalid version 0");
     d->version = (int)u;
 
-    if ((rc = get(c, root, "", LK_KEY_PROCESS, JSON_OBJECT, true, false, &proc)) < 0)
+    if ((rc = lk_jget(c, root, "", LK_KEY_PROCESS, JSON_OBJECT, true, false, &proc)) < 0)
         return rc;
-    if ((rc = get_u64(c, proc, LK_KEY_PROCESS, LK_KEY_PID, true, LK_MAX_PID, 0, &u)) < 0)
+    if ((rc = lk_jget_u64(c, proc, LK_KEY_PROCESS, LK_KEY_PID, true, LK_MAX_PID, 0, &u)) < 0)
         return rc;
     if (u == 0)
-        return fail(c, LK_KEY_PROCESS "." LK_KEY_PID, "invalid pid 0");
+        return lk_jfail(c, LK_KEY_PROCESS "." LK_KEY_PID, "invalid pid 0");
     d->pid = (int)u;
-    if ((rc = get_u64(c, proc, LK_KEY_PROCESS, LK_KEY_PPID, false, LK_MAX_PID, 0, &u)) < 0)
+    if ((rc = lk_jget_u64(c, proc, LK_KEY_PROCESS, LK_KEY_PPID, false, LK_MAX_PID, 0, &u)) < 0)
         return rc;
     d->ppid = (int)u;
     if ((rc = get_str(c, proc, LK_KEY_PROCESS, LK_KEY_EXE, false, &d->exe)) < 0
-        || (rc = get_u64(c, proc, LK_KEY_PROCESS, LK_KEY_START_UNIX_MS, false, INT64_MAX, 0,
-                         &d->start_unix_ms)) < 0)
+        || (rc = lk_jget_u64(c, proc, LK_KEY_PROCESS, LK_KEY_START_UNIX_MS, false, INT64_MAX, 0,
+                             &d->start_unix_ms)) < 0)
         return rc;
 
-    if ((rc = get(c, root, "", LK_KEY_DUMP, JSON_OBJECT, false, false, &dump)) < 0)
+    if ((rc = lk_jget(c, root, "", LK_KEY_DUMP, JSON_OBJECT, false, false, &dump)) < 0)
         return rc;
     if (dump != NULL) {
-        if ((rc = get_u64(c, dump, LK_KEY_DUMP, LK_KEY_SEQ, false, INT64_MAX, 0, &d->seq)) < 0
-            || (rc = parse_name(c, dump, LK_KEY_DUMP, LK_KEY_TRIGGER, false, trigger_names,
-                                NNAMES(trigger_names), LK_TRIGGER_EXIT, &trig)) < 0
+        if ((rc = lk_jget_u64(c, dump, LK_KEY_DUMP, LK_KEY_SEQ, false, INT64_MAX, 0, &d->seq)) < 0
+            || (rc = lk_jget_name(c, dump, LK_KEY_DUMP, LK_KEY_TRIGGER, false, trigger_names,
+                                  NNAMES(trigger_names), LK_TRIGGER_EXIT, &trig)) < 0
             || (rc = get_str(c, dump, LK_KEY_DUMP, LK_KEY_LABEL, false, &d->label)) < 0
-            || (rc = get_u64(c, dump, LK_KEY_DUMP, LK_KEY_UNIX_MS, false, INT64_MAX, 0,
-                             &d->unix_ms)) < 0
-            || (rc = get_u64(c, dump, LK_KEY_DUMP, LK_KEY_UPTIME_NS, false, INT64_MAX, 0,
-                             &d->uptime_ns)) < 0
-            || (rc = get_u64(c, dump, LK_KEY_DUMP, LK_KEY_RSS_BYTES, false, LK_MAX_COUNT, 0,
-                             &d->rss_bytes)) < 0)
+            || (rc = lk_jget_u64(c, dump, LK_KEY_DUMP, LK_KEY_UNIX_MS, false, INT64_MAX, 0,
+                                 &d->unix_ms)) < 0
+            || (rc = lk_jget_u64(c, dump, LK_KEY_DUMP, LK_KEY_UPTIME_NS, false, INT64_MAX, 0,
+                                 &d->uptime_ns)) < 0
+            || (rc = lk_jget_u64(c, dump, LK_KEY_DUMP, LK_KEY_RSS_BYTES, false, LK_MAX_COUNT, 0,
+                                 &d->rss_bytes)) < 0)
             return rc;
         d->trigger = (lk_trigger_t)trig;
     }
 
-    if ((rc = get(c, root, "", LK_KEY_CONFIG, JSON_OBJECT, false, false, &o)) < 0)
+    if ((rc = lk_jget(c, root, "", LK_KEY_CONFIG, JSON_OBJECT, false, false, &o)) < 0)
         return rc;
     if (o != NULL
-        && ((rc = get_u64(c, o, LK_KEY_CONFIG, LK_KEY_MAX_DEPTH, false, LK_MAX_FRAMES, 0,
-                          &d->max_depth)) < 0
-            || (rc = get_u64(c, o, LK_KEY_CONFIG, LK_KEY_SAMPLE_BYTES, false, LK_MAX_COUNT, 0,
-                             &d->sample_bytes)) < 0))
+        && ((rc = lk_jget_u64(c, o, LK_KEY_CONFIG, LK_KEY_MAX_DEPTH, false, LK_MAX_FRAMES, 0,
+                              &d->max_depth)) < 0
+            || (rc = lk_jget_u64(c, o, LK_KEY_CONFIG, LK_KEY_SAMPLE_BYTES, false, LK_MAX_COUNT, 0,
+                                 &d->sample_bytes)) < 0))
         return rc;
 
-    if ((rc = get(c, root, "", LK_KEY_LIMITS, JSON_OBJECT, false, false, &o)) < 0)
+    if ((rc = lk_jget(c, root, "", LK_KEY_LIMITS, JSON_OBJECT, false, false, &o)) < 0)
         return rc;
     if (o != NULL) {
         lk_limits_t *l = &d->limits;
@@ -636,7 +447,7 @@ static int load_header(ctx_t *c, json_t *root, lk_dump_t *d)
             return rc;
     }
 
-    if ((rc = get(c, root, "", LK_KEY_TOTALS, JSON_OBJECT, false, false, &o)) < 0)
+    if ((rc = lk_jget(c, root, "", LK_KEY_TOTALS, JSON_OBJECT, false, false, &o)) < 0)
         return rc;
     d->totals.complete = true;
     if (o != NULL) {
@@ -651,10 +462,11 @@ static int load_header(ctx_t *c, json_t *root, lk_dump_t *d)
             { LK_KEY_DROPPED_EVENTS, &t->dropped_events },
         };
         for (size_t k = 0; k < sizeof(f) / sizeof(f[0]); k++)
-            if ((rc = get_u64(c, o, LK_KEY_TOTALS, f[k].key, false, LK_MAX_COUNT, 0,
-                              f[k].out)) < 0)
+            if ((rc = lk_jget_u64(c, o, LK_KEY_TOTALS, f[k].key, false, LK_MAX_COUNT, 0,
+                                  f[k].out)) < 0)
                 return rc;
-        if ((rc = get_bool(c, o, LK_KEY_TOTALS, LK_KEY_COMPLETE, true, &t->complete)) < 0)
+        if ((rc = lk_jget_bool(c, o, LK_KEY_TOTALS, LK_KEY_COMPLETE, false, true,
+                               &t->complete)) < 0)
             return rc;
     }
     return 0;
@@ -663,25 +475,25 @@ static int load_header(ctx_t *c, json_t *root, lk_dump_t *d)
 int lk_load_buffer(const char *name, const char *buf, size_t len, lk_dump_t **out,
                    char *err, size_t errlen)
 {
-    ctx_t c = { name, err, errlen };
+    ctx_t c = { .name = name, .err = err, .errlen = errlen };
     json_error_t jerr;
     id_idx_t *ids = NULL;
     int rc;
 
     *out = NULL;
     if (len == 0)
-        return fail(&c, NULL, "empty file");
+        return lk_jfail(&c, NULL, "empty file");
     json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
     if (root == NULL)
-        return fail(&c, NULL, "not valid JSON: %s (line %d, column %d)", jerr.text, jerr.line,
-                    jerr.column);
+        return lk_jfail(&c, NULL, "not valid JSON: %s (line %d, column %d)", jerr.text, jerr.line,
+                        jerr.column);
     lk_dump_t *d = calloc(1, sizeof(*d));
     if (d == NULL) {
         rc = -ENOMEM;
         goto out_root;
     }
     if (!json_is_object(root)) {
-        rc = fail(&c, NULL, "expected a JSON object at top level, got %s", type_name(root));
+        rc = lk_jfail(&c, NULL, "expected a JSON object at top level, got %s", lk_jtype_name(root));
         goto out_dump;
     }
     if ((rc = load_header(&c, root, d)) < 0 || (rc = load_modules(&c, root, d)) < 0
@@ -705,7 +517,7 @@ int lk_load_buffer(const char *name, const char *buf, size_t len, lk_dump_t **ou
 
 out_dump:
     if (rc == -ENOMEM)
-        fail(&c, NULL, "out of memory");
+        lk_jfail(&c, NULL, "out of memory");
     free(ids);
     lk_dump_free(d);
 out_root:

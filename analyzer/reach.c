@@ -15,6 +15,7 @@
 #include <jansson.h>
 
 #include "growth.h"
+#include "jsonget.h"
 #include "model.h"
 
 static const char *const root_names[] = LK_REACH_ROOT_NAMES;
@@ -27,117 +28,40 @@ const char *lk_root_name(lk_root_t r)
 /* ### parsing */
 
 typedef struct ctx {
-    const char *name;
-    char *err;
-    size_t errlen;
+    lk_jctx_t j;            /* errors read "file: reachability.path: problem" */
     const lk_dump_t *d;
     uint64_t *ids;          /* d->stacks ids, sorted, with their indexes */
     size_t *idx;
 } ctx_t;
 
-static int fail(ctx_t *c, const char *path, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+/* Thin adapters onto jsonget.c: the reachability object has no nullable
+ * keys, and every count is bounded by LK_MAX_COUNT. */
+#define fail(c, ...) lk_jfail(&(c)->j, __VA_ARGS__)
+#define type_name lk_jtype_name
 
-/* Write "name: reachability.path: message" into the error buffer; -EINVAL. */
-static int fail(ctx_t *c, const char *path, const char *fmt, ...)
-{
-    char msg[256];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    if (c->err != NULL && c->errlen > 0)
-        snprintf(c->err, c->errlen, "%s: %s%s%s: %s", c->name, LK_KEY_REACH,
-                 path[0] != '\0' ? "." : "", path, msg);
-    return -EINVAL;
-}
-
-static const char *type_name(const json_t *j)
-{
-    switch (json_typeof(j)) {
-    case JSON_OBJECT: return "object";
-    case JSON_ARRAY: return "array";
-    case JSON_STRING: return "string";
-    case JSON_INTEGER: return "integer";
-    case JSON_REAL: return "number";
-    case JSON_TRUE: case JSON_FALSE: return "boolean";
-    case JSON_NULL: return "null";
-    }
-    return "value";
-}
-
-/* Fetch 'key' of 'obj' (path 'at') with type 'type'; absent is an error
- * when 'required', else *out = NULL. */
 static int get(ctx_t *c, json_t *obj, const char *at, const char *key, json_type type,
                bool required, json_t **out)
 {
-    char p[160];
-    json_t *v = json_object_get(obj, key);
-
-    *out = NULL;
-    snprintf(p, sizeof(p), "%s%s%s", at, at[0] != '\0' ? "." : "", key);
-    if (v == NULL)
-        return required ? fail(c, p, "missing") : 0;
-    if (json_typeof(v) != type && !(type == JSON_TRUE && json_is_boolean(v))) {
-        const char *want = type == JSON_OBJECT ? "object" : type == JSON_ARRAY ? "array"
-                         : type == JSON_STRING ? "string" : type == JSON_INTEGER ? "integer"
-                         : "boolean";
-        return fail(c, p, "expected %s, got %s", want, type_name(v));
-    }
-    *out = v;
-    return 0;
+    return lk_jget(&c->j, obj, at, key, type, required, false, out);
 }
 
 /* A count in [0, LK_MAX_COUNT]; absent leaves 0 unless required. */
 static int get_count(ctx_t *c, json_t *obj, const char *at, const char *key, bool required,
                      uint64_t *out)
 {
-    char p[160];
-    json_t *v;
-    int rc = get(c, obj, at, key, JSON_INTEGER, required, &v);
-
-    *out = 0;
-    if (rc < 0 || v == NULL)
-        return rc;
-    json_int_t i = json_integer_value(v);
-    snprintf(p, sizeof(p), "%s%s%s", at, at[0] != '\0' ? "." : "", key);
-    if (i < 0)
-        return fail(c, p, "negative value %" JSON_INTEGER_FORMAT, i);
-    if ((uint64_t)i > LK_MAX_COUNT)
-        return fail(c, p, "absurd value %" JSON_INTEGER_FORMAT " (limit %" PRIu64 ")", i,
-                    LK_MAX_COUNT);
-    *out = (uint64_t)i;
-    return 0;
+    return lk_jget_u64(&c->j, obj, at, key, required, LK_MAX_COUNT, 0, out);
 }
 
 static int get_bool(ctx_t *c, json_t *obj, const char *at, const char *key, bool required,
                     bool def, bool *out)
 {
-    json_t *v;
-    int rc = get(c, obj, at, key, JSON_TRUE, required, &v);
-
-    *out = v != NULL ? json_is_true(v) : def;
-    return rc;
+    return lk_jget_bool(&c->j, obj, at, key, required, def, out);
 }
 
-/* Look string 'key' up in 'names' (n entries); *out = its index. */
 static int get_name(ctx_t *c, json_t *obj, const char *at, const char *key,
                     const char *const *names, size_t n, int *out)
 {
-    char p[160];
-    json_t *v;
-    int rc = get(c, obj, at, key, JSON_STRING, true, &v);
-
-    if (rc < 0)
-        return rc;
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(json_string_value(v), names[i]) == 0) {
-            *out = (int)i;
-            return 0;
-        }
-    snprintf(p, sizeof(p), "%s.%s", at, key);
-    return fail(c, p, "unknown value \"%.40s\"", json_string_value(v));
+    return lk_jget_name(&c->j, obj, at, key, true, names, n, 0, out);
 }
 
 static const char *const family_names[] = LK_FAMILY_NAMES;
@@ -207,24 +131,7 @@ static int get_addr(ctx_t *c, json_t *obj, const char *at, const char *key, bool
     *out = 0;
     if (rc < 0 || v == NULL)
         return rc;
-    snprintf(p, sizeof(p), "%s.%s", at, key);
-    const char *s = json_string_value(v);
-    if (s[0] != '0' || (s[1] != 'x' && s[1] != 'X') || s[2] == '\0')
-        return fail(c, p, "expected hex string like \"0x1234\", got \"%.40s\"", s);
-    uint64_t a = 0;
-    for (size_t i = 2; s[i] != '\0'; i++) {
-        char ch = s[i];
-        unsigned dg;
-        if (ch >= '0' && ch <= '9') dg = (unsigned)(ch - '0');
-        else if (ch >= 'a' && ch <= 'f') dg = (unsigned)(ch - 'a' + 10);
-        else if (ch >= 'A' && ch <= 'F') dg = (unsigned)(ch - 'A' + 10);
-        else return fail(c, p, "bad hex digit in \"%.40s\"", s);
-        if (i >= 18)
-            return fail(c, p, "address \"%.40s\" wider than 64 bits", s);
-        a = (a << 4) | dg;
-    }
-    *out = a;
-    return 0;
+    return lk_jparse_addr(&c->j, lk_jpath(p, sizeof(p), at, key), v, out);
 }
 
 /* {count, blocks, bytes} at 'key' (optional object). */
@@ -246,19 +153,7 @@ static int get_sum(ctx_t *c, json_t *obj, const char *key, lk_reach_sum_t *out)
 static int get_array(ctx_t *c, json_t *obj, const char *at, const char *key, size_t elem,
                      json_t **arr, void **vec, size_t *n)
 {
-    int rc = get(c, obj, at, key, JSON_ARRAY, true, arr);
-
-    *vec = NULL;
-    *n = 0;
-    if (rc < 0)
-        return rc;
-    size_t len = json_array_size(*arr);
-    if (len == 0)
-        return 0;
-    if ((*vec = calloc(len, elem)) == NULL)
-        return -ENOMEM;
-    *n = len;
-    return 0;
+    return lk_jget_array(&c->j, obj, at, key, true, elem, arr, vec, n);
 }
 
 static int expect_object(ctx_t *c, const char *at, json_t *v)
@@ -436,7 +331,8 @@ static int cmp_pair(const void *a, const void *b)
 
 int lk_reach_parse(const char *name, lk_dump_t *d, char *err, size_t errlen)
 {
-    ctx_t c = { .name = name, .err = err, .errlen = errlen, .d = d };
+    ctx_t c = { .j = { .name = name, .root = LK_KEY_REACH, .err = err, .errlen = errlen },
+                .d = d };
     json_t *sec = d->reach_json;
     lk_reach_t *r;
     id_pair_t *pairs = NULL;
