@@ -435,7 +435,15 @@ json_t *lk_dump_build(int trigger, const char *label, unsigned seq)
     /* Sites first, then groups, then the stack count: every stack they name
      * was interned before them, so it is in [0, stack count). */
     uint32_t nsites = lk_site_count();
-    lk_site_t *sites = nsites ? lk_real_calloc(nsites, sizeof *sites) : NULL;
+    /* lk_site_t is cache-line aligned (many threads write its counters), which
+     * calloc's 16-byte alignment does not honour: posix_memalign (with the
+     * guard held, a pass-through to the real one) and lk_real_free. */
+    lk_site_t *sites = NULL;
+    if (nsites && posix_memalign((void **)&sites, _Alignof(lk_site_t),
+                                 (size_t)nsites * sizeof *sites) == 0)
+        memset(sites, 0, (size_t)nsites * sizeof *sites);
+    else
+        sites = NULL;
     if (!sites)
         nsites = 0;
     for (uint32_t i = 0; i < nsites; i++)
@@ -548,7 +556,8 @@ static int dump_cb(const char *data, size_t size, void *arg)
  * file and rename.  Returns 0 or -errno; 'what' names the failing step. */
 static int write_file(json_t *root, unsigned seq, int trigger, const char **what)
 {
-    char path[4096], tmp[4096];
+    /* Static, guarded by dump_lock: '*what' points into them after return. */
+    static char path[4096], tmp[4096];
     const char *dir = lk_config.dir ? lk_config.dir : ".";
     const char *tname = trigger_names[trigger];
     /* <dir>/libleak.<pid>.<seq>.<trigger>.json, first as .libleak....json.tmp */
