@@ -41,6 +41,10 @@ static struct {
 enum { BOOT_NONE, BOOT_RUNNING, BOOT_DONE };
 enum { TRACK_OFF, TRACK_STARTING, TRACK_ON, TRACK_DISABLED };
 static int boot_state;              /* BOOT_*, atomic */
+/* Set once tracking runs with LIBLEAK_SAMPLE_BYTES: then free() of a pointer
+ * whose table shard is empty (almost every unsampled block) is the real free
+ * and nothing else. */
+static bool free_fast;
 static int track_state;             /* TRACK_*, atomic */
 
 /* ### bootstrap arena: serves dlsym's own calloc/malloc before 'real' is set.
@@ -231,6 +235,8 @@ static bool tracking_start(void)
     lk_tracker_init();
     lk_trigger_start_tracking();
     __atomic_store_n(&track_state, TRACK_ON, __ATOMIC_RELEASE);
+    if (lk_config.sample_bytes != 0)
+        __atomic_store_n(&free_fast, true, __ATOMIC_RELEASE);
     return true;
 }
 
@@ -280,8 +286,9 @@ static __attribute__((noinline)) void mul_overflow(const char *fn)
     lk_track_failure(LK_FAIL_MUL_OVERFLOW, fn, INT64_MAX, &f);
 }
 
-/* Untrack 'p' (freed by 'family''s deallocator), preserving errno. */
-static inline void before_free(void *p, int family)
+/* Untrack 'p' (freed by 'family''s deallocator), preserving errno.  Out of
+ * line: the free hooks stay leaves that tail-call the real free. */
+static __attribute__((noinline)) void before_free(void *p, int family)
 {
     LK_GUARD;
     int e = errno;
@@ -290,16 +297,27 @@ static inline void before_free(void *p, int family)
 }
 
 /* A hook body for the malloc-like functions: CALL is the real call.  While
- * sampling, an allocation the countdown skips is only recorded if it failed. */
+ * sampling, an allocation the countdown skips runs as if untracked (no guard:
+ * the real allocator never calls back into the hooks) and is only recorded if
+ * it failed. */
 #define ALLOC_HOOK(size, family, fn, CALL)                                   \
     do {                                                                    \
         if (!tracking())                                                    \
             return CALL;                                                    \
-        bool skip_ = lk_sample_skip(size);                                  \
+        if (lk_sample_skip(size)) {     /* untracked: no guard, no errno */ \
+            void *q_ = CALL;                                                \
+            if (lk_likely(q_ != NULL))                                      \
+                return q_;                                                  \
+            int qe_ = errno;            /* a failure is recorded anyway */  \
+            {                                                               \
+                LK_GUARD;                                                   \
+                after_alloc(NULL, size, family, fn, qe_);                   \
+            }                                                               \
+            errno = qe_;                                                    \
+            return NULL;                                                    \
+        }                                                                   \
         LK_GUARD;                                                           \
         void *p_ = CALL;                                                    \
-        if (skip_ && lk_likely(p_ != NULL))                                 \
-            return p_;                                                      \
         int e_ = errno;                                                     \
         after_alloc(p_, size, family, fn, e_);                              \
         errno = e_;                                                         \
@@ -307,22 +325,48 @@ static inline void before_free(void *p, int family)
     } while (0)
 
 /* ### the C allocator */
-EXPORT void *malloc(size_t n)
+static __attribute__((noinline)) void *malloc_hook(size_t n)
 {
     if (lk_unlikely(!booted()))
         return arena_alloc(n, 16);
     ALLOC_HOOK(n, LK_FAMILY_MALLOC, "malloc", real.malloc(n));
 }
 
-EXPORT void free(void *p)
+EXPORT void *malloc(size_t n)
+{
+    /* Sampling fast path: the countdown is non-zero only once tracking runs
+     * with LIBLEAK_SAMPLE_BYTES (so the real functions are resolved); an
+     * allocation it skips is the real call and one TLS update.  Exact mode:
+     * the countdown stays 0 and this is one compare before the full hook. */
+    uint64_t left = lk_tls_sample_left;
+    if (lk_likely(n < left) && lk_likely(!lk_tls_guard)) {
+        lk_tls_sample_left = left - n;
+        return real.malloc(n);
+    }
+    return malloc_hook(n);
+}
+
+static __attribute__((noinline)) void free_hook(void *p)
 {
     if (!p || lk_unlikely(in_arena(p)))
         return;
     if (lk_unlikely(!booted()))
         return;                     /* cannot happen after boot: leak it */
-    if (tracking())
+    if (tracking() && lk_table_may_hold((uintptr_t)p))
         before_free(p, LK_FAMILY_MALLOC);
     real.free(p);
+}
+
+EXPORT void free(void *p)
+{
+    if (lk_likely(__atomic_load_n(&free_fast, __ATOMIC_RELAXED)) &&
+        (uintptr_t)p - (uintptr_t)arena >= ARENA_BYTES &&
+        !__atomic_load_n(&lk_table_occupied[lk_table_ptr_hash((uintptr_t)p) >>
+                                            (64 - LK_TABLE_SHARDS_LOG2)], __ATOMIC_RELAXED)) {
+        real.free(p);               /* free(NULL) included */
+        return;
+    }
+    free_hook(p);
 }
 
 EXPORT void *calloc(size_t n, size_t size)
@@ -503,7 +547,7 @@ static void delete_impl(void *p, int family)
 {
     if (!p || lk_unlikely(in_arena(p)) || lk_unlikely(!booted()))
         return;
-    if (tracking())
+    if (tracking() && lk_table_may_hold((uintptr_t)p))
         before_free(p, family);
     real.free(p);
 }

@@ -163,6 +163,26 @@ int lk_table_init(void);
 int lk_table_insert(uintptr_t ptr, const lk_block_t *b);
 /* Remove 'ptr' and copy its record to 'out'.  Returns 0 or -ENOENT. */
 int lk_table_remove(uintptr_t ptr, lk_block_t *out);
+/* Shards: chosen by the top bits of a Fibonacci hash of the pointer. */
+#define LK_TABLE_SHARDS_LOG2 6
+static inline uint64_t lk_table_ptr_hash(uintptr_t ptr)
+{
+    return (uint64_t)(ptr >> 4) * UINT64_C(0x9E3779B97F4A7C15);
+}
+/* While sampling, 1 for each shard that holds a block (written under the shard
+ * lock on 0 <-> 1 transitions only; exact mode leaves it alone). */
+extern uint8_t lk_table_occupied[1u << LK_TABLE_SHARDS_LOG2];
+/* Could 'ptr' be in the table?  While sampling: false when its shard is empty
+ * (lock-free; see lk_table_remove), so the free of an unsampled block skips
+ * the guard, errno and the lock.  Exact mode: always true (every free is
+ * looked up, and a miss is an untracked free). */
+static inline bool lk_table_may_hold(uintptr_t ptr)
+{
+    if (lk_likely(lk_config.sample_bytes == 0))
+        return true;
+    return __atomic_load_n(&lk_table_occupied[lk_table_ptr_hash(ptr) >> (64 - LK_TABLE_SHARDS_LOG2)],
+                           __ATOMIC_RELAXED) != 0;
+}
 /* Is 'ptr' live?  Copies its record when 'out' is non-NULL. */
 bool lk_table_lookup(uintptr_t ptr, lk_block_t *out);
 /* Live blocks now (sum over shards, racy but never torn per shard). */

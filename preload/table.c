@@ -14,7 +14,7 @@
 #include "internal.h"
 
 /* Keep it a power of 2: the shard is the top bits of the pointer hash. */
-#define NSHARDS_LOG2 6
+#define NSHARDS_LOG2 LK_TABLE_SHARDS_LOG2
 #define NSHARDS (1u << NSHARDS_LOG2)
 #define SLOT_PAGE_SLOTS 256u        /* 4 KiB of slots: the growth granule */
 /* Grow by 3/2 when the load passes 0.8, so the load stays in [0.53, 0.8] and a
@@ -76,6 +76,14 @@ typedef struct shard {
 } __attribute__((aligned(64))) shard_t;
 
 static shard_t shards[NSHARDS];
+uint8_t lk_table_occupied[NSHARDS] __attribute__((aligned(64)));
+
+/* Sampling only: keep lk_table_occupied[] in step with shard 's''s count. */
+static inline void note_occupied(const shard_t *s)
+{
+    if (lk_unlikely(lk_config.sample_bytes != 0))
+        __atomic_store_n(&lk_table_occupied[s - shards], s->count != 0, __ATOMIC_RELAXED);
+}
 int lk_table_init(void)
 {
     return 0;                   /* static zero state is a valid empty table */
@@ -84,7 +92,7 @@ int lk_table_init(void)
 /* Fibonacci hash of the pointer without its (always zero) alignment bits. */
 static inline uint64_t ptr_hash(uintptr_t ptr)
 {
-    return (uint64_t)(ptr >> 4) * UINT64_C(0x9E3779B97F4A7C15);
+    return lk_table_ptr_hash(ptr);
 }
 
 static inline shard_t *shard_of(uint64_t h)
@@ -192,6 +200,8 @@ int lk_table_insert(uintptr_t ptr, const lk_block_t *b)
     }
     raw_insert(s->slots, s->cap, (uint64_t)ptr | (uint64_t)(b->family & 3), pack_val(b), h);
     __atomic_store_n(&s->count, s->count + 1, __ATOMIC_RELAXED);
+    if (s->count == 1)
+        note_occupied(s);
 out_unlock:
     spin_unlock(&s->lock);
     return rc;
@@ -240,6 +250,8 @@ int lk_table_remove(uintptr_t ptr, lk_block_t *out)
         unpack(s->slots[i].key, s->slots[i].val, out);
         delete_slot(s, i);
         __atomic_store_n(&s->count, s->count - 1, __ATOMIC_RELAXED);
+        if (s->count == 0)
+            note_occupied(s);
         rc = 0;
     }
     spin_unlock(&s->lock);
@@ -348,6 +360,7 @@ void lk_table_reset_for_tests(void)
         s->slots = NULL;
         s->cap = 0;
         s->count = 0;
+        lk_table_occupied[i] = 0;
         spin_unlock(&s->lock);
     }
 }
