@@ -35,6 +35,7 @@ static void teardown(void)
 {
     lk_config.sample_bytes = 0;
     lk_sample_seed(12345);
+    lk_tracker_reset_for_tests();   /* free the tables: clean under ASan's leak check */
 }
 
 /* Deterministic sizes: a 64-bit LCG. */
