@@ -286,9 +286,8 @@ static __attribute__((noinline)) void mul_overflow(const char *fn)
     lk_track_failure(LK_FAIL_MUL_OVERFLOW, fn, INT64_MAX, &f);
 }
 
-/* Untrack 'p' (freed by 'family''s deallocator), preserving errno.  Out of
- * line: the free hooks stay leaves that tail-call the real free. */
-static __attribute__((noinline)) void before_free(void *p, int family)
+/* Untrack 'p' (freed by 'family''s deallocator), preserving errno. */
+static inline void before_free(void *p, int family)
 {
     LK_GUARD;
     int e = errno;

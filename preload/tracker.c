@@ -275,12 +275,41 @@ void lk_sample_weight(uint64_t s, uint64_t *bytes, uint64_t *blocks_fx)
     *blocks_fx = (uint64_t)llround(0x1p16 / p);
 }
 
+/* Sampling: account a tracked block with its weights (out of the exact path). */
+static __attribute__((noinline, cold)) void account_alloc_sampled(lk_site_t *s, uint64_t size,
+                                                                  uint64_t request)
+{
+    uint64_t bytes, blocks_fx;
+    lk_sample_weight(size, &bytes, &blocks_fx);
+    __atomic_fetch_add(&s->total_blocks, blocks_fx, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&s->total_bytes, bytes, __ATOMIC_RELAXED);
+    uint64_t live = __atomic_add_fetch(&s->live_bytes, bytes, __ATOMIC_RELAXED);
+    atomic_max(&s->peak_live_bytes, live);
+    atomic_max(&s->max_request_bytes, request);
+    uint64_t g = __atomic_add_fetch(&g_live_bytes, bytes, __ATOMIC_RELAXED);
+    atomic_max(&g_peak_live_bytes, g);
+    if (lk_unlikely(g >= __atomic_load_n(&lk_watermark_next, __ATOMIC_RELAXED)))
+        lk_trigger_watermark_hit(g);
+}
+
+static __attribute__((noinline, cold)) void commit_free_sampled(lk_site_t *s, uint64_t size)
+{
+    uint64_t bytes, blocks_fx;
+    lk_sample_weight(size, &bytes, &blocks_fx);   /* the same weights as at alloc */
+    if (s) {
+        __atomic_fetch_sub(&s->live_bytes, bytes, __ATOMIC_RELAXED);
+        __atomic_fetch_add(&s->freed_blocks, blocks_fx, __ATOMIC_RELAXED);
+    }
+    __atomic_fetch_sub(&g_live_bytes, bytes, __ATOMIC_RELAXED);
+}
+
 static void account_alloc(lk_site_t *s, uint64_t size, uint64_t request)
 {
-    uint64_t blocks = 1;
-    if (lk_unlikely(lk_config.sample_bytes != 0))
-        lk_sample_weight(size, &size, &blocks);
-    __atomic_fetch_add(&s->total_blocks, blocks, __ATOMIC_RELAXED);
+    if (lk_unlikely(lk_config.sample_bytes != 0)) {
+        account_alloc_sampled(s, size, request);
+        return;
+    }
+    __atomic_fetch_add(&s->total_blocks, 1, __ATOMIC_RELAXED);
     __atomic_fetch_add(&s->total_bytes, size, __ATOMIC_RELAXED);
     uint64_t live = __atomic_add_fetch(&s->live_bytes, size, __ATOMIC_RELAXED);
     if (live > __atomic_load_n(&s->peak_live_bytes, __ATOMIC_RELAXED))
@@ -297,14 +326,15 @@ static void account_alloc(lk_site_t *s, uint64_t size, uint64_t request)
 void lk_track_commit_free(const lk_block_t *b)
 {
     lk_site_t *s = lk_site_at(b->site);
-    uint64_t size = b->size, blocks = 1;
-    if (lk_unlikely(lk_config.sample_bytes != 0))
-        lk_sample_weight(size, &size, &blocks);   /* the same weights as at alloc */
-    if (s) {
-        __atomic_fetch_sub(&s->live_bytes, size, __ATOMIC_RELAXED);
-        __atomic_fetch_add(&s->freed_blocks, blocks, __ATOMIC_RELAXED);
+    if (lk_unlikely(lk_config.sample_bytes != 0)) {
+        commit_free_sampled(s, b->size);
+        return;
     }
-    __atomic_fetch_sub(&g_live_bytes, size, __ATOMIC_RELAXED);
+    if (s) {
+        __atomic_fetch_sub(&s->live_bytes, b->size, __ATOMIC_RELAXED);
+        __atomic_fetch_add(&s->freed_blocks, 1, __ATOMIC_RELAXED);
+    }
+    __atomic_fetch_sub(&g_live_bytes, b->size, __ATOMIC_RELAXED);
 }
 
 void lk_track_alloc_site(void *ptr, size_t size, uint32_t site)
