@@ -271,8 +271,11 @@ void lk_track_untracked_free(void);
  * so every allocation is tracked. */
 #define LK_SAMPLE_FX_SHIFT 16
 extern __thread uint64_t lk_tls_sample_left __attribute__((tls_model("initial-exec")));
-/* Slow side of lk_sample_skip: draw the next countdown (sampling on). */
-void lk_sample_rearm(void);
+/* Slow side of lk_sample_skip (sampling on, the countdown reached): draw the
+ * next countdown; returns whether the allocation of 'n' bytes goes untracked
+ * (only on a thread's first allocation, whose countdown is drawn first, so a
+ * new thread's first block is not always tracked). */
+bool lk_sample_rearm(size_t n);
 /* Hot path: should this allocation of 'n' bytes go untracked?  One compare
  * while the countdown lasts. */
 static inline bool lk_sample_skip(size_t n)
@@ -283,7 +286,7 @@ static inline bool lk_sample_skip(size_t n)
         return true;
     }
     if (lk_unlikely(lk_config.sample_bytes != 0))
-        lk_sample_rearm();
+        return lk_sample_rearm(n);
     return false;
 }
 /* Seed every thread's generator from 'seed' (unit tests: reproducible runs);

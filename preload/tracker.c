@@ -248,14 +248,28 @@ static uint64_t rng_next(void)
     return x * UINT64_C(0x2545F4914F6CDD1D);
 }
 
-void lk_sample_rearm(void)
+/* u in (0, 1): -log(u) * N is exponential with mean N.  The countdown is
+ * floor(that) + 1, so an allocation of s bytes (integer) reaches it exactly
+ * when the exponential variable is below s: probability 1 - exp(-s/N). */
+static uint64_t sample_draw(void)
 {
-    /* u in (0, 1): -log(u) * N is exponential with mean N.  The countdown is
-     * floor(that) + 1, so an allocation of s bytes (integer) reaches it exactly
-     * when the exponential variable is below s: probability 1 - exp(-s/N). */
     double u = ((double)(rng_next() >> 11) + 0.5) * 0x1p-53;
     double x = -log(u) * (double)lk_config.sample_bytes;
-    lk_tls_sample_left = x >= 0x1p63 ? UINT64_C(1) << 63 : (uint64_t)x + 1;
+    return x >= 0x1p63 ? UINT64_C(1) << 63 : (uint64_t)x + 1;
+}
+
+bool lk_sample_rearm(size_t n)
+{
+    if (lk_unlikely(tls_rng == 0)) {
+        /* this thread's first allocation: its countdown starts now */
+        uint64_t left = sample_draw();
+        if (n < left) {
+            lk_tls_sample_left = left - n;
+            return true;
+        }
+    }
+    lk_tls_sample_left = sample_draw();
+    return false;
 }
 
 void lk_sample_seed(uint64_t seed)

@@ -3,6 +3,7 @@
  * (lk_sample_skip decides, lk_track_alloc / lk_track_free record), with fake
  * pointers and a fixed seed, so every run is the same. */
 #include <math.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "internal.h"
@@ -156,6 +157,30 @@ START_TEST(test_sample_probability)
 }
 END_TEST
 
+/* A new thread's countdown is drawn before its first allocation: that
+ * allocation is tracked with probability p like any other, not always. */
+static void *one_small_alloc(void *arg)
+{
+    *(int *)arg = !lk_sample_skip(16);
+    return NULL;
+}
+
+START_TEST(test_sample_new_thread_first_alloc)
+{
+    lk_config.sample_bytes = 65536;
+    enum { NT = 400 };
+    int tracked[NT], n = 0;
+    for (int i = 0; i < NT; i++) {
+        pthread_t t;
+        ck_assert_int_eq(pthread_create(&t, NULL, one_small_alloc, &tracked[i]), 0);
+        ck_assert_int_eq(pthread_join(t, NULL), 0);
+        n += tracked[i];
+    }
+    /* expected NT * (1 - e^(-16/65536)) = 0.1; always tracking would give NT */
+    ck_assert_int_le(n, 5);
+}
+END_TEST
+
 /* A block's weight is 1/p blocks and s/p bytes; large blocks weigh ~1. */
 START_TEST(test_sample_weight_formula)
 {
@@ -215,6 +240,7 @@ static Suite *sample_suite(void)
     tcase_add_test(tc, test_sample_estimates_unbiased);
     tcase_add_test(tc, test_sample_off_tracks_everything);
     tcase_add_test(tc, test_sample_probability);
+    tcase_add_test(tc, test_sample_new_thread_first_alloc);
     tcase_add_test(tc, test_sample_weight_formula);
     tcase_add_test(tc, test_sample_dump_marked_estimated);
     suite_add_tcase(s, tc);
