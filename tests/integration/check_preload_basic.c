@@ -726,53 +726,46 @@ START_TEST(test_preload_limits)
 }
 END_TEST
 
-START_TEST(test_preload_variable_frame)
+/* Run 'victim' and check every stack through 'leaf': not truncated, main
+ * exactly once, and each function of 'fns' (NULL-terminated) on it; then the
+ * leaf's site holds 'blocks' live blocks of 'bytes' bytes in all. */
+static void check_vla_victim(const char *victim, const char *leaf, const char *const *fns,
+                             long long blocks, long long bytes)
 {
     pl_run_t r;
-    run_both(&r, "pl_vla", NULL, NULL, 0);
+    run_both(&r, victim, NULL, NULL, 0);
     pl_check_all(&r);
     pl_dump_t *d = pl_exit_dump(&r);
     json_t *sites = pl_obj(d->root, LK_KEY_SITES), *s;
     size_t i;
     json_array_foreach(sites, i, s) {
         long long sid = pl_int(s, LK_KEY_STACK);
-        if (!pl_stack_has_fn(d, sid, "leaf_vla")) continue;
+        if (!pl_stack_has_fn(d, sid, leaf)) continue;
         json_t *st = pl_stack(d, sid);
         char *frames = json_dumps(pl_obj(st, LK_KEY_FRAMES), JSON_COMPACT);
         int in_main = pl_stack_count_fn(d, sid, "main");
-        int bad = pl_bool(st, LK_KEY_TRUNCATED) || in_main != 1 ||
-                  !pl_stack_has_fn(d, sid, "varframe");
-        ck_assert_msg(!bad, "wrong stack for leaf_vla (truncated %d, %d frames in main): %s",
+        int bad = pl_bool(st, LK_KEY_TRUNCATED) || in_main != 1;
+        for (const char *const *fn = fns; *fn != NULL; fn++)
+            bad = bad || !pl_stack_has_fn(d, sid, *fn);
+        ck_assert_msg(!bad, "wrong stack for %s (truncated %d, %d frames in main): %s", leaf,
                       pl_bool(st, LK_KEY_TRUNCATED), in_main, frames);
         free(frames);
     }
-    pl_assert_site(d, "leaf_vla", "malloc", 2, 2674, 2, 2674);
+    pl_assert_site(d, leaf, "malloc", blocks, bytes, blocks, bytes);
     pl_run_free(&r);
+}
+
+START_TEST(test_preload_variable_frame)
+{
+    static const char *const fns[] = { "varframe", NULL };
+    check_vla_victim("pl_vla", "leaf_vla", fns, 2, 2674);
 }
 END_TEST
 
 START_TEST(test_preload_variable_frame_nofp)
 {
-    pl_run_t r;
-    run_both(&r, "pl_vla_nofp", NULL, NULL, 0);
-    pl_check_all(&r);
-    pl_dump_t *d = pl_exit_dump(&r);
-    json_t *sites = pl_obj(d->root, LK_KEY_SITES), *s;
-    size_t i;
-    json_array_foreach(sites, i, s) {
-        long long sid = pl_int(s, LK_KEY_STACK);
-        if (!pl_stack_has_fn(d, sid, "leaf_nofp")) continue;
-        json_t *st = pl_stack(d, sid);
-        char *frames = json_dumps(pl_obj(st, LK_KEY_FRAMES), JSON_COMPACT);
-        int in_main = pl_stack_count_fn(d, sid, "main");
-        int bad = pl_bool(st, LK_KEY_TRUNCATED) || in_main != 1 ||
-                  !pl_stack_has_fn(d, sid, "vla_outer") || !pl_stack_has_fn(d, sid, "clobber");
-        ck_assert_msg(!bad, "wrong stack for leaf_nofp (truncated %d, %d frames in main): %s",
-                      pl_bool(st, LK_KEY_TRUNCATED), in_main, frames);
-        free(frames);
-    }
-    pl_assert_site(d, "leaf_nofp", "malloc", 4, 4 * 1337, 4, 4 * 1337);
-    pl_run_free(&r);
+    static const char *const fns[] = { "vla_outer", "clobber", NULL };
+    check_vla_victim("pl_vla_nofp", "leaf_nofp", fns, 4, 4 * 1337);
 }
 END_TEST
 
