@@ -17,6 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "victim.h"
+
 static volatile sig_atomic_t handled;
 
 static void on_usr1(int sig)
@@ -46,25 +48,6 @@ static void preinit(int argc, char **argv, char **envp)
 }
 typedef void (*preinit_t)(int, char **, char **);
 __attribute__((used, section(".preinit_array"))) static const preinit_t preinit_fn = preinit;
-
-static int count_dumps(const char *trigger)
-{
-    const char *dir = getenv("LIBLEAK_DIR");
-    char pre[64], suf[64];
-    snprintf(pre, sizeof pre, "libleak.%ld.", (long)getpid());
-    snprintf(suf, sizeof suf, ".%s.json", trigger);
-    DIR *d = opendir(dir ? dir : ".");
-    if (!d) return -1;
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        size_t l = strlen(e->d_name), sl = strlen(suf);
-        if (!strncmp(e->d_name, pre, strlen(pre)) && l > sl && !strcmp(e->d_name + l - sl, suf))
-            n++;
-    }
-    closedir(d);
-    return n;
-}
 
 int main(void)
 {

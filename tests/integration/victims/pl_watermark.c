@@ -14,28 +14,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "victim.h"
+
 static void *keep[200];
 
 __attribute__((noinline)) static void *wm_step(void) { return malloc(250000); }
-
-static int count_dumps(const char *trigger)
-{
-    const char *dir = getenv("LIBLEAK_DIR");
-    char pre[64], suf[64];
-    snprintf(pre, sizeof pre, "libleak.%ld.", (long)getpid());
-    snprintf(suf, sizeof suf, ".%s.json", trigger);
-    DIR *d = opendir(dir ? dir : ".");
-    if (!d) return -1;
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        size_t l = strlen(e->d_name), sl = strlen(suf);
-        if (!strncmp(e->d_name, pre, strlen(pre)) && l > sl && !strcmp(e->d_name + l - sl, suf))
-            n++;
-    }
-    closedir(d);
-    return n;
-}
 
 int main(int argc, char **argv)
 {
