@@ -105,9 +105,20 @@ static void sat_add(uint64_t *sum, uint64_t v)
     *sum = *sum > (uint64_t)INT64_MAX - v ? (uint64_t)INT64_MAX : *sum + v;
 }
 
+/* Report order of a kind: direct leaks first, then indirect, possible and
+ * still reachable, as LSan and valgrind print them. */
+static int kind_rank(lk_kind_t k)
+{
+    return k == LK_KIND_UNFREED ? LK_KIND_DEFINITE : (int)k;
+}
+
+/* Leaks by kind rank, then largest first; ties broken by key, pid, stack
+ * so the order is stable across runs. */
 static int cmp_leak(const void *a, const void *b)
 {
     const lk_leak_t *x = a, *y = b;
+    if (kind_rank(x->kind) != kind_rank(y->kind))
+        return kind_rank(x->kind) < kind_rank(y->kind) ? -1 : 1;
     if (x->bytes != y->bytes)
         return x->bytes > y->bytes ? -1 : 1;
     if (x->blocks != y->blocks)

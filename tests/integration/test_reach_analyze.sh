@@ -16,7 +16,8 @@ SO=$BUILD/libleak.so
 V=$BUILD/victims
 command -v python3 >/dev/null 2>&1 || { echo "python3 not found"; exit 77; }
 for f in "$LA" "$SO" "$V/rc_definite" "$V/rc_tree" "$V/rc_cycle" "$V/rc_global" \
-         "$V/rc_interior" "$V/rc_thread_stack" "$V/rc_thread_leak" "$V/gr_growth"; do
+         "$V/rc_interior" "$V/rc_thread_stack" "$V/rc_thread_leak" "$V/gr_growth" \
+         "$V/rc_order"; do
     [ -x "$f" ] || [ -f "$f" ] || { echo "FAIL: build $f first" >&2; exit 1; }
 done
 case $SO in /*) ;; *) SO="$(pwd)/$SO" ;; esac
@@ -112,6 +113,13 @@ has "SUMMARY: libleak: 352 byte(s) leaked in 7 allocation(s)." "$T/out"
 expect_rc 0 "$LA" --top=1 --show=indirect "$T/rc_tree"
 has "Indirect leak of 48 byte(s) in 1 object(s)" "$T/out"
 [ "$(grep -c 'leak of' "$T/out")" -eq 1 ] || fail "--top=1 --show=indirect: $(grep 'leak of' "$T/out")"
+# ### rc_order: direct leaks are listed before a larger indirect one (LSan's order)
+run rc_order
+expect_rc 1 "$LA" --fail-on-leak "$T/rc_order"
+has "Direct leak of 16 byte(s) in 1 object(s) allocated from:" "$T/out"
+has "Indirect leak of 300 byte(s) in 1 object(s) allocated from:" "$T/out"
+[ "$(grep -m 1 'leak of' "$T/out" | cut -c1-6)" = "Direct" ] \
+    || fail "rc_order: first entry is not the direct leak: $(grep 'leak of' "$T/out")"
 # a baseline from a run without the scan (kind unfreed) still knows the sites
 mkdir -p "$T/tree0"
 env LIBLEAK_SCAN=0 LIBLEAK_DIR="$T/tree0" LD_PRELOAD="$SO" "$V/rc_tree" >/dev/null 2>&1 || fail "rc_tree (no scan)"
