@@ -132,7 +132,10 @@ has "skipped" "$T/d2.out"
 has "overflow, not a leak: malloc(64 TiB) in read_record (oversized.c:" "$T/d2.txt"
 hasnt "leak-driven" "$T/d2.txt"
 hasnt "leak in progress" "$T/d2.txt"
-has "stayed on a plateau" "$T/d2.txt"
+# The total's own trend is plateau or stable depending on where the 100 ms
+# samples fall against the working set's build-up; either is "not growing".
+grep -qE "stayed (on a plateau|flat)" "$T/d2.txt" \
+    || fail "oversized: the verdict does not say live memory stayed level: $(grep VERDICT "$T/d2.txt")"
 grep -q "^  plateau .*" "$T/d2.txt" || fail "oversized: the working set is not a plateau"
 "$LA" --format=svg "$T/d2" >"$T/d2.svg" 2>/dev/null || fail "--format=svg"
 has "<svg" "$T/d2.svg"
