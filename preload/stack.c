@@ -757,18 +757,24 @@ out_unlock:
     return id;
 }
 
+/* atfork: pc_lock is a leaf (pc_learn takes nothing under it), so it comes
+ * last.  Without it a child forked while another thread learned a pc
+ * inherited it held and hung in its first slow walk. */
 void lk_stack_lock(void)
 {
     pthread_mutex_lock(&stack_lock);
+    pthread_mutex_lock(&pc_lock);
 }
 
 void lk_stack_unlock(void)
 {
+    pthread_mutex_unlock(&pc_lock);
     pthread_mutex_unlock(&stack_lock);
 }
 
 void lk_stack_reset_after_fork(void)
 {
+    pthread_mutex_unlock(&pc_lock);
     pthread_mutex_unlock(&stack_lock);
 }
 
