@@ -269,13 +269,16 @@ static __attribute__((noinline)) void after_alloc(void *p, size_t size, int fami
     lk_frames_t f;
     if (!p && err != ENOMEM)
         return;                     /* EINVAL and the like: not an allocation */
-    lk_stack_capture(&f);
+    lk_stack_capture_lazy(&f);
     if (!p) {
+        lk_frames_materialize(&f);
         lk_track_failure(LK_FAIL_ENOMEM, fn, size, &f);
         return;
     }
-    if (lk_unlikely(lk_limits.effective && size > lk_limits.effective))
+    if (lk_unlikely(lk_limits.effective && size > lk_limits.effective)) {
+        lk_frames_materialize(&f);
         lk_track_failure(LK_FAIL_IMPLAUSIBLE, fn, size, &f);
+    }
     lk_track_alloc(p, size, family, &f);
 }
 

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/types.h>
 
 #include "libleak/dump.h"
@@ -99,7 +100,19 @@ typedef struct lk_frames {
     uint64_t hash;              /* of pc[0..depth) and depth */
     uint32_t *site_memo;        /* this walk's remembered sites (index + 1 per
                                  * family), or NULL; see stack.c's memo */
+    const uintptr_t *lazy;      /* non-NULL: pc[] is not filled yet, the frames
+                                 * are here (this thread's memo; valid until its
+                                 * next capture) */
 } lk_frames_t;
+
+/* Copy lazily kept frames into f->pc (lk_stack_capture_lazy). */
+static inline void lk_frames_materialize(lk_frames_t *f)
+{
+    if (f->lazy) {
+        memcpy(f->pc, f->lazy, f->depth * sizeof(uintptr_t));
+        f->lazy = NULL;
+    }
+}
 
 /* One interned stack.  Immutable once published; lives until process exit. */
 typedef struct lk_stack {
@@ -114,6 +127,10 @@ typedef struct lk_stack {
  * skipping libleak's own frames).  Takes no lock; may allocate inside libunwind,
  * so the caller holds the guard. */
 void lk_stack_capture(lk_frames_t *f);
+/* The same, but a memo hit leaves the frames in the memo (f->lazy): for the
+ * allocation hook, which needs them only when the memo does not know the site.
+ * Call lk_frames_materialize() before reading f->pc. */
+void lk_stack_capture_lazy(lk_frames_t *f);
 /* The same with libunwind only (no frame-size cache); tests compare the two. */
 void lk_stack_capture_full(lk_frames_t *f);
 extern bool lk_stack_fast_enabled;
@@ -237,7 +254,7 @@ bool lk_tracker_ready(void);
 
 /* Hot path, called by hooks with the guard held and the stack already captured.
  * Record a new block 'ptr' of 'size' requested bytes from stack 'f' (hashed). */
-void lk_track_alloc(void *ptr, size_t size, int family, const lk_frames_t *f);
+void lk_track_alloc(void *ptr, size_t size, int family, lk_frames_t *f);
 /* Same for a block whose site index is already known (tests, realloc). */
 void lk_track_alloc_site(void *ptr, size_t size, uint32_t site);
 /* Forget 'ptr' before it is freed by 'family''s deallocator.  Unknown pointers
@@ -299,7 +316,7 @@ void lk_sample_weight(uint64_t s, uint64_t *bytes, uint64_t *blocks_fx);
 /* Site lookup/creation for (stack, family); returns the site index or
  * LK_SITE_MAX+1 when memory ran out.  Takes the site lock on a miss of the
  * per-thread cache. */
-uint32_t lk_site_get(const lk_frames_t *f, int family);
+uint32_t lk_site_get(lk_frames_t *f, int family);
 uint32_t lk_site_get_by_stack(uint32_t stack_id, int family);
 lk_site_t *lk_site_at(uint32_t idx);
 uint32_t lk_site_count(void);

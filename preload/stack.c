@@ -52,6 +52,7 @@ void lk_stack_set_self_range(uintptr_t lo, uintptr_t hi)
 void lk_frames_hash(lk_frames_t *f)
 {
     f->site_memo = NULL;        /* frames changed: no memo applies */
+    f->lazy = NULL;
     /* two independent multiply lanes (even and odd frames), one final mix:
      * the per-frame dependency chain is a single xor-multiply */
     uint64_t a = UINT64_C(0xcbf29ce484222325) ^ f->depth, b = (uint64_t)f->truncated + 1;
@@ -273,8 +274,7 @@ LK_NO_ASAN static inline bool user_start(uintptr_t *fp, uintptr_t *pc0, uintptr_
 typedef struct walk_log {
     uint32_t nra, nbp;          /* return addresses read, saved rbps read */
     bool bp0_used;              /* the walk depended on the starting rbp */
-    uint32_t ra_off[LK_MAX_DEPTH + 2];  /* offset from sp0 */
-    uintptr_t ra_val[LK_MAX_DEPTH + 2]; /* the return address read */
+    uint32_t ra_off[LK_MAX_DEPTH + 2];  /* offset from sp0; the word read there is frame i + 1 */
     uint32_t bp_off[LK_MAX_DEPTH + 2];
     uintptr_t bp_val[LK_MAX_DEPTH + 2]; /* the saved rbp read, minus sp0 */
 } walk_log_t;
@@ -331,8 +331,7 @@ LK_NO_ASAN static int fast_walk(lk_frames_t *f, int max, uintptr_t pc, uintptr_t
             rbp_known = false;
         }
         pc = *(const uintptr_t *)(cfa - 8);
-        log->ra_off[nra] = (uint32_t)(cfa - 8 - sp0);
-        log->ra_val[nra++] = pc;
+        log->ra_off[nra++] = (uint32_t)(cfa - 8 - sp0);
         sp = cfa;
     }
     log->nra = nra;
@@ -347,11 +346,14 @@ LK_NO_ASAN static int fast_walk(lk_frames_t *f, int max, uintptr_t pc, uintptr_t
  * that succeeded is remembered with its read log.  If every logged word reads
  * the same again (saved rbps relative to sp0, and rbp0 too), the walk would
  * make exactly the same steps, so the stack is the same: the check is
- * independent loads.  Entries are keyed by the first two return addresses and
- * the stack position (4-way sets), and die when any pc turns PC_VAR (epoch). */
-#define MEMO_ENTRIES 512        /* per thread: 128 sets of 4 ways; keep a power of 2 */
-#define MEMO_WAYS 4
-#define MEMO_SET_LOG2 7
+ * independent loads.  The return address read at step i is frame i + 1, so
+ * the entry keeps the frames (one more when truncated) and only the offsets.
+ * Entries are keyed by the first two return addresses and the stack position
+ * (MEMO_WAYS-way sets, the set's last hit tried first), and die when any pc
+ * turns PC_VAR (epoch). */
+#define MEMO_SET_LOG2 8
+#define MEMO_WAYS 8
+#define MEMO_ENTRIES ((1u << MEMO_SET_LOG2) * MEMO_WAYS)   /* per thread */
 typedef struct memo {
     uintptr_t pc0;              /* 0 = empty */
     uintptr_t sp0;
@@ -364,7 +366,7 @@ typedef struct memo {
     uint32_t max_off;           /* highest offset read, for the bounds check */
     uint32_t max;               /* max_depth the walk was made with */
     uint32_t site1[3];          /* site index + 1 per family, filled by tracker.c */
-    /* then: frames[cap], ra_val[cap], bp_val[cap] (uintptr_t); ra_off[cap], bp_off[cap] */
+    /* then: frames[cap], bp_val[cap] (uintptr_t); ra_off[cap], bp_off[cap] */
 } memo_t;
 
 static __thread char *tls_memo __attribute__((tls_model("initial-exec")));
@@ -372,6 +374,7 @@ static __thread uint32_t tls_memo_stride __attribute__((tls_model("initial-exec"
 static __thread uint32_t tls_memo_cap __attribute__((tls_model("initial-exec")));   /* frames per entry */
 static __thread int tls_memo_failed __attribute__((tls_model("initial-exec")));
 static __thread unsigned tls_memo_rr __attribute__((tls_model("initial-exec")));
+static __thread uint8_t tls_memo_mru[1u << MEMO_SET_LOG2] __attribute__((tls_model("initial-exec")));
 static pthread_key_t memo_key;
 static pthread_once_t memo_once = PTHREAD_ONCE_INIT;
 
@@ -380,19 +383,14 @@ static inline uintptr_t *memo_frames(memo_t *m)
     return (uintptr_t *)(m + 1);
 }
 
-static inline uintptr_t *memo_ra_val(memo_t *m)
+static inline uintptr_t *memo_bp_val(memo_t *m)
 {
     return memo_frames(m) + tls_memo_cap;
 }
 
-static inline uintptr_t *memo_bp_val(memo_t *m)
-{
-    return memo_frames(m) + 2 * tls_memo_cap;
-}
-
 static inline uint32_t *memo_ra_off(memo_t *m)
 {
-    return (uint32_t *)(memo_frames(m) + 3 * tls_memo_cap);
+    return (uint32_t *)(memo_frames(m) + 2 * tls_memo_cap);
 }
 
 static inline uint32_t *memo_bp_off(memo_t *m)
@@ -400,11 +398,16 @@ static inline uint32_t *memo_bp_off(memo_t *m)
     return memo_ra_off(m) + tls_memo_cap;
 }
 
+/* This thread's last memo hit or store: an allocation loop captures the same
+ * stack again and again, and this skips the set lookup (second_ra's rule). */
+static __thread memo_t *tls_memo_last __attribute__((tls_model("initial-exec")));
+
 static void memo_free(void *p)
 {
     if (p)
         munmap(p, (size_t)MEMO_ENTRIES * tls_memo_stride);
     tls_memo = NULL;
+    tls_memo_last = NULL;
 }
 
 static void memo_key_init(void)
@@ -425,7 +428,7 @@ static char *memo_table(int max)
     if (memo_key == (pthread_key_t)-1)
         return NULL;
     uint32_t cap = (uint32_t)max + 2;
-    size_t stride = sizeof(memo_t) + 3 * cap * sizeof(uintptr_t) + 2 * cap * sizeof(uint32_t);
+    size_t stride = sizeof(memo_t) + 2 * cap * sizeof(uintptr_t) + 2 * cap * sizeof(uint32_t);
     stride = (stride + 63) & ~(size_t)63;
     void *p = mmap(NULL, MEMO_ENTRIES * stride, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -434,6 +437,7 @@ static char *memo_table(int max)
     tls_memo_stride = (uint32_t)stride;
     tls_memo_cap = cap;
     tls_memo = p;
+    memset(tls_memo_mru, 0, sizeof tls_memo_mru);
     pthread_setspecific(memo_key, p);
     tls_memo_failed = 0;
     return tls_memo;
@@ -457,16 +461,22 @@ LK_NO_ASAN static inline uintptr_t second_ra(uintptr_t pc0, uintptr_t sp0, uintp
     return *(const uintptr_t *)(cfa - 8);
 }
 
-/* Way 'w' of the memo set for (pc0, sp0, ra1). */
-static inline memo_t *memo_way(char *t, uintptr_t pc0, uintptr_t sp0, uintptr_t ra1, unsigned w)
+/* The memo set for (pc0, sp0, ra1). */
+static inline size_t memo_set(uintptr_t pc0, uintptr_t sp0, uintptr_t ra1)
 {
     uint64_t h = ((uint64_t)pc0 ^ ((uint64_t)sp0 << 12) ^ ((uint64_t)ra1 * 31)) *
                  UINT64_C(0x9E3779B97F4A7C15);
-    size_t set = (size_t)(h >> (64 - MEMO_SET_LOG2));
+    return (size_t)(h >> (64 - MEMO_SET_LOG2));
+}
+
+static inline memo_t *memo_way(char *t, size_t set, unsigned w)
+{
     return (memo_t *)(t + (set * MEMO_WAYS + w) * tls_memo_stride);
 }
 
-/* The stack at (pc0, sp0, bp0) if it is the remembered one. */
+/* The stack at (pc0, sp0, bp0) if it is the remembered one.  On a hit the
+ * frames stay in the entry (f->lazy): the caller copies them only if it needs
+ * them (a site the entry does not know yet). */
 LK_NO_ASAN static inline bool memo_lookup(memo_t *m, lk_frames_t *f, int max, uintptr_t pc0, uintptr_t sp0,
                                uintptr_t bp0)
 {
@@ -475,7 +485,7 @@ LK_NO_ASAN static inline bool memo_lookup(memo_t *m, lk_frames_t *f, int max, ui
         m->max != (uint32_t)max || sp0 + m->max_off + 8 > tls_stack_hi)
         return false;
     const uint32_t *off = memo_ra_off(m);
-    const uintptr_t *val = memo_ra_val(m);
+    const uintptr_t *val = memo_frames(m) + 1;
     /* independent loads, checked every 4 so that another way of the same set
      * (same first frame, other callers) is rejected early */
     uint32_t i = 0, n = m->nra;
@@ -497,7 +507,7 @@ LK_NO_ASAN static inline bool memo_lookup(memo_t *m, lk_frames_t *f, int max, ui
         diff |= (*(const uintptr_t *)(sp0 + off[i]) - sp0) ^ val[i];
     if (diff != 0)
         return false;
-    memcpy(f->pc, memo_frames(m), m->depth * sizeof(uintptr_t));
+    f->lazy = memo_frames(m);
     f->depth = m->depth;
     f->truncated = m->truncated;
     f->hash = m->hash;
@@ -509,13 +519,13 @@ static void memo_store(memo_t *m, const lk_frames_t *f, int max, uintptr_t sp0, 
                        const walk_log_t *log, uint32_t epoch)
 {
     m->pc0 = 0;
-    if (f->depth > tls_memo_cap || log->nra > tls_memo_cap || log->nbp > tls_memo_cap ||
-        f->depth == 0)
+    /* frames: depth of them, and the extra one a truncated walk read */
+    uint32_t nframes = log->nra + 1 > f->depth ? log->nra + 1 : f->depth;
+    if (nframes > tls_memo_cap || log->nbp > tls_memo_cap || f->depth == 0)
         return;                 /* made with a smaller max_depth: no room */
     uint32_t max_off = 0;
     for (uint32_t i = 0; i < log->nra; i++) {
         memo_ra_off(m)[i] = log->ra_off[i];
-        memo_ra_val(m)[i] = log->ra_val[i];
         if (log->ra_off[i] > max_off)
             max_off = log->ra_off[i];
     }
@@ -525,7 +535,7 @@ static void memo_store(memo_t *m, const lk_frames_t *f, int max, uintptr_t sp0, 
         if (log->bp_off[i] > max_off)
             max_off = log->bp_off[i];
     }
-    memcpy(memo_frames(m), f->pc, f->depth * sizeof(uintptr_t));
+    memcpy(memo_frames(m), f->pc, nframes * sizeof(uintptr_t));
     m->sp0 = sp0;
     /* rbp0 matters only if a frame-pointer frame used it before any saved rbp
      * was reloaded; else it is a general register (code without frame
@@ -616,36 +626,37 @@ void lk_stack_walk_stats(uint64_t *fast, uint64_t *slow)
     *slow = tls_slow_walks;
 }
 
-__attribute__((noinline)) void lk_stack_capture(lk_frames_t *f)
+/* The memo missed (or is off): look in the set, walk, remember the walk.  Out
+ * of line: the walk log is kilobytes of stack the hit path should not touch. */
+static __attribute__((noinline)) void capture_miss(lk_frames_t *f, int max, uintptr_t pc0,
+                                                   uintptr_t sp0, uintptr_t bp0)
 {
-    int max = (int)lk_config.max_depth;
-    if (max < 1 || max > LK_MAX_DEPTH)
-        max = LK_MAX_DEPTH;
-    uintptr_t pc0, sp0, bp0;
-    f->site_memo = NULL;
-    if (lk_stack_backtrace != backtrace_default ||
-        !user_start((uintptr_t *)__builtin_frame_address(0), &pc0, &sp0, &bp0)) {
-        capture_by_range(f, max);
-        lk_frames_hash(f);
-        return;
-    }
     int walk = WALK_UNTRUSTED;
     if (lk_stack_fast_enabled && lk_config.fast_unwind && stack_bounds()) {
         char *t = memo_table(max);
         memo_t *m = NULL;
         if (t) {
-            uintptr_t ra1 = second_ra(pc0, sp0, bp0);
-            for (unsigned w = 0; w < MEMO_WAYS; w++) {
-                memo_t *c = memo_way(t, pc0, sp0, ra1, w);
+            size_t set = memo_set(pc0, sp0, second_ra(pc0, sp0, bp0));
+            unsigned mru = tls_memo_mru[set];
+            for (unsigned k = 0; k < MEMO_WAYS; k++) {
+                unsigned w = (mru + k) % MEMO_WAYS;     /* the set's last hit first */
+                memo_t *c = memo_way(t, set, w);
                 if (memo_lookup(c, f, max, pc0, sp0, bp0)) {
+                    tls_memo_mru[set] = (uint8_t)w;
+                    tls_memo_last = c;
                     tls_fast_walks++;
                     return;
                 }
                 if (!m && c->pc0 == 0)
                     m = c;                  /* an empty way to fill */
             }
-            if (!m)
-                m = memo_way(t, pc0, sp0, ra1, tls_memo_rr++ % MEMO_WAYS);
+            if (!m) {
+                unsigned w = tls_memo_rr++ % MEMO_WAYS;
+                if (w == mru)
+                    w = (w + 1) % MEMO_WAYS;    /* keep the last hit */
+                m = memo_way(t, set, w);
+            }
+            tls_memo_mru[set] = (uint8_t)(((char *)m - t) / tls_memo_stride % MEMO_WAYS);
         }
         walk_log_t log;
         uint32_t epoch = __atomic_load_n(&pc_var_epoch, __ATOMIC_ACQUIRE);
@@ -655,8 +666,10 @@ __attribute__((noinline)) void lk_stack_capture(lk_frames_t *f)
             lk_frames_hash(f);
             if (m) {
                 memo_store(m, f, max, sp0, bp0, &log, epoch);
-                if (m->pc0 != 0)
+                if (m->pc0 != 0) {
                     f->site_memo = m->site1;
+                    tls_memo_last = m;
+                }
             }
             return;
         }
@@ -671,6 +684,41 @@ __attribute__((noinline)) void lk_stack_capture(lk_frames_t *f)
     lk_frames_hash(f);
 }
 
+/* Capture; on a memo hit the frames are left in the memo (f->lazy). */
+static inline __attribute__((always_inline)) void capture(lk_frames_t *f)
+{
+    int max = (int)lk_config.max_depth;
+    if (max < 1 || max > LK_MAX_DEPTH)
+        max = LK_MAX_DEPTH;
+    uintptr_t pc0, sp0, bp0;
+    f->site_memo = NULL;
+    f->lazy = NULL;
+    if (lk_stack_backtrace != backtrace_default ||
+        !user_start((uintptr_t *)__builtin_frame_address(0), &pc0, &sp0, &bp0)) {
+        capture_by_range(f, max);
+        lk_frames_hash(f);
+        return;
+    }
+    memo_t *last = tls_memo_last;
+    if (last && last->pc0 == pc0 && last->sp0 == sp0 && lk_stack_fast_enabled &&
+        lk_config.fast_unwind && memo_lookup(last, f, max, pc0, sp0, bp0)) {
+        tls_fast_walks++;
+        return;
+    }
+    capture_miss(f, max, pc0, sp0, bp0);
+}
+
+__attribute__((noinline)) void lk_stack_capture_lazy(lk_frames_t *f)
+{
+    capture(f);
+}
+
+__attribute__((noinline)) void lk_stack_capture(lk_frames_t *f)
+{
+    capture(f);
+    lk_frames_materialize(f);
+}
+
 /* The full unwind alone, for tests that check the fast walk against it. */
 __attribute__((noinline)) void lk_stack_capture_full(lk_frames_t *f)
 {
@@ -679,6 +727,7 @@ __attribute__((noinline)) void lk_stack_capture_full(lk_frames_t *f)
         max = LK_MAX_DEPTH;
     uintptr_t pc0, sp0, bp0;
     f->site_memo = NULL;
+    f->lazy = NULL;
     if (!user_start((uintptr_t *)__builtin_frame_address(0), &pc0, &sp0, &bp0) ||
         !slow_walk(f, max, pc0, sp0))
         capture_by_range(f, max);

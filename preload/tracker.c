@@ -177,7 +177,7 @@ static inline bool same_frames(const lk_frames_t *f, const lk_stack_t *st)
            memcmp(st->pc, f->pc, f->depth * sizeof(uintptr_t)) == 0;
 }
 
-uint32_t lk_site_get(const lk_frames_t *f, int family)
+uint32_t lk_site_get(lk_frames_t *f, int family)
 {
     /* The walk memo already knows this stack's site: the memo hit proved the
      * frames equal, and sites never change (the tag guards the test reset).
@@ -186,6 +186,7 @@ uint32_t lk_site_get(const lk_frames_t *f, int family)
     uint32_t gen_tag = (__atomic_load_n(&site_gen, __ATOMIC_RELAXED) & 0xff) << 24;
     if (memo && memo[family] != 0 && (memo[family] & 0xff000000u) == gen_tag)
         return (memo[family] & 0xffffffu) - 1;
+    lk_frames_materialize(f);
     uint64_t tag = f->hash ^ ((uint64_t)family * UINT64_C(0x9E3779B97F4A7C15));
     site_cache_ent_t *ce = &tls_site_cache[(tag ^ (tag >> 32)) & (SITE_CACHE_SIZE - 1)];
     if (ce->site1 != 0 && ce->tag == tag) {
@@ -376,7 +377,7 @@ void lk_track_alloc_site(void *ptr, size_t size, uint32_t site)
     account_alloc(s, b.size, size);
 }
 
-void lk_track_alloc(void *ptr, size_t size, int family, const lk_frames_t *f)
+void lk_track_alloc(void *ptr, size_t size, int family, lk_frames_t *f)
 {
     uint32_t site = lk_site_get(f, family);
     if (lk_unlikely(site > LK_SITE_MAX)) {

@@ -42,7 +42,7 @@ static void setup(void)
     lk_stack_backtrace = fake_backtrace;
 }
 
-static lk_site_t site_of(const lk_frames_t *f, int family)
+static lk_site_t site_of(lk_frames_t *f, int family)
 {
     lk_site_t s;
     uint32_t idx = lk_site_get(f, family);
