@@ -446,6 +446,7 @@ json_t *lk_dump_build(int trigger, const char *label, unsigned seq)
         sites = NULL;
     if (!sites)
         nsites = 0;
+    lk_tracker_fold();          /* every thread's counter deltas, into the sites */
     for (uint32_t i = 0; i < nsites; i++)
         lk_site_snapshot(i, &sites[i]);
     lk_totals_t t;

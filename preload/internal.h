@@ -180,6 +180,16 @@ int lk_table_init(void);
 int lk_table_insert(uintptr_t ptr, const lk_block_t *b);
 /* Remove 'ptr' and copy its record to 'out'.  Returns 0 or -ENOENT. */
 int lk_table_remove(uintptr_t ptr, lk_block_t *out);
+/* The same, returning with the block's shard lock still held (or NULL when
+ * no lock was taken), so that the caller can account the change under it;
+ * '*rc' is what the plain call returns.  Release with lk_table_release().
+ * Whoever holds every shard lock (lk_table_lock_all) thereby excludes all
+ * such accounting: see tracker.c's per-thread deltas. */
+void *lk_table_insert_hold(uintptr_t ptr, const lk_block_t *b, int *rc);
+void *lk_table_remove_hold(uintptr_t ptr, lk_block_t *out, int *rc);
+void lk_table_release(void *held);
+/* Hold one shard lock (for accounting outside an insert or remove). */
+void *lk_table_hold_any(void);
 /* Shards: chosen by the top bits of a Fibonacci hash of the pointer. */
 #define LK_TABLE_SHARDS_LOG2 6
 static inline uint64_t lk_table_ptr_hash(uintptr_t ptr)
@@ -322,8 +332,12 @@ lk_site_t *lk_site_at(uint32_t idx);
 uint32_t lk_site_count(void);
 size_t lk_site_memory_bytes(void);
 
-/* Copy site 'idx' consistently enough that live_blocks = total - freed >= 0. */
+/* Copy site 'idx' consistently enough that live_blocks = total - freed >= 0.
+ * Threads keep counter deltas: call lk_tracker_fold() first for exact counts. */
 void lk_site_snapshot(uint32_t idx, lk_site_t *out);
+/* Fold every thread's counter deltas into the sites (takes every table shard
+ * lock; never call it holding one).  Site counters are exact after it. */
+void lk_tracker_fold(void);
 /* Fill 't' from the site array and global counters (sum over sites). */
 void lk_tracker_totals(lk_totals_t *t);
 /* Same, summing the site copies 'sites[0..n)' (so the dump's totals equal the

@@ -177,33 +177,52 @@ static size_t find_slot(const shard_t *s, uintptr_t ptr, uint64_t h)
     }
 }
 
-int lk_table_insert(uintptr_t ptr, const lk_block_t *b)
+void *lk_table_insert_hold(uintptr_t ptr, const lk_block_t *b, int *rc)
 {
-    if (ptr == 0 || (ptr & 3) != 0)
-        return -EINVAL;
+    if (ptr == 0 || (ptr & 3) != 0) {
+        *rc = -EINVAL;
+        return NULL;
+    }
     uint64_t h = ptr_hash(ptr);
     shard_t *s = shard_of(h);
-    int rc = 0;
+    *rc = 0;
     spin_lock(&s->lock);
     if ((s->count + 1) * LOAD_DEN > s->cap * LOAD_NUM) {
         size_t ncap = s->cap == 0 ? SLOT_PAGE_SLOTS : s->cap + s->cap / 2;
         ncap = (ncap + SLOT_PAGE_SLOTS - 1) / SLOT_PAGE_SLOTS * SLOT_PAGE_SLOTS;
         if (shard_resize(s, ncap) != 0 &&
             (s->count + 1) * HARD_LOAD_DEN > s->cap * HARD_LOAD_NUM) {
-            rc = -ENOMEM;
-            goto out_unlock;
+            *rc = -ENOMEM;
+            return s;
         }
     }
     if (find_slot(s, ptr, h) != SIZE_MAX) {
-        rc = -EEXIST;
-        goto out_unlock;
+        *rc = -EEXIST;
+        return s;
     }
     raw_insert(s->slots, s->cap, (uint64_t)ptr | (uint64_t)(b->family & 3), pack_val(b), h);
     __atomic_store_n(&s->count, s->count + 1, __ATOMIC_RELAXED);
     if (s->count == 1)
         note_occupied(s);
-out_unlock:
-    spin_unlock(&s->lock);
+    return s;
+}
+
+void lk_table_release(void *held)
+{
+    if (held)
+        spin_unlock(&((shard_t *)held)->lock);
+}
+
+void *lk_table_hold_any(void)
+{
+    spin_lock(&shards[0].lock);
+    return &shards[0];
+}
+
+int lk_table_insert(uintptr_t ptr, const lk_block_t *b)
+{
+    int rc;
+    lk_table_release(lk_table_insert_hold(ptr, b, &rc));
     return rc;
 }
 
@@ -231,19 +250,19 @@ static void delete_slot(shard_t *s, size_t i)
     s->slots[i].val = 0;
 }
 
-int lk_table_remove(uintptr_t ptr, lk_block_t *out)
+void *lk_table_remove_hold(uintptr_t ptr, lk_block_t *out, int *rc)
 {
+    *rc = -ENOENT;
     if (ptr == 0 || (ptr & 3) != 0)
-        return -ENOENT;
+        return NULL;
     uint64_t h = ptr_hash(ptr);
     shard_t *s = shard_of(h);
-    int rc = -ENOENT;
     /* An empty shard holds no block, without its lock (sampling: most frees are
      * of untracked blocks).  A block inserted by another thread is visible: the
      * program handed us its pointer after that insert, so the count it stored
      * (or a later one, which includes the block until it is removed) is seen. */
     if (__atomic_load_n(&s->count, __ATOMIC_RELAXED) == 0)
-        return rc;
+        return NULL;
     spin_lock(&s->lock);
     size_t i = find_slot(s, ptr, h);
     if (i != SIZE_MAX) {
@@ -252,9 +271,15 @@ int lk_table_remove(uintptr_t ptr, lk_block_t *out)
         __atomic_store_n(&s->count, s->count - 1, __ATOMIC_RELAXED);
         if (s->count == 0)
             note_occupied(s);
-        rc = 0;
+        *rc = 0;
     }
-    spin_unlock(&s->lock);
+    return s;
+}
+
+int lk_table_remove(uintptr_t ptr, lk_block_t *out)
+{
+    int rc;
+    lk_table_release(lk_table_remove_hold(ptr, out, &rc));
     return rc;
 }
 

@@ -211,7 +211,7 @@ uint32_t lk_site_get(lk_frames_t *f, int family)
 }
 
 /* ### hot path */
-static inline void atomic_max(uint64_t *p, uint64_t v)
+static inline void atomic_max_u64(uint64_t *p, uint64_t v)
 {
     uint64_t cur = __atomic_load_n(p, __ATOMIC_RELAXED);
     while (v > cur &&
@@ -299,10 +299,10 @@ static __attribute__((noinline, cold)) void account_alloc_sampled(lk_site_t *s, 
     __atomic_fetch_add(&s->total_blocks, blocks_fx, __ATOMIC_RELAXED);
     __atomic_fetch_add(&s->total_bytes, bytes, __ATOMIC_RELAXED);
     uint64_t live = __atomic_add_fetch(&s->live_bytes, bytes, __ATOMIC_RELAXED);
-    atomic_max(&s->peak_live_bytes, live);
-    atomic_max(&s->max_request_bytes, request);
+    atomic_max_u64(&s->peak_live_bytes, live);
+    atomic_max_u64(&s->max_request_bytes, request);
     uint64_t g = __atomic_add_fetch(&g_live_bytes, bytes, __ATOMIC_RELAXED);
-    atomic_max(&g_peak_live_bytes, g);
+    atomic_max_u64(&g_peak_live_bytes, g);
     if (lk_unlikely(g >= __atomic_load_n(&lk_watermark_next, __ATOMIC_RELAXED)))
         lk_trigger_watermark_hit(g);
 }
@@ -318,6 +318,196 @@ static __attribute__((noinline, cold)) void commit_free_sampled(lk_site_t *s, ui
     __atomic_fetch_sub(&g_live_bytes, bytes, __ATOMIC_RELAXED);
 }
 
+/* ### per-thread counter deltas
+ * An uncontended atomic add costs ~7 ns on the machines we measure, and an
+ * allocation and its free made seven of them (site totals, live bytes, the
+ * global live bytes): ~50 ns of a ~250 ns pair.  Instead each thread adds to
+ * its own deltas, a direct-mapped array by site index, and folds an entry
+ * into its site (atomics) every ACCT_FOLD_EVENTS events or when another site
+ * takes the slot; the global live bytes fold every ACCT_G_FOLD_BYTES.
+ *
+ * A thread touches its deltas only while it holds a table shard lock (the
+ * insert's or the remove's: lk_table_*_hold), so whoever holds every shard
+ * lock can fold every thread's deltas: lk_tracker_fold(), before each dump
+ * and timeline sample.  Site counters are exact after it.  Peaks stay exact
+ * for a site (or a process) that one thread drives: each delta keeps its
+ * highest running value since the last fold.  Threads register their deltas
+ * once (never freed; reused after the thread exits); a thread without them
+ * (mmap failed, or exiting) and the sampling mode update the sites directly. */
+#define ACCT_SLOTS 256                  /* power of 2 */
+#define ACCT_FOLD_EVENTS 256
+#define ACCT_G_FOLD_BYTES (64u << 10)
+typedef struct acct_ent {
+    uint32_t site1;             /* site index + 1; 0 = none */
+    uint32_t events;            /* since the last fold */
+    uint64_t alloc_blocks, alloc_bytes, freed_blocks;
+    int64_t live, live_hi;      /* net bytes since the last fold; its maximum */
+} acct_ent_t;
+typedef struct acct {
+    struct acct *next;          /* registry; immutable once published */
+    int owned;                  /* atomic: a live thread uses it */
+    int64_t g_live, g_live_hi;  /* global live bytes since the last fold; maximum */
+    acct_ent_t ent[ACCT_SLOTS];
+} acct_t;
+
+static acct_t *acct_list;       /* atomic push-only list of every thread's deltas */
+static __thread acct_t *tls_acct __attribute__((tls_model("initial-exec")));
+static __thread int tls_acct_state __attribute__((tls_model("initial-exec"))); /* 0 ?, 1 ok, 2 none */
+static pthread_key_t acct_key;
+static pthread_once_t acct_once = PTHREAD_ONCE_INIT;
+
+/* Fold one entry into its site; caller holds a shard lock. */
+static void acct_fold_ent(acct_ent_t *e)
+{
+    if (e->events == 0)
+        return;
+    lk_site_t *s = lk_site_at(e->site1 - 1);
+    if (s) {
+        __atomic_fetch_add(&s->total_blocks, e->alloc_blocks, __ATOMIC_RELAXED);
+        __atomic_fetch_add(&s->total_bytes, e->alloc_bytes, __ATOMIC_RELAXED);
+        __atomic_fetch_add(&s->freed_blocks, e->freed_blocks, __ATOMIC_RELAXED);
+        uint64_t after = __atomic_add_fetch(&s->live_bytes, (uint64_t)e->live, __ATOMIC_RELAXED);
+        if (e->live_hi > 0)
+            atomic_max_u64(&s->peak_live_bytes, after - (uint64_t)e->live + (uint64_t)e->live_hi);
+    }
+    e->events = 0;
+    e->alloc_blocks = e->alloc_bytes = e->freed_blocks = 0;
+    e->live = e->live_hi = 0;
+}
+
+static void acct_fold_global(acct_t *a)
+{
+    uint64_t after = __atomic_add_fetch(&g_live_bytes, (uint64_t)a->g_live, __ATOMIC_RELAXED);
+    if (a->g_live_hi > 0)
+        atomic_max_u64(&g_peak_live_bytes, after - (uint64_t)a->g_live + (uint64_t)a->g_live_hi);
+    a->g_live = a->g_live_hi = 0;
+}
+
+static void acct_fold_all_of(acct_t *a)
+{
+    for (unsigned i = 0; i < ACCT_SLOTS; i++)
+        acct_fold_ent(&a->ent[i]);
+    acct_fold_global(a);
+}
+
+/* Thread exit: fold and give the deltas back for the next thread. */
+static void acct_exit(void *p)
+{
+    acct_t *a = p;
+    if (!a)
+        return;
+    void *held = lk_table_hold_any();
+    acct_fold_all_of(a);
+    lk_table_release(held);
+    tls_acct = NULL;
+    tls_acct_state = 2;         /* what this thread still does goes direct */
+    __atomic_store_n(&a->owned, 0, __ATOMIC_RELEASE);
+}
+
+static void acct_key_init(void)
+{
+    if (pthread_key_create(&acct_key, acct_exit) != 0)
+        acct_key = (pthread_key_t)-1;
+}
+
+/* This thread's deltas, or NULL (sampling, no memory, exiting).  Before any
+ * shard lock is taken: it may mmap. */
+static inline acct_t *acct_get(void)
+{
+    if (lk_likely(tls_acct_state == 1))
+        return tls_acct;
+    if (tls_acct_state == 2 || lk_config.sample_bytes != 0)
+        return NULL;
+    tls_acct_state = 2;
+    pthread_once(&acct_once, acct_key_init);
+    if (acct_key == (pthread_key_t)-1)
+        return NULL;
+    acct_t *a;
+    for (a = __atomic_load_n(&acct_list, __ATOMIC_ACQUIRE); a; a = a->next) {
+        int zero = 0;
+        if (__atomic_load_n(&a->owned, __ATOMIC_RELAXED) == 0 &&
+            __atomic_compare_exchange_n(&a->owned, &zero, 1, false, __ATOMIC_ACQUIRE,
+                                        __ATOMIC_RELAXED))
+            break;
+    }
+    if (!a) {
+        void *p = mmap(NULL, sizeof *a, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED)
+            return NULL;
+        a = p;
+        a->owned = 1;
+        a->next = __atomic_load_n(&acct_list, __ATOMIC_RELAXED);
+        while (!__atomic_compare_exchange_n(&acct_list, &a->next, a, true, __ATOMIC_RELEASE,
+                                            __ATOMIC_RELAXED))
+            ;
+    }
+    if (pthread_setspecific(acct_key, a) != 0) {
+        __atomic_store_n(&a->owned, 0, __ATOMIC_RELEASE);
+        return NULL;
+    }
+    tls_acct = a;
+    tls_acct_state = 1;
+    return a;
+}
+
+/* Count an allocation (+size) or a free (-size) at 'site' in this thread's
+ * deltas; caller holds a shard lock. */
+static inline void acct_add(acct_t *a, uint32_t site, uint64_t size, bool alloc)
+{
+    acct_ent_t *e = &a->ent[site & (ACCT_SLOTS - 1)];
+    if (lk_unlikely(e->site1 != site + 1)) {
+        acct_fold_ent(e);
+        e->site1 = site + 1;
+    }
+    if (alloc) {
+        e->alloc_blocks++;
+        e->alloc_bytes += size;
+        e->live += (int64_t)size;
+        if (e->live > e->live_hi)
+            e->live_hi = e->live;
+        a->g_live += (int64_t)size;
+        if (a->g_live > a->g_live_hi)
+            a->g_live_hi = a->g_live;
+    } else {
+        e->freed_blocks++;
+        e->live -= (int64_t)size;
+        a->g_live -= (int64_t)size;
+    }
+    if (lk_unlikely(++e->events >= ACCT_FOLD_EVENTS))
+        acct_fold_ent(e);
+    if (lk_unlikely(a->g_live >= (int64_t)ACCT_G_FOLD_BYTES ||
+                    a->g_live <= -(int64_t)ACCT_G_FOLD_BYTES))
+        acct_fold_global(a);
+}
+
+/* The process's live bytes as this thread knows them: the folded total plus
+ * its own deltas (read under a shard lock: a dump may be folding them). */
+static uint64_t live_bytes_now(void)
+{
+    void *held = lk_table_hold_any();
+    uint64_t g = __atomic_load_n(&g_live_bytes, __ATOMIC_RELAXED);
+    if (tls_acct_state == 1)
+        g += (uint64_t)tls_acct->g_live;
+    lk_table_release(held);
+    return g;
+}
+
+/* Fold every thread's deltas; caller holds every shard lock. */
+static void acct_fold_locked(void)
+{
+    for (acct_t *a = __atomic_load_n(&acct_list, __ATOMIC_ACQUIRE); a; a = a->next)
+        acct_fold_all_of(a);
+}
+
+void lk_tracker_fold(void)
+{
+    if (!__atomic_load_n(&acct_list, __ATOMIC_ACQUIRE))
+        return;
+    lk_table_lock_all();
+    acct_fold_locked();
+    lk_table_unlock_all();
+}
+
 static void account_alloc(lk_site_t *s, uint64_t size, uint64_t request)
 {
     if (lk_unlikely(lk_config.sample_bytes != 0)) {
@@ -328,12 +518,12 @@ static void account_alloc(lk_site_t *s, uint64_t size, uint64_t request)
     __atomic_fetch_add(&s->total_bytes, size, __ATOMIC_RELAXED);
     uint64_t live = __atomic_add_fetch(&s->live_bytes, size, __ATOMIC_RELAXED);
     if (live > __atomic_load_n(&s->peak_live_bytes, __ATOMIC_RELAXED))
-        atomic_max(&s->peak_live_bytes, live);
+        atomic_max_u64(&s->peak_live_bytes, live);
     if (request > __atomic_load_n(&s->max_request_bytes, __ATOMIC_RELAXED))
-        atomic_max(&s->max_request_bytes, request);
+        atomic_max_u64(&s->max_request_bytes, request);
     uint64_t g = __atomic_add_fetch(&g_live_bytes, size, __ATOMIC_RELAXED);
     if (g > __atomic_load_n(&g_peak_live_bytes, __ATOMIC_RELAXED))
-        atomic_max(&g_peak_live_bytes, g);
+        atomic_max_u64(&g_peak_live_bytes, g);
     if (lk_unlikely(g >= __atomic_load_n(&lk_watermark_next, __ATOMIC_RELAXED)))
         lk_trigger_watermark_hit(g);
 }
@@ -361,7 +551,20 @@ void lk_track_alloc_site(void *ptr, size_t size, uint32_t site)
     }
     lk_block_t b = { .size = size > LK_SIZE_MAX ? LK_SIZE_MAX : size, .site = site,
                      .family = (int)s->family };
-    int rc = lk_table_insert((uintptr_t)ptr, &b);
+    acct_t *a = acct_get();
+    int rc;
+    void *held = lk_table_insert_hold((uintptr_t)ptr, &b, &rc);
+    if (lk_likely(rc == 0 && a != NULL)) {
+        acct_add(a, site, b.size, true);
+        uint64_t g = __atomic_load_n(&g_live_bytes, __ATOMIC_RELAXED) + (uint64_t)a->g_live;
+        lk_table_release(held);
+        if (lk_unlikely(size > __atomic_load_n(&s->max_request_bytes, __ATOMIC_RELAXED)))
+            atomic_max_u64(&s->max_request_bytes, size);
+        if (lk_unlikely(g >= __atomic_load_n(&lk_watermark_next, __ATOMIC_RELAXED)))
+            lk_trigger_watermark_hit(g);
+        return;
+    }
+    lk_table_release(held);
     if (lk_unlikely(rc == -EEXIST)) {
         /* We missed its free (freed by a path we do not see): the old record
          * is stale, so retire it and record the new block. */
@@ -449,22 +652,38 @@ out_dropped:
     lk_track_dropped();
 }
 
-void lk_track_release(const lk_block_t *b, int free_family)
+static inline void check_family(const lk_block_t *b, int free_family)
 {
-    lk_track_commit_free(b);
     if (lk_unlikely(b->family != free_family)) {
         __atomic_fetch_add(&g_mismatched, 1, __ATOMIC_RELAXED);
         record_mismatch(b, free_family);
     }
 }
 
+void lk_track_release(const lk_block_t *b, int free_family)
+{
+    lk_track_commit_free(b);
+    check_family(b, free_family);
+}
+
 bool lk_track_free(void *ptr, int family)
 {
     lk_block_t b;
-    if (lk_table_remove((uintptr_t)ptr, &b) != 0) {
+    acct_t *a = acct_get();
+    int rc;
+    void *held = lk_table_remove_hold((uintptr_t)ptr, &b, &rc);
+    if (rc != 0) {
+        lk_table_release(held);
         lk_track_untracked_free();
         return false;
     }
+    if (lk_likely(a != NULL)) {
+        acct_add(a, b.site, b.size, false);
+        lk_table_release(held);
+        check_family(&b, family);
+        return true;
+    }
+    lk_table_release(held);
     lk_track_release(&b, family);
     return true;
 }
@@ -509,7 +728,7 @@ void lk_track_failure(int kind, const char *function, uint64_t size, const lk_fr
         e->f.kind = kind;
         e->f.function = function;
         e->f.first_uptime_ns = now;
-        e->f.live_bytes_at_first = __atomic_load_n(&g_live_bytes, __ATOMIC_RELAXED);
+        e->f.live_bytes_at_first = live_bytes_now();
         site_oom = false;
         HASH_ADD(hh, failure_hash, key, sizeof e->key, e);
         if (site_oom) {
@@ -616,6 +835,7 @@ void lk_tracker_totals_from(const lk_site_t *sites, size_t n, lk_totals_t *t)
 
 void lk_tracker_totals(lk_totals_t *t)
 {
+    lk_tracker_fold();
     uint32_t n = lk_site_count();
     lk_totals_t acc;
     memset(&acc, 0, sizeof acc);
@@ -640,7 +860,7 @@ void lk_tracker_totals(lk_totals_t *t)
 
 uint64_t lk_tracker_live_bytes(void)
 {
-    return __atomic_load_n(&g_live_bytes, __ATOMIC_RELAXED);
+    return live_bytes_now();
 }
 
 size_t lk_group_memory_bytes(void)
@@ -686,6 +906,12 @@ void lk_tracker_unlock_all(void)
 
 void lk_tracker_reset_after_fork(void)
 {
+    /* Child, every lock still held: the other threads are gone, so fold their
+     * deltas and give them back for reuse. */
+    acct_fold_locked();
+    for (acct_t *a = acct_list; a; a = a->next)
+        if (a != tls_acct)
+            __atomic_store_n(&a->owned, 0, __ATOMIC_RELAXED);
     lk_tracker_unlock_all();
     lk_pid = getpid();
 }
@@ -716,6 +942,10 @@ void lk_tracker_reset_for_tests(void)
     group_bytes = 0;
     pthread_mutex_unlock(&group_lock);
     memset(tls_site_cache, 0, sizeof tls_site_cache);
+    for (acct_t *a = acct_list; a; a = a->next) {     /* deltas of the old sites */
+        memset(a->ent, 0, sizeof a->ent);
+        a->g_live = a->g_live_hi = 0;
+    }
     __atomic_fetch_add(&site_gen, 1, __ATOMIC_RELAXED);
     g_live_bytes = g_peak_live_bytes = g_failed = g_untracked_frees = 0;
     g_mismatched = g_dropped = 0;

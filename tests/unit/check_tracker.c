@@ -47,6 +47,7 @@ static lk_site_t site_of(lk_frames_t *f, int family)
     lk_site_t s;
     uint32_t idx = lk_site_get(f, family);
     ck_assert_uint_le(idx, LK_SITE_MAX);
+    lk_tracker_fold();          /* this thread's counter deltas, into the sites */
     lk_site_snapshot(idx, &s);
     return s;
 }
