@@ -269,14 +269,17 @@ LK_NO_ASAN static inline bool user_start(uintptr_t *fp, uintptr_t *pc0, uintptr_
 }
 
 /* The walk is a function of (pc0, sp0, rbp0) and of the words it reads; it
- * logs every read (offset from sp0, value) so that the memo below can replay
- * the check.  A saved rbp is logged relative to sp0 (it is an address). */
+ * logs every read it depends on (offset from sp0, value) so that the memo
+ * below can replay the check.  A saved rbp is logged (relative to sp0: it is
+ * an address) only if a frame-pointer frame later uses it: code without frame
+ * pointers saves rbp as a general register, whose value varies freely. */
 typedef struct walk_log {
-    uint32_t nra, nbp;          /* return addresses read, saved rbps read */
+    uint32_t nra, nbp;          /* return addresses read, saved rbps used */
     bool bp0_used;              /* the walk depended on the starting rbp */
     uint32_t ra_off[LK_MAX_DEPTH + 2];  /* offset from sp0; the word read there is frame i + 1 */
     uint32_t bp_off[LK_MAX_DEPTH + 2];
-    uintptr_t bp_val[LK_MAX_DEPTH + 2]; /* the saved rbp read, minus sp0 */
+    uint32_t bp_val[LK_MAX_DEPTH + 2];  /* the saved rbp read, minus sp0 (< 2 GiB) */
+    bool bp_used[LK_MAX_DEPTH + 2];
 } walk_log_t;
 
 enum { WALK_OK, WALK_UNKNOWN, WALK_UNTRUSTED };
@@ -289,7 +292,8 @@ LK_NO_ASAN static int fast_walk(lk_frames_t *f, int max, uintptr_t pc, uintptr_t
                      walk_log_t *log)
 {
     uintptr_t hi = tls_stack_hi, sp0 = sp;
-    bool rbp_known = true, rbp_initial = true;
+    bool rbp_known = true;
+    int rbp_src = -1;                       /* log entry rbp came from; -1: rbp0 */
     log->bp0_used = false;
     if (sp < tls_stack_lo || sp >= hi || hi - sp0 > (uintptr_t)INT32_MAX)
         return WALK_UNTRUSTED;
@@ -312,7 +316,10 @@ LK_NO_ASAN static int fast_walk(lk_frames_t *f, int max, uintptr_t pc, uintptr_t
             if (!rbp_known || rbp < sp || rbp + 16 > hi || (rbp & 7) != 0)
                 return WALK_UNTRUSTED;
             cfa = rbp + 16;
-            log->bp0_used |= rbp_initial;
+            if (rbp_src < 0)
+                log->bp0_used = true;
+            else
+                log->bp_used[rbp_src] = true;
         } else {
             cfa = sp + e->delta;
             if (e->delta < 8 || cfa > hi)
@@ -323,9 +330,10 @@ LK_NO_ASAN static int fast_walk(lk_frames_t *f, int max, uintptr_t pc, uintptr_t
             if (slot < sp || slot + 8 > cfa)
                 return WALK_UNTRUSTED;
             rbp = *(const uintptr_t *)slot;
-            rbp_initial = false;
             log->bp_off[nbp] = (uint32_t)(slot - sp0);
-            log->bp_val[nbp++] = rbp - sp0;
+            log->bp_val[nbp] = (uint32_t)(rbp - sp0);   /* checked against hi when used */
+            log->bp_used[nbp] = false;
+            rbp_src = (int)nbp++;
             rbp_known = true;
         } else if (!(fl & PC_RBP_SAME)) {
             rbp_known = false;
@@ -334,8 +342,16 @@ LK_NO_ASAN static int fast_walk(lk_frames_t *f, int max, uintptr_t pc, uintptr_t
         log->ra_off[nra++] = (uint32_t)(cfa - 8 - sp0);
         sp = cfa;
     }
+    /* keep the saved rbps the walk used */
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < nbp; i++) {
+        if (log->bp_used[i]) {
+            log->bp_off[k] = log->bp_off[i];
+            log->bp_val[k++] = log->bp_val[i];
+        }
+    }
     log->nra = nra;
-    log->nbp = nbp;
+    log->nbp = k;
     f->truncated = n > max;
     f->depth = (uint32_t)(n > max ? max : n);
     return WALK_OK;
@@ -365,8 +381,10 @@ typedef struct memo {
     uint32_t truncated;
     uint32_t max_off;           /* highest offset read, for the bounds check */
     uint32_t max;               /* max_depth the walk was made with */
+    uint32_t nframes;           /* frames kept: depth, or depth + 1 when truncated */
     uint32_t site1[3];          /* site index + 1 per family, filled by tracker.c */
-    /* then: frames[cap], bp_val[cap] (uintptr_t); ra_off[cap], bp_off[cap] */
+    /* then, packed: frames[nframes] (uintptr_t), ra_off[nra] (uint32_t),
+     * bp[nbp] (uint32_t offset, uint32_t value - sp0) */
 } memo_t;
 
 static __thread char *tls_memo __attribute__((tls_model("initial-exec")));
@@ -383,19 +401,14 @@ static inline uintptr_t *memo_frames(memo_t *m)
     return (uintptr_t *)(m + 1);
 }
 
-static inline uintptr_t *memo_bp_val(memo_t *m)
-{
-    return memo_frames(m) + tls_memo_cap;
-}
-
 static inline uint32_t *memo_ra_off(memo_t *m)
 {
-    return (uint32_t *)(memo_frames(m) + 2 * tls_memo_cap);
+    return (uint32_t *)(memo_frames(m) + m->nframes);
 }
 
-static inline uint32_t *memo_bp_off(memo_t *m)
+static inline uint32_t *memo_bp(memo_t *m)
 {
-    return memo_ra_off(m) + tls_memo_cap;
+    return memo_ra_off(m) + m->nra;
 }
 
 /* This thread's last memo hit or store: an allocation loop captures the same
@@ -428,7 +441,7 @@ static char *memo_table(int max)
     if (memo_key == (pthread_key_t)-1)
         return NULL;
     uint32_t cap = (uint32_t)max + 2;
-    size_t stride = sizeof(memo_t) + 2 * cap * sizeof(uintptr_t) + 2 * cap * sizeof(uint32_t);
+    size_t stride = sizeof(memo_t) + cap * sizeof(uintptr_t) + 3 * cap * sizeof(uint32_t);
     stride = (stride + 63) & ~(size_t)63;
     void *p = mmap(NULL, MEMO_ENTRIES * stride, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -500,11 +513,10 @@ LK_NO_ASAN static inline bool memo_lookup(memo_t *m, lk_frames_t *f, int max, ui
     for (; i < n; i++)
         if (*(const uintptr_t *)(sp0 + off[i]) != val[i])
             return false;
-    off = memo_bp_off(m);
-    val = memo_bp_val(m);
+    const uint32_t *bp = off + n;
     uintptr_t diff = 0;
-    for (i = 0, n = m->nbp; i < n; i++)
-        diff |= (*(const uintptr_t *)(sp0 + off[i]) - sp0) ^ val[i];
+    for (i = 0, n = m->nbp; i < n; i++, bp += 2)
+        diff |= (*(const uintptr_t *)(sp0 + bp[0]) - sp0) ^ bp[1];
     if (diff != 0)
         return false;
     f->lazy = memo_frames(m);
@@ -523,26 +535,29 @@ static void memo_store(memo_t *m, const lk_frames_t *f, int max, uintptr_t sp0, 
     uint32_t nframes = log->nra + 1 > f->depth ? log->nra + 1 : f->depth;
     if (nframes > tls_memo_cap || log->nbp > tls_memo_cap || f->depth == 0)
         return;                 /* made with a smaller max_depth: no room */
+    m->nframes = nframes;
+    m->nra = log->nra;
+    memcpy(memo_frames(m), f->pc, nframes * sizeof(uintptr_t));
     uint32_t max_off = 0;
+    uint32_t *ra = memo_ra_off(m);
     for (uint32_t i = 0; i < log->nra; i++) {
-        memo_ra_off(m)[i] = log->ra_off[i];
+        ra[i] = log->ra_off[i];
         if (log->ra_off[i] > max_off)
             max_off = log->ra_off[i];
     }
+    uint32_t *bp = memo_bp(m);
     for (uint32_t i = 0; i < log->nbp; i++) {
-        memo_bp_off(m)[i] = log->bp_off[i];
-        memo_bp_val(m)[i] = log->bp_val[i];
+        bp[2 * i] = log->bp_off[i];
+        bp[2 * i + 1] = log->bp_val[i];
         if (log->bp_off[i] > max_off)
             max_off = log->bp_off[i];
     }
-    memcpy(memo_frames(m), f->pc, nframes * sizeof(uintptr_t));
     m->sp0 = sp0;
     /* rbp0 matters only if a frame-pointer frame used it before any saved rbp
      * was reloaded; else it is a general register (code without frame
      * pointers) and varies freely.  1 cannot be a real (aligned) offset. */
     m->bp0_rel = log->bp0_used ? bp0 - sp0 : 1;
     m->hash = f->hash;
-    m->nra = log->nra;
     m->nbp = log->nbp;
     m->epoch = epoch;
     m->depth = f->depth;
