@@ -369,6 +369,112 @@ START_TEST(test_tracker_threads_hammer)
 }
 END_TEST
 
+/* Per-thread counter deltas: a thread that is still running has counted in
+ * its own deltas; lk_tracker_fold() (every dump does) must bring them in. */
+static pthread_mutex_t park_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t park_cond = PTHREAD_COND_INITIALIZER;
+static int park_state;          /* 1: allocated, 2: may exit */
+
+static void *alloc_and_park(void *arg)
+{
+    lk_frames_t *f = arg;
+    for (uintptr_t i = 0; i < 10; i++)
+        lk_track_alloc((void *)(0x7000000 + i * 16), 3, LK_FAMILY_MALLOC, f);
+    ck_assert(lk_track_free((void *)0x7000000, LK_FAMILY_MALLOC));
+    pthread_mutex_lock(&park_lock);
+    park_state = 1;
+    pthread_cond_broadcast(&park_cond);
+    while (park_state != 2)
+        pthread_cond_wait(&park_cond, &park_lock);
+    pthread_mutex_unlock(&park_lock);
+    return NULL;
+}
+
+START_TEST(test_tracker_deltas_of_a_running_thread)
+{
+    lk_frames_t f;
+    fake_frames(&f, 0x480000, 5);
+    lk_frames_t own;
+    fake_frames(&own, 0x490000, 5);
+    lk_track_alloc((void *)0x6000000, 5, LK_FAMILY_MALLOC, &own);  /* this thread's deltas too */
+    park_state = 0;
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, alloc_and_park, &f), 0);
+    pthread_mutex_lock(&park_lock);
+    while (park_state != 1)
+        pthread_cond_wait(&park_cond, &park_lock);
+    pthread_mutex_unlock(&park_lock);
+
+    lk_totals_t t;
+    lk_tracker_totals(&t);      /* folds */
+    ck_assert_uint_eq(t.alloc_count, 11);
+    ck_assert_uint_eq(t.free_count, 1);
+    ck_assert_uint_eq(t.live_bytes, 32);
+    /* the process peak (35) is driven by two threads: the deltas give a lower
+     * bound, off by at most what each had not folded (documented) */
+    ck_assert_uint_ge(t.peak_live_bytes, 32);
+    ck_assert_uint_le(t.peak_live_bytes, 35);
+    lk_site_t s = site_of(&f, LK_FAMILY_MALLOC);
+    ck_assert_uint_eq(s.total_blocks, 10);
+    ck_assert_uint_eq(s.live_bytes, 27);
+    ck_assert_uint_eq(s.peak_live_bytes, 30);
+
+    pthread_mutex_lock(&park_lock);
+    park_state = 2;
+    pthread_cond_broadcast(&park_cond);
+    pthread_mutex_unlock(&park_lock);
+    pthread_join(th, NULL);
+    lk_tracker_totals(&t);      /* its exit folded nothing twice */
+    ck_assert_uint_eq(t.alloc_count, 11);
+    ck_assert_uint_eq(t.live_bytes, 32);
+}
+END_TEST
+
+/* Peaks stay exact for one thread although its deltas fold every 256 events,
+ * and sites whose indexes share a delta slot (i and i + 256) evict each other
+ * without losing a count. */
+START_TEST(test_tracker_deltas_fold_and_evict_exactly)
+{
+    enum { NSITES = 260, N = 700 };
+    static lk_frames_t fr[NSITES];
+    for (unsigned k = 0; k < NSITES; k++) {
+        fake_frames(&fr[k], 0x1000000 + (uintptr_t)k * 0x1000, 3);
+        lk_track_alloc((void *)(0x9000000 + (uintptr_t)k * 16), 1, LK_FAMILY_MALLOC, &fr[k]);
+    }
+    /* site 0 alone: up to N blocks of 10 bytes, down to 100, up by 50; the
+     * peak (N * 10) falls between two folds */
+    for (uintptr_t i = 0; i < N; i++)
+        lk_track_alloc((void *)(0x10000000 + i * 16), 10, LK_FAMILY_MALLOC, &fr[0]);
+    for (uintptr_t i = 0; i < N - 100; i++)
+        ck_assert(lk_track_free((void *)(0x10000000 + i * 16), LK_FAMILY_MALLOC));
+    for (uintptr_t i = N; i < N + 50; i++)
+        lk_track_alloc((void *)(0x10000000 + i * 16), 10, LK_FAMILY_MALLOC, &fr[0]);
+    /* then sites 0 and 256, which share a delta slot, in turns */
+    for (uintptr_t i = 0; i < N; i++) {
+        lk_track_alloc((void *)(0x20000000 + i * 16), 2, LK_FAMILY_MALLOC, &fr[256]);
+        ck_assert(lk_track_free((void *)(0x20000000 + i * 16), LK_FAMILY_MALLOC));
+        lk_track_alloc((void *)(0x30000000 + i * 16), 1, LK_FAMILY_MALLOC, &fr[0]);
+        ck_assert(lk_track_free((void *)(0x30000000 + i * 16), LK_FAMILY_MALLOC));
+    }
+
+    lk_site_t s0 = site_of(&fr[0], LK_FAMILY_MALLOC);
+    ck_assert_uint_eq(s0.total_blocks, 1 + N + 50 + N);
+    ck_assert_uint_eq(s0.freed_blocks, N - 100 + N);
+    ck_assert_uint_eq(s0.live_bytes, 1 + 150 * 10);
+    ck_assert_uint_eq(s0.peak_live_bytes, 1 + N * 10);
+    lk_site_t s256 = site_of(&fr[256], LK_FAMILY_MALLOC);
+    ck_assert_uint_eq(s256.total_blocks, 1 + N);
+    ck_assert_uint_eq(s256.freed_blocks, N);
+    ck_assert_uint_eq(s256.live_bytes, 1);
+    ck_assert_uint_eq(s256.peak_live_bytes, 3);
+    lk_totals_t t;
+    lk_tracker_totals(&t);
+    ck_assert_uint_eq(t.live_bytes, NSITES + 150 * 10);
+    ck_assert_uint_eq(t.peak_live_bytes, NSITES + N * 10);
+    ck_assert_uint_eq(lk_tracker_live_bytes(), t.live_bytes);
+}
+END_TEST
+
 /* Free the process-wide tables (stack keys, uthash tables, groups), so that
  * LeakSanitizer sees no leak: they live in memory it does not scan (mmap). */
 static void teardown_core(void)
@@ -392,6 +498,8 @@ static Suite *tracker_suite(void)
     tcase_add_test(tc, test_tracker_drop_accounting);
     tcase_add_test(tc, test_tracker_failures_grouped);
     tcase_add_test(tc, test_tracker_threads_hammer);
+    tcase_add_test(tc, test_tracker_deltas_of_a_running_thread);
+    tcase_add_test(tc, test_tracker_deltas_fold_and_evict_exactly);
     suite_add_tcase(s, tc);
     return s;
 }
