@@ -364,7 +364,7 @@ LK_NO_ASAN static int fast_walk(lk_frames_t *f, int max, uintptr_t pc, uintptr_t
  * make exactly the same steps, so the stack is the same: the check is
  * independent loads.  The return address read at step i is frame i + 1, so
  * the entry keeps the frames (one more when truncated) and only the offsets.
- * Entries are keyed by the first two return addresses and the stack position
+ * Entries are keyed by the first return addresses and the stack position
  * (MEMO_WAYS-way sets, the set's last hit tried first), and die when any pc
  * turns PC_VAR (epoch). */
 #define MEMO_SET_LOG2 8
@@ -382,6 +382,8 @@ typedef struct memo {
     uint32_t max_off;           /* highest offset read, for the bounds check */
     uint32_t max;               /* max_depth the walk was made with */
     uint32_t nframes;           /* frames kept: depth, or depth + 1 when truncated */
+    uint32_t fp_chain;          /* saved rbp i is at ra_off[i] - 8 and points at
+                                 * ra_off[i + 1] - 8 (frame-pointer code): bp[] unused */
     uint32_t site1[3];          /* site index + 1 per family, filled by tracker.c */
     /* then, packed: frames[nframes] (uintptr_t), ra_off[nra] (uint32_t),
      * bp[nbp] (uint32_t offset, uint32_t value - sp0) */
@@ -412,7 +414,7 @@ static inline uint32_t *memo_bp(memo_t *m)
 }
 
 /* This thread's last memo hit or store: an allocation loop captures the same
- * stack again and again, and this skips the set lookup (second_ra's rule). */
+ * stack again and again, and this skips the set lookup (caller_hint's rules). */
 static __thread memo_t *tls_memo_last __attribute__((tls_model("initial-exec")));
 
 static void memo_free(void *p)
@@ -456,28 +458,41 @@ static char *memo_table(int max)
     return tls_memo;
 }
 
-/* The return address of the program's second frame when the first frame's
- * rule is known (else 0): with pc0 and sp0 it picks the memo set, so that one
- * allocation wrapper reached from many callers does not crowd one set.  Only
- * a hint: the memo check itself is exact. */
-LK_NO_ASAN static inline uintptr_t second_ra(uintptr_t pc0, uintptr_t sp0, uintptr_t bp0)
+/* A hash of the program's next few return addresses above pc0, found with
+ * the learned rules (0 where a rule is unknown): with pc0 and sp0 it picks the
+ * memo set, so that one allocation wrapper reached from many callers does not
+ * crowd one set.  Only a hint: the memo check itself is exact. */
+#define MEMO_HINT_FRAMES 4
+LK_NO_ASAN static inline uintptr_t caller_hint(uintptr_t pc, uintptr_t sp, uintptr_t bp)
 {
-    const pc_ent_t *e = pc_find(pc0);
-    if (!e)
-        return 0;
-    uint32_t fl = __atomic_load_n(&e->flags, __ATOMIC_ACQUIRE);
-    if ((fl & (PC_OK | PC_VAR | PC_END)) != PC_OK)
-        return 0;
-    uintptr_t cfa = (fl & PC_BP) ? bp0 + 16 : sp0 + e->delta;
-    if (cfa < sp0 + 8 || cfa > tls_stack_hi || (cfa & 7) != 0)
-        return 0;
-    return *(const uintptr_t *)(cfa - 8);
+    uintptr_t h = 0;
+    for (int k = 0; k < MEMO_HINT_FRAMES; k++) {
+        const pc_ent_t *e = pc_find(pc);
+        if (!e)
+            break;
+        uint32_t fl = __atomic_load_n(&e->flags, __ATOMIC_ACQUIRE);
+        if ((fl & (PC_OK | PC_VAR | PC_END)) != PC_OK)
+            break;
+        uintptr_t cfa = (fl & PC_BP) ? bp + 16 : sp + e->delta;
+        if (cfa < sp + 8 || cfa > tls_stack_hi || (cfa & 7) != 0)
+            break;
+        if (fl & PC_RBP_SAVE) {
+            uintptr_t slot = cfa - (fl >> 16);
+            if (slot < sp || slot + 8 > cfa)
+                break;
+            bp = *(const uintptr_t *)slot;
+        }
+        pc = *(const uintptr_t *)(cfa - 8);
+        sp = cfa;
+        h = (h ^ pc) * 31;
+    }
+    return h;
 }
 
-/* The memo set for (pc0, sp0, ra1). */
-static inline size_t memo_set(uintptr_t pc0, uintptr_t sp0, uintptr_t ra1)
+/* The memo set for (pc0, sp0, callers). */
+static inline size_t memo_set(uintptr_t pc0, uintptr_t sp0, uintptr_t callers)
 {
-    uint64_t h = ((uint64_t)pc0 ^ ((uint64_t)sp0 << 12) ^ ((uint64_t)ra1 * 31)) *
+    uint64_t h = ((uint64_t)pc0 ^ ((uint64_t)sp0 << 12) ^ ((uint64_t)callers * 31)) *
                  UINT64_C(0x9E3779B97F4A7C15);
     return (size_t)(h >> (64 - MEMO_SET_LOG2));
 }
@@ -499,9 +514,32 @@ LK_NO_ASAN static inline bool memo_lookup(memo_t *m, lk_frames_t *f, int max, ui
         return false;
     const uint32_t *off = memo_ra_off(m);
     const uintptr_t *val = memo_frames(m) + 1;
+    uint32_t i = 0, n = m->nra;
+    if (m->fp_chain) {
+        /* frame-pointer code: each frame's return address and saved rbp sit
+         * side by side, and the saved rbp points at the next pair */
+        const char *base = (const char *)sp0, *link = base - 8;
+        uintptr_t diff = 0;
+        uint32_t nb = m->nbp;
+#define LK_FP_PAIR(k)                                                             \
+    ((*(const uintptr_t *)(base + off[i + (k)]) ^ val[i + (k)]) |                  \
+     (*(const uintptr_t *)(link + off[i + (k)]) ^ (uintptr_t)(link + off[i + (k) + 1])))
+        for (; i + 4 <= nb; i += 4) {
+            diff = LK_FP_PAIR(0) | LK_FP_PAIR(1) | LK_FP_PAIR(2) | LK_FP_PAIR(3);
+            if (diff != 0)
+                return false;   /* another way of the set: reject early */
+        }
+        for (; i < nb; i++)
+            diff |= LK_FP_PAIR(0);
+#undef LK_FP_PAIR
+        for (; i < n; i++)
+            diff |= *(const uintptr_t *)(base + off[i]) ^ val[i];
+        if (diff != 0)
+            return false;
+        goto hit;
+    }
     /* independent loads, checked every 4 so that another way of the same set
      * (same first frame, other callers) is rejected early */
-    uint32_t i = 0, n = m->nra;
     for (; i + 4 <= n; i += 4) {
         uintptr_t diff = (*(const uintptr_t *)(sp0 + off[i]) ^ val[i]) |
                          (*(const uintptr_t *)(sp0 + off[i + 1]) ^ val[i + 1]) |
@@ -519,6 +557,7 @@ LK_NO_ASAN static inline bool memo_lookup(memo_t *m, lk_frames_t *f, int max, ui
         diff |= (*(const uintptr_t *)(sp0 + bp[0]) - sp0) ^ bp[1];
     if (diff != 0)
         return false;
+hit:
     f->lazy = memo_frames(m);
     f->depth = m->depth;
     f->truncated = m->truncated;
@@ -546,12 +585,16 @@ static void memo_store(memo_t *m, const lk_frames_t *f, int max, uintptr_t sp0, 
             max_off = log->ra_off[i];
     }
     uint32_t *bp = memo_bp(m);
+    bool fp_chain = log->nbp < log->nra;
     for (uint32_t i = 0; i < log->nbp; i++) {
         bp[2 * i] = log->bp_off[i];
         bp[2 * i + 1] = log->bp_val[i];
         if (log->bp_off[i] > max_off)
             max_off = log->bp_off[i];
+        fp_chain = fp_chain && log->ra_off[i] >= 8 && log->bp_off[i] == log->ra_off[i] - 8 &&
+                   log->bp_val[i] == log->ra_off[i + 1] - 8;
     }
+    m->fp_chain = fp_chain;
     m->sp0 = sp0;
     /* rbp0 matters only if a frame-pointer frame used it before any saved rbp
      * was reloaded; else it is a general register (code without frame
@@ -651,7 +694,7 @@ static __attribute__((noinline)) void capture_miss(lk_frames_t *f, int max, uint
         char *t = memo_table(max);
         memo_t *m = NULL;
         if (t) {
-            size_t set = memo_set(pc0, sp0, second_ra(pc0, sp0, bp0));
+            size_t set = memo_set(pc0, sp0, caller_hint(pc0, sp0, bp0));
             unsigned mru = tls_memo_mru[set];
             for (unsigned k = 0; k < MEMO_WAYS; k++) {
                 unsigned w = (mru + k) % MEMO_WAYS;     /* the set's last hit first */
