@@ -196,11 +196,21 @@ void *lk_table_insert_hold(uintptr_t ptr, const lk_block_t *b, int *rc)
             return s;
         }
     }
-    if (find_slot(s, ptr, h) != SIZE_MAX) {
-        *rc = -EEXIST;
-        return s;
+    /* one probe: the pointer itself (a missed free) or the first hole */
+    slot_t *slots = s->slots;
+    size_t cap = s->cap, i = home_of(h, cap);
+    for (;;) {
+        uint64_t k = slots[i].key;
+        if (k == 0)
+            break;
+        if ((k & ~(uint64_t)3) == ptr) {
+            *rc = -EEXIST;
+            return s;
+        }
+        i = (i + 1 == cap) ? 0 : i + 1;
     }
-    raw_insert(s->slots, s->cap, (uint64_t)ptr | (uint64_t)(b->family & 3), pack_val(b), h);
+    slots[i].key = (uint64_t)ptr | (uint64_t)(b->family & 3);
+    slots[i].val = pack_val(b);
     __atomic_store_n(&s->count, s->count + 1, __ATOMIC_RELAXED);
     if (s->count == 1)
         note_occupied(s);

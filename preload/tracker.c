@@ -412,10 +412,8 @@ static void acct_key_init(void)
 
 /* This thread's deltas, or NULL (sampling, no memory, exiting).  Before any
  * shard lock is taken: it may mmap. */
-static inline acct_t *acct_get(void)
+static __attribute__((noinline)) acct_t *acct_get_slow(void)
 {
-    if (lk_likely(tls_acct_state == 1))
-        return tls_acct;
     if (tls_acct_state == 2 || lk_config.sample_bytes != 0)
         return NULL;
     tls_acct_state = 2;
@@ -450,9 +448,17 @@ static inline acct_t *acct_get(void)
     return a;
 }
 
+static inline __attribute__((always_inline)) acct_t *acct_get(void)
+{
+    if (lk_likely(tls_acct_state == 1))
+        return tls_acct;
+    return acct_get_slow();
+}
+
 /* Count an allocation (+size) or a free (-size) at 'site' in this thread's
  * deltas; caller holds a shard lock. */
-static inline void acct_add(acct_t *a, uint32_t site, uint64_t size, bool alloc)
+static inline __attribute__((always_inline)) void acct_add(acct_t *a, uint32_t site,
+                                                            uint64_t size, bool alloc)
 {
     acct_ent_t *e = &a->ent[site & (ACCT_SLOTS - 1)];
     if (lk_unlikely(e->site1 != site + 1)) {
