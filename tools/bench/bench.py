@@ -338,7 +338,7 @@ def depth_libleak(outdir, binary):
                 d = json.load(f)
         except (OSError, ValueError):
             continue
-        LIBLEAK_MAX_DEPTH["v"] = d.get("config", {}).get("max_depth", "?")
+        LIBLEAK_MAX_DEPTH.setdefault("v", d.get("config", {}).get("max_depth", "?"))  # default run first
         stacks = {s["id"]: s for s in d.get("stacks", [])}
         exe = os.path.realpath(binary)
         bases = [int(m["base"], 16) for m in d.get("modules", [])
@@ -408,11 +408,15 @@ def stack_depth_check(tools, env, workdir):
             continue
         wl = dict(name=build, make=prog(build, 300), size=20000, mc_scale=1)
         e = dict(env, BENCH_PROBE_DEPTH=str(depth))
-        for tool in ("libleak", "heaptrack", "lsan", "memcheck"):
+        # libleak twice: at its default LIBLEAK_DEPTH (32, issue 2) and at 64
+        for tool, label, extra in (("libleak", "libleak", {}),
+                                   ("libleak", "libleak, LIBLEAK_DEPTH=64", {"LIBLEAK_DEPTH": "64"}),
+                                   ("heaptrack", "heaptrack", {}), ("lsan", "lsan", {}),
+                                   ("memcheck", "memcheck", {})):
             if not tools[tool]["ok"]:
                 continue
             d = tempfile.mkdtemp(prefix="depth-%s-%d-%s-" % (build, depth, tool), dir=workdir)
-            argv, e2, stdin = command_for(tool, wl, tools, d, e, size=wl["size"])
+            argv, e2, stdin = command_for(tool, wl, tools, d, dict(e, **extra), size=wl["size"])
             if tool == "heaptrack":
                 argv = [a for a in argv if a != "-r"]      # interpret this small one
             out = os.path.join(d, "out.txt")
@@ -429,7 +433,7 @@ def stack_depth_check(tools, env, workdir):
                 pr = subprocess.run(["heaptrack_print", "-f", final, "-l", "1", "-m", "0", "-p", "0",
                                      "-a", "0", "-T", "0"], capture_output=True, text=True)
                 n, main = depth_heaptrack(pr.stdout)
-            rows.append((build, depth + 4, tool, n, main))
+            rows.append((build, depth + 4, label, n, main))
     return rows
 
 
@@ -575,8 +579,9 @@ def render_targets(results, tools, depth_rows, exit_rows):
             "%.2f s vs %.2f s (interpret + print)" % (c["libleak"]["post"], c["heaptrack"]["post"]),
             c["libleak"]["post"] < c["heaptrack"]["post"])
     for build, want, tool, n, main in depth_rows:
-        if tool == "libleak" and build == "churn_nofp":
-            row("nofp stacks reach main (%d frames to main)" % want,
+        if tool.startswith("libleak") and build == "churn_nofp":
+            row("nofp stacks reach main (%d frames to main, %s)"
+                % (want, "default depth" if tool == "libleak" else tool.split(", ")[1]),
                 "%s frames" % n, bool(main))
     if not rows:
         return []
