@@ -269,6 +269,8 @@ static __attribute__((noinline)) void after_alloc(void *p, size_t size, int fami
     lk_frames_t f;
     if (!p && err != ENOMEM)
         return;                     /* EINVAL and the like: not an allocation */
+    if (p)
+        lk_table_prefetch((uintptr_t)p);    /* the slot's miss overlaps the capture */
     lk_stack_capture_lazy(&f);
     if (!p) {
         lk_frames_materialize(&f);

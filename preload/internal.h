@@ -188,6 +188,9 @@ int lk_table_remove(uintptr_t ptr, lk_block_t *out);
 void *lk_table_insert_hold(uintptr_t ptr, const lk_block_t *b, int *rc);
 void *lk_table_remove_hold(uintptr_t ptr, lk_block_t *out, int *rc);
 void lk_table_release(void *held);
+/* Start loading the slot where 'ptr' would go (a cache miss in a big table),
+ * to overlap it with other work before the insert or remove.  No lock. */
+void lk_table_prefetch(uintptr_t ptr);
 /* Hold one shard lock (for accounting outside an insert or remove). */
 void *lk_table_hold_any(void);
 /* Shards: chosen by the top bits of a Fibonacci hash of the pointer. */

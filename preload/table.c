@@ -156,7 +156,7 @@ static int shard_resize(shard_t *s, size_t ncap)
     }
     if (s->slots)
         munmap(s->slots, s->cap * sizeof(slot_t));
-    s->slots = ns;
+    __atomic_store_n(&s->slots, ns, __ATOMIC_RELAXED);   /* lk_table_prefetch reads it racily */
     __atomic_store_n(&s->cap, ncap, __ATOMIC_RELAXED);
     return 0;
 }
@@ -175,6 +175,17 @@ static size_t find_slot(const shard_t *s, uintptr_t ptr, uint64_t h)
             return i;
         i = (i + 1 == s->cap) ? 0 : i + 1;
     }
+}
+
+void lk_table_prefetch(uintptr_t ptr)
+{
+    uint64_t h = ptr_hash(ptr);
+    const shard_t *s = shard_of(h);
+    /* racy reads: a prefetch of a stale address never faults */
+    size_t cap = __atomic_load_n(&s->cap, __ATOMIC_RELAXED);
+    const slot_t *slots = __atomic_load_n(&s->slots, __ATOMIC_RELAXED);
+    if (slots && cap)
+        __builtin_prefetch(&slots[home_of(h, cap)], 1, 3);
 }
 
 void *lk_table_insert_hold(uintptr_t ptr, const lk_block_t *b, int *rc)
