@@ -136,7 +136,10 @@ hasnt "leak in progress" "$T/d2.txt"
 # samples fall against the working set's build-up; either is "not growing".
 grep -qE "stayed (on a plateau|flat)" "$T/d2.txt" \
     || fail "oversized: the verdict does not say live memory stayed level: $(grep VERDICT "$T/d2.txt")"
-grep -q "^  plateau .*" "$T/d2.txt" || fail "oversized: the working set is not a plateau"
+# The working set (read_record) is a plateau when the first 100 ms samples
+# catch its build-up; a machine busy enough to delay them sees it flat, which
+# the report leaves out.  Either way it must not read as growing.
+! grep -q "^  growing " "$T/d2.txt" || fail "oversized: a site reads as growing: $(grep "^  growing" "$T/d2.txt")"
 "$LA" --format=svg "$T/d2" >"$T/d2.svg" 2>/dev/null || fail "--format=svg"
 has "<svg" "$T/d2.svg"
 has "(overflow)" "$T/d2.svg"
