@@ -147,6 +147,9 @@ static int load_modules(ctx_t *c, json_t *root, lk_dump_t *d)
             return rc;
         if ((rc = get_str(c, m, p, LK_KEY_BUILD_ID, false, &mod->build_id)) < 0)
             return rc;
+        if ((rc = lk_jget_bool(c, m, p, LK_KEY_PATH_ESCAPED, false, false,
+                               &mod->path_escaped)) < 0)
+            return rc;
         if (mod->build_id != NULL) {
             for (char *s = mod->build_id; *s != '\0'; s++) {
                 if (*s >= 'A' && *s <= 'F')

@@ -43,6 +43,7 @@ typedef struct lk_dump_module {
     uint64_t base;          /* load bias (dlpi_addr) */
     uint64_t size_bytes;    /* extent of PT_LOADs from base; 0 if unknown */
     char *build_id;         /* lowercase hex, or NULL */
+    bool path_escaped;      /* 'path' has bytes >= 0x80 as \xNN (not UTF-8) */
 } lk_dump_module_t;
 
 /* One deduplicated call stack (dump "stacks[]"). */

@@ -4,6 +4,7 @@
  * every looked-up pc is cached, so a 100k-frame report costs one libdw
  * lookup per distinct pc.  A missing or rebuilt binary degrades to
  * module+offset with one warning per module, never to an error. */
+#include <ctype.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -69,7 +70,8 @@ typedef struct cu_cache {
 /* One module file, keyed by "path\nbuild-id". */
 typedef struct mod_cache {
     char *key;
-    const char *path;       /* interned */
+    const char *path;       /* interned; as in the dump (shown to the user) */
+    char *file;             /* the bytes to open when 'path' is \xNN-escaped, or NULL */
     char *build_id;         /* expected, or NULL */
     mod_state_t state;
     Dwfl *dwfl;
@@ -218,7 +220,8 @@ static void open_module(lk_symbolizer_t *s, mod_cache_t *mc)
     }
     /* Report at load bias 0: a lookup pc is then the address minus the
      * dump's base, i.e. an address in the file's own layout. */
-    mc->mod = dwfl_report_elf(mc->dwfl, mc->path, mc->path, -1, 0, false);
+    const char *file = mc->file != NULL ? mc->file : mc->path;
+    mc->mod = dwfl_report_elf(mc->dwfl, mc->path, file, -1, 0, false);
     dwfl_report_end(mc->dwfl, NULL, NULL);
     if (mc->mod == NULL) {
         char why[320];
@@ -244,6 +247,27 @@ static void open_module(lk_symbolizer_t *s, mod_cache_t *mc)
     mc->state = MOD_OK;
 }
 
+/* The raw bytes of a path the preload wrote as \xNN for bytes >= 0x80 (not
+ * UTF-8); other characters stand for themselves.  NULL when out of memory. */
+static char *unescape_path(const char *p)
+{
+    char *out = malloc(strlen(p) + 1), *o = out;
+    if (out == NULL)
+        return NULL;
+    while (*p != '\0') {
+        unsigned v;
+        if (p[0] == '\\' && p[1] == 'x' && isxdigit((unsigned char)p[2]) &&
+            isxdigit((unsigned char)p[3]) && sscanf(p + 2, "%2x", &v) == 1 && v >= 0x80) {
+            *o++ = (char)v;
+            p += 4;
+        } else {
+            *o++ = *p++;
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
 static mod_cache_t *get_module(lk_symbolizer_t *s, const lk_dump_module_t *dm)
 {
     char *key;
@@ -262,6 +286,7 @@ static mod_cache_t *get_module(lk_symbolizer_t *s, const lk_dump_module_t *dm)
     }
     mc->key = key;
     mc->path = intern(s, dm->path);
+    mc->file = dm->path_escaped ? unescape_path(dm->path) : NULL;
     mc->build_id = lk_strdup(dm->build_id);
     HASH_ADD_KEYPTR(hh, s->mods, mc->key, strlen(mc->key), mc);
     return mc;
@@ -841,6 +866,7 @@ void lk_symbolizer_free(lk_symbolizer_t *s)
         if (mc->dwfl != NULL)
             dwfl_end(mc->dwfl);
         free(mc->key);
+        free(mc->file);
         free(mc->build_id);
         free(mc->syms);
         free(mc->vars);

@@ -122,12 +122,15 @@ static json_t *hex(uintptr_t v)
 }
 
 /* A JSON string for bytes that may not be UTF-8 (paths, argv): as is when
- * valid, else every byte >= 0x80 written as the four characters \xNN. */
-static json_t *jstr(const char *s)
+ * valid, else every byte >= 0x80 written as the four characters \xNN (and
+ * '*escaped' set, when given). */
+static json_t *jstr_esc(const char *s, bool *escaped)
 {
     json_t *j = json_string(s);
     if (j)
         return j;
+    if (escaped)
+        *escaped = true;
     size_t n = strlen(s);
     char *b = lk_real_malloc(4 * n + 1);
     if (!b)
@@ -145,6 +148,11 @@ static json_t *jstr(const char *s)
     j = json_string(b);
     lk_real_free(b);
     return j ? j : json_string("?");
+}
+
+static json_t *jstr(const char *s)
+{
+    return jstr_esc(s, NULL);
 }
 
 static json_t *u64(uint64_t v)
@@ -297,7 +305,10 @@ static int module_cb(struct dl_phdr_info *info, size_t size, void *arg)
         exe_path(exe, sizeof exe);
         name = exe;
     }
-    json_object_set_new(m, LK_KEY_PATH, jstr(name));
+    bool escaped = false;
+    json_object_set_new(m, LK_KEY_PATH, jstr_esc(name, &escaped));
+    if (escaped)
+        json_object_set_new(m, LK_KEY_PATH_ESCAPED, json_true());
     json_object_set_new(m, LK_KEY_BASE, hex(info->dlpi_addr));
     json_object_set_new(m, LK_KEY_SIZE, u64(hi));
     json_object_set_new(m, LK_KEY_BUILD_ID, build_id_of(info));

@@ -86,6 +86,7 @@
 #define LK_KEY_BASE          "base"
 #define LK_KEY_SIZE          "size"
 #define LK_KEY_BUILD_ID      "build_id"
+#define LK_KEY_PATH_ESCAPED  "path_escaped"  /* true: 'path' was not UTF-8, bytes >= 0x80 are \xNN */
 
 /* ### stacks */
 #define LK_KEY_ID            "id"

@@ -142,5 +142,21 @@ has "cannot find libleak.so" "$T/err"
 # LEAK_ANALYZE and LIBLEAK_SO override the BUILD lookup
 expect_rc 1 env BUILD=nonexistent LIBLEAK_SO="$SO" LEAK_ANALYZE="$LA" "$W" --fail-on-leak -- "$VC"
 
+# ### a binary under a path that is not UTF-8: the dump writes its bytes
+# >= 0x80 as \xNN with path_escaped, and leak-analyze opens the real file
+NU="$T/bin-$(printf '\377\376')"
+mkdir -p "$NU" && cp "$VC" "$NU/an_leaks"
+run nonutf8 "$NU/an_leaks"
+python3 - "$T/nonutf8" <<'PY' || fail "non-UTF-8 path: dump"
+import glob, json, sys
+d = json.load(open(glob.glob(sys.argv[1] + "/libleak.*.json")[0]))
+m = [m for m in d["modules"] if m["path"].endswith("/an_leaks")]
+assert m and m[0]["path"].endswith("bin-\\xff\\xfe/an_leaks"), m
+assert m[0].get("path_escaped") is True, m
+PY
+expect_rc 0 "$LA" "$T/nonutf8"
+has "in leak_malloc $C:$(line_of $C '/\* AN_MALLOC \*/')" "$T/out"
+hasnt "cannot read the binary" "$T/err"
+
 [ "$fails" -eq 0 ] || { echo "$fails failure(s)" >&2; exit 1; }
 echo "ok"
