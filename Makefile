@@ -144,7 +144,7 @@ $(BUILD)/tests/check_%: tests/unit/check_%.c tests/unit/testhelper.h $(BUILD)/li
 	    -o $@ $< $(BUILD)/libleak-core.a $(BUILD)/analyzer-core.a \
 	    $(CHECK_LIBS) $(UNWIND_LIBS) $(JANSSON_LIBS) $(DW_LIBS) -ldl -lm
 
-$(BUILD)/tests/check_%: tests/integration/check_%.c tests/unit/testhelper.h $(BUILD)/analyzer-core.a | $(TEST_DEPS_STAMP)
+$(BUILD)/tests/check_%: tests/integration/check_%.c tests/unit/testhelper.h $(wildcard tests/integration/*.h) $(BUILD)/analyzer-core.a | $(TEST_DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(FINAL_CFLAGS) -Ianalyzer -Itests/unit -Itests/integration $(CHECK_CFLAGS) $(SAN_FLAGS) -pthread \
 	    -o $@ $< $(BUILD)/analyzer-core.a $(CHECK_LIBS) $(JANSSON_LIBS) $(DW_LIBS) -lm

@@ -307,9 +307,9 @@ static inline void before_free(void *p, int family)
 #define ALLOC_HOOK(size, family, fn, CALL)                                   \
     do {                                                                    \
         if (!tracking())                                                    \
-            return CALL;                                                    \
+            return LK_REAL(CALL);                                           \
         if (lk_sample_skip(size)) {     /* untracked: no guard, no errno */ \
-            void *q_ = CALL;                                                \
+            void *q_ = LK_REAL(CALL);                                       \
             if (lk_likely(q_ != NULL))                                      \
                 return q_;                                                  \
             int qe_ = errno;            /* a failure is recorded anyway */  \
@@ -321,7 +321,7 @@ static inline void before_free(void *p, int family)
             return NULL;                                                    \
         }                                                                   \
         LK_GUARD;                                                           \
-        void *p_ = CALL;                                                    \
+        void *p_ = LK_REAL(CALL);                                           \
         int e_ = errno;                                                     \
         after_alloc(p_, size, family, fn, e_);                              \
         errno = e_;                                                         \
@@ -345,7 +345,7 @@ EXPORT void *malloc(size_t n)
     uint64_t left = lk_tls_sample_left;
     if (lk_likely(n < left) && lk_likely(!lk_tls_guard)) {
         lk_tls_sample_left = left - n;
-        return real.malloc(n);
+        return LK_REAL(real.malloc(n));
     }
     return malloc_hook(n);
 }
@@ -358,7 +358,7 @@ static __attribute__((noinline)) void free_hook(void *p)
         return;                     /* cannot happen after boot: leak it */
     if (tracking() && lk_table_may_hold((uintptr_t)p))
         before_free(p, LK_FAMILY_MALLOC);
-    real.free(p);
+    LK_REAL_VOID(real.free(p));
 }
 
 EXPORT void free(void *p)
@@ -367,7 +367,7 @@ EXPORT void free(void *p)
         (uintptr_t)p - (uintptr_t)arena >= ARENA_BYTES &&
         !__atomic_load_n(&lk_table_occupied[lk_table_ptr_hash((uintptr_t)p) >>
                                             (64 - LK_TABLE_SHARDS_LOG2)], __ATOMIC_RELAXED)) {
-        real.free(p);               /* free(NULL) included */
+        LK_REAL_VOID(real.free(p)); /* free(NULL) included */
         return;
     }
     free_hook(p);
@@ -395,7 +395,7 @@ static __attribute__((noinline)) void *track_realloc(void *p, size_t n, size_t c
 {
     lk_block_t old;
     bool had = p && lk_track_detach(p, &old);
-    void *q = is_array ? real.reallocarray(p, count, n) : real.realloc(p, n);
+    void *q = is_array ? LK_REAL(real.reallocarray(p, count, n)) : LK_REAL(real.realloc(p, n));
     int e = errno;
     size_t size = is_array ? count * n : n;
     if (q || (p && size == 0)) {
@@ -423,7 +423,7 @@ EXPORT void *realloc(void *p, size_t n)
         return q;
     }
     if (!tracking())
-        return real.realloc(p, n);
+        return LK_REAL(real.realloc(p, n));
     LK_GUARD;
     return track_realloc(p, n, 1, "realloc", false);
 }
@@ -442,7 +442,7 @@ EXPORT void *reallocarray(void *p, size_t count, size_t n)
     if (lk_unlikely(!booted() || in_arena(p) || !real.reallocarray))
         return realloc(p, total);
     if (!tracking())
-        return real.reallocarray(p, count, n);
+        return LK_REAL(real.reallocarray(p, count, n));
     LK_GUARD;
     return track_realloc(p, n, count, "reallocarray", true);
 }
@@ -454,11 +454,11 @@ EXPORT int posix_memalign(void **out, size_t align, size_t n)
         return *out ? 0 : ENOMEM;
     }
     if (!tracking())
-        return real.posix_memalign(out, align, n);
+        return LK_REAL(real.posix_memalign(out, align, n));
     bool skip = lk_sample_skip(n);
     LK_GUARD;
     int e = errno;
-    int rc = real.posix_memalign(out, align, n);
+    int rc = LK_REAL(real.posix_memalign(out, align, n));
     if (!skip || rc != 0)
         after_alloc(rc == 0 ? *out : NULL, n, LK_FAMILY_MALLOC, "posix_memalign", rc);
     errno = e;
@@ -535,7 +535,7 @@ static void *new_impl(size_t n, size_t align, int family, int nothrow)
     size_t sz = n ? n : 1;
     if (align && sz % align)
         sz += align - sz % align;
-    void *p = align ? real.aligned_alloc(align, sz) : real.malloc(sz);
+    void *p = align ? LK_REAL(real.aligned_alloc(align, sz)) : LK_REAL(real.malloc(sz));
     int e = errno;
     if (rec && !p)
         after_alloc(NULL, n, family, fam_fn[family], ENOMEM);
@@ -553,7 +553,7 @@ static void delete_impl(void *p, int family)
         return;
     if (tracking() && lk_table_may_hold((uintptr_t)p))
         before_free(p, family);
-    real.free(p);
+    LK_REAL_VOID(real.free(p));
 }
 
 #define NEW_ARGS_AL size_t n, size_t al
@@ -617,9 +617,24 @@ bool lk_is_vfork_child(void)
     return lk_pid != 0 && getpid() != lk_pid;
 }
 
+/* May this thread write the exit dump?  Not from a vfork child, and not
+ * while it is inside one of our hooks (the guard is set): then a signal
+ * handler interrupted the hook and called _exit or exit, and the hook may
+ * hold a table shard lock that the dump would wait for forever. */
+static bool exit_dump_allowed(void)
+{
+    if (__atomic_load_n(&track_state, __ATOMIC_ACQUIRE) != TRACK_ON || lk_is_vfork_child())
+        return false;
+    if (lk_tls_guard || lk_tls_in_real) {
+        lk_log("exiting from inside an allocation call (a signal handler?): no exit dump");
+        return false;
+    }
+    return true;
+}
+
 static __attribute__((noreturn)) void exit_now(void (*fn)(int), int status)
 {
-    if (__atomic_load_n(&track_state, __ATOMIC_ACQUIRE) == TRACK_ON && !lk_is_vfork_child())
+    if (exit_dump_allowed())
         lk_dump_exit();
     if (fn)
         fn(status);
@@ -639,7 +654,7 @@ EXPORT void _Exit(int status)
 
 __attribute__((destructor)) static void hooks_dtor(void)
 {
-    if (__atomic_load_n(&track_state, __ATOMIC_ACQUIRE) == TRACK_ON && !lk_is_vfork_child())
+    if (exit_dump_allowed())
         lk_dump_exit();
 }
 

@@ -64,6 +64,19 @@ extern ssize_t (*LK_SEAM lk_log_write)(int fd, const void *buf, size_t n);
  * initial-exec TLS, so touching it never allocates. */
 extern __thread int lk_tls_guard __attribute__((tls_model("initial-exec")));
 static inline void lk_guard_release(int *prev) { lk_tls_guard = *prev; }
+/* Non-zero while this thread is inside the real allocator (hooks.c wraps
+ * every call with LK_REAL): a signal handler that calls _exit then must not
+ * get an exit dump, which allocates and would wait for the allocator's lock
+ * that the interrupted call holds. */
+extern __thread int lk_tls_in_real __attribute__((tls_model("initial-exec")));
+#define LK_REAL(expr) __extension__({                                             \
+        lk_tls_in_real++;                                                         \
+        __typeof__(expr) lk_real_r_ = (expr);                                     \
+        lk_tls_in_real--;                                                         \
+        lk_real_r_;                                                               \
+    })
+#define LK_REAL_VOID(expr) do { lk_tls_in_real++; expr; lk_tls_in_real--; } while (0)
+
 /* Use as: LK_GUARD; ... - sets the guard for the rest of the scope and restores
  * it on every exit, including a C++ exception unwinding through a hook. */
 #define LK_GUARD_CAT2(a, b) a##b

@@ -290,8 +290,10 @@ static void *dumper_main(void *arg)
              * is gone, leave too, so that the process exits (the last
              * thread's exit runs exit(0), our destructor and its dump)
              * instead of living on as this thread with all signals blocked */
-            if (only_dumper_left())
+            if (only_dumper_left()) {
+                lk_tls_guard = 0;   /* what runs now (exit handlers) is the program's */
                 return NULL;
+            }
         }
         if (now >= next_interval) {
             lk_dump_write(LK_TRIGGER_INTERVAL, NULL);

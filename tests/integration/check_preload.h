@@ -270,6 +270,58 @@ static inline void pl_load_dir(pl_run_t *r)
 
 /* ### running a victim */
 
+/* Print what every thread of every process in process group 'pgid' is
+ * blocked in (state, wchan, syscall and its arguments: a futex address names
+ * the lock), and gdb's backtraces when gdb is installed, so that a hang seen
+ * once in CI can be explained afterwards. */
+static inline void pl_dump_hung(pid_t pgid)
+{
+    DIR *proc = opendir("/proc");
+    struct dirent *pe;
+    while (proc && (pe = readdir(proc)) != NULL) {
+        pid_t pid = (pid_t)atoi(pe->d_name);
+        if (pid <= 0 || getpgid(pid) != pgid)
+            continue;
+        char path[320], line[512];
+        snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+        DIR *task = opendir(path);
+        struct dirent *te;
+        while (task && (te = readdir(task)) != NULL) {
+            if (te->d_name[0] == '.')
+                continue;
+            fprintf(stderr, "hung: pid %d tid %s:", (int)pid, te->d_name);
+            static const char *const files[] = { "stat", "wchan", "syscall" };
+            for (int k = 0; k < 3; k++) {
+                snprintf(path, sizeof path, "/proc/%d/task/%s/%s", (int)pid, te->d_name, files[k]);
+                FILE *f = fopen(path, "r");
+                if (f && fgets(line, sizeof line, f)) {
+                    const char *l = line;
+                    int len = (int)strcspn(line, "\n");
+                    if (k == 0 && strrchr(line, ')')) {     /* stat: "(comm) S" only */
+                        l = strchr(line, '(');
+                        len = (int)(strrchr(line, ')') - l) + 3;
+                    }
+                    fprintf(stderr, " %s=[%.*s]", files[k], len, l);
+                }
+                if (f)
+                    fclose(f);
+            }
+            fputc('\n', stderr);
+        }
+        if (task)
+            closedir(task);
+        if (access("/usr/bin/gdb", X_OK) == 0) {
+            char cmd[160];
+            snprintf(cmd, sizeof cmd, "/usr/bin/gdb -p %d -batch -ex 'thread apply all bt' "
+                     "2>/dev/null | grep -E '^(#|Thread)' >&2", (int)pid);
+            if (system(cmd) != 0)
+                fprintf(stderr, "hung: gdb could not attach to %d\n", (int)pid);
+        }
+    }
+    if (proc)
+        closedir(proc);
+}
+
 /* Run 'exe' (absolute path) with argv 'args' (NULL-terminated, without
  * argv[0]; may be NULL) and extra environment 'env' ("NAME=VALUE" strings,
  * NULL-terminated; may be NULL; applied last, so it may override
@@ -355,6 +407,7 @@ static inline void pl_run_exe(pl_run_t *r, const char *exe, const char *const *a
         if (w == pid) break;
         PL_REQUIRE(w == 0 || errno == EINTR, "waitpid: %s", strerror(errno));
         if (waited_ms >= hang_ms) {
+            pl_dump_hung(pid);
             kill(-pid, SIGKILL);
             waitpid(pid, &st, 0);
             ck_abort_msg("%s hung: killed after %ld s (dumps in %s)", exe, hang_ms / 1000,

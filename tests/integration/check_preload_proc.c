@@ -156,6 +156,30 @@ START_TEST(test_preload_exit_while_threads_allocate)
 }
 END_TEST
 
+START_TEST(test_preload_exit_from_signal_handler_in_hook)
+{
+    /* _exit from a signal handler that interrupted malloc or free: the hook
+     * may hold a table lock; the process must end (no exit dump then, one
+     * warning), never hang.  20 rounds: the signal lands in a hook most of
+     * the time. */
+    int in_hook = 0;
+    for (int round = 0; round < 20; round++) {
+        pl_run_t r;
+        pl_run(&r, "pl_exit_in_handler", NULL, NULL, 1);
+        pl_assert_exit(&r, 0);
+        pl_check_all(&r);
+        if (r.ndumps == 0) {
+            ck_assert_ptr_nonnull(strstr(r.err, "exiting from inside an allocation call"));
+            in_hook++;
+        } else {
+            ck_assert_int_eq(r.ndumps, 1);
+        }
+        pl_run_free(&r);
+    }
+    ck_assert_int_gt(in_hook, 0);       /* the case under test did happen */
+}
+END_TEST
+
 START_TEST(test_preload_exec_same_pid)
 {
     pl_run_t r;
@@ -260,6 +284,7 @@ static Suite *preload_proc_suite(void)
     tcase_add_test(tc, test_preload_fork_while_threads_allocate);
     tcase_add_test(tc, test_preload_fork_during_interval_dumps);
     tcase_add_test(tc, test_preload_exit_while_threads_allocate);
+    tcase_add_test(tc, test_preload_exit_from_signal_handler_in_hook);
     tcase_add_test(tc, test_preload_exec_same_pid);
     tcase_add_test(tc, test_preload_main_pthread_exit);
     tcase_add_test(tc, test_preload_reused_pid_names);
