@@ -618,9 +618,10 @@ bool lk_is_vfork_child(void)
 }
 
 /* May this thread write the exit dump?  Not from a vfork child, and not
- * while it is inside one of our hooks (the guard is set): then a signal
- * handler interrupted the hook and called _exit or exit, and the hook may
- * hold a table shard lock that the dump would wait for forever. */
+ * while it is inside one of our hooks (the guard is set) or the real
+ * allocator (LK_REAL): then a signal handler interrupted that call and called
+ * _exit or exit, and the call may hold a table shard lock or the allocator's
+ * own lock, which the dump would wait for forever. */
 static bool exit_dump_allowed(void)
 {
     if (__atomic_load_n(&track_state, __ATOMIC_ACQUIRE) != TRACK_ON || lk_is_vfork_child())
