@@ -742,15 +742,20 @@ static __attribute__((noinline)) void capture_miss(lk_frames_t *f, int max, uint
     lk_frames_hash(f);
 }
 
+/* Start a capture: no memo, no lazy frames; returns the depth to keep. */
+static inline int capture_begin(lk_frames_t *f)
+{
+    f->site_memo = NULL;
+    f->lazy = NULL;
+    int max = (int)lk_config.max_depth;
+    return max < 1 || max > LK_MAX_DEPTH ? LK_MAX_DEPTH : max;
+}
+
 /* Capture; on a memo hit the frames are left in the memo (f->lazy). */
 static inline __attribute__((always_inline)) void capture(lk_frames_t *f)
 {
-    int max = (int)lk_config.max_depth;
-    if (max < 1 || max > LK_MAX_DEPTH)
-        max = LK_MAX_DEPTH;
+    int max = capture_begin(f);
     uintptr_t pc0, sp0, bp0;
-    f->site_memo = NULL;
-    f->lazy = NULL;
     if (lk_stack_backtrace != backtrace_default ||
         !user_start((uintptr_t *)__builtin_frame_address(0), &pc0, &sp0, &bp0)) {
         capture_by_range(f, max);
@@ -780,12 +785,8 @@ __attribute__((noinline)) void lk_stack_capture(lk_frames_t *f)
 /* The full unwind alone, for tests that check the fast walk against it. */
 __attribute__((noinline)) void lk_stack_capture_full(lk_frames_t *f)
 {
-    int max = (int)lk_config.max_depth;
-    if (max < 1 || max > LK_MAX_DEPTH)
-        max = LK_MAX_DEPTH;
+    int max = capture_begin(f);
     uintptr_t pc0, sp0, bp0;
-    f->site_memo = NULL;
-    f->lazy = NULL;
     if (!user_start((uintptr_t *)__builtin_frame_address(0), &pc0, &sp0, &bp0) ||
         !slow_walk(f, max, pc0, sp0))
         capture_by_range(f, max);
