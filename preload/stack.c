@@ -37,6 +37,14 @@ static stack_entry_t *stack_hash;                 /* guarded by stack_lock */
 static size_t stack_bytes;                        /* guarded by stack_lock */
 static uintptr_t self_lo, self_hi;
 
+/* Held shared by every thread inside libunwind, and exclusively by fork's
+ * prepare handler (lk_stack_lock): libunwind has locks of its own (its
+ * caches), and a child forked while another thread held one inherited it
+ * held and hung in its first unwind.  Writers first, so that a fork is not
+ * starved by threads that keep unwinding; never taken in a nested hook (the
+ * guard makes those untracked), so a read lock is never taken twice. */
+static pthread_rwlock_t unwind_lock = PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP;
+
 static int backtrace_default(void **buf, int size)
 {
     return unw_backtrace(buf, size);
@@ -77,7 +85,9 @@ void lk_frames_hash(lk_frames_t *f)
  * the unwinder's and libleak's innermost frames by address range. */
 static void capture_by_range(lk_frames_t *f, int max)
 {
+    pthread_rwlock_rdlock(&unwind_lock);
     int n = lk_stack_backtrace((void **)f->pc, max + LK_SKIP_MAX + 1);
+    pthread_rwlock_unlock(&unwind_lock);
     if (n < 0)
         n = 0;
     /* Innermost come the unwinder's own frames (unw_backtrace), then
@@ -612,8 +622,9 @@ static void memo_store(memo_t *m, const lk_frames_t *f, int max, uintptr_t sp0, 
 }
 
 /* Full unwind with libunwind, from the frame whose stack pointer is 'sp0', and
- * record every frame's rule for later fast walks. */
-static bool slow_walk(lk_frames_t *f, int max, uintptr_t pc0, uintptr_t sp0)
+ * record every frame's rule for later fast walks.  Caller holds unwind_lock
+ * (shared). */
+static bool slow_walk_unlocked(lk_frames_t *f, int max, uintptr_t pc0, uintptr_t sp0)
 {
     unw_context_t uc;
     unw_cursor_t c;
@@ -670,6 +681,14 @@ static bool slow_walk(lk_frames_t *f, int max, uintptr_t pc0, uintptr_t sp0)
     f->truncated = n > max;
     f->depth = (uint32_t)(n > max ? max : n);
     return true;
+}
+
+static bool slow_walk(lk_frames_t *f, int max, uintptr_t pc0, uintptr_t sp0)
+{
+    pthread_rwlock_rdlock(&unwind_lock);
+    bool ok = slow_walk_unlocked(f, max, pc0, sp0);
+    pthread_rwlock_unlock(&unwind_lock);
+    return ok;
 }
 
 /* Fast path on/off (LIBLEAK_FAST_UNWIND); tests flip it. */
@@ -865,11 +884,13 @@ out_unlock:
     return id;
 }
 
-/* atfork: pc_lock is a leaf (pc_learn takes nothing under it), so it comes
+/* atfork: unwind_lock first (a thread inside libunwind takes pc_lock, in
+ * pc_learn); pc_lock is a leaf (pc_learn takes nothing under it), so it comes
  * last.  Without it a child forked while another thread learned a pc
  * inherited it held and hung in its first slow walk. */
 void lk_stack_lock(void)
 {
+    pthread_rwlock_wrlock(&unwind_lock);
     pthread_mutex_lock(&stack_lock);
     pthread_mutex_lock(&pc_lock);
 }
@@ -878,12 +899,16 @@ void lk_stack_unlock(void)
 {
     pthread_mutex_unlock(&pc_lock);
     pthread_mutex_unlock(&stack_lock);
+    pthread_rwlock_unlock(&unwind_lock);
 }
 
 void lk_stack_reset_after_fork(void)
 {
     pthread_mutex_unlock(&pc_lock);
     pthread_mutex_unlock(&stack_lock);
+    /* A fresh lock, not an unlock: the parent's waiting readers, counted in
+     * the lock's state, do not exist here. */
+    unwind_lock = (pthread_rwlock_t)PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP;
 }
 
 void lk_stack_reset_for_tests(void)

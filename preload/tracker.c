@@ -919,7 +919,10 @@ void lk_tracker_reset_after_fork(void)
     for (acct_t *a = acct_list; a; a = a->next)
         if (a != tls_acct)
             __atomic_store_n(&a->owned, 0, __ATOMIC_RELAXED);
-    lk_tracker_unlock_all();
+    lk_table_unlock_all();
+    pthread_mutex_unlock(&group_lock);
+    lk_stack_reset_after_fork();
+    pthread_mutex_unlock(&site_lock);
     lk_pid = getpid();
 }
 

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "internal.h"
 #include "testhelper.h"
@@ -195,6 +196,65 @@ START_TEST(test_stack_capture_skips_own_frames)
 }
 END_TEST
 
+/* fork's prepare handler (lk_stack_lock) must wait for a thread that is
+ * inside the unwinder: libunwind's own locks would otherwise be copied held
+ * into the child (a child of pl_forkchurn hung in unw_step that way).  The
+ * fake unwinder blocks until released; meanwhile lk_stack_lock must not
+ * return. */
+static int bt_inside, bt_release, prepare_done;
+
+static int blocking_bt(void **buf, int size)
+{
+    __atomic_store_n(&bt_inside, 1, __ATOMIC_RELEASE);
+    while (!__atomic_load_n(&bt_release, __ATOMIC_ACQUIRE)) {
+        struct timespec ts = { 0, 1000 * 1000 };
+        nanosleep(&ts, NULL);
+    }
+    return fake_bt(buf, size);
+}
+
+static void *capture_thread(void *arg)
+{
+    lk_frames_t *f = arg;
+    lk_stack_capture(f);
+    return NULL;
+}
+
+static void *prepare_thread(void *arg)
+{
+    (void)arg;
+    lk_stack_lock();
+    __atomic_store_n(&prepare_done, 1, __ATOMIC_RELEASE);
+    lk_stack_unlock();
+    return NULL;
+}
+
+START_TEST(test_stack_fork_prepare_waits_for_unwinder)
+{
+    lk_stack_backtrace = blocking_bt;
+    lk_stack_set_self_range(0x9000, 0xa000);
+    bt_inside = bt_release = prepare_done = 0;
+    lk_frames_t f;
+    pthread_t a, b;
+    ck_assert_int_eq(pthread_create(&a, NULL, capture_thread, &f), 0);
+    while (!__atomic_load_n(&bt_inside, __ATOMIC_ACQUIRE)) {
+        struct timespec ts = { 0, 1000 * 1000 };
+        nanosleep(&ts, NULL);
+    }
+    ck_assert_int_eq(pthread_create(&b, NULL, prepare_thread, NULL), 0);
+    struct timespec ts = { 0, 200 * 1000 * 1000 };
+    nanosleep(&ts, NULL);
+    ck_assert_msg(!__atomic_load_n(&prepare_done, __ATOMIC_ACQUIRE),
+                  "fork's prepare took the stack locks while a thread was inside the unwinder");
+    __atomic_store_n(&bt_release, 1, __ATOMIC_RELEASE);
+    pthread_join(a, NULL);
+    pthread_join(b, NULL);
+    ck_assert(prepare_done);
+    ck_assert_uint_eq(f.depth, 3);
+    ck_assert_uint_eq(f.pc[0], 0x5000);
+}
+END_TEST
+
 /* ### the fast walk against the full unwind
  * btalloc (jemalloc): stacks made of noinline functions chosen by the bits of
  * a number, so 'bits' 0..N give N distinct stacks of the same depth. */
@@ -336,6 +396,7 @@ static Suite *stack_suite(void)
     tcase_add_test(tc, test_stack_capture_real_unwind);
     tcase_add_test(tc, test_stack_capture_truncates_at_depth);
     tcase_add_test(tc, test_stack_capture_skips_own_frames);
+    tcase_add_test(tc, test_stack_fork_prepare_waits_for_unwinder);
     tcase_add_test(tc, test_stack_fast_walk_matches_full_unwind);
     tcase_add_test(tc, test_stack_fast_walk_truncation_matches);
     tcase_add_test(tc, test_stack_fast_walk_threads);
