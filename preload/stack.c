@@ -3,6 +3,7 @@
  * libunwind may allocate).  Interning takes the stack lock; interned stacks are
  * append-only and immutable, so ids never change and readers need no lock. */
 #define UNW_LOCAL_ONLY
+#include <emmintrin.h>
 #include <errno.h>
 #include <libunwind.h>
 #include <pthread.h>
@@ -385,6 +386,7 @@ typedef struct memo {
     uintptr_t sp0;
     uintptr_t bp0_rel;          /* rbp0 - sp0, or 1 when the walk did not use rbp0 */
     uint64_t hash;
+    uintptr_t pair0;            /* fp_chain: address of frame 0's (saved rbp, return address) */
     uint32_t nra, nbp;
     uint32_t epoch;
     uint32_t depth;
@@ -393,11 +395,20 @@ typedef struct memo {
     uint32_t max;               /* max_depth the walk was made with */
     uint32_t nframes;           /* frames kept: depth, or depth + 1 when truncated */
     uint32_t fp_chain;          /* saved rbp i is at ra_off[i] - 8 and points at
-                                 * ra_off[i + 1] - 8 (frame-pointer code): bp[] unused */
+                                 * ra_off[i + 1] - 8 (frame-pointer code) */
     uint32_t site1[3];          /* site index + 1 per family, filled by tracker.c */
-    /* then, packed: frames[nframes] (uintptr_t), ra_off[nra] (uint32_t),
-     * bp[nbp] (uint32_t offset, uint32_t value - sp0) */
+    /* then, packed: frames[nframes] (uintptr_t), then either
+     *   (fp_chain) pairs[nbp] (memo_pair_t), ra_off[nra - nbp] of the frames after them;
+     *   (else)     ra_off[nra] (uint32_t), bp[nbp] (uint32_t offset, uint32_t value - sp0) */
 } memo_t;
+
+/* A frame-pointer frame as the stack holds it at address A: the saved rbp
+ * (which is the next pair's address: the key fixes sp0, so addresses are
+ * constants) and the return address.  Checked 16 bytes at a time. */
+typedef struct memo_pair {
+    uintptr_t next;
+    uintptr_t ra;
+} memo_pair_t;
 
 static __thread char *tls_memo __attribute__((tls_model("initial-exec")));
 static __thread uint32_t tls_memo_stride __attribute__((tls_model("initial-exec")));
@@ -421,6 +432,17 @@ static inline uint32_t *memo_ra_off(memo_t *m)
 static inline uint32_t *memo_bp(memo_t *m)
 {
     return memo_ra_off(m) + m->nra;
+}
+
+static inline memo_pair_t *memo_pairs(memo_t *m)
+{
+    return (memo_pair_t *)(memo_frames(m) + m->nframes);
+}
+
+/* fp_chain: offsets of the frames after the pairs */
+static inline uint32_t *memo_tail_off(memo_t *m)
+{
+    return (uint32_t *)(memo_pairs(m) + m->nbp);
 }
 
 /* This thread's last memo hit or store: an allocation loop captures the same
@@ -453,7 +475,9 @@ static char *memo_table(int max)
     if (memo_key == (pthread_key_t)-1)
         return NULL;
     uint32_t cap = (uint32_t)max + 2;
-    size_t stride = sizeof(memo_t) + cap * sizeof(uintptr_t) + 3 * cap * sizeof(uint32_t);
+    /* after the frames: 12 bytes a frame (offsets, saved rbps) or 16 (pairs) */
+    size_t stride = sizeof(memo_t) + cap * sizeof(uintptr_t) + cap * sizeof(memo_pair_t) +
+                    cap * sizeof(uint32_t);
     stride = (stride + 63) & ~(size_t)63;
     void *p = mmap(NULL, MEMO_ENTRIES * stride, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -512,6 +536,11 @@ static inline memo_t *memo_way(char *t, size_t set, unsigned w)
     return (memo_t *)(t + (set * MEMO_WAYS + w) * tls_memo_stride);
 }
 
+static inline bool m128_zero(__m128i v)
+{
+    return _mm_movemask_epi8(_mm_cmpeq_epi32(v, _mm_setzero_si128())) == 0xffff;
+}
+
 /* The stack at (pc0, sp0, bp0) if it is the remembered one.  On a hit the
  * frames stay in the entry (f->lazy): the caller copies them only if it needs
  * them (a site the entry does not know yet). */
@@ -522,32 +551,39 @@ LK_NO_ASAN static inline bool memo_lookup(memo_t *m, lk_frames_t *f, int max, ui
         m->epoch != __atomic_load_n(&pc_var_epoch, __ATOMIC_ACQUIRE) ||
         m->max != (uint32_t)max || sp0 + m->max_off + 8 > tls_stack_hi)
         return false;
-    const uint32_t *off = memo_ra_off(m);
     const uintptr_t *val = memo_frames(m) + 1;
     uint32_t i = 0, n = m->nra;
     if (m->fp_chain) {
-        /* frame-pointer code: each frame's return address and saved rbp sit
-         * side by side, and the saved rbp points at the next pair */
-        const char *base = (const char *)sp0, *link = base - 8;
-        uintptr_t diff = 0;
+        /* frame-pointer code: pair i sits where pair i - 1's saved rbp
+         * points; each is compared whole, (saved rbp, return address) */
+        const memo_pair_t *pr = memo_pairs(m);
+        const char *a = (const char *)m->pair0;
         uint32_t nb = m->nbp;
-#define LK_FP_PAIR(k)                                                             \
-    ((*(const uintptr_t *)(base + off[i + (k)]) ^ val[i + (k)]) |                  \
-     (*(const uintptr_t *)(link + off[i + (k)]) ^ (uintptr_t)(link + off[i + (k) + 1])))
+        __m128i d;
+#define LK_PAIR_DIFF(k, at)                                                            _mm_xor_si128(_mm_loadu_si128((const __m128i *)(at)),                                           _mm_loadu_si128((const __m128i *)&pr[i + (k)]))
         for (; i + 4 <= nb; i += 4) {
-            diff = LK_FP_PAIR(0) | LK_FP_PAIR(1) | LK_FP_PAIR(2) | LK_FP_PAIR(3);
-            if (diff != 0)
+            d = _mm_or_si128(_mm_or_si128(LK_PAIR_DIFF(0, a), LK_PAIR_DIFF(1, pr[i].next)),
+                             _mm_or_si128(LK_PAIR_DIFF(2, pr[i + 1].next),
+                                          LK_PAIR_DIFF(3, pr[i + 2].next)));
+            if (lk_unlikely(!m128_zero(d)))
                 return false;   /* another way of the set: reject early */
+            a = (const char *)pr[i + 3].next;
         }
-        for (; i < nb; i++)
-            diff |= LK_FP_PAIR(0);
-#undef LK_FP_PAIR
+        d = _mm_setzero_si128();
+        for (; i < nb; i++) {
+            d = _mm_or_si128(d, LK_PAIR_DIFF(0, a));
+            a = (const char *)pr[i].next;
+        }
+#undef LK_PAIR_DIFF
+        uintptr_t diff = m128_zero(d) ? 0 : 1;
+        const uint32_t *off = memo_tail_off(m) - nb;
         for (; i < n; i++)
-            diff |= *(const uintptr_t *)(base + off[i]) ^ val[i];
+            diff |= *(const uintptr_t *)(sp0 + off[i]) ^ val[i];
         if (diff != 0)
             return false;
         goto hit;
     }
+    const uint32_t *off = memo_ra_off(m);
     /* independent loads, checked every 4 so that another way of the same set
      * (same first frame, other callers) is rejected early */
     for (; i + 4 <= n; i += 4) {
@@ -588,23 +624,38 @@ static void memo_store(memo_t *m, const lk_frames_t *f, int max, uintptr_t sp0, 
     m->nra = log->nra;
     memcpy(memo_frames(m), f->pc, nframes * sizeof(uintptr_t));
     uint32_t max_off = 0;
-    uint32_t *ra = memo_ra_off(m);
-    for (uint32_t i = 0; i < log->nra; i++) {
-        ra[i] = log->ra_off[i];
+    for (uint32_t i = 0; i < log->nra; i++)
         if (log->ra_off[i] > max_off)
             max_off = log->ra_off[i];
-    }
-    uint32_t *bp = memo_bp(m);
     bool fp_chain = log->nbp < log->nra;
     for (uint32_t i = 0; i < log->nbp; i++) {
-        bp[2 * i] = log->bp_off[i];
-        bp[2 * i + 1] = log->bp_val[i];
         if (log->bp_off[i] > max_off)
             max_off = log->bp_off[i];
         fp_chain = fp_chain && log->ra_off[i] >= 8 && log->bp_off[i] == log->ra_off[i] - 8 &&
                    log->bp_val[i] == log->ra_off[i + 1] - 8;
     }
+    m->nbp = log->nbp;
     m->fp_chain = fp_chain;
+    if (fp_chain) {
+        memo_pair_t *pr = memo_pairs(m);
+        for (uint32_t i = 0; i < log->nbp; i++) {
+            pr[i].next = sp0 + log->ra_off[i + 1] - 8;
+            pr[i].ra = f->pc[i + 1];
+        }
+        m->pair0 = sp0 + log->ra_off[0] - 8;
+        uint32_t *tail = memo_tail_off(m);
+        for (uint32_t i = log->nbp; i < log->nra; i++)
+            tail[i - log->nbp] = log->ra_off[i];
+    } else {
+        uint32_t *ra = memo_ra_off(m);
+        for (uint32_t i = 0; i < log->nra; i++)
+            ra[i] = log->ra_off[i];
+        uint32_t *bp = memo_bp(m);
+        for (uint32_t i = 0; i < log->nbp; i++) {
+            bp[2 * i] = log->bp_off[i];
+            bp[2 * i + 1] = log->bp_val[i];
+        }
+    }
     m->sp0 = sp0;
     /* rbp0 matters only if a frame-pointer frame used it before any saved rbp
      * was reloaded; else it is a general register (code without frame

@@ -258,47 +258,53 @@ END_TEST
 /* ### the fast walk against the full unwind
  * btalloc (jemalloc): stacks made of noinline functions chosen by the bits of
  * a number, so 'bits' 0..N give N distinct stacks of the same depth. */
-static void cap(lk_frames_t *f, int full);
-static __attribute__((noinline)) void bt_0(unsigned bits, int level, lk_frames_t *f, int full);
-static __attribute__((noinline)) void bt_1(unsigned bits, int level, lk_frames_t *f, int full);
-
-static __attribute__((noinline)) void bt_dispatch(unsigned bits, int level, lk_frames_t *f, int full)
-{
-    if (level == 0)
-        cap(f, full);
-    else if (bits & 1)
-        bt_1(bits >> 1, level - 1, f, full);
-    else
-        bt_0(bits >> 1, level - 1, f, full);
-    __asm__ volatile("" ::: "memory");      /* intentionally sabotage tail calls */
-}
-
-static __attribute__((noinline)) void bt_0(unsigned bits, int level, lk_frames_t *f, int full)
-{
-    volatile char pad[24];                  /* frames of different sizes */
-    pad[0] = 0;
-    bt_dispatch(bits, level, f, full);
-    __asm__ volatile("" ::: "memory");
-    (void)pad[0];
-}
-
-static __attribute__((noinline)) void bt_1(unsigned bits, int level, lk_frames_t *f, int full)
-{
-    volatile char pad[200];
-    pad[0] = 1;
-    bt_dispatch(bits, level, f, full);
-    __asm__ volatile("" ::: "memory");
-    (void)pad[0];
-}
-
-/* One call site for both, so frame 0 (the return address into cap) is equal. */
 static void (*volatile capture_fn[2])(lk_frames_t *) = { lk_stack_capture, lk_stack_capture_full };
 
-static __attribute__((noinline)) void cap(lk_frames_t *f, int full)
-{
-    capture_fn[full](f);
-    __asm__ volatile("" ::: "memory");
-}
+/* The same shapes twice: built without frame pointers (the memo checks each
+ * logged word) and with them (the memo checks (saved rbp, return address)
+ * pairs), whatever the flags of this file. */
+#define LK_NOFP __attribute__((optimize("omit-frame-pointer")))
+#define LK_FP __attribute__((optimize("no-omit-frame-pointer")))
+#define BT_SHAPES(V, ATTR)                                                              \
+    static ATTR __attribute__((noinline)) void cap_##V(lk_frames_t *f, int full)         \
+    {                                                                                   \
+        /* one call site for both, so frame 0 (the return address into cap) is equal */ \
+        capture_fn[full](f);                                                            \
+        __asm__ volatile("" ::: "memory");                                              \
+    }                                                                                   \
+    static ATTR __attribute__((noinline)) void bt0_##V(unsigned, int, lk_frames_t *, int); \
+    static ATTR __attribute__((noinline)) void bt1_##V(unsigned, int, lk_frames_t *, int); \
+    static ATTR __attribute__((noinline)) void bt_##V(unsigned bits, int level,          \
+                                                       lk_frames_t *f, int full)         \
+    {                                                                                   \
+        if (level == 0)                                                                 \
+            cap_##V(f, full);                                                           \
+        else if (bits & 1)                                                              \
+            bt1_##V(bits >> 1, level - 1, f, full);                                     \
+        else                                                                            \
+            bt0_##V(bits >> 1, level - 1, f, full);                                     \
+        __asm__ volatile("" ::: "memory");  /* intentionally sabotage tail calls */     \
+    }                                                                                   \
+    static ATTR void bt0_##V(unsigned bits, int level, lk_frames_t *f, int full)        \
+    {                                                                                   \
+        volatile char pad[24];              /* frames of different sizes */             \
+        pad[0] = 0;                                                                     \
+        bt_##V(bits, level, f, full);                                                   \
+        __asm__ volatile("" ::: "memory");                                              \
+        (void)pad[0];                                                                   \
+    }                                                                                   \
+    static ATTR void bt1_##V(unsigned bits, int level, lk_frames_t *f, int full)        \
+    {                                                                                   \
+        volatile char pad[200];                                                         \
+        pad[0] = 1;                                                                     \
+        bt_##V(bits, level, f, full);                                                   \
+        __asm__ volatile("" ::: "memory");                                              \
+        (void)pad[0];                                                                   \
+    }
+BT_SHAPES(nofp, LK_NOFP)
+BT_SHAPES(fp, LK_FP)
+
+static void (*const bt_dispatch_of[2])(unsigned, int, lk_frames_t *, int) = { bt_nofp, bt_fp };
 
 static void check_same(const lk_frames_t *a, const lk_frames_t *b)
 {
@@ -320,34 +326,38 @@ START_TEST(test_stack_fast_walk_matches_full_unwind)
     lk_stack_walk_stats(&fast0, &slow0);
     /* depth 4..12, every bit pattern: the first capture of a shape learns
      * frame sizes, later ones walk them; each must equal libunwind's answer */
-    for (int level = 4; level <= 12; level += 4) {
-        for (int round = 0; round < 3; round++) {
-            for (unsigned bits = 0; bits < (1u << level) && bits < 256; bits++) {
-                lk_frames_t fr[2];
-                for (volatile int k = 0; k < 2; k++)     /* one call site: same outer frames */
-                    bt_dispatch(bits, level, &fr[k], k);
-                check_same(&fr[0], &fr[1]);
-                ck_assert_uint_ge(fr[0].depth, (uint32_t)level + 2);
+    for (int v = 0; v < 2; v++) {
+        for (int level = 4; level <= 12; level += 4) {
+            for (int round = 0; round < 3; round++) {
+                for (unsigned bits = 0; bits < (1u << level) && bits < 256; bits++) {
+                    lk_frames_t fr[2];
+                    for (volatile int k = 0; k < 2; k++)     /* one call site: same outer frames */
+                        bt_dispatch_of[v](bits, level, &fr[k], k);
+                    check_same(&fr[0], &fr[1]);
+                    ck_assert_uint_ge(fr[0].depth, (uint32_t)level + 2);
+                }
             }
         }
     }
     /* and the fast walk really ran: all but the first round of each shape */
     lk_stack_walk_stats(&fast1, &slow1);
-    ck_assert_uint_ge(fast1 - fast0, 2 * (16 + 256 + 256));
+    ck_assert_uint_ge(fast1 - fast0, 2 * 2 * (16 + 256 + 256));
 }
 END_TEST
 
 START_TEST(test_stack_fast_walk_truncation_matches)
 {
     lk_config.max_depth = 6;
-    for (int round = 0; round < 3; round++) {
-        for (unsigned bits = 0; bits < 16; bits++) {
-            lk_frames_t fr[2];
-            for (volatile int k = 0; k < 2; k++)
-                bt_dispatch(bits, 10, &fr[k], k);
-            check_same(&fr[0], &fr[1]);
-            ck_assert_uint_eq(fr[0].depth, 6);
-            ck_assert(fr[0].truncated);
+    for (int v = 0; v < 2; v++) {
+        for (int round = 0; round < 3; round++) {
+            for (unsigned bits = 0; bits < 16; bits++) {
+                lk_frames_t fr[2];
+                for (volatile int k = 0; k < 2; k++)
+                    bt_dispatch_of[v](bits, 10, &fr[k], k);
+                check_same(&fr[0], &fr[1]);
+                ck_assert_uint_eq(fr[0].depth, 6);
+                ck_assert(fr[0].truncated);
+            }
         }
     }
 }
@@ -356,11 +366,11 @@ END_TEST
 static void *thread_walks(void *arg)
 {
     (void)arg;
-    for (int round = 0; round < 2; round++) {
+    for (int round = 0; round < 4; round++) {
         for (unsigned bits = 0; bits < 64; bits++) {
             lk_frames_t fr[2];
             for (volatile int k = 0; k < 2; k++)
-                bt_dispatch(bits, 6, &fr[k], k);
+                bt_dispatch_of[round & 1](bits, 6, &fr[k], k);
             check_same(&fr[0], &fr[1]);
         }
     }
