@@ -356,8 +356,12 @@ static __attribute__((noinline)) void free_hook(void *p)
         return;
     if (lk_unlikely(!booted()))
         return;                     /* cannot happen after boot: leak it */
-    if (tracking() && lk_table_may_hold((uintptr_t)p))
+    if (tracking() && lk_table_may_hold((uintptr_t)p)) {
+        /* The real free's first miss is the block's header: start it now, so
+         * that it overlaps our table lookup's (a hint: never faults). */
+        __builtin_prefetch((const char *)p - 16, 0, 3);
         before_free(p, LK_FAMILY_MALLOC);
+    }
     LK_REAL_VOID(real.free(p));
 }
 
