@@ -475,9 +475,9 @@ static char *memo_table(int max)
     if (memo_key == (pthread_key_t)-1)
         return NULL;
     uint32_t cap = (uint32_t)max + 2;
-    /* after the frames: 12 bytes a frame (offsets, saved rbps) or 16 (pairs) */
-    size_t stride = sizeof(memo_t) + cap * sizeof(uintptr_t) + cap * sizeof(memo_pair_t) +
-                    cap * sizeof(uint32_t);
+    /* after the frames, at most 16 bytes a frame: 4 + 8 (an offset, a saved
+     * rbp) or 16 (a pair), and nbp <= nra < cap */
+    size_t stride = sizeof(memo_t) + cap * sizeof(uintptr_t) + cap * sizeof(memo_pair_t);
     stride = (stride + 63) & ~(size_t)63;
     void *p = mmap(NULL, MEMO_ENTRIES * stride, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
