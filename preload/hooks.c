@@ -258,12 +258,17 @@ __attribute__((constructor)) static void hooks_ctor(void)
         lk_trigger_start_thread();
 }
 
-/* ### recording helpers (noinline: keep the hooks small) */
+/* ### recording helpers (noinline: keep the hooks small).  after_alloc and
+ * free_hook are flattened: everything they call from the capture, tracker and
+ * table is inlined (LTO), which spares the calls and their register spills on
+ * every allocation and free: 1259 -> 1158 instructions per churn pair, about
+ * 4% of wall time, for 36 KB of code.  noinline callees (the memo miss path,
+ * the capture of a mismatched free) stay calls. */
 static const char *const fam_fn[3] = { "malloc", "new", "new[]" };
 
 /* Record the outcome of an allocation call: 'p' of 'size' requested bytes, or
  * a failure when p is NULL and 'err' is ENOMEM.  Guard held by the caller. */
-static __attribute__((noinline)) void after_alloc(void *p, size_t size, int family,
+static __attribute__((noinline, flatten)) void after_alloc(void *p, size_t size, int family,
                                                   const char *fn, int err)
 {
     lk_frames_t f;
@@ -350,7 +355,7 @@ EXPORT void *malloc(size_t n)
     return malloc_hook(n);
 }
 
-static __attribute__((noinline)) void free_hook(void *p)
+static __attribute__((noinline, flatten)) void free_hook(void *p)
 {
     if (!p || lk_unlikely(in_arena(p)))
         return;
