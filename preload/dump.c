@@ -253,6 +253,10 @@ static json_t *build_cost(void)
     json_object_set_new(o, LK_KEY_SITE_TABLE_BYTES,
                         u64(lk_site_memory_bytes() + lk_group_memory_bytes()));
     json_object_set_new(o, LK_KEY_STACK_TABLE_BYTES, u64(lk_stack_memory_bytes()));
+    uint64_t learning, fallback;
+    lk_stack_unwind_counts(&learning, &fallback);
+    json_object_set_new(o, LK_KEY_UNWINDS_LEARNING, u64(learning));
+    json_object_set_new(o, LK_KEY_UNWINDS_FALLBACK, u64(fallback));
     return o;
 }
 

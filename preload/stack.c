@@ -748,6 +748,14 @@ bool lk_stack_fast_enabled = true;
 static __thread uint64_t tls_fast_walks __attribute__((tls_model("initial-exec")));
 static __thread uint64_t tls_slow_walks __attribute__((tls_model("initial-exec")));
 
+static uint64_t unwinds_learning, unwinds_fallback;     /* atomic */
+
+void lk_stack_unwind_counts(uint64_t *learning, uint64_t *fallback)
+{
+    *learning = __atomic_load_n(&unwinds_learning, __ATOMIC_RELAXED);
+    *fallback = __atomic_load_n(&unwinds_fallback, __ATOMIC_RELAXED);
+}
+
 void lk_stack_walk_stats(uint64_t *fast, uint64_t *slow)
 {
     *fast = tls_fast_walks;
@@ -805,10 +813,15 @@ static __attribute__((noinline)) void capture_miss(lk_frames_t *f, int max, uint
     tls_slow_walks++;
     /* A pc never seen: the learning unwind (slow: a DWARF lookup per frame)
      * teaches its rule.  Anything else (fast path off, a pc whose rules vary,
-     * a full pc table) takes libunwind's own cached unw_backtrace. */
-    if (walk != WALK_UNKNOWN || pc_used >= PC_TABLE_SIZE / 4 * 3 ||
-        !slow_walk(f, max, pc0, sp0))
+     * a full pc table) takes libunwind's own cached unw_backtrace.  Both are
+     * counted for the dump (cost.unwinds_*): a fast path that silently stopped
+     * working shows there. */
+    if (walk == WALK_UNKNOWN && pc_used < PC_TABLE_SIZE / 4 * 3 && slow_walk(f, max, pc0, sp0)) {
+        __atomic_fetch_add(&unwinds_learning, 1, __ATOMIC_RELAXED);
+    } else {
+        __atomic_fetch_add(&unwinds_fallback, 1, __ATOMIC_RELAXED);
         capture_by_range(f, max);
+    }
     lk_frames_hash(f);
 }
 
@@ -828,6 +841,7 @@ static inline __attribute__((always_inline)) void capture(lk_frames_t *f)
     uintptr_t pc0, sp0, bp0;
     if (lk_stack_backtrace != backtrace_default ||
         !user_start((uintptr_t *)__builtin_frame_address(0), &pc0, &sp0, &bp0)) {
+        __atomic_fetch_add(&unwinds_fallback, 1, __ATOMIC_RELAXED);
         capture_by_range(f, max);
         lk_frames_hash(f);
         return;

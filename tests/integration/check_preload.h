@@ -563,7 +563,7 @@ static inline json_t *pl_stack(pl_dump_t *d, long long id)
 /* Check everything FORMAT.md promises for any dump: header, pid and seq
  * agree with the file name, timeline arrays of one length, every frame
  * lies in a module of modules[] but none in libleak.so itself, totals
- * equal the sums of sites when complete,
+ * equal the sums of sites when complete, cost has its five counters,
  * every site's total == live + freed, every referenced stack exists, and
  * frames are hex strings. */
 static inline void pl_check_dump(pl_dump_t *d)
@@ -594,6 +594,14 @@ static inline void pl_check_dump(pl_dump_t *d)
         PL_REQUIRE(json_is_array(pl_obj(tl, tkeys[t])) &&
                        json_array_size(pl_obj(tl, tkeys[t])) == tlen,
                    "%s: timeline.%s is not an array of %zu", d->name, tkeys[t], tlen);
+
+    /* cost: libleak's own memory and its unwinds, non-negative integers */
+    json_t *cost = pl_obj(root, LK_KEY_COST);
+    const char *ckeys[] = {LK_KEY_BLOCK_TABLE_BYTES, LK_KEY_SITE_TABLE_BYTES,
+                           LK_KEY_STACK_TABLE_BYTES, LK_KEY_UNWINDS_LEARNING,
+                           LK_KEY_UNWINDS_FALLBACK};
+    for (int c = 0; c < 5; c++)
+        PL_REQUIRE(pl_int(cost, ckeys[c]) >= 0, "%s: cost.%s is negative", d->name, ckeys[c]);
 
     json_t *totals = pl_obj(root, LK_KEY_TOTALS);
     json_t *stacks = pl_obj(root, LK_KEY_STACKS);

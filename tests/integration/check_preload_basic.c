@@ -74,6 +74,26 @@ START_TEST(test_preload_million_blocks)
 }
 END_TEST
 
+START_TEST(test_preload_every_hook_takes_the_fast_walk)
+{
+    /* 10 allocation functions x 1000 rounds from one call site each: after
+     * the first capture of each site, every capture must be a fast walk (no
+     * unw_backtrace fallback, few learning unwinds).  A build in which the
+     * hooks' own frames could not be walked out of gave 10000 fallbacks. */
+    pl_run_t r;
+    pl_run(&r, "pl_fastpath", NULL, NULL, 1);
+    pl_assert_exit(&r, 0);
+    pl_check_all(&r);
+    pl_dump_t *d = pl_exit_dump(&r);
+    json_t *t = pl_totals(d), *cost = pl_obj(d->root, LK_KEY_COST);
+    ck_assert_int_ge(pl_int(t, LK_KEY_ALLOC_COUNT), 10000);
+    ck_assert_int_eq(pl_int(cost, LK_KEY_UNWINDS_FALLBACK), 0);
+    long long learning = pl_int(cost, LK_KEY_UNWINDS_LEARNING);
+    ck_assert_msg(learning >= 1 && learning <= 100, "learning unwinds: %lld", learning);
+    pl_run_free(&r);
+}
+END_TEST
+
 START_TEST(test_preload_free_null_not_counted)
 {
     /* pl_basic calls free(NULL) 100 times: neither frees nor untracked. */
@@ -911,6 +931,7 @@ static Suite *preload_basic_suite(void)
     tcase_add_test(tc, test_preload_malloc_leak);
     tcase_add_test(tc, test_preload_free_null_not_counted);
     tcase_add_test(tc, test_preload_million_blocks);
+    tcase_add_test(tc, test_preload_every_hook_takes_the_fast_walk);
     tcase_add_test(tc, test_preload_realloc);
     tcase_add_test(tc, test_preload_aligned);
     tcase_add_test(tc, test_preload_failures);

@@ -28,6 +28,8 @@ START_TEST(test_preload_cxx_new)
     ck_assert_int_eq(pl_sites(d, "_ZL9new_arrayv", "malloc").nsites, 0);
     ck_assert_int_eq(json_array_size(pl_obj(d->root, LK_KEY_MISMATCHES)), 0);
     ck_assert_int_eq(pl_int(pl_totals(d), LK_KEY_MISMATCHED_FREES), 0);
+    /* operator new's frames are walked out of too: no unw_backtrace fallback */
+    ck_assert_int_eq(pl_int(pl_obj(d->root, LK_KEY_COST), LK_KEY_UNWINDS_FALLBACK), 0);
 
     int n;
     json_t *f = pl_failure(d, "_ZL10huge_arrayv", &n);
