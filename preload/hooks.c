@@ -398,8 +398,9 @@ EXPORT void *calloc(size_t n, size_t size)
 
 /* realloc and reallocarray: the old record is taken out before the real call
  * (another thread may be handed the old address as soon as it returns) and
- * put back if the call fails.  realloc(p, 0) frees p and returns NULL. */
-static __attribute__((noinline)) void *track_realloc(void *p, size_t n, size_t count,
+ * put back if the call fails.  realloc(p, 0) frees p and returns NULL.
+ * Flattened like after_alloc: realloc_nofp 1616 -> 1586 instructions a call. */
+static __attribute__((noinline, flatten)) void *track_realloc(void *p, size_t n, size_t count,
                                                      const char *fn, bool is_array)
 {
     lk_block_t old;
