@@ -186,6 +186,15 @@ int lk_leaks_collect(lk_report_t *r, const lk_input_t *in, lk_symbolizer_t *sym,
         if (!d->totals.complete)
             lk_report_warn(r, "%s: process %d dropped %" PRIu64 " event(s); its figures are "
                            "lower bounds", d->file, d->pid, d->totals.dropped_events);
+        /* Stacks stay right, but a run where many captures took libunwind's
+         * unw_backtrace was slower than it needed to be: say why. */
+        if (d->totals.unwinds_fallback >= 1000 &&
+            d->totals.unwinds_fallback >= d->totals.alloc_count / 20)
+            lk_report_warn(r, "%s: process %d: %" PRIu64 " of %" PRIu64 " stack captures fell "
+                           "back to libunwind's unw_backtrace (signal-handler frames, "
+                           "LIBLEAK_FAST_UNWIND=0 or a full rule table): the run was slower "
+                           "than the fast walk", d->file, d->pid, d->totals.unwinds_fallback,
+                           d->totals.alloc_count);
         if (d->trigger != LK_TRIGGER_EXIT)
             lk_report_warn(r, "%s: the last dump of process %d was written on '%s', not at "
                            "exit; live memory is not necessarily leaked", d->file, d->pid,

@@ -472,6 +472,12 @@ static int load_header(ctx_t *c, json_t *root, lk_dump_t *d)
                                &t->complete)) < 0)
             return rc;
     }
+    /* cost: only the unwind fallbacks matter here (a warning when many) */
+    if ((rc = lk_jget(c, root, "", LK_KEY_COST, JSON_OBJECT, false, false, &o)) < 0)
+        return rc;
+    if (o != NULL && (rc = lk_jget_u64(c, o, LK_KEY_COST, LK_KEY_UNWINDS_FALLBACK, false,
+                                       LK_MAX_COUNT, 0, &d->totals.unwinds_fallback)) < 0)
+        return rc;
     return 0;
 }
 

@@ -101,6 +101,7 @@ typedef struct lk_totals {
     uint64_t alloc_count, alloc_bytes, free_count, failed_count;
     uint64_t untracked_frees, mismatched_frees, dropped_events;
     bool complete;
+    uint64_t unwinds_fallback;  /* cost.unwinds_fallback; 0 when absent (older dumps) */
 } lk_totals_t;
 
 /* One dump file, fully parsed and validated. */

@@ -158,5 +158,22 @@ expect_rc 0 "$LA" "$T/nonutf8"
 has "in leak_malloc $C:$(line_of $C '/\* AN_MALLOC \*/')" "$T/out"
 hasnt "cannot read the binary" "$T/err"
 
+# ### captures that fell back to unw_backtrace: a warning when many, none
+# when the fast walk ran (cost.unwinds_fallback)
+VF=$BUILD/victims/pl_fastpath
+mkdir -p "$T/slow" "$T/fast"
+LIBLEAK_SCAN=0 LIBLEAK_FAST_UNWIND=0 LIBLEAK_DIR="$T/slow" LD_PRELOAD="$SO" "$VF" > /dev/null || fail "$VF failed"
+expect_rc 0 "$LA" "$T/slow"
+has "stack captures fell back to libunwind's unw_backtrace" "$T/err"
+LIBLEAK_SCAN=0 LIBLEAK_DIR="$T/fast" LD_PRELOAD="$SO" "$VF" > /dev/null || fail "$VF failed"
+expect_rc 0 "$LA" "$T/fast"
+hasnt "fell back" "$T/err"
+# a cost counter that is not a count is bad input
+f=$(ls "$T/fast"/libleak.*.json)
+sed 's/"unwinds_fallback": *[0-9]*/"unwinds_fallback": "many"/' "$f" > "$T/badcost.json"
+grep -q '"many"' "$T/badcost.json" || fail "could not corrupt cost.unwinds_fallback"
+expect_rc 2 "$LA" "$T/badcost.json"
+has "unwinds_fallback" "$T/err"
+
 [ "$fails" -eq 0 ] || { echo "$fails failure(s)" >&2; exit 1; }
 echo "ok"
