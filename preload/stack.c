@@ -260,7 +260,12 @@ static bool stack_bounds(void)
 /* The first frame outside libleak: follow our own frame pointers (all of
  * libleak is built with them) from 'fp' while the return address is ours.
  * Sets the return address into the program, its stack pointer, and its rbp
- * (saved by our outermost frame). */
+ * (saved by our outermost frame).  Assumes our outermost frame (the hook the
+ * program called) does not realign its stack: GCC's realigning prologue
+ * (a local aligned above 16, e.g. flattening malloc_hook pulled one in)
+ * copies the return address, so fp + 2 is not the program's sp; every capture
+ * then falls back to unw_backtrace, with right stacks, which
+ * test_preload_every_hook_takes_the_fast_walk catches. */
 LK_NO_ASAN static inline bool user_start(uintptr_t *fp, uintptr_t *pc0, uintptr_t *sp0, uintptr_t *bp0)
 {
     for (int i = 0; i < 16; i++) {
