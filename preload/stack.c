@@ -565,7 +565,9 @@ LK_NO_ASAN static inline bool memo_lookup(memo_t *m, lk_frames_t *f, int max, ui
         const char *a = (const char *)m->pair0;
         uint32_t nb = m->nbp;
         __m128i d;
-#define LK_PAIR_DIFF(k, at)                                                            _mm_xor_si128(_mm_loadu_si128((const __m128i *)(at)),                                           _mm_loadu_si128((const __m128i *)&pr[i + (k)]))
+#define LK_PAIR_DIFF(k, at)                                                        \
+    _mm_xor_si128(_mm_loadu_si128((const __m128i *)(at)),                         \
+                  _mm_loadu_si128((const __m128i *)&pr[i + (k)]))
         for (; i + 4 <= nb; i += 4) {
             d = _mm_or_si128(_mm_or_si128(LK_PAIR_DIFF(0, a), LK_PAIR_DIFF(1, pr[i].next)),
                              _mm_or_si128(LK_PAIR_DIFF(2, pr[i + 1].next),
