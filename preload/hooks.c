@@ -269,7 +269,7 @@ static const char *const fam_fn[3] = { "malloc", "new", "new[]" };
 /* Record the outcome of an allocation call: 'p' of 'size' requested bytes, or
  * a failure when p is NULL and 'err' is ENOMEM.  Guard held by the caller. */
 static __attribute__((noinline, flatten)) void after_alloc(void *p, size_t size, int family,
-                                                  const char *fn, int err)
+                                                           const char *fn, int err)
 {
     lk_frames_t f;
     if (!p && err != ENOMEM)
@@ -401,7 +401,7 @@ EXPORT void *calloc(size_t n, size_t size)
  * put back if the call fails.  realloc(p, 0) frees p and returns NULL.
  * Flattened like after_alloc: realloc_nofp 1616 -> 1586 instructions a call. */
 static __attribute__((noinline, flatten)) void *track_realloc(void *p, size_t n, size_t count,
-                                                     const char *fn, bool is_array)
+                                                              const char *fn, bool is_array)
 {
     lk_block_t old;
     bool had = p && lk_track_detach(p, &old);
