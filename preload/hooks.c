@@ -305,14 +305,18 @@ static inline void before_free(void *p, int family)
     errno = e;
 }
 
-/* A hook body for the malloc-like functions: CALL is the real call.  While
- * sampling, an allocation the countdown skips runs as if untracked (no guard:
- * the real allocator never calls back into the hooks) and is only recorded if
- * it failed. */
-#define ALLOC_HOOK(size, family, fn, CALL)                                   \
+/* A hook body for the malloc-like functions: CALL is the real call, 'align'
+ * the alignment it guarantees.  While sampling, an allocation the countdown
+ * skips runs as if untracked (no guard: the real allocator never calls back
+ * into the hooks) and is only recorded if it failed.  The exit dump's own
+ * calls (guard set) may be served by the exit arena (tracker.c). */
+#define ALLOC_HOOK(size, align, family, fn, CALL)                            \
     do {                                                                    \
-        if (!tracking())                                                    \
+        if (!tracking()) {                                                  \
+            if (lk_unlikely(lk_tls_exit_arena))                             \
+                return lk_exit_arena_alloc(size, align);                    \
             return LK_REAL(CALL);                                           \
+        }                                                                   \
         if (lk_sample_skip(size)) {     /* untracked: no guard, no errno */ \
             void *q_ = LK_REAL(CALL);                                       \
             if (lk_likely(q_ != NULL))                                      \
@@ -338,19 +342,22 @@ static __attribute__((noinline)) void *malloc_hook(size_t n)
 {
     if (lk_unlikely(!booted()))
         return arena_alloc(n, 16);
-    ALLOC_HOOK(n, LK_FAMILY_MALLOC, "malloc", real.malloc(n));
+    ALLOC_HOOK(n, 16, LK_FAMILY_MALLOC, "malloc", real.malloc(n));
 }
 
 EXPORT void *malloc(size_t n)
 {
     /* Sampling fast path: the countdown is non-zero only once tracking runs
      * with LIBLEAK_SAMPLE_BYTES (so the real functions are resolved); an
-     * allocation it skips is the real call and one TLS update.  Exact mode:
-     * the countdown stays 0 and this is one compare before the full hook. */
+     * allocation it skips is one TLS update and a tail call of the real
+     * malloc.  Unmarked (no LK_REAL), which spares a frame: 1.16x -> 1.05x
+     * on churn; the exit arena keeps an exit dump from needing the lock the
+     * real call may hold.  Exact mode: the countdown stays 0 and this is one
+     * compare before the full hook. */
     uint64_t left = lk_tls_sample_left;
     if (lk_likely(n < left) && lk_likely(!lk_tls_guard)) {
         lk_tls_sample_left = left - n;
-        return LK_REAL(real.malloc(n));
+        return real.malloc(n);
     }
     return malloc_hook(n);
 }
@@ -359,6 +366,9 @@ static __attribute__((noinline, flatten)) void free_hook(void *p)
 {
     if (!p || lk_unlikely(in_arena(p)))
         return;
+    if (lk_unlikely(__atomic_load_n(&lk_exit_arena_on, __ATOMIC_RELAXED)) &&
+        (lk_tls_exit_arena || lk_exit_arena_owns(p)))
+        return;                     /* the exit dump frees nothing */
     if (lk_unlikely(!booted()))
         return;                     /* cannot happen after boot: leak it */
     if (tracking() && lk_table_may_hold((uintptr_t)p)) {
@@ -376,7 +386,7 @@ EXPORT void free(void *p)
         (uintptr_t)p - (uintptr_t)arena >= ARENA_BYTES &&
         !__atomic_load_n(&lk_table_occupied[lk_table_ptr_hash((uintptr_t)p) >>
                                             (64 - LK_TABLE_SHARDS_LOG2)], __ATOMIC_RELAXED)) {
-        LK_REAL_VOID(real.free(p)); /* free(NULL) included */
+        real.free(p);               /* free(NULL) included; unmarked as in malloc */
         return;
     }
     free_hook(p);
@@ -393,7 +403,7 @@ EXPORT void *calloc(size_t n, size_t size)
         errno = ENOMEM;
         return NULL;
     }
-    ALLOC_HOOK(total, LK_FAMILY_MALLOC, "calloc", real.calloc(n, size));
+    ALLOC_HOOK(total, 16, LK_FAMILY_MALLOC, "calloc", real.calloc(n, size));
 }
 
 /* realloc and reallocarray: the old record is taken out before the real call
@@ -432,8 +442,11 @@ EXPORT void *realloc(void *p, size_t n)
             memcpy(q, p, arena_size(p) < n ? arena_size(p) : n);
         return q;
     }
-    if (!tracking())
+    if (!tracking()) {
+        if (lk_unlikely(lk_tls_exit_arena))
+            return lk_exit_arena_realloc(p, n);
         return LK_REAL(real.realloc(p, n));
+    }
     LK_GUARD;
     return track_realloc(p, n, 1, "realloc", false);
 }
@@ -449,7 +462,7 @@ EXPORT void *reallocarray(void *p, size_t count, size_t n)
         errno = ENOMEM;
         return NULL;
     }
-    if (lk_unlikely(!booted() || in_arena(p) || !real.reallocarray))
+    if (lk_unlikely(!booted() || in_arena(p) || !real.reallocarray || lk_tls_exit_arena))
         return realloc(p, total);
     if (!tracking())
         return LK_REAL(real.reallocarray(p, count, n));
@@ -463,8 +476,13 @@ EXPORT int posix_memalign(void **out, size_t align, size_t n)
         *out = arena_alloc(n, align);
         return *out ? 0 : ENOMEM;
     }
-    if (!tracking())
+    if (!tracking()) {
+        if (lk_unlikely(lk_tls_exit_arena)) {
+            *out = lk_exit_arena_alloc(n, align);
+            return *out ? 0 : ENOMEM;
+        }
         return LK_REAL(real.posix_memalign(out, align, n));
+    }
     bool skip = lk_sample_skip(n);
     LK_GUARD;
     int e = errno;
@@ -479,34 +497,34 @@ EXPORT void *aligned_alloc(size_t align, size_t n)
 {
     if (lk_unlikely(!booted()))
         return arena_alloc(n, align);
-    ALLOC_HOOK(n, LK_FAMILY_MALLOC, "aligned_alloc", real.aligned_alloc(align, n));
+    ALLOC_HOOK(n, align, LK_FAMILY_MALLOC, "aligned_alloc", real.aligned_alloc(align, n));
 }
 
 EXPORT void *memalign(size_t align, size_t n)
 {
     if (lk_unlikely(!booted()))
         return arena_alloc(n, align);
-    ALLOC_HOOK(n, LK_FAMILY_MALLOC, "memalign", real.memalign(align, n));
+    ALLOC_HOOK(n, align, LK_FAMILY_MALLOC, "memalign", real.memalign(align, n));
 }
 
 EXPORT void *valloc(size_t n)
 {
     if (lk_unlikely(!booted()))
         return arena_alloc(n, 4096);
-    ALLOC_HOOK(n, LK_FAMILY_MALLOC, "valloc", real.valloc(n));
+    ALLOC_HOOK(n, 4096, LK_FAMILY_MALLOC, "valloc", real.valloc(n));
 }
 
 EXPORT void *pvalloc(size_t n)
 {
     if (lk_unlikely(!booted()))
         return arena_alloc(n, 4096);
-    ALLOC_HOOK(n, LK_FAMILY_MALLOC, "pvalloc", real.pvalloc(n));
+    ALLOC_HOOK(n, 4096, LK_FAMILY_MALLOC, "pvalloc", real.pvalloc(n));
 }
 
 EXPORT size_t malloc_usable_size(void *p)
 {
-    if (p && in_arena(p))
-        return arena_size(p);
+    if (p && (in_arena(p) || lk_exit_arena_owns(p)))
+        return arena_size(p);       /* both keep the size in front */
     if (lk_unlikely(!booted()))
         return 0;
     return real.malloc_usable_size(p);
@@ -643,10 +661,29 @@ static bool exit_dump_allowed(void)
     return true;
 }
 
+/* Write the exit dump if allowed.  While sampling, the fast paths call the
+ * real allocator unmarked, so this thread may still be inside it (a signal
+ * handler interrupted it and called _exit): the dump then takes all of its
+ * memory from the exit arena (tracker.c), and blocks from there must reach
+ * free_hook, not the fast free. */
+static void exit_dump(void)
+{
+    if (!exit_dump_allowed())
+        return;
+    if (lk_config.sample_bytes != 0) {
+        __atomic_store_n(&free_fast, false, __ATOMIC_SEQ_CST);
+        if (!lk_exit_arena_enter())
+            return;                 /* another thread writes it, or no room */
+        lk_dump_exit();
+        lk_tls_exit_arena = 0;      /* what runs next (destructors) is the program's */
+        return;
+    }
+    lk_dump_exit();
+}
+
 static __attribute__((noreturn)) void exit_now(void (*fn)(int), int status)
 {
-    if (exit_dump_allowed())
-        lk_dump_exit();
+    exit_dump();
     if (fn)
         fn(status);
     syscall(SYS_exit_group, status);
@@ -665,8 +702,7 @@ EXPORT void _Exit(int status)
 
 __attribute__((destructor)) static void hooks_dtor(void)
 {
-    if (exit_dump_allowed())
-        lk_dump_exit();
+    exit_dump();
 }
 
 /* ### public API (include/libleak.h declares both weak, for the caller's sake) */

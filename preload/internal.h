@@ -101,6 +101,18 @@ void lk_real_free(void *p);
 void *lk_real_calloc(size_t n, size_t size);
 void *lk_real_realloc(void *p, size_t n);
 
+/* ### exit arena (tracker.c): memory for an exit dump that may have
+ * interrupted the real allocator (sampling mode; see tracker.c) */
+extern __thread int lk_tls_exit_arena __attribute__((tls_model("initial-exec")));
+extern int lk_exit_arena_on;    /* atomic: some thread entered */
+/* Make this thread's allocations (lk_real_*, and the hooks while its guard
+ * is set) come from the exit arena from now on.  False if another thread
+ * entered first or no address space is left: then write no dump. */
+bool lk_exit_arena_enter(void);
+bool lk_exit_arena_owns(const void *p);
+void *lk_exit_arena_alloc(size_t n, size_t align);
+void *lk_exit_arena_realloc(void *p, size_t n);
+
 /* ### stack (stack.c): capture and interning */
 #define LK_MAX_DEPTH 256        /* upper bound of LIBLEAK_DEPTH */
 #define LK_STACK_NONE UINT32_MAX

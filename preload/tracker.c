@@ -4,6 +4,7 @@
  * that never moves; the site lock is taken only when this thread's site cache
  * misses.  Never exits or aborts: what cannot be recorded is counted. */
 #include <errno.h>
+#include <malloc.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -24,12 +25,86 @@ static bool site_oom;
 /* ### real allocator */
 lk_real_fns_t lk_real;
 
+/* ### exit arena
+ * In sampling mode the hooks call the real malloc and free unmarked (no
+ * LK_REAL: that keeps them tail calls), so a signal handler that calls _exit
+ * may have interrupted the real allocator holding its arena lock, and an exit
+ * dump that allocates would wait for that lock forever.  So the thread that
+ * writes such a dump takes all of its memory, ours and libc's (qsort), from a
+ * private bump region instead, and frees nothing: the process is ending.  One
+ * thread only (the first to enter); a signal handler nested in it may
+ * allocate too, hence the atomic bump.  Blocks carry a 16-byte size header. */
+__thread int lk_tls_exit_arena __attribute__((tls_model("initial-exec")));
+int lk_exit_arena_on;               /* atomic: a thread has entered */
+static char *xa_base;
+static size_t xa_size, xa_used;     /* xa_used: atomic bump offset */
+
+bool lk_exit_arena_enter(void)
+{
+    if (__atomic_exchange_n(&lk_exit_arena_on, 1, __ATOMIC_ACQ_REL) != 0)
+        return false;
+    /* Address space only (MAP_NORESERVE): what the dump touches is what it
+     * costs.  Smaller tries for a process near its RLIMIT_AS. */
+    for (size_t sz = (size_t)1 << 30; sz >= ((size_t)4 << 20); sz >>= 2) {
+        void *p = mmap(NULL, sz, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (p != MAP_FAILED) {
+            xa_base = p;
+            xa_size = sz;
+            lk_tls_exit_arena = 1;
+            return true;
+        }
+    }
+    lk_log("no address space left for the exit dump: none is written");
+    return false;                   /* lk_exit_arena_on stays set: nobody else tries */
+}
+
+bool lk_exit_arena_owns(const void *p)
+{
+    return xa_base && (const char *)p >= xa_base && (const char *)p < xa_base + xa_size;
+}
+
+void *lk_exit_arena_alloc(size_t n, size_t align)
+{
+    if (align < 16)
+        align = 16;
+    if (n > xa_size || align > xa_size)
+        goto fail;
+    size_t need = ((n + 15) & ~(size_t)15) + 16 + align;   /* header, padding */
+    size_t off = __atomic_fetch_add(&xa_used, need, __ATOMIC_RELAXED);
+    if (off > xa_size || need > xa_size - off)
+        goto fail;
+    uintptr_t q = ((uintptr_t)xa_base + off + 16 + align - 1) & ~(uintptr_t)(align - 1);
+    ((size_t *)q)[-1] = n;          /* fresh pages and never reused: calloc for free */
+    return (void *)q;
+fail:
+    errno = ENOMEM;
+    return NULL;
+}
+
+void *lk_exit_arena_realloc(void *p, size_t n)
+{
+    void *q = lk_exit_arena_alloc(n, 16);
+    if (q && p) {
+        /* a block from before the dump: its usable size, which the real
+         * allocator reads from the chunk header without locking */
+        size_t old = lk_exit_arena_owns(p) ? ((size_t *)p)[-1] : malloc_usable_size(p);
+        memcpy(q, p, old < n ? old : n);
+    }
+    return q;
+}
+
 void *lk_real_malloc(size_t n)
 {
+    if (lk_unlikely(lk_tls_exit_arena))
+        return lk_exit_arena_alloc(n, 16);
     return lk_real.malloc ? lk_real.malloc(n) : malloc(n);
 }
 void lk_real_free(void *p)
 {
+    if (lk_unlikely(__atomic_load_n(&lk_exit_arena_on, __ATOMIC_RELAXED)) &&
+        (lk_tls_exit_arena || lk_exit_arena_owns(p)))
+        return;
     if (lk_real.free)
         lk_real.free(p);
     else
@@ -37,10 +112,16 @@ void lk_real_free(void *p)
 }
 void *lk_real_calloc(size_t n, size_t size)
 {
+    if (lk_unlikely(lk_tls_exit_arena)) {
+        size_t total;
+        return __builtin_mul_overflow(n, size, &total) ? NULL : lk_exit_arena_alloc(total, 16);
+    }
     return lk_real.calloc ? lk_real.calloc(n, size) : calloc(n, size);
 }
 void *lk_real_realloc(void *p, size_t n)
 {
+    if (lk_unlikely(lk_tls_exit_arena))
+        return lk_exit_arena_realloc(p, n);
     return lk_real.realloc ? lk_real.realloc(p, n) : realloc(p, n);
 }
 

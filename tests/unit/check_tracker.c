@@ -482,6 +482,56 @@ static void teardown_core(void)
     lk_tracker_reset_for_tests();
 }
 
+START_TEST(test_tracker_exit_arena)
+{
+    /* Before entering, libleak's memory is the real allocator's. */
+    void *before = lk_real_malloc(100);
+    ck_assert_ptr_nonnull(before);
+    ck_assert(!lk_exit_arena_owns(before));
+    memset(before, 0xab, 100);
+    ck_assert(lk_exit_arena_enter());
+    ck_assert(!lk_exit_arena_enter());          /* one thread only */
+    /* Then every lk_real_* call is served from the arena, aligned... */
+    char *a = lk_real_malloc(24);
+    ck_assert(lk_exit_arena_owns(a));
+    ck_assert_uint_eq((uintptr_t)a % 16, 0);
+    memset(a, 1, 24);
+    void *al = lk_exit_arena_alloc(10, 4096);
+    ck_assert(lk_exit_arena_owns(al));
+    ck_assert_uint_eq((uintptr_t)al % 4096, 0);
+    /* ...calloc is zeroed and checks its multiplication... */
+    unsigned char *z = lk_real_calloc(64, 8);
+    ck_assert(lk_exit_arena_owns(z));
+    for (int i = 0; i < 512; i++)
+        ck_assert_uint_eq(z[i], 0);
+    ck_assert_ptr_null(lk_real_calloc(SIZE_MAX / 2, 3));
+    /* ...realloc copies, from the arena and from before it... */
+    char *b = lk_real_realloc(a, 4000);
+    ck_assert(lk_exit_arena_owns(b) && b != a);
+    for (int i = 0; i < 24; i++)
+        ck_assert_int_eq(b[i], 1);
+    unsigned char *c = lk_real_realloc(before, 200);
+    ck_assert(lk_exit_arena_owns(c));
+    for (int i = 0; i < 100; i++)
+        ck_assert_uint_eq(c[i], 0xab);
+    /* ...blocks never overlap, frees are ignored (the real allocator may be
+     * locked by the call the exit interrupted), and a request larger than
+     * the arena fails with ENOMEM instead of overrunning it. */
+    ck_assert((char *)z >= a + 24 || (char *)z + 512 <= a);
+    lk_real_free(b);
+    lk_real_free(before);                       /* a real block: leaked, not freed */
+    ck_assert_uint_eq(b[0], 1);
+    errno = 0;
+    ck_assert_ptr_null(lk_real_malloc(SIZE_MAX - 64));
+    ck_assert_int_eq(errno, ENOMEM);
+    lk_tls_exit_arena = 0;                      /* as the exit path leaves it */
+    void *after = lk_real_malloc(16);
+    ck_assert(!lk_exit_arena_owns(after));
+    lk_real_free(c);                            /* another thread's arena block: ignored */
+    lk_real_free(after);
+}
+END_TEST
+
 static Suite *tracker_suite(void)
 {
     Suite *s = suite_create("tracker");
@@ -500,6 +550,7 @@ static Suite *tracker_suite(void)
     tcase_add_test(tc, test_tracker_threads_hammer);
     tcase_add_test(tc, test_tracker_deltas_of_a_running_thread);
     tcase_add_test(tc, test_tracker_deltas_fold_and_evict_exactly);
+    tcase_add_test(tc, test_tracker_exit_arena);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -2,6 +2,8 @@
  * while the main thread allocates and frees in a tight loop: the signal
  * usually lands inside malloc or free, where libleak may hold a table lock.
  * The process must still end, with status 0 (never hang in the exit dump).
+ * With the argument "big", every block is too large for glibc's tcache, so
+ * most of each real malloc and free runs under the arena lock.
  * Prints nothing; exits 3 if the timer never fired. */
 #include <signal.h>
 #include <stdlib.h>
@@ -15,8 +17,9 @@ static void on_alarm(int sig)
     _exit(0);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    size_t base = argc > 1 && strcmp(argv[1], "big") == 0 ? 1100 : 16;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_alarm;
@@ -26,7 +29,7 @@ int main(void)
     void *ring[64] = { 0 };
     for (unsigned long i = 0; i < 400000000UL; i++) {
         free(ring[i & 63]);
-        ring[i & 63] = malloc(16 + (i & 255));
+        ring[i & 63] = malloc(base + (i & 255));
     }
     return 3;
 }
