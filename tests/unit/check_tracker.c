@@ -529,6 +529,7 @@ START_TEST(test_tracker_exit_arena)
     ck_assert(!lk_exit_arena_owns(after));
     lk_real_free(c);                            /* another thread's arena block: ignored */
     lk_real_free(after);
+    lk_real_free(before);   /* really freed now (a double free if the first was not ignored) */
 }
 END_TEST
 
