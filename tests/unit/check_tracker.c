@@ -527,7 +527,7 @@ START_TEST(test_tracker_exit_arena)
     lk_tls_exit_arena = 0;                      /* as the exit path leaves it */
     void *after = lk_real_malloc(16);
     ck_assert(!lk_exit_arena_owns(after));
-    lk_real_free(c);                            /* another thread's arena block: ignored */
+    lk_real_free(c);                            /* an arena block, after leaving: ignored */
     lk_real_free(after);
     lk_real_free(before);   /* really freed now (a double free if the first was not ignored) */
 }
