@@ -49,8 +49,8 @@ bool lk_exit_arena_enter(void)
         void *p = mmap(NULL, sz, PROT_READ | PROT_WRITE,
                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
         if (p != MAP_FAILED) {
-            xa_base = p;
             xa_size = sz;
+            __atomic_store_n(&xa_base, (char *)p, __ATOMIC_RELEASE);
             lk_tls_exit_arena = 1;
             return true;
         }
@@ -61,7 +61,8 @@ bool lk_exit_arena_enter(void)
 
 bool lk_exit_arena_owns(const void *p)
 {
-    return xa_base && (const char *)p >= xa_base && (const char *)p < xa_base + xa_size;
+    const char *b = __atomic_load_n(&xa_base, __ATOMIC_ACQUIRE);
+    return b && (const char *)p >= b && (const char *)p < b + xa_size;
 }
 
 void *lk_exit_arena_alloc(size_t n, size_t align)
