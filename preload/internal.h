@@ -176,6 +176,8 @@ size_t lk_stack_memory_bytes(void);
 /* Captures, process-wide, that ran libunwind: learning unwinds (a return
  * address never seen) and unw_backtrace fallbacks (fast walk impossible). */
 void lk_stack_unwind_counts(uint64_t *learning, uint64_t *fallback);
+/* Learning unwinds that handed the rest of the stack to the fast walk. */
+uint64_t lk_stack_handovers(void);
 /* Frames whose address lies in [lo, hi) are libleak's own and skipped when
  * they are innermost. */
 void lk_stack_set_self_range(uintptr_t lo, uintptr_t hi);

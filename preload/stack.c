@@ -300,12 +300,13 @@ typedef struct walk_log {
 
 enum { WALK_OK, WALK_UNKNOWN, WALK_UNTRUSTED };
 
-/* Walk from (pc, sp, rbp) with learned rules only.  Returns WALK_UNKNOWN at
+/* Walk from (pc, sp, rbp) with learned rules only, filling f->pc from index
+ * 'n0' (0, or where a learning unwind hands over).  Returns WALK_UNKNOWN at
  * the first pc never seen (a learning unwind will fix that), WALK_UNTRUSTED
  * at a pc whose rules vary, an unknown rbp where the BP rule needs it, or a
  * read outside this thread's stack. */
 LK_NO_ASAN static int fast_walk(lk_frames_t *f, int max, uintptr_t pc, uintptr_t sp, uintptr_t rbp,
-                     walk_log_t *log)
+                     walk_log_t *log, int n0)
 {
     uintptr_t hi = tls_stack_hi, sp0 = sp;
     bool rbp_known = true;
@@ -314,7 +315,7 @@ LK_NO_ASAN static int fast_walk(lk_frames_t *f, int max, uintptr_t pc, uintptr_t
     if (sp < tls_stack_lo || sp >= hi || hi - sp0 > (uintptr_t)INT32_MAX)
         return WALK_UNTRUSTED;
     uint32_t nra = 0, nbp = 0;
-    int n = 0;
+    int n = n0;
     for (;;) {
         f->pc[n++] = pc;
         if (n > max)
@@ -679,10 +680,19 @@ static void memo_store(memo_t *m, const lk_frames_t *f, int max, uintptr_t sp0, 
     m->pc0 = f->pc[0];
 }
 
-/* Full unwind with libunwind, from the frame whose stack pointer is 'sp0', and
- * record every frame's rule for later fast walks.  Caller holds unwind_lock
- * (shared). */
-static bool slow_walk_unlocked(lk_frames_t *f, int max, uintptr_t pc0, uintptr_t sp0)
+/* Learning unwinds that finished with the learned rules (tests). */
+static uint64_t unwinds_handed_over;    /* atomic */
+
+/* Unwind with libunwind, from the frame whose stack pointer is 'sp0', and
+ * record every frame's rule for later fast walks.  With 'scratch', once past
+ * the frames never seen, the first frame whose rule is known hands the rest
+ * to the fast walk: new code sits near the leaf, and each libunwind step
+ * takes its cache lock with every signal blocked (two system calls; 25k of
+ * them in the bench's sqlite3 run).  If that walk fails, libunwind goes on.
+ * Without 'scratch', libunwind alone (the reference the tests compare with).
+ * Caller holds unwind_lock (shared). */
+static bool slow_walk_unlocked(lk_frames_t *f, int max, uintptr_t pc0, uintptr_t sp0,
+                               walk_log_t *scratch)
 {
     unw_context_t uc;
     unw_cursor_t c;
@@ -702,8 +712,10 @@ static bool slow_walk_unlocked(lk_frames_t *f, int max, uintptr_t pc0, uintptr_t
         unw_get_reg(&c, UNW_X86_64_RBP, &bp) != 0)
         return false;
     int n = 0;
+    bool passed_new = false;
     for (;;) {
         bool sig = unw_is_signal_frame(&c) > 0;
+        passed_new |= scratch != NULL && pc_find(ip) == NULL;
         f->pc[n++] = ip;
         if (n > max)
             break;
@@ -735,16 +747,24 @@ static bool slow_walk_unlocked(lk_frames_t *f, int max, uintptr_t pc0, uintptr_t
         bp = nbp;
         if (ip == 0)
             break;
+        const pc_ent_t *e = passed_new ? pc_find(ip) : NULL;
+        if (e && (__atomic_load_n(&e->flags, __ATOMIC_ACQUIRE) & (PC_OK | PC_VAR)) == PC_OK) {
+            passed_new = false;             /* once per run of new frames */
+            if (fast_walk(f, max, ip, sp, bp, scratch, n) == WALK_OK) {
+                __atomic_fetch_add(&unwinds_handed_over, 1, __ATOMIC_RELAXED);
+                return true;
+            }
+        }
     }
     f->truncated = n > max;
     f->depth = (uint32_t)(n > max ? max : n);
     return true;
 }
 
-static bool slow_walk(lk_frames_t *f, int max, uintptr_t pc0, uintptr_t sp0)
+static bool slow_walk(lk_frames_t *f, int max, uintptr_t pc0, uintptr_t sp0, walk_log_t *scratch)
 {
     pthread_rwlock_rdlock(&unwind_lock);
-    bool ok = slow_walk_unlocked(f, max, pc0, sp0);
+    bool ok = slow_walk_unlocked(f, max, pc0, sp0, scratch);
     pthread_rwlock_unlock(&unwind_lock);
     return ok;
 }
@@ -756,6 +776,11 @@ static __thread uint64_t tls_fast_walks __attribute__((tls_model("initial-exec")
 static __thread uint64_t tls_slow_walks __attribute__((tls_model("initial-exec")));
 
 static uint64_t unwinds_learning, unwinds_fallback;     /* atomic */
+
+uint64_t lk_stack_handovers(void)
+{
+    return __atomic_load_n(&unwinds_handed_over, __ATOMIC_RELAXED);
+}
 
 void lk_stack_unwind_counts(uint64_t *learning, uint64_t *fallback)
 {
@@ -775,6 +800,7 @@ static __attribute__((noinline)) void capture_miss(lk_frames_t *f, int max, uint
                                                    uintptr_t sp0, uintptr_t bp0)
 {
     int walk = WALK_UNTRUSTED;
+    walk_log_t log;                 /* this walk's, then the learning unwind's scratch */
     if (lk_stack_fast_enabled && lk_config.fast_unwind && stack_bounds()) {
         /* While sampling, captures are a few per thousand allocations: the
          * memo would be cold (page faults, cache misses: 2.3 us a sample on
@@ -804,9 +830,8 @@ static __attribute__((noinline)) void capture_miss(lk_frames_t *f, int max, uint
             }
             tls_memo_mru[set] = (uint8_t)(((char *)m - t) / tls_memo_stride % MEMO_WAYS);
         }
-        walk_log_t log;
         uint32_t epoch = __atomic_load_n(&pc_var_epoch, __ATOMIC_ACQUIRE);
-        walk = fast_walk(f, max, pc0, sp0, bp0, &log);
+        walk = fast_walk(f, max, pc0, sp0, bp0, &log, 0);
         if (walk == WALK_OK) {
             tls_fast_walks++;
             lk_frames_hash(f);
@@ -826,7 +851,7 @@ static __attribute__((noinline)) void capture_miss(lk_frames_t *f, int max, uint
      * a full pc table) takes libunwind's own cached unw_backtrace.  Both are
      * counted for the dump (cost.unwinds_*): a fast path that silently stopped
      * working shows there. */
-    if (walk == WALK_UNKNOWN && pc_used < PC_TABLE_SIZE / 4 * 3 && slow_walk(f, max, pc0, sp0)) {
+    if (walk == WALK_UNKNOWN && pc_used < PC_TABLE_SIZE / 4 * 3 && slow_walk(f, max, pc0, sp0, &log)) {
         __atomic_fetch_add(&unwinds_learning, 1, __ATOMIC_RELAXED);
     } else {
         __atomic_fetch_add(&unwinds_fallback, 1, __ATOMIC_RELAXED);
@@ -885,7 +910,7 @@ __attribute__((noinline)) void lk_stack_capture_full(lk_frames_t *f)
     int max = capture_begin(f);
     uintptr_t pc0, sp0, bp0;
     if (!user_start((uintptr_t *)__builtin_frame_address(0), &pc0, &sp0, &bp0) ||
-        !slow_walk(f, max, pc0, sp0))
+        !slow_walk(f, max, pc0, sp0, NULL))
         capture_by_range(f, max);
     lk_frames_hash(f);
 }

@@ -363,6 +363,72 @@ START_TEST(test_stack_fast_walk_truncation_matches)
 }
 END_TEST
 
+/* ### a learning unwind hands the known rest of the stack to the fast walk
+ * Two leaves reached through the same caller: the first teaches every frame;
+ * the second's own frame is new, the rest is known, so its learning unwind
+ * stops after that frame and the fast walk finishes.  The result must be
+ * libunwind's, also when the depth limit falls inside the fast part. */
+static __attribute__((noinline)) void leaf_a(lk_frames_t *f, int full)
+{
+    capture_fn[full](f);
+    __asm__ volatile("" ::: "memory");
+}
+
+static __attribute__((noinline)) void leaf_b(lk_frames_t *f, int full)
+{
+    volatile char pad[40];
+    pad[0] = 0;
+    capture_fn[full](f);
+    __asm__ volatile("" ::: "memory");
+    (void)pad[0];
+}
+
+static __attribute__((noinline)) void leaf_c(lk_frames_t *f, int full)
+{
+    volatile char pad[72];
+    pad[0] = 0;
+    capture_fn[full](f);
+    __asm__ volatile("" ::: "memory");
+    (void)pad[0];
+}
+
+static void (*volatile leaf_fn)(lk_frames_t *, int);
+
+static __attribute__((noinline)) void via_leaf(lk_frames_t *f, int full)
+{
+    leaf_fn(f, full);
+    __asm__ volatile("" ::: "memory");
+}
+
+START_TEST(test_stack_learning_hands_over_to_fast_walk)
+{
+    lk_frames_t fr[2];
+    leaf_fn = leaf_a;
+    for (volatile int k = 0; k < 2; k++)
+        via_leaf(&fr[k], k);
+    check_same(&fr[0], &fr[1]);
+    uint64_t h0 = lk_stack_handovers(), l0, l1, fb;
+    lk_stack_unwind_counts(&l0, &fb);
+    leaf_fn = leaf_b;
+    for (volatile int k = 0; k < 2; k++)
+        via_leaf(&fr[k], k);
+    check_same(&fr[0], &fr[1]);
+    lk_stack_unwind_counts(&l1, &fb);
+    ck_assert_uint_eq(l1 - l0, 1);                      /* leaf_b's frame was learned */
+    ck_assert_uint_eq(lk_stack_handovers() - h0, 1);    /* and the rest walked fast */
+    ck_assert_uint_ge(fr[0].depth, 4);
+    /* the depth limit two frames past the hand-over */
+    lk_config.max_depth = 3;
+    leaf_fn = leaf_c;
+    for (volatile int k = 0; k < 2; k++)
+        via_leaf(&fr[k], k);
+    check_same(&fr[0], &fr[1]);
+    ck_assert_uint_eq(fr[0].depth, 3);
+    ck_assert(fr[0].truncated);
+    ck_assert_uint_eq(lk_stack_handovers() - h0, 2);
+}
+END_TEST
+
 static void *thread_walks(void *arg)
 {
     (void)arg;
@@ -409,6 +475,7 @@ static Suite *stack_suite(void)
     tcase_add_test(tc, test_stack_fork_prepare_waits_for_unwinder);
     tcase_add_test(tc, test_stack_fast_walk_matches_full_unwind);
     tcase_add_test(tc, test_stack_fast_walk_truncation_matches);
+    tcase_add_test(tc, test_stack_learning_hands_over_to_fast_walk);
     tcase_add_test(tc, test_stack_fast_walk_threads);
     suite_add_tcase(s, tc);
     return s;
