@@ -649,12 +649,14 @@ bool lk_is_vfork_child(void)
  * while it is inside one of our hooks (the guard is set) or the real
  * allocator (LK_REAL): then a signal handler interrupted that call and called
  * _exit or exit, and the call may hold a table shard lock or the allocator's
- * own lock, which the dump would wait for forever. */
+ * own lock, which the dump would wait for forever.  While sampling, the exit
+ * dump takes no memory from the real allocator (see exit_dump), so only the
+ * guard stops it. */
 static bool exit_dump_allowed(void)
 {
     if (__atomic_load_n(&track_state, __ATOMIC_ACQUIRE) != TRACK_ON || lk_is_vfork_child())
         return false;
-    if (lk_tls_guard || lk_tls_in_real) {
+    if (lk_tls_guard || (lk_tls_in_real && lk_config.sample_bytes == 0)) {
         lk_log("exiting from inside an allocation call (a signal handler?): no exit dump");
         return false;
     }
