@@ -115,7 +115,11 @@ void *lk_real_calloc(size_t n, size_t size)
 {
     if (lk_unlikely(lk_tls_exit_arena)) {
         size_t total;
-        return __builtin_mul_overflow(n, size, &total) ? NULL : lk_exit_arena_alloc(total, 16);
+        if (__builtin_mul_overflow(n, size, &total)) {
+            errno = ENOMEM;
+            return NULL;
+        }
+        return lk_exit_arena_alloc(total, 16);
     }
     return lk_real.calloc ? lk_real.calloc(n, size) : calloc(n, size);
 }

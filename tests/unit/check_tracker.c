@@ -504,7 +504,9 @@ START_TEST(test_tracker_exit_arena)
     ck_assert(lk_exit_arena_owns(z));
     for (int i = 0; i < 512; i++)
         ck_assert_uint_eq(z[i], 0);
+    errno = 0;
     ck_assert_ptr_null(lk_real_calloc(SIZE_MAX / 2, 3));
+    ck_assert_int_eq(errno, ENOMEM);
     /* ...realloc copies, from the arena and from before it... */
     char *b = lk_real_realloc(a, 4000);
     ck_assert(lk_exit_arena_owns(b) && b != a);
