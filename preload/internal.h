@@ -223,11 +223,17 @@ void lk_table_release(void *held);
 void lk_table_prefetch(uintptr_t ptr);
 /* Hold one shard lock (for accounting outside an insert or remove). */
 void *lk_table_hold_any(void);
-/* Shards: chosen by the top bits of a Fibonacci hash of the pointer. */
+/* The table's hash of a block: a Fibonacci hash of its 4 KiB page, whose top
+ * bits pick the shard and the rest a window of 512 slots in it, and in the
+ * low 9 bits the block's 8-byte unit within the page, its place in the
+ * window.  Blocks of one page (allocated one after another, or by one thread)
+ * share a shard and nearby slots (table.c's home_of; preload/README.md has
+ * the measurements). */
 #define LK_TABLE_SHARDS_LOG2 6
 static inline uint64_t lk_table_ptr_hash(uintptr_t ptr)
 {
-    return (uint64_t)(ptr >> 4) * UINT64_C(0x9E3779B97F4A7C15);
+    return (((uint64_t)(ptr >> 12) * UINT64_C(0x9E3779B97F4A7C15)) & ~(uint64_t)511) |
+           ((ptr >> 3) & 511);
 }
 /* While sampling, 1 for each shard that holds a block (written under the shard
  * lock on 0 <-> 1 transitions only; exact mode leaves it alone). */

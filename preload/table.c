@@ -16,7 +16,7 @@
 /* Keep it a power of 2: the shard is the top bits of the pointer hash. */
 #define NSHARDS_LOG2 LK_TABLE_SHARDS_LOG2
 #define NSHARDS (1u << NSHARDS_LOG2)
-#define SLOT_PAGE_SLOTS 256u        /* 4 KiB of slots: the growth granule */
+#define SLOT_PAGE_SLOTS 512u        /* 8 KiB of slots: the growth granule, >= a window */
 /* Grow by 3/2 when the load passes 0.8, so the load stays in [0.53, 0.8] and a
  * live block costs 20..30 bytes of slots (issue 6: <= 32 bytes per block). */
 #define LOAD_NUM 4
@@ -100,11 +100,17 @@ static inline shard_t *shard_of(uint64_t h)
     return &shards[h >> (64 - NSHARDS_LOG2)];
 }
 
-/* Home slot in [0, cap): multiply-shift on the bits below the shard bits, so
- * 'cap' need not be a power of two. */
+/* Home slot in [0, cap): the page's window starts at a multiply-shift of the
+ * page hash bits below the shard bits ('cap' need not be a power of two), and
+ * the block's 8-byte unit in the page (the low 9 bits) is its place in the
+ * window, wrapping at the end (cap >= SLOT_PAGE_SLOTS > 511).  glibc's
+ * smallest chunks are 32 bytes apart, so a page fills at most a quarter of
+ * its window: runs stay short although windows land on one another. */
 static inline size_t home_of(uint64_t h, size_t cap)
 {
-    return (size_t)(((unsigned __int128)(h << NSHARDS_LOG2) * cap) >> 64);
+    size_t base = (size_t)(((unsigned __int128)((h >> 9) << (NSHARDS_LOG2 + 9)) * cap) >> 64);
+    size_t i = base + (size_t)(h & 511);
+    return i >= cap ? i - cap : i;
 }
 
 static inline uint64_t pack_val(const lk_block_t *b)
