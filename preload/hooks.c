@@ -51,7 +51,7 @@ static int track_state;             /* TRACK_*, atomic */
  * Blocks carry a 16-byte size header; frees into the arena are ignored. */
 #define ARENA_BYTES (64 * 1024)
 static char arena[ARENA_BYTES] __attribute__((aligned(16)));
-static size_t arena_used;           /* atomic bump offset */
+static lk_bump_t arena_bump = { arena, ARENA_BYTES, 0 };
 
 static inline bool in_arena(const void *p)
 {
@@ -60,26 +60,13 @@ static inline bool in_arena(const void *p)
 
 static void *arena_alloc(size_t n, size_t align)
 {
-    if (align < 16)
-        align = 16;
-    if (n > ARENA_BYTES)
-        return NULL;
-    size_t need = ((n + 15) & ~(size_t)15) + align;
-    size_t off = __atomic_fetch_add(&arena_used, need, __ATOMIC_RELAXED);
-    if (off + need > ARENA_BYTES) {
+    void *p = lk_bump_alloc(&arena_bump, n, align);    /* zeroed static memory: calloc for free */
+    if (!p) {
         static const char msg[] = "libleak: bootstrap arena exhausted\n";
         (void)!write(2, msg, sizeof msg - 1);
         errno = ENOMEM;
-        return NULL;
     }
-    uintptr_t p = ((uintptr_t)arena + off + 16 + align - 1) & ~(uintptr_t)(align - 1);
-    ((size_t *)p)[-1] = n;          /* zeroed static memory: calloc for free */
-    return (void *)p;
-}
-
-static inline size_t arena_size(const void *p)
-{
-    return ((const size_t *)p)[-1];
+    return p;
 }
 
 /* ### init */
@@ -366,9 +353,8 @@ static __attribute__((noinline, flatten)) void free_hook(void *p)
 {
     if (!p || lk_unlikely(in_arena(p)))
         return;
-    if (lk_unlikely(__atomic_load_n(&lk_exit_arena_on, __ATOMIC_RELAXED)) &&
-        (lk_tls_exit_arena || lk_exit_arena_owns(p)))
-        return;                     /* the exit dump frees nothing */
+    if (lk_exit_arena_keeps(p))
+        return;
     if (lk_unlikely(!booted()))
         return;                     /* cannot happen after boot: leak it */
     if (tracking() && lk_table_may_hold((uintptr_t)p)) {
@@ -439,7 +425,7 @@ EXPORT void *realloc(void *p, size_t n)
     if (lk_unlikely(!booted() || in_arena(p))) {
         void *q = malloc(n);        /* out of the arena: copy, never free */
         if (q && p)
-            memcpy(q, p, arena_size(p) < n ? arena_size(p) : n);
+            memcpy(q, p, lk_bump_size(p) < n ? lk_bump_size(p) : n);
         return q;
     }
     if (!tracking()) {
@@ -524,7 +510,7 @@ EXPORT void *pvalloc(size_t n)
 EXPORT size_t malloc_usable_size(void *p)
 {
     if (p && (in_arena(p) || lk_exit_arena_owns(p)))
-        return arena_size(p);       /* both keep the size in front */
+        return lk_bump_size(p);
     if (lk_unlikely(!booted()))
         return 0;
     return real.malloc_usable_size(p);
@@ -577,7 +563,7 @@ static void *new_impl(size_t n, size_t align, int family, int nothrow)
 
 static void delete_impl(void *p, int family)
 {
-    if (!p || lk_unlikely(in_arena(p)) || lk_unlikely(!booted()))
+    if (!p || lk_unlikely(in_arena(p)) || lk_exit_arena_keeps(p) || lk_unlikely(!booted()))
         return;
     if (tracking() && lk_table_may_hold((uintptr_t)p))
         before_free(p, family);
@@ -672,15 +658,15 @@ static void exit_dump(void)
 {
     if (!exit_dump_allowed())
         return;
-    if (lk_config.sample_bytes != 0) {
+    bool sampling = lk_config.sample_bytes != 0;
+    if (sampling) {
         __atomic_store_n(&free_fast, false, __ATOMIC_SEQ_CST);
         if (!lk_exit_arena_enter())
             return;                 /* another thread writes it, or no room */
-        lk_dump_exit();
-        lk_tls_exit_arena = 0;      /* what runs next (destructors) is the program's */
-        return;
     }
     lk_dump_exit();
+    if (sampling)
+        lk_tls_exit_arena = 0;      /* what runs next (destructors) is the program's */
 }
 
 static __attribute__((noreturn)) void exit_now(void (*fn)(int), int status)

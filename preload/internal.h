@@ -101,6 +101,37 @@ void lk_real_free(void *p);
 void *lk_real_calloc(size_t n, size_t size);
 void *lk_real_realloc(void *p, size_t n);
 
+/* ### bump regions: blocks with their requested size in the 16 bytes in
+ * front, never freed (hooks.c's bootstrap arena, tracker.c's exit arena).
+ * Lock-free, so a signal handler may allocate in the middle of another
+ * allocation.  NULL once 'size' bytes are used. */
+typedef struct lk_bump {
+    char *base;                 /* 16-aligned */
+    size_t size;
+    size_t used;                /* atomic bump offset */
+} lk_bump_t;
+
+static inline void *lk_bump_alloc(lk_bump_t *b, size_t n, size_t align)
+{
+    if (align < 16)
+        align = 16;
+    if (n > b->size || align > b->size)
+        return NULL;
+    size_t need = ((n + 15) & ~(size_t)15) + 16 + align;   /* header, padding */
+    size_t off = __atomic_fetch_add(&b->used, need, __ATOMIC_RELAXED);
+    if (off > b->size || need > b->size - off)
+        return NULL;
+    uintptr_t q = ((uintptr_t)b->base + off + 16 + align - 1) & ~(uintptr_t)(align - 1);
+    ((size_t *)q)[-1] = n;
+    return (void *)q;
+}
+
+/* The requested size of a bump block. */
+static inline size_t lk_bump_size(const void *p)
+{
+    return ((const size_t *)p)[-1];
+}
+
 /* ### exit arena (tracker.c): memory for an exit dump that may have
  * interrupted the real allocator (sampling mode; see tracker.c) */
 extern __thread int lk_tls_exit_arena __attribute__((tls_model("initial-exec")));
@@ -112,6 +143,14 @@ bool lk_exit_arena_enter(void);
 bool lk_exit_arena_owns(const void *p);
 void *lk_exit_arena_alloc(size_t n, size_t align);
 void *lk_exit_arena_realloc(void *p, size_t n);
+/* Must a free of 'p' be ignored?  While this thread writes the exit dump
+ * (it frees nothing: the block may be the real allocator's, whose lock the
+ * interrupted call may hold), and for the arena's own blocks. */
+static inline bool lk_exit_arena_keeps(const void *p)
+{
+    return lk_unlikely(__atomic_load_n(&lk_exit_arena_on, __ATOMIC_RELAXED)) &&
+           (lk_tls_exit_arena || lk_exit_arena_owns(p));
+}
 
 /* ### stack (stack.c): capture and interning */
 #define LK_MAX_DEPTH 256        /* upper bound of LIBLEAK_DEPTH */

@@ -36,8 +36,7 @@ lk_real_fns_t lk_real;
  * allocate too, hence the atomic bump.  Blocks carry a 16-byte size header. */
 __thread int lk_tls_exit_arena __attribute__((tls_model("initial-exec")));
 int lk_exit_arena_on;               /* atomic: a thread has entered */
-static char *xa_base;
-static size_t xa_size, xa_used;     /* xa_used: atomic bump offset */
+static lk_bump_t xa;                /* base published with release */
 
 bool lk_exit_arena_enter(void)
 {
@@ -49,8 +48,8 @@ bool lk_exit_arena_enter(void)
         void *p = mmap(NULL, sz, PROT_READ | PROT_WRITE,
                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
         if (p != MAP_FAILED) {
-            xa_size = sz;
-            __atomic_store_n(&xa_base, (char *)p, __ATOMIC_RELEASE);
+            xa.size = sz;
+            __atomic_store_n(&xa.base, (char *)p, __ATOMIC_RELEASE);
             lk_tls_exit_arena = 1;
             return true;
         }
@@ -61,26 +60,16 @@ bool lk_exit_arena_enter(void)
 
 bool lk_exit_arena_owns(const void *p)
 {
-    const char *b = __atomic_load_n(&xa_base, __ATOMIC_ACQUIRE);
-    return b && (const char *)p >= b && (const char *)p < b + xa_size;
+    const char *b = __atomic_load_n(&xa.base, __ATOMIC_ACQUIRE);
+    return b && (const char *)p >= b && (const char *)p < b + xa.size;
 }
 
 void *lk_exit_arena_alloc(size_t n, size_t align)
 {
-    if (align < 16)
-        align = 16;
-    if (n > xa_size || align > xa_size)
-        goto fail;
-    size_t need = ((n + 15) & ~(size_t)15) + 16 + align;   /* header, padding */
-    size_t off = __atomic_fetch_add(&xa_used, need, __ATOMIC_RELAXED);
-    if (off > xa_size || need > xa_size - off)
-        goto fail;
-    uintptr_t q = ((uintptr_t)xa_base + off + 16 + align - 1) & ~(uintptr_t)(align - 1);
-    ((size_t *)q)[-1] = n;          /* fresh pages and never reused: calloc for free */
-    return (void *)q;
-fail:
-    errno = ENOMEM;
-    return NULL;
+    void *q = lk_bump_alloc(&xa, n, align);    /* fresh pages, never reused: calloc for free */
+    if (!q)
+        errno = ENOMEM;
+    return q;
 }
 
 void *lk_exit_arena_realloc(void *p, size_t n)
@@ -89,7 +78,7 @@ void *lk_exit_arena_realloc(void *p, size_t n)
     if (q && p) {
         /* a block from before the dump: its usable size, which the real
          * allocator reads from the chunk header without locking */
-        size_t old = lk_exit_arena_owns(p) ? ((size_t *)p)[-1] : malloc_usable_size(p);
+        size_t old = lk_exit_arena_owns(p) ? lk_bump_size(p) : malloc_usable_size(p);
         memcpy(q, p, old < n ? old : n);
     }
     return q;
@@ -103,8 +92,7 @@ void *lk_real_malloc(size_t n)
 }
 void lk_real_free(void *p)
 {
-    if (lk_unlikely(__atomic_load_n(&lk_exit_arena_on, __ATOMIC_RELAXED)) &&
-        (lk_tls_exit_arena || lk_exit_arena_owns(p)))
+    if (lk_exit_arena_keeps(p))
         return;
     if (lk_real.free)
         lk_real.free(p);
