@@ -4,6 +4,7 @@
  * warning line and no visible file; EINTR and short writes are survived. */
 #include <dirent.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -394,6 +395,63 @@ START_TEST(test_dump_timeline_bounded_and_merged)
 }
 END_TEST
 
+/* The stacks and sites arrays are written entry by entry after the rest: a
+ * dump of 3000 stacks (about 500 KB, eight flushes of the 64 KB buffer) must
+ * parse, keep every entry and frame, and match the tree lk_dump_build makes. */
+START_TEST(test_dump_streams_many_stacks_and_sites)
+{
+    enum { N = 3000 };
+    lk_frames_t f;
+    uint64_t live = 0;
+    for (unsigned i = 0; i < N; i++) {
+        fake_frames(&f, i == N - 1 ? (uintptr_t)0xfffffffffffff000u : 0x500000 + 0x1000 * (uintptr_t)i,
+                    1 + i % 24);
+        void *p = (void *)(0x10000000 + 0x100 * (uintptr_t)i);
+        lk_track_alloc(p, 1 + i, LK_FAMILY_MALLOC, &f);
+        if (i % 3 == 0)
+            lk_track_free(p, LK_FAMILY_MALLOC);
+        else
+            live += 1 + i;
+    }
+    ck_assert_int_eq(lk_dump_write(LK_TRIGGER_API, NULL), 0);
+    struct stat st;
+    ck_assert_int_eq(stat(lk_dump_last_path(), &st), 0);
+    ck_assert_int_gt(st.st_size, 8 * 65536);
+    json_t *root = load(lk_dump_last_path());
+    json_t *stacks = json_object_get(root, LK_KEY_STACKS), *sites = json_object_get(root, LK_KEY_SITES);
+    ck_assert_uint_eq(json_array_size(stacks), lk_stack_count());
+    ck_assert_uint_eq(json_array_size(stacks), N);
+    size_t i;
+    json_t *s;
+    json_array_foreach(stacks, i, s) {
+        ck_assert_int_eq(geti(s, LK_KEY_ID), (json_int_t)i);
+        const lk_stack_t *k = lk_stack_get((uint32_t)i);
+        json_t *fr = json_object_get(s, LK_KEY_FRAMES);
+        ck_assert_uint_eq(json_array_size(fr), k->depth);
+        for (uint32_t j = 0; j < k->depth; j++) {
+            char want[32];
+            snprintf(want, sizeof want, "0x%" PRIxPTR, k->pc[j]);
+            ck_assert_str_eq(json_string_value(json_array_get(fr, j)), want);
+        }
+    }
+    ck_assert_str_eq(json_string_value(json_array_get(
+                         json_object_get(json_array_get(stacks, N - 1), LK_KEY_FRAMES), 0)),
+                     "0xfffffffffffff000");
+    ck_assert_uint_eq(json_array_size(sites), N);
+    json_int_t sum = 0;
+    json_array_foreach(sites, i, s)
+        sum += geti(s, LK_KEY_LIVE_BYTES);
+    ck_assert_int_eq(sum, (json_int_t)live);
+    ck_assert_int_eq(geti(json_object_get(root, LK_KEY_TOTALS), LK_KEY_LIVE_BYTES), (json_int_t)live);
+    /* the same entries as the one-tree build */
+    json_t *tree = lk_dump_build(LK_TRIGGER_API, NULL, 1);
+    ck_assert(json_equal(json_object_get(tree, LK_KEY_STACKS), stacks));
+    ck_assert(json_equal(json_object_get(tree, LK_KEY_SITES), sites));
+    json_decref(tree);
+    json_decref(root);
+}
+END_TEST
+
 /* Free the process-wide tables (stack keys, uthash tables, groups), so that
  * LeakSanitizer sees no leak: they live in memory it does not scan (mmap). */
 static void teardown_core(void)
@@ -417,6 +475,7 @@ static Suite *dump_suite(void)
     tcase_add_test(tc, test_dump_exit_once);
     tcase_add_test(tc, test_dump_dropped_marks_incomplete);
     tcase_add_test(tc, test_dump_timeline_bounded_and_merged);
+    tcase_add_test(tc, test_dump_streams_many_stacks_and_sites);
     suite_add_tcase(s, tc);
     return s;
 }
