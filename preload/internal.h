@@ -343,8 +343,9 @@ bool lk_tracker_ready(void);
 /* Hot path, called by hooks with the guard held and the stack already captured.
  * Record a new block 'ptr' of 'size' requested bytes from stack 'f' (hashed). */
 void lk_track_alloc(void *ptr, size_t size, int family, lk_frames_t *f);
-/* Same for a block whose site index is already known (tests, realloc). */
-void lk_track_alloc_site(void *ptr, size_t size, uint32_t site);
+/* Same for a block whose site index is already known (tests); 'family' must
+ * be the site's own (the site is not read, to spare a cache miss). */
+void lk_track_alloc_site(void *ptr, size_t size, uint32_t site, int family);
 /* Forget 'ptr' before it is freed by 'family''s deallocator.  Unknown pointers
  * count as untracked frees.  A family mismatch captures the free stack and is
  * recorded.  Returns true when the pointer was tracked. */

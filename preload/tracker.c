@@ -417,6 +417,8 @@ typedef struct acct_ent {
     uint32_t events;            /* since the last fold */
     uint64_t alloc_blocks, alloc_bytes, freed_blocks;
     int64_t live, live_hi;      /* net bytes since the last fold; its maximum */
+    uint64_t max_request;       /* largest request since the last fold: the
+                                 * site's own line stays out of the hot path */
 } acct_ent_t;
 typedef struct acct {
     struct acct *next;          /* registry; immutable once published */
@@ -444,10 +446,13 @@ static void acct_fold_ent(acct_ent_t *e)
         uint64_t after = __atomic_add_fetch(&s->live_bytes, (uint64_t)e->live, __ATOMIC_RELAXED);
         if (e->live_hi > 0)
             atomic_max_u64(&s->peak_live_bytes, after - (uint64_t)e->live + (uint64_t)e->live_hi);
+        if (e->max_request > __atomic_load_n(&s->max_request_bytes, __ATOMIC_RELAXED))
+            atomic_max_u64(&s->max_request_bytes, e->max_request);
     }
     e->events = 0;
     e->alloc_blocks = e->alloc_bytes = e->freed_blocks = 0;
     e->live = e->live_hi = 0;
+    e->max_request = 0;
 }
 
 static void acct_fold_global(acct_t *a)
@@ -530,10 +535,11 @@ static inline __attribute__((always_inline)) acct_t *acct_get(void)
     return acct_get_slow();
 }
 
-/* Count an allocation (+size) or a free (-size) at 'site' in this thread's
- * deltas; caller holds a shard lock. */
+/* Count an allocation (+size, of 'request' bytes asked) or a free (-size) at
+ * 'site' in this thread's deltas; caller holds a shard lock. */
 static inline __attribute__((always_inline)) void acct_add(acct_t *a, uint32_t site,
-                                                            uint64_t size, bool alloc)
+                                                            uint64_t size, uint64_t request,
+                                                            bool alloc)
 {
     acct_ent_t *e = &a->ent[site & (ACCT_SLOTS - 1)];
     if (lk_unlikely(e->site1 != site + 1)) {
@@ -549,6 +555,8 @@ static inline __attribute__((always_inline)) void acct_add(acct_t *a, uint32_t s
         a->g_live += (int64_t)size;
         if (a->g_live > a->g_live_hi)
             a->g_live_hi = a->g_live;
+        if (request > e->max_request)
+            e->max_request = request;
     } else {
         e->freed_blocks++;
         e->live -= (int64_t)size;
@@ -623,7 +631,10 @@ void lk_track_commit_free(const lk_block_t *b)
     __atomic_fetch_sub(&g_live_bytes, b->size, __ATOMIC_RELAXED);
 }
 
-void lk_track_alloc_site(void *ptr, size_t size, uint32_t site)
+/* 'family' is the site's own (lk_site_get's key): the site struct is not read
+ * here, one cache miss fewer per allocation (bench churn: 5% of the samples
+ * were the load of s->family). */
+void lk_track_alloc_site(void *ptr, size_t size, uint32_t site, int family)
 {
     lk_site_t *s = lk_site_at(site);
     if (!s) {
@@ -631,16 +642,14 @@ void lk_track_alloc_site(void *ptr, size_t size, uint32_t site)
         return;
     }
     lk_block_t b = { .size = size > LK_SIZE_MAX ? LK_SIZE_MAX : size, .site = site,
-                     .family = (int)s->family };
+                     .family = family };
     acct_t *a = acct_get();
     int rc;
     void *held = lk_table_insert_hold((uintptr_t)ptr, &b, &rc);
     if (lk_likely(rc == 0 && a != NULL)) {
-        acct_add(a, site, b.size, true);
+        acct_add(a, site, b.size, size, true);
         uint64_t g = __atomic_load_n(&g_live_bytes, __ATOMIC_RELAXED) + (uint64_t)a->g_live;
         lk_table_release(held);
-        if (lk_unlikely(size > __atomic_load_n(&s->max_request_bytes, __ATOMIC_RELAXED)))
-            atomic_max_u64(&s->max_request_bytes, size);
         if (lk_unlikely(g >= __atomic_load_n(&lk_watermark_next, __ATOMIC_RELAXED)))
             lk_trigger_watermark_hit(g);
         return;
@@ -668,7 +677,7 @@ void lk_track_alloc(void *ptr, size_t size, int family, lk_frames_t *f)
         lk_track_dropped();
         return;
     }
-    lk_track_alloc_site(ptr, size, site);
+    lk_track_alloc_site(ptr, size, site, family);
 }
 
 /* ### mismatches and failures: rare, grouped under one lock */
@@ -759,7 +768,7 @@ bool lk_track_free(void *ptr, int family)
         return false;
     }
     if (lk_likely(a != NULL)) {
-        acct_add(a, b.site, b.size, false);
+        acct_add(a, b.site, b.size, 0, false);
         lk_table_release(held);
         check_family(&b, family);
         return true;

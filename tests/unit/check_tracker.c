@@ -212,7 +212,7 @@ START_TEST(test_tracker_table_growth_and_memory)
     fake_frames(&a, 0x400000, 4);
     uint32_t site = lk_site_get(&a, LK_FAMILY_MALLOC);
     for (uintptr_t i = 0; i < N; i++)
-        lk_track_alloc_site((void *)(0x100000 + i * 16), 16, site);
+        lk_track_alloc_site((void *)(0x100000 + i * 16), 16, site, LK_FAMILY_MALLOC);
     ck_assert_uint_eq(lk_table_count(), N);
     /* issue 6: at most 32 bytes of table memory per live block */
     ck_assert_uint_le(lk_table_memory_bytes(), (size_t)32 * N);
@@ -278,7 +278,7 @@ START_TEST(test_tracker_drop_accounting)
     /* a pointer the table cannot hold (misaligned) is a dropped event */
     lk_track_alloc((void *)0x1001, 10, LK_FAMILY_MALLOC, &a);
     lk_track_alloc((void *)0x2000, 10, LK_FAMILY_MALLOC, &a);
-    lk_track_alloc_site((void *)0x3000, 10, LK_SITE_MAX + 5);    /* no such site */
+    lk_track_alloc_site((void *)0x3000, 10, LK_SITE_MAX + 5, LK_FAMILY_MALLOC);    /* no such site */
     lk_totals_t t;
     lk_tracker_totals(&t);
     ck_assert_uint_eq(t.dropped_events, 2);
