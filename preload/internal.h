@@ -198,8 +198,9 @@ void lk_stack_capture_lazy(lk_frames_t *f);
 /* The same with libunwind only (no frame-size cache); tests compare the two. */
 void lk_stack_capture_full(lk_frames_t *f);
 extern bool lk_stack_fast_enabled;
-/* Captures of the calling thread that took the fast walk / the full unwind. */
-void lk_stack_walk_stats(uint64_t *fast, uint64_t *slow);
+/* Captures of the calling thread that took the fast walk / the full unwind,
+ * and those of the fast ones that the walk memo answered. */
+void lk_stack_walk_stats(uint64_t *fast, uint64_t *slow, uint64_t *memo_hits);
 /* Hash f->pc[0..depth) into f->hash. */
 void lk_frames_hash(lk_frames_t *f);
 /* Return the stable id of 'f' (which must be hashed), interning it if new.
