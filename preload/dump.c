@@ -558,7 +558,6 @@ json_t *lk_dump_build(int trigger, const char *label, unsigned seq)
     return p.root;
 }
 
-
 /* ### writing */
 typedef struct writer {
     int fd;
