@@ -368,12 +368,17 @@ static __attribute__((noinline, flatten)) void free_hook(void *p)
 
 EXPORT void free(void *p)
 {
-    if (lk_likely(__atomic_load_n(&free_fast, __ATOMIC_RELAXED)) &&
-        (uintptr_t)p - (uintptr_t)arena >= ARENA_BYTES &&
-        !__atomic_load_n(&lk_table_occupied[lk_table_ptr_hash((uintptr_t)p) >>
-                                            (64 - LK_TABLE_SHARDS_LOG2)], __ATOMIC_RELAXED)) {
-        real.free(p);               /* free(NULL) included; unmarked as in malloc */
-        return;
+    /* Both tests in one branch, not taken on the fast path: as two, the
+     * arena test's taken jump held ~70% of free's samples (sampling churn). */
+    if (lk_likely(__atomic_load_n(&free_fast, __ATOMIC_RELAXED))) {
+        bool outside = (uintptr_t)p - (uintptr_t)arena >= ARENA_BYTES;
+        bool empty = !__atomic_load_n(&lk_table_occupied[lk_table_ptr_hash((uintptr_t)p) >>
+                                                         (64 - LK_TABLE_SHARDS_LOG2)],
+                                      __ATOMIC_RELAXED);
+        if (lk_likely(outside & empty)) {
+            real.free(p);           /* free(NULL) included; unmarked as in malloc */
+            return;
+        }
     }
     free_hook(p);
 }
