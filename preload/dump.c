@@ -332,8 +332,8 @@ static int module_cb(struct dl_phdr_info *info, size_t size, void *arg)
 
 /* ### the dump object
  * Two arrays grow with the program: one entry per stack, one per site.  A dump
- * writes them entry by entry (write_dump), so that its memory stays that of
- * one entry: a whole tree was 7x the file (1.2 MB and 315 page faults for
+ * writes them entry by entry (write_dump), so that neither exists whole in
+ * memory: as one tree the dump was 7x the file (1.2 MB and 315 page faults for
  * bench churn's 180 KB exit dump).  These build one entry each. */
 static json_t *stack_json(uint32_t id)
 {
