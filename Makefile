@@ -11,6 +11,9 @@
 #   make SANITIZER=address|undefined   analyzer and unit tests under a sanitizer
 #   make WERROR=1             warnings are errors (CI)
 
+# The first rule below is the deps stamp's; plain `make` means `all`.
+.DEFAULT_GOAL := all
+
 CC      ?= gcc
 CXX     ?= g++
 BUILD   ?= build
