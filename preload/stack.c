@@ -814,7 +814,8 @@ static __attribute__((noinline)) void capture_miss(lk_frames_t *f, int max, uint
          * bench churn at 512 KiB) and a plain walk is cheaper. */
         char *t = lk_config.sample_bytes == 0 ? memo_table(max) : NULL;
         memo_t *m = NULL;
-        uint8_t *m_used = NULL;         /* m's set's filled ways */
+        size_t m_set = 0;
+        unsigned m_way = 0;
         if (t) {
             size_t set = memo_set(pc0, sp0, caller_hint(pc0, sp0, bp0));
             unsigned mru = tls_memo_mru[set], used = tls_memo_used[set];
@@ -841,8 +842,9 @@ static __attribute__((noinline)) void capture_miss(lk_frames_t *f, int max, uint
                     w = (w + 1) % MEMO_WAYS;    /* keep the last hit */
                 m = memo_way(t, set, w);
             }
-            tls_memo_mru[set] = (uint8_t)(((char *)m - t) / tls_memo_stride % MEMO_WAYS);
-            m_used = &tls_memo_used[set];
+            m_set = set;
+            m_way = (unsigned)(((char *)m - t) / tls_memo_stride % MEMO_WAYS);
+            tls_memo_mru[set] = (uint8_t)m_way;
         }
         uint32_t epoch = __atomic_load_n(&pc_var_epoch, __ATOMIC_ACQUIRE);
         walk = fast_walk(f, max, pc0, sp0, bp0, &log, 0);
@@ -851,7 +853,7 @@ static __attribute__((noinline)) void capture_miss(lk_frames_t *f, int max, uint
             lk_frames_hash(f);
             if (m) {
                 memo_store(m, f, max, sp0, bp0, &log, epoch);   /* writes m->pc0 first */
-                *m_used |= (uint8_t)(1u << (((char *)m - t) / tls_memo_stride % MEMO_WAYS));
+                tls_memo_used[m_set] |= (uint8_t)(1u << m_way);
                 if (m->pc0 != 0) {
                     f->site_memo = m->site1;
                     tls_memo_last = m;
