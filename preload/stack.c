@@ -393,6 +393,7 @@ typedef struct memo {
     uintptr_t bp0_rel;          /* rbp0 - sp0, or 1 when the walk did not use rbp0 */
     uint64_t hash;
     uintptr_t pair0;            /* fp_chain: address of frame 0's (saved rbp, return address) */
+    uintptr_t hint;             /* caller_hint at the store: a way of another hint is not read */
     uint32_t nra, nbp;
     uint32_t epoch;
     uint32_t depth;
@@ -506,8 +507,16 @@ static char *memo_table(int max)
 /* A hash of the program's next few return addresses above pc0, found with
  * the learned rules (0 where a rule is unknown): with pc0 and sp0 it picks the
  * memo set, so that one allocation wrapper reached from many callers does not
- * crowd one set.  Only a hint: the memo check itself is exact. */
+ * crowd one set, and a way stored with another hint is skipped unread.  Only
+ * a hint: the memo check itself is exact.  When pc0's frame is a plain
+ * frame-pointer frame, the next 8 return addresses come from the rbp chain
+ * instead, without a rule lookup each: more callers tell the stacks apart,
+ * for less (6 instructions a frame against about 40).  Bench churn, ways
+ * checked a set search: 1.85 with the 4-frame hint, 1.5 with the chain, 1.0
+ * when ways of another hint are skipped. */
 #define MEMO_HINT_FRAMES 4
+#define MEMO_CHAIN_FRAMES 8
+#define PC_FP_FRAME (PC_OK | PC_BP | PC_RBP_SAVE | (16u << 16))   /* push rbp; mov rsp, rbp */
 LK_NO_ASAN static inline uintptr_t caller_hint(uintptr_t pc, uintptr_t sp, uintptr_t bp)
 {
     uintptr_t h = 0;
@@ -516,6 +525,22 @@ LK_NO_ASAN static inline uintptr_t caller_hint(uintptr_t pc, uintptr_t sp, uintp
         if (!e)
             break;
         uint32_t fl = __atomic_load_n(&e->flags, __ATOMIC_ACQUIRE);
+        if (k == 0 && (fl & (PC_RULE_MASK | PC_OK | PC_VAR | PC_END)) == PC_FP_FRAME) {
+            /* frame-pointer code: the rbp chain's return addresses, without
+             * a rule lookup each (a frame without a frame pointer in between
+             * is skipped, or ends the chain: the hint only has to be the same
+             * each time for the same stack) */
+            uintptr_t hi = tls_stack_hi;
+            for (int j = 0; j < MEMO_CHAIN_FRAMES; j++) {
+                if (bp < sp || bp + 16 > hi || (bp & 7) != 0)
+                    break;
+                const uintptr_t *fr = (const uintptr_t *)bp;
+                h = (h ^ fr[1]) * 31;
+                sp = bp + 16;
+                bp = fr[0];
+            }
+            return h;
+        }
         if ((fl & (PC_OK | PC_VAR | PC_END)) != PC_OK)
             break;
         uintptr_t cfa = (fl & PC_BP) ? bp + 16 : sp + e->delta;
@@ -563,56 +588,57 @@ LK_NO_ASAN static inline bool memo_lookup(memo_t *m, lk_frames_t *f, int max, ui
         m->max != (uint32_t)max || sp0 + m->max_off + 8 > tls_stack_hi)
         return false;
     const uintptr_t *val = memo_frames(m) + 1;
-    uint32_t i = 0, n = m->nra;
+    uint32_t n = m->nra;
     if (m->fp_chain) {
         /* frame-pointer code: pair i sits where pair i - 1's saved rbp
          * points; each is compared whole, (saved rbp, return address) */
-        const memo_pair_t *pr = memo_pairs(m);
+        const memo_pair_t *pr = memo_pairs(m), *end4 = pr + (m->nbp & ~3u), *end = pr + m->nbp;
         const char *a = (const char *)m->pair0;
-        uint32_t nb = m->nbp;
         __m128i d;
-#define LK_PAIR_DIFF(k, at)                                                        \
-    _mm_xor_si128(_mm_loadu_si128((const __m128i *)(at)),                         \
-                  _mm_loadu_si128((const __m128i *)&pr[i + (k)]))
-        for (; i + 4 <= nb; i += 4) {
-            d = _mm_or_si128(_mm_or_si128(LK_PAIR_DIFF(0, a), LK_PAIR_DIFF(1, pr[i].next)),
-                             _mm_or_si128(LK_PAIR_DIFF(2, pr[i + 1].next),
-                                          LK_PAIR_DIFF(3, pr[i + 2].next)));
+        /* pointer steps, not pr[i + k]: GCC re-derived every index (11
+         * instructions a pair against 4) */
+#define LK_PAIR_DIFF(at, q)                                                        \
+    _mm_xor_si128(_mm_loadu_si128((const __m128i *)(at)), _mm_loadu_si128((const __m128i *)(q)))
+        for (; pr < end4; pr += 4) {
+            d = _mm_or_si128(_mm_or_si128(LK_PAIR_DIFF(a, pr), LK_PAIR_DIFF(pr[0].next, pr + 1)),
+                             _mm_or_si128(LK_PAIR_DIFF(pr[1].next, pr + 2),
+                                          LK_PAIR_DIFF(pr[2].next, pr + 3)));
             if (lk_unlikely(!m128_zero(d)))
                 return false;   /* another way of the set: reject early */
-            a = (const char *)pr[i + 3].next;
+            a = (const char *)pr[3].next;
         }
         d = _mm_setzero_si128();
-        for (; i < nb; i++) {
-            d = _mm_or_si128(d, LK_PAIR_DIFF(0, a));
-            a = (const char *)pr[i].next;
+        for (; pr < end; pr++) {
+            d = _mm_or_si128(d, LK_PAIR_DIFF(a, pr));
+            a = (const char *)pr->next;
         }
 #undef LK_PAIR_DIFF
         uintptr_t diff = m128_zero(d) ? 0 : 1;
-        const uint32_t *off = memo_tail_off(m) - nb;
-        for (; i < n; i++)
-            diff |= *(const uintptr_t *)(sp0 + off[i]) ^ val[i];
+        /* the frames after the pairs: pr is now the tail's offsets */
+        const uint32_t *off = (const uint32_t *)pr, *off_end = off + (n - m->nbp);
+        for (val += m->nbp; off < off_end; off++, val++)
+            diff |= *(const uintptr_t *)(sp0 + *off) ^ *val;
         if (diff != 0)
             return false;
         goto hit;
     }
-    const uint32_t *off = memo_ra_off(m);
+    const uint32_t *off = memo_ra_off(m), *end4 = off + (n & ~3u), *end = off + n;
     /* independent loads, checked every 4 so that another way of the same set
      * (same first frame, other callers) is rejected early */
-    for (; i + 4 <= n; i += 4) {
-        uintptr_t diff = (*(const uintptr_t *)(sp0 + off[i]) ^ val[i]) |
-                         (*(const uintptr_t *)(sp0 + off[i + 1]) ^ val[i + 1]) |
-                         (*(const uintptr_t *)(sp0 + off[i + 2]) ^ val[i + 2]) |
-                         (*(const uintptr_t *)(sp0 + off[i + 3]) ^ val[i + 3]);
+    for (; off < end4; off += 4, val += 4) {
+        uintptr_t diff = (*(const uintptr_t *)(sp0 + off[0]) ^ val[0]) |
+                         (*(const uintptr_t *)(sp0 + off[1]) ^ val[1]) |
+                         (*(const uintptr_t *)(sp0 + off[2]) ^ val[2]) |
+                         (*(const uintptr_t *)(sp0 + off[3]) ^ val[3]);
         if (diff != 0)
             return false;
     }
-    for (; i < n; i++)
-        if (*(const uintptr_t *)(sp0 + off[i]) != val[i])
+    for (; off < end; off++, val++)
+        if (*(const uintptr_t *)(sp0 + *off) != *val)
             return false;
-    const uint32_t *bp = off + n;
+    const uint32_t *bp = off;
     uintptr_t diff = 0;
-    for (i = 0, n = m->nbp; i < n; i++, bp += 2)
+    for (const uint32_t *bp_end = bp + 2 * m->nbp; bp < bp_end; bp += 2)
         diff |= (*(const uintptr_t *)(sp0 + bp[0]) - sp0) ^ bp[1];
     if (diff != 0)
         return false;
@@ -815,9 +841,11 @@ static __attribute__((noinline)) void capture_miss(lk_frames_t *f, int max, uint
         char *t = lk_config.sample_bytes == 0 ? memo_table(max) : NULL;
         memo_t *m = NULL;
         size_t m_set = 0;
+        uintptr_t m_hint = 0;
         unsigned m_way = 0;
         if (t) {
-            size_t set = memo_set(pc0, sp0, caller_hint(pc0, sp0, bp0));
+            uintptr_t hint = caller_hint(pc0, sp0, bp0);
+            size_t set = memo_set(pc0, sp0, hint);
             unsigned mru = tls_memo_mru[set], used = tls_memo_used[set];
             for (unsigned k = 0; k < MEMO_WAYS; k++) {
                 unsigned w = (mru + k) % MEMO_WAYS;     /* the set's last hit first */
@@ -827,7 +855,7 @@ static __attribute__((noinline)) void capture_miss(lk_frames_t *f, int max, uint
                         m = c;              /* never filled: not even read */
                     continue;
                 }
-                if (memo_lookup(c, f, max, pc0, sp0, bp0)) {
+                if (c->hint == hint && memo_lookup(c, f, max, pc0, sp0, bp0)) {
                     tls_memo_mru[set] = (uint8_t)w;
                     tls_memo_last = c;
                     tls_memo_hits++;
@@ -843,6 +871,7 @@ static __attribute__((noinline)) void capture_miss(lk_frames_t *f, int max, uint
                 m = memo_way(t, set, w);
             }
             m_set = set;
+            m_hint = hint;
             m_way = (unsigned)(((char *)m - t) / tls_memo_stride % MEMO_WAYS);
             tls_memo_mru[set] = (uint8_t)m_way;
         }
@@ -853,6 +882,7 @@ static __attribute__((noinline)) void capture_miss(lk_frames_t *f, int max, uint
             lk_frames_hash(f);
             if (m) {
                 memo_store(m, f, max, sp0, bp0, &log, epoch);   /* writes m->pc0 first */
+                m->hint = m_hint;
                 tls_memo_used[m_set] |= (uint8_t)(1u << m_way);
                 if (m->pc0 != 0) {
                     f->site_memo = m->site1;

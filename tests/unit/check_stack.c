@@ -322,11 +322,13 @@ static void check_same(const lk_frames_t *a, const lk_frames_t *b)
 
 START_TEST(test_stack_fast_walk_matches_full_unwind)
 {
-    uint64_t fast0, slow0, memo0, fast1, slow1, memo1;
+    uint64_t fast0, slow0, memo0, fast1, slow1, memo1, memo_of[2];
     lk_stack_walk_stats(&fast0, &slow0, &memo0);
     /* depth 4..12, every bit pattern: the first capture of a shape learns
      * frame sizes, later ones walk them; each must equal libunwind's answer */
     for (int v = 0; v < 2; v++) {
+        uint64_t f, s, m0, m1;
+        lk_stack_walk_stats(&f, &s, &m0);
         for (int level = 4; level <= 12; level += 4) {
             for (int round = 0; round < 3; round++) {
                 for (unsigned bits = 0; bits < (1u << level) && bits < 256; bits++) {
@@ -338,14 +340,119 @@ START_TEST(test_stack_fast_walk_matches_full_unwind)
                 }
             }
         }
+        lk_stack_walk_stats(&f, &s, &m1);
+        memo_of[v] = m1 - m0;
     }
     /* and the fast walk really ran: all but the first round of each shape */
     lk_stack_walk_stats(&fast1, &slow1, &memo1);
     ck_assert_uint_ge(fast1 - fast0, 2 * 2 * (16 + 256 + 256));
-    /* some from the memo: at least the later rounds of the 16 shapes of
-     * depth 4 (the deeper ones share their 4-frame set hint 16 at a time and
-     * evict one another from its 8 ways: ~400 hits in all) */
-    ck_assert_uint_ge(memo1 - memo0, 2 * 2 * 16);
+    /* Some from the memo.  Without frame pointers, at least the later rounds
+     * of the 16 shapes of depth 4: the deeper ones share their 4-frame set
+     * hint 16 at a time and evict one another from its 8 ways (~200 hits).
+     * With them, the hint is the rbp chain's 8 return addresses: ~530..570
+     * hits (~100 when the chain hint is always 0, which the bound catches). */
+    ck_assert_uint_ge(memo_of[0], 2 * 16);
+    ck_assert_uint_ge(memo_of[1], 400);
+    if (getenv("LK_DEBUG_MEMO"))
+        fprintf(stderr, "memo hits: %lu nofp, %lu fp\n", (unsigned long)memo_of[0],
+                (unsigned long)memo_of[1]);
+}
+END_TEST
+
+/* ### every word the memo compares is compared
+ * Above, two shapes differ in a frame size too, so every saved rbp past the
+ * first difference differs as well, and a memo that skipped some comparisons
+ * would still tell them apart.  Here each level is bx0 or bx1, of one frame
+ * size, and calls the next through one indirect call site: shapes 0 and
+ * 1 << p differ in one return address only (the one into level p's
+ * function), and for p = 0..15 it falls on every position of the memo's
+ * 4-at-a-time checks. */
+#define BX_SHAPES(V, ATTR, EXTRA, NEXT)                                                     \
+    static ATTR __attribute__((noinline)) void cap1_##V(lk_frames_t *f, int full)        \
+    {                                                                                   \
+        capture_fn[full](f);                                                            \
+        __asm__ volatile("" ::: "memory");                                              \
+    }                                                                                   \
+    static ATTR __attribute__((noinline)) void bx0_##V(unsigned, int, lk_frames_t *, int); \
+    static ATTR __attribute__((noinline)) void bx1_##V(unsigned, int, lk_frames_t *, int); \
+    static void (*volatile bx_next_##V[2])(unsigned, int, lk_frames_t *, int) = {       \
+        bx0_##V, bx1_##V                                                                \
+    };                                                                                  \
+    static ATTR void bx0_##V(unsigned bits, int level, lk_frames_t *f, int full)        \
+    {                                                                                   \
+        volatile char pad[24];                                                          \
+        pad[0] = 0;                                                                     \
+        EXTRA;                                                                          \
+        if (level == 0)                                                                 \
+            cap1_##V(f, full);                                                          \
+        else                                                                            \
+            NEXT(V);                                                                    \
+        __asm__ volatile("" ::: "memory");                                              \
+        (void)pad[0];                                                                   \
+    }                                                                                   \
+    static ATTR void bx1_##V(unsigned bits, int level, lk_frames_t *f, int full)        \
+    {                                                                                   \
+        volatile char pad[24];                                                          \
+        pad[1] = 1;                                                                     \
+        EXTRA;                                                                          \
+        if (level == 0)                                                                 \
+            cap1_##V(f, full);                                                          \
+        else                                                                            \
+            NEXT(V);                                                                    \
+        __asm__ volatile("" ::: "memory");                                              \
+        (void)pad[1];                                                                   \
+    }
+#define BX_NEXT(V) bx_next_##V[bits & 1](bits >> 1, level - 1, f, full)
+BX_SHAPES(nofp, LK_NOFP, (void)0, BX_NEXT)
+BX_SHAPES(fp, LK_FP, (void)0, BX_NEXT)
+/* And code without frame pointers that saves rbp, not next to its return
+ * address (a general register to it: "push r12; push rbp"), below code with
+ * them (bx_tramp_fp, 4 levels above the leaf), which takes its rbp back from
+ * that slot: the memo checks the slot as a word, not as a frame pointer
+ * pair, also in stacks cut at the depth limit. */
+static void bx_tramp_fp(unsigned bits, int level, lk_frames_t *f, int full);
+#define BX_NEXT_TRAMP(V) (level == 4 ? bx_tramp_fp(bits, level, f, full) : BX_NEXT(V))
+BX_SHAPES(nofp_rbp, LK_NOFP, __asm__ volatile("" ::: "r12", "rbp"), BX_NEXT_TRAMP)
+static LK_FP __attribute__((noinline)) void bx_tramp_fp(unsigned bits, int level, lk_frames_t *f,
+                                                       int full)
+{
+    BX_NEXT(nofp_rbp);
+    __asm__ volatile("" ::: "memory");
+}
+
+static void (*const bx_dispatch_of[3])(unsigned, int, lk_frames_t *, int) = {
+    bx0_nofp, bx0_fp, bx0_nofp_rbp
+};
+
+START_TEST(test_stack_memo_compares_every_frame)
+{
+    for (int v = 0; v < 3; v++) {
+        uint64_t f0, s0, m0, f1, s1, m1;
+        lk_stack_walk_stats(&f0, &s0, &m0);
+        /* four depths, and depth limits (kept frames, then one more read):
+         * the shapes' last words fall on every position too */
+        for (int level = 16; level < 20; level++) {
+          /* the default first: the memo is sized by its first capture's limit */
+          for (int max = level + 1; max >= level - 3; max--) {
+            lk_config.max_depth = max > level ? 32 : (uint32_t)max;
+            for (unsigned p = 0; p < 16; p++) {
+                /* 0, then 1 << p, three times: from the second capture on,
+                 * each is first checked against the other shape's memo entry
+                 * (the thread's last hit: same pc0 and sp0), which must fail */
+                for (int round = 0; round < 6; round++) {
+                    unsigned bits = (round & 1) ? 1u << p : 0;
+                    lk_frames_t fr[2];
+                    for (volatile int k = 0; k < 2; k++)
+                        bx_dispatch_of[v](bits, level, &fr[k], k);
+                    check_same(&fr[0], &fr[1]);
+                }
+            }
+          }
+        }
+        /* the later rounds came from the memo (~1600 of 1920 captures) */
+        lk_stack_walk_stats(&f1, &s1, &m1);
+        ck_assert_uint_ge(m1 - m0, 1000);
+    }
 }
 END_TEST
 
@@ -478,6 +585,7 @@ static Suite *stack_suite(void)
     tcase_add_test(tc, test_stack_capture_skips_own_frames);
     tcase_add_test(tc, test_stack_fork_prepare_waits_for_unwinder);
     tcase_add_test(tc, test_stack_fast_walk_matches_full_unwind);
+    tcase_add_test(tc, test_stack_memo_compares_every_frame);
     tcase_add_test(tc, test_stack_fast_walk_truncation_matches);
     tcase_add_test(tc, test_stack_learning_hands_over_to_fast_walk);
     tcase_add_test(tc, test_stack_fast_walk_threads);
