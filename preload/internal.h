@@ -236,6 +236,9 @@ void lk_stack_reset_for_tests(void);
 #define LK_SIZE_MAX  ((UINT64_C(1) << LK_SIZE_BITS) - 1)
 #define LK_SITE_BITS 24
 #define LK_SITE_MAX  ((UINT32_C(1) << LK_SITE_BITS) - 1)
+/* Per-thread site delta slots (tracker.c): sites i and i + LK_ACCT_SLOTS share
+ * one, and evict each other's deltas into the site. */
+#define LK_ACCT_SLOTS 1024
 
 typedef struct lk_block {
     uint64_t size;              /* requested bytes, saturated at LK_SIZE_MAX */

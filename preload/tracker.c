@@ -409,7 +409,9 @@ static __attribute__((noinline, cold)) void commit_free_sampled(lk_site_t *s, ui
  * highest running value since the last fold.  Threads register their deltas
  * once (never freed; reused after the thread exits); a thread without them
  * (mmap failed, or exiting) and the sampling mode update the sites directly. */
-#define ACCT_SLOTS 256                  /* power of 2 */
+/* 1024, not 256: bench churn's 300 sites then share no slot, and a slot that
+ * changes site folds (six atomic adds to a shared site): 79 -> 78 ns a pair */
+#define ACCT_SLOTS LK_ACCT_SLOTS          /* power of 2 */
 #define ACCT_FOLD_EVENTS 256
 #define ACCT_G_FOLD_BYTES (64u << 10)
 typedef struct acct_ent {
@@ -424,6 +426,8 @@ typedef struct acct {
     struct acct *next;          /* registry; immutable once published */
     int owned;                  /* atomic: a live thread uses it */
     int64_t g_live, g_live_hi;  /* global live bytes since the last fold; maximum */
+    uint64_t used[ACCT_SLOTS / 64]; /* slots ever given a site: a fold of all
+                                     * reads only those, not 14 pages */
     acct_ent_t ent[ACCT_SLOTS];
 } acct_t;
 
@@ -465,8 +469,9 @@ static void acct_fold_global(acct_t *a)
 
 static void acct_fold_all_of(acct_t *a)
 {
-    for (unsigned i = 0; i < ACCT_SLOTS; i++)
-        acct_fold_ent(&a->ent[i]);
+    for (unsigned w = 0; w < ACCT_SLOTS / 64; w++)
+        for (uint64_t m = a->used[w]; m != 0; m &= m - 1)
+            acct_fold_ent(&a->ent[w * 64 + (unsigned)__builtin_ctzll(m)]);
     acct_fold_global(a);
 }
 
@@ -545,6 +550,7 @@ static inline __attribute__((always_inline)) void acct_add(acct_t *a, uint32_t s
     if (lk_unlikely(e->site1 != site + 1)) {
         acct_fold_ent(e);
         e->site1 = site + 1;
+        a->used[(site & (ACCT_SLOTS - 1)) / 64] |= UINT64_C(1) << (site & 63);
     }
     if (alloc) {
         e->alloc_blocks++;

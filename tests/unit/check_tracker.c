@@ -431,11 +431,11 @@ START_TEST(test_tracker_deltas_of_a_running_thread)
 END_TEST
 
 /* Peaks stay exact for one thread although its deltas fold every 256 events,
- * and sites whose indexes share a delta slot (i and i + 256) evict each other
- * without losing a count. */
+ * and sites whose indexes share a delta slot (i and i + LK_ACCT_SLOTS) evict
+ * each other without losing a count. */
 START_TEST(test_tracker_deltas_fold_and_evict_exactly)
 {
-    enum { NSITES = 260, N = 700 };
+    enum { NSITES = LK_ACCT_SLOTS + 4, N = 700 };
     static lk_frames_t fr[NSITES];
     for (unsigned k = 0; k < NSITES; k++) {
         fake_frames(&fr[k], 0x1000000 + (uintptr_t)k * 0x1000, 3);
@@ -449,9 +449,9 @@ START_TEST(test_tracker_deltas_fold_and_evict_exactly)
         ck_assert(lk_track_free((void *)(0x10000000 + i * 16), LK_FAMILY_MALLOC));
     for (uintptr_t i = N; i < N + 50; i++)
         lk_track_alloc((void *)(0x10000000 + i * 16), 10, LK_FAMILY_MALLOC, &fr[0]);
-    /* then sites 0 and 256, which share a delta slot, in turns */
+    /* then sites 0 and LK_ACCT_SLOTS, which share a delta slot, in turns */
     for (uintptr_t i = 0; i < N; i++) {
-        lk_track_alloc((void *)(0x20000000 + i * 16), 2, LK_FAMILY_MALLOC, &fr[256]);
+        lk_track_alloc((void *)(0x20000000 + i * 16), 2, LK_FAMILY_MALLOC, &fr[LK_ACCT_SLOTS]);
         ck_assert(lk_track_free((void *)(0x20000000 + i * 16), LK_FAMILY_MALLOC));
         lk_track_alloc((void *)(0x30000000 + i * 16), 1, LK_FAMILY_MALLOC, &fr[0]);
         ck_assert(lk_track_free((void *)(0x30000000 + i * 16), LK_FAMILY_MALLOC));
@@ -462,11 +462,11 @@ START_TEST(test_tracker_deltas_fold_and_evict_exactly)
     ck_assert_uint_eq(s0.freed_blocks, N - 100 + N);
     ck_assert_uint_eq(s0.live_bytes, 1 + 150 * 10);
     ck_assert_uint_eq(s0.peak_live_bytes, 1 + N * 10);
-    lk_site_t s256 = site_of(&fr[256], LK_FAMILY_MALLOC);
-    ck_assert_uint_eq(s256.total_blocks, 1 + N);
-    ck_assert_uint_eq(s256.freed_blocks, N);
-    ck_assert_uint_eq(s256.live_bytes, 1);
-    ck_assert_uint_eq(s256.peak_live_bytes, 3);
+    lk_site_t s_other = site_of(&fr[LK_ACCT_SLOTS], LK_FAMILY_MALLOC);
+    ck_assert_uint_eq(s_other.total_blocks, 1 + N);
+    ck_assert_uint_eq(s_other.freed_blocks, N);
+    ck_assert_uint_eq(s_other.live_bytes, 1);
+    ck_assert_uint_eq(s_other.peak_live_bytes, 3);
     lk_totals_t t;
     lk_tracker_totals(&t);
     ck_assert_uint_eq(t.live_bytes, NSITES + 150 * 10);
