@@ -1725,6 +1725,31 @@ json_t *lk_scan_dump_section(void)
     lk_scan_result_t res;
     memset(&res, 0, sizeof res);
 
+    /* No live block: nothing to classify, so no root is read (valgrind's
+     * "no leaks are possible").  Under the locks, as a scan classifies; the
+     * section keeps its shape, with roots_scanned false.  A program that
+     * frees everything saves the maps, threads and roots: ~0.5 ms an exit. */
+    if (lk_table_count) {
+        lk_table_lock_all();
+        if (lk_table_count() == 0) {
+            res.cycles_complete = 1;
+            out = lk_scan_build_json(NULL, 0, NULL, 0, &res, NULL);
+            lk_table_unlock_all();
+            if (out) {
+                json_object_set_new(out, LK_KEY_REACH_COMPLETE, json_true());
+                json_object_set_new(out, LK_KEY_REACH_ROOTS_SCANNED, json_false());
+                json_object_set_new(out, LK_KEY_REACH_THREADS, json_integer(0));
+                json_object_set_new(out, LK_KEY_REACH_THREADS_SP_UNKNOWN, json_integer(0));
+                json_object_set_new(out, LK_KEY_REACH_NOT_STOPPED, json_integer(0));
+                json_object_set_new(out, LK_KEY_REACH_SCAN_NS,
+                                    json_integer((json_int_t)(clock_ns(CLOCK_MONOTONIC) - t0)));
+                json_object_set_new(out, LK_KEY_REACH_SCAN_CPU_NS,
+                                    json_integer((json_int_t)(clock_ns(CLOCK_THREAD_CPUTIME_ID) - c0)));
+            }
+            return out;
+        }
+        lk_table_unlock_all();
+    }
     /* Everything that takes loader or libc locks happens before the table
      * locks: a thread inside dlopen may be waiting in our malloc hook. */
     tls_sizes(&static_size, &tcb);

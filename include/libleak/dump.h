@@ -155,6 +155,7 @@ typedef enum lk_failure_kind {
 
 /* ### reachability (preload/scan.c; the "reachability" object, LK_KEY_REACH) */
 #define LK_KEY_REACH_COMPLETE     "complete"
+#define LK_KEY_REACH_ROOTS_SCANNED "roots_scanned"
 #define LK_KEY_REACH_SCAN_NS      "scan_ns"
 #define LK_KEY_REACH_SCAN_CPU_NS  "scan_cpu_ns"
 #define LK_KEY_REACH_LIVE_BLOCKS  "live_blocks"

@@ -215,6 +215,34 @@ START_TEST(test_reach_cxx_families)
 }
 END_TEST
 
+START_TEST(test_reach_nothing_live)
+{
+    /* Every block freed: the section keeps its shape, all zero, and says
+     * that no root was read (none needed: nothing to classify). */
+    pl_run_t r;
+    pl_dump_t *d;
+    json_t *sec = run_reach(&r, "rc_clean", &d);
+    ck_assert_int_eq(pl_int(sec, LK_KEY_REACH_LIVE_BLOCKS), 0);
+    ck_assert_int_eq(pl_int(sec, LK_KEY_REACH_LIVE_BYTES), 0);
+    ck_assert(pl_bool(sec, LK_KEY_REACH_COMPLETE));
+    json_t *rs = json_object_get(sec, LK_KEY_REACH_ROOTS_SCANNED);
+    ck_assert_msg(json_is_false(rs), "roots_scanned is not false");
+    json_t *rb = pl_obj(sec, LK_KEY_REACH_ROOT_BYTES);
+    ck_assert_int_eq(pl_int(rb, "global") + pl_int(rb, "stack") + pl_int(rb, "tls") +
+                         pl_int(rb, "registers"), 0);
+    ck_assert_int_eq(json_array_size(pl_obj(sec, LK_KEY_REACH_SITES)), 0);
+    ck_assert_int_eq(json_array_size(pl_obj(sec, LK_KEY_REACH_HELD_BY)), 0);
+    ck_assert_int_gt(pl_int(pl_totals(d), LK_KEY_ALLOC_COUNT), 64);  /* it did allocate */
+    pl_run_free(&r);
+    /* and a scan with a live block reads its roots, and says nothing */
+    sec = run_reach(&r, "rc_definite", &d);
+    ck_assert_ptr_null(json_object_get(sec, LK_KEY_REACH_ROOTS_SCANNED));
+    ck_assert_int_gt(pl_int(pl_obj(sec, LK_KEY_REACH_ROOT_BYTES), "global"), 0);
+    ck_assert_int_gt(pl_int(sec, LK_KEY_REACH_THREADS), 0);
+    pl_run_free(&r);
+}
+END_TEST
+
 START_TEST(test_reach_off)
 {
     /* LIBLEAK_SCAN=0: the exit dump has no reachability section. */
@@ -242,6 +270,7 @@ static Suite *reach_suite(void)
     tcase_add_test(tc, test_reach_busy_thread_stack);
     tcase_add_test(tc, test_reach_leak_in_thread);
     tcase_add_test(tc, test_reach_cxx_families);
+    tcase_add_test(tc, test_reach_nothing_live);
     tcase_add_test(tc, test_reach_off);
     suite_add_tcase(s, tc);
     return s;
