@@ -287,9 +287,9 @@ static __attribute__((noinline)) void mul_overflow(const char *fn)
 static inline void before_free(void *p, int family)
 {
     LK_GUARD;
-    int e = errno;
+    int *ep = lk_errno_ptr(), e = *ep;
     lk_track_free(p, family);
-    errno = e;
+    *ep = e;
 }
 
 /* A hook body for the malloc-like functions: CALL is the real call, 'align'
@@ -318,9 +318,9 @@ static inline void before_free(void *p, int family)
         }                                                                   \
         LK_GUARD;                                                           \
         void *p_ = LK_REAL(CALL);                                           \
-        int e_ = errno;                                                     \
+        int *ep_ = lk_errno_ptr(), e_ = *ep_;                               \
         after_alloc(p_, size, family, fn, e_);                              \
-        errno = e_;                                                         \
+        *ep_ = e_;                                                          \
         return p_;                                                          \
     } while (0)
 

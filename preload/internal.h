@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <errno.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/types.h>
@@ -76,6 +77,19 @@ extern __thread int lk_tls_in_real __attribute__((tls_model("initial-exec")));
         lk_real_r_;                                                               \
     })
 #define LK_REAL_VOID(expr) do { lk_tls_in_real++; expr; lk_tls_in_real--; } while (0)
+
+/* This thread's errno, through a pointer it keeps: the hooks save and restore
+ * errno around every tracked call, and each errno is a call of
+ * __errno_location through the PLT (four a malloc/free pair).  The address
+ * is the thread's for its life, and a fork child's is the parent's. */
+extern __thread int *lk_tls_errno __attribute__((tls_model("initial-exec")));
+static inline int *lk_errno_ptr(void)
+{
+    int *p = lk_tls_errno;
+    if (__builtin_expect(p == NULL, 0))
+        p = lk_tls_errno = &errno;
+    return p;
+}
 
 /* Use as: LK_GUARD; ... - sets the guard for the rest of the scope and restores
  * it on every exit, including a C++ exception unwinding through a hook. */

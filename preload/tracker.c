@@ -120,6 +120,7 @@ void *lk_real_realloc(void *p, size_t n)
 
 /* ### guard, time, process */
 __thread int lk_tls_guard __attribute__((tls_model("initial-exec")));
+__thread int *lk_tls_errno __attribute__((tls_model("initial-exec")));
 __thread int lk_tls_in_real __attribute__((tls_model("initial-exec")));
 uint64_t lk_start_ns;
 uint64_t lk_start_unix_ms;
