@@ -393,7 +393,6 @@ typedef struct memo {
     uintptr_t bp0_rel;          /* rbp0 - sp0, or 1 when the walk did not use rbp0 */
     uint64_t hash;
     uintptr_t pair0;            /* fp_chain: address of frame 0's (saved rbp, return address) */
-    uintptr_t hint;             /* caller_hint at the store: a way of another hint is not read */
     uint32_t nra, nbp;
     uint32_t epoch;
     uint32_t depth;
@@ -460,10 +459,20 @@ static inline uint32_t *memo_tail_off(memo_t *m)
  * stack again and again, and this skips the set lookup (caller_hint's rules). */
 static __thread memo_t *tls_memo_last __attribute__((tls_model("initial-exec")));
 
+/* Before the entries, in the same mapping: each way's caller hint (its low 32
+ * bits), so that a set search compares the 8 of a set at once and reads only
+ * the entries whose hint matches (one line, not a header line a way). */
+#define MEMO_TAG_BYTES ((size_t)MEMO_ENTRIES * sizeof(uint32_t))   /* whole pages */
+
+static inline uint32_t *memo_tags(char *t, size_t set)
+{
+    return (uint32_t *)(t - MEMO_TAG_BYTES) + set * MEMO_WAYS;
+}
+
 static void memo_free(void *p)
 {
     if (p)
-        munmap(p, (size_t)MEMO_ENTRIES * tls_memo_stride);
+        munmap(p, MEMO_TAG_BYTES + (size_t)MEMO_ENTRIES * tls_memo_stride);
     tls_memo = NULL;
     tls_memo_last = NULL;
 }
@@ -490,13 +499,13 @@ static char *memo_table(int max)
      * rbp) or 16 (a pair), and nbp <= nra < cap */
     size_t stride = sizeof(memo_t) + cap * sizeof(uintptr_t) + cap * sizeof(memo_pair_t);
     stride = (stride + 63) & ~(size_t)63;
-    void *p = mmap(NULL, MEMO_ENTRIES * stride, PROT_READ | PROT_WRITE,
+    void *p = mmap(NULL, MEMO_TAG_BYTES + MEMO_ENTRIES * stride, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED)
         return NULL;
     tls_memo_stride = (uint32_t)stride;
     tls_memo_cap = cap;
-    tls_memo = p;
+    tls_memo = (char *)p + MEMO_TAG_BYTES;
     memset(tls_memo_mru, 0, sizeof tls_memo_mru);
     memset(tls_memo_used, 0, sizeof tls_memo_used);
     pthread_setspecific(memo_key, p);
@@ -513,7 +522,7 @@ static char *memo_table(int max)
  * instead, without a rule lookup each: more callers tell the stacks apart,
  * for less (6 instructions a frame against about 40).  Bench churn, ways
  * checked a set search: 1.85 with the 4-frame hint, 1.5 with the chain, 1.0
- * when ways of another hint are skipped. */
+ * when ways of another hint are skipped (the set's tags, memo_tags). */
 #define MEMO_HINT_FRAMES 4
 #define MEMO_CHAIN_FRAMES 8
 #define PC_FP_FRAME (PC_OK | PC_BP | PC_RBP_SAVE | (16u << 16))   /* push rbp; mov rsp, rbp */
@@ -847,32 +856,38 @@ static __attribute__((noinline)) void capture_miss(lk_frames_t *f, int max, uint
             uintptr_t hint = caller_hint(pc0, sp0, bp0);
             size_t set = memo_set(pc0, sp0, hint);
             unsigned mru = tls_memo_mru[set], used = tls_memo_used[set];
-            for (unsigned k = 0; k < MEMO_WAYS; k++) {
-                unsigned w = (mru + k) % MEMO_WAYS;     /* the set's last hit first */
+            /* the ways of this hint: the set's 8 tags compared at once */
+            const uint32_t *tags = memo_tags(t, set);
+            __m128i h4 = _mm_set1_epi32((int)(uint32_t)hint);
+            unsigned cand =
+                (unsigned)_mm_movemask_ps(_mm_castsi128_ps(
+                    _mm_cmpeq_epi32(_mm_loadu_si128((const __m128i *)tags), h4))) |
+                (unsigned)_mm_movemask_ps(_mm_castsi128_ps(
+                    _mm_cmpeq_epi32(_mm_loadu_si128((const __m128i *)(tags + 4)), h4))) << 4;
+            for (cand &= used; cand != 0; cand &= cand - 1) {
+                unsigned w = (unsigned)__builtin_ctz(cand);
                 memo_t *c = memo_way(t, set, w);
-                if (!(used & (1u << w))) {
-                    if (!m)
-                        m = c;              /* never filled: not even read */
-                    continue;
-                }
-                if (c->hint == hint && memo_lookup(c, f, max, pc0, sp0, bp0)) {
+                if (memo_lookup(c, f, max, pc0, sp0, bp0)) {
                     tls_memo_mru[set] = (uint8_t)w;
                     tls_memo_last = c;
                     tls_memo_hits++;
                     return;
                 }
-                if (!m && c->pc0 == 0)
-                    m = c;                  /* an empty way to fill */
             }
-            if (!m) {
-                unsigned w = tls_memo_rr++ % MEMO_WAYS;
+            /* a way never filled (not even read), else round robin, keeping
+             * the set's last hit */
+            unsigned w;
+            if ((used & 0xffu) != 0xffu) {
+                w = (unsigned)__builtin_ctz(~used & 0xffu);
+            } else {
+                w = tls_memo_rr++ % MEMO_WAYS;
                 if (w == mru)
-                    w = (w + 1) % MEMO_WAYS;    /* keep the last hit */
-                m = memo_way(t, set, w);
+                    w = (w + 1) % MEMO_WAYS;
             }
+            m = memo_way(t, set, w);
+            m_way = w;
             m_set = set;
             m_hint = hint;
-            m_way = (unsigned)(((char *)m - t) / tls_memo_stride % MEMO_WAYS);
             tls_memo_mru[set] = (uint8_t)m_way;
         }
         uint32_t epoch = __atomic_load_n(&pc_var_epoch, __ATOMIC_ACQUIRE);
@@ -882,9 +897,9 @@ static __attribute__((noinline)) void capture_miss(lk_frames_t *f, int max, uint
             lk_frames_hash(f);
             if (m) {
                 memo_store(m, f, max, sp0, bp0, &log, epoch);   /* writes m->pc0 first */
-                m->hint = m_hint;
-                tls_memo_used[m_set] |= (uint8_t)(1u << m_way);
-                if (m->pc0 != 0) {
+                if (m->pc0 != 0) {      /* stored: else the way stays free */
+                    memo_tags(t, m_set)[m_way] = (uint32_t)m_hint;
+                    tls_memo_used[m_set] |= (uint8_t)(1u << m_way);
                     f->site_memo = m->site1;
                     tls_memo_last = m;
                 }
