@@ -846,8 +846,12 @@ static __attribute__((noinline)) void capture_miss(lk_frames_t *f, int max, uint
     if (lk_stack_fast_enabled && lk_config.fast_unwind && stack_bounds()) {
         /* While sampling, captures are a few per thousand allocations: the
          * memo would be cold (page faults, cache misses: 2.3 us a sample on
-         * bench churn at 512 KiB) and a plain walk is cheaper. */
-        char *t = lk_config.sample_bytes == 0 ? memo_table(max) : NULL;
+         * bench churn at 512 KiB) and a plain walk is cheaper.  Off this
+         * thread's stack (a coroutine's, a signal stack) no memo and no hint:
+         * the hint's rbp chain may point anywhere below tls_stack_hi, unmapped
+         * memory included, and the fast walk refuses such a stack anyway. */
+        char *t = lk_config.sample_bytes == 0 && sp0 >= tls_stack_lo && sp0 < tls_stack_hi
+                      ? memo_table(max) : NULL;
         memo_t *m = NULL;
         size_t m_set = 0;
         uintptr_t m_hint = 0;

@@ -874,6 +874,27 @@ START_TEST(test_preload_foreign_stacks)
 }
 END_TEST
 
+START_TEST(test_preload_foreign_stack_with_stray_rbp)
+{
+    /* A coroutine entered with rbp at an inaccessible page above its stack:
+     * the walk memo's caller hint follows the rbp chain in frame-pointer
+     * code, and once read that page (SIGSEGV in the program).  Off the
+     * thread's own stack, neither the memo nor the hint is used. */
+    pl_run_t r;
+    run_both(&r, "pl_coro_rbp", NULL, NULL, 0);
+    pl_check_all(&r);
+    pl_dump_t *d = pl_exit_dump(&r);
+    /* two sites: leaf() from main, and from the coroutine through co_entry */
+    pl_agg_t a = pl_sites(d, "leaf", "malloc");
+    ck_assert_int_eq(a.nsites, 2);
+    ck_assert_int_eq(a.live_blocks, 2);
+    ck_assert_int_eq(a.live_bytes, 8642);
+    pl_agg_t co = pl_sites(d, "co_entry", "malloc");
+    ck_assert_int_eq(co.live_blocks, 1);
+    pl_run_free(&r);
+}
+END_TEST
+
 static int cmp_ll(const void *a, const void *b)
 {
     long long x = *(const long long *)a, y = *(const long long *)b;
@@ -971,6 +992,7 @@ static Suite *preload_basic_suite(void)
     tcase_add_test(tc, test_preload_signal_handler_stack);
     tcase_add_test(tc, test_preload_similar_paths_distinct);
     tcase_add_test(tc, test_preload_foreign_stacks);
+    tcase_add_test(tc, test_preload_foreign_stack_with_stray_rbp);
     suite_add_tcase(s, tc);
     return s;
 }
