@@ -1731,10 +1731,12 @@ json_t *lk_scan_dump_section(void)
      * frees everything saves the maps, threads and roots: ~0.5 ms an exit. */
     if (lk_table_count) {
         lk_table_lock_all();
-        if (lk_table_count() == 0) {
+        size_t live = lk_table_count();
+        lk_table_unlock_all();
+        if (live == 0) {
+            /* built after the locks, as below: jansson allocates */
             res.cycles_complete = 1;
             out = lk_scan_build_json(NULL, 0, NULL, 0, &res, NULL);
-            lk_table_unlock_all();
             if (out) {
                 json_object_set_new(out, LK_KEY_REACH_COMPLETE, json_true());
                 json_object_set_new(out, LK_KEY_REACH_ROOTS_SCANNED, json_false());
@@ -1748,7 +1750,6 @@ json_t *lk_scan_dump_section(void)
             }
             return out;
         }
-        lk_table_unlock_all();
     }
     /* Everything that takes loader or libc locks happens before the table
      * locks: a thread inside dlopen may be waiting in our malloc hook. */
