@@ -426,6 +426,12 @@ static __thread uint8_t tls_memo_mru[1u << MEMO_SET_LOG2] __attribute__((tls_mod
  * written, which would map the zero page only for the store to fault again
  * (python3 bench: ~480 read faults of 11-14 us on this VM). */
 static __thread uint8_t tls_memo_used[1u << MEMO_SET_LOG2] __attribute__((tls_model("initial-exec")));
+/* Stacks seen once (a bit per hash of pc0, sp0 and the caller hint): a walk
+ * is remembered on its stack's second sighting only.  A stack seen once is
+ * the common case in short programs, and storing it costs a fresh memo page
+ * (a fault of 11-14 us here) for nothing.  A false positive stores early. */
+#define MEMO_SEEN_BITS 4096u
+static __thread uint64_t tls_memo_seen[MEMO_SEEN_BITS / 64] __attribute__((tls_model("initial-exec")));
 static pthread_key_t memo_key;
 static pthread_once_t memo_once = PTHREAD_ONCE_INIT;
 
@@ -508,6 +514,7 @@ static char *memo_table(int max)
     tls_memo = (char *)p + MEMO_TAG_BYTES;
     memset(tls_memo_mru, 0, sizeof tls_memo_mru);
     memset(tls_memo_used, 0, sizeof tls_memo_used);
+    memset(tls_memo_seen, 0, sizeof tls_memo_seen);
     pthread_setspecific(memo_key, p);
     tls_memo_failed = 0;
     return tls_memo;
@@ -859,7 +866,9 @@ static __attribute__((noinline)) void capture_miss(lk_frames_t *f, int max, uint
         if (t) {
             uintptr_t hint = caller_hint(pc0, sp0, bp0);
             size_t set = memo_set(pc0, sp0, hint);
-            unsigned mru = tls_memo_mru[set], used = tls_memo_used[set];
+            unsigned used = tls_memo_used[set];
+            m_set = set;
+            m_hint = hint;
             /* the ways of this hint: the set's 8 tags compared at once */
             const uint32_t *tags = memo_tags(t, set);
             __m128i h4 = _mm_set1_epi32((int)(uint32_t)hint);
@@ -878,9 +887,21 @@ static __attribute__((noinline)) void capture_miss(lk_frames_t *f, int max, uint
                     return;
                 }
             }
+            /* first sighting: walk, remember nothing (tls_memo_seen) */
+            uint64_t sk = ((uint64_t)pc0 ^ ((uint64_t)sp0 << 16) ^ ((uint64_t)hint * 31)) *
+                          UINT64_C(0xC2B2AE3D27D4EB4F);
+            unsigned bit = (unsigned)(sk >> (64 - 12));
+            uint64_t *seen = &tls_memo_seen[bit / 64], bit_mask = UINT64_C(1) << (bit % 64);
+            if (!(*seen & bit_mask)) {
+                *seen |= bit_mask;
+                t = NULL;
+            }
+        }
+        if (t) {
             /* a way never filled (not even read), else round robin, keeping
              * the set's last hit */
-            unsigned w;
+            size_t set = m_set;
+            unsigned used = tls_memo_used[set], mru = tls_memo_mru[set], w;
             if ((used & 0xffu) != 0xffu) {
                 w = (unsigned)__builtin_ctz(~used & 0xffu);
             } else {
@@ -890,8 +911,6 @@ static __attribute__((noinline)) void capture_miss(lk_frames_t *f, int max, uint
             }
             m = memo_way(t, set, w);
             m_way = w;
-            m_set = set;
-            m_hint = hint;
             tls_memo_mru[set] = (uint8_t)m_way;
         }
         uint32_t epoch = __atomic_load_n(&pc_var_epoch, __ATOMIC_ACQUIRE);
