@@ -22,7 +22,7 @@
 #include "internal.h"
 
 /* The reachability scan (preload/scan.c) when linked in. */
-json_t *lk_scan_dump_section(void) __attribute__((weak));
+json_t *lk_scan_dump_section_ex(char **arrays, size_t *arrays_len) __attribute__((weak));
 
 static int open_default(const char *path, int flags, mode_t mode)
 {
@@ -456,7 +456,18 @@ typedef struct dump_parts {
     json_t *root;
     lk_site_t *sites;
     uint32_t nsites, nstacks;
+    json_t *reach;              /* the reachability section without its arrays, or NULL */
+    char *reach_arrays;         /* and those as text (scan.c's malloc) */
+    size_t reach_len;
 } dump_parts_t;
+
+static void dump_parts_free(dump_parts_t *p)
+{
+    json_decref(p->root);
+    json_decref(p->reach);
+    free(p->reach_arrays);
+    lk_real_free(p->sites);
+}
 
 /* Returns 0, or -1 (out of memory: nothing to free). */
 static int dump_parts_build(dump_parts_t *p, int trigger, const char *label, unsigned seq)
@@ -528,16 +539,18 @@ static int dump_parts_build(dump_parts_t *p, int trigger, const char *label, uns
     json_object_set_new(root, LK_KEY_TIMELINE, build_timeline());
 
     bool scan = trigger == LK_TRIGGER_EXIT ? lk_config.scan >= 1 : lk_config.scan >= 2;
-    if (scan && lk_scan_dump_section) {
-        json_t *r = lk_scan_dump_section();    /* guard held, no table lock held */
-        if (r)
-            json_object_set_new(root, LK_KEY_REACH, r);
-    }
+    json_t *reach = NULL;
+    char *arrays = NULL;
+    size_t arrays_len = 0;
+    if (scan && lk_scan_dump_section_ex)  /* guard held, no table lock held */
+        reach = lk_scan_dump_section_ex(&arrays, &arrays_len);
     if (!root) {
+        json_decref(reach);
+        free(arrays);
         lk_real_free(sites);
         return -1;
     }
-    *p = (dump_parts_t){ root, sites, nsites, nstacks };
+    *p = (dump_parts_t){ root, sites, nsites, nstacks, reach, arrays, arrays_len };
     return 0;
 }
 
@@ -554,8 +567,25 @@ json_t *lk_dump_build(int trigger, const char *label, unsigned seq)
         json_array_append_new(si, site_json(&p.sites[i]));
     json_object_set_new(p.root, LK_KEY_STACKS, st);
     json_object_set_new(p.root, LK_KEY_SITES, si);
-    lk_real_free(p.sites);
-    return p.root;
+    if (p.reach) {
+        /* the arrays back from their text: what write_dump writes */
+        size_t n = p.reach_len + 3;
+        char *txt = lk_real_malloc(n);
+        json_t *arrays = NULL;
+        if (txt) {
+            snprintf(txt, n, "{%s}", p.reach_arrays);
+            arrays = json_loads(txt, 0, NULL);
+            lk_real_free(txt);
+        }
+        if (arrays)
+            json_object_update(p.reach, arrays);
+        json_decref(arrays);
+        json_object_set(p.root, LK_KEY_REACH, p.reach);
+    }
+    json_t *root = p.root;
+    p.root = NULL;
+    dump_parts_free(&p);
+    return root;
 }
 
 /* ### writing */
@@ -624,8 +654,9 @@ static int put_entry(writer_t *w, json_t *j, bool first)
     return rc;
 }
 
-/* The dump as JSON: the root object without its closing brace, then the two
- * growing arrays entry by entry.  Returns 0 or -1 (w->err, else EIO). */
+/* The dump as JSON: the root object without its closing brace, then the
+ * reachability section (its arrays from their text), then the two growing
+ * arrays entry by entry.  Returns 0 or -1 (w->err, else EIO). */
 static int write_dump(writer_t *w, const dump_parts_t *p)
 {
     if (json_dump_callback(p->root, dump_cb, w, JSON_COMPACT) != 0)
@@ -633,6 +664,17 @@ static int write_dump(writer_t *w, const dump_parts_t *p)
     if (w->len == 0 || w->buf[w->len - 1] != '}')
         return -1;
     w->len--;
+    if (p->reach) {
+        /* the section without its arrays, its '}' taken back, then them */
+        if (put(w, ",\"" LK_KEY_REACH "\":") != 0 ||
+            json_dump_callback(p->reach, dump_cb, w, JSON_COMPACT) != 0)
+            return -1;
+        if (w->len == 0 || w->buf[w->len - 1] != '}')
+            return -1;
+        w->len--;
+        if (put(w, ",") != 0 || dump_cb(p->reach_arrays, p->reach_len, w) != 0 || put(w, "}") != 0)
+            return -1;
+    }
     if (put(w, ",\"" LK_KEY_STACKS "\":[") != 0)
         return -1;
     for (uint32_t id = 0; id < p->nstacks; id++)
@@ -785,8 +827,7 @@ int lk_dump_write(int trigger, const char *label)
     }
     const char *what = "";
     rc = write_file(&parts, seq, trigger, &what);
-    json_decref(parts.root);
-    lk_real_free(parts.sites);
+    dump_parts_free(&parts);
     if (trigger == LK_TRIGGER_EXIT)
         exit_done = true;
     else

@@ -911,10 +911,72 @@ typedef struct sgroup {
     uint64_t omitted_blocks, omitted_bytes;
 } sgroup_t;
 
-static json_t *build_structures(const lk_scan_block_t *b, size_t n, const lk_scan_json_limits_t *lim,
-                                json_t *omitted)
+/* Where a section array's entries go: a json array (the tree: tests and
+ * lk_dump_build), or the array's text, each entry serialised as it is built
+ * and freed at once (the dump).  A tree of every entry costs ~6 times its
+ * text: at bash's exit, ~230 fresh heap pages (11-14 us a fault here). */
+typedef struct entry_sink {
+    json_t *arr;                /* tree; NULL: text */
+    char *txt;                  /* text: "[e,e" so far (malloc'd) */
+    size_t len, cap;
+    int oom;
+} entry_sink_t;
+
+/* Grows by malloc, copy and free (no realloc): at exit the dump's memory may
+ * come from the exit arena, whose blocks only malloc and free know. */
+static int sink_text_cb(const char *data, size_t size, void *arg)
 {
-    json_t *arr = json_array();
+    entry_sink_t *s = arg;
+    if (s->len + size + 2 > s->cap) {           /* and room for "]" and a NUL */
+        size_t cap = s->cap ? s->cap : 4096;
+        while (cap < s->len + size + 2) cap *= 2;
+        char *t = malloc(cap);
+        if (!t) return -1;
+        if (s->len) memcpy(t, s->txt, s->len);
+        free(s->txt);
+        s->txt = t;
+        s->cap = cap;
+    }
+    memcpy(s->txt + s->len, data, size);
+    s->len += size;
+    return 0;
+}
+
+static void sink_init(entry_sink_t *s, int text)
+{
+    memset(s, 0, sizeof *s);
+    if (!text) {
+        s->arr = json_array();
+        s->oom = !s->arr;
+    } else if (sink_text_cb("[", 1, s) != 0) {
+        s->oom = 1;
+    }
+}
+
+/* Add entry 'e' (NULL: out of memory), and drop the caller's reference. */
+static void sink_add(entry_sink_t *s, json_t *e)
+{
+    if (!e || s->oom) {
+        s->oom = 1;
+    } else if (s->arr) {
+        json_array_append(s->arr, e);
+    } else if ((s->len > 1 && sink_text_cb(",", 1, s) != 0) ||
+               json_dump_callback(e, sink_text_cb, s, JSON_COMPACT) != 0) {
+        s->oom = 1;
+    }
+    json_decref(e);
+}
+
+static void sink_free(entry_sink_t *s)
+{
+    json_decref(s->arr);
+    free(s->txt);
+    memset(s, 0, sizeof *s);
+}
+
+static int build_structures(const lk_scan_block_t *b, size_t n, const lk_scan_json_limits_t *lim,
+                            json_t *omitted, entry_sink_t *arr)
+{
     agg_table_t groups;
     memset(&groups, 0, sizeof groups);
     sgroup_t *sg = NULL;
@@ -922,7 +984,7 @@ static json_t *build_structures(const lk_scan_block_t *b, size_t n, const lk_sca
     uint32_t *first = calloc(n + 1, sizeof *first);
     uint32_t *order = malloc((n ? n : 1) * sizeof *order);
     member_key_t *mk = malloc((n ? n : 1) * sizeof *mk);
-    if (!arr || !first || !order || !mk) goto out_fail;
+    if (arr->oom || !first || !order || !mk) goto out_fail;
 
     /* Counting sort of lost blocks by head. */
     for (size_t i = 0; i < n; i++)
@@ -1037,7 +1099,7 @@ static json_t *build_structures(const lk_scan_block_t *b, size_t n, const lk_sca
             }
         }
         json_object_set_new(o, LK_KEY_REACH_MEMBERS, mem);
-        json_array_append_new(arr, o);
+        sink_add(arr, o);
     }
     free(sorted);
     json_object_set_new(omitted, LK_KEY_REACH_COUNT, json_integer((json_int_t)om_count));
@@ -1045,8 +1107,7 @@ static json_t *build_structures(const lk_scan_block_t *b, size_t n, const lk_sca
     json_object_set_new(omitted, LK_KEY_REACH_BYTES, json_integer((json_int_t)om_bytes));
     goto out_free;
 out_fail:
-    json_decref(arr);
-    arr = NULL;
+    arr->oom = 1;
 out_free:
     for (size_t i = 0; i < groups.n && sg; i++) agg_table_free(&sg[i].members);
     free(sg);
@@ -1054,19 +1115,18 @@ out_free:
     free(first);
     free(order);
     free(mk);
-    return arr;
+    return arr->oom ? -1 : 0;
 }
 
 /* ### held-by: (root word or region, site, kind) -> blocks, bytes */
 
-static json_t *build_held_by(const lk_scan_block_t *b, size_t n, const lk_scan_root_t *roots,
-                             size_t nroots, const lk_scan_result_t *res,
-                             const lk_scan_json_limits_t *lim, json_t *omitted)
+static int build_held_by(const lk_scan_block_t *b, size_t n, const lk_scan_root_t *roots,
+                         size_t nroots, const lk_scan_result_t *res,
+                         const lk_scan_json_limits_t *lim, json_t *omitted, entry_sink_t *arr)
 {
-    json_t *arr = json_array();
     agg_table_t t;
     memset(&t, 0, sizeof t);
-    if (!arr) return NULL;
+    if (arr->oom) return -1;
     for (size_t i = 0; i < n; i++) {
         if (b[i].kind != LK_REACH_REACHABLE && b[i].kind != LK_REACH_POSSIBLE) continue;
         if (b[i].aux >= res->nholders) continue;
@@ -1081,8 +1141,8 @@ static json_t *build_held_by(const lk_scan_block_t *b, size_t n, const lk_scan_r
         uint64_t k1 = ((uint64_t)b[i].kind << 40) | ((uint64_t)b[i].family << 32) | b[i].stack_id;
         if (!agg_add(&t, k0, k1, b[i].size, b[i].aux)) {
             agg_table_free(&t);
-            json_decref(arr);
-            return NULL;
+            arr->oom = 1;
+            return -1;
         }
     }
     if (t.n > 1) qsort(t.rows, t.n, sizeof *t.rows, cmp_row_bytes);
@@ -1112,13 +1172,13 @@ static json_t *build_held_by(const lk_scan_block_t *b, size_t n, const lk_scan_r
         json_object_set_new(o, LK_KEY_FAMILY, json_string(family_name((row->k1 >> 32) & 0xff)));
         json_object_set_new(o, LK_KEY_REACH_BLOCKS, json_integer((json_int_t)row->blocks));
         json_object_set_new(o, LK_KEY_REACH_BYTES, json_integer((json_int_t)row->bytes));
-        json_array_append_new(arr, o);
+        sink_add(arr, o);
     }
     agg_table_free(&t);
     json_object_set_new(omitted, LK_KEY_REACH_COUNT, json_integer((json_int_t)om_n));
     json_object_set_new(omitted, LK_KEY_REACH_BLOCKS, json_integer((json_int_t)om_blocks));
     json_object_set_new(omitted, LK_KEY_REACH_BYTES, json_integer((json_int_t)om_bytes));
-    return arr;
+    return arr->oom ? -1 : 0;
 }
 
 static json_t *blocks_bytes(uint64_t blocks, uint64_t bytes)
@@ -1130,19 +1190,27 @@ static json_t *blocks_bytes(uint64_t blocks, uint64_t bytes)
     return o;
 }
 
-json_t *lk_scan_build_json(const lk_scan_block_t *b, size_t n, const lk_scan_root_t *roots,
-                           size_t nroots, const lk_scan_result_t *res,
-                           const lk_scan_json_limits_t *lim)
+/* The section.  With 'arrays' (the dump), its three arrays are left out of
+ * the object and written as text to a malloc'd '"sites":[...],"structures":
+ * [...],"held_by":[...]' instead (*arrays, *arrays_len); else (the tree) the
+ * object holds them. */
+static json_t *build_section(const lk_scan_block_t *b, size_t n, const lk_scan_root_t *roots,
+                             size_t nroots, const lk_scan_result_t *res,
+                             const lk_scan_json_limits_t *lim, char **arrays, size_t *arrays_len)
 {
     static const lk_scan_json_limits_t defaults = {1000, 1000, 64};
+    static const char *const sink_keys[3] = {LK_KEY_REACH_SITES, LK_KEY_REACH_STRUCTURES,
+                                             LK_KEY_REACH_HELD_BY};
     if (!lim) lim = &defaults;
+    int text = arrays != NULL;
     json_t *o = json_object();
-    json_t *kinds = json_object(), *rb = json_object(), *sites = json_array();
+    json_t *kinds = json_object(), *rb = json_object();
     json_t *s_om = json_object(), *h_om = json_object();
-    json_t *structs = NULL, *held = NULL;
+    entry_sink_t sk[3];         /* sites, structures, held_by */
+    for (int i = 0; i < 3; i++) sink_init(&sk[i], text);
     agg_table_t t;
     memset(&t, 0, sizeof t);
-    if (!o || !kinds || !rb || !sites || !s_om || !h_om) goto out_fail;
+    if (!o || !kinds || !rb || !s_om || !h_om || sk[0].oom || sk[1].oom || sk[2].oom) goto out_fail;
 
     uint64_t live_bytes = 0;
     for (size_t i = 0; i < n; i++) {
@@ -1153,31 +1221,56 @@ json_t *lk_scan_build_json(const lk_scan_block_t *b, size_t n, const lk_scan_roo
     if (t.n > 1) qsort(t.rows, t.n, sizeof *t.rows, cmp_row_bytes);
     for (size_t i = 0; i < t.n; i++) {
         json_t *e = blocks_bytes(t.rows[i].blocks, t.rows[i].bytes);
-        if (!e) goto out_fail;
-        json_object_set_new(e, LK_KEY_STACK, json_integer((json_int_t)(t.rows[i].k0 & 0xffffffffu)));
-        json_object_set_new(e, LK_KEY_FAMILY, json_string(family_name((t.rows[i].k0 >> 32) & 0xff)));
-        json_object_set_new(e, LK_KEY_REACH_KIND, json_string(kind_names[(t.rows[i].k0 >> 40) & 3]));
-        json_array_append_new(sites, e);
+        if (e) {
+            json_object_set_new(e, LK_KEY_STACK, json_integer((json_int_t)(t.rows[i].k0 & 0xffffffffu)));
+            json_object_set_new(e, LK_KEY_FAMILY, json_string(family_name((t.rows[i].k0 >> 32) & 0xff)));
+            json_object_set_new(e, LK_KEY_REACH_KIND, json_string(kind_names[(t.rows[i].k0 >> 40) & 3]));
+        }
+        sink_add(&sk[0], e);
     }
     for (int k = 0; k < 4; k++) {
         json_object_set_new(kinds, kind_names[k], blocks_bytes(res->kind_blocks[k], res->kind_bytes[k]));
         json_object_set_new(rb, root_names[k], json_integer((json_int_t)res->root_bytes[k]));
     }
-    structs = build_structures(b, n, lim, s_om);
-    held = build_held_by(b, n, roots, nroots, res, lim, h_om);
-    if (!structs || !held) goto out_fail;
+    if (sk[0].oom || build_structures(b, n, lim, s_om, &sk[1]) != 0 ||
+        build_held_by(b, n, roots, nroots, res, lim, h_om, &sk[2]) != 0)
+        goto out_fail;
 
     json_object_set_new(o, LK_KEY_REACH_LIVE_BLOCKS, json_integer((json_int_t)n));
     json_object_set_new(o, LK_KEY_REACH_LIVE_BYTES, json_integer((json_int_t)live_bytes));
     json_object_set_new(o, LK_KEY_REACH_ROOT_BYTES, rb);
     json_object_set_new(o, LK_KEY_REACH_UNREADABLE_BYTES, json_integer((json_int_t)res->unreadable_bytes));
     json_object_set_new(o, LK_KEY_REACH_KINDS, kinds);
-    json_object_set_new(o, LK_KEY_REACH_SITES, sites);
-    json_object_set_new(o, LK_KEY_REACH_STRUCTURES, structs);
     json_object_set_new(o, LK_KEY_REACH_STRUCTURES_OMITTED, s_om);
     json_object_set_new(o, LK_KEY_REACH_CYCLES_COMPLETE, json_boolean(res->cycles_complete));
-    json_object_set_new(o, LK_KEY_REACH_HELD_BY, held);
     json_object_set_new(o, LK_KEY_REACH_HELD_BY_OMITTED, h_om);
+    kinds = rb = s_om = h_om = NULL;
+    if (!text) {
+        for (int i = 0; i < 3; i++) {
+            json_object_set(o, sink_keys[i], sk[i].arr);
+            sink_free(&sk[i]);
+        }
+    } else {
+        /* one text: each array closed, keys in front, commas between */
+        entry_sink_t all;
+        sink_init(&all, 1);
+        all.len = 0;            /* no "[" of its own */
+        for (int i = 0; i < 3 && !all.oom; i++) {
+            char key[32];
+            int kl = snprintf(key, sizeof key, "%s\"%s\":", i ? "," : "", sink_keys[i]);
+            if (sink_text_cb(key, (size_t)kl, &all) != 0 || sink_text_cb(sk[i].txt, sk[i].len, &all) != 0 ||
+                sink_text_cb("]", 1, &all) != 0)
+                all.oom = 1;
+        }
+        for (int i = 0; i < 3; i++) sink_free(&sk[i]);
+        if (all.oom) {
+            sink_free(&all);
+            goto out_fail;
+        }
+        all.txt[all.len] = '\0';
+        *arrays = all.txt;
+        *arrays_len = all.len;
+    }
     agg_table_free(&t);
     return o;
 out_fail:
@@ -1185,12 +1278,17 @@ out_fail:
     json_decref(o);
     json_decref(kinds);
     json_decref(rb);
-    json_decref(sites);
     json_decref(s_om);
     json_decref(h_om);
-    json_decref(structs);
-    json_decref(held);
+    for (int i = 0; i < 3; i++) sink_free(&sk[i]);
     return NULL;
+}
+
+json_t *lk_scan_build_json(const lk_scan_block_t *b, size_t n, const lk_scan_root_t *roots,
+                           size_t nroots, const lk_scan_result_t *res,
+                           const lk_scan_json_limits_t *lim)
+{
+    return build_section(b, n, roots, nroots, res, lim, NULL, NULL);
 }
 
 /* ### reading our own memory without faulting */
@@ -1701,7 +1799,7 @@ static uint64_t clock_ns(clockid_t id)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-json_t *lk_scan_dump_section(void)
+json_t *lk_scan_dump_section_ex(char **arrays, size_t *arrays_len)
 {
     /* Our own frames lie below this: they hold block pointers we handle
      * (never references), so the dumping thread's stack is scanned from
@@ -1736,7 +1834,7 @@ json_t *lk_scan_dump_section(void)
         if (live == 0) {
             /* built after the locks, as below: jansson allocates */
             res.cycles_complete = 1;
-            out = lk_scan_build_json(NULL, 0, NULL, 0, &res, NULL);
+            out = build_section(NULL, 0, NULL, 0, &res, NULL, arrays, arrays_len);
             if (out) {
                 json_object_set_new(out, LK_KEY_REACH_COMPLETE, json_true());
                 json_object_set_new(out, LK_KEY_REACH_ROOTS_SCANNED, json_false());
@@ -1848,7 +1946,7 @@ json_t *lk_scan_dump_section(void)
     lk_table_unlock_all();
     if (rc < 0) goto out_free;
 
-    out = lk_scan_build_json(g.b, g.n, rb.r, rb.n, &res, NULL);
+    out = build_section(g.b, g.n, rb.r, rb.n, &res, NULL, arrays, arrays_len);
     if (out) {
         int complete = res.unreadable_bytes == 0 && rb.sp_unknown == 0 && res.cycles_complete;
         json_object_set_new(out, LK_KEY_REACH_COMPLETE, json_boolean(complete));
@@ -1872,4 +1970,9 @@ out_free:
     free(sps);
     free(tids);
     return out;
+}
+
+json_t *lk_scan_dump_section(void)
+{
+    return lk_scan_dump_section_ex(NULL, NULL);
 }

@@ -128,5 +128,10 @@ extern int lk_scan_read_mode;
  * and return the "reachability" section, or NULL on failure.  Caller holds
  * the reentrancy guard and no table lock (the dump writer calls it weakly). */
 struct json_t *lk_scan_dump_section(void);
+/* The same, for the dump: the section without its three arrays, which are
+ * written as text to a malloc'd '"sites":[...],"structures":[...],
+ * "held_by":[...]' (*arrays, *arrays_len; free() it): the text of each entry
+ * is kept, not the entry (a tree is ~6 times its text). */
+struct json_t *lk_scan_dump_section_ex(char **arrays, size_t *arrays_len);
 
 #endif /* LK_SCAN_H */

@@ -746,6 +746,35 @@ START_TEST(test_scan_dump_section_in_process)
     }
     ck_assert_msg(seen == 7, "held_by incomplete (%d): %s", seen, txt);
     free(txt);
+
+    /* The dump's form of the same scan: the section without its arrays, and
+     * them as text, each entry serialised as it was built. */
+    char *arrays = NULL;
+    size_t alen = 0;
+    json_t *head = lk_scan_dump_section_ex(&arrays, &alen);
+    ck_assert_ptr_nonnull(head);
+    ck_assert_ptr_nonnull(arrays);
+    ck_assert_uint_eq(strlen(arrays), alen);
+    char *wrapped = malloc(alen + 3);
+    ck_assert_ptr_nonnull(wrapped);
+    snprintf(wrapped, alen + 3, "{%s}", arrays);
+    json_error_t jerr;
+    json_t *parsed = json_loads(wrapped, 0, &jerr);
+    ck_assert_msg(parsed != NULL, "arrays text does not parse: %s: %s", jerr.text, arrays);
+    static const char *const keys[3] = {LK_KEY_REACH_SITES, LK_KEY_REACH_STRUCTURES,
+                                        LK_KEY_REACH_HELD_BY};
+    for (int a = 0; a < 3; a++) {
+        ck_assert_ptr_null(json_object_get(head, keys[a]));
+        ck_assert_msg(json_equal(json_object_get(parsed, keys[a]), json_object_get(sec, keys[a])),
+                      "%s differs: %s", keys[a], arrays);
+    }
+    ck_assert_uint_eq(json_object_size(parsed), 3);
+    ck_assert(json_equal(json_object_get(head, LK_KEY_REACH_KINDS),
+                         json_object_get(sec, LK_KEY_REACH_KINDS)));
+    json_decref(parsed);
+    free(wrapped);
+    free(arrays);
+    json_decref(head);
     json_decref(sec);
 
     pthread_mutex_lock(&park_mu);
