@@ -215,6 +215,8 @@ extern bool lk_stack_fast_enabled;
 /* Captures of the calling thread that took the fast walk / the full unwind,
  * and those of the fast ones that the walk memo answered. */
 void lk_stack_walk_stats(uint64_t *fast, uint64_t *slow, uint64_t *memo_hits);
+/* The frame-rule table's home slot of 'pc' (tests: its windows by code region). */
+size_t lk_stack_pc_slot(uintptr_t pc);
 /* Hash f->pc[0..depth) into f->hash. */
 void lk_frames_hash(lk_frames_t *f);
 /* Return the stable id of 'f' (which must be hashed), interning it if new.
