@@ -152,15 +152,17 @@ static __thread uintptr_t tls_stack_lo __attribute__((tls_model("initial-exec"))
 static __thread uintptr_t tls_stack_hi __attribute__((tls_model("initial-exec")));
 static __thread int tls_stack_state __attribute__((tls_model("initial-exec"))); /* 0 ?, 1 ok, 2 no */
 
-/* The pcs of one 16 KiB stretch of code share one 4 KiB window of the table
- * (at random within it), so a program's return addresses, which cluster in
- * its code, touch few of the table's pages: each touched page costs a fault
- * or two (11-14 us each here).  bash -c true: 272 pcs in 36 such stretches,
- * ~170 pages touched when every pc was hashed alone. */
+/* The pcs of one 4 KiB page of code share one 4 KiB window of the table (at
+ * random within it), so a program's return addresses, which cluster in its
+ * code, touch few of the table's pages: each touched page costs a fault or
+ * two (11-14 us each here).  bash -c true: 272 pcs on 64 code pages, ~170
+ * table pages touched when every pc was hashed alone.  Not 16 KiB of code a
+ * window: cc1 has 237 pcs in one such stretch, a window nearly full, whose
+ * probes would pass pc_find's limit; on one page it has at most 74. */
 #define PC_WINDOW_LOG2 8            /* 256 entries of 16 bytes */
 static inline size_t pc_slot(uintptr_t pc)
 {
-    size_t win = (size_t)(((uint64_t)(pc >> 14) * UINT64_C(0x9E3779B97F4A7C15)) >>
+    size_t win = (size_t)(((uint64_t)(pc >> 12) * UINT64_C(0x9E3779B97F4A7C15)) >>
                           (64 - (PC_TABLE_LOG2 - PC_WINDOW_LOG2)));
     size_t in = (size_t)(((uint64_t)pc * UINT64_C(0xC2B2AE3D27D4EB4F)) >> (64 - PC_WINDOW_LOG2));
     return win << PC_WINDOW_LOG2 | in;

@@ -486,29 +486,29 @@ START_TEST(test_stack_memo_stores_on_second_sighting)
 }
 END_TEST
 
-/* The frame-rule table keeps the pcs of one 16 KiB stretch of code in one
- * 4 KiB window (256 entries), at random inside it, and spreads the stretches:
- * a program's pcs cluster, and every page of the table it touches costs a
- * page fault or two. */
+/* The frame-rule table keeps the pcs of one 4 KiB page of code in one 4 KiB
+ * window (256 entries), at random inside it, and spreads the pages: a
+ * program's pcs cluster, and every page of the table it touches costs a page
+ * fault or two. */
 START_TEST(test_stack_pc_table_windows_follow_code)
 {
-    uintptr_t base = (uintptr_t)0x55d0c0de0000;     /* a 16 KiB-aligned stretch */
+    uintptr_t base = (uintptr_t)0x55d0c0de0000;     /* a page of code */
     size_t win = lk_stack_pc_slot(base) >> 8;
     unsigned char seen[256] = {0};
     unsigned distinct = 0;
     uint64_t x = 0x2545F4914F6CDD1DULL;
-    for (int k = 0; k < 200; k++) {     /* 200 return addresses in the stretch */
+    for (int k = 0; k < 200; k++) {     /* 200 return addresses on the page */
         x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-        size_t slot = lk_stack_pc_slot(base + (x & 16383));
+        size_t slot = lk_stack_pc_slot(base + (x & 4095));
         ck_assert_uint_eq(slot >> 8, win);
         distinct += !seen[slot & 255]++;
     }
     ck_assert_uint_ge(distinct, 110);   /* ~139 expected at random: spread in the window */
-    /* 64 other stretches land in many windows */
+    /* 64 other pages land in many windows */
     unsigned char wins[256] = {0};
     unsigned nwins = 0;
     for (uintptr_t r = 1; r <= 64; r++) {
-        size_t w = lk_stack_pc_slot(base + r * 16384 + 40) >> 8;
+        size_t w = lk_stack_pc_slot(base + r * 4096 + 40) >> 8;
         ck_assert_uint_lt(w, 256);
         nwins += !wins[w]++;
     }
