@@ -914,7 +914,7 @@ typedef struct sgroup {
 /* Where a section array's entries go: a json array (the tree: tests and
  * lk_dump_build), or the array's text, each entry serialised as it is built
  * and freed at once (the dump).  A tree of every entry costs ~6 times its
- * text: at bash's exit, ~230 fresh heap pages (11-14 us a fault here). */
+ * text: at bash's exit, ~170 fresh heap pages (11-14 us a fault here). */
 typedef struct entry_sink {
     json_t *arr;                /* tree; NULL: text */
     char *txt;                  /* text: "[e,e" so far (malloc'd) */
