@@ -33,6 +33,7 @@ static struct {
     size_t (*malloc_usable_size)(void *);
     void (*exit_)(int);
     void (*Exit_)(int);
+    int (*sigprocmask)(int, const sigset_t *, sigset_t *);
     /* libstdc++'s operators: only for the new_handler / bad_alloc path */
     void *(*op_new[2][2])(size_t, ...);     /* [array][nothrow], unaligned */
     void *(*op_new_al[2][2])(size_t, size_t, ...);
@@ -107,6 +108,7 @@ static void hooks_boot(void)
     RESOLVE(malloc_usable_size, "malloc_usable_size");
     RESOLVE(exit_, "_exit");
     RESOLVE(Exit_, "_Exit");
+    RESOLVE(sigprocmask, "sigprocmask");
     resolve_cxx();
     lk_real.malloc = real.malloc;
     lk_real.free = real.free;
@@ -330,6 +332,30 @@ static __attribute__((noinline)) void *malloc_hook(size_t n)
     if (lk_unlikely(!booted()))
         return arena_alloc(n, 16);
     ALLOC_HOOK(n, 16, LK_FAMILY_MALLOC, "malloc", real.malloc(n));
+}
+
+/* ### sigprocmask: libunwind's calls inside libleak's unwinds are virtual
+ * (stack.c, lk_stack_sigmask: two system calls a step saved); every other
+ * call is the real one.  Before boot resolved it, pthread_sigmask, which is
+ * what glibc's sigprocmask calls. */
+EXPORT int sigprocmask(int how, const sigset_t *set, sigset_t *old)
+{
+    int rc = lk_stack_sigmask(how, set, old);
+    if (lk_likely(rc > 0)) {
+        int (*fn)(int, const sigset_t *, sigset_t *) =
+            __atomic_load_n(&real.sigprocmask, __ATOMIC_ACQUIRE);
+        if (fn)
+            return fn(how, set, old);
+        rc = pthread_sigmask(how, set, old);
+        if (rc == 0)
+            return 0;
+    } else if (rc == 0) {
+        return 0;
+    } else {
+        rc = EINVAL;
+    }
+    errno = rc;
+    return -1;
 }
 
 EXPORT void *malloc(size_t n)

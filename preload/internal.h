@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/types.h>
@@ -211,6 +212,11 @@ void lk_stack_capture(lk_frames_t *f);
 void lk_stack_capture_lazy(lk_frames_t *f);
 /* The same with libunwind only (no frame-size cache); tests compare the two. */
 void lk_stack_capture_full(lk_frames_t *f);
+/* sigprocmask while this thread is inside one of libleak's unwinds, which
+ * block every signal once: acts on a virtual mask and returns 0 (-1: 'how' is
+ * invalid).  Returns 1 outside them: the caller makes the real call.  For
+ * hooks.c's sigprocmask, which is libunwind's. */
+int lk_stack_sigmask(int how, const sigset_t *set, sigset_t *old);
 extern bool lk_stack_fast_enabled;
 /* Captures of the calling thread that took the fast walk / the full unwind,
  * and those of the fast ones that the walk memo answered. */

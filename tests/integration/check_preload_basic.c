@@ -822,6 +822,30 @@ START_TEST(test_preload_signal_handler_stack)
 }
 END_TEST
 
+/* libleak.so exports sigprocmask (libunwind's calls inside libleak's unwinds
+ * are virtual): the program's calls must behave as without it, and the mask
+ * must be the program's after every allocation, also the ones whose stack
+ * libleak learned with libunwind while SIGALRM kept arriving. */
+START_TEST(test_preload_sigprocmask_unchanged)
+{
+    pl_run_t r;
+    run_both(&r, "pl_sigmask", NULL, NULL, 0);
+    ck_assert_str_eq(r.out, "block: rc 0, old has SIGUSR2 0\n"
+                            "query: rc 0, SIGUSR2 blocked 1\n"
+                            "unblock: rc 0, SIGUSR2 blocked 0\n"
+                            "bad how: rc -1, EINVAL 1\n"
+                            "errno kept: rc 0, 1\n"
+                            "ok\n");
+    pl_check_all(&r);
+    pl_dump_t *d = pl_exit_dump(&r);
+    pl_agg_t a = pl_sites(d, "path_leaf", "malloc");
+    ck_assert_int_eq(a.live_blocks, 64);
+    ck_assert_int_eq(a.live_bytes, 64 * 100 + 63 * 64 / 2);
+    ck_assert_int_ge(pl_int(pl_obj(d->root, LK_KEY_COST), LK_KEY_UNWINDS_LEARNING), 1);
+    pl_run_free(&r);
+}
+END_TEST
+
 START_TEST(test_preload_similar_paths_distinct)
 {
     pl_run_t r;
@@ -990,6 +1014,7 @@ static Suite *preload_basic_suite(void)
     tcase_add_test(tc, test_preload_variable_frame);
     tcase_add_test(tc, test_preload_variable_frame_nofp);
     tcase_add_test(tc, test_preload_signal_handler_stack);
+    tcase_add_test(tc, test_preload_sigprocmask_unchanged);
     tcase_add_test(tc, test_preload_similar_paths_distinct);
     tcase_add_test(tc, test_preload_foreign_stacks);
     tcase_add_test(tc, test_preload_foreign_stack_with_stray_rbp);

@@ -2,7 +2,9 @@
  * seam) and interning: ids stable, append-only, deduplicated, and the same
  * from every thread; libleak's own innermost frames are skipped; the depth
  * limit marks a stack truncated. */
+#include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -600,6 +602,92 @@ START_TEST(test_stack_learning_hands_over_to_fast_walk)
 }
 END_TEST
 
+/* libleak.so's sigprocmask (hooks.c), counting: the test binary's is the one
+ * libunwind calls, as libleak.so's is under the preload.  The first virtual
+ * call raises SIGUSR1, which must wait for the end of the unwind. */
+static int sigmask_virtual, sigmask_real;
+static volatile int raise_in_unwind;
+static volatile sig_atomic_t usr1_seen, usr1_seen_in_unwind = -1;
+
+int sigprocmask(int how, const sigset_t *set, sigset_t *old)
+{
+    int rc = lk_stack_sigmask(how, set, old);
+    if (rc == 0) {
+        sigmask_virtual++;
+        if (raise_in_unwind) {
+            raise_in_unwind = 0;
+            raise(SIGUSR1);
+            usr1_seen_in_unwind = usr1_seen;
+        }
+        return 0;
+    }
+    if (rc < 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    sigmask_real++;
+    rc = pthread_sigmask(how, set, old);
+    if (rc != 0) {
+        errno = rc;
+        return -1;
+    }
+    return 0;
+}
+
+static void on_usr1(int sig)
+{
+    (void)sig;
+    usr1_seen = 1;
+}
+
+static __attribute__((noinline)) void capture_full_here(lk_frames_t *f)
+{
+    lk_stack_capture_full(f);
+    __asm__ volatile("" ::: "memory");      /* no tail call */
+}
+
+/* A libunwind walk blocks every signal once: its own sigprocmask calls (two a
+ * step) are all virtual, none reaches the kernel, a signal raised meanwhile
+ * is delivered at the end, and the thread's mask is as before. */
+START_TEST(test_stack_unwind_masks_signals_once)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_usr1;
+    sigemptyset(&sa.sa_mask);
+    ck_assert_int_eq(sigaction(SIGUSR1, &sa, NULL), 0);
+    sigset_t usr2, before, after;
+    sigemptyset(&usr2);
+    sigaddset(&usr2, SIGUSR2);
+    ck_assert_int_eq(pthread_sigmask(SIG_BLOCK, &usr2, NULL), 0);
+    ck_assert_int_eq(pthread_sigmask(SIG_SETMASK, NULL, &before), 0);
+
+    sigmask_virtual = sigmask_real = 0;
+    usr1_seen = 0;
+    raise_in_unwind = 1;
+    lk_frames_t f;
+    capture_full_here(&f);
+    ck_assert_uint_ge(f.depth, 3);
+    ck_assert_int_gt(sigmask_virtual, 0);       /* libunwind masks signals ... */
+    ck_assert_int_eq(sigmask_real, 0);          /* ... but not in the kernel */
+    ck_assert_int_eq(usr1_seen_in_unwind, 0);   /* SIGUSR1 waited ... */
+    ck_assert_int_eq(usr1_seen, 1);             /* ... until the walk was over */
+    ck_assert_int_eq(pthread_sigmask(SIG_SETMASK, NULL, &after), 0);
+    for (int sig = 1; sig < NSIG; sig++)
+        ck_assert_int_eq(sigismember(&after, sig), sigismember(&before, sig));
+
+    /* outside an unwind, every call is the real one */
+    sigset_t usr1, cur;
+    sigemptyset(&usr1);
+    sigaddset(&usr1, SIGUSR1);
+    ck_assert_int_eq(sigprocmask(SIG_BLOCK, &usr1, NULL), 0);
+    ck_assert_int_eq(pthread_sigmask(SIG_SETMASK, NULL, &cur), 0);
+    ck_assert_int_eq(sigismember(&cur, SIGUSR1), 1);
+    ck_assert_int_eq(sigmask_real, 1);
+    ck_assert_int_eq(sigprocmask(SIG_SETMASK, &before, NULL), 0);
+}
+END_TEST
+
 static void *thread_walks(void *arg)
 {
     (void)arg;
@@ -651,6 +739,7 @@ static Suite *stack_suite(void)
     tcase_add_test(tc, test_stack_fast_walk_truncation_matches);
     tcase_add_test(tc, test_stack_learning_hands_over_to_fast_walk);
     tcase_add_test(tc, test_stack_fast_walk_threads);
+    tcase_add_test(tc, test_stack_unwind_masks_signals_once);
     suite_add_tcase(s, tc);
     return s;
 }
