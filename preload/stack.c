@@ -156,11 +156,12 @@ void lk_frames_hash(lk_frames_t *f)
  * the unwinder's and libleak's innermost frames by address range. */
 static void capture_by_range(lk_frames_t *f, int max)
 {
-    sigset_t saved;
-    bool masked;
-    unwind_enter(&saved, &masked);
+    /* no unwind_enter: unw_backtrace's own trace cache takes no lock on a
+     * hit, so blocking signals here would add two system calls, not save
+     * them (LIBLEAK_FAST_UNWIND=0 on cc1: 0.28 -> 0.42 s) */
+    pthread_rwlock_rdlock(&unwind_lock);
     int n = lk_stack_backtrace((void **)f->pc, max + LK_SKIP_MAX + 1);
-    unwind_leave(&saved, masked);
+    pthread_rwlock_unlock(&unwind_lock);
     if (n < 0)
         n = 0;
     /* Innermost come the unwinder's own frames (unw_backtrace), then
