@@ -335,38 +335,62 @@ static int module_cb(struct dl_phdr_info *info, size_t size, void *arg)
  * writes them entry by entry (write_dump), so that neither exists whole in
  * memory: as one tree the dump was 7x the file (1.2 MB and 315 page faults for
  * bench churn's 180 KB exit dump).  These build one entry each. */
-static json_t *stack_json(uint32_t id)
+/* Stack 'id' as an entry of the stacks array.  -1 if it does not exist. */
+static int stack_entry(lk_jw_t *w, uint32_t id)
 {
     const lk_stack_t *st = lk_stack_get(id);
-    json_t *o = st ? json_object() : NULL, *fr = o ? json_array() : NULL;
-    if (!fr) {
-        json_decref(o);
-        return NULL;
-    }
-    json_object_set_new(o, LK_KEY_ID, json_integer(id));
+    if (!st)
+        return -1;
+    lk_jw_object(w, NULL);
+    lk_jw_int(w, LK_KEY_ID, id);
+    lk_jw_array(w, LK_KEY_FRAMES);
     for (uint32_t i = 0; i < st->depth; i++)
-        json_array_append_new(fr, hex(st->pc[i]));
-    json_object_set_new(o, LK_KEY_FRAMES, fr);
-    json_object_set_new(o, LK_KEY_TRUNCATED, json_boolean(st->truncated));
-    return o;
+        lk_jw_hex(w, NULL, st->pc[i]);
+    lk_jw_close(w);
+    lk_jw_bool(w, LK_KEY_TRUNCATED, st->truncated);
+    lk_jw_close(w);
+    return 0;
 }
 
-/* NULL also for a site created but whose first insert was dropped. */
-static json_t *site_json(const lk_site_t *s)
+static void jw_u64(lk_jw_t *w, const char *key, uint64_t v)
 {
-    json_t *o = s->total_blocks != 0 ? json_object() : NULL;
-    if (!o)
-        return NULL;
-    json_object_set_new(o, LK_KEY_STACK, json_integer(s->stack));
-    json_object_set_new(o, LK_KEY_FAMILY, json_string(family_name((int)s->family)));
-    json_object_set_new(o, LK_KEY_LIVE_BLOCKS, u64(s->total_blocks - s->freed_blocks));
-    json_object_set_new(o, LK_KEY_LIVE_BYTES, u64(s->live_bytes));
-    json_object_set_new(o, LK_KEY_TOTAL_BLOCKS, u64(s->total_blocks));
-    json_object_set_new(o, LK_KEY_TOTAL_BYTES, u64(s->total_bytes));
-    json_object_set_new(o, LK_KEY_FREED_BLOCKS, u64(s->freed_blocks));
-    json_object_set_new(o, LK_KEY_PEAK_LIVE_BYTES, u64(s->peak_live_bytes));
-    json_object_set_new(o, LK_KEY_MAX_REQUEST, u64(s->max_request_bytes));
-    return o;
+    lk_jw_int(w, key, v > (uint64_t)INT64_MAX ? INT64_MAX : (json_int_t)v);
+}
+
+/* Site 's' as an entry of the sites array; nothing for a site created but
+ * whose first insert was dropped. */
+static void site_entry(lk_jw_t *w, const lk_site_t *s)
+{
+    if (s->total_blocks == 0)
+        return;
+    lk_jw_object(w, NULL);
+    lk_jw_int(w, LK_KEY_STACK, s->stack);
+    lk_jw_str(w, LK_KEY_FAMILY, family_name((int)s->family));
+    jw_u64(w, LK_KEY_LIVE_BLOCKS, s->total_blocks - s->freed_blocks);
+    jw_u64(w, LK_KEY_LIVE_BYTES, s->live_bytes);
+    jw_u64(w, LK_KEY_TOTAL_BLOCKS, s->total_blocks);
+    jw_u64(w, LK_KEY_TOTAL_BYTES, s->total_bytes);
+    jw_u64(w, LK_KEY_FREED_BLOCKS, s->freed_blocks);
+    jw_u64(w, LK_KEY_PEAK_LIVE_BYTES, s->peak_live_bytes);
+    jw_u64(w, LK_KEY_MAX_REQUEST, s->max_request_bytes);
+    lk_jw_close(w);
+}
+
+/* The stacks array's entries, then the sites', through 'w' (text or tree);
+ * each returns 0 or -1. */
+static int stack_entries(lk_jw_t *w, uint32_t nstacks)
+{
+    for (uint32_t id = 0; id < nstacks && !w->err; id++)
+        if (stack_entry(w, id) != 0)
+            w->err = 1;
+    return lk_jw_end(w);
+}
+
+static int site_entries(lk_jw_t *w, const lk_site_t *sites, uint32_t nsites)
+{
+    for (uint32_t i = 0; i < nsites && !w->err; i++)
+        site_entry(w, &sites[i]);
+    return lk_jw_end(w);
 }
 
 static json_t *build_mismatches(void)
@@ -561,10 +585,11 @@ json_t *lk_dump_build(int trigger, const char *label, unsigned seq)
     if (dump_parts_build(&p, trigger, label, seq) != 0)
         return NULL;
     json_t *st = json_array(), *si = json_array();
-    for (uint32_t id = 0; id < p.nstacks; id++)
-        json_array_append_new(st, stack_json(id));
-    for (uint32_t i = 0; i < p.nsites; i++)
-        json_array_append_new(si, site_json(&p.sites[i]));
+    lk_jw_t jw;
+    lk_jw_tree(&jw, st);
+    stack_entries(&jw, p.nstacks);
+    lk_jw_tree(&jw, si);
+    site_entries(&jw, p.sites, p.nsites);
     json_object_set_new(p.root, LK_KEY_STACKS, st);
     json_object_set_new(p.root, LK_KEY_SITES, si);
     if (p.reach) {
@@ -641,19 +666,6 @@ static int put(writer_t *w, const char *s)
     return dump_cb(s, strlen(s), w);
 }
 
-/* One entry of a streamed array ('first' or after a comma); NULL is out of
- * memory.  Freed at once: the next entry reuses its memory. */
-static int put_entry(writer_t *w, json_t *j, bool first)
-{
-    if (!j) {
-        w->err = w->err ? w->err : ENOMEM;
-        return -1;
-    }
-    int rc = (first ? 0 : put(w, ",")) != 0 ? -1 : json_dump_callback(j, dump_cb, w, JSON_COMPACT);
-    json_decref(j);
-    return rc;
-}
-
 /* The dump as JSON: the root object without its closing brace, then the
  * reachability section (its arrays from their text), then the two growing
  * arrays entry by entry.  Returns 0 or -1 (w->err, else EIO). */
@@ -675,22 +687,21 @@ static int write_dump(writer_t *w, const dump_parts_t *p)
         if (put(w, ",") != 0 || dump_cb(p->reach_arrays, p->reach_len, w) != 0 || put(w, "}") != 0)
             return -1;
     }
+    /* the two arrays entry by entry, written as text by lk_jw */
     if (put(w, ",\"" LK_KEY_STACKS "\":[") != 0)
         return -1;
-    for (uint32_t id = 0; id < p->nstacks; id++)
-        if (put_entry(w, stack_json(id), id == 0) != 0)
-            return -1;
-    if (put(w, "],\"" LK_KEY_SITES "\":[") != 0)
-        return -1;
-    bool first = true;
-    for (uint32_t i = 0; i < p->nsites; i++) {
-        if (p->sites[i].total_blocks == 0)
-            continue;               /* site_json's NULL that is not an error */
-        if (put_entry(w, site_json(&p->sites[i]), first) != 0)
-            return -1;
-        first = false;
-    }
+    lk_jw_t jw;
+    lk_jw_text(&jw, dump_cb, w);
+    if (stack_entries(&jw, p->nstacks) != 0 || put(w, "],\"" LK_KEY_SITES "\":[") != 0)
+        goto out_fail;
+    lk_jw_text(&jw, dump_cb, w);
+    if (site_entries(&jw, p->sites, p->nsites) != 0)
+        goto out_fail;
     return put(w, "]}\n");
+out_fail:
+    if (w->err == 0)
+        w->err = ENOMEM;        /* an entry, not the file: this dump is lost, not the next */
+    return -1;
 }
 
 /* Write the dump to '<dir>/libleak.<pid>.<seq>.<trigger>.json' through a .tmp

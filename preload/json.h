@@ -11,7 +11,9 @@
 #define LK_JSON_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct lk_json_api {
     json_t *(*object)(void);
@@ -66,6 +68,46 @@ static inline void lkj_decref(json_t *j)
     if (j && j->refcount != (size_t)-1 && __atomic_sub_fetch(&j->refcount, 1, __ATOMIC_ACQ_REL) == 0)
         lkj()->delete_(j);
 }
+
+/* ### lk_jw: the dump's big arrays, written as JSON text without a tree
+ * jansson's encoder takes ~3 us an entry of the dump's big arrays, whatever
+ * the tree (gcc's cc1: 60 of its exit dump's ~90 ms went to 8,370 stacks and
+ * sites).  Their entries are objects and arrays of integers, booleans,
+ * "0x..." strings and names from fixed tables, which lk_jw writes itself
+ * (~0.2 us an entry).  Any other string goes through jansson (a json_string,
+ * dumped alone), so escaping and the UTF-8 check stay jansson's: a string it
+ * refuses leaves its key out, as json_object_set_new does.  The same calls
+ * build a tree when the writer is made with lk_jw_tree (tests, and
+ * lk_dump_build): check_dump and check_scan compare the two.  The output is
+ * jansson's JSON_COMPACT byte for byte. */
+#define LK_JW_DEPTH 6
+typedef struct lk_jw {
+    json_dump_callback_t cb;    /* text: where it goes; NULL: a tree */
+    void *arg;
+    int depth;                  /* open containers, the root included */
+    bool comma[LK_JW_DEPTH];    /* text: a value was written at this depth */
+    char close[LK_JW_DEPTH];    /* text: '}' or ']' */
+    json_t *node[LK_JW_DEPTH];  /* tree: the open containers (borrowed) */
+    int err;                    /* a callback failed, or out of memory */
+    size_t len;
+    char buf[1024];
+} lk_jw_t;
+
+/* A writer of values at the top level of a JSON array whose '[' the caller
+ * wrote ('cb' gets the text), or into the json array 'arr' (borrowed). */
+void lk_jw_text(lk_jw_t *w, json_dump_callback_t cb, void *arg);
+void lk_jw_tree(lk_jw_t *w, json_t *arr);
+/* Values: 'key' names them inside an object, and is NULL inside an array. */
+void lk_jw_object(lk_jw_t *w, const char *key);     /* opens an object */
+void lk_jw_array(lk_jw_t *w, const char *key);      /* opens an array */
+void lk_jw_close(lk_jw_t *w);                       /* closes the innermost */
+void lk_jw_int(lk_jw_t *w, const char *key, json_int_t v);
+void lk_jw_hex(lk_jw_t *w, const char *key, uint64_t v);        /* "0x1f" */
+void lk_jw_bool(lk_jw_t *w, const char *key, bool v);
+void lk_jw_null(lk_jw_t *w, const char *key);
+void lk_jw_str(lk_jw_t *w, const char *key, const char *s);     /* NULL: null */
+/* Flush the text; returns 0, or -1 if anything failed. */
+int lk_jw_end(lk_jw_t *w);
 
 #ifndef LK_JSON_NO_RENAME
 #undef json_boolean

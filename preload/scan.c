@@ -884,13 +884,6 @@ static const char *family_name(unsigned f)
     return f < sizeof family_names / sizeof family_names[0] ? family_names[f] : "unknown";
 }
 
-static json_t *hex(uintptr_t v)
-{
-    char s[24];
-    snprintf(s, sizeof s, "0x%lx", (unsigned long)v);
-    return json_string(s);
-}
-
 /* ### structures: group lost blocks by head, then group heads by shape
  * (head site, cycle flags, set of member sites) */
 
@@ -912,14 +905,17 @@ typedef struct sgroup {
 } sgroup_t;
 
 /* Where a section array's entries go: a json array (the tree: tests and
- * lk_dump_build), or the array's text, each entry serialised as it is built
- * and freed at once (the dump).  A tree of every entry costs ~6 times its
- * text: at bash's exit, ~170 fresh heap pages (11-14 us a fault here). */
+ * lk_dump_build), or the array's text (the dump), written by lk_jw (json.h)
+ * without a tree: a tree of every entry cost ~6 times its text (at bash's
+ * exit, ~170 fresh heap pages, 11-14 us a fault here), and jansson's encoder
+ * ~3 us an entry (bash's 393 held_by entries: 1.1 ms).  Entries go through
+ * 'w' in both cases. */
 typedef struct entry_sink {
     json_t *arr;                /* tree; NULL: text */
     char *txt;                  /* text: "[e,e" so far (malloc'd) */
     size_t len, cap;
     int oom;
+    lk_jw_t w;                  /* writes the entries */
 } entry_sink_t;
 
 /* Grows by malloc, copy and free (no realloc): at exit the dump's memory may
@@ -944,34 +940,30 @@ static int sink_text_cb(const char *data, size_t size, void *arg)
 
 static void sink_init(entry_sink_t *s, int text)
 {
-    memset(s, 0, sizeof *s);
+    memset(s, 0, offsetof(entry_sink_t, w));
     if (!text) {
         s->arr = json_array();
         s->oom = !s->arr;
-    } else if (sink_text_cb("[", 1, s) != 0) {
-        s->oom = 1;
+        lk_jw_tree(&s->w, s->arr);
+    } else {
+        s->oom = sink_text_cb("[", 1, s) != 0;
+        lk_jw_text(&s->w, sink_text_cb, s);
     }
 }
 
-/* Add entry 'e' (NULL: out of memory), and drop the caller's reference. */
-static void sink_add(entry_sink_t *s, json_t *e)
+/* The entries are all written: flush them.  0, or -1 (out of memory). */
+static int sink_done(entry_sink_t *s)
 {
-    if (!e || s->oom) {
+    if (lk_jw_end(&s->w) != 0)
         s->oom = 1;
-    } else if (s->arr) {
-        json_array_append(s->arr, e);
-    } else if ((s->len > 1 && sink_text_cb(",", 1, s) != 0) ||
-               json_dump_callback(e, sink_text_cb, s, JSON_COMPACT) != 0) {
-        s->oom = 1;
-    }
-    json_decref(e);
+    return s->oom ? -1 : 0;
 }
 
 static void sink_free(entry_sink_t *s)
 {
     json_decref(s->arr);
     free(s->txt);
-    memset(s, 0, sizeof *s);
+    memset(s, 0, offsetof(entry_sink_t, w));
 }
 
 static int build_structures(const lk_scan_block_t *b, size_t n, const lk_scan_json_limits_t *lim,
@@ -1060,46 +1052,37 @@ static int build_structures(const lk_scan_block_t *b, size_t n, const lk_scan_js
         }
         sgroup_t *g = &sg[row->first];
         const lk_scan_block_t *head = &b[groups.rows[row->first].first];
-        json_t *o = json_object();
-        json_t *mem = json_array();
-        if (!o || !mem) {
-            json_decref(o);
-            json_decref(mem);
-            free(sorted);
-            goto out_fail;
-        }
-        json_object_set_new(o, LK_KEY_REACH_HEAD_STACK, json_integer(head->stack_id));
-        json_object_set_new(o, LK_KEY_REACH_HEAD_FAMILY, json_string(family_name(head->family)));
-        json_object_set_new(o, LK_KEY_REACH_CYCLE, json_boolean(head->flags & LK_SCAN_F_CYCLE));
-        json_object_set_new(o, LK_KEY_REACH_HEAD_IN_CYCLE,
-                            json_boolean(head->flags & LK_SCAN_F_HEAD_CYC));
-        json_object_set_new(o, LK_KEY_REACH_COUNT, json_integer((json_int_t)row->count));
-        json_object_set_new(o, LK_KEY_REACH_BLOCKS, json_integer((json_int_t)row->blocks));
-        json_object_set_new(o, LK_KEY_REACH_BYTES, json_integer((json_int_t)row->bytes));
+        lk_jw_t *w = &arr->w;
+        lk_jw_object(w, NULL);
+        lk_jw_int(w, LK_KEY_REACH_HEAD_STACK, head->stack_id);
+        lk_jw_str(w, LK_KEY_REACH_HEAD_FAMILY, family_name(head->family));
+        lk_jw_bool(w, LK_KEY_REACH_CYCLE, head->flags & LK_SCAN_F_CYCLE);
+        lk_jw_bool(w, LK_KEY_REACH_HEAD_IN_CYCLE, head->flags & LK_SCAN_F_HEAD_CYC);
+        lk_jw_int(w, LK_KEY_REACH_COUNT, (json_int_t)row->count);
+        lk_jw_int(w, LK_KEY_REACH_BLOCKS, (json_int_t)row->blocks);
+        lk_jw_int(w, LK_KEY_REACH_BYTES, (json_int_t)row->bytes);
         if (g->members.n > 1)
             qsort(g->members.rows, g->members.n, sizeof *g->members.rows, cmp_row_bytes);
+        lk_jw_array(w, LK_KEY_REACH_MEMBERS);
         for (size_t j = 0; j < g->members.n; j++) {
             const agg_row_t *mr = &g->members.rows[j];
-            json_t *e = json_object();
-            if (!e) continue;
-            json_object_set_new(e, LK_KEY_STACK, json_integer((json_int_t)(mr->k0 >> 8)));
-            json_object_set_new(e, LK_KEY_FAMILY, json_string(family_name(mr->k0 & 0xff)));
-            json_object_set_new(e, LK_KEY_REACH_BLOCKS, json_integer((json_int_t)mr->blocks));
-            json_object_set_new(e, LK_KEY_REACH_BYTES, json_integer((json_int_t)mr->bytes));
-            json_array_append_new(mem, e);
+            lk_jw_object(w, NULL);
+            lk_jw_int(w, LK_KEY_STACK, (json_int_t)(mr->k0 >> 8));
+            lk_jw_str(w, LK_KEY_FAMILY, family_name(mr->k0 & 0xff));
+            lk_jw_int(w, LK_KEY_REACH_BLOCKS, (json_int_t)mr->blocks);
+            lk_jw_int(w, LK_KEY_REACH_BYTES, (json_int_t)mr->bytes);
+            lk_jw_close(w);
         }
         if (g->omitted_blocks) {
-            json_t *e = json_object();
-            if (e) {
-                json_object_set_new(e, LK_KEY_STACK, json_null());
-                json_object_set_new(e, LK_KEY_FAMILY, json_null());
-                json_object_set_new(e, LK_KEY_REACH_BLOCKS, json_integer((json_int_t)g->omitted_blocks));
-                json_object_set_new(e, LK_KEY_REACH_BYTES, json_integer((json_int_t)g->omitted_bytes));
-                json_array_append_new(mem, e);
-            }
+            lk_jw_object(w, NULL);
+            lk_jw_null(w, LK_KEY_STACK);
+            lk_jw_null(w, LK_KEY_FAMILY);
+            lk_jw_int(w, LK_KEY_REACH_BLOCKS, (json_int_t)g->omitted_blocks);
+            lk_jw_int(w, LK_KEY_REACH_BYTES, (json_int_t)g->omitted_bytes);
+            lk_jw_close(w);
         }
-        json_object_set_new(o, LK_KEY_REACH_MEMBERS, mem);
-        sink_add(arr, o);
+        lk_jw_close(w);         /* members */
+        lk_jw_close(w);
     }
     free(sorted);
     json_object_set_new(omitted, LK_KEY_REACH_COUNT, json_integer((json_int_t)om_count));
@@ -1157,22 +1140,22 @@ static int build_held_by(const lk_scan_block_t *b, size_t n, const lk_scan_root_
         }
         const lk_scan_holder_t *h = &res->holders[row->first];
         const lk_scan_root_t *r = &roots[h->root];
-        json_t *o = json_object();
-        if (!o) continue;
-        json_object_set_new(o, LK_KEY_REACH_ROOT, json_string(root_names[r->kind & 3]));
+        lk_jw_t *w = &arr->w;
+        lk_jw_object(w, NULL);
+        lk_jw_str(w, LK_KEY_REACH_ROOT, root_names[r->kind & 3]);
         if (r->kind == LK_ROOT_GLOBAL) {
-            json_object_set_new(o, LK_KEY_REACH_MODULE, r->module ? json_string(r->module) : json_null());
-            json_object_set_new(o, LK_KEY_REACH_ADDRESS, hex(h->addr));
-            json_object_set_new(o, LK_KEY_REACH_OFFSET, hex(h->addr - r->base));
+            lk_jw_str(w, LK_KEY_REACH_MODULE, r->module);
+            lk_jw_hex(w, LK_KEY_REACH_ADDRESS, h->addr);
+            lk_jw_hex(w, LK_KEY_REACH_OFFSET, h->addr - r->base);
         } else {
-            json_object_set_new(o, LK_KEY_REACH_TID, json_integer(r->tid));
+            lk_jw_int(w, LK_KEY_REACH_TID, r->tid);
         }
-        json_object_set_new(o, LK_KEY_REACH_KIND, json_string(kind_names[(row->k1 >> 40) & 3]));
-        json_object_set_new(o, LK_KEY_STACK, json_integer((json_int_t)(row->k1 & 0xffffffffu)));
-        json_object_set_new(o, LK_KEY_FAMILY, json_string(family_name((row->k1 >> 32) & 0xff)));
-        json_object_set_new(o, LK_KEY_REACH_BLOCKS, json_integer((json_int_t)row->blocks));
-        json_object_set_new(o, LK_KEY_REACH_BYTES, json_integer((json_int_t)row->bytes));
-        sink_add(arr, o);
+        lk_jw_str(w, LK_KEY_REACH_KIND, kind_names[(row->k1 >> 40) & 3]);
+        lk_jw_int(w, LK_KEY_STACK, (json_int_t)(row->k1 & 0xffffffffu));
+        lk_jw_str(w, LK_KEY_FAMILY, family_name((row->k1 >> 32) & 0xff));
+        lk_jw_int(w, LK_KEY_REACH_BLOCKS, (json_int_t)row->blocks);
+        lk_jw_int(w, LK_KEY_REACH_BYTES, (json_int_t)row->bytes);
+        lk_jw_close(w);
     }
     agg_table_free(&t);
     json_object_set_new(omitted, LK_KEY_REACH_COUNT, json_integer((json_int_t)om_n));
@@ -1220,20 +1203,22 @@ static json_t *build_section(const lk_scan_block_t *b, size_t n, const lk_scan_r
     }
     if (t.n > 1) qsort(t.rows, t.n, sizeof *t.rows, cmp_row_bytes);
     for (size_t i = 0; i < t.n; i++) {
-        json_t *e = blocks_bytes(t.rows[i].blocks, t.rows[i].bytes);
-        if (e) {
-            json_object_set_new(e, LK_KEY_STACK, json_integer((json_int_t)(t.rows[i].k0 & 0xffffffffu)));
-            json_object_set_new(e, LK_KEY_FAMILY, json_string(family_name((t.rows[i].k0 >> 32) & 0xff)));
-            json_object_set_new(e, LK_KEY_REACH_KIND, json_string(kind_names[(t.rows[i].k0 >> 40) & 3]));
-        }
-        sink_add(&sk[0], e);
+        lk_jw_t *w = &sk[0].w;
+        lk_jw_object(w, NULL);
+        lk_jw_int(w, LK_KEY_REACH_BLOCKS, (json_int_t)t.rows[i].blocks);
+        lk_jw_int(w, LK_KEY_REACH_BYTES, (json_int_t)t.rows[i].bytes);
+        lk_jw_int(w, LK_KEY_STACK, (json_int_t)(t.rows[i].k0 & 0xffffffffu));
+        lk_jw_str(w, LK_KEY_FAMILY, family_name((t.rows[i].k0 >> 32) & 0xff));
+        lk_jw_str(w, LK_KEY_REACH_KIND, kind_names[(t.rows[i].k0 >> 40) & 3]);
+        lk_jw_close(w);
     }
     for (int k = 0; k < 4; k++) {
         json_object_set_new(kinds, kind_names[k], blocks_bytes(res->kind_blocks[k], res->kind_bytes[k]));
         json_object_set_new(rb, root_names[k], json_integer((json_int_t)res->root_bytes[k]));
     }
-    if (sk[0].oom || build_structures(b, n, lim, s_om, &sk[1]) != 0 ||
-        build_held_by(b, n, roots, nroots, res, lim, h_om, &sk[2]) != 0)
+    if (sink_done(&sk[0]) != 0 || build_structures(b, n, lim, s_om, &sk[1]) != 0 ||
+        sink_done(&sk[1]) != 0 || build_held_by(b, n, roots, nroots, res, lim, h_om, &sk[2]) != 0 ||
+        sink_done(&sk[2]) != 0)
         goto out_fail;
 
     json_object_set_new(o, LK_KEY_REACH_LIVE_BLOCKS, json_integer((json_int_t)n));

@@ -452,6 +452,107 @@ START_TEST(test_dump_streams_many_stacks_and_sites)
 }
 END_TEST
 
+/* lk_jw writes the dump's big arrays as text without a tree (json.h): its
+ * text must be what jansson writes (JSON_COMPACT) for the tree the same calls
+ * build, byte for byte, for every kind of value, strings that need escaping
+ * included (those go through jansson), across flushes of its 1 KiB buffer. */
+typedef struct text_buf {
+    char *p;
+    size_t len;
+} text_buf_t;
+
+static int collect(const char *d, size_t n, void *arg)
+{
+    text_buf_t *b = arg;
+    char *q = realloc(b->p, b->len + n + 1);
+    if (!q)
+        return -1;
+    memcpy(q + b->len, d, n);
+    b->p = q;
+    b->len += n;
+    b->p[b->len] = '\0';
+    return 0;
+}
+
+static int refuse(const char *d, size_t n, void *arg)
+{
+    (void)d, (void)n, (void)arg;
+    return -1;
+}
+
+static void jw_sample(lk_jw_t *w)
+{
+    static char longs[3000];
+    memset(longs, 'x', sizeof longs - 1);
+    lk_jw_object(w, NULL);
+    lk_jw_int(w, "zero", 0);
+    lk_jw_int(w, "neg", -42);
+    lk_jw_int(w, "min", INT64_MIN);
+    lk_jw_int(w, "max", INT64_MAX);
+    lk_jw_hex(w, "h0", 0);
+    lk_jw_hex(w, "hmax", UINT64_MAX);
+    lk_jw_hex(w, "h", 0x7f00deadbeefu);
+    lk_jw_bool(w, "t", true);
+    lk_jw_bool(w, "f", false);
+    lk_jw_null(w, "n");
+    lk_jw_str(w, "plain", "/usr/lib/x86_64-linux-gnu/libc.so.6 ~!{}[]:,");
+    lk_jw_str(w, "nul", NULL);
+    lk_jw_str(w, "quote", "say \"hi\"");
+    lk_jw_str(w, "backslash", "C:\\dir/x");
+    lk_jw_str(w, "ctl", "tab\there\nnl\x01\x1f\x7f");
+    lk_jw_str(w, "utf8", "caf\xc3\xa9 \xe2\x82\xac");
+    lk_jw_str(w, "bad", "\xff\xfe not UTF-8");  /* left out, as in a tree */
+    lk_jw_array(w, "arr");
+    for (unsigned i = 0; i < 300; i++)
+        lk_jw_hex(w, NULL, 0x400000 + 0x1000 * (uint64_t)i + i);
+    lk_jw_object(w, NULL);
+    lk_jw_array(w, "empty");
+    lk_jw_close(w);
+    lk_jw_close(w);
+    lk_jw_close(w);
+    lk_jw_str(w, "long", longs);
+    lk_jw_close(w);
+    lk_jw_int(w, NULL, 7);
+    lk_jw_object(w, NULL);
+    lk_jw_close(w);
+}
+
+START_TEST(test_jw_text_is_janssons_compact_dump)
+{
+    text_buf_t b = { NULL, 0 };
+    ck_assert_int_eq(collect("[", 1, &b), 0);
+    lk_jw_t w;
+    lk_jw_text(&w, collect, &b);
+    jw_sample(&w);
+    ck_assert_int_eq(lk_jw_end(&w), 0);
+    ck_assert_int_eq(collect("]", 1, &b), 0);
+
+    json_t *tree = json_array();
+    lk_jw_tree(&w, tree);
+    jw_sample(&w);
+    ck_assert_int_eq(lk_jw_end(&w), 0);
+    ck_assert_uint_eq(json_array_size(tree), 3);
+    ck_assert_ptr_null(json_object_get(json_array_get(tree, 0), "bad"));
+    ck_assert_ptr_nonnull(json_object_get(json_array_get(tree, 0), "utf8"));
+    char *want = json_dumps(tree, JSON_COMPACT);
+    ck_assert_ptr_nonnull(want);
+    ck_assert_uint_gt(strlen(want), 3 * sizeof w.buf);
+    size_t at = 0;
+    while (b.p[at] && b.p[at] == want[at])
+        at++;
+    ck_assert_msg(b.p[at] == want[at], "lk_jw's text differs from jansson's at byte %zu: %.40s | %.40s",
+                  at, b.p + at, want + at);
+
+    /* a callback that fails: lk_jw_end says so */
+    lk_jw_text(&w, refuse, NULL);
+    jw_sample(&w);
+    ck_assert_int_eq(lk_jw_end(&w), -1);
+    free(want);
+    free(b.p);
+    json_decref(tree);
+}
+END_TEST
+
 /* Free the process-wide tables (stack keys, uthash tables, groups), so that
  * LeakSanitizer sees no leak: they live in memory it does not scan (mmap). */
 static void teardown_core(void)
@@ -476,6 +577,7 @@ static Suite *dump_suite(void)
     tcase_add_test(tc, test_dump_dropped_marks_incomplete);
     tcase_add_test(tc, test_dump_timeline_bounded_and_merged);
     tcase_add_test(tc, test_dump_streams_many_stacks_and_sites);
+    tcase_add_test(tc, test_jw_text_is_janssons_compact_dump);
     suite_add_tcase(s, tc);
     return s;
 }
