@@ -475,7 +475,7 @@ static json_t *build_timeline(void)
 }
 
 /* A dump before its two growing arrays: 'root' holds everything else, 'sites'
- * the site snapshot (lk_real_free) the sites array is written from. */
+ * the site snapshot (mmap'd, nsites of them) the sites array is written from. */
 typedef struct dump_parts {
     json_t *root;
     lk_site_t *sites;

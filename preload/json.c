@@ -152,19 +152,22 @@ static void jw_prefix(lk_jw_t *w, const char *key)
     }
 }
 
-/* Tree: add 'v' (owned) to the innermost container. */
-static void jw_add(lk_jw_t *w, const char *key, json_t *v)
+/* Tree: add 'v' (owned) to the innermost container.  False when it could
+ * not be (v is freed then, and the writer fails). */
+static bool jw_add(lk_jw_t *w, const char *key, json_t *v)
 {
     json_t *parent = w->node[w->depth - 1];
     if (!v || !parent) {
         lkj_decref(v);
         w->err = 1;
-        return;
+        return false;
     }
-    if (key)
-        lkj_object_set_new(parent, key, v);
-    else
-        lkj_array_append_new(parent, v);
+    /* the _new calls free v when they fail */
+    if ((key ? lkj_object_set_new(parent, key, v) : lkj_array_append_new(parent, v)) != 0) {
+        w->err = 1;
+        return false;
+    }
+    return true;
 }
 
 static void jw_open(lk_jw_t *w, const char *key, bool object)
@@ -180,8 +183,7 @@ static void jw_open(lk_jw_t *w, const char *key, bool object)
         w->comma[w->depth] = false;
     } else {
         json_t *c = object ? lkj_object() : lkj_array();
-        jw_add(w, key, c);
-        w->node[w->depth] = c;
+        w->node[w->depth] = jw_add(w, key, c) ? c : NULL;   /* borrowed from its parent */
     }
     w->depth++;
 }

@@ -96,16 +96,17 @@ static void *big_alloc(size_t len)
     len = big_len(len);
     if (len >= BIG_HUGE) {
         char *m = mmap(NULL, len + BIG_HUGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (m == MAP_FAILED) return NULL;
+        if (m == MAP_FAILED) goto small;    /* address space is short: no alignment */
         char *a = (char *)(((uintptr_t)m + BIG_HUGE - 1) & ~(uintptr_t)(BIG_HUGE - 1));
         if (a > m) munmap(m, (size_t)(a - m));
-        if (m + BIG_HUGE > a) munmap(a + len, (size_t)(m + BIG_HUGE - a));
+        munmap(a + len, (size_t)(m + BIG_HUGE - a));   /* a < m + BIG_HUGE */
         madvise(a, len, MADV_HUGEPAGE);
 #ifdef MADV_POPULATE_WRITE
         madvise(a, len, MADV_POPULATE_WRITE);   /* before Linux 5.14: EINVAL, faults as used */
 #endif
         return a;
     }
+small:;
     void *m = mmap(NULL, len, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
     return m == MAP_FAILED ? NULL : m;

@@ -80,9 +80,13 @@ int lk_stack_sigmask(int how, const sigset_t *set, sigset_t *old)
         } else if (how == SIG_SETMASK) {
             tls_unwind_mask = *set;
         } else {
+            /* glibc's sigismember says EINVAL for its own signals (32, 33):
+             * this call succeeds, so errno must not change */
+            int e = errno;
             for (int sig = 1; sig < NSIG; sig++)
                 if (sigismember(set, sig) == 1)
                     sigdelset(&tls_unwind_mask, sig);
+            errno = e;
         }
     }
     if (old)
@@ -91,7 +95,11 @@ int lk_stack_sigmask(int how, const sigset_t *set, sigset_t *old)
 }
 
 /* Enter libunwind: every signal blocked once (not when a caller already did),
- * then the shared unwind lock. */
+ * then the shared unwind lock.  The virtual mask starts as the thread's own,
+ * and is what unwind_leave installs: libunwind restores what it saw, and a
+ * change anything else made meanwhile is kept.  (A thread cancelled
+ * asynchronously inside, which glibc's cancellation signal still allows, runs
+ * its cleanup handlers with every signal blocked: undefined in malloc anyway.) */
 static void unwind_enter(sigset_t *saved, bool *masked)
 {
     *masked = false;
@@ -99,7 +107,7 @@ static void unwind_enter(sigset_t *saved, bool *masked)
         sigset_t all;
         sigfillset(&all);
         if (pthread_sigmask(SIG_SETMASK, &all, saved) == 0) {
-            tls_unwind_mask = all;
+            tls_unwind_mask = *saved;
             tls_unwind_masked = 1;
             *masked = true;
         }
@@ -109,10 +117,11 @@ static void unwind_enter(sigset_t *saved, bool *masked)
 
 static void unwind_leave(const sigset_t *saved, bool masked)
 {
+    (void)saved;
     pthread_rwlock_unlock(&unwind_lock);
     if (masked) {
         tls_unwind_masked = 0;
-        pthread_sigmask(SIG_SETMASK, saved, NULL);
+        pthread_sigmask(SIG_SETMASK, &tls_unwind_mask, NULL);
     }
 }
 

@@ -553,6 +553,43 @@ START_TEST(test_jw_text_is_janssons_compact_dump)
 }
 END_TEST
 
+/* Tree mode when one of jansson's allocations fails, each in turn: the writer
+ * fails (or, for a string, leaves its key out, as json_object_set_new does),
+ * and never adds to a container that jansson freed when adding it failed (a
+ * use-after-free once).  jansson checks the type first, so that only reads
+ * freed memory: valgrind sees it (test_jw_valgrind.sh); ASan does not, since
+ * jansson is not instrumented. */
+static int alloc_n, alloc_fail;
+
+static void *failing_malloc(size_t n)
+{
+    return alloc_n++ == alloc_fail ? NULL : malloc(n);
+}
+
+
+START_TEST(test_jw_tree_out_of_memory)
+{
+    int failed = 0, k;
+    for (k = 0; k < 2000; k++) {
+        json_t *tree = json_array();
+        alloc_n = 0;
+        alloc_fail = k;
+        json_set_alloc_funcs(failing_malloc, free);
+        lk_jw_t w;
+        lk_jw_tree(&w, tree);
+        jw_sample(&w);
+        int rc = lk_jw_end(&w);
+        json_set_alloc_funcs(malloc, free);
+        json_decref(tree);
+        failed += rc != 0;
+        if (alloc_n <= k)
+            break;                          /* every allocation has failed once */
+    }
+    ck_assert_int_lt(k, 2000);
+    ck_assert_int_gt(failed, k / 2);
+}
+END_TEST
+
 /* Free the process-wide tables (stack keys, uthash tables, groups), so that
  * LeakSanitizer sees no leak: they live in memory it does not scan (mmap). */
 static void teardown_core(void)
@@ -577,8 +614,14 @@ static Suite *dump_suite(void)
     tcase_add_test(tc, test_dump_dropped_marks_incomplete);
     tcase_add_test(tc, test_dump_timeline_bounded_and_merged);
     tcase_add_test(tc, test_dump_streams_many_stacks_and_sites);
-    tcase_add_test(tc, test_jw_text_is_janssons_compact_dump);
     suite_add_tcase(s, tc);
+    /* lk_jw alone: tests/integration/test_jw_valgrind.sh runs this case
+     * under valgrind, which sees reads of freed memory inside jansson */
+    TCase *jw = tcase_create("jw");
+    tcase_set_timeout(jw, 60);
+    tcase_add_test(jw, test_jw_text_is_janssons_compact_dump);
+    tcase_add_test(jw, test_jw_tree_out_of_memory);
+    suite_add_tcase(s, jw);
     return s;
 }
 

@@ -608,6 +608,7 @@ END_TEST
 static int sigmask_virtual, sigmask_real;
 static volatile int raise_in_unwind;
 static volatile sig_atomic_t usr1_seen, usr1_seen_in_unwind = -1;
+static int first_old_usr1 = -1, first_old_usr2 = -1, unblock_kept_errno = -1;
 
 int sigprocmask(int how, const sigset_t *set, sigset_t *old)
 {
@@ -616,8 +617,21 @@ int sigprocmask(int how, const sigset_t *set, sigset_t *old)
         sigmask_virtual++;
         if (raise_in_unwind) {
             raise_in_unwind = 0;
+            /* the mask libunwind saw first is the thread's own */
+            if (old) {
+                first_old_usr1 = sigismember(old, SIGUSR1);
+                first_old_usr2 = sigismember(old, SIGUSR2);
+            }
             raise(SIGUSR1);
             usr1_seen_in_unwind = usr1_seen;
+            /* a virtual SIG_UNBLOCK succeeds without touching errno, also
+             * for a set with glibc's own signals (32, 33) in it */
+            sigset_t every, back;
+            memset(&every, 0xff, sizeof every);
+            errno = 4321;
+            lk_stack_sigmask(SIG_UNBLOCK, &every, &back);
+            unblock_kept_errno = errno == 4321;
+            lk_stack_sigmask(SIG_SETMASK, &back, NULL);
         }
         return 0;
     }
@@ -670,6 +684,9 @@ START_TEST(test_stack_unwind_masks_signals_once)
     ck_assert_uint_ge(f.depth, 3);
     ck_assert_int_gt(sigmask_virtual, 0);       /* libunwind masks signals ... */
     ck_assert_int_eq(sigmask_real, 0);          /* ... but not in the kernel */
+    ck_assert_int_eq(first_old_usr1, 0);        /* the virtual mask starts as ours */
+    ck_assert_int_eq(first_old_usr2, 1);
+    ck_assert_int_eq(unblock_kept_errno, 1);
     ck_assert_int_eq(usr1_seen_in_unwind, 0);   /* SIGUSR1 waited ... */
     ck_assert_int_eq(usr1_seen, 1);             /* ... until the walk was over */
     ck_assert_int_eq(pthread_sigmask(SIG_SETMASK, NULL, &after), 0);
