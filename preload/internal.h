@@ -223,6 +223,9 @@ extern bool lk_stack_fast_enabled;
 void lk_stack_walk_stats(uint64_t *fast, uint64_t *slow, uint64_t *memo_hits);
 /* The frame-rule table's home slot of 'pc' (tests: its windows by code region). */
 size_t lk_stack_pc_slot(uintptr_t pc);
+/* This thread's walk memo (tests): where its entries start, their stride, and
+ * how many slots have been handed out (entries are packed from the start). */
+void lk_stack_memo_layout(uintptr_t *entries, size_t *stride, uint32_t *nslots);
 /* Hash f->pc[0..depth) into f->hash. */
 void lk_frames_hash(lk_frames_t *f);
 /* Return the stable id of 'f' (which must be hashed), interning it if new.

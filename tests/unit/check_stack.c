@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "internal.h"
 #include "testhelper.h"
@@ -705,6 +707,36 @@ START_TEST(test_stack_unwind_masks_signals_once)
 }
 END_TEST
 
+/* The walk memo packs its entries from the start of its mapping, in the
+ * order they are stored: 60 stacks touch ~15 pages of entries, not one page
+ * each at random over its 1.8 MB (each page a fault and resident memory). */
+START_TEST(test_stack_memo_entries_packed)
+{
+    lk_frames_t f;
+    for (int n = 0; n < 60; n++)
+        for (int k = 0; k < 2; k++)         /* stored on the second sighting */
+            recurse(n, &f);
+    uintptr_t entries;
+    size_t stride;
+    uint32_t nslots;
+    lk_stack_memo_layout(&entries, &stride, &nslots);
+    ck_assert_uint_ne(entries, 0);
+    ck_assert_uint_ge(nslots, 50);
+    ck_assert_uint_le(nslots, 2048);
+    long page = sysconf(_SC_PAGESIZE);
+    size_t span = 2048 * stride, pages = (span + (size_t)page - 1) / (size_t)page;
+    unsigned char *vec = malloc(pages);
+    ck_assert_ptr_nonnull(vec);
+    ck_assert_int_eq(mincore((void *)entries, span, vec), 0);
+    size_t resident = 0, used = (nslots * stride + (size_t)page - 1) / (size_t)page;
+    for (size_t i = 0; i < pages; i++)
+        resident += vec[i] & 1;
+    free(vec);
+    ck_assert_msg(resident <= used + 1, "%zu memo pages resident for %u entries (%zu pages)",
+                  resident, nslots, used);
+}
+END_TEST
+
 static void *thread_walks(void *arg)
 {
     (void)arg;
@@ -757,6 +789,7 @@ static Suite *stack_suite(void)
     tcase_add_test(tc, test_stack_learning_hands_over_to_fast_walk);
     tcase_add_test(tc, test_stack_fast_walk_threads);
     tcase_add_test(tc, test_stack_unwind_masks_signals_once);
+    tcase_add_test(tc, test_stack_memo_entries_packed);
     suite_add_tcase(s, tc);
     return s;
 }
