@@ -99,25 +99,25 @@ int lk_stack_sigmask(int how, const sigset_t *set, sigset_t *old)
  * and is what unwind_leave installs: libunwind restores what it saw, and a
  * change anything else made meanwhile is kept.  (A thread cancelled
  * asynchronously inside, which glibc's cancellation signal still allows, runs
- * its cleanup handlers with every signal blocked: undefined in malloc anyway.) */
-static void unwind_enter(sigset_t *saved, bool *masked)
+ * its cleanup handlers with every signal blocked: undefined in malloc anyway.)
+ * Returns whether it blocked them: unwind_leave's argument. */
+static bool unwind_enter(void)
 {
-    *masked = false;
+    bool masked = false;
     if (!tls_unwind_masked) {
         sigset_t all;
         sigfillset(&all);
-        if (pthread_sigmask(SIG_SETMASK, &all, saved) == 0) {
-            tls_unwind_mask = *saved;
+        if (pthread_sigmask(SIG_SETMASK, &all, &tls_unwind_mask) == 0) {
             tls_unwind_masked = 1;
-            *masked = true;
+            masked = true;
         }
     }
     pthread_rwlock_rdlock(&unwind_lock);
+    return masked;
 }
 
-static void unwind_leave(const sigset_t *saved, bool masked)
+static void unwind_leave(bool masked)
 {
-    (void)saved;
     pthread_rwlock_unlock(&unwind_lock);
     if (masked) {
         tls_unwind_masked = 0;
@@ -933,11 +933,9 @@ static bool slow_walk_unlocked(lk_frames_t *f, int max, uintptr_t pc0, uintptr_t
 
 static bool slow_walk(lk_frames_t *f, int max, uintptr_t pc0, uintptr_t sp0, walk_log_t *scratch)
 {
-    sigset_t saved;
-    bool masked;
-    unwind_enter(&saved, &masked);
+    bool masked = unwind_enter();
     bool ok = slow_walk_unlocked(f, max, pc0, sp0, scratch);
-    unwind_leave(&saved, masked);
+    unwind_leave(masked);
     return ok;
 }
 
