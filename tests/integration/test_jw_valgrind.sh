@@ -1,9 +1,9 @@
 #!/bin/sh
 # test_jw_valgrind.sh - check_dump's "jw" case (lk_jw, the writer of the dump's
 # big arrays) under valgrind: a use of memory jansson freed (a container whose
-# insertion failed for lack of memory) only reads it, inside jansson, where
-# ASan does not look.  Skipped (77) without valgrind, and for sanitizer
-# builds, which valgrind cannot run.
+# insertion failed for lack of memory) happens inside jansson, which is not
+# instrumented, so ASan does not see it.  Skipped (77) without valgrind, and
+# for sanitizer builds, which valgrind cannot run.
 set -u
 BUILD=${BUILD:-build}
 T=$BUILD/tests/check_dump
