@@ -46,6 +46,9 @@ static int boot_state;              /* BOOT_*, atomic */
  * whose table shard is empty (almost every unsampled block) is the real free
  * and nothing else. */
 static bool free_fast;
+/* Set once tracking runs in exact mode (no sampling; never cleared: tracking
+ * never stops): then free() of a tracked block takes free_exact. */
+static bool exact_on;
 static int track_state;             /* TRACK_*, atomic */
 
 /* ### bootstrap arena: serves dlsym's own calloc/malloc before 'real' is set.
@@ -226,6 +229,8 @@ static bool tracking_start(void)
     __atomic_store_n(&track_state, TRACK_ON, __ATOMIC_RELEASE);
     if (lk_config.sample_bytes != 0)
         __atomic_store_n(&free_fast, true, __ATOMIC_RELEASE);
+    else
+        __atomic_store_n(&exact_on, true, __ATOMIC_RELEASE);
     return true;
 }
 
@@ -257,8 +262,8 @@ static const char *const fam_fn[3] = { "malloc", "new", "new[]" };
 
 /* Record the outcome of an allocation call: 'p' of 'size' requested bytes, or
  * a failure when p is NULL and 'err' is ENOMEM.  Guard held by the caller. */
-static __attribute__((noinline, flatten)) void after_alloc(void *p, size_t size, int family,
-                                                           const char *fn, int err)
+static inline __attribute__((always_inline)) void record_alloc(void *p, size_t size, int family,
+                                                               const char *fn, int err)
 {
     lk_frames_t f;
     if (!p && err != ENOMEM)
@@ -276,6 +281,12 @@ static __attribute__((noinline, flatten)) void after_alloc(void *p, size_t size,
         lk_track_failure(LK_FAIL_IMPLAUSIBLE, fn, size, &f);
     }
     lk_track_alloc(p, size, family, &f);
+}
+
+static __attribute__((noinline, flatten)) void after_alloc(void *p, size_t size, int family,
+                                                           const char *fn, int err)
+{
+    record_alloc(p, size, family, fn, err);
 }
 
 static __attribute__((noinline)) void mul_overflow(const char *fn)
@@ -358,6 +369,20 @@ EXPORT int sigprocmask(int how, const sigset_t *set, sigset_t *old)
     return -1;
 }
 
+/* malloc() in exact mode with the guard clear: malloc_hook's work without
+ * what those facts make moot, and after_alloc's in the same frame (one
+ * libleak frame for user_start to skip, one prologue). */
+static __attribute__((noinline, flatten)) void *malloc_exact(size_t n)
+{
+    lk_tls_guard = 1;
+    void *p = LK_REAL(real.malloc(n));
+    int *ep = lk_errno_ptr(), e = *ep;
+    record_alloc(p, n, LK_FAMILY_MALLOC, "malloc", e);
+    *ep = e;
+    lk_tls_guard = 0;
+    return p;
+}
+
 EXPORT void *malloc(size_t n)
 {
     /* Sampling fast path: the countdown is non-zero only once tracking runs
@@ -372,6 +397,8 @@ EXPORT void *malloc(size_t n)
         lk_tls_sample_left = left - n;
         return real.malloc(n);
     }
+    if (lk_likely(__atomic_load_n(&exact_on, __ATOMIC_RELAXED)) && lk_likely(!lk_tls_guard))
+        return malloc_exact(n);
     return malloc_hook(n);
 }
 
@@ -392,6 +419,24 @@ static __attribute__((noinline, flatten)) void free_hook(void *p)
     LK_REAL_VOID(real.free(p));
 }
 
+/* free() in exact mode, the guard clear, 'p' not NULL and not the bootstrap
+ * arena's: free_hook's work without what those facts make moot (errno too:
+ * lk_track_free_fast keeps it), in a frame of its own, since free_hook's is
+ * kilobytes for its rare paths.  Bench churn: 198 -> 149 instructions a free
+ * (callgrind; malloc_exact: 514 -> 441 a malloc, with after_alloc in it). */
+static __attribute__((noinline, flatten)) void free_exact(void *p)
+{
+    __builtin_prefetch((const char *)p - 16, 0, 3);    /* as in free_hook */
+    lk_tls_guard = 1;
+    bool done = lk_track_free_fast(p, LK_FAMILY_MALLOC);
+    lk_tls_guard = 0;
+    if (lk_unlikely(!done)) {
+        free_hook(p);               /* untracked, or no deltas: the general path */
+        return;
+    }
+    LK_REAL_VOID(real.free(p));
+}
+
 EXPORT void free(void *p)
 {
     /* Both tests in one branch, not taken on the fast path: as two, the
@@ -405,6 +450,11 @@ EXPORT void free(void *p)
             real.free(p);           /* free(NULL) included; unmarked as in malloc */
             return;
         }
+    }
+    if (lk_likely(__atomic_load_n(&exact_on, __ATOMIC_RELAXED)) && lk_likely(!lk_tls_guard) &&
+        lk_likely((uintptr_t)p - (uintptr_t)arena >= ARENA_BYTES) && lk_likely(p != NULL)) {
+        free_exact(p);
+        return;
     }
     free_hook(p);
 }

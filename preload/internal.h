@@ -379,6 +379,12 @@ void lk_track_alloc_site(void *ptr, size_t size, uint32_t site, int family);
  * count as untracked frees.  A family mismatch captures the free stack and is
  * recorded.  Returns true when the pointer was tracked. */
 bool lk_track_free(void *ptr, int family);
+/* lk_track_free's common case, for free()'s fast path: untrack 'ptr' and
+ * return true when it is tracked and this thread keeps counter deltas;
+ * otherwise change nothing and return false (the caller then takes
+ * lk_track_free's path).  Exact mode only.  Keeps errno: it makes no call
+ * that can set it, and its rare paths save it. */
+bool lk_track_free_fast(void *ptr, int family);
 /* realloc support: take the record of 'ptr' out without accounting (returns
  * false if unknown), then either commit the free or put it back unchanged. */
 bool lk_track_detach(void *ptr, lk_block_t *out);

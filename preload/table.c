@@ -43,9 +43,12 @@ static inline void cpu_relax(void)
 #endif
 }
 
-static inline void spin_lock(spin_t *l)
+/* Out of line, the contended case.  errno is kept (nanosleep may say EINTR):
+ * the free fast path (lk_track_free_fast) does not save it. */
+static __attribute__((noinline)) void spin_wait(spin_t *l)
 {
-    while (__atomic_exchange_n(&l->locked, 1, __ATOMIC_ACQUIRE)) {
+    int saved_errno = errno;
+    do {
         unsigned spins = 0;
         while (__atomic_load_n(&l->locked, __ATOMIC_RELAXED)) {
             if (++spins < 1024) {
@@ -60,7 +63,14 @@ static inline void spin_lock(spin_t *l)
                 nanosleep(&ts, NULL);
             }
         }
-    }
+    } while (__atomic_exchange_n(&l->locked, 1, __ATOMIC_ACQUIRE));
+    errno = saved_errno;
+}
+
+static inline void spin_lock(spin_t *l)
+{
+    if (lk_unlikely(__atomic_exchange_n(&l->locked, 1, __ATOMIC_ACQUIRE)))
+        spin_wait(l);
 }
 
 static inline void spin_unlock(spin_t *l)

@@ -422,7 +422,7 @@ typedef struct acct_ent {
     int64_t live, live_hi;      /* net bytes since the last fold; its maximum */
     uint64_t max_request;       /* largest request since the last fold: the
                                  * site's own line stays out of the hot path */
-} acct_ent_t;
+} __attribute__((aligned(64))) acct_ent_t;     /* a line each: the address is a shift */
 typedef struct acct {
     struct acct *next;          /* registry; immutable once published */
     int owned;                  /* atomic: a live thread uses it */
@@ -705,14 +705,18 @@ static mismatch_ent_t *mismatch_hash;   /* guarded by group_lock */
 static failure_ent_t *failure_hash;     /* guarded by group_lock */
 static size_t group_bytes;              /* guarded by group_lock */
 
-static void record_mismatch(const lk_block_t *b, int free_family)
+/* Out of line (it captures a stack, hundreds of bytes of frame) and errno
+ * kept: lk_track_free_fast's callers do not save it. */
+static __attribute__((noinline)) void record_mismatch(const lk_block_t *b, int free_family)
 {
+    int saved_errno = errno;
     lk_frames_t f;
     lk_stack_capture(&f);   /* only on this rare path: unwind the free */
     uint32_t free_stack = lk_stack_intern(&f);
     const lk_site_t *s = lk_site_at(b->site);
     if (free_stack == LK_STACK_NONE || !s) {
         lk_track_dropped();
+        errno = saved_errno;
         return;
     }
     mismatch_ent_t *e = NULL, probe;
@@ -743,10 +747,12 @@ static void record_mismatch(const lk_block_t *b, int free_family)
     e->m.count++;
     e->m.bytes += b->size;
     pthread_mutex_unlock(&group_lock);
+    errno = saved_errno;
     return;
 out_dropped:
     pthread_mutex_unlock(&group_lock);
     lk_track_dropped();
+    errno = saved_errno;
 }
 
 static inline void check_family(const lk_block_t *b, int free_family)
@@ -782,6 +788,24 @@ bool lk_track_free(void *ptr, int family)
     }
     lk_table_release(held);
     lk_track_release(&b, family);
+    return true;
+}
+
+bool lk_track_free_fast(void *ptr, int family)
+{
+    if (lk_unlikely(tls_acct_state != 1))
+        return false;
+    acct_t *a = tls_acct;
+    lk_block_t b;
+    int rc;
+    void *held = lk_table_remove_hold((uintptr_t)ptr, &b, &rc);
+    if (lk_unlikely(rc != 0)) {
+        lk_table_release(held);
+        return false;
+    }
+    acct_add(a, b.site, b.size, 0, false);
+    lk_table_release(held);
+    check_family(&b, family);
     return true;
 }
 
