@@ -426,6 +426,8 @@ static __attribute__((noinline, flatten)) void free_hook(void *p)
  * (callgrind; malloc_exact: 514 -> 441 a malloc, with after_alloc in it). */
 static __attribute__((noinline, flatten)) void free_exact(void *p)
 {
+    if (p == NULL)
+        __builtin_unreachable();    /* free() checked */
     __builtin_prefetch((const char *)p - 16, 0, 3);    /* as in free_hook */
     lk_tls_guard = 1;
     bool done = lk_track_free_fast(p, LK_FAMILY_MALLOC);

@@ -502,9 +502,10 @@ typedef struct memo {
                                  * ra_off[i + 1] - 8 (frame-pointer code) */
     uint32_t site1[3];          /* site index + 1 per family, filled by tracker.c */
     /* then, packed: frames[nframes] (uintptr_t), then either
-     *   (fp_chain) pairs[nbp] (memo_pair_t), ra_off[nra - nbp] of the frames after them;
+     *   (fp_chain) pairs[nbp] (memo_pair_t) 16-byte aligned (memo_pairs),
+     *              ra_off[nra - nbp] of the frames after them;
      *   (else)     ra_off[nra] (uint32_t), bp[nbp] (uint32_t offset, uint32_t value - sp0) */
-} memo_t;
+} __attribute__((aligned(16))) memo_t;
 
 /* A frame-pointer frame as the stack holds it at address A: the saved rbp
  * (which is the next pair's address: the key fixes sp0, so addresses are
@@ -548,9 +549,11 @@ static inline uint32_t *memo_bp(memo_t *m)
     return memo_ra_off(m) + m->nra;
 }
 
+/* 16-byte aligned (entries are 64-aligned, memo_t a multiple of 16): the
+ * check's aligned loads of them fold into its xors, a load fewer a frame. */
 static inline memo_pair_t *memo_pairs(memo_t *m)
 {
-    return (memo_pair_t *)(memo_frames(m) + m->nframes);
+    return (memo_pair_t *)(memo_frames(m) + ((m->nframes + 1) & ~1u));
 }
 
 /* fp_chain: offsets of the frames after the pairs */
@@ -612,9 +615,10 @@ static char *memo_table(int max)
     if (memo_key == (pthread_key_t)-1)
         return NULL;
     uint32_t cap = (uint32_t)max + 2;
-    /* after the frames, at most 16 bytes a frame: 4 + 8 (an offset, a saved
-     * rbp) or 16 (a pair), and nbp <= nra < cap */
-    size_t stride = sizeof(memo_t) + cap * sizeof(uintptr_t) + cap * sizeof(memo_pair_t);
+    /* after the frames (and a pad frame that aligns the pairs), at most 16
+     * bytes a frame: 4 + 8 (an offset, a saved rbp) or 16 (a pair), and
+     * nbp <= nra < cap */
+    size_t stride = sizeof(memo_t) + (cap + 1) * sizeof(uintptr_t) + cap * sizeof(memo_pair_t);
     stride = (stride + 63) & ~(size_t)63;
     void *p = mmap(NULL, MEMO_HEAD_BYTES + MEMO_ENTRIES * stride, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -658,13 +662,16 @@ LK_NO_ASAN static inline uintptr_t caller_hint(uintptr_t pc, uintptr_t sp, uintp
              * a rule lookup each (a frame without a frame pointer in between
              * is skipped, or ends the chain: the hint only has to be the same
              * each time for the same stack) */
-            uintptr_t hi = tls_stack_hi;
+            /* one unsigned compare keeps each read in [sp, top of stack);
+             * the chain need not climb (8 steps at most) nor be aligned */
+            if (sp + 16 > tls_stack_hi)
+                return h;
+            uintptr_t room = tls_stack_hi - 16 - sp;
             for (int j = 0; j < MEMO_CHAIN_FRAMES; j++) {
-                if (bp < sp || bp + 16 > hi || (bp & 7) != 0)
+                if (bp - sp > room)
                     break;
                 const uintptr_t *fr = (const uintptr_t *)bp;
                 h = (h ^ fr[1]) * 31;
-                sp = bp + 16;
                 bp = fr[0];
             }
             return h;
@@ -737,7 +744,7 @@ LK_NO_ASAN static inline bool memo_lookup(memo_t *m, lk_frames_t *f, int max, ui
         /* pointer steps, not pr[i + k]: GCC re-derived every index (11
          * instructions a pair against 4) */
 #define LK_PAIR_DIFF(at, q)                                                        \
-    _mm_xor_si128(_mm_loadu_si128((const __m128i *)(at)), _mm_loadu_si128((const __m128i *)(q)))
+    _mm_xor_si128(_mm_loadu_si128((const __m128i *)(at)), _mm_load_si128((const __m128i *)(q)))
         for (; pr < end4; pr += 4) {
             d = _mm_or_si128(_mm_or_si128(LK_PAIR_DIFF(a, pr), LK_PAIR_DIFF(pr[0].next, pr + 1)),
                              _mm_or_si128(LK_PAIR_DIFF(pr[1].next, pr + 2),

@@ -83,6 +83,7 @@ typedef struct shard {
     slot_t *slots;                  /* mmap'd, 'cap' entries; guarded by lock */
     size_t cap;                     /* guarded by lock */
     size_t count;                   /* guarded by lock; read racily for totals */
+    size_t grow_at;                 /* count that makes it resize: cap * LOAD_NUM / LOAD_DEN */
 } __attribute__((aligned(64))) shard_t;
 
 static shard_t shards[NSHARDS];
@@ -179,6 +180,7 @@ static int shard_resize(shard_t *s, size_t ncap)
         munmap(s->slots, s->cap * sizeof(slot_t));
     __atomic_store_n(&s->slots, ns, __ATOMIC_RELAXED);   /* lk_table_prefetch reads it racily */
     __atomic_store_n(&s->cap, ncap, __ATOMIC_RELAXED);
+    s->grow_at = ncap * LOAD_NUM / LOAD_DEN;
     return 0;
 }
 
@@ -219,7 +221,7 @@ void *lk_table_insert_hold(uintptr_t ptr, const lk_block_t *b, int *rc)
     shard_t *s = shard_of(h);
     *rc = 0;
     spin_lock(&s->lock);
-    if ((s->count + 1) * LOAD_DEN > s->cap * LOAD_NUM) {
+    if (s->count >= s->grow_at) {  /* (count + 1) / cap > LOAD_NUM / LOAD_DEN */
         size_t ncap = s->cap == 0 ? SLOT_PAGE_SLOTS : s->cap + s->cap / 2;
         ncap = (ncap + SLOT_PAGE_SLOTS - 1) / SLOT_PAGE_SLOTS * SLOT_PAGE_SLOTS;
         if (shard_resize(s, ncap) != 0 &&
@@ -427,6 +429,7 @@ void lk_table_reset_for_tests(void)
         s->slots = NULL;
         s->cap = 0;
         s->count = 0;
+        s->grow_at = 0;
         lk_table_occupied[i] = 0;
         spin_unlock(&s->lock);
     }
