@@ -375,7 +375,7 @@ EXPORT int sigprocmask(int how, const sigset_t *set, sigset_t *old)
 static __attribute__((noinline, flatten)) void *malloc_exact(size_t n)
 {
     lk_tls_guard = 1;
-    void *p = LK_REAL(real.malloc(n));
+    void *p = real.malloc(n);   /* unmarked (LK_REAL): the guard says as much */
     int *ep = lk_errno_ptr(), e = *ep;
     record_alloc(p, n, LK_FAMILY_MALLOC, "malloc", e);
     *ep = e;
@@ -430,13 +430,13 @@ static __attribute__((noinline, flatten)) void free_exact(void *p)
         __builtin_unreachable();    /* free() checked */
     __builtin_prefetch((const char *)p - 16, 0, 3);    /* as in free_hook */
     lk_tls_guard = 1;
-    bool done = lk_track_free_fast(p, LK_FAMILY_MALLOC);
-    lk_tls_guard = 0;
-    if (lk_unlikely(!done)) {
+    if (lk_unlikely(!lk_track_free_fast(p, LK_FAMILY_MALLOC))) {
+        lk_tls_guard = 0;
         free_hook(p);               /* untracked, or no deltas: the general path */
         return;
     }
-    LK_REAL_VOID(real.free(p));
+    real.free(p);   /* guard still set: it marks the real call, as LK_REAL would */
+    lk_tls_guard = 0;
 }
 
 EXPORT void free(void *p)
@@ -716,7 +716,8 @@ bool lk_is_vfork_child(void)
 
 /* May this thread write the exit dump?  Not from a vfork child, and not
  * while it is inside one of our hooks (the guard is set) or the real
- * allocator (LK_REAL): then a signal handler interrupted that call and called
+ * allocator (LK_REAL; malloc_exact and free_exact keep the guard set around
+ * their real call instead): then a signal handler interrupted that call and called
  * _exit or exit, and the call may hold a table shard lock or the allocator's
  * own lock, which the dump would wait for forever.  While sampling, the exit
  * dump takes no memory from the real allocator (see exit_dump), so only the
