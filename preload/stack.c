@@ -495,7 +495,6 @@ typedef struct memo {
     uint32_t epoch;
     uint32_t depth;
     uint32_t truncated;
-    uint32_t max_off;           /* highest offset read, for the bounds check */
     uint32_t max;               /* max_depth the walk was made with */
     uint32_t nframes;           /* frames kept: depth, or depth + 1 when truncated */
     uint32_t fp_chain;          /* saved rbp i is at ra_off[i] - 8 and points at
@@ -729,9 +728,11 @@ static inline bool m128_zero(__m128i v)
 LK_NO_ASAN static inline bool memo_lookup(memo_t *m, lk_frames_t *f, int max, uintptr_t pc0, uintptr_t sp0,
                                uintptr_t bp0)
 {
+    /* No bounds check: this thread stored the entry with this sp0, when every
+     * word it logs was inside the thread's stack, whose bounds are fixed. */
     if (m->pc0 != pc0 || m->sp0 != sp0 || (m->bp0_rel != 1 && m->bp0_rel != bp0 - sp0) ||
         m->epoch != __atomic_load_n(&pc_var_epoch, __ATOMIC_ACQUIRE) ||
-        m->max != (uint32_t)max || sp0 + m->max_off + 8 > tls_stack_hi)
+        m->max != (uint32_t)max)
         return false;
     const uintptr_t *val = memo_frames(m) + 1;
     uint32_t n = m->nra;
@@ -808,14 +809,8 @@ static void memo_store(memo_t *m, const lk_frames_t *f, int max, uintptr_t sp0, 
     m->nframes = nframes;
     m->nra = log->nra;
     memcpy(memo_frames(m), f->pc, nframes * sizeof(uintptr_t));
-    uint32_t max_off = 0;
-    for (uint32_t i = 0; i < log->nra; i++)
-        if (log->ra_off[i] > max_off)
-            max_off = log->ra_off[i];
     bool fp_chain = log->nbp < log->nra;
     for (uint32_t i = 0; i < log->nbp; i++) {
-        if (log->bp_off[i] > max_off)
-            max_off = log->bp_off[i];
         fp_chain = fp_chain && log->ra_off[i] >= 8 && log->bp_off[i] == log->ra_off[i] - 8 &&
                    log->bp_val[i] == log->ra_off[i + 1] - 8;
     }
@@ -851,7 +846,6 @@ static void memo_store(memo_t *m, const lk_frames_t *f, int max, uintptr_t sp0, 
     m->epoch = epoch;
     m->depth = f->depth;
     m->truncated = f->truncated;
-    m->max_off = max_off;
     m->max = (uint32_t)max;
     memset(m->site1, 0, sizeof m->site1);
     m->pc0 = f->pc[0];

@@ -434,7 +434,9 @@ typedef struct acct {
 
 static acct_t *acct_list;       /* atomic push-only list of every thread's deltas */
 static __thread acct_t *tls_acct __attribute__((tls_model("initial-exec")));
-static __thread int tls_acct_state __attribute__((tls_model("initial-exec"))); /* 0 ?, 1 ok, 2 none */
+/* 0: not asked yet; 2: none (sampling, no memory, exiting).  tls_acct is
+ * non-NULL exactly when this thread has deltas: the hot path tests only it. */
+static __thread int tls_acct_state __attribute__((tls_model("initial-exec")));
 static pthread_key_t acct_key;
 static pthread_once_t acct_once = PTHREAD_ONCE_INIT;
 
@@ -536,8 +538,9 @@ static __attribute__((noinline)) acct_t *acct_get_slow(void)
 
 static inline __attribute__((always_inline)) acct_t *acct_get(void)
 {
-    if (lk_likely(tls_acct_state == 1))
-        return tls_acct;
+    acct_t *a = tls_acct;
+    if (lk_likely(a != NULL))
+        return a;
     return acct_get_slow();
 }
 
@@ -582,7 +585,7 @@ static uint64_t live_bytes_now(void)
 {
     void *held = lk_table_hold_any();
     uint64_t g = __atomic_load_n(&g_live_bytes, __ATOMIC_RELAXED);
-    if (tls_acct_state == 1)
+    if (tls_acct)
         g += (uint64_t)tls_acct->g_live;
     lk_table_release(held);
     return g;
@@ -802,9 +805,9 @@ bool lk_track_free(void *ptr, int family)
 
 bool lk_track_free_fast(void *ptr, int family)
 {
-    if (lk_unlikely(tls_acct_state != 1))
-        return false;
     acct_t *a = tls_acct;
+    if (lk_unlikely(a == NULL))
+        return false;
     lk_block_t b;
     int rc;
     void *held = lk_table_remove_hold((uintptr_t)ptr, &b, &rc);
