@@ -221,6 +221,9 @@ extern bool lk_stack_fast_enabled;
 /* Captures of the calling thread that took the fast walk / the full unwind,
  * and those of the fast ones that the walk memo answered. */
 void lk_stack_walk_stats(uint64_t *fast, uint64_t *slow, uint64_t *memo_hits);
+/* Invalidate every thread's walk memo entries (and the site indexes they
+ * remember): the tracker's test reset. */
+void lk_stack_forget_memos(void);
 /* The frame-rule table's home slot of 'pc' (tests: its windows by code region). */
 size_t lk_stack_pc_slot(uintptr_t pc);
 /* This thread's walk memo (tests): where its entries start, their stride, and

@@ -227,7 +227,9 @@ static pc_ent_t *pc_table;      /* mmap'd once; entries written under pc_lock */
 static unsigned pc_used;        /* guarded by pc_lock */
 static pthread_mutex_t pc_lock = PTHREAD_MUTEX_INITIALIZER;
 static int pc_table_failed;
-static unsigned pc_var_epoch;   /* bumped whenever a known pc turns PC_VAR */
+static unsigned pc_var_epoch;   /* bumped whenever a known pc turns PC_VAR, and by
+                                 * lk_stack_forget_memos: memo entries of an older
+                                 * epoch never match */
 
 /* This thread's stack bounds: reads of the fast walk stay inside them. */
 static __thread uintptr_t tls_stack_lo __attribute__((tls_model("initial-exec")));
@@ -1228,6 +1230,11 @@ void lk_stack_reset_after_fork(void)
     /* A fresh lock, not an unlock: the parent's waiting readers, counted in
      * the lock's state, do not exist here. */
     unwind_lock = (pthread_rwlock_t)PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP;
+}
+
+void lk_stack_forget_memos(void)
+{
+    __atomic_fetch_add(&pc_var_epoch, 1, __ATOMIC_RELEASE);    /* every entry dies */
 }
 
 void lk_stack_reset_for_tests(void)

@@ -181,9 +181,6 @@ static uint64_t g_dropped;          /* atomic */
 uint64_t lk_watermark_next __attribute__((aligned(64))) = UINT64_MAX;
 
 static bool tracker_ready;
-/* Bumped by the test reset: site indexes remembered in walk memos (top 8 bits
- * hold this tag) from before a reset are ignored. */
-static uint32_t site_gen;
 
 lk_site_t *lk_site_at(uint32_t idx)
 {
@@ -256,12 +253,12 @@ static inline bool same_frames(const lk_frames_t *f, const lk_stack_t *st)
 uint32_t lk_site_get(lk_frames_t *f, int family)
 {
     /* The walk memo already knows this stack's site: the memo hit proved the
-     * frames equal, and sites never change (the tag guards the test reset).
-     * No read of the site itself: its counters' line is contended. */
+     * frames equal, and sites never change (the test reset empties every
+     * memo: lk_stack_forget_memos).  No read of the site itself: its
+     * counters' line is contended. */
     uint32_t *memo = f->site_memo;
-    uint32_t gen_tag = (__atomic_load_n(&site_gen, __ATOMIC_RELAXED) & 0xff) << 24;
-    if (memo && memo[family] != 0 && (memo[family] & 0xff000000u) == gen_tag)
-        return (memo[family] & 0xffffffu) - 1;
+    if (memo && memo[family] != 0)
+        return memo[family] - 1;
     lk_frames_materialize(f);
     uint64_t tag = f->hash ^ ((uint64_t)family * UINT64_C(0x9E3779B97F4A7C15));
     site_cache_ent_t *ce = &tls_site_cache[(tag ^ (tag >> 32)) & (SITE_CACHE_SIZE - 1)];
@@ -269,7 +266,7 @@ uint32_t lk_site_get(lk_frames_t *f, int family)
         const lk_site_t *s = lk_site_at(ce->site1 - 1);
         if (s && s->family == (uint32_t)family && same_frames(f, lk_stack_get(s->stack))) {
             if (memo)
-                memo[family] = ce->site1 | gen_tag;
+                memo[family] = ce->site1;
             return ce->site1 - 1;
         }
     }
@@ -281,7 +278,7 @@ uint32_t lk_site_get(lk_frames_t *f, int family)
         ce->tag = tag;
         ce->site1 = idx + 1;
         if (memo)
-            memo[family] = (idx + 1) | gen_tag;
+            memo[family] = idx + 1;
     }
     return idx;
 }
@@ -1082,7 +1079,7 @@ void lk_tracker_reset_for_tests(void)
         memset(a->ent, 0, sizeof a->ent);
         a->g_live = a->g_live_hi = 0;
     }
-    __atomic_fetch_add(&site_gen, 1, __ATOMIC_RELAXED);
+    lk_stack_forget_memos();     /* they remember old sites' indexes */
     g_live_bytes = g_peak_live_bytes = g_failed = g_untracked_frees = 0;
     g_mismatched = g_dropped = 0;
     lk_watermark_next = UINT64_MAX;
