@@ -262,6 +262,22 @@ static const char *const fam_fn[3] = { "malloc", "new", "new[]" };
 
 /* Record the outcome of an allocation call: 'p' of 'size' requested bytes, or
  * a failure when p is NULL and 'err' is ENOMEM.  Guard held by the caller. */
+/* record_alloc after the capture: 'f' holds the caller's stack. */
+static inline __attribute__((always_inline)) void record_captured(void *p, size_t size, int family,
+                                                                  const char *fn, lk_frames_t *f)
+{
+    if (!p) {
+        lk_frames_materialize(f);
+        lk_track_failure(LK_FAIL_ENOMEM, fn, size, f);
+        return;
+    }
+    if (lk_unlikely(lk_limits.effective && size > lk_limits.effective)) {
+        lk_frames_materialize(f);
+        lk_track_failure(LK_FAIL_IMPLAUSIBLE, fn, size, f);
+    }
+    lk_track_alloc(p, size, family, f);
+}
+
 static inline __attribute__((always_inline)) void record_alloc(void *p, size_t size, int family,
                                                                const char *fn, int err)
 {
@@ -271,16 +287,7 @@ static inline __attribute__((always_inline)) void record_alloc(void *p, size_t s
     if (p)
         lk_table_prefetch((uintptr_t)p);    /* the slot's miss overlaps the capture */
     lk_stack_capture_lazy(&f);
-    if (!p) {
-        lk_frames_materialize(&f);
-        lk_track_failure(LK_FAIL_ENOMEM, fn, size, &f);
-        return;
-    }
-    if (lk_unlikely(lk_limits.effective && size > lk_limits.effective)) {
-        lk_frames_materialize(&f);
-        lk_track_failure(LK_FAIL_IMPLAUSIBLE, fn, size, &f);
-    }
-    lk_track_alloc(p, size, family, &f);
+    record_captured(p, size, family, fn, &f);
 }
 
 static __attribute__((noinline, flatten)) void after_alloc(void *p, size_t size, int family,
@@ -371,13 +378,23 @@ EXPORT int sigprocmask(int how, const sigset_t *set, sigset_t *old)
 
 /* malloc() in exact mode with the guard clear: malloc_hook's work without
  * what those facts make moot, and after_alloc's in the same frame (one
- * libleak frame for user_start to skip, one prologue). */
+ * libleak frame for user_start to skip, one prologue).  The stack is captured
+ * before the real call, not after: a memo miss's chain of dependent loads
+ * (the caller hint) then overlaps the real malloc, which does not wait for
+ * it (bench churn: -0.9 ns a pair, median of 11 paired runs).  errno is kept
+ * across the capture too.  No table prefetch: it helped neither churn nor
+ * live. */
 static __attribute__((noinline, flatten)) void *malloc_exact(size_t n)
 {
+    lk_frames_t f;
     lk_tls_guard = 1;
-    void *p = real.malloc(n);   /* unmarked (LK_REAL): the guard says as much */
     int *ep = lk_errno_ptr(), e = *ep;
-    record_alloc(p, n, LK_FAMILY_MALLOC, "malloc", e);
+    lk_stack_capture_lazy(&f);
+    *ep = e;
+    void *p = real.malloc(n);   /* unmarked (LK_REAL): the guard says as much */
+    e = *ep;
+    if (p || e == ENOMEM)
+        record_captured(p, n, LK_FAMILY_MALLOC, "malloc", &f);
     *ep = e;
     lk_tls_guard = 0;
     return p;
