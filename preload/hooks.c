@@ -376,7 +376,7 @@ EXPORT int sigprocmask(int how, const sigset_t *set, sigset_t *old)
     return -1;
 }
 
-/* malloc() in exact mode with the guard clear: malloc_hook's work without
+/* malloc() in exact mode, (checked here) the guard clear: malloc_hook's work without
  * what those facts make moot, and after_alloc's in the same frame (one
  * libleak frame for user_start to skip, one prologue).  The stack is captured
  * before the real call, not after: a memo miss's chain of dependent loads
@@ -386,6 +386,8 @@ EXPORT int sigprocmask(int how, const sigset_t *set, sigset_t *old)
  * live. */
 static __attribute__((noinline, flatten)) void *malloc_exact(size_t n)
 {
+    if (lk_unlikely(lk_tls_guard))
+        return malloc_hook(n);      /* libleak's own allocation */
     lk_frames_t f;
     lk_tls_guard = 1;
     int *ep = lk_errno_ptr(), e = *ep;
@@ -407,15 +409,15 @@ EXPORT void *malloc(size_t n)
      * allocation it skips is one TLS update and a tail call of the real
      * malloc.  Unmarked (no LK_REAL), which spares a frame: 1.16x -> 1.05x
      * on churn; the exit arena keeps an exit dump from needing the lock the
-     * real call may hold.  Exact mode: the countdown stays 0 and this is one
-     * compare before the full hook. */
+     * real call may hold.  Exact mode (the default) is tested first: the
+     * countdown stays 0 there. */
+    if (lk_likely(__atomic_load_n(&exact_on, __ATOMIC_RELAXED)))
+        return malloc_exact(n);     /* which checks the guard */
     uint64_t left = lk_tls_sample_left;
     if (lk_likely(n < left) && lk_likely(!lk_tls_guard)) {
         lk_tls_sample_left = left - n;
         return real.malloc(n);
     }
-    if (lk_likely(__atomic_load_n(&exact_on, __ATOMIC_RELAXED)) && lk_likely(!lk_tls_guard))
-        return malloc_exact(n);
     return malloc_hook(n);
 }
 
@@ -436,8 +438,8 @@ static __attribute__((noinline, flatten)) void free_hook(void *p)
     LK_REAL_VOID(real.free(p));
 }
 
-/* free() in exact mode, the guard clear, 'p' not NULL and not the bootstrap
- * arena's: free_hook's work without what those facts make moot (errno too:
+/* free() in exact mode, 'p' not NULL and not the bootstrap arena's, and
+ * (checked here) the guard clear: free_hook's work without what those facts make moot (errno too:
  * lk_track_free_fast keeps it), in a frame of its own, since free_hook's is
  * kilobytes for its rare paths.  Bench churn: 198 -> 149 instructions a free
  * (callgrind; malloc_exact: 514 -> 441 a malloc, with after_alloc in it). */
@@ -445,6 +447,10 @@ static __attribute__((noinline, flatten)) void free_exact(void *p)
 {
     if (p == NULL)
         __builtin_unreachable();    /* free() checked */
+    if (lk_unlikely(lk_tls_guard)) {
+        free_hook(p);               /* libleak's own free */
+        return;
+    }
     __builtin_prefetch((const char *)p - 16, 0, 3);    /* as in free_hook */
     lk_tls_guard = 1;
     if (lk_unlikely(!lk_track_free_fast(p, LK_FAMILY_MALLOC))) {
@@ -458,6 +464,13 @@ static __attribute__((noinline, flatten)) void free_exact(void *p)
 
 EXPORT void free(void *p)
 {
+    if (lk_likely(__atomic_load_n(&exact_on, __ATOMIC_RELAXED))) {
+        if (lk_likely((uintptr_t)p - (uintptr_t)arena >= ARENA_BYTES) && lk_likely(p != NULL))
+            free_exact(p);          /* which checks the guard */
+        else
+            free_hook(p);
+        return;
+    }
     /* Both tests in one branch, not taken on the fast path: as two, the
      * arena test's taken jump held ~70% of free's samples (sampling churn). */
     if (lk_likely(__atomic_load_n(&free_fast, __ATOMIC_RELAXED))) {
@@ -469,11 +482,6 @@ EXPORT void free(void *p)
             real.free(p);           /* free(NULL) included; unmarked as in malloc */
             return;
         }
-    }
-    if (lk_likely(__atomic_load_n(&exact_on, __ATOMIC_RELAXED)) && lk_likely(!lk_tls_guard) &&
-        lk_likely((uintptr_t)p - (uintptr_t)arena >= ARENA_BYTES) && lk_likely(p != NULL)) {
-        free_exact(p);
-        return;
     }
     free_hook(p);
 }
