@@ -179,18 +179,18 @@ typedef struct lk_frames {
     uint64_t hash;              /* of pc[0..depth) and depth */
     uint32_t *site_memo;        /* this walk's remembered sites (index + 1 per
                                  * family), or NULL; see stack.c's memo */
-    const uintptr_t *lazy;      /* non-NULL: pc[] is not filled yet, the frames
-                                 * are here (this thread's memo; valid until its
-                                 * next capture) */
+    const void *lazy;           /* non-NULL: pc[], depth, truncated and hash are
+                                 * not filled yet; they are in this memo entry
+                                 * (this thread's; valid until its next capture) */
 } lk_frames_t;
 
-/* Copy lazily kept frames into f->pc (lk_stack_capture_lazy). */
+/* Fill f->pc, depth, truncated and hash from f->lazy (stack.c). */
+void lk_stack_materialize(lk_frames_t *f);
+/* Fill in lazily kept frames (lk_stack_capture_lazy). */
 static inline void lk_frames_materialize(lk_frames_t *f)
 {
-    if (f->lazy) {
-        memcpy(f->pc, f->lazy, f->depth * sizeof(uintptr_t));
-        f->lazy = NULL;
-    }
+    if (f->lazy)
+        lk_stack_materialize(f);
 }
 
 /* One interned stack.  Immutable once published; lives until process exit. */
@@ -208,7 +208,8 @@ typedef struct lk_stack {
 void lk_stack_capture(lk_frames_t *f);
 /* The same, but a memo hit leaves the frames in the memo (f->lazy): for the
  * allocation hook, which needs them only when the memo does not know the site.
- * Call lk_frames_materialize() before reading f->pc. */
+ * Only f->site_memo is set then: call lk_frames_materialize() before reading
+ * f->pc, depth, truncated or hash. */
 void lk_stack_capture_lazy(lk_frames_t *f);
 /* The same with libunwind only (no frame-size cache); tests compare the two. */
 void lk_stack_capture_full(lk_frames_t *f);

@@ -792,12 +792,19 @@ LK_NO_ASAN static inline bool memo_lookup(memo_t *m, lk_frames_t *f, int max, ui
     if (diff != 0)
         return false;
 hit:
-    f->lazy = memo_frames(m);
+    f->lazy = m;                /* the rest is copied only if needed */
+    f->site_memo = m->site1;
+    return true;
+}
+
+void lk_stack_materialize(lk_frames_t *f)
+{
+    memo_t *m = (memo_t *)f->lazy;
     f->depth = m->depth;
     f->truncated = m->truncated;
     f->hash = m->hash;
-    f->site_memo = m->site1;
-    return true;
+    memcpy(f->pc, memo_frames(m), m->depth * sizeof(uintptr_t));
+    f->lazy = NULL;
 }
 
 static void memo_store(memo_t *m, const lk_frames_t *f, int max, uintptr_t sp0, uintptr_t bp0,
