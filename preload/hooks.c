@@ -262,19 +262,29 @@ static const char *const fam_fn[3] = { "malloc", "new", "new[]" };
 
 /* Record the outcome of an allocation call: 'p' of 'size' requested bytes, or
  * a failure when p is NULL and 'err' is ENOMEM.  Guard held by the caller. */
-/* record_alloc after the capture: 'f' holds the caller's stack. */
+/* errno kept: malloc_exact does not save it. */
+static __attribute__((noinline)) void record_failure(int kind, const char *fn, size_t size,
+                                                     lk_frames_t *f)
+{
+    int saved_errno = errno;
+    lk_frames_materialize(f);
+    lk_track_failure(kind, fn, size, f);
+    errno = saved_errno;
+}
+
+/* record_alloc after the capture: 'f' holds the caller's stack.  Keeps errno,
+ * as the capture does: every path that can set it (a failure record, a new
+ * site, a thread's first deltas, a table resize, waking the dumper) saves it
+ * out of line, so that the common path need not. */
 static inline __attribute__((always_inline)) void record_captured(void *p, size_t size, int family,
                                                                   const char *fn, lk_frames_t *f)
 {
     if (!p) {
-        lk_frames_materialize(f);
-        lk_track_failure(LK_FAIL_ENOMEM, fn, size, f);
+        record_failure(LK_FAIL_ENOMEM, fn, size, f);
         return;
     }
-    if (lk_unlikely(lk_limits.effective && size > lk_limits.effective)) {
-        lk_frames_materialize(f);
-        lk_track_failure(LK_FAIL_IMPLAUSIBLE, fn, size, f);
-    }
+    if (lk_unlikely(lk_limits.effective && size > lk_limits.effective))
+        record_failure(LK_FAIL_IMPLAUSIBLE, fn, size, f);
     lk_track_alloc(p, size, family, f);
 }
 
@@ -381,23 +391,20 @@ EXPORT int sigprocmask(int how, const sigset_t *set, sigset_t *old)
  * libleak frame for user_start to skip, one prologue).  The stack is captured
  * before the real call, not after: a memo miss's chain of dependent loads
  * (the caller hint) then overlaps the real malloc, which does not wait for
- * it (bench churn: -0.9 ns a pair, median of 11 paired runs).  errno is kept
- * across the capture too.  No table prefetch: it helped neither churn nor
- * live. */
+ * it (bench churn: -0.9 ns a pair, median of 11 paired runs).  No errno
+ * save: the capture and record_captured keep it (their rare paths save it;
+ * pl_errno checks a first allocation, which takes them).  No table
+ * prefetch: it helped neither churn nor live. */
 static __attribute__((noinline, flatten)) void *malloc_exact(size_t n)
 {
     if (lk_unlikely(lk_tls_guard))
         return malloc_hook(n);      /* libleak's own allocation */
     lk_frames_t f;
     lk_tls_guard = 1;
-    int *ep = lk_errno_ptr(), e = *ep;
-    lk_stack_capture_lazy(&f);
-    *ep = e;
+    lk_stack_capture_lazy(&f);          /* keeps errno */
     void *p = real.malloc(n);   /* unmarked (LK_REAL): the guard says as much */
-    e = *ep;
-    if (p || e == ENOMEM)
-        record_captured(p, n, LK_FAMILY_MALLOC, "malloc", &f);
-    *ep = e;
+    if (lk_likely(p != NULL) || errno == ENOMEM)
+        record_captured(p, n, LK_FAMILY_MALLOC, "malloc", &f);     /* keeps errno */
     lk_tls_guard = 0;
     return p;
 }

@@ -999,8 +999,9 @@ void lk_stack_walk_stats(uint64_t *fast, uint64_t *slow, uint64_t *memo_hits)
 
 /* The memo missed (or is off): look in the set, walk, remember the walk.  Out
  * of line: the walk log is kilobytes of stack the hit path should not touch. */
-static __attribute__((noinline)) void capture_miss(lk_frames_t *f, int max, uintptr_t pc0,
-                                                   uintptr_t sp0, uintptr_t bp0)
+static inline __attribute__((always_inline)) void capture_miss_body(lk_frames_t *f, int max,
+                                                                    uintptr_t pc0, uintptr_t sp0,
+                                                                    uintptr_t bp0)
 {
     int walk = WALK_UNTRUSTED;
     walk_log_t log;                 /* this walk's, then the learning unwind's scratch */
@@ -1099,6 +1100,25 @@ static __attribute__((noinline)) void capture_miss(lk_frames_t *f, int max, uint
     lk_frames_hash(f);
 }
 
+/* capture()'s out-of-line paths keep errno (libunwind, mmap, pthread calls may
+ * set it): malloc_exact saves it for none of the capture. */
+static __attribute__((noinline)) void capture_miss(lk_frames_t *f, int max, uintptr_t pc0,
+                                                   uintptr_t sp0, uintptr_t bp0)
+{
+    int saved_errno = errno;
+    capture_miss_body(f, max, pc0, sp0, bp0);
+    errno = saved_errno;
+}
+
+static __attribute__((noinline)) void capture_fallback(lk_frames_t *f, int max)
+{
+    int saved_errno = errno;
+    __atomic_fetch_add(&unwinds_fallback, 1, __ATOMIC_RELAXED);
+    capture_by_range(f, max);
+    lk_frames_hash(f);
+    errno = saved_errno;
+}
+
 /* Start a capture: no memo, no lazy frames; returns the depth to keep. */
 static inline int capture_begin(lk_frames_t *f)
 {
@@ -1115,9 +1135,7 @@ static inline __attribute__((always_inline)) void capture(lk_frames_t *f)
     uintptr_t pc0, sp0, bp0;
     if (lk_stack_backtrace != backtrace_default ||
         !user_start((uintptr_t *)__builtin_frame_address(0), &pc0, &sp0, &bp0)) {
-        __atomic_fetch_add(&unwinds_fallback, 1, __ATOMIC_RELAXED);
-        capture_by_range(f, max);
-        lk_frames_hash(f);
+        capture_fallback(f, max);
         return;
     }
     memo_t *last = tls_memo_last;

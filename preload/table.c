@@ -166,7 +166,18 @@ static void raw_insert(slot_t *slots, size_t cap, uint64_t key, uint64_t val, ui
 
 /* Move the shard to a table of 'ncap' slots.  O(count) under the shard lock,
  * amortised O(1) per insert.  Returns 0 or -ENOMEM (old table kept). */
-static int shard_resize(shard_t *s, size_t ncap)
+static int shard_rehash(shard_t *s, size_t ncap);
+
+/* errno kept (mmap, madvise, munmap): malloc_exact does not save it. */
+static __attribute__((noinline)) int shard_resize(shard_t *s, size_t ncap)
+{
+    int saved_errno = errno;
+    int rc = shard_rehash(s, ncap);
+    errno = saved_errno;
+    return rc;
+}
+
+static int shard_rehash(shard_t *s, size_t ncap)
 {
     slot_t *ns = slots_alloc(ncap, s->count > 0);   /* a rehash touches every page */
     if (!ns)

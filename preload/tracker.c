@@ -250,6 +250,29 @@ static inline bool same_frames(const lk_frames_t *f, const lk_stack_t *st)
            memcmp(st->pc, f->pc, f->depth * sizeof(uintptr_t)) == 0;
 }
 
+/* lk_site_get for a stack this thread's site cache does not know: intern it
+ * and find or make its site (both may allocate).  Out of line, and errno
+ * kept: malloc_exact does not save it. */
+static __attribute__((noinline)) uint32_t site_get_new(lk_frames_t *f, int family,
+                                                       site_cache_ent_t *ce, uint64_t tag,
+                                                       uint32_t *memo)
+{
+    int saved_errno = errno;
+    uint32_t idx = LK_SITE_MAX + 1;
+    uint32_t sid = lk_stack_intern(f);
+    if (sid != LK_STACK_NONE) {
+        idx = lk_site_get_by_stack(sid, family);
+        if (idx <= LK_SITE_MAX) {
+            ce->tag = tag;
+            ce->site1 = idx + 1;
+            if (memo)
+                memo[family] = idx + 1;
+        }
+    }
+    errno = saved_errno;
+    return idx;
+}
+
 uint32_t lk_site_get(lk_frames_t *f, int family)
 {
     /* The walk memo already knows this stack's site: the memo hit proved the
@@ -270,17 +293,7 @@ uint32_t lk_site_get(lk_frames_t *f, int family)
             return ce->site1 - 1;
         }
     }
-    uint32_t sid = lk_stack_intern(f);
-    if (sid == LK_STACK_NONE)
-        return LK_SITE_MAX + 1;
-    uint32_t idx = lk_site_get_by_stack(sid, family);
-    if (idx <= LK_SITE_MAX) {
-        ce->tag = tag;
-        ce->site1 = idx + 1;
-        if (memo)
-            memo[family] = idx + 1;
-    }
-    return idx;
+    return site_get_new(f, family, ce, tag, memo);
 }
 
 /* ### hot path */
@@ -497,7 +510,19 @@ static void acct_key_init(void)
 
 /* This thread's deltas, or NULL (sampling, no memory, exiting).  Before any
  * shard lock is taken: it may mmap. */
+static acct_t *acct_make(void);
+
+/* Out of line, and errno kept (mmap, pthread calls): malloc_exact and
+ * free_exact do not save it. */
 static __attribute__((noinline)) acct_t *acct_get_slow(void)
+{
+    int saved_errno = errno;
+    acct_t *a = acct_make();
+    errno = saved_errno;
+    return a;
+}
+
+static acct_t *acct_make(void)
 {
     if (tls_acct_state == 2 || lk_config.sample_bytes != 0)
         return NULL;

@@ -129,14 +129,15 @@ static bool is_our_pipe(int fd)
            st.st_dev == wake_dev;
 }
 
+/* errno kept, fstat's included (a handler's caller, and malloc_exact, do not
+ * save it). */
 static void wake(char why)
 {
+    int e = errno;
     int fd = __atomic_load_n(&wake_fd[1], __ATOMIC_RELAXED);
-    if (is_our_pipe(fd)) {
-        int e = errno;
+    if (is_our_pipe(fd))
         (void)!write(fd, &why, 1);  /* non-blocking: a full pipe already means "wake" */
-        errno = e;
-    }
+    errno = e;
 }
 
 /* ### watermark */
