@@ -218,7 +218,6 @@ void lk_stack_capture_full(lk_frames_t *f);
  * invalid).  Returns 1 outside them: the caller makes the real call.  For
  * hooks.c's sigprocmask, which is libunwind's. */
 int lk_stack_sigmask(int how, const sigset_t *set, sigset_t *old);
-extern bool lk_stack_fast_enabled;
 /* Captures of the calling thread that took the fast walk / the full unwind,
  * and those of the fast ones that the walk memo answered. */
 void lk_stack_walk_stats(uint64_t *fast, uint64_t *slow, uint64_t *memo_hits);

@@ -963,8 +963,6 @@ static bool slow_walk(lk_frames_t *f, int max, uintptr_t pc0, uintptr_t sp0, wal
     return ok;
 }
 
-/* Fast path on/off (LIBLEAK_FAST_UNWIND); tests flip it. */
-bool lk_stack_fast_enabled = true;
 /* How this thread's captures went (tests assert the fast path is taken). */
 static __thread uint64_t tls_fast_walks __attribute__((tls_model("initial-exec")));
 static __thread uint64_t tls_slow_walks __attribute__((tls_model("initial-exec")));
@@ -1005,7 +1003,7 @@ static inline __attribute__((always_inline)) void capture_miss_body(lk_frames_t 
 {
     int walk = WALK_UNTRUSTED;
     walk_log_t log;                 /* this walk's, then the learning unwind's scratch */
-    if (lk_stack_fast_enabled && lk_config.fast_unwind && stack_bounds()) {
+    if (lk_config.fast_unwind && stack_bounds()) {
         /* While sampling, captures are a few per thousand allocations: the
          * memo would be cold (page faults, cache misses: 2.3 us a sample on
          * bench churn at 512 KiB) and a plain walk is cheaper.  Off this
@@ -1139,8 +1137,8 @@ static inline __attribute__((always_inline)) void capture(lk_frames_t *f)
         return;
     }
     memo_t *last = tls_memo_last;
-    if (last && last->pc0 == pc0 && last->sp0 == sp0 && lk_stack_fast_enabled &&
-        lk_config.fast_unwind && memo_lookup(last, f, max, pc0, sp0, bp0)) {
+    /* (no LIBLEAK_FAST_UNWIND test: without it no entry is ever stored) */
+    if (last && last->pc0 == pc0 && last->sp0 == sp0 && memo_lookup(last, f, max, pc0, sp0, bp0)) {
         tls_memo_hits++;
         return;
     }
