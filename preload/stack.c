@@ -488,25 +488,35 @@ LK_NO_ASAN static int fast_walk(lk_frames_t *f, int max, uintptr_t pc, uintptr_t
 #define MEMO_WAYS 8
 #define MEMO_ENTRIES ((1u << MEMO_SET_LOG2) * MEMO_WAYS)   /* per thread */
 typedef struct memo {
+    /* what a lookup reads, in the order it reads it (the first line) */
     uintptr_t pc0;              /* 0 = empty */
     uintptr_t sp0;
-    uintptr_t bp0_rel;          /* rbp0 - sp0, or 1 when the walk did not use rbp0 */
-    uint64_t hash;
-    uintptr_t pair0;            /* fp_chain: address of frame 0's (saved rbp, return address) */
-    uint32_t nra, nbp;
+    uintptr_t bp0, bp0_mask;    /* rbp0 must equal bp0 where bp0_mask has bits:
+                                 * ~0 when the walk used rbp0, else 0 */
     uint32_t epoch;
-    uint32_t depth;
-    uint32_t truncated;
     uint32_t max;               /* max_depth the walk was made with */
-    uint32_t nframes;           /* frames kept: depth, or depth + 1 when truncated */
     uint32_t fp_chain;          /* saved rbp i is at ra_off[i] - 8 and points at
                                  * ra_off[i + 1] - 8 (frame-pointer code) */
+    uint32_t truncated;
+    /* where the checked words are, inside the entry (pointers: no index
+     * arithmetic at lookup time): fp_chain: pairs, pairs + (nbp & ~3),
+     * pairs + nbp (= the tail's offsets), their end; else ra_off,
+     * ra_off + (nra & ~3), ra_off + nra (= bp), bp's end */
+    const void *chk, *chk4, *chk_end, *tail_end;
+    const uintptr_t *tail_val;  /* the values the tail (fp_chain) or ra_off is checked against */
+    uintptr_t pair0;            /* fp_chain: address of frame 0's (saved rbp, return address) */
     uint32_t site1[3];          /* site index + 1 per family, filled by tracker.c */
+    /* read only to materialize the frames, or to store (all <= LK_MAX_DEPTH + 2) */
+    uint16_t nra, nbp;
+    uint16_t depth;
+    uint16_t nframes;           /* frames kept: depth, or depth + 1 when truncated */
+    uint64_t hash;
     /* then, packed: frames[nframes] (uintptr_t), then either
      *   (fp_chain) pairs[nbp] (memo_pair_t) 16-byte aligned (memo_pairs),
      *              ra_off[nra - nbp] of the frames after them;
      *   (else)     ra_off[nra] (uint32_t), bp[nbp] (uint32_t offset, uint32_t value - sp0) */
 } __attribute__((aligned(16))) memo_t;
+_Static_assert(sizeof(memo_t) == 128, "a memo entry's header is two lines");
 
 /* A frame-pointer frame as the stack holds it at address A: the saved rbp
  * (which is the next pair's address: the key fixes sp0, so addresses are
@@ -746,16 +756,15 @@ LK_NO_ASAN static inline bool memo_lookup(memo_t *m, lk_frames_t *f, int max, ui
 {
     /* No bounds check: this thread stored the entry with this sp0, when every
      * word it logs was inside the thread's stack, whose bounds are fixed. */
-    if (m->pc0 != pc0 || m->sp0 != sp0 || (m->bp0_rel != 1 && m->bp0_rel != bp0 - sp0) ||
+    if (m->pc0 != pc0 || m->sp0 != sp0 || ((bp0 ^ m->bp0) & m->bp0_mask) != 0 ||
         m->epoch != __atomic_load_n(&pc_var_epoch, __ATOMIC_ACQUIRE) ||
         m->max != (uint32_t)max)
         return false;
-    const uintptr_t *val = memo_frames(m) + 1;
-    uint32_t n = m->nra;
+    const uintptr_t *val = m->tail_val;
     if (m->fp_chain) {
         /* frame-pointer code: pair i sits where pair i - 1's saved rbp
          * points; each is compared whole, (saved rbp, return address) */
-        const memo_pair_t *pr = memo_pairs(m), *end4 = pr + (m->nbp & ~3u), *end = pr + m->nbp;
+        const memo_pair_t *pr = m->chk, *end4 = m->chk4, *end = m->chk_end;
         const char *a = (const char *)m->pair0;
         __m128i d;
         /* pointer steps, not pr[i + k]: GCC re-derived every index (11
@@ -777,15 +786,14 @@ LK_NO_ASAN static inline bool memo_lookup(memo_t *m, lk_frames_t *f, int max, ui
         }
 #undef LK_PAIR_DIFF
         uintptr_t diff = m128_zero(d) ? 0 : 1;
-        /* the frames after the pairs: pr is now the tail's offsets */
-        const uint32_t *off = (const uint32_t *)pr, *off_end = off + (n - m->nbp);
-        for (val += m->nbp; off < off_end; off++, val++)
+        /* the frames after the pairs */
+        for (const uint32_t *off = m->chk_end, *off_end = m->tail_end; off < off_end; off++, val++)
             diff |= *(const uintptr_t *)(sp0 + *off) ^ *val;
         if (diff != 0)
             return false;
         goto hit;
     }
-    const uint32_t *off = memo_ra_off(m), *end4 = off + (n & ~3u), *end = off + n;
+    const uint32_t *off = m->chk, *end4 = m->chk4, *end = m->chk_end;
     /* independent loads, checked every 4 so that another way of the same set
      * (same first frame, other callers) is rejected early */
     for (; off < end4; off += 4, val += 4) {
@@ -799,9 +807,8 @@ LK_NO_ASAN static inline bool memo_lookup(memo_t *m, lk_frames_t *f, int max, ui
     for (; off < end; off++, val++)
         if (*(const uintptr_t *)(sp0 + *off) != *val)
             return false;
-    const uint32_t *bp = off;
     uintptr_t diff = 0;
-    for (const uint32_t *bp_end = bp + 2 * m->nbp; bp < bp_end; bp += 2)
+    for (const uint32_t *bp = end, *bp_end = m->tail_end; bp < bp_end; bp += 2)
         diff |= (*(const uintptr_t *)(sp0 + bp[0]) - sp0) ^ bp[1];
     if (diff != 0)
         return false;
@@ -849,6 +856,11 @@ static void memo_store(memo_t *m, const lk_frames_t *f, int max, uintptr_t sp0, 
         uint32_t *tail = memo_tail_off(m);
         for (uint32_t i = log->nbp; i < log->nra; i++)
             tail[i - log->nbp] = log->ra_off[i];
+        m->chk = pr;
+        m->chk4 = pr + (log->nbp & ~3u);
+        m->chk_end = tail;
+        m->tail_end = tail + (log->nra - log->nbp);
+        m->tail_val = memo_frames(m) + 1 + log->nbp;
     } else {
         uint32_t *ra = memo_ra_off(m);
         for (uint32_t i = 0; i < log->nra; i++)
@@ -858,12 +870,18 @@ static void memo_store(memo_t *m, const lk_frames_t *f, int max, uintptr_t sp0, 
             bp[2 * i] = log->bp_off[i];
             bp[2 * i + 1] = log->bp_val[i];
         }
+        m->chk = ra;
+        m->chk4 = ra + (log->nra & ~3u);
+        m->chk_end = bp;
+        m->tail_end = bp + 2 * log->nbp;
+        m->tail_val = memo_frames(m) + 1;
     }
     m->sp0 = sp0;
     /* rbp0 matters only if a frame-pointer frame used it before any saved rbp
      * was reloaded; else it is a general register (code without frame
-     * pointers) and varies freely.  1 cannot be a real (aligned) offset. */
-    m->bp0_rel = log->bp0_used ? bp0 - sp0 : 1;
+     * pointers) and varies freely. */
+    m->bp0 = bp0;
+    m->bp0_mask = log->bp0_used ? ~(uintptr_t)0 : 0;
     m->hash = f->hash;
     m->nbp = log->nbp;
     m->epoch = epoch;
