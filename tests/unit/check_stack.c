@@ -490,6 +490,45 @@ START_TEST(test_stack_memo_stores_on_second_sighting)
 }
 END_TEST
 
+/* A memo entry remembers its stack's site index.  The tracker's test reset
+ * numbers sites from 0 again, so it must forget every memo entry
+ * (lk_stack_forget_memos): else the stack's old index would name the first
+ * site made after the reset, another stack's. */
+START_TEST(test_stack_memo_sites_forgotten_by_reset)
+{
+    lk_frames_t fr[2], other;
+    uint32_t site[6];
+    uint64_t f, s, m0, m1 = 0;
+    /* one call site, so that every round captures the same stack: learnt,
+     * remembered, then memo hits; the reset before the last round */
+    for (int n = 0; n < 6; n++) {
+        if (n == 5) {
+            ck_assert_uint_ge(m1 - m0, 1);      /* round 4 came from the memo */
+            lk_tracker_reset_for_tests();
+            const uintptr_t pcs[] = { 0x1000, 0x2000 };
+            frames_of(&other, pcs, 2, false);
+            ck_assert_uint_eq(lk_site_get(&other, LK_FAMILY_MALLOC), 0);
+        }
+        lk_stack_walk_stats(&f, &s, &m0);
+        for (volatile int k = 0; k < 2; k++)
+            bt_dispatch_of[1](0x5au, 8, &fr[k], k);
+        lk_stack_walk_stats(&f, &s, &m1);
+        /* fr[0] went through the memo (fr[1]: libunwind alone), which learns the site */
+        site[n] = lk_site_get(&fr[0], LK_FAMILY_MALLOC);
+    }
+    ck_assert_uint_eq(site[4], 0);      /* the fixture reset: the first site */
+    ck_assert_uint_ne(site[5], 0);      /* not the old index, now 'other''s */
+    lk_site_t st;
+    lk_site_snapshot(site[5], &st);
+    const lk_stack_t *stk = lk_stack_get(st.stack);
+    ck_assert_ptr_nonnull(stk);
+    lk_frames_materialize(&fr[0]);
+    check_same(&fr[0], &fr[1]);
+    ck_assert_uint_eq(stk->depth, fr[0].depth);
+    ck_assert_int_eq(memcmp(stk->pc, fr[0].pc, fr[0].depth * sizeof(uintptr_t)), 0);
+}
+END_TEST
+
 /* The frame-rule table keeps the pcs of one 4 KiB page of code in one 4 KiB
  * window (256 entries), at random inside it, and spreads the pages: a
  * program's pcs cluster, and every page of the table it touches costs a page
@@ -794,6 +833,7 @@ static Suite *stack_suite(void)
     tcase_add_test(tc, test_stack_fast_walk_matches_full_unwind);
     tcase_add_test(tc, test_stack_memo_compares_every_frame);
     tcase_add_test(tc, test_stack_memo_stores_on_second_sighting);
+    tcase_add_test(tc, test_stack_memo_sites_forgotten_by_reset);
     tcase_add_test(tc, test_stack_pc_table_windows_follow_code);
     tcase_add_test(tc, test_stack_fast_walk_truncation_matches);
     tcase_add_test(tc, test_stack_learning_hands_over_to_fast_walk);
