@@ -444,8 +444,8 @@ typedef struct acct {
 
 static acct_t *acct_list;       /* atomic push-only list of every thread's deltas */
 static __thread acct_t *tls_acct __attribute__((tls_model("initial-exec")));
-/* 0: not asked yet; 2: none (sampling, no memory, exiting).  tls_acct is
- * non-NULL exactly when this thread has deltas: the hot path tests only it. */
+/* 0: not asked yet; 1: has deltas; 2: none (sampling, no memory, exiting).
+ * tls_acct is non-NULL exactly in state 1: the hot path tests only it. */
 static __thread int tls_acct_state __attribute__((tls_model("initial-exec")));
 static pthread_key_t acct_key;
 static pthread_once_t acct_once = PTHREAD_ONCE_INIT;
@@ -508,12 +508,11 @@ static void acct_key_init(void)
         acct_key = (pthread_key_t)-1;
 }
 
-/* This thread's deltas, or NULL (sampling, no memory, exiting).  Before any
- * shard lock is taken: it may mmap. */
 static acct_t *acct_make(void);
 
-/* Out of line, and errno kept (mmap, pthread calls): malloc_exact and
- * free_exact do not save it. */
+/* This thread's deltas, or NULL (sampling, no memory, exiting).  Before any
+ * shard lock is taken: it may mmap.  Out of line, and errno kept (mmap,
+ * pthread calls): malloc_exact does not save it. */
 static __attribute__((noinline)) acct_t *acct_get_slow(void)
 {
     int saved_errno = errno;
