@@ -260,9 +260,8 @@ __attribute__((constructor)) static void hooks_ctor(void)
  * the capture of a mismatched free) stay calls. */
 static const char *const fam_fn[3] = { "malloc", "new", "new[]" };
 
-/* Record the outcome of an allocation call: 'p' of 'size' requested bytes, or
- * a failure when p is NULL and 'err' is ENOMEM.  Guard held by the caller. */
-/* errno kept: malloc_exact does not save it. */
+/* A failed or implausible request, with its stack.  errno kept:
+ * malloc_exact does not save it. */
 static __attribute__((noinline)) void record_failure(int kind, const char *fn, size_t size,
                                                      lk_frames_t *f)
 {
@@ -288,6 +287,8 @@ static inline __attribute__((always_inline)) void record_captured(void *p, size_
     lk_track_alloc(p, size, family, f);
 }
 
+/* Record the outcome of an allocation call: 'p' of 'size' requested bytes, or
+ * a failure when p is NULL and 'err' is ENOMEM.  Guard held by the caller. */
 static inline __attribute__((always_inline)) void record_alloc(void *p, size_t size, int family,
                                                                const char *fn, int err)
 {
@@ -448,8 +449,9 @@ static __attribute__((noinline, flatten)) void free_hook(void *p)
 /* free() in exact mode, 'p' not NULL and not the bootstrap arena's, and
  * (checked here) the guard clear: free_hook's work without what those facts make moot (errno too:
  * lk_track_free_fast keeps it), in a frame of its own, since free_hook's is
- * kilobytes for its rare paths.  Bench churn: 198 -> 149 instructions a free
- * (callgrind; malloc_exact: 514 -> 441 a malloc, with after_alloc in it). */
+ * kilobytes for its rare paths.  Bench churn, when it came: 198 -> 149
+ * instructions a free (callgrind; malloc_exact: 514 -> 441 a malloc, with
+ * after_alloc in it); preload/README.md has the later steps. */
 static __attribute__((noinline, flatten)) void free_exact(void *p)
 {
     if (p == NULL)
