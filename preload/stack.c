@@ -660,29 +660,15 @@ static char *memo_table(int max)
 #define MEMO_HINT_FRAMES 4
 #define MEMO_CHAIN_FRAMES 8
 #define PC_FP_FRAME (PC_OK | PC_BP | PC_RBP_SAVE | (16u << 16))   /* push rbp; mov rsp, rbp */
-/* The last pc0 found to be a plain frame-pointer frame, and the epoch it was
- * found in (a pc only ever turns VAR, which bumps the epoch): an allocation
- * loop's misses share their pc0, and this spares its rule lookup. */
-static __thread uintptr_t tls_hint_fp_pc __attribute__((tls_model("initial-exec")));
-static __thread unsigned tls_hint_fp_epoch __attribute__((tls_model("initial-exec")));
-
 LK_NO_ASAN static inline uintptr_t caller_hint(uintptr_t pc, uintptr_t sp, uintptr_t bp)
 {
     uintptr_t h = 0;
-    unsigned epoch = __atomic_load_n(&pc_var_epoch, __ATOMIC_ACQUIRE);
-    bool fp0 = pc == tls_hint_fp_pc && epoch == tls_hint_fp_epoch;
     for (int k = 0; k < MEMO_HINT_FRAMES; k++) {
-        const pc_ent_t *e = NULL;
-        uint32_t fl = PC_FP_FRAME;
-        if (!(k == 0 && fp0)) {
-            e = pc_find(pc);
-            if (!e)
-                break;
-            fl = __atomic_load_n(&e->flags, __ATOMIC_ACQUIRE);
-        }
+        const pc_ent_t *e = pc_find(pc);
+        if (!e)
+            break;
+        uint32_t fl = __atomic_load_n(&e->flags, __ATOMIC_ACQUIRE);
         if (k == 0 && (fl & (PC_RULE_MASK | PC_OK | PC_VAR | PC_END)) == PC_FP_FRAME) {
-            tls_hint_fp_pc = pc;
-            tls_hint_fp_epoch = epoch;
             /* frame-pointer code: the rbp chain's return addresses, without
              * a rule lookup each (a frame without a frame pointer in between
              * is skipped, or ends the chain: the hint only has to be the same
