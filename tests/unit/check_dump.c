@@ -566,7 +566,6 @@ static void *failing_malloc(size_t n)
     return alloc_n++ == alloc_fail ? NULL : malloc(n);
 }
 
-
 START_TEST(test_jw_tree_out_of_memory)
 {
     int failed = 0, k;
