@@ -1,13 +1,17 @@
 /* config.c - parse the LIBLEAK_* environment (options listed in config.def).
  * Runs once at init, possibly before libc's stdio is usable: no allocation,
- * only getenv and hand-written number parsing.  Bad values warn and keep the
- * default; nothing here can fail the traced program. */
+ * only getenv, hand-written number parsing and a few system calls (the
+ * LIBLEAK_DIR check, /proc/self/cmdline).  Values are copied into static
+ * buffers.  Bad values warn and keep the default; nothing here can fail the
+ * traced program. */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -108,11 +112,23 @@ static int set_watermark(const char *s, uint64_t *bytes, unsigned *percent)
     return lk_config_parse_bytes(s, bytes);
 }
 
-static int set_opt_STR(const char *s, const char **out)
+/* Each LK_STR option's own copy of its value: a program may overwrite its
+ * environment (setproctitle), and a pointer into it would then read the title. */
+#define LK_STRBUF_LK_STR(field)   static char strbuf_##field[PATH_MAX];
+#define LK_STRBUF_LK_INT(field)
+#define LK_STRBUF_LK_BOOL(field)
+#define LK_STRBUF_LK_BYTES(field)
+#define LK_OPT(name, field, kind, def, lo, hi, meaning) LK_STRBUF_##kind(field)
+#include "config.def"
+#undef LK_OPT
+
+static int set_opt_STR(const char *s, char *buf, size_t cap, const char **out)
 {
-    if (*s == '\0')
+    size_t n = strlen(s);
+    if (n == 0 || n >= cap)
         return -EINVAL;
-    *out = s;
+    memcpy(buf, s, n + 1);
+    *out = buf;
     return 0;
 }
 
@@ -128,12 +144,39 @@ static void warn_bad(const char *name, const char *v, const char *kind, long lo,
         lk_log("ignoring %s='%s': expected a byte count such as 512K, 64M or 1G%s; using the default",
                name, v, strcmp(name, "LIBLEAK_WATERMARK") == 0 ? " or a percentage such as 80%" : "");
     else
-        lk_log("ignoring %s='%s': expected a non-empty value; using the default", name, v);
+        lk_log("ignoring %s='%s': expected a non-empty value shorter than %d bytes; using the default",
+               name, v, PATH_MAX);
 }
 
 static const char *getenv_default(const char *name)
 {
     return getenv(name);
+}
+
+/* Options parsed before the others: LIBLEAK_QUIET decides whether their
+ * warnings print, LIBLEAK_LOG where they go. */
+static bool parsed_first(const char *name)
+{
+    return strcmp(name, "LIBLEAK_QUIET") == 0 || strcmp(name, "LIBLEAK_LOG") == 0;
+}
+
+/* LIBLEAK_LOG: open the message file now, or go back to stderr without it.
+ * Returns the number of bad values (0 or 1). */
+static int load_log(const char *(*getenv_fn)(const char *name))
+{
+    const char *v = getenv_fn("LIBLEAK_LOG");
+    int bad = 0;
+    if (v && set_opt_STR(v, strbuf_log_path, sizeof strbuf_log_path, &lk_config.log_path) != 0) {
+        warn_bad("LIBLEAK_LOG", v, "LK_STR", 0, 0);
+        bad = 1;
+    }
+    int rc = lk_log_open(lk_config.log_path);
+    if (rc != 0) {
+        lk_log("ignoring LIBLEAK_LOG='%s': %s; messages go to stderr", lk_config.log_path, strerror(-rc));
+        lk_config.log_path = NULL;
+        bad = 1;
+    }
+    return bad;
 }
 
 int lk_config_load(const char *(*getenv_fn)(const char *name))
@@ -152,7 +195,9 @@ int lk_config_load(const char *(*getenv_fn)(const char *name))
         lk_log("ignoring LIBLEAK_QUIET='%s': expected 0 or 1", v);
         bad++;
     }
-#define PARSE_LK_STR(name, field, lo, hi)   set_opt_STR(v, &lk_config.field)
+    bad += load_log(getenv_fn);
+#define PARSE_LK_STR(name, field, lo, hi)                                                \
+    set_opt_STR(v, strbuf_##field, sizeof strbuf_##field, &lk_config.field)
 #define PARSE_LK_INT(name, field, lo, hi)   set_int(v, lo, hi, &lk_config.field)
 #define PARSE_LK_BOOL(name, field, lo, hi)  set_bool(v, &lk_config.field)
 #define PARSE_LK_BYTES(name, field, lo, hi)                                              \
@@ -160,7 +205,7 @@ int lk_config_load(const char *(*getenv_fn)(const char *name))
          ? set_watermark(v, &lk_config.field, &lk_config.watermark_percent)              \
          : lk_config_parse_bytes(v, &lk_config.field))
 #define LK_OPT(name, field, kind, def, lo, hi, meaning)                                  \
-    if ((v = getenv_fn(#name)) != NULL && strcmp(#name, "LIBLEAK_QUIET") != 0) {         \
+    if ((v = getenv_fn(#name)) != NULL && !parsed_first(#name)) {                        \
         __typeof__(lk_config.field) saved_ = lk_config.field;                            \
         if (PARSE_##kind(name, field, lo, hi) != 0) {                                    \
             lk_config.field = saved_;                                                    \
@@ -187,4 +232,144 @@ void lk_config_resolve_dir(void)
                                 : snprintf(abs_dir, sizeof abs_dir, "%s/%s", cwd, d);
     if (n > 0 && (size_t)n < sizeof abs_dir)
         lk_config.dir = abs_dir;
+}
+
+/* ### checks at start */
+
+int lk_config_dir_errno;
+
+/* Warn once, at start, when dumps cannot be written into LIBLEAK_DIR (with
+ * the effective ids, as open(2) will use); creates nothing.  The errno is kept
+ * in lk_config_dir_errno so that the same failure at dump time stays quiet. */
+void lk_config_check_dir(void)
+{
+    int saved = errno;
+    const char *d = lk_config.dir ? lk_config.dir : ".";
+    struct stat st;
+    int e = 0;
+    if (stat(d, &st) != 0)
+        e = errno;
+    else if (!S_ISDIR(st.st_mode))
+        e = ENOTDIR;
+    else if (faccessat(AT_FDCWD, d, W_OK | X_OK, AT_EACCESS) != 0)
+        e = errno;
+    lk_config_dir_errno = e;
+    if (e)
+        lk_log_error("cannot write dumps into LIBLEAK_DIR '%s': %s; none will be written", d,
+                     strerror(e));
+    errno = saved;
+}
+
+/* ASCII lower case: names are compared without the locale. */
+static char lower(char c)
+{
+    return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+}
+
+/* Edit distance (Levenshtein, ignoring case) between the first 'na' bytes of
+ * 'a' and 'b'; at most 64 bytes of each count.  Two rows on the stack. */
+static unsigned name_distance(const char *a, size_t na, const char *b)
+{
+    unsigned row[65];
+    size_t nb = strlen(b);
+    if (na > 64)
+        na = 64;
+    if (nb > 64)
+        nb = 64;
+    for (size_t j = 0; j <= nb; j++)
+        row[j] = (unsigned)j;
+    for (size_t i = 1; i <= na; i++) {
+        unsigned diag = row[0];
+        row[0] = (unsigned)i;
+        for (size_t j = 1; j <= nb; j++) {
+            unsigned up = row[j];
+            unsigned best = diag + (lower(a[i - 1]) != lower(b[j - 1]));
+            if (up + 1 < best)
+                best = up + 1;
+            if (row[j - 1] + 1 < best)
+                best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[nb];
+}
+
+/* Is one of the first 'na' bytes of 'a' and 'b' a prefix of the other
+ * (ignoring case)?  A name cut short (LIBLEAK_SAMPLE) is then closest. */
+static bool is_prefix(const char *a, size_t na, const char *b)
+{
+    size_t i = 0;
+    while (i < na && b[i] && lower(a[i]) == lower(b[i]))
+        i++;
+    return i == na || b[i] == '\0';
+}
+
+static const char *const opt_names[] = {
+#define LK_OPT(name, field, kind, def, lo, hi, meaning) #name,
+#include "config.def"
+#undef LK_OPT
+};
+
+int lk_config_check_name(const char *entry)
+{
+    static const char prefix[] = "libleak_";
+    for (size_t i = 0; i < sizeof prefix - 1; i++)
+        if (lower(entry[i]) != prefix[i])
+            return 0;
+    size_t n = strcspn(entry, "=");
+    const char *best = opt_names[0];
+    unsigned best_d = UINT_MAX;
+    for (size_t k = 0; k < sizeof opt_names / sizeof *opt_names; k++) {
+        if (strlen(opt_names[k]) == n && memcmp(entry, opt_names[k], n) == 0)
+            return 0;
+        unsigned d = is_prefix(entry, n, opt_names[k]) ? 1 : name_distance(entry, n, opt_names[k]);
+        if (d < best_d) {
+            best_d = d;
+            best = opt_names[k];
+        }
+    }
+    /* not settings: the wrapper's library path and the test harness's own */
+    if ((n == 10 && memcmp(entry, "LIBLEAK_SO", 10) == 0) || strncmp(entry, "LIBLEAK_TEST_", 13) == 0)
+        return 0;
+    char shown[72];             /* the name, cut and with control bytes as '?' */
+    size_t m = n < 64 ? n : 64;
+    for (size_t i = 0; i < m; i++)
+        shown[i] = (unsigned char)entry[i] < 0x20 || entry[i] == 0x7f ? '?' : entry[i];
+    memcpy(shown + m, n > m ? "..." : "", n > m ? 4 : 1);
+    lk_log("ignoring unknown setting %s (the closest is %s)", shown, best);
+    return 1;
+}
+
+/* ### the command line as started */
+static char start_cmdline[4096];    /* NUL-separated, as /proc/self/cmdline */
+static size_t start_cmdline_len;
+
+/* Copy /proc/self/cmdline now: a program may later write its title over argv
+ * (setproctitle), and its dumps should still say how it was started. */
+void lk_config_save_cmdline(void)
+{
+    int saved = errno;
+    start_cmdline_len = 0;
+    int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        size_t cap = sizeof start_cmdline - 1;
+        while (start_cmdline_len < cap) {
+            ssize_t n = read(fd, start_cmdline + start_cmdline_len, cap - start_cmdline_len);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0)
+                break;
+            start_cmdline_len += (size_t)n;
+        }
+        close(fd);
+    }
+    start_cmdline[start_cmdline_len] = '\0';
+    errno = saved;
+}
+
+const char *lk_config_cmdline(size_t *len)
+{
+    *len = start_cmdline_len;
+    return start_cmdline;
 }

@@ -203,9 +203,16 @@ static json_t *build_process(void)
     ssize_t n = exe_path(buf, sizeof buf);
     json_object_set_new(o, LK_KEY_EXE, jstr(buf));
     json_t *argv = json_array();
+    /* as started (a program may have written its title over argv since) */
+    size_t clen;
+    const char *cl = lk_config_cmdline(&clen);
+    n = (ssize_t)clen;
+    if (n > 0)
+        memcpy(buf, cl, clen + 1);
     /* thread-self first: once main() called pthread_exit, /proc/self (the
      * main thread, a zombie) has no exe and an empty cmdline */
-    n = read_file("/proc/thread-self/cmdline", buf, sizeof buf);
+    if (n <= 0)
+        n = read_file("/proc/thread-self/cmdline", buf, sizeof buf);
     if (n <= 0)
         n = read_file("/proc/self/cmdline", buf, sizeof buf);
     for (ssize_t i = 0; i < n; i += (ssize_t)strlen(buf + i) + 1)
@@ -852,8 +859,9 @@ int lk_dump_write(int trigger, const char *label)
     } else if (rc != 0) {
         /* jemalloc: the first I/O error stops all further dumps. */
         lk_dump_disabled = true;
-        lk_log_error("cannot write dump '%s': %s; no further dumps from pid %d",
-                     what, strerror(-rc), (int)getpid());
+        if (-rc != lk_config_dir_errno)     /* else said once at start */
+            lk_log_error("cannot write dump '%s': %s; no further dumps from pid %d",
+                         what, strerror(-rc), (int)getpid());
     }
 out_unlock:
     pthread_mutex_unlock(&dump_lock);

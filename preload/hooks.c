@@ -201,6 +201,18 @@ static const char *early_getenv(const char *name)
     return NULL;
 }
 
+/* Warn about each LIBLEAK_* entry of the environment that names no setting. */
+static void check_setting_names(void)
+{
+    if (environ) {
+        for (char **e = environ; *e; e++)
+            lk_config_check_name(*e);
+        return;
+    }
+    for (size_t i = 0; i < early_env_len; i += strlen(early_env + i) + 1)
+        lk_config_check_name(early_env + i);
+}
+
 /* Start tracking: config, tables, limits, fork handlers.  Lazy: runs from the
  * first hook (a constructor of another library, or a .preinit_array function,
  * may allocate before ours runs), or from our constructor.  Guard held. */
@@ -212,13 +224,17 @@ static bool tracking_start(void)
                                      __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
         return __atomic_load_n(&track_state, __ATOMIC_ACQUIRE) == TRACK_ON;
     LK_GUARD;
+    lk_log_start();
     if (environ == NULL) {
         early_env_load();
         lk_config_load(early_getenv);
     } else {
         lk_config_load(NULL);
     }
+    check_setting_names();
     lk_config_resolve_dir();
+    lk_config_check_dir();
+    lk_config_save_cmdline();
     uintptr_t r[3] = { (uintptr_t)&tracking_start, 0, 0 };
     dl_iterate_phdr(find_self, r);
     lk_stack_set_self_range(r[1], r[2]);

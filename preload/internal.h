@@ -51,6 +51,17 @@ int lk_config_load(const char *(*getenv_fn)(const char *name));
 void lk_config_resolve_dir(void);
 /* Parse one byte count: "123", "64K", "2M", "1G" (binary units).  Returns 0 or -EINVAL. */
 int lk_config_parse_bytes(const char *s, uint64_t *out);
+/* At start: warn once if dumps cannot be written into LIBLEAK_DIR; its errno
+ * (0 when usable) stays in lk_config_dir_errno. */
+void lk_config_check_dir(void);
+extern int lk_config_dir_errno;
+/* Warn once if the environment entry 'entry' ("NAME=value") looks like a
+ * LIBLEAK_* setting but names none, naming the closest one.  Returns 1 if so. */
+int lk_config_check_name(const char *entry);
+/* Copy the command line at start; lk_config_cmdline returns that copy
+ * (NUL-separated, '*len' bytes, 0 if it could not be read). */
+void lk_config_save_cmdline(void);
+const char *lk_config_cmdline(size_t *len);
 
 /* ### log (log.c): allocation-free diagnostics, one write(2) per line */
 /* Print "libleak: <message>\n" to stderr, unless LIBLEAK_QUIET is set.
@@ -58,8 +69,16 @@ int lk_config_parse_bytes(const char *s, uint64_t *out);
 void lk_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Same, but printed even when LIBLEAK_QUIET is set. */
 void lk_log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* Seam: where lk_log writes (default write(2) on fd 2). */
+/* Seam: where lk_log writes (default write(2) on lk_log_fd()). */
 extern ssize_t (*LK_SEAM lk_log_write)(int fd, const void *buf, size_t n);
+/* At start, before the config: remember which file fd 2 is; from then on a
+ * message is dropped when fd 2 no longer is that file. */
+void lk_log_start(void);
+/* Send messages to the file 'path' (appended, O_CLOEXEC, one descriptor), or
+ * back to the stderr of the start when NULL.  Returns 0 or -errno. */
+int lk_log_open(const char *path);
+/* The descriptor messages go to (-1: none). */
+int lk_log_fd(void);
 
 /* ### guard (hooks.c / tracker.c): per-thread reentrancy guard */
 /* While non-zero the hooks pass straight through to libc and count nothing.
