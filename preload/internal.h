@@ -64,7 +64,8 @@ void lk_config_save_cmdline(void);
 const char *lk_config_cmdline(size_t *len);
 
 /* ### log (log.c): allocation-free diagnostics, one write(2) per line */
-/* Print "libleak: <message>\n" to stderr, unless LIBLEAK_QUIET is set.
+/* Print "libleak: <message>\n" to the log (the stderr of the start, or
+ * LIBLEAK_LOG), unless LIBLEAK_QUIET is set.
  * Formats with vsnprintf into a stack buffer; never allocates. */
 void lk_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Same, but printed even when LIBLEAK_QUIET is set. */
