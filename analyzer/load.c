@@ -636,8 +636,20 @@ int lk_load_path(lk_input_t *in, const char *path, char *err, size_t errlen)
     size_t n = 0, i;
     int rc = 0;
     struct dirent *de;
+    size_t not_regular = 0;
     while ((de = readdir(dir)) != NULL) {
         const char *nm = de->d_name;
+        bool dumpish = strncmp(nm + (nm[0] == '.'), LIBLEAK_DUMP_PREFIX ".",
+                               strlen(LIBLEAK_DUMP_PREFIX) + 1) == 0;
+        struct stat lsb;
+        /* Only the regular files: the directory may be shared, and a
+         * symlink or FIFO planted under a dump's name is not a dump (a FIFO
+         * would wait for a writer). */
+        if (dumpish && (fstatat(dirfd(dir), nm, &lsb, AT_SYMLINK_NOFOLLOW) != 0
+                        || !S_ISREG(lsb.st_mode))) {
+            not_regular++;
+            continue;
+        }
         if (nm[0] == '.' && strncmp(nm + 1, LIBLEAK_DUMP_PREFIX ".", strlen(LIBLEAK_DUMP_PREFIX) + 1) == 0
             && has_suffix(nm, ".tmp")) {
             fprintf(stderr, "leak-analyze: warning: %s/%s: unfinished dump (the process died "
@@ -658,6 +670,9 @@ int lk_load_path(lk_input_t *in, const char *path, char *err, size_t errlen)
         n++;
     }
     closedir(dir);
+    if (not_regular > 0)
+        fprintf(stderr, "leak-analyze: warning: %s: %zu entries named like dumps are not "
+                "regular files (symlinks, FIFOs); ignored\n", path, not_regular);
     if (rc == 0 && n == 0) {
         snprintf(err, errlen, "%s: no libleak dumps (%s.*%s) in this directory", path,
                  LIBLEAK_DUMP_PREFIX, LIBLEAK_DUMP_SUFFIX);

@@ -2,8 +2,9 @@
  * memory limits every dump carries.  Runs with the guard held, so jansson's and
  * our own allocations are never tracked.  The tables are copied under their
  * locks (short); the JSON is built and written outside them.  The file appears
- * atomically: written as .libleak.<pid>.<seq>.<trigger>.json.tmp, then renamed.
- * After the first I/O error, one line on stderr and no more dumps. */
+ * atomically: written as .libleak.<pid>.<seq>.<trigger>.json.tmp, then renamed;
+ * a name already taken (a planted symlink or FIFO) is never followed or
+ * replaced.  After the first I/O error, one line on stderr and no more dumps. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -34,7 +35,8 @@ static ssize_t write_default(int fd, const void *buf, size_t n)
 }
 int (*LK_SEAM lk_dump_open)(const char *path, int flags, mode_t mode) = open_default;
 ssize_t (*LK_SEAM lk_dump_writefn)(int fd, const void *buf, size_t n) = write_default;
-int (*LK_SEAM lk_dump_rename)(const char *from, const char *to) = rename;
+static int rename_noreplace(const char *from, const char *to);
+int (*LK_SEAM lk_dump_rename)(const char *from, const char *to) = rename_noreplace;
 
 bool lk_dump_disabled;
 static pthread_mutex_t dump_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -707,31 +709,102 @@ out_fail:
     return -1;
 }
 
+/* ### names
+ * The dump directory may be shared, and the pid, and so every name, is
+ * predictable: anyone may have planted a file, a symlink or a FIFO there.
+ * A taken name is never followed, opened or replaced; another one is picked
+ * (one warning per process), so a planted name never stops the dumps. */
+static bool name_warned;            /* guarded by dump_lock */
+
+/* Warn (once) that 'taken' is in the way; 'instead' is the name used, or
+ * NULL when the dump takes the next number. */
+static void warn_taken(const char *taken, const char *instead)
+{
+    if (name_warned)
+        return;
+    name_warned = true;
+    if (instead)
+        lk_log("'%s' is taken (not a dump of this process); writing '%s' instead", taken, instead);
+    else
+        lk_log("'%s' is taken (not a dump of this process); using the next dump number", taken);
+}
+
+/* A name no one can predict: pid, clock and a counter, mixed (splitmix64). */
+static uint64_t name_nonce(void)
+{
+    static uint64_t n;              /* guarded by dump_lock */
+    uint64_t z = (lk_now_ns() ^ ((uint64_t)getpid() << 32)) + ++n * UINT64_C(0x9E3779B97F4A7C15);
+    z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
+    z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
+    return z ^ (z >> 31);
+}
+
+/* Rename 'from' to 'to' unless 'to' exists (whatever it is: a dangling
+ * symlink too); -1 with EEXIST then.  renameat2 where the file system has
+ * it, else link+unlink, else (no hard links, e.g. vfat) a check, then rename. */
+static int rename_noreplace(const char *from, const char *to)
+{
+    if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
+        return 0;
+    if (errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP)
+        return -1;
+    if (link(from, to) == 0)
+        return unlink(from) == 0 || errno == ENOENT ? 0 : -1;
+    if (errno != EPERM && errno != EOPNOTSUPP && errno != ENOSYS)
+        return -1;
+    struct stat st;
+    if (lstat(to, &st) == 0) {
+        errno = EEXIST;
+        return -1;
+    }
+    return rename(from, to);
+}
+
+#define NAME_TRIES 16               /* names tried before this dump is given up */
+
 /* Write the dump to '<dir>/libleak.<pid>.<seq>.<trigger>.json' through a .tmp
- * file and rename.  Returns 0 or -errno; 'what' names the failing step. */
+ * file and rename; when a name is taken, another (see ### names).  Returns 0
+ * or -errno; 'what' names the failing step. */
 static int write_file(const dump_parts_t *parts, unsigned seq, int trigger, const char **what)
 {
     /* Static, guarded by dump_lock: '*what' points into them after return. */
     static char path[4096], tmp[4096];
     const char *dir = lk_config.dir ? lk_config.dir : ".";
     const char *tname = trigger_names[trigger];
-    /* <dir>/libleak.<pid>.<seq>.<trigger>.json, first as .libleak....json.tmp */
-    int n1 = snprintf(path, sizeof path, "%s/" LIBLEAK_DUMP_PREFIX ".%d.%u.%s" LIBLEAK_DUMP_SUFFIX,
-                      dir, (int)getpid(), seq, tname);
-    int n2 = snprintf(tmp, sizeof tmp, "%s/." LIBLEAK_DUMP_PREFIX ".%d.%u.%s" LIBLEAK_DUMP_SUFFIX ".tmp",
-                      dir, (int)getpid(), seq, tname);
-    if (n1 < 0 || n2 < 0 || (size_t)n1 >= sizeof path || (size_t)n2 >= sizeof tmp) {
-        *what = dir;
-        return -ENAMETOOLONG;
-    }
     static writer_t writer;     /* guarded by dump_lock: no allocation to write */
     writer_t *w = &writer;
     w->len = 0;
     w->err = 0;
-    int rc = 0;
-    w->fd = lk_dump_open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    int rc = 0, n;
+    char taken[4096] = "";      /* the first name found taken, for the warning */
+    /* <dir>/.libleak.<pid>.<seq>.<trigger>.json.tmp, when taken
+     * .libleak.<pid>.<seq>.<trigger>.json.<nonce>.tmp.  O_EXCL: never an
+     * existing name (so never a FIFO's open that waits for a writer), and
+     * O_NOFOLLOW for file systems that would follow a dangling symlink. */
+    w->fd = -1;
+    for (int i = 0; i < NAME_TRIES && w->fd < 0; i++) {
+        n = i == 0 ? snprintf(tmp, sizeof tmp, "%s/." LIBLEAK_DUMP_PREFIX ".%d.%u.%s"
+                              LIBLEAK_DUMP_SUFFIX ".tmp", dir, (int)getpid(), seq, tname)
+                   : snprintf(tmp, sizeof tmp, "%s/." LIBLEAK_DUMP_PREFIX ".%d.%u.%s"
+                              LIBLEAK_DUMP_SUFFIX ".%016" PRIx64 ".tmp", dir, (int)getpid(),
+                              seq, tname, name_nonce());
+        if (n < 0 || (size_t)n >= sizeof tmp) {
+            *what = dir;
+            return -ENAMETOOLONG;
+        }
+        w->fd = lk_dump_open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (w->fd < 0 && errno != EEXIST) {
+            rc = -errno;
+            *what = tmp;
+            goto out_free;
+        }
+        if (w->fd >= 0 && i > 0)
+            warn_taken(taken, tmp);
+        if (w->fd < 0 && i == 0)
+            snprintf(taken, sizeof taken, "%s", tmp);
+    }
     if (w->fd < 0) {
-        rc = -errno;
+        rc = -EEXIST;
         *what = tmp;
         goto out_free;
     }
@@ -752,13 +825,35 @@ static int write_file(const dump_parts_t *parts, unsigned seq, int trigger, cons
         goto out_unlink;
     }
     w->fd = -1;
-    if (lk_dump_rename(tmp, path) != 0) {
-        rc = -errno;
-        *what = path;
-        goto out_unlink;
+    /* <dir>/libleak.<pid>.<seq>.<trigger>.json, when taken
+     * libleak.<pid>.<seq>.<trigger>.<nonce>.json */
+    for (int i = 0; i < NAME_TRIES; i++) {
+        n = i == 0 ? snprintf(path, sizeof path, "%s/" LIBLEAK_DUMP_PREFIX ".%d.%u.%s"
+                              LIBLEAK_DUMP_SUFFIX, dir, (int)getpid(), seq, tname)
+                   : snprintf(path, sizeof path, "%s/" LIBLEAK_DUMP_PREFIX ".%d.%u.%s.%016"
+                              PRIx64 LIBLEAK_DUMP_SUFFIX, dir, (int)getpid(), seq, tname,
+                              name_nonce());
+        if (n < 0 || (size_t)n >= sizeof path) {
+            rc = -ENAMETOOLONG;
+            *what = dir;
+            goto out_unlink;
+        }
+        if (lk_dump_rename(tmp, path) == 0) {
+            if (i > 0)
+                warn_taken(taken, path);
+            snprintf(last_path, sizeof last_path, "%s", path);
+            goto out_free;
+        }
+        if (errno != EEXIST) {
+            rc = -errno;
+            *what = path;
+            goto out_unlink;
+        }
+        if (i == 0)
+            snprintf(taken, sizeof taken, "%s", path);
     }
-    snprintf(last_path, sizeof last_path, "%s", path);
-    goto out_free;
+    rc = -EEXIST;
+    *what = path;
 out_unlink:
     if (w->fd >= 0)
         close(w->fd);
@@ -793,7 +888,9 @@ static void reserve_release(void)
     }
 }
 
-/* Does any dump (or temporary) of this pid with number 'seq' exist? */
+/* Does any name (dump or temporary) of this pid with number 'seq' exist?
+ * lstat: a dangling symlink takes its name too.  Anything but a regular
+ * file of ours (an exec'd predecessor's dump) earns the one warning. */
 static bool seq_taken(unsigned seq)
 {
     static const char *const names[] = LK_TRIGGER_NAMES;
@@ -804,8 +901,12 @@ static bool seq_taken(unsigned seq)
             int n = snprintf(path, sizeof path, tmp ? "%s/." LIBLEAK_DUMP_PREFIX ".%d.%u.%s" LIBLEAK_DUMP_SUFFIX ".tmp"
                                                     : "%s/" LIBLEAK_DUMP_PREFIX ".%d.%u.%s" LIBLEAK_DUMP_SUFFIX,
                              dir, (int)getpid(), seq, names[t]);
-            if (n > 0 && (size_t)n < sizeof path && access(path, F_OK) == 0)
-                return true;
+            struct stat st;
+            if (n <= 0 || (size_t)n >= sizeof path || lstat(path, &st) != 0)
+                continue;
+            if (!S_ISREG(st.st_mode) || st.st_uid != geteuid())
+                warn_taken(path, NULL);
+            return true;
         }
     }
     return false;
@@ -846,9 +947,10 @@ int lk_dump_write(int trigger, const char *label)
         exit_done = true;
     else
         lk_dump_reserve();      /* for the next dump, if there is room again */
-    if (rc == -ENOMEM) {
-        /* an entry could not be built: this dump is lost, not the next */
-        lk_log_error("cannot write dump '%s': %s", what, strerror(ENOMEM));
+    if (rc == -ENOMEM || rc == -EEXIST) {
+        /* an entry could not be built, or every name tried was taken: this
+         * dump is lost, not the next */
+        lk_log_error("cannot write dump '%s': %s", what, strerror(-rc));
     } else if (rc != 0) {
         /* jemalloc: the first I/O error stops all further dumps. */
         lk_dump_disabled = true;
@@ -889,6 +991,7 @@ void lk_dump_reset_after_fork(void)
     dump_seq = 0;
     exit_done = false;
     last_path[0] = '\0';
+    name_warned = false;
     __atomic_store_n(&exit_dumped, 0, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&dump_lock);
 }
@@ -901,6 +1004,7 @@ void lk_dump_reset_for_tests(void)
     exit_done = false;
     last_path[0] = '\0';
     lk_dump_disabled = false;
+    name_warned = false;
     __atomic_store_n(&exit_dumped, 0, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&dump_lock);
 }
