@@ -61,6 +61,8 @@
 #define LK_KEY_CGROUP_MAX    "cgroup_max_bytes"
 #define LK_KEY_PHYS          "phys_bytes"
 #define LK_KEY_EFFECTIVE     "effective_bytes"
+#define LK_KEY_CGROUP_VERSION "cgroup_version" /* 1 or 2: whose file set cgroup_max_bytes */
+#define LK_KEY_CGROUP_FILE   "cgroup_file"     /* that file, e.g. .../memory.limit_in_bytes */
 
 /* ### totals */
 #define LK_KEY_LIVE_BYTES    "live_bytes"

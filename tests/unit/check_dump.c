@@ -753,6 +753,135 @@ START_TEST(test_dump_planted_names_race)
 }
 END_TEST
 
+/* ### cgroup limits, read from a fake tree under 'dir' */
+static void put_file(const char *rel, const char *text)
+{
+    char p[1024], cmd[1200];
+    snprintf(p, sizeof p, "%s%s", dir, rel);
+    snprintf(cmd, sizeof cmd, "mkdir -p \"$(dirname '%s')\"", p);
+    ck_assert_int_eq(system(cmd), 0);
+    FILE *f = fopen(p, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static void teardown_tree(void)
+{
+    char cmd[200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'/proc '%s'/sys", dir, dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+/* A v1 hierarchy (memory with another controller, mounted where it is on
+ * Debian 10), 200 MB on the process's cgroup and 300 MB on its parent. */
+static void tree_v1(void)
+{
+    put_file("/proc/self/cgroup", "12:pids:/user.slice\n"
+                                  "4:cpu,cpuacct:/\n"
+                                  "9:memory,hugetlb:/app/job\n"
+                                  "1:name=systemd:/user.slice/app\n"
+                                  "0::/user.slice/app\n");
+    put_file("/proc/self/mountinfo",
+             "22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw\n"
+             "25 22 0:22 / /sys/fs/cgroup ro shared:4 - tmpfs tmpfs ro,mode=755\n"
+             "26 25 0:23 / /sys/fs/cgroup/unified rw shared:5 - cgroup2 cgroup2 rw\n"
+             "31 25 0:28 / /sys/fs/cgroup/memory,hugetlb rw shared:10 - cgroup cgroup rw,memory,hugetlb\n"
+             "32 25 0:29 / /sys/fs/cgroup/pids rw shared:11 - cgroup cgroup rw,pids\n");
+    put_file("/sys/fs/cgroup/memory,hugetlb/memory.limit_in_bytes", "9223372036854771712\n");
+    put_file("/sys/fs/cgroup/memory,hugetlb/app/memory.limit_in_bytes", "314572800\n");
+    put_file("/sys/fs/cgroup/memory,hugetlb/app/job/memory.limit_in_bytes", "209715200\n");
+    put_file("/sys/fs/cgroup/unified/user.slice/app/memory.max", "104857600\n");
+}
+
+START_TEST(test_dump_cgroup_v1_limit)
+{
+    tree_v1();
+    lk_cgroup_root = dir;
+    uint64_t bytes;
+    int version;
+    char file[512];
+    ck_assert_int_eq(lk_limits_cgroup(&bytes, &version, file, sizeof file), 0);
+    ck_assert_uint_eq(bytes, 200u << 20);
+    ck_assert_int_eq(version, 1);
+    ck_assert_str_eq(file, "/sys/fs/cgroup/memory,hugetlb/app/job/memory.limit_in_bytes");
+    /* the parent's limit binds when it is the smaller */
+    put_file("/sys/fs/cgroup/memory,hugetlb/app/memory.limit_in_bytes", "157286400\n");
+    ck_assert_int_eq(lk_limits_cgroup(&bytes, &version, file, sizeof file), 0);
+    ck_assert_uint_eq(bytes, 150u << 20);
+    ck_assert_str_eq(file, "/sys/fs/cgroup/memory,hugetlb/app/memory.limit_in_bytes");
+    /* unlimited everywhere: no limit, no version */
+    put_file("/sys/fs/cgroup/memory,hugetlb/app/memory.limit_in_bytes", "9223372036854771712\n");
+    put_file("/sys/fs/cgroup/memory,hugetlb/app/job/memory.limit_in_bytes", "9223372036854771712\n");
+    ck_assert_int_eq(lk_limits_cgroup(&bytes, &version, file, sizeof file), 0);
+    ck_assert_uint_eq(bytes, 0);
+    ck_assert_int_eq(version, 0);
+    lk_cgroup_root = "";
+    teardown_tree();
+}
+END_TEST
+
+/* v2 mounted at a non-default place, seen from a cgroup namespace whose
+ * root is /ns (mountinfo's root field); "max" is no limit. */
+START_TEST(test_dump_cgroup_v2_limit)
+{
+    put_file("/proc/self/cgroup", "0::/ns/svc\n");
+    put_file("/proc/self/mountinfo",
+             "22 1 8:1 / / rw - ext4 /dev/sda1 rw\n"
+             "30 22 0:26 /ns /mnt/cg\\040two rw,nosuid shared:7 - cgroup2 cgroup2 rw,nsdelegate\n");
+    put_file("/mnt/cg two/memory.max", "max\n");
+    put_file("/mnt/cg two/svc/memory.max", "268435456\n");
+    lk_cgroup_root = dir;
+    uint64_t bytes;
+    int version;
+    char file[512];
+    ck_assert_int_eq(lk_limits_cgroup(&bytes, &version, file, sizeof file), 0);
+    ck_assert_uint_eq(bytes, 256u << 20);
+    ck_assert_int_eq(version, 2);
+    ck_assert_str_eq(file, "/mnt/cg two/svc/memory.max");
+    lk_cgroup_root = "";
+    char cmd[200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'/mnt", dir);
+    ck_assert_int_eq(system(cmd), 0);
+    teardown_tree();
+}
+END_TEST
+
+/* The dump says which limit applied, the effective limit is the cgroup's,
+ * and LIBLEAK_WATERMARK=10% is 10% of it. */
+static const char *env_wm10(const char *name)
+{
+    return strcmp(name, "LIBLEAK_WATERMARK") == 0 ? "10%" : NULL;
+}
+
+START_TEST(test_dump_cgroup_v1_in_dump_and_watermark)
+{
+    tree_v1();
+    lk_cgroup_root = dir;
+    lk_config_load(env_wm10);
+    lk_config.dir = dir;
+    lk_config.scan = 0;
+    lk_limits_load();
+    lk_trigger_start_tracking();
+    ck_assert_uint_eq(lk_limits.cgroup_max, 200u << 20);
+    if (lk_limits.phys > (200u << 20) && (lk_limits.rlimit_as == 0 || lk_limits.rlimit_as > (200u << 20)))
+        ck_assert_uint_eq(lk_limits.effective, 200u << 20);
+    ck_assert_uint_eq(lk_trigger_watermark_step(), lk_limits.effective / 100 * 10);
+    ck_assert_int_eq(lk_dump_write(LK_TRIGGER_API, NULL), 0);
+    json_t *root = load(lk_dump_last_path());
+    json_t *lim = json_object_get(root, LK_KEY_LIMITS);
+    ck_assert_int_eq(geti(lim, LK_KEY_CGROUP_MAX), 200 << 20);
+    ck_assert_int_eq(geti(lim, LK_KEY_CGROUP_VERSION), 1);
+    ck_assert_str_eq(json_string_value(json_object_get(lim, LK_KEY_CGROUP_FILE)),
+                     "/sys/fs/cgroup/memory,hugetlb/app/job/memory.limit_in_bytes");
+    ck_assert_int_eq(geti(json_object_get(root, LK_KEY_CONFIG), LK_KEY_WATERMARK_BYTES),
+                     (json_int_t)lk_trigger_watermark_step());
+    json_decref(root);
+    lk_cgroup_root = "";
+    teardown_tree();
+}
+END_TEST
+
 static Suite *dump_suite(void)
 {
     Suite *s = suite_create("dump");
@@ -772,6 +901,9 @@ static Suite *dump_suite(void)
     tcase_add_test(tc, test_dump_streams_many_stacks_and_sites);
     tcase_add_test(tc, test_dump_planted_names_skipped);
     tcase_add_test(tc, test_dump_planted_names_race);
+    tcase_add_test(tc, test_dump_cgroup_v1_limit);
+    tcase_add_test(tc, test_dump_cgroup_v2_limit);
+    tcase_add_test(tc, test_dump_cgroup_v1_in_dump_and_watermark);
     suite_add_tcase(s, tc);
     /* lk_jw alone: tests/integration/test_jw_valgrind.sh runs this case
      * under valgrind, which sees reads of freed memory inside jansson */
