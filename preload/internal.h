@@ -516,6 +516,11 @@ void lk_limits_load(void);
  * /proc/self/mountinfo.  Sets '*bytes' (0 = none), '*version' (1, 2; 0 =
  * none) and 'file'.  Returns 0 or -errno.  Allocation-free. */
 int lk_limits_cgroup(uint64_t *bytes, int *version, char *file, size_t cap);
+/* Around the real dlclose (hooks.c): record the modules mapped before it,
+ * then those gone after it, with the time and the stack count (dump.c's
+ * "unloaded modules").  Take the guard and a lock; allocate; no I/O. */
+void lk_modules_before_unload(void);
+void lk_modules_after_unload(void);
 /* Seam: the directory /proc and the cgroup mounts are under ("" = /). */
 extern const char *LK_SEAM lk_cgroup_root;
 
