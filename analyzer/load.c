@@ -150,6 +150,15 @@ static int load_modules(ctx_t *c, json_t *root, lk_dump_t *d)
         if ((rc = lk_jget_bool(c, m, p, LK_KEY_PATH_ESCAPED, false, false,
                                &mod->path_escaped)) < 0)
             return rc;
+        /* an unloaded module has all three, a mapped one none */
+        mod->unloaded = json_object_get(m, LK_KEY_STACKS_BEFORE_UNLOAD) != NULL;
+        if ((rc = lk_jget_u64(c, m, p, LK_KEY_STACKS_BEFORE_UNLOAD, false, INT64_MAX, 0,
+                              &mod->stacks_before_unload)) < 0
+            || (rc = lk_jget_u64(c, m, p, LK_KEY_LOAD_UPTIME_NS, mod->unloaded, LK_MAX_COUNT, 0,
+                                 &mod->load_uptime_ns)) < 0
+            || (rc = lk_jget_u64(c, m, p, LK_KEY_UNLOAD_UPTIME_NS, mod->unloaded, LK_MAX_COUNT,
+                                 0, &mod->unload_uptime_ns)) < 0)
+            return rc;
         if (mod->build_id != NULL) {
             for (char *s = mod->build_id; *s != '\0'; s++) {
                 if (*s >= 'A' && *s <= 'F')

@@ -44,6 +44,9 @@ typedef struct lk_dump_module {
     uint64_t size_bytes;    /* extent of PT_LOADs from base; 0 if unknown */
     char *build_id;         /* lowercase hex, or NULL */
     bool path_escaped;      /* 'path' has bytes >= 0x80 as \xNN (not UTF-8) */
+    bool unloaded;          /* dlclose'd before the dump (the fields below are set) */
+    uint64_t load_uptime_ns, unload_uptime_ns;
+    uint64_t stacks_before_unload;  /* stacks with a lower id may point into it */
 } lk_dump_module_t;
 
 /* One deduplicated call stack (dump "stacks[]"). */
