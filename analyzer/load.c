@@ -457,6 +457,15 @@ static int load_header(ctx_t *c, json_t *root, lk_dump_t *d)
             || (rc = get_limit(c, o, LK_KEY_LIMITS, LK_KEY_EFFECTIVE, &has,
                                &l->effective_bytes)) < 0)
             return rc;
+        uint64_t cgv;
+        if ((rc = get_limit(c, o, LK_KEY_LIMITS, LK_KEY_CGROUP_VERSION, &has, &cgv)) < 0)
+            return rc;
+        if (has && cgv != 1 && cgv != 2) {
+            char q[160];
+            return lk_jfail(c, lk_jpath(q, sizeof(q), LK_KEY_LIMITS, LK_KEY_CGROUP_VERSION),
+                            "expected 1, 2 or null, got %" PRIu64, cgv);
+        }
+        l->cgroup_version = (int)cgv;
     }
 
     if ((rc = lk_jget(c, root, "", LK_KEY_TOTALS, JSON_OBJECT, false, false, &o)) < 0)

@@ -97,6 +97,7 @@ typedef struct lk_limits {
     bool has_rlimit_as, has_rlimit_data, has_cgroup_max;
     uint64_t rlimit_as_bytes, rlimit_data_bytes, cgroup_max_bytes;
     uint64_t phys_bytes, effective_bytes;
+    int cgroup_version;     /* 1 or 2: whose file set cgroup_max_bytes; 0 unknown */
 } lk_limits_t;
 
 typedef struct lk_totals {
