@@ -696,21 +696,12 @@ static int module_cb(struct dl_phdr_info *info, size_t size, void *arg)
 {
     (void)size;
     json_t *arr = arg;
-    uintptr_t hi = 0;
-    for (int i = 0; i < info->dlpi_phnum; i++) {
-        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-        if (ph->p_type == PT_LOAD && ph->p_vaddr + ph->p_memsz > hi)
-            hi = ph->p_vaddr + ph->p_memsz;
-    }
+    uintptr_t hi = load_extent(info);
     if (hi == 0)
         return 0;
     json_t *m = json_object();
-    const char *name = info->dlpi_name;
     char exe[4096];
-    if (!name || !*name) {
-        exe_path(exe, sizeof exe);
-        name = exe;
-    }
+    const char *name = module_name(info, exe, sizeof exe);
     bool escaped = false;
     json_object_set_new(m, LK_KEY_PATH, jstr_esc(name, &escaped));
     if (escaped)
