@@ -100,6 +100,8 @@ VICTIMS    = $(patsubst tests/integration/victims/%.c,$(BUILD)/victims/%,$(VICTI
 # optimised without them so that only DWARF unwinding can reach main.
 VICTIM_FLAGS = -g -O0 -fno-omit-frame-pointer -pthread -Iinclude
 VICTIM_NOFP_FLAGS = -g -O2 -fomit-frame-pointer -fno-inline -pthread -Iinclude
+# dlclose_loop's library (victims/lib/ holds libraries, not programs)
+VICTIMS   += $(BUILD)/victims/libdlleak.so
 
 # ### demo and bench programs
 DEMO_SRCS  = $(wildcard demo/*.c)
@@ -161,6 +163,9 @@ $(BUILD)/victims/%: tests/integration/victims/%.c | $(DEPS_STAMP)
 $(BUILD)/victims/%: tests/integration/victims/%.cc | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CXX) $(VICTIM_FLAGS) -o $@ $<
+$(BUILD)/victims/libdlleak.so: tests/integration/victims/lib/dlleak.c | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(VICTIM_FLAGS) -fPIC -shared -o $@ $<
 
 $(BUILD)/demo/%: demo/%.c | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)

@@ -313,6 +313,10 @@ int lk_growth_collect(lk_growth_report_t *g, const lk_input_t *in, lk_symbolizer
         gp->ndumps = p->ndumps;
         gp->final_live_bytes = last->totals.live_bytes;
         gp->limit_bytes = last->limits.effective_bytes;
+        if (last->limits.has_cgroup_max && last->limits.cgroup_version != 0
+            && last->limits.cgroup_max_bytes == last->limits.effective_bytes)
+            gp->limit_source = last->limits.cgroup_version == 1
+                                   ? "cgroup v1 memory.limit_in_bytes" : "cgroup v2 memory.max";
         gp->seconds_to_limit = -1.0;
         if (total_series(gp, p) < 0)
             return -ENOMEM;

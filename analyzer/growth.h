@@ -78,6 +78,8 @@ typedef struct lk_growth_proc {
     bool steady;                /* the total grows steadily (see above) */
     uint64_t final_live_bytes;
     uint64_t limit_bytes;       /* limits.effective_bytes of the final dump; 0 unknown */
+    const char *limit_source;   /* the cgroup file kind when that limit is the
+                                 * effective one ("cgroup v1 memory.limit_in_bytes"), else NULL */
     double slope_bytes_per_s;   /* current total slope used for the projection */
     double seconds_to_limit;    /* < 0: no projection */
     size_t ngrowing, nplateau, nshrinking;   /* sites; ngrowing counts steady ones */

@@ -150,6 +150,15 @@ static int load_modules(ctx_t *c, json_t *root, lk_dump_t *d)
         if ((rc = lk_jget_bool(c, m, p, LK_KEY_PATH_ESCAPED, false, false,
                                &mod->path_escaped)) < 0)
             return rc;
+        /* an unloaded module has all three, a mapped one none */
+        mod->unloaded = json_object_get(m, LK_KEY_STACKS_BEFORE_UNLOAD) != NULL;
+        if ((rc = lk_jget_u64(c, m, p, LK_KEY_STACKS_BEFORE_UNLOAD, false, INT64_MAX, 0,
+                              &mod->stacks_before_unload)) < 0
+            || (rc = lk_jget_u64(c, m, p, LK_KEY_LOAD_UPTIME_NS, mod->unloaded, LK_MAX_COUNT, 0,
+                                 &mod->load_uptime_ns)) < 0
+            || (rc = lk_jget_u64(c, m, p, LK_KEY_UNLOAD_UPTIME_NS, mod->unloaded, LK_MAX_COUNT,
+                                 0, &mod->unload_uptime_ns)) < 0)
+            return rc;
         if (mod->build_id != NULL) {
             for (char *s = mod->build_id; *s != '\0'; s++) {
                 if (*s >= 'A' && *s <= 'F')
@@ -448,6 +457,15 @@ static int load_header(ctx_t *c, json_t *root, lk_dump_t *d)
             || (rc = get_limit(c, o, LK_KEY_LIMITS, LK_KEY_EFFECTIVE, &has,
                                &l->effective_bytes)) < 0)
             return rc;
+        uint64_t cgv;
+        if ((rc = get_limit(c, o, LK_KEY_LIMITS, LK_KEY_CGROUP_VERSION, &has, &cgv)) < 0)
+            return rc;
+        if (has && cgv != 1 && cgv != 2) {
+            char q[160];
+            return lk_jfail(c, lk_jpath(q, sizeof(q), LK_KEY_LIMITS, LK_KEY_CGROUP_VERSION),
+                            "expected 1, 2 or null, got %" PRIu64, cgv);
+        }
+        l->cgroup_version = (int)cgv;
     }
 
     if ((rc = lk_jget(c, root, "", LK_KEY_TOTALS, JSON_OBJECT, false, false, &o)) < 0)
@@ -636,8 +654,20 @@ int lk_load_path(lk_input_t *in, const char *path, char *err, size_t errlen)
     size_t n = 0, i;
     int rc = 0;
     struct dirent *de;
+    size_t not_regular = 0;
     while ((de = readdir(dir)) != NULL) {
         const char *nm = de->d_name;
+        bool dumpish = strncmp(nm + (nm[0] == '.'), LIBLEAK_DUMP_PREFIX ".",
+                               strlen(LIBLEAK_DUMP_PREFIX) + 1) == 0;
+        struct stat lsb;
+        /* Only the regular files: the directory may be shared, and a
+         * symlink or FIFO planted under a dump's name is not a dump (a FIFO
+         * would wait for a writer). */
+        if (dumpish && (fstatat(dirfd(dir), nm, &lsb, AT_SYMLINK_NOFOLLOW) != 0
+                        || !S_ISREG(lsb.st_mode))) {
+            not_regular++;
+            continue;
+        }
         if (nm[0] == '.' && strncmp(nm + 1, LIBLEAK_DUMP_PREFIX ".", strlen(LIBLEAK_DUMP_PREFIX) + 1) == 0
             && has_suffix(nm, ".tmp")) {
             fprintf(stderr, "leak-analyze: warning: %s/%s: unfinished dump (the process died "
@@ -658,6 +688,9 @@ int lk_load_path(lk_input_t *in, const char *path, char *err, size_t errlen)
         n++;
     }
     closedir(dir);
+    if (not_regular > 0)
+        fprintf(stderr, "leak-analyze: warning: %s: %zu entries named like dumps are not "
+                "regular files (symlinks, FIFOs); ignored\n", path, not_regular);
     if (rc == 0 && n == 0) {
         snprintf(err, errlen, "%s: no libleak dumps (%s.*%s) in this directory", path,
                  LIBLEAK_DUMP_PREFIX, LIBLEAK_DUMP_SUFFIX);

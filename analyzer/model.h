@@ -44,6 +44,9 @@ typedef struct lk_dump_module {
     uint64_t size_bytes;    /* extent of PT_LOADs from base; 0 if unknown */
     char *build_id;         /* lowercase hex, or NULL */
     bool path_escaped;      /* 'path' has bytes >= 0x80 as \xNN (not UTF-8) */
+    bool unloaded;          /* dlclose'd before the dump (the fields below are set) */
+    uint64_t load_uptime_ns, unload_uptime_ns;
+    uint64_t stacks_before_unload;  /* stacks with a lower id may point into it */
 } lk_dump_module_t;
 
 /* One deduplicated call stack (dump "stacks[]"). */
@@ -94,6 +97,7 @@ typedef struct lk_limits {
     bool has_rlimit_as, has_rlimit_data, has_cgroup_max;
     uint64_t rlimit_as_bytes, rlimit_data_bytes, cgroup_max_bytes;
     uint64_t phys_bytes, effective_bytes;
+    int cgroup_version;     /* 1 or 2: whose file set cgroup_max_bytes; 0 unknown */
 } lk_limits_t;
 
 typedef struct lk_totals {

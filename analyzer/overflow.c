@@ -165,9 +165,11 @@ static void sb_projection(sbuf_t *b, const lk_growth_proc_t *gp)
 {
     char h1[32], h2[32], h3[48];
     if (gp->seconds_to_limit >= 0)
-        sb_printf(b, "; at %s/s the %s limit is reached in %s",
+        sb_printf(b, "; at %s/s the %s limit%s%s%s is reached in %s",
                   hb(gp->slope_bytes_per_s, h1, sizeof(h1)),
                   hb((double)gp->limit_bytes, h2, sizeof(h2)),
+                  gp->limit_source ? " (" : "", gp->limit_source ? gp->limit_source : "",
+                  gp->limit_source ? ")" : "",
                   la_human_duration(gp->seconds_to_limit, h3, sizeof(h3)));
     else if (gp->steady)
         sb_printf(b, "; total live memory grows at %s/s",

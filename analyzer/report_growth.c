@@ -65,9 +65,11 @@ static void text_total(FILE *out, const lk_growth_proc_t *gp)
     /* after running out, a time to the limit says nothing */
     if (gp->seconds_to_limit >= 0 && gp->verdict != LK_VERDICT_EXHAUSTION
         && gp->verdict != LK_VERDICT_LEAK_EXHAUSTION)
-        fprintf(out, "  projection: at %s/s the %s limit is reached in %s\n",
+        fprintf(out, "  projection: at %s/s the %s limit%s%s%s is reached in %s\n",
                 la_human_bytes(gp->slope_bytes_per_s, h1, sizeof(h1)),
                 la_human_bytes((double)gp->limit_bytes, h2, sizeof(h2)),
+                gp->limit_source ? " (" : "", gp->limit_source ? gp->limit_source : "",
+                gp->limit_source ? ")" : "",
                 la_human_duration(gp->seconds_to_limit, h3, sizeof(h3)));
 }
 
@@ -240,6 +242,8 @@ static json_t *verdict_json(const lk_growth_report_t *g)
         }
         json_object_set_new(o, "limit_bytes", gp->limit_bytes > 0
                             ? json_integer((json_int_t)gp->limit_bytes) : json_null());
+        json_object_set_new(o, "limit_source", gp->limit_source
+                            ? json_string(gp->limit_source) : json_null());
         json_object_set_new(o, "seconds_to_limit", gp->seconds_to_limit >= 0
                             ? json_real(gp->seconds_to_limit) : json_null());
     }

@@ -88,6 +88,8 @@ typedef struct mod_cache {
 typedef struct mod_ref {
     uint64_t lo, hi;        /* [lo, hi) */
     uint64_t base;
+    uint64_t until;         /* stacks_before_unload; UINT64_MAX while mapped */
+    uint64_t max_hi;        /* the largest hi of this ref and those before it */
     mod_cache_t *mc;
 } mod_ref_t;
 
@@ -314,6 +316,7 @@ static int prepare_dump(lk_symbolizer_t *s, const lk_dump_t *d)
         if ((r->mc = get_module(s, &d->modules[i])) == NULL)
             return -ENOMEM;
         r->base = d->modules[i].base;
+        r->until = d->modules[i].unloaded ? d->modules[i].stacks_before_unload : UINT64_MAX;
         r->lo = d->modules[i].base;
         r->hi = d->modules[i].size_bytes > 0 ? r->lo + d->modules[i].size_bytes : UINT64_MAX;
         if (r->hi < r->lo)
@@ -325,15 +328,24 @@ static int prepare_dump(lk_symbolizer_t *s, const lk_dump_t *d)
     for (size_t i = 0; i + 1 < s->nrefs; i++)
         if (s->refs[i].hi == UINT64_MAX)
             s->refs[i].hi = s->refs[i + 1].lo;
+    for (size_t i = 0; i < s->nrefs; i++)
+        s->refs[i].max_hi = i > 0 && s->refs[i - 1].max_hi > s->refs[i].hi
+                                ? s->refs[i - 1].max_hi : s->refs[i].hi;
     s->last_dump = d;
     return 0;
 }
 
-/* The module of 'addr' in the prepared dump, or NULL. */
-static const mod_ref_t *find_ref(const lk_symbolizer_t *s, uint64_t addr)
+/* The module of 'addr' for stack 'stack_id' in the prepared dump, or NULL.
+ * Modules unloaded before the dump may share addresses with each other and
+ * with later ones.  Stack ids count up in time, and a stack cannot point
+ * into a module unloaded before it was interned (until <= id): of the
+ * others that hold 'addr', the one unloaded first was the one mapped then
+ * (any later one came after it).  A pc with no stack (UINT64_MAX) gets the
+ * module mapped at the dump, else the one unloaded last. */
+static const mod_ref_t *find_ref(const lk_symbolizer_t *s, uint64_t addr, uint64_t stack_id)
 {
     size_t lo = 0, hi = s->nrefs;
-    const mod_ref_t *best = NULL;
+    const mod_ref_t *best = NULL, *pick = NULL, *last = NULL;
 
     while (lo < hi) {   /* last ref with ref.lo <= addr */
         size_t mid = lo + (hi - lo) / 2;
@@ -344,12 +356,17 @@ static const mod_ref_t *find_ref(const lk_symbolizer_t *s, uint64_t addr)
             hi = mid;
         }
     }
-    /* Bases can overlap when a module has base 0 (non-PIE main program),
-     * so scan back for one whose range holds 'addr'. */
-    for (; best != NULL && best >= s->refs; best--)
-        if (addr >= best->lo && addr < best->hi)
-            return best;
-    return NULL;
+    /* Ranges can overlap (a module with base 0, the non-PIE main program;
+     * unloaded modules), so scan back while one before may still hold it. */
+    for (; best != NULL && best >= s->refs && best->max_hi > addr; best--) {
+        if (addr < best->lo || addr >= best->hi)
+            continue;
+        if (best->until > stack_id && (pick == NULL || best->until < pick->until))
+            pick = best;
+        if (last == NULL || best->until > last->until)
+            last = best;
+    }
+    return pick != NULL ? pick : last;
 }
 
 /* ### libdw lookups */
@@ -618,7 +635,7 @@ int lk_symbolize_stack(lk_symbolizer_t *s, const lk_dump_t *d, const lk_stack_t 
         uint64_t addr = st->frames[i];
         /* A return address points after the call; addr - 1 is inside it. */
         uint64_t pc = addr > 0 ? addr - 1 : 0;
-        const mod_ref_t *r = find_ref(s, pc);
+        const mod_ref_t *r = find_ref(s, pc, st->id);
         if (r == NULL) {
             lk_frame_t f = { .address = addr, .offset = pc };
             if (push(&v, &n, &cap, &f) < 0)

@@ -2,8 +2,9 @@
  * memory limits every dump carries.  Runs with the guard held, so jansson's and
  * our own allocations are never tracked.  The tables are copied under their
  * locks (short); the JSON is built and written outside them.  The file appears
- * atomically: written as .libleak.<pid>.<seq>.<trigger>.json.tmp, then renamed.
- * After the first I/O error, one line on stderr and no more dumps. */
+ * atomically: written as .libleak.<pid>.<seq>.<trigger>.json.tmp, then renamed;
+ * a name already taken (a planted symlink or FIFO) is never followed or
+ * replaced.  After the first I/O error, one line on stderr and no more dumps. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -34,7 +35,8 @@ static ssize_t write_default(int fd, const void *buf, size_t n)
 }
 int (*LK_SEAM lk_dump_open)(const char *path, int flags, mode_t mode) = open_default;
 ssize_t (*LK_SEAM lk_dump_writefn)(int fd, const void *buf, size_t n) = write_default;
-int (*LK_SEAM lk_dump_rename)(const char *from, const char *to) = rename;
+static int rename_noreplace(const char *from, const char *to);
+int (*LK_SEAM lk_dump_rename)(const char *from, const char *to) = rename_noreplace;
 
 bool lk_dump_disabled;
 static pthread_mutex_t dump_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -69,38 +71,226 @@ static ssize_t read_file(const char *path, char *buf, size_t cap)
 }
 
 /* ### limits */
-static uint64_t cgroup_memory_max(void)
+/* Where /proc and the cgroup file systems are: "" (tests: a fake tree). */
+const char *LK_SEAM lk_cgroup_root = "";
+
+/* Call 'cb' on each line of 'path' (without its newline; lines longer than
+ * 1023 bytes are cut) until it returns non-zero.  read(2) through a small
+ * buffer: mountinfo can be large and this may run on a small thread stack.
+ * Returns what 'cb' returned, 0 at the end, or -errno. */
+static int for_each_line(const char *path, int (*cb)(char *line, void *arg), void *arg)
 {
-    char cg[1024], path[1200], val[64];
-    if (read_file("/proc/self/cgroup", cg, sizeof cg) <= 0)
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    char buf[2048], line[1024];
+    size_t ll = 0;
+    int rc = 0;
+    for (;;) {
+        ssize_t r = read(fd, buf, sizeof buf);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        for (ssize_t i = 0; i < r && rc == 0; i++) {
+            if (buf[i] != '\n') {
+                if (ll + 1 < sizeof line)
+                    line[ll++] = buf[i];
+                continue;
+            }
+            line[ll] = '\0';
+            ll = 0;
+            rc = cb(line, arg);
+        }
+        if (rc != 0)
+            break;
+    }
+    if (rc == 0 && ll > 0) {
+        line[ll] = '\0';
+        rc = cb(line, arg);
+    }
+    close(fd);
+    return rc;
+}
+
+/* The process's cgroup paths, from /proc/self/cgroup: the v1 hierarchy that
+ * has the memory controller ("N:cpu,memory:/path") and the v2 one ("0::/path"). */
+typedef struct cg_paths {
+    char v1[512], v2[512];
+    bool has_v1, has_v2;
+} cg_paths_t;
+
+static int cgroup_line(char *line, void *arg)
+{
+    cg_paths_t *p = arg;
+    char *c1 = strchr(line, ':');
+    char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+    if (!c2)
         return 0;
-    /* cgroup v2: a single line "0::/some/path" */
-    char *p = strstr(cg, "0::");
-    if (!p)
+    *c2 = '\0';
+    const char *ctl = c1 + 1, *path = c2 + 1;
+    if (strncmp(line, "0:", 2) == 0 && *ctl == '\0') {
+        p->has_v2 = snprintf(p->v2, sizeof p->v2, "%s", path) < (int)sizeof p->v2;
         return 0;
-    p += 3;
-    char *nl = strchr(p, '\n');
-    if (nl)
-        *nl = '\0';
-    snprintf(path, sizeof path, "/sys/fs/cgroup%s/memory.max", strcmp(p, "/") == 0 ? "" : p);
-    if (read_file(path, val, sizeof val) <= 0 || strncmp(val, "max", 3) == 0)
+    }
+    for (const char *t = ctl; *t;) {
+        size_t n = strcspn(t, ",");
+        if (n == 6 && strncmp(t, "memory", 6) == 0)
+            p->has_v1 = snprintf(p->v1, sizeof p->v1, "%s", path) < (int)sizeof p->v1;
+        t += n + (t[n] == ',');
+    }
+    return 0;
+}
+
+/* One mountinfo query: the mount point and root of the cgroup2 file system
+ * ('v1' false) or of the v1 one with the memory controller. */
+typedef struct cg_mount {
+    bool v1, found;
+    char point[512], root[512];
+} cg_mount_t;
+
+/* Copy mountinfo field 'src' (octal escapes such as \040 decoded) to 'dst'. */
+static void unescape(char *dst, size_t cap, const char *src)
+{
+    size_t n = 0;
+    while (*src && n + 1 < cap) {
+        if (src[0] == '\\' && src[1] >= '0' && src[1] <= '3' && src[2] >= '0' && src[2] <= '7' &&
+            src[3] >= '0' && src[3] <= '7') {
+            dst[n++] = (char)((src[1] - '0') * 64 + (src[2] - '0') * 8 + (src[3] - '0'));
+            src += 4;
+        } else {
+            dst[n++] = *src++;
+        }
+    }
+    dst[n] = '\0';
+}
+
+/* "36 25 0:31 / /sys/fs/cgroup rw shared:9 - cgroup2 cgroup2 rw" (proc(5)) */
+static int mountinfo_line(char *line, void *arg)
+{
+    cg_mount_t *m = arg;
+    char *f[6], *save = NULL, *sep = NULL;
+    int n = 0;
+    for (char *t = strtok_r(line, " ", &save); t; t = strtok_r(NULL, " ", &save)) {
+        if (n < 6)
+            f[n] = t;
+        n++;
+        if (strcmp(t, "-") == 0 && n > 5) {
+            sep = t;
+            break;
+        }
+    }
+    if (!sep)
         return 0;
-    uint64_t v;
-    nl = strchr(val, '\n');
-    if (nl)
-        *nl = '\0';
-    return lk_config_parse_bytes(val, &v) == 0 ? v : 0;
+    char *fstype = strtok_r(NULL, " ", &save);
+    char *source = fstype ? strtok_r(NULL, " ", &save) : NULL;
+    char *opts = source ? strtok_r(NULL, " ", &save) : NULL;
+    if (!opts)
+        return 0;
+    if (m->v1) {
+        if (strcmp(fstype, "cgroup") != 0)
+            return 0;
+        bool mem = false;
+        for (const char *t = opts; *t;) {
+            size_t k = strcspn(t, ",");
+            mem |= k == 6 && strncmp(t, "memory", 6) == 0;
+            t += k + (t[k] == ',');
+        }
+        if (!mem)
+            return 0;
+    } else if (strcmp(fstype, "cgroup2") != 0) {
+        return 0;
+    }
+    unescape(m->root, sizeof m->root, f[3]);
+    unescape(m->point, sizeof m->point, f[4]);
+    m->found = true;
+    return 1;
+}
+
+/* The smallest limit in 'file' of the cgroup at 'rel' below the mount
+ * 'm' and of its ancestors up to the mount (a parent's limit binds its
+ * children too); 0 when none.  '*where' gets the file that set it. */
+static uint64_t cgroup_walk(const cg_mount_t *m, const char *path, const char *file,
+                            char *where, size_t wcap)
+{
+    const char *root = lk_cgroup_root;
+    /* a path below the mount's root (a cgroup namespace shows "/") */
+    const char *rel = path;
+    size_t rl = strlen(m->root);
+    if (strcmp(m->root, "/") != 0 && strncmp(path, m->root, rl) == 0 &&
+        (path[rl] == '/' || path[rl] == '\0'))
+        rel = path + rl;
+    char dir[1200], f[1300], val[64];
+    if (snprintf(dir, sizeof dir, "%s%s%s", root, m->point, strcmp(rel, "/") == 0 ? "" : rel)
+        >= (int)sizeof dir)
+        return 0;
+    size_t floor = strlen(root) + strlen(m->point);
+    uint64_t best = 0;
+    for (;;) {
+        snprintf(f, sizeof f, "%s/%s", dir, file);
+        if (read_file(f, val, sizeof val) > 0) {
+            char *nl = strchr(val, '\n');
+            if (nl)
+                *nl = '\0';
+            uint64_t v;
+            /* v2 says "max"; v1 says a page-rounded LONG_MAX when unlimited */
+            if (strcmp(val, "max") != 0 && lk_config_parse_bytes(val, &v) == 0 && v > 0 &&
+                v < (UINT64_C(1) << 62) && (best == 0 || v < best)) {
+                best = v;
+                snprintf(where, wcap, "%s", f + strlen(root));
+            }
+        }
+        char *slash = strrchr(dir, '/');
+        if (!slash || (size_t)(slash - dir) < floor)
+            break;
+        *slash = '\0';
+    }
+    return best;
+}
+
+int lk_limits_cgroup(uint64_t *bytes, int *version, char *file, size_t cap)
+{
+    char path[1200];
+    cg_paths_t p = { .has_v1 = false };
+    *bytes = 0;
+    *version = 0;
+    file[0] = '\0';
+    snprintf(path, sizeof path, "%s/proc/self/cgroup", lk_cgroup_root);
+    int rc = for_each_line(path, cgroup_line, &p);
+    if (rc < 0)
+        return rc;
+    snprintf(path, sizeof path, "%s/proc/self/mountinfo", lk_cgroup_root);
+    /* v1 first: on a hybrid system the memory controller is v1's */
+    if (p.has_v1) {
+        cg_mount_t m = { .v1 = true };
+        if (for_each_line(path, mountinfo_line, &m) <= 0 || !m.found)
+            m = (cg_mount_t){ true, true, "/sys/fs/cgroup/memory", "/" };
+        *bytes = cgroup_walk(&m, p.v1, "memory.limit_in_bytes", file, cap);
+        if (*bytes)
+            *version = 1;
+        return 0;
+    }
+    if (p.has_v2) {
+        cg_mount_t m = { .v1 = false };
+        if (for_each_line(path, mountinfo_line, &m) <= 0 || !m.found)
+            m = (cg_mount_t){ false, true, "/sys/fs/cgroup", "/" };
+        *bytes = cgroup_walk(&m, p.v2, "memory.max", file, cap);
+        if (*bytes)
+            *version = 2;
+    }
+    return 0;
 }
 
 void lk_limits_load(void)
 {
     struct rlimit rl;
-    lk_limits_t l = { 0, 0, 0, 0, 0 };
+    static lk_limits_t l;       /* big (a path): not on a small thread stack */
+    memset(&l, 0, sizeof l);
     if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
         l.rlimit_as = rl.rlim_cur;
     if (getrlimit(RLIMIT_DATA, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
         l.rlimit_data = rl.rlim_cur;
-    l.cgroup_max = cgroup_memory_max();
+    lk_limits_cgroup(&l.cgroup_max, &l.cgroup_version, l.cgroup_file, sizeof l.cgroup_file);
     long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
     if (pages > 0 && psz > 0)
         l.phys = (uint64_t)pages * (uint64_t)psz;
@@ -239,6 +429,11 @@ static json_t *build_limits(void)
     json_object_set_new(o, LK_KEY_RLIMIT_AS, u64_or_null(lk_limits.rlimit_as));
     json_object_set_new(o, LK_KEY_RLIMIT_DATA, u64_or_null(lk_limits.rlimit_data));
     json_object_set_new(o, LK_KEY_CGROUP_MAX, u64_or_null(lk_limits.cgroup_max));
+    json_object_set_new(o, LK_KEY_CGROUP_VERSION,
+                        lk_limits.cgroup_version ? json_integer(lk_limits.cgroup_version)
+                                                 : json_null());
+    json_object_set_new(o, LK_KEY_CGROUP_FILE,
+                        lk_limits.cgroup_file[0] ? jstr(lk_limits.cgroup_file) : json_null());
     json_object_set_new(o, LK_KEY_PHYS, u64(lk_limits.phys));
     json_object_set_new(o, LK_KEY_EFFECTIVE, u64(lk_limits.effective));
     return o;
@@ -278,8 +473,11 @@ static json_t *build_cost(void)
 }
 
 /* ### modules: dl_iterate_phdr with the GNU build-id note of each object */
-static json_t *build_id_of(const struct dl_phdr_info *info)
+/* The GNU build-id of 'info' as lowercase hex into 'out' (129 bytes); ""
+ * when it has none. */
+static void build_id_hex(const struct dl_phdr_info *info, char *out)
 {
+    out[0] = '\0';
     for (int i = 0; i < info->dlpi_phnum; i++) {
         const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
         if (ph->p_type != PT_NOTE)
@@ -295,37 +493,222 @@ static json_t *build_id_of(const struct dl_phdr_info *info)
                 break;
             if (nh->n_type == NT_GNU_BUILD_ID && nh->n_namesz == 4 &&
                 memcmp(name, "GNU", 4) == 0 && nh->n_descsz <= 64) {
-                char hexbuf[129];
-                for (unsigned j = 0; j < nh->n_descsz; j++)
-                    snprintf(hexbuf + 2 * j, 3, "%02x", desc[j]);
-                hexbuf[2 * nh->n_descsz] = '\0';
-                return json_string(hexbuf);
+                for (unsigned j = 0; j < nh->n_descsz; j++) {
+                    out[2 * j] = "0123456789abcdef"[desc[j] >> 4];
+                    out[2 * j + 1] = "0123456789abcdef"[desc[j] & 15];
+                }
+                out[2 * nh->n_descsz] = '\0';
+                return;
             }
             p = (const char *)desc + ((nh->n_descsz + 3) & ~3u);
         }
     }
-    return json_null();
 }
 
-static int module_cb(struct dl_phdr_info *info, size_t size, void *arg)
+static json_t *build_id_of(const struct dl_phdr_info *info)
 {
-    (void)size;
-    json_t *arr = arg;
+    char hexbuf[129];
+    build_id_hex(info, hexbuf);
+    return hexbuf[0] ? json_string(hexbuf) : json_null();
+}
+
+/* Extent of the PT_LOAD segments of 'info' from its base; 0 if none. */
+static uintptr_t load_extent(const struct dl_phdr_info *info)
+{
     uintptr_t hi = 0;
     for (int i = 0; i < info->dlpi_phnum; i++) {
         const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
         if (ph->p_type == PT_LOAD && ph->p_vaddr + ph->p_memsz > hi)
             hi = ph->p_vaddr + ph->p_memsz;
     }
+    return hi;
+}
+
+/* ### unloaded modules
+ * A library dlclose'd before a dump is gone from dl_iterate_phdr, but the
+ * stacks captured while it was mapped still point into it.  hooks.c's
+ * dlclose calls lk_modules_before_unload and lk_modules_after_unload around
+ * the real one; every module that disappeared meanwhile is recorded here,
+ * with the number of stacks interned before it went: stack ids are handed
+ * out in time order, so a stack below that number may have frames in it and
+ * one at or above cannot (the analyzer's way to pick, among modules that
+ * were mapped at the same address one after the other, the right one). */
+typedef struct mod_rec {
+    char *path;                 /* lk_real_malloc'd */
+    uintptr_t base, size;
+    char build_id[129];         /* hex, or "" */
+    uint64_t load_ns;           /* first seen mapped (lk_now_ns) */
+    uint64_t unload_ns;         /* dlclose'd (lk_now_ns); 0 while mapped */
+    uint32_t stacks_before;     /* lk_stack_count() before that dlclose */
+    unsigned seen;              /* the last scan that found it mapped */
+} mod_rec_t;
+
+#define MOD_RECS_MAX 4096       /* records kept; further unloads are counted */
+static pthread_mutex_t mod_lock = PTHREAD_MUTEX_INITIALIZER;
+static mod_rec_t *mod_recs;     /* guarded by mod_lock, as are the three below */
+static size_t mod_nrecs, mod_cap;
+static unsigned mod_scan;
+static uint64_t mod_dropped;    /* modules not recorded: table full or out of memory */
+static uint64_t mod_pending_ns; /* the dlclose in progress: its time and stack count */
+static uint32_t mod_pending_stacks;
+
+static const char *module_name(const struct dl_phdr_info *info, char *exe, size_t cap)
+{
+    if (info->dlpi_name && *info->dlpi_name)
+        return info->dlpi_name;
+    exe_path(exe, cap);
+    return exe;
+}
+
+/* dl_iterate_phdr callback: mark (or add) every module mapped now. */
+static int mod_scan_cb(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size;
+    (void)arg;
+    uintptr_t hi = load_extent(info);
+    if (hi == 0)
+        return 0;
+    char exe[4096];
+    const char *name = module_name(info, exe, sizeof exe);
+    for (size_t i = 0; i < mod_nrecs; i++) {
+        mod_rec_t *r = &mod_recs[i];
+        if (r->unload_ns == 0 && r->base == info->dlpi_addr && r->size == hi &&
+            strcmp(r->path, name) == 0) {
+            r->seen = mod_scan;
+            return 0;
+        }
+    }
+    if (mod_nrecs == mod_cap) {
+        size_t cap = mod_cap ? 2 * mod_cap : 64;
+        mod_rec_t *v = cap <= MOD_RECS_MAX ? lk_real_realloc(mod_recs, cap * sizeof *v) : NULL;
+        if (!v) {
+            mod_dropped++;
+            return 0;
+        }
+        mod_recs = v;
+        mod_cap = cap;
+    }
+    size_t n = strlen(name) + 1;
+    char *path = lk_real_malloc(n);
+    if (!path) {
+        mod_dropped++;
+        return 0;
+    }
+    memcpy(path, name, n);
+    mod_rec_t *r = &mod_recs[mod_nrecs++];
+    *r = (mod_rec_t){ .path = path, .base = info->dlpi_addr, .size = hi,
+                      .load_ns = lk_now_ns(), .seen = mod_scan };
+    build_id_hex(info, r->build_id);
+    return 0;
+}
+
+/* Do 'a' and 'b' share an address? */
+static bool mod_overlap(const mod_rec_t *a, const mod_rec_t *b)
+{
+    return a->base < b->base + b->size && b->base < a->base + a->size;
+}
+
+/* Record 'r' (mapped until now) as unloaded.  When the module unloaded last
+ * from any address 'r' covers is the same file at the same place, that
+ * record is moved on instead (a dlopen/dlclose loop of one library keeps one
+ * record, and the stack counts still order every module ever there); returns
+ * true then, and 'r' goes. */
+static bool mod_retire(mod_rec_t *r)
+{
+    r->unload_ns = mod_pending_ns;
+    r->stacks_before = mod_pending_stacks;
+    mod_rec_t *last = NULL;
+    for (size_t i = 0; i < mod_nrecs; i++) {
+        mod_rec_t *o = &mod_recs[i];
+        if (o != r && o->unload_ns != 0 && mod_overlap(o, r) &&
+            (!last || o->stacks_before > last->stacks_before))
+            last = o;
+    }
+    if (!last || last->base != r->base || last->size != r->size ||
+        strcmp(last->path, r->path) != 0 || strcmp(last->build_id, r->build_id) != 0)
+        return false;
+    last->unload_ns = r->unload_ns;
+    last->stacks_before = r->stacks_before;
+    return true;
+}
+
+void lk_modules_before_unload(void)
+{
+    LK_GUARD;
+    pthread_mutex_lock(&mod_lock);
+    mod_scan++;
+    dl_iterate_phdr(mod_scan_cb, NULL);
+    mod_pending_ns = lk_now_ns();
+    mod_pending_stacks = lk_stack_count();
+    pthread_mutex_unlock(&mod_lock);
+}
+
+void lk_modules_after_unload(void)
+{
+    LK_GUARD;
+    pthread_mutex_lock(&mod_lock);
+    unsigned before = mod_scan++;
+    dl_iterate_phdr(mod_scan_cb, NULL);
+    size_t keep = 0;
+    for (size_t i = 0; i < mod_nrecs; i++) {
+        mod_rec_t *r = &mod_recs[i];
+        /* mapped at the scan before the real dlclose, gone now */
+        if (r->unload_ns == 0 && r->seen == before && mod_retire(r)) {
+            lk_real_free(r->path);
+            continue;
+        }
+        mod_recs[keep++] = *r;
+    }
+    mod_nrecs = keep;
+    pthread_mutex_unlock(&mod_lock);
+}
+
+/* The unloaded modules as entries of the modules array (dump_lock held). */
+static void unloaded_modules(json_t *arr)
+{
+    pthread_mutex_lock(&mod_lock);
+    for (size_t i = 0; i < mod_nrecs; i++) {
+        const mod_rec_t *r = &mod_recs[i];
+        if (r->unload_ns == 0)
+            continue;
+        json_t *m = json_object();
+        bool escaped = false;
+        json_object_set_new(m, LK_KEY_PATH, jstr_esc(r->path, &escaped));
+        if (escaped)
+            json_object_set_new(m, LK_KEY_PATH_ESCAPED, json_true());
+        json_object_set_new(m, LK_KEY_BASE, hex(r->base));
+        json_object_set_new(m, LK_KEY_SIZE, u64(r->size));
+        json_object_set_new(m, LK_KEY_BUILD_ID, r->build_id[0] ? json_string(r->build_id)
+                                                             : json_null());
+        json_object_set_new(m, LK_KEY_LOAD_UPTIME_NS,
+                            u64(r->load_ns > lk_start_ns ? r->load_ns - lk_start_ns : 0));
+        json_object_set_new(m, LK_KEY_UNLOAD_UPTIME_NS,
+                            u64(r->unload_ns > lk_start_ns ? r->unload_ns - lk_start_ns : 0));
+        json_object_set_new(m, LK_KEY_STACKS_BEFORE_UNLOAD, u64(r->stacks_before));
+        json_array_append_new(arr, m);
+    }
+    pthread_mutex_unlock(&mod_lock);
+}
+
+/* Module records that could not be kept (dump_lock held). */
+static uint64_t modules_dropped(void)
+{
+    pthread_mutex_lock(&mod_lock);
+    uint64_t n = mod_dropped;
+    pthread_mutex_unlock(&mod_lock);
+    return n;
+}
+
+static int module_cb(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size;
+    json_t *arr = arg;
+    uintptr_t hi = load_extent(info);
     if (hi == 0)
         return 0;
     json_t *m = json_object();
-    const char *name = info->dlpi_name;
     char exe[4096];
-    if (!name || !*name) {
-        exe_path(exe, sizeof exe);
-        name = exe;
-    }
+    const char *name = module_name(info, exe, sizeof exe);
     bool escaped = false;
     json_object_set_new(m, LK_KEY_PATH, jstr_esc(name, &escaped));
     if (escaped)
@@ -559,6 +942,7 @@ static int dump_parts_build(dump_parts_t *p, int trigger, const char *label, uns
     json_object_set_new(d, LK_KEY_UNIX_MS, u64(lk_unix_ms()));
     json_object_set_new(d, LK_KEY_UPTIME_NS, u64(now - lk_start_ns));
     json_object_set_new(d, LK_KEY_RSS_BYTES, u64(lk_rss_bytes()));
+    json_object_set_new(d, LK_KEY_MODULES_DROPPED, u64(modules_dropped()));
     json_object_set_new(root, LK_KEY_DUMP, d);
     json_object_set_new(root, LK_KEY_CONFIG, build_config());
     json_object_set_new(root, LK_KEY_LIMITS, build_limits());
@@ -566,6 +950,7 @@ static int dump_parts_build(dump_parts_t *p, int trigger, const char *label, uns
     json_object_set_new(root, LK_KEY_COST, build_cost());
     json_t *mods = json_array();
     dl_iterate_phdr(module_cb, mods);
+    unloaded_modules(mods);
     json_object_set_new(root, LK_KEY_MODULES, mods);
     json_object_set_new(root, LK_KEY_MISMATCHES, mismatches);
     json_object_set_new(root, LK_KEY_FAILURES, failures);
@@ -714,31 +1099,102 @@ out_fail:
     return -1;
 }
 
+/* ### names
+ * The dump directory may be shared, and the pid, and so every name, is
+ * predictable: anyone may have planted a file, a symlink or a FIFO there.
+ * A taken name is never followed, opened or replaced; another one is picked
+ * (one warning per process), so a planted name never stops the dumps. */
+static bool name_warned;            /* guarded by dump_lock */
+
+/* Warn (once) that 'taken' is in the way; 'instead' is the name used, or
+ * NULL when the dump takes the next number. */
+static void warn_taken(const char *taken, const char *instead)
+{
+    if (name_warned)
+        return;
+    name_warned = true;
+    if (instead)
+        lk_log("'%s' is taken (not a dump of this process); writing '%s' instead", taken, instead);
+    else
+        lk_log("'%s' is taken (not a dump of this process); using the next dump number", taken);
+}
+
+/* A name no one can predict: pid, clock and a counter, mixed (splitmix64). */
+static uint64_t name_nonce(void)
+{
+    static uint64_t n;              /* guarded by dump_lock */
+    uint64_t z = (lk_now_ns() ^ ((uint64_t)getpid() << 32)) + ++n * UINT64_C(0x9E3779B97F4A7C15);
+    z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
+    z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
+    return z ^ (z >> 31);
+}
+
+/* Rename 'from' to 'to' unless 'to' exists (whatever it is: a dangling
+ * symlink too); -1 with EEXIST then.  renameat2 where the file system has
+ * it, else link+unlink, else (no hard links, e.g. vfat) a check, then rename. */
+static int rename_noreplace(const char *from, const char *to)
+{
+    if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
+        return 0;
+    if (errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP)
+        return -1;
+    if (link(from, to) == 0)
+        return unlink(from) == 0 || errno == ENOENT ? 0 : -1;
+    if (errno != EPERM && errno != EOPNOTSUPP && errno != ENOSYS)
+        return -1;
+    struct stat st;
+    if (lstat(to, &st) == 0) {
+        errno = EEXIST;
+        return -1;
+    }
+    return rename(from, to);
+}
+
+#define NAME_TRIES 16               /* names tried before this dump is given up */
+
 /* Write the dump to '<dir>/libleak.<pid>.<seq>.<trigger>.json' through a .tmp
- * file and rename.  Returns 0 or -errno; 'what' names the failing step. */
+ * file and rename; when a name is taken, another (see ### names).  Returns 0
+ * or -errno; 'what' names the failing step. */
 static int write_file(const dump_parts_t *parts, unsigned seq, int trigger, const char **what)
 {
     /* Static, guarded by dump_lock: '*what' points into them after return. */
     static char path[4096], tmp[4096];
     const char *dir = lk_config.dir ? lk_config.dir : ".";
     const char *tname = trigger_names[trigger];
-    /* <dir>/libleak.<pid>.<seq>.<trigger>.json, first as .libleak....json.tmp */
-    int n1 = snprintf(path, sizeof path, "%s/" LIBLEAK_DUMP_PREFIX ".%d.%u.%s" LIBLEAK_DUMP_SUFFIX,
-                      dir, (int)getpid(), seq, tname);
-    int n2 = snprintf(tmp, sizeof tmp, "%s/." LIBLEAK_DUMP_PREFIX ".%d.%u.%s" LIBLEAK_DUMP_SUFFIX ".tmp",
-                      dir, (int)getpid(), seq, tname);
-    if (n1 < 0 || n2 < 0 || (size_t)n1 >= sizeof path || (size_t)n2 >= sizeof tmp) {
-        *what = dir;
-        return -ENAMETOOLONG;
-    }
     static writer_t writer;     /* guarded by dump_lock: no allocation to write */
     writer_t *w = &writer;
     w->len = 0;
     w->err = 0;
-    int rc = 0;
-    w->fd = lk_dump_open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    int rc = 0, n;
+    char taken[4096] = "";      /* the first name found taken, for the warning */
+    /* <dir>/.libleak.<pid>.<seq>.<trigger>.json.tmp, when taken
+     * .libleak.<pid>.<seq>.<trigger>.json.<nonce>.tmp.  O_EXCL: never an
+     * existing name (so never a FIFO's open that waits for a writer), and
+     * O_NOFOLLOW for file systems that would follow a dangling symlink. */
+    w->fd = -1;
+    for (int i = 0; i < NAME_TRIES && w->fd < 0; i++) {
+        n = i == 0 ? snprintf(tmp, sizeof tmp, "%s/." LIBLEAK_DUMP_PREFIX ".%d.%u.%s"
+                              LIBLEAK_DUMP_SUFFIX ".tmp", dir, (int)getpid(), seq, tname)
+                   : snprintf(tmp, sizeof tmp, "%s/." LIBLEAK_DUMP_PREFIX ".%d.%u.%s"
+                              LIBLEAK_DUMP_SUFFIX ".%016" PRIx64 ".tmp", dir, (int)getpid(),
+                              seq, tname, name_nonce());
+        if (n < 0 || (size_t)n >= sizeof tmp) {
+            *what = dir;
+            return -ENAMETOOLONG;
+        }
+        w->fd = lk_dump_open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (w->fd < 0 && errno != EEXIST) {
+            rc = -errno;
+            *what = tmp;
+            goto out_free;
+        }
+        if (w->fd >= 0 && i > 0)
+            warn_taken(taken, tmp);
+        if (w->fd < 0 && i == 0)
+            snprintf(taken, sizeof taken, "%s", tmp);
+    }
     if (w->fd < 0) {
-        rc = -errno;
+        rc = -EEXIST;
         *what = tmp;
         goto out_free;
     }
@@ -759,13 +1215,35 @@ static int write_file(const dump_parts_t *parts, unsigned seq, int trigger, cons
         goto out_unlink;
     }
     w->fd = -1;
-    if (lk_dump_rename(tmp, path) != 0) {
-        rc = -errno;
-        *what = path;
-        goto out_unlink;
+    /* <dir>/libleak.<pid>.<seq>.<trigger>.json, when taken
+     * libleak.<pid>.<seq>.<trigger>.<nonce>.json */
+    for (int i = 0; i < NAME_TRIES; i++) {
+        n = i == 0 ? snprintf(path, sizeof path, "%s/" LIBLEAK_DUMP_PREFIX ".%d.%u.%s"
+                              LIBLEAK_DUMP_SUFFIX, dir, (int)getpid(), seq, tname)
+                   : snprintf(path, sizeof path, "%s/" LIBLEAK_DUMP_PREFIX ".%d.%u.%s.%016"
+                              PRIx64 LIBLEAK_DUMP_SUFFIX, dir, (int)getpid(), seq, tname,
+                              name_nonce());
+        if (n < 0 || (size_t)n >= sizeof path) {
+            rc = -ENAMETOOLONG;
+            *what = dir;
+            goto out_unlink;
+        }
+        if (lk_dump_rename(tmp, path) == 0) {
+            if (i > 0)
+                warn_taken(taken, path);
+            snprintf(last_path, sizeof last_path, "%s", path);
+            goto out_free;
+        }
+        if (errno != EEXIST) {
+            rc = -errno;
+            *what = path;
+            goto out_unlink;
+        }
+        if (i == 0)
+            snprintf(taken, sizeof taken, "%s", path);
     }
-    snprintf(last_path, sizeof last_path, "%s", path);
-    goto out_free;
+    rc = -EEXIST;
+    *what = path;
 out_unlink:
     if (w->fd >= 0)
         close(w->fd);
@@ -800,7 +1278,9 @@ static void reserve_release(void)
     }
 }
 
-/* Does any dump (or temporary) of this pid with number 'seq' exist? */
+/* Does any name (dump or temporary) of this pid with number 'seq' exist?
+ * lstat: a dangling symlink takes its name too.  Anything but a regular
+ * file of ours (an exec'd predecessor's dump) earns the one warning. */
 static bool seq_taken(unsigned seq)
 {
     static const char *const names[] = LK_TRIGGER_NAMES;
@@ -811,8 +1291,12 @@ static bool seq_taken(unsigned seq)
             int n = snprintf(path, sizeof path, tmp ? "%s/." LIBLEAK_DUMP_PREFIX ".%d.%u.%s" LIBLEAK_DUMP_SUFFIX ".tmp"
                                                     : "%s/" LIBLEAK_DUMP_PREFIX ".%d.%u.%s" LIBLEAK_DUMP_SUFFIX,
                              dir, (int)getpid(), seq, names[t]);
-            if (n > 0 && (size_t)n < sizeof path && access(path, F_OK) == 0)
-                return true;
+            struct stat st;
+            if (n <= 0 || (size_t)n >= sizeof path || lstat(path, &st) != 0)
+                continue;
+            if (!S_ISREG(st.st_mode) || st.st_uid != geteuid())
+                warn_taken(path, NULL);
+            return true;
         }
     }
     return false;
@@ -853,9 +1337,10 @@ int lk_dump_write(int trigger, const char *label)
         exit_done = true;
     else
         lk_dump_reserve();      /* for the next dump, if there is room again */
-    if (rc == -ENOMEM) {
-        /* an entry could not be built: this dump is lost, not the next */
-        lk_log_error("cannot write dump '%s': %s", what, strerror(ENOMEM));
+    if (rc == -ENOMEM || rc == -EEXIST) {
+        /* an entry could not be built, or every name tried was taken: this
+         * dump is lost, not the next */
+        lk_log_error("cannot write dump '%s': %s", what, strerror(-rc));
     } else if (rc != 0) {
         /* jemalloc: the first I/O error stops all further dumps. */
         lk_dump_disabled = true;
@@ -880,24 +1365,30 @@ const char *lk_dump_last_path(void)
     return last_path;
 }
 
+/* Both dump_lock and the module records' lock (fork: neither may be left
+ * held in the child by a thread that is gone). */
 void lk_dump_lock(void)
 {
     pthread_mutex_lock(&dump_lock);
+    pthread_mutex_lock(&mod_lock);
 }
 
 void lk_dump_unlock(void)
 {
+    pthread_mutex_unlock(&mod_lock);
     pthread_mutex_unlock(&dump_lock);
 }
 
-/* Fork child: own numbering from 0, own exit dump.  dump_lock is held by this
- * thread (taken in the prepare handler). */
+/* Fork child: own numbering from 0, own exit dump.  dump_lock and mod_lock
+ * are held by this thread (taken in the prepare handler). */
 void lk_dump_reset_after_fork(void)
 {
     dump_seq = 0;
     exit_done = false;
     last_path[0] = '\0';
+    name_warned = false;
     __atomic_store_n(&exit_dumped, 0, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&mod_lock);
     pthread_mutex_unlock(&dump_lock);
 }
 
@@ -909,6 +1400,7 @@ void lk_dump_reset_for_tests(void)
     exit_done = false;
     last_path[0] = '\0';
     lk_dump_disabled = false;
+    name_warned = false;
     __atomic_store_n(&exit_dumped, 0, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&dump_lock);
 }

@@ -839,3 +839,29 @@ EXPORT int libleak_is_active(void)
 {
     return __atomic_load_n(&track_state, __ATOMIC_ACQUIRE) == TRACK_ON;
 }
+
+/* ### dlclose: the module map of a library about to go (dump.c keeps it, so
+ * that its frames still symbolize after it is unloaded).  Not dlopen: it
+ * finds $ORIGIN and RUNPATH from its caller's address, which would be ours. */
+EXPORT int dlclose(void *handle)
+{
+    static int (*real_dlclose)(void *);    /* atomic: every thread stores the same */
+    int (*fn)(void *) = __atomic_load_n(&real_dlclose, __ATOMIC_RELAXED);
+    if (!fn) {
+        fn = (int (*)(void *))dlsym(RTLD_NEXT, "dlclose");
+        if (!fn)
+            return -1;
+        __atomic_store_n(&real_dlclose, fn, __ATOMIC_RELAXED);
+    }
+    bool on = libleak_is_active() && !lk_is_vfork_child();
+    int *e = lk_errno_ptr(), saved = *e;
+    if (on)
+        lk_modules_before_unload();
+    *e = saved;
+    int rc = fn(handle);
+    saved = *e;
+    if (on)
+        lk_modules_after_unload();
+    *e = saved;
+    return rc;
+}

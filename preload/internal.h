@@ -523,10 +523,26 @@ extern pid_t lk_pid;               /* pid of the tracked process; updated by atf
 /* ### limits (dump.c) */
 typedef struct lk_limits {
     uint64_t rlimit_as, rlimit_data, cgroup_max, phys, effective; /* 0 = none */
+    int cgroup_version;         /* 1 or 2: whose file set cgroup_max; 0 = none */
+    char cgroup_file[512];      /* that file ("/sys/fs/cgroup/.../memory.max") */
 } lk_limits_t;
 extern lk_limits_t lk_limits;
-/* Read the limits (getrlimit, cgroup v2 memory.max, physical pages). */
+/* Read the limits (getrlimit, cgroup memory limit, physical pages).  Not
+ * thread-safe: under dump_lock or at start. */
 void lk_limits_load(void);
+/* The memory limit of this process's cgroup: the smallest memory.limit_in_bytes
+ * (v1, whose memory controller wins on a hybrid system) or memory.max (v2) of
+ * its cgroup and ancestors, found through /proc/self/cgroup and
+ * /proc/self/mountinfo.  Sets '*bytes' (0 = none), '*version' (1, 2; 0 =
+ * none) and 'file'.  Returns 0 or -errno.  Allocation-free. */
+int lk_limits_cgroup(uint64_t *bytes, int *version, char *file, size_t cap);
+/* Around the real dlclose (hooks.c): record the modules mapped before it,
+ * then those gone after it, with the time and the stack count (dump.c's
+ * "unloaded modules").  Take the guard and a lock; allocate; no I/O. */
+void lk_modules_before_unload(void);
+void lk_modules_after_unload(void);
+/* Seam: the directory /proc and the cgroup mounts are under ("" = /). */
+extern const char *LK_SEAM lk_cgroup_root;
 
 /* ### dump (dump.c) */
 /* Write one dump for 'trigger' with optional 'label' to LIBLEAK_DIR.  Holds the

@@ -47,6 +47,7 @@
 #define LK_KEY_UNIX_MS       "unix_ms"
 #define LK_KEY_UPTIME_NS     "uptime_ns"
 #define LK_KEY_RSS_BYTES     "rss_bytes"
+#define LK_KEY_MODULES_DROPPED "modules_dropped" /* module records libleak could not keep */
 
 /* ### config */
 #define LK_KEY_MAX_DEPTH     "max_depth"
@@ -61,6 +62,8 @@
 #define LK_KEY_CGROUP_MAX    "cgroup_max_bytes"
 #define LK_KEY_PHYS          "phys_bytes"
 #define LK_KEY_EFFECTIVE     "effective_bytes"
+#define LK_KEY_CGROUP_VERSION "cgroup_version" /* 1 or 2: whose file set cgroup_max_bytes */
+#define LK_KEY_CGROUP_FILE   "cgroup_file"     /* that file, e.g. .../memory.limit_in_bytes */
 
 /* ### totals */
 #define LK_KEY_LIVE_BYTES    "live_bytes"
@@ -90,6 +93,10 @@
 #define LK_KEY_SIZE          "size"
 #define LK_KEY_BUILD_ID      "build_id"
 #define LK_KEY_PATH_ESCAPED  "path_escaped"  /* true: 'path' was not UTF-8, bytes >= 0x80 are \xNN */
+/* modules unloaded (dlclose) before the dump; mapped ones have none of these */
+#define LK_KEY_LOAD_UPTIME_NS   "load_uptime_ns"    /* first seen mapped */
+#define LK_KEY_UNLOAD_UPTIME_NS "unload_uptime_ns"  /* dlclose'd */
+#define LK_KEY_STACKS_BEFORE_UNLOAD "stacks_before_unload" /* stack ids below may point in it */
 
 /* ### stacks */
 #define LK_KEY_ID            "id"

@@ -4,6 +4,7 @@
  * warning line and no visible file; EINTR and short writes are survived. */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -48,6 +49,7 @@ static int fake_bt(void **buf, int size)
 }
 
 static ssize_t (*real_write)(int, const void *, size_t);
+static int (*open_real)(const char *, int, mode_t);
 
 static void setup(void)
 {
@@ -66,6 +68,9 @@ static void setup(void)
     if (!real_write)
         real_write = lk_dump_writefn;
     lk_dump_writefn = real_write;
+    if (!open_real)
+        open_real = lk_dump_open;
+    lk_dump_open = open_real;
 }
 
 static void teardown(void)
@@ -596,6 +601,287 @@ static void teardown_core(void)
     lk_tracker_reset_for_tests();
 }
 
+/* What a planted name looked like, to check that it is left as it was. */
+typedef struct planted {
+    char path[512];
+    char target[512];           /* symlinks: where it points; else "" */
+    mode_t type;                /* S_IFLNK, S_IFIFO or S_IFREG */
+} planted_t;
+
+#define FINAL_FMT "%s/libleak.%d.%u.%s.json"
+#define TMP_FMT   "%s/.libleak.%d.%u.%s.json.tmp"
+enum { FINAL, TMP };
+
+/* The final or temporary name of dump 'seq' of this process into 'buf'. */
+static void dump_name(char *buf, size_t cap, int which, unsigned seq, const char *trigger)
+{
+    if (which == TMP)
+        snprintf(buf, cap, TMP_FMT, dir, (int)getpid(), seq, trigger);
+    else
+        snprintf(buf, cap, FINAL_FMT, dir, (int)getpid(), seq, trigger);
+}
+
+static void plant(planted_t *p, mode_t type, const char *target, int which, unsigned seq,
+                  const char *trigger)
+{
+    dump_name(p->path, sizeof p->path, which, seq, trigger);
+    snprintf(p->target, sizeof p->target, "%s", target ? target : "");
+    p->type = type;
+    if (type == S_IFLNK)
+        ck_assert_int_eq(symlink(target, p->path), 0);
+    else if (type == S_IFIFO)
+        ck_assert_int_eq(mkfifo(p->path, 0600), 0);
+    else
+        ck_assert_int_eq(close(open(p->path, O_WRONLY | O_CREAT | O_EXCL, 0600)), 0);
+}
+
+static void assert_untouched(const planted_t *p)
+{
+    struct stat st;
+    ck_assert_msg(lstat(p->path, &st) == 0, "%s: gone", p->path);
+    ck_assert_msg((st.st_mode & S_IFMT) == p->type, "%s: type changed", p->path);
+    if (p->type == S_IFLNK) {
+        char t[512];
+        ssize_t n = readlink(p->path, t, sizeof t - 1);
+        ck_assert_int_gt(n, 0);
+        t[n] = '\0';
+        ck_assert_str_eq(t, p->target);
+    } else {
+        ck_assert_int_eq(st.st_size, 0);
+    }
+}
+
+/* Every dump is a regular file that parses, holding its own seq. */
+static int count_dumps(void)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int n = 0;
+    char p[512];
+    while (d && (e = readdir(d)) != NULL) {
+        if (strncmp(e->d_name, "libleak.", 8) != 0)
+            continue;
+        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        struct stat st;
+        ck_assert_int_eq(lstat(p, &st), 0);
+        if (!S_ISREG(st.st_mode) || st.st_size == 0)
+            continue;           /* a planted name */
+        json_decref(load(p));
+        n++;
+    }
+    if (d)
+        closedir(d);
+    return n;
+}
+
+/* Names planted at the next dumps' temporary and final names (a dangling
+ * symlink, a symlink to a file outside, a FIFO, a file) are never followed,
+ * replaced or opened, and every dump is still written, with one warning. */
+START_TEST(test_dump_planted_names_skipped)
+{
+    char outside[512];
+    snprintf(outside, sizeof outside, "%s.outside", dir);
+    ck_assert_int_eq(close(open(outside, O_WRONLY | O_CREAT | O_TRUNC, 0600)), 0);
+    planted_t p[8];
+    plant(&p[0], S_IFLNK, "/nonexistent/libleak-planted", TMP, 0, "signal");
+    plant(&p[1], S_IFLNK, "/nonexistent/libleak-planted", FINAL, 1, "signal");
+    plant(&p[2], S_IFLNK, outside, TMP, 2, "api");
+    plant(&p[3], S_IFLNK, outside, FINAL, 3, "api");
+    plant(&p[4], S_IFIFO, NULL, TMP, 4, "exit");
+    plant(&p[5], S_IFIFO, NULL, FINAL, 5, "signal");
+    plant(&p[6], S_IFREG, NULL, TMP, 6, "api");
+    plant(&p[7], S_IFREG, NULL, FINAL, 7, "exit");
+    workload();
+    ck_assert_int_eq(lk_dump_write(LK_TRIGGER_SIGNAL, NULL), 0);
+    ck_assert_int_eq(lk_dump_write(LK_TRIGGER_API, "x"), 0);
+    ck_assert_int_eq(lk_dump_write(LK_TRIGGER_SIGNAL, NULL), 0);
+    ck_assert_int_eq(lk_dump_write(LK_TRIGGER_EXIT, NULL), 0);
+    for (int i = 0; i < 8; i++)
+        assert_untouched(&p[i]);
+    struct stat st;
+    ck_assert_int_eq(stat(outside, &st), 0);
+    ck_assert_int_eq(st.st_size, 0);
+    unlink(outside);
+    ck_assert_int_eq(count_dumps(), 4);
+    ck_assert_msg(log_lines == 1, "%d warnings: %s", log_lines, logbuf);
+    ck_assert_ptr_nonnull(strstr(logbuf, "taken"));
+}
+END_TEST
+
+/* Names taken between the check and their use (a race) are never followed
+ * or replaced either: another name is picked. */
+static int racing_open(const char *path, int flags, mode_t mode)
+{
+    static int calls;
+    char final[512];
+    if (calls++ == 0) {
+        dump_name(final, sizeof final, FINAL, 0, "api");
+        if (symlink("/nonexistent/libleak-race", final) != 0 && errno != EEXIST)
+            return -1;
+        if (symlink("/nonexistent/libleak-race", path) != 0 && errno != EEXIST)
+            return -1;
+    }
+    return open(path, flags, mode);
+}
+
+START_TEST(test_dump_planted_names_race)
+{
+    workload();
+    lk_dump_open = racing_open;
+    ck_assert_int_eq(lk_dump_write(LK_TRIGGER_API, NULL), 0);
+    lk_dump_open = open_real;
+    planted_t p[2] = { { "", "/nonexistent/libleak-race", S_IFLNK },
+                       { "", "/nonexistent/libleak-race", S_IFLNK } };
+    dump_name(p[0].path, sizeof p[0].path, FINAL, 0, "api");
+    dump_name(p[1].path, sizeof p[1].path, TMP, 0, "api");
+    assert_untouched(&p[0]);
+    assert_untouched(&p[1]);
+    const char *last = lk_dump_last_path();
+    ck_assert_str_ne(last, p[0].path);
+    struct stat st;
+    ck_assert_int_eq(lstat(last, &st), 0);
+    ck_assert(S_ISREG(st.st_mode));
+    json_t *root = load(last);
+    ck_assert_int_eq(geti(json_object_get(root, LK_KEY_TOTALS), LK_KEY_LIVE_BLOCKS), 4);
+    json_decref(root);
+    ck_assert_int_eq(count_dumps(), 1);
+    ck_assert_msg(log_lines == 1, "%d warnings: %s", log_lines, logbuf);
+    /* the next dump takes the next number as usual */
+    ck_assert_int_eq(lk_dump_write(LK_TRIGGER_SIGNAL, NULL), 0);
+    ck_assert_int_eq(count_dumps(), 2);
+    ck_assert_int_eq(log_lines, 1);
+}
+END_TEST
+
+/* ### cgroup limits, read from a fake tree under 'dir' */
+static void put_file(const char *rel, const char *text)
+{
+    char p[1024], cmd[1200];
+    snprintf(p, sizeof p, "%s%s", dir, rel);
+    snprintf(cmd, sizeof cmd, "mkdir -p \"$(dirname '%s')\"", p);
+    ck_assert_int_eq(system(cmd), 0);
+    FILE *f = fopen(p, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static void teardown_tree(void)
+{
+    char cmd[200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'/proc '%s'/sys", dir, dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+/* A v1 hierarchy (memory with another controller, mounted where it is on
+ * Debian 10), 200 MB on the process's cgroup and 300 MB on its parent. */
+static void tree_v1(void)
+{
+    put_file("/proc/self/cgroup", "12:pids:/user.slice\n"
+                                  "4:cpu,cpuacct:/\n"
+                                  "9:memory,hugetlb:/app/job\n"
+                                  "1:name=systemd:/user.slice/app\n"
+                                  "0::/user.slice/app\n");
+    put_file("/proc/self/mountinfo",
+             "22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw\n"
+             "25 22 0:22 / /sys/fs/cgroup ro shared:4 - tmpfs tmpfs ro,mode=755\n"
+             "26 25 0:23 / /sys/fs/cgroup/unified rw shared:5 - cgroup2 cgroup2 rw\n"
+             "31 25 0:28 / /sys/fs/cgroup/memory,hugetlb rw shared:10 - cgroup cgroup rw,memory,hugetlb\n"
+             "32 25 0:29 / /sys/fs/cgroup/pids rw shared:11 - cgroup cgroup rw,pids\n");
+    put_file("/sys/fs/cgroup/memory,hugetlb/memory.limit_in_bytes", "9223372036854771712\n");
+    put_file("/sys/fs/cgroup/memory,hugetlb/app/memory.limit_in_bytes", "314572800\n");
+    put_file("/sys/fs/cgroup/memory,hugetlb/app/job/memory.limit_in_bytes", "209715200\n");
+    put_file("/sys/fs/cgroup/unified/user.slice/app/memory.max", "104857600\n");
+}
+
+START_TEST(test_dump_cgroup_v1_limit)
+{
+    tree_v1();
+    lk_cgroup_root = dir;
+    uint64_t bytes;
+    int version;
+    char file[512];
+    ck_assert_int_eq(lk_limits_cgroup(&bytes, &version, file, sizeof file), 0);
+    ck_assert_uint_eq(bytes, 200u << 20);
+    ck_assert_int_eq(version, 1);
+    ck_assert_str_eq(file, "/sys/fs/cgroup/memory,hugetlb/app/job/memory.limit_in_bytes");
+    /* the parent's limit binds when it is the smaller */
+    put_file("/sys/fs/cgroup/memory,hugetlb/app/memory.limit_in_bytes", "157286400\n");
+    ck_assert_int_eq(lk_limits_cgroup(&bytes, &version, file, sizeof file), 0);
+    ck_assert_uint_eq(bytes, 150u << 20);
+    ck_assert_str_eq(file, "/sys/fs/cgroup/memory,hugetlb/app/memory.limit_in_bytes");
+    /* unlimited everywhere: no limit, no version */
+    put_file("/sys/fs/cgroup/memory,hugetlb/app/memory.limit_in_bytes", "9223372036854771712\n");
+    put_file("/sys/fs/cgroup/memory,hugetlb/app/job/memory.limit_in_bytes", "9223372036854771712\n");
+    ck_assert_int_eq(lk_limits_cgroup(&bytes, &version, file, sizeof file), 0);
+    ck_assert_uint_eq(bytes, 0);
+    ck_assert_int_eq(version, 0);
+    lk_cgroup_root = "";
+    teardown_tree();
+}
+END_TEST
+
+/* v2 mounted at a non-default place, seen from a cgroup namespace whose
+ * root is /ns (mountinfo's root field); "max" is no limit. */
+START_TEST(test_dump_cgroup_v2_limit)
+{
+    put_file("/proc/self/cgroup", "0::/ns/svc\n");
+    put_file("/proc/self/mountinfo",
+             "22 1 8:1 / / rw - ext4 /dev/sda1 rw\n"
+             "30 22 0:26 /ns /mnt/cg\\040two rw,nosuid shared:7 - cgroup2 cgroup2 rw,nsdelegate\n");
+    put_file("/mnt/cg two/memory.max", "max\n");
+    put_file("/mnt/cg two/svc/memory.max", "268435456\n");
+    lk_cgroup_root = dir;
+    uint64_t bytes;
+    int version;
+    char file[512];
+    ck_assert_int_eq(lk_limits_cgroup(&bytes, &version, file, sizeof file), 0);
+    ck_assert_uint_eq(bytes, 256u << 20);
+    ck_assert_int_eq(version, 2);
+    ck_assert_str_eq(file, "/mnt/cg two/svc/memory.max");
+    lk_cgroup_root = "";
+    char cmd[200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'/mnt", dir);
+    ck_assert_int_eq(system(cmd), 0);
+    teardown_tree();
+}
+END_TEST
+
+/* The dump says which limit applied, the effective limit is the cgroup's,
+ * and LIBLEAK_WATERMARK=10% is 10% of it. */
+static const char *env_wm10(const char *name)
+{
+    return strcmp(name, "LIBLEAK_WATERMARK") == 0 ? "10%" : NULL;
+}
+
+START_TEST(test_dump_cgroup_v1_in_dump_and_watermark)
+{
+    tree_v1();
+    lk_cgroup_root = dir;
+    lk_config_load(env_wm10);
+    lk_config.dir = dir;
+    lk_config.scan = 0;
+    lk_limits_load();
+    lk_trigger_start_tracking();
+    ck_assert_uint_eq(lk_limits.cgroup_max, 200u << 20);
+    if (lk_limits.phys > (200u << 20) && (lk_limits.rlimit_as == 0 || lk_limits.rlimit_as > (200u << 20)))
+        ck_assert_uint_eq(lk_limits.effective, 200u << 20);
+    ck_assert_uint_eq(lk_trigger_watermark_step(), lk_limits.effective / 100 * 10);
+    ck_assert_int_eq(lk_dump_write(LK_TRIGGER_API, NULL), 0);
+    json_t *root = load(lk_dump_last_path());
+    json_t *lim = json_object_get(root, LK_KEY_LIMITS);
+    ck_assert_int_eq(geti(lim, LK_KEY_CGROUP_MAX), 200 << 20);
+    ck_assert_int_eq(geti(lim, LK_KEY_CGROUP_VERSION), 1);
+    ck_assert_str_eq(json_string_value(json_object_get(lim, LK_KEY_CGROUP_FILE)),
+                     "/sys/fs/cgroup/memory,hugetlb/app/job/memory.limit_in_bytes");
+    ck_assert_int_eq(geti(json_object_get(root, LK_KEY_CONFIG), LK_KEY_WATERMARK_BYTES),
+                     (json_int_t)lk_trigger_watermark_step());
+    json_decref(root);
+    lk_cgroup_root = "";
+    teardown_tree();
+}
+END_TEST
+
 static Suite *dump_suite(void)
 {
     Suite *s = suite_create("dump");
@@ -613,6 +899,11 @@ static Suite *dump_suite(void)
     tcase_add_test(tc, test_dump_dropped_marks_incomplete);
     tcase_add_test(tc, test_dump_timeline_bounded_and_merged);
     tcase_add_test(tc, test_dump_streams_many_stacks_and_sites);
+    tcase_add_test(tc, test_dump_planted_names_skipped);
+    tcase_add_test(tc, test_dump_planted_names_race);
+    tcase_add_test(tc, test_dump_cgroup_v1_limit);
+    tcase_add_test(tc, test_dump_cgroup_v2_limit);
+    tcase_add_test(tc, test_dump_cgroup_v1_in_dump_and_watermark);
     suite_add_tcase(s, tc);
     /* lk_jw alone: tests/integration/test_jw_valgrind.sh runs this case
      * under valgrind, which sees reads of freed memory inside jansson */

@@ -209,6 +209,31 @@ START_TEST(test_growth_absent_site_is_zero)
 }
 END_TEST
 
+/* A cgroup v1 limit below the machine's memory is the one projected to,
+ * and the verdict names it. */
+START_TEST(test_growth_projection_to_cgroup_v1_limit)
+{
+    lk_input_t in = { 0 };
+    lk_growth_report_t g;
+    leak_in_progress_input(&in, 200 * MiB);
+    for (size_t i = 0; i < in.ndumps; i++) {
+        lk_limits_t *l = &in.dumps[i]->limits;
+        l->phys_bytes = 24 * GiB;
+        l->has_cgroup_max = true;
+        l->cgroup_max_bytes = 200 * MiB;
+        l->cgroup_version = 1;
+    }
+    analyze(&in, &g);
+    const lk_growth_proc_t *gp = &g.procs[0];
+    ck_assert_int_eq(gp->verdict, LK_VERDICT_LEAK_IN_PROGRESS);
+    ck_assert_uint_eq(gp->limit_bytes, 200 * MiB);
+    ck_assert_msg(strstr(gp->verdict_text, "the 200 MiB limit (cgroup v1 memory.limit_in_bytes) "
+                                           "is reached in about") != NULL, "%s", gp->verdict_text);
+    lk_growth_report_free(&g);
+    lk_input_free(&in);
+}
+END_TEST
+
 START_TEST(test_growth_leak_in_progress_projection)
 {
     lk_input_t in = { 0 };
@@ -585,6 +610,7 @@ static Suite *growth_suite(void)
     tcase_add_test(tc, test_growth_classifies_sites);
     tcase_add_test(tc, test_growth_absent_site_is_zero);
     tcase_add_test(tc, test_growth_leak_in_progress_projection);
+    tcase_add_test(tc, test_growth_projection_to_cgroup_v1_limit);
     tcase_add_test(tc, test_growth_shrinking_site);
     tcase_add_test(tc, test_growth_overflow_not_a_leak);
     tcase_add_test(tc, test_growth_leak_driven_exhaustion);
