@@ -201,6 +201,8 @@ static int load_stacks(ctx_t *c, json_t *root, lk_dump_t *d, id_idx_t **ids_out)
             return rc;
         if ((rc = lk_jget_bool(c, s, p, LK_KEY_TRUNCATED, false, false, &st->truncated)) < 0)
             return rc;
+        if ((rc = lk_jget_bool(c, s, p, LK_KEY_JIT_CUT, false, false, &st->jit_cut)) < 0)
+            return rc;
         size_t n = json_array_size(frames);
         if (n > LK_MAX_FRAMES)
             return lk_jfail(c, lk_jpath(q, sizeof(q), p, LK_KEY_FRAMES),

@@ -55,6 +55,7 @@ typedef struct lk_stack {
     uint64_t *frames;       /* raw return addresses, innermost first */
     size_t nframes;
     bool truncated;
+    bool jit_cut;           /* the last frame is generated code (no unwind info) */
 } lk_stack_t;
 
 /* One (stack, family) that allocated (dump "sites[]").  Counters the dump

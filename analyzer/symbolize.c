@@ -638,6 +638,9 @@ int lk_symbolize_stack(lk_symbolizer_t *s, const lk_dump_t *d, const lk_stack_t 
         const mod_ref_t *r = find_ref(s, pc, st->id);
         if (r == NULL) {
             lk_frame_t f = { .address = addr, .offset = pc };
+            /* where the capture stopped: generated code outside every module */
+            if (st->jit_cut && i + 1 == st->nframes)
+                f.function = "<JIT code>";
             if (push(&v, &n, &cap, &f) < 0)
                 goto out_nomem;
             continue;

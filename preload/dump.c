@@ -469,6 +469,7 @@ static json_t *build_cost(void)
     lk_stack_unwind_counts(&learning, &fallback);
     json_object_set_new(o, LK_KEY_UNWINDS_LEARNING, u64(learning));
     json_object_set_new(o, LK_KEY_UNWINDS_FALLBACK, u64(fallback));
+    json_object_set_new(o, LK_KEY_JIT_RANGES, u64(lk_stack_jit_ranges()));
     return o;
 }
 
@@ -738,6 +739,8 @@ static int stack_entry(lk_jw_t *w, uint32_t id)
         lk_jw_hex(w, NULL, st->pc[i]);
     lk_jw_close(w);
     lk_jw_bool(w, LK_KEY_TRUNCATED, st->truncated);
+    if (st->jit_cut)            /* only then: most stacks end in a module */
+        lk_jw_bool(w, LK_KEY_JIT_CUT, true);
     lk_jw_close(w);
     return 0;
 }

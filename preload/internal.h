@@ -196,6 +196,8 @@ typedef struct lk_frames {
     uintptr_t pc[LK_MAX_DEPTH + LK_SKIP_MAX + 1]; /* return addresses, innermost first */
     uint32_t depth;             /* valid entries in pc[] */
     bool truncated;             /* more frames existed beyond max_depth */
+    bool jit_cut;               /* the last frame is code without unwind
+                                 * information (JIT): the walk stopped there */
     uint64_t hash;              /* of pc[0..depth) and depth */
     uint32_t *site_memo;        /* this walk's remembered sites (index + 1 per
                                  * family), or NULL; see stack.c's memo */
@@ -218,6 +220,7 @@ typedef struct lk_stack {
     uint32_t id;                /* index in the stack array, never reused */
     uint32_t depth;
     bool truncated;
+    bool jit_cut;               /* ends at code without unwind information */
     uint64_t hash;
     uintptr_t *pc;              /* 'depth' frames */
 } lk_stack_t;
@@ -266,6 +269,10 @@ size_t lk_stack_memory_bytes(void);
 void lk_stack_unwind_counts(uint64_t *learning, uint64_t *fallback);
 /* Learning unwinds that handed the rest of the stack to the fast walk. */
 uint64_t lk_stack_handovers(void);
+/* Ranges of code without unwind information remembered so far: pages of
+ * generated code outside every module, and return addresses inside a module
+ * that no FDE covers. */
+uint64_t lk_stack_jit_ranges(void);
 /* Frames whose address lies in [lo, hi) are libleak's own and skipped when
  * they are innermost. */
 void lk_stack_set_self_range(uintptr_t lo, uintptr_t hi);

@@ -3,6 +3,7 @@
  * libunwind may allocate).  Interning takes the stack lock; interned stacks are
  * append-only and immutable, so ids never change and readers need no lock. */
 #define UNW_LOCAL_ONLY
+#include <dlfcn.h>
 #include <emmintrin.h>
 #include <errno.h>
 #include <libunwind.h>
@@ -23,7 +24,7 @@ static bool stack_oom;
 
 typedef struct stack_entry {
     lk_stack_t pub;
-    uintptr_t *key;             /* pc[0..depth) then the truncated flag */
+    uintptr_t *key;             /* pc[0..depth) then the flags: truncated | jit_cut << 1 */
     UT_hash_handle hh;          /* guarded by stack_lock */
 } stack_entry_t;
 
@@ -143,7 +144,8 @@ void lk_frames_hash(lk_frames_t *f)
     f->lazy = NULL;
     /* two independent multiply lanes (even and odd frames), one final mix:
      * the per-frame dependency chain is a single xor-multiply */
-    uint64_t a = UINT64_C(0xcbf29ce484222325) ^ f->depth, b = (uint64_t)f->truncated + 1;
+    uint64_t a = UINT64_C(0xcbf29ce484222325) ^ f->depth,
+             b = (uint64_t)f->truncated + 1 + ((uint64_t)f->jit_cut << 1);
     uint32_t i = 0;
     for (; i + 1 < f->depth; i += 2) {
         a = (a ^ f->pc[i]) * UINT64_C(0x100000001b3);
@@ -187,6 +189,7 @@ static void capture_by_range(lk_frames_t *f, int max)
     }
     int avail = n - skip;
     f->truncated = avail > max;
+    f->jit_cut = false;
     f->depth = (uint32_t)(avail > max ? max : avail);
     if (skip > 0)
         memmove(f->pc, f->pc + skip, f->depth * sizeof(uintptr_t));
@@ -214,6 +217,7 @@ static void capture_by_range(lk_frames_t *f, int max)
 #define PC_BP       8u          /* BP rule (else SP rule with 'delta') */
 #define PC_RBP_SAVE 16u         /* the caller's rbp is at CFA - (flags >> 16) */
 #define PC_RBP_SAME 32u         /* the caller's rbp is this frame's rbp */
+#define PC_JIT      64u         /* no FDE covers it: the stack is cut here */
 #define PC_RULE_MASK (PC_BP | PC_RBP_SAVE | PC_RBP_SAME | 0xffff0000u)
 typedef struct pc_ent {
     uintptr_t pc;               /* 0 = empty; published last, with release */
@@ -227,6 +231,7 @@ static pc_ent_t *pc_table;      /* mmap'd once; entries written under pc_lock */
 static unsigned pc_used;        /* guarded by pc_lock */
 static pthread_mutex_t pc_lock = PTHREAD_MUTEX_INITIALIZER;
 static int pc_table_failed;
+static uint64_t jit_ranges;     /* generated-code pages and PC_JIT pcs remembered; atomic */
 static unsigned pc_var_epoch;   /* bumped whenever a known pc turns PC_VAR, and by
                                  * lk_stack_forget_memos: memo entries of an older
                                  * epoch never match */
@@ -298,7 +303,9 @@ static void pc_learn(uintptr_t pc, uint32_t delta, uint32_t flags)
         pc_ent_t *e = &pc_table[i];
         if (e->pc == pc) {
             uint32_t old = __atomic_load_n(&e->flags, __ATOMIC_RELAXED);
-            uint32_t nf = old | (flags & (PC_VAR | PC_END));
+            uint32_t nf = old | (flags & (PC_VAR | PC_END | PC_JIT));
+            if ((flags & PC_JIT) && !(old & PC_JIT))
+                __atomic_fetch_add(&jit_ranges, 1, __ATOMIC_RELAXED);
             if ((flags & PC_OK) && (old & PC_OK) &&
                 ((flags & PC_RULE_MASK) != (old & PC_RULE_MASK) || e->delta != delta))
                 nf |= PC_VAR;
@@ -318,12 +325,103 @@ static void pc_learn(uintptr_t pc, uint32_t delta, uint32_t flags)
             e->flags = flags;
             __atomic_store_n(&e->pc, pc, __ATOMIC_RELEASE);
             pc_used++;
+            if (flags & PC_JIT)
+                __atomic_fetch_add(&jit_ranges, 1, __ATOMIC_RELAXED);
             goto out_unlock;
         }
         i = (i + 1) & (PC_TABLE_SIZE - 1);
     }
 out_unlock:
     pthread_mutex_unlock(&pc_lock);
+}
+
+/* ### code without unwind information (JIT)
+ * A return address into generated code (node, Java, LuaJIT) has no FDE, and
+ * libunwind then guesses from the rbp chain, validating every word it reads
+ * with mincore(2) plus a write(2) and read(2) on a pipe: three system calls
+ * a page.  Such code never settles (a JIT keeps emitting it), so every
+ * capture through it was a learning unwind: node made ~950k of each call.
+ * Instead the stack is cut at the first such frame (kept, and the stack
+ * marked jit_cut), and the place is remembered: a return address outside
+ * every module by its 4 KiB page (pages of a module are never anonymous, so
+ * nothing with an FDE shares it), one inside a module that no FDE covers by
+ * itself in the pc table (PC_JIT: static code, it settles).  The fast walk
+ * then stops there without libunwind, and no capture through it makes a
+ * system call. */
+#define JIT_TABLE_LOG2 14       /* 16 Ki pages (64 MiB of code), 128 KiB */
+#define JIT_TABLE_SIZE (1u << JIT_TABLE_LOG2)
+static uintptr_t *jit_pages;    /* page number + 1; 0 = empty; mmap'd once, written under pc_lock */
+static unsigned jit_used;       /* guarded by pc_lock */
+
+static inline size_t jit_slot(uintptr_t page)
+{
+    return (size_t)(((uint64_t)page * UINT64_C(0x9E3779B97F4A7C15)) >> (64 - JIT_TABLE_LOG2));
+}
+
+/* Is the code at return address 'pc' on a page remembered as generated? */
+static inline bool jit_page_find(uintptr_t pc)
+{
+    const uintptr_t *t = __atomic_load_n(&jit_pages, __ATOMIC_ACQUIRE);
+    if (!t)
+        return false;
+    uintptr_t key = ((pc - 1) >> 12) + 1;
+    size_t i = jit_slot(key);
+    for (unsigned probes = 0; probes < 32; probes++) {
+        uintptr_t k = __atomic_load_n(&t[i], __ATOMIC_ACQUIRE);
+        if (k == key)
+            return true;
+        if (k == 0)
+            return false;
+        i = (i + 1) & (JIT_TABLE_SIZE - 1);
+    }
+    return false;
+}
+
+/* Remember the page of return address 'pc' as generated code (pc_lock). */
+static void jit_page_learn(uintptr_t pc)
+{
+    uintptr_t key = ((pc - 1) >> 12) + 1;
+    pthread_mutex_lock(&pc_lock);
+    if (!jit_pages) {
+        void *p = mmap(NULL, JIT_TABLE_SIZE * sizeof(uintptr_t), PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p != MAP_FAILED)
+            __atomic_store_n(&jit_pages, (uintptr_t *)p, __ATOMIC_RELEASE);
+    }
+    if (!jit_pages || jit_used >= JIT_TABLE_SIZE / 4 * 3)
+        goto out_unlock;                    /* full: the frame is still cut, every time */
+    size_t i = jit_slot(key);
+    for (unsigned probes = 0; probes < 32; probes++) {
+        if (jit_pages[i] == key)
+            goto out_unlock;
+        if (jit_pages[i] == 0) {
+            __atomic_store_n(&jit_pages[i], key, __ATOMIC_RELEASE);
+            jit_used++;
+            __atomic_fetch_add(&jit_ranges, 1, __ATOMIC_RELAXED);
+            goto out_unlock;
+        }
+        i = (i + 1) & (JIT_TABLE_SIZE - 1);
+    }
+out_unlock:
+    pthread_mutex_unlock(&pc_lock);
+}
+
+/* Is return address 'pc' in generated code, outside every loaded object?
+ * _dl_find_object is lock-free and makes no system call. */
+static bool jit_outside_modules(uintptr_t pc)
+{
+    if (jit_page_find(pc))
+        return true;
+    struct dl_find_object dlfo;
+    if (pc == 0 || _dl_find_object((void *)(pc - 1), &dlfo) == 0)
+        return false;
+    jit_page_learn(pc);
+    return true;
+}
+
+uint64_t lk_stack_jit_ranges(void)
+{
+    return __atomic_load_n(&jit_ranges, __ATOMIC_RELAXED);
 }
 
 /* Learn this thread's stack bounds once (may allocate: guard held). */
@@ -416,16 +514,24 @@ LK_NO_ASAN static int fast_walk(lk_frames_t *f, int max, uintptr_t pc, uintptr_t
         return WALK_UNTRUSTED;
     uint32_t nra = 0, nbp = 0;
     int n = n0;
+    bool jit = false;
     for (;;) {
         f->pc[n++] = pc;
         if (n > max)
             break;                          /* one more than kept: truncated */
         const pc_ent_t *e = pc_find(pc);
-        if (!e)
+        if (!e) {
+            if (jit_page_find(pc)) {
+                jit = true;                 /* generated code: cut here */
+                break;
+            }
             return WALK_UNKNOWN;
+        }
         uint32_t fl = __atomic_load_n(&e->flags, __ATOMIC_ACQUIRE);
-        if (fl & PC_END)
+        if (fl & (PC_END | PC_JIT)) {
+            jit = (fl & PC_JIT) != 0;
             break;
+        }
         if ((fl & (PC_OK | PC_VAR)) != PC_OK)
             return WALK_UNTRUSTED;
         uintptr_t cfa;
@@ -470,6 +576,7 @@ LK_NO_ASAN static int fast_walk(lk_frames_t *f, int max, uintptr_t pc, uintptr_t
     log->nra = nra;
     log->nbp = k;
     f->truncated = n > max;
+    f->jit_cut = jit;
     f->depth = (uint32_t)(n > max ? max : n);
     return WALK_OK;
 }
@@ -497,7 +604,8 @@ typedef struct memo {
     uint32_t max;               /* max_depth the walk was made with */
     uint32_t fp_chain;          /* saved rbp i is at ra_off[i] - 8 and points at
                                  * ra_off[i + 1] - 8 (frame-pointer code) */
-    uint32_t truncated;
+    uint16_t truncated;
+    uint16_t jit_cut;
     /* where the checked words are, inside the entry (pointers: no index
      * arithmetic at lookup time): fp_chain: pairs, pairs + (nbp & ~3),
      * pairs + nbp (= the tail's offsets), their end; else ra_off,
@@ -809,6 +917,7 @@ void lk_stack_materialize(lk_frames_t *f)
     memo_t *m = (memo_t *)f->lazy;
     f->depth = m->depth;
     f->truncated = m->truncated;
+    f->jit_cut = m->jit_cut;
     f->hash = m->hash;
     memcpy(f->pc, memo_frames(m), m->depth * sizeof(uintptr_t));
     f->lazy = NULL;
@@ -873,9 +982,21 @@ static void memo_store(memo_t *m, const lk_frames_t *f, int max, uintptr_t sp0, 
     m->epoch = epoch;
     m->depth = f->depth;
     m->truncated = f->truncated;
+    m->jit_cut = f->jit_cut;
     m->max = (uint32_t)max;
     memset(m->site1, 0, sizeof m->site1);
     m->pc0 = f->pc[0];
+}
+
+/* Does an FDE cover the frame at return address 'ip' (the cursor's)?  Without
+ * one, unw_get_proc_info makes up a one-byte procedure at ip (node's
+ * embedded builtins: CEntry, the trampoline from JavaScript into C++). */
+static bool has_fde(unw_cursor_t *c, unw_word_t ip)
+{
+    unw_proc_info_t pi;
+    if (unw_get_proc_info(c, &pi) != 0)
+        return false;
+    return !(pi.start_ip == ip && pi.end_ip == ip + 1);
 }
 
 /* Learning unwinds that finished with the learned rules (tests). */
@@ -910,13 +1031,26 @@ static bool slow_walk_unlocked(lk_frames_t *f, int max, uintptr_t pc0, uintptr_t
         unw_get_reg(&c, UNW_X86_64_RBP, &bp) != 0)
         return false;
     int n = 0;
-    bool passed_new = false;
+    bool passed_new = false, jit = false;
     for (;;) {
         bool sig = unw_is_signal_frame(&c) > 0;
-        passed_new |= scratch != NULL && pc_find(ip) == NULL;
+        const pc_ent_t *known = pc_find(ip);
+        passed_new |= scratch != NULL && known == NULL;
         f->pc[n++] = ip;
         if (n > max)
             break;
+        /* code without unwind information: cut before libunwind guesses
+         * (and probes) there */
+        if (known ? (__atomic_load_n(&known->flags, __ATOMIC_ACQUIRE) & PC_JIT) != 0
+                  : jit_outside_modules(ip)) {
+            jit = true;
+            break;
+        }
+        if (!known && !sig && !has_fde(&c, ip)) {
+            pc_learn(ip, 0, PC_JIT);
+            jit = true;
+            break;
+        }
         int r = unw_step(&c);
         if (r <= 0) {
             pc_learn(ip, 0, r == 0 ? PC_END : PC_VAR);
@@ -955,6 +1089,7 @@ static bool slow_walk_unlocked(lk_frames_t *f, int max, uintptr_t pc0, uintptr_t
         }
     }
     f->truncated = n > max;
+    f->jit_cut = jit;
     f->depth = (uint32_t)(n > max ? max : n);
     return true;
 }
@@ -1196,7 +1331,7 @@ uint32_t lk_stack_intern(const lk_frames_t *f)
     size_t keylen = ((size_t)f->depth + 1) * sizeof(uintptr_t);
     uintptr_t key[LK_MAX_DEPTH + LK_SKIP_MAX + 2];
     memcpy(key, f->pc, (size_t)f->depth * sizeof(uintptr_t));
-    key[f->depth] = f->truncated;
+    key[f->depth] = (uintptr_t)f->truncated | (uintptr_t)f->jit_cut << 1;
 
     uint32_t id = LK_STACK_NONE;
     stack_entry_t *e = NULL;
@@ -1226,6 +1361,7 @@ uint32_t lk_stack_intern(const lk_frames_t *f)
     e->pub.id = n;
     e->pub.depth = f->depth;
     e->pub.truncated = f->truncated;
+    e->pub.jit_cut = f->jit_cut;
     e->pub.hash = f->hash;
     e->pub.pc = k;
     e->key = k;

@@ -246,7 +246,7 @@ out_unlock:
 static inline bool same_frames(const lk_frames_t *f, const lk_stack_t *st)
 {
     return st && st->hash == f->hash && st->depth == f->depth &&
-           st->truncated == f->truncated &&
+           st->truncated == f->truncated && st->jit_cut == f->jit_cut &&
            memcmp(st->pc, f->pc, f->depth * sizeof(uintptr_t)) == 0;
 }
 

@@ -7,8 +7,9 @@ set -eu
 
 build_pkgs="gcc g++ make pkg-config libunwind-dev uthash-dev libjansson-dev libdw-dev libelf-dev check"
 # Real programs the end-to-end tests run under the preload, plus valgrind for
-# the reachability cross-check and clang for the fuzz target.
-test_pkgs="python3 perl git sqlite3 valgrind binutils"
+# the reachability cross-check and clang for the fuzz target; nodejs for JIT
+# code, strace to count libunwind's memory probes.
+test_pkgs="python3 perl git sqlite3 valgrind binutils nodejs strace"
 bench_pkgs="heaptrack liblsan0 valgrind sqlite3 python3 time clang zstd"
 
 want=$build_pkgs

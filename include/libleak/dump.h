@@ -86,6 +86,8 @@
 /* ### cost: stack captures that did not take the fast walk */
 #define LK_KEY_UNWINDS_LEARNING  "unwinds_learning"
 #define LK_KEY_UNWINDS_FALLBACK  "unwinds_fallback"
+/* pages of generated code and return addresses without an FDE remembered */
+#define LK_KEY_JIT_RANGES        "jit_ranges"
 
 /* ### modules */
 #define LK_KEY_PATH          "path"
@@ -102,6 +104,7 @@
 #define LK_KEY_ID            "id"
 #define LK_KEY_FRAMES        "frames"
 #define LK_KEY_TRUNCATED     "truncated"
+#define LK_KEY_JIT_CUT       "jit_cut"     /* true: the last frame is code without unwind info */
 
 /* ### sites */
 #define LK_KEY_STACK         "stack"

@@ -632,9 +632,13 @@ static inline void pl_check_dump(pl_dump_t *d)
             }
         }
     }
-    /* every frame lies in some module (the analyzer symbolizes by module) */
+    /* every frame lies in some module (the analyzer symbolizes by module),
+     * but the generated code a jit_cut stack ends at */
     json_array_foreach(stacks, i, s) {
+        json_t *jc = json_object_get(s, LK_KEY_JIT_CUT);
+        size_t nf = json_array_size(pl_obj(s, LK_KEY_FRAMES));
         json_array_foreach(pl_obj(s, LK_KEY_FRAMES), j, f) {
+            if (json_is_true(jc) && j + 1 == nf) continue;
             uint64_t a = pl_hex(f) - 1;
             int in = 0;
             json_array_foreach(mods, k, m) {

@@ -71,6 +71,15 @@ START_TEST(test_stack_intern_dedup_and_stable_ids)
     ck_assert(lk_stack_get(iat)->truncated);
     ck_assert_ptr_null(lk_stack_get(4));
     ck_assert_uint_gt(lk_stack_memory_bytes(), 0);
+    /* the same frames cut at generated code are another stack, and say so */
+    lk_frames_t fj;
+    frames_of(&fj, a, 3, false);
+    fj.jit_cut = true;
+    lk_frames_hash(&fj);
+    uint32_t ij = lk_stack_intern(&fj);
+    ck_assert_uint_eq(ij, 4);
+    ck_assert_uint_eq(lk_stack_intern(&fj), ij);
+    ck_assert(lk_stack_get(ij)->jit_cut && !lk_stack_get(ia)->jit_cut);
 }
 END_TEST
 
