@@ -1,7 +1,7 @@
 """check.py - the soak's dump checks, run by tests/soak/lib.sh without the preload.
 
-    check.py procs TRACE_DIR              processes of a native `strace -ff` run, as
-                                          "<exe>" lines (one per process)
+    check.py procs TRACE_DIR CWD          processes of a native `strace -ff` run in CWD,
+                                          as "<exe>" lines (one per process)
     check.py dumps DUMP_DIR ANALYZE [EXPECTED] [--planted NAME...]
                                           every dump loads; one per expected process
     check.py site DUMP_DIR EXE FN LIVE_BLOCKS LIVE_BYTES [TOTAL_BLOCKS] [--trigger=T]
@@ -28,9 +28,10 @@ def finish():
     sys.exit(1 if failures else 0)
 
 
-def real_exe(path):
+def real_exe(path, cwd):
     """The file the kernel reports as /proc/PID/exe after execve(path): the
     interpreter of a #! script, symlinks resolved."""
+    path = os.path.join(cwd, path)
     try:
         with open(path, "rb") as f:
             head = f.readline(256)
@@ -45,7 +46,7 @@ CREATE = re.compile(r'^(clone3?|fork|vfork)\((.*)\s+(?:=|=>)\s*(?:\{parent_tid=\
 EXECVE = re.compile(r'^execve(?:at)?\("((?:[^"\\]|\\.)*)".*\)\s+=\s+0$')
 
 
-def procs(trace_dir):
+def procs(trace_dir, cwd):
     """Walk the per-thread strace files from the root down: a clone without
     CLONE_THREAD (or fork, vfork) is a new process that inherits its parent's
     exe; a successful execve changes it.  A vfork-like child (CLONE_VM) that
@@ -81,7 +82,7 @@ def procs(trace_dir):
         for l in lines.get(tid, []):
             m = EXECVE.match(l)
             if m:
-                cur = real_exe(m.group(1).encode().decode("unicode_escape"))
+                cur = real_exe(m.group(1).encode().decode("unicode_escape"), cwd)
                 exe[proc] = cur
                 execd.add(proc)
                 continue
@@ -259,7 +260,7 @@ def site(args):
 def main():
     cmd, args = sys.argv[1], sys.argv[2:]
     if cmd == "procs":
-        for e in procs(args[0]):
+        for e in procs(args[0], args[1]):
             print(e)
         finish()
     elif cmd == "dumps":
