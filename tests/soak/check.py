@@ -4,9 +4,9 @@
                                           as "<exe>" lines (one per process)
     check.py dumps DUMP_DIR ANALYZE [EXPECTED] [--planted NAME...]
                                           every dump loads; one per expected process
-    check.py site DUMP_DIR EXE FN LIVE_BLOCKS LIVE_BYTES [TOTAL_BLOCKS] [--trigger=T]
-                                          exact numbers of the site through FN in the
-                                          last dump of every process of EXE
+    check.py site DUMP_DIR EXE FN --main|--each L/B[/T]... [--trigger=T]
+                                          exact live blocks/bytes[/total blocks] of
+                                          the sites through FN, per process of EXE
 Prints one "key: value" line per finding and "FAIL: why" lines; exits 1 on a failure.
 """
 import collections
@@ -213,15 +213,15 @@ def fn_range(exe, fn):
 
 
 def site(args):
+    """site DIR EXE FN --main L/B[/T] | --each L/B[/T]...  [--trigger=T]: the
+    sites through FN in the last dump of each process of EXE.  --main: the
+    process whose parent left no dump; --each: one value per process, in any
+    order (a multiset)."""
     trig = None
-    rest = []
-    for a in args:
-        if a.startswith("--trigger="):
-            trig = a.split("=", 1)[1]
-        else:
-            rest.append(a)
-    d, exe, fn = rest[0], os.path.realpath(rest[1]), rest[2]
-    want = [int(x) for x in rest[3:]]
+    if args[-1].startswith("--trigger="):
+        trig = args.pop().split("=", 1)[1]
+    d, exe, fn, mode = args[0], os.path.realpath(args[1]), args[2], args[3]
+    want = sorted(args[4:])
     r = fn_range(exe, fn)
     if r is None:
         fail("%s: no symbol %s" % (exe, fn))
@@ -235,25 +235,27 @@ def site(args):
         pid = j["process"]["pid"]
         if pid not in last or j["dump"]["seq"] > last[pid]["dump"]["seq"]:
             last[pid] = j
-    if not last:
-        fail("%s: no dump%s from %s" % (fn, " (" + trig + ")" if trig else "", exe))
+    if mode == "--main":
+        last = {p: j for p, j in last.items() if j["process"].get("ppid") not in last}
+    got = []
     for pid, j in sorted(last.items()):
-        base = None
+        base = 0
         for m in j["modules"]:
             if os.path.realpath(m["path"]) == exe:
                 base = int(m["base"], 16)
                 break
-        lo, hi = r[0] + (base or 0), r[1] + (base or 0)
+        lo, hi = r[0] + base, r[1] + base
         stacks = {s["id"] for s in j["stacks"]
                   if any(lo <= int(f, 16) - 1 < hi for f in s["frames"])}
         ss = [s for s in j["sites"] if s["stack"] in stacks]
-        got = [sum(s["live_blocks"] for s in ss), sum(s["live_bytes"] for s in ss),
-               sum(s["total_blocks"] for s in ss)][:len(want)]
-        ok = got == want
-        print("site %s pid %d (%s): live %s%s" % (fn, pid, j["dump"]["trigger"],
-              "/".join(map(str, got[:2])), " total %d" % got[2] if len(got) > 2 else ""))
-        if not ok:
-            fail("%s in pid %d: live/bytes/total %s, expected %s" % (fn, pid, got, want))
+        v = [sum(s["live_blocks"] for s in ss), sum(s["live_bytes"] for s in ss),
+             sum(s["total_blocks"] for s in ss)]
+        got.append("/".join(map(str, v[:len(want[0].split("/")) if want else 3])))
+    got.sort()
+    print("site %s%s: %s (live blocks/bytes[/total] per process)" % (
+        fn, " (main)" if mode == "--main" else "", " ".join(got) or "no dump"))
+    if got != want:
+        fail("%s: %s, expected %s" % (fn, " ".join(got) or "no dump", " ".join(want)))
     finish()
 
 

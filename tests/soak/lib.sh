@@ -157,9 +157,10 @@ soak_dumps() {
         $SK_TRACE "$@" || soak_failed=1
 }
 
-# soak_site FN LIVE_BLOCKS LIVE_BYTES [TOTAL_BLOCKS] [--trigger=T]: in the
-# last dump of every process of $SK_VICTIM, the sites whose stack passes
-# through FN hold exactly these numbers.
+# soak_site FN --main L/B[/T] | --each L/B[/T]... [--trigger=T]: in the last
+# dump of each process of $SK_VICTIM, the sites whose stack passes through FN
+# hold exactly L live blocks of B bytes (and T blocks in all).  --main checks
+# the first process only; --each gives one value per process, in any order.
 soak_site() {
     env -u LD_PRELOAD "$SK_PY" "$SK_ROOT/tests/soak/check.py" site "$SK_DUMPS" "$SK_VICTIM" "$@" ||
         soak_failed=1
