@@ -7,6 +7,8 @@
     check.py site DUMP_DIR EXE FN --main|--each L/B[/T]... [--trigger=T]
                                           exact live blocks/bytes[/total blocks] of
                                           the sites through FN, per process of EXE
+    check.py report DUMP_DIR ANALYZE FN BLOCKS BYTES
+                                          leak-analyze's report names FN, exactly
 Prints one "key: value" line per finding and "FAIL: why" lines; exits 1 on a failure.
 """
 import collections
@@ -109,7 +111,7 @@ def procs(trace_dir, cwd):
     return out
 
 
-def load_dumps(d, planted):
+def load_dumps(d, planted, strays_fail=True):
     """Every libleak.*.json in d, parsed; anything else that is not planted is
     a stray (a .tmp left half-way) and fails."""
     dumps, strays = [], []
@@ -127,7 +129,7 @@ def load_dumps(d, planted):
                 fail("%s: not JSON: %s" % (n, e))
         else:
             strays.append(n)
-    if strays:
+    if strays and strays_fail:
         fail("stray files in the dump directory: %s" % " ".join(strays[:5]))
     return dumps
 
@@ -227,7 +229,7 @@ def site(args):
         fail("%s: no symbol %s" % (exe, fn))
         finish()
     last = {}
-    for n, j in load_dumps(d, set()):
+    for n, j in load_dumps(d, set(), False):
         if j is None or os.path.realpath(j["process"].get("exe", "")) != exe:
             continue
         if trig and j["dump"].get("trigger") != trig:
@@ -259,6 +261,32 @@ def site(args):
     finish()
 
 
+def report_fn(args):
+    """report DIR ANALYZE FN BLOCKS BYTES: leak-analyze's JSON report of the
+    dumps in DIR (every kind) names FN in leaks of exactly BLOCKS blocks and
+    BYTES bytes in all, and no frame of those leaks is unsymbolized."""
+    d, analyze, fn, blocks, nbytes = args[0], args[1], args[2], int(args[3]), int(args[4])
+    paths = [os.path.join(d, n) for n, j in load_dumps(d, set(), False) if j is not None]
+    r = subprocess.run([analyze, "-f", "json", "--show=all"] + paths, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=600,
+                       env={k: v for k, v in os.environ.items() if k != "LD_PRELOAD"})
+    if r.returncode not in (0, 1):
+        fail("leak-analyze exit %d: %s" % (r.returncode, r.stderr.decode(errors="replace")[:200]))
+        finish()
+    leaks = [l for l in json.loads(r.stdout)["leaks"]
+             if any(f.get("function") == fn for f in l.get("frames", []))]
+    b = sum(l["blocks"] for l in leaks)
+    n = sum(l["bytes"] for l in leaks)
+    unknown = sum(1 for l in leaks for f in l["frames"] if f.get("function") in (None, "", "??"))
+    print("report %s: %d blocks, %d bytes, %d unsymbolized frames" % (fn, b, n, unknown))
+    if (b, n) != (blocks, nbytes):
+        fail("the report names %s with %d blocks / %d bytes, expected %d / %d"
+             % (fn, b, n, blocks, nbytes))
+    if unknown:
+        fail("%d frames of the %s leaks print as ??" % (unknown, fn))
+    finish()
+
+
 def main():
     cmd, args = sys.argv[1], sys.argv[2:]
     if cmd == "procs":
@@ -269,6 +297,8 @@ def main():
         dumps(args)
     elif cmd == "site":
         site(args)
+    elif cmd == "report":
+        report_fn(args)
     else:
         sys.exit("check.py: unknown command %r" % cmd)
 

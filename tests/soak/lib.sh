@@ -166,6 +166,32 @@ soak_site() {
         soak_failed=1
 }
 
+# soak_report_fn FN BLOCKS BYTES: leak-analyze's report of SK_DUMPS names FN
+# (symbolized, whatever module it lies in) with exactly BLOCKS blocks and
+# BYTES bytes in all, and none of those leaks' frames prints as "??".
+soak_report_fn() {
+    env -u LD_PRELOAD "$SK_PY" "$SK_ROOT/tests/soak/check.py" report "$SK_DUMPS" "$SK_ANALYZE" "$@" ||
+        soak_failed=1
+}
+
+# soak_stray_start / soak_stray_end: between the two, no dump may appear
+# outside SK_DUMPS: in /, the working directory of the preload run, or the
+# directory the case runs from.  Strays are reported, then removed (they
+# are this case's own files: newer than its stamp, with our victim's name).
+soak_stray_start() {
+    touch "$SK_TMP/stamp"
+}
+soak_stray_end() {
+    for d in / "$SK_TMP/preload" "$SK_ROOT"; do
+        find "$d" -maxdepth 1 \( -name 'libleak.*.json' -o -name '.libleak.*.tmp' \) \
+            -newer "$SK_TMP/stamp" 2>/dev/null
+    done >"$SK_TMP/strays"
+    while read -r f; do
+        soak_fail "a dump landed outside LIBLEAK_DIR: $f"
+        rm -f "$f"
+    done <"$SK_TMP/strays"
+}
+
 # soak_end: the case's exit status.
 soak_end() {
     exit "$soak_failed"
