@@ -10,6 +10,9 @@ build_pkgs="gcc g++ make pkg-config libunwind-dev uthash-dev libjansson-dev libd
 # Real programs the end-to-end tests run under the preload, plus valgrind for
 # the reachability cross-check and clang for the fuzz target.
 test_pkgs="python3 perl git sqlite3 valgrind binutils"
+# strace counts the processes a program starts natively, for the soak's
+# one-dump-per-process check (make check runs the soak's quick cases).
+test_pkgs="$test_pkgs strace"
 # The soak (tests/soak): real servers, a JavaScript runtime and a build.
 soak_pkgs="redis-server redis-tools nodejs gcc make"
 bench_pkgs="heaptrack liblsan0 valgrind sqlite3 python3 time clang zstd"

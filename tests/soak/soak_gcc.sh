@@ -2,7 +2,6 @@
 # soak_gcc: gcc -O1 on a generated 2,000-line C file.  The driver runs cc1,
 # as, collect2 and ld: one dump from each exec'd process.  The objects
 # built with and without the preload must be identical too.
-# soak: quick
 . tests/soak/lib.sh
 soak_init gcc
 soak_need gcc

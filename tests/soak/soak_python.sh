@@ -3,6 +3,7 @@
 # second python3).  PYTHONMALLOC=malloc in both runs sends every object
 # through malloc, so the hooks see the interpreter's whole churn, and blocks
 # made by one thread are freed by another.  Two processes, a dump from each.
+# soak: quick
 . tests/soak/lib.sh
 soak_init python
 soak_need python3
