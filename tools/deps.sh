@@ -16,6 +16,8 @@ test_pkgs="$test_pkgs strace"
 # The soak (tests/soak): real servers, a JavaScript runtime and a build.
 soak_pkgs="redis-server redis-tools nodejs gcc make"
 bench_pkgs="heaptrack liblsan0 valgrind sqlite3 python3 time clang zstd"
+# redis-server's throughput natively and under libleak, beside the soak's case.
+bench_pkgs="$bench_pkgs redis-server redis-tools"
 
 want=$build_pkgs
 case "${1:-build}" in

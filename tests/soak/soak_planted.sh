@@ -1,17 +1,20 @@
 #!/bin/sh
-# soak_planted: names planted where libleak would write (pid predictable):
-# a dangling symlink or a FIFO at the temporary or the final name of the
-# exit dump of seq 0, 1, 2 and 3, (victim pl_basic, started held at a gate so its pid is known
-# first), and the same for the snapshots of pl_api.  The planted names are
-# never followed nor replaced, and every dump is still written under another
-# name, loads and (pl_basic) holds exactly its leaks.
+# soak_planted: names planted where libleak would write, as anyone sharing
+# the dump directory can (the pid is predictable).  Each victim starts held
+# at a gate, so its pid is known first; then its dump names of seq 0 to 3
+# are taken, each a different way: a dangling symlink or a FIFO, at the
+# temporary or at the final name.  pl_basic twice (its exit dump, the four
+# ways in two orders), pl_api once (three api snapshots, then the exit dump).
+# The planted names are never followed nor replaced, and every dump is still
+# written under another name, loads, and (pl_basic) holds exactly its leaks.
 # soak: quick
 . tests/soak/lib.sh
 soak_init planted
 soak_victim pl_basic
 
-# held DIR [VICTIM]: start the victim (default pl_basic) under the preload, held until the gate opens;
-# sets pid.  Its subshell execs the victim, so the pid stays the same.
+# held DIR [VICTIM]: start VICTIM (default pl_basic) under the preload, held
+# until the gate opens; sets pid.  Its subshell execs the victim, so the pid
+# stays the same.
 held() {
     mkfifo "$SK_TMP/gate"
     (read -r _ <"$SK_TMP/gate"; cd "$1" && exec env LD_PRELOAD="$SK_SO" LIBLEAK_DIR="$SK_DUMPS" \
@@ -68,17 +71,17 @@ s=$(soak_now); soak_in "$SK_TMP/native" 60 "$SK_VICTIM"; native_rc=$soak_rc; e=$
 native_s=$(soak_secs "$s" "$e")
 rm -rf "$SK_DUMPS" "$SK_TMP/preload"; mkdir -p "$SK_DUMPS" "$SK_TMP/preload"
 planted=""
-for layout in symlink-final fifo-final; do
+for layout in order1 order2; do
     held "$SK_TMP/preload"
     # one name of the exit dump per seq, 0 to 3, each taken a different way
-    if [ $layout = symlink-final ]; then
+    if [ $layout = order1 ]; then
         plant exit tmp-link tmp-fifo final-link final-fifo
     else
         plant exit final-fifo final-link tmp-fifo tmp-link
     fi
     s=$(soak_now); release; e=$(soak_now)
     echo "layout $layout: pid $pid exit $rc"
-    [ $layout = symlink-final ] && soak_report "$native_rc" "$rc" "$native_s" "$(soak_secs "$s" "$e")" 60
+    [ $layout = order1 ] && soak_report "$native_rc" "$rc" "$native_s" "$(soak_secs "$s" "$e")" 60
     [ "$rc" -eq "$native_rc" ] || soak_fail "$layout: exit $rc under the preload, $native_rc natively"
     intact
     [ -e "$SK_TMP/followed" ] && soak_fail "$layout: a planted symlink was followed"
@@ -88,10 +91,9 @@ for layout in symlink-final fifo-final; do
     done
     [ "$n" -ge 1 ] || soak_fail "$layout: no dump from pid $pid beside the planted names"
 done
-# Snapshots too: pl_api takes three libleak_snapshot() dumps, then exits;
-# the api names of seq 0 to 3 are taken (symlinks at the temporary names,
-# FIFOs at the final ones).  Natively it prints "active 0" and -38s, so its
-# output is checked against what its comment promises under the preload.
+# Snapshots too: pl_api takes three libleak_snapshot() dumps, then exits.
+# Natively it prints "active 0" and -38s, so its output is checked against
+# what its comment promises under the preload.
 if [ -x "$SK_VICTIMS/pl_api" ]; then
     held "$SK_TMP/preload" "$SK_VICTIMS/pl_api"
     plant api tmp-link tmp-fifo final-link final-fifo
