@@ -101,7 +101,7 @@ soak_run() {
     native_s=$(soak_secs "$s" "$e")
     SK_TRACE=""
     if command -v strace >/dev/null 2>&1; then
-        mkdir -p "$SK_TMP/trace.st"
+        rm -rf "$SK_TMP/trace.st"; mkdir -p "$SK_TMP/trace.st"
         soak_in "$SK_TMP/trace" "$((t * 3))" strace -f -ff -qq -e trace=process -e signal=none \
             -s 4096 -o "$SK_TMP/trace.st/st" "$@"
         if [ "$soak_rc" -eq "$native_rc" ] &&
@@ -111,7 +111,7 @@ soak_run() {
             sed "s|^$SK_TMP/trace/|$SK_TMP/preload/|" "$SK_TMP/expected.raw" >"$SK_TMP/expected"
             SK_TRACE=$SK_TMP/expected
         else
-            echo "note: the strace run exited $soak_rc; processes not counted"
+            echo "note: processes not counted: the strace run exited $soak_rc $(grep -h FAIL "$SK_TMP/expected.raw" "$SK_TMP/expected.err" 2>/dev/null | head -n 1)"
         fi
     fi
     s=$(soak_now)
