@@ -11,6 +11,7 @@ export BUILD
 log_dir="$BUILD/soak-logs"; mkdir -p "$log_dir"
 table="$log_dir/table.md"
 passed=0; failed=0; skipped=0; failed_names=""
+start=$(date +%s)
 {
     echo "| case | result | exit status | stdout | dumps | native s | preload s |"
     echo "|---|---|---|---|---|---|---|"
@@ -44,5 +45,6 @@ for t in tests/soak/soak_*.sh; do
 done
 
 [ -n "$failed_names" ] && echo "failed:$failed_names (logs in $log_dir)"
+echo "soak took $(($(date +%s) - start)) s; table in $table"
 echo "soak: $passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]
