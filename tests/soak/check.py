@@ -273,8 +273,12 @@ def report_fn(args):
     if r.returncode not in (0, 1):
         fail("leak-analyze exit %d: %s" % (r.returncode, r.stderr.decode(errors="replace")[:200]))
         finish()
-    leaks = [l for l in json.loads(r.stdout)["leaks"]
-             if any(f.get("function") == fn for f in l.get("frames", []))]
+    every = json.loads(r.stdout)["leaks"]
+    leaks = [l for l in every if any(f.get("function") == fn for f in l.get("frames", []))]
+    if not leaks:
+        qq = sum(1 for l in every for f in l.get("frames", [])
+                 if f.get("function") in (None, "", "??"))
+        print("report: no leak names %s; %d frames of all leaks print as ??" % (fn, qq))
     b = sum(l["blocks"] for l in leaks)
     n = sum(l["bytes"] for l in leaks)
     unknown = sum(1 for l in leaks for f in l["frames"] if f.get("function") in (None, "", "??"))
