@@ -4,6 +4,7 @@
 #
 #   make                      build/libleak.so and build/leak-analyze
 #   make check                every test (unit, end-to-end, real programs)
+#   make soak                 real programs and stress victims under the preload
 #   make demo                 run the demo program under the wrapper
 #   make bench                benchmarks against heaptrack, LSan, memcheck
 #   make fuzz                 libFuzzer target for the dump loader
@@ -185,6 +186,13 @@ e2e: all $(E2E_BINS) $(VICTIMS) $(DEMO_BINS)
 # "N passed, N failed" line; its exit status is make check's.
 check: $(TEST_DEPS_STAMP) all $(UNIT_BINS) $(E2E_BINS) $(VICTIMS) $(DEMO_BINS)
 	@BUILD=$(BUILD) sh tests/run.sh
+
+# The soak (tests/soak): real programs natively and under the preload, one
+# line per case; make check runs its quick cases through tests/run.sh.
+.PHONY: soak
+soak: $(TEST_DEPS_STAMP) all $(VICTIMS)
+	@sh tools/deps.sh soak
+	@BUILD=$(BUILD) sh tests/soak/run.sh
 
 demo: all $(DEMO_BINS)
 	@sh tools/demo.sh $(BUILD)

@@ -2,7 +2,8 @@
 # run.sh - run every test that make built, then print one summary line.
 # Check binaries (build/tests/check_*) report "Checks: N, Failures: F, Errors: E";
 # shell tests (tests/integration/test_*.sh) count as one test each and pass on
-# exit 0, skip on exit 77.  Filter with CK_RUN_SUITE / CK_RUN_CASE (Check) or
+# exit 0, skip on exit 77; the soak's quick cases ("soak: N passed, ...") count
+# one each.  Filter with CK_RUN_SUITE / CK_RUN_CASE (Check) or
 # TEST_ONLY=<substring of a binary or script name>.
 set -u
 BUILD=${BUILD:-build}
@@ -17,7 +18,14 @@ run_one() {  # name, command...
     "$@" >"$log" 2>&1
     rc=$?
     summary=$(grep -E '^[0-9]+%: Checks: [0-9]+' "$log" | tail -n 1)
-    if [ -n "$summary" ]; then
+    soak=$(grep -E '^soak: [0-9]+ passed' "$log" | tail -n 1)
+    if [ -n "$soak" ]; then
+        n=$(echo "$soak" | sed -E 's/^soak: ([0-9]+) passed, ([0-9]+) failed, ([0-9]+) skipped/\1 \2 \3/')
+        set -- $n
+        passed=$((passed + $1)); failed=$((failed + $2)); skipped=$((skipped + $3)); bad=$2
+        [ "$bad" -eq 0 ] && [ "$rc" -ne 0 ] && { failed=$((failed + 1)); bad=1; }
+        echo "$name: $soak"
+    elif [ -n "$summary" ]; then
         n=$(echo "$summary" | sed -E 's/.*Checks: ([0-9]+).*/\1/')
         f=$(echo "$summary" | sed -E 's/.*Failures: ([0-9]+).*/\1/')
         e=$(echo "$summary" | sed -E 's/.*Errors: ([0-9]+).*/\1/')
@@ -45,6 +53,9 @@ for t in tests/integration/test_*.sh; do
     [ -f "$t" ] || continue
     run_one "$(basename "$t" .sh)" sh "$t"
 done
+
+# The soak's quick cases (tests/soak, "# soak: quick"), one count per case.
+run_one soak_quick env SOAK_QUICK=1 sh tests/soak/run.sh
 
 [ -n "$failed_names" ] && echo "failed:$failed_names"
 echo "check: $passed passed, $failed failed, $skipped skipped"

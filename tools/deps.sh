@@ -3,14 +3,20 @@
 # Called by make before anything is compiled.  Runs apt-get only if a package is
 # absent, so a machine that has everything pays one dpkg-query and nothing more.
 # Usage: tools/deps.sh [build|test|bench]   (each set includes the previous one)
+#        tools/deps.sh fuzz|soak            (build, plus test for soak, plus their own)
 set -eu
 
 build_pkgs="gcc g++ make pkg-config libunwind-dev uthash-dev libjansson-dev libdw-dev libelf-dev check"
 # Real programs the end-to-end tests run under the preload, plus valgrind for
 # the reachability cross-check and clang for the fuzz target; nodejs for JIT
-# code, strace to count libunwind's memory probes.
+# code; strace counts libunwind's memory probes and, in the soak, the
+# processes a program starts natively (one dump per process).
 test_pkgs="python3 perl git sqlite3 valgrind binutils nodejs strace"
+# The soak (tests/soak): real servers, a JavaScript runtime and a build.
+soak_pkgs="redis-server redis-tools nodejs gcc make"
 bench_pkgs="heaptrack liblsan0 valgrind sqlite3 python3 time clang zstd"
+# redis-server's throughput natively and under libleak, beside the soak's case.
+bench_pkgs="$bench_pkgs redis-server redis-tools"
 
 want=$build_pkgs
 case "${1:-build}" in
@@ -18,7 +24,8 @@ case "${1:-build}" in
     test)  want="$want $test_pkgs" ;;
     bench) want="$want $test_pkgs $bench_pkgs" ;;
     fuzz)  want="$want clang" ;;
-    *) echo "deps.sh: unknown set '$1' (expected build, test, bench or fuzz)" >&2; exit 2 ;;
+    soak)  want="$want $test_pkgs $soak_pkgs" ;;
+    *) echo "deps.sh: unknown set '$1' (expected build, test, bench, fuzz or soak)" >&2; exit 2 ;;
 esac
 
 missing=""

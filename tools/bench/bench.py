@@ -17,6 +17,7 @@ Environment:
   BENCH_KEEP=1     keep the per-run output directories under $BUILD/bench/runs
 """
 
+import glob
 import json
 import os
 import platform
@@ -24,6 +25,7 @@ import re
 import resource
 import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -118,7 +120,8 @@ def workloads():
     ]
     sel = os.environ.get("BENCH_WORKLOADS", "")
     if sel:
-        names = sel.split(",")
+        # "redis" selects the redis-server throughput section, not a workload
+        names = [n for n in sel.split(",") if n != "redis"]
         unknown = [n for n in names if n not in [x["name"] for x in w]]
         if unknown:
             sys.exit("bench: unknown workload(s) %s; known: %s"
@@ -522,6 +525,73 @@ def sampling_check(tools, env, workdir):
     return rows
 
 
+# ### redis-server throughput: the soak's server, natively and under libleak
+
+REDIS_REQUESTS = 10000 if QUICK else 100000
+
+
+def redis_free_port():
+    with socket.socket() as so:
+        so.bind(("127.0.0.1", 0))
+        return so.getsockname()[1]
+
+
+def redis_session(pre, env, d):
+    """Start redis-server on 127.0.0.1 (no persistence) with the argv prefix
+    'pre', load it with redis-benchmark -n REDIS_REQUESTS -c 50 -q, stop it
+    with shutdown nosave.  Returns {test: requests per second} ({} on
+    failure); the server is always stopped."""
+    port = str(redis_free_port())
+    srv = subprocess.Popen(pre + ["redis-server", "--bind", "127.0.0.1", "--port", port,
+                                  "--save", "", "--appendonly", "no", "--dir", d],
+                           env=env, cwd=d, stdin=subprocess.DEVNULL,
+                           stdout=open(os.path.join(d, "server.log"), "w"), stderr=subprocess.STDOUT)
+    cli = ["redis-cli", "-h", "127.0.0.1", "-p", port]
+    rates = {}
+    try:
+        for _ in range(300):
+            p = subprocess.run(cli + ["ping"], env=env, capture_output=True, text=True, timeout=30)
+            if p.stdout.strip() == "PONG" or srv.poll() is not None:
+                break
+            time.sleep(0.1)
+        b = subprocess.run(["redis-benchmark", "-h", "127.0.0.1", "-p", port, "-n",
+                            str(REDIS_REQUESTS), "-c", "50", "-q"], env=env, capture_output=True,
+                           text=True, timeout=1800)
+        for line in b.stdout.replace("\r", "\n").splitlines():
+            m = re.match(r"^([A-Z_0-9]+)[^:]*: ([\d.]+) requests per second", line)
+            if m:
+                rates[m.group(1)] = float(m.group(2))
+        subprocess.run(cli + ["shutdown", "nosave"], env=env, capture_output=True, timeout=30)
+        srv.wait(timeout=60)
+    except (subprocess.TimeoutExpired, OSError) as e:
+        log("bench: redis: %s" % e)
+    finally:
+        if srv.poll() is None:
+            srv.kill()
+            srv.wait()
+        # redis rewrites its environment; a dump that missed LIBLEAK_DIR is ours
+        for f in glob.glob("/libleak.%d.*.json" % srv.pid):
+            log("bench: redis: dump outside LIBLEAK_DIR: %s (removed)" % f)
+            os.unlink(f)
+    return rates
+
+
+def redis_check(tools, env, workdir):
+    """redis-benchmark's throughput against redis-server natively and under
+    libleak, one session each.  Returns [(test, native req/s, libleak req/s)]."""
+    if not tools["libleak"]["ok"] or not shutil.which("redis-server") \
+            or not shutil.which("redis-benchmark"):
+        return []
+    res = {}
+    for t, pre in (("native", []), ("libleak", None)):
+        d = tempfile.mkdtemp(prefix="redis-%s-" % t, dir=workdir)
+        if pre is None:
+            pre = ["env", "LD_PRELOAD=" + LIBLEAK_SO, "LIBLEAK_DIR=" + d]
+        res[t] = redis_session(pre, env, d)
+        shutil.rmtree(d, ignore_errors=True)
+    return [(k, v, res["libleak"].get(k)) for k, v in res["native"].items()]
+
+
 # ### statistics and the table
 
 def fmt_ratio(x):
@@ -637,7 +707,7 @@ def render_targets(results, tools, depth_rows, exit_rows, sample_rows=()):
             "| target | measured | met |", "|---|---|---|"] + rows
 
 
-def render(results, tools, depth_rows, info, wls, exit_rows=(), sample_rows=()):
+def render(results, tools, depth_rows, info, wls, exit_rows=(), sample_rows=(), redis_rows=()):
     L = []
     L.append("# libleak benchmark results")
     L.append("")
@@ -765,6 +835,16 @@ def render(results, tools, depth_rows, info, wls, exit_rows=(), sample_rows=()):
                             fmt_ratio(statistics.median(cpus) if cpus else None)))
             else:
                 L.append("| %s | failed | - | - |" % build)
+    if redis_rows:
+        L.append("")
+        L.append("## redis-server throughput (redis-benchmark -n %d -c 50 -q), one session each"
+                 % info.get("redis_requests", REDIS_REQUESTS))
+        L.append("")
+        L.append("| test | native req/s | libleak req/s | libleak / native |")
+        L.append("|---|---:|---:|---:|")
+        for k, n, l in redis_rows:
+            L.append("| %s | %.0f | %s | %s |" % (k, n, "%.0f" % l if l else "failed",
+                                                  "%.2f" % (l / n) if l and n else "-"))
     L.extend(render_targets(results, tools, depth_rows, exit_rows, sample_rows))
     L.append("")
     L.append("## Workloads")
@@ -840,7 +920,7 @@ def rerender():
         m = re.match(r"1/(\d+) size", r.get("memcheck", {}).get("note", ""))
         w["mc_scale"] = r.get("mc_scale") or (int(m.group(1)) if m else w["mc_scale"])
     text = render(results, tools, saved.get("depth", []), info, wls, saved.get("exit_dump", []),
-                  saved.get("sampling", []))
+                  saved.get("sampling", []), saved.get("redis", []))
     if info.get("total_s"):
         text += "\nTotal benchmark time: %.0f s.\n" % info["total_s"]
     print(text)
@@ -949,12 +1029,17 @@ def main():
     if not os.environ.get("BENCH_WORKLOADS") or "churn" in os.environ.get("BENCH_WORKLOADS", ""):
         log("bench: sampling mode")
         sample_rows = sampling_check(tools, env, runs_root)
+    redis_rows = []
+    if not os.environ.get("BENCH_WORKLOADS") or "redis" in os.environ.get("BENCH_WORKLOADS", ""):
+        log("bench: redis-server throughput")
+        redis_rows = redis_check(tools, env, runs_root)
     info = machine_info()
+    info["redis_requests"] = REDIS_REQUESTS
     info["load_start"] = load_start
     info["libleak_max_depth"] = LIBLEAK_MAX_DEPTH.get("v")
     info["load_end"] = os.getloadavg()[0]
     info["runs"], info["quick"] = RUNS, QUICK
-    text = render(results, tools, depth_rows, info, wls, exit_rows, sample_rows)
+    text = render(results, tools, depth_rows, info, wls, exit_rows, sample_rows, redis_rows)
     info["total_s"] = time.time() - t_start
     text += "\nTotal benchmark time: %.0f s.\n" % info["total_s"]
     print(text)
@@ -967,7 +1052,7 @@ def main():
     with open(os.path.join(BUILD, "bench", "results.json" if full else "results-partial.json"),
               "w") as f:
         json.dump(dict(info=info, results=results, depth=depth_rows, exit_dump=exit_rows,
-                       sampling=sample_rows, dest=dest), f, indent=1, default=str)
+                       sampling=sample_rows, redis=redis_rows, dest=dest), f, indent=1, default=str)
     log("bench: table written to %s" % dest)
     return 0
 
