@@ -581,7 +581,9 @@ static int dump_parts_build(dump_parts_t *p, int trigger, const char *label, uns
     return 0;
 }
 
-/* The whole dump as one tree, the arrays last as write_dump puts them (tests). */
+#ifdef LK_TESTING
+/* The whole dump as one tree, the arrays last as write_dump puts them (tests:
+ * parsing the reachability arrays back needs the shared jansson). */
 json_t *lk_dump_build(int trigger, const char *label, unsigned seq)
 {
     dump_parts_t p;
@@ -615,6 +617,8 @@ json_t *lk_dump_build(int trigger, const char *label, unsigned seq)
     dump_parts_free(&p);
     return root;
 }
+
+#endif
 
 /* ### writing */
 typedef struct writer {

@@ -223,7 +223,7 @@ static bool tracking_start(void)
     dl_iterate_phdr(find_self, r);
     lk_stack_set_self_range(r[1], r[2]);
     lk_limits_load();
-    lk_json_init();             /* the private jansson, while the guard is held */
+    lk_json_init();             /* libleak's own JSON values (json.c) */
     lk_tracker_init();
     lk_trigger_start_tracking();
     __atomic_store_n(&track_state, TRACK_ON, __ATOMIC_RELEASE);
