@@ -256,6 +256,8 @@ static json_t *build_totals(const lk_totals_t *t)
     return o;
 }
 
+static size_t reserve_lent;         /* guarded by dump_lock: the reserve's bytes, released for this dump */
+
 static json_t *build_cost(void)
 {
     json_t *o = json_object();
@@ -263,6 +265,10 @@ static json_t *build_cost(void)
     json_object_set_new(o, LK_KEY_SITE_TABLE_BYTES,
                         u64(lk_site_memory_bytes() + lk_group_memory_bytes()));
     json_object_set_new(o, LK_KEY_STACK_TABLE_BYTES, u64(lk_stack_memory_bytes()));
+    /* the reserve, given back for the dump, is counted as held */
+    json_object_set_new(o, LK_KEY_ADDRESS_SPACE_BYTES,
+                        u64(lk_mapped_bytes() + lk_trigger_thread_bytes() + reserve_lent));
+    json_object_set_new(o, LK_KEY_COST_RSS_BYTES, u64(lk_mapped_resident_bytes()));
     uint64_t learning, fallback;
     lk_stack_unwind_counts(&learning, &fallback);
     json_object_set_new(o, LK_KEY_UNWINDS_LEARNING, u64(learning));
@@ -777,7 +783,7 @@ out_free:
  * 8 MiB of address space reserved (PROT_NONE: no memory is committed) and give
  * it back just before building a dump; take it again afterwards if possible.
  * The cost: the program reaches its limit 8 MiB earlier. */
-#define RESERVE_BYTES (8u << 20)
+#define RESERVE_BYTES (1u << 20)
 static void *reserve;               /* guarded by dump_lock */
 
 void lk_dump_reserve(void)
@@ -822,6 +828,10 @@ int lk_dump_write(int trigger, const char *label)
     LK_GUARD;
     int saved = errno;
     int rc;
+    /* the dump's memory comes from lk_heap: no glibc arena for a thread
+     * that has none yet, and room below RLIMIT_AS after the reserve's */
+    int heap_prev = lk_tls_heap;
+    lk_tls_heap = 1;
     pthread_mutex_lock(&dump_lock);
     if (lk_dump_disabled) {
         rc = -EIO;
@@ -836,6 +846,7 @@ int lk_dump_write(int trigger, const char *label)
     while (seq_taken(dump_seq) && dump_seq < UINT_MAX - 1)
         dump_seq++;
     unsigned seq = dump_seq++;
+    reserve_lent = reserve ? RESERVE_BYTES : 0;
     reserve_release();
     dump_parts_t parts;
     if (dump_parts_build(&parts, trigger, label, seq) != 0) {
@@ -861,6 +872,7 @@ int lk_dump_write(int trigger, const char *label)
     }
 out_unlock:
     pthread_mutex_unlock(&dump_lock);
+    lk_tls_heap = heap_prev;
     errno = saved;
     return rc;
 }
