@@ -828,10 +828,6 @@ int lk_dump_write(int trigger, const char *label)
     LK_GUARD;
     int saved = errno;
     int rc;
-    /* the dump's memory comes from lk_heap: no glibc arena for a thread
-     * that has none yet, and room below RLIMIT_AS after the reserve's */
-    int heap_prev = lk_tls_heap;
-    lk_tls_heap = 1;
     pthread_mutex_lock(&dump_lock);
     if (lk_dump_disabled) {
         rc = -EIO;
@@ -872,7 +868,6 @@ int lk_dump_write(int trigger, const char *label)
     }
 out_unlock:
     pthread_mutex_unlock(&dump_lock);
-    lk_tls_heap = heap_prev;
     errno = saved;
     return rc;
 }

@@ -1,10 +1,11 @@
-/* heap.c - libleak's own memory while it writes a dump, from mmap'd chunks.
- * glibc gives a thread its own arena on the thread's first malloc, and an
- * arena reserves 64 MiB of address space: the dumper thread's first dump
- * made a program under RLIMIT_AS run out of memory 64 MiB early.  So a
- * thread with lk_tls_heap set (the dumper, and any thread inside
- * lk_dump_write) takes libleak's memory, and what libc allocates for it,
- * from here: chunks mapped as needed and unmapped when empty.  Never calls
+/* heap.c - the dumper thread's memory, from mmap'd chunks; and the count of
+ * every mapping libleak makes.  glibc gives a thread its own arena on the
+ * thread's first malloc, and an arena reserves 64 MiB of address space: the
+ * dumper thread's first dump made a program under RLIMIT_AS run out of
+ * memory 64 MiB early.  So the thread with lk_tls_heap set (the dumper)
+ * takes libleak's memory, and what libc allocates for it, from here: chunks
+ * mapped as needed and unmapped when empty.  Other threads dump with the
+ * allocator they already use (the exit dump: the main arena).  Never calls
  * malloc; never exits or aborts (NULL and ENOMEM when no room). */
 #include <errno.h>
 #include <malloc.h>
@@ -82,7 +83,7 @@ static chunk_t *chunk_new(size_t need)
 }
 
 /* Carve 'n' bytes aligned to 'align' from 'c', or NULL.  Lock held. */
-static void *chunk_carve(chunk_t *c, unsigned slot, size_t n, size_t align)
+static void *chunk_carve(chunk_t *c, unsigned slot, size_t n, size_t align, bool zero)
 {
     uintptr_t q = (c->base + c->used + sizeof(hdr_t) + align - 1) & ~(uintptr_t)(align - 1);
     size_t end = q + ((n + 15) & ~(size_t)15) - c->base;
@@ -90,7 +91,7 @@ static void *chunk_carve(chunk_t *c, unsigned slot, size_t n, size_t align)
         return NULL;
     size_t start = c->used;
     c->used = end;
-    if (start < c->hwm)         /* reused memory: zero it, as fresh pages are */
+    if (zero && start < c->hwm)     /* reused memory: zero it, as fresh pages are */
         memset((char *)c->base + start, 0, (end < c->hwm ? end : c->hwm) - start);
     if (end > c->hwm)
         c->hwm = end;
@@ -102,7 +103,7 @@ static void *chunk_carve(chunk_t *c, unsigned slot, size_t n, size_t align)
     return (void *)q;
 }
 
-void *lk_heap_alloc(size_t n, size_t align)
+static void *heap_alloc(size_t n, size_t align, bool zero)
 {
     if (align < 16)
         align = 16;
@@ -115,17 +116,32 @@ void *lk_heap_alloc(size_t n, size_t align)
     if (n + align <= BIG_BYTES) {
         for (unsigned i = 0; i < nslots && !q; i++)
             if (slots[i].base && slots[i].size == CHUNK_BYTES)
-                q = chunk_carve(&slots[i], i, n, align);
+                q = chunk_carve(&slots[i], i, n, align, zero);
     }
     if (!q) {
         chunk_t *c = chunk_new(n + align + sizeof(hdr_t));
         if (c)
-            q = chunk_carve(c, (unsigned)(c - slots), n, align);
+            q = chunk_carve(c, (unsigned)(c - slots), n, align, zero);
     }
     pthread_mutex_unlock(&heap_lock);
     if (!q)
         errno = ENOMEM;
     return q;
+}
+
+void *lk_heap_alloc(size_t n, size_t align)
+{
+    return heap_alloc(n, align, false);
+}
+
+void *lk_heap_calloc(size_t n, size_t size)
+{
+    size_t total;
+    if (__builtin_mul_overflow(n, size, &total)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return heap_alloc(total, 16, true);
 }
 
 bool lk_heap_owns(const void *p)

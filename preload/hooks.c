@@ -514,6 +514,8 @@ EXPORT void *calloc(size_t n, size_t size)
         errno = ENOMEM;
         return NULL;
     }
+    if (lk_unlikely(lk_tls_heap) && lk_tls_guard && !lk_tls_exit_arena)
+        return lk_heap_calloc(n, size);     /* the dumper's: zeroed, unlike heap malloc */
     ALLOC_HOOK(total, 16, LK_FAMILY_MALLOC, "calloc", real.calloc(n, size));
 }
 

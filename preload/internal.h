@@ -168,11 +168,12 @@ static inline bool lk_exit_arena_keeps(const void *p)
            (lk_tls_exit_arena || lk_exit_arena_owns(p));
 }
 
-/* ### heap (heap.c): libleak's memory while it dumps, never a glibc arena.
- * While lk_tls_heap is set (the dumper thread, and any thread inside
- * lk_dump_write), lk_real_* and the hooks' guarded calls allocate here. */
+/* ### heap (heap.c): the dumper thread's memory, never a glibc arena.
+ * While lk_tls_heap is set (the dumper thread), lk_real_* and the hooks'
+ * guarded calls allocate here. */
 extern __thread int lk_tls_heap __attribute__((tls_model("initial-exec")));
-void *lk_heap_alloc(size_t n, size_t align);    /* zeroed; NULL and ENOMEM if no room */
+void *lk_heap_alloc(size_t n, size_t align);    /* NULL and ENOMEM if no room */
+void *lk_heap_calloc(size_t n, size_t size);    /* zeroed */
 /* 'p' may be the real allocator's (copied, then freed with lk_real_free). */
 void *lk_heap_realloc(void *p, size_t n);
 void lk_heap_free(void *p);

@@ -115,14 +115,8 @@ void *lk_real_calloc(size_t n, size_t size)
         }
         return lk_exit_arena_alloc(total, 16);
     }
-    if (lk_unlikely(lk_tls_heap)) {
-        size_t total;
-        if (__builtin_mul_overflow(n, size, &total)) {
-            errno = ENOMEM;
-            return NULL;
-        }
-        return lk_heap_alloc(total, 16);
-    }
+    if (lk_unlikely(lk_tls_heap))
+        return lk_heap_calloc(n, size);
     return lk_real.calloc ? lk_real.calloc(n, size) : calloc(n, size);
 }
 void *lk_real_realloc(void *p, size_t n)
