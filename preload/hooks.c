@@ -440,7 +440,7 @@ static __attribute__((noinline, flatten)) void free_hook(void *p)
         return;
     if (lk_unlikely(!booted()))
         return;                     /* cannot happen after boot: leak it */
-    if (lk_heap_owns(p)) {          /* never tracked: libleak's, from a dump */
+    if (lk_heap_owns(p)) {          /* never tracked: the dumper thread's (heap.c) */
         lk_heap_free(p);
         return;
     }
