@@ -174,7 +174,7 @@ static inline bool lk_exit_arena_keeps(const void *p)
 extern __thread int lk_tls_heap __attribute__((tls_model("initial-exec")));
 void *lk_heap_alloc(size_t n, size_t align);    /* NULL and ENOMEM if no room */
 void *lk_heap_calloc(size_t n, size_t size);    /* zeroed */
-/* 'p' may be the real allocator's (copied, then freed with lk_real_free). */
+/* 'p' may be the real allocator's (copied, then freed with free()). */
 void *lk_heap_realloc(void *p, size_t n);
 void lk_heap_free(void *p);
 bool lk_heap_owns(const void *p);               /* lock-free */
