@@ -1,7 +1,7 @@
 /* pl_aslimit: runs out of address space as it would without libleak.  Under
  * the RLIMIT_AS its test sets, it allocates 1 MiB blocks (each touched)
  * until malloc fails and prints "blocks N".  With "snapshot" it first
- * raises SIGUSR1 and waits up to 2 s for the signal dump in $LIBLEAK_DIR, so
+ * raises SIGUSR1 and waits up to 60 s for the signal dump in $LIBLEAK_DIR, so
  * that the dumper thread has dumped (and allocated) before the blocks.
  * Expected: the same N (within 2%) natively, under the preload, and under
  * the preload with LIBLEAK_INTERVAL_MS=10 and that snapshot. */
@@ -31,7 +31,7 @@ int main(int argc, char **argv)
     if (argc > 1 && strcmp(argv[1], "snapshot") == 0) {
         const char *dir = getenv("LIBLEAK_DIR");
         raise(SIGUSR1);
-        for (int i = 0; i < 200 && dir && !signal_dump_written(dir); i++) {
+        for (int i = 0; i < 6000 && dir && !signal_dump_written(dir); i++) {
             struct timespec ts = { 0, 10 * 1000000 };
             nanosleep(&ts, NULL);
         }
