@@ -458,6 +458,8 @@ static json_t *build_totals(const lk_totals_t *t)
     return o;
 }
 
+static size_t reserve_lent;         /* guarded by dump_lock: the reserve's bytes, released for this dump */
+
 static json_t *build_cost(void)
 {
     json_t *o = json_object();
@@ -465,6 +467,10 @@ static json_t *build_cost(void)
     json_object_set_new(o, LK_KEY_SITE_TABLE_BYTES,
                         u64(lk_site_memory_bytes() + lk_group_memory_bytes()));
     json_object_set_new(o, LK_KEY_STACK_TABLE_BYTES, u64(lk_stack_memory_bytes()));
+    /* the reserve, given back for the dump, is counted as held */
+    json_object_set_new(o, LK_KEY_ADDRESS_SPACE_BYTES,
+                        u64(lk_mapped_bytes() + lk_trigger_thread_bytes() + reserve_lent));
+    json_object_set_new(o, LK_KEY_COST_RSS_BYTES, u64(lk_mapped_resident_bytes()));
     uint64_t learning, fallback;
     lk_stack_unwind_counts(&learning, &fallback);
     json_object_set_new(o, LK_KEY_UNWINDS_LEARNING, u64(learning));
@@ -976,7 +982,9 @@ static int dump_parts_build(dump_parts_t *p, int trigger, const char *label, uns
     return 0;
 }
 
-/* The whole dump as one tree, the arrays last as write_dump puts them (tests). */
+#ifdef LK_TESTING
+/* The whole dump as one tree, the arrays last as write_dump puts them (tests:
+ * parsing the reachability arrays back needs the shared jansson). */
 json_t *lk_dump_build(int trigger, const char *label, unsigned seq)
 {
     dump_parts_t p;
@@ -1010,6 +1018,8 @@ json_t *lk_dump_build(int trigger, const char *label, unsigned seq)
     dump_parts_free(&p);
     return root;
 }
+
+#endif
 
 /* ### writing */
 typedef struct writer {
@@ -1258,10 +1268,11 @@ out_free:
 /* ### memory reserve
  * A program that leaks until its address space is exhausted (RLIMIT_AS, a
  * cgroup limit) would leave no room for the very dump that explains it.  Keep
- * 8 MiB of address space reserved (PROT_NONE: no memory is committed) and give
+ * 1 MiB of address space reserved (PROT_NONE: no memory is committed) and give
  * it back just before building a dump; take it again afterwards if possible.
- * The cost: the program reaches its limit 8 MiB earlier. */
-#define RESERVE_BYTES (8u << 20)
+ * The cost: the program reaches its limit 1 MiB earlier (it was 8 MiB; the
+ * exit dump of pl_oom, on the main arena, needs less). */
+#define RESERVE_BYTES (1u << 20)
 static void *reserve;               /* guarded by dump_lock */
 
 void lk_dump_reserve(void)
@@ -1326,6 +1337,7 @@ int lk_dump_write(int trigger, const char *label)
     while (seq_taken(dump_seq) && dump_seq < UINT_MAX - 1)
         dump_seq++;
     unsigned seq = dump_seq++;
+    reserve_lent = reserve ? RESERVE_BYTES : 0;
     reserve_release();
     dump_parts_t parts;
     if (dump_parts_build(&parts, trigger, label, seq) != 0) {

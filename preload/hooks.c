@@ -239,8 +239,9 @@ static bool tracking_start(void)
     dl_iterate_phdr(find_self, r);
     lk_stack_set_self_range(r[1], r[2]);
     lk_limits_load();
-    lk_json_init();             /* the private jansson, while the guard is held */
+    lk_json_init();             /* libleak's own JSON values (json.c) */
     lk_tracker_init();
+    lk_heap_install_atfork();
     lk_trigger_start_tracking();
     __atomic_store_n(&track_state, TRACK_ON, __ATOMIC_RELEASE);
     if (lk_config.sample_bytes != 0)
@@ -349,6 +350,8 @@ static inline void before_free(void *p, int family)
         if (!tracking()) {                                                  \
             if (lk_unlikely(lk_tls_exit_arena))                             \
                 return lk_exit_arena_alloc(size, align);                    \
+            if (lk_unlikely(lk_tls_heap))                                   \
+                return lk_heap_alloc(size, align);                          \
             return LK_REAL(CALL);                                           \
         }                                                                   \
         if (lk_sample_skip(size)) {     /* untracked: no guard, no errno */ \
@@ -453,6 +456,10 @@ static __attribute__((noinline, flatten)) void free_hook(void *p)
         return;
     if (lk_unlikely(!booted()))
         return;                     /* cannot happen after boot: leak it */
+    if (lk_heap_owns(p)) {          /* never tracked: the dumper thread's (heap.c) */
+        lk_heap_free(p);
+        return;
+    }
     if (tracking() && lk_table_may_hold((uintptr_t)p)) {
         /* The real free's first miss is the block's header: start it now, so
          * that it overlaps our table lookup's (a hint: never faults). */
@@ -503,7 +510,8 @@ EXPORT void free(void *p)
         bool empty = !__atomic_load_n(&lk_table_occupied[lk_table_ptr_hash((uintptr_t)p) >>
                                                          (64 - LK_TABLE_SHARDS_LOG2)],
                                       __ATOMIC_RELAXED);
-        if (lk_likely(outside & empty)) {
+        /* the guard: libleak's own frees may be of lk_heap blocks */
+        if (lk_likely(outside & empty & !lk_tls_guard)) {
             real.free(p);           /* free(NULL) included; unmarked as in malloc */
             return;
         }
@@ -522,6 +530,8 @@ EXPORT void *calloc(size_t n, size_t size)
         errno = ENOMEM;
         return NULL;
     }
+    if (lk_unlikely(lk_tls_heap) && lk_tls_guard && !lk_tls_exit_arena)
+        return lk_heap_calloc(n, size);     /* the dumper's: zeroed, unlike heap malloc */
     ALLOC_HOOK(total, 16, LK_FAMILY_MALLOC, "calloc", real.calloc(n, size));
 }
 
@@ -564,6 +574,8 @@ EXPORT void *realloc(void *p, size_t n)
     if (!tracking()) {
         if (lk_unlikely(lk_tls_exit_arena))
             return lk_exit_arena_realloc(p, n);
+        if (lk_unlikely(lk_tls_heap) || (p && lk_heap_owns(p)))
+            return lk_heap_realloc(p, n);
         return LK_REAL(real.realloc(p, n));
     }
     LK_GUARD;
@@ -581,7 +593,8 @@ EXPORT void *reallocarray(void *p, size_t count, size_t n)
         errno = ENOMEM;
         return NULL;
     }
-    if (lk_unlikely(!booted() || in_arena(p) || !real.reallocarray || lk_tls_exit_arena))
+    if (lk_unlikely(!booted() || in_arena(p) || !real.reallocarray || lk_tls_exit_arena ||
+                    lk_tls_heap))
         return realloc(p, total);
     if (!tracking())
         return LK_REAL(real.reallocarray(p, count, n));
@@ -598,6 +611,10 @@ EXPORT int posix_memalign(void **out, size_t align, size_t n)
     if (!tracking()) {
         if (lk_unlikely(lk_tls_exit_arena)) {
             *out = lk_exit_arena_alloc(n, align);
+            return *out ? 0 : ENOMEM;
+        }
+        if (lk_unlikely(lk_tls_heap)) {
+            *out = lk_heap_alloc(n, align);
             return *out ? 0 : ENOMEM;
         }
         return LK_REAL(real.posix_memalign(out, align, n));
@@ -644,6 +661,8 @@ EXPORT size_t malloc_usable_size(void *p)
 {
     if (p && (in_arena(p) || lk_exit_arena_owns(p)))
         return lk_bump_size(p);
+    if (p && lk_heap_owns(p))
+        return lk_heap_size(p);
     if (lk_unlikely(!booted()))
         return 0;
     return real.malloc_usable_size(p);
@@ -698,6 +717,10 @@ static void delete_impl(void *p, int family)
 {
     if (!p || lk_unlikely(in_arena(p)) || lk_exit_arena_keeps(p) || lk_unlikely(!booted()))
         return;
+    if (lk_heap_owns(p)) {
+        lk_heap_free(p);
+        return;
+    }
     if (tracking() && lk_table_may_hold((uintptr_t)p))
         before_free(p, family);
     LK_REAL_VOID(real.free(p));

@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/types.h>
 
 #include "libleak/dump.h"
@@ -186,6 +187,31 @@ static inline bool lk_exit_arena_keeps(const void *p)
     return lk_unlikely(__atomic_load_n(&lk_exit_arena_on, __ATOMIC_RELAXED)) &&
            (lk_tls_exit_arena || lk_exit_arena_owns(p));
 }
+
+/* ### heap (heap.c): the dumper thread's memory, never a glibc arena.
+ * While lk_tls_heap is set (the dumper thread), lk_real_* and the hooks'
+ * guarded calls allocate here. */
+extern __thread int lk_tls_heap __attribute__((tls_model("initial-exec")));
+void *lk_heap_alloc(size_t n, size_t align);    /* NULL and ENOMEM if no room */
+void *lk_heap_calloc(size_t n, size_t size);    /* zeroed */
+/* 'p' may be the real allocator's (copied, then freed with free()). */
+void *lk_heap_realloc(void *p, size_t n);
+void lk_heap_free(void *p);
+bool lk_heap_owns(const void *p);               /* lock-free */
+size_t lk_heap_size(const void *p);             /* the requested size of a block */
+uint64_t lk_heap_mapped_bytes(void);            /* address space of the chunks */
+void lk_heap_install_atfork(void);              /* before lk_trigger_start_tracking */
+size_t lk_trigger_thread_bytes(void);           /* the dumper's stack (trigger.c) */
+
+/* Every mapping libleak makes is counted (the dump's cost section): mmap and
+ * munmap in the preload's files are these, which call the real ones. */
+void *lk_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);
+int lk_munmap(void *addr, size_t len);
+#define mmap lk_mmap
+#define munmap lk_munmap
+/* The address space of libleak's mappings, and how much of it is resident. */
+uint64_t lk_mapped_bytes(void);
+uint64_t lk_mapped_resident_bytes(void);
 
 /* ### stack (stack.c): capture and interning */
 #define LK_MAX_DEPTH 256        /* upper bound of LIBLEAK_DEPTH */

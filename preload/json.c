@@ -1,105 +1,410 @@
-/* json.c - resolve libleak's private jansson (see json.h).
- * dlmopen(LM_ID_NEWLM) gives a copy of libjansson.so.4 (and of libc) in a
- * namespace of its own: the program's json_set_alloc_funcs cannot reach it.
- * If that fails, fall back to the shared copy and say so once. */
+/* json.c - libleak's own JSON values (see json.h), and lk_jw.
+ * The preload builds small trees (a dump without its big arrays) and writes
+ * them as jansson's JSON_COMPACT text, byte for byte, with the few calls
+ * json.h maps json_* onto.  Built in, not a jansson: the program's jansson
+ * allocator (json_set_alloc_funcs is process-wide) must never see libleak's
+ * values, and a private copy by dlmopen cost 1.2 ms and a second libc's
+ * 2 MiB of address space in every process.  Unit tests use the shared
+ * jansson instead (their trees are read with its full API), and compare the
+ * two writers' text. */
 #define LK_JSON_NO_RENAME
 #include <dlfcn.h>
 #include <pthread.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
 #include "json.h"
 
 lk_json_api_t lk_json;
-static pthread_mutex_t json_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* ### the built-in values: jansson's json_t header (type, refcount), then
+ * the value.  The singletons have refcount -1, as in jansson. */
+typedef struct mj_pair {
+    char *key;
+    json_t *v;
+} mj_pair_t;
+typedef struct mj_obj {
+    json_t h;
+    size_t n, cap;
+    mj_pair_t *p;               /* in insertion order, as jansson writes them */
+} mj_obj_t;
+typedef struct mj_arr {
+    json_t h;
+    size_t n, cap;
+    json_t **v;
+} mj_arr_t;
+typedef struct mj_str {
+    json_t h;
+    size_t len;
+    char s[];
+} mj_str_t;
+typedef struct mj_int {
+    json_t h;
+    json_int_t v;
+} mj_int_t;
 
-static int resolve(void *h, lk_json_api_t *out)
+static json_t mj_true_v = { JSON_TRUE, (size_t)-1 };
+static json_t mj_false_v = { JSON_FALSE, (size_t)-1 };
+static json_t mj_null_v = { JSON_NULL, (size_t)-1 };
+
+/* Through the hooks, which pass libleak's own calls (the guard is held)
+ * straight to the allocator. */
+static void *mj_alloc(size_t n)
 {
-    lk_json_api_t api = { 0 };
-    api.object = (__typeof__(api.object))dlsym(h, "json_object");
-    api.array = (__typeof__(api.array))dlsym(h, "json_array");
-    api.string = (__typeof__(api.string))dlsym(h, "json_string");
-    api.integer = (__typeof__(api.integer))dlsym(h, "json_integer");
-    api.null = (__typeof__(api.null))dlsym(h, "json_null");
-    api.true_ = (__typeof__(api.true_))dlsym(h, "json_true");
-    api.false_ = (__typeof__(api.false_))dlsym(h, "json_false");
-    api.object_set_new = (__typeof__(api.object_set_new))dlsym(h, "json_object_set_new");
-    api.array_append_new = (__typeof__(api.array_append_new))dlsym(h, "json_array_append_new");
-    api.array_size = (__typeof__(api.array_size))dlsym(h, "json_array_size");
-    api.array_remove = (__typeof__(api.array_remove))dlsym(h, "json_array_remove");
-    api.dump_callback = (__typeof__(api.dump_callback))dlsym(h, "json_dump_callback");
-    api.delete_ = (__typeof__(api.delete_))dlsym(h, "json_delete");
-    if (!api.object || !api.array || !api.string || !api.integer || !api.null || !api.true_ ||
-        !api.false_ || !api.object_set_new || !api.array_append_new || !api.array_size ||
-        !api.array_remove || !api.dump_callback || !api.delete_)
+    return malloc(n);
+}
+
+/* Is 's' (n bytes) valid UTF-8 as jansson checks it: no overlong forms, no
+ * surrogates, nothing above U+10FFFF? */
+static bool mj_utf8_ok(const unsigned char *s, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        unsigned c = s[i];
+        size_t len;
+        uint32_t v;
+        if (c < 0x80) {
+            i++;
+            continue;
+        } else if (c >= 0xc2 && c <= 0xdf) {
+            len = 2;
+            v = c & 0x1f;
+        } else if (c >= 0xe0 && c <= 0xef) {
+            len = 3;
+            v = c & 0x0f;
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            len = 4;
+            v = c & 0x07;
+        } else {
+            return false;
+        }
+        if (i + len > n)
+            return false;
+        for (size_t k = 1; k < len; k++) {
+            if ((s[i + k] & 0xc0) != 0x80)
+                return false;
+            v = (v << 6) | (s[i + k] & 0x3f);
+        }
+        if ((len == 3 && v < 0x800) || (len == 4 && v < 0x10000) || v > 0x10ffff ||
+            (v >= 0xd800 && v <= 0xdfff))
+            return false;
+        i += len;
+    }
+    return true;
+}
+
+json_t *lk_mj_object(void)
+{
+    mj_obj_t *o = mj_alloc(sizeof *o);
+    if (!o)
+        return NULL;
+    *o = (mj_obj_t){ { JSON_OBJECT, 1 }, 0, 0, NULL };
+    return &o->h;
+}
+
+json_t *lk_mj_array(void)
+{
+    mj_arr_t *a = mj_alloc(sizeof *a);
+    if (!a)
+        return NULL;
+    *a = (mj_arr_t){ { JSON_ARRAY, 1 }, 0, 0, NULL };
+    return &a->h;
+}
+
+json_t *lk_mj_string(const char *s)
+{
+    if (!s)
+        return NULL;
+    size_t n = strlen(s);
+    if (!mj_utf8_ok((const unsigned char *)s, n))
+        return NULL;
+    mj_str_t *j = mj_alloc(sizeof *j + n + 1);
+    if (!j)
+        return NULL;
+    j->h = (json_t){ JSON_STRING, 1 };
+    j->len = n;
+    memcpy(j->s, s, n + 1);
+    return &j->h;
+}
+
+json_t *lk_mj_integer(json_int_t v)
+{
+    mj_int_t *j = mj_alloc(sizeof *j);
+    if (!j)
+        return NULL;
+    j->h = (json_t){ JSON_INTEGER, 1 };
+    j->v = v;
+    return &j->h;
+}
+
+json_t *lk_mj_null(void) { return &mj_null_v; }
+json_t *lk_mj_true(void) { return &mj_true_v; }
+json_t *lk_mj_false(void) { return &mj_false_v; }
+
+static void mj_decref(json_t *j);
+
+void lk_mj_delete(json_t *j)
+{
+    if (!j)
+        return;
+    if (j->type == JSON_OBJECT) {
+        mj_obj_t *o = (mj_obj_t *)j;
+        for (size_t i = 0; i < o->n; i++) {
+            free(o->p[i].key);
+            mj_decref(o->p[i].v);
+        }
+        free(o->p);
+    } else if (j->type == JSON_ARRAY) {
+        mj_arr_t *a = (mj_arr_t *)j;
+        for (size_t i = 0; i < a->n; i++)
+            mj_decref(a->v[i]);
+        free(a->v);
+    } else if (j->refcount == (size_t)-1) {
+        return;
+    }
+    free(j);
+}
+
+static void mj_decref(json_t *j)
+{
+    if (j && j->refcount != (size_t)-1 && __atomic_sub_fetch(&j->refcount, 1, __ATOMIC_ACQ_REL) == 0)
+        lk_mj_delete(j);
+}
+
+/* Grow '*v' (elements of 'size' bytes) to hold one more than 'n'. */
+static bool mj_grow(void **v, size_t *cap, size_t n, size_t size)
+{
+    if (n < *cap)
+        return true;
+    size_t c = *cap ? 2 * *cap : 8;
+    void *q = realloc(*v, c * size);
+    if (!q)
+        return false;
+    *v = q;
+    *cap = c;
+    return true;
+}
+
+/* As json_object_set_new: 'v' is stolen (freed on failure); an existing key
+ * keeps its place and gets the new value. */
+int lk_mj_object_set_new(json_t *o, const char *key, json_t *v)
+{
+    if (!v)
         return -1;
-    *out = api;
+    if (!o || o->type != JSON_OBJECT || !key || !mj_utf8_ok((const unsigned char *)key, strlen(key)))
+        goto out_free;
+    mj_obj_t *ob = (mj_obj_t *)o;
+    for (size_t i = 0; i < ob->n; i++)
+        if (strcmp(ob->p[i].key, key) == 0) {
+            mj_decref(ob->p[i].v);
+            ob->p[i].v = v;
+            return 0;
+        }
+    size_t kl = strlen(key) + 1;
+    char *k = mj_alloc(kl);
+    if (!k)
+        goto out_free;
+    if (!mj_grow((void **)&ob->p, &ob->cap, ob->n, sizeof *ob->p)) {
+        free(k);
+        goto out_free;
+    }
+    memcpy(k, key, kl);
+    ob->p[ob->n++] = (mj_pair_t){ k, v };
+    return 0;
+out_free:
+    mj_decref(v);
+    return -1;
+}
+
+int lk_mj_array_append_new(json_t *a, json_t *v)
+{
+    if (!v)
+        return -1;
+    mj_arr_t *ar = (mj_arr_t *)a;
+    if (!a || a->type != JSON_ARRAY || !mj_grow((void **)&ar->v, &ar->cap, ar->n, sizeof *ar->v)) {
+        mj_decref(v);
+        return -1;
+    }
+    ar->v[ar->n++] = v;
     return 0;
 }
 
+size_t lk_mj_array_size(const json_t *a)
+{
+    return a && a->type == JSON_ARRAY ? ((const mj_arr_t *)a)->n : 0;
+}
+
+int lk_mj_array_remove(json_t *a, size_t i)
+{
+    mj_arr_t *ar = (mj_arr_t *)a;
+    if (!a || a->type != JSON_ARRAY || i >= ar->n)
+        return -1;
+    mj_decref(ar->v[i]);
+    memmove(&ar->v[i], &ar->v[i + 1], (ar->n - i - 1) * sizeof *ar->v);
+    ar->n--;
+    return 0;
+}
+
+/* ### writing, as jansson's dump with JSON_COMPACT */
+static int mj_put_str(const char *s, size_t n, json_dump_callback_t cb, void *arg)
+{
+    char buf[256];
+    size_t len = 0;
+    buf[len++] = '"';
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        char esc[8];
+        const char *t = NULL;
+        size_t tl = 2;
+        switch (c) {
+        case '\\': t = "\\\\"; break;
+        case '"': t = "\\\""; break;
+        case '\b': t = "\\b"; break;
+        case '\f': t = "\\f"; break;
+        case '\n': t = "\\n"; break;
+        case '\r': t = "\\r"; break;
+        case '\t': t = "\\t"; break;
+        default:
+            if (c < 0x20) {
+                snprintf(esc, sizeof esc, "\\u%04X", c);
+                t = esc;
+                tl = 6;
+            }
+        }
+        if (len + 6 > sizeof buf) {
+            if (cb(buf, len, arg) != 0)
+                return -1;
+            len = 0;
+        }
+        if (t) {
+            memcpy(buf + len, t, tl);
+            len += tl;
+        } else {
+            buf[len++] = (char)c;
+        }
+    }
+    if (len == sizeof buf) {
+        if (cb(buf, len, arg) != 0)
+            return -1;
+        len = 0;
+    }
+    buf[len++] = '"';
+    return cb(buf, len, arg);
+}
+
+static int mj_dump(const json_t *j, json_dump_callback_t cb, void *arg, int depth)
+{
+    if (!j || depth > 2048)
+        return -1;
+    switch (j->type) {
+    case JSON_NULL:
+        return cb("null", 4, arg);
+    case JSON_TRUE:
+        return cb("true", 4, arg);
+    case JSON_FALSE:
+        return cb("false", 5, arg);
+    case JSON_INTEGER: {
+        char t[32];
+        int n = snprintf(t, sizeof t, "%" JSON_INTEGER_FORMAT, ((const mj_int_t *)j)->v);
+        return cb(t, (size_t)n, arg);
+    }
+    case JSON_STRING:
+        return mj_put_str(((const mj_str_t *)j)->s, ((const mj_str_t *)j)->len, cb, arg);
+    case JSON_ARRAY: {
+        const mj_arr_t *a = (const mj_arr_t *)j;
+        if (cb("[", 1, arg) != 0)
+            return -1;
+        for (size_t i = 0; i < a->n; i++)
+            if ((i && cb(",", 1, arg) != 0) || mj_dump(a->v[i], cb, arg, depth + 1) != 0)
+                return -1;
+        return cb("]", 1, arg);
+    }
+    case JSON_OBJECT: {
+        const mj_obj_t *o = (const mj_obj_t *)j;
+        if (cb("{", 1, arg) != 0)
+            return -1;
+        for (size_t i = 0; i < o->n; i++)
+            if ((i && cb(",", 1, arg) != 0) ||
+                mj_put_str(o->p[i].key, strlen(o->p[i].key), cb, arg) != 0 ||
+                cb(":", 1, arg) != 0 || mj_dump(o->p[i].v, cb, arg, depth + 1) != 0)
+                return -1;
+        return cb("}", 1, arg);
+    }
+    default:
+        return -1;
+    }
+}
+
+/* As json_dump_callback: without JSON_ENCODE_ANY only an object or an
+ * array; the flags other than that are taken to be JSON_COMPACT. */
+int lk_mj_dump_callback(const json_t *j, json_dump_callback_t cb, void *arg, size_t flags)
+{
+    if (!j || (!(flags & JSON_ENCODE_ANY) && j->type != JSON_OBJECT && j->type != JSON_ARRAY))
+        return -1;
+    return mj_dump(j, cb, arg, 0);
+}
+
+static void resolve_builtin(lk_json_api_t *api)
+{
+    api->object = lk_mj_object;
+    api->array = lk_mj_array;
+    api->string = lk_mj_string;
+    api->integer = lk_mj_integer;
+    api->null = lk_mj_null;
+    api->true_ = lk_mj_true;
+    api->false_ = lk_mj_false;
+    api->object_set_new = lk_mj_object_set_new;
+    api->array_append_new = lk_mj_array_append_new;
+    api->array_size = lk_mj_array_size;
+    api->array_remove = lk_mj_array_remove;
+    api->dump_callback = lk_mj_dump_callback;
+    api->delete_ = lk_mj_delete;
+}
+
+#ifdef LK_TESTING
+/* unit tests read dumps with the shared jansson's full API: build with it */
+static int resolve_shared(lk_json_api_t *api)
+{
+    void *h = RTLD_DEFAULT;
+    api->object = (__typeof__(api->object))dlsym(h, "json_object");
+    api->array = (__typeof__(api->array))dlsym(h, "json_array");
+    api->string = (__typeof__(api->string))dlsym(h, "json_string");
+    api->integer = (__typeof__(api->integer))dlsym(h, "json_integer");
+    api->null = (__typeof__(api->null))dlsym(h, "json_null");
+    api->true_ = (__typeof__(api->true_))dlsym(h, "json_true");
+    api->false_ = (__typeof__(api->false_))dlsym(h, "json_false");
+    api->object_set_new = (__typeof__(api->object_set_new))dlsym(h, "json_object_set_new");
+    api->array_append_new = (__typeof__(api->array_append_new))dlsym(h, "json_array_append_new");
+    api->array_size = (__typeof__(api->array_size))dlsym(h, "json_array_size");
+    api->array_remove = (__typeof__(api->array_remove))dlsym(h, "json_array_remove");
+    api->dump_callback = (__typeof__(api->dump_callback))dlsym(h, "json_dump_callback");
+    api->delete_ = (__typeof__(api->delete_))dlsym(h, "json_delete");
+    return api->object && api->array && api->string && api->integer && api->null &&
+                   api->true_ && api->false_ && api->object_set_new && api->array_append_new &&
+                   api->array_size && api->array_remove && api->dump_callback && api->delete_
+               ? 0 : -1;
+}
+#endif
+
 int lk_json_init(void)
 {
-    int rc = 0;
-    pthread_mutex_lock(&json_lock);
-    if (lk_json.object)
-        goto out_unlock;
-    lk_json_api_t api;
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    pthread_mutex_lock(&lock);
+    if (!lk_json.object) {
+        lk_json_api_t api = { 0 };
 #ifdef LK_TESTING
-    /* unit tests parse dumps with the shared jansson: keep one copy there */
-    void *h = NULL;
-    if (resolve(RTLD_DEFAULT, &api) == 0) {
-        api.is_private = 0;
-        goto out_publish;
-    }
-#else
-    void *h = dlmopen(LM_ID_NEWLM, "libjansson.so.4", RTLD_NOW | RTLD_LOCAL);
+        if (resolve_shared(&api) != 0)
 #endif
-    if (h && resolve(h, &api) == 0) {
-        api.is_private = 1;
-    } else {
-        /* the shared copy: the program's jansson allocator, if it set one,
-         * will see libleak's dumps */
-        lk_log("cannot load a private jansson (%s); dumps use the program's",
-               h ? "missing symbols" : "dlmopen failed");
-        if (resolve(RTLD_DEFAULT, &api) != 0) {
-            api.object = json_object;
-            api.array = json_array;
-            api.string = json_string;
-            api.integer = json_integer;
-            api.null = json_null;
-            api.true_ = json_true;
-            api.false_ = json_false;
-            api.object_set_new = json_object_set_new;
-            api.array_append_new = json_array_append_new;
-            api.array_size = json_array_size;
-            api.array_remove = json_array_remove;
-            api.dump_callback = json_dump_callback;
-            api.delete_ = json_delete;
-        }
-        api.is_private = 0;
+            resolve_builtin(&api);
+        json_t *(*object)(void) = api.object;
+        api.object = NULL;
+        lk_json = api;
+        __atomic_store_n(&lk_json.object, object, __ATOMIC_RELEASE);  /* published last */
     }
-#ifdef LK_TESTING
-out_publish:
-#endif
-    __atomic_store_n(&lk_json.is_private, api.is_private, __ATOMIC_RELAXED);
-    lk_json.array = api.array;
-    lk_json.string = api.string;
-    lk_json.integer = api.integer;
-    lk_json.null = api.null;
-    lk_json.true_ = api.true_;
-    lk_json.false_ = api.false_;
-    lk_json.object_set_new = api.object_set_new;
-    lk_json.array_append_new = api.array_append_new;
-    lk_json.array_size = api.array_size;
-    lk_json.array_remove = api.array_remove;
-    lk_json.dump_callback = api.dump_callback;
-    lk_json.delete_ = api.delete_;
-    __atomic_store_n(&lk_json.object, api.object, __ATOMIC_RELEASE);  /* published last */
-out_unlock:
-    pthread_mutex_unlock(&json_lock);
-    return rc;
+    pthread_mutex_unlock(&lock);
+    return 0;
 }
 
 /* ### lk_jw (json.h) */

@@ -1,11 +1,10 @@
-/* json.h - libleak's PRIVATE jansson.
+/* json.h - libleak's own JSON values.
  * jansson's allocator (json_set_alloc_funcs) is process-wide, and a traced
- * program may use jansson itself with its own allocator.  So libleak loads a
- * second copy of libjansson.so.4 with dlmopen(LM_ID_NEWLM): its allocations go
- * to that namespace's own libc, never to the program's allocator, never to
- * our hooks, never into the block table.  The json_* names used by dump.c and
- * scan.c are mapped here onto that copy (lkj_* wrappers); json.c resolves them
- * and falls back to the shared jansson, with one warning, if dlmopen fails.
+ * program may use jansson itself with its own allocator.  So the preload
+ * never uses the program's jansson: the json_* names used by dump.c and
+ * scan.c are mapped here (lkj_* wrappers) onto json.c's built-in values,
+ * which allocate through malloc (the guard is held) and write jansson's JSON_COMPACT
+ * text; unit tests (LK_TESTING) map them onto the shared jansson.
  * Include after <jansson.h> (this header includes it first itself). */
 #ifndef LK_JSON_H
 #define LK_JSON_H
@@ -29,13 +28,30 @@ typedef struct lk_json_api {
     int (*array_remove)(json_t *a, size_t i);
     int (*dump_callback)(const json_t *j, json_dump_callback_t cb, void *arg, size_t flags);
     void (*delete_)(json_t *j);
-    int is_private;             /* 1 when loaded with dlmopen */
 } lk_json_api_t;
 
 extern lk_json_api_t lk_json;
-/* Resolve the table (dlmopen, else the shared copy).  Idempotent; the caller
- * holds the guard.  Returns 0, or -1 if no jansson at all. */
+/* Fill the table (the built-in values; the shared jansson under LK_TESTING).
+ * Idempotent, allocates nothing.  Returns 0. */
 int lk_json_init(void);
+
+/* The built-in values, as jansson's calls of the same names behave: a
+ * string or key that is not UTF-8 is refused (NULL, -1), the _new calls
+ * steal the value (freed on failure), an existing key keeps its place.
+ * lk_mj_dump_callback writes JSON_COMPACT text (JSON_ENCODE_ANY honoured). */
+json_t *lk_mj_object(void);
+json_t *lk_mj_array(void);
+json_t *lk_mj_string(const char *s);
+json_t *lk_mj_integer(json_int_t v);
+json_t *lk_mj_null(void);
+json_t *lk_mj_true(void);
+json_t *lk_mj_false(void);
+int lk_mj_object_set_new(json_t *o, const char *key, json_t *v);
+int lk_mj_array_append_new(json_t *a, json_t *v);
+size_t lk_mj_array_size(const json_t *a);
+int lk_mj_array_remove(json_t *a, size_t i);
+int lk_mj_dump_callback(const json_t *j, json_dump_callback_t cb, void *arg, size_t flags);
+void lk_mj_delete(json_t *j);
 
 static inline const lk_json_api_t *lkj(void)
 {
@@ -125,6 +141,7 @@ int lk_jw_end(lk_jw_t *w);
 #define json_array_remove lkj_array_remove
 #define json_dump_callback lkj_dump_callback
 #define json_decref lkj_decref
+#define json_object_set(o, k, v) lkj_object_set_new((o), (k), json_incref(v))
 #endif
 
 #endif /* LK_JSON_H */

@@ -88,12 +88,18 @@ void *lk_real_malloc(size_t n)
 {
     if (lk_unlikely(lk_tls_exit_arena))
         return lk_exit_arena_alloc(n, 16);
+    if (lk_unlikely(lk_tls_heap))
+        return lk_heap_alloc(n, 16);
     return lk_real.malloc ? lk_real.malloc(n) : malloc(n);
 }
 void lk_real_free(void *p)
 {
     if (lk_exit_arena_keeps(p))
         return;
+    if (p && lk_heap_owns(p)) {
+        lk_heap_free(p);
+        return;
+    }
     if (lk_real.free)
         lk_real.free(p);
     else
@@ -109,12 +115,16 @@ void *lk_real_calloc(size_t n, size_t size)
         }
         return lk_exit_arena_alloc(total, 16);
     }
+    if (lk_unlikely(lk_tls_heap))
+        return lk_heap_calloc(n, size);
     return lk_real.calloc ? lk_real.calloc(n, size) : calloc(n, size);
 }
 void *lk_real_realloc(void *p, size_t n)
 {
     if (lk_unlikely(lk_tls_exit_arena))
         return lk_exit_arena_realloc(p, n);
+    if (lk_unlikely(lk_tls_heap) || (p && lk_heap_owns(p)))
+        return lk_heap_realloc(p, n);
     return lk_real.realloc ? lk_real.realloc(p, n) : realloc(p, n);
 }
 

@@ -278,6 +278,7 @@ static void *dumper_main(void *arg)
 {
     (void)arg;
     lk_tls_guard = 1;               /* nothing this thread does is the program's */
+    lk_tls_heap = 1;                /* and its memory comes from no glibc arena (heap.c) */
     uint64_t next_sample = lk_now_ns();
     uint64_t interval_ns = (uint64_t)lk_config.interval_ms * 1000000u;
     uint64_t next_interval = interval_ns ? lk_now_ns() + interval_ns : UINT64_MAX;
@@ -293,6 +294,7 @@ static void *dumper_main(void *arg)
              * instead of living on as this thread with all signals blocked */
             if (only_dumper_left()) {
                 lk_tls_guard = 0;   /* what runs now (exit handlers) is the program's */
+                lk_tls_heap = 0;
                 return NULL;
             }
         }
@@ -335,6 +337,14 @@ static void *dumper_main(void *arg)
     return NULL;
 }
 
+#define DUMPER_STACK_BYTES (256 * 1024)
+
+/* The dumper thread's stack and guard page (glibc maps them): 0 if none. */
+size_t lk_trigger_thread_bytes(void)
+{
+    return dumper_running ? DUMPER_STACK_BYTES + 4096 : 0;
+}
+
 /* Start the dumper thread with every signal blocked, so the program's signals
  * are never delivered to it.  Guard held by the caller. */
 static void dumper_start(void)
@@ -347,7 +357,7 @@ static void dumper_start(void)
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    pthread_attr_setstacksize(&attr, 256 * 1024);
+    pthread_attr_setstacksize(&attr, DUMPER_STACK_BYTES);
     if (pthread_create(&dumper, &attr, dumper_main, NULL) == 0)
         dumper_running = true;
     else

@@ -83,6 +83,10 @@
 #define LK_KEY_BLOCK_TABLE_BYTES "block_table_bytes"
 #define LK_KEY_SITE_TABLE_BYTES  "site_table_bytes"
 #define LK_KEY_STACK_TABLE_BYTES "stack_table_bytes"
+/* cost: every mapping libleak made (tables, dump heap, reserve, dumper
+ * stack), and how much of it is resident (mincore) */
+#define LK_KEY_ADDRESS_SPACE_BYTES "address_space_bytes"
+#define LK_KEY_COST_RSS_BYTES    "rss_bytes"
 /* ### cost: stack captures that did not take the fast walk */
 #define LK_KEY_UNWINDS_LEARNING  "unwinds_learning"
 #define LK_KEY_UNWINDS_FALLBACK  "unwinds_fallback"

@@ -602,6 +602,11 @@ static inline void pl_check_dump(pl_dump_t *d)
                            LK_KEY_UNWINDS_FALLBACK};
     for (int c = 0; c < 5; c++)
         PL_REQUIRE(pl_int(cost, ckeys[c]) >= 0, "%s: cost.%s is negative", d->name, ckeys[c]);
+    /* every dump says what address space and memory libleak itself holds */
+    PL_REQUIRE(pl_int(cost, LK_KEY_ADDRESS_SPACE_BYTES) > 0 &&
+                   pl_int(cost, LK_KEY_COST_RSS_BYTES) <= pl_int(cost, LK_KEY_ADDRESS_SPACE_BYTES),
+               "%s: cost.address_space_bytes %lld, cost.rss_bytes %lld", d->name,
+               pl_int(cost, LK_KEY_ADDRESS_SPACE_BYTES), pl_int(cost, LK_KEY_COST_RSS_BYTES));
 
     json_t *totals = pl_obj(root, LK_KEY_TOTALS);
     json_t *stacks = pl_obj(root, LK_KEY_STACKS);

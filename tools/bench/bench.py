@@ -91,6 +91,15 @@ def make_python(size, outdir):
     return ["/usr/bin/python3", os.path.join(HERE, "python_workload.py"), str(size)], None
 
 
+def per_process(*cmd):
+    """make() for a start-up row: the spawn driver runs 'cmd' size times,
+    each one under the tool (command_for puts the tool's prefix in front of
+    'cmd', after the driver: the driver itself runs natively)."""
+    def make(size, outdir):
+        return [bench_bin("spawn_nofp"), str(size)], list(cmd)
+    return make
+
+
 def workloads():
     q = 10 if QUICK else 1
     w = [
@@ -117,6 +126,13 @@ def workloads():
         dict(name="python3", make=make_python, size=max(1, 12 // q), mc_scale=max(1, 4 // q),
              desc="Debian's /usr/bin/python3 running tools/bench/python_workload.py"
              " (size = rounds)"),
+        dict(name="start_bash", make=per_process("/bin/bash", "-c", "true"), size=100 // q,
+             mc_scale=10, per_process=True,
+             desc="process start-up and exit: `bash -c true`, run size times one after another,"
+             " each under the tool"),
+        dict(name="start_tiny", make=per_process(bench_bin("spawn_nofp")), size=200 // q,
+             mc_scale=10, per_process=True,
+             desc="same, a tiny C program (16 mallocs, 8 frees: `spawn_nofp` with no command)"),
     ]
     sel = os.environ.get("BENCH_WORKLOADS", "")
     if sel:
@@ -168,6 +184,21 @@ def command_for(tool, wl, tools, outdir, env, size=None):
     if size is None:
         size = wl["size"] // wl["mc_scale"] if tool == "memcheck" else wl["size"]
     argv, stdin = wl["make"](size, outdir)
+    if wl.get("per_process"):
+        # the driver sets the preload variables in each child itself (no
+        # env(1) exec per process); 'stdin' holds the command it runs
+        cmd, stdin = stdin, None
+        if tool == "libleak":
+            return argv + ["LD_PRELOAD=" + LIBLEAK_SO, "LIBLEAK_DIR=" + outdir] + cmd, dict(env), None
+        if tool == "lsan":
+            return argv + ["LD_PRELOAD=" + tools["lsan"]["so"], "LSAN_OPTIONS=detect_leaks=1"] + cmd, \
+                dict(env), None
+        if tool == "heaptrack":
+            return argv + ["heaptrack", "-r", "-o", os.path.join(outdir, "heaptrack")] + cmd, dict(env), None
+        if tool == "memcheck":
+            return argv + ["valgrind", "--tool=memcheck", "--leak-check=full", "--num-callers=64",
+                           "--log-file=" + os.path.join(outdir, "memcheck.log")] + cmd, dict(env), None
+        return argv + cmd, dict(env), None
     # Preload variables go through env(1) so that they reach the workload
     # only, not GNU time, which runs it.
     if tool == "libleak":
@@ -851,6 +882,8 @@ def render(results, tools, depth_rows, info, wls, exit_rows=(), sample_rows=(), 
     L.append("")
     for wl in wls:
         argv, stdin = wl["make"](wl["size"], "/tmp")
+        if wl.get("per_process"):
+            argv, stdin = argv + ["[tool]"] + stdin, None     # the command each child runs
         cmd = " ".join(os.path.relpath(a, SRC) if a.startswith(SRC) else a for a in argv)
         if stdin:
             cmd += " < " + os.path.basename(stdin)

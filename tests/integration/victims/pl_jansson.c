@@ -1,7 +1,8 @@
 /* pl_jansson: a program that uses jansson with its own allocator
  * (json_set_alloc_funcs) must not have libleak's dumps go through it.
- * libleak.so links the same shared libjansson.so.4, so the setting is
- * process-wide.  The victim dlopen()s libjansson.so.4 (as a program linked
+ * The setting is process-wide: a libleak that wrote its dumps with the
+ * shared libjansson.so.4 would go through it (libleak.so now writes JSON
+ * itself).  The victim dlopen()s libjansson.so.4 (as a program linked
  * with -ljansson would share it), installs counting allocator functions,
  * then calls LIBLEAK_SNAPSHOT("mine") (a no-op without the preload) and
  * counts the calls made meanwhile; after main returns, any call writes
