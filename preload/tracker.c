@@ -395,10 +395,12 @@ static __attribute__((noinline, cold)) void account_alloc_sampled(lk_site_t *s, 
     __atomic_fetch_add(&s->total_blocks, blocks_fx, __ATOMIC_RELAXED);
     __atomic_fetch_add(&s->total_bytes, bytes, __ATOMIC_RELAXED);
     uint64_t live = __atomic_add_fetch(&s->live_bytes, bytes, __ATOMIC_RELAXED);
-    atomic_max_u64(&s->peak_live_bytes, live);
+    if ((int64_t)live > 0)      /* below 0: another thread's deltas are not folded yet */
+        atomic_max_u64(&s->peak_live_bytes, live);
     atomic_max_u64(&s->max_request_bytes, request);
     uint64_t g = __atomic_add_fetch(&g_live_bytes, bytes, __ATOMIC_RELAXED);
-    atomic_max_u64(&g_peak_live_bytes, g);
+    if ((int64_t)g > 0)
+        atomic_max_u64(&g_peak_live_bytes, g);
     if (lk_unlikely(g >= __atomic_load_n(&lk_watermark_next, __ATOMIC_RELAXED)))
         lk_trigger_watermark_hit(g);
 }
@@ -460,6 +462,16 @@ static __thread int tls_acct_state __attribute__((tls_model("initial-exec")));
 static pthread_key_t acct_key;
 static pthread_once_t acct_once = PTHREAD_ONCE_INIT;
 
+/* The peak a fold can claim: the value before this thread's delta, plus the
+ * delta's highest running value.  The value before is below 0 (wrapped)
+ * while another thread has freed blocks whose allocation its owner has not
+ * folded yet (node's Worker did): count it as 0, or the peak is 2^64 - x. */
+static inline uint64_t fold_peak(uint64_t after, int64_t live, int64_t live_hi)
+{
+    int64_t before = (int64_t)(after - (uint64_t)live);
+    return (before > 0 ? (uint64_t)before : 0) + (uint64_t)live_hi;
+}
+
 /* Fold one entry into its site; caller holds a shard lock. */
 static void acct_fold_ent(acct_ent_t *e)
 {
@@ -472,7 +484,7 @@ static void acct_fold_ent(acct_ent_t *e)
         __atomic_fetch_add(&s->freed_blocks, e->freed_blocks, __ATOMIC_RELAXED);
         uint64_t after = __atomic_add_fetch(&s->live_bytes, (uint64_t)e->live, __ATOMIC_RELAXED);
         if (e->live_hi > 0)
-            atomic_max_u64(&s->peak_live_bytes, after - (uint64_t)e->live + (uint64_t)e->live_hi);
+            atomic_max_u64(&s->peak_live_bytes, fold_peak(after, e->live, e->live_hi));
         if (e->max_request > __atomic_load_n(&s->max_request_bytes, __ATOMIC_RELAXED))
             atomic_max_u64(&s->max_request_bytes, e->max_request);
     }
@@ -486,7 +498,7 @@ static void acct_fold_global(acct_t *a)
 {
     uint64_t after = __atomic_add_fetch(&g_live_bytes, (uint64_t)a->g_live, __ATOMIC_RELAXED);
     if (a->g_live_hi > 0)
-        atomic_max_u64(&g_peak_live_bytes, after - (uint64_t)a->g_live + (uint64_t)a->g_live_hi);
+        atomic_max_u64(&g_peak_live_bytes, fold_peak(after, a->g_live, a->g_live_hi));
     a->g_live = a->g_live_hi = 0;
 }
 
@@ -647,12 +659,13 @@ static void account_alloc(lk_site_t *s, uint64_t size, uint64_t request)
     __atomic_fetch_add(&s->total_blocks, 1, __ATOMIC_RELAXED);
     __atomic_fetch_add(&s->total_bytes, size, __ATOMIC_RELAXED);
     uint64_t live = __atomic_add_fetch(&s->live_bytes, size, __ATOMIC_RELAXED);
-    if (live > __atomic_load_n(&s->peak_live_bytes, __ATOMIC_RELAXED))
+    /* below 0 (wrapped): another thread's deltas are not folded yet */
+    if ((int64_t)live > 0 && live > __atomic_load_n(&s->peak_live_bytes, __ATOMIC_RELAXED))
         atomic_max_u64(&s->peak_live_bytes, live);
     if (request > __atomic_load_n(&s->max_request_bytes, __ATOMIC_RELAXED))
         atomic_max_u64(&s->max_request_bytes, request);
     uint64_t g = __atomic_add_fetch(&g_live_bytes, size, __ATOMIC_RELAXED);
-    if (g > __atomic_load_n(&g_peak_live_bytes, __ATOMIC_RELAXED))
+    if ((int64_t)g > 0 && g > __atomic_load_n(&g_peak_live_bytes, __ATOMIC_RELAXED))
         atomic_max_u64(&g_peak_live_bytes, g);
     if (lk_unlikely(g >= __atomic_load_n(&lk_watermark_next, __ATOMIC_RELAXED)))
         lk_trigger_watermark_hit(g);
@@ -976,6 +989,8 @@ void lk_site_snapshot(uint32_t idx, lk_site_t *out)
         out->live_bytes = 0;
     if (out->peak_live_bytes < out->live_bytes)
         out->peak_live_bytes = out->live_bytes;
+    if (out->peak_live_bytes > out->total_bytes)    /* never more than was allocated */
+        out->peak_live_bytes = out->total_bytes;
 }
 
 void lk_tracker_totals_from(const lk_site_t *sites, size_t n, lk_totals_t *t)

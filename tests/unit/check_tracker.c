@@ -535,6 +535,41 @@ START_TEST(test_tracker_exit_arena)
 }
 END_TEST
 
+/* Another thread frees blocks whose allocation their owner has not folded
+ * yet, then allocates at the same site: the site's live bytes are below 0
+ * between the folds, and its peak must not wrap to 2^64 - x. */
+static lk_frames_t xt_frames;
+
+static void *free_others_blocks(void *arg)
+{
+    (void)arg;
+    for (uintptr_t i = 0; i < 200; i++)
+        ck_assert(lk_track_free((void *)(0x600000 + i * 16), LK_FAMILY_MALLOC));
+    /* pairs up to well past a fold (256 events), the first with a peak > 0 */
+    lk_track_alloc((void *)0x700010, 100, LK_FAMILY_MALLOC, &xt_frames);
+    for (int k = 0; k < 300; k++) {
+        lk_track_alloc((void *)0x700000, 8, LK_FAMILY_MALLOC, &xt_frames);
+        ck_assert(lk_track_free((void *)0x700000, LK_FAMILY_MALLOC));
+    }
+    return NULL;
+}
+
+START_TEST(test_tracker_peak_of_blocks_freed_by_another_thread)
+{
+    fake_frames(&xt_frames, 0x480000, 3);
+    for (uintptr_t i = 0; i < 200; i++)    /* fewer than a fold's 256 events */
+        lk_track_alloc((void *)(0x600000 + i * 16), 100, LK_FAMILY_MALLOC, &xt_frames);
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, free_others_blocks, NULL), 0);
+    ck_assert_int_eq(pthread_join(th, NULL), 0);
+    lk_site_t s = site_of(&xt_frames, LK_FAMILY_MALLOC);
+    ck_assert_uint_eq(s.live_bytes, 100);
+    ck_assert_uint_eq(s.total_bytes, 200 * 100 + 100 + 300 * 8);
+    ck_assert_uint_ge(s.peak_live_bytes, 200 * 100);
+    ck_assert_uint_le(s.peak_live_bytes, s.total_bytes);
+}
+END_TEST
+
 static Suite *tracker_suite(void)
 {
     Suite *s = suite_create("tracker");
@@ -554,6 +589,7 @@ static Suite *tracker_suite(void)
     tcase_add_test(tc, test_tracker_deltas_of_a_running_thread);
     tcase_add_test(tc, test_tracker_deltas_fold_and_evict_exactly);
     tcase_add_test(tc, test_tracker_exit_arena);
+    tcase_add_test(tc, test_tracker_peak_of_blocks_freed_by_another_thread);
     suite_add_tcase(s, tc);
     return s;
 }
