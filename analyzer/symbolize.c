@@ -90,9 +90,15 @@ typedef struct mod_cache {
 /* A dump's modules sorted by base, for address -> module lookups. */
 typedef struct mod_ref {
     uint64_t lo, hi;        /* [lo, hi) */
+    uint64_t maxhi;         /* the largest hi of this ref and every one before it */
     uint64_t base;
     mod_cache_t *mc;
 } mod_ref_t;
+
+/* Overlapping modules looked at per address at most: a real process has a
+ * few (base-0 modules); a crafted dump with thousands must not make every
+ * lookup scan them all. */
+#define MAX_OVERLAP_SCAN 64
 
 struct lk_symbolizer {
     FILE *warn;
@@ -355,6 +361,9 @@ static int prepare_dump(lk_symbolizer_t *s, const lk_dump_t *d)
     for (size_t i = 0; i + 1 < s->nrefs; i++)
         if (s->refs[i].hi == UINT64_MAX)
             s->refs[i].hi = s->refs[i + 1].lo;
+    for (size_t i = 0; i < s->nrefs; i++)
+        s->refs[i].maxhi = i > 0 && s->refs[i - 1].maxhi > s->refs[i].hi ? s->refs[i - 1].maxhi
+                                                                        : s->refs[i].hi;
     s->last_dump = d;
     return 0;
 }
@@ -375,10 +384,15 @@ static const mod_ref_t *find_ref(const lk_symbolizer_t *s, uint64_t addr)
         }
     }
     /* Bases can overlap when a module has base 0 (non-PIE main program),
-     * so scan back for one whose range holds 'addr'. */
-    for (; best != NULL && best >= s->refs; best--)
-        if (addr >= best->lo && addr < best->hi)
-            return best;
+     * so scan back for one whose range holds 'addr', while any can. */
+    if (best == NULL)
+        return NULL;
+    for (size_t i = (size_t)(best - s->refs) + 1, k = 0; i-- > 0 && k < MAX_OVERLAP_SCAN; k++) {
+        if (s->refs[i].maxhi <= addr)
+            break;
+        if (addr < s->refs[i].hi)
+            return &s->refs[i];
+    }
     return NULL;
 }
 

@@ -88,10 +88,10 @@ def main(d):
     write(d, "sampled.json", dump(
         config={"sample_bytes": BIG},
         stacks=[{"id": i, "frames": ["0x%x" % (0x1100 + i)]} for i in range(1, 3)],
-        sites=[{"stack": i, "family": "malloc", "live_blocks": 1, "live_bytes": BIG}
+        sites=[{"stack": i, "family": "malloc", "live_blocks": 1 << 20, "live_bytes": 1 << 30}
                for i in range(1, 3)],
         reachability=reach(sites=[{"stack": i, "family": "malloc", "kind": "definite",
-                                   "blocks": 1, "bytes": BIG} for i in range(1, 3)])))
+                                   "blocks": 1 << 20, "bytes": 1 << 30} for i in range(1, 3)])))
 
     # quadratic passes: held_by, structure members, modules x frames
     n = 50000
@@ -110,9 +110,9 @@ def main(d):
                         for i in range(1, m + 1)]}])))
     nm, nf = 50000, 100000
     write(d, "big_modules.json", dump(
-        modules=[{"path": "/nonexistent/m%d" % i, "base": "0x%x" % (0x100000 + 0x1000 * i)}
-                 for i in range(nm)],
-        stacks=[{"id": i + 1, "frames": ["0x%x" % (0x100000 + 0x10 * (f % 4096)) for f in
+        modules=[{"path": "/nonexistent/m%d" % i, "base": "0x%x" % (0x100000 + 0x1000 * i),
+                  "size": 16} for i in range(nm)],
+        stacks=[{"id": i + 1, "frames": ["0x%x" % (0x100000 + 0x1000 * nm + f) for f in
                                          range(i * 1000, i * 1000 + 1000)]}
                 for i in range(nf // 1000)],
         sites=[{"stack": i + 1, "family": "malloc", "live_blocks": 1, "live_bytes": 8}
