@@ -442,8 +442,8 @@ static int load_header(ctx_t *c, json_t *root, lk_dump_t *d)
     if (o != NULL
         && ((rc = lk_jget_u64(c, o, LK_KEY_CONFIG, LK_KEY_MAX_DEPTH, false, LK_MAX_FRAMES, 0,
                               &d->max_depth)) < 0
-            || (rc = lk_jget_u64(c, o, LK_KEY_CONFIG, LK_KEY_SAMPLE_BYTES, false, LK_MAX_COUNT, 0,
-                                 &d->sample_bytes)) < 0))
+            || (rc = lk_jget_u64(c, o, LK_KEY_CONFIG, LK_KEY_SAMPLE_BYTES, false,
+                                 LIBLEAK_SAMPLE_BYTES_MAX, 0, &d->sample_bytes)) < 0))
         return rc;
 
     if ((rc = lk_jget(c, root, "", LK_KEY_LIMITS, JSON_OBJECT, false, false, &o)) < 0)

@@ -108,6 +108,16 @@ static int set_watermark(const char *s, uint64_t *bytes, unsigned *percent)
     return lk_config_parse_bytes(s, bytes);
 }
 
+/* LIBLEAK_SAMPLE_BYTES up to the limit leak-analyze accepts (dump.h). */
+static int set_sample_bytes(const char *s, uint64_t *out)
+{
+    uint64_t v;
+    if (lk_config_parse_bytes(s, &v) != 0 || v > LIBLEAK_SAMPLE_BYTES_MAX)
+        return -EINVAL;
+    *out = v;
+    return 0;
+}
+
 static int set_opt_STR(const char *s, const char **out)
 {
     if (*s == '\0')
@@ -158,6 +168,8 @@ int lk_config_load(const char *(*getenv_fn)(const char *name))
 #define PARSE_LK_BYTES(name, field, lo, hi)                                              \
     (strcmp(#name, "LIBLEAK_WATERMARK") == 0                                             \
          ? set_watermark(v, &lk_config.field, &lk_config.watermark_percent)              \
+         : strcmp(#name, "LIBLEAK_SAMPLE_BYTES") == 0                                    \
+         ? set_sample_bytes(v, &lk_config.field)                                         \
          : lk_config_parse_bytes(v, &lk_config.field))
 #define LK_OPT(name, field, kind, def, lo, hi, meaning)                                  \
     if ((v = getenv_fn(#name)) != NULL && strcmp(#name, "LIBLEAK_QUIET") != 0) {         \
