@@ -8,8 +8,9 @@ Seeds are tests/fuzz/corpus/*.json plus the inputs of gen_inputs.py (the
 small ones).  Each mutant is run with --format text, json, folded, svg and
 --gen-suppressions, under a per-run time limit.  A problem is: a signal, a
 timeout, an exit status other than 0, 1 or 2, exit 2 without exactly one
-error line, output over the cap, a control character or invalid UTF-8 on
-stdout or stderr, a JSON report that does not parse (or holds an integer
+error line, an exit status that differs from --format=text's (a report one
+format cannot write), output over the cap, a control character or invalid
+UTF-8 on stdout or stderr, a JSON report that does not parse (or holds an integer
 outside int64), or an SVG that is not well-formed XML.  Problem inputs are
 kept in --keep (default: a temporary directory, printed).  Exit status 1
 when any problem was found.
@@ -144,43 +145,44 @@ def check_int64(v):
 
 
 def run_one(la, path, fmt):
-    """Return a problem description or None."""
+    """Return (a problem description or None, exit status)."""
     try:
         p = subprocess.run([la] + fmt + [path], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                            stdin=subprocess.DEVNULL, timeout=RUN_LIMIT_S)
     except subprocess.TimeoutExpired:
-        return "timeout (%d s)" % RUN_LIMIT_S
-    if p.returncode < 0:
-        return "signal %d" % -p.returncode
-    if p.returncode not in (0, 1, 2):
-        return "exit %d" % p.returncode
+        return "timeout (%d s)" % RUN_LIMIT_S, None
+    rc = p.returncode
+    if rc < 0:
+        return "signal %d" % -rc, rc
+    if rc not in (0, 1, 2):
+        return "exit %d" % rc, rc
     if len(p.stdout) > OUT_CAP:
-        return "output over %d bytes" % OUT_CAP
+        return "output over %d bytes" % OUT_CAP, rc
     for name, data in (("stdout", p.stdout), ("stderr", p.stderr)):
         try:
             data.decode("utf-8")
         except UnicodeDecodeError:
-            return "invalid UTF-8 on " + name
+            return "invalid UTF-8 on " + name, rc
         if BAD_TEXT.search(data):
-            return "control character on " + name
+            return "control character on " + name, rc
     errs = [l for l in p.stderr.decode().splitlines() if not l.startswith("leak-analyze: warning: ")]
     if any(not l.startswith("leak-analyze: ") for l in p.stderr.decode().splitlines()):
-        return "a stderr line not from leak-analyze"
-    if p.returncode == 2:
+        return "a stderr line not from leak-analyze", rc
+    if rc == 2:
         if len(errs) != 1:
-            return "exit 2 with %d error lines" % len(errs)
-        return None
+            return "exit 2 with %d error lines" % len(errs), rc
+        return None, rc
     if fmt == ["--format=json"]:
         try:
             check_int64(json.loads(p.stdout))
         except ValueError as e:
-            return "bad JSON report: %s" % e
+            return "bad JSON report: %s" % e, rc
     if fmt == ["--format=svg"]:
         try:
             xml.dom.minidom.parseString(p.stdout)
         except Exception as e:  # noqa: BLE001 - any parser error is the finding
-            return "SVG not well-formed: %s" % e
-    return None
+            return "SVG not well-formed: %s" % e, rc
+    return None, rc
 
 
 def main():
@@ -214,9 +216,16 @@ def main():
             with open(path, "wb") as f:
                 f.write(data)
             inputs += 1
+            text_rc = None
             for fmt in FORMATS:
                 runs += 1
-                why = run_one(a.analyzer, path, fmt)
+                why, rc = run_one(a.analyzer, path, fmt)
+                if why is None and fmt == FORMATS[0]:
+                    text_rc = rc
+                elif why is None and rc != text_rc:
+                    # an input error is one for every format; a report that
+                    # only some formats cannot write is a bug
+                    why = "exit %s, but %s with --format=text" % (rc, text_rc)
                 if why is not None:
                     problems += 1
                     name = os.path.join(keep, "problem-%d.json" % problems)
