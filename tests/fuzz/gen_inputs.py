@@ -86,12 +86,12 @@ def main(d):
             held_by=[{"root": "stack", "tid": 4242, "kind": "reachable", "stack": 1,
                       "family": "malloc", "blocks": 1, "bytes": BIG} for _ in range(4)])))
     write(d, "sampled.json", dump(
-        config={"sample_bytes": BIG},
+        config={"sample_bytes": 1 << 40},   # LIBLEAK_SAMPLE_BYTES_MAX
         stacks=[{"id": i, "frames": ["0x%x" % (0x1100 + i)]} for i in range(1, 3)],
-        sites=[{"stack": i, "family": "malloc", "live_blocks": 1 << 20, "live_bytes": 1 << 30}
+        sites=[{"stack": i, "family": "malloc", "live_blocks": 1 << 52, "live_bytes": BIG}
                for i in range(1, 3)],
         reachability=reach(sites=[{"stack": i, "family": "malloc", "kind": "definite",
-                                   "blocks": 1 << 20, "bytes": 1 << 30} for i in range(1, 3)])))
+                                   "blocks": 1 << 52, "bytes": BIG} for i in range(1, 3)])))
 
     # quadratic passes: held_by, structure members, modules x frames
     n = 50000
