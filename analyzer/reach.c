@@ -558,19 +558,45 @@ static int cmp_held(const void *a, const void *b)
     return (int)x->root - (int)y->root;
 }
 
-/* Mark held sites that the growth pass found growing steadily. */
-static void mark_growing(lk_report_t *r)
+static int cmp_growth_site(const void *a, const void *b)
+{
+    const lk_growth_site_t *x = *(const lk_growth_site_t *const *)a;
+    const lk_growth_site_t *y = *(const lk_growth_site_t *const *)b;
+    if (x->pid != y->pid)
+        return x->pid < y->pid ? -1 : 1;
+    if (x->stack_id != y->stack_id)
+        return x->stack_id < y->stack_id ? -1 : 1;
+    return (int)x->family - (int)y->family;
+}
+
+/* Mark held sites that the growth pass found growing steadily.  The growth
+ * sites are looked up through a sorted index: many processes make both
+ * lists long.  Returns 0 or -ENOMEM. */
+static int mark_growing(lk_report_t *r)
 {
     const lk_growth_report_t *g = r->growth;
-    if (g == NULL)
-        return;
+    if (g == NULL || g->nsites == 0 || r->nheld == 0)
+        return 0;
+    const lk_growth_site_t **idx = malloc(g->nsites * sizeof(*idx));
+    if (idx == NULL)
+        return -ENOMEM;
+    for (size_t k = 0; k < g->nsites; k++)
+        idx[k] = &g->sites[k];
+    qsort(idx, g->nsites, sizeof(*idx), cmp_growth_site);
     for (size_t i = 0; i < r->nheld; i++) {
         lk_held_report_t *h = &r->held[i];
-        for (size_t k = 0; k < g->nsites; k++) {
-            const lk_growth_site_t *s = &g->sites[k];
-            if (s->pid == h->pid && s->stack_id == h->site.stack_id
-                && s->family == h->site.family && s->trend.kind == LA_TREND_GROWING
-                && s->steady) {
+        lk_growth_site_t key = { .pid = h->pid, .stack_id = h->site.stack_id,
+                                 .family = h->site.family };
+        const lk_growth_site_t *kp = &key;
+        const lk_growth_site_t **hit = bsearch(&kp, idx, g->nsites, sizeof(*idx),
+                                               cmp_growth_site);
+        if (hit == NULL)
+            continue;
+        while (hit > idx && cmp_growth_site(hit - 1, &kp) == 0)
+            hit--;   /* two processes can share a pid: every match counts */
+        for (; hit < idx + g->nsites && cmp_growth_site(hit, &kp) == 0; hit++) {
+            const lk_growth_site_t *s = *hit;
+            if (s->trend.kind == LA_TREND_GROWING && s->steady) {
                 h->growing = true;
                 h->slope_bytes_per_s = s->trend.recent_slope_bytes_per_s > 0
                                        ? s->trend.recent_slope_bytes_per_s
@@ -578,6 +604,8 @@ static void mark_growing(lk_report_t *r)
             }
         }
     }
+    free(idx);
+    return 0;
 }
 
 int lk_reach_collect(lk_report_t *r, const lk_input_t *in, lk_symbolizer_t *sym)
@@ -600,8 +628,7 @@ int lk_reach_collect(lk_report_t *r, const lk_input_t *in, lk_symbolizer_t *sym)
         qsort(r->structures, r->nstructures, sizeof(*r->structures), cmp_structure);
     if (r->nheld > 1)
         qsort(r->held, r->nheld, sizeof(*r->held), cmp_held);
-    mark_growing(r);
-    return 0;
+    return mark_growing(r);
 }
 
 void lk_reach_report_free(lk_report_t *r)
