@@ -1,7 +1,9 @@
 /* check_analyze.c - unit tests of leak-analyze's core (build/analyzer-core.a):
  * the dump loader's validation (every bad-input class gives one message
- * naming the file and JSON path), LSan pattern matching, allocator-frame
- * trimming, built-in suppressions, baseline keys and the CI gate. */
+ * naming the file and JSON path), LSan pattern matching (against the first,
+ * backtracking matcher as a reference, and without its blow-up), escaping of
+ * untrusted text, allocator-frame trimming, built-in suppressions, baseline
+ * keys and the CI gate. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
