@@ -7,7 +7,7 @@
 #   make soak                 real programs and stress victims under the preload
 #   make demo                 run the demo program under the wrapper
 #   make bench                benchmarks against heaptrack, LSan, memcheck
-#   make fuzz                 libFuzzer target for the dump loader
+#   make fuzz                 libFuzzer targets: dumps, suppressions, baselines, SVG
 #   make install PREFIX=...   install the library, analyzer, wrapper, man page
 #   make SANITIZER=address|undefined   analyzer and unit tests under a sanitizer
 #   make WERROR=1             warnings are errors (CI)
@@ -208,12 +208,24 @@ bench: all $(BENCH_BINS)
 	@sh tools/deps.sh bench
 	@BUILD=$(BUILD) sh tools/bench/run.sh
 
+# One libFuzzer target per input surface (tests/fuzz/fuzz_T.c), each run for
+# FUZZ_SECONDS on its seeds: dumps (load, svg), suppressions, baselines.
+FUZZ_TARGETS = load supp baseline svg
 fuzz: | $(DEPS_STAMP)
 	@sh tools/deps.sh fuzz
-	@mkdir -p $(BUILD)/fuzz/corpus
-	clang -g -O1 -std=gnu11 -D_GNU_SOURCE -Iinclude -Ianalyzer -fsanitize=fuzzer,address \
-	    -o $(BUILD)/fuzz/fuzz_load tests/fuzz/fuzz_load.c $(ANALYZER_CORE) $(DW_LIBS) $(JANSSON_LIBS) -lm
-	$(BUILD)/fuzz/fuzz_load -max_total_time=$${FUZZ_SECONDS:-60} -max_len=65536 $(BUILD)/fuzz/corpus tests/fuzz/corpus
+	@for t in $(FUZZ_TARGETS); do \
+	    mkdir -p $(BUILD)/fuzz/corpus_$$t || exit 1; \
+	    clang -g -O1 -std=gnu11 -D_GNU_SOURCE -Iinclude -Ianalyzer -fsanitize=fuzzer,address \
+	        -o $(BUILD)/fuzz/fuzz_$$t tests/fuzz/fuzz_$$t.c $(ANALYZER_CORE) $(DW_LIBS) \
+	        $(JANSSON_LIBS) -ldl -lm || exit 1; \
+	    case $$t in supp) seeds=tests/fuzz/corpus_supp ;; baseline) seeds=tests/fuzz/corpus_baseline ;; \
+	        *) seeds=tests/fuzz/corpus ;; esac; \
+	    echo "fuzz_$$t: $${FUZZ_SECONDS:-60} s"; \
+	    $(BUILD)/fuzz/fuzz_$$t -max_total_time=$${FUZZ_SECONDS:-60} -timeout=10 -max_len=65536 \
+	        -print_final_stats=1 $(BUILD)/fuzz/corpus_$$t $$seeds 2>$(BUILD)/fuzz/fuzz_$$t.log \
+	        || { tail -n 30 $(BUILD)/fuzz/fuzz_$$t.log; exit 1; }; \
+	    grep -E "stat::number_of_executed_units|Done" $(BUILD)/fuzz/fuzz_$$t.log; \
+	done
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include/libleak \

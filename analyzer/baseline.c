@@ -3,9 +3,12 @@
  * never addresses or lines, so a rebuilt or slightly edited program keeps
  * its keys.  A baseline is a leak-analyze JSON report, or dumps. */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -105,6 +108,18 @@ static char *describe(const lk_frame_t *f, size_t n)
 
 /* Append a site (taking ownership of key/where); base_finish() merges
  * equal keys. */
+/* A report from elsewhere may hold raw control characters: escape them as
+ * the symbolizer escapes names, so keys compare and 'diff' prints safely.
+ * Takes 's' (malloc'd); NULL when out of memory. */
+static char *shown(char *s)
+{
+    if (s == NULL || lk_is_printable(s))
+        return s;
+    char *e = lk_escape_dup(s);
+    free(s);
+    return e;
+}
+
 static int base_add(lk_base_t *b, char *key, char *where, uint64_t bytes, uint64_t blocks)
 {
     lk_base_site_t *nv = realloc(b->v, (b->n + 1) * sizeof(*nv));
@@ -134,10 +149,8 @@ static void base_finish(lk_base_t *b)
     for (i = 1; i < b->n; i++) {
         if (strcmp(b->v[i].key, b->v[o].key) == 0) {
             /* saturating: keys sum many sites */
-            b->v[o].bytes = b->v[o].bytes > UINT64_MAX - b->v[i].bytes ? UINT64_MAX
-                            : b->v[o].bytes + b->v[i].bytes;
-            b->v[o].blocks = b->v[o].blocks > UINT64_MAX - b->v[i].blocks ? UINT64_MAX
-                             : b->v[o].blocks + b->v[i].blocks;
+            b->v[o].bytes = lk_sat_add(b->v[o].bytes, b->v[i].bytes);
+            b->v[o].blocks = lk_sat_add(b->v[o].blocks, b->v[i].blocks);
             free(b->v[i].key);
             free(b->v[i].where);
         } else {
@@ -222,8 +235,8 @@ static int base_from_json(lk_base_t *b, const char *path, json_t *root, char *er
             fv[k].module = json_string_value(json_object_get(fr, "module"));
             fv[k].line = json_is_integer(line) ? (int)json_integer_value(line) : 0;
         }
-        char *key = lk_baseline_leak_key((lk_kind_t)kind, (lk_family_t)famv, fv, n);
-        char *where = describe(fv, n);
+        char *key = shown(lk_baseline_leak_key((lk_kind_t)kind, (lk_family_t)famv, fv, n));
+        char *where = shown(describe(fv, n));
         free(fv);
         if (key == NULL || where == NULL) {
             free(key);
@@ -243,8 +256,24 @@ int lk_base_load(lk_base_t *b, const char *path, lk_symbolizer_t *sym,
                  const lk_options_t *opt, char *err, size_t errlen)
 {
     json_error_t jerr;
-    json_t *root = json_load_file(path, 0, &jerr);
+    json_t *root = NULL;
+    struct stat sb;
     int rc;
+    /* O_NONBLOCK and a file-type check first: a FIFO must not hang us. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) {
+        rc = -errno;
+        snprintf(err, errlen, "cannot open '%s': %s", path, strerror(errno));
+        return rc;
+    }
+    if (fstat(fd, &sb) < 0 || (!S_ISREG(sb.st_mode) && !S_ISDIR(sb.st_mode))) {
+        close(fd);
+        snprintf(err, errlen, "%s: not a regular file or a directory", path);
+        return -EINVAL;
+    }
+    if (S_ISREG(sb.st_mode))
+        root = json_loadfd(fd, 0, &jerr);
+    close(fd);
 
     if (root != NULL) {
         json_t *fmt = json_object_get(root, "format");

@@ -51,7 +51,8 @@ int lk_growth_frames(lk_symbolizer_t *sym, const lk_dump_t *d, const lk_stack_t 
             end = i + 1;
             break;
         }
-    memmove(f, f + skip, (end - skip) * sizeof(*f));
+    if (end > skip && skip > 0)   /* f is NULL for an empty stack */
+        memmove(f, f + skip, (end - skip) * sizeof(*f));
     *out = f;
     *nout = end - skip;
     return 0;
@@ -256,7 +257,7 @@ static int process_sites(lk_growth_report_t *g, lk_growth_proc_t *gp, const lk_p
         const lk_growth_site_t *s = &g->sites[i];
         if (s->steady) {
             gp->ngrowing++;
-            gp->growing_bytes += s->final_bytes;
+            gp->growing_bytes = lk_sat_add(gp->growing_bytes, s->final_bytes);
         } else if (s->trend.kind == LA_TREND_PLATEAU) {
             gp->nplateau++;
         } else if (s->trend.kind == LA_TREND_SHRINKING) {

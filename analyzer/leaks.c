@@ -90,7 +90,8 @@ static int user_frames(lk_symbolizer_t *sym, const lk_dump_t *d, const lk_stack_
             end = i + 1;
             break;
         }
-    memmove(f, f + skip, (end - skip) * sizeof(*f));
+    if (end > skip && skip > 0)   /* f is NULL for an empty stack */
+        memmove(f, f + skip, (end - skip) * sizeof(*f));
     *out = f;
     *nout = end - skip;
     if (trimmed != NULL)
@@ -102,7 +103,14 @@ static int user_frames(lk_symbolizer_t *sym, const lk_dump_t *d, const lk_stack_
  * many sites and processes is not.  Saturates at INT64_MAX (JSON's range). */
 static void sat_add(uint64_t *sum, uint64_t v)
 {
-    *sum = *sum > (uint64_t)INT64_MAX - v ? (uint64_t)INT64_MAX : *sum + v;
+    *sum = lk_sat_add(*sum, v);
+}
+
+/* A sampled estimate as a count, capped like every count of a dump (a tiny
+ * sampling probability can scale it past what llround() can hold). */
+static uint64_t estimate(double v)
+{
+    return v < (double)LK_MAX_COUNT ? (uint64_t)llround(v) : LK_MAX_COUNT;
 }
 
 /* Report order of a kind: direct leaks first, then indirect, possible and
@@ -231,8 +239,8 @@ int lk_leaks_collect(lk_report_t *r, const lk_input_t *in, lk_symbolizer_t *sym,
                     double pr = -expm1(-((double)l->bytes / (double)l->blocks)
                                        / (double)d->sample_bytes);
                     if (pr > 0) {
-                        l->bytes = (uint64_t)llround((double)l->bytes / pr);
-                        l->blocks = (uint64_t)llround((double)l->blocks / pr);
+                        l->bytes = estimate((double)l->bytes / pr);
+                        l->blocks = estimate((double)l->blocks / pr);
                     }
                 }
             } else {

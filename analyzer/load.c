@@ -52,6 +52,19 @@ static int get_str(ctx_t *c, json_t *obj, const char *prefix, const char *key,
     return 0;
 }
 
+/* get_str() for text that is only shown, never opened: escaped here, once. */
+static int get_text(ctx_t *c, json_t *obj, const char *prefix, const char *key, char **out)
+{
+    int rc = get_str(c, obj, prefix, key, false, out);
+    if (rc == 0 && !lk_is_printable(*out)) {
+        char *e = lk_escape_dup(*out);
+        free(*out);
+        if ((*out = e) == NULL)
+            return -ENOMEM;
+    }
+    return rc;
+}
+
 /* Parse a well-formed "0x..." address without building a JSON path (a
  * dump has millions of frames); false sends the caller to lk_jparse_addr()
  * for the error message. */
@@ -317,7 +330,7 @@ static int load_failures(ctx_t *c, json_t *root, lk_dump_t *d, const id_idx_t *i
         if ((rc = find_stack(c, ids, d->nstacks, s, p, LK_KEY_STACK, &f->stack_idx)) < 0
             || (rc = lk_jget_name(c, s, p, LK_KEY_KIND, true, failure_names, NNAMES(failure_names),
                                   0, &kind)) < 0
-            || (rc = get_str(c, s, p, LK_KEY_FUNCTION, false, &f->function)) < 0
+            || (rc = get_text(c, s, p, LK_KEY_FUNCTION, &f->function)) < 0
             || (rc = lk_jget_u64(c, s, p, LK_KEY_REQUEST_BYTES, true, INT64_MAX, 0,
                                  &f->request_bytes)) < 0
             || (rc = lk_jget_u64(c, s, p, LK_KEY_COUNT, false, LK_MAX_COUNT, 1, &f->count)) < 0
@@ -413,7 +426,7 @@ static int load_header(ctx_t *c, json_t *root, lk_dump_t *d)
     if ((rc = lk_jget_u64(c, proc, LK_KEY_PROCESS, LK_KEY_PPID, false, LK_MAX_PID, 0, &u)) < 0)
         return rc;
     d->ppid = (int)u;
-    if ((rc = get_str(c, proc, LK_KEY_PROCESS, LK_KEY_EXE, false, &d->exe)) < 0
+    if ((rc = get_text(c, proc, LK_KEY_PROCESS, LK_KEY_EXE, &d->exe)) < 0
         || (rc = lk_jget_u64(c, proc, LK_KEY_PROCESS, LK_KEY_START_UNIX_MS, false, INT64_MAX, 0,
                              &d->start_unix_ms)) < 0)
         return rc;
@@ -424,7 +437,7 @@ static int load_header(ctx_t *c, json_t *root, lk_dump_t *d)
         if ((rc = lk_jget_u64(c, dump, LK_KEY_DUMP, LK_KEY_SEQ, false, INT64_MAX, 0, &d->seq)) < 0
             || (rc = lk_jget_name(c, dump, LK_KEY_DUMP, LK_KEY_TRIGGER, false, trigger_names,
                                   NNAMES(trigger_names), LK_TRIGGER_EXIT, &trig)) < 0
-            || (rc = get_str(c, dump, LK_KEY_DUMP, LK_KEY_LABEL, false, &d->label)) < 0
+            || (rc = get_text(c, dump, LK_KEY_DUMP, LK_KEY_LABEL, &d->label)) < 0
             || (rc = lk_jget_u64(c, dump, LK_KEY_DUMP, LK_KEY_UNIX_MS, false, INT64_MAX, 0,
                                  &d->unix_ms)) < 0
             || (rc = lk_jget_u64(c, dump, LK_KEY_DUMP, LK_KEY_UPTIME_NS, false, INT64_MAX, 0,
@@ -440,8 +453,8 @@ static int load_header(ctx_t *c, json_t *root, lk_dump_t *d)
     if (o != NULL
         && ((rc = lk_jget_u64(c, o, LK_KEY_CONFIG, LK_KEY_MAX_DEPTH, false, LK_MAX_FRAMES, 0,
                               &d->max_depth)) < 0
-            || (rc = lk_jget_u64(c, o, LK_KEY_CONFIG, LK_KEY_SAMPLE_BYTES, false, LK_MAX_COUNT, 0,
-                                 &d->sample_bytes)) < 0))
+            || (rc = lk_jget_u64(c, o, LK_KEY_CONFIG, LK_KEY_SAMPLE_BYTES, false,
+                                 LIBLEAK_SAMPLE_BYTES_MAX, 0, &d->sample_bytes)) < 0))
         return rc;
 
     if ((rc = lk_jget(c, root, "", LK_KEY_LIMITS, JSON_OBJECT, false, false, &o)) < 0)
@@ -672,8 +685,10 @@ int lk_load_path(lk_input_t *in, const char *path, char *err, size_t errlen)
         }
         if (nm[0] == '.' && strncmp(nm + 1, LIBLEAK_DUMP_PREFIX ".", strlen(LIBLEAK_DUMP_PREFIX) + 1) == 0
             && has_suffix(nm, ".tmp")) {
-            fprintf(stderr, "leak-analyze: warning: %s/%s: unfinished dump (the process died "
-                    "while writing it); ignored\n", path, nm);
+            char msg[768];
+            snprintf(msg, sizeof(msg), "%s/%s: unfinished dump (the process died while "
+                     "writing it); ignored", path, nm);
+            lk_print_line(stderr, "leak-analyze: warning: ", msg);
             continue;
         }
         if (strncmp(nm, LIBLEAK_DUMP_PREFIX ".", strlen(LIBLEAK_DUMP_PREFIX) + 1) != 0
@@ -751,11 +766,13 @@ int lk_input_group(lk_input_t *in, char *err, size_t errlen)
         p->dumps = &in->dumps[i];
         p->ndumps = j - i;
         for (size_t k = i + 1; k < j; k++)
-            if (in->dumps[k]->seq == in->dumps[k - 1]->seq)
-                fprintf(stderr, "leak-analyze: warning: %s and %s: both are dump %" PRIu64
-                        " of process %d; using the latter as the later one\n",
-                        in->dumps[k - 1]->file, in->dumps[k]->file, in->dumps[k]->seq,
-                        in->dumps[k]->pid);
+            if (in->dumps[k]->seq == in->dumps[k - 1]->seq) {
+                char msg[768];
+                snprintf(msg, sizeof(msg), "%s and %s: both are dump %" PRIu64 " of process "
+                         "%d; using the latter as the later one", in->dumps[k - 1]->file,
+                         in->dumps[k]->file, in->dumps[k]->seq, in->dumps[k]->pid);
+                lk_print_line(stderr, "leak-analyze: warning: ", msg);
+            }
     }
     return 0;
 }

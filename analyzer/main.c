@@ -76,8 +76,23 @@ static int die_usage(const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    fprintf(stderr, "leak-analyze: %s (see leak-analyze --help)\n", msg);
+    size_t len = strlen(msg);
+    snprintf(msg + len, sizeof(msg) - len, " (see leak-analyze --help)");
+    lk_print_line(stderr, "leak-analyze: ", msg);
     return LK_EXIT_INPUT;
+}
+
+static void print_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Print one error line, escaped: file names and values come from outside. */
+static void print_error(const char *fmt, ...)
+{
+    char msg[768];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    lk_print_line(stderr, "leak-analyze: ", msg);
 }
 
 /* LEAK_ANALYZE_TIMING=1: print the CPU time of each phase to stderr (for
@@ -136,12 +151,12 @@ static int run_diff(FILE *out, char **paths, int n, lk_symbolizer_t *sym,
         return die_usage("%s", "diff needs exactly two paths, OLD and NEW");
     if (lk_base_load(&old, paths[0], sym, opt, err, sizeof(err)) < 0
         || lk_base_load(&cur, paths[1], sym, opt, err, sizeof(err)) < 0) {
-        fprintf(stderr, "leak-analyze: %s\n", err);
+        print_error("%s", err);
         rc = LK_EXIT_INPUT;
     } else {
         lk_base_diff(out, &old, &cur);
         if (fflush(out) != 0 || ferror(out)) {
-            fprintf(stderr, "leak-analyze: cannot write the diff: %s\n", strerror(errno));
+            print_error("cannot write the diff: %s", strerror(errno));
             rc = LK_EXIT_INPUT;
         }
     }
@@ -248,7 +263,7 @@ int main(int argc, char **argv)
 
     FILE *out = stdout;
     if (output != NULL && (out = fopen(output, "w")) == NULL) {
-        fprintf(stderr, "leak-analyze: cannot open '%s': %s\n", output, strerror(errno));
+        print_error("cannot open '%s': %s", output, strerror(errno));
         free(supp_files);
         return LK_EXIT_INPUT;
     }
@@ -258,7 +273,7 @@ int main(int argc, char **argv)
     lk_base_t base = { 0 };
     char err[512] = "";
     if (sym == NULL) {
-        fprintf(stderr, "leak-analyze: out of memory\n");
+        print_error("out of memory");
         rc = LK_EXIT_INPUT;
         goto out;
     }
@@ -313,23 +328,23 @@ int main(int argc, char **argv)
         if (cf != NULL && fclose(cf) != 0 && crc == 0)
             crc = -errno;
         if (crc < 0) {
-            fprintf(stderr, "leak-analyze: cannot write '%s': %s\n", chart, strerror(-crc));
+            print_error("cannot write '%s': %s", chart, strerror(-crc));
             rc = LK_EXIT_INPUT;
         }
     }
     phase_time("report");
     if (wrc < 0) {
-        fprintf(stderr, "leak-analyze: cannot write the report: %s\n", strerror(-wrc));
+        print_error("cannot write the report: %s", strerror(-wrc));
         rc = LK_EXIT_INPUT;
     } else if (r.gate_failed) {
-        fprintf(stderr, "leak-analyze: leak gate failed: %s\n", r.gate_reason);
+        print_error("leak gate failed: %s", r.gate_reason);
     }
     goto out;
 
 out_nomem:
     snprintf(err, sizeof(err), "out of memory");
 out_err:
-    fprintf(stderr, "leak-analyze: %s\n", err);
+    print_error("%s", err);
     rc = LK_EXIT_INPUT;
 out:
     lk_base_free(&base);
@@ -339,7 +354,7 @@ out:
     lk_symbolizer_free(sym);
     free(supp_files);
     if (out != stdout && fclose(out) != 0 && rc != LK_EXIT_INPUT) {
-        fprintf(stderr, "leak-analyze: cannot write '%s': %s\n", output, strerror(errno));
+        print_error("cannot write '%s': %s", output, strerror(errno));
         rc = LK_EXIT_INPUT;
     }
     return rc;

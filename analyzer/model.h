@@ -571,6 +571,22 @@ void lk_report_warn(lk_report_t *r, const char *fmt, ...)
 /* Last path component of 'path' (no copy). */
 const char *lk_basename(const char *path);
 char *lk_strdup(const char *s);
+/* Text from dumps, DWARF, suppressions and baselines is untrusted: control
+ * characters (C0, DEL, C1), bidirectional controls and invalid UTF-8 are
+ * shown as "\xNN" per byte, as valgrind and git do; everything else, valid
+ * UTF-8 included, stands for itself. */
+bool lk_is_printable(const char *s);
+/* snprintf-style: write the escaped 's' (NULL reads as "") into 'out'
+ * ('outlen' bytes, cut only between characters) and return the full length. */
+size_t lk_escape(char *out, size_t outlen, const char *s);
+/* Malloc'd escaped copy (NULL for NULL or out of memory). */
+char *lk_escape_dup(const char *s);
+/* Print "PREFIXmsg\n" with 'msg' escaped and cut to about 1 KiB: every
+ * error and warning line goes through here. */
+void lk_print_line(FILE *out, const char *prefix, const char *msg);
+/* a + b, saturated at INT64_MAX: the largest count every JSON reader (and
+ * --baseline) takes back. */
+uint64_t lk_sat_add(uint64_t a, uint64_t b);
 /* Parse a decimal unsigned with optional k/M/G suffix (powers of 1024);
  * returns 0 or -EINVAL. */
 int lk_parse_size(const char *s, uint64_t *out);

@@ -150,9 +150,17 @@ static int get_sum(ctx_t *c, json_t *obj, const char *key, lk_reach_sum_t *out)
 }
 
 /* Fetch required array 'key' and allocate 'elem' bytes per entry. */
-static int get_array(ctx_t *c, json_t *obj, const char *at, const char *key, size_t elem,
-                     json_t **arr, void **vec, size_t *n)
+/* Fetch required array 'key' of at most 'max' entries (dump.h limits: the
+ * passes over them need not be n log n) and allocate 'elem' bytes each. */
+static int get_array(ctx_t *c, json_t *obj, const char *at, const char *key, size_t max,
+                     size_t elem, json_t **arr, void **vec, size_t *n)
 {
+    json_t *v = json_object_get(obj, key);
+    if (json_is_array(v) && json_array_size(v) > max) {
+        char p[128];
+        return fail(c, lk_jpath(p, sizeof(p), at, key), "%zu entries (a dump holds at most %zu)",
+                    json_array_size(v), max);
+    }
     return lk_jget_array(&c->j, obj, at, key, true, elem, arr, vec, n);
 }
 
@@ -186,7 +194,7 @@ static int parse_sites(ctx_t *c, json_t *sec, lk_reach_t *r)
 {
     json_t *arr, *s;
     size_t i;
-    int rc = get_array(c, sec, "", LK_KEY_REACH_SITES, sizeof(*r->sites), &arr,
+    int rc = get_array(c, sec, "", LK_KEY_REACH_SITES, SIZE_MAX, sizeof(*r->sites), &arr,
                        (void **)&r->sites, &r->nsites);
     if (rc < 0)
         return rc;
@@ -209,7 +217,8 @@ static int parse_members(ctx_t *c, json_t *st, const char *sat, lk_reach_struct_
 {
     json_t *arr, *m;
     size_t i;
-    int rc = get_array(c, st, sat, LK_KEY_REACH_MEMBERS, sizeof(*x->members), &arr,
+    int rc = get_array(c, st, sat, LK_KEY_REACH_MEMBERS, LIBLEAK_REACH_MAX_MEMBERS + 1,
+                       sizeof(*x->members), &arr,
                        (void **)&x->members, &x->nmembers);
     if (rc < 0)
         return rc;
@@ -237,7 +246,8 @@ static int parse_structures(ctx_t *c, json_t *sec, lk_reach_t *r)
 {
     json_t *arr, *s;
     size_t i;
-    int rc = get_array(c, sec, "", LK_KEY_REACH_STRUCTURES, sizeof(*r->structs), &arr,
+    int rc = get_array(c, sec, "", LK_KEY_REACH_STRUCTURES, LIBLEAK_REACH_MAX_STRUCTURES,
+                       sizeof(*r->structs), &arr,
                        (void **)&r->structs, &r->nstructs);
     if (rc < 0)
         return rc;
@@ -265,7 +275,8 @@ static int parse_held(ctx_t *c, json_t *sec, lk_reach_t *r)
 {
     json_t *arr, *h;
     size_t i;
-    int rc = get_array(c, sec, "", LK_KEY_REACH_HELD_BY, sizeof(*r->held), &arr,
+    int rc = get_array(c, sec, "", LK_KEY_REACH_HELD_BY, LIBLEAK_REACH_MAX_HELD_BY,
+                       sizeof(*r->held), &arr,
                        (void **)&r->held, &r->nheld);
     if (rc < 0)
         return rc;
@@ -507,13 +518,13 @@ static int add_held(lk_report_t *r, const lk_dump_t *d, lk_symbolizer_t *sym)
         }
         h.module = NULL;
         if (o != NULL) {
-            o->site.blocks += x->blocks;
-            o->site.bytes += x->bytes;
+            o->site.blocks = lk_sat_add(o->site.blocks, x->blocks);
+            o->site.bytes = lk_sat_add(o->site.bytes, x->bytes);
             continue;
         }
         o = &r->held[r->nheld];
         *o = h;
-        if (x->module != NULL && (o->module = strdup(x->module)) == NULL)
+        if (x->module != NULL && (o->module = lk_escape_dup(x->module)) == NULL)
             return -ENOMEM;
         r->nheld++;
         int rc = site_ref(sym, d, true, x->stack_id, x->stack_idx, x->family, x->blocks,
@@ -547,19 +558,45 @@ static int cmp_held(const void *a, const void *b)
     return (int)x->root - (int)y->root;
 }
 
-/* Mark held sites that the growth pass found growing steadily. */
-static void mark_growing(lk_report_t *r)
+static int cmp_growth_site(const void *a, const void *b)
+{
+    const lk_growth_site_t *x = *(const lk_growth_site_t *const *)a;
+    const lk_growth_site_t *y = *(const lk_growth_site_t *const *)b;
+    if (x->pid != y->pid)
+        return x->pid < y->pid ? -1 : 1;
+    if (x->stack_id != y->stack_id)
+        return x->stack_id < y->stack_id ? -1 : 1;
+    return (int)x->family - (int)y->family;
+}
+
+/* Mark held sites that the growth pass found growing steadily.  The growth
+ * sites are looked up through a sorted index: many processes make both
+ * lists long.  Returns 0 or -ENOMEM. */
+static int mark_growing(lk_report_t *r)
 {
     const lk_growth_report_t *g = r->growth;
-    if (g == NULL)
-        return;
+    if (g == NULL || g->nsites == 0 || r->nheld == 0)
+        return 0;
+    const lk_growth_site_t **idx = malloc(g->nsites * sizeof(*idx));
+    if (idx == NULL)
+        return -ENOMEM;
+    for (size_t k = 0; k < g->nsites; k++)
+        idx[k] = &g->sites[k];
+    qsort(idx, g->nsites, sizeof(*idx), cmp_growth_site);
     for (size_t i = 0; i < r->nheld; i++) {
         lk_held_report_t *h = &r->held[i];
-        for (size_t k = 0; k < g->nsites; k++) {
-            const lk_growth_site_t *s = &g->sites[k];
-            if (s->pid == h->pid && s->stack_id == h->site.stack_id
-                && s->family == h->site.family && s->trend.kind == LA_TREND_GROWING
-                && s->steady) {
+        lk_growth_site_t key = { .pid = h->pid, .stack_id = h->site.stack_id,
+                                 .family = h->site.family };
+        const lk_growth_site_t *kp = &key;
+        const lk_growth_site_t **hit = bsearch(&kp, idx, g->nsites, sizeof(*idx),
+                                               cmp_growth_site);
+        if (hit == NULL)
+            continue;
+        while (hit > idx && cmp_growth_site(hit - 1, &kp) == 0)
+            hit--;   /* two processes can share a pid: every match counts */
+        for (; hit < idx + g->nsites && cmp_growth_site(hit, &kp) == 0; hit++) {
+            const lk_growth_site_t *s = *hit;
+            if (s->trend.kind == LA_TREND_GROWING && s->steady) {
                 h->growing = true;
                 h->slope_bytes_per_s = s->trend.recent_slope_bytes_per_s > 0
                                        ? s->trend.recent_slope_bytes_per_s
@@ -567,6 +604,8 @@ static void mark_growing(lk_report_t *r)
             }
         }
     }
+    free(idx);
+    return 0;
 }
 
 int lk_reach_collect(lk_report_t *r, const lk_input_t *in, lk_symbolizer_t *sym)
@@ -589,8 +628,7 @@ int lk_reach_collect(lk_report_t *r, const lk_input_t *in, lk_symbolizer_t *sym)
         qsort(r->structures, r->nstructures, sizeof(*r->structures), cmp_structure);
     if (r->nheld > 1)
         qsort(r->held, r->nheld, sizeof(*r->held), cmp_held);
-    mark_growing(r);
-    return 0;
+    return mark_growing(r);
 }
 
 void lk_reach_report_free(lk_report_t *r)
@@ -731,7 +769,7 @@ static void print_structure(FILE *out, const lk_structure_report_t *s)
                 const lk_site_ref_t *o = &s->members[j];
                 if (!same_top(o, m))
                     continue;
-                blocks += o->blocks;
+                blocks = lk_sat_add(blocks, o->blocks);
                 if (o->has_stack && o->stack_id == s->head.stack_id
                     && o->family == s->head.family)
                     blocks -= o->blocks >= s->count ? s->count : o->blocks;
@@ -868,7 +906,10 @@ static json_t *site_json(const lk_site_ref_t *s, bool with_counts)
         json_object_set_new(o, "blocks", json_integer((json_int_t)s->blocks));
         json_object_set_new(o, "bytes", json_integer((json_int_t)s->bytes));
     }
-    json_object_set_new(o, "frames", lk_json_frames(s->frames, s->nframes));
+    if (json_object_set_new(o, "frames", lk_json_frames(s->frames, s->nframes)) < 0) {
+        json_decref(o);   /* out of memory: no entry without its frames */
+        return NULL;
+    }
     return o;
 }
 
@@ -879,7 +920,10 @@ static json_t *structures_json(const lk_report_t *r)
         const lk_structure_report_t *s = &r->structures[i];
         json_t *m = json_array();
         for (size_t k = 0; m != NULL && k < s->nmembers; k++)
-            json_array_append_new(m, site_json(&s->members[k], true));
+            if (json_array_append_new(m, site_json(&s->members[k], true)) < 0) {
+                json_decref(m);
+                m = NULL;
+            }
         json_t *o = json_pack("{s:i, s:b, s:b, s:I, s:I, s:I, s:o, s:o}", "pid", s->pid,
                               "cycle", s->cycle, "head_in_cycle", s->head_in_cycle,
                               "count", (json_int_t)s->count, "blocks", (json_int_t)s->blocks,
@@ -925,7 +969,11 @@ static json_t *held_json(const lk_report_t *r)
         json_object_set_new(o, "family", json_string(lk_family_name(h->site.family)));
         json_object_set_new(o, "blocks", json_integer((json_int_t)h->site.blocks));
         json_object_set_new(o, "bytes", json_integer((json_int_t)h->site.bytes));
-        json_object_set_new(o, "frames", lk_json_frames(h->site.frames, h->site.nframes));
+        if (json_object_set_new(o, "frames", lk_json_frames(h->site.frames,
+                                                            h->site.nframes)) < 0) {
+            json_decref(a);   /* out of memory: no entry without its frames */
+            return NULL;
+        }
         json_object_set_new(o, "growing", json_boolean(h->growing));
         if (h->growing)
             json_object_set_new(o, "slope_bytes_per_s", json_real(h->slope_bytes_per_s));

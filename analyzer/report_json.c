@@ -118,7 +118,9 @@ static void stream_leaks(FILE *out, const lk_report_t *r)
             fputs(",\n      \"suppressed_by\": {\"pattern\": ", out);
             put_jstr(out, l->suppressed_by->pattern);
             fputs(", \"source\": ", out);
-            put_jstr(out, l->suppressed_by->source);
+            char *source = lk_escape_dup(l->suppressed_by->source);
+            put_jstr(out, source != NULL ? source : "?");
+            free(source);
             fprintf(out, ", \"line\": %d}", l->suppressed_by->line);
         }
         if (r->has_baseline && l->suppressed_by == NULL) {
@@ -179,10 +181,13 @@ static json_t *supps_json(const lk_report_t *r)
     json_t *a = json_array();
     for (size_t i = 0; a != NULL && i < r->supps.n; i++) {
         const lk_supp_t *s = &r->supps.v[i];
-        json_t *o = json_pack("{s:s, s:s, s:i, s:I, s:I, s:I}", "pattern", s->pattern,
-                              "source", s->source, "line", s->line,
+        char *source = lk_escape_dup(s->source);   /* a file name: any bytes */
+        json_t *o = source == NULL ? NULL
+                  : json_pack("{s:s, s:s, s:i, s:I, s:I, s:I}", "pattern", s->pattern,
+                              "source", source, "line", s->line,
                               "hits", (json_int_t)s->hits, "bytes", (json_int_t)s->bytes,
                               "blocks", (json_int_t)s->blocks);
+        free(source);
         if (o == NULL || json_array_append_new(a, o) < 0) {
             json_decref(a);
             return NULL;

@@ -144,6 +144,16 @@ int lk_report_text(FILE *out, const lk_report_t *r, const lk_options_t *opt)
     return 0;
 }
 
+/* Can "leak:^NAME$" match exactly this name?  A '*' would be a wildcard;
+ * names are escaped already, so a control character means a bug upstream. */
+static bool rule_safe(const char *name, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (name[i] == '*' || (unsigned char)name[i] < 0x20 || name[i] == 0x7f)
+            return false;
+    return n > 0;
+}
+
 int lk_report_suppressions(FILE *out, const lk_report_t *r, const lk_options_t *opt)
 {
     size_t rank = 0;
@@ -161,12 +171,15 @@ int lk_report_suppressions(FILE *out, const lk_report_t *r, const lk_options_t *
         if (f->file != NULL)
             fprintf(out, " at %s:%d", f->file, f->line);
         fputc('\n', out);
-        if (f->function != NULL)
-            fprintf(out, "leak:^%.*s$\n", (int)strcspn(f->function, "@"), f->function);
-        else if (f->module != NULL)   /* the whole path: a substring would hide too much */
-            fprintf(out, "leak:^%s$\n", f->module);
-        else
+        const char *name = f->function != NULL ? f->function : f->module;
+        int n = f->function != NULL ? (int)strcspn(name, "@") : name != NULL ? (int)strlen(name) : 0;
+        if (name == NULL)
             fprintf(out, "# (no symbol or module for this frame; no rule possible)\n");
+        else if (!rule_safe(name, (size_t)n))
+            fprintf(out, "# (the name holds '*' or a control character, which a rule cannot "
+                    "match exactly; no rule)\n");
+        else   /* the whole name or path: a substring would hide too much */
+            fprintf(out, "leak:^%.*s$\n", n, name);
     }
     if (fflush(out) != 0 || ferror(out))
         return -EIO;

@@ -3,8 +3,11 @@
  * LeakSanitizer's format ("leak:PATTERN").  Matching only; counting what a
  * rule hid is leaks.c's job. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "model.h"
 
@@ -114,20 +117,33 @@ int lk_supp_add_builtins(lk_supp_list_t *l)
 
 int lk_supp_load(lk_supp_list_t *l, const char *path, char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "r");
+    struct stat sb;
+    /* O_NONBLOCK: a FIFO must not hang us before the regular-file check. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    FILE *f = NULL;
     char *line = NULL;
     size_t cap = 0;
     ssize_t len;
     int lineno = 0, rc = 0;
 
-    if (f == NULL) {
+    if (fd < 0) {
         rc = -errno;
         snprintf(err, errlen, "cannot open '%s': %s", path, strerror(errno));
         return rc;
     }
+    if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) || (f = fdopen(fd, "r")) == NULL) {
+        snprintf(err, errlen, "%s: not a regular file; expected LSan-format suppressions", path);
+        close(fd);
+        return -EINVAL;
+    }
     while ((len = getline(&line, &cap, f)) >= 0) {
         lineno++;
         char *s = line, *e = line + len;
+        if (strlen(line) != (size_t)len) {
+            snprintf(err, errlen, "%s:%d: a NUL byte; not a suppressions file", path, lineno);
+            rc = -EINVAL;
+            break;
+        }
         while (e > s && (e[-1] == '\n' || e[-1] == '\r' || e[-1] == ' ' || e[-1] == '\t'))
             *--e = '\0';
         while (*s == ' ' || *s == '\t')
@@ -135,7 +151,14 @@ int lk_supp_load(lk_supp_list_t *l, const char *path, char *err, size_t errlen)
         if (*s == '\0' || *s == '#')
             continue;
         if (strncmp(s, "leak:", 5) != 0) {
-            snprintf(err, errlen, "%s:%d: expected 'leak:PATTERN', got '%.60s'", path, lineno, s);
+            /* Name the position, never the content: this may be any file. */
+            size_t t = strspn(s, "abcdefghijklmnopqrstuvwxyz_");
+            if (t > 0 && t <= 16 && s[t] == ':')
+                snprintf(err, errlen, "%s:%d: expected 'leak:PATTERN', got a '%.*s:' rule",
+                         path, lineno, (int)t, s);
+            else
+                snprintf(err, errlen, "%s:%d: expected 'leak:PATTERN' or a '#' comment "
+                         "(not a suppressions file?)", path, lineno);
             rc = -EINVAL;
             break;
         }
@@ -145,56 +168,89 @@ int lk_supp_load(lk_supp_list_t *l, const char *path, char *err, size_t errlen)
             rc = -EINVAL;
             break;
         }
+        /* Frames carry escaped names (lk_escape), so a pattern is escaped the
+         * same way: it still matches, and every report shows it safely. */
         lk_supp_t r = { .source = path, .line = lineno };
-        if ((r.pattern = strdup(s)) == NULL || add_rule(l, &r) < 0) {
+        if ((r.pattern = lk_escape_dup(s)) == NULL || add_rule(l, &r) < 0) {
             free(r.pattern);
             snprintf(err, errlen, "%s: out of memory", path);
             rc = -ENOMEM;
             break;
         }
     }
+    if (rc == 0 && ferror(f)) {
+        rc = -EIO;
+        snprintf(err, errlen, "cannot read suppressions '%s': %s", path, strerror(errno));
+    }
     free(line);
     fclose(f);
     return rc;
 }
 
-/* Does 'p' match all of 's' (p may contain '*' and a final '$')? */
-static bool match_here(const char *p, const char *s)
+/* Does 'p' (n bytes, no '*') occur in 's' at 's' itself? */
+static bool seg_at(const char *s, const char *p, size_t n)
 {
-    for (;;) {
-        if (*p == '\0')
-            return true;        /* unanchored end: a prefix match is enough */
-        if (*p == '$' && p[1] == '\0')
-            return *s == '\0';
-        if (*p == '*') {
-            while (*p == '*')
-                p++;
-            for (;; s++) {
-                if (match_here(p, s))
-                    return true;
-                if (*s == '\0')
-                    return false;
-            }
-        }
-        if (*s == '\0' || *p != *s)
-            return false;
-        p++;
-        s++;
-    }
+    return strncmp(s, p, n) == 0;
 }
 
+/* Find the n-byte segment 'p' in 's' (leftmost), or NULL. */
+static const char *seg_find(const char *s, const char *p, size_t n)
+{
+    if (n == 0)
+        return s;
+    return memmem(s, strlen(s), p, n);
+}
+
+/* LSan templates: '*' is any run of characters, '^' at the start and '$' at
+ * the end anchor, and an unanchored side matches anywhere.  Greedy
+ * segment search: each '*'-free segment is matched at its leftmost place
+ * after the previous one, which is always a match if any exists, so the
+ * cost is linear in the name per segment (no backtracking). */
 bool lk_supp_template_match(const char *pattern, const char *s)
 {
     if (pattern == NULL || s == NULL)
         return false;
-    if (pattern[0] == '^')
-        return match_here(pattern + 1, s);
-    for (;; s++) {
-        if (match_here(pattern, s))
-            return true;
-        if (*s == '\0')
+    bool anchor_start = pattern[0] == '^';
+    const char *p = pattern + anchor_start;
+    size_t plen = strlen(p);
+    bool anchor_end = plen > 0 && p[plen - 1] == '$';
+    if (anchor_end)
+        plen--;
+    const char *pend = p + plen;
+    /* first segment: at the start when anchored */
+    size_t n = strcspn(p, "*");
+    if (n > plen)
+        n = plen;
+    bool star_after = p + n < pend;
+    if (anchor_start) {
+        if (!seg_at(s, p, n))
             return false;
+        if (!star_after)
+            return !anchor_end || s[n] == '\0';
+        s += n;
+        p += n;
     }
+    /* middle segments: leftmost occurrence, in order */
+    while (p < pend) {
+        while (p < pend && *p == '*')
+            p++;
+        n = strcspn(p, "*");
+        if (p + n > pend)
+            n = (size_t)(pend - p);
+        if (p + n == pend && anchor_end) {
+            /* last segment, anchored at the end: the suffix of what is left */
+            size_t sl = strlen(s);
+            return sl >= n && memcmp(s + sl - n, p, n) == 0;
+        }
+        const char *hit = seg_find(s, p, n);
+        if (hit == NULL)
+            return false;
+        s = hit + n;
+        p += n;
+    }
+    /* the pattern ended with '*' or is unanchored at the end; an anchored
+     * end after a trailing '*' matches whatever is left */
+    return true;
 }
 
 lk_supp_t *lk_supp_match(lk_supp_list_t *l, const lk_frame_t *f, size_t n)

@@ -6,6 +6,9 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdlib.h>
+
+#include "model.h"
 
 #define SVG_W 900
 #define SVG_H 420
@@ -18,9 +21,15 @@ static const char *const colors[] = {
     "#1f3a93", "#d35400", "#27ae60", "#8e44ad", "#c0392b", "#16a085", "#7f8c8d", "#f39c12"
 };
 
-/* Write 's' with the five XML metacharacters escaped. */
+/* Write 's' with the five XML metacharacters escaped; control characters
+ * (not allowed in XML at all) and invalid UTF-8 become \xNN first. */
 static void xml_escape(FILE *out, const char *s)
 {
+    char *esc = s != NULL && !lk_is_printable(s) ? lk_escape_dup(s) : NULL;
+    if (esc != NULL)
+        s = esc;
+    else if (s != NULL && !lk_is_printable(s))
+        s = "?";
     for (; s && *s; s++) {
         switch (*s) {
         case '<':  fputs("&lt;", out); break;
@@ -31,6 +40,19 @@ static void xml_escape(FILE *out, const char *s)
         default:   fputc(*s, out);
         }
     }
+    free(esc);
+}
+
+/* The ticks k * step in [lo, hi], counted as integers: adding a step that
+ * is below the float resolution of huge values would never move.  Writes
+ * the first k and returns how many (0 when they cannot be placed). */
+static long tick_range(double lo, double hi, double step, double *first)
+{
+    double k0 = ceil(lo / step), k1 = floor(hi / step + 1e-9);
+    if (!isfinite(k0) || !isfinite(k1) || k1 < k0 || k1 - k0 > 100)
+        return 0;
+    *first = k0;
+    return (long)(k1 - k0) + 1;
 }
 
 /* A "nice" step (1, 2 or 5 times a power of ten) giving about 'ticks' ticks. */
@@ -83,15 +105,19 @@ int la_svg_chart(FILE *out, const char *title, const la_svg_series_t *series,
     fprintf(out, "</text>\n");
 
     /* Grid and axis labels. */
-    for (double v = 0; v <= ymax + ystep / 2; v += ystep) {
+    double k0;
+    long nt = tick_range(0, ymax, ystep, &k0);
+    for (long k = 0; k < nt; k++) {
+        double v = (k0 + (double)k) * ystep;
         fprintf(out, "<line x1=\"%d\" x2=\"%d\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>\n",
                 PAD_L, SVG_W - PAD_R, Y(v), Y(v));
         fprintf(out, "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%s</text>\n",
                 PAD_L - 6, Y(v) + 4, la_human_bytes(v, buf, sizeof(buf)));
     }
-    for (double v = ceil(t0 / xstep) * xstep; v <= t1 + 1e-9; v += xstep)
+    nt = tick_range(t0, t1, xstep, &k0);
+    for (long k = 0; k < nt; k++)
         fprintf(out, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%g</text>\n",
-                X(v), (double)(PAD_T + ph + 16), v);
+                X((k0 + (double)k) * xstep), (double)(PAD_T + ph + 16), (k0 + (double)k) * xstep);
     fprintf(out, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">seconds since start</text>\n",
             PAD_L + pw / 2, (double)(PAD_T + ph + 34));
     fprintf(out, "<line x1=\"%d\" x2=\"%d\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#333\"/>\n",

@@ -7,9 +7,12 @@
 #include <ctype.h>
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <dwarf.h>
 #include <elfutils/libdw.h>
@@ -93,6 +96,11 @@ typedef struct mod_ref {
     mod_cache_t *mc;
 } mod_ref_t;
 
+/* Overlapping modules looked at per address at most: a real process has a
+ * few (base-0 modules); a crafted dump with thousands must not make every
+ * lookup scan them all. */
+#define MAX_OVERLAP_SCAN 64
+
 struct lk_symbolizer {
     FILE *warn;
     istr_t *strings;
@@ -127,13 +135,23 @@ static const char *intern(lk_symbolizer_t *s, const char *str)
 
     if (str == NULL)
         return NULL;
-    HASH_FIND_STR(s->strings, str, e);
-    if (e != NULL)
-        return e->s;
-    size_t len = strlen(str);
-    if ((e = malloc(sizeof(*e) + len + 1)) == NULL)
+    /* Names from DWARF and paths from dumps are untrusted: frames carry
+     * them escaped, so every report and rule shows the same safe text. */
+    char *esc = NULL;
+    if (!lk_is_printable(str) && (str = esc = lk_escape_dup(str)) == NULL)
         return NULL;
+    HASH_FIND_STR(s->strings, str, e);
+    if (e != NULL) {
+        free(esc);
+        return e->s;
+    }
+    size_t len = strlen(str);
+    if ((e = malloc(sizeof(*e) + len + 1)) == NULL) {
+        free(esc);
+        return NULL;
+    }
     memcpy(e->s, str, len + 1);
+    free(esc);
     HASH_ADD_KEYPTR(hh, s->strings, e->s, len, e);
     return e->s;
 }
@@ -223,8 +241,23 @@ static void open_module(lk_symbolizer_t *s, mod_cache_t *mc)
     /* Report at load bias 0: a lookup pc is then the address minus the
      * dump's base, i.e. an address in the file's own layout. */
     const char *file = mc->file != NULL ? mc->file : mc->path;
-    mc->mod = dwfl_report_elf(mc->dwfl, mc->path, file, -1, 0, false);
+    /* O_NONBLOCK and a regular-file check before libdw sees it: a dump may
+     * name a FIFO or a device, whose open or read would never end. */
+    struct stat sb;
+    int fd = open(file, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0 || fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
+        char why[320];
+        snprintf(why, sizeof(why), "cannot read the binary (%s)",
+                 fd < 0 ? strerror(errno) : "not a regular file");
+        if (fd >= 0)
+            close(fd);
+        warn_module(s, mc, why);
+        return;
+    }
+    mc->mod = dwfl_report_elf(mc->dwfl, mc->path, file, fd, 0, false);
     dwfl_report_end(mc->dwfl, NULL, NULL);
+    if (mc->mod == NULL)
+        close(fd);   /* on success libdwfl owns it */
     if (mc->mod == NULL) {
         char why[320];
         snprintf(why, sizeof(why), "cannot read the binary (%s)", dwfl_errmsg(-1));
@@ -287,8 +320,9 @@ static mod_cache_t *get_module(lk_symbolizer_t *s, const lk_dump_module_t *dm)
         return NULL;
     }
     mc->key = key;
-    mc->path = intern(s, dm->path);
-    mc->file = dm->path_escaped ? unescape_path(dm->path) : NULL;
+    mc->path = intern(s, dm->path);     /* escaped for display by intern() */
+    mc->file = dm->path_escaped ? unescape_path(dm->path)
+             : mc->path != NULL && strcmp(mc->path, dm->path) != 0 ? strdup(dm->path) : NULL;
     mc->build_id = lk_strdup(dm->build_id);
     HASH_ADD_KEYPTR(hh, s->mods, mc->key, strlen(mc->key), mc);
     return mc;
@@ -323,7 +357,8 @@ static int prepare_dump(lk_symbolizer_t *s, const lk_dump_t *d)
             r->hi = UINT64_MAX;
         s->nrefs++;
     }
-    qsort(s->refs, s->nrefs, sizeof(*s->refs), cmp_ref);
+    if (s->nrefs > 1)
+        qsort(s->refs, s->nrefs, sizeof(*s->refs), cmp_ref);
     /* Modules without a size end where the next one starts. */
     for (size_t i = 0; i + 1 < s->nrefs; i++)
         if (s->refs[i].hi == UINT64_MAX)
@@ -357,14 +392,20 @@ static const mod_ref_t *find_ref(const lk_symbolizer_t *s, uint64_t addr, uint64
         }
     }
     /* Ranges can overlap (a module with base 0, the non-PIE main program;
-     * unloaded modules), so scan back while one before may still hold it. */
-    for (; best != NULL && best >= s->refs && best->max_hi > addr; best--) {
-        if (addr < best->lo || addr >= best->hi)
+     * unloaded modules), so scan back while one before may still hold it,
+     * at most MAX_OVERLAP_SCAN refs: a hostile dump may stack thousands. */
+    if (best == NULL)
+        return NULL;
+    for (size_t i = (size_t)(best - s->refs) + 1, k = 0; i-- > 0 && k < MAX_OVERLAP_SCAN; k++) {
+        const mod_ref_t *r = &s->refs[i];
+        if (r->max_hi <= addr)
+            break;
+        if (addr < r->lo || addr >= r->hi)
             continue;
-        if (best->until > stack_id && (pick == NULL || best->until < pick->until))
-            pick = best;
-        if (last == NULL || best->until > last->until)
-            last = best;
+        if (r->until > stack_id && (pick == NULL || r->until < pick->until))
+            pick = r;
+        if (last == NULL || r->until > last->until)
+            last = r;
     }
     return pick != NULL ? pick : last;
 }
@@ -816,10 +857,14 @@ int lk_symbolize_data(lk_symbolizer_t *s, const lk_dump_t *d, const char *path,
     memset(out, 0, sizeof(*out));
     if (path == NULL || prepare_dump(s, d) < 0)
         return path == NULL ? 0 : -ENOMEM;
+    /* modules are keyed by their shown (escaped) path */
+    char *esc = lk_is_printable(path) ? NULL : lk_escape_dup(path);
+    const char *want = esc != NULL ? esc : path;
     mod_cache_t *mc = NULL;
     for (size_t i = 0; i < s->nrefs && mc == NULL; i++)
-        if (strcmp(s->refs[i].mc->path, path) == 0)
+        if (strcmp(s->refs[i].mc->path, want) == 0)
             mc = s->refs[i].mc;
+    free(esc);
     if (mc == NULL)
         return 0;   /* not among the dump's modules: module+offset only */
     if (mc->state == MOD_UNOPENED)

@@ -39,14 +39,14 @@ void lk_report_warn(lk_report_t *r, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(buf, sizeof(buf), fmt, ap);
     va_end(ap);
-    fprintf(stderr, "leak-analyze: warning: %s\n", buf);
+    lk_print_line(stderr, "leak-analyze: warning: ", buf);
     if (r == NULL)
         return;
     char **nv = realloc(r->warnings, (r->nwarnings + 1) * sizeof(*nv));
     if (nv == NULL)
         return;
     r->warnings = nv;
-    if ((nv[r->nwarnings] = lk_strdup(buf)) != NULL)
+    if ((nv[r->nwarnings] = lk_escape_dup(buf)) != NULL)
         r->nwarnings++;
 }
 
@@ -84,4 +84,111 @@ int lk_parse_size(const char *s, uint64_t *out)
         return -EINVAL;
     *out = (uint64_t)v << shift;
     return 0;
+}
+
+/* Length of the valid UTF-8 sequence at 's' (1..4) that a terminal shows as
+ * text, or 0: invalid, overlong, a surrogate, a C1 control (U+0080..U+009F)
+ * or a bidirectional/line control that can reorder or forge what is shown. */
+static size_t printable_utf8(const unsigned char *s)
+{
+    size_t n;
+    uint32_t cp;
+
+    if (s[0] < 0x80)
+        return s[0] >= 0x20 && s[0] != 0x7f;
+    if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+        n = 2;
+        cp = s[0] & 0x1f;
+    } else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+        n = 3;
+        cp = s[0] & 0x0f;
+    } else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+        n = 4;
+        cp = s[0] & 0x07;
+    } else {
+        return 0;
+    }
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3f);
+    }
+    if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff))
+        || (cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0x80 && cp <= 0x9f) || cp == 0x61c
+        || cp == 0x200e || cp == 0x200f || (cp >= 0x2028 && cp <= 0x202e)
+        || (cp >= 0x2066 && cp <= 0x2069))
+        return 0;
+    return n;
+}
+
+bool lk_is_printable(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t n;
+
+    if (s == NULL)
+        return true;
+    while (*p != '\0') {
+        if ((n = printable_utf8(p)) == 0)
+            return false;
+        p += n;
+    }
+    return true;
+}
+
+size_t lk_escape(char *out, size_t outlen, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *p = (const unsigned char *)(s != NULL ? s : "");
+    size_t len = 0, pos = 0, n;
+    bool full = outlen == 0;
+
+    for (; *p != '\0'; p += n) {
+        char buf[4];
+        const char *src = (const char *)p;
+        if ((n = printable_utf8(p)) == 0) {
+            buf[0] = '\\';
+            buf[1] = 'x';
+            buf[2] = hex[*p >> 4];
+            buf[3] = hex[*p & 0xf];
+            src = buf;
+            n = 1;
+        }
+        size_t w = src == buf ? 4 : n;
+        /* never cut a character or an escape in two */
+        if (!full && pos + w < outlen) {
+            memcpy(out + pos, src, w);
+            pos += w;
+        } else {
+            full = true;
+        }
+        len += w;
+    }
+    if (outlen > 0)
+        out[pos] = '\0';
+    return len;
+}
+
+char *lk_escape_dup(const char *s)
+{
+    if (s == NULL)
+        return NULL;
+    size_t len = lk_escape(NULL, 0, s);
+    char *out = malloc(len + 1);
+    if (out != NULL)
+        lk_escape(out, len + 1, s);
+    return out;
+}
+
+void lk_print_line(FILE *out, const char *prefix, const char *msg)
+{
+    char buf[1024];
+    lk_escape(buf, sizeof(buf), msg);
+    fprintf(out, "%s%s\n", prefix, buf);
+}
+
+uint64_t lk_sat_add(uint64_t a, uint64_t b)
+{
+    uint64_t s = a + b;
+    return s < a || s > (uint64_t)INT64_MAX ? (uint64_t)INT64_MAX : s;
 }

@@ -122,6 +122,16 @@ static int set_watermark(const char *s, uint64_t *bytes, unsigned *percent)
 #include "config.def"
 #undef LK_OPT
 
+/* LIBLEAK_SAMPLE_BYTES up to the limit leak-analyze accepts (dump.h). */
+static int set_sample_bytes(const char *s, uint64_t *out)
+{
+    uint64_t v;
+    if (lk_config_parse_bytes(s, &v) != 0 || v > LIBLEAK_SAMPLE_BYTES_MAX)
+        return -EINVAL;
+    *out = v;
+    return 0;
+}
+
 static int set_opt_STR(const char *s, char *buf, size_t cap, const char **out)
 {
     size_t n = strlen(s);
@@ -203,6 +213,8 @@ int lk_config_load(const char *(*getenv_fn)(const char *name))
 #define PARSE_LK_BYTES(name, field, lo, hi)                                              \
     (strcmp(#name, "LIBLEAK_WATERMARK") == 0                                             \
          ? set_watermark(v, &lk_config.field, &lk_config.watermark_percent)              \
+         : strcmp(#name, "LIBLEAK_SAMPLE_BYTES") == 0                                    \
+         ? set_sample_bytes(v, &lk_config.field)                                         \
          : lk_config_parse_bytes(v, &lk_config.field))
 #define LK_OPT(name, field, kind, def, lo, hi, meaning)                                  \
     if ((v = getenv_fn(#name)) != NULL && !parsed_first(#name)) {                        \

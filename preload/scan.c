@@ -1198,7 +1198,9 @@ static json_t *build_section(const lk_scan_block_t *b, size_t n, const lk_scan_r
                              size_t nroots, const lk_scan_result_t *res,
                              const lk_scan_json_limits_t *lim, char **arrays, size_t *arrays_len)
 {
-    static const lk_scan_json_limits_t defaults = {1000, 1000, 64};
+    static const lk_scan_json_limits_t defaults = {LIBLEAK_REACH_MAX_HELD_BY,
+                                                   LIBLEAK_REACH_MAX_STRUCTURES,
+                                                   LIBLEAK_REACH_MAX_MEMBERS};
     static const char *const sink_keys[3] = {LK_KEY_REACH_SITES, LK_KEY_REACH_STRUCTURES,
                                              LK_KEY_REACH_HELD_BY};
     if (!lim) lim = &defaults;

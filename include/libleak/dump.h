@@ -202,6 +202,18 @@ typedef enum lk_failure_kind {
 #define LK_KEY_REACH_OFFSET       "offset"
 /* sites[], members[] and held_by[] also use LK_KEY_STACK and LK_KEY_FAMILY. */
 
+/* Limits shared by the preload (which never writes more) and leak-analyze
+ * (which refuses a dump with more, so its passes stay fast on any input).
+ * Entries of a reachability section beyond them are summed in *_omitted;
+ * members[] holds at most LIBLEAK_REACH_MAX_MEMBERS sites plus one summed
+ * rest with a null stack. */
+#define LIBLEAK_REACH_MAX_HELD_BY    1000
+#define LIBLEAK_REACH_MAX_STRUCTURES 1000
+#define LIBLEAK_REACH_MAX_MEMBERS    64
+/* LIBLEAK_SAMPLE_BYTES: the largest mean sampling interval (1 TiB); the
+ * preload warns and keeps the default above it. */
+#define LIBLEAK_SAMPLE_BYTES_MAX     (UINT64_C(1) << 40)
+
 /* How a live block was classified (valgrind's leak kinds). */
 typedef enum lk_reach_kind {
     LK_REACH_DEFINITE = 0,  /* unreachable, not pointed to by another lost block */

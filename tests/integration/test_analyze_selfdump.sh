@@ -90,7 +90,8 @@ python3 - "$T/out" <<'PY' || fail "json escaping"
 import json, sys
 r = json.load(open(sys.argv[1]))
 mods = [l["frames"][0]["module"] for l in r["leaks"]]
-assert "/no/such/d\u00e9j\u00e0 \"q\" \\b\nl" in mods, mods
+# valid UTF-8, quotes and backslashes stay; the newline is shown escaped
+assert "/no/such/d\u00e9j\u00e0 \"q\" \\b\\x0al" in mods, mods
 PY
 
 # ### folded

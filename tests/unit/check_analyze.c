@@ -1,7 +1,9 @@
 /* check_analyze.c - unit tests of leak-analyze's core (build/analyzer-core.a):
  * the dump loader's validation (every bad-input class gives one message
- * naming the file and JSON path), LSan pattern matching, allocator-frame
- * trimming, built-in suppressions, baseline keys and the CI gate. */
+ * naming the file and JSON path), LSan pattern matching (against the first,
+ * backtracking matcher as a reference, and without its blow-up), escaping of
+ * untrusted text, allocator-frame trimming, built-in suppressions, baseline
+ * keys and the CI gate. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -250,6 +252,120 @@ START_TEST(test_analyze_template_match)
 }
 END_TEST
 
+/* The matcher as first written (backtracking): the reference semantics. */
+static bool ref_here(const char *p, const char *s)
+{
+    for (;;) {
+        if (*p == '\0')
+            return true;
+        if (*p == '$' && p[1] == '\0')
+            return *s == '\0';
+        if (*p == '*') {
+            while (*p == '*')
+                p++;
+            for (;; s++) {
+                if (ref_here(p, s))
+                    return true;
+                if (*s == '\0')
+                    return false;
+            }
+        }
+        if (*s == '\0' || *p != *s)
+            return false;
+        p++;
+        s++;
+    }
+}
+
+static bool ref_match(const char *p, const char *s)
+{
+    if (p[0] == '^')
+        return ref_here(p + 1, s);
+    for (;; s++) {
+        if (ref_here(p, s))
+            return true;
+        if (*s == '\0')
+            return false;
+    }
+}
+
+/* Every pattern of up to 4 characters over "ab*^$" against every name of up
+ * to 4 characters over "ab$^": the linear matcher agrees with the reference. */
+START_TEST(test_analyze_template_match_reference)
+{
+    static const char pa[] = "ab*^$", na[] = "ab$^";
+    char p[8], s[8];
+    size_t checked = 0;
+
+    for (unsigned pl = 0; pl <= 4; pl++) {
+        unsigned pn = 1;
+        for (unsigned i = 0; i < pl; i++)
+            pn *= 5;
+        for (unsigned pi = 0; pi < pn; pi++) {
+            for (unsigned i = 0, v = pi; i < pl; i++, v /= 5)
+                p[i] = pa[v % 5];
+            p[pl] = '\0';
+            for (unsigned sl = 0; sl <= 4; sl++) {
+                unsigned sn = 1;
+                for (unsigned i = 0; i < sl; i++)
+                    sn *= 4;
+                for (unsigned si = 0; si < sn; si++) {
+                    for (unsigned i = 0, v = si; i < sl; i++, v /= 4)
+                        s[i] = na[v % 4];
+                    s[sl] = '\0';
+                    ck_assert_msg(lk_supp_template_match(p, s) == ref_match(p, s),
+                                  "pattern '%s' name '%s'", p, s);
+                    checked++;
+                }
+            }
+        }
+    }
+    ck_assert_uint_gt(checked, 200000);
+}
+END_TEST
+
+/* Many stars against a long name that almost matches: the backtracking
+ * matcher took over 30 s; a linear one ends at once (Check's timeout). */
+START_TEST(test_analyze_template_match_no_backtracking)
+{
+    char name[4001];
+    memset(name, 'a', sizeof(name) - 1);
+    name[sizeof(name) - 1] = '\0';
+    ck_assert(!lk_supp_template_match("*a*a*a*a*a*a*a*a*a*a*a*a*b", name));
+    ck_assert(!lk_supp_template_match("^*a*a*a*a*a*a*a*a*a*a*a*a*b$", name));
+    ck_assert(lk_supp_template_match("*a*a*a*a*a*a*a*a*a*a*a*a*", name));
+    name[3000] = 'b';
+    ck_assert(lk_supp_template_match("*a*a*a*a*a*a*a*a*a*a*a*a*b", name));
+}
+END_TEST
+
+/* Control characters, C1 and bidi controls and invalid UTF-8 become \xNN;
+ * valid UTF-8 and backslashes stay; truncation never splits a character. */
+START_TEST(test_analyze_escape)
+{
+    char buf[64];
+    ck_assert(lk_is_printable("plain /usr/lib/x.so caf\xc3\xa9 \\x41"));
+    ck_assert(!lk_is_printable("a\nb"));
+    ck_assert_uint_eq(lk_escape(buf, sizeof(buf), "a\x1b]0;t\x07\n"), 17);
+    ck_assert_str_eq(buf, "a\\x1b]0;t\\x07\\x0a");
+    lk_escape(buf, sizeof(buf), "caf\xe9 \xff\x7f \xc2\x9b \xe2\x80\xae \xc3\xa9");
+    ck_assert_str_eq(buf, "caf\\xe9 \\xff\\x7f \\xc2\\x9b \\xe2\\x80\\xae \xc3\xa9");
+    lk_escape(buf, sizeof(buf), "\xc0\x80 \xed\xa0\x80 \xf4\x90\x80\x80");   /* overlong, surrogate, > U+10FFFF */
+    ck_assert_ptr_null(strchr(buf, '\x80'));
+    ck_assert_uint_eq(lk_escape(buf, 6, "ab\x01zz"), 8);
+    ck_assert_str_eq(buf, "ab");              /* "\x01" did not fit whole */
+    ck_assert_uint_eq(lk_escape(buf, 4, "ab\xc3\xa9"), 4);
+    ck_assert_str_eq(buf, "ab");              /* nor did the two bytes of e-acute */
+    char *d = lk_escape_dup("x\ty");
+    ck_assert_str_eq(d, "x\\x09y");
+    free(d);
+    ck_assert_ptr_null(lk_escape_dup(NULL));
+    ck_assert_uint_eq(lk_sat_add(UINT64_C(1) << 62, UINT64_C(1) << 62), (uint64_t)INT64_MAX);
+    ck_assert_uint_eq(lk_sat_add(UINT64_MAX, 2), (uint64_t)INT64_MAX);
+    ck_assert_uint_eq(lk_sat_add(3, 4), 7);
+}
+END_TEST
+
 static lk_frame_t fr(const char *fn, const char *file, int line, const char *mod)
 {
     lk_frame_t f = { .function = fn, .file = file, .line = line, .module = mod };
@@ -458,6 +574,9 @@ static Suite *analyze_suite(void)
     tcase_add_test(tc, test_analyze_load_unreadable_path);
     tcase_add_test(tc, test_analyze_group_by_process);
     tcase_add_test(tc, test_analyze_template_match);
+    tcase_add_test(tc, test_analyze_template_match_reference);
+    tcase_add_test(tc, test_analyze_template_match_no_backtracking);
+    tcase_add_test(tc, test_analyze_escape);
     tcase_add_test(tc, test_analyze_trim_allocator_frames);
     tcase_add_test(tc, test_analyze_builtin_suppressions);
     tcase_add_test(tc, test_analyze_user_suppressions);

@@ -15,6 +15,15 @@ static const char *no_env(const char *name)
     return NULL;
 }
 
+static const char *sample_env_value;
+
+static const char *sample_env(const char *name)
+{
+    if (strcmp(name, "LIBLEAK_SAMPLE_BYTES") == 0)
+        return sample_env_value;
+    return strcmp(name, "LIBLEAK_QUIET") == 0 ? "1" : NULL;
+}
+
 static void fake_frames(lk_frames_t *f, uintptr_t base, unsigned n)
 {
     memset(f, 0, sizeof *f);
@@ -231,6 +240,26 @@ START_TEST(test_sample_dump_marked_estimated)
 }
 END_TEST
 
+/* The preload takes only what leak-analyze reads back (dump.h's limit): a
+ * larger value warns and keeps exact tracking. */
+START_TEST(test_sample_bytes_limit_shared_with_analyzer)
+{
+    char max[32];
+    snprintf(max, sizeof(max), "%llu", (unsigned long long)LIBLEAK_SAMPLE_BYTES_MAX);
+    sample_env_value = max;
+    ck_assert_int_eq(lk_config_load(sample_env), 0);
+    ck_assert_uint_eq(lk_config.sample_bytes, LIBLEAK_SAMPLE_BYTES_MAX);
+    sample_env_value = "18446744073709551615";
+    ck_assert_int_eq(lk_config_load(sample_env), 1);
+    ck_assert_uint_eq(lk_config.sample_bytes, 0);
+    sample_env_value = "2T";
+    ck_assert_int_eq(lk_config_load(sample_env), 1);
+    ck_assert_uint_eq(lk_config.sample_bytes, 0);
+    sample_env_value = NULL;
+    lk_config_load(no_env);
+}
+END_TEST
+
 static Suite *sample_suite(void)
 {
     Suite *s = suite_create("sample");
@@ -243,6 +272,7 @@ static Suite *sample_suite(void)
     tcase_add_test(tc, test_sample_new_thread_first_alloc);
     tcase_add_test(tc, test_sample_weight_formula);
     tcase_add_test(tc, test_sample_dump_marked_estimated);
+    tcase_add_test(tc, test_sample_bytes_limit_shared_with_analyzer);
     suite_add_tcase(s, tc);
     return s;
 }
