@@ -245,7 +245,7 @@ static json_t *build_crash(void)
     json_object_set_new(o, LK_KEY_CRASH_CODE, json_integer(c->code));
     char addr[32];
     snprintf(addr, sizeof addr, "0x%" PRIxPTR, c->addr);
-    json_object_set_new(o, LK_KEY_CRASH_ADDRESS, c->addr ? json_string(addr) : json_null());
+    json_object_set_new(o, LK_KEY_CRASH_ADDRESS, c->has_addr ? json_string(addr) : json_null());
     json_object_set_new(o, LK_KEY_CRASH_TID, json_integer(c->tid));
     json_object_set_new(o, LK_KEY_CRASH_STACK,
                         id == LK_STACK_NONE ? json_null() : json_integer(id));

@@ -579,7 +579,8 @@ void lk_signals_done(unsigned gen);
  * context, innermost first: pc[0] is the faulting instruction), or NULL. */
 typedef struct lk_crash {
     int sig, code, tid;
-    uintptr_t addr;             /* si_addr of a fault, else 0 */
+    bool has_addr;              /* a fault the kernel raised: 'addr' is its si_addr */
+    uintptr_t addr;
     uint32_t depth;
     bool truncated;
     uintptr_t pc[LK_MAX_DEPTH];

@@ -305,7 +305,8 @@ static void on_crash(int sig, siginfo_t *si, void *uc)
         if (__atomic_exchange_n(&crash_claimed, 1, __ATOMIC_ACQ_REL) == 0) {
             crash.sig = sig;
             crash.code = si ? si->si_code : 0;
-            crash.addr = si && sig != SIGABRT ? (uintptr_t)si->si_addr : 0;
+            crash.has_addr = si && si->si_code > 0 && sig != SIGABRT;  /* a fault's */
+            crash.addr = crash.has_addr ? (uintptr_t)si->si_addr : 0;
             crash.tid = (int)syscall(SYS_gettid);
             crash_capture(uc);
             __atomic_store_n(&crash_ready, 1, __ATOMIC_RELEASE);
@@ -452,6 +453,7 @@ void lk_signals_start(void)
         lk_log("LIBLEAK_SIGNAL=%d (%s) cannot request snapshots; using SIGUSR1", sig,
                sig_name(sig));
         sig = SIGUSR1;
+        lk_config.signal = sig;     /* the dump's config says what is in use */
     }
     if (!take_over(sig)) {
         lk_log("cannot install the snapshot handler for signal %d: %s", sig, strerror(errno));
