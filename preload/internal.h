@@ -249,6 +249,8 @@ uint64_t lk_stack_handovers(void);
 /* Frames whose address lies in [lo, hi) are libleak's own and skipped when
  * they are innermost. */
 void lk_stack_set_self_range(uintptr_t lo, uintptr_t hi);
+/* Does 'pc' lie in libleak.so (the range above)? */
+bool lk_stack_is_self(uintptr_t pc);
 /* Seam: the unwinder (default unw_backtrace). */
 extern int (*LK_SEAM lk_stack_backtrace)(void **buf, int size);
 /* Take/release the stack lock (atfork). */
@@ -586,6 +588,9 @@ typedef struct lk_crash {
     uintptr_t pc[LK_MAX_DEPTH];
 } lk_crash_t;
 const lk_crash_t *lk_signals_crash(void);
+/* atfork: hold the view lock across fork (released in parent and child). */
+void lk_signals_fork_prepare(void);
+void lk_signals_fork_done(void);
 
 /* ### hooks (hooks.c, only in the .so) */
 /* Non-zero when this process is a vfork child (pid changed, no atfork ran). */

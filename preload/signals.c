@@ -268,35 +268,36 @@ static lk_crash_t crash;            /* filled once, by the first crashing thread
 static int crash_claimed;           /* atomic */
 static int crash_ready;             /* atomic: 'crash' is filled */
 
-/* The faulting thread's stack from the signal's context.  libunwind only
- * when the thread was not inside libleak (whose unwinds may hold
- * libunwind's lock with signals virtually blocked); else the faulting pc. */
+/* The faulting thread's stack from the signal's context, without libleak's
+ * own frames (a hook around the real call that crashed).  libunwind is safe
+ * here: its locks are taken with every signal really blocked (libleak's
+ * unwinds block them, and its own calls of sigprocmask are the real ones
+ * outside them), so no handler runs while this thread holds one. */
 static void crash_capture(const ucontext_t *uc)
 {
     uint32_t max = (uint32_t)lk_config.max_depth;
     if (max == 0 || max > LK_MAX_DEPTH)
         max = LK_MAX_DEPTH;
     crash.depth = 0;
-    if (!lk_tls_guard) {
-        LK_GUARD;
-        unw_cursor_t c;
-        if (unw_init_local2(&c, (unw_context_t *)uc, UNW_INIT_SIGNAL_FRAME) == 0) {
-            do {
-                unw_word_t ip;
-                if (unw_get_reg(&c, UNW_REG_IP, &ip) != 0 || ip == 0)
-                    break;
-                if (crash.depth == max) {
-                    crash.truncated = true;
-                    break;
-                }
-                crash.pc[crash.depth++] = ip;
-            } while (unw_step(&c) > 0);
-        }
+    LK_GUARD;
+    unw_cursor_t c;
+    if (unw_init_local2(&c, (unw_context_t *)uc, UNW_INIT_SIGNAL_FRAME) == 0) {
+        do {
+            unw_word_t ip;
+            if (unw_get_reg(&c, UNW_REG_IP, &ip) != 0 || ip == 0)
+                break;
+            if (lk_stack_is_self(ip))
+                continue;
+            if (crash.depth == max) {
+                crash.truncated = true;
+                break;
+            }
+            crash.pc[crash.depth++] = ip;
+        } while (unw_step(&c) > 0);
     }
-    if (crash.depth == 0 && uc) {
-        crash.pc[0] = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
-        crash.depth = crash.pc[0] != 0;
-    }
+    uintptr_t pc0 = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
+    if (crash.depth == 0 && pc0 != 0 && !lk_stack_is_self(pc0))
+        crash.pc[crash.depth++] = pc0;
 }
 
 static void on_crash(int sig, siginfo_t *si, void *uc)
@@ -404,6 +405,19 @@ static void on_program(int sig, siginfo_t *si, void *uc)
         v.sa_sigaction(sig, si, uc);
     else
         v.sa_handler(sig);
+}
+
+/* ### fork: view_lock is never inherited held (a child's sigaction would spin) */
+static sigset_t fork_mask;          /* the forking thread's mask, while it holds view_lock */
+
+void lk_signals_fork_prepare(void)
+{
+    view_enter(&fork_mask);
+}
+
+void lk_signals_fork_done(void)
+{
+    view_leave(&fork_mask);
 }
 
 /* ### start */

@@ -325,10 +325,12 @@ static void fork_prepare(void)
     lk_dump_lock();
     pthread_mutex_lock(&tl_lock);
     lk_tracker_lock_all();
+    lk_signals_fork_prepare();      /* last: it blocks every signal until fork returns */
 }
 
 static void fork_parent(void)
 {
+    lk_signals_fork_done();
     lk_tracker_unlock_all();
     pthread_mutex_unlock(&tl_lock);
     lk_dump_unlock();
@@ -337,6 +339,7 @@ static void fork_parent(void)
 static void fork_child(void)
 {
     LK_GUARD;
+    lk_signals_fork_done();
     lk_tracker_reset_after_fork();
     pthread_mutex_unlock(&tl_lock);
     lk_dump_reset_after_fork();

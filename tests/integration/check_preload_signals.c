@@ -80,6 +80,27 @@ START_TEST(test_crash_abort_dump)
 }
 END_TEST
 
+/* glibc's free() aborts on a bad pointer from inside the allocator, under
+ * libleak's free hook: the crash stack still reaches the program, without
+ * libleak's frames. */
+START_TEST(test_crash_abort_in_free)
+{
+    const char *const args[] = {"badfree", NULL};
+    pl_run_t bare, r;
+    run_both(&bare, &r, "crash_abort", args, NULL);
+    ck_assert_msg(WIFSIGNALED(bare.status) && WTERMSIG(bare.status) == SIGABRT,
+                  "crash_abort badfree did not die of SIGABRT natively");
+    assert_same_end(&bare, &r);
+    pl_check_all(&r);
+    pl_dump_t *d = pl_dump_of(&r, r.pid, "crash");
+    long long sid = crash_stack(d, SIGABRT, 1);
+    ck_assert_msg(pl_stack_has_fn(d, sid, "badfree_here") && pl_stack_has_fn(d, sid, "main"),
+                  "%s: the crash stack misses badfree_here or main", d->name);
+    pl_run_free(&bare);
+    pl_run_free(&r);
+}
+END_TEST
+
 /* The program's own handlers of fault signals run as before: no crash dump. */
 START_TEST(test_crash_program_handler)
 {
@@ -280,6 +301,7 @@ static Suite *preload_signals_suite(void)
     TCase *tc = pl_tcase("crash");
     tcase_add_test(tc, test_crash_segv_dump);
     tcase_add_test(tc, test_crash_abort_dump);
+    tcase_add_test(tc, test_crash_abort_in_free);
     tcase_add_test(tc, test_crash_program_handler);
     tcase_add_test(tc, test_crash_thread_while_allocating);
     tcase_add_test(tc, test_crash_in_malloc_bounded);

@@ -1,8 +1,10 @@
 /* crash_abort: leaks known blocks, then calls abort().
  * leak_abort() leaks 2 blocks of 777 bytes (live 2/1554 in the crash dump).
- * Usage: crash_abort [plain|handler]
+ * Usage: crash_abort [plain|handler|badfree]
  *   handler: the program's SIGABRT handler prints "handler 6" and returns,
  *            so abort() still ends the process with SIGABRT.
+ *   badfree: badfree_here() frees a pointer into the middle of a block, and
+ *            glibc's free() aborts (from inside the allocator, under libleak's hook).
  * Prints "leaked" first; never returns from abort(). */
 #include <signal.h>
 #include <stdio.h>
@@ -19,6 +21,13 @@ __attribute__((noinline)) static void abort_here(void)
     abort();
 }
 
+__attribute__((noinline)) static void badfree_here(char *p)
+{
+    char *q = p + 16;
+    __asm__ volatile("" : "+r"(q));     /* hide the offset from the compiler's warning */
+    free(q);
+}
+
 static void on_abrt(int sig)
 {
     (void)sig;
@@ -33,6 +42,8 @@ int main(int argc, char **argv)
     fflush(stdout);
     if (argc > 1 && !strcmp(argv[1], "handler"))
         signal(SIGABRT, on_abrt);
+    if (argc > 1 && !strcmp(argv[1], "badfree"))
+        badfree_here(keep[0]);
     abort_here();
     return 1;
 }
