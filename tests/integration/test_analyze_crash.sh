@@ -6,7 +6,9 @@
 . tests/integration/lib.sh
 lk_init an_crash
 LA=$BUILD/leak-analyze
-[ -x "$LA" ] || lk_fail "build $LA first"
+for f in "$LA" "$BUILD/victims/crash_segv" "$BUILD/victims/crash_abort"; do
+    [ -x "$f" ] || lk_fail "build $f first"
+done
 
 # check VICTIM SIGNAME FN LEAKFN BYTES: run it, analyze, look for the report
 check() {
