@@ -174,6 +174,10 @@ sighandler_t lk_signals_signal(int sig, sighandler_t h, bool sysv)
         }
         return fn(sig, h);
     }
+    if (h == SIG_ERR) {
+        errno = EINVAL;
+        return SIG_ERR;
+    }
     struct sigaction sa, old;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = h;
