@@ -92,10 +92,9 @@ static void view_leave(const sigset_t *old)
 static void on_default(int sig, siginfo_t *si, void *uc);
 static void on_program(int sig, siginfo_t *si, void *uc);
 
-/* What the kernel gets for the program's disposition 'v' of 'sig'. */
-static void kernel_action(int sig, const struct sigaction *v, struct sigaction *k)
+/* What the kernel gets for the program's disposition 'v'. */
+static void kernel_action(const struct sigaction *v, struct sigaction *k)
 {
-    (void)sig;
     if (v->sa_handler == SIG_IGN) {
         *k = *v;
         return;
@@ -119,7 +118,7 @@ static void kernel_action(int sig, const struct sigaction *v, struct sigaction *
 static int view_set(int sig, const struct sigaction *v)
 {
     struct sigaction k, got;
-    kernel_action(sig, v, &k);
+    kernel_action(v, &k);
     if (sa_real(sig, &k, NULL) != 0)
         return -1;
     view[sig] = *v;

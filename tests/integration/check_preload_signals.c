@@ -4,6 +4,8 @@
  * malloc; the program sees its own dispositions (handler, flags, mask,
  * SA_RESETHAND, inherited SIG_IGN); fault signals are refused as the
  * snapshot signal; a terminating snapshot signal snapshots, then kills. */
+#include <sys/resource.h>
+
 #include "check_preload.h"
 
 /* Fail unless 'r' ended as 'bare' did: same exit code or same signal,
@@ -75,6 +77,30 @@ START_TEST(test_crash_abort_dump)
     ck_assert_msg(json_is_null(pl_obj(pl_obj(d->root, LK_KEY_CRASH), LK_KEY_CRASH_ADDRESS)),
                   "%s: abort has no fault address", d->name);
     pl_assert_site(d, "leak_abort", "malloc", 2, 1554, 2, 1554);
+    pl_run_free(&bare);
+    pl_run_free(&r);
+}
+END_TEST
+
+/* With core dumps on, the crash still dumps core, as natively (where the
+ * kernel writes cores into the working directory: the dump directory here). */
+START_TEST(test_crash_core_flag)
+{
+    struct rlimit rl = {RLIM_INFINITY, RLIM_INFINITY};
+    getrlimit(RLIMIT_CORE, &rl);
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_CORE, &rl);
+    const char *const env[] = {"-LIBLEAK_DIR", NULL};
+    pl_run_t bare, r;
+    pl_run(&bare, "crash_segv", NULL, env, 0);
+    pl_run(&r, "crash_segv", NULL, env, 1);
+    ck_assert_msg(WIFSIGNALED(bare.status) && WTERMSIG(bare.status) == SIGSEGV,
+                  "crash_segv did not die of SIGSEGV natively");
+    assert_same_end(&bare, &r);
+    if (!WCOREDUMP(bare.status))
+        fprintf(stderr, "test_crash_core_flag: no core natively here (RLIMIT_CORE, "
+                "core_pattern): only the status was compared\n");
+    pl_dump_of(&r, r.pid, "crash");
     pl_run_free(&bare);
     pl_run_free(&r);
 }
@@ -302,6 +328,7 @@ static Suite *preload_signals_suite(void)
     tcase_add_test(tc, test_crash_segv_dump);
     tcase_add_test(tc, test_crash_abort_dump);
     tcase_add_test(tc, test_crash_abort_in_free);
+    tcase_add_test(tc, test_crash_core_flag);
     tcase_add_test(tc, test_crash_program_handler);
     tcase_add_test(tc, test_crash_thread_while_allocating);
     tcase_add_test(tc, test_crash_in_malloc_bounded);
