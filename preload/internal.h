@@ -1,6 +1,6 @@
 /* internal.h - the map of libleak.so: every cross-file declaration of the preload.
  * Read in this order: config, log, stack (capture + interning), table (live blocks),
- * tracker (sites, totals, mismatches, failures), dump, trigger, hooks.
+ * tracker (sites, totals, mismatches, failures), dump, trigger, signals, hooks.
  * Nothing declared here is exported from libleak.so (-fvisibility=hidden); only
  * hooks.c and the libleak_* API are, through preload/libleak.map. */
 #ifndef LK_INTERNAL_H
