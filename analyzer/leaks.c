@@ -190,6 +190,15 @@ int lk_leaks_collect(lk_report_t *r, const lk_input_t *in, lk_symbolizer_t *sym,
         ps->final_seq = d->seq;
         ps->final_trigger = lk_trigger_name(d->trigger);
         ps->complete = d->totals.complete;
+        ps->crash_signal = d->crash_signal;
+        ps->crash_code = d->crash_code;
+        ps->crash_tid = d->crash_tid;
+        ps->crash_addr = d->crash_addr;
+        ps->crash_has_addr = d->crash_has_addr;
+        if (d->crash_signal != 0 && d->crash_has_stack
+            && (rc = lk_symbolize_stack(sym, d, &d->stacks[d->crash_stack_idx],
+                                        &ps->crash_frames, &ps->ncrash_frames)) < 0)
+            return rc;
         r->estimated |= d->sample_bytes != 0;
         if (!d->totals.complete)
             lk_report_warn(r, "%s: process %d dropped %" PRIu64 " event(s); its figures are "
@@ -203,7 +212,7 @@ int lk_leaks_collect(lk_report_t *r, const lk_input_t *in, lk_symbolizer_t *sym,
                            "LIBLEAK_FAST_UNWIND=0 or a full rule table): the run was slower "
                            "than the fast walk", d->file, d->pid, d->totals.unwinds_fallback,
                            d->totals.alloc_count);
-        if (d->trigger != LK_TRIGGER_EXIT)
+        if (d->trigger != LK_TRIGGER_EXIT && d->trigger != LK_TRIGGER_CRASH)
             lk_report_warn(r, "%s: the last dump of process %d was written on '%s', not at "
                            "exit; live memory is not necessarily leaked", d->file, d->pid,
                            lk_trigger_name(d->trigger));
@@ -344,6 +353,8 @@ void lk_report_free(lk_report_t *r)
         free(r->mismatches[i].free_frames);
     }
     free(r->mismatches);
+    for (i = 0; i < r->nprocs; i++)
+        free(r->procs[i].crash_frames);
     free(r->procs);
     lk_reach_report_free(r);
     lk_supp_list_free(&r->supps);

@@ -243,6 +243,49 @@ static int load_stacks(ctx_t *c, json_t *root, lk_dump_t *d, id_idx_t **ids_out)
     return 0;
 }
 
+/* The optional "crash": the signal the process died of, and its stack. */
+static int load_crash(ctx_t *c, json_t *root, lk_dump_t *d, const id_idx_t *ids)
+{
+    json_t *o, *v;
+    uint64_t u;
+    int rc;
+    if ((rc = lk_jget(c, root, "", LK_KEY_CRASH, JSON_OBJECT, false, true, &o)) < 0 || o == NULL)
+        return rc;
+    if ((rc = lk_jget_u64(c, o, LK_KEY_CRASH, LK_KEY_CRASH_SIGNAL, true, 64, 0, &u)) < 0)
+        return rc;
+    if (u == 0)
+        return lk_jfail(c, LK_KEY_CRASH "." LK_KEY_CRASH_SIGNAL, "invalid signal 0");
+    d->crash_signal = (int)u;
+    if ((rc = lk_jget(c, o, LK_KEY_CRASH, LK_KEY_CRASH_CODE, JSON_INTEGER, false, false, &v)) < 0)
+        return rc;
+    if (v != NULL) {
+        json_int_t code = json_integer_value(v);
+        if (code < INT32_MIN || code > INT32_MAX)
+            return lk_jfail(c, LK_KEY_CRASH "." LK_KEY_CRASH_CODE, "absurd value %lld",
+                            (long long)code);
+        d->crash_code = (int)code;
+    }
+    if ((rc = lk_jget_u64(c, o, LK_KEY_CRASH, LK_KEY_CRASH_TID, false, LK_MAX_PID, 0,
+                          &d->crash_tid)) < 0
+        || (rc = lk_jget(c, o, LK_KEY_CRASH, LK_KEY_CRASH_ADDRESS, JSON_STRING, false, true,
+                         &v)) < 0)
+        return rc;
+    if (v != NULL) {
+        if ((rc = lk_jparse_addr(c, LK_KEY_CRASH "." LK_KEY_CRASH_ADDRESS, v, &d->crash_addr)) < 0)
+            return rc;
+        d->crash_has_addr = true;
+    }
+    if ((rc = lk_jget(c, o, LK_KEY_CRASH, LK_KEY_CRASH_STACK, JSON_INTEGER, false, true, &v)) < 0)
+        return rc;
+    if (v != NULL) {
+        if ((rc = find_stack(c, ids, d->nstacks, o, LK_KEY_CRASH, LK_KEY_CRASH_STACK,
+                             &d->crash_stack_idx)) < 0)
+            return rc;
+        d->crash_has_stack = true;
+    }
+    return 0;
+}
+
 static int load_sites(ctx_t *c, json_t *root, lk_dump_t *d, const id_idx_t *ids)
 {
     json_t *arr, *s;
@@ -541,7 +584,8 @@ int lk_load_buffer(const char *name, const char *buf, size_t len, lk_dump_t **ou
     if ((rc = load_header(&c, root, d)) < 0 || (rc = load_modules(&c, root, d)) < 0
         || (rc = load_stacks(&c, root, d, &ids)) < 0 || (rc = load_sites(&c, root, d, ids)) < 0
         || (rc = load_mismatches(&c, root, d, ids)) < 0
-        || (rc = load_failures(&c, root, d, ids)) < 0 || (rc = load_timeline(&c, root, d)) < 0)
+        || (rc = load_failures(&c, root, d, ids)) < 0 || (rc = load_timeline(&c, root, d)) < 0
+        || (rc = load_crash(&c, root, d, ids)) < 0)
         goto out_dump;
     json_t *reach = json_object_get(root, LK_KEY_REACH);
     if (reach != NULL && !json_is_null(reach))

@@ -129,6 +129,12 @@ typedef struct lk_dump {
     lk_mismatch_t *mismatches; size_t nmismatches;
     lk_failure_t *failures; size_t nfailures;
     lk_timeline_t timeline;
+    /* The dump's "crash" (the process died of signal 'crash_signal', 0 =
+     * none): si_code, the faulting thread, its fault address and stack. */
+    int crash_signal, crash_code;
+    uint64_t crash_tid, crash_addr;
+    bool crash_has_addr, crash_has_stack;
+    size_t crash_stack_idx;
     /* The dump's "reachability" object (a jansson json_t *, one reference
      * owned here), NULL when absent; 'reach' is its parsed, validated form
      * (reach.c), NULL when absent. */
@@ -172,6 +178,8 @@ void lk_input_free(lk_input_t *in);
 const char *lk_family_name(lk_family_t f);
 const char *lk_trigger_name(lk_trigger_t t);
 const char *lk_failure_name(lk_failure_kind_t k);
+/* "SIGSEGV" for 11, ...; "signal" when unknown. */
+const char *lk_signal_name(int sig);
 
 /* ### symbolization (symbolize.c) */
 
@@ -383,6 +391,12 @@ typedef struct lk_proc_summary {
      * dump carried a reachability scan. */
     bool has_reach, reach_complete;
     uint64_t kind_bytes[LK_KIND_COUNT], kind_blocks[LK_KIND_COUNT];
+    /* The final dump's crash (crash_signal 0 = none) and the faulting
+     * thread's symbolized stack (owned; innermost first, untrimmed). */
+    int crash_signal, crash_code;
+    uint64_t crash_tid, crash_addr;
+    bool crash_has_addr;
+    lk_frame_t *crash_frames; size_t ncrash_frames;
 } lk_proc_summary_t;
 
 /* Options that shape the analysis (main.c fills them). */

@@ -168,6 +168,21 @@ static json_t *procs_json(const lk_report_t *r)
                               "leak_sites", (json_int_t)p->leak_sites,
                               "suppressed_bytes", (json_int_t)p->suppressed_bytes,
                               "suppressed_blocks", (json_int_t)p->suppressed_blocks);
+        if (o != NULL && p->crash_signal != 0) {
+            json_t *c = json_pack("{s:i, s:s, s:i, s:I, s:o}", "signal", p->crash_signal,
+                                  "signal_name", lk_signal_name(p->crash_signal),
+                                  "code", p->crash_code, "tid", (json_int_t)p->crash_tid,
+                                  "frames", lk_json_frames(p->crash_frames, p->ncrash_frames));
+            if (c != NULL && p->crash_has_addr) {
+                char addr[32];
+                snprintf(addr, sizeof(addr), "0x%" PRIx64, p->crash_addr);
+                json_object_set_new(c, "address", json_string(addr));
+            }
+            if (c == NULL || json_object_set_new(o, "crash", c) < 0) {
+                json_decref(o);
+                o = NULL;
+            }
+        }
         if (o == NULL || json_array_append_new(a, o) < 0) {
             json_decref(a);
             return NULL;

@@ -98,6 +98,20 @@ static void print_supps(FILE *out, const lk_report_t *r)
     fprintf(out, "-----------------------------------------------------\n\n");
 }
 
+/* A process that died of a signal: which, where, and the faulting stack. */
+static void print_crash(FILE *out, const lk_proc_summary_t *ps)
+{
+    if (ps->crash_signal == 0)
+        return;
+    fprintf(out, "CRASH: process %d died of %s (signal %d, code %d)", ps->pid,
+            lk_signal_name(ps->crash_signal), ps->crash_signal, ps->crash_code);
+    if (ps->crash_has_addr)
+        fprintf(out, " at address 0x%" PRIx64, ps->crash_addr);
+    fprintf(out, "; its leaks are the memory live at the crash.\n");
+    fprintf(out, "  thread %" PRIu64 " crashed at:\n", ps->crash_tid);
+    print_frames(out, ps->crash_frames, ps->ncrash_frames);
+}
+
 int lk_report_text(FILE *out, const lk_report_t *r, const lk_options_t *opt)
 {
     bool multi = r->nprocs > 1;
@@ -109,6 +123,7 @@ int lk_report_text(FILE *out, const lk_report_t *r, const lk_options_t *opt)
             fprintf(out, "== process %d (%s), %zu dump(s), final dump %" PRIu64 " (%s) ==\n\n",
                     ps->pid, ps->exe != NULL ? ps->exe : "?", ps->ndumps, ps->final_seq,
                     ps->final_trigger);
+        print_crash(out, ps);
         for (size_t i = 0; i < r->nleaks; i++) {
             const lk_leak_t *l = &r->leaks[i];
             /* --top ranks only the kinds --show lets through */

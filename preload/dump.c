@@ -423,6 +423,32 @@ static json_t *build_config(void)
     return o;
 }
 
+/* The fatal signal and the faulting thread's stack, interned like every
+ * other stack (before the stack count is taken). */
+static json_t *build_crash(void)
+{
+    const lk_crash_t *c = lk_signals_crash();
+    if (!c)
+        return NULL;
+    static lk_frames_t f;       /* 2 KiB: off the dumper's stack; dump lock held */
+    memset(&f, 0, sizeof f);
+    f.depth = c->depth;
+    f.truncated = c->truncated;
+    memcpy(f.pc, c->pc, c->depth * sizeof *f.pc);
+    lk_frames_hash(&f);
+    uint32_t id = c->depth ? lk_stack_intern(&f) : LK_STACK_NONE;
+    json_t *o = json_object();
+    json_object_set_new(o, LK_KEY_CRASH_SIGNAL, json_integer(c->sig));
+    json_object_set_new(o, LK_KEY_CRASH_CODE, json_integer(c->code));
+    char addr[32];
+    snprintf(addr, sizeof addr, "0x%" PRIxPTR, c->addr);
+    json_object_set_new(o, LK_KEY_CRASH_ADDRESS, c->has_addr ? json_string(addr) : json_null());
+    json_object_set_new(o, LK_KEY_CRASH_TID, json_integer(c->tid));
+    json_object_set_new(o, LK_KEY_CRASH_STACK,
+                        id == LK_STACK_NONE ? json_null() : json_integer(id));
+    return o;
+}
+
 static json_t *build_limits(void)
 {
     json_t *o = json_object();
@@ -898,7 +924,8 @@ static int dump_parts_build(dump_parts_t *p, int trigger, const char *label, uns
 {
     lk_limits_load();           /* the program may have called setrlimit() */
     lk_timeline_sample();       /* the curve ends at this dump */
-    lk_trigger_signal_check();  /* warn (once) if the program took our signal */
+    lk_signals_check();         /* warn (once) if the program took our signal */
+    json_t *crash = trigger == LK_TRIGGER_CRASH ? build_crash() : NULL;
     /* Sites first, then groups, then the stack count: every stack they name
      * was interned before them, so it is in [0, stack count). */
     uint32_t nsites = lk_site_count();
@@ -932,7 +959,7 @@ static int dump_parts_build(dump_parts_t *p, int trigger, const char *label, uns
     json_t *d = json_object();
     json_object_set_new(d, LK_KEY_SEQ, json_integer(seq));
     json_object_set_new(d, LK_KEY_TRIGGER,
-                        json_string(trigger >= 0 && trigger <= LK_TRIGGER_WATERMARK
+                        json_string(trigger >= 0 && trigger <= LK_TRIGGER_CRASH
                                         ? trigger_names[trigger] : "api"));
     if (label) {
         char l[64];
@@ -964,6 +991,8 @@ static int dump_parts_build(dump_parts_t *p, int trigger, const char *label, uns
     json_object_set_new(root, LK_KEY_MISMATCHES, mismatches);
     json_object_set_new(root, LK_KEY_FAILURES, failures);
     json_object_set_new(root, LK_KEY_TIMELINE, build_timeline());
+    if (crash)
+        json_object_set_new(root, LK_KEY_CRASH, crash);
 
     bool scan = trigger == LK_TRIGGER_EXIT ? lk_config.scan >= 1 : lk_config.scan >= 2;
     json_t *reach = NULL;
@@ -1318,7 +1347,7 @@ static bool seq_taken(unsigned seq)
 
 int lk_dump_write(int trigger, const char *label)
 {
-    if (trigger < 0 || trigger > LK_TRIGGER_WATERMARK)
+    if (trigger < 0 || trigger > LK_TRIGGER_CRASH)
         return -EINVAL;
     LK_GUARD;
     int saved = errno;
@@ -1348,8 +1377,8 @@ int lk_dump_write(int trigger, const char *label)
     const char *what = "";
     rc = write_file(&parts, seq, trigger, &what);
     dump_parts_free(&parts);
-    if (trigger == LK_TRIGGER_EXIT)
-        exit_done = true;
+    if (trigger == LK_TRIGGER_EXIT || trigger == LK_TRIGGER_CRASH)
+        exit_done = true;       /* the process dies after a crash dump */
     else
         lk_dump_reserve();      /* for the next dump, if there is room again */
     if (rc == -ENOMEM || rc == -EEXIST) {

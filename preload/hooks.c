@@ -406,6 +406,48 @@ EXPORT int sigprocmask(int how, const sigset_t *set, sigset_t *old)
     return -1;
 }
 
+/* ### sigaction and signal: the program sees its own dispositions of the
+ * signals libleak handles (signals.c); all others go straight through.
+ * glibc's signal() calls its internal sigaction, never this one, hence both.
+ * sigset() is not interposed: it replaces libleak's handler (which then warns). */
+EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+    return lk_signals_sigaction(sig, act, old);
+}
+
+int __sigaction(int sig, const struct sigaction *act, struct sigaction *old);
+sighandler_t bsd_signal(int sig, sighandler_t h);
+
+EXPORT int __sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+    return lk_signals_sigaction(sig, act, old);
+}
+
+EXPORT sighandler_t signal(int sig, sighandler_t h)
+{
+    return lk_signals_signal(sig, h, false);
+}
+
+EXPORT sighandler_t bsd_signal(int sig, sighandler_t h)
+{
+    return lk_signals_signal(sig, h, false);
+}
+
+EXPORT sighandler_t ssignal(int sig, sighandler_t h)
+{
+    return lk_signals_signal(sig, h, false);
+}
+
+EXPORT sighandler_t sysv_signal(int sig, sighandler_t h)
+{
+    return lk_signals_signal(sig, h, true);
+}
+
+EXPORT sighandler_t __sysv_signal(int sig, sighandler_t h)
+{
+    return lk_signals_signal(sig, h, true);
+}
+
 /* malloc() in exact mode, (checked here) the guard clear: malloc_hook's work without
  * what those facts make moot, and after_alloc's in the same frame (one
  * libleak frame for user_start to skip, one prologue).  The stack is captured

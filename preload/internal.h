@@ -1,6 +1,6 @@
 /* internal.h - the map of libleak.so: every cross-file declaration of the preload.
  * Read in this order: config, log, stack (capture + interning), table (live blocks),
- * tracker (sites, totals, mismatches, failures), dump, trigger, hooks.
+ * tracker (sites, totals, mismatches, failures), dump, trigger, signals, hooks.
  * Nothing declared here is exported from libleak.so (-fvisibility=hidden); only
  * hooks.c and the libleak_* API are, through preload/libleak.map. */
 #ifndef LK_INTERNAL_H
@@ -302,6 +302,8 @@ uint64_t lk_stack_jit_ranges(void);
 /* Frames whose address lies in [lo, hi) are libleak's own and skipped when
  * they are innermost. */
 void lk_stack_set_self_range(uintptr_t lo, uintptr_t hi);
+/* Does 'pc' lie in libleak.so (the range above)? */
+bool lk_stack_is_self(uintptr_t pc);
 /* Seam: the unwinder (default unw_backtrace). */
 extern int (*LK_SEAM lk_stack_backtrace)(void **buf, int size);
 /* Take/release the stack lock (atfork). */
@@ -607,8 +609,14 @@ void lk_dump_unlock(void);
 void lk_trigger_start_tracking(void);
 /* Watermark step in bytes (0 = off), after resolving N% against the limits. */
 uint64_t lk_trigger_watermark_step(void);
-/* Warn once if the program replaced our snapshot signal handler. */
-void lk_trigger_signal_check(void);
+/* Wake the dumper thread for 'why' (LK_WAKE_*).  Async-signal-safe, keeps errno. */
+#define LK_WAKE_SIGNAL 'S'      /* a snapshot */
+#define LK_WAKE_WATERMARK 'W'   /* a watermark dump */
+#define LK_WAKE_CRASH 'C'       /* the crash dump (lk_signals_crash), then lk_signals_done */
+#define LK_WAKE_SYNC 'T'        /* a snapshot that a dying handler waits for */
+void lk_trigger_wake(char why);
+/* Is the dumper thread running in this process?  Async-signal-safe. */
+bool lk_trigger_dumper_alive(void);
 /* Start the dumper thread (from our constructor, once libc is fully up). */
 void lk_trigger_start_thread(void);
 /* Timeline samples for the dump, copied under the timeline lock. */
@@ -621,6 +629,37 @@ void lk_timeline_sample(void);
 void lk_timeline_reset_for_tests(void);
 uint64_t lk_rss_bytes(void);
 void lk_trigger_after_fork_child(void);
+
+/* ### signals (signals.c): the program's dispositions, the snapshot signal, crashes */
+/* Take over the fault signals and the snapshot signal (LIBLEAK_SIGNAL), keeping
+ * their current dispositions as the program's.  Guard held. */
+void lk_signals_start(void);
+/* sigaction, signal and sysv_signal as the program sees them natively
+ * (hooks.c's interposed symbols). */
+int lk_signals_sigaction(int sig, const struct sigaction *act, struct sigaction *old);
+sighandler_t lk_signals_signal(int sig, sighandler_t h, bool sysv);
+/* The snapshot signal in use (0 = none). */
+int lk_signals_snapshot_signal(void);
+/* Warn once if the snapshot signal's disposition changed behind sigaction. */
+void lk_signals_check(void);
+/* Requests made by dying handlers so far; the dumper reads it before it serves
+ * them and reports it to lk_signals_done afterwards. */
+unsigned lk_signals_requested(void);
+void lk_signals_done(unsigned gen);
+/* The crash being dumped (the faulting thread's stack, from the signal's
+ * context, innermost first: pc[0] is the faulting instruction), or NULL. */
+typedef struct lk_crash {
+    int sig, code, tid;
+    bool has_addr;              /* a fault the kernel raised: 'addr' is its si_addr */
+    uintptr_t addr;
+    uint32_t depth;
+    bool truncated;
+    uintptr_t pc[LK_MAX_DEPTH];
+} lk_crash_t;
+const lk_crash_t *lk_signals_crash(void);
+/* atfork: hold the view lock across fork (released in parent and child). */
+void lk_signals_fork_prepare(void);
+void lk_signals_fork_done(void);
 
 /* ### hooks (hooks.c, only in the .so) */
 /* Non-zero when this process is a vfork child (pid changed, no atfork ran). */

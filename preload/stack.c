@@ -132,6 +132,11 @@ static int backtrace_default(void **buf, int size)
 }
 int (*LK_SEAM lk_stack_backtrace)(void **buf, int size) = backtrace_default;
 
+bool lk_stack_is_self(uintptr_t pc)
+{
+    return pc >= self_lo && pc < self_hi;
+}
+
 void lk_stack_set_self_range(uintptr_t lo, uintptr_t hi)
 {
     self_lo = lo;

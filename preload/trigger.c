@@ -1,6 +1,7 @@
 /* trigger.c - when dumps happen: fork handling, the snapshot signal, the
- * interval, the watermark, and the timeline sampled by the dumper thread.
- * The signal handler and the allocation hot path only write one byte to a
+ * interval, the watermark, and the timeline sampled by the dumper thread
+ * (signals.c owns the signals).
+ * The signal handlers and the allocation hot path only write one byte to a
  * pipe; the dumper thread (every signal blocked, guard always held) does the
  * dumping and the sampling.  Nothing here may block the traced program. */
 #include <errno.h>
@@ -117,7 +118,6 @@ size_t lk_timeline_copy(lk_sample_t *out, size_t max)
 static int wake_fd[2] = { -1, -1 };
 static ino_t wake_ino;              /* the pipe's inode: both ends share it */
 static dev_t wake_dev;
-enum { WAKE_SIGNAL = 'S', WAKE_WATERMARK = 'W' };
 
 /* Is 'fd' still our pipe?  A program that closes every descriptor (a daemon)
  * may have reused the number for its own file: never write or read it then.
@@ -131,7 +131,7 @@ static bool is_our_pipe(int fd)
 
 /* errno kept, fstat's included (a handler's caller, and malloc_exact, do not
  * save it). */
-static void wake(char why)
+void lk_trigger_wake(char why)
 {
     int e = errno;
     int fd = __atomic_load_n(&wake_fd[1], __ATOMIC_RELAXED);
@@ -158,7 +158,7 @@ void lk_trigger_watermark_hit(uint64_t live)
     uint64_t next = (live / wm_step + 1) * wm_step;
     if (__atomic_compare_exchange_n(&lk_watermark_next, &cur, next, false, __ATOMIC_RELAXED,
                                     __ATOMIC_RELAXED))
-        wake(WAKE_WATERMARK);
+        lk_trigger_wake(LK_WAKE_WATERMARK);
 }
 
 static void watermark_setup(void)
@@ -169,62 +169,14 @@ static void watermark_setup(void)
     __atomic_store_n(&lk_watermark_next, wm_step ? wm_step : UINT64_MAX, __ATOMIC_RELAXED);
 }
 
-/* ### the snapshot signal, chained to the program's previous handler */
-static struct sigaction prev_action;
-static int sig_installed;           /* signal number we own, 0 = none */
-static bool sig_warned;
-
-static void on_signal(int sig, siginfo_t *si, void *uc)
-{
-    int e = errno;
-    wake(WAKE_SIGNAL);
-    if (prev_action.sa_flags & SA_SIGINFO) {
-        if (prev_action.sa_sigaction)
-            prev_action.sa_sigaction(sig, si, uc);
-    } else if (prev_action.sa_handler != SIG_DFL && prev_action.sa_handler != SIG_IGN &&
-               prev_action.sa_handler != NULL) {
-        prev_action.sa_handler(sig);
-    }
-    errno = e;
-}
-
-static void signal_setup(void)
-{
-    int sig = (int)lk_config.signal;
-    if (sig <= 0 || sig >= NSIG || sig == SIGKILL || sig == SIGSTOP)
-        return;
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_sigaction = on_signal;
-    sa.sa_flags = SA_SIGINFO | SA_RESTART;
-    sigfillset(&sa.sa_mask);
-    if (sigaction(sig, &sa, &prev_action) == 0)
-        sig_installed = sig;
-    else
-        lk_log("cannot install the snapshot handler for signal %d: %s", sig, strerror(errno));
-}
-
-/* Warn once if the program replaced our handler: snapshots on that signal stop. */
-static void signal_check(void)
-{
-    struct sigaction cur;
-    if (!sig_installed || sig_warned || sigaction(sig_installed, NULL, &cur) != 0)
-        return;
-    if (!(cur.sa_flags & SA_SIGINFO) || cur.sa_sigaction != on_signal) {
-        sig_warned = true;
-        lk_log("the program replaced libleak's handler for signal %d; snapshots on it stop",
-               sig_installed);
-    }
-}
-
-void lk_trigger_signal_check(void)
-{
-    signal_check();
-}
-
 /* ### the dumper thread */
 static pthread_t dumper;
-static bool dumper_running;
+static bool dumper_running;         /* atomic: handlers read it */
+
+bool lk_trigger_dumper_alive(void)
+{
+    return __atomic_load_n(&dumper_running, __ATOMIC_ACQUIRE);
+}
 
 static int pipe_open(void)
 {
@@ -286,13 +238,14 @@ static void *dumper_main(void *arg)
         uint64_t now = lk_now_ns();
         if (now >= next_sample) {
             tl_add(false);
-            signal_check();
+            lk_signals_check();
             next_sample = now + SAMPLE_NS;
             /* main() may end with pthread_exit(): once every program thread
              * is gone, leave too, so that the process exits (the last
              * thread's exit runs exit(0), our destructor and its dump)
              * instead of living on as this thread with all signals blocked */
             if (only_dumper_left()) {
+                __atomic_store_n(&dumper_running, false, __ATOMIC_RELEASE);
                 lk_tls_guard = 0;   /* what runs now (exit handlers) is the program's */
                 lk_tls_heap = 0;
                 return NULL;
@@ -322,13 +275,22 @@ static void *dumper_main(void *arg)
             continue;
         char buf[64];
         ssize_t n = read(wake_fd[0], buf, sizeof buf);
-        bool sig = false, wm = false;
+        bool sig = false, wm = false, crash = false, sync = false;
         for (ssize_t i = 0; i < n; i++) {
-            sig |= buf[i] == WAKE_SIGNAL;
-            wm |= buf[i] == WAKE_WATERMARK;
+            sig |= buf[i] == LK_WAKE_SIGNAL;
+            wm |= buf[i] == LK_WAKE_WATERMARK;
+            crash |= buf[i] == LK_WAKE_CRASH;
+            sync |= buf[i] == LK_WAKE_SYNC;
+        }
+        if (crash || sync) {
+            /* a dying handler waits (bounded) for these: first, and then told */
+            unsigned gen = lk_signals_requested();
+            lk_dump_write(crash ? LK_TRIGGER_CRASH : LK_TRIGGER_SIGNAL, NULL);
+            lk_signals_done(gen);
+            continue;
         }
         if (sig) {
-            signal_check();
+            lk_signals_check();
             lk_dump_write(LK_TRIGGER_SIGNAL, NULL);
         }
         if (wm)
@@ -359,7 +321,7 @@ static void dumper_start(void)
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     pthread_attr_setstacksize(&attr, DUMPER_STACK_BYTES);
     if (pthread_create(&dumper, &attr, dumper_main, NULL) == 0)
-        dumper_running = true;
+        __atomic_store_n(&dumper_running, true, __ATOMIC_RELEASE);
     else
         lk_log("cannot start the dumper thread; snapshots and the timeline are off");
     pthread_attr_destroy(&attr);
@@ -373,10 +335,12 @@ static void fork_prepare(void)
     lk_dump_lock();
     pthread_mutex_lock(&tl_lock);
     lk_tracker_lock_all();
+    lk_signals_fork_prepare();      /* last: it blocks every signal until fork returns */
 }
 
 static void fork_parent(void)
 {
+    lk_signals_fork_done();
     lk_tracker_unlock_all();
     pthread_mutex_unlock(&tl_lock);
     lk_dump_unlock();
@@ -385,6 +349,7 @@ static void fork_parent(void)
 static void fork_child(void)
 {
     LK_GUARD;
+    lk_signals_fork_done();
     lk_tracker_reset_after_fork();
     pthread_mutex_unlock(&tl_lock);
     lk_dump_reset_after_fork();
@@ -402,7 +367,7 @@ void lk_trigger_after_fork_child(void)
         close(r);
     if (is_our_pipe(w))
         close(w);
-    dumper_running = false;
+    __atomic_store_n(&dumper_running, false, __ATOMIC_RELEASE);
     dumper_start();
 }
 
@@ -421,7 +386,7 @@ void lk_trigger_start_tracking(void)
     tl_add(true);
     if (pipe_open() != 0)
         lk_log("cannot create the wake-up pipe: %s; snapshots are off", strerror(errno));
-    signal_setup();
+    lk_signals_start();
 }
 
 void lk_trigger_start_thread(void)

@@ -32,6 +32,14 @@
 #define LK_KEY_FAILURES      "failures"
 #define LK_KEY_TIMELINE      "timeline"
 #define LK_KEY_REACH         "reachability"
+#define LK_KEY_CRASH         "crash"    /* only in a dump with trigger "crash" */
+
+/* ### crash: the fatal signal (number) and the faulting thread */
+#define LK_KEY_CRASH_SIGNAL  "signal"
+#define LK_KEY_CRASH_CODE    "code"     /* si_code */
+#define LK_KEY_CRASH_ADDRESS "address"  /* si_addr of a fault, hex string, or null */
+#define LK_KEY_CRASH_TID     "tid"
+#define LK_KEY_CRASH_STACK   "stack"    /* id in stacks[]: frame 0 is the faulting pc */
 
 /* ### process */
 #define LK_KEY_PID           "pid"
@@ -155,9 +163,10 @@ typedef enum lk_trigger {
     LK_TRIGGER_SIGNAL,
     LK_TRIGGER_INTERVAL,
     LK_TRIGGER_API,
-    LK_TRIGGER_WATERMARK
+    LK_TRIGGER_WATERMARK,
+    LK_TRIGGER_CRASH        /* a fatal signal: the last dump, with "crash" */
 } lk_trigger_t;
-#define LK_TRIGGER_NAMES { "exit", "signal", "interval", "api", "watermark" }
+#define LK_TRIGGER_NAMES { "exit", "signal", "interval", "api", "watermark", "crash" }
 
 /* Why an allocation request failed or was flagged. */
 typedef enum lk_failure_kind {

@@ -2,8 +2,8 @@
  * Usage: pl_sigowner early|late
  *   early: the handler is installed from .preinit_array, before libleak's
  *          constructor: libleak must chain to it (and still snapshot).
- *   late:  the handler is installed in main, replacing libleak's: libleak
- *          must warn once on stderr and the program's handler works.
+ *   late:  the handler is installed in main: the program's handler works,
+ *          libleak's snapshots go on beside it, and nothing is printed.
  * Then raises SIGUSR1 three times; the handler counts.  Prints
  * "handled 3" and exits 0 (1 if the count is wrong).  In "early" mode under
  * the preload ($LIBLEAK_DIR set) it waits after the k-th raise (up to 60 s)

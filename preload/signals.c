@@ -1,0 +1,504 @@
+/* signals.c - the program's signal dispositions as it sees them natively,
+ * and libleak's two uses of signals: the snapshot signal and the crash dump.
+ * libleak owns the kernel disposition of the snapshot signal and of the
+ * fault signals (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT); the program's
+ * sigaction/signal calls on them (hooks.c interposes them) only change the
+ * program's view, which the kernel then carries out through libleak's
+ * handlers: its handler runs with its own flags and mask, SIG_IGN is a real
+ * SIG_IGN (inherited across exec), and SIG_DFL is libleak's handler, which
+ * snapshots or writes the crash dump and then dies as SIG_DFL would.
+ * Handlers only wake the dumper thread; the dying ones wait for it, bounded. */
+#include <dlfcn.h>
+#include <errno.h>
+#define UNW_LOCAL_ONLY          /* the _UL functions: this process only */
+#include <libunwind.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#ifndef SA_RESTORER
+#define SA_RESTORER 0x04000000  /* the kernel's; glibc sets it and reports it */
+#endif
+
+#define CRASH_WAIT_MS 1000      /* a crashed thread waits this long for its dump */
+#define TERM_WAIT_MS  1000      /* a terminating snapshot signal waits this long */
+
+static const int fault_sigs[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT };
+
+/* ### state: guarded by view_lock, taken with every signal blocked */
+static struct sigaction view[NSIG]; /* the program's disposition of an owned signal */
+static unsigned char owned[NSIG];   /* libleak keeps the kernel disposition; atomic */
+static unsigned char touched[NSIG]; /* the program chose a disposition itself */
+static int snap_sig;                /* the snapshot signal, 0 = none */
+static bool check_warned;
+static int view_lock;               /* spin lock: held for a few instructions */
+static int (*real_sigaction)(int, const struct sigaction *, struct sigaction *);
+static sighandler_t (*real_signal)(int, sighandler_t);
+static sighandler_t (*real_sysv_signal)(int, sighandler_t);
+
+static int sa_real(int sig, const struct sigaction *act, struct sigaction *old)
+{
+    int (*fn)(int, const struct sigaction *, struct sigaction *) =
+        __atomic_load_n(&real_sigaction, __ATOMIC_ACQUIRE);
+    if (!fn) {
+        fn = (int (*)(int, const struct sigaction *, struct sigaction *))dlsym(RTLD_NEXT,
+                                                                               "sigaction");
+        if (!fn) {
+            errno = ENOSYS;
+            return -1;
+        }
+        __atomic_store_n(&real_sigaction, fn, __ATOMIC_RELEASE);
+    }
+    return fn(sig, act, old);
+}
+
+static bool is_fault(int sig)
+{
+    for (size_t i = 0; i < sizeof fault_sigs / sizeof *fault_sigs; i++)
+        if (fault_sigs[i] == sig)
+            return true;
+    return false;
+}
+
+static bool is_owned(int sig)
+{
+    return sig > 0 && sig < NSIG && __atomic_load_n(&owned[sig], __ATOMIC_ACQUIRE);
+}
+
+/* Block every signal in this thread (real call: never the virtual mask of
+ * stack.c) and take view_lock; a handler on this thread cannot then spin on
+ * a lock that its own thread holds. */
+static void view_enter(sigset_t *old)
+{
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, old);
+    while (__atomic_exchange_n(&view_lock, 1, __ATOMIC_ACQUIRE))
+        __builtin_ia32_pause();
+}
+
+static void view_leave(const sigset_t *old)
+{
+    __atomic_store_n(&view_lock, 0, __ATOMIC_RELEASE);
+    pthread_sigmask(SIG_SETMASK, old, NULL);
+}
+
+static void on_default(int sig, siginfo_t *si, void *uc);
+static void on_program(int sig, siginfo_t *si, void *uc);
+
+/* What the kernel gets for the program's disposition 'v'. */
+static void kernel_action(const struct sigaction *v, struct sigaction *k)
+{
+    if (v->sa_handler == SIG_IGN) {
+        *k = *v;
+        return;
+    }
+    memset(k, 0, sizeof *k);
+    if (v->sa_handler == SIG_DFL) {
+        k->sa_sigaction = on_default;
+        /* SA_ONSTACK: a stack overflow still reaches the crash dump when the
+         * program has an alternate stack */
+        k->sa_flags = SA_SIGINFO | SA_RESTART | SA_ONSTACK;
+        sigfillset(&k->sa_mask);
+        return;
+    }
+    *k = *v;                    /* the program's flags and mask, as asked */
+    k->sa_sigaction = on_program;
+    k->sa_flags |= SA_SIGINFO;
+}
+
+/* Install 'v' as the program's disposition of owned 'sig'.  Caller holds
+ * view_lock.  Returns 0 or -1 with errno (nothing changed). */
+static int view_set(int sig, const struct sigaction *v)
+{
+    struct sigaction k, got;
+    kernel_action(v, &k);
+    if (sa_real(sig, &k, NULL) != 0)
+        return -1;
+    view[sig] = *v;
+    /* what a native query returns: glibc's restorer and its flag */
+    if (sa_real(sig, NULL, &got) == 0) {
+        view[sig].sa_flags |= got.sa_flags & SA_RESTORER;
+        view[sig].sa_restorer = got.sa_restorer;
+    }
+    return 0;
+}
+
+/* ### the program's calls (hooks.c's sigaction, signal, sysv_signal) */
+int lk_signals_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+    if (!is_owned(sig))
+        return sa_real(sig, act, old);
+    sigset_t mask;
+    int rc = 0, err = 0;
+    view_enter(&mask);
+    struct sigaction prev = view[sig];
+    if (act) {
+        rc = view_set(sig, act);
+        err = errno;
+        if (rc == 0)
+            touched[sig] = 1;
+    }
+    view_leave(&mask);
+    if (rc != 0) {
+        errno = err;
+        return -1;
+    }
+    if (old)
+        *old = prev;
+    return 0;
+}
+
+/* signal() and sysv_signal() as glibc makes them (BSD: restart, the signal
+ * blocked in its handler; System V: one-shot, not blocked). */
+sighandler_t lk_signals_signal(int sig, sighandler_t h, bool sysv)
+{
+    if (!is_owned(sig)) {
+        sighandler_t (**slot)(int, sighandler_t) = sysv ? &real_sysv_signal : &real_signal;
+        sighandler_t (*fn)(int, sighandler_t) = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+        if (!fn) {
+            fn = (sighandler_t (*)(int, sighandler_t))dlsym(RTLD_NEXT,
+                                                             sysv ? "sysv_signal" : "signal");
+            if (!fn) {
+                errno = ENOSYS;
+                return SIG_ERR;
+            }
+            __atomic_store_n(slot, fn, __ATOMIC_RELEASE);
+        }
+        return fn(sig, h);
+    }
+    if (h == SIG_ERR) {
+        errno = EINVAL;
+        return SIG_ERR;
+    }
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = h;
+    sigemptyset(&sa.sa_mask);
+    if (sysv) {
+        sa.sa_flags = SA_RESETHAND | SA_NODEFER;
+    } else {
+        sigaddset(&sa.sa_mask, sig);
+        sa.sa_flags = SA_RESTART;
+    }
+    if (lk_signals_sigaction(sig, &sa, &old) != 0)
+        return SIG_ERR;
+    return old.sa_handler;
+}
+
+/* ### waiting for the dumper (handlers that are about to die) */
+static unsigned req_gen, done_gen;  /* atomic; futex word: done_gen */
+
+/* Ask the dumper for 'why' (LK_WAKE_*); returns the ticket to wait for. */
+static unsigned request(char why)
+{
+    unsigned t = __atomic_add_fetch(&req_gen, 1, __ATOMIC_SEQ_CST);
+    lk_trigger_wake(why);
+    return t;
+}
+
+unsigned lk_signals_requested(void)
+{
+    return __atomic_load_n(&req_gen, __ATOMIC_SEQ_CST);
+}
+
+void lk_signals_done(unsigned gen)
+{
+    unsigned cur = __atomic_load_n(&done_gen, __ATOMIC_RELAXED);
+    while ((int)(gen - cur) > 0 &&
+           !__atomic_compare_exchange_n(&done_gen, &cur, gen, false, __ATOMIC_SEQ_CST,
+                                        __ATOMIC_RELAXED))
+        ;
+    syscall(SYS_futex, &done_gen, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL, NULL, 0);
+}
+
+/* Wait until the dumper served 'ticket', at most 'ms' milliseconds.  Only
+ * async-signal-safe calls. */
+static bool wait_served(unsigned ticket, int ms)
+{
+    struct timespec now, end;
+    clock_gettime(CLOCK_MONOTONIC, &end);
+    end.tv_sec += ms / 1000;
+    end.tv_nsec += (long)(ms % 1000) * 1000000;
+    if (end.tv_nsec >= 1000000000) {
+        end.tv_sec++;
+        end.tv_nsec -= 1000000000;
+    }
+    for (;;) {
+        unsigned d = __atomic_load_n(&done_gen, __ATOMIC_SEQ_CST);
+        if ((int)(d - ticket) >= 0)
+            return true;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        struct timespec rel = { end.tv_sec - now.tv_sec, end.tv_nsec - now.tv_nsec };
+        if (rel.tv_nsec < 0) {
+            rel.tv_sec--;
+            rel.tv_nsec += 1000000000;
+        }
+        if (rel.tv_sec < 0)
+            return false;
+        syscall(SYS_futex, &done_gen, FUTEX_WAIT_PRIVATE, d, &rel, NULL, 0);
+    }
+}
+
+/* May a dying handler ask the dumper for a dump?  Not in a vfork child (or a
+ * raw clone: the pid is not the tracked one), nor without a dumper. */
+static bool can_dump(void)
+{
+    return lk_pid == getpid() && lk_trigger_dumper_alive();
+}
+
+/* Die of 'sig' as its SIG_DFL would: a fault the kernel raised faults again
+ * when the instruction is retried (same siginfo in the core); a sent signal
+ * is sent again, delivered once this handler returns and unblocks it. */
+static void die_as_default(int sig, const siginfo_t *si)
+{
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    sa_real(sig, &dfl, NULL);
+    if (si == NULL || si->si_code <= 0 || sig == SIGABRT || !is_fault(sig))
+        syscall(SYS_tgkill, getpid(), syscall(SYS_gettid), sig);
+}
+
+/* ### the crash dump */
+static lk_crash_t crash;            /* filled once, by the first crashing thread */
+static int crash_claimed;           /* atomic */
+static int crash_ready;             /* atomic: 'crash' is filled */
+
+/* The faulting thread's stack from the signal's context, without libleak's
+ * own frames (a hook around the real call that crashed).  libunwind is safe
+ * here: its locks are taken with every signal really blocked (libleak's
+ * unwinds block them, and its own calls of sigprocmask are the real ones
+ * outside them), so no handler runs while this thread holds one. */
+static void crash_capture(const ucontext_t *uc)
+{
+    uint32_t max = (uint32_t)lk_config.max_depth;
+    if (max == 0 || max > LK_MAX_DEPTH)
+        max = LK_MAX_DEPTH;
+    crash.depth = 0;
+    LK_GUARD;
+    unw_cursor_t c;
+    if (unw_init_local2(&c, (unw_context_t *)uc, UNW_INIT_SIGNAL_FRAME) == 0) {
+        do {
+            unw_word_t ip;
+            if (unw_get_reg(&c, UNW_REG_IP, &ip) != 0 || ip == 0)
+                break;
+            if (lk_stack_is_self(ip))
+                continue;
+            if (crash.depth == max) {
+                crash.truncated = true;
+                break;
+            }
+            crash.pc[crash.depth++] = ip;
+        } while (unw_step(&c) > 0);
+    }
+    uintptr_t pc0 = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
+    if (crash.depth == 0 && pc0 != 0 && !lk_stack_is_self(pc0))
+        crash.pc[crash.depth++] = pc0;
+}
+
+static void on_crash(int sig, siginfo_t *si, void *uc)
+{
+    if (can_dump()) {
+        if (__atomic_exchange_n(&crash_claimed, 1, __ATOMIC_ACQ_REL) == 0) {
+            crash.sig = sig;
+            crash.code = si ? si->si_code : 0;
+            crash.has_addr = si && si->si_code > 0 && sig != SIGABRT;  /* a fault's */
+            crash.addr = crash.has_addr ? (uintptr_t)si->si_addr : 0;
+            crash.tid = (int)syscall(SYS_gettid);
+            crash_capture(uc);
+            __atomic_store_n(&crash_ready, 1, __ATOMIC_RELEASE);
+        }
+        wait_served(request(LK_WAKE_CRASH), CRASH_WAIT_MS);
+    }
+    die_as_default(sig, si);
+}
+
+const lk_crash_t *lk_signals_crash(void)
+{
+    return __atomic_load_n(&crash_ready, __ATOMIC_ACQUIRE) ? &crash : NULL;
+}
+
+/* ### handlers */
+static void view_get(int sig, struct sigaction *out)
+{
+    while (__atomic_exchange_n(&view_lock, 1, __ATOMIC_ACQUIRE))
+        __builtin_ia32_pause();
+    *out = view[sig];
+    __atomic_store_n(&view_lock, 0, __ATOMIC_RELEASE);
+}
+
+/* Does SIG_DFL of 'sig' end the process (terminate or core)? */
+static bool default_kills(int sig)
+{
+    switch (sig) {
+    case SIGCHLD: case SIGCONT: case SIGURG: case SIGWINCH:
+    case SIGSTOP: case SIGTSTP: case SIGTTIN: case SIGTTOU:
+        return false;
+    default:
+        return true;
+    }
+}
+
+/* The program's disposition is SIG_DFL.  The snapshot signal writes a
+ * snapshot; while the program never chose a disposition of SIGUSR1 or
+ * SIGUSR2 itself, that is all (libleak's use of them), otherwise the process
+ * then dies as it would have.  A fault signal writes the crash dump and dies. */
+static void on_default(int sig, siginfo_t *si, void *uc)
+{
+    int e = errno;
+    struct sigaction v;
+    view_get(sig, &v);
+    if (v.sa_handler != SIG_DFL) {  /* the program changed it just now */
+        if (v.sa_handler != SIG_IGN)
+            on_program(sig, si, uc);
+        errno = e;
+        return;
+    }
+    if (sig == snap_sig) {
+        bool claimed = !__atomic_load_n(&touched[sig], __ATOMIC_RELAXED) &&
+                       (sig == SIGUSR1 || sig == SIGUSR2);
+        if (claimed || !default_kills(sig)) {
+            lk_trigger_wake(LK_WAKE_SIGNAL);
+        } else {
+            if (can_dump())
+                wait_served(request(LK_WAKE_SYNC), TERM_WAIT_MS);
+            die_as_default(sig, si);
+        }
+    } else if (is_fault(sig)) {
+        on_crash(sig, si, uc);
+    } else {
+        die_as_default(sig, si);
+    }
+    errno = e;
+}
+
+/* The program has a handler: snapshot (for the snapshot signal), then run it
+ * as the program asked.  SA_RESETHAND: the kernel reset the disposition to
+ * SIG_DFL, so the view does too, and libleak's SIG_DFL handler comes back. */
+static void on_program(int sig, siginfo_t *si, void *uc)
+{
+    int e = errno;
+    struct sigaction v;
+    sigset_t mask;
+    view_get(sig, &v);
+    if (v.sa_handler == SIG_DFL || v.sa_handler == SIG_IGN) {   /* changed just now */
+        if (v.sa_handler == SIG_DFL)
+            on_default(sig, si, uc);
+        errno = e;
+        return;
+    }
+    if (v.sa_flags & SA_RESETHAND) {
+        view_enter(&mask);
+        struct sigaction dfl = view[sig];
+        dfl.sa_handler = SIG_DFL;
+        view_set(sig, &dfl);
+        view_leave(&mask);
+    }
+    if (sig == snap_sig)
+        lk_trigger_wake(LK_WAKE_SIGNAL);
+    errno = e;
+    if (v.sa_flags & SA_SIGINFO)
+        v.sa_sigaction(sig, si, uc);
+    else
+        v.sa_handler(sig);
+}
+
+/* ### fork: view_lock is never inherited held (a child's sigaction would spin) */
+static sigset_t fork_mask;          /* the forking thread's mask, while it holds view_lock */
+
+void lk_signals_fork_prepare(void)
+{
+    view_enter(&fork_mask);
+}
+
+void lk_signals_fork_done(void)
+{
+    view_leave(&fork_mask);
+}
+
+/* ### start */
+static const char *sig_name(int sig)
+{
+    switch (sig) {
+    case SIGSEGV: return "SIGSEGV";
+    case SIGBUS: return "SIGBUS";
+    case SIGILL: return "SIGILL";
+    case SIGFPE: return "SIGFPE";
+    case SIGABRT: return "SIGABRT";
+    case SIGKILL: return "SIGKILL";
+    case SIGSTOP: return "SIGSTOP";
+    case SIGTRAP: return "SIGTRAP";
+    default: return "?";
+    }
+}
+
+/* Take over the kernel disposition of 'sig', keeping what it is as the
+ * program's view (set before libleak started, or inherited: SIG_IGN). */
+static bool take_over(int sig)
+{
+    struct sigaction cur;
+    sigset_t mask;
+    if (sa_real(sig, NULL, &cur) != 0)
+        return false;
+    view_enter(&mask);
+    bool ok = view_set(sig, &cur) == 0;
+    if (ok) {
+        touched[sig] = cur.sa_handler != SIG_DFL;
+        __atomic_store_n(&owned[sig], 1, __ATOMIC_RELEASE);
+    }
+    view_leave(&mask);
+    return ok;
+}
+
+void lk_signals_start(void)
+{
+    if (!__atomic_load_n(&real_sigaction, __ATOMIC_ACQUIRE))
+        sa_real(0, NULL, NULL);     /* resolve it now, not first in a handler */
+    for (size_t i = 0; i < sizeof fault_sigs / sizeof *fault_sigs; i++)
+        take_over(fault_sigs[i]);
+    int sig = (int)lk_config.signal;
+    if (sig == 0)
+        return;
+    if (is_fault(sig) || sig == SIGKILL || sig == SIGSTOP || sig == SIGTRAP) {
+        lk_log("LIBLEAK_SIGNAL=%d (%s) cannot request snapshots; using SIGUSR1", sig,
+               sig_name(sig));
+        sig = SIGUSR1;
+        lk_config.signal = sig;     /* the dump's config says what is in use */
+    }
+    if (!take_over(sig)) {
+        lk_log("cannot install the snapshot handler for signal %d: %s", sig, strerror(errno));
+        return;
+    }
+    snap_sig = sig;
+    if (view[sig].sa_handler == SIG_IGN)
+        lk_log("signal %d is ignored (SIG_IGN); snapshots by signal are off while it is", sig);
+}
+
+int lk_signals_snapshot_signal(void)
+{
+    return snap_sig;
+}
+
+/* Warn once if the kernel disposition of the snapshot signal is no longer
+ * libleak's (changed behind sigaction, e.g. by a raw system call). */
+void lk_signals_check(void)
+{
+    int sig = snap_sig;
+    struct sigaction cur, v;
+    if (!sig || check_warned || sa_real(sig, NULL, &cur) != 0)
+        return;
+    view_get(sig, &v);
+    bool ours = (cur.sa_flags & SA_SIGINFO) &&
+                (cur.sa_sigaction == on_default || cur.sa_sigaction == on_program);
+    if (!ours && !(cur.sa_handler == SIG_IGN && v.sa_handler == SIG_IGN)) {
+        check_warned = true;
+        lk_log("the program replaced libleak's handler for signal %d; snapshots on it stop", sig);
+    }
+}
