@@ -2,7 +2,7 @@
  * leak_segv() leaks 3 blocks of 1000 bytes (live 3/3000 in the crash dump).
  * Usage: crash_segv [main|thread|timer|handler]
  *   main:    main -> crash_here() writes through a null pointer.
- *   thread:  4 threads churn malloc/free (bounded: 2M pairs or 20 s each)
+ *   thread:  4 threads churn malloc/free (bounded: 200M pairs or 20 s each)
  *            while a fifth runs crash_here() after 50 ms.
  *   timer:   main churns malloc/free (bounded as above) until a timer sends
  *            SIGSEGV to it after 100 ms, most likely inside malloc or free.
@@ -32,7 +32,7 @@ __attribute__((noinline)) static void crash_here(void)
 static void churn(void)
 {
     time_t end = time(NULL) + 20;
-    for (long i = 0; i < 2000000 && time(NULL) < end; i++) {
+    for (long i = 0; i < 200000000 && time(NULL) < end; i++) {
         void *p = malloc(16 + (size_t)(i % 512));
         free(p);
     }
