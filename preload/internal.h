@@ -352,7 +352,9 @@ typedef struct lk_site {
     uint32_t family;            /* lk_family_t */
     uint64_t peak_live_bytes;   /* atomic, max */
     uint64_t max_request_bytes; /* atomic, max */
-    char pad_[40];
+    uint32_t shared;            /* atomic: freed by a thread whose deltas did not
+                                 * hold it; counted with atomics from then on */
+    char pad_[36];
     /* hot line: updated by every allocation and free at this site */
     uint64_t total_blocks __attribute__((aligned(64)));  /* atomic */
     uint64_t total_bytes;       /* atomic */

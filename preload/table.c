@@ -274,8 +274,12 @@ void lk_table_release(void *held)
 
 void *lk_table_hold_any(void)
 {
-    spin_lock(&shards[0].lock);
-    return &shards[0];
+    /* by the thread's stack: threads that account outside an insert or
+     * remove (realloc's release) do not all queue on one shard */
+    char here;
+    shard_t *s = shard_of(ptr_hash((uintptr_t)&here >> 16 << 16));
+    spin_lock(&s->lock);
+    return s;
 }
 
 int lk_table_insert(uintptr_t ptr, const lk_block_t *b)

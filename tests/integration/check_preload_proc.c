@@ -77,11 +77,12 @@ START_TEST(test_preload_cross_thread_free_and_realloc)
         ck_assert_int_eq(pl_sites(d, "xt_keep", "malloc").peak_live_bytes, 6400);
         ck_assert_int_eq(pl_sites(d, "xt_rsrc", "malloc").peak_live_bytes, 6400);
         ck_assert_int_eq(pl_sites(d, "xt_rdst", "malloc").peak_live_bytes, 9600);
-        /* the concurrent sites: never above what was allocated, never wrapped */
+        /* the concurrent sites: at most 64 blocks in the ring and one in each
+         * thread's hands; never wrapped */
         pl_agg_t sh = pl_sites(d, "xt_shared", "malloc"), gr = pl_sites(d, "xt_grow", "malloc");
         PL_REQUIRE(sh.peak_live_bytes >= 100 && sh.peak_live_bytes <= 66 * 100,
                    "xt_shared peak %lld", sh.peak_live_bytes);
-        PL_REQUIRE(gr.peak_live_bytes >= 200 && gr.peak_live_bytes <= 65 * 200,
+        PL_REQUIRE(gr.peak_live_bytes >= 200 && gr.peak_live_bytes <= 66 * 200,
                    "xt_grow peak %lld", gr.peak_live_bytes);
         long long peak = pl_int(t, LK_KEY_PEAK_LIVE_BYTES);
         PL_REQUIRE(peak >= 300 * 4096 && peak >= pl_int(t, LK_KEY_LIVE_BYTES) &&
