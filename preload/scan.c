@@ -1748,11 +1748,18 @@ typedef struct gather {
     lk_scan_block_t *b;
     size_t n, cap;
     int oom;
+    roots_buf_t *rb;
 } gather_t;
 
 static void gather_cb(uintptr_t ptr, size_t size, uint32_t stack_id, int family, void *arg)
 {
     gather_t *g = arg;
+    if (stack_id == LK_STACK_INHERITED) {
+        /* a forked child's inherited block is no leak of its own, but what
+         * it points to is reachable: a root, like the parent's globals */
+        add_root(g->rb, ptr, ptr + size, LK_ROOT_GLOBAL, 0, "[inherited]", ptr);
+        return;
+    }
     if (g->n == g->cap) {
         size_t cap = g->cap ? g->cap * 2 : 4096;
         lk_scan_block_t *p = big_alloc(cap * sizeof *p);
@@ -1817,6 +1824,7 @@ json_t *lk_scan_dump_section_ex(char **arrays, size_t *arrays_len)
     rb.self_marker = (uintptr_t)&self_marker;
     gather_t g;
     memset(&g, 0, sizeof g);
+    g.rb = &rb;
     json_t *out = NULL;
     size_t nmaps = 0, static_size, tcb;
     uintptr_t *args = NULL, *sps = NULL;  /* per thread: syscall args, sp (1 = pending) */

@@ -182,6 +182,12 @@ uint64_t lk_watermark_next __attribute__((aligned(64))) = UINT64_MAX;
 
 static bool tracker_ready;
 
+/* Sites below this index were made before the last fork, by an ancestor: their
+ * blocks are inherited, and the child's own allocations at the same stacks get
+ * sites of their own (so no block needs a mark).  0 outside a forked child. */
+uint32_t lk_site_base;
+pid_t lk_forked_from;
+
 lk_site_t *lk_site_at(uint32_t idx)
 {
     if (idx >= __atomic_load_n(&site_n, __ATOMIC_ACQUIRE))
@@ -280,7 +286,8 @@ uint32_t lk_site_get(lk_frames_t *f, int family)
      * memo: lk_stack_forget_memos).  No read of the site itself: its
      * counters' line is contended. */
     uint32_t *memo = f->site_memo;
-    if (memo && memo[family] != 0)
+    if (memo && memo[family] != 0 &&
+        lk_likely(memo[family] > __atomic_load_n(&lk_site_base, __ATOMIC_RELAXED)))
         return memo[family] - 1;
     lk_frames_materialize(f);
     uint64_t tag = f->hash ^ ((uint64_t)family * UINT64_C(0x9E3779B97F4A7C15));
@@ -1167,6 +1174,18 @@ void lk_tracker_reset_after_fork(void)
     for (acct_t *a = acct_list; a; a = a->next)
         if (a != tls_acct)
             __atomic_store_n(&a->owned, 0, __ATOMIC_RELAXED);
+    /* Every site so far is the parent's: new allocations find new sites (the
+     * old index is left to the parent's blocks, which keep their site), and
+     * the parent's failures and mismatches are not this process's. */
+    lk_forked_from = lk_pid;
+    __atomic_store_n(&lk_site_base, site_n, __ATOMIC_RELAXED);
+    site_hash = NULL;           /* its buckets stay with the parent's copy */
+    memset(tls_site_cache, 0, sizeof tls_site_cache);
+    mismatch_hash = NULL;
+    failure_hash = NULL;
+    group_bytes = 0;
+    g_failed = g_untracked_frees = g_mismatched = g_dropped = 0;
+    g_peak_live_bytes = g_live_bytes;
     lk_table_unlock_all();
     pthread_mutex_unlock(&group_lock);
     lk_stack_reset_after_fork();
@@ -1207,5 +1226,7 @@ void lk_tracker_reset_for_tests(void)
     lk_stack_forget_memos();     /* they remember old sites' indexes */
     g_live_bytes = g_peak_live_bytes = g_failed = g_untracked_frees = 0;
     g_mismatched = g_dropped = 0;
+    lk_site_base = 0;
+    lk_forked_from = 0;
     lk_watermark_next = UINT64_MAX;
 }

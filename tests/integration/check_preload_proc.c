@@ -133,9 +133,28 @@ START_TEST(test_preload_fork)
     pl_assert_site(p, "parent_leak", "malloc", 1, 3331, 1, 3331);
     pl_assert_no_site(p, "child_leak");
 
-    pl_assert_site(c, "before_fork", "malloc", 1, 1337, 2, 2674);
+    /* the child's dump: its own sites only, the inherited block counted */
+    pl_assert_no_site(c, "before_fork");
     pl_assert_site(c, "child_leak", "malloc", 2, 4098, 2, 4098);
+    pl_assert_site(c, "child_again", "malloc", 1, 1000, 1, 1000);
     pl_assert_no_site(c, "parent_leak");
+    json_t *ct = pl_totals(c);
+    ck_assert_int_eq(pl_int(ct, LK_KEY_INHERITED_FROM), r.pid);
+    ck_assert_int_eq(pl_int(ct, LK_KEY_INHERITED_BLOCKS), 1);
+    ck_assert_int_eq(pl_int(ct, LK_KEY_INHERITED_BYTES), 1337);
+    ck_assert_int_eq(pl_int(ct, LK_KEY_LIVE_BLOCKS), 3);
+    PL_REQUIRE(json_object_get(pl_totals(p), LK_KEY_INHERITED_BLOCKS) == NULL,
+               "the parent has inherited blocks");
+    /* its stacks: those of its own sites, not the parent's table */
+    ck_assert_int_eq(json_array_size(pl_obj(c->root, LK_KEY_STACKS)), 2);
+    /* its scan classifies the child's three blocks only: the inherited one
+     * is no leak of the child (it holds child_again's block, as a root) */
+    json_t *reach = pl_obj(c->root, LK_KEY_REACH), *e;
+    ck_assert_int_eq(pl_int(reach, LK_KEY_LIVE_BLOCKS), 3);
+    ck_assert_int_eq(pl_int(reach, LK_KEY_LIVE_BYTES), 5098);
+    size_t i;
+    json_array_foreach(pl_obj(reach, LK_KEY_SITES), i, e)
+        pl_stack(c, pl_int(e, LK_KEY_STACK));
     pl_run_free(&r);
 }
 END_TEST
