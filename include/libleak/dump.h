@@ -75,8 +75,9 @@
 #define LK_KEY_DROPPED_EVENTS "dropped_events"
 #define LK_KEY_COMPLETE      "complete"
 #define LK_KEY_ESTIMATED     "estimated"   /* totals: true while sampling (hotpath) */
-/* totals of a forked child only: the parent's pid at the fork, and the blocks
- * allocated before it that are still live (in no site, no leak of the child) */
+/* totals of a forked child only (docs/FORMAT.md): the parent's pid at the
+ * fork, and the blocks allocated before it that are still live (in no site,
+ * no leak of the child, roots to its reachability scan) */
 #define LK_KEY_INHERITED_FROM   "inherited_from_pid"
 #define LK_KEY_INHERITED_BLOCKS "inherited_blocks"
 #define LK_KEY_INHERITED_BYTES  "inherited_bytes"
