@@ -603,7 +603,8 @@ static __attribute__((noinline)) bool acct_claim(acct_t *a, acct_ent_t *e, uint3
 /* Count an allocation (+size, of 'request' bytes asked) or a free (-size) at
  * 'site' in this thread's deltas; caller holds a shard lock.  Returns false,
  * counting nothing, when the deltas cannot take it (a shared site, or a free
- * they cannot pay for): the caller then calls account_shared. */
+ * they cannot pay for): the caller then counts it with atomics
+ * (account_alloc, free_shared). */
 static inline __attribute__((always_inline)) bool acct_add(acct_t *a, uint32_t site,
                                                             uint64_t size, uint64_t request,
                                                             bool alloc)
@@ -1054,11 +1055,12 @@ void lk_site_snapshot(uint32_t idx, lk_site_t *out)
     }
     out->stack = s->stack;
     out->family = s->family;
-    /* freed before total, live bytes last: live_blocks = total - freed >= 0 */
+    /* live bytes before total bytes (an allocation adds to total first), freed
+     * before total blocks: live_bytes <= total_bytes, total >= freed */
+    out->live_bytes = __atomic_load_n(&s->live_bytes, __ATOMIC_ACQUIRE);
     out->freed_blocks = __atomic_load_n(&s->freed_blocks, __ATOMIC_ACQUIRE);
     out->total_blocks = __atomic_load_n(&s->total_blocks, __ATOMIC_ACQUIRE);
-    out->total_bytes = __atomic_load_n(&s->total_bytes, __ATOMIC_RELAXED);
-    out->live_bytes = __atomic_load_n(&s->live_bytes, __ATOMIC_RELAXED);
+    out->total_bytes = __atomic_load_n(&s->total_bytes, __ATOMIC_ACQUIRE);
     out->peak_live_bytes = __atomic_load_n(&s->peak_live_bytes, __ATOMIC_RELAXED);
     out->max_request_bytes = __atomic_load_n(&s->max_request_bytes, __ATOMIC_RELAXED);
     if (lk_config.sample_bytes != 0) {      /* estimated blocks, fixed point */
@@ -1068,9 +1070,7 @@ void lk_site_snapshot(uint32_t idx, lk_site_t *out)
     }
     if (out->freed_blocks > out->total_blocks)
         out->freed_blocks = out->total_blocks;
-    if (out->live_bytes > out->total_bytes)     /* read while an allocation was counted */
-        out->live_bytes = 0;
-    if (out->total_blocks == out->freed_blocks)
+    if (out->total_blocks == out->freed_blocks)     /* read while a free was counted */
         out->live_bytes = 0;
     if (out->peak_live_bytes < out->live_bytes)
         out->peak_live_bytes = out->live_bytes;
