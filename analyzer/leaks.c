@@ -188,6 +188,9 @@ int lk_leaks_collect(lk_report_t *r, const lk_input_t *in, lk_symbolizer_t *sym,
         ps->exe = d->exe;
         ps->ndumps = proc->ndumps;
         ps->final_seq = d->seq;
+        ps->inherited_from_pid = d->totals.inherited_from_pid;
+        ps->inherited_blocks = d->totals.inherited_blocks;
+        ps->inherited_bytes = d->totals.inherited_bytes;
         ps->final_trigger = lk_trigger_name(d->trigger);
         ps->complete = d->totals.complete;
         ps->crash_signal = d->crash_signal;

@@ -539,6 +539,8 @@ static int load_header(ctx_t *c, json_t *root, lk_dump_t *d)
             { LK_KEY_UNTRACKED_FREES, &t->untracked_frees },
             { LK_KEY_MISMATCHED_FREES, &t->mismatched_frees },
             { LK_KEY_DROPPED_EVENTS, &t->dropped_events },
+            { LK_KEY_INHERITED_BLOCKS, &t->inherited_blocks },
+            { LK_KEY_INHERITED_BYTES, &t->inherited_bytes },
         };
         for (size_t k = 0; k < sizeof(f) / sizeof(f[0]); k++)
             if ((rc = lk_jget_u64(c, o, LK_KEY_TOTALS, f[k].key, false, LK_MAX_COUNT, 0,
@@ -546,6 +548,9 @@ static int load_header(ctx_t *c, json_t *root, lk_dump_t *d)
                 return rc;
         if ((rc = lk_jget_bool(c, o, LK_KEY_TOTALS, LK_KEY_COMPLETE, false, true,
                                &t->complete)) < 0)
+            return rc;
+        if ((rc = lk_jget_u64(c, o, LK_KEY_TOTALS, LK_KEY_INHERITED_FROM, false, INT32_MAX, 0,
+                              &t->inherited_from_pid)) < 0)
             return rc;
     }
     /* cost: only the unwind fallbacks matter here (a warning when many) */

@@ -30,8 +30,9 @@ static const char usage_text[] =
     "      --no-builtin-suppressions  also report glibc/libstdc++/loader memory\n"
     "      --gen-suppressions     print suppression rules for the leaks, not a report\n"
     "      --show=KINDS           kinds the text report shows: definite, indirect,\n"
-    "                             possible, reachable, unfreed or all (default all\n"
-    "                             but reachable)\n"
+    "                             possible, reachable, unfreed, inherited (a forked\n"
+    "                             child's blocks from before the fork) or all\n"
+    "                             (default all but reachable and inherited)\n"
     "      --fail-on=KINDS        kinds the gate counts (default definite,indirect,\n"
     "                             and unfreed for dumps without a reachability scan)\n"
     "  -h, --help                 this text\n"
@@ -125,7 +126,11 @@ static int parse_kinds(const char *s, unsigned *mask)
     for (char *save = NULL, *t = strtok_r(buf, ",", &save); t != NULL;
          t = strtok_r(NULL, ",", &save)) {
         if (strcmp(t, "all") == 0) {
-            m |= (1u << LK_KIND_COUNT) - 1;
+            m |= ((1u << LK_KIND_COUNT) - 1) | LK_SHOW_INHERITED;
+            continue;
+        }
+        if (strcmp(t, "inherited") == 0) {
+            m |= LK_SHOW_INHERITED;
             continue;
         }
         int k = lk_kind_parse(t);

@@ -107,6 +107,9 @@ typedef struct lk_totals {
     uint64_t untracked_frees, mismatched_frees, dropped_events;
     bool complete;
     uint64_t unwinds_fallback;  /* cost.unwinds_fallback; 0 when absent (older dumps) */
+    /* a forked child's: blocks it inherited, still live, in none of its sites;
+     * inherited_from_pid 0 when the dump is no forked child's */
+    uint64_t inherited_from_pid, inherited_blocks, inherited_bytes;
 } lk_totals_t;
 
 /* One dump file, fully parsed and validated. */
@@ -272,6 +275,8 @@ typedef enum lk_kind {
     LK_KIND_COUNT
 } lk_kind_t;
 #define LK_KIND_NAMES { "unfreed", "definite", "indirect", "possible", "reachable" }
+/* --show's extra bit: a forked child's inherited blocks (one line each) */
+#define LK_SHOW_INHERITED (1u << LK_KIND_COUNT)
 /* LSan/valgrind wording for the text report's headings. */
 #define LK_KIND_HEADINGS { "Direct leak", "Direct leak", "Indirect leak", \
                            "Possible leak", "Still reachable" }
@@ -397,6 +402,8 @@ typedef struct lk_proc_summary {
     uint64_t crash_tid, crash_addr;
     bool crash_has_addr;
     lk_frame_t *crash_frames; size_t ncrash_frames;
+    /* the final dump's inherited blocks (a forked child), none otherwise */
+    uint64_t inherited_from_pid, inherited_blocks, inherited_bytes;
 } lk_proc_summary_t;
 
 /* Options that shape the analysis (main.c fills them). */

@@ -134,6 +134,12 @@ int lk_report_text(FILE *out, const lk_report_t *r, const lk_options_t *opt)
                 print_leak(out, l);
             rank++;
         }
+        if ((opt->show_kinds & LK_SHOW_INHERITED) != 0 && ps->inherited_from_pid != 0)
+            fprintf(out, "Inherited: process %d holds %" PRIu64 " byte(s) in %" PRIu64
+                    " block(s) allocated before it was forked from process %" PRIu64
+                    " (not its leaks; the parent's dumps have their stacks).\n\n",
+                    ps->pid, ps->inherited_bytes, ps->inherited_blocks,
+                    ps->inherited_from_pid);
         lk_report_reach_text(out, r, opt, ps->pid);   /* issue 5: reach.c */
         lk_report_growth_text(out, r, ps->pid);   /* issue 4: report_growth.c */
         if (multi)

@@ -465,7 +465,12 @@ static json_t *build_limits(void)
     return o;
 }
 
-static json_t *build_totals(const lk_totals_t *t)
+/* Blocks a forked child inherited and has not freed: sites [0, base). */
+typedef struct inherited {
+    uint64_t blocks, bytes;
+} inherited_t;
+
+static json_t *build_totals(const lk_totals_t *t, const inherited_t *inh)
 {
     json_t *o = json_object();
     json_object_set_new(o, LK_KEY_LIVE_BYTES, u64(t->live_bytes));
@@ -481,6 +486,11 @@ static json_t *build_totals(const lk_totals_t *t)
     json_object_set_new(o, LK_KEY_COMPLETE, json_boolean(t->dropped_events == 0));
     if (lk_config.sample_bytes != 0)    /* site and total counters are estimates */
         json_object_set_new(o, LK_KEY_ESTIMATED, json_true());
+    if (lk_forked_from != 0) {
+        json_object_set_new(o, LK_KEY_INHERITED_FROM, json_integer(lk_forked_from));
+        json_object_set_new(o, LK_KEY_INHERITED_BLOCKS, u64(inh->blocks));
+        json_object_set_new(o, LK_KEY_INHERITED_BYTES, u64(inh->bytes));
+    }
     return o;
 }
 
@@ -803,17 +813,17 @@ static void site_entry(lk_jw_t *w, const lk_site_t *s)
 
 /* The stacks array's entries, then the sites', through 'w' (text or tree);
  * each returns 0 or -1. */
-static int stack_entries(lk_jw_t *w, uint32_t nstacks)
+static int stack_entries(lk_jw_t *w, uint32_t nstacks, const uint64_t *only)
 {
     for (uint32_t id = 0; id < nstacks && !w->err; id++)
-        if (stack_entry(w, id) != 0)
+        if ((!only || (only[id / 64] >> (id % 64) & 1)) && stack_entry(w, id) != 0)
             w->err = 1;
     return lk_jw_end(w);
 }
 
-static int site_entries(lk_jw_t *w, const lk_site_t *sites, uint32_t nsites)
+static int site_entries(lk_jw_t *w, const lk_site_t *sites, uint32_t first, uint32_t nsites)
 {
-    for (uint32_t i = 0; i < nsites && !w->err; i++)
+    for (uint32_t i = first; i < nsites && !w->err; i++)
         site_entry(w, &sites[i]);
     return lk_jw_end(w);
 }
@@ -905,10 +915,51 @@ typedef struct dump_parts {
     json_t *root;
     lk_site_t *sites;
     uint32_t nsites, nstacks;
+    uint32_t first_site;        /* a forked child's own sites start here */
+    uint64_t *stack_set;        /* a forked child's: the stacks its dump names
+                                 * (bitmap, mmap'd); NULL = every stack */
     json_t *reach;              /* the reachability section without its arrays, or NULL */
     char *reach_arrays;         /* and those as text (scan.c's malloc) */
     size_t reach_len;
 } dump_parts_t;
+
+static size_t stack_set_bytes(uint32_t nstacks)
+{
+    return ((size_t)nstacks / 64 + 1) * sizeof(uint64_t);
+}
+
+static void stack_set_add(uint64_t *set, uint32_t nstacks, uint32_t id)
+{
+    if (id < nstacks)
+        set[id / 64] |= UINT64_C(1) << (id % 64);
+}
+
+/* A forked child names only the stacks of its own sites and groups, not the
+ * parent's whole table: a subshell's dump stays small.  NULL (every stack)
+ * outside a child or without memory. */
+static uint64_t *stack_set_build(const lk_site_t *sites, uint32_t first, uint32_t nsites,
+                                 uint32_t nstacks, json_t *mismatches, json_t *failures)
+{
+    if (lk_forked_from == 0)
+        return NULL;
+    void *m = mmap(NULL, stack_set_bytes(nstacks), PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED)
+        return NULL;
+    uint64_t *set = m;
+    for (uint32_t i = first; i < nsites; i++)
+        if (sites[i].total_blocks != 0)
+            stack_set_add(set, nstacks, sites[i].stack);
+    size_t i;
+    json_t *e;
+    json_array_foreach(mismatches, i, e) {
+        stack_set_add(set, nstacks, (uint32_t)json_integer_value(json_object_get(e, LK_KEY_ALLOC_STACK)));
+        stack_set_add(set, nstacks, (uint32_t)json_integer_value(json_object_get(e, LK_KEY_FREE_STACK)));
+    }
+    json_array_foreach(failures, i, e)
+        stack_set_add(set, nstacks, (uint32_t)json_integer_value(json_object_get(e, LK_KEY_STACK)));
+    return set;
+}
 
 static void dump_parts_free(dump_parts_t *p)
 {
@@ -917,6 +968,8 @@ static void dump_parts_free(dump_parts_t *p)
     free(p->reach_arrays);
     if (p->sites)
         munmap(p->sites, (size_t)p->nsites * sizeof *p->sites);
+    if (p->stack_set)
+        munmap(p->stack_set, stack_set_bytes(p->nstacks));
 }
 
 /* Returns 0, or -1 (out of memory: nothing to free). */
@@ -944,8 +997,15 @@ static int dump_parts_build(dump_parts_t *p, int trigger, const char *label, uns
     lk_tracker_fold();          /* every thread's counter deltas, into the sites */
     for (uint32_t i = 0; i < nsites; i++)
         lk_site_snapshot(i, &sites[i]);
+    /* a forked child: the parent's sites hold what it inherited */
+    uint32_t first = lk_site_base < nsites ? lk_site_base : nsites;
+    inherited_t inh = { 0, 0 };
+    for (uint32_t i = 0; i < first; i++) {
+        inh.blocks += sites[i].total_blocks - sites[i].freed_blocks;
+        inh.bytes += sites[i].live_bytes;
+    }
     lk_totals_t t;
-    lk_tracker_totals_from(sites, nsites, &t);
+    lk_tracker_totals_from(sites + first, nsites - first, &t);
     json_t *mismatches = build_mismatches();
     json_t *failures = build_failures();
     uint32_t nstacks = lk_stack_count();
@@ -982,7 +1042,7 @@ static int dump_parts_build(dump_parts_t *p, int trigger, const char *label, uns
     json_object_set_new(root, LK_KEY_DUMP, d);
     json_object_set_new(root, LK_KEY_CONFIG, build_config());
     json_object_set_new(root, LK_KEY_LIMITS, build_limits());
-    json_object_set_new(root, LK_KEY_TOTALS, build_totals(&t));
+    json_object_set_new(root, LK_KEY_TOTALS, build_totals(&t, &inh));
     json_object_set_new(root, LK_KEY_COST, build_cost());
     json_t *mods = json_array();
     dl_iterate_phdr(module_cb, mods);
@@ -1007,7 +1067,8 @@ static int dump_parts_build(dump_parts_t *p, int trigger, const char *label, uns
             munmap(sites, (size_t)nsites * sizeof *sites);
         return -1;
     }
-    *p = (dump_parts_t){ root, sites, nsites, nstacks, reach, arrays, arrays_len };
+    uint64_t *set = stack_set_build(sites, first, nsites, nstacks, mismatches, failures);
+    *p = (dump_parts_t){ root, sites, nsites, nstacks, first, set, reach, arrays, arrays_len };
     return 0;
 }
 
@@ -1022,9 +1083,9 @@ json_t *lk_dump_build(int trigger, const char *label, unsigned seq)
     json_t *st = json_array(), *si = json_array();
     lk_jw_t jw;
     lk_jw_tree(&jw, st);
-    stack_entries(&jw, p.nstacks);
+    stack_entries(&jw, p.nstacks, p.stack_set);
     lk_jw_tree(&jw, si);
-    site_entries(&jw, p.sites, p.nsites);
+    site_entries(&jw, p.sites, p.first_site, p.nsites);
     json_object_set_new(p.root, LK_KEY_STACKS, st);
     json_object_set_new(p.root, LK_KEY_SITES, si);
     if (p.reach) {
@@ -1129,10 +1190,11 @@ static int write_dump(writer_t *w, const dump_parts_t *p)
         return -1;
     lk_jw_t jw;
     lk_jw_text(&jw, dump_cb, w);
-    if (stack_entries(&jw, p->nstacks) != 0 || put(w, "],\"" LK_KEY_SITES "\":[") != 0)
+    if (stack_entries(&jw, p->nstacks, p->stack_set) != 0 ||
+        put(w, "],\"" LK_KEY_SITES "\":[") != 0)
         goto out_fail;
     lk_jw_text(&jw, dump_cb, w);
-    if (site_entries(&jw, p->sites, p->nsites) != 0)
+    if (site_entries(&jw, p->sites, p->first_site, p->nsites) != 0)
         goto out_fail;
     return put(w, "]}\n");
 out_fail:

@@ -216,6 +216,8 @@ uint64_t lk_mapped_resident_bytes(void);
 /* ### stack (stack.c): capture and interning */
 #define LK_MAX_DEPTH 256        /* upper bound of LIBLEAK_DEPTH */
 #define LK_STACK_NONE UINT32_MAX
+/* lk_table_foreach's stack id for a block a forked child inherited */
+#define LK_STACK_INHERITED (UINT32_MAX - 1)
 
 #define LK_SKIP_MAX 32          /* room for libleak's own innermost frames */
 typedef struct lk_frames {
@@ -407,7 +409,9 @@ typedef struct lk_site {
     uint32_t family;            /* lk_family_t */
     uint64_t peak_live_bytes;   /* atomic, max */
     uint64_t max_request_bytes; /* atomic, max */
-    char pad_[40];
+    uint32_t shared;            /* atomic: freed by a thread whose deltas did not
+                                 * hold it; counted with atomics from then on */
+    char pad_[36];
     /* hot line: updated by every allocation and free at this site */
     uint64_t total_blocks __attribute__((aligned(64)));  /* atomic */
     uint64_t total_bytes;       /* atomic */
@@ -502,6 +506,11 @@ uint32_t lk_site_get(lk_frames_t *f, int family);
 uint32_t lk_site_get_by_stack(uint32_t stack_id, int family);
 lk_site_t *lk_site_at(uint32_t idx);
 uint32_t lk_site_count(void);
+/* In a forked child: sites [0, lk_site_base) are the parent's, and their live
+ * blocks are inherited (allocated before the fork by lk_forked_from, the
+ * parent's pid); 0 and 0 in a process that was not forked. */
+extern uint32_t lk_site_base;
+extern pid_t lk_forked_from;
 size_t lk_site_memory_bytes(void);
 
 /* Copy site 'idx' consistently enough that live_blocks = total - freed >= 0.

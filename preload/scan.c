@@ -345,6 +345,31 @@ static uint32_t new_holder(scan_ctx_t *c, uint32_t root, uintptr_t addr)
  * to the first root word (in scan order) that reaches it.  Globals get one
  * holder per word (the analyzer names the variable); other roots one per
  * region.  Unreadable pages are skipped and counted. */
+/* Scan 'got' bytes of root 'ri' read from 'p' into 'buf'.  '*region_holder'
+ * is the holder of a non-global root, LK_SCAN_NO_HOLDER until it holds one. */
+static void scan_root_words(scan_ctx_t *c, uint32_t ri, uintptr_t p, const uint8_t *buf,
+                            size_t got, uint32_t *region_holder)
+{
+    const lk_scan_root_t *r = &c->roots[ri];
+    if (r->kind >= 0 && r->kind < 4) c->res->root_bytes[r->kind] += got;
+    for (size_t off = 0; off < got && !c->oom; off += WORD) {
+        uintptr_t v;
+        memcpy(&v, buf + off, WORD);
+        /* glibc installs &dtv[1] in the descriptor: a reference to the
+         * calloc'd DTV, not an interior pointer. */
+        if (r->dtv_word && p + off == r->dtv_word) v -= 2 * WORD;
+        if (v < c->lo || v >= c->hi) continue;
+        uint32_t h = r->kind == LK_ROOT_GLOBAL ? (uint32_t)c->res->nholders : *region_holder;
+        if (h == LK_SCAN_NO_HOLDER) h = (uint32_t)c->res->nholders;
+        if (!mark(c, v, 1, h, SIZE_MAX)) continue;
+        if (h == c->res->nholders) {
+            new_holder(c, ri, r->kind == LK_ROOT_GLOBAL ? p + off : r->lo);
+            if (r->kind != LK_ROOT_GLOBAL) *region_holder = h;
+        }
+        drain(c);
+    }
+}
+
 static void scan_root(scan_ctx_t *c, uint32_t ri, uint8_t *chunk)
 {
     const lk_scan_root_t *r = &c->roots[ri];
@@ -356,23 +381,7 @@ static void scan_root(scan_ctx_t *c, uint32_t ri, uint8_t *chunk)
         lk_scan_io_t io = {p, chunk, len, 0};
         c->read(&io, 1, c->arg);
         size_t got = io.got & ~(WORD - 1);
-        if (r->kind >= 0 && r->kind < 4) c->res->root_bytes[r->kind] += got;
-        for (size_t off = 0; off < got; off += WORD) {
-            uintptr_t v;
-            memcpy(&v, chunk + off, WORD);
-            /* glibc installs &dtv[1] in the descriptor: a reference to the
-             * calloc'd DTV, not an interior pointer. */
-            if (r->dtv_word && p + off == r->dtv_word) v -= 2 * WORD;
-            if (v < c->lo || v >= c->hi) continue;
-            uint32_t h = r->kind == LK_ROOT_GLOBAL ? (uint32_t)c->res->nholders : region_holder;
-            if (h == LK_SCAN_NO_HOLDER) h = (uint32_t)c->res->nholders;
-            if (!mark(c, v, 1, h, SIZE_MAX)) continue;
-            if (h == c->res->nholders) {
-                new_holder(c, ri, r->kind == LK_ROOT_GLOBAL ? p + off : r->lo);
-                if (r->kind != LK_ROOT_GLOBAL) region_holder = h;
-            }
-            drain(c);
-        }
+        scan_root_words(c, ri, p, chunk, got, &region_holder);
         if (got < len) {
             /* Skip to the page after the first unreadable byte. */
             uintptr_t bad = p + got;
@@ -384,6 +393,37 @@ static void scan_root(scan_ctx_t *c, uint32_t ri, uint8_t *chunk)
             p += len;
         }
     }
+}
+
+/* Scan roots from 'ri' on, several small ones with one read (a forked
+ * child's inherited blocks are roots: thousands of them, each a system call
+ * when read alone).  Returns how many roots it scanned (at least one). */
+static size_t scan_roots_batch(scan_ctx_t *c, size_t ri, size_t nroots, uint8_t *chunk)
+{
+    lk_scan_io_t io[READ_IOV];
+    size_t k = 0, used = 0;
+    while (ri + k < nroots && k < READ_IOV) {
+        const lk_scan_root_t *r = &c->roots[ri + k];
+        uintptr_t p = (r->lo + WORD - 1) & ~(uintptr_t)(WORD - 1);
+        uintptr_t end = r->hi & ~(uintptr_t)(WORD - 1);
+        size_t len = end > p ? end - p : 0;
+        if (len > ROOT_CHUNK / READ_IOV || used + len > ROOT_CHUNK) break;
+        io[k] = (lk_scan_io_t){p, chunk + used, len, 0};
+        used += len;
+        k++;
+    }
+    if (k < 2) {
+        scan_root(c, (uint32_t)ri, chunk);
+        return 1;
+    }
+    c->read(io, k, c->arg);
+    for (size_t j = 0; j < k && !c->oom; j++) {
+        uint32_t region_holder = LK_SCAN_NO_HOLDER;
+        size_t got = io[j].got & ~(WORD - 1);
+        scan_root_words(c, (uint32_t)(ri + j), io[j].addr, io[j].dst, got, &region_holder);
+        c->res->unreadable_bytes += io[j].len - got;
+    }
+    return k;
 }
 
 /* Head of lost block 'i': follow aux links to the clique leader, compressing
@@ -704,7 +744,7 @@ int lk_scan_classify(lk_scan_block_t *blocks, size_t n, const lk_scan_root_t *ro
 
     /* ### pass 1: flood fill from every root */
     c->phase = 1;
-    for (size_t r = 0; r < nroots && !c->oom; r++) scan_root(c, (uint32_t)r, chunk);
+    for (size_t r = 0; r < nroots && !c->oom;) r += scan_roots_batch(c, r, nroots, chunk);
     if (c->oom) goto out_free;
 
     /* ### pass 2: lost cliques, in address order (valgrind's order), so a
@@ -1750,11 +1790,18 @@ typedef struct gather {
     lk_scan_block_t *b;
     size_t n, cap;
     int oom;
+    roots_buf_t *rb;
 } gather_t;
 
 static void gather_cb(uintptr_t ptr, size_t size, uint32_t stack_id, int family, void *arg)
 {
     gather_t *g = arg;
+    if (stack_id == LK_STACK_INHERITED) {
+        /* a forked child's inherited block is no leak of its own, but what
+         * it points to is reachable: a root, like the parent's globals */
+        add_root(g->rb, ptr, ptr + size, LK_ROOT_GLOBAL, 0, "[inherited]", ptr);
+        return;
+    }
     if (g->n == g->cap) {
         size_t cap = g->cap ? g->cap * 2 : 4096;
         lk_scan_block_t *p = big_alloc(cap * sizeof *p);
@@ -1819,6 +1866,7 @@ json_t *lk_scan_dump_section_ex(char **arrays, size_t *arrays_len)
     rb.self_marker = (uintptr_t)&self_marker;
     gather_t g;
     memset(&g, 0, sizeof g);
+    g.rb = &rb;
     json_t *out = NULL;
     size_t nmaps = 0, static_size, tcb;
     uintptr_t *args = NULL, *sps = NULL;  /* per thread: syscall args, sp (1 = pending) */

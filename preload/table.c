@@ -274,8 +274,12 @@ void lk_table_release(void *held)
 
 void *lk_table_hold_any(void)
 {
-    spin_lock(&shards[0].lock);
-    return &shards[0];
+    /* by the thread's stack: threads that account outside an insert or
+     * remove (realloc's release) do not all queue on one shard */
+    char here;
+    shard_t *s = shard_of(ptr_hash((uintptr_t)&here >> 16 << 16));
+    spin_lock(&s->lock);
+    return s;
 }
 
 int lk_table_insert(uintptr_t ptr, const lk_block_t *b)
@@ -406,8 +410,10 @@ void lk_table_foreach(void (*cb)(uintptr_t ptr, size_t size, uint32_t stack_id,
             lk_block_t b;
             unpack(k, s->slots[j].val, &b);
             const lk_site_t *site = lk_site_at(b.site);
-            cb((uintptr_t)(k & ~(uint64_t)3), (size_t)b.size,
-               site ? site->stack : LK_STACK_NONE, b.family, arg);
+            uint32_t stack = site ? site->stack : LK_STACK_NONE;
+            if (b.site < lk_site_base)
+                stack = LK_STACK_INHERITED;
+            cb((uintptr_t)(k & ~(uint64_t)3), (size_t)b.size, stack, b.family, arg);
         }
     }
 }

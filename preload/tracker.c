@@ -192,6 +192,12 @@ uint64_t lk_watermark_next __attribute__((aligned(64))) = UINT64_MAX;
 
 static bool tracker_ready;
 
+/* Sites below this index were made before the last fork, by an ancestor: their
+ * blocks are inherited, and the child's own allocations at the same stacks get
+ * sites of their own (so no block needs a mark).  0 outside a forked child. */
+uint32_t lk_site_base;
+pid_t lk_forked_from;
+
 lk_site_t *lk_site_at(uint32_t idx)
 {
     if (idx >= __atomic_load_n(&site_n, __ATOMIC_ACQUIRE))
@@ -290,7 +296,8 @@ uint32_t lk_site_get(lk_frames_t *f, int family)
      * memo: lk_stack_forget_memos).  No read of the site itself: its
      * counters' line is contended. */
     uint32_t *memo = f->site_memo;
-    if (memo && memo[family] != 0)
+    if (memo && memo[family] != 0 &&
+        lk_likely(memo[family] > __atomic_load_n(&lk_site_base, __ATOMIC_RELAXED)))
         return memo[family] - 1;
     lk_frames_materialize(f);
     uint64_t tag = f->hash ^ ((uint64_t)family * UINT64_C(0x9E3779B97F4A7C15));
@@ -387,22 +394,20 @@ void lk_sample_weight(uint64_t s, uint64_t *bytes, uint64_t *blocks_fx)
 }
 
 /* Sampling: account a tracked block with its weights (out of the exact path). */
-static __attribute__((noinline, cold)) void account_alloc_sampled(lk_site_t *s, uint64_t size,
-                                                                  uint64_t request)
+static __attribute__((noinline, cold)) uint64_t account_alloc_sampled(lk_site_t *s,
+                                                                      uint64_t size,
+                                                                      uint64_t request)
 {
     uint64_t bytes, blocks_fx;
     lk_sample_weight(size, &bytes, &blocks_fx);
     __atomic_fetch_add(&s->total_blocks, blocks_fx, __ATOMIC_RELAXED);
     __atomic_fetch_add(&s->total_bytes, bytes, __ATOMIC_RELAXED);
     uint64_t live = __atomic_add_fetch(&s->live_bytes, bytes, __ATOMIC_RELAXED);
-    if ((int64_t)live > 0)      /* below 0: another thread's deltas are not folded yet */
-        atomic_max_u64(&s->peak_live_bytes, live);
+    atomic_max_u64(&s->peak_live_bytes, live);
     atomic_max_u64(&s->max_request_bytes, request);
     uint64_t g = __atomic_add_fetch(&g_live_bytes, bytes, __ATOMIC_RELAXED);
-    if ((int64_t)g > 0)
-        atomic_max_u64(&g_peak_live_bytes, g);
-    if (lk_unlikely(g >= __atomic_load_n(&lk_watermark_next, __ATOMIC_RELAXED)))
-        lk_trigger_watermark_hit(g);
+    atomic_max_u64(&g_peak_live_bytes, g);
+    return g;
 }
 
 static __attribute__((noinline, cold)) void commit_free_sampled(lk_site_t *s, uint64_t size)
@@ -431,7 +436,18 @@ static __attribute__((noinline, cold)) void commit_free_sampled(lk_site_t *s, ui
  * for a site (or a process) that one thread drives: each delta keeps its
  * highest running value since the last fold.  Threads register their deltas
  * once (never freed; reused after the thread exits); a thread without them
- * (mmap failed, or exiting) and the sampling mode update the sites directly. */
+ * (mmap failed, or exiting) and the sampling mode update the sites directly.
+ *
+ * A free is counted in the deltas only if they can pay for it: an entry's
+ * credit is what it has folded into its site and not freed since, so its
+ * credit plus its running value is what these deltas hold live at the site.
+ * Then no fold ever takes a site (or the total) below zero, since every
+ * folded free was folded after its allocation.  A free the deltas cannot pay
+ * for (a block allocated by another thread, or counted before the slot
+ * changed site) makes the site shared: every thread's deltas are folded
+ * (site_share, all shard locks, once per site), and from then on its blocks
+ * are counted with atomics on the site, whose running value is exact at
+ * every step, peak included. */
 /* 1024, not 256: bench churn's 300 sites then share no slot, and a slot that
  * changes site folds (six atomic adds to a shared site): 79 -> 78 ns a pair */
 #define ACCT_SLOTS LK_ACCT_SLOTS          /* power of 2 */
@@ -444,6 +460,8 @@ typedef struct acct_ent {
     int64_t live, live_hi;      /* net bytes since the last fold; its maximum */
     uint64_t max_request;       /* largest request since the last fold: the
                                  * site's own line stays out of the hot path */
+    int64_t credit;             /* bytes folded into the site by this entry
+                                 * and not freed since (>= 0) */
 } __attribute__((aligned(64))) acct_ent_t;     /* a line each: the address is a shift */
 typedef struct acct {
     struct acct *next;          /* registry; immutable once published */
@@ -462,16 +480,6 @@ static __thread int tls_acct_state __attribute__((tls_model("initial-exec")));
 static pthread_key_t acct_key;
 static pthread_once_t acct_once = PTHREAD_ONCE_INIT;
 
-/* The peak a fold can claim: the value before this thread's delta, plus the
- * delta's highest running value.  The value before is below 0 (wrapped)
- * while another thread has freed blocks whose allocation its owner has not
- * folded yet (node's Worker did): count it as 0, or the peak is 2^64 - x. */
-static inline uint64_t fold_peak(uint64_t after, int64_t live, int64_t live_hi)
-{
-    int64_t before = (int64_t)(after - (uint64_t)live);
-    return (before > 0 ? (uint64_t)before : 0) + (uint64_t)live_hi;
-}
-
 /* Fold one entry into its site; caller holds a shard lock. */
 static void acct_fold_ent(acct_ent_t *e)
 {
@@ -484,10 +492,11 @@ static void acct_fold_ent(acct_ent_t *e)
         __atomic_fetch_add(&s->freed_blocks, e->freed_blocks, __ATOMIC_RELAXED);
         uint64_t after = __atomic_add_fetch(&s->live_bytes, (uint64_t)e->live, __ATOMIC_RELAXED);
         if (e->live_hi > 0)
-            atomic_max_u64(&s->peak_live_bytes, fold_peak(after, e->live, e->live_hi));
+            atomic_max_u64(&s->peak_live_bytes, after - (uint64_t)e->live + (uint64_t)e->live_hi);
         if (e->max_request > __atomic_load_n(&s->max_request_bytes, __ATOMIC_RELAXED))
             atomic_max_u64(&s->max_request_bytes, e->max_request);
     }
+    e->credit += e->live;
     e->events = 0;
     e->alloc_blocks = e->alloc_bytes = e->freed_blocks = 0;
     e->live = e->live_hi = 0;
@@ -498,7 +507,7 @@ static void acct_fold_global(acct_t *a)
 {
     uint64_t after = __atomic_add_fetch(&g_live_bytes, (uint64_t)a->g_live, __ATOMIC_RELAXED);
     if (a->g_live_hi > 0)
-        atomic_max_u64(&g_peak_live_bytes, fold_peak(after, a->g_live, a->g_live_hi));
+        atomic_max_u64(&g_peak_live_bytes, after - (uint64_t)a->g_live + (uint64_t)a->g_live_hi);
     a->g_live = a->g_live_hi = 0;
 }
 
@@ -587,18 +596,34 @@ static inline __attribute__((always_inline)) acct_t *acct_get(void)
     return acct_get_slow();
 }
 
+/* Give slot 'e' to 'site' unless the site is shared; caller holds a shard
+ * lock.  Returns false for a shared site (count it with atomics). */
+static __attribute__((noinline)) bool acct_claim(acct_t *a, acct_ent_t *e, uint32_t site)
+{
+    const lk_site_t *s = lk_site_at(site);
+    if (s && __atomic_load_n(&s->shared, __ATOMIC_RELAXED))
+        return false;
+    acct_fold_ent(e);
+    e->site1 = site + 1;
+    e->credit = 0;
+    a->used[(site & (ACCT_SLOTS - 1)) / 64] |= UINT64_C(1) << (site & 63);
+    return true;
+}
+
 /* Count an allocation (+size, of 'request' bytes asked) or a free (-size) at
- * 'site' in this thread's deltas; caller holds a shard lock. */
-static inline __attribute__((always_inline)) void acct_add(acct_t *a, uint32_t site,
+ * 'site' in this thread's deltas; caller holds a shard lock.  Returns false,
+ * counting nothing, when the deltas cannot take it (a shared site, or a free
+ * they cannot pay for): the caller then counts it with atomics
+ * (account_alloc, free_shared). */
+static inline __attribute__((always_inline)) bool acct_add(acct_t *a, uint32_t site,
                                                             uint64_t size, uint64_t request,
                                                             bool alloc)
 {
     acct_ent_t *e = &a->ent[site & (ACCT_SLOTS - 1)];
-    if (lk_unlikely(e->site1 != site + 1)) {
-        acct_fold_ent(e);
-        e->site1 = site + 1;
-        a->used[(site & (ACCT_SLOTS - 1)) / 64] |= UINT64_C(1) << (site & 63);
-    }
+    if (lk_unlikely(e->site1 != site + 1) && !acct_claim(a, e, site))
+        return false;
+    if (!alloc && lk_unlikely(e->credit + e->live < (int64_t)size))
+        return false;
     if (alloc) {
         e->alloc_blocks++;
         e->alloc_bytes += size;
@@ -620,6 +645,7 @@ static inline __attribute__((always_inline)) void acct_add(acct_t *a, uint32_t s
     if (lk_unlikely(a->g_live >= (int64_t)ACCT_G_FOLD_BYTES ||
                     a->g_live <= -(int64_t)ACCT_G_FOLD_BYTES))
         acct_fold_global(a);
+    return true;
 }
 
 /* The process's live bytes as this thread knows them: the folded total plus
@@ -650,25 +676,84 @@ void lk_tracker_fold(void)
     lk_table_unlock_all();
 }
 
-static void account_alloc(lk_site_t *s, uint64_t size, uint64_t request)
+/* Count an allocation with atomics on its site and the total; returns the
+ * total's live bytes after it.  Under the block's shard lock for a shared
+ * site, so that its free, which takes that lock, is counted after it. */
+static uint64_t account_alloc_atomic(lk_site_t *s, uint64_t size, uint64_t request)
 {
-    if (lk_unlikely(lk_config.sample_bytes != 0)) {
-        account_alloc_sampled(s, size, request);
-        return;
-    }
     __atomic_fetch_add(&s->total_blocks, 1, __ATOMIC_RELAXED);
     __atomic_fetch_add(&s->total_bytes, size, __ATOMIC_RELAXED);
     uint64_t live = __atomic_add_fetch(&s->live_bytes, size, __ATOMIC_RELAXED);
-    /* below 0 (wrapped): another thread's deltas are not folded yet */
-    if ((int64_t)live > 0 && live > __atomic_load_n(&s->peak_live_bytes, __ATOMIC_RELAXED))
+    if (live > __atomic_load_n(&s->peak_live_bytes, __ATOMIC_RELAXED))
         atomic_max_u64(&s->peak_live_bytes, live);
     if (request > __atomic_load_n(&s->max_request_bytes, __ATOMIC_RELAXED))
         atomic_max_u64(&s->max_request_bytes, request);
     uint64_t g = __atomic_add_fetch(&g_live_bytes, size, __ATOMIC_RELAXED);
-    if ((int64_t)g > 0 && g > __atomic_load_n(&g_peak_live_bytes, __ATOMIC_RELAXED))
+    if (g > __atomic_load_n(&g_peak_live_bytes, __ATOMIC_RELAXED))
         atomic_max_u64(&g_peak_live_bytes, g);
-    if (lk_unlikely(g >= __atomic_load_n(&lk_watermark_next, __ATOMIC_RELAXED)))
-        lk_trigger_watermark_hit(g);
+    return g;
+}
+
+/* Count an allocation without deltas (sampling, a shared site, a thread
+ * without deltas); returns the total's live bytes after it.  Caller holds the
+ * block's shard lock (see account_alloc_atomic). */
+static uint64_t account_alloc(lk_site_t *s, uint64_t size, uint64_t request)
+{
+    if (lk_unlikely(lk_config.sample_bytes != 0))
+        return account_alloc_sampled(s, size, request);
+    return account_alloc_atomic(s, size, request);
+}
+
+/* Make site 'idx' shared: fold every thread's deltas (the total's too, so
+ * that no later free is counted before an allocation still in them) and take
+ * the site out of every thread's slots; from then on its blocks are counted
+ * with atomics.  Takes every shard lock, so the caller holds none; once per
+ * site. */
+static __attribute__((noinline, cold)) void site_share(uint32_t idx)
+{
+    lk_site_t *s = lk_site_at(idx);
+    if (!s || __atomic_load_n(&s->shared, __ATOMIC_ACQUIRE))
+        return;
+    lk_table_lock_all();
+    if (!__atomic_load_n(&s->shared, __ATOMIC_RELAXED)) {
+        for (acct_t *a = __atomic_load_n(&acct_list, __ATOMIC_ACQUIRE); a; a = a->next) {
+            acct_fold_all_of(a);
+            acct_ent_t *e = &a->ent[idx & (ACCT_SLOTS - 1)];
+            if (e->site1 == idx + 1) {
+                e->site1 = 0;
+                e->credit = 0;
+            }
+        }
+        __atomic_store_n(&s->shared, 1, __ATOMIC_RELEASE);
+    }
+    lk_table_unlock_all();
+}
+
+/* Count the free of 'b' (already out of the table) that this thread's deltas
+ * could not take: share its site, then count it with atomics.  Out of line,
+ * errno kept: free_exact does not save it. */
+static __attribute__((noinline)) void free_shared(const lk_block_t *b)
+{
+    int saved_errno = errno;
+    if (lk_config.sample_bytes == 0)
+        site_share(b->site);
+    lk_track_commit_free(b);
+    errno = saved_errno;
+}
+
+/* Count the free of 'b', taken out of the table earlier (realloc's old block,
+ * a stale record): in this thread's deltas if they can pay for it. */
+static void release_counted(const lk_block_t *b)
+{
+    acct_t *a = acct_get();
+    if (a) {
+        void *held = lk_table_hold_any();
+        bool done = acct_add(a, b->site, b->size, 0, false);
+        lk_table_release(held);
+        if (done)
+            return;
+    }
+    free_shared(b);
 }
 
 void lk_track_commit_free(const lk_block_t *b)
@@ -709,9 +794,12 @@ static inline __attribute__((always_inline)) void track_alloc_at(void *ptr, size
     acct_t *a = acct_get();
     int rc;
     void *held = lk_table_insert_hold((uintptr_t)ptr, &b, &rc);
-    if (lk_likely(rc == 0 && a != NULL)) {
-        acct_add(a, site, b.size, size, true);
-        uint64_t g = __atomic_load_n(&g_live_bytes, __ATOMIC_RELAXED) + (uint64_t)a->g_live;
+    if (lk_likely(rc == 0)) {
+        uint64_t g;
+        if (lk_likely(a != NULL) && lk_likely(acct_add(a, site, b.size, size, true)))
+            g = __atomic_load_n(&g_live_bytes, __ATOMIC_RELAXED) + (uint64_t)a->g_live;
+        else
+            g = account_alloc(lk_site_at(site), b.size, size);
         lk_table_release(held);
         if (lk_unlikely(g >= __atomic_load_n(&lk_watermark_next, __ATOMIC_RELAXED)))
             lk_trigger_watermark_hit(g);
@@ -723,14 +811,18 @@ static inline __attribute__((always_inline)) void track_alloc_at(void *ptr, size
          * is stale, so retire it and record the new block. */
         lk_block_t old;
         if (lk_table_remove((uintptr_t)ptr, &old) == 0)
-            lk_track_commit_free(&old);
-        rc = lk_table_insert((uintptr_t)ptr, &b);
+            release_counted(&old);
+        held = lk_table_insert_hold((uintptr_t)ptr, &b, &rc);
+        if (rc == 0) {
+            uint64_t g = account_alloc(lk_site_at(site), b.size, size);
+            lk_table_release(held);
+            if (g >= __atomic_load_n(&lk_watermark_next, __ATOMIC_RELAXED))
+                lk_trigger_watermark_hit(g);
+            return;
+        }
+        lk_table_release(held);
     }
-    if (lk_unlikely(rc != 0)) {
-        lk_track_dropped();
-        return;
-    }
-    account_alloc(lk_site_at(site), b.size, size);
+    lk_track_dropped();
 }
 
 void lk_track_alloc(void *ptr, size_t size, int family, lk_frames_t *f)
@@ -821,7 +913,7 @@ static inline void check_family(const lk_block_t *b, int free_family)
 
 void lk_track_release(const lk_block_t *b, int free_family)
 {
-    lk_track_commit_free(b);
+    release_counted(b);
     check_family(b, free_family);
 }
 
@@ -836,14 +928,14 @@ bool lk_track_free(void *ptr, int family)
         lk_track_untracked_free();
         return false;
     }
-    if (lk_likely(a != NULL)) {
-        acct_add(a, b.site, b.size, 0, false);
+    if (lk_likely(a != NULL) && lk_likely(acct_add(a, b.site, b.size, 0, false))) {
         lk_table_release(held);
         check_family(&b, family);
         return true;
     }
     lk_table_release(held);
-    lk_track_release(&b, family);
+    free_shared(&b);
+    check_family(&b, family);
     return true;
 }
 
@@ -859,8 +951,12 @@ bool lk_track_free_fast(void *ptr, int family)
         lk_table_release(held);
         return false;
     }
-    acct_add(a, b.site, b.size, 0, false);
-    lk_table_release(held);
+    if (lk_unlikely(!acct_add(a, b.site, b.size, 0, false))) {
+        lk_table_release(held);
+        free_shared(&b);
+    } else {
+        lk_table_release(held);
+    }
     check_family(&b, family);
     return true;
 }
@@ -874,7 +970,7 @@ void lk_track_reattach(void *ptr, const lk_block_t *b)
 {
     if (lk_table_insert((uintptr_t)ptr, b) != 0) {
         /* Cannot happen unless the table is full; keep the sums honest. */
-        lk_track_commit_free(b);
+        release_counted(b);
         lk_track_dropped();
     }
 }
@@ -969,11 +1065,12 @@ void lk_site_snapshot(uint32_t idx, lk_site_t *out)
     }
     out->stack = s->stack;
     out->family = s->family;
-    /* freed before total, live bytes last: live_blocks = total - freed >= 0 */
+    /* live bytes before total bytes (an allocation adds to total first), freed
+     * before total blocks: live_bytes <= total_bytes, total >= freed */
+    out->live_bytes = __atomic_load_n(&s->live_bytes, __ATOMIC_ACQUIRE);
     out->freed_blocks = __atomic_load_n(&s->freed_blocks, __ATOMIC_ACQUIRE);
     out->total_blocks = __atomic_load_n(&s->total_blocks, __ATOMIC_ACQUIRE);
-    out->total_bytes = __atomic_load_n(&s->total_bytes, __ATOMIC_RELAXED);
-    out->live_bytes = __atomic_load_n(&s->live_bytes, __ATOMIC_RELAXED);
+    out->total_bytes = __atomic_load_n(&s->total_bytes, __ATOMIC_ACQUIRE);
     out->peak_live_bytes = __atomic_load_n(&s->peak_live_bytes, __ATOMIC_RELAXED);
     out->max_request_bytes = __atomic_load_n(&s->max_request_bytes, __ATOMIC_RELAXED);
     if (lk_config.sample_bytes != 0) {      /* estimated blocks, fixed point */
@@ -983,14 +1080,10 @@ void lk_site_snapshot(uint32_t idx, lk_site_t *out)
     }
     if (out->freed_blocks > out->total_blocks)
         out->freed_blocks = out->total_blocks;
-    if (out->live_bytes > out->total_bytes)     /* a racing free: wrapped below 0 */
-        out->live_bytes = 0;
-    if (out->total_blocks == out->freed_blocks)
+    if (out->total_blocks == out->freed_blocks)     /* read while a free was counted */
         out->live_bytes = 0;
     if (out->peak_live_bytes < out->live_bytes)
         out->peak_live_bytes = out->live_bytes;
-    if (out->peak_live_bytes > out->total_bytes)    /* never more than was allocated */
-        out->peak_live_bytes = out->total_bytes;
 }
 
 void lk_tracker_totals_from(const lk_site_t *sites, size_t n, lk_totals_t *t)
@@ -1091,6 +1184,18 @@ void lk_tracker_reset_after_fork(void)
     for (acct_t *a = acct_list; a; a = a->next)
         if (a != tls_acct)
             __atomic_store_n(&a->owned, 0, __ATOMIC_RELAXED);
+    /* Every site so far is the parent's: new allocations find new sites (the
+     * old index is left to the parent's blocks, which keep their site), and
+     * the parent's failures and mismatches are not this process's. */
+    lk_forked_from = lk_pid;
+    __atomic_store_n(&lk_site_base, site_n, __ATOMIC_RELAXED);
+    site_hash = NULL;           /* its buckets stay with the parent's copy */
+    memset(tls_site_cache, 0, sizeof tls_site_cache);
+    mismatch_hash = NULL;
+    failure_hash = NULL;
+    group_bytes = 0;
+    g_failed = g_untracked_frees = g_mismatched = g_dropped = 0;
+    g_peak_live_bytes = g_live_bytes;
     lk_table_unlock_all();
     pthread_mutex_unlock(&group_lock);
     lk_stack_reset_after_fork();
@@ -1131,5 +1236,7 @@ void lk_tracker_reset_for_tests(void)
     lk_stack_forget_memos();     /* they remember old sites' indexes */
     g_live_bytes = g_peak_live_bytes = g_failed = g_untracked_frees = 0;
     g_mismatched = g_dropped = 0;
+    lk_site_base = 0;
+    lk_forked_from = 0;
     lk_watermark_next = UINT64_MAX;
 }

@@ -86,6 +86,12 @@
 #define LK_KEY_DROPPED_EVENTS "dropped_events"
 #define LK_KEY_COMPLETE      "complete"
 #define LK_KEY_ESTIMATED     "estimated"   /* totals: true while sampling (hotpath) */
+/* totals of a forked child only (docs/FORMAT.md): the parent's pid at the
+ * fork, and the blocks allocated before it that are still live (in no site,
+ * no leak of the child, roots to its reachability scan) */
+#define LK_KEY_INHERITED_FROM   "inherited_from_pid"
+#define LK_KEY_INHERITED_BLOCKS "inherited_blocks"
+#define LK_KEY_INHERITED_BYTES  "inherited_bytes"
 
 /* ### cost: libleak's own memory */
 #define LK_KEY_BLOCK_TABLE_BYTES "block_table_bytes"

@@ -42,6 +42,60 @@ START_TEST(test_preload_threads_realloc)
 }
 END_TEST
 
+/* Run the analyzer on dump 'd' of run 'r': a dump libleak wrote must load
+ * (exit 0 or 1), never be rejected as bad input (2). */
+static void assert_analyzer_loads(pl_run_t *r, pl_dump_t *d)
+{
+    char an[PATH_MAX], cmd[3 * PATH_MAX];
+    pl_artifact(an, "leak-analyze");
+    PL_FMT(cmd, "'%s' '%s/%s' >/dev/null 2>&1", an, r->dir, d->name);
+    int st = system(cmd);
+    PL_REQUIRE(WIFEXITED(st) && WEXITSTATUS(st) <= 1, "%s: leak-analyze rejects it (status %d)",
+               d->name, st);
+}
+
+START_TEST(test_preload_cross_thread_free_and_realloc)
+{
+    /* several runs: the fold order of the two threads' deltas varies */
+    for (int run = 0; run < 3; run++) {
+        pl_run_t r;
+        pl_run(&r, "xthread_free", NULL, NULL, 1);
+        pl_assert_exit(&r, 0);
+        ck_assert_str_eq(r.out, "ok\n");
+        pl_check_all(&r);
+        pl_dump_t *d = pl_exit_dump(&r);
+        json_t *t = pl_totals(d);
+        ck_assert(pl_bool(t, LK_KEY_COMPLETE));
+        pl_assert_site(d, "xt_shared", "malloc", 0, 0, 40000, 40000 * 100);
+        pl_assert_site(d, "xt_grow", "malloc", 0, 0, 20000, 20000 * 200);
+        pl_assert_site(d, "xt_batch", "malloc", 0, 0, 300, 300 * 4096);
+        pl_assert_site(d, "xt_keep", "malloc", 100, 6400, 100, 6400);
+        pl_assert_site(d, "xt_rsrc", "malloc", 0, 0, 200, 6400);
+        pl_assert_site(d, "xt_rdst", "malloc", 100, 4800, 200, 9600);
+        /* each phase-2 site's peak is known: its steps never overlap */
+        ck_assert_int_eq(pl_sites(d, "xt_batch", "malloc").peak_live_bytes, 300 * 4096);
+        ck_assert_int_eq(pl_sites(d, "xt_keep", "malloc").peak_live_bytes, 6400);
+        ck_assert_int_eq(pl_sites(d, "xt_rsrc", "malloc").peak_live_bytes, 6400);
+        ck_assert_int_eq(pl_sites(d, "xt_rdst", "malloc").peak_live_bytes, 9600);
+        /* the concurrent sites: at most 64 blocks in the ring and one in each
+         * thread's hands; never wrapped */
+        pl_agg_t sh = pl_sites(d, "xt_shared", "malloc"), gr = pl_sites(d, "xt_grow", "malloc");
+        PL_REQUIRE(sh.peak_live_bytes >= 100 && sh.peak_live_bytes <= 66 * 100,
+                   "xt_shared peak %lld", sh.peak_live_bytes);
+        PL_REQUIRE(gr.peak_live_bytes >= 200 && gr.peak_live_bytes <= 66 * 200,
+                   "xt_grow peak %lld", gr.peak_live_bytes);
+        long long peak = pl_int(t, LK_KEY_PEAK_LIVE_BYTES);
+        PL_REQUIRE(peak >= 300 * 4096 && peak >= pl_int(t, LK_KEY_LIVE_BYTES) &&
+                       peak <= pl_int(t, LK_KEY_ALLOC_BYTES),
+                   "totals.peak_live_bytes %lld out of [%d, alloc_bytes %lld]", peak, 300 * 4096,
+                   pl_int(t, LK_KEY_ALLOC_BYTES));
+        for (int i = 0; i < r.ndumps; i++)
+            assert_analyzer_loads(&r, &r.dumps[i]);
+        pl_run_free(&r);
+    }
+}
+END_TEST
+
 START_TEST(test_preload_fork_during_interval_dumps)
 {
     /* the dumper thread writes a dump every millisecond while main forks
@@ -79,9 +133,28 @@ START_TEST(test_preload_fork)
     pl_assert_site(p, "parent_leak", "malloc", 1, 3331, 1, 3331);
     pl_assert_no_site(p, "child_leak");
 
-    pl_assert_site(c, "before_fork", "malloc", 1, 1337, 2, 2674);
+    /* the child's dump: its own sites only, the inherited block counted */
+    pl_assert_no_site(c, "before_fork");
     pl_assert_site(c, "child_leak", "malloc", 2, 4098, 2, 4098);
+    pl_assert_site(c, "child_again", "malloc", 1, 1000, 1, 1000);
     pl_assert_no_site(c, "parent_leak");
+    json_t *ct = pl_totals(c);
+    ck_assert_int_eq(pl_int(ct, LK_KEY_INHERITED_FROM), r.pid);
+    ck_assert_int_eq(pl_int(ct, LK_KEY_INHERITED_BLOCKS), 1);
+    ck_assert_int_eq(pl_int(ct, LK_KEY_INHERITED_BYTES), 1337);
+    ck_assert_int_eq(pl_int(ct, LK_KEY_LIVE_BLOCKS), 3);
+    PL_REQUIRE(json_object_get(pl_totals(p), LK_KEY_INHERITED_BLOCKS) == NULL,
+               "the parent has inherited blocks");
+    /* its stacks: those of its own sites, not the parent's table */
+    ck_assert_int_eq(json_array_size(pl_obj(c->root, LK_KEY_STACKS)), 2);
+    /* its scan classifies the child's three blocks only: the inherited one
+     * is no leak of the child (it holds child_again's block, as a root) */
+    json_t *reach = pl_obj(c->root, LK_KEY_REACH), *e;
+    ck_assert_int_eq(pl_int(reach, LK_KEY_LIVE_BLOCKS), 3);
+    ck_assert_int_eq(pl_int(reach, LK_KEY_LIVE_BYTES), 5098);
+    size_t i;
+    json_array_foreach(pl_obj(reach, LK_KEY_SITES), i, e)
+        pl_stack(c, pl_int(e, LK_KEY_STACK));
     pl_run_free(&r);
 }
 END_TEST
@@ -303,6 +376,10 @@ static Suite *preload_proc_suite(void)
     TCase *tc = pl_tcase("threads");
     tcase_add_test(tc, test_preload_threads);
     tcase_add_test(tc, test_preload_threads_realloc);
+    suite_add_tcase(s, tc);
+
+    tc = pl_tcase("cross_thread");
+    tcase_add_test(tc, test_preload_cross_thread_free_and_realloc);
     suite_add_tcase(s, tc);
 
     tc = pl_tcase("process");

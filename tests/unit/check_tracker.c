@@ -430,6 +430,68 @@ START_TEST(test_tracker_deltas_of_a_running_thread)
 }
 END_TEST
 
+/* Blocks allocated by one thread and freed or realloc'd by another, one after
+ * the other: the freeing thread's deltas cannot pay for them, so the site is
+ * shared and counted with atomics, and no fold order drives a counter below
+ * zero.  Each peak is known: the steps never overlap. */
+typedef struct xfree_arg {
+    lk_frames_t *fr;
+    int step;
+} xfree_arg_t;
+
+enum { XN = 300 };
+
+static void *xthread_step(void *p)
+{
+    xfree_arg_t *a = p;
+    if (a->step == 0) {             /* allocate XN x 1000 at site 0 */
+        for (uintptr_t i = 0; i < XN; i++)
+            lk_track_alloc((void *)(0x40000000 + i * 16), 1000, LK_FAMILY_MALLOC, &a->fr[0]);
+    } else if (a->step == 1) {      /* free them; keep 10 x 64 at site 0 */
+        for (uintptr_t i = 0; i < XN; i++)
+            ck_assert(lk_track_free((void *)(0x40000000 + i * 16), LK_FAMILY_MALLOC));
+        for (uintptr_t i = 0; i < 10; i++)
+            lk_track_alloc((void *)(0x50000000 + i * 16), 64, LK_FAMILY_MALLOC, &a->fr[0]);
+    } else {                        /* realloc's release of site 1's blocks */
+        for (uintptr_t i = 0; i < 20; i++) {
+            lk_block_t old;
+            ck_assert(lk_track_detach((void *)(0x60000000 + i * 16), &old));
+            lk_track_release(&old, LK_FAMILY_MALLOC);
+        }
+    }
+    return NULL;
+}
+
+START_TEST(test_tracker_cross_thread_frees_exact)
+{
+    static lk_frames_t fr[2];
+    fake_frames(&fr[0], 0x2000000, 3);
+    fake_frames(&fr[1], 0x3000000, 4);
+    for (int step = 0; step < 3; step++) {
+        if (step == 2)              /* this thread allocates what the next reallocs */
+            for (uintptr_t i = 0; i < 20; i++)
+                lk_track_alloc((void *)(0x60000000 + i * 16), 50, LK_FAMILY_MALLOC, &fr[1]);
+        xfree_arg_t a = { fr, step };
+        pthread_t th;
+        ck_assert_int_eq(pthread_create(&th, NULL, xthread_step, &a), 0);
+        pthread_join(th, NULL);
+    }
+    lk_site_t s0 = site_of(&fr[0], LK_FAMILY_MALLOC), s1 = site_of(&fr[1], LK_FAMILY_MALLOC);
+    ck_assert_uint_eq(s0.total_blocks, XN + 10);
+    ck_assert_uint_eq(s0.freed_blocks, XN);
+    ck_assert_uint_eq(s0.live_bytes, 640);
+    ck_assert_uint_eq(s0.peak_live_bytes, XN * 1000);
+    ck_assert_uint_eq(s1.total_blocks, 20);
+    ck_assert_uint_eq(s1.freed_blocks, 20);
+    ck_assert_uint_eq(s1.live_bytes, 0);
+    ck_assert_uint_eq(s1.peak_live_bytes, 1000);
+    lk_totals_t t;
+    lk_tracker_totals(&t);
+    ck_assert_uint_eq(t.live_bytes, 640);
+    ck_assert_uint_eq(t.peak_live_bytes, XN * 1000);
+}
+END_TEST
+
 /* Peaks stay exact for one thread although its deltas fold every 256 events,
  * and sites whose indexes share a delta slot (i and i + LK_ACCT_SLOTS) evict
  * each other without losing a count. */
@@ -588,6 +650,7 @@ static Suite *tracker_suite(void)
     tcase_add_test(tc, test_tracker_threads_hammer);
     tcase_add_test(tc, test_tracker_deltas_of_a_running_thread);
     tcase_add_test(tc, test_tracker_deltas_fold_and_evict_exactly);
+    tcase_add_test(tc, test_tracker_cross_thread_frees_exact);
     tcase_add_test(tc, test_tracker_exit_arena);
     tcase_add_test(tc, test_tracker_peak_of_blocks_freed_by_another_thread);
     suite_add_tcase(s, tc);

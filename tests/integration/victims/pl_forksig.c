@@ -5,7 +5,8 @@
  * Child: child_leak() leaks malloc(2021), raises SIGUSR1, waits (up to 60 s)
  * for its own signal dump, exits 0; exits 1 if it never appears.
  * Expected: parent dumps seq 0 signal, seq 1 exit; child dumps seq 0 signal
- * (parent_leak live 1/1337 inherited, child_leak live 1/2021), seq 1 exit. */
+ * (no parent_leak site: its block counts in totals.inherited_*; child_leak
+ * live 1/2021), seq 1 exit. */
 #include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
