@@ -425,7 +425,7 @@ static json_t *build_config(void)
 
 /* The fatal signal and the faulting thread's stack, interned like every
  * other stack (before the stack count is taken). */
-static json_t *build_crash(void)
+static json_t *build_crash(uint32_t *stack_id)
 {
     const lk_crash_t *c = lk_signals_crash();
     if (!c)
@@ -437,6 +437,7 @@ static json_t *build_crash(void)
     memcpy(f.pc, c->pc, c->depth * sizeof *f.pc);
     lk_frames_hash(&f);
     uint32_t id = c->depth ? lk_stack_intern(&f) : LK_STACK_NONE;
+    *stack_id = id;
     json_t *o = json_object();
     json_object_set_new(o, LK_KEY_CRASH_SIGNAL, json_integer(c->sig));
     json_object_set_new(o, LK_KEY_CRASH_CODE, json_integer(c->code));
@@ -938,7 +939,7 @@ static void stack_set_add(uint64_t *set, uint32_t nstacks, uint32_t id)
  * parent's whole table: a subshell's dump stays small.  NULL (every stack)
  * outside a child or without memory. */
 static uint64_t *stack_set_build(const lk_site_t *sites, uint32_t first, uint32_t nsites,
-                                 uint32_t nstacks, json_t *mismatches, json_t *failures)
+                                 uint32_t nstacks, uint32_t crash_stack)
 {
     if (lk_forked_from == 0)
         return NULL;
@@ -950,14 +951,28 @@ static uint64_t *stack_set_build(const lk_site_t *sites, uint32_t first, uint32_
     for (uint32_t i = first; i < nsites; i++)
         if (sites[i].total_blocks != 0)
             stack_set_add(set, nstacks, sites[i].stack);
-    size_t i;
-    json_t *e;
-    json_array_foreach(mismatches, i, e) {
-        stack_set_add(set, nstacks, (uint32_t)json_integer_value(json_object_get(e, LK_KEY_ALLOC_STACK)));
-        stack_set_add(set, nstacks, (uint32_t)json_integer_value(json_object_get(e, LK_KEY_FREE_STACK)));
+    /* the records' stacks, read again from the tracker: json.c's values
+     * are write-only */
+    size_t n = lk_tracker_mismatches(NULL, 0);
+    lk_mismatch_t *mm = n ? lk_real_calloc(n + 16, sizeof *mm) : NULL;
+    if (mm) {
+        size_t got = lk_tracker_mismatches(mm, n + 16);
+        for (size_t i = 0; i < got && i < n + 16; i++) {
+            stack_set_add(set, nstacks, mm[i].alloc_stack);
+            stack_set_add(set, nstacks, mm[i].free_stack);
+        }
+        lk_real_free(mm);
     }
-    json_array_foreach(failures, i, e)
-        stack_set_add(set, nstacks, (uint32_t)json_integer_value(json_object_get(e, LK_KEY_STACK)));
+    n = lk_tracker_failures(NULL, 0);
+    lk_failure_t *f = n ? lk_real_calloc(n + 16, sizeof *f) : NULL;
+    if (f) {
+        size_t got = lk_tracker_failures(f, n + 16);
+        for (size_t i = 0; i < got && i < n + 16; i++)
+            stack_set_add(set, nstacks, f[i].stack);
+        lk_real_free(f);
+    }
+    if (crash_stack != LK_STACK_NONE)
+        stack_set_add(set, nstacks, crash_stack);
     return set;
 }
 
@@ -978,7 +993,8 @@ static int dump_parts_build(dump_parts_t *p, int trigger, const char *label, uns
     lk_limits_load();           /* the program may have called setrlimit() */
     lk_timeline_sample();       /* the curve ends at this dump */
     lk_signals_check();         /* warn (once) if the program took our signal */
-    json_t *crash = trigger == LK_TRIGGER_CRASH ? build_crash() : NULL;
+    uint32_t crash_stack = LK_STACK_NONE;
+    json_t *crash = trigger == LK_TRIGGER_CRASH ? build_crash(&crash_stack) : NULL;
     /* Sites first, then groups, then the stack count: every stack they name
      * was interned before them, so it is in [0, stack count). */
     uint32_t nsites = lk_site_count();
@@ -1067,7 +1083,7 @@ static int dump_parts_build(dump_parts_t *p, int trigger, const char *label, uns
             munmap(sites, (size_t)nsites * sizeof *sites);
         return -1;
     }
-    uint64_t *set = stack_set_build(sites, first, nsites, nstacks, mismatches, failures);
+    uint64_t *set = stack_set_build(sites, first, nsites, nstacks, crash_stack);
     *p = (dump_parts_t){ root, sites, nsites, nstacks, first, set, reach, arrays, arrays_len };
     return 0;
 }
