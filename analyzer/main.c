@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "model.h"
 
@@ -35,6 +36,10 @@ static const char usage_text[] =
     "                             (default all but reachable and inherited)\n"
     "      --fail-on=KINDS        kinds the gate counts (default definite,indirect,\n"
     "                             and unfreed for dumps without a reachability scan)\n"
+    "      --color=WHEN           text: color auto (on a terminal, unless NO_COLOR\n"
+    "                             is set), always or never\n"
+    "      --full-names           keep long C++ template arguments (default <...>)\n"
+    "      --folded-lines         folded: add [file:line] to every frame\n"
     "  -h, --help                 this text\n"
     "  -V, --version              print the version\n"
     "Sizes accept k, M and G suffixes (powers of 1024).\n"
@@ -43,7 +48,8 @@ static const char usage_text[] =
 enum {
     OPT_TOP = 256, OPT_MIN_BYTES, OPT_FAIL_ON_LEAK, OPT_MAX_LEAK_BYTES, OPT_BASELINE,
     OPT_SUPPRESSIONS, OPT_NO_BUILTIN, OPT_GEN_SUPP, OPT_SHOW, OPT_FAIL_ON,
-    OPT_CHART
+    OPT_CHART,
+    OPT_COLOR, OPT_FULL_NAMES, OPT_FOLDED_LINES
 };
 
 static const struct option long_options[] = {
@@ -60,6 +66,9 @@ static const struct option long_options[] = {
     { "show", required_argument, NULL, OPT_SHOW },
     { "fail-on", required_argument, NULL, OPT_FAIL_ON },
     { "chart", required_argument, NULL, OPT_CHART },
+    { "color", required_argument, NULL, OPT_COLOR },
+    { "full-names", no_argument, NULL, OPT_FULL_NAMES },
+    { "folded-lines", no_argument, NULL, OPT_FOLDED_LINES },
     { "help", no_argument, NULL, 'h' },
     { "version", no_argument, NULL, 'V' },
     { NULL, 0, NULL, 0 },
@@ -185,6 +194,7 @@ int main(int argc, char **argv)
     size_t nsupp_files = 0;
     fmt_t fmt = FMT_TEXT;
     bool diff = false;
+    const char *color = "auto";
     int c, rc;
 
     if (argc > 1 && strcmp(argv[1], "diff") == 0) {
@@ -250,6 +260,18 @@ int main(int argc, char **argv)
         case OPT_CHART:
             chart = optarg;
             break;
+        case OPT_COLOR:
+            if (strcmp(optarg, "auto") != 0 && strcmp(optarg, "always") != 0
+                && strcmp(optarg, "never") != 0)
+                return die_usage("--color: expected auto, always or never, got '%s'", optarg);
+            color = optarg;
+            break;
+        case OPT_FULL_NAMES:
+            opt.full_names = true;
+            break;
+        case OPT_FOLDED_LINES:
+            opt.folded_lines = true;
+            break;
         case 'h':
             fputs(usage_text, stdout);
             return LK_EXIT_OK;
@@ -272,6 +294,12 @@ int main(int argc, char **argv)
         free(supp_files);
         return LK_EXIT_INPUT;
     }
+    /* https://no-color.org: a non-empty NO_COLOR turns auto off */
+    const char *nc = getenv("NO_COLOR"), *term = getenv("TERM");
+    opt.color = strcmp(color, "always") == 0
+                || (strcmp(color, "auto") == 0 && isatty(fileno(out))
+                    && (nc == NULL || *nc == '\0') && (term == NULL || strcmp(term, "dumb") != 0));
+    lk_progress_start();
     lk_symbolizer_t *sym = lk_symbolizer_new(stderr);
     lk_input_t in = { 0 };
     lk_report_t r = { 0 };
@@ -294,6 +322,7 @@ int main(int argc, char **argv)
     if (lk_input_group(&in, err, sizeof(err)) < 0)
         goto out_err;
     phase_time("load");
+    lk_progress_phase("symbolizing leak sites");
     for (size_t i = 0; i < nsupp_files; i++)
         if (lk_supp_load(&r.supps, supp_files[i], err, sizeof(err)) < 0)
             goto out_err;
@@ -302,6 +331,7 @@ int main(int argc, char **argv)
     if (lk_leaks_collect(&r, &in, sym, &opt) < 0)
         goto out_nomem;
     phase_time("leaks (symbolize, trim, suppress)");
+    lk_progress_phase("growth and reachability");
     /* EXTENSION (issue 4/5): growth, overflow and reachability passes run
      * here, after leaks and before the baseline and the gate. */
     if (lk_growth_run(&r, &in, sym) < 0)
@@ -315,6 +345,7 @@ int main(int argc, char **argv)
     }
     rc = lk_leaks_gate(&r, &opt);
     phase_time("later passes, baseline, gate");
+    lk_progress_end();
 
     int wrc;
     if (opt.gen_suppressions)
@@ -352,6 +383,7 @@ out_err:
     print_error("%s", err);
     rc = LK_EXIT_INPUT;
 out:
+    lk_progress_end();
     lk_base_free(&base);
     lk_growth_free(&r);
     lk_report_free(&r);

@@ -419,6 +419,9 @@ typedef struct lk_options {
     /* EXTENSION (issue 5): kinds the gate counts and the text shows; bit
      * (1u << kind).  Default gate: unfreed|definite|indirect. */
     unsigned fail_kinds, show_kinds;
+    bool color;                     /* text: ANSI colors (--color) */
+    bool full_names;                /* text/folded: keep template arguments */
+    bool folded_lines;              /* folded: file:line on each frame */
 } lk_options_t;
 
 /* A frame list with its site (structures and held_by reports). */
@@ -611,5 +614,21 @@ uint64_t lk_sat_add(uint64_t a, uint64_t b);
 /* Parse a decimal unsigned with optional k/M/G suffix (powers of 1024);
  * returns 0 or -EINVAL. */
 int lk_parse_size(const char *s, uint64_t *out);
+/* The progress line (progress.c): start it before loading when stderr is a
+ * terminal, name each phase, and end it (clearing the line) before the
+ * report is printed. */
+void lk_progress_start(void);
+void lk_progress_phase(const char *what);
+void lk_progress_end(void);
+/* "213 bytes", or "176 MiB (184,379,008 bytes)" from 1 KiB up; returns buf. */
+const char *lk_fmt_bytes(char *buf, size_t len, uint64_t v);
+/* "184,379,008"; returns buf. */
+const char *lk_fmt_count(char *buf, size_t len, uint64_t v);
+/* Template argument lists longer than this many characters, or nesting
+ * another list, are shortened to "<...>" by lk_short_name(). */
+#define LK_SHORT_ARGS 20
+/* snprintf-style: write 'name' with long template arguments collapsed into
+ * 'out' and return the full length. */
+size_t lk_short_name(char *out, size_t outlen, const char *name);
 
 #endif /* LK_ANALYZER_MODEL_H */

@@ -8,6 +8,31 @@
 
 #include "model.h"
 
+/* ANSI colors (only with opt->color): leak headings, names, positions. */
+#define C_HEAD "\033[1;31m"
+#define C_SOFT "\033[1;33m"
+#define C_NAME "\033[1m"
+#define C_POS "\033[36m"
+#define C_OFF "\033[0m"
+
+static const char *col(const lk_options_t *opt, const char *code)
+{
+    return opt->color ? code : "";
+}
+
+/* A function name as the reports show it: long template arguments
+ * collapsed unless --full-names. */
+static void put_function(FILE *out, const char *name, const lk_options_t *opt)
+{
+    char buf[512];
+
+    if (name == NULL)
+        name = "??";
+    if (!opt->full_names && lk_short_name(buf, sizeof(buf), name) < sizeof(buf))
+        name = buf;
+    fputs(name, out);
+}
+
 bool lk_report_is_shown(const lk_leak_t *l, size_t rank, const lk_options_t *opt)
 {
     if (l->suppressed_by != NULL || (opt->show_kinds & (1u << l->kind)) == 0)
@@ -18,13 +43,14 @@ bool lk_report_is_shown(const lk_leak_t *l, size_t rank, const lk_options_t *opt
 }
 
 /* Print frames as LSan does; inlined frames repeat the address. */
-static void print_frames(FILE *out, const lk_frame_t *f, size_t n)
+static void print_frames(FILE *out, const lk_frame_t *f, size_t n, const lk_options_t *opt)
 {
     for (size_t i = 0; i < n; i++) {
-        fprintf(out, "    #%zu 0x%" PRIx64 " in %s", i, f[i].address,
-                f[i].function != NULL ? f[i].function : "??");
+        fprintf(out, "    #%zu 0x%" PRIx64 " in %s", i, f[i].address, col(opt, C_NAME));
+        put_function(out, f[i].function, opt);
+        fputs(col(opt, C_OFF), out);
         if (f[i].file != NULL)
-            fprintf(out, " %s:%d", f[i].file, f[i].line);
+            fprintf(out, " %s%s:%d%s", col(opt, C_POS), f[i].file, f[i].line, col(opt, C_OFF));
         else if (f[i].module != NULL)
             fprintf(out, " (%s+0x%" PRIx64 ")", f[i].module, f[i].offset);
         fputc('\n', out);
@@ -51,31 +77,33 @@ static const char *alloc_name(lk_family_t f)
     }
 }
 
-static void print_mismatches(FILE *out, const lk_report_t *r)
+static void print_mismatches(FILE *out, const lk_report_t *r, const lk_options_t *opt)
 {
     for (size_t i = 0; i < r->nmismatches; i++) {
         const lk_mismatch_report_t *m = &r->mismatches[i];
-        fprintf(out, "Mismatched free() / delete / delete [] (%" PRIu64 " time(s), %" PRIu64
-                " byte(s)): allocated by %s, freed by %s\n", m->count, m->bytes,
-                alloc_name(m->alloc_family), dealloc_name(m->free_family));
+        fprintf(out, "%sMismatched free() / delete / delete [] (%" PRIu64 " time(s), %" PRIu64
+                " byte(s)): allocated by %s, freed by %s%s\n", col(opt, C_SOFT), m->count,
+                m->bytes, alloc_name(m->alloc_family), dealloc_name(m->free_family),
+                col(opt, C_OFF));
         fprintf(out, "  freed at:\n");
-        print_frames(out, m->free_frames, m->nfree);
+        print_frames(out, m->free_frames, m->nfree, opt);
         fprintf(out, "  allocated at:\n");
-        print_frames(out, m->alloc_frames, m->nalloc);
+        print_frames(out, m->alloc_frames, m->nalloc, opt);
     }
 }
 
-static void print_leak(FILE *out, const lk_leak_t *l)
+static void print_leak(FILE *out, const lk_leak_t *l, const lk_options_t *opt)
 {
     if (l->is_new)
         fprintf(out, "New since the baseline:\n");
     else if (l->has_grown)
         fprintf(out, "Grown since the baseline (was %" PRIu64 " byte(s)):\n", l->baseline_bytes);
     /* valgrind: "... are still reachable"; LSan has no such kind */
-    fprintf(out, "%s%s %" PRIu64 " byte(s) in %" PRIu64 " object(s) allocated from:\n",
-            lk_kind_heading(l->kind), l->kind == LK_KIND_REACHABLE ? ":" : " of", l->bytes,
-            l->blocks);
-    print_frames(out, l->frames, l->nframes);
+    bool soft = l->kind == LK_KIND_POSSIBLE || l->kind == LK_KIND_REACHABLE;
+    fprintf(out, "%s%s%s %" PRIu64 " byte(s) in %" PRIu64 " object(s) allocated from:%s\n",
+            col(opt, soft ? C_SOFT : C_HEAD), lk_kind_heading(l->kind),
+            l->kind == LK_KIND_REACHABLE ? ":" : " of", l->bytes, l->blocks, col(opt, C_OFF));
+    print_frames(out, l->frames, l->nframes, opt);
 }
 
 static void print_supps(FILE *out, const lk_report_t *r)
@@ -99,17 +127,17 @@ static void print_supps(FILE *out, const lk_report_t *r)
 }
 
 /* A process that died of a signal: which, where, and the faulting stack. */
-static void print_crash(FILE *out, const lk_proc_summary_t *ps)
+static void print_crash(FILE *out, const lk_proc_summary_t *ps, const lk_options_t *opt)
 {
     if (ps->crash_signal == 0)
         return;
-    fprintf(out, "CRASH: process %d died of %s (signal %d, code %d)", ps->pid,
+    fprintf(out, "%sCRASH: process %d died of %s (signal %d, code %d)", col(opt, C_HEAD), ps->pid,
             lk_signal_name(ps->crash_signal), ps->crash_signal, ps->crash_code);
     if (ps->crash_has_addr)
         fprintf(out, " at address 0x%" PRIx64, ps->crash_addr);
-    fprintf(out, "; its leaks are the memory live at the crash.\n");
+    fprintf(out, "; its leaks are the memory live at the crash.%s\n", col(opt, C_OFF));
     fprintf(out, "  thread %" PRIu64 " crashed at:\n", ps->crash_tid);
-    print_frames(out, ps->crash_frames, ps->ncrash_frames);
+    print_frames(out, ps->crash_frames, ps->ncrash_frames, opt);
 }
 
 int lk_report_text(FILE *out, const lk_report_t *r, const lk_options_t *opt)
@@ -123,7 +151,7 @@ int lk_report_text(FILE *out, const lk_report_t *r, const lk_options_t *opt)
             fprintf(out, "== process %d (%s), %zu dump(s), final dump %" PRIu64 " (%s) ==\n\n",
                     ps->pid, ps->exe != NULL ? ps->exe : "?", ps->ndumps, ps->final_seq,
                     ps->final_trigger);
-        print_crash(out, ps);
+        print_crash(out, ps, opt);
         for (size_t i = 0; i < r->nleaks; i++) {
             const lk_leak_t *l = &r->leaks[i];
             /* --top ranks only the kinds --show lets through */
@@ -131,7 +159,7 @@ int lk_report_text(FILE *out, const lk_report_t *r, const lk_options_t *opt)
                 || (opt->show_kinds & (1u << l->kind)) == 0)
                 continue;
             if (lk_report_is_shown(l, rank, opt))
-                print_leak(out, l);
+                print_leak(out, l, opt);
             rank++;
         }
         if ((opt->show_kinds & LK_SHOW_INHERITED) != 0 && ps->inherited_from_pid != 0)
@@ -146,7 +174,7 @@ int lk_report_text(FILE *out, const lk_report_t *r, const lk_options_t *opt)
             fprintf(out, "SUMMARY: process %d: %" PRIu64 " byte(s) leaked in %" PRIu64
                     " allocation(s).\n\n", ps->pid, ps->leaked_bytes, ps->leaked_blocks);
     }
-    print_mismatches(out, r);
+    print_mismatches(out, r, opt);
     print_supps(out, r);
     lk_report_reach_summary(out, r);   /* issue 5: per-kind totals */
     if (r->has_baseline)
@@ -155,11 +183,16 @@ int lk_report_text(FILE *out, const lk_report_t *r, const lk_options_t *opt)
     if (r->estimated)
         fprintf(out, "Note: sampled run (LIBLEAK_SAMPLE_BYTES): byte and block figures are "
                 "estimates.\n");
-    fprintf(out, "SUMMARY: libleak: %" PRIu64 " byte(s) leaked in %" PRIu64 " allocation(s)",
-            r->leaked_bytes, r->leaked_blocks);
+    /* the readable total; the SUMMARY line below stays LSan's, for grep */
+    char human[96], blocks[32];
+    fprintf(out, "Leaked: %s in %s %s.\n", lk_fmt_bytes(human, sizeof(human), r->leaked_bytes),
+            lk_fmt_count(blocks, sizeof(blocks), r->leaked_blocks),
+            r->leaked_blocks == 1 ? "allocation" : "allocations");
+    fprintf(out, "%sSUMMARY: libleak: %" PRIu64 " byte(s) leaked in %" PRIu64 " allocation(s)",
+            col(opt, C_NAME), r->leaked_bytes, r->leaked_blocks);
     if (multi)
         fprintf(out, " in %zu processes", r->nprocs);
-    fprintf(out, ".\n");
+    fprintf(out, ".%s\n", col(opt, C_OFF));
     if (fflush(out) != 0 || ferror(out))
         return -EIO;
     return 0;

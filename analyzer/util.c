@@ -2,6 +2,7 @@
  * strings and option parsing.  No analysis happens here. */
 #include <ctype.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -208,4 +209,109 @@ const char *lk_signal_name(int sig)
         if (names[i].sig == sig)
             return names[i].name;
     return "signal";
+}
+
+/* "213 bytes" below 1 KiB; above, "3.9 KiB (4,011 bytes)": three
+ * significant digits in the largest binary unit, then the exact count. */
+const char *lk_fmt_bytes(char *buf, size_t len, uint64_t v)
+{
+    static const char *const units[] = { "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };
+    char exact[32];
+
+    lk_fmt_count(exact, sizeof(exact), v);
+    if (v < 1024) {
+        snprintf(buf, len, "%s %s", exact, v == 1 ? "byte" : "bytes");
+        return buf;
+    }
+    double x = (double)v / 1024.0;
+    size_t u = 0;
+    while (x >= 1023.95 && u + 1 < sizeof(units) / sizeof(units[0])) {
+        x /= 1024.0;
+        u++;
+    }
+    snprintf(buf, len, x < 9.95 ? "%.1f %s (%s bytes)" : "%.0f %s (%s bytes)", x, units[u],
+             exact);
+    return buf;
+}
+
+/* Decimal with thousands separators, whatever the locale. */
+const char *lk_fmt_count(char *buf, size_t len, uint64_t v)
+{
+    char digits[24];
+    int n = snprintf(digits, sizeof(digits), "%" PRIu64, v);
+    size_t o = 0;
+
+    for (int i = 0; i < n && o + 1 < len; i++) {
+        if (i > 0 && (n - i) % 3 == 0 && o + 2 < len)
+            buf[o++] = ',';
+        buf[o++] = digits[i];
+    }
+    if (len > 0)
+        buf[o < len ? o : len - 1] = '\0';
+    return buf;
+}
+
+/* Is the '<' at s[i] part of "operator<", "operator<<", "operator<=" ...? */
+static bool is_operator_lt(const char *s, size_t i)
+{
+    size_t j = i;
+    while (j > 0 && s[j - 1] == '<')
+        j--;
+    return j >= 8 && strncmp(s + j - 8, "operator", 8) == 0;
+}
+
+/* Collapse template argument lists heaptrack-style: a <...> group whose
+ * contents are longer than LK_SHORT_ARGS characters or nest another group
+ * becomes "<...>", so "std::vector<std::pair<int, int>, std::allocator<...> >
+ * ::push_back" reads "std::vector<...>::push_back".  A name whose brackets do
+ * not balance is copied unchanged. */
+size_t lk_short_name(char *out, size_t outlen, const char *s)
+{
+    size_t n = strlen(s), o = 0;
+    int depth = 0;
+
+    /* check the balance first: "operator<" and odd names stay as they are */
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '<' && !is_operator_lt(s, i))
+            depth++;
+        else if (s[i] == '>' && !(i > 0 && s[i - 1] == '-') && !is_operator_lt(s, i)) {
+            if (--depth < 0)
+                break;
+        }
+    }
+    if (depth != 0) {
+        snprintf(out, outlen, "%s", s);
+        return n;
+    }
+    for (size_t i = 0; i < n;) {
+        if (s[i] == '<' && !is_operator_lt(s, i)) {
+            /* find the matching '>' and whether the group nests */
+            size_t j = i + 1;
+            int d = 1;
+            bool nested = false;
+            for (; j < n && d > 0; j++) {
+                if (s[j] == '<' && !is_operator_lt(s, j)) {
+                    d++;
+                    nested = true;
+                } else if (s[j] == '>' && s[j - 1] != '-' && !is_operator_lt(s, j)) {
+                    d--;
+                }
+            }
+            /* j is one past the matching '>' */
+            if (nested || j - i - 2 > LK_SHORT_ARGS) {
+                for (const char *p = "<...>"; *p != '\0'; p++, o++)
+                    if (o + 1 < outlen)
+                        out[o] = *p;
+                i = j;
+                continue;
+            }
+        }
+        if (o + 1 < outlen)
+            out[o] = s[i];
+        o++;
+        i++;
+    }
+    if (outlen > 0)
+        out[o < outlen ? o : outlen - 1] = '\0';
+    return o;
 }
