@@ -755,8 +755,9 @@ static void print_structure(FILE *out, const lk_structure_report_t *s)
     } else {
         fprintf(out, " headed by ");
         put_site(out, &s->head);
-        size_t shown = 0;
-        for (size_t k = 0; k < s->nmembers && shown < 3; k++) {
+        size_t shown = 0, more = 0;
+        uint64_t more_blocks = 0;
+        for (size_t k = 0; k < s->nmembers; k++) {
             const lk_site_ref_t *m = &s->members[k];
             /* members whose user frame is the same line read as one */
             bool seen = false;
@@ -776,10 +777,18 @@ static void print_structure(FILE *out, const lk_structure_report_t *s)
             }
             if (blocks == 0)
                 continue;
+            if (shown == 3) {   /* the line stays readable; the JSON has them all */
+                more++;
+                more_blocks = lk_sat_add(more_blocks, blocks);
+                continue;
+            }
             fprintf(out, "%s%" PRIu64 " from ", shown == 0 ? ", holding " : ", ", blocks);
             put_site(out, m);
             shown++;
         }
+        if (more > 0)
+            fprintf(out, ", and %" PRIu64 " from %zu more %s", more_blocks, more,
+                    plural(more, "site", "sites"));
         if (s->cycle)
             fprintf(out, ", with a cycle inside");
     }

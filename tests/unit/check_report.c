@@ -151,6 +151,51 @@ START_TEST(test_folded_merge_and_lines)
 }
 END_TEST
 
+START_TEST(test_structure_names_or_counts_members)
+{
+    static lk_frame_t fr[6] = {
+        { .function = "head_fn", .file = "s.c", .line = 1 },
+        { .function = "m1", .file = "s.c", .line = 2 },
+        { .function = "m2", .file = "s.c", .line = 3 },
+        { .function = "m3", .file = "s.c", .line = 4 },
+        { .function = "m4", .file = "s.c", .line = 5 },
+        { .function = "m5", .file = "s.c", .line = 6 },
+    };
+    lk_site_ref_t members[5];
+    for (size_t i = 0; i < 5; i++)
+        members[i] = (lk_site_ref_t){ .has_stack = true, .stack_id = 10 + i, .blocks = i + 1,
+                                      .bytes = 16 * (i + 1), .frames = &fr[i + 1], .nframes = 1 };
+    lk_structure_report_t st = {
+        .pid = 42, .count = 1, .blocks = 16, .bytes = 256,
+        .head = { .has_stack = true, .stack_id = 1, .blocks = 1, .bytes = 16,
+                  .frames = &fr[0], .nframes = 1 },
+        .members = members, .nmembers = 5,
+    };
+    lk_report_t r = { .structures = &st, .nstructures = 1 };
+    lk_options_t opt = { .show_kinds = 1u << LK_KIND_DEFINITE };
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    ck_assert_ptr_nonnull(f);
+    lk_report_reach_text(f, &r, &opt, 42);
+    fclose(f);
+    ck_assert_ptr_nonnull(strstr(buf, "headed by head_fn at s.c:1, holding 1 from m1 at s.c:2, "
+                                      "2 from m2 at s.c:3, 3 from m3 at s.c:4, and 9 from 2 "
+                                      "more sites\n"));
+    free(buf);
+
+    st.nmembers = 3;   /* all named: no "more" */
+    buf = NULL;
+    f = open_memstream(&buf, &len);
+    ck_assert_ptr_nonnull(f);
+    lk_report_reach_text(f, &r, &opt, 42);
+    fclose(f);
+    ck_assert_ptr_nonnull(strstr(buf, "3 from m3 at s.c:4\n"));
+    ck_assert_ptr_null(strstr(buf, "more"));
+    free(buf);
+}
+END_TEST
+
 static Suite *report_suite(void)
 {
     Suite *s = suite_create("report");
@@ -159,6 +204,7 @@ static Suite *report_suite(void)
     tcase_add_test(tc, test_short_name);
     tcase_add_test(tc, test_text_units_names_color);
     tcase_add_test(tc, test_folded_merge_and_lines);
+    tcase_add_test(tc, test_structure_names_or_counts_members);
     suite_add_tcase(s, tc);
     return s;
 }
