@@ -61,6 +61,42 @@ expect 2 --exitcode
 expect 2 "$T/no-such-program"
 grep -q 'no such program' "$T/err" || fail "no 'no such program' message"
 expect 2 "$T"
+# --dumps DIR keeps the dumps for a second analysis; DIR must be new or empty
+expect 1 --dumps "$T/d" --fail-on-leak "$V" leak
+ls "$T"/d/libleak.*.json >/dev/null 2>&1 || fail "--dumps: no dump in $T/d"
+BUILD=$BUILD timeout -s KILL 60 "$BUILD/leak-analyze" "$T/d" >"$T/out" 2>&1 \
+    && grep -q 'Direct leak of 777 byte' "$T/out" || fail "--dumps: the kept dumps do not report the leak"
+expect 2 --dumps "$T/d" "$V"
+grep -q 'not empty' "$T/err" || fail "--dumps on a used directory: no 'not empty' message"
+expect 3 --dumps="$T/e" "$V" exit 3
+[ -d "$T/e" ] || fail "--dumps=DIR: DIR not created"
+expect 2 --dumps "$T/report.txt" "$V"
+# README's plain Makefile CI recipe, as written there, on the four cases
+R=$T/recipe
+mkdir -p "$R/tests" "$R/ci"
+sed -n '/^```make$/,/^```$/p' README.md | sed '1d;$d' >"$R/Makefile"
+grep -q '^leak-check:' "$R/Makefile" || fail "README has no leak-check recipe"
+abs_v=$(cd "$(dirname "$V")" && pwd)/$(basename "$V")
+printf '#!/bin/sh\nexec %s $CASE_ARGS\n' "$abs_v" >"$R/tests/all"
+chmod +x "$R/tests/all"
+# recipe WANT [VAR=VALUE...]: make's "Error WANT" line, or success for 0
+recipe() {
+    want=$1; shift
+    (cd "$R" && env "$@" LIBLEAK="$(cd "$OLDPWD" && pwd)/tools/libleak" BUILD="$(cd "$OLDPWD/$BUILD" && pwd)" \
+        timeout -s KILL 120 make leak-check) >"$T/out" 2>&1
+    got=$?
+    if [ "$want" = 0 ]; then
+        [ "$got" = 0 ] || fail "recipe $*: make exit $got, want 0 ($(tail -n 1 "$T/out"))"
+    else
+        grep -q "leak-check\] Error $want\$" "$T/out" || fail "recipe $*: no 'Error $want' ($(tail -n 1 "$T/out"))"
+    fi
+}
+(cd "$R" && LIBLEAK="$(cd "$OLDPWD" && pwd)/tools/libleak" BUILD="$(cd "$OLDPWD/$BUILD" && pwd)" \
+    make -s leak-baseline) >"$T/out" 2>&1 || fail "recipe: make leak-baseline ($(tail -n 1 "$T/out"))"
+recipe 0 CASE_ARGS=
+recipe 1 CASE_ARGS=leak
+recipe 3 "CASE_ARGS=leak exit 3"
+recipe 2 CASE_ARGS= LIBLEAK_FLAGS=--bogus-option
 # --help and --version need no program
 expect 0 --help
 grep -q 'Exit status' "$T/out" || fail "--help does not state the exit status"
