@@ -8,7 +8,8 @@
 #   make demo                 run the demo program under the wrapper
 #   make bench                benchmarks against heaptrack, LSan, memcheck
 #   make fuzz                 libFuzzer targets: dumps, suppressions, baselines, SVG
-#   make install PREFIX=...   install the library, analyzer, wrapper, man page
+#   make install PREFIX=...   install the preload, analyzer, wrapper, header, man pages
+#   make uninstall PREFIX=... remove what make install put there
 #   make SANITIZER=address|undefined   analyzer and unit tests under a sanitizer
 #   make WERROR=1             warnings are errors (CI)
 
@@ -201,7 +202,7 @@ demo: all $(DEMO_BINS)
 # that survives one oversized request; the two verdicts tell them apart.
 .PHONY: demo-growth
 demo-growth: all $(BUILD)/demo/grow_until_oom $(BUILD)/demo/oversized
-	LIBLEAK_INTERVAL_MS=100 BUILD=$(BUILD) tools/libleak -- $(BUILD)/demo/grow_until_oom
+	-LIBLEAK_INTERVAL_MS=100 BUILD=$(BUILD) tools/libleak -- $(BUILD)/demo/grow_until_oom
 	LIBLEAK_INTERVAL_MS=100 BUILD=$(BUILD) tools/libleak -- $(BUILD)/demo/oversized
 
 bench: all $(BENCH_BINS)
@@ -227,17 +228,42 @@ fuzz: | $(DEPS_STAMP)
 	    grep -E "stat::number_of_executed_units|Done" $(BUILD)/fuzz/fuzz_$$t.log; \
 	done
 
+# libleak(7) is generated from preload/config.def, so it cannot drift from
+# the settings the preload parses.
+LK_VERSION = $(shell sed -n 's/^\#define LIBLEAK_TOOL_VERSION "\(.*\)"/\1/p' include/libleak/dump.h)
+all: $(BUILD)/man/libleak.7
+$(BUILD)/man/libleak.7: preload/config.def tools/gen-man7.sh include/libleak/dump.h
+	@mkdir -p $(dir $@)
+	sh tools/gen-man7.sh preload/config.def $(LK_VERSION) > $@.tmp && mv $@.tmp $@
+
+# The preload goes to lib/libleak/, not lib/, so that -lleak cannot link it
+# into a program by mistake; the installed wrapper knows where it is.
+.PHONY: uninstall
 install: all
-	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include/libleak \
-	    $(DESTDIR)$(PREFIX)/share/man/man1
-	install -m 0755 $(BUILD)/libleak.so $(DESTDIR)$(PREFIX)/lib/libleak.so
+	install -d $(DESTDIR)$(PREFIX)/lib/libleak $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include/libleak \
+	    $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man7 \
+	    $(DESTDIR)$(PREFIX)/share/pkgconfig $(DESTDIR)$(PREFIX)/share/doc/libleak
+	install -m 0755 $(BUILD)/libleak.so $(DESTDIR)$(PREFIX)/lib/libleak/libleak.so
 	install -m 0755 $(BUILD)/leak-analyze $(DESTDIR)$(PREFIX)/bin/leak-analyze
-	sed 's|^LIBLEAK_SO_DEFAULT=.*|LIBLEAK_SO_DEFAULT=$(PREFIX)/lib/libleak.so|; s|^ANALYZE_DEFAULT=.*|ANALYZE_DEFAULT=$(PREFIX)/bin/leak-analyze|' \
+	sed 's|^LIBLEAK_SO_DEFAULT=.*|LIBLEAK_SO_DEFAULT=$(PREFIX)/lib/libleak/libleak.so|; s|^ANALYZE_DEFAULT=.*|ANALYZE_DEFAULT=$(PREFIX)/bin/leak-analyze|' \
 	    tools/libleak > $(DESTDIR)$(PREFIX)/bin/libleak
 	chmod 0755 $(DESTDIR)$(PREFIX)/bin/libleak
 	install -m 0644 include/libleak.h $(DESTDIR)$(PREFIX)/include/libleak.h
 	install -m 0644 include/libleak/dump.h $(DESTDIR)$(PREFIX)/include/libleak/dump.h
-	install -m 0644 docs/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	sed 's|@PREFIX@|$(PREFIX)|; s|@VERSION@|$(LK_VERSION)|' libleak.pc.in > $(DESTDIR)$(PREFIX)/share/pkgconfig/libleak.pc
+	chmod 0644 $(DESTDIR)$(PREFIX)/share/pkgconfig/libleak.pc
+	install -m 0644 docs/leak-analyze.1 docs/libleak.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 0644 $(BUILD)/man/libleak.7 $(DESTDIR)$(PREFIX)/share/man/man7/libleak.7
+	install -m 0644 docs/FORMAT.md $(DESTDIR)$(PREFIX)/share/doc/libleak/FORMAT.md
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/lib/libleak/libleak.so $(DESTDIR)$(PREFIX)/bin/leak-analyze \
+	    $(DESTDIR)$(PREFIX)/bin/libleak $(DESTDIR)$(PREFIX)/include/libleak.h \
+	    $(DESTDIR)$(PREFIX)/include/libleak/dump.h $(DESTDIR)$(PREFIX)/share/pkgconfig/libleak.pc \
+	    $(DESTDIR)$(PREFIX)/share/man/man1/leak-analyze.1 $(DESTDIR)$(PREFIX)/share/man/man1/libleak.1 \
+	    $(DESTDIR)$(PREFIX)/share/man/man7/libleak.7 $(DESTDIR)$(PREFIX)/share/doc/libleak/FORMAT.md
+	-rmdir $(DESTDIR)$(PREFIX)/lib/libleak $(DESTDIR)$(PREFIX)/include/libleak \
+	    $(DESTDIR)$(PREFIX)/share/doc/libleak 2>/dev/null
 
 clean:
 	rm -rf $(BUILD)

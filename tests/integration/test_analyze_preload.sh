@@ -136,7 +136,7 @@ expect_rc 0 env BUILD="$BUILD" "$W" --fail-on-leak --suppressions "$T/supp_all" 
 expect_rc 2 env BUILD="$BUILD" "$W" -- "$T/no-such-program"
 has "cannot run" "$T/err"
 expect_rc 2 env BUILD="$BUILD" "$W" --top=x -- "$VC"
-expect_rc 2 env BUILD="$BUILD" "$W" "$VC"
+expect_rc 0 env BUILD="$BUILD" "$W" "$VC"   # the program without "--"
 expect_rc 2 env LIBLEAK_SO="$T/nope.so" "$W" -- "$VC"
 has "cannot find libleak.so" "$T/err"
 # LEAK_ANALYZE and LIBLEAK_SO override the BUILD lookup
