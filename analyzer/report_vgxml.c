@@ -140,13 +140,13 @@ static int rec_cmp(const void *a, const void *b)
     return x->order < y->order ? -1 : x->order > y->order;
 }
 
-static void put_record(FILE *out, const vg_rec_t *rec, size_t idx, size_t n)
+static void put_record(FILE *out, const vg_rec_t *rec, size_t unique, size_t idx, size_t n)
 {
     const lk_leak_t *l = rec->leak;
     char b1[32], b2[32], b3[32], b4[32];
 
     fprintf(out, "<error>\n  <unique>0x%zx</unique>\n  <tid>1</tid>\n  <kind>%s</kind>\n"
-            "  <xwhat>\n    <text>", idx, vg_kind(l->kind));
+            "  <xwhat>\n    <text>", unique, vg_kind(l->kind));
     if (rec->indirect > 0)
         fprintf(out, "%s (%s direct, %s indirect) bytes", commas(b1, sizeof(b1), rec->total),
                 commas(b2, sizeof(b2), l->bytes), commas(b3, sizeof(b3), rec->indirect));
@@ -159,6 +159,30 @@ static void put_record(FILE *out, const vg_rec_t *rec, size_t idx, size_t n)
             rec->total, l->blocks);
     for (size_t i = 0; i < l->nframes; i++)
         put_frame(out, &l->frames[i]);
+    fprintf(out, "  </stack>\n</error>\n\n");
+}
+
+/* A wrong deallocator, as memcheck reports it while the program runs: the
+ * freeing stack, then the allocating one.  The dump has no block address,
+ * so <auxwhat> names the size only; memcheck's repeats of one error are
+ * the <errorcounts> count. */
+static void put_mismatch(FILE *out, const lk_mismatch_report_t *m, size_t unique)
+{
+    char b1[32], b2[32];
+
+    fprintf(out, "<error>\n  <unique>0x%zx</unique>\n  <tid>1</tid>\n"
+            "  <kind>MismatchedFree</kind>\n"
+            "  <what>Mismatched free() / delete / delete []</what>\n  <stack>\n", unique);
+    for (size_t i = 0; i < m->nfree; i++)
+        put_frame(out, &m->free_frames[i]);
+    if (m->count == 1)
+        fprintf(out, "  </stack>\n  <auxwhat>A block of size %s alloc'd</auxwhat>\n  <stack>\n",
+                commas(b1, sizeof(b1), m->bytes));
+    else
+        fprintf(out, "  </stack>\n  <auxwhat>%s blocks of %s bytes in all alloc'd</auxwhat>\n"
+                "  <stack>\n", commas(b1, sizeof(b1), m->count), commas(b2, sizeof(b2), m->bytes));
+    for (size_t i = 0; i < m->nalloc; i++)
+        put_frame(out, &m->alloc_frames[i]);
     fprintf(out, "  </stack>\n</error>\n\n");
 }
 
@@ -220,12 +244,18 @@ int lk_report_vgxml(FILE *out, const lk_report_t *r, const lk_options_t *opt,
     xml_elem(out, "    ", "exe", ps != NULL && ps->exe != NULL ? ps->exe : "?");
     fprintf(out, "  </argv>\n</args>\n\n");
     put_status(out, "RUNNING", 0);
+    for (size_t i = 0; i < r->nmismatches; i++)
+        put_mismatch(out, &r->mismatches[i], i);
     put_status(out, "FINISHED", uptime);
     for (size_t i = 0; i < n; i++)
-        put_record(out, &recs[i], i, n);
+        put_record(out, &recs[i], r->nmismatches + i, i, n);
     free(recs);
-    /* memcheck counts only non-leak errors here; leak records have none */
-    fprintf(out, "<errorcounts>\n</errorcounts>\n\n<suppcounts>\n");
+    /* memcheck counts only non-leak errors here, the latest first */
+    fprintf(out, "<errorcounts>\n");
+    for (size_t i = r->nmismatches; i-- > 0;)
+        fprintf(out, "  <pair>\n    <count>%" PRIu64 "</count>\n    <unique>0x%zx</unique>\n"
+                "  </pair>\n", r->mismatches[i].count, i);
+    fprintf(out, "</errorcounts>\n\n<suppcounts>\n");
     for (size_t i = 0; i < r->supps.n; i++) {
         const lk_supp_t *s = &r->supps.v[i];
         if (s->hits == 0)

@@ -10,6 +10,9 @@
 # trim allocator frames), <dir> (memcheck joins the compile directory; the
 # dump has the path the compiler recorded), the preamble, args and times,
 # and the loss record count (memcheck also lists the C library's blocks).
+# Mismatched deallocations (pl_mismatch): the same MismatchedFree errors
+# (<what>, the file:line of both stacks, the <errorcounts> count); function
+# names are not compared, as memcheck adds C++ parameter lists.
 # Then a dump whose strings carry XML metacharacters and control characters:
 # the XML still parses and gives back the escaped text.
 set -u
@@ -17,9 +20,10 @@ BUILD=${BUILD:-build}
 LA=$BUILD/leak-analyze
 SO=$BUILD/libleak.so
 VIC=$BUILD/victims/fm_kinds
+MM=$BUILD/victims/pl_mismatch
 PY=python3; [ -x /usr/bin/python3 ] && PY=/usr/bin/python3
 command -v "$PY" >/dev/null 2>&1 || { echo "python3 not found"; exit 77; }
-for f in "$LA" "$SO" "$VIC"; do
+for f in "$LA" "$SO" "$VIC" "$MM"; do
     [ -f "$f" ] || { echo "FAIL: build $f first" >&2; exit 1; }
 done
 case $SO in /*) ;; *) SO="$(pwd)/$SO" ;; esac
@@ -71,6 +75,21 @@ for key in sorted(set(vg["records"]) | set(us["records"])):
         bad.append("%s: memcheck %r, ours %r" % (key, a, b))
 if bad:
     sys.exit("\n".join(bad))
+PY
+    mkdir -p "$T/mm"
+    env LIBLEAK_DIR="$T/mm" LD_PRELOAD="$SO" "$MM" >/dev/null || fail "pl_mismatch exited $?"
+    "$LA" --format=valgrind-xml -o "$T/mm.xml" "$T/mm" 2>"$T/la.err" \
+        || fail "pl_mismatch: exit $?: $(head -c 300 "$T/la.err")"
+    valgrind --tool=memcheck --xml=yes --xml-file="$T/mm.vg.xml" "$MM" >/dev/null 2>"$T/vg.err" \
+        || fail "valgrind pl_mismatch exited $?: $(head -c 300 "$T/vg.err")"
+    "$PY" "$PARSE" "$T/mm.xml" pl_mismatch.cc >"$T/mm.json" || fail "our XML does not parse"
+    "$PY" "$PARSE" "$T/mm.vg.xml" pl_mismatch.cc >"$T/mm.vg.json" || fail "memcheck's does not parse"
+    "$PY" - "$T/mm.vg.json" "$T/mm.json" <<'PY' || fail "MismatchedFree differs from memcheck's"
+import json, sys
+vg, us = (json.load(open(p)) for p in sys.argv[1:3])
+assert len(vg["mismatches"]) == 4, vg["mismatches"]
+assert vg["mismatches"] == us["mismatches"], (vg["mismatches"], us["mismatches"])
+assert vg["top"] == us["top"], (vg["top"], us["top"])
 PY
 else
     echo "NOTE: valgrind not installed: SKIPPING the comparison with memcheck's XML" >&2

@@ -7,7 +7,9 @@ Usage: python3 vgxml_records.py FILE.xml SOURCE_BASENAME
 Prints {"top": [...], "error_tags": [...], "xwhat_tags": [...],
 "frame_tags": [...], "records": {key: [bytes, blocks, text]}} where key is the kind and
 "fn file:line" of every frame in SOURCE_BASENAME (the user's code, the first
-one being the allocating call);
+one being the allocating call); and "mismatches": {key: [what, count]},
+keyed by the file:line of the freeing and the allocating stack, with the
+<errorcounts> count of that error;
 records whose stack never enters that file (the C library's) are left out.
 """
 import json
@@ -34,9 +36,19 @@ def main():
            "tool": root.findtext("tool"),
            "top": collapse(c.tag for c in root),
            "error_tags": set(), "xwhat_tags": set(), "frame_tags": set(),
-           "records": {}}
+           "records": {}, "mismatches": {}}
+    counts = {p.findtext("unique"): int(p.findtext("count"))
+              for p in root.findall("errorcounts/pair")}
     for err in root.findall("error"):
         kind = err.findtext("kind")
+        if kind == "MismatchedFree":
+            # C++ names differ (memcheck adds the parameters): lines only
+            key = " | ".join(" ".join(fr.findtext("file") + ":" + fr.findtext("line")
+                                      for fr in st.findall("frame")
+                                      if fr.findtext("file") == src)
+                             for st in err.findall("stack"))
+            res["mismatches"][key] = [err.findtext("what"), counts.get(err.findtext("unique"))]
+            continue
         if not kind.startswith("Leak_"):
             continue
         res["error_tags"].add(" ".join(c.tag for c in err))
