@@ -105,22 +105,64 @@ static void put_frame(FILE *out, const lk_frame_t *f)
     fprintf(out, "    </frame>\n");
 }
 
-/* The bytes of lost structures headed by a definite site: memcheck counts
- * them in the head's record ("160 (64 direct, 96 indirect) bytes"). */
-static uint64_t indirect_of(const lk_report_t *r, const lk_leak_t *l)
-{
-    uint64_t sum = 0;
+/* What lost structures add to the record of their head's site: memcheck
+ * counts them in it ("160 (64 direct, 96 indirect) bytes").  Sorted by
+ * head, so each leak finds its own in O(log n) even in a hostile dump. */
+typedef struct vg_extra {
+    int pid;
+    uint64_t stack_id;
+    lk_family_t family;
+    uint64_t bytes;
+} vg_extra_t;
 
-    if (l->kind != LK_KIND_DEFINITE)
-        return 0;
+static int extra_cmp(const void *a, const void *b)
+{
+    const vg_extra_t *x = a, *y = b;
+    if (x->pid != y->pid)
+        return x->pid < y->pid ? -1 : 1;
+    if (x->stack_id != y->stack_id)
+        return x->stack_id < y->stack_id ? -1 : 1;
+    return (x->family > y->family) - (x->family < y->family);
+}
+
+/* One entry per head site, its structures' bytes beyond the head summed;
+ * *n is their count.  NULL with *n 0 when there is nothing (or no memory). */
+static vg_extra_t *extras_new(const lk_report_t *r, size_t *n)
+{
+    vg_extra_t *v = r->nstructures > 0 ? calloc(r->nstructures, sizeof(*v)) : NULL;
+    size_t k = 0;
+
+    *n = 0;
+    if (v == NULL)
+        return NULL;
     for (size_t i = 0; i < r->nstructures; i++) {
         const lk_structure_report_t *s = &r->structures[i];
         /* head.bytes is 0 when the head is not among the listed members */
-        if (s->pid == l->pid && s->head.has_stack && s->head.stack_id == l->stack_id
-            && s->head.family == l->family && s->head.bytes > 0 && s->bytes > s->head.bytes)
-            sum = lk_sat_add(sum, s->bytes - s->head.bytes);
+        if (!s->head.has_stack || s->head.bytes == 0 || s->bytes <= s->head.bytes)
+            continue;
+        v[k++] = (vg_extra_t){ s->pid, s->head.stack_id, s->head.family,
+                               s->bytes - s->head.bytes };
     }
-    return sum;
+    qsort(v, k, sizeof(*v), extra_cmp);
+    size_t o = 0;
+    for (size_t i = 0; i < k; i++) {
+        if (o > 0 && extra_cmp(&v[o - 1], &v[i]) == 0)
+            v[o - 1].bytes = lk_sat_add(v[o - 1].bytes, v[i].bytes);
+        else
+            v[o++] = v[i];
+    }
+    *n = o;
+    return v;
+}
+
+static uint64_t indirect_of(const vg_extra_t *v, size_t n, const lk_leak_t *l)
+{
+    vg_extra_t key = { l->pid, l->stack_id, l->family, 0 };
+
+    if (l->kind != LK_KIND_DEFINITE || n == 0)
+        return 0;
+    const vg_extra_t *hit = bsearch(&key, v, n, sizeof(*v), extra_cmp);
+    return hit != NULL ? hit->bytes : 0;
 }
 
 typedef struct vg_rec {
@@ -203,8 +245,14 @@ int lk_report_vgxml(FILE *out, const lk_report_t *r, const lk_options_t *opt,
     vg_rec_t *recs = r->nleaks > 0 ? calloc(r->nleaks, sizeof(*recs)) : NULL;
     size_t n = 0, rank = 0;
 
-    if (r->nleaks > 0 && recs == NULL)
+    size_t nextra;
+    vg_extra_t *extra = extras_new(r, &nextra);
+
+    if ((r->nleaks > 0 && recs == NULL) || (r->nstructures > 0 && extra == NULL)) {
+        free(recs);
+        free(extra);
         return -ENOMEM;
+    }
     for (size_t i = 0; i < in->nprocs; i++) {
         const lk_process_t *p = &in->procs[i];
         if (p->ndumps > 0 && p->dumps[p->ndumps - 1]->uptime_ns > uptime)
@@ -216,11 +264,12 @@ int lk_report_vgxml(FILE *out, const lk_report_t *r, const lk_options_t *opt,
             || !lk_report_is_shown(l, rank++, opt))
             continue;
         recs[n].leak = l;
-        recs[n].indirect = indirect_of(r, l);
+        recs[n].indirect = indirect_of(extra, nextra, l);
         recs[n].total = lk_sat_add(l->bytes, recs[n].indirect);
         recs[n].order = n;
         n++;
     }
+    free(extra);
     if (n > 1)
         qsort(recs, n, sizeof(*recs), rec_cmp);
 
