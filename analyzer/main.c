@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "model.h"
+#include "report_formats.h"
 
 static const char usage_text[] =
     "usage: leak-analyze [OPTIONS] PATH...\n"
@@ -20,6 +21,7 @@ static const char usage_text[] =
     "or leak-analyze JSON reports.\n"
     "\n"
     "  -f, --format=FMT           text (default), json, folded or svg (growth chart)\n"
+    "                             valgrind-xml (memcheck's XML) or lsan (LeakSanitizer's text)\n"
     "      --chart=FILE           also write the growth chart (SVG) to FILE\n"
     "  -o, --output=FILE          write the report to FILE instead of stdout\n"
     "      --top=N                show only the N largest leak sites (per process)\n"
@@ -74,7 +76,8 @@ static const struct option long_options[] = {
     { NULL, 0, NULL, 0 },
 };
 
-typedef enum fmt { FMT_TEXT, FMT_JSON, FMT_FOLDED, FMT_SVG } fmt_t;
+typedef enum fmt { FMT_TEXT, FMT_JSON, FMT_FOLDED, FMT_SVG,
+                   FMT_VGXML, FMT_LSAN } fmt_t;
 
 static int die_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -211,7 +214,9 @@ int main(int argc, char **argv)
             else if (strcmp(optarg, "json") == 0) fmt = FMT_JSON;
             else if (strcmp(optarg, "folded") == 0) fmt = FMT_FOLDED;
             else if (strcmp(optarg, "svg") == 0) fmt = FMT_SVG;
-            else return die_usage("--format: unknown format '%s' (text, json, folded or svg)", optarg);
+            else if (strcmp(optarg, "valgrind-xml") == 0) fmt = FMT_VGXML;
+            else if (strcmp(optarg, "lsan") == 0) fmt = FMT_LSAN;
+            else return die_usage("--format: unknown format '%s' (text, json, folded, svg, valgrind-xml or lsan)", optarg);
             break;
         case 'o':
             output = optarg;
@@ -356,6 +361,10 @@ int main(int argc, char **argv)
         wrc = lk_report_folded(out, &r, &opt);
     else if (fmt == FMT_SVG)
         wrc = lk_report_svg(out, &r);
+    else if (fmt == FMT_VGXML)
+        wrc = lk_report_vgxml(out, &r, &opt, &in);
+    else if (fmt == FMT_LSAN)
+        wrc = lk_report_lsan(out, &r, &opt);
     else
         wrc = lk_report_text(out, &r, &opt);
     if (wrc == 0 && chart != NULL) {   /* --chart: the SVG next to the report */

@@ -56,6 +56,8 @@ every_format() {   # every_format WANT ARGS...: all formats and --gen-suppressio
     run "$want" "$LA" -f json "$@"; [ "$got" = 2 ] || valid_json "$*"
     run "$want" "$LA" -f folded "$@"
     run "$want" "$LA" -f svg "$@"; [ "$got" = 2 ] || valid_xml "$*"
+    run "$want" "$LA" -f valgrind-xml "$@"; [ "$got" = 2 ] || valid_xml "valgrind-xml $*"
+    run "$want" "$LA" -f lsan "$@"
     run "$want" "$LA" --gen-suppressions "$@"
 }
 
