@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "model.h"
+#include "report_ci.h"
 
 static const char usage_text[] =
     "usage: leak-analyze [OPTIONS] PATH...\n"
@@ -19,6 +20,8 @@ static const char usage_text[] =
     "or leak-analyze JSON reports.\n"
     "\n"
     "  -f, --format=FMT           text (default), json, folded or svg (growth chart)\n"
+    "                             sarif (code scanning) or junit (test reporters)\n"
+    "      --source-root=DIR      sarif: paths relative to DIR (default: the current one)\n"
     "      --chart=FILE           also write the growth chart (SVG) to FILE\n"
     "  -o, --output=FILE          write the report to FILE instead of stdout\n"
     "      --top=N                show only the N largest leak sites (per process)\n"
@@ -43,7 +46,7 @@ static const char usage_text[] =
 enum {
     OPT_TOP = 256, OPT_MIN_BYTES, OPT_FAIL_ON_LEAK, OPT_MAX_LEAK_BYTES, OPT_BASELINE,
     OPT_SUPPRESSIONS, OPT_NO_BUILTIN, OPT_GEN_SUPP, OPT_SHOW, OPT_FAIL_ON,
-    OPT_CHART
+    OPT_CHART, OPT_SOURCE_ROOT
 };
 
 static const struct option long_options[] = {
@@ -60,12 +63,13 @@ static const struct option long_options[] = {
     { "show", required_argument, NULL, OPT_SHOW },
     { "fail-on", required_argument, NULL, OPT_FAIL_ON },
     { "chart", required_argument, NULL, OPT_CHART },
+    { "source-root", required_argument, NULL, OPT_SOURCE_ROOT },
     { "help", no_argument, NULL, 'h' },
     { "version", no_argument, NULL, 'V' },
     { NULL, 0, NULL, 0 },
 };
 
-typedef enum fmt { FMT_TEXT, FMT_JSON, FMT_FOLDED, FMT_SVG } fmt_t;
+typedef enum fmt { FMT_TEXT, FMT_JSON, FMT_FOLDED, FMT_SVG, FMT_SARIF, FMT_JUNIT } fmt_t;
 
 static int die_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -181,6 +185,8 @@ int main(int argc, char **argv)
     };
     const char *output = NULL;
     const char *chart = NULL;   /* --chart FILE (growth.h) */
+    const char *source_root = ".";
+    char *root_abs = NULL;
     const char **supp_files = NULL;
     size_t nsupp_files = 0;
     fmt_t fmt = FMT_TEXT;
@@ -201,7 +207,9 @@ int main(int argc, char **argv)
             else if (strcmp(optarg, "json") == 0) fmt = FMT_JSON;
             else if (strcmp(optarg, "folded") == 0) fmt = FMT_FOLDED;
             else if (strcmp(optarg, "svg") == 0) fmt = FMT_SVG;
-            else return die_usage("--format: unknown format '%s' (text, json, folded or svg)", optarg);
+            else if (strcmp(optarg, "sarif") == 0) fmt = FMT_SARIF;
+            else if (strcmp(optarg, "junit") == 0) fmt = FMT_JUNIT;
+            else return die_usage("--format: unknown format '%s' (text, json, folded, svg, sarif or junit)", optarg);
             break;
         case 'o':
             output = optarg;
@@ -250,6 +258,9 @@ int main(int argc, char **argv)
         case OPT_CHART:
             chart = optarg;
             break;
+        case OPT_SOURCE_ROOT:
+            source_root = optarg;
+            break;
         case 'h':
             fputs(usage_text, stdout);
             return LK_EXIT_OK;
@@ -265,6 +276,12 @@ int main(int argc, char **argv)
     }
     if (optind >= argc)
         return die_usage("%s", "no dump given");
+    /* SARIF paths are relative to the root as the file system names it */
+    if (fmt == FMT_SARIF && (root_abs = realpath(source_root, NULL)) == NULL) {
+        print_error("--source-root: cannot resolve '%s': %s", source_root, strerror(errno));
+        free(supp_files);
+        return LK_EXIT_INPUT;
+    }
 
     FILE *out = stdout;
     if (output != NULL && (out = fopen(output, "w")) == NULL) {
@@ -325,6 +342,10 @@ int main(int argc, char **argv)
         wrc = lk_report_folded(out, &r, &opt);
     else if (fmt == FMT_SVG)
         wrc = lk_report_svg(out, &r);
+    else if (fmt == FMT_SARIF)
+        wrc = lk_report_sarif(out, &r, &opt, root_abs);
+    else if (fmt == FMT_JUNIT)
+        wrc = lk_report_junit(out, &r, &opt);
     else
         wrc = lk_report_text(out, &r, &opt);
     if (wrc == 0 && chart != NULL) {   /* --chart: the SVG next to the report */
@@ -358,6 +379,7 @@ out:
     lk_input_free(&in);
     lk_symbolizer_free(sym);
     free(supp_files);
+    free(root_abs);
     if (out != stdout && fclose(out) != 0 && rc != LK_EXIT_INPUT) {
         print_error("cannot write '%s': %s", output, strerror(errno));
         rc = LK_EXIT_INPUT;
