@@ -12,6 +12,8 @@ build_pkgs="gcc g++ make pkg-config libunwind-dev uthash-dev libjansson-dev libd
 # code; strace counts libunwind's memory probes and, in the soak, the
 # processes a program starts natively (one dump per process).
 test_pkgs="python3 perl git sqlite3 valgrind binutils nodejs strace"
+# SARIF output is checked against the 2.1.0 JSON schema
+test_pkgs="$test_pkgs python3-jsonschema"
 # The soak (tests/soak): real servers, a JavaScript runtime and a build.
 soak_pkgs="redis-server redis-tools nodejs gcc make"
 bench_pkgs="heaptrack liblsan0 valgrind sqlite3 python3 time clang zstd"
