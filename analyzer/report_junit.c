@@ -38,9 +38,11 @@ static void put_xml(FILE *out, const char *s)
                 k++;
             bool nonchar = len == 3 && c == 0xef && p[1] == 0xbf && (p[2] == 0xbe || p[2] == 0xbf);
             bool c1 = len == 2 && c == 0xc2 && p[1] < 0xa0;   /* C1 controls */
-            if (len == 0 || k < len || nonchar || c1) {
+            if (len == 0 || k < len) {
                 putc('?', out);
                 len = 1;
+            } else if (nonchar || c1) {
+                putc('?', out);
             } else {
                 fwrite(p, 1, (size_t)len, out);
             }
