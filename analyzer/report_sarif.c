@@ -13,6 +13,9 @@
 #include "report_ci.h"
 
 #define SRCROOT "SRCROOT"
+/* "results" is streamed in place of this string (report_json.c's way). */
+#define RESULTS_PLACEHOLDER "\001results\001"
+#define RESULTS_PLACEHOLDER_JSON "\"\\u0001results\\u0001\""
 
 static const char *const rule_name[LK_KIND_COUNT] = {
     "UnfreedAtExit", "DefinitelyLost", "IndirectlyLost", "PossiblyLost", "StillReachable",
@@ -257,9 +260,30 @@ int lk_report_sarif(FILE *out, const lk_report_t *r, const lk_options_t *opt,
         root_uri = t;
         strcpy(root_uri + n, "/");
     }
-    json_t *results = json_array();
+    json_t *root = json_pack("{s:s, s:s, s:[{s:{s:{s:s, s:s, s:o}}, s:{s:{s:s}}, s:s}]}",
+                             "$schema", "https://json.schemastore.org/sarif-2.1.0.json",
+                             "version", "2.1.0", "runs",
+                             "tool", "driver", "name", "leak-analyze",
+                             "version", LIBLEAK_TOOL_VERSION,
+                             "rules", rules_json(opt),
+                             "originalUriBaseIds", SRCROOT, "uri", root_uri,
+                             "results", RESULTS_PLACEHOLDER);
+    free(root_uri);
+    char *text = root != NULL ? json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(root);
+    const char *hole = text != NULL ? strstr(text, RESULTS_PLACEHOLDER_JSON) : NULL;
+    if (hole == NULL) {
+        free(text);
+        return -ENOMEM;
+    }
+    /* One result at a time, one per line: a tree of every result took five
+     * times the JSON report's memory. */
+    int rc = 0;
+    size_t written = 0;
     unsigned kinds = opt->show_kinds | opt->fail_kinds;
-    for (size_t i = 0; results != NULL && i < r->nleaks; i++) {
+    fwrite(text, 1, (size_t)(hole - text), out);
+    putc('[', out);
+    for (size_t i = 0; rc == 0 && i < r->nleaks; i++) {
         const lk_leak_t *l = &r->leaks[i];
         if (!(kinds & (1u << l->kind)))
             continue;
@@ -267,26 +291,19 @@ int lk_report_sarif(FILE *out, const lk_report_t *r, const lk_options_t *opt,
         for (size_t p = 0; p < r->nprocs; p++)
             if (r->procs[p].pid == l->pid)
                 exe = r->procs[p].exe;
-        if (json_array_append_new(results, result_json(l, opt, source_root, exe)) < 0) {
-            json_decref(results);
-            results = NULL;
-        }
+        json_t *res = result_json(l, opt, source_root, exe);
+        fputs(written++ == 0 ? "\n        " : ",\n        ", out);
+        if (res == NULL || json_dumpf(res, out, JSON_COMPACT | JSON_PRESERVE_ORDER) < 0)
+            rc = -ENOMEM;
+        json_decref(res);
     }
-    json_t *root = json_pack("{s:s, s:s, s:[{s:{s:{s:s, s:s, s:o}}, s:{s:{s:s}}, s:o}]}",
-                             "$schema", "https://json.schemastore.org/sarif-2.1.0.json",
-                             "version", "2.1.0", "runs",
-                             "tool", "driver", "name", "leak-analyze",
-                             "version", LIBLEAK_TOOL_VERSION,
-                             "rules", rules_json(opt),
-                             "originalUriBaseIds", SRCROOT, "uri", root_uri,
-                             "results", results);
-    free(root_uri);
-    if (root == NULL)
-        return -ENOMEM;
-    int rc = json_dumpf(root, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    json_decref(root);
+    fputs(written > 0 ? "\n      ]" : "]", out);
+    fputs(hole + strlen(RESULTS_PLACEHOLDER_JSON), out);
+    free(text);
     fputc('\n', out);
-    if (rc < 0 || fflush(out) != 0 || ferror(out))
+    if (rc < 0)
+        return rc;
+    if (fflush(out) != 0 || ferror(out))
         return -EIO;
     return 0;
 }
