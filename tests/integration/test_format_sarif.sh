@@ -93,6 +93,12 @@ assert sup['suppressions'] == [{'kind': 'external', 'justification': 'leak:built
 assert all(r['partialFingerprints']['libleakSiteKey/v1'] for r in res)
 "
 
+# no site of the kinds asked for: an empty, still valid run
+sarif plain 0 --show=reachable --fail-on=reachable
+check plain "
+assert res == [], res
+"
+
 # --source-root elsewhere: files outside it keep no SRCROOT base
 sarif plain 0 --source-root=analyzer
 check plain "
