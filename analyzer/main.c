@@ -12,6 +12,7 @@
 
 #include "model.h"
 #include "report_formats.h"
+#include "report_ci.h"
 
 static const char usage_text[] =
     "usage: leak-analyze [OPTIONS] PATH...\n"
@@ -21,7 +22,9 @@ static const char usage_text[] =
     "or leak-analyze JSON reports.\n"
     "\n"
     "  -f, --format=FMT           text (default), json, folded or svg (growth chart)\n"
-    "                             valgrind-xml (memcheck's XML) or lsan (LeakSanitizer's text)\n"
+    "                             valgrind-xml (memcheck's XML), lsan (LeakSanitizer's text),\n"
+    "                             sarif (code scanning) or junit (test reporters)\n"
+    "      --source-root=DIR      sarif: paths relative to DIR (default: the current one)\n"
     "      --chart=FILE           also write the growth chart (SVG) to FILE\n"
     "  -o, --output=FILE          write the report to FILE instead of stdout\n"
     "      --top=N                show only the N largest leak sites (per process)\n"
@@ -51,7 +54,7 @@ enum {
     OPT_TOP = 256, OPT_MIN_BYTES, OPT_FAIL_ON_LEAK, OPT_MAX_LEAK_BYTES, OPT_BASELINE,
     OPT_SUPPRESSIONS, OPT_NO_BUILTIN, OPT_GEN_SUPP, OPT_SHOW, OPT_FAIL_ON,
     OPT_CHART,
-    OPT_COLOR, OPT_FULL_NAMES, OPT_FOLDED_LINES
+    OPT_COLOR, OPT_FULL_NAMES, OPT_FOLDED_LINES, OPT_SOURCE_ROOT
 };
 
 static const struct option long_options[] = {
@@ -71,13 +74,14 @@ static const struct option long_options[] = {
     { "color", required_argument, NULL, OPT_COLOR },
     { "full-names", no_argument, NULL, OPT_FULL_NAMES },
     { "folded-lines", no_argument, NULL, OPT_FOLDED_LINES },
+    { "source-root", required_argument, NULL, OPT_SOURCE_ROOT },
     { "help", no_argument, NULL, 'h' },
     { "version", no_argument, NULL, 'V' },
     { NULL, 0, NULL, 0 },
 };
 
 typedef enum fmt { FMT_TEXT, FMT_JSON, FMT_FOLDED, FMT_SVG,
-                   FMT_VGXML, FMT_LSAN } fmt_t;
+                   FMT_VGXML, FMT_LSAN, FMT_SARIF, FMT_JUNIT } fmt_t;
 
 static int die_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -193,6 +197,8 @@ int main(int argc, char **argv)
     };
     const char *output = NULL;
     const char *chart = NULL;   /* --chart FILE (growth.h) */
+    const char *source_root = ".";
+    char *root_abs = NULL;
     const char **supp_files = NULL;
     size_t nsupp_files = 0;
     fmt_t fmt = FMT_TEXT;
@@ -216,7 +222,9 @@ int main(int argc, char **argv)
             else if (strcmp(optarg, "svg") == 0) fmt = FMT_SVG;
             else if (strcmp(optarg, "valgrind-xml") == 0) fmt = FMT_VGXML;
             else if (strcmp(optarg, "lsan") == 0) fmt = FMT_LSAN;
-            else return die_usage("--format: unknown format '%s' (text, json, folded, svg, valgrind-xml or lsan)", optarg);
+            else if (strcmp(optarg, "sarif") == 0) fmt = FMT_SARIF;
+            else if (strcmp(optarg, "junit") == 0) fmt = FMT_JUNIT;
+            else return die_usage("--format: unknown format '%s' (text, json, folded, svg, valgrind-xml, lsan, sarif or junit)", optarg);
             break;
         case 'o':
             output = optarg;
@@ -277,6 +285,9 @@ int main(int argc, char **argv)
         case OPT_FOLDED_LINES:
             opt.folded_lines = true;
             break;
+        case OPT_SOURCE_ROOT:
+            source_root = optarg;
+            break;
         case 'h':
             fputs(usage_text, stdout);
             return LK_EXIT_OK;
@@ -292,6 +303,12 @@ int main(int argc, char **argv)
     }
     if (optind >= argc)
         return die_usage("%s", "no dump given");
+    /* SARIF paths are relative to the root as the file system names it */
+    if (fmt == FMT_SARIF && (root_abs = realpath(source_root, NULL)) == NULL) {
+        print_error("--source-root: cannot resolve '%s': %s", source_root, strerror(errno));
+        free(supp_files);
+        return LK_EXIT_INPUT;
+    }
 
     FILE *out = stdout;
     if (output != NULL && (out = fopen(output, "w")) == NULL) {
@@ -365,6 +382,10 @@ int main(int argc, char **argv)
         wrc = lk_report_vgxml(out, &r, &opt, &in);
     else if (fmt == FMT_LSAN)
         wrc = lk_report_lsan(out, &r, &opt);
+    else if (fmt == FMT_SARIF)
+        wrc = lk_report_sarif(out, &r, &opt, root_abs);
+    else if (fmt == FMT_JUNIT)
+        wrc = lk_report_junit(out, &r, &opt);
     else
         wrc = lk_report_text(out, &r, &opt);
     if (wrc == 0 && chart != NULL) {   /* --chart: the SVG next to the report */
@@ -399,6 +420,7 @@ out:
     lk_input_free(&in);
     lk_symbolizer_free(sym);
     free(supp_files);
+    free(root_abs);
     if (out != stdout && fclose(out) != 0 && rc != LK_EXIT_INPUT) {
         print_error("cannot write '%s': %s", output, strerror(errno));
         rc = LK_EXIT_INPUT;

@@ -14,6 +14,8 @@ build_pkgs="gcc g++ make pkg-config libunwind-dev uthash-dev libjansson-dev libd
 test_pkgs="python3 perl git sqlite3 valgrind binutils nodejs strace"
 # LeakSanitizer's runtime: test_format_lsan compares --format=lsan with its report.
 test_pkgs="$test_pkgs liblsan0"
+# SARIF output is checked against the 2.1.0 JSON schema
+test_pkgs="$test_pkgs python3-jsonschema"
 # The soak (tests/soak): real servers, a JavaScript runtime and a build.
 soak_pkgs="redis-server redis-tools nodejs gcc make"
 bench_pkgs="heaptrack liblsan0 valgrind sqlite3 python3 time clang zstd"

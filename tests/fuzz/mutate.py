@@ -5,13 +5,14 @@ format, and flag what a hostile input must never cause.
     python3 tests/fuzz/mutate.py [--seconds N] [--seed S] [--keep DIR] [LEAK_ANALYZE]
 
 Seeds are tests/fuzz/corpus/*.json plus the inputs of gen_inputs.py (the
-small ones).  Each mutant is run with --format text, json, folded, svg and
---gen-suppressions, under a per-run time limit.  A problem is: a signal, a
+small ones).  Each mutant is run with --format text, json, folded, svg,
+sarif, junit and --gen-suppressions, under a per-run time limit.  A problem is: a signal, a
 timeout, an exit status other than 0, 1 or 2, exit 2 without exactly one
 error line, an exit status that differs from --format=text's (a report one
 format cannot write), output over the cap, a control character or invalid
 UTF-8 on stdout or stderr, a JSON report that does not parse (or holds an integer
-outside int64), or an SVG that is not well-formed XML.  Problem inputs are
+outside int64), a SARIF report that does not parse, or an SVG or JUnit report
+that is not well-formed XML.  Problem inputs are
 kept in --keep (default: a temporary directory, printed).  Exit status 1
 when any problem was found.
 """
@@ -31,6 +32,7 @@ import xml.dom.minidom
 HERE = os.path.dirname(os.path.abspath(__file__))
 FORMATS = [["--format=text"], ["--format=json"], ["--format=folded"], ["--format=svg"],
            ["--gen-suppressions"]]
+FORMATS += [["--format=sarif"], ["--format=junit"]]
 RUN_LIMIT_S = 20          # far above any normal run: a hang, not a speed check
 OUT_CAP = 64 << 20
 BAD_TEXT = re.compile(rb"[\x00-\x09\x0b-\x1f\x7f]|\xc2[\x80-\x9f]")
@@ -177,6 +179,16 @@ def run_one(la, path, fmt):
             check_int64(json.loads(p.stdout))
         except ValueError as e:
             return "bad JSON report: %s" % e, rc
+    if fmt == ["--format=sarif"]:
+        try:
+            check_int64(json.loads(p.stdout))
+        except ValueError as e:
+            return "bad SARIF report: %s" % e, rc
+    if fmt == ["--format=junit"]:
+        try:
+            xml.dom.minidom.parseString(p.stdout)
+        except Exception as e:  # noqa: BLE001 - any parser error is the finding
+            return "JUnit XML not well-formed: %s" % e, rc
     if fmt == ["--format=svg"]:
         try:
             xml.dom.minidom.parseString(p.stdout)
