@@ -32,7 +32,7 @@ import xml.dom.minidom
 HERE = os.path.dirname(os.path.abspath(__file__))
 FORMATS = [["--format=text"], ["--format=json"], ["--format=folded"], ["--format=svg"],
            ["--gen-suppressions"]]
-FORMATS += [["--format=sarif"], ["--format=junit"]]
+FORMATS += [["--format=sarif"], ["--format=junit"], ["--format=valgrind-xml"], ["--format=lsan"]]
 RUN_LIMIT_S = 20          # far above any normal run: a hang, not a speed check
 OUT_CAP = 64 << 20
 BAD_TEXT = re.compile(rb"[\x00-\x09\x0b-\x1f\x7f]|\xc2[\x80-\x9f]")
@@ -184,11 +184,11 @@ def run_one(la, path, fmt):
             check_int64(json.loads(p.stdout))
         except ValueError as e:
             return "bad SARIF report: %s" % e, rc
-    if fmt == ["--format=junit"]:
+    if fmt in (["--format=junit"], ["--format=valgrind-xml"]):
         try:
             xml.dom.minidom.parseString(p.stdout)
         except Exception as e:  # noqa: BLE001 - any parser error is the finding
-            return "JUnit XML not well-formed: %s" % e, rc
+            return "%s XML not well-formed: %s" % (fmt[0][9:], e), rc
     if fmt == ["--format=svg"]:
         try:
             xml.dom.minidom.parseString(p.stdout)
