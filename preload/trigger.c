@@ -70,8 +70,9 @@ static void tl_compact(void)
 }
 
 /* The LK_TL_SITES sites of this process with the most live bytes into 's',
- * largest first (counters folded by the caller).  Dumper thread only: one
- * pass over the sites, with no lock and nothing asked of the hooks. */
+ * largest first (counters folded by the caller).  Only the dumper thread and
+ * a dump call it: one pass over the sites, with no lock and nothing asked of
+ * the hooks. */
 static void tl_top_sites(lk_sample_t *s)
 {
     uint32_t n = lk_site_count(), k = 0;
