@@ -182,6 +182,120 @@ static int cmp_site(const void *a, const void *b)
     return (x->stack_id > y->stack_id) - (x->stack_id < y->stack_id);
 }
 
+/* Append the site 'stack_id'/'family' whose 'n' samples 't'/'y' fit 'tr';
+ * 'total' is the process's live bytes at its last sample, 'st' its stack in
+ * 'd'.  Returns 0 or -ENOMEM. */
+static int add_site(lk_growth_report_t *g, int pid, uint64_t stack_id, int family,
+                    const la_trend_t *tr, const double *t, const double *y, size_t n,
+                    double total, const lk_dump_t *d, const lk_stack_t *st,
+                    lk_symbolizer_t *sym)
+{
+    lk_growth_site_t *nv = realloc(g->sites, (g->nsites + 1) * sizeof(*nv));
+    if (nv == NULL)
+        return -ENOMEM;
+    g->sites = nv;
+    lk_growth_site_t *s = &g->sites[g->nsites];
+    memset(s, 0, sizeof(*s));
+    s->pid = pid;
+    s->stack_id = stack_id;
+    s->family = (lk_family_t)family;
+    s->trend = *tr;
+    s->steady = lk_growth_is_steady(t, y, n, tr);
+    s->final_bytes = (uint64_t)y[n - 1];
+    s->share = total > 0 ? y[n - 1] / total : 0;
+    if (series_alloc(&s->series, n) < 0)
+        return -ENOMEM;
+    g->nsites++;
+    memcpy(s->series.t_s, t, n * sizeof(*t));
+    memcpy(s->series.bytes, y, n * sizeof(*y));
+    return lk_growth_frames(sym, d, st, &s->frames, &s->nframes);
+}
+
+/* Sort the sites a process added from 'first' on, count them in 'gp', and
+ * keep at most LK_GROWTH_MAX_SITES. */
+static void finish_sites(lk_growth_report_t *g, lk_growth_proc_t *gp, size_t first)
+{
+    size_t n = g->nsites - first;
+    if (n > 1)
+        qsort(g->sites + first, n, sizeof(*g->sites), cmp_site);
+    for (size_t i = first; i < g->nsites; i++) {
+        const lk_growth_site_t *s = &g->sites[i];
+        if (s->steady) {
+            gp->ngrowing++;
+            gp->growing_bytes = lk_sat_add(gp->growing_bytes, s->final_bytes);
+        } else if (s->trend.kind == LA_TREND_PLATEAU) {
+            gp->nplateau++;
+        } else if (s->trend.kind == LA_TREND_SHRINKING) {
+            gp->nshrinking++;
+        }
+    }
+    while (g->nsites - first > LK_GROWTH_MAX_SITES) {
+        lk_growth_site_t *s = &g->sites[--g->nsites];
+        series_free(&s->series);
+        free(s->frames);
+    }
+}
+
+/* Does the series 'y' move beyond trend.c's default noise, and fit a trend
+ * that is neither stable nor short? */
+static bool site_moves(const double *t, const double *y, size_t n, la_trend_t *tr)
+{
+    double lo = INFINITY, hi = 0;
+    for (size_t i = 0; i < n; i++) {
+        lo = fmin(lo, y[i]);
+        hi = fmax(hi, y[i]);
+    }
+    /* below the noise the fit can only say stable */
+    if (hi - lo <= fmax(4096.0, hi * 0.01))
+        return false;
+    return la_trend_fit(t, y, n, 0, tr) == 0 && tr->kind != LA_TREND_STABLE
+           && tr->kind != LA_TREND_INSUFFICIENT;
+}
+
+/* Site series from the final dump's timeline (its biggest sites at each
+ * sample), for a process with too few dumps for per-dump series: one exit
+ * dump.  A sample where a site was not among the biggest is left out of its
+ * series, and so is a teardown exit sample. */
+static int timeline_sites(lk_growth_report_t *g, lk_growth_proc_t *gp, const lk_process_t *p,
+                          lk_symbolizer_t *sym)
+{
+    const lk_dump_t *last = p->dumps[p->ndumps - 1];
+    const lk_timeline_t *tl = &last->timeline;
+    size_t n = tl->n, first = g->nsites;
+    if (n >= 2 && exit_teardown(last, tl->live_bytes[n - 2], tl->live_bytes[n - 1]))
+        n--;
+    double *t = calloc(n + 1, sizeof(*t)), *y = calloc(n + 1, sizeof(*y));
+    int rc = -ENOMEM;
+    if (t == NULL || y == NULL)
+        goto out;
+    for (size_t e = 0; e < tl->nsites; e++) {
+        const lk_tl_site_t *ts = &tl->sites[e];
+        size_t k = 0;
+        double total = 0;
+        for (size_t i = 0; i < n; i++) {
+            double ti = (double)tl->uptime_ns[i] / 1e9;
+            if (ts->live_bytes[i] == LK_TL_ABSENT || (k > 0 && ti < t[k - 1]))
+                continue;
+            t[k] = ti;
+            y[k++] = (double)ts->live_bytes[i];
+            total = (double)tl->live_bytes[i];
+        }
+        la_trend_t tr;
+        if (k < LA_TREND_MIN_SAMPLES || !site_moves(t, y, k, &tr))
+            continue;
+        if ((rc = add_site(g, p->pid, ts->stack_id, (int)ts->family, &tr, t, y, k, total, last,
+                           &last->stacks[ts->stack_idx], sym)) < 0)
+            goto out;
+        rc = -ENOMEM;
+    }
+    finish_sites(g, gp, first);
+    rc = 0;
+out:
+    free(t);
+    free(y);
+    return rc;
+}
+
 /* Build one process's site series from 'obs' (sorted) and keep the ones
  * that moved.  Sites stay in 'sites' (appended), capped per process. */
 static int process_sites(lk_growth_report_t *g, lk_growth_proc_t *gp, const lk_process_t *p,
@@ -205,70 +319,25 @@ static int process_sites(lk_growth_report_t *g, lk_growth_proc_t *gp, const lk_p
              && obs[b].family == obs[a].family; b++)
             ;
         memset(y, 0, m * sizeof(*y));
-        double lo = INFINITY, hi = 0;
         for (size_t k = a; k < b; k++)
             y[obs[k].dump] = (double)obs[k].bytes;
-        for (size_t i = 0; i < m; i++) {
-            lo = fmin(lo, y[i]);
-            hi = fmax(hi, y[i]);
-        }
-        /* trend.c's default noise: below it the fit can only say stable */
-        if (hi - lo <= fmax(4096.0, hi * 0.01))
-            continue;
         la_trend_t tr;
-        if (la_trend_fit(t, y, m, 0, &tr) < 0 || tr.kind == LA_TREND_STABLE
-            || tr.kind == LA_TREND_INSUFFICIENT)
+        if (!site_moves(t, y, m, &tr))
             continue;
-        lk_growth_site_t *nv = realloc(g->sites, (g->nsites + 1) * sizeof(*nv));
-        if (nv == NULL)
-            goto out;
-        g->sites = nv;
-        lk_growth_site_t *s = &g->sites[g->nsites];
-        memset(s, 0, sizeof(*s));
-        s->pid = p->pid;
-        s->stack_id = obs[a].stack_id;
-        s->family = (lk_family_t)obs[a].family;
-        s->trend = tr;
-        s->steady = lk_growth_is_steady(t, y, m, &tr);
-        s->final_bytes = (uint64_t)y[m - 1];
-        double total = (double)p->dumps[m - 1]->totals.live_bytes;
-        s->share = total > 0 ? y[m - 1] / total : 0;
-        if (series_alloc(&s->series, m) < 0)
-            goto out;
-        g->nsites++;
-        memcpy(s->series.t_s, t, m * sizeof(*t));
-        memcpy(s->series.bytes, y, m * sizeof(*y));
         /* frames from the last dump that has the stack (ids never change) */
         const lk_dump_t *d = p->dumps[obs[b - 1].dump];
         const lk_stack_t *st = &d->stacks[d->sites[obs[b - 1].site].stack_idx];
-        size_t si = find_stack(p->dumps[p->ndumps - 1], s->stack_id);
+        size_t si = find_stack(p->dumps[p->ndumps - 1], obs[a].stack_id);
         if (si != (size_t)-1) {
             d = p->dumps[p->ndumps - 1];
             st = &d->stacks[si];
         }
-        if ((rc = lk_growth_frames(sym, d, st, &s->frames, &s->nframes)) < 0)
+        if ((rc = add_site(g, p->pid, obs[a].stack_id, obs[a].family, &tr, t, y, m,
+                           (double)p->dumps[m - 1]->totals.live_bytes, d, st, sym)) < 0)
             goto out;
         rc = -ENOMEM;
     }
-    size_t n = g->nsites - first;
-    if (n > 1)
-        qsort(g->sites + first, n, sizeof(*g->sites), cmp_site);
-    for (size_t i = first; i < g->nsites; i++) {
-        const lk_growth_site_t *s = &g->sites[i];
-        if (s->steady) {
-            gp->ngrowing++;
-            gp->growing_bytes = lk_sat_add(gp->growing_bytes, s->final_bytes);
-        } else if (s->trend.kind == LA_TREND_PLATEAU) {
-            gp->nplateau++;
-        } else if (s->trend.kind == LA_TREND_SHRINKING) {
-            gp->nshrinking++;
-        }
-    }
-    while (g->nsites - first > LK_GROWTH_MAX_SITES) {
-        lk_growth_site_t *s = &g->sites[--g->nsites];
-        series_free(&s->series);
-        free(s->frames);
-    }
+    finish_sites(g, gp, first);
     rc = 0;
 out:
     free(t);
@@ -335,8 +404,12 @@ int lk_growth_collect(lk_growth_report_t *g, const lk_input_t *in, lk_symbolizer
                     gp->slope_bytes_per_s, (double)gp->limit_bytes);
         }
         size_t m = series_dumps(p);
-        if (m < LA_TREND_MIN_SAMPLES)
-            continue;   /* one sample per dump: too few for site trends */
+        if (m < LA_TREND_MIN_SAMPLES) {
+            /* one sample per dump is too few: the timeline's sites then */
+            if (timeline_sites(g, gp, p, sym) < 0)
+                return -ENOMEM;
+            continue;
+        }
         obs_t *obs;
         size_t nobs;
         if (gather(p, m, &obs, &nobs) < 0)

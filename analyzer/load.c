@@ -389,7 +389,59 @@ static int load_failures(ctx_t *c, json_t *root, lk_dump_t *d, const id_idx_t *i
     return 0;
 }
 
-static int load_timeline(ctx_t *c, json_t *root, lk_dump_t *d)
+/* timeline.sites: each entry a site of the dump's stacks, once, with
+ * live_bytes as long as the other columns (null: not sampled then). */
+static int load_timeline_sites(ctx_t *c, json_t *tl, lk_dump_t *d, const id_idx_t *ids)
+{
+    json_t *arr, *s;
+    size_t i;
+    void *vec;
+    lk_timeline_t *t = &d->timeline;
+    int rc = lk_jget_array(c, tl, LK_KEY_TIMELINE, LK_KEY_TL_SITES, false, sizeof(lk_tl_site_t),
+                           &arr, &vec, &t->nsites);
+    t->sites = vec;
+    if (rc < 0 || arr == NULL)
+        return rc;
+    if (t->nsites > LK_TL_MAX_SITES)
+        return lk_jfail(c, LK_KEY_TIMELINE "." LK_KEY_TL_SITES, "%zu entries, more than %d",
+                        t->nsites, LK_TL_MAX_SITES);
+    json_array_foreach(arr, i, s) {
+        char p[64], q[160];
+        lk_tl_site_t *st = &t->sites[i];
+        json_t *lb, *v;
+        size_t j;
+        snprintf(p, sizeof(p), "%s.%s[%zu]", LK_KEY_TIMELINE, LK_KEY_TL_SITES, i);
+        if (!json_is_object(s))
+            return lk_jfail(c, p, "expected object, got %s", lk_jtype_name(s));
+        if ((rc = find_stack(c, ids, d->nstacks, s, p, LK_KEY_STACK, &st->stack_idx)) < 0
+            || (rc = parse_family(c, s, p, LK_KEY_FAMILY, &st->family)) < 0
+            || (rc = lk_jget(c, s, p, LK_KEY_TL_LIVE_BYTES, JSON_ARRAY, true, false, &lb)) < 0)
+            return rc;
+        st->stack_id = d->stacks[st->stack_idx].id;
+        for (size_t k = 0; k < i; k++)
+            if (t->sites[k].stack_id == st->stack_id && t->sites[k].family == st->family)
+                return lk_jfail(c, p, "same stack %" PRIu64 " and family as entry %zu",
+                                st->stack_id, k);
+        snprintf(q, sizeof(q), "%s.%s", p, LK_KEY_TL_LIVE_BYTES);
+        if (json_array_size(lb) != t->n)
+            return lk_jfail(c, q, "length %zu differs from the other columns (%zu)",
+                            json_array_size(lb), t->n);
+        if ((st->live_bytes = calloc(t->n + 1, sizeof(uint64_t))) == NULL)
+            return -ENOMEM;
+        json_array_foreach(lb, j, v) {
+            if (json_is_null(v)) {
+                st->live_bytes[j] = LK_TL_ABSENT;
+                continue;
+            }
+            snprintf(q, sizeof(q), "%s.%s[%zu]", p, LK_KEY_TL_LIVE_BYTES, j);
+            if ((rc = lk_jcheck_u64(c, q, v, LK_MAX_COUNT, &st->live_bytes[j])) < 0)
+                return rc;
+        }
+    }
+    return 0;
+}
+
+static int load_timeline(ctx_t *c, json_t *root, lk_dump_t *d, const id_idx_t *ids)
 {
     json_t *tl;
     int rc = lk_jget(c, root, "", LK_KEY_TIMELINE, JSON_OBJECT, false, true, &tl);
@@ -436,7 +488,7 @@ static int load_timeline(ctx_t *c, json_t *root, lk_dump_t *d)
     for (size_t k = 0; k < sizeof(cols) / sizeof(cols[0]); k++)
         if (*cols[k].out == NULL && n > 0 && (*cols[k].out = calloc(n, sizeof(uint64_t))) == NULL)
             return -ENOMEM;
-    return 0;
+    return load_timeline_sites(c, tl, d, ids);
 }
 
 static int load_header(ctx_t *c, json_t *root, lk_dump_t *d)
@@ -589,7 +641,7 @@ int lk_load_buffer(const char *name, const char *buf, size_t len, lk_dump_t **ou
     if ((rc = load_header(&c, root, d)) < 0 || (rc = load_modules(&c, root, d)) < 0
         || (rc = load_stacks(&c, root, d, &ids)) < 0 || (rc = load_sites(&c, root, d, ids)) < 0
         || (rc = load_mismatches(&c, root, d, ids)) < 0
-        || (rc = load_failures(&c, root, d, ids)) < 0 || (rc = load_timeline(&c, root, d)) < 0
+        || (rc = load_failures(&c, root, d, ids)) < 0 || (rc = load_timeline(&c, root, d, ids)) < 0
         || (rc = load_crash(&c, root, d, ids)) < 0)
         goto out_dump;
     json_t *reach = json_object_get(root, LK_KEY_REACH);
@@ -853,6 +905,9 @@ void lk_dump_free(lk_dump_t *d)
     free(d->timeline.rss_bytes);
     free(d->timeline.allocs);
     free(d->timeline.frees);
+    for (size_t k = 0; d->timeline.sites != NULL && k < d->timeline.nsites; k++)
+        free(d->timeline.sites[k].live_bytes);
+    free(d->timeline.sites);
     if (d->reach_json != NULL)
         json_decref((json_t *)d->reach_json);
     lk_reach_free(d->reach);

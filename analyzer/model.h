@@ -87,10 +87,24 @@ typedef struct lk_failure {
     uint64_t first_uptime_ns, last_uptime_ns, live_bytes_at_first;
 } lk_failure_t;
 
+/* timeline.sites[]: one site's live bytes at each of the n samples;
+ * LK_TL_ABSENT where it was not among the biggest sites then (null). */
+#define LK_TL_ABSENT UINT64_MAX
+/* Refuse more timeline.sites entries than this (libleak writes at most
+ * LIBLEAK_TL_MAX_SITES): the duplicate check is quadratic. */
+#define LK_TL_MAX_SITES 1024
+typedef struct lk_tl_site {
+    uint64_t stack_id;
+    size_t stack_idx;       /* index into lk_dump_t.stacks, resolved by the loader */
+    lk_family_t family;
+    uint64_t *live_bytes;   /* n entries */
+} lk_tl_site_t;
+
 /* The dump's "timeline": parallel arrays of n samples, oldest first. */
 typedef struct lk_timeline {
     size_t n;
     uint64_t *uptime_ns, *live_bytes, *rss_bytes, *allocs, *frees;
+    lk_tl_site_t *sites; size_t nsites;     /* distinct (stack, family) */
 } lk_timeline_t;
 
 /* Memory limits at dump time; has_* false when the dump says null/absent. */

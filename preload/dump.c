@@ -877,8 +877,88 @@ static json_t *build_failures(void)
     return arr;
 }
 
-#define TIMELINE_MAX 4096
-static json_t *build_timeline(void)
+/* A site of the timeline: its index and the most live bytes it was sampled at. */
+typedef struct tl_pick {
+    uint32_t site;
+    uint64_t max;
+} tl_pick_t;
+
+static int cmp_pick_site(const void *a, const void *b)
+{
+    const tl_pick_t *x = a, *y = b;
+    return (x->site > y->site) - (x->site < y->site);
+}
+
+static int cmp_pick_max(const void *a, const void *b)
+{
+    const tl_pick_t *x = a, *y = b;
+    if (x->max != y->max)
+        return x->max < y->max ? 1 : -1;
+    return cmp_pick_site(a, b);
+}
+
+/* timeline.sites: each site among the biggest at any of the first 'n'
+ * samples (at most LIBLEAK_TL_MAX_SITES, those sampled biggest), with its
+ * live bytes per sample, null where it was not among them.  Only sites the
+ * sites array names ('sites[first, nsites)' with blocks), so every stack is
+ * in the dump. */
+static json_t *build_timeline_sites(const lk_sample_t *s, size_t n, const lk_site_t *sites,
+                                    uint32_t first, uint32_t nsites)
+{
+    json_t *arr = json_array();
+    tl_pick_t *p = n ? lk_real_calloc(n * LK_TL_SITES, sizeof *p) : NULL;
+    if (!p)
+        return arr;
+    size_t k = 0, u = 0;
+    for (size_t i = 0; i < n; i++)
+        for (uint32_t j = 0; j < s[i].nsites && j < LK_TL_SITES; j++) {
+            uint32_t idx = s[i].site[j];
+            if (idx >= first && idx < nsites && sites[idx].total_blocks != 0)
+                p[k++] = (tl_pick_t){ idx, s[i].site_bytes[j] };
+        }
+    if (k > 1)
+        qsort(p, k, sizeof *p, cmp_pick_site);
+    for (size_t i = 0; i < k; i++) {
+        if (u > 0 && p[u - 1].site == p[i].site) {
+            if (p[i].max > p[u - 1].max)
+                p[u - 1].max = p[i].max;
+        } else {
+            p[u++] = p[i];
+        }
+    }
+    if (u > 1)
+        qsort(p, u, sizeof *p, cmp_pick_max);
+    if (u > LIBLEAK_TL_MAX_SITES)
+        u = LIBLEAK_TL_MAX_SITES;
+    /* json.c's arrays are append-only: fill each column in sample order */
+    for (size_t c = 0; c < u; c++) {
+        json_t *col = json_array();
+        for (size_t i = 0; i < n; i++) {
+            json_t *v = json_null();
+            for (uint32_t j = 0; j < s[i].nsites && j < LK_TL_SITES; j++)
+                if (s[i].site[j] == p[c].site) {
+                    v = u64(s[i].site_bytes[j]);
+                    break;
+                }
+            json_array_append_new(col, v);
+        }
+        /* a column an append failed to fill (out of memory) is left out */
+        if (json_array_size(col) != n) {
+            json_decref(col);
+            continue;
+        }
+        const lk_site_t *st = &sites[p[c].site];
+        json_t *o = json_object();
+        json_object_set_new(o, LK_KEY_STACK, json_integer(st->stack));
+        json_object_set_new(o, LK_KEY_FAMILY, json_string(family_name((int)st->family)));
+        json_object_set_new(o, LK_KEY_TL_LIVE_BYTES, col);
+        json_array_append_new(arr, o);
+    }
+    lk_real_free(p);
+    return arr;
+}
+
+static json_t *build_timeline(const lk_site_t *sites, uint32_t first, uint32_t nsites)
 {
     json_t *o = json_object();
     json_t *a[5];
@@ -886,8 +966,8 @@ static json_t *build_timeline(void)
                                          LK_KEY_TL_RSS_BYTES, LK_KEY_TL_ALLOCS, LK_KEY_TL_FREES };
     for (int k = 0; k < 5; k++)
         a[k] = json_array();
-    lk_sample_t *s = lk_real_calloc(TIMELINE_MAX, sizeof *s);
-    size_t n = s ? lk_timeline_copy(s, TIMELINE_MAX) : 0;
+    lk_sample_t *s = lk_real_calloc(LK_TIMELINE_CAP, sizeof *s);
+    size_t n = s ? lk_timeline_copy(s, LK_TIMELINE_CAP) : 0;
     for (size_t i = 0; i < n; i++) {
         json_array_append_new(a[0], u64(s[i].uptime_ns));
         json_array_append_new(a[1], u64(s[i].live_bytes));
@@ -895,7 +975,6 @@ static json_t *build_timeline(void)
         json_array_append_new(a[3], u64(s[i].allocs));
         json_array_append_new(a[4], u64(s[i].frees));
     }
-    lk_real_free(s);
     /* an append that failed (out of memory) must not leave columns of
      * different lengths: cut all to the shortest */
     size_t shortest = SIZE_MAX;
@@ -907,6 +986,8 @@ static json_t *build_timeline(void)
             json_array_remove(a[k], json_array_size(a[k]) - 1);
         json_object_set_new(o, keys[k], a[k]);
     }
+    json_object_set_new(o, LK_KEY_TL_SITES, build_timeline_sites(s, shortest, sites, first, nsites));
+    lk_real_free(s);
     return o;
 }
 
@@ -1066,7 +1147,7 @@ static int dump_parts_build(dump_parts_t *p, int trigger, const char *label, uns
     json_object_set_new(root, LK_KEY_MODULES, mods);
     json_object_set_new(root, LK_KEY_MISMATCHES, mismatches);
     json_object_set_new(root, LK_KEY_FAILURES, failures);
-    json_object_set_new(root, LK_KEY_TIMELINE, build_timeline());
+    json_object_set_new(root, LK_KEY_TIMELINE, build_timeline(sites, first, nsites));
     if (crash)
         json_object_set_new(root, LK_KEY_CRASH, crash);
 

@@ -629,8 +629,13 @@ bool lk_trigger_dumper_alive(void);
 /* Start the dumper thread (from our constructor, once libc is fully up). */
 void lk_trigger_start_thread(void);
 /* Timeline samples for the dump, copied under the timeline lock. */
+#define LK_TIMELINE_CAP 1024     /* samples kept; halves resolution when full */
+#define LK_TL_SITES 16           /* sites by live bytes kept per sample */
 typedef struct lk_sample {
     uint64_t uptime_ns, live_bytes, rss_bytes, allocs, frees;
+    uint32_t nsites;                    /* the biggest sites then, largest first */
+    uint32_t site[LK_TL_SITES];         /* site indexes */
+    uint64_t site_bytes[LK_TL_SITES];   /* their live bytes */
 } lk_sample_t;
 size_t lk_timeline_copy(lk_sample_t *out, size_t max);
 /* Take one sample now (also done every ~100 ms by the dumper thread). */

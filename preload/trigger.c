@@ -17,7 +17,7 @@
 #include "internal.h"
 
 #define SAMPLE_NS (100 * 1000000ull)    /* timeline tick: ~100 ms */
-#define TL_CAP 1024                     /* samples kept; halves resolution when full */
+#define TL_CAP LK_TIMELINE_CAP
 
 /* ### timeline */
 static pthread_mutex_t tl_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -69,10 +69,35 @@ static void tl_compact(void)
     tl_stride *= 2;
 }
 
+/* The LK_TL_SITES sites of this process with the most live bytes into 's',
+ * largest first (counters folded by the caller).  Only the dumper thread and
+ * a dump call it: one pass over the sites, with no lock and nothing asked of
+ * the hooks. */
+static void tl_top_sites(lk_sample_t *s)
+{
+    uint32_t n = lk_site_count(), k = 0;
+    for (uint32_t i = __atomic_load_n(&lk_site_base, __ATOMIC_RELAXED); i < n; i++) {
+        const lk_site_t *site = lk_site_at(i);
+        uint64_t b = site ? __atomic_load_n(&site->live_bytes, __ATOMIC_RELAXED) : 0;
+        if (b == 0 || (k == LK_TL_SITES && b <= s->site_bytes[k - 1]))
+            continue;
+        uint32_t j = k < LK_TL_SITES ? k++ : k - 1;     /* the smallest gives way */
+        for (; j > 0 && s->site_bytes[j - 1] < b; j--) {
+            s->site[j] = s->site[j - 1];
+            s->site_bytes[j] = s->site_bytes[j - 1];
+        }
+        s->site[j] = i;
+        s->site_bytes[j] = b;
+    }
+    s->nsites = k;
+}
+
 static void tl_add(bool forced)
 {
     lk_totals_t t;
     lk_tracker_totals(&t);
+    lk_sample_t top = { 0 };
+    tl_top_sites(&top);
     uint64_t rss = lk_rss_bytes();
     uint64_t now = lk_now_ns() - lk_start_ns;
     pthread_mutex_lock(&tl_lock);
@@ -82,7 +107,10 @@ static void tl_add(bool forced)
             tl_compact();
         lk_sample_t s = { now, t.live_bytes, rss,
                           t.alloc_count - (t.alloc_count >= tl_prev_allocs ? tl_prev_allocs : 0),
-                          t.free_count - (t.free_count >= tl_prev_frees ? tl_prev_frees : 0) };
+                          t.free_count - (t.free_count >= tl_prev_frees ? tl_prev_frees : 0),
+                          top.nsites, { 0 }, { 0 } };
+        memcpy(s.site, top.site, sizeof s.site);
+        memcpy(s.site_bytes, top.site_bytes, sizeof s.site_bytes);
         tl_prev_allocs = t.alloc_count;
         tl_prev_frees = t.free_count;
         tl[tl_n++] = s;

@@ -154,6 +154,11 @@
 #define LK_KEY_TL_RSS_BYTES  "rss_bytes"
 #define LK_KEY_TL_ALLOCS     "allocs"
 #define LK_KEY_TL_FREES      "frees"
+/* The biggest sites at each sample: objects of "stack", "family" and
+ * "live_bytes" (aligned with uptime_ns; null where the site was not among
+ * the biggest then), at most LIBLEAK_TL_MAX_SITES of them. */
+#define LK_KEY_TL_SITES      "sites"
+#define LIBLEAK_TL_MAX_SITES 64
 
 /* Allocator family of a block: which deallocator must release it. */
 typedef enum lk_family {

@@ -594,6 +594,14 @@ static inline void pl_check_dump(pl_dump_t *d)
         PL_REQUIRE(json_is_array(pl_obj(tl, tkeys[t])) &&
                        json_array_size(pl_obj(tl, tkeys[t])) == tlen,
                    "%s: timeline.%s is not an array of %zu", d->name, tkeys[t], tlen);
+    /* timeline.sites: at most LIBLEAK_TL_MAX_SITES, each as long as the samples */
+    json_t *tsites = pl_obj(tl, LK_KEY_TL_SITES), *ts;
+    size_t tsi;
+    PL_REQUIRE(json_is_array(tsites) && json_array_size(tsites) <= LIBLEAK_TL_MAX_SITES,
+               "%s: timeline.sites is not an array of at most %d", d->name, LIBLEAK_TL_MAX_SITES);
+    json_array_foreach(tsites, tsi, ts)
+        PL_REQUIRE(json_array_size(pl_obj(ts, LK_KEY_TL_LIVE_BYTES)) == tlen,
+                   "%s: timeline.sites[%zu].live_bytes is not an array of %zu", d->name, tsi, tlen);
 
     /* cost: libleak's own memory and its unwinds, non-negative integers */
     json_t *cost = pl_obj(root, LK_KEY_COST);

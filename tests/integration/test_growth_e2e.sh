@@ -7,7 +7,9 @@
 #                 overflow, verdict "overflow, not a leak"
 #   demos         grow_until_oom -> "leak-driven exhaustion" naming
 #                 keep_history; oversized -> "overflow, not a leak" naming
-#                 read_record; --format=svg and --chart write a chart
+#                 read_record; --format=svg and --chart write a chart;
+#                 grow_until_oom with no interval: its one exit dump's
+#                 timeline still names keep_history growing, held by `history`
 # Needs python3 for the JSON checks (exit 77 without it).
 set -u
 BUILD=${BUILD:-build}
@@ -124,6 +126,26 @@ f = r['failures'][0]
 assert f['kind'] == 'enomem' and f['oversized'] is False, f
 assert top(f)['function'] == 'keep_history'
 assert f['limit_bytes'] is not None and f['limit_bytes'] < 1 << 30, f['limit_bytes']
+"
+
+# ### no setting: the one exit dump's timeline names the growing site and its root
+run "$T/d0" "$BUILD/demo/grow_until_oom"
+[ $? -eq 1 ] || fail "grow_until_oom (no interval) should exit 1: $(cat "$T/d0.err")"
+n=$(ls "$T/d0" | grep -c '\.json$')
+[ "$n" -eq 1 ] || fail "grow_until_oom without an interval: $n dumps, want the exit dump only"
+"$LA" "$T/d0" >"$T/d0.txt" 2>/dev/null
+has "growing: keep_history (grow_until_oom.c:" "$T/d0.txt"
+has "leak-driven exhaustion" "$T/d0.txt"
+grep -q "held by global \`history\`.*growing at" "$T/d0.txt" \
+    || fail "one exit dump: the history root is not named as growing: $(grep -A2 '^Held by' "$T/d0.txt")"
+"$LA" --format=json "$T/d0" >"$T/d0.json" 2>/dev/null
+pycheck "$T/d0.json" "
+g = [e for e in r['growth'] if top(e).get('function') == 'keep_history']
+assert g and g[0]['trend'] == 'growing', r['growth']
+assert g[0]['slope_bytes_per_s'] > 0 and g[0]['confidence'] >= 0.9, g[0]
+assert len(g[0]['series']['live_bytes']) >= 6
+assert r['verdict']['kind'] == 'leak_exhaustion', r['verdict']
+assert r['verdict']['processes'][0]['growing_sites'] >= 1
 "
 
 run "$T/d2" LIBLEAK_INTERVAL_MS=100 "$BUILD/demo/oversized" || fail "oversized should survive: $(cat "$T/d2.err")"

@@ -32,7 +32,8 @@ static const char valid_dump[] =
     " \"failures\": [{\"stack\": 7, \"kind\": \"mul_overflow\", \"function\": \"calloc\","
     "                \"request_bytes\": 9223372036854775807, \"count\": 2}],"
     " \"timeline\": {\"uptime_ns\": [1, 2], \"live_bytes\": [10, 20], \"rss_bytes\": [0, 0],"
-    "              \"allocs\": [1, 1], \"frees\": [0, 0]}}";
+    "              \"allocs\": [1, 1], \"frees\": [0, 0],"
+    "              \"sites\": [{\"stack\": 7, \"family\": \"new[]\", \"live_bytes\": [null, 20]}]}}";
 
 static lk_dump_t *load_ok(const char *text)
 {
@@ -65,6 +66,11 @@ START_TEST(test_analyze_load_valid)
     ck_assert_uint_eq(d->failures[0].request_bytes, INT64_MAX);
     ck_assert_uint_eq(d->timeline.n, 2);
     ck_assert_uint_eq(d->timeline.live_bytes[1], 20);
+    ck_assert_uint_eq(d->timeline.nsites, 1);
+    ck_assert_uint_eq(d->timeline.sites[0].stack_id, 7);
+    ck_assert_int_eq(d->timeline.sites[0].family, LK_FAMILY_NEW_ARRAY);
+    ck_assert_uint_eq(d->timeline.sites[0].live_bytes[0], LK_TL_ABSENT);
+    ck_assert_uint_eq(d->timeline.sites[0].live_bytes[1], 20);
     lk_dump_free(d);
 }
 END_TEST
@@ -143,6 +149,28 @@ static const bad_case_t bad_cases[] = {
       "modules[0].path_escaped: expected boolean, got integer" },
     { "timeline lengths", NULL, "timeline", "live_bytes", "[1]",
       "timeline.live_bytes: length 1 differs" },
+    { "timeline sites object", NULL, "timeline", "sites", "{}",
+      "dump.json: timeline.sites: expected array, got object" },
+    { "timeline site not object", NULL, "timeline", "sites", "[3]",
+      "timeline.sites[0]: expected object, got integer" },
+    { "timeline site stack", NULL, "timeline", "sites",
+      "[{\"stack\": 8, \"family\": \"malloc\", \"live_bytes\": [1, 2]}]",
+      "timeline.sites[0].stack: no stack with id 8" },
+    { "timeline site family", NULL, "timeline", "sites",
+      "[{\"stack\": 7, \"family\": \"mmap\", \"live_bytes\": [1, 2]}]",
+      "timeline.sites[0].family: unknown value \"mmap\"" },
+    { "timeline site no bytes", NULL, "timeline", "sites",
+      "[{\"stack\": 7, \"family\": \"malloc\"}]", "timeline.sites[0].live_bytes: missing" },
+    { "timeline site length", NULL, "timeline", "sites", "[{\"stack\": 7, \"family\": \"malloc\", \"live_bytes\": [1]}]",
+      "timeline.sites[0].live_bytes: length 1 differs from the other columns (2)" },
+    { "timeline site negative", NULL, "timeline", "sites", "[{\"stack\": 7, \"family\": \"malloc\", \"live_bytes\": [1, -3]}]",
+      "timeline.sites[0].live_bytes[1]: negative value -3" },
+    { "timeline site string", NULL, "timeline", "sites", "[{\"stack\": 7, \"family\": \"malloc\", \"live_bytes\": [\"1\", 2]}]",
+      "timeline.sites[0].live_bytes[0]: expected integer, got string" },
+    { "timeline site absurd", NULL, "timeline", "sites", "[{\"stack\": 7, \"family\": \"malloc\", \"live_bytes\": [1, 9223372036854775807]}]",
+      "timeline.sites[0].live_bytes[1]: absurd value" },
+    { "timeline site twice", NULL, "timeline", "sites", "[{\"stack\": 7, \"family\": \"malloc\", \"live_bytes\": [1, 2]}, {\"stack\": 7, \"family\": \"malloc\", \"live_bytes\": [null, 2]}]",
+      "timeline.sites[1]: same stack 7 and family as entry 0" },
     { "mismatch stack", NULL, "mismatches", NULL,
       "[{\"alloc_stack\": 7, \"free_stack\": 99, \"alloc_family\": \"new\","
       " \"free_family\": \"malloc\", \"count\": 1}]", "mismatches[0].free_stack: no stack with id 99" },

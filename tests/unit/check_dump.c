@@ -373,6 +373,51 @@ START_TEST(test_dump_dropped_marks_incomplete)
 }
 END_TEST
 
+START_TEST(test_dump_timeline_sites)
+{
+    /* a growing site and a steady one: each sample keeps both with their
+     * live bytes, aligned with uptime_ns; a site that came later is null
+     * before it */
+    lk_frames_t a, b;
+    fake_frames(&a, 0x401000, 2);
+    fake_frames(&b, 0x402000, 2);
+    lk_track_alloc((void *)0x100000, 64, LK_FAMILY_MALLOC, &b);
+    lk_timeline_sample();
+    uintptr_t p = 0x200000;
+    for (int i = 0; i < 5; i++) {
+        lk_track_alloc((void *)p, 1000, LK_FAMILY_MALLOC, &a);
+        p += 1024;
+        lk_timeline_sample();
+    }
+    json_t *root = lk_dump_build(LK_TRIGGER_SIGNAL, NULL, 0);
+    json_t *tl = json_object_get(root, LK_KEY_TIMELINE);
+    size_t n = json_array_size(json_object_get(tl, LK_KEY_TL_UPTIME_NS));
+    ck_assert_uint_ge(n, 7);
+    json_t *ts = json_object_get(tl, LK_KEY_TL_SITES);
+    ck_assert_uint_eq(json_array_size(ts), 2);
+    json_t *stacks = json_object_get(root, LK_KEY_STACKS);
+    bool seen_grow = false;
+    size_t i;
+    json_t *e;
+    json_array_foreach(ts, i, e) {
+        ck_assert(has_stack(stacks, geti(e, LK_KEY_STACK)));
+        ck_assert_str_eq(json_string_value(json_object_get(e, LK_KEY_FAMILY)), "malloc");
+        json_t *lb = json_object_get(e, LK_KEY_TL_LIVE_BYTES);
+        ck_assert_uint_eq(json_array_size(lb), n);
+        json_int_t last = json_integer_value(json_array_get(lb, n - 1));
+        if (last == 5000) {
+            seen_grow = true;
+            ck_assert(json_is_null(json_array_get(lb, 0)));
+            ck_assert_int_eq(json_integer_value(json_array_get(lb, n - 2)), 5000);
+        } else {
+            ck_assert_int_eq(last, 64);
+        }
+    }
+    ck_assert(seen_grow);
+    json_decref(root);
+}
+END_TEST
+
 START_TEST(test_dump_timeline_bounded_and_merged)
 {
     /* 3000 samples into a 1024-sample ring: pairs merge, times stay ordered,
@@ -898,6 +943,7 @@ static Suite *dump_suite(void)
     tcase_add_test(tc, test_dump_exit_once);
     tcase_add_test(tc, test_dump_dropped_marks_incomplete);
     tcase_add_test(tc, test_dump_timeline_bounded_and_merged);
+    tcase_add_test(tc, test_dump_timeline_sites);
     tcase_add_test(tc, test_dump_streams_many_stacks_and_sites);
     tcase_add_test(tc, test_dump_planted_names_skipped);
     tcase_add_test(tc, test_dump_planted_names_race);

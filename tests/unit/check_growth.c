@@ -392,6 +392,61 @@ START_TEST(test_growth_total_from_timeline)
 }
 END_TEST
 
+/* Give 'd''s timeline (add_timeline first) a site on stack 'stack' whose
+ * live bytes at sample i are f(i), or LK_TL_ABSENT. */
+static void add_tl_site(lk_dump_t *d, size_t stack, uint64_t (*f)(size_t))
+{
+    lk_timeline_t *tl = &d->timeline;
+    tl->sites = realloc(tl->sites, (tl->nsites + 1) * sizeof(*tl->sites));
+    ck_assert_ptr_nonnull(tl->sites);
+    lk_tl_site_t *ts = &tl->sites[tl->nsites++];
+    memset(ts, 0, sizeof(*ts));
+    ts->stack_id = stack;
+    ts->stack_idx = stack;
+    ts->live_bytes = calloc(tl->n, sizeof(uint64_t));
+    ck_assert_ptr_nonnull(ts->live_bytes);
+    for (size_t i = 0; i < tl->n; i++)
+        ts->live_bytes[i] = f(i);
+}
+
+static uint64_t tl_leak(size_t i) { return (uint64_t)(i + 1) * MiB; }
+static uint64_t tl_cache(size_t i) { return (uint64_t)(i < 10 ? i + 1 : 10) * 64 * KiB; }
+static uint64_t tl_late(size_t i) { return i < 25 ? LK_TL_ABSENT : (uint64_t)(i - 24) * MiB; }
+
+/* One exit dump: its timeline's sites give the site series (a leak, a
+ * cache, and a site that was among the biggest only at the end). */
+START_TEST(test_growth_sites_from_timeline)
+{
+    lk_input_t in = { 0 };
+    lk_growth_report_t g;
+    uint64_t b[NSTACKS] = { 31 * MiB, 640 * KiB, 0, 6 * MiB };
+    add_dump(&in, mk_dump(0, 3.0, b, GiB));
+    in.dumps[0]->trigger = LK_TRIGGER_EXIT;
+    add_timeline(in.dumps[0], 31, MiB);
+    add_tl_site(in.dumps[0], 0, tl_leak);
+    add_tl_site(in.dumps[0], 1, tl_cache);
+    add_tl_site(in.dumps[0], 3, tl_late);
+    analyze(&in, &g);
+    const lk_growth_site_t *leak = site_of(&g, 0), *cache = site_of(&g, 1), *late = site_of(&g, 3);
+    ck_assert_ptr_nonnull(leak);
+    ck_assert_int_eq(leak->trend.kind, LA_TREND_GROWING);
+    ck_assert(leak->steady);
+    ck_assert_uint_eq(leak->series.n, 31);
+    ck_assert(fabs(leak->trend.slope_bytes_per_s - 10.0 * MiB) < 1.0);
+    ck_assert_uint_eq(leak->final_bytes, 31 * MiB);
+    ck_assert_ptr_nonnull(cache);
+    ck_assert_int_eq(cache->trend.kind, LA_TREND_PLATEAU);
+    ck_assert_ptr_nonnull(late);
+    ck_assert_uint_eq(late->series.n, 6);      /* only where it was sampled */
+    ck_assert(fabs(late->series.t_s[0] - 2.5) < 1e-9);
+    ck_assert_int_eq(late->trend.kind, LA_TREND_GROWING);
+    ck_assert_uint_ge(g.procs[0].ngrowing, 1);
+    ck_assert_int_eq(g.procs[0].verdict, LK_VERDICT_LEAK_IN_PROGRESS);
+    lk_growth_report_free(&g);
+    lk_input_free(&in);
+}
+END_TEST
+
 START_TEST(test_growth_too_few_samples)
 {
     lk_input_t in = { 0 };
@@ -618,6 +673,7 @@ static Suite *growth_suite(void)
     tcase_add_test(tc, test_growth_mul_overflow);
     tcase_add_test(tc, test_growth_total_from_timeline);
     tcase_add_test(tc, test_growth_too_few_samples);
+    tcase_add_test(tc, test_growth_sites_from_timeline);
     tcase_add_test(tc, test_growth_outputs);
     tcase_add_test(tc, test_growth_implausible_is_a_note);
     tcase_add_test(tc, test_growth_exit_teardown);
