@@ -622,6 +622,10 @@ char *lk_escape_dup(const char *s);
 /* Print "PREFIXmsg\n" with 'msg' escaped and cut to about 1 KiB: every
  * error and warning line goes through here. */
 void lk_print_line(FILE *out, const char *prefix, const char *msg);
+/* Write 's' as XML character data: the five metacharacters as entities,
+ * and what lk_is_printable refuses (XML 1.0 cannot carry control characters)
+ * escaped as above first.  NULL writes nothing. */
+void lk_fput_xml(FILE *out, const char *s);
 /* a + b, saturated at INT64_MAX: the largest count every JSON reader (and
  * --baseline) takes back. */
 uint64_t lk_sat_add(uint64_t a, uint64_t b);

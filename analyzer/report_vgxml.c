@@ -12,35 +12,11 @@
 #include "model.h"
 #include "report_formats.h"
 
-/* Write 's' as XML character data: the five metacharacters as entities;
- * control characters (which XML 1.0 cannot carry) and invalid UTF-8 as the
- * text \xNN, as everywhere else in leak-analyze. */
-static void xml_put(FILE *out, const char *s)
-{
-    char *esc = NULL;
-
-    if (s == NULL)
-        return;
-    if (!lk_is_printable(s))
-        s = (esc = lk_escape_dup(s)) != NULL ? esc : "?";
-    for (; *s != '\0'; s++) {
-        switch (*s) {
-        case '<':  fputs("&lt;", out); break;
-        case '>':  fputs("&gt;", out); break;
-        case '&':  fputs("&amp;", out); break;
-        case '"':  fputs("&quot;", out); break;
-        case '\'': fputs("&apos;", out); break;
-        default:   fputc(*s, out);
-        }
-    }
-    free(esc);
-}
-
 /* One element on its own line: INDENT<tag>escaped text</tag>. */
 static void xml_elem(FILE *out, const char *indent, const char *tag, const char *text)
 {
     fprintf(out, "%s<%s>", indent, tag);
-    xml_put(out, text);
+    lk_fput_xml(out, text);
     fprintf(out, "</%s>\n", tag);
 }
 
@@ -94,7 +70,7 @@ static void put_frame(FILE *out, const lk_frame_t *f)
         if (slash != NULL && slash > f->file) {
             fprintf(out, "      <dir>");
             char *dir = strndup(f->file, (size_t)(slash - f->file));
-            xml_put(out, dir != NULL ? dir : "?");
+            lk_fput_xml(out, dir != NULL ? dir : "?");
             free(dir);
             fprintf(out, "</dir>\n");
         }
@@ -279,7 +255,7 @@ int lk_report_vgxml(FILE *out, const lk_report_t *r, const lk_options_t *opt,
     fprintf(out, "  <line>leak-analyze %s: libleak dumps in memcheck's XML</line>\n",
             LIBLEAK_TOOL_VERSION);
     fprintf(out, "  <line>Command: ");
-    xml_put(out, ps != NULL && ps->exe != NULL ? ps->exe : "?");
+    lk_fput_xml(out, ps != NULL && ps->exe != NULL ? ps->exe : "?");
     fprintf(out, "</line>\n");
     if (r->nprocs > 1) {   /* memcheck writes one file per process; we merge them */
         fprintf(out, "  <line>Processes:");

@@ -21,28 +21,6 @@ static const char *const colors[] = {
     "#1f3a93", "#d35400", "#27ae60", "#8e44ad", "#c0392b", "#16a085", "#7f8c8d", "#f39c12"
 };
 
-/* Write 's' with the five XML metacharacters escaped; control characters
- * (not allowed in XML at all) and invalid UTF-8 become \xNN first. */
-static void xml_escape(FILE *out, const char *s)
-{
-    char *esc = s != NULL && !lk_is_printable(s) ? lk_escape_dup(s) : NULL;
-    if (esc != NULL)
-        s = esc;
-    else if (s != NULL && !lk_is_printable(s))
-        s = "?";
-    for (; s && *s; s++) {
-        switch (*s) {
-        case '<':  fputs("&lt;", out); break;
-        case '>':  fputs("&gt;", out); break;
-        case '&':  fputs("&amp;", out); break;
-        case '"':  fputs("&quot;", out); break;
-        case '\'': fputs("&apos;", out); break;
-        default:   fputc(*s, out);
-        }
-    }
-    free(esc);
-}
-
 /* The ticks k * step in [lo, hi], counted as integers: adding a step that
  * is below the float resolution of huge values would never move.  Writes
  * the first k and returns how many (0 when they cannot be placed). */
@@ -101,7 +79,7 @@ int la_svg_chart(FILE *out, const char *title, const la_svg_series_t *series,
             SVG_W, SVG_H, SVG_W, SVG_H);
     fprintf(out, "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n");
     fprintf(out, "<text x=\"%d\" y=\"24\" font-size=\"15\" font-weight=\"bold\">", PAD_L);
-    xml_escape(out, title ? title : "live bytes over time");
+    lk_fput_xml(out, title ? title : "live bytes over time");
     fprintf(out, "</text>\n");
 
     /* Grid and axis labels. */
@@ -144,7 +122,7 @@ int la_svg_chart(FILE *out, const char *title, const la_svg_series_t *series,
         fprintf(out, "<rect x=\"%.1f\" y=\"%.1f\" width=\"14\" height=\"4\" fill=\"%s\"/>\n",
                 lx, ly - 6, color);
         fprintf(out, "<text x=\"%.1f\" y=\"%.1f\">", lx + 20, ly);
-        xml_escape(out, series[s].label);
+        lk_fput_xml(out, series[s].label);
         fprintf(out, "</text>\n");
     }
     fprintf(out, "</svg>\n");

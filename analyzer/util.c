@@ -189,6 +189,27 @@ void lk_print_line(FILE *out, const char *prefix, const char *msg)
     fprintf(out, "%s%s\n", prefix, buf);
 }
 
+void lk_fput_xml(FILE *out, const char *s)
+{
+    char *esc = NULL;
+
+    if (s == NULL)
+        return;
+    if (!lk_is_printable(s))
+        s = (esc = lk_escape_dup(s)) != NULL ? esc : "?";
+    for (; *s != '\0'; s++) {
+        switch (*s) {
+        case '<':  fputs("&lt;", out); break;
+        case '>':  fputs("&gt;", out); break;
+        case '&':  fputs("&amp;", out); break;
+        case '"':  fputs("&quot;", out); break;
+        case '\'': fputs("&apos;", out); break;
+        default:   fputc(*s, out);
+        }
+    }
+    free(esc);
+}
+
 uint64_t lk_sat_add(uint64_t a, uint64_t b)
 {
     uint64_t s = a + b;
