@@ -199,8 +199,10 @@ int main(int argc, char **argv)
     const char *chart = NULL;   /* --chart FILE (growth.h) */
     const char *source_root = ".";
     char *root_abs = NULL;
-    const char **supp_files = NULL;
-    size_t nsupp_files = 0;
+    /* static: the option checks return early (--version, a usage error)
+     * with the list still held, and it lives as long as the run anyway */
+    static const char **supp_files;
+    static size_t nsupp_files;
     fmt_t fmt = FMT_TEXT;
     bool diff = false;
     const char *color = "auto";

@@ -1,5 +1,7 @@
-/* pl_aslimit: runs out of address space as it would without libleak.  Under
- * the RLIMIT_AS its test sets, it allocates 1 MiB blocks (each touched)
+/* pl_aslimit: runs out of address space as it would without libleak.
+ * Usage: pl_aslimit plain|snapshot MIB.  It sets a soft RLIMIT_AS of MIB
+ * itself (the test process may be a sanitizer build, which cannot run under
+ * it), then allocates 1 MiB blocks (each touched)
  * until malloc fails and prints "blocks N".  With "snapshot" it first
  * raises SIGUSR1 and waits up to 60 s for the signal dump in $LIBLEAK_DIR, so
  * that the dumper thread has dumped (and allocated) before the blocks.
@@ -10,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 static void *keep[100000];
@@ -28,6 +31,12 @@ static int signal_dump_written(const char *dir)
 
 int main(int argc, char **argv)
 {
+    struct rlimit lim;
+    if (argc < 3 || getrlimit(RLIMIT_AS, &lim) != 0)
+        return 2;
+    lim.rlim_cur = (rlim_t)strtoul(argv[2], NULL, 10) << 20;
+    if (setrlimit(RLIMIT_AS, &lim) != 0)
+        return 3;
     if (argc > 1 && strcmp(argv[1], "snapshot") == 0) {
         const char *dir = getenv("LIBLEAK_DIR");
         raise(SIGUSR1);
