@@ -186,10 +186,11 @@ e2e: all $(E2E_BINS) $(VICTIMS) $(DEMO_BINS)
 # tests/run.sh runs every test binary and script and ends with one
 # "N passed, N failed" line; its exit status is make check's.
 check: $(TEST_DEPS_STAMP) all $(UNIT_BINS) $(E2E_BINS) $(VICTIMS) $(DEMO_BINS)
+	@sh tools/deps.sh soak
 	@BUILD=$(BUILD) sh tests/run.sh
 
 # The soak (tests/soak): real programs natively and under the preload, one
-# line per case; make check runs its quick cases through tests/run.sh.
+# line per case; make check runs it too, through tests/run.sh.
 .PHONY: soak
 soak: $(TEST_DEPS_STAMP) all $(VICTIMS)
 	@sh tools/deps.sh soak
