@@ -9,5 +9,5 @@ case $build in /*) ;; *) build="$top/$build" ;; esac
 echo "\$ tools/libleak --fail-on-leak -- $build/demo/leaky"
 BUILD=$build "$top/tools/libleak" --fail-on-leak -- "$build/demo/leaky"
 rc=$?
-echo "(exit status $rc: 0 no leaks, 1 the leak gate tripped, 2 usage or input error)"
+echo "(exit status $rc: 0 no leaks, 1 the leak gate tripped, 2 usage or input error; a failing program's own status wins)"
 [ "$rc" -le 1 ]
