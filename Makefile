@@ -94,6 +94,8 @@ UNIT_SRCS  = $(wildcard tests/unit/check_*.c)
 UNIT_BINS  = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 E2E_SRCS   = $(wildcard tests/integration/check_*.c)
 E2E_BINS   = $(patsubst tests/integration/%.c,$(BUILD)/tests/%,$(E2E_SRCS))
+# The end-to-end harness, compiled once and linked into every e2e suite.
+E2E_HELPER = $(BUILD)/obj/tests/preload_helpers.o
 VICTIM_C   = $(wildcard tests/integration/victims/*.c)
 VICTIM_CXX = $(wildcard tests/integration/victims/*.cc)
 VICTIMS    = $(patsubst tests/integration/victims/%.c,$(BUILD)/victims/%,$(VICTIM_C)) \
@@ -151,10 +153,14 @@ $(BUILD)/tests/check_%: tests/unit/check_%.c tests/unit/testhelper.h $(BUILD)/li
 	    -o $@ $< $(BUILD)/libleak-core.a $(BUILD)/analyzer-core.a \
 	    $(CHECK_LIBS) $(UNWIND_LIBS) $(JANSSON_LIBS) $(DW_LIBS) -ldl -lm
 
-$(BUILD)/tests/check_%: tests/integration/check_%.c tests/unit/testhelper.h $(wildcard tests/integration/*.h) $(BUILD)/analyzer-core.a | $(TEST_DEPS_STAMP)
+$(E2E_HELPER): tests/integration/preload_helpers.c tests/integration/preload_helpers.h tests/unit/testhelper.h $(wildcard include/libleak/*.h) | $(TEST_DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(FINAL_CFLAGS) -Itests/unit -Itests/integration $(CHECK_CFLAGS) $(SAN_FLAGS) -pthread -c $< -o $@
+
+$(BUILD)/tests/check_%: tests/integration/check_%.c tests/unit/testhelper.h $(wildcard tests/integration/*.h) $(E2E_HELPER) $(BUILD)/analyzer-core.a | $(TEST_DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(FINAL_CFLAGS) -Ianalyzer -Itests/unit -Itests/integration $(CHECK_CFLAGS) $(SAN_FLAGS) -pthread \
-	    -o $@ $< $(BUILD)/analyzer-core.a $(CHECK_LIBS) $(JANSSON_LIBS) $(DW_LIBS) -lm
+	    -o $@ $< $(E2E_HELPER) $(BUILD)/analyzer-core.a $(CHECK_LIBS) $(JANSSON_LIBS) $(DW_LIBS) -lm
 
 $(BUILD)/victims/%_nofp: tests/integration/victims/%_nofp.c | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)

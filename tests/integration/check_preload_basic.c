@@ -3,8 +3,8 @@
  * the memalign family, malloc(0), failed requests, unknown frees, errno,
  * dump files, LIBLEAK_* settings, early constructors and a victim without
  * frame pointers.  Each test runs $BUILD/victims/pl_* under LD_PRELOAD (see
- * check_preload.h) and reads the dumps with jansson. */
-#include "check_preload.h"
+ * preload_helpers.h) and reads the dumps with jansson. */
+#include "preload_helpers.h"
 
 /* Run 'victim' with and without the preload: same stdout, same exit status
  * 'code'.  Leaves the preloaded run in 'r'. */

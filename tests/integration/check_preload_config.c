@@ -3,8 +3,8 @@
  * environ still writes its dumps into LIBLEAK_DIR), an unusable LIBLEAK_DIR
  * reported once at start, messages never written into a file the program
  * opened on fd 2, LIBLEAK_LOG, and a misspelled setting's name.  Programs run
- * are victims and /bin/sh (see check_preload.h). */
-#include "check_preload.h"
+ * are victims and /bin/sh (see preload_helpers.h). */
+#include "preload_helpers.h"
 
 /* Count the lines of 's' that start with "libleak:". */
 static int count_libleak_lines(const char *s)

@@ -4,7 +4,7 @@
  * space and memory libleak holds (cost). */
 #include <sys/resource.h>
 
-#include "check_preload.h"
+#include "preload_helpers.h"
 #include "testhelper.h"
 
 #define LIMIT_BYTES (512L << 20)

@@ -3,7 +3,7 @@
  * caller with the right family, failed new in failures[], and mismatched
  * deallocations recorded with both stacks while the program behaves as it
  * does without the preload. */
-#include "check_preload.h"
+#include "preload_helpers.h"
 
 START_TEST(test_preload_cxx_new)
 {

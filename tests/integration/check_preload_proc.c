@@ -2,7 +2,7 @@
  * processes: 8 churning threads with exact totals, fork (one dump per pid,
  * inherited blocks kept), vfork+exec / posix_spawn / vfork+_exit children,
  * and the final dump on return, exit(), _exit() and _Exit(). */
-#include "check_preload.h"
+#include "preload_helpers.h"
 
 START_TEST(test_preload_threads)
 {

@@ -6,7 +6,7 @@
  * snapshot signal; a terminating snapshot signal snapshots, then kills. */
 #include <sys/resource.h>
 
-#include "check_preload.h"
+#include "preload_helpers.h"
 
 /* Fail unless 'r' ended as 'bare' did: same exit code or same signal,
  * same core flag. */

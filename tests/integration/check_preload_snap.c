@@ -2,7 +2,7 @@
  * SIGUSR1 snapshots numbered and monotone, interval snapshots, the
  * watermark, libleak_snapshot() with and without the preload, a program
  * that owns SIGUSR1, and a signal storm during an 8-thread churn. */
-#include "check_preload.h"
+#include "preload_helpers.h"
 
 /* Assert seqs of the dumps of 'pid' are 0..n-1 in order and that their
  * dump times never go back. */

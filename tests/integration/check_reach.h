@@ -5,7 +5,7 @@
 #ifndef LK_CHECK_REACH_H
 #define LK_CHECK_REACH_H
 
-#include "check_preload.h"
+#include "preload_helpers.h"
 
 typedef struct rc_agg {
     long long blocks, bytes;

@@ -8,7 +8,7 @@
  * samples, 1.3%, tolerance 10%; leak_big's blocks are all sampled. */
 #include <math.h>
 
-#include "check_preload.h"
+#include "preload_helpers.h"
 
 static void near(const char *what, long long est, double truth, double tol)
 {

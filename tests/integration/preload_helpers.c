@@ -1,18 +1,10 @@
-/* check_preload.h - harness shared by the end-to-end preload tests
- * (tests/integration/check_preload_*.c): run a victim under LD_PRELOAD into a
- * fresh LIBLEAK_DIR, capture its output and status, load every dump with
- * jansson, and look sites up by the victim function on their stack.
- * Key names come only from include/libleak/dump.h.  Nothing here uses the
- * analyzer: symbols are read straight from the victim's ELF with libelf. */
-#ifndef LK_CHECK_PRELOAD_H
-#define LK_CHECK_PRELOAD_H
-
+/* preload_helpers.c - the end-to-end harness, compiled once and linked into
+ * every tests/integration/check_*.c suite; preload_helpers.h has the contracts. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <gelf.h>
 #include <inttypes.h>
-#include <jansson.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdint.h>
@@ -24,70 +16,17 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "libleak/dump.h"
-#include "testhelper.h"
-
-#define PL_TIMEOUT   300   /* seconds per test case: CI machines are slow */
-#define PL_HANG_S    240   /* a victim still running after this is hung (a deadlock) */
-
-/* Fail the test with a message unless 'cond' holds.  Unlike ck_assert_msg,
- * a passing check costs nothing: Check records a location (one write(2) to
- * its pipe) for every ck_assert, and the lookups below run millions of times. */
-#define PL_REQUIRE(cond, ...)                \
-    do {                                     \
-        if (!(cond)) ck_abort_msg(__VA_ARGS__); \
-    } while (0)
-
-/* snprintf into the array 'buf', failing the test when the text is cut. */
-#define PL_FMT(buf, ...)                                                        \
-    PL_REQUIRE(snprintf((buf), sizeof(buf), __VA_ARGS__) < (int)sizeof(buf), \
-                  "%s: text too long", #buf)
-
-/* One dump file of a run: its name split into parts, and its parsed JSON. */
-typedef struct pl_dump {
-    char name[256];          /* file name inside the run's LIBLEAK_DIR */
-    long pid;                /* from the name */
-    long seq;                /* from the name */
-    char trigger[32];        /* from the name */
-    mode_t mode;             /* permission bits of the file */
-    json_t *root;            /* owned; NULL if it did not parse */
-    char error[200];         /* jansson's message when root is NULL */
-} pl_dump_t;
-
-/* One run of a victim. */
-typedef struct pl_run {
-    char dir[PATH_MAX];      /* LIBLEAK_DIR given to the victim */
-    char outdir[PATH_MAX];   /* holds stdout and stderr of the victim */
-    char exe[PATH_MAX];      /* absolute path of the program run */
-    pid_t pid;               /* pid of the victim */
-    int status;              /* raw wait status */
-    char *out;               /* captured stdout, NUL-terminated, owned */
-    char *err;               /* captured stderr, NUL-terminated, owned */
-    pl_dump_t *dumps;        /* owned, ndumps entries */
-    int ndumps;
-    char **others;           /* names in dir that are not dumps, owned */
-    int nothers;
-} pl_run_t;
-
-/* Sums over the sites matching a query. */
-typedef struct pl_agg {
-    int nsites;
-    long long live_blocks, live_bytes, total_blocks, total_bytes, freed_blocks;
-    long long peak_live_bytes, max_request_bytes;
-} pl_agg_t;
+#include "preload_helpers.h"
 
 /* ### paths */
 
-/* Return the build directory: $BUILD, default "build". */
-static inline const char *pl_build(void)
+const char *pl_build(void)
 {
     const char *b = getenv("BUILD");
     return b && *b ? b : "build";
 }
 
-/* Put the absolute path of $BUILD/'rel' into 'buf' (PATH_MAX bytes); fails
- * the test when it does not exist. */
-static inline void pl_artifact(char *buf, const char *rel)
+void pl_artifact(char *buf, const char *rel)
 {
     char tmp[PATH_MAX];
     PL_FMT(tmp, "%s/%s", pl_build(), rel);
@@ -95,8 +34,7 @@ static inline void pl_artifact(char *buf, const char *rel)
                   pl_build());
 }
 
-/* Put the absolute path of victim 'name' into 'buf'. */
-static inline void pl_victim_path(char *buf, const char *name)
+void pl_victim_path(char *buf, const char *name)
 {
     char rel[PATH_MAX];
     PL_FMT(rel, "victims/%s", name);
@@ -105,7 +43,7 @@ static inline void pl_victim_path(char *buf, const char *name)
 
 /* ### files */
 
-static inline char *pl_slurp(const char *path)
+char *pl_slurp(const char *path)
 {
     FILE *f = fopen(path, "rb");
     if (!f) return strdup("");
@@ -124,7 +62,7 @@ static inline char *pl_slurp(const char *path)
     return buf;
 }
 
-static inline void pl_rm_rf(const char *dir)
+void pl_rm_rf(const char *dir)
 {
     DIR *d = opendir(dir);
     if (!d) return;
@@ -146,13 +84,13 @@ static inline void pl_rm_rf(const char *dir)
  * left behind (Check ends a failed test's process without running cleanup). */
 static pid_t pl_runner;
 
-static inline const char *pl_tmpdir(void)
+const char *pl_tmpdir(void)
 {
     const char *tmp = getenv("TMPDIR");
     return tmp && *tmp ? tmp : "/tmp";
 }
 
-static inline void pl_mkdtemp(char *buf, const char *what)
+void pl_mkdtemp(char *buf, const char *what)
 {
     PL_REQUIRE(snprintf(buf, PATH_MAX, "%s/lk-e2e-%ld-%s-XXXXXX", pl_tmpdir(),
                         (long)(pl_runner ? pl_runner : getpid()), what) < PATH_MAX,
@@ -185,8 +123,7 @@ static void pl_suite_teardown(void)
     closedir(d);
 }
 
-/* Create a test case with the e2e timeout and the cleanup fixture. */
-static inline TCase *pl_tcase(const char *name)
+TCase *pl_tcase(const char *name)
 {
     TCase *tc = tcase_create(name);
     tcase_set_timeout(tc, PL_TIMEOUT);
@@ -194,7 +131,7 @@ static inline TCase *pl_tcase(const char *name)
     return tc;
 }
 
-static inline int pl_cmp_dump(const void *a, const void *b)
+static int pl_cmp_dump(const void *a, const void *b)
 {
     const pl_dump_t *x = a, *y = b;
     if (x->pid != y->pid) return x->pid < y->pid ? -1 : 1;
@@ -203,7 +140,7 @@ static inline int pl_cmp_dump(const void *a, const void *b)
 
 /* Parse "libleak.<pid>.<seq>.<trigger>.json" into 'd'; returns 1 if the
  * name has that exact shape. */
-static inline int pl_parse_name(const char *name, pl_dump_t *d)
+static int pl_parse_name(const char *name, pl_dump_t *d)
 {
     const char *pre = LIBLEAK_DUMP_PREFIX ".";
     size_t plen = strlen(pre), slen = strlen(LIBLEAK_DUMP_SUFFIX), n = strlen(name);
@@ -233,9 +170,7 @@ static inline int pl_parse_name(const char *name, pl_dump_t *d)
     return 1;
 }
 
-/* Load every file of r->dir: dumps into r->dumps (sorted by pid, seq), any
- * other name into r->others. */
-static inline void pl_load_dir(pl_run_t *r)
+void pl_load_dir(pl_run_t *r)
 {
     DIR *d = opendir(r->dir);
     PL_REQUIRE(d != NULL, "opendir '%s': %s", r->dir, strerror(errno));
@@ -274,7 +209,7 @@ static inline void pl_load_dir(pl_run_t *r)
  * blocked in (state, wchan, syscall and its arguments: a futex address names
  * the lock), and gdb's backtraces when gdb is installed, so that a hang seen
  * once in CI can be explained afterwards. */
-static inline void pl_dump_hung(pid_t pgid)
+static void pl_dump_hung(pid_t pgid)
 {
     DIR *proc = opendir("/proc");
     struct dirent *pe;
@@ -322,16 +257,8 @@ static inline void pl_dump_hung(pid_t pgid)
         closedir(proc);
 }
 
-/* Run 'exe' (absolute path) with argv 'args' (NULL-terminated, without
- * argv[0]; may be NULL) and extra environment 'env' ("NAME=VALUE" strings,
- * NULL-terminated; may be NULL; applied last, so it may override
- * LIBLEAK_DIR; "-NAME" removes NAME, and "-LIBLEAK_DIR" also makes the dump
- * directory the victim's working directory).  With 'preload' the victim runs with LD_PRELOAD set to
- * $BUILD/libleak.so and LIBLEAK_DIR set to a fresh directory.  Every
- * LIBLEAK_* variable of the test's own environment is removed first.  Waits
- * for the victim, then captures output and loads the dumps. */
-static inline void pl_run_exe(pl_run_t *r, const char *exe, const char *const *args,
-                              const char *const *env, int preload)
+void pl_run_exe(pl_run_t *r, const char *exe, const char *const *args,
+                const char *const *env, int preload)
 {
     memset(r, 0, sizeof *r);
     PL_FMT(r->exe, "%s", exe);
@@ -423,18 +350,15 @@ static inline void pl_run_exe(pl_run_t *r, const char *exe, const char *const *a
     pl_load_dir(r);
 }
 
-/* Run victim 'name' from $BUILD/victims; see pl_run_exe(). */
-static inline void pl_run(pl_run_t *r, const char *name, const char *const *args,
-                          const char *const *env, int preload)
+void pl_run(pl_run_t *r, const char *name, const char *const *args,
+            const char *const *env, int preload)
 {
     char exe[PATH_MAX];
     pl_victim_path(exe, name);
     pl_run_exe(r, exe, args, env, preload);
 }
 
-/* Free what 'r' owns and remove its directories, unless LIBLEAK_TEST_KEEP
- * is set (then print where they are). */
-static inline void pl_run_free(pl_run_t *r)
+void pl_run_free(pl_run_t *r)
 {
     for (int i = 0; i < r->ndumps; i++) json_decref(r->dumps[i].root);
     for (int i = 0; i < r->nothers; i++) free(r->others[i]);
@@ -451,18 +375,7 @@ static inline void pl_run_free(pl_run_t *r)
     memset(r, 0, sizeof *r);
 }
 
-/* Fail unless the victim exited normally with status 'code'; print its
- * stderr in the message. */
-#define pl_assert_exit(r, code)                                                        \
-    PL_REQUIRE(WIFEXITED((r)->status) && WEXITSTATUS((r)->status) == (code),       \
-                  "%s: expected exit %d, got %s %d; stderr:\n%s", (r)->exe, (code),    \
-                  WIFEXITED((r)->status) ? "exit" : "signal",                           \
-                  WIFEXITED((r)->status) ? WEXITSTATUS((r)->status)                     \
-                                         : WTERMSIG((r)->status),                       \
-                  (r)->err)
-
-/* Count the lines of 's'. */
-static inline int pl_count_lines(const char *s)
+int pl_count_lines(const char *s)
 {
     int n = 0;
     for (; *s; s++)
@@ -472,7 +385,7 @@ static inline int pl_count_lines(const char *s)
 
 /* ### JSON access (each fails the test on a missing key or wrong type) */
 
-static inline json_t *pl_obj(json_t *o, const char *key)
+json_t *pl_obj(json_t *o, const char *key)
 {
     PL_REQUIRE(json_is_object(o), "not an object when looking up '%s'", key);
     json_t *v = json_object_get(o, key);
@@ -480,29 +393,28 @@ static inline json_t *pl_obj(json_t *o, const char *key)
     return v;
 }
 
-static inline long long pl_int(json_t *o, const char *key)
+long long pl_int(json_t *o, const char *key)
 {
     json_t *v = pl_obj(o, key);
     PL_REQUIRE(json_is_integer(v), "key '%s' is not an integer", key);
     return (long long)json_integer_value(v);
 }
 
-static inline const char *pl_str(json_t *o, const char *key)
+const char *pl_str(json_t *o, const char *key)
 {
     json_t *v = pl_obj(o, key);
     PL_REQUIRE(json_is_string(v), "key '%s' is not a string", key);
     return json_string_value(v);
 }
 
-static inline int pl_bool(json_t *o, const char *key)
+int pl_bool(json_t *o, const char *key)
 {
     json_t *v = pl_obj(o, key);
     PL_REQUIRE(json_is_boolean(v), "key '%s' is not a boolean", key);
     return json_is_true(v);
 }
 
-/* Parse the hex string address 'v' ("0x7f..."). */
-static inline uint64_t pl_hex(json_t *v)
+uint64_t pl_hex(json_t *v)
 {
     PL_REQUIRE(json_is_string(v), "address is not a string");
     const char *s = json_string_value(v);
@@ -516,9 +428,7 @@ static inline uint64_t pl_hex(json_t *v)
 
 /* ### dumps */
 
-/* Return the only dump of process 'pid' with trigger 'trigger' (fails if
- * there is none or more than one). */
-static inline pl_dump_t *pl_dump_of(pl_run_t *r, long pid, const char *trigger)
+pl_dump_t *pl_dump_of(pl_run_t *r, long pid, const char *trigger)
 {
     pl_dump_t *found = NULL;
     int n = 0;
@@ -533,14 +443,12 @@ static inline pl_dump_t *pl_dump_of(pl_run_t *r, long pid, const char *trigger)
     return found;
 }
 
-/* Return the exit dump of the victim itself. */
-static inline pl_dump_t *pl_exit_dump(pl_run_t *r)
+pl_dump_t *pl_exit_dump(pl_run_t *r)
 {
     return pl_dump_of(r, (long)r->pid, "exit");
 }
 
-/* Count the dumps of process 'pid' (all triggers). */
-static inline int pl_count_dumps(pl_run_t *r, long pid)
+int pl_count_dumps(pl_run_t *r, long pid)
 {
     int n = 0;
     for (int i = 0; i < r->ndumps; i++)
@@ -548,8 +456,7 @@ static inline int pl_count_dumps(pl_run_t *r, long pid)
     return n;
 }
 
-/* Return the stack object with id 'id' (fails if absent). */
-static inline json_t *pl_stack(pl_dump_t *d, long long id)
+json_t *pl_stack(pl_dump_t *d, long long id)
 {
     json_t *stacks = pl_obj(d->root, LK_KEY_STACKS);
     size_t i;
@@ -560,13 +467,7 @@ static inline json_t *pl_stack(pl_dump_t *d, long long id)
     return NULL;
 }
 
-/* Check everything FORMAT.md promises for any dump: header, pid and seq
- * agree with the file name, timeline arrays of one length, every frame
- * lies in a module of modules[] but none in libleak.so itself, totals
- * equal the sums of sites when complete, cost has its five counters,
- * every site's total == live + freed, every referenced stack exists, and
- * frames are hex strings. */
-static inline void pl_check_dump(pl_dump_t *d)
+void pl_check_dump(pl_dump_t *d)
 {
     PL_REQUIRE(d->root != NULL, "%s: does not parse: %s", d->name, d->error);
     PL_REQUIRE(d->mode == 0600, "%s: mode %o, expected 0600", d->name, (unsigned)d->mode);
@@ -690,11 +591,7 @@ static inline void pl_check_dump(pl_dump_t *d)
     if (fl) json_array_foreach(fl, i, s) pl_stack(d, pl_int(s, LK_KEY_STACK));
 }
 
-/* Check every dump of the run with pl_check_dump(), that the directory
- * holds nothing but dumps (no .tmp file left behind), and that a process's
- * exit dump is its last (highest seq): nothing is written after it, since
- * readers take the last dump of a pid as its final state. */
-static inline void pl_check_all(pl_run_t *r)
+void pl_check_all(pl_run_t *r)
 {
     for (int i = 0; i < r->nothers; i++)
         ck_abort_msg("%s: unexpected file '%s'", r->dir, r->others[i]);
@@ -710,10 +607,7 @@ static inline void pl_check_all(pl_run_t *r)
 
 /* ### symbols of the victim */
 
-/* Find function 'fn' in the symbol table of ELF file 'path': its value
- * (link-time address) and size.  Returns 1 when found.  Answers are cached
- * (the last 64 lookups), since tests ask the same question per site. */
-static inline int pl_elf_sym(const char *path, const char *fn, uint64_t *start, uint64_t *size)
+int pl_elf_sym(const char *path, const char *fn, uint64_t *start, uint64_t *size)
 {
     static struct { char path[PATH_MAX]; char fn[128]; uint64_t start, size; int found; } cache[64];
     static unsigned ncache;
@@ -761,9 +655,7 @@ static inline int pl_elf_sym(const char *path, const char *fn, uint64_t *start, 
     return found;
 }
 
-/* Return the load base of the main program from the dump's modules[]: the
- * entry whose path is process.exe. */
-static inline uint64_t pl_exe_base(pl_dump_t *d)
+uint64_t pl_exe_base(pl_dump_t *d)
 {
     const char *exe = pl_str(pl_obj(d->root, LK_KEY_PROCESS), LK_KEY_EXE);
     json_t *mods = pl_obj(d->root, LK_KEY_MODULES);
@@ -775,28 +667,12 @@ static inline uint64_t pl_exe_base(pl_dump_t *d)
     return 0;
 }
 
-/* Return 1 when some frame of stack 'sid' lies in function 'fn' of the main
- * program.  A return address may sit just past the function's end (a call
- * as the last instruction), so the test is on address - 1. */
-static inline int pl_stack_has_fn(pl_dump_t *d, long long sid, const char *fn)
+int pl_stack_has_fn(pl_dump_t *d, long long sid, const char *fn)
 {
-    const char *exe = pl_str(pl_obj(d->root, LK_KEY_PROCESS), LK_KEY_EXE);
-    uint64_t start, size;
-    PL_REQUIRE(pl_elf_sym(exe, fn, &start, &size), "no function '%s' in '%s'", fn, exe);
-    uint64_t lo = pl_exe_base(d) + start, hi = lo + size;
-    json_t *frames = pl_obj(pl_stack(d, sid), LK_KEY_FRAMES);
-    size_t i;
-    json_t *f;
-    json_array_foreach(frames, i, f) {
-        uint64_t a = pl_hex(f) - 1;
-        if (a >= lo && a < hi) return 1;
-    }
-    return 0;
+    return pl_stack_count_fn(d, sid, fn) > 0;
 }
 
-/* Return how many frames of stack 'sid' lie in function 'fn' of the main
- * program (address - 1, as pl_stack_has_fn). */
-static inline int pl_stack_count_fn(pl_dump_t *d, long long sid, const char *fn)
+int pl_stack_count_fn(pl_dump_t *d, long long sid, const char *fn)
 {
     const char *exe = pl_str(pl_obj(d->root, LK_KEY_PROCESS), LK_KEY_EXE);
     uint64_t start, size;
@@ -812,9 +688,7 @@ static inline int pl_stack_count_fn(pl_dump_t *d, long long sid, const char *fn)
     return n;
 }
 
-/* Sum the sites of family 'family' (NULL: any) whose stack passes through
- * victim function 'fn'. */
-static inline pl_agg_t pl_sites(pl_dump_t *d, const char *fn, const char *family)
+pl_agg_t pl_sites(pl_dump_t *d, const char *fn, const char *family)
 {
     pl_agg_t a;
     memset(&a, 0, sizeof a);
@@ -837,34 +711,7 @@ static inline pl_agg_t pl_sites(pl_dump_t *d, const char *fn, const char *family
     return a;
 }
 
-/* Assert the aggregate of sites through 'fn' of 'family': exactly one site,
- * with the given live blocks/bytes and total blocks/bytes (freed follows). */
-#define pl_assert_site(d, fn, family, lblocks, lbytes, tblocks, tbytes)                     \
-    do {                                                                                   \
-        pl_agg_t a_ = pl_sites((d), (fn), (family));                                       \
-        PL_REQUIRE(a_.nsites == 1, "%s: %d %s sites through %s(), expected 1",           \
-                      (d)->name, a_.nsites, (family) ? (family) : "any", (fn));             \
-        PL_REQUIRE(a_.live_blocks == (lblocks) && a_.live_bytes == (lbytes) &&           \
-                          a_.total_blocks == (tblocks) && a_.total_bytes == (tbytes) &&     \
-                          a_.freed_blocks == (long long)(tblocks) - (long long)(lblocks),   \
-                      "%s: site through %s(): live %lld blocks/%lld bytes, total %lld/%lld, " \
-                      "freed %lld; expected live %lld/%lld total %lld/%lld",                \
-                      (d)->name, (fn), a_.live_blocks, a_.live_bytes, a_.total_blocks,      \
-                      a_.total_bytes, a_.freed_blocks, (long long)(lblocks),                \
-                      (long long)(lbytes), (long long)(tblocks), (long long)(tbytes));      \
-    } while (0)
-
-/* Assert that no site of any family passes through 'fn'. */
-#define pl_assert_no_site(d, fn)                                                           \
-    do {                                                                                   \
-        pl_agg_t a_ = pl_sites((d), (fn), NULL);                                           \
-        PL_REQUIRE(a_.nsites == 0, "%s: %d sites through %s(), expected none",          \
-                      (d)->name, a_.nsites, (fn));                                         \
-    } while (0)
-
-/* Return the failures[] entries whose stack passes through 'fn', summed:
- * number of entries in *n, and the first one found. */
-static inline json_t *pl_failure(pl_dump_t *d, const char *fn, int *n)
+json_t *pl_failure(pl_dump_t *d, const char *fn, int *n)
 {
     json_t *fl = pl_obj(d->root, LK_KEY_FAILURES), *first = NULL, *e;
     size_t i;
@@ -877,10 +724,7 @@ static inline json_t *pl_failure(pl_dump_t *d, const char *fn, int *n)
     return first;
 }
 
-/* Return the totals object of a dump. */
-static inline json_t *pl_totals(pl_dump_t *d)
+json_t *pl_totals(pl_dump_t *d)
 {
     return pl_obj(d->root, LK_KEY_TOTALS);
 }
-
-#endif /* LK_CHECK_PRELOAD_H */
