@@ -1,5 +1,5 @@
-/* check_preload_snap.c - end-to-end tests of libleak.so snapshots (issue 4):
- * SIGUSR1 snapshots numbered and monotone, interval snapshots, the
+/* check_preload_snap.c - end-to-end tests of libleak.so snapshots (growth
+ * verdicts are made from them): SIGUSR1 snapshots numbered and monotone, interval snapshots, the
  * watermark, libleak_snapshot() with and without the preload, a program
  * that owns SIGUSR1, and a signal storm during an 8-thread churn. */
 #include "preload_helpers.h"

@@ -60,7 +60,7 @@ import json, sys
 r = json.load(open(sys.argv[1]))
 tops = sorted(l["frames"][0]["function"] for l in r["leaks"] if "suppressed_by" not in l)
 assert tops == ["leak_calloc", "leak_malloc", "leak_realloc", "leak_strdup"], tops
-# "unfreed" without a reachability scan, valgrind's kinds with it (issue 5)
+# "unfreed" without a reachability scan, valgrind's kinds with it
 assert all(l["kind"] in ("unfreed", "definite", "indirect", "possible", "reachable")
            for l in r["leaks"]), [l["kind"] for l in r["leaks"]]
 PY

@@ -1,5 +1,5 @@
 #!/bin/sh
-# test_growth_e2e.sh - issue 4 end to end: real dumps from the preload through
+# test_growth_e2e.sh - growth verdicts end to end: real dumps from the preload through
 # leak-analyze's growth and overflow passes.
 #   gr_growth     self-raised SIGUSR1 snapshots: grow_site "growing",
 #                 cache_site "plateau", verdict leak_in_progress (json, text)

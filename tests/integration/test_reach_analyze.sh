@@ -1,6 +1,7 @@
 #!/bin/sh
-# test_reach_analyze.sh - issue 5 end to end, analyzer side: the rc_* victims
-# run under $BUILD/libleak.so (reachability scan at exit), then leak-analyze:
+# test_reach_analyze.sh - valgrind's leak kinds end to end, analyzer side:
+# the rc_* victims run under $BUILD/libleak.so (reachability scan at exit),
+# then leak-analyze:
 #   kinds per (site, kind) in JSON (all four) and text (reachable only with
 #   --show), LSan/valgrind headings and the LEAK SUMMARY, the lost cycle and
 #   lost tree lines, held by `g_holder` with its declaring file:line, a worker

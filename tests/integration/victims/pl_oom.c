@@ -1,4 +1,4 @@
-/* pl_oom: the leak-until-exhaustion scenario of issue 4, run under a small
+/* pl_oom: a leak that grows until memory runs out, run under a small
  * RLIMIT_AS (the test uses prlimit): grow_1mib() leaks 1 MiB blocks (each
  * touched) until malloc fails, then the program prints "leaked N" (N
  * blocks) and exits 0 normally (1 if malloc never failed).
