@@ -93,6 +93,10 @@ ANALYZER_CFLAGS = -Ianalyzer $(SAN_FLAGS)
 # ### tests
 UNIT_SRCS  = $(wildcard tests/unit/check_*.c)
 UNIT_BINS  = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
+# What the unit suites share (tests/unit/helpers_*.c), compiled once; an
+# archive, so that a suite links only the helpers of the side it tests.
+UNIT_HELPER_OBJS = $(patsubst tests/unit/%.c,$(BUILD)/obj/tests/unit/%.o,$(wildcard tests/unit/helpers_*.c))
+UNIT_HELPERS = $(BUILD)/tests-unit-helpers.a
 E2E_SRCS   = $(wildcard tests/integration/check_*.c)
 E2E_BINS   = $(patsubst tests/integration/%.c,$(BUILD)/tests/%,$(E2E_SRCS))
 # The end-to-end harness, compiled once and linked into every e2e suite.
@@ -148,10 +152,18 @@ $(BUILD)/leak-analyze: $(ANALYZER_OBJS)
 	$(CC) $(SAN_FLAGS) -o $@ $(ANALYZER_OBJS) $(DW_LIBS) $(JANSSON_LIBS) -lm
 
 # Each tests/unit/check_X.c is its own Check binary (no shared runner to edit).
-$(BUILD)/tests/check_%: tests/unit/check_%.c tests/unit/testhelper.h $(BUILD)/libleak-core.a $(BUILD)/analyzer-core.a | $(TEST_DEPS_STAMP)
+$(BUILD)/obj/tests/unit/%.o: tests/unit/%.c $(wildcard tests/unit/*.h preload/*.h analyzer/*.h include/libleak/*.h) | $(TEST_DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(FINAL_CFLAGS) -Ipreload -Ianalyzer -Itests/unit -DLK_TESTING $(CHECK_CFLAGS) $(SAN_FLAGS) -pthread -c $< -o $@
+
+$(UNIT_HELPERS): $(UNIT_HELPER_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/tests/check_%: tests/unit/check_%.c $(wildcard tests/unit/*.h) $(UNIT_HELPERS) $(BUILD)/libleak-core.a $(BUILD)/analyzer-core.a | $(TEST_DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(FINAL_CFLAGS) -Ipreload -Ianalyzer -Itests/unit -DLK_TESTING $(CHECK_CFLAGS) $(SAN_FLAGS) -pthread \
-	    -o $@ $< $(BUILD)/libleak-core.a $(BUILD)/analyzer-core.a \
+	    -o $@ $< $(UNIT_HELPERS) $(BUILD)/libleak-core.a $(BUILD)/analyzer-core.a \
 	    $(CHECK_LIBS) $(UNWIND_LIBS) $(JANSSON_LIBS) $(DW_LIBS) -ldl -lm
 
 $(E2E_HELPER): tests/integration/preload_helpers.c tests/integration/preload_helpers.h tests/unit/testhelper.h $(wildcard include/libleak/*.h) | $(TEST_DEPS_STAMP)

@@ -64,18 +64,19 @@ mk lto b 'void a(void); void b(void) { a(); }' -flto
 expect lto 1 '^lto: circle of 2 files: a b$'
 
 # declared layers: kept, broken (an up-call), a file in no layer, a stale name
-printf '# x\n\nLayers (top to bottom): `a` > `b` > `c`\n' > "$T/keep.md"
-expect oneway 0 'one way, in the declared layers$' --readme "$T/keep.md"
-printf 'Layers (top to bottom): a+b c*\n' > "$T/group.md"
-expect oneway 0 'one way, in the declared layers$' --readme "$T/group.md"
-printf 'Layers (top to bottom): c b a\n' > "$T/upside.md"
-expect oneway 1 '^oneway: a calls up into b: b$' --readme "$T/upside.md"
-printf 'Layers (top to bottom): a b\n' > "$T/short.md"
-expect oneway 1 '^oneway: c is in no layer of ' --readme "$T/short.md"
-printf 'Layers (top to bottom): a b c gone\n' > "$T/stale.md"
-expect oneway 1 "^oneway: layer 'gone' of .* names no file$" --readme "$T/stale.md"
-printf '# no layers declared here\n' > "$T/none.md"
-expect oneway 0 '^oneway: 3 files, one way$' --readme "$T/none.md"
+# readme 'README text' STATUS 'regex': the one-way set against that README
+readme() {
+    printf '%s\n' "$1" > "$T/README.md"
+    expect oneway "$2" "$3" --readme "$T/README.md"
+}
+readme '# x
+
+Layers (top to bottom): `a` > `b` > `c`' 0 'one way, in the declared layers$'
+readme 'Layers (top to bottom): a+b c*' 0 'one way, in the declared layers$'
+readme 'Layers (top to bottom): c b a' 1 '^oneway: a calls up into b: b$'
+readme 'Layers (top to bottom): a b' 1 '^oneway: c is in no layer of '
+readme 'Layers (top to bottom): a b c gone' 1 "^oneway: layer 'gone' of .* names no file$"
+readme '# no layers declared here' 0 '^oneway: 3 files, one way$'
 
 # nothing to read is a usage error, not a pass
 mkdir -p "$T/empty"

@@ -13,7 +13,7 @@
 
 #include <jansson.h>
 
-#include "model.h"
+#include "helpers_analyzer.h"
 #include "testhelper.h"
 
 static const char valid_dump[] =
@@ -34,15 +34,6 @@ static const char valid_dump[] =
     " \"timeline\": {\"uptime_ns\": [1, 2], \"live_bytes\": [10, 20], \"rss_bytes\": [0, 0],"
     "              \"allocs\": [1, 1], \"frees\": [0, 0],"
     "              \"sites\": [{\"stack\": 7, \"family\": \"new[]\", \"live_bytes\": [null, 20]}]}}";
-
-static lk_dump_t *load_ok(const char *text)
-{
-    char err[512] = "";
-    lk_dump_t *d = NULL;
-    int rc = lk_load_buffer("dump.json", text, strlen(text), &d, err, sizeof(err));
-    ck_assert_msg(rc == 0, "unexpected error: %s", err);
-    return d;
-}
 
 START_TEST(test_analyze_load_valid)
 {

@@ -62,9 +62,9 @@ static void setup(void)
     lk_log_write = capture_write;
 }
 
-START_TEST(test_config_defaults)
+/* Assert that the settings a bad value falls back on hold their defaults. */
+static void assert_default_values(void)
 {
-    ck_assert_int_eq(lk_config_load(fake_getenv), 0);
     ck_assert_str_eq(lk_config.dir, ".");
     ck_assert_int_eq(lk_config.max_depth, 32);
     ck_assert_int_eq(lk_config.signal, 10);
@@ -72,6 +72,12 @@ START_TEST(test_config_defaults)
     ck_assert_uint_eq(lk_config.watermark_bytes, 0);
     ck_assert_uint_eq(lk_config.watermark_percent, 0);
     ck_assert_uint_eq(lk_config.sample_bytes, 0);
+}
+
+START_TEST(test_config_defaults)
+{
+    ck_assert_int_eq(lk_config_load(fake_getenv), 0);
+    assert_default_values();
     ck_assert_int_eq(lk_config.quiet, 0);
     ck_assert_int_eq(lk_config.scan, 1);
     ck_assert_int_eq(log_lines, 0);
@@ -124,13 +130,7 @@ START_TEST(test_config_bad_values_warn_once_each_and_default)
     ck_assert_ptr_nonnull(strstr(logbuf, "from 1 to 256"));
     ck_assert_ptr_nonnull(strstr(logbuf, "LIBLEAK_SIGNAL='usr1'"));
     ck_assert_ptr_nonnull(strstr(logbuf, "LIBLEAK_WATERMARK='150%'"));
-    ck_assert_str_eq(lk_config.dir, ".");
-    ck_assert_int_eq(lk_config.max_depth, 32);
-    ck_assert_int_eq(lk_config.signal, 10);
-    ck_assert_int_eq(lk_config.interval_ms, 0);
-    ck_assert_uint_eq(lk_config.watermark_bytes, 0);
-    ck_assert_uint_eq(lk_config.watermark_percent, 0);
-    ck_assert_uint_eq(lk_config.sample_bytes, 0);
+    assert_default_values();
     ck_assert_int_eq(lk_config.scan, 1);
     ck_assert_int_eq(lk_config.fsync, 0);
 }

@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "helpers_preload.h"
 #include "testhelper.h"
 
 static char dir[64];
@@ -103,15 +103,6 @@ static void list_dir(char *out, size_t cap)
     }
     if (d)
         closedir(d);
-}
-
-static void fake_frames(lk_frames_t *f, uintptr_t base, unsigned n)
-{
-    memset(f, 0, sizeof *f);
-    for (unsigned i = 0; i < n; i++)
-        f->pc[i] = base + 0x10 * i;
-    f->depth = n;
-    lk_frames_hash(f);
 }
 
 /* A small workload: 2 sites with live blocks, a freed site, a mismatch, a failure. */

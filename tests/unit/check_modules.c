@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "model.h"
+#include "helpers_analyzer.h"
 #include "testhelper.h"
 
 /* Three modules were mapped at 0x7000 one after the other: liba.so until
@@ -27,15 +27,6 @@ static const char overlap_dump[] =
     "             {\"id\": 3, \"frames\": [\"0x7101\"], \"truncated\": false},"
     "             {\"id\": 5, \"frames\": [\"0x7101\"], \"truncated\": false}],"
     " \"sites\": []}";
-
-static lk_dump_t *load_ok(const char *text)
-{
-    char err[512] = "";
-    lk_dump_t *d = NULL;
-    int rc = lk_load_buffer("dump.json", text, strlen(text), &d, err, sizeof(err));
-    ck_assert_msg(rc == 0, "unexpected error: %s", err);
-    return d;
-}
 
 START_TEST(test_modules_load_unloaded)
 {

@@ -15,7 +15,7 @@
 
 #include <jansson.h>
 
-#include "model.h"
+#include "helpers_analyzer.h"
 #include "testhelper.h"
 
 /* Stacks 7 (a leak site), 8 (its children) and 9 (held by a global). */
@@ -89,19 +89,10 @@ static json_t *reach_json(void)
     return r;
 }
 
-static lk_dump_t *load_text(const char *text)
-{
-    char err[512] = "";
-    lk_dump_t *d = NULL;
-    int rc = lk_load_buffer("dump.json", text, strlen(text), &d, err, sizeof(err));
-    ck_assert_msg(rc == 0, "unexpected error: %s", err);
-    return d;
-}
-
 START_TEST(test_reach_analyze_parse_valid)
 {
     char *text = dump_with(reach_json());
-    lk_dump_t *d = load_text(text);
+    lk_dump_t *d = load_ok(text);
     const lk_reach_t *r = d->reach;
 
     ck_assert_ptr_nonnull(r);
@@ -136,12 +127,12 @@ START_TEST(test_reach_analyze_parse_valid)
 
     /* no "reachability" (or null): no scan */
     text = dump_with(NULL);
-    d = load_text(text);
+    d = load_ok(text);
     ck_assert_ptr_null(d->reach);
     lk_dump_free(d);
     free(text);
     text = dump_with(json_null());
-    d = load_text(text);
+    d = load_ok(text);
     ck_assert_ptr_null(d->reach);
     lk_dump_free(d);
     free(text);
@@ -260,7 +251,7 @@ static void run_pass(fixture_t *f, json_t *reach)
 {
     char err[512] = "";
     char *text = dump_with(reach);
-    lk_dump_t *d = load_text(text);
+    lk_dump_t *d = load_ok(text);
     free(text);
     memset(f, 0, sizeof(*f));
     f->in.dumps = malloc(sizeof(*f->in.dumps));
@@ -539,7 +530,7 @@ START_TEST(test_reach_analyze_data_symbols)
         " \"totals\": {\"live_bytes\": 0, \"live_blocks\": 0, \"complete\": true},"
         " \"modules\": [{\"path\": \"%s\", \"base\": \"0x%lx\", \"size\": 0}],"
         " \"stacks\": [], \"sites\": []}", exe, exe, (unsigned long)base), 0);
-    lk_dump_t *d = load_text(text);
+    lk_dump_t *d = load_ok(text);
     free(text);
     FILE *devnull = fopen("/dev/null", "w");
     lk_symbolizer_t *sym = lk_symbolizer_new(devnull);

@@ -6,7 +6,7 @@
 #include <pthread.h>
 #include <string.h>
 
-#include "internal.h"
+#include "helpers_preload.h"
 #include "testhelper.h"
 
 static const char *no_env(const char *name)
@@ -22,15 +22,6 @@ static const char *sample_env(const char *name)
     if (strcmp(name, "LIBLEAK_SAMPLE_BYTES") == 0)
         return sample_env_value;
     return strcmp(name, "LIBLEAK_QUIET") == 0 ? "1" : NULL;
-}
-
-static void fake_frames(lk_frames_t *f, uintptr_t base, unsigned n)
-{
-    memset(f, 0, sizeof *f);
-    for (unsigned i = 0; i < n; i++)
-        f->pc[i] = base + 0x10 * i;
-    f->depth = n;
-    lk_frames_hash(f);
 }
 
 static void setup(void)

@@ -381,6 +381,21 @@ END_TEST
  * 1 << p differ in one return address only (the one into level p's
  * function), and for p = 0..15 it falls on every position of the memo's
  * 4-at-a-time checks. */
+/* Level function bx<B>_<V>: its own return address into the caller's
+ * level, a pad so the frame is not empty, then the next level or the capture. */
+#define BX_LEVEL(V, B, ATTR, EXTRA, NEXT)                                                   \
+    static ATTR void bx##B##_##V(unsigned bits, int level, lk_frames_t *f, int full)    \
+    {                                                                                   \
+        volatile char pad[24];                                                          \
+        pad[B] = B;                                                                     \
+        EXTRA;                                                                          \
+        if (level == 0)                                                                 \
+            cap1_##V(f, full);                                                          \
+        else                                                                            \
+            NEXT(V);                                                                    \
+        __asm__ volatile("" ::: "memory");                                              \
+        (void)pad[B];                                                                   \
+    }
 #define BX_SHAPES(V, ATTR, EXTRA, NEXT)                                                     \
     static ATTR __attribute__((noinline)) void cap1_##V(lk_frames_t *f, int full)        \
     {                                                                                   \
@@ -392,30 +407,8 @@ END_TEST
     static void (*volatile bx_next_##V[2])(unsigned, int, lk_frames_t *, int) = {       \
         bx0_##V, bx1_##V                                                                \
     };                                                                                  \
-    static ATTR void bx0_##V(unsigned bits, int level, lk_frames_t *f, int full)        \
-    {                                                                                   \
-        volatile char pad[24];                                                          \
-        pad[0] = 0;                                                                     \
-        EXTRA;                                                                          \
-        if (level == 0)                                                                 \
-            cap1_##V(f, full);                                                          \
-        else                                                                            \
-            NEXT(V);                                                                    \
-        __asm__ volatile("" ::: "memory");                                              \
-        (void)pad[0];                                                                   \
-    }                                                                                   \
-    static ATTR void bx1_##V(unsigned bits, int level, lk_frames_t *f, int full)        \
-    {                                                                                   \
-        volatile char pad[24];                                                          \
-        pad[1] = 1;                                                                     \
-        EXTRA;                                                                          \
-        if (level == 0)                                                                 \
-            cap1_##V(f, full);                                                          \
-        else                                                                            \
-            NEXT(V);                                                                    \
-        __asm__ volatile("" ::: "memory");                                              \
-        (void)pad[1];                                                                   \
-    }
+    BX_LEVEL(V, 0, ATTR, EXTRA, NEXT)                                                   \
+    BX_LEVEL(V, 1, ATTR, EXTRA, NEXT)
 #define BX_NEXT(V) bx_next_##V[bits & 1](bits >> 1, level - 1, f, full)
 BX_SHAPES(nofp, LK_NOFP, (void)0, BX_NEXT)
 BX_SHAPES(fp, LK_FP, (void)0, BX_NEXT)

@@ -6,19 +6,8 @@
 #include <pthread.h>
 #include <string.h>
 
-#include "internal.h"
+#include "helpers_preload.h"
 #include "testhelper.h"
-
-/* A fake stack of 'n' frames starting at 'base'. */
-static void fake_frames(lk_frames_t *f, uintptr_t base, unsigned n)
-{
-    memset(f, 0, sizeof *f);
-    for (unsigned i = 0; i < n; i++)
-        f->pc[i] = base + 0x10 * i;
-    f->depth = n;
-    f->truncated = false;
-    lk_frames_hash(f);
-}
 
 /* The free stack of a mismatch comes from the unwinder: make it fixed. */
 static int fake_backtrace(void **buf, int size)

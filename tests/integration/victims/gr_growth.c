@@ -7,7 +7,7 @@
  * "growing" (16 x 64 KiB at the end) and cache_site as "plateau"
  * (256 KiB from step 3 on); the verdict is "leak_in_progress".
  * Prints "ok" and exits 0; exits 1 if a snapshot never appears. */
-#include <dirent.h>
+#include "victim.h"
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,26 +35,6 @@ __attribute__((noinline)) static void cache_site(int k)
     memset(cache[k % SLOTS], 2, BLOCK);
 }
 
-/* Count "libleak.<pid>.*.signal.json" in $LIBLEAK_DIR. */
-static int count_dumps(void)
-{
-    const char *dir = getenv("LIBLEAK_DIR");
-    char pre[64];
-    const char *suf = ".signal.json";
-    snprintf(pre, sizeof pre, "libleak.%ld.", (long)getpid());
-    DIR *d = opendir(dir ? dir : ".");
-    if (!d) return -1;
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        size_t l = strlen(e->d_name), sl = strlen(suf);
-        if (!strncmp(e->d_name, pre, strlen(pre)) && l > sl && !strcmp(e->d_name + l - sl, suf))
-            n++;
-    }
-    closedir(d);
-    return n;
-}
-
 int main(void)
 {
     struct timespec poll = { 0, 5 * 1000 * 1000 }, step = { 0, 20 * 1000 * 1000 };
@@ -63,7 +43,7 @@ int main(void)
         cache_site(k);
         raise(SIGUSR1);
         int i;
-        for (i = 0; i < 12000 && count_dumps() < k + 1; i++)
+        for (i = 0; i < 12000 && count_dumps("signal") < k + 1; i++)
             nanosleep(&poll, NULL);
         if (i == 12000) {
             fprintf(stderr, "signal snapshot %d never appeared\n", k);
