@@ -297,25 +297,36 @@ START_TEST(test_preload_dump_files)
 }
 END_TEST
 
-START_TEST(test_preload_depth_default)
+/* Run pl_deep under the preload with 'env' (may be NULL), check that the
+ * dump records max_depth 'depth' and one site through leaf_1337, and return
+ * that site's stack id. */
+static long long deep_leaf_stack(pl_run_t *r, const char *const *env, long long depth)
 {
-    pl_run_t r;
-    pl_run(&r, "pl_deep", NULL, NULL, 1);
-    pl_assert_exit(&r, 0);
-    pl_check_all(&r);
-    pl_dump_t *d = pl_exit_dump(&r);
-    ck_assert_int_eq(pl_int(pl_obj(d->root, LK_KEY_CONFIG), LK_KEY_MAX_DEPTH), 32);
+    pl_run(r, "pl_deep", NULL, env, 1);
+    pl_assert_exit(r, 0);
+    pl_check_all(r);
+    pl_dump_t *d = pl_exit_dump(r);
+    ck_assert_int_eq(pl_int(pl_obj(d->root, LK_KEY_CONFIG), LK_KEY_MAX_DEPTH), depth);
     pl_assert_site(d, "leaf_1337", "malloc", 1, 1337, 1, 1337);
     json_t *sites = pl_obj(d->root, LK_KEY_SITES), *s;
     size_t i;
     json_array_foreach(sites, i, s) {
         long long sid = pl_int(s, LK_KEY_STACK);
-        if (!pl_stack_has_fn(d, sid, "leaf_1337")) continue;
-        ck_assert(!pl_bool(pl_stack(d, sid), LK_KEY_TRUNCATED));
-        ck_assert(pl_stack_has_fn(d, sid, "rec"));
-        ck_assert(pl_stack_has_fn(d, sid, "main"));
-        ck_assert_int_ge(json_array_size(pl_obj(pl_stack(d, sid), LK_KEY_FRAMES)), 15);
+        if (pl_stack_has_fn(d, sid, "leaf_1337")) return sid;
     }
+    ck_abort_msg("%s: no site through leaf_1337", d->name);
+    return -1;
+}
+
+START_TEST(test_preload_depth_default)
+{
+    pl_run_t r;
+    long long sid = deep_leaf_stack(&r, NULL, 32);
+    pl_dump_t *d = pl_exit_dump(&r);
+    ck_assert(!pl_bool(pl_stack(d, sid), LK_KEY_TRUNCATED));
+    ck_assert(pl_stack_has_fn(d, sid, "rec"));
+    ck_assert(pl_stack_has_fn(d, sid, "main"));
+    ck_assert_int_ge(json_array_size(pl_obj(pl_stack(d, sid), LK_KEY_FRAMES)), 15);
     pl_run_free(&r);
 }
 END_TEST
@@ -324,24 +335,15 @@ START_TEST(test_preload_depth_truncated)
 {
     const char *const env[] = {"LIBLEAK_DEPTH=3", NULL};
     pl_run_t r;
-    pl_run(&r, "pl_deep", NULL, env, 1);
-    pl_assert_exit(&r, 0);
-    pl_check_all(&r);
+    long long sid = deep_leaf_stack(&r, env, 3);
     pl_dump_t *d = pl_exit_dump(&r);
-    ck_assert_int_eq(pl_int(pl_obj(d->root, LK_KEY_CONFIG), LK_KEY_MAX_DEPTH), 3);
-    pl_assert_site(d, "leaf_1337", "malloc", 1, 1337, 1, 1337);
-    json_t *sites = pl_obj(d->root, LK_KEY_SITES), *s;
-    size_t i;
-    json_array_foreach(sites, i, s) {
-        long long sid = pl_int(s, LK_KEY_STACK);
-        if (!pl_stack_has_fn(d, sid, "leaf_1337")) continue;
-        json_t *st = pl_stack(d, sid);
-        ck_assert_msg(pl_bool(st, LK_KEY_TRUNCATED), "12-deep stack not truncated at depth 3");
-        ck_assert_int_le(json_array_size(pl_obj(st, LK_KEY_FRAMES)), 3);
-        ck_assert(!pl_stack_has_fn(d, sid, "main"));
-    }
+    json_t *st = pl_stack(d, sid), *s;
+    ck_assert_msg(pl_bool(st, LK_KEY_TRUNCATED), "12-deep stack not truncated at depth 3");
+    ck_assert_int_le(json_array_size(pl_obj(st, LK_KEY_FRAMES)), 3);
+    ck_assert(!pl_stack_has_fn(d, sid, "main"));
     /* every stack obeys the limit */
     json_t *stacks = pl_obj(d->root, LK_KEY_STACKS);
+    size_t i;
     json_array_foreach(stacks, i, s)
         ck_assert_int_le(json_array_size(pl_obj(s, LK_KEY_FRAMES)), 3);
     pl_run_free(&r);
