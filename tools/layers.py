@@ -12,10 +12,10 @@ When README is given and holds a line such as
 
 it also fails when a file uses a file of a higher layer, when a file is in no
 layer, or when a layer names no file (the README has drifted).  Layers are
-separated by white space, commas or '>'; a layer may be a shell pattern
-(scan_*) or several names joined by '+' (leaks+baseline); files of one layer
-may use each other, as long as they form no circle.  Backticks are ignored.
-Without such a line only the circles are checked.
+separated by white space, commas, '>' or arrows; backticks and markdown
+emphasis are ignored.  A layer may be a shell pattern (scan_*) or several
+names joined by '+' (leaks+baseline); files of one layer may use each other,
+as long as they form no circle.  Without such a line only circles are checked.
 
 usage: layers.py [--name NAME] [--readme README] [--nm NM] OBJDIR
 exit status: 0 one-way, 1 a circle or a layer broken (named on stdout),
@@ -122,7 +122,9 @@ def declared_layers(readme):
             m = LAYERS_RE.match(line.strip())
             if m:
                 text = m.group(1).replace("`", " ").replace(">", " ").replace(",", " ")
-                return [tok.split("+") for tok in text.split()]
+                toks = [t.strip(".;:") for t in text.split()]
+                # markdown emphasis ("**") and arrows are no layer
+                return [t.split("+") for t in toks if re.search(r"\w", t)]
     return None
 
 

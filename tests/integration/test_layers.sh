@@ -73,6 +73,7 @@ readme '# x
 
 Layers (top to bottom): `a` > `b` > `c`' 0 'one way, in the declared layers$'
 readme 'Layers (top to bottom): a+b c*' 0 'one way, in the declared layers$'
+readme '- **Layers (top to bottom):** a -> b -> c.' 0 'one way, in the declared layers$'
 readme 'Layers (top to bottom): c b a' 1 '^oneway: a calls up into b: b$'
 readme 'Layers (top to bottom): a b' 1 '^oneway: c is in no layer of '
 readme 'Layers (top to bottom): a b c gone' 1 "^oneway: layer 'gone' of .* names no file$"
