@@ -22,7 +22,7 @@ typedef struct layout {
     size_t nall;                /* n + nroots + 1: every vertex */
     size_t xlen;                /* edges out of the roots and the super-root */
     size_t mmax;                /* bound on edges kept for predecessors */
-    size_t pair, num, vert, anc, idom, cstk, rfirst, rto, xfirst, xto, total;
+    size_t pair, idom, num, vert, anc, ep, rfirst, rto, xfirst, xto, total;
 } layout_t;
 
 static int add_len(size_t *off, size_t count, size_t elem, size_t *at)
@@ -51,9 +51,14 @@ static int plan(const lk_domtree_graph_t *g, layout_t *l)
     l->mmax = m + l->xlen;
     if (l->xlen > UINT32_MAX || l->mmax > UINT32_MAX) return -1;
     size_t off = 0;
-    if (add_len(&off, l->nall, 8, &l->pair) || add_len(&off, l->nall, 4, &l->num) ||
+    /* pair and idom are adjacent: the search's stack (12 bytes a vertex) lies
+     * across both, before either is used.  The compression stack (4 bytes a
+     * vertex) reuses the edge pairs once the predecessors are built. */
+    size_t ep = l->mmax > l->nall / 2 ? l->mmax : l->nall / 2 + 1;
+    if (add_len(&off, l->nall, 8, &l->pair) || add_len(&off, l->nall, 4, &l->idom) ||
+        add_len(&off, l->nall, 4, &l->num) ||
         add_len(&off, l->nall, 4, &l->vert) || add_len(&off, l->nall, 4, &l->anc) ||
-        add_len(&off, l->nall, 4, &l->idom) || add_len(&off, l->nall, 4, &l->cstk) ||
+        add_len(&off, ep, 8, &l->ep) ||
         add_len(&off, l->nall + 1, 4, &l->rfirst) || add_len(&off, l->mmax, 4, &l->rto) ||
         add_len(&off, g->nroots + 2, 4, &l->xfirst) || add_len(&off, l->xlen, 4, &l->xto))
         return -1;
@@ -79,25 +84,15 @@ typedef struct dom {
     uint32_t *anc;              /* number -> DFS parent, then path-compressed ancestor */
     uint32_t *semi, *label;     /* number -> number (both inside the pair area) */
     uint32_t *idom;             /* number -> number; also the bucket's next links */
-    uint32_t *cstk;             /* compression path */
+    uint32_t (*ep)[2];          /* (from, to) numbers of every edge kept, in search order */
+    uint32_t nep;
+    uint32_t *cstk;             /* compression path (over ep, once it is read) */
     uint32_t *rfirst, *rto;     /* predecessors in number space */
     uint32_t *xfirst, *xto;     /* out-edges of the named roots and the super-root */
     uint32_t nreached;          /* numbers handed out */
     uint32_t nlive;             /* numbers below this are live (reached before any head) */
     uint32_t first_head;        /* index of the first HEAD edge in the super-root's list */
 } dom_t;
-
-/* The out-edges of ext vertex 'v'. */
-static inline const uint32_t *succ(const dom_t *d, uint32_t v, uint32_t *len)
-{
-    if (v < d->n) {
-        *len = d->g->first[v + 1] - d->g->first[v];
-        return d->g->to + d->g->first[v];
-    }
-    uint32_t x = v - d->n;
-    *len = d->xfirst[x + 1] - d->xfirst[x];
-    return d->xto + d->xfirst[x];
-}
 
 /* Check the block CSR and the root edges; build the roots' and the
  * super-root's edge lists (named roots first, then ROOTED, then HEAD
@@ -136,72 +131,84 @@ static long build_xcsr(dom_t *d)
 }
 
 /* Depth-first numbering from the super-root, with an explicit stack of
- * (number, next edge) pairs.  Sets nlive when the super-root's search turns
- * to its first HEAD edge: every live block is numbered by then. */
-static void number(dom_t *d, uint32_t (*stk)[2])
+ * (number, next edge, end) triples, recording every edge as a pair of
+ * numbers as it is examined: the only pass over the caller's graph, whose
+ * blocks are in address order, not search order.  Sets nlive when the
+ * super-root's search turns to its first HEAD edge: every live block is
+ * numbered by then.  Leaves out edges from lost into live vertices, and the
+ * super-root's HEAD edges to blocks that are live after all. */
+static void number(dom_t *d, uint32_t (*stk)[3])
 {
+    const uint32_t *first = d->g->first, *to = d->g->to;
+    uint32_t n = d->n;
     memset(d->num, 0xff, ((size_t)d->super + 1) * sizeof *d->num);
     d->num[d->super] = 0;
     d->vert[0] = d->super;
     d->anc[0] = 0;
-    uint32_t cnt = 1;
-    d->nlive = NIL;
+    uint32_t cnt = 1, nep = 0, nlive = NIL;
+    uint32_t sx = d->super - n;
     size_t sp = 0;
     stk[sp][0] = 0;
-    stk[sp][1] = 0;
+    stk[sp][1] = d->xfirst[sx];
+    stk[sp][2] = d->xfirst[sx + 1];
     sp++;
     while (sp > 0) {
         uint32_t i = stk[sp - 1][0], c = stk[sp - 1][1];
-        uint32_t v = d->vert[i], len;
-        const uint32_t *s = succ(d, v, &len);
-        if (i == 0 && c == d->first_head && d->nlive == NIL) d->nlive = cnt;
-        if (c == len) {
+        if (c == stk[sp - 1][2]) {
             sp--;
             continue;
         }
         stk[sp - 1][1] = c + 1;
-        uint32_t w = s[c];
-        if (d->num[w] != NIL) continue;
-        d->num[w] = cnt;
-        d->vert[cnt] = w;
-        d->anc[cnt] = i;
-        stk[sp][0] = cnt;
-        stk[sp][1] = 0;
+        uint32_t w;
+        int head_edge = 0;
+        if (i == 0) {
+            head_edge = c - d->xfirst[sx] >= d->first_head;
+            if (head_edge && nlive == NIL) nlive = cnt;
+            w = d->xto[c];
+        } else {
+            w = d->vert[i] < n ? to[c] : d->xto[c];
+        }
+        uint32_t j = d->num[w];
+        if (j != NIL) {
+            if (j < nlive && (i >= nlive || head_edge)) continue;
+            d->ep[nep][0] = i;
+            d->ep[nep][1] = j;
+            nep++;
+            continue;
+        }
+        j = cnt++;
+        d->num[w] = j;
+        d->vert[j] = w;
+        d->anc[j] = i;
+        d->ep[nep][0] = i;
+        d->ep[nep][1] = j;
+        nep++;
+        stk[sp][0] = j;
+        if (w < n) {
+            stk[sp][1] = first[w];
+            stk[sp][2] = first[w + 1];
+        } else {
+            stk[sp][1] = d->xfirst[w - n];
+            stk[sp][2] = d->xfirst[w - n + 1];
+        }
         sp++;
-        cnt++;
     }
     d->nreached = cnt;
-    if (d->nlive == NIL) d->nlive = cnt;
+    d->nep = nep;
+    d->nlive = nlive == NIL ? cnt : nlive;
 }
 
-/* Predecessor lists in number space, without edges from lost into live
- * vertices (nor the super-root's HEAD edge to a block that is live after
- * all).  'idom' serves as the fill cursor. */
+/* Predecessor lists in number space, by a counting sort of the edge pairs
+ * on their target.  'idom' serves as the fill cursor. */
 static void predecessors(dom_t *d)
 {
     uint32_t N = d->nreached;
     uint32_t *rf = d->rfirst, *cur = d->idom;
     memset(rf, 0, ((size_t)N + 1) * sizeof *rf);
-    for (uint32_t i = 0; i < N; i++) {
-        uint32_t len;
-        const uint32_t *s = succ(d, d->vert[i], &len);
-        for (uint32_t e = 0; e < len; e++) {
-            uint32_t j = d->num[s[e]];
-            if (j < d->nlive && (i >= d->nlive || (i == 0 && e >= d->first_head))) continue;
-            rf[j + 1]++;
-        }
-    }
+    for (uint32_t k = 0; k < d->nep; k++) rf[d->ep[k][1] + 1]++;
     for (uint32_t j = 0; j < N; j++) rf[j + 1] += rf[j];
     memcpy(cur, rf, (size_t)N * sizeof *cur);
-    for (uint32_t i = 0; i < N; i++) {
-        uint32_t len;
-        const uint32_t *s = succ(d, d->vert[i], &len);
-        for (uint32_t e = 0; e < len; e++) {
-            uint32_t j = d->num[s[e]];
-            if (j < d->nlive && (i >= d->nlive || (i == 0 && e >= d->first_head))) continue;
-            d->rto[cur[j]++] = i;
-        }
-    }
+    for (uint32_t k = 0; k < d->nep; k++) d->rto[cur[d->ep[k][1]]++] = d->ep[k][0];
 }
 
 /* Lengauer-Tarjan's EVAL over the linked forest, whose vertices are the
@@ -342,7 +349,8 @@ int lk_domtree_compute(const lk_domtree_graph_t *g, void *scratch, size_t scratc
         .semi = (uint32_t *)(base + l.pair),
         .label = (uint32_t *)(base + l.pair) + l.nall,
         .idom = (uint32_t *)(base + l.idom),
-        .cstk = (uint32_t *)(base + l.cstk),
+        .ep = (uint32_t (*)[2])(base + l.ep),
+        .cstk = (uint32_t *)(base + l.ep),
         .rfirst = (uint32_t *)(base + l.rfirst),
         .rto = (uint32_t *)(base + l.rto),
         .xfirst = (uint32_t *)(base + l.xfirst),
@@ -352,8 +360,7 @@ int lk_domtree_compute(const lk_domtree_graph_t *g, void *scratch, size_t scratc
     long first_head = build_xcsr(&d);
     if (first_head < 0) goto out_free;
     d.first_head = (uint32_t)first_head;
-    /* The search's stack lives where semi and label will: 8 bytes a vertex. */
-    number(&d, (uint32_t (*)[2])(base + l.pair));
+    number(&d, (uint32_t (*)[3])(base + l.pair));
     predecessors(&d);
     dominators(&d);
     retained(&d, (uint64_t *)(base + l.pair), out);
