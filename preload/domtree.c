@@ -22,7 +22,7 @@ typedef struct layout {
     size_t nall;                /* n + nroots + 1: every vertex */
     size_t xlen;                /* edges out of the roots and the super-root */
     size_t mmax;                /* bound on edges kept for predecessors */
-    size_t pair, idom, num, vert, anc, ep, rfirst, rto, xfirst, xto, total;
+    size_t pair, idom, num, vert, anc, ep, rfirst, rto, xfirst, xto, seen, total;
 } layout_t;
 
 static int add_len(size_t *off, size_t count, size_t elem, size_t *at)
@@ -60,7 +60,8 @@ static int plan(const lk_domtree_graph_t *g, layout_t *l)
         add_len(&off, l->nall, 4, &l->vert) || add_len(&off, l->nall, 4, &l->anc) ||
         add_len(&off, ep, 8, &l->ep) ||
         add_len(&off, l->nall + 1, 4, &l->rfirst) || add_len(&off, l->mmax, 4, &l->rto) ||
-        add_len(&off, g->nroots + 2, 4, &l->xfirst) || add_len(&off, l->xlen, 4, &l->xto))
+        add_len(&off, g->nroots + 2, 4, &l->xfirst) || add_len(&off, l->xlen, 4, &l->xto) ||
+        add_len(&off, l->nall / 64 + 1, 8, &l->seen))
         return -1;
     l->total = off;
     return 0;
@@ -84,7 +85,8 @@ typedef struct dom {
     uint32_t *anc;              /* number -> DFS parent, then path-compressed ancestor */
     uint32_t *semi, *label;     /* number -> number (both inside the pair area) */
     uint32_t *idom;             /* number -> number; also the bucket's next links */
-    uint32_t (*ep)[2];          /* (from, to) numbers of every edge kept, in search order */
+    uint32_t (*ep)[2];          /* (from number, to ext) of every edge examined, in search order */
+    uint64_t *seen;             /* ext -> numbered yet: a bitmap small enough to stay in cache */
     uint32_t nep;
     uint32_t *cstk;             /* compression path (over ep, once it is read) */
     uint32_t *rfirst, *rto;     /* predecessors in number space */
@@ -131,18 +133,21 @@ static long build_xcsr(dom_t *d)
 }
 
 /* Depth-first numbering from the super-root, with an explicit stack of
- * (number, next edge, end) triples, recording every edge as a pair of
- * numbers as it is examined: the only pass over the caller's graph, whose
- * blocks are in address order, not search order.  Sets nlive when the
+ * (number, next edge, end) triples: the only pass over the caller's graph,
+ * whose blocks are in address order, not search order.  The search is a
+ * chain of dependent loads, so it tests a bitmap that stays in cache and
+ * records each edge as (from number, to block); predecessors() looks the
+ * targets' numbers up later, as independent loads.  Sets nlive when the
  * super-root's search turns to its first HEAD edge: every live block is
- * numbered by then.  Leaves out edges from lost into live vertices, and the
- * super-root's HEAD edges to blocks that are live after all. */
+ * numbered by then; leaves out the HEAD edges to blocks that are live. */
 static void number(dom_t *d, uint32_t (*stk)[3])
 {
     const uint32_t *first = d->g->first, *to = d->g->to;
     uint32_t n = d->n;
-    memset(d->num, 0xff, ((size_t)d->super + 1) * sizeof *d->num);
+    uint64_t *seen = d->seen;
+    memset(seen, 0, ((size_t)d->super / 64 + 1) * sizeof *seen);
     d->num[d->super] = 0;
+    seen[d->super / 64] |= 1ull << (d->super % 64);
     d->vert[0] = d->super;
     d->anc[0] = 0;
     uint32_t cnt = 1, nep = 0, nlive = NIL;
@@ -160,29 +165,23 @@ static void number(dom_t *d, uint32_t (*stk)[3])
         }
         stk[sp - 1][1] = c + 1;
         uint32_t w;
-        int head_edge = 0;
         if (i == 0) {
-            head_edge = c - d->xfirst[sx] >= d->first_head;
+            int head_edge = c - d->xfirst[sx] >= d->first_head;
             if (head_edge && nlive == NIL) nlive = cnt;
             w = d->xto[c];
+            if (head_edge && (seen[w / 64] >> (w % 64) & 1) && d->num[w] < nlive) continue;
         } else {
             w = d->vert[i] < n ? to[c] : d->xto[c];
         }
-        uint32_t j = d->num[w];
-        if (j != NIL) {
-            if (j < nlive && (i >= nlive || head_edge)) continue;
-            d->ep[nep][0] = i;
-            d->ep[nep][1] = j;
-            nep++;
-            continue;
-        }
-        j = cnt++;
+        d->ep[nep][0] = i;
+        d->ep[nep][1] = w;
+        nep++;
+        if (seen[w / 64] >> (w % 64) & 1) continue;
+        seen[w / 64] |= 1ull << (w % 64);
+        uint32_t j = cnt++;
         d->num[w] = j;
         d->vert[j] = w;
         d->anc[j] = i;
-        d->ep[nep][0] = i;
-        d->ep[nep][1] = j;
-        nep++;
         stk[sp][0] = j;
         if (w < n) {
             stk[sp][1] = first[w];
@@ -198,17 +197,25 @@ static void number(dom_t *d, uint32_t (*stk)[3])
     d->nlive = nlive == NIL ? cnt : nlive;
 }
 
-/* Predecessor lists in number space, by a counting sort of the edge pairs
- * on their target.  'idom' serves as the fill cursor. */
+/* Predecessor lists in number space: the edge pairs' targets turned into
+ * numbers (edges from lost into live vertices dropped), then a counting sort
+ * on the target.  'idom' serves as the fill cursor. */
 static void predecessors(dom_t *d)
 {
-    uint32_t N = d->nreached;
+    uint32_t N = d->nreached, nlive = d->nlive, kept = 0;
     uint32_t *rf = d->rfirst, *cur = d->idom;
     memset(rf, 0, ((size_t)N + 1) * sizeof *rf);
-    for (uint32_t k = 0; k < d->nep; k++) rf[d->ep[k][1] + 1]++;
+    for (uint32_t k = 0; k < d->nep; k++) {
+        uint32_t i = d->ep[k][0], j = d->num[d->ep[k][1]];
+        if (j < nlive && i >= nlive) continue;
+        d->ep[kept][0] = i;
+        d->ep[kept][1] = j;
+        kept++;
+        rf[j + 1]++;
+    }
     for (uint32_t j = 0; j < N; j++) rf[j + 1] += rf[j];
     memcpy(cur, rf, (size_t)N * sizeof *cur);
-    for (uint32_t k = 0; k < d->nep; k++) d->rto[cur[d->ep[k][1]]++] = d->ep[k][0];
+    for (uint32_t k = 0; k < kept; k++) d->rto[cur[d->ep[k][1]]++] = d->ep[k][0];
 }
 
 /* Lengauer-Tarjan's EVAL over the linked forest, whose vertices are the
@@ -355,6 +362,7 @@ int lk_domtree_compute(const lk_domtree_graph_t *g, void *scratch, size_t scratc
         .rto = (uint32_t *)(base + l.rto),
         .xfirst = (uint32_t *)(base + l.xfirst),
         .xto = (uint32_t *)(base + l.xto),
+        .seen = (uint64_t *)(base + l.seen),
     };
     int rc = -EINVAL;
     long first_head = build_xcsr(&d);
