@@ -14,7 +14,8 @@
  * Blocks reached from S through a named root or a ROOTED block are *live*.
  * The others that a HEAD block reaches are *lost*.  An edge from a lost block
  * into a live one is ignored: garbage keeps nothing alive, so a lost block
- * pointing into live data does not dilute what the roots retain.
+ * pointing into live data does not dilute what the roots retain (a HEAD
+ * flag on a block that is live after all is ignored too).
  *
  * Definitions (d dominates x when every path from S to x passes through d):
  *   idom(x)            the closest dominator of x other than x;
@@ -38,8 +39,8 @@
  * 'lost_shared': Σ retained(h with idom S) + lost_shared == lost.
  *
  * Cost: Lengauer-Tarjan with simple path compression, O(m log n), every
- * loop iterative (a 2M-block linked list is 2M deep); about 32 bytes per
- * vertex plus 4 per edge of scratch (lk_domtree_scratch_bytes). */
+ * loop iterative (a 2M-block linked list is 2M deep); about 28 bytes per
+ * vertex plus 12 per edge of scratch (lk_domtree_scratch_bytes). */
 #ifndef LK_DOMTREE_H
 #define LK_DOMTREE_H
 
