@@ -80,7 +80,7 @@ size_t lk_domtree_scratch_bytes(const lk_domtree_graph_t *g)
 typedef struct dom {
     const lk_domtree_graph_t *g;
     uint32_t n, super;
-    uint32_t *num;              /* ext -> preorder number, NIL if unreached; then buckets */
+    uint32_t *num;              /* ext -> preorder number (where seen); then buckets */
     uint32_t *vert;             /* number -> ext */
     uint32_t *anc;              /* number -> DFS parent, then path-compressed ancestor */
     uint32_t *semi, *label;     /* number -> number (both inside the pair area) */
