@@ -569,7 +569,7 @@ def exit_dump_check(tools, env, workdir, blocks):
     keep=1 (every block live at exit): natively (teardown only), under libleak
     (exit dump with its reachability scan), and with LIBLEAK_SCAN=0.
     Returns [(label, [ms per run], [scan_ns/1e6 from the exit dump per run],
-    [exit dump bytes per run])]."""
+    [exit dump bytes per run], [scan_cpu_ns/1e6 per run])]."""
     rows = []
     if not tools["libleak"]["ok"]:
         return rows
@@ -578,7 +578,7 @@ def exit_dump_check(tools, env, workdir, blocks):
                 ("libleak, exit dump without scan (LIBLEAK_SCAN=0)",
                  ["env", "LD_PRELOAD=" + LIBLEAK_SO, "LIBLEAK_SCAN=0"])]
     for label, pre in variants:
-        ms, scan_ms, size = [], [], []
+        ms, scan_ms, size, scan_cpu_ms = [], [], [], []
         for i in range(3):
             d = tempfile.mkdtemp(prefix="exitdump-", dir=workdir)
             argv = pre + (["LIBLEAK_DIR=" + d] if pre else []) + [bench_bin("live_nofp"),
@@ -598,10 +598,12 @@ def exit_dump_check(tools, env, workdir, blocks):
                         reach = json.load(fh).get("reachability") or {}
                     if reach.get("scan_ns") is not None:
                         scan_ms.append(reach["scan_ns"] / 1e6)
+                    if reach.get("scan_cpu_ns") is not None:
+                        scan_cpu_ms.append(reach["scan_cpu_ns"] / 1e6)
                 except (OSError, ValueError, AttributeError):
                     pass
             shutil.rmtree(d, ignore_errors=True)
-        rows.append((label, ms, scan_ms, size))
+        rows.append((label, ms, scan_ms, size, scan_cpu_ms))
     return rows
 
 
@@ -968,24 +970,28 @@ def render(results, tools, depth_rows, info, wls, exit_rows=(), sample_rows=(), 
                  " dump's, so the exit dump's cost is the time from main's return to the process's"
                  " end (the dump is renamed before it ends), minus the native run's.")
         L.append("")
-        L.append("| what | median | range | minus native | scan_ns in the dump | exit dump size |")
-        L.append("|---|---:|---:|---:|---:|---:|")
+        L.append("| what | median | range | minus native | scan_ns in the dump | scan_cpu_ns"
+                 " | exit dump size |")
+        L.append("|---|---:|---:|---:|---:|---:|---:|")
         sm = live.get("snapshot_ms")
         if sm:
             L.append("| libleak_snapshot(\"peak\") call, in the program | %.1f ms | %.1f–%.1f ms"
-                     " | - | - | - |" % (statistics.median(sm), min(sm), max(sm)))
+                     " | - | - | - | - |" % (statistics.median(sm), min(sm), max(sm)))
         native_exit = [statistics.median(ms) for label, ms, *rest in exit_rows
                        if label == "native" and ms]
-        for label, ms, scan_ms, size in exit_rows:
+        for label, ms, scan_ms, size, *rest in exit_rows:
             scan = "%.0f ms" % statistics.median(scan_ms) if scan_ms else "-"
+            scan_cpu = "%.0f ms" % statistics.median(rest[0]) if rest and rest[0] else "-"
             sz = fmt_bytes(statistics.median(size)) if size else "-"
             minus = ("%.0f ms" % (statistics.median(ms) - native_exit[0])
                      if ms and native_exit and label != "native" else "-")
             if ms:
-                L.append("| from main's return to process end: %s | %.0f ms | %.0f–%.0f ms | %s | %s | %s |"
-                         % (label, statistics.median(ms), min(ms), max(ms), minus, scan, sz))
+                L.append("| from main's return to process end: %s | %.0f ms | %.0f–%.0f ms | %s | %s | %s"
+                         " | %s |" % (label, statistics.median(ms), min(ms), max(ms), minus, scan,
+                                      scan_cpu, sz))
             else:
-                L.append("| from main's return to process end: %s | failed | - | - | - | - |" % label)
+                L.append("| from main's return to process end: %s | failed | - | - | - | - | - |"
+                         % label)
     pp_rows = [wl for wl in wls if results[wl["name"]].get("processes")]
     if pp_rows:
         L.append("")
