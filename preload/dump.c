@@ -39,269 +39,13 @@ static int rename_noreplace(const char *from, const char *to);
 int (*LK_SEAM lk_dump_rename)(const char *from, const char *to) = rename_noreplace;
 
 bool lk_dump_disabled;
+/* The dumper thread's stack, counted in the cost section (trigger.c sets it). */
+size_t lk_dump_thread_bytes;
 static pthread_mutex_t dump_lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned dump_seq;           /* guarded by dump_lock */
 static int exit_dumped;             /* atomic */
 static bool exit_done;              /* guarded by dump_lock: the exit dump is written */
 static char last_path[4096];        /* guarded by dump_lock */
-
-lk_limits_t lk_limits;
-
-/* ### small file helpers (read(2), no stdio: may run in a fresh fork child) */
-
-/* Read up to 'cap'-1 bytes of 'path' into 'buf', NUL-terminated.  Returns the
- * length or -errno. */
-static ssize_t read_file(const char *path, char *buf, size_t cap)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    size_t n = 0;
-    while (n + 1 < cap) {
-        ssize_t r = read(fd, buf + n, cap - 1 - n);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        n += (size_t)r;
-    }
-    close(fd);
-    buf[n] = '\0';
-    return (ssize_t)n;
-}
-
-/* ### limits */
-/* Where /proc and the cgroup file systems are: "" (tests: a fake tree). */
-const char *LK_SEAM lk_cgroup_root = "";
-
-/* Call 'cb' on each line of 'path' (without its newline; lines longer than
- * 1023 bytes are cut) until it returns non-zero.  read(2) through a small
- * buffer: mountinfo can be large and this may run on a small thread stack.
- * Returns what 'cb' returned, 0 at the end, or -errno. */
-static int for_each_line(const char *path, int (*cb)(char *line, void *arg), void *arg)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    char buf[2048], line[1024];
-    size_t ll = 0;
-    int rc = 0;
-    for (;;) {
-        ssize_t r = read(fd, buf, sizeof buf);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        for (ssize_t i = 0; i < r && rc == 0; i++) {
-            if (buf[i] != '\n') {
-                if (ll + 1 < sizeof line)
-                    line[ll++] = buf[i];
-                continue;
-            }
-            line[ll] = '\0';
-            ll = 0;
-            rc = cb(line, arg);
-        }
-        if (rc != 0)
-            break;
-    }
-    if (rc == 0 && ll > 0) {
-        line[ll] = '\0';
-        rc = cb(line, arg);
-    }
-    close(fd);
-    return rc;
-}
-
-/* The process's cgroup paths, from /proc/self/cgroup: the v1 hierarchy that
- * has the memory controller ("N:cpu,memory:/path") and the v2 one ("0::/path"). */
-typedef struct cg_paths {
-    char v1[512], v2[512];
-    bool has_v1, has_v2;
-} cg_paths_t;
-
-static int cgroup_line(char *line, void *arg)
-{
-    cg_paths_t *p = arg;
-    char *c1 = strchr(line, ':');
-    char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
-    if (!c2)
-        return 0;
-    *c2 = '\0';
-    const char *ctl = c1 + 1, *path = c2 + 1;
-    if (strncmp(line, "0:", 2) == 0 && *ctl == '\0') {
-        p->has_v2 = snprintf(p->v2, sizeof p->v2, "%s", path) < (int)sizeof p->v2;
-        return 0;
-    }
-    for (const char *t = ctl; *t;) {
-        size_t n = strcspn(t, ",");
-        if (n == 6 && strncmp(t, "memory", 6) == 0)
-            p->has_v1 = snprintf(p->v1, sizeof p->v1, "%s", path) < (int)sizeof p->v1;
-        t += n + (t[n] == ',');
-    }
-    return 0;
-}
-
-/* One mountinfo query: the mount point and root of the cgroup2 file system
- * ('v1' false) or of the v1 one with the memory controller. */
-typedef struct cg_mount {
-    bool v1, found;
-    char point[512], root[512];
-} cg_mount_t;
-
-/* Copy mountinfo field 'src' (octal escapes such as \040 decoded) to 'dst'. */
-static void unescape(char *dst, size_t cap, const char *src)
-{
-    size_t n = 0;
-    while (*src && n + 1 < cap) {
-        if (src[0] == '\\' && src[1] >= '0' && src[1] <= '3' && src[2] >= '0' && src[2] <= '7' &&
-            src[3] >= '0' && src[3] <= '7') {
-            dst[n++] = (char)((src[1] - '0') * 64 + (src[2] - '0') * 8 + (src[3] - '0'));
-            src += 4;
-        } else {
-            dst[n++] = *src++;
-        }
-    }
-    dst[n] = '\0';
-}
-
-/* "36 25 0:31 / /sys/fs/cgroup rw shared:9 - cgroup2 cgroup2 rw" (proc(5)) */
-static int mountinfo_line(char *line, void *arg)
-{
-    cg_mount_t *m = arg;
-    char *f[6], *save = NULL, *sep = NULL;
-    int n = 0;
-    for (char *t = strtok_r(line, " ", &save); t; t = strtok_r(NULL, " ", &save)) {
-        if (n < 6)
-            f[n] = t;
-        n++;
-        if (strcmp(t, "-") == 0 && n > 5) {
-            sep = t;
-            break;
-        }
-    }
-    if (!sep)
-        return 0;
-    char *fstype = strtok_r(NULL, " ", &save);
-    char *source = fstype ? strtok_r(NULL, " ", &save) : NULL;
-    char *opts = source ? strtok_r(NULL, " ", &save) : NULL;
-    if (!opts)
-        return 0;
-    if (m->v1) {
-        if (strcmp(fstype, "cgroup") != 0)
-            return 0;
-        bool mem = false;
-        for (const char *t = opts; *t;) {
-            size_t k = strcspn(t, ",");
-            mem |= k == 6 && strncmp(t, "memory", 6) == 0;
-            t += k + (t[k] == ',');
-        }
-        if (!mem)
-            return 0;
-    } else if (strcmp(fstype, "cgroup2") != 0) {
-        return 0;
-    }
-    unescape(m->root, sizeof m->root, f[3]);
-    unescape(m->point, sizeof m->point, f[4]);
-    m->found = true;
-    return 1;
-}
-
-/* The smallest limit in 'file' of the cgroup at 'rel' below the mount
- * 'm' and of its ancestors up to the mount (a parent's limit binds its
- * children too); 0 when none.  '*where' gets the file that set it. */
-static uint64_t cgroup_walk(const cg_mount_t *m, const char *path, const char *file,
-                            char *where, size_t wcap)
-{
-    const char *root = lk_cgroup_root;
-    /* a path below the mount's root (a cgroup namespace shows "/") */
-    const char *rel = path;
-    size_t rl = strlen(m->root);
-    if (strcmp(m->root, "/") != 0 && strncmp(path, m->root, rl) == 0 &&
-        (path[rl] == '/' || path[rl] == '\0'))
-        rel = path + rl;
-    char dir[1200], f[1300], val[64];
-    if (snprintf(dir, sizeof dir, "%s%s%s", root, m->point, strcmp(rel, "/") == 0 ? "" : rel)
-        >= (int)sizeof dir)
-        return 0;
-    size_t floor = strlen(root) + strlen(m->point);
-    uint64_t best = 0;
-    for (;;) {
-        snprintf(f, sizeof f, "%s/%s", dir, file);
-        if (read_file(f, val, sizeof val) > 0) {
-            char *nl = strchr(val, '\n');
-            if (nl)
-                *nl = '\0';
-            uint64_t v;
-            /* v2 says "max"; v1 says a page-rounded LONG_MAX when unlimited */
-            if (strcmp(val, "max") != 0 && lk_config_parse_bytes(val, &v) == 0 && v > 0 &&
-                v < (UINT64_C(1) << 62) && (best == 0 || v < best)) {
-                best = v;
-                snprintf(where, wcap, "%s", f + strlen(root));
-            }
-        }
-        char *slash = strrchr(dir, '/');
-        if (!slash || (size_t)(slash - dir) < floor)
-            break;
-        *slash = '\0';
-    }
-    return best;
-}
-
-int lk_limits_cgroup(uint64_t *bytes, int *version, char *file, size_t cap)
-{
-    char path[1200];
-    cg_paths_t p = { .has_v1 = false };
-    *bytes = 0;
-    *version = 0;
-    file[0] = '\0';
-    snprintf(path, sizeof path, "%s/proc/self/cgroup", lk_cgroup_root);
-    int rc = for_each_line(path, cgroup_line, &p);
-    if (rc < 0)
-        return rc;
-    snprintf(path, sizeof path, "%s/proc/self/mountinfo", lk_cgroup_root);
-    /* v1 first: on a hybrid system the memory controller is v1's */
-    if (p.has_v1) {
-        cg_mount_t m = { .v1 = true };
-        if (for_each_line(path, mountinfo_line, &m) <= 0 || !m.found)
-            m = (cg_mount_t){ true, true, "/sys/fs/cgroup/memory", "/" };
-        *bytes = cgroup_walk(&m, p.v1, "memory.limit_in_bytes", file, cap);
-        if (*bytes)
-            *version = 1;
-        return 0;
-    }
-    if (p.has_v2) {
-        cg_mount_t m = { .v1 = false };
-        if (for_each_line(path, mountinfo_line, &m) <= 0 || !m.found)
-            m = (cg_mount_t){ false, true, "/sys/fs/cgroup", "/" };
-        *bytes = cgroup_walk(&m, p.v2, "memory.max", file, cap);
-        if (*bytes)
-            *version = 2;
-    }
-    return 0;
-}
-
-void lk_limits_load(void)
-{
-    struct rlimit rl;
-    static lk_limits_t l;       /* big (a path): not on a small thread stack */
-    memset(&l, 0, sizeof l);
-    if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
-        l.rlimit_as = rl.rlim_cur;
-    if (getrlimit(RLIMIT_DATA, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
-        l.rlimit_data = rl.rlim_cur;
-    lk_limits_cgroup(&l.cgroup_max, &l.cgroup_version, l.cgroup_file, sizeof l.cgroup_file);
-    long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
-    if (pages > 0 && psz > 0)
-        l.phys = (uint64_t)pages * (uint64_t)psz;
-    uint64_t e = l.phys;
-    const uint64_t cand[3] = { l.rlimit_as, l.rlimit_data, l.cgroup_max };
-    for (int i = 0; i < 3; i++)
-        if (cand[i] && (e == 0 || cand[i] < e))
-            e = cand[i];
-    l.effective = e;
-    lk_limits = l;
-}
 
 /* ### JSON helpers */
 static json_t *hex(uintptr_t v)
@@ -402,9 +146,9 @@ static json_t *build_process(void)
     /* thread-self first: once main() called pthread_exit, /proc/self (the
      * main thread, a zombie) has no exe and an empty cmdline */
     if (n <= 0)
-        n = read_file("/proc/thread-self/cmdline", buf, sizeof buf);
+        n = lk_read_file("/proc/thread-self/cmdline", buf, sizeof buf);
     if (n <= 0)
-        n = read_file("/proc/self/cmdline", buf, sizeof buf);
+        n = lk_read_file("/proc/self/cmdline", buf, sizeof buf);
     for (ssize_t i = 0; i < n; i += (ssize_t)strlen(buf + i) + 1)
         json_array_append_new(argv, jstr(buf + i));
     json_object_set_new(o, LK_KEY_CMDLINE, argv);
@@ -419,7 +163,7 @@ static json_t *build_config(void)
     json_object_set_new(o, LK_KEY_SAMPLE_BYTES, u64(lk_config.sample_bytes));
     json_object_set_new(o, LK_KEY_INTERVAL_MS, json_integer(lk_config.interval_ms));
     json_object_set_new(o, LK_KEY_SIGNAL, json_integer(lk_config.signal));
-    json_object_set_new(o, LK_KEY_WATERMARK_BYTES, u64(lk_trigger_watermark_step()));
+    json_object_set_new(o, LK_KEY_WATERMARK_BYTES, u64(__atomic_load_n(&lk_watermark_step, __ATOMIC_RELAXED)));
     return o;
 }
 
@@ -506,7 +250,7 @@ static json_t *build_cost(void)
     json_object_set_new(o, LK_KEY_STACK_TABLE_BYTES, u64(lk_stack_memory_bytes()));
     /* the reserve, given back for the dump, is counted as held */
     json_object_set_new(o, LK_KEY_ADDRESS_SPACE_BYTES,
-                        u64(lk_mapped_bytes() + lk_trigger_thread_bytes() + reserve_lent));
+                        u64(lk_mapped_bytes() + __atomic_load_n(&lk_dump_thread_bytes, __ATOMIC_RELAXED) + reserve_lent));
     json_object_set_new(o, LK_KEY_COST_RSS_BYTES, u64(lk_mapped_resident_bytes()));
     uint64_t learning, fallback;
     lk_stack_unwind_counts(&learning, &fallback);
@@ -1061,7 +805,7 @@ static void dump_parts_free(dump_parts_t *p)
 {
     json_decref(p->root);
     json_decref(p->reach);
-    free(p->reach_arrays);
+    lk_real_free(p->reach_arrays);
     if (p->sites)
         munmap(p->sites, (size_t)p->nsites * sizeof *p->sites);
     if (p->stack_set)
@@ -1159,7 +903,7 @@ static int dump_parts_build(dump_parts_t *p, int trigger, const char *label, uns
         reach = lk_scan_dump_section_ex(&arrays, &arrays_len);
     if (!root) {
         json_decref(reach);
-        free(arrays);
+        lk_real_free(arrays);
         if (sites)
             munmap(sites, (size_t)nsites * sizeof *sites);
         return -1;

@@ -117,6 +117,7 @@ static void hooks_boot(void)
     lk_real.free = real.free;
     lk_real.calloc = real.calloc;
     lk_real.realloc = real.realloc;
+    lk_real.usable = real.malloc_usable_size;
     __atomic_store_n(&boot_state, BOOT_DONE, __ATOMIC_RELEASE);
 }
 
@@ -617,7 +618,7 @@ EXPORT void *realloc(void *p, size_t n)
         if (lk_unlikely(lk_tls_exit_arena))
             return lk_exit_arena_realloc(p, n);
         if (lk_unlikely(lk_tls_heap) || (p && lk_heap_owns(p)))
-            return lk_heap_realloc(p, n);
+            return lk_real_realloc(p, n);
         return LK_REAL(real.realloc(p, n));
     }
     LK_GUARD;

@@ -71,6 +71,8 @@ const char *lk_config_cmdline(size_t *len);
 void lk_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Same, but printed even when LIBLEAK_QUIET is set. */
 void lk_log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* LIBLEAK_QUIET as config.c loaded it (log.c sits below config.c). */
+extern int lk_log_quiet;
 /* Seam: where lk_log writes (default write(2) on lk_log_fd()). */
 extern ssize_t (*LK_SEAM lk_log_write)(int fd, const void *buf, size_t n);
 /* At start, before the config: remember which file fd 2 is; from then on a
@@ -82,7 +84,7 @@ int lk_log_open(const char *path);
 /* The descriptor messages go to (-1: none). */
 int lk_log_fd(void);
 
-/* ### guard (hooks.c / tracker.c): per-thread reentrancy guard */
+/* ### guard (runtime.c): per-thread reentrancy guard */
 /* While non-zero the hooks pass straight through to libc and count nothing.
  * initial-exec TLS, so touching it never allocates. */
 extern __thread int lk_tls_guard __attribute__((tls_model("initial-exec")));
@@ -122,7 +124,7 @@ static inline int *lk_errno_ptr(void)
         = lk_tls_guard;                                                           \
     lk_tls_guard = 1
 
-/* ### real allocator (pointers set by hooks.c in the .so; plain libc in the test core) */
+/* ### real allocator (runtime.c; the pointers are installed by hooks.c in the .so, plain libc in the test core) */
 /* The next malloc/free in the lookup order, never our hooks.  Used for all of
  * libleak's own memory: uthash tables, dump buffers.  Safe without the guard. */
 typedef struct lk_real_fns {
@@ -130,6 +132,7 @@ typedef struct lk_real_fns {
     void (*free)(void *);
     void *(*calloc)(size_t, size_t);
     void *(*realloc)(void *, size_t);
+    size_t (*usable)(void *);   /* malloc_usable_size */
 } lk_real_fns_t;
 extern lk_real_fns_t lk_real;   /* NULL members fall back to libc (test core) */
 void *lk_real_malloc(size_t n);
@@ -138,7 +141,7 @@ void *lk_real_calloc(size_t n, size_t size);
 void *lk_real_realloc(void *p, size_t n);
 
 /* ### bump regions: blocks with their requested size in the 16 bytes in
- * front, never freed (hooks.c's bootstrap arena, tracker.c's exit arena).
+ * front, never freed (hooks.c's bootstrap arena, runtime.c's exit arena).
  * Lock-free, so a signal handler may allocate in the middle of another
  * allocation.  NULL once 'size' bytes are used. */
 typedef struct lk_bump {
@@ -168,8 +171,8 @@ static inline size_t lk_bump_size(const void *p)
     return ((const size_t *)p)[-1];
 }
 
-/* ### exit arena (tracker.c): memory for an exit dump that may have
- * interrupted the real allocator (sampling mode; see tracker.c) */
+/* ### exit arena (runtime.c): memory for an exit dump that may have
+ * interrupted the real allocator (sampling mode; see runtime.c) */
 extern __thread int lk_tls_exit_arena __attribute__((tls_model("initial-exec")));
 extern int lk_exit_arena_on;    /* atomic: some thread entered */
 /* Make this thread's allocations (lk_real_*, and the hooks while its guard
@@ -194,14 +197,13 @@ static inline bool lk_exit_arena_keeps(const void *p)
 extern __thread int lk_tls_heap __attribute__((tls_model("initial-exec")));
 void *lk_heap_alloc(size_t n, size_t align);    /* NULL and ENOMEM if no room */
 void *lk_heap_calloc(size_t n, size_t size);    /* zeroed */
-/* 'p' may be the real allocator's (copied, then freed with free()). */
+/* 'p' is NULL or the heap's (lk_real_realloc moves a real allocator's block). */
 void *lk_heap_realloc(void *p, size_t n);
 void lk_heap_free(void *p);
 bool lk_heap_owns(const void *p);               /* lock-free */
 size_t lk_heap_size(const void *p);             /* the requested size of a block */
 uint64_t lk_heap_mapped_bytes(void);            /* address space of the chunks */
 void lk_heap_install_atfork(void);              /* before lk_trigger_start_tracking */
-size_t lk_trigger_thread_bytes(void);           /* the dumper's stack (trigger.c) */
 
 /* Every mapping libleak makes is counted (the dump's cost section): mmap and
  * munmap in the preload's files are these, which call the real ones. */
@@ -391,6 +393,9 @@ void lk_table_unlock_all(void);
 /* Call 'cb' for every live block; caller holds lk_table_lock_all().  'stack_id'
  * is the id of the allocating stack (stacks[].id), 'family' an lk_family_t.
  * 'cb' must not allocate through the hooks without the guard held. */
+/* The stack id of a site index (installed by tracker.c, above this file;
+ * NULL: every block reports LK_STACK_NONE). */
+extern uint32_t (*lk_table_site_stack)(uint32_t site);
 void lk_table_foreach(void (*cb)(uintptr_t ptr, size_t size, uint32_t stack_id,
                                  int family, void *arg), void *arg);
 /* Address ranges [lo, hi) of libleak's own table memory (block slots, site and
@@ -528,8 +533,11 @@ void lk_tracker_totals_from(const lk_site_t *sites, size_t n, lk_totals_t *t);
 size_t lk_group_memory_bytes(void);
 /* Live bytes at which the next watermark dump is due (UINT64_MAX = off). */
 extern uint64_t lk_watermark_next;
-/* Called by the hot path when live bytes reached lk_watermark_next. */
-void lk_trigger_watermark_hit(uint64_t live);
+/* Called by the hot path when live bytes reached lk_watermark_next; installed
+ * by trigger.c (above this file) before it sets the mark.  Atomic. */
+extern void (*lk_watermark_hook)(uint64_t live);
+/* Watermark step in bytes (0 = off), set by trigger.c from the config and limits. */
+extern uint64_t lk_watermark_step;
 /* Current live bytes (one relaxed load). */
 uint64_t lk_tracker_live_bytes(void);
 
@@ -557,14 +565,14 @@ void lk_tracker_reset_after_fork(void);
 /* Forget everything (unit tests only: the tables are process-wide). */
 void lk_tracker_reset_for_tests(void);
 
-/* ### time and process (tracker.c) */
+/* ### time and process (runtime.c; set by lk_tracker_init) */
 uint64_t lk_now_ns(void);          /* CLOCK_MONOTONIC */
 uint64_t lk_unix_ms(void);         /* CLOCK_REALTIME */
 extern uint64_t lk_start_ns;       /* lk_now_ns() at init */
 extern uint64_t lk_start_unix_ms;
 extern pid_t lk_pid;               /* pid of the tracked process; updated by atfork child */
 
-/* ### limits (dump.c) */
+/* ### limits and RSS (runtime.c) */
 typedef struct lk_limits {
     uint64_t rlimit_as, rlimit_data, cgroup_max, phys, effective; /* 0 = none */
     int cgroup_version;         /* 1 or 2: whose file set cgroup_max; 0 = none */
@@ -580,6 +588,11 @@ void lk_limits_load(void);
  * /proc/self/mountinfo.  Sets '*bytes' (0 = none), '*version' (1, 2; 0 =
  * none) and 'file'.  Returns 0 or -errno.  Allocation-free. */
 int lk_limits_cgroup(uint64_t *bytes, int *version, char *file, size_t cap);
+/* Resident bytes of the process (/proc/self/statm); 0 if unknown. */
+uint64_t lk_rss_bytes(void);
+/* Read up to 'cap'-1 bytes of 'path' into 'buf', NUL-terminated, with read(2)
+ * (no stdio: may run in a fresh fork child).  Returns the length or -errno. */
+ssize_t lk_read_file(const char *path, char *buf, size_t cap);
 /* Around the real dlclose (hooks.c): record the modules mapped before it,
  * then those gone after it, with the time and the stack count (dump.c's
  * "unloaded modules").  Take the guard and a lock; allocate; no I/O. */
@@ -601,6 +614,8 @@ void lk_dump_exit(void);
 json_t *lk_dump_build(int trigger, const char *label, unsigned seq);
 /* Path of the last dump written ("" if none); for tests. */
 const char *lk_dump_last_path(void);
+/* The dumper thread's stack bytes for the cost section (set by trigger.c). */
+extern size_t lk_dump_thread_bytes;
 /* Seams for the dump file I/O. */
 extern int (*LK_SEAM lk_dump_open)(const char *path, int flags, mode_t mode);
 extern ssize_t (*LK_SEAM lk_dump_writefn)(int fd, const void *buf, size_t n);
@@ -640,14 +655,22 @@ typedef struct lk_sample {
 size_t lk_timeline_copy(lk_sample_t *out, size_t max);
 /* Take one sample now (also done every ~100 ms by the dumper thread). */
 void lk_timeline_sample(void);
+/* The dumper thread's tick: a sample, unless the halved resolution skips it. */
+void lk_timeline_tick(void);
+/* Hold the timeline lock across fork (atfork). */
+void lk_timeline_lock(void);
+void lk_timeline_unlock(void);
 void lk_timeline_reset_for_tests(void);
-uint64_t lk_rss_bytes(void);
 void lk_trigger_after_fork_child(void);
 
 /* ### signals (signals.c): the program's dispositions, the snapshot signal, crashes */
 /* Take over the fault signals and the snapshot signal (LIBLEAK_SIGNAL), keeping
  * their current dispositions as the program's.  Guard held. */
 void lk_signals_start(void);
+/* Wake the dumper thread, and is it running: installed by trigger.c (above
+ * this file) before lk_signals_start; both async-signal-safe. */
+extern void (*lk_signals_wake)(char why);
+extern bool (*lk_signals_dumper_alive)(void);
 /* sigaction, signal and sysv_signal as the program sees them natively
  * (hooks.c's interposed symbols). */
 int lk_signals_sigaction(int sig, const struct sigaction *act, struct sigaction *old);

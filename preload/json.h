@@ -3,7 +3,7 @@
  * program may use jansson itself with its own allocator.  So the preload
  * never uses the program's jansson: the json_* names used by dump.c and
  * scan.c are mapped here (lkj_* wrappers) onto json.c's built-in values,
- * which allocate through malloc (the guard is held) and write jansson's JSON_COMPACT
+ * which allocate through lk_real_malloc and write jansson's JSON_COMPACT
  * text; unit tests (LK_TESTING) map them onto the shared jansson.
  * Include after <jansson.h> (this header includes it first itself). */
 #ifndef LK_JSON_H

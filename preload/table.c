@@ -398,21 +398,22 @@ void lk_table_unlock_all(void)
         spin_unlock(&shards[i].lock);
 }
 
+/* Sites are the tracker's, above this file: it installs their stack lookup. */
+uint32_t (*lk_table_site_stack)(uint32_t site);
+
 void lk_table_foreach(void (*cb)(uintptr_t ptr, size_t size, uint32_t stack_id,
                                  int family, void *arg), void *arg)
 {
     for (unsigned i = 0; i < NSHARDS; i++) {
         const shard_t *s = &shards[i];
+        uint32_t (*site_stack)(uint32_t) = lk_table_site_stack;
         for (size_t j = 0; j < s->cap; j++) {
             uint64_t k = s->slots[j].key;
             if (k == 0)
                 continue;
             lk_block_t b;
             unpack(k, s->slots[j].val, &b);
-            const lk_site_t *site = lk_site_at(b.site);
-            uint32_t stack = site ? site->stack : LK_STACK_NONE;
-            if (b.site < lk_site_base)
-                stack = LK_STACK_INHERITED;
+            uint32_t stack = site_stack ? site_stack(b.site) : LK_STACK_NONE;
             cb((uintptr_t)(k & ~(uint64_t)3), (size_t)b.size, stack, b.family, arg);
         }
     }

@@ -22,134 +22,6 @@ static bool site_oom;
 #define uthash_nonfatal_oom(obj) (site_oom = true)
 #include <uthash.h>
 
-/* ### real allocator */
-lk_real_fns_t lk_real;
-
-/* ### exit arena
- * In sampling mode the hooks call the real malloc and free unmarked (no
- * LK_REAL: that keeps them tail calls), so a signal handler that calls _exit
- * may have interrupted the real allocator holding its arena lock, and an exit
- * dump that allocates would wait for that lock forever.  So the thread that
- * writes such a dump takes all of its memory, ours and libc's (qsort), from a
- * private bump region instead, and frees nothing: the process is ending.  One
- * thread only (the first to enter); a signal handler nested in it may
- * allocate too, hence the atomic bump.  Blocks carry a 16-byte size header. */
-__thread int lk_tls_exit_arena __attribute__((tls_model("initial-exec")));
-int lk_exit_arena_on;               /* atomic: a thread has entered */
-static lk_bump_t xa;                /* base published with release */
-
-bool lk_exit_arena_enter(void)
-{
-    if (__atomic_exchange_n(&lk_exit_arena_on, 1, __ATOMIC_ACQ_REL) != 0)
-        return false;
-    /* Address space only (MAP_NORESERVE): what the dump touches is what it
-     * costs.  Smaller tries for a process near its RLIMIT_AS. */
-    for (size_t sz = (size_t)1 << 30; sz >= ((size_t)4 << 20); sz >>= 2) {
-        void *p = mmap(NULL, sz, PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-        if (p != MAP_FAILED) {
-            xa.size = sz;
-            __atomic_store_n(&xa.base, (char *)p, __ATOMIC_RELEASE);
-            lk_tls_exit_arena = 1;
-            return true;
-        }
-    }
-    lk_log("no address space left for the exit dump: none is written");
-    return false;                   /* lk_exit_arena_on stays set: nobody else tries */
-}
-
-bool lk_exit_arena_owns(const void *p)
-{
-    const char *b = __atomic_load_n(&xa.base, __ATOMIC_ACQUIRE);
-    return b && (const char *)p >= b && (const char *)p < b + xa.size;
-}
-
-void *lk_exit_arena_alloc(size_t n, size_t align)
-{
-    void *q = lk_bump_alloc(&xa, n, align);    /* fresh pages, never reused: calloc for free */
-    if (!q)
-        errno = ENOMEM;
-    return q;
-}
-
-void *lk_exit_arena_realloc(void *p, size_t n)
-{
-    void *q = lk_exit_arena_alloc(n, 16);
-    if (q && p) {
-        /* a block from before the dump: its usable size, which the real
-         * allocator reads from the chunk header without locking */
-        size_t old = lk_exit_arena_owns(p) ? lk_bump_size(p) : malloc_usable_size(p);
-        memcpy(q, p, old < n ? old : n);
-    }
-    return q;
-}
-
-void *lk_real_malloc(size_t n)
-{
-    if (lk_unlikely(lk_tls_exit_arena))
-        return lk_exit_arena_alloc(n, 16);
-    if (lk_unlikely(lk_tls_heap))
-        return lk_heap_alloc(n, 16);
-    return lk_real.malloc ? lk_real.malloc(n) : malloc(n);
-}
-void lk_real_free(void *p)
-{
-    if (lk_exit_arena_keeps(p))
-        return;
-    if (p && lk_heap_owns(p)) {
-        lk_heap_free(p);
-        return;
-    }
-    if (lk_real.free)
-        lk_real.free(p);
-    else
-        free(p);
-}
-void *lk_real_calloc(size_t n, size_t size)
-{
-    if (lk_unlikely(lk_tls_exit_arena)) {
-        size_t total;
-        if (__builtin_mul_overflow(n, size, &total)) {
-            errno = ENOMEM;
-            return NULL;
-        }
-        return lk_exit_arena_alloc(total, 16);
-    }
-    if (lk_unlikely(lk_tls_heap))
-        return lk_heap_calloc(n, size);
-    return lk_real.calloc ? lk_real.calloc(n, size) : calloc(n, size);
-}
-void *lk_real_realloc(void *p, size_t n)
-{
-    if (lk_unlikely(lk_tls_exit_arena))
-        return lk_exit_arena_realloc(p, n);
-    if (lk_unlikely(lk_tls_heap) || (p && lk_heap_owns(p)))
-        return lk_heap_realloc(p, n);
-    return lk_real.realloc ? lk_real.realloc(p, n) : realloc(p, n);
-}
-
-/* ### guard, time, process */
-__thread int lk_tls_guard __attribute__((tls_model("initial-exec")));
-__thread int *lk_tls_errno __attribute__((tls_model("initial-exec")));
-__thread int lk_tls_in_real __attribute__((tls_model("initial-exec")));
-uint64_t lk_start_ns;
-uint64_t lk_start_unix_ms;
-pid_t lk_pid;
-
-uint64_t lk_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-uint64_t lk_unix_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 /* ### sites */
 typedef struct site_slot {
     lk_site_t site;
@@ -187,8 +59,18 @@ static uint64_t g_failed;           /* atomic */
 static uint64_t g_untracked_frees;  /* atomic */
 static uint64_t g_mismatched;       /* atomic */
 static uint64_t g_dropped;          /* atomic */
-/* Watermark: the hook pokes trigger.c when live bytes reach this. */
+/* Watermark: the hot path calls lk_watermark_hook when live bytes reach this. */
 uint64_t lk_watermark_next __attribute__((aligned(64))) = UINT64_MAX;
+void (*lk_watermark_hook)(uint64_t live);
+uint64_t lk_watermark_step;
+
+/* Live bytes reached the watermark: tell the layer above, which installed the hook. */
+static void watermark_reached(uint64_t live)
+{
+    void (*fn)(uint64_t) = __atomic_load_n(&lk_watermark_hook, __ATOMIC_ACQUIRE);
+    if (fn)
+        fn(live);
+}
 
 static bool tracker_ready;
 
@@ -802,7 +684,7 @@ static inline __attribute__((always_inline)) void track_alloc_at(void *ptr, size
             g = account_alloc(lk_site_at(site), b.size, size);
         lk_table_release(held);
         if (lk_unlikely(g >= __atomic_load_n(&lk_watermark_next, __ATOMIC_RELAXED)))
-            lk_trigger_watermark_hit(g);
+            watermark_reached(g);
         return;
     }
     lk_table_release(held);
@@ -817,7 +699,7 @@ static inline __attribute__((always_inline)) void track_alloc_at(void *ptr, size
             uint64_t g = account_alloc(lk_site_at(site), b.size, size);
             lk_table_release(held);
             if (g >= __atomic_load_n(&lk_watermark_next, __ATOMIC_RELAXED))
-                lk_trigger_watermark_hit(g);
+                watermark_reached(g);
             return;
         }
         lk_table_release(held);
@@ -1141,8 +1023,19 @@ size_t lk_group_memory_bytes(void)
 }
 
 /* ### lifecycle */
+/* The stack of the blocks at site 'idx' (lk_table_foreach's), or
+ * LK_STACK_INHERITED for a site a forked child inherited. */
+static uint32_t site_stack_of(uint32_t idx)
+{
+    if (idx < lk_site_base)
+        return LK_STACK_INHERITED;
+    const lk_site_t *site = lk_site_at(idx);
+    return site ? site->stack : LK_STACK_NONE;
+}
+
 int lk_tracker_init(void)
 {
+    lk_table_site_stack = site_stack_of;
     if (tracker_ready)
         return 0;
     lk_table_init();
