@@ -246,14 +246,14 @@ static inline void lk_frames_materialize(lk_frames_t *f)
 }
 
 /* One interned stack.  Immutable once published; lives until process exit. */
-typedef struct lk_stack {
+typedef struct lk_stack_rec {
     uint32_t id;                /* index in the stack array, never reused */
     uint32_t depth;
     bool truncated;
     bool jit_cut;               /* ends at code without unwind information */
     uint64_t hash;
     uintptr_t *pc;              /* 'depth' frames */
-} lk_stack_t;
+} lk_stack_rec_t;
 
 /* Capture the caller's stack into 'f' (up to lk_config.max_depth frames after
  * skipping libleak's own frames).  Takes no lock; may allocate inside libunwind,
@@ -289,7 +289,7 @@ void lk_frames_hash(lk_frames_t *f);
  * when memory ran out (the caller counts a dropped event). */
 uint32_t lk_stack_intern(const lk_frames_t *f);
 /* The stack with 'id', or NULL.  Lock-free: stacks never move or change. */
-const lk_stack_t *lk_stack_get(uint32_t id);
+const lk_stack_rec_t *lk_stack_get(uint32_t id);
 /* Number of stacks interned so far (ids 0..n-1 are valid).  Lock-free. */
 uint32_t lk_stack_count(void);
 /* Bytes of memory used by the stack table. */
@@ -408,7 +408,7 @@ void lk_table_reset_for_tests(void);
 /* ### tracker (tracker.c): sites, totals, mismatches, failures */
 /* One site: a (stack, family) pair that allocated.  Sites live in a chunked array
  * and never move, so hooks update them with relaxed atomics and no lock. */
-typedef struct lk_site {
+typedef struct lk_site_rec {
     /* read-mostly line: identity and maxima (written only on a new maximum) */
     uint32_t stack;             /* stack id */
     uint32_t family;            /* lk_family_t */
@@ -422,7 +422,7 @@ typedef struct lk_site {
     uint64_t total_bytes;       /* atomic */
     uint64_t freed_blocks;      /* atomic */
     uint64_t live_bytes;        /* atomic */
-} __attribute__((aligned(64))) lk_site_t;
+} __attribute__((aligned(64))) lk_site_rec_t;
 
 /* Snapshot of the process-wide counters. */
 typedef struct lk_totals {
@@ -509,7 +509,7 @@ void lk_sample_weight(uint64_t s, uint64_t *bytes, uint64_t *blocks_fx);
  * per-thread cache. */
 uint32_t lk_site_get(lk_frames_t *f, int family);
 uint32_t lk_site_get_by_stack(uint32_t stack_id, int family);
-lk_site_t *lk_site_at(uint32_t idx);
+lk_site_rec_t *lk_site_at(uint32_t idx);
 uint32_t lk_site_count(void);
 /* In a forked child: sites [0, lk_site_base) are the parent's, and their live
  * blocks are inherited (allocated before the fork by lk_forked_from, the
@@ -520,7 +520,7 @@ size_t lk_site_memory_bytes(void);
 
 /* Copy site 'idx' consistently enough that live_blocks = total - freed >= 0.
  * Threads keep counter deltas: call lk_tracker_fold() first for exact counts. */
-void lk_site_snapshot(uint32_t idx, lk_site_t *out);
+void lk_site_snapshot(uint32_t idx, lk_site_rec_t *out);
 /* Fold every thread's counter deltas into the sites (takes every table shard
  * lock; never call it holding one).  Site counters are exact after it. */
 void lk_tracker_fold(void);
@@ -528,8 +528,8 @@ void lk_tracker_fold(void);
 void lk_tracker_totals(lk_totals_t *t);
 /* Same, summing the site copies 'sites[0..n)' (so the dump's totals equal the
  * sum of its sites exactly). */
-void lk_tracker_totals_from(const lk_site_t *sites, size_t n, lk_totals_t *t);
-/* Bytes used by the mismatch and failure groups. */
+void lk_tracker_totals_from(const lk_site_rec_t *sites, size_t n, lk_totals_t *t);
+/* Bytes used by the mismatch and failure groups (groups.c). */
 size_t lk_group_memory_bytes(void);
 /* Live bytes at which the next watermark dump is due (UINT64_MAX = off). */
 extern uint64_t lk_watermark_next;
@@ -554,9 +554,25 @@ typedef struct lk_failure {
     uint64_t request_bytes, count;
     uint64_t first_uptime_ns, last_uptime_ns, live_bytes_at_first;
 } lk_failure_t;
+/* ### groups (groups.c): mismatches and failures, counted by stack */
+/* Count a free of 'bytes' by 'free_family''s deallocator of a block that
+ * 'alloc_family' allocated.  Takes the group lock; allocates through
+ * lk_real_calloc.  Returns 0 or -ENOMEM (the caller counts a dropped event). */
+int lk_groups_add_mismatch(uint32_t alloc_stack, uint32_t free_stack, int alloc_family,
+                           int free_family, uint64_t bytes);
+/* Count a failed request of 'size' bytes by 'function' at 'stack', 'now' ns
+ * after start; 'live_bytes' is kept for the group's first.  Same contract. */
+int lk_groups_add_failure(uint32_t stack, int kind, const char *function, uint64_t size,
+                          uint64_t now, uint64_t live_bytes);
 /* Copy up to 'max' groups into 'out' under the lock; returns the total number. */
 size_t lk_tracker_mismatches(lk_mismatch_t *out, size_t max);
 size_t lk_tracker_failures(lk_failure_t *out, size_t max);
+/* The group lock (lk_tracker_lock_all takes it); a fork child forgets the
+ * parent's groups with it held. */
+void lk_groups_lock(void);
+void lk_groups_unlock(void);
+void lk_groups_forget(void);
+void lk_groups_reset_for_tests(void);
 
 /* atfork: take every tracker lock (sites, stacks, groups, then table shards). */
 void lk_tracker_lock_all(void);
@@ -600,6 +616,27 @@ void lk_modules_before_unload(void);
 void lk_modules_after_unload(void);
 /* Seam: the directory /proc and the cgroup mounts are under ("" = /). */
 extern const char *LK_SEAM lk_cgroup_root;
+
+/* ### modules (modules.c): the dump's modules array */
+/* Append every mapped object, then every unloaded one, to 'arr' (dump lock held). */
+void lk_modules_append(json_t *arr);
+/* Module records that could not be kept (table full or out of memory). */
+uint64_t lk_modules_dropped(void);
+/* The module records' lock, held with the dump lock across fork. */
+void lk_modules_lock(void);
+void lk_modules_unlock(void);
+
+/* ### dump sections (dump_sections.c): each returns a new JSON value.
+ * Guard held, no table lock held. */
+json_t *lk_section_process(void);
+json_t *lk_section_config(void);
+/* The crash (lk_signals_crash) with its stack interned into '*stack_id'. */
+json_t *lk_section_crash(uint32_t *stack_id);
+json_t *lk_section_limits(void);
+json_t *lk_section_mismatches(void);
+json_t *lk_section_failures(void);
+/* The timeline, naming sites [first, first + nsites) of the copies 'sites'. */
+json_t *lk_section_timeline(const lk_site_rec_t *sites, uint32_t first, uint32_t nsites);
 
 /* ### dump (dump.c) */
 /* Write one dump for 'trigger' with optional 'label' to LIBLEAK_DIR.  Holds the

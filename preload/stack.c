@@ -23,7 +23,7 @@ static bool stack_oom;
 #include <uthash.h>
 
 typedef struct stack_entry {
-    lk_stack_t pub;
+    lk_stack_rec_t pub;
     uintptr_t *key;             /* pc[0..depth) then the flags: truncated | jit_cut << 1 */
     UT_hash_handle hh;          /* guarded by stack_lock */
 } stack_entry_t;
@@ -1314,7 +1314,7 @@ __attribute__((noinline)) void lk_stack_capture_full(lk_frames_t *f)
     lk_frames_hash(f);
 }
 
-const lk_stack_t *lk_stack_get(uint32_t id)
+const lk_stack_rec_t *lk_stack_get(uint32_t id)
 {
     if (id >= __atomic_load_n(&stack_n, __ATOMIC_ACQUIRE))
         return NULL;

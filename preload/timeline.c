@@ -40,7 +40,7 @@ static void tl_top_sites(lk_sample_t *s)
 {
     uint32_t n = lk_site_count(), k = 0;
     for (uint32_t i = __atomic_load_n(&lk_site_base, __ATOMIC_RELAXED); i < n; i++) {
-        const lk_site_t *site = lk_site_at(i);
+        const lk_site_rec_t *site = lk_site_at(i);
         uint64_t b = site ? __atomic_load_n(&site->live_bytes, __ATOMIC_RELAXED) : 0;
         if (b == 0 || (k == LK_TL_SITES && b <= s->site_bytes[k - 1]))
             continue;
