@@ -103,8 +103,8 @@ static json_t *build_cost(void)
 /* ### the dump object
  * Two arrays grow with the program: one entry per stack, one per site.  A dump
  * writes them entry by entry (write_dump), so that neither exists whole in
- * memory: as one tree the dump was 7x the file (1.2 MB and 315 page faults for
- * bench churn's 180 KB exit dump).  These build one entry each. */
+ * memory (as one tree a dump took several times its file's size).  These
+ * build one entry each. */
 /* Stack 'id' as an entry of the stacks array.  -1 if it does not exist. */
 static int stack_entry(lk_jw_t *w, uint32_t id)
 {
@@ -254,9 +254,8 @@ static int dump_parts_build(dump_parts_t *p, int trigger, const char *label, uns
      * was interned before them, so it is in [0, stack count). */
     uint32_t nsites = lk_site_count();
     /* lk_site_rec_t is cache-line aligned (many threads write its counters), which
-     * calloc's 16-byte alignment does not honour: mmap, populated in one call
-     * (cc1's 8,370 sites: 1 MB, whose page faults one at a time took ~3 ms
-     * here), zeroed by the kernel. */
+     * calloc's 16-byte alignment does not honour: mmap, zeroed by the kernel
+     * and populated in one call rather than a fault a page. */
     lk_site_rec_t *sites = NULL;
     if (nsites) {
         void *m = mmap(NULL, (size_t)nsites * sizeof *sites, PROT_READ | PROT_WRITE,

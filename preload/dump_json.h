@@ -12,7 +12,7 @@
 
 static inline json_t *hex(uintptr_t v)
 {
-    /* by hand: snprintf took 700 instructions a frame, a third of a dump */
+    /* by hand: snprintf was a third of a dump's time */
     char t[2 * sizeof v], b[2 + sizeof t + 1];
     size_t n = 0;
     do {

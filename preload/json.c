@@ -3,8 +3,8 @@
  * them as jansson's JSON_COMPACT text, byte for byte, with the few calls
  * json.h maps json_* onto.  Built in, not a jansson: the program's jansson
  * allocator (json_set_alloc_funcs is process-wide) must never see libleak's
- * values, and a private copy by dlmopen cost 1.2 ms and a second libc's
- * 2 MiB of address space in every process.  Unit tests use the shared
+ * values, and a private copy by dlmopen costs every process a second libc.
+ * Unit tests use the shared
  * jansson instead (their trees are read with its full API), and compare the
  * two writers' text. */
 #define LK_JSON_NO_RENAME

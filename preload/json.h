@@ -86,11 +86,10 @@ static inline void lkj_decref(json_t *j)
 }
 
 /* ### lk_jw: the dump's big arrays, written as JSON text without a tree
- * jansson's encoder takes ~3 us an entry of the dump's big arrays, whatever
- * the tree (gcc's cc1: 60 of its exit dump's ~90 ms went to 8,370 stacks and
- * sites).  Their entries are objects and arrays of integers, booleans,
+ * jansson's encoder is slow per entry of the dump's big arrays, whatever the
+ * tree, and those entries are only objects and arrays of integers, booleans,
  * "0x..." strings and names from fixed tables, which lk_jw writes itself
- * (~0.2 us an entry).  Any other string goes through jansson (a json_string,
+ * about ten times faster.  Any other string goes through jansson (a json_string,
  * dumped alone), so escaping and the UTF-8 check stay jansson's: a string it
  * refuses leaves its key out, as json_object_set_new does.  The same calls
  * build a tree when the writer is made with lk_jw_tree (tests, and

@@ -304,9 +304,9 @@ static __attribute__((noinline, cold)) void commit_free_sampled(lk_site_rec_t *s
 }
 
 /* ### per-thread counter deltas
- * An uncontended atomic add costs ~7 ns on the machines we measure, and an
- * allocation and its free made seven of them (site totals, live bytes, the
- * global live bytes): ~50 ns of a ~250 ns pair.  Instead each thread adds to
+ * An allocation and its free made seven atomic adds (site totals, live
+ * bytes, the global live bytes), a fifth of the pair's time even
+ * uncontended.  Instead each thread adds to
  * its own deltas, a direct-mapped array by site index, and folds an entry
  * into its site (atomics) every ACCT_FOLD_EVENTS events or when another site
  * takes the slot; the global live bytes fold every ACCT_G_FOLD_BYTES.
@@ -330,8 +330,8 @@ static __attribute__((noinline, cold)) void commit_free_sampled(lk_site_rec_t *s
  * (site_share, all shard locks, once per site), and from then on its blocks
  * are counted with atomics on the site, whose running value is exact at
  * every step, peak included. */
-/* 1024, not 256: bench churn's 300 sites then share no slot, and a slot that
- * changes site folds (six atomic adds to a shared site): 79 -> 78 ns a pair */
+/* 1024, not 256: a slot that changes site folds (six atomic adds to a shared
+ * site), so a few hundred busy sites should not share slots. */
 #define ACCT_SLOTS LK_ACCT_SLOTS          /* power of 2 */
 #define ACCT_FOLD_EVENTS 256
 #define ACCT_G_FOLD_BYTES (64u << 10)
