@@ -1,6 +1,7 @@
-/* dump.c - a snapshot of the tracker as one JSON file (docs/FORMAT.md), plus the
- * memory limits every dump carries.  Runs with the guard held, so jansson's and
- * our own allocations are never tracked.  The tables are copied under their
+/* dump.c - a snapshot of the tracker as one JSON file (docs/FORMAT.md): its
+ * stacks and sites arrays here, the small sections in dump_sections.c and
+ * modules.c.  Runs with the guard held, so libleak's own allocations are never
+ * tracked.  The tables are copied under their
  * locks (short); the JSON is built and written outside them.  The file appears
  * atomically: written as .libleak.<pid>.<seq>.<trigger>.json.tmp, then renamed;
  * a name already taken (a planted symlink or FIFO) is never followed or

@@ -1,6 +1,7 @@
 /* internal.h - the map of libleak.so: every cross-file declaration of the preload.
- * Read in this order: config, log, stack (capture + interning), table (live blocks),
- * tracker (sites, totals, mismatches, failures), dump, trigger, signals, hooks.
+ * Each file calls only files below it (preload/README.md, "Layers"): hooks, trigger,
+ * dump, dump_sections and modules, scan, signals, timeline, tracker, stack, groups,
+ * table, json, runtime, config, log, heap.
  * Nothing declared here is exported from libleak.so (-fvisibility=hidden); only
  * hooks.c and the libleak_* API are, through preload/libleak.map. */
 #ifndef LK_INTERNAL_H
@@ -664,7 +665,7 @@ void lk_dump_reset_for_tests(void);
 void lk_dump_lock(void);
 void lk_dump_unlock(void);
 
-/* ### trigger (trigger.c): exit, signal, interval, watermark, timeline, fork */
+/* ### trigger (trigger.c): exit, signal, interval, watermark, fork */
 /* Start the per-process machinery once tracking starts: atfork handlers,
  * watermark step, signal handler and dumper thread.  Guard held. */
 void lk_trigger_start_tracking(void);
@@ -680,7 +681,8 @@ void lk_trigger_wake(char why);
 bool lk_trigger_dumper_alive(void);
 /* Start the dumper thread (from our constructor, once libc is fully up). */
 void lk_trigger_start_thread(void);
-/* Timeline samples for the dump, copied under the timeline lock. */
+
+/* ### timeline (timeline.c): samples for the dump, copied under the timeline lock */
 #define LK_TIMELINE_CAP 1024     /* samples kept; halves resolution when full */
 #define LK_TL_SITES 16           /* sites by live bytes kept per sample */
 typedef struct lk_sample {

@@ -1,5 +1,6 @@
-/* tracker.c - the core: sites (per stack and family), totals, mismatched frees
- * and failed requests.  Callable without LD_PRELOAD (unit tests use fake
+/* tracker.c - the core: sites (per stack and family), totals, sampling and
+ * per-thread counter deltas; it hands mismatched frees and failed requests to
+ * groups.c.  Callable without LD_PRELOAD (unit tests use fake
  * pointers).  Hot path: one table-shard lock plus relaxed atomics on a site
  * that never moves; the site lock is taken only when this thread's site cache
  * misses.  Never exits or aborts: what cannot be recorded is counted. */

@@ -1,6 +1,6 @@
 /* trigger.c - when dumps happen: fork handling, the snapshot signal, the
- * interval, the watermark, and the timeline sampled by the dumper thread
- * (signals.c owns the signals).
+ * interval, the watermark, and the dumper thread that also ticks the
+ * timeline (signals.c owns the signals, timeline.c the samples).
  * The signal handlers and the allocation hot path only write one byte to a
  * pipe; the dumper thread (every signal blocked, guard always held) does the
  * dumping and the sampling.  Nothing here may block the traced program. */
