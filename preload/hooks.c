@@ -454,10 +454,9 @@ EXPORT sighandler_t __sysv_signal(int sig, sighandler_t h)
  * libleak frame for user_start to skip, one prologue).  The stack is captured
  * before the real call, not after: a memo miss's chain of dependent loads
  * (the caller hint) then overlaps the real malloc, which does not wait for
- * it.  No errno
- * save: the capture and record_captured keep it (their rare paths save it;
- * pl_errno checks a first allocation, which takes them).  No table
- * prefetch: it helped neither churn nor live. */
+ * it.  No errno save: the capture and record_captured keep it (their rare
+ * paths save it; pl_errno checks a first allocation, which takes them).  No
+ * table prefetch: it helped neither churn nor live. */
 static __attribute__((noinline, flatten)) void *malloc_exact(size_t n)
 {
     if (lk_unlikely(lk_tls_guard))
