@@ -200,11 +200,13 @@ int lk_config_load(const char *(*getenv_fn)(const char *name))
 #include "config.def"
 #undef LK_OPT
     lk_config.watermark_percent = 0;
+    lk_log_quiet = lk_config.quiet;
     /* LIBLEAK_QUIET first: it decides whether the other warnings print. */
     if ((v = getenv_fn("LIBLEAK_QUIET")) != NULL && set_bool(v, &lk_config.quiet) != 0) {
         lk_log("ignoring LIBLEAK_QUIET='%s': expected 0 or 1", v);
         bad++;
     }
+    lk_log_quiet = lk_config.quiet;
     bad += load_log(getenv_fn);
 #define PARSE_LK_STR(name, field, lo, hi)                                                \
     set_opt_STR(v, strbuf_##field, sizeof strbuf_##field, &lk_config.field)

@@ -1,6 +1,7 @@
-/* dump.c - a snapshot of the tracker as one JSON file (docs/FORMAT.md), plus the
- * memory limits every dump carries.  Runs with the guard held, so jansson's and
- * our own allocations are never tracked.  The tables are copied under their
+/* dump.c - a snapshot of the tracker as one JSON file (docs/FORMAT.md): its
+ * stacks and sites arrays here, the small sections in dump_sections.c and
+ * modules.c.  Runs with the guard held, so libleak's own allocations are never
+ * tracked.  The tables are copied under their
  * locks (short); the JSON is built and written outside them.  The file appears
  * atomically: written as .libleak.<pid>.<seq>.<trigger>.json.tmp, then renamed;
  * a name already taken (a planted symlink or FIFO) is never followed or
@@ -21,6 +22,9 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "dump_json.h"
+
+static const char *const trigger_names[] = LK_TRIGGER_NAMES;
 
 /* The reachability scan (preload/scan.c) when linked in. */
 json_t *lk_scan_dump_section_ex(char **arrays, size_t *arrays_len) __attribute__((weak));
@@ -39,432 +43,13 @@ static int rename_noreplace(const char *from, const char *to);
 int (*LK_SEAM lk_dump_rename)(const char *from, const char *to) = rename_noreplace;
 
 bool lk_dump_disabled;
+/* The dumper thread's stack, counted in the cost section (trigger.c sets it). */
+size_t lk_dump_thread_bytes;
 static pthread_mutex_t dump_lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned dump_seq;           /* guarded by dump_lock */
 static int exit_dumped;             /* atomic */
 static bool exit_done;              /* guarded by dump_lock: the exit dump is written */
 static char last_path[4096];        /* guarded by dump_lock */
-
-lk_limits_t lk_limits;
-
-/* ### small file helpers (read(2), no stdio: may run in a fresh fork child) */
-
-/* Read up to 'cap'-1 bytes of 'path' into 'buf', NUL-terminated.  Returns the
- * length or -errno. */
-static ssize_t read_file(const char *path, char *buf, size_t cap)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    size_t n = 0;
-    while (n + 1 < cap) {
-        ssize_t r = read(fd, buf + n, cap - 1 - n);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        n += (size_t)r;
-    }
-    close(fd);
-    buf[n] = '\0';
-    return (ssize_t)n;
-}
-
-/* ### limits */
-/* Where /proc and the cgroup file systems are: "" (tests: a fake tree). */
-const char *LK_SEAM lk_cgroup_root = "";
-
-/* Call 'cb' on each line of 'path' (without its newline; lines longer than
- * 1023 bytes are cut) until it returns non-zero.  read(2) through a small
- * buffer: mountinfo can be large and this may run on a small thread stack.
- * Returns what 'cb' returned, 0 at the end, or -errno. */
-static int for_each_line(const char *path, int (*cb)(char *line, void *arg), void *arg)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    char buf[2048], line[1024];
-    size_t ll = 0;
-    int rc = 0;
-    for (;;) {
-        ssize_t r = read(fd, buf, sizeof buf);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        for (ssize_t i = 0; i < r && rc == 0; i++) {
-            if (buf[i] != '\n') {
-                if (ll + 1 < sizeof line)
-                    line[ll++] = buf[i];
-                continue;
-            }
-            line[ll] = '\0';
-            ll = 0;
-            rc = cb(line, arg);
-        }
-        if (rc != 0)
-            break;
-    }
-    if (rc == 0 && ll > 0) {
-        line[ll] = '\0';
-        rc = cb(line, arg);
-    }
-    close(fd);
-    return rc;
-}
-
-/* The process's cgroup paths, from /proc/self/cgroup: the v1 hierarchy that
- * has the memory controller ("N:cpu,memory:/path") and the v2 one ("0::/path"). */
-typedef struct cg_paths {
-    char v1[512], v2[512];
-    bool has_v1, has_v2;
-} cg_paths_t;
-
-static int cgroup_line(char *line, void *arg)
-{
-    cg_paths_t *p = arg;
-    char *c1 = strchr(line, ':');
-    char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
-    if (!c2)
-        return 0;
-    *c2 = '\0';
-    const char *ctl = c1 + 1, *path = c2 + 1;
-    if (strncmp(line, "0:", 2) == 0 && *ctl == '\0') {
-        p->has_v2 = snprintf(p->v2, sizeof p->v2, "%s", path) < (int)sizeof p->v2;
-        return 0;
-    }
-    for (const char *t = ctl; *t;) {
-        size_t n = strcspn(t, ",");
-        if (n == 6 && strncmp(t, "memory", 6) == 0)
-            p->has_v1 = snprintf(p->v1, sizeof p->v1, "%s", path) < (int)sizeof p->v1;
-        t += n + (t[n] == ',');
-    }
-    return 0;
-}
-
-/* One mountinfo query: the mount point and root of the cgroup2 file system
- * ('v1' false) or of the v1 one with the memory controller. */
-typedef struct cg_mount {
-    bool v1, found;
-    char point[512], root[512];
-} cg_mount_t;
-
-/* Copy mountinfo field 'src' (octal escapes such as \040 decoded) to 'dst'. */
-static void unescape(char *dst, size_t cap, const char *src)
-{
-    size_t n = 0;
-    while (*src && n + 1 < cap) {
-        if (src[0] == '\\' && src[1] >= '0' && src[1] <= '3' && src[2] >= '0' && src[2] <= '7' &&
-            src[3] >= '0' && src[3] <= '7') {
-            dst[n++] = (char)((src[1] - '0') * 64 + (src[2] - '0') * 8 + (src[3] - '0'));
-            src += 4;
-        } else {
-            dst[n++] = *src++;
-        }
-    }
-    dst[n] = '\0';
-}
-
-/* "36 25 0:31 / /sys/fs/cgroup rw shared:9 - cgroup2 cgroup2 rw" (proc(5)) */
-static int mountinfo_line(char *line, void *arg)
-{
-    cg_mount_t *m = arg;
-    char *f[6], *save = NULL, *sep = NULL;
-    int n = 0;
-    for (char *t = strtok_r(line, " ", &save); t; t = strtok_r(NULL, " ", &save)) {
-        if (n < 6)
-            f[n] = t;
-        n++;
-        if (strcmp(t, "-") == 0 && n > 5) {
-            sep = t;
-            break;
-        }
-    }
-    if (!sep)
-        return 0;
-    char *fstype = strtok_r(NULL, " ", &save);
-    char *source = fstype ? strtok_r(NULL, " ", &save) : NULL;
-    char *opts = source ? strtok_r(NULL, " ", &save) : NULL;
-    if (!opts)
-        return 0;
-    if (m->v1) {
-        if (strcmp(fstype, "cgroup") != 0)
-            return 0;
-        bool mem = false;
-        for (const char *t = opts; *t;) {
-            size_t k = strcspn(t, ",");
-            mem |= k == 6 && strncmp(t, "memory", 6) == 0;
-            t += k + (t[k] == ',');
-        }
-        if (!mem)
-            return 0;
-    } else if (strcmp(fstype, "cgroup2") != 0) {
-        return 0;
-    }
-    unescape(m->root, sizeof m->root, f[3]);
-    unescape(m->point, sizeof m->point, f[4]);
-    m->found = true;
-    return 1;
-}
-
-/* The smallest limit in 'file' of the cgroup at 'rel' below the mount
- * 'm' and of its ancestors up to the mount (a parent's limit binds its
- * children too); 0 when none.  '*where' gets the file that set it. */
-static uint64_t cgroup_walk(const cg_mount_t *m, const char *path, const char *file,
-                            char *where, size_t wcap)
-{
-    const char *root = lk_cgroup_root;
-    /* a path below the mount's root (a cgroup namespace shows "/") */
-    const char *rel = path;
-    size_t rl = strlen(m->root);
-    if (strcmp(m->root, "/") != 0 && strncmp(path, m->root, rl) == 0 &&
-        (path[rl] == '/' || path[rl] == '\0'))
-        rel = path + rl;
-    char dir[1200], f[1300], val[64];
-    if (snprintf(dir, sizeof dir, "%s%s%s", root, m->point, strcmp(rel, "/") == 0 ? "" : rel)
-        >= (int)sizeof dir)
-        return 0;
-    size_t floor = strlen(root) + strlen(m->point);
-    uint64_t best = 0;
-    for (;;) {
-        snprintf(f, sizeof f, "%s/%s", dir, file);
-        if (read_file(f, val, sizeof val) > 0) {
-            char *nl = strchr(val, '\n');
-            if (nl)
-                *nl = '\0';
-            uint64_t v;
-            /* v2 says "max"; v1 says a page-rounded LONG_MAX when unlimited */
-            if (strcmp(val, "max") != 0 && lk_config_parse_bytes(val, &v) == 0 && v > 0 &&
-                v < (UINT64_C(1) << 62) && (best == 0 || v < best)) {
-                best = v;
-                snprintf(where, wcap, "%s", f + strlen(root));
-            }
-        }
-        char *slash = strrchr(dir, '/');
-        if (!slash || (size_t)(slash - dir) < floor)
-            break;
-        *slash = '\0';
-    }
-    return best;
-}
-
-int lk_limits_cgroup(uint64_t *bytes, int *version, char *file, size_t cap)
-{
-    char path[1200];
-    cg_paths_t p = { .has_v1 = false };
-    *bytes = 0;
-    *version = 0;
-    file[0] = '\0';
-    snprintf(path, sizeof path, "%s/proc/self/cgroup", lk_cgroup_root);
-    int rc = for_each_line(path, cgroup_line, &p);
-    if (rc < 0)
-        return rc;
-    snprintf(path, sizeof path, "%s/proc/self/mountinfo", lk_cgroup_root);
-    /* v1 first: on a hybrid system the memory controller is v1's */
-    if (p.has_v1) {
-        cg_mount_t m = { .v1 = true };
-        if (for_each_line(path, mountinfo_line, &m) <= 0 || !m.found)
-            m = (cg_mount_t){ true, true, "/sys/fs/cgroup/memory", "/" };
-        *bytes = cgroup_walk(&m, p.v1, "memory.limit_in_bytes", file, cap);
-        if (*bytes)
-            *version = 1;
-        return 0;
-    }
-    if (p.has_v2) {
-        cg_mount_t m = { .v1 = false };
-        if (for_each_line(path, mountinfo_line, &m) <= 0 || !m.found)
-            m = (cg_mount_t){ false, true, "/sys/fs/cgroup", "/" };
-        *bytes = cgroup_walk(&m, p.v2, "memory.max", file, cap);
-        if (*bytes)
-            *version = 2;
-    }
-    return 0;
-}
-
-void lk_limits_load(void)
-{
-    struct rlimit rl;
-    static lk_limits_t l;       /* big (a path): not on a small thread stack */
-    memset(&l, 0, sizeof l);
-    if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
-        l.rlimit_as = rl.rlim_cur;
-    if (getrlimit(RLIMIT_DATA, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
-        l.rlimit_data = rl.rlim_cur;
-    lk_limits_cgroup(&l.cgroup_max, &l.cgroup_version, l.cgroup_file, sizeof l.cgroup_file);
-    long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
-    if (pages > 0 && psz > 0)
-        l.phys = (uint64_t)pages * (uint64_t)psz;
-    uint64_t e = l.phys;
-    const uint64_t cand[3] = { l.rlimit_as, l.rlimit_data, l.cgroup_max };
-    for (int i = 0; i < 3; i++)
-        if (cand[i] && (e == 0 || cand[i] < e))
-            e = cand[i];
-    l.effective = e;
-    lk_limits = l;
-}
-
-/* ### JSON helpers */
-static json_t *hex(uintptr_t v)
-{
-    /* by hand: snprintf took 700 instructions a frame, a third of a dump */
-    char t[2 * sizeof v], b[2 + sizeof t + 1];
-    size_t n = 0;
-    do {
-        t[n++] = "0123456789abcdef"[v & 15];
-        v >>= 4;
-    } while (v);
-    b[0] = '0';
-    b[1] = 'x';
-    for (size_t i = 0; i < n; i++)
-        b[2 + i] = t[n - 1 - i];
-    b[2 + n] = '\0';
-    return json_string(b);
-}
-
-/* A JSON string for bytes that may not be UTF-8 (paths, argv): as is when
- * valid, else every byte >= 0x80 written as the four characters \xNN (and
- * '*escaped' set, when given). */
-static json_t *jstr_esc(const char *s, bool *escaped)
-{
-    json_t *j = json_string(s);
-    if (j)
-        return j;
-    if (escaped)
-        *escaped = true;
-    size_t n = strlen(s);
-    char *b = lk_real_malloc(4 * n + 1);
-    if (!b)
-        return json_string("?");
-    char *o = b;
-    for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
-        if (*c < 0x80) {
-            *o++ = (char)*c;
-        } else {
-            snprintf(o, 5, "\\x%02x", *c);
-            o += 4;
-        }
-    }
-    *o = '\0';
-    j = json_string(b);
-    lk_real_free(b);
-    return j ? j : json_string("?");
-}
-
-static json_t *jstr(const char *s)
-{
-    return jstr_esc(s, NULL);
-}
-
-static json_t *u64(uint64_t v)
-{
-    return json_integer(v > (uint64_t)INT64_MAX ? INT64_MAX : (json_int_t)v);
-}
-
-static json_t *u64_or_null(uint64_t v)
-{
-    return v ? u64(v) : json_null();
-}
-
-static const char *const family_names[] = LK_FAMILY_NAMES;
-static const char *const trigger_names[] = LK_TRIGGER_NAMES;
-static const char *const failure_names[] = LK_FAILURE_NAMES;
-
-static const char *family_name(int f)
-{
-    return f >= 0 && f < 3 ? family_names[f] : "malloc";
-}
-
-/* The executable's path into 'buf' (empty if unknown); returns its length. */
-static ssize_t exe_path(char *buf, size_t cap)
-{
-    ssize_t n = readlink("/proc/thread-self/exe", buf, cap - 1);
-    if (n <= 0)
-        n = readlink("/proc/self/exe", buf, cap - 1);
-    buf[n > 0 ? n : 0] = '\0';
-    return n > 0 ? n : 0;
-}
-
-static json_t *build_process(void)
-{
-    json_t *o = json_object();
-    char buf[4096];
-    json_object_set_new(o, LK_KEY_PID, json_integer(getpid()));
-    json_object_set_new(o, LK_KEY_PPID, json_integer(getppid()));
-    ssize_t n = exe_path(buf, sizeof buf);
-    json_object_set_new(o, LK_KEY_EXE, jstr(buf));
-    json_t *argv = json_array();
-    /* as started (a program may have written its title over argv since) */
-    size_t clen;
-    const char *cl = lk_config_cmdline(&clen);
-    n = (ssize_t)clen;
-    if (n > 0)
-        memcpy(buf, cl, clen + 1);
-    /* thread-self first: once main() called pthread_exit, /proc/self (the
-     * main thread, a zombie) has no exe and an empty cmdline */
-    if (n <= 0)
-        n = read_file("/proc/thread-self/cmdline", buf, sizeof buf);
-    if (n <= 0)
-        n = read_file("/proc/self/cmdline", buf, sizeof buf);
-    for (ssize_t i = 0; i < n; i += (ssize_t)strlen(buf + i) + 1)
-        json_array_append_new(argv, jstr(buf + i));
-    json_object_set_new(o, LK_KEY_CMDLINE, argv);
-    json_object_set_new(o, LK_KEY_START_UNIX_MS, u64(lk_start_unix_ms));
-    return o;
-}
-
-static json_t *build_config(void)
-{
-    json_t *o = json_object();
-    json_object_set_new(o, LK_KEY_MAX_DEPTH, json_integer(lk_config.max_depth));
-    json_object_set_new(o, LK_KEY_SAMPLE_BYTES, u64(lk_config.sample_bytes));
-    json_object_set_new(o, LK_KEY_INTERVAL_MS, json_integer(lk_config.interval_ms));
-    json_object_set_new(o, LK_KEY_SIGNAL, json_integer(lk_config.signal));
-    json_object_set_new(o, LK_KEY_WATERMARK_BYTES, u64(lk_trigger_watermark_step()));
-    return o;
-}
-
-/* The fatal signal and the faulting thread's stack, interned like every
- * other stack (before the stack count is taken). */
-static json_t *build_crash(uint32_t *stack_id)
-{
-    const lk_crash_t *c = lk_signals_crash();
-    if (!c)
-        return NULL;
-    static lk_frames_t f;       /* 2 KiB: off the dumper's stack; dump lock held */
-    memset(&f, 0, sizeof f);
-    f.depth = c->depth;
-    f.truncated = c->truncated;
-    memcpy(f.pc, c->pc, c->depth * sizeof *f.pc);
-    lk_frames_hash(&f);
-    uint32_t id = c->depth ? lk_stack_intern(&f) : LK_STACK_NONE;
-    *stack_id = id;
-    json_t *o = json_object();
-    json_object_set_new(o, LK_KEY_CRASH_SIGNAL, json_integer(c->sig));
-    json_object_set_new(o, LK_KEY_CRASH_CODE, json_integer(c->code));
-    char addr[32];
-    snprintf(addr, sizeof addr, "0x%" PRIxPTR, c->addr);
-    json_object_set_new(o, LK_KEY_CRASH_ADDRESS, c->has_addr ? json_string(addr) : json_null());
-    json_object_set_new(o, LK_KEY_CRASH_TID, json_integer(c->tid));
-    json_object_set_new(o, LK_KEY_CRASH_STACK,
-                        id == LK_STACK_NONE ? json_null() : json_integer(id));
-    return o;
-}
-
-static json_t *build_limits(void)
-{
-    json_t *o = json_object();
-    json_object_set_new(o, LK_KEY_RLIMIT_AS, u64_or_null(lk_limits.rlimit_as));
-    json_object_set_new(o, LK_KEY_RLIMIT_DATA, u64_or_null(lk_limits.rlimit_data));
-    json_object_set_new(o, LK_KEY_CGROUP_MAX, u64_or_null(lk_limits.cgroup_max));
-    json_object_set_new(o, LK_KEY_CGROUP_VERSION,
-                        lk_limits.cgroup_version ? json_integer(lk_limits.cgroup_version)
-                                                 : json_null());
-    json_object_set_new(o, LK_KEY_CGROUP_FILE,
-                        lk_limits.cgroup_file[0] ? jstr(lk_limits.cgroup_file) : json_null());
-    json_object_set_new(o, LK_KEY_PHYS, u64(lk_limits.phys));
-    json_object_set_new(o, LK_KEY_EFFECTIVE, u64(lk_limits.effective));
-    return o;
-}
 
 /* Blocks a forked child inherited and has not freed: sites [0, base). */
 typedef struct inherited {
@@ -506,7 +91,7 @@ static json_t *build_cost(void)
     json_object_set_new(o, LK_KEY_STACK_TABLE_BYTES, u64(lk_stack_memory_bytes()));
     /* the reserve, given back for the dump, is counted as held */
     json_object_set_new(o, LK_KEY_ADDRESS_SPACE_BYTES,
-                        u64(lk_mapped_bytes() + lk_trigger_thread_bytes() + reserve_lent));
+                        u64(lk_mapped_bytes() + __atomic_load_n(&lk_dump_thread_bytes, __ATOMIC_RELAXED) + reserve_lent));
     json_object_set_new(o, LK_KEY_COST_RSS_BYTES, u64(lk_mapped_resident_bytes()));
     uint64_t learning, fallback;
     lk_stack_unwind_counts(&learning, &fallback);
@@ -516,263 +101,15 @@ static json_t *build_cost(void)
     return o;
 }
 
-/* ### modules: dl_iterate_phdr with the GNU build-id note of each object */
-/* The GNU build-id of 'info' as lowercase hex into 'out' (129 bytes); ""
- * when it has none. */
-static void build_id_hex(const struct dl_phdr_info *info, char *out)
-{
-    out[0] = '\0';
-    for (int i = 0; i < info->dlpi_phnum; i++) {
-        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-        if (ph->p_type != PT_NOTE)
-            continue;
-        const char *p = (const char *)(info->dlpi_addr + ph->p_vaddr);
-        const char *end = p + ph->p_memsz;
-        while (p + sizeof(ElfW(Nhdr)) <= end) {
-            const ElfW(Nhdr) *nh = (const ElfW(Nhdr) *)(const void *)p;
-            const char *name = p + sizeof *nh;
-            const unsigned char *desc =
-                (const unsigned char *)name + ((nh->n_namesz + 3) & ~3u);
-            if ((const char *)desc + nh->n_descsz > end)
-                break;
-            if (nh->n_type == NT_GNU_BUILD_ID && nh->n_namesz == 4 &&
-                memcmp(name, "GNU", 4) == 0 && nh->n_descsz <= 64) {
-                for (unsigned j = 0; j < nh->n_descsz; j++) {
-                    out[2 * j] = "0123456789abcdef"[desc[j] >> 4];
-                    out[2 * j + 1] = "0123456789abcdef"[desc[j] & 15];
-                }
-                out[2 * nh->n_descsz] = '\0';
-                return;
-            }
-            p = (const char *)desc + ((nh->n_descsz + 3) & ~3u);
-        }
-    }
-}
-
-static json_t *build_id_of(const struct dl_phdr_info *info)
-{
-    char hexbuf[129];
-    build_id_hex(info, hexbuf);
-    return hexbuf[0] ? json_string(hexbuf) : json_null();
-}
-
-/* Extent of the PT_LOAD segments of 'info' from its base; 0 if none. */
-static uintptr_t load_extent(const struct dl_phdr_info *info)
-{
-    uintptr_t hi = 0;
-    for (int i = 0; i < info->dlpi_phnum; i++) {
-        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-        if (ph->p_type == PT_LOAD && ph->p_vaddr + ph->p_memsz > hi)
-            hi = ph->p_vaddr + ph->p_memsz;
-    }
-    return hi;
-}
-
-/* ### unloaded modules
- * A library dlclose'd before a dump is gone from dl_iterate_phdr, but the
- * stacks captured while it was mapped still point into it.  hooks.c's
- * dlclose calls lk_modules_before_unload and lk_modules_after_unload around
- * the real one; every module that disappeared meanwhile is recorded here,
- * with the number of stacks interned before it went: stack ids are handed
- * out in time order, so a stack below that number may have frames in it and
- * one at or above cannot (the analyzer's way to pick, among modules that
- * were mapped at the same address one after the other, the right one). */
-typedef struct mod_rec {
-    char *path;                 /* lk_real_malloc'd */
-    uintptr_t base, size;
-    char build_id[129];         /* hex, or "" */
-    uint64_t load_ns;           /* first seen mapped (lk_now_ns) */
-    uint64_t unload_ns;         /* dlclose'd (lk_now_ns); 0 while mapped */
-    uint32_t stacks_before;     /* lk_stack_count() before that dlclose */
-    unsigned seen;              /* the last scan that found it mapped */
-} mod_rec_t;
-
-#define MOD_RECS_MAX 4096       /* records kept; further unloads are counted */
-static pthread_mutex_t mod_lock = PTHREAD_MUTEX_INITIALIZER;
-static mod_rec_t *mod_recs;     /* guarded by mod_lock, as are the three below */
-static size_t mod_nrecs, mod_cap;
-static unsigned mod_scan;
-static uint64_t mod_dropped;    /* modules not recorded: table full or out of memory */
-static uint64_t mod_pending_ns; /* the dlclose in progress: its time and stack count */
-static uint32_t mod_pending_stacks;
-
-static const char *module_name(const struct dl_phdr_info *info, char *exe, size_t cap)
-{
-    if (info->dlpi_name && *info->dlpi_name)
-        return info->dlpi_name;
-    exe_path(exe, cap);
-    return exe;
-}
-
-/* dl_iterate_phdr callback: mark (or add) every module mapped now. */
-static int mod_scan_cb(struct dl_phdr_info *info, size_t size, void *arg)
-{
-    (void)size;
-    (void)arg;
-    uintptr_t hi = load_extent(info);
-    if (hi == 0)
-        return 0;
-    char exe[4096];
-    const char *name = module_name(info, exe, sizeof exe);
-    for (size_t i = 0; i < mod_nrecs; i++) {
-        mod_rec_t *r = &mod_recs[i];
-        if (r->unload_ns == 0 && r->base == info->dlpi_addr && r->size == hi &&
-            strcmp(r->path, name) == 0) {
-            r->seen = mod_scan;
-            return 0;
-        }
-    }
-    if (mod_nrecs == mod_cap) {
-        size_t cap = mod_cap ? 2 * mod_cap : 64;
-        mod_rec_t *v = cap <= MOD_RECS_MAX ? lk_real_realloc(mod_recs, cap * sizeof *v) : NULL;
-        if (!v) {
-            mod_dropped++;
-            return 0;
-        }
-        mod_recs = v;
-        mod_cap = cap;
-    }
-    size_t n = strlen(name) + 1;
-    char *path = lk_real_malloc(n);
-    if (!path) {
-        mod_dropped++;
-        return 0;
-    }
-    memcpy(path, name, n);
-    mod_rec_t *r = &mod_recs[mod_nrecs++];
-    *r = (mod_rec_t){ .path = path, .base = info->dlpi_addr, .size = hi,
-                      .load_ns = lk_now_ns(), .seen = mod_scan };
-    build_id_hex(info, r->build_id);
-    return 0;
-}
-
-/* Do 'a' and 'b' share an address? */
-static bool mod_overlap(const mod_rec_t *a, const mod_rec_t *b)
-{
-    return a->base < b->base + b->size && b->base < a->base + a->size;
-}
-
-/* Record 'r' (mapped until now) as unloaded.  When the module unloaded last
- * from any address 'r' covers is the same file at the same place, that
- * record is moved on instead (a dlopen/dlclose loop of one library keeps one
- * record, and the stack counts still order every module ever there); returns
- * true then, and 'r' goes. */
-static bool mod_retire(mod_rec_t *r)
-{
-    r->unload_ns = mod_pending_ns;
-    r->stacks_before = mod_pending_stacks;
-    mod_rec_t *last = NULL;
-    for (size_t i = 0; i < mod_nrecs; i++) {
-        mod_rec_t *o = &mod_recs[i];
-        if (o != r && o->unload_ns != 0 && mod_overlap(o, r) &&
-            (!last || o->stacks_before > last->stacks_before))
-            last = o;
-    }
-    if (!last || last->base != r->base || last->size != r->size ||
-        strcmp(last->path, r->path) != 0 || strcmp(last->build_id, r->build_id) != 0)
-        return false;
-    last->unload_ns = r->unload_ns;
-    last->stacks_before = r->stacks_before;
-    return true;
-}
-
-void lk_modules_before_unload(void)
-{
-    LK_GUARD;
-    pthread_mutex_lock(&mod_lock);
-    mod_scan++;
-    dl_iterate_phdr(mod_scan_cb, NULL);
-    mod_pending_ns = lk_now_ns();
-    mod_pending_stacks = lk_stack_count();
-    pthread_mutex_unlock(&mod_lock);
-}
-
-void lk_modules_after_unload(void)
-{
-    LK_GUARD;
-    pthread_mutex_lock(&mod_lock);
-    unsigned before = mod_scan++;
-    dl_iterate_phdr(mod_scan_cb, NULL);
-    size_t keep = 0;
-    for (size_t i = 0; i < mod_nrecs; i++) {
-        mod_rec_t *r = &mod_recs[i];
-        /* mapped at the scan before the real dlclose, gone now */
-        if (r->unload_ns == 0 && r->seen == before && mod_retire(r)) {
-            lk_real_free(r->path);
-            continue;
-        }
-        mod_recs[keep++] = *r;
-    }
-    mod_nrecs = keep;
-    pthread_mutex_unlock(&mod_lock);
-}
-
-/* The unloaded modules as entries of the modules array (dump_lock held). */
-static void unloaded_modules(json_t *arr)
-{
-    pthread_mutex_lock(&mod_lock);
-    for (size_t i = 0; i < mod_nrecs; i++) {
-        const mod_rec_t *r = &mod_recs[i];
-        if (r->unload_ns == 0)
-            continue;
-        json_t *m = json_object();
-        bool escaped = false;
-        json_object_set_new(m, LK_KEY_PATH, jstr_esc(r->path, &escaped));
-        if (escaped)
-            json_object_set_new(m, LK_KEY_PATH_ESCAPED, json_true());
-        json_object_set_new(m, LK_KEY_BASE, hex(r->base));
-        json_object_set_new(m, LK_KEY_SIZE, u64(r->size));
-        json_object_set_new(m, LK_KEY_BUILD_ID, r->build_id[0] ? json_string(r->build_id)
-                                                             : json_null());
-        json_object_set_new(m, LK_KEY_LOAD_UPTIME_NS,
-                            u64(r->load_ns > lk_start_ns ? r->load_ns - lk_start_ns : 0));
-        json_object_set_new(m, LK_KEY_UNLOAD_UPTIME_NS,
-                            u64(r->unload_ns > lk_start_ns ? r->unload_ns - lk_start_ns : 0));
-        json_object_set_new(m, LK_KEY_STACKS_BEFORE_UNLOAD, u64(r->stacks_before));
-        json_array_append_new(arr, m);
-    }
-    pthread_mutex_unlock(&mod_lock);
-}
-
-/* Module records that could not be kept (dump_lock held). */
-static uint64_t modules_dropped(void)
-{
-    pthread_mutex_lock(&mod_lock);
-    uint64_t n = mod_dropped;
-    pthread_mutex_unlock(&mod_lock);
-    return n;
-}
-
-static int module_cb(struct dl_phdr_info *info, size_t size, void *arg)
-{
-    (void)size;
-    json_t *arr = arg;
-    uintptr_t hi = load_extent(info);
-    if (hi == 0)
-        return 0;
-    json_t *m = json_object();
-    char exe[4096];
-    const char *name = module_name(info, exe, sizeof exe);
-    bool escaped = false;
-    json_object_set_new(m, LK_KEY_PATH, jstr_esc(name, &escaped));
-    if (escaped)
-        json_object_set_new(m, LK_KEY_PATH_ESCAPED, json_true());
-    json_object_set_new(m, LK_KEY_BASE, hex(info->dlpi_addr));
-    json_object_set_new(m, LK_KEY_SIZE, u64(hi));
-    json_object_set_new(m, LK_KEY_BUILD_ID, build_id_of(info));
-    json_array_append_new(arr, m);
-    return 0;
-}
-
 /* ### the dump object
  * Two arrays grow with the program: one entry per stack, one per site.  A dump
  * writes them entry by entry (write_dump), so that neither exists whole in
- * memory: as one tree the dump was 7x the file (1.2 MB and 315 page faults for
- * bench churn's 180 KB exit dump).  These build one entry each. */
+ * memory (as one tree a dump took several times its file's size).  These
+ * build one entry each. */
 /* Stack 'id' as an entry of the stacks array.  -1 if it does not exist. */
 static int stack_entry(lk_jw_t *w, uint32_t id)
 {
-    const lk_stack_t *st = lk_stack_get(id);
+    const lk_stack_rec_t *st = lk_stack_get(id);
     if (!st)
         return -1;
     lk_jw_object(w, NULL);
@@ -795,7 +132,7 @@ static void jw_u64(lk_jw_t *w, const char *key, uint64_t v)
 
 /* Site 's' as an entry of the sites array; nothing for a site created but
  * whose first insert was dropped. */
-static void site_entry(lk_jw_t *w, const lk_site_t *s)
+static void site_entry(lk_jw_t *w, const lk_site_rec_t *s)
 {
     if (s->total_blocks == 0)
         return;
@@ -822,180 +159,18 @@ static int stack_entries(lk_jw_t *w, uint32_t nstacks, const uint64_t *only)
     return lk_jw_end(w);
 }
 
-static int site_entries(lk_jw_t *w, const lk_site_t *sites, uint32_t first, uint32_t nsites)
+static int site_entries(lk_jw_t *w, const lk_site_rec_t *sites, uint32_t first, uint32_t nsites)
 {
     for (uint32_t i = first; i < nsites && !w->err; i++)
         site_entry(w, &sites[i]);
     return lk_jw_end(w);
 }
 
-static json_t *build_mismatches(void)
-{
-    json_t *arr = json_array();
-    size_t n = lk_tracker_mismatches(NULL, 0);
-    lk_mismatch_t *m = n ? lk_real_calloc(n + 16, sizeof *m) : NULL;
-    if (m) {
-        size_t got = lk_tracker_mismatches(m, n + 16);   /* may have grown meanwhile */
-        n = got < n + 16 ? got : n + 16;
-    }
-    for (size_t i = 0; m && i < n; i++) {
-        json_t *o = json_object();
-        json_object_set_new(o, LK_KEY_ALLOC_STACK, json_integer(m[i].alloc_stack));
-        json_object_set_new(o, LK_KEY_FREE_STACK, json_integer(m[i].free_stack));
-        json_object_set_new(o, LK_KEY_ALLOC_FAMILY, json_string(family_name(m[i].alloc_family)));
-        json_object_set_new(o, LK_KEY_FREE_FAMILY, json_string(family_name(m[i].free_family)));
-        json_object_set_new(o, LK_KEY_COUNT, u64(m[i].count));
-        json_object_set_new(o, LK_KEY_BYTES, u64(m[i].bytes));
-        json_array_append_new(arr, o);
-    }
-    lk_real_free(m);
-    return arr;
-}
-
-static json_t *build_failures(void)
-{
-    json_t *arr = json_array();
-    size_t n = lk_tracker_failures(NULL, 0);
-    lk_failure_t *f = n ? lk_real_calloc(n + 16, sizeof *f) : NULL;
-    if (f) {
-        size_t got = lk_tracker_failures(f, n + 16);
-        n = got < n + 16 ? got : n + 16;
-    }
-    for (size_t i = 0; f && i < n; i++) {
-        json_t *o = json_object();
-        json_object_set_new(o, LK_KEY_STACK, json_integer(f[i].stack));
-        json_object_set_new(o, LK_KEY_KIND, json_string(failure_names[f[i].kind]));
-        json_object_set_new(o, LK_KEY_FUNCTION, json_string(f[i].function));
-        json_object_set_new(o, LK_KEY_REQUEST_BYTES, u64(f[i].request_bytes));
-        json_object_set_new(o, LK_KEY_COUNT, u64(f[i].count));
-        json_object_set_new(o, LK_KEY_FIRST_UPTIME_NS, u64(f[i].first_uptime_ns));
-        json_object_set_new(o, LK_KEY_LAST_UPTIME_NS, u64(f[i].last_uptime_ns));
-        json_object_set_new(o, LK_KEY_LIVE_BYTES_AT, u64(f[i].live_bytes_at_first));
-        json_array_append_new(arr, o);
-    }
-    lk_real_free(f);
-    return arr;
-}
-
-/* A site of the timeline: its index and the most live bytes it was sampled at. */
-typedef struct tl_pick {
-    uint32_t site;
-    uint64_t max;
-} tl_pick_t;
-
-static int cmp_pick_site(const void *a, const void *b)
-{
-    const tl_pick_t *x = a, *y = b;
-    return (x->site > y->site) - (x->site < y->site);
-}
-
-static int cmp_pick_max(const void *a, const void *b)
-{
-    const tl_pick_t *x = a, *y = b;
-    if (x->max != y->max)
-        return x->max < y->max ? 1 : -1;
-    return cmp_pick_site(a, b);
-}
-
-/* timeline.sites: each site among the biggest at any of the first 'n'
- * samples (at most LIBLEAK_TL_MAX_SITES, those sampled biggest), with its
- * live bytes per sample, null where it was not among them.  Only sites the
- * sites array names ('sites[first, nsites)' with blocks), so every stack is
- * in the dump. */
-static json_t *build_timeline_sites(const lk_sample_t *s, size_t n, const lk_site_t *sites,
-                                    uint32_t first, uint32_t nsites)
-{
-    json_t *arr = json_array();
-    tl_pick_t *p = n ? lk_real_calloc(n * LK_TL_SITES, sizeof *p) : NULL;
-    if (!p)
-        return arr;
-    size_t k = 0, u = 0;
-    for (size_t i = 0; i < n; i++)
-        for (uint32_t j = 0; j < s[i].nsites && j < LK_TL_SITES; j++) {
-            uint32_t idx = s[i].site[j];
-            if (idx >= first && idx < nsites && sites[idx].total_blocks != 0)
-                p[k++] = (tl_pick_t){ idx, s[i].site_bytes[j] };
-        }
-    if (k > 1)
-        qsort(p, k, sizeof *p, cmp_pick_site);
-    for (size_t i = 0; i < k; i++) {
-        if (u > 0 && p[u - 1].site == p[i].site) {
-            if (p[i].max > p[u - 1].max)
-                p[u - 1].max = p[i].max;
-        } else {
-            p[u++] = p[i];
-        }
-    }
-    if (u > 1)
-        qsort(p, u, sizeof *p, cmp_pick_max);
-    if (u > LIBLEAK_TL_MAX_SITES)
-        u = LIBLEAK_TL_MAX_SITES;
-    /* json.c's arrays are append-only: fill each column in sample order */
-    for (size_t c = 0; c < u; c++) {
-        json_t *col = json_array();
-        for (size_t i = 0; i < n; i++) {
-            json_t *v = json_null();
-            for (uint32_t j = 0; j < s[i].nsites && j < LK_TL_SITES; j++)
-                if (s[i].site[j] == p[c].site) {
-                    v = u64(s[i].site_bytes[j]);
-                    break;
-                }
-            json_array_append_new(col, v);
-        }
-        /* a column an append failed to fill (out of memory) is left out */
-        if (json_array_size(col) != n) {
-            json_decref(col);
-            continue;
-        }
-        const lk_site_t *st = &sites[p[c].site];
-        json_t *o = json_object();
-        json_object_set_new(o, LK_KEY_STACK, json_integer(st->stack));
-        json_object_set_new(o, LK_KEY_FAMILY, json_string(family_name((int)st->family)));
-        json_object_set_new(o, LK_KEY_TL_LIVE_BYTES, col);
-        json_array_append_new(arr, o);
-    }
-    lk_real_free(p);
-    return arr;
-}
-
-static json_t *build_timeline(const lk_site_t *sites, uint32_t first, uint32_t nsites)
-{
-    json_t *o = json_object();
-    json_t *a[5];
-    static const char *const keys[5] = { LK_KEY_TL_UPTIME_NS, LK_KEY_TL_LIVE_BYTES,
-                                         LK_KEY_TL_RSS_BYTES, LK_KEY_TL_ALLOCS, LK_KEY_TL_FREES };
-    for (int k = 0; k < 5; k++)
-        a[k] = json_array();
-    lk_sample_t *s = lk_real_calloc(LK_TIMELINE_CAP, sizeof *s);
-    size_t n = s ? lk_timeline_copy(s, LK_TIMELINE_CAP) : 0;
-    for (size_t i = 0; i < n; i++) {
-        json_array_append_new(a[0], u64(s[i].uptime_ns));
-        json_array_append_new(a[1], u64(s[i].live_bytes));
-        json_array_append_new(a[2], u64(s[i].rss_bytes));
-        json_array_append_new(a[3], u64(s[i].allocs));
-        json_array_append_new(a[4], u64(s[i].frees));
-    }
-    /* an append that failed (out of memory) must not leave columns of
-     * different lengths: cut all to the shortest */
-    size_t shortest = SIZE_MAX;
-    for (int k = 0; k < 5; k++)
-        if (json_array_size(a[k]) < shortest)
-            shortest = json_array_size(a[k]);
-    for (int k = 0; k < 5; k++) {
-        while (json_array_size(a[k]) > shortest)
-            json_array_remove(a[k], json_array_size(a[k]) - 1);
-        json_object_set_new(o, keys[k], a[k]);
-    }
-    json_object_set_new(o, LK_KEY_TL_SITES, build_timeline_sites(s, shortest, sites, first, nsites));
-    lk_real_free(s);
-    return o;
-}
-
 /* A dump before its two growing arrays: 'root' holds everything else, 'sites'
  * the site snapshot (mmap'd, nsites of them) the sites array is written from. */
 typedef struct dump_parts {
     json_t *root;
-    lk_site_t *sites;
+    lk_site_rec_t *sites;
     uint32_t nsites, nstacks;
     uint32_t first_site;        /* a forked child's own sites start here */
     uint64_t *stack_set;        /* a forked child's: the stacks its dump names
@@ -1019,7 +194,7 @@ static void stack_set_add(uint64_t *set, uint32_t nstacks, uint32_t id)
 /* A forked child names only the stacks of its own sites and groups, not the
  * parent's whole table: a subshell's dump stays small.  NULL (every stack)
  * outside a child or without memory. */
-static uint64_t *stack_set_build(const lk_site_t *sites, uint32_t first, uint32_t nsites,
+static uint64_t *stack_set_build(const lk_site_rec_t *sites, uint32_t first, uint32_t nsites,
                                  uint32_t nstacks, uint32_t crash_stack)
 {
     if (lk_forked_from == 0)
@@ -1061,7 +236,7 @@ static void dump_parts_free(dump_parts_t *p)
 {
     json_decref(p->root);
     json_decref(p->reach);
-    free(p->reach_arrays);
+    lk_real_free(p->reach_arrays);
     if (p->sites)
         munmap(p->sites, (size_t)p->nsites * sizeof *p->sites);
     if (p->stack_set)
@@ -1075,15 +250,14 @@ static int dump_parts_build(dump_parts_t *p, int trigger, const char *label, uns
     lk_timeline_sample();       /* the curve ends at this dump */
     lk_signals_check();         /* warn (once) if the program took our signal */
     uint32_t crash_stack = LK_STACK_NONE;
-    json_t *crash = trigger == LK_TRIGGER_CRASH ? build_crash(&crash_stack) : NULL;
+    json_t *crash = trigger == LK_TRIGGER_CRASH ? lk_section_crash(&crash_stack) : NULL;
     /* Sites first, then groups, then the stack count: every stack they name
      * was interned before them, so it is in [0, stack count). */
     uint32_t nsites = lk_site_count();
-    /* lk_site_t is cache-line aligned (many threads write its counters), which
-     * calloc's 16-byte alignment does not honour: mmap, populated in one call
-     * (cc1's 8,370 sites: 1 MB, whose page faults one at a time took ~3 ms
-     * here), zeroed by the kernel. */
-    lk_site_t *sites = NULL;
+    /* lk_site_rec_t is cache-line aligned (many threads write its counters), which
+     * calloc's 16-byte alignment does not honour: mmap, zeroed by the kernel
+     * and populated in one call rather than a fault a page. */
+    lk_site_rec_t *sites = NULL;
     if (nsites) {
         void *m = mmap(NULL, (size_t)nsites * sizeof *sites, PROT_READ | PROT_WRITE,
                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
@@ -1103,8 +277,8 @@ static int dump_parts_build(dump_parts_t *p, int trigger, const char *label, uns
     }
     lk_totals_t t;
     lk_tracker_totals_from(sites + first, nsites - first, &t);
-    json_t *mismatches = build_mismatches();
-    json_t *failures = build_failures();
+    json_t *mismatches = lk_section_mismatches();
+    json_t *failures = lk_section_failures();
     uint32_t nstacks = lk_stack_count();
     uint64_t now = lk_now_ns();
 
@@ -1112,7 +286,7 @@ static int dump_parts_build(dump_parts_t *p, int trigger, const char *label, uns
     json_object_set_new(root, LK_KEY_FORMAT, json_string(LIBLEAK_DUMP_FORMAT));
     json_object_set_new(root, LK_KEY_VERSION, json_integer(LIBLEAK_DUMP_VERSION));
     json_object_set_new(root, LK_KEY_TOOL_VERSION, json_string(LIBLEAK_TOOL_VERSION));
-    json_object_set_new(root, LK_KEY_PROCESS, build_process());
+    json_object_set_new(root, LK_KEY_PROCESS, lk_section_process());
     json_t *d = json_object();
     json_object_set_new(d, LK_KEY_SEQ, json_integer(seq));
     json_object_set_new(d, LK_KEY_TRIGGER,
@@ -1135,19 +309,18 @@ static int dump_parts_build(dump_parts_t *p, int trigger, const char *label, uns
     json_object_set_new(d, LK_KEY_UNIX_MS, u64(lk_unix_ms()));
     json_object_set_new(d, LK_KEY_UPTIME_NS, u64(now - lk_start_ns));
     json_object_set_new(d, LK_KEY_RSS_BYTES, u64(lk_rss_bytes()));
-    json_object_set_new(d, LK_KEY_MODULES_DROPPED, u64(modules_dropped()));
+    json_object_set_new(d, LK_KEY_MODULES_DROPPED, u64(lk_modules_dropped()));
     json_object_set_new(root, LK_KEY_DUMP, d);
-    json_object_set_new(root, LK_KEY_CONFIG, build_config());
-    json_object_set_new(root, LK_KEY_LIMITS, build_limits());
+    json_object_set_new(root, LK_KEY_CONFIG, lk_section_config());
+    json_object_set_new(root, LK_KEY_LIMITS, lk_section_limits());
     json_object_set_new(root, LK_KEY_TOTALS, build_totals(&t, &inh));
     json_object_set_new(root, LK_KEY_COST, build_cost());
     json_t *mods = json_array();
-    dl_iterate_phdr(module_cb, mods);
-    unloaded_modules(mods);
+    lk_modules_append(mods);
     json_object_set_new(root, LK_KEY_MODULES, mods);
     json_object_set_new(root, LK_KEY_MISMATCHES, mismatches);
     json_object_set_new(root, LK_KEY_FAILURES, failures);
-    json_object_set_new(root, LK_KEY_TIMELINE, build_timeline(sites, first, nsites));
+    json_object_set_new(root, LK_KEY_TIMELINE, lk_section_timeline(sites, first, nsites));
     if (crash)
         json_object_set_new(root, LK_KEY_CRASH, crash);
 
@@ -1159,7 +332,7 @@ static int dump_parts_build(dump_parts_t *p, int trigger, const char *label, uns
         reach = lk_scan_dump_section_ex(&arrays, &arrays_len);
     if (!root) {
         json_decref(reach);
-        free(arrays);
+        lk_real_free(arrays);
         if (sites)
             munmap(sites, (size_t)nsites * sizeof *sites);
         return -1;
@@ -1573,12 +746,12 @@ const char *lk_dump_last_path(void)
 void lk_dump_lock(void)
 {
     pthread_mutex_lock(&dump_lock);
-    pthread_mutex_lock(&mod_lock);
+    lk_modules_lock();
 }
 
 void lk_dump_unlock(void)
 {
-    pthread_mutex_unlock(&mod_lock);
+    lk_modules_unlock();
     pthread_mutex_unlock(&dump_lock);
 }
 
@@ -1591,7 +764,7 @@ void lk_dump_reset_after_fork(void)
     last_path[0] = '\0';
     name_warned = false;
     __atomic_store_n(&exit_dumped, 0, __ATOMIC_RELEASE);
-    pthread_mutex_unlock(&mod_lock);
+    lk_modules_unlock();
     pthread_mutex_unlock(&dump_lock);
 }
 
@@ -1607,3 +780,4 @@ void lk_dump_reset_for_tests(void)
     __atomic_store_n(&exit_dumped, 0, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&dump_lock);
 }
+

@@ -196,15 +196,11 @@ void lk_heap_free(void *p)
 
 void *lk_heap_realloc(void *p, size_t n)
 {
-    bool ours = p && lk_heap_owns(p);
     void *q = lk_heap_alloc(n, 16);
     if (q && p) {
-        size_t old = ours ? lk_heap_size(p) : malloc_usable_size(p);
+        size_t old = lk_heap_size(p);
         memcpy(q, p, old < n ? old : n);
-        if (ours)
-            lk_heap_free(p);
-        else
-            free(p);            /* through the hooks: the guard is held, so the real free */
+        lk_heap_free(p);
     }
     return q;
 }

@@ -117,6 +117,7 @@ static void hooks_boot(void)
     lk_real.free = real.free;
     lk_real.calloc = real.calloc;
     lk_real.realloc = real.realloc;
+    lk_real.usable = real.malloc_usable_size;
     __atomic_store_n(&boot_state, BOOT_DONE, __ATOMIC_RELEASE);
 }
 
@@ -272,9 +273,9 @@ __attribute__((constructor)) static void hooks_ctor(void)
 /* ### recording helpers (noinline: keep the hooks small).  after_alloc and
  * free_hook are flattened: everything they call from the capture, tracker and
  * table is inlined (LTO), which spares the calls and their register spills on
- * every allocation and free: 1259 -> 1158 instructions per churn pair, about
- * 4% of wall time, for 36 KB of code.  noinline callees (the memo miss path,
- * the capture of a mismatched free) stay calls. */
+ * every allocation and free (the performance log in preload/README.md has the
+ * cost).  noinline callees (the memo miss path, the capture of a mismatched
+ * free) stay calls. */
 static const char *const fam_fn[3] = { "malloc", "new", "new[]" };
 
 /* A failed or implausible request, with its stack.  errno kept:
@@ -453,10 +454,9 @@ EXPORT sighandler_t __sysv_signal(int sig, sighandler_t h)
  * libleak frame for user_start to skip, one prologue).  The stack is captured
  * before the real call, not after: a memo miss's chain of dependent loads
  * (the caller hint) then overlaps the real malloc, which does not wait for
- * it (bench churn: -0.9 ns a pair, median of 11 paired runs).  No errno
- * save: the capture and record_captured keep it (their rare paths save it;
- * pl_errno checks a first allocation, which takes them).  No table
- * prefetch: it helped neither churn nor live. */
+ * it.  No errno save: the capture and record_captured keep it (their rare
+ * paths save it; pl_errno checks a first allocation, which takes them).  No
+ * table prefetch: it helped neither churn nor live. */
 static __attribute__((noinline, flatten)) void *malloc_exact(size_t n)
 {
     if (lk_unlikely(lk_tls_guard))
@@ -514,9 +514,7 @@ static __attribute__((noinline, flatten)) void free_hook(void *p)
 /* free() in exact mode, 'p' not NULL and not the bootstrap arena's, and
  * (checked here) the guard clear: free_hook's work without what those facts make moot (errno too:
  * lk_track_free_fast keeps it), in a frame of its own, since free_hook's is
- * kilobytes for its rare paths.  Bench churn, when it came: 198 -> 149
- * instructions a free (callgrind; malloc_exact: 514 -> 441 a malloc, with
- * after_alloc in it); preload/README.md has the later steps. */
+ * kilobytes for its rare paths. */
 static __attribute__((noinline, flatten)) void free_exact(void *p)
 {
     if (p == NULL)
@@ -580,7 +578,7 @@ EXPORT void *calloc(size_t n, size_t size)
 /* realloc and reallocarray: the old record is taken out before the real call
  * (another thread may be handed the old address as soon as it returns) and
  * put back if the call fails.  realloc(p, 0) frees p and returns NULL.
- * Flattened like after_alloc: realloc_nofp 1616 -> 1586 instructions a call. */
+ * Flattened like after_alloc, for the same reason. */
 static __attribute__((noinline, flatten)) void *track_realloc(void *p, size_t n, size_t count,
                                                               const char *fn, bool is_array)
 {
@@ -617,7 +615,7 @@ EXPORT void *realloc(void *p, size_t n)
         if (lk_unlikely(lk_tls_exit_arena))
             return lk_exit_arena_realloc(p, n);
         if (lk_unlikely(lk_tls_heap) || (p && lk_heap_owns(p)))
-            return lk_heap_realloc(p, n);
+            return lk_real_realloc(p, n);
         return LK_REAL(real.realloc(p, n));
     }
     LK_GUARD;

@@ -1,6 +1,7 @@
 /* internal.h - the map of libleak.so: every cross-file declaration of the preload.
- * Read in this order: config, log, stack (capture + interning), table (live blocks),
- * tracker (sites, totals, mismatches, failures), dump, trigger, signals, hooks.
+ * Each file calls only files below it (preload/README.md, "Layers"): hooks, trigger,
+ * dump, dump_sections and modules, scan, signals, timeline, tracker, stack, groups,
+ * table, json, runtime, config, log, heap.
  * Nothing declared here is exported from libleak.so (-fvisibility=hidden); only
  * hooks.c and the libleak_* API are, through preload/libleak.map. */
 #ifndef LK_INTERNAL_H
@@ -71,6 +72,8 @@ const char *lk_config_cmdline(size_t *len);
 void lk_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Same, but printed even when LIBLEAK_QUIET is set. */
 void lk_log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* LIBLEAK_QUIET as config.c loaded it (log.c sits below config.c). */
+extern int lk_log_quiet;
 /* Seam: where lk_log writes (default write(2) on lk_log_fd()). */
 extern ssize_t (*LK_SEAM lk_log_write)(int fd, const void *buf, size_t n);
 /* At start, before the config: remember which file fd 2 is; from then on a
@@ -82,7 +85,7 @@ int lk_log_open(const char *path);
 /* The descriptor messages go to (-1: none). */
 int lk_log_fd(void);
 
-/* ### guard (hooks.c / tracker.c): per-thread reentrancy guard */
+/* ### guard (runtime.c): per-thread reentrancy guard */
 /* While non-zero the hooks pass straight through to libc and count nothing.
  * initial-exec TLS, so touching it never allocates. */
 extern __thread int lk_tls_guard __attribute__((tls_model("initial-exec")));
@@ -122,7 +125,7 @@ static inline int *lk_errno_ptr(void)
         = lk_tls_guard;                                                           \
     lk_tls_guard = 1
 
-/* ### real allocator (pointers set by hooks.c in the .so; plain libc in the test core) */
+/* ### real allocator (runtime.c; the pointers are installed by hooks.c in the .so, plain libc in the test core) */
 /* The next malloc/free in the lookup order, never our hooks.  Used for all of
  * libleak's own memory: uthash tables, dump buffers.  Safe without the guard. */
 typedef struct lk_real_fns {
@@ -130,6 +133,7 @@ typedef struct lk_real_fns {
     void (*free)(void *);
     void *(*calloc)(size_t, size_t);
     void *(*realloc)(void *, size_t);
+    size_t (*usable)(void *);   /* malloc_usable_size */
 } lk_real_fns_t;
 extern lk_real_fns_t lk_real;   /* NULL members fall back to libc (test core) */
 void *lk_real_malloc(size_t n);
@@ -138,7 +142,7 @@ void *lk_real_calloc(size_t n, size_t size);
 void *lk_real_realloc(void *p, size_t n);
 
 /* ### bump regions: blocks with their requested size in the 16 bytes in
- * front, never freed (hooks.c's bootstrap arena, tracker.c's exit arena).
+ * front, never freed (hooks.c's bootstrap arena, runtime.c's exit arena).
  * Lock-free, so a signal handler may allocate in the middle of another
  * allocation.  NULL once 'size' bytes are used. */
 typedef struct lk_bump {
@@ -168,8 +172,8 @@ static inline size_t lk_bump_size(const void *p)
     return ((const size_t *)p)[-1];
 }
 
-/* ### exit arena (tracker.c): memory for an exit dump that may have
- * interrupted the real allocator (sampling mode; see tracker.c) */
+/* ### exit arena (runtime.c): memory for an exit dump that may have
+ * interrupted the real allocator (sampling mode; see runtime.c) */
 extern __thread int lk_tls_exit_arena __attribute__((tls_model("initial-exec")));
 extern int lk_exit_arena_on;    /* atomic: some thread entered */
 /* Make this thread's allocations (lk_real_*, and the hooks while its guard
@@ -194,14 +198,13 @@ static inline bool lk_exit_arena_keeps(const void *p)
 extern __thread int lk_tls_heap __attribute__((tls_model("initial-exec")));
 void *lk_heap_alloc(size_t n, size_t align);    /* NULL and ENOMEM if no room */
 void *lk_heap_calloc(size_t n, size_t size);    /* zeroed */
-/* 'p' may be the real allocator's (copied, then freed with free()). */
+/* 'p' is NULL or the heap's (lk_real_realloc moves a real allocator's block). */
 void *lk_heap_realloc(void *p, size_t n);
 void lk_heap_free(void *p);
 bool lk_heap_owns(const void *p);               /* lock-free */
 size_t lk_heap_size(const void *p);             /* the requested size of a block */
 uint64_t lk_heap_mapped_bytes(void);            /* address space of the chunks */
 void lk_heap_install_atfork(void);              /* before lk_trigger_start_tracking */
-size_t lk_trigger_thread_bytes(void);           /* the dumper's stack (trigger.c) */
 
 /* Every mapping libleak makes is counted (the dump's cost section): mmap and
  * munmap in the preload's files are these, which call the real ones. */
@@ -244,14 +247,14 @@ static inline void lk_frames_materialize(lk_frames_t *f)
 }
 
 /* One interned stack.  Immutable once published; lives until process exit. */
-typedef struct lk_stack {
+typedef struct lk_stack_rec {
     uint32_t id;                /* index in the stack array, never reused */
     uint32_t depth;
     bool truncated;
     bool jit_cut;               /* ends at code without unwind information */
     uint64_t hash;
     uintptr_t *pc;              /* 'depth' frames */
-} lk_stack_t;
+} lk_stack_rec_t;
 
 /* Capture the caller's stack into 'f' (up to lk_config.max_depth frames after
  * skipping libleak's own frames).  Takes no lock; may allocate inside libunwind,
@@ -287,7 +290,7 @@ void lk_frames_hash(lk_frames_t *f);
  * when memory ran out (the caller counts a dropped event). */
 uint32_t lk_stack_intern(const lk_frames_t *f);
 /* The stack with 'id', or NULL.  Lock-free: stacks never move or change. */
-const lk_stack_t *lk_stack_get(uint32_t id);
+const lk_stack_rec_t *lk_stack_get(uint32_t id);
 /* Number of stacks interned so far (ids 0..n-1 are valid).  Lock-free. */
 uint32_t lk_stack_count(void);
 /* Bytes of memory used by the stack table. */
@@ -391,6 +394,9 @@ void lk_table_unlock_all(void);
 /* Call 'cb' for every live block; caller holds lk_table_lock_all().  'stack_id'
  * is the id of the allocating stack (stacks[].id), 'family' an lk_family_t.
  * 'cb' must not allocate through the hooks without the guard held. */
+/* The stack id of a site index (installed by tracker.c, above this file;
+ * NULL: every block reports LK_STACK_NONE). */
+extern uint32_t (*lk_table_site_stack)(uint32_t site);
 void lk_table_foreach(void (*cb)(uintptr_t ptr, size_t size, uint32_t stack_id,
                                  int family, void *arg), void *arg);
 /* Address ranges [lo, hi) of libleak's own table memory (block slots, site and
@@ -403,7 +409,7 @@ void lk_table_reset_for_tests(void);
 /* ### tracker (tracker.c): sites, totals, mismatches, failures */
 /* One site: a (stack, family) pair that allocated.  Sites live in a chunked array
  * and never move, so hooks update them with relaxed atomics and no lock. */
-typedef struct lk_site {
+typedef struct lk_site_rec {
     /* read-mostly line: identity and maxima (written only on a new maximum) */
     uint32_t stack;             /* stack id */
     uint32_t family;            /* lk_family_t */
@@ -417,7 +423,7 @@ typedef struct lk_site {
     uint64_t total_bytes;       /* atomic */
     uint64_t freed_blocks;      /* atomic */
     uint64_t live_bytes;        /* atomic */
-} __attribute__((aligned(64))) lk_site_t;
+} __attribute__((aligned(64))) lk_site_rec_t;
 
 /* Snapshot of the process-wide counters. */
 typedef struct lk_totals {
@@ -504,7 +510,7 @@ void lk_sample_weight(uint64_t s, uint64_t *bytes, uint64_t *blocks_fx);
  * per-thread cache. */
 uint32_t lk_site_get(lk_frames_t *f, int family);
 uint32_t lk_site_get_by_stack(uint32_t stack_id, int family);
-lk_site_t *lk_site_at(uint32_t idx);
+lk_site_rec_t *lk_site_at(uint32_t idx);
 uint32_t lk_site_count(void);
 /* In a forked child: sites [0, lk_site_base) are the parent's, and their live
  * blocks are inherited (allocated before the fork by lk_forked_from, the
@@ -515,7 +521,7 @@ size_t lk_site_memory_bytes(void);
 
 /* Copy site 'idx' consistently enough that live_blocks = total - freed >= 0.
  * Threads keep counter deltas: call lk_tracker_fold() first for exact counts. */
-void lk_site_snapshot(uint32_t idx, lk_site_t *out);
+void lk_site_snapshot(uint32_t idx, lk_site_rec_t *out);
 /* Fold every thread's counter deltas into the sites (takes every table shard
  * lock; never call it holding one).  Site counters are exact after it. */
 void lk_tracker_fold(void);
@@ -523,13 +529,16 @@ void lk_tracker_fold(void);
 void lk_tracker_totals(lk_totals_t *t);
 /* Same, summing the site copies 'sites[0..n)' (so the dump's totals equal the
  * sum of its sites exactly). */
-void lk_tracker_totals_from(const lk_site_t *sites, size_t n, lk_totals_t *t);
-/* Bytes used by the mismatch and failure groups. */
+void lk_tracker_totals_from(const lk_site_rec_t *sites, size_t n, lk_totals_t *t);
+/* Bytes used by the mismatch and failure groups (groups.c). */
 size_t lk_group_memory_bytes(void);
 /* Live bytes at which the next watermark dump is due (UINT64_MAX = off). */
 extern uint64_t lk_watermark_next;
-/* Called by the hot path when live bytes reached lk_watermark_next. */
-void lk_trigger_watermark_hit(uint64_t live);
+/* Called by the hot path when live bytes reached lk_watermark_next; installed
+ * by trigger.c (above this file) before it sets the mark.  Atomic. */
+extern void (*lk_watermark_hook)(uint64_t live);
+/* Watermark step in bytes (0 = off), set by trigger.c from the config and limits. */
+extern uint64_t lk_watermark_step;
 /* Current live bytes (one relaxed load). */
 uint64_t lk_tracker_live_bytes(void);
 
@@ -546,9 +555,25 @@ typedef struct lk_failure {
     uint64_t request_bytes, count;
     uint64_t first_uptime_ns, last_uptime_ns, live_bytes_at_first;
 } lk_failure_t;
+/* ### groups (groups.c): mismatches and failures, counted by stack */
+/* Count a free of 'bytes' by 'free_family''s deallocator of a block that
+ * 'alloc_family' allocated.  Takes the group lock; allocates through
+ * lk_real_calloc.  Returns 0 or -ENOMEM (the caller counts a dropped event). */
+int lk_groups_add_mismatch(uint32_t alloc_stack, uint32_t free_stack, int alloc_family,
+                           int free_family, uint64_t bytes);
+/* Count a failed request of 'size' bytes by 'function' at 'stack', 'now' ns
+ * after start; 'live_bytes' is kept for the group's first.  Same contract. */
+int lk_groups_add_failure(uint32_t stack, int kind, const char *function, uint64_t size,
+                          uint64_t now, uint64_t live_bytes);
 /* Copy up to 'max' groups into 'out' under the lock; returns the total number. */
 size_t lk_tracker_mismatches(lk_mismatch_t *out, size_t max);
 size_t lk_tracker_failures(lk_failure_t *out, size_t max);
+/* The group lock (lk_tracker_lock_all takes it); a fork child forgets the
+ * parent's groups with it held. */
+void lk_groups_lock(void);
+void lk_groups_unlock(void);
+void lk_groups_forget(void);
+void lk_groups_reset_for_tests(void);
 
 /* atfork: take every tracker lock (sites, stacks, groups, then table shards). */
 void lk_tracker_lock_all(void);
@@ -557,14 +582,14 @@ void lk_tracker_reset_after_fork(void);
 /* Forget everything (unit tests only: the tables are process-wide). */
 void lk_tracker_reset_for_tests(void);
 
-/* ### time and process (tracker.c) */
+/* ### time and process (runtime.c; set by lk_tracker_init) */
 uint64_t lk_now_ns(void);          /* CLOCK_MONOTONIC */
 uint64_t lk_unix_ms(void);         /* CLOCK_REALTIME */
 extern uint64_t lk_start_ns;       /* lk_now_ns() at init */
 extern uint64_t lk_start_unix_ms;
 extern pid_t lk_pid;               /* pid of the tracked process; updated by atfork child */
 
-/* ### limits (dump.c) */
+/* ### limits and RSS (runtime.c) */
 typedef struct lk_limits {
     uint64_t rlimit_as, rlimit_data, cgroup_max, phys, effective; /* 0 = none */
     int cgroup_version;         /* 1 or 2: whose file set cgroup_max; 0 = none */
@@ -580,6 +605,11 @@ void lk_limits_load(void);
  * /proc/self/mountinfo.  Sets '*bytes' (0 = none), '*version' (1, 2; 0 =
  * none) and 'file'.  Returns 0 or -errno.  Allocation-free. */
 int lk_limits_cgroup(uint64_t *bytes, int *version, char *file, size_t cap);
+/* Resident bytes of the process (/proc/self/statm); 0 if unknown. */
+uint64_t lk_rss_bytes(void);
+/* Read up to 'cap'-1 bytes of 'path' into 'buf', NUL-terminated, with read(2)
+ * (no stdio: may run in a fresh fork child).  Returns the length or -errno. */
+ssize_t lk_read_file(const char *path, char *buf, size_t cap);
 /* Around the real dlclose (hooks.c): record the modules mapped before it,
  * then those gone after it, with the time and the stack count (dump.c's
  * "unloaded modules").  Take the guard and a lock; allocate; no I/O. */
@@ -587,6 +617,27 @@ void lk_modules_before_unload(void);
 void lk_modules_after_unload(void);
 /* Seam: the directory /proc and the cgroup mounts are under ("" = /). */
 extern const char *LK_SEAM lk_cgroup_root;
+
+/* ### modules (modules.c): the dump's modules array */
+/* Append every mapped object, then every unloaded one, to 'arr' (dump lock held). */
+void lk_modules_append(json_t *arr);
+/* Module records that could not be kept (table full or out of memory). */
+uint64_t lk_modules_dropped(void);
+/* The module records' lock, held with the dump lock across fork. */
+void lk_modules_lock(void);
+void lk_modules_unlock(void);
+
+/* ### dump sections (dump_sections.c): each returns a new JSON value.
+ * Guard held, no table lock held. */
+json_t *lk_section_process(void);
+json_t *lk_section_config(void);
+/* The crash (lk_signals_crash) with its stack interned into '*stack_id'. */
+json_t *lk_section_crash(uint32_t *stack_id);
+json_t *lk_section_limits(void);
+json_t *lk_section_mismatches(void);
+json_t *lk_section_failures(void);
+/* The timeline, naming sites [first, first + nsites) of the copies 'sites'. */
+json_t *lk_section_timeline(const lk_site_rec_t *sites, uint32_t first, uint32_t nsites);
 
 /* ### dump (dump.c) */
 /* Write one dump for 'trigger' with optional 'label' to LIBLEAK_DIR.  Holds the
@@ -601,6 +652,8 @@ void lk_dump_exit(void);
 json_t *lk_dump_build(int trigger, const char *label, unsigned seq);
 /* Path of the last dump written ("" if none); for tests. */
 const char *lk_dump_last_path(void);
+/* The dumper thread's stack bytes for the cost section (set by trigger.c). */
+extern size_t lk_dump_thread_bytes;
 /* Seams for the dump file I/O. */
 extern int (*LK_SEAM lk_dump_open)(const char *path, int flags, mode_t mode);
 extern ssize_t (*LK_SEAM lk_dump_writefn)(int fd, const void *buf, size_t n);
@@ -612,7 +665,7 @@ void lk_dump_reset_for_tests(void);
 void lk_dump_lock(void);
 void lk_dump_unlock(void);
 
-/* ### trigger (trigger.c): exit, signal, interval, watermark, timeline, fork */
+/* ### trigger (trigger.c): exit, signal, interval, watermark, fork */
 /* Start the per-process machinery once tracking starts: atfork handlers,
  * watermark step, signal handler and dumper thread.  Guard held. */
 void lk_trigger_start_tracking(void);
@@ -628,7 +681,8 @@ void lk_trigger_wake(char why);
 bool lk_trigger_dumper_alive(void);
 /* Start the dumper thread (from our constructor, once libc is fully up). */
 void lk_trigger_start_thread(void);
-/* Timeline samples for the dump, copied under the timeline lock. */
+
+/* ### timeline (timeline.c): samples for the dump, copied under the timeline lock */
 #define LK_TIMELINE_CAP 1024     /* samples kept; halves resolution when full */
 #define LK_TL_SITES 16           /* sites by live bytes kept per sample */
 typedef struct lk_sample {
@@ -640,14 +694,22 @@ typedef struct lk_sample {
 size_t lk_timeline_copy(lk_sample_t *out, size_t max);
 /* Take one sample now (also done every ~100 ms by the dumper thread). */
 void lk_timeline_sample(void);
+/* The dumper thread's tick: a sample, unless the halved resolution skips it. */
+void lk_timeline_tick(void);
+/* Hold the timeline lock across fork (atfork). */
+void lk_timeline_lock(void);
+void lk_timeline_unlock(void);
 void lk_timeline_reset_for_tests(void);
-uint64_t lk_rss_bytes(void);
 void lk_trigger_after_fork_child(void);
 
 /* ### signals (signals.c): the program's dispositions, the snapshot signal, crashes */
 /* Take over the fault signals and the snapshot signal (LIBLEAK_SIGNAL), keeping
  * their current dispositions as the program's.  Guard held. */
 void lk_signals_start(void);
+/* Wake the dumper thread, and is it running: installed by trigger.c (above
+ * this file) before lk_signals_start; both async-signal-safe. */
+extern void (*lk_signals_wake)(char why);
+extern bool (*lk_signals_dumper_alive)(void);
 /* sigaction, signal and sysv_signal as the program sees them natively
  * (hooks.c's interposed symbols). */
 int lk_signals_sigaction(int sig, const struct sigaction *act, struct sigaction *old);

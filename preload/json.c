@@ -3,8 +3,8 @@
  * them as jansson's JSON_COMPACT text, byte for byte, with the few calls
  * json.h maps json_* onto.  Built in, not a jansson: the program's jansson
  * allocator (json_set_alloc_funcs is process-wide) must never see libleak's
- * values, and a private copy by dlmopen cost 1.2 ms and a second libc's
- * 2 MiB of address space in every process.  Unit tests use the shared
+ * values, and a private copy by dlmopen costs every process a second libc.
+ * Unit tests use the shared
  * jansson instead (their trees are read with its full API), and compare the
  * two writers' text. */
 #define LK_JSON_NO_RENAME
@@ -50,11 +50,10 @@ static json_t mj_true_v = { JSON_TRUE, (size_t)-1 };
 static json_t mj_false_v = { JSON_FALSE, (size_t)-1 };
 static json_t mj_null_v = { JSON_NULL, (size_t)-1 };
 
-/* Through the hooks, which pass libleak's own calls (the guard is held)
- * straight to the allocator. */
+/* libleak's own memory, like every allocation inside libleak. */
 static void *mj_alloc(size_t n)
 {
-    return malloc(n);
+    return lk_real_malloc(n);
 }
 
 /* Is 's' (n bytes) valid UTF-8 as jansson checks it: no overlong forms, no
@@ -152,19 +151,19 @@ void lk_mj_delete(json_t *j)
     if (j->type == JSON_OBJECT) {
         mj_obj_t *o = (mj_obj_t *)j;
         for (size_t i = 0; i < o->n; i++) {
-            free(o->p[i].key);
+            lk_real_free(o->p[i].key);
             mj_decref(o->p[i].v);
         }
-        free(o->p);
+        lk_real_free(o->p);
     } else if (j->type == JSON_ARRAY) {
         mj_arr_t *a = (mj_arr_t *)j;
         for (size_t i = 0; i < a->n; i++)
             mj_decref(a->v[i]);
-        free(a->v);
+        lk_real_free(a->v);
     } else if (j->refcount == (size_t)-1) {
         return;
     }
-    free(j);
+    lk_real_free(j);
 }
 
 static void mj_decref(json_t *j)
@@ -179,7 +178,7 @@ static bool mj_grow(void **v, size_t *cap, size_t n, size_t size)
     if (n < *cap)
         return true;
     size_t c = *cap ? 2 * *cap : 8;
-    void *q = realloc(*v, c * size);
+    void *q = lk_real_realloc(*v, c * size);
     if (!q)
         return false;
     *v = q;
@@ -207,7 +206,7 @@ int lk_mj_object_set_new(json_t *o, const char *key, json_t *v)
     if (!k)
         goto out_free;
     if (!mj_grow((void **)&ob->p, &ob->cap, ob->n, sizeof *ob->p)) {
-        free(k);
+        lk_real_free(k);
         goto out_free;
     }
     memcpy(k, key, kl);

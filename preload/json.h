@@ -3,7 +3,7 @@
  * program may use jansson itself with its own allocator.  So the preload
  * never uses the program's jansson: the json_* names used by dump.c and
  * scan.c are mapped here (lkj_* wrappers) onto json.c's built-in values,
- * which allocate through malloc (the guard is held) and write jansson's JSON_COMPACT
+ * which allocate through lk_real_malloc and write jansson's JSON_COMPACT
  * text; unit tests (LK_TESTING) map them onto the shared jansson.
  * Include after <jansson.h> (this header includes it first itself). */
 #ifndef LK_JSON_H
@@ -86,11 +86,10 @@ static inline void lkj_decref(json_t *j)
 }
 
 /* ### lk_jw: the dump's big arrays, written as JSON text without a tree
- * jansson's encoder takes ~3 us an entry of the dump's big arrays, whatever
- * the tree (gcc's cc1: 60 of its exit dump's ~90 ms went to 8,370 stacks and
- * sites).  Their entries are objects and arrays of integers, booleans,
+ * jansson's encoder is slow per entry of the dump's big arrays, whatever the
+ * tree, and those entries are only objects and arrays of integers, booleans,
  * "0x..." strings and names from fixed tables, which lk_jw writes itself
- * (~0.2 us an entry).  Any other string goes through jansson (a json_string,
+ * about ten times faster.  Any other string goes through jansson (a json_string,
  * dumped alone), so escaping and the UTF-8 check stay jansson's: a string it
  * refuses leaves its key out, as json_object_set_new does.  The same calls
  * build a tree when the writer is made with lk_jw_tree (tests, and

@@ -32,6 +32,8 @@ static int err_fd = -1;             /* 2 when fd 2 was open at start */
 static dev_t err_dev;
 static ino_t err_ino;
 static int file_fd = -1;            /* the LIBLEAK_LOG descriptor */
+/* LIBLEAK_QUIET, set by config.c (above this file) as it loads the options. */
+int lk_log_quiet;
 
 static void use_stderr(void)
 {
@@ -147,7 +149,7 @@ static void log_line(const char *fmt, va_list ap)
 
 void lk_log(const char *fmt, ...)
 {
-    if (lk_config.quiet)
+    if (__atomic_load_n(&lk_log_quiet, __ATOMIC_RELAXED))
         return;
     va_list ap;
     va_start(ap, fmt);

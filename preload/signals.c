@@ -42,6 +42,24 @@ static int (*real_sigaction)(int, const struct sigaction *, struct sigaction *);
 static sighandler_t (*real_signal)(int, sighandler_t);
 static sighandler_t (*real_sysv_signal)(int, sighandler_t);
 
+/* The dumper thread lives in trigger.c, above this file: it installs these
+ * before lk_signals_start (both async-signal-safe). */
+void (*lk_signals_wake)(char why);
+bool (*lk_signals_dumper_alive)(void);
+
+static void wake(char why)
+{
+    void (*fn)(char) = __atomic_load_n(&lk_signals_wake, __ATOMIC_ACQUIRE);
+    if (fn)
+        fn(why);
+}
+
+static bool dumper_alive(void)
+{
+    bool (*fn)(void) = __atomic_load_n(&lk_signals_dumper_alive, __ATOMIC_ACQUIRE);
+    return fn && fn();
+}
+
 static int sa_real(int sig, const struct sigaction *act, struct sigaction *old)
 {
     int (*fn)(int, const struct sigaction *, struct sigaction *) =
@@ -199,7 +217,7 @@ static unsigned req_gen, done_gen;  /* atomic; futex word: done_gen */
 static unsigned request(char why)
 {
     unsigned t = __atomic_add_fetch(&req_gen, 1, __ATOMIC_SEQ_CST);
-    lk_trigger_wake(why);
+    wake(why);
     return t;
 }
 
@@ -250,7 +268,7 @@ static bool wait_served(unsigned ticket, int ms)
  * raw clone: the pid is not the tracked one), nor without a dumper. */
 static bool can_dump(void)
 {
-    return lk_pid == getpid() && lk_trigger_dumper_alive();
+    return lk_pid == getpid() && dumper_alive();
 }
 
 /* Die of 'sig' as its SIG_DFL would: a fault the kernel raised faults again
@@ -365,7 +383,7 @@ static void on_default(int sig, siginfo_t *si, void *uc)
         bool claimed = !__atomic_load_n(&touched[sig], __ATOMIC_RELAXED) &&
                        (sig == SIGUSR1 || sig == SIGUSR2);
         if (claimed || !default_kills(sig)) {
-            lk_trigger_wake(LK_WAKE_SIGNAL);
+            wake(LK_WAKE_SIGNAL);
         } else {
             if (can_dump())
                 wait_served(request(LK_WAKE_SYNC), TERM_WAIT_MS);
@@ -402,7 +420,7 @@ static void on_program(int sig, siginfo_t *si, void *uc)
         view_leave(&mask);
     }
     if (sig == snap_sig)
-        lk_trigger_wake(LK_WAKE_SIGNAL);
+        wake(LK_WAKE_SIGNAL);
     errno = e;
     if (v.sa_flags & SA_SIGINFO)
         v.sa_sigaction(sig, si, uc);

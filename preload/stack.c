@@ -23,7 +23,7 @@ static bool stack_oom;
 #include <uthash.h>
 
 typedef struct stack_entry {
-    lk_stack_t pub;
+    lk_stack_rec_t pub;
     uintptr_t *key;             /* pc[0..depth) then the flags: truncated | jit_cut << 1 */
     UT_hash_handle hh;          /* guarded by stack_lock */
 } stack_entry_t;
@@ -58,9 +58,7 @@ static pthread_rwlock_t unwind_lock = PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIAL
  * exports sigprocmask, hooks.c; libunwind is its only caller on this thread
  * then, since the guard is held and no handler can run).  What libunwind
  * blocks is already blocked, and what it restores is the virtual mask it
- * read, so the kernel's mask is unchanged from the block to the restore.
- * bash -c true: 4,685 -> 359 rt_sigprocmask calls, task-clock 30.0 ->
- * 24.7 ms; gcc's cc1 394 -> 281 ms (medians of 21 and 7, 2026-12-04).  A
+ * read, so the kernel's mask is unchanged from the block to the restore.  A
  * signal that arrives meanwhile is delivered at the restore: up to the
  * length of one learning unwind late (tens of microseconds), as it was for
  * the length of each step's lock before.  glibc keeps its own cancellation
@@ -248,11 +246,9 @@ static __thread int tls_stack_state __attribute__((tls_model("initial-exec"))); 
 
 /* The pcs of one 4 KiB page of code share one 4 KiB window of the table (at
  * random within it), so a program's return addresses, which cluster in its
- * code, touch few of the table's pages: each touched page costs a fault or
- * two (11-14 us each here).  bash -c true: 272 pcs on 64 code pages, ~170
- * table pages touched when every pc was hashed alone.  Not 16 KiB of code a
- * window: cc1 has 237 pcs in one such stretch, a window nearly full, whose
- * probes would pass pc_find's limit; on one page it has at most 74. */
+ * code, touch few of the table's pages, each a fault or two.  Not 16 KiB of
+ * code a window: a big program's pcs in such a stretch nearly fill a window,
+ * whose probes would pass pc_find's limit. */
 #define PC_WINDOW_LOG2 8            /* 256 entries of 16 bytes */
 static inline size_t pc_slot(uintptr_t pc)
 {
@@ -646,13 +642,12 @@ static __thread int tls_memo_failed __attribute__((tls_model("initial-exec")));
 static __thread unsigned tls_memo_rr __attribute__((tls_model("initial-exec")));
 static __thread uint8_t tls_memo_mru[1u << MEMO_SET_LOG2] __attribute__((tls_model("initial-exec")));
 /* Ways ever filled, per set: a lookup never reads a way of a page not yet
- * written, which would map the zero page only for the store to fault again
- * (python3 bench: ~480 read faults of 11-14 us on this VM). */
+ * written, which would map the zero page only for the store to fault again. */
 static __thread uint8_t tls_memo_used[1u << MEMO_SET_LOG2] __attribute__((tls_model("initial-exec")));
 /* Stacks seen once (a bit per hash of pc0, sp0 and the caller hint): a walk
  * is remembered on its stack's second sighting only.  A stack seen once is
  * the common case in short programs, and storing it costs a fresh memo page
- * (a fault of 11-14 us here) for nothing.  A false positive stores early. */
+ * for nothing.  A false positive stores early. */
 #define MEMO_SEEN_BITS 4096u
 static __thread uint64_t tls_memo_seen[MEMO_SEEN_BITS / 64] __attribute__((tls_model("initial-exec")));
 static pthread_key_t memo_key;
@@ -695,10 +690,9 @@ static __thread memo_t *tls_memo_last __attribute__((tls_model("initial-exec")))
  * and reads only the entries whose hint matches (one line, not a header line a
  * way); then each way's entry, as slot + 1 (0: none yet).  Slots are handed
  * out in order as ways are first filled, so the entries a thread stores are
- * packed from the start of the mapping instead of spread over its 1.8 MB:
- * a page each had been a fault each (11-14 us here) and resident memory
- * (bench churn, 300 stacks: 218 of the run's 597 faults; threads8: ~1 MB a
- * thread).  A way keeps its slot when it is replaced. */
+ * packed from the start of the mapping instead of spread over its 1.8 MB,
+ * where each had cost a page fault and a resident page.  A way keeps its
+ * slot when it is replaced. */
 #define MEMO_HEAD_BYTES ((size_t)(1u << MEMO_SET_LOG2) * 64)   /* whole pages */
 
 static inline uint32_t *memo_tags(char *t, size_t set)
@@ -767,9 +761,8 @@ static char *memo_table(int max)
  * a hint: the memo check itself is exact.  When pc0's frame is a plain
  * frame-pointer frame, the next 8 return addresses come from the rbp chain
  * instead, without a rule lookup each: more callers tell the stacks apart,
- * for less (6 instructions a frame against about 40).  Bench churn, ways
- * checked a set search: 1.85 with the 4-frame hint, 1.5 with the chain, 1.0
- * when ways of another hint are skipped (the set's tags, memo_tags). */
+ * for less (no rule lookup a frame); ways of another hint are skipped by the
+ * set's tags (memo_tags). */
 #define MEMO_HINT_FRAMES 4
 #define MEMO_CHAIN_FRAMES 8
 #define PC_FP_FRAME (PC_OK | PC_BP | PC_RBP_SAVE | (16u << 16))   /* push rbp; mov rsp, rbp */
@@ -866,8 +859,7 @@ LK_NO_ASAN static inline bool memo_lookup(memo_t *m, lk_frames_t *f, int max, ui
         const memo_pair_t *pr = m->chk, *end4 = m->chk4, *end = m->chk_end;
         const char *a = (const char *)m->pair0;
         __m128i d;
-        /* pointer steps, not pr[i + k]: GCC re-derived every index (11
-         * instructions a pair against 4) */
+        /* pointer steps, not pr[i + k]: GCC re-derived every index */
 #define LK_PAIR_DIFF(at, q)                                                        \
     _mm_xor_si128(_mm_loadu_si128((const __m128i *)(at)), _mm_load_si128((const __m128i *)(q)))
         for (; pr < end4; pr += 4) {
@@ -1149,8 +1141,8 @@ static inline __attribute__((always_inline)) void capture_miss_body(lk_frames_t 
     walk_log_t log;                 /* this walk's, then the learning unwind's scratch */
     if (lk_config.fast_unwind && stack_bounds()) {
         /* While sampling, captures are a few per thousand allocations: the
-         * memo would be cold (page faults, cache misses: 2.3 us a sample on
-         * bench churn at 512 KiB) and a plain walk is cheaper.  Off this
+         * memo would be cold (page faults, cache misses) and a plain walk is
+         * cheaper.  Off this
          * thread's stack (a coroutine's, a signal stack) no memo and no hint:
          * the hint's rbp chain may point anywhere below tls_stack_hi, unmapped
          * memory included, and the fast walk refuses such a stack anyway. */
@@ -1314,7 +1306,7 @@ __attribute__((noinline)) void lk_stack_capture_full(lk_frames_t *f)
     lk_frames_hash(f);
 }
 
-const lk_stack_t *lk_stack_get(uint32_t id)
+const lk_stack_rec_t *lk_stack_get(uint32_t id)
 {
     if (id >= __atomic_load_n(&stack_n, __ATOMIC_ACQUIRE))
         return NULL;

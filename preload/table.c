@@ -18,7 +18,7 @@
 #define NSHARDS (1u << NSHARDS_LOG2)
 #define SLOT_PAGE_SLOTS 512u        /* 8 KiB of slots: the growth granule, >= a window */
 /* Grow by 3/2 when the load passes 0.8, so the load stays in [0.53, 0.8] and a
- * live block costs 20..30 bytes of slots (issue 6: <= 32 bytes per block). */
+ * live block costs 20..30 bytes of slots (the budget is 32 bytes a block). */
 #define LOAD_NUM 4
 #define LOAD_DEN 5
 /* When mmap fails, keep filling up to this load before dropping events. */
@@ -109,8 +109,8 @@ static inline uint64_t ptr_hash(uintptr_t ptr)
 static inline shard_t *shard_of(uint64_t h)
 {
     shard_t *s = &shards[h >> (64 - NSHARDS_LOG2)];
-    /* opaque to the optimiser: it keeps the pointer rather than re-deriving
-     * it from a spilled index at each use (bench churn: 3 instructions each) */
+    /* opaque to the optimiser, so that it keeps the pointer rather than
+     * re-deriving it from a spilled index at each use */
     __asm__("" : "+r"(s));
     return s;
 }
@@ -150,9 +150,9 @@ static slot_t *slots_alloc(size_t cap, bool populate)
     /* Big tables are probed at random: huge pages spare a TLB miss per probe. */
     if (bytes >= (4u << 20))
         madvise(p, bytes, MADV_HUGEPAGE);
-    /* A resize writes every page of the new table at once: fault them in with
-     * one call instead of a trap per page (bench live: 35k traps of 13 us on
-     * this VM).  A kernel before 5.14 says EINVAL: the pages fault as used. */
+    /* A resize writes every page of the new table at once, so one call
+     * faults them in instead of a trap per page (a kernel before 5.14 says
+     * EINVAL: the pages fault as used). */
     if (populate)
         madvise(p, bytes, MADV_POPULATE_WRITE);
     return p;
@@ -398,21 +398,22 @@ void lk_table_unlock_all(void)
         spin_unlock(&shards[i].lock);
 }
 
+/* Sites are the tracker's, above this file: it installs their stack lookup. */
+uint32_t (*lk_table_site_stack)(uint32_t site);
+
 void lk_table_foreach(void (*cb)(uintptr_t ptr, size_t size, uint32_t stack_id,
                                  int family, void *arg), void *arg)
 {
     for (unsigned i = 0; i < NSHARDS; i++) {
         const shard_t *s = &shards[i];
+        uint32_t (*site_stack)(uint32_t) = lk_table_site_stack;
         for (size_t j = 0; j < s->cap; j++) {
             uint64_t k = s->slots[j].key;
             if (k == 0)
                 continue;
             lk_block_t b;
             unpack(k, s->slots[j].val, &b);
-            const lk_site_t *site = lk_site_at(b.site);
-            uint32_t stack = site ? site->stack : LK_STACK_NONE;
-            if (b.site < lk_site_base)
-                stack = LK_STACK_INHERITED;
+            uint32_t stack = site_stack ? site_stack(b.site) : LK_STACK_NONE;
             cb((uintptr_t)(k & ~(uint64_t)3), (size_t)b.size, stack, b.family, arg);
         }
     }

@@ -1,5 +1,6 @@
-/* tracker.c - the core: sites (per stack and family), totals, mismatched frees
- * and failed requests.  Callable without LD_PRELOAD (unit tests use fake
+/* tracker.c - the core: sites (per stack and family), totals, sampling and
+ * per-thread counter deltas; it hands mismatched frees and failed requests to
+ * groups.c.  Callable without LD_PRELOAD (unit tests use fake
  * pointers).  Hot path: one table-shard lock plus relaxed atomics on a site
  * that never moves; the site lock is taken only when this thread's site cache
  * misses.  Never exits or aborts: what cannot be recorded is counted. */
@@ -22,137 +23,9 @@ static bool site_oom;
 #define uthash_nonfatal_oom(obj) (site_oom = true)
 #include <uthash.h>
 
-/* ### real allocator */
-lk_real_fns_t lk_real;
-
-/* ### exit arena
- * In sampling mode the hooks call the real malloc and free unmarked (no
- * LK_REAL: that keeps them tail calls), so a signal handler that calls _exit
- * may have interrupted the real allocator holding its arena lock, and an exit
- * dump that allocates would wait for that lock forever.  So the thread that
- * writes such a dump takes all of its memory, ours and libc's (qsort), from a
- * private bump region instead, and frees nothing: the process is ending.  One
- * thread only (the first to enter); a signal handler nested in it may
- * allocate too, hence the atomic bump.  Blocks carry a 16-byte size header. */
-__thread int lk_tls_exit_arena __attribute__((tls_model("initial-exec")));
-int lk_exit_arena_on;               /* atomic: a thread has entered */
-static lk_bump_t xa;                /* base published with release */
-
-bool lk_exit_arena_enter(void)
-{
-    if (__atomic_exchange_n(&lk_exit_arena_on, 1, __ATOMIC_ACQ_REL) != 0)
-        return false;
-    /* Address space only (MAP_NORESERVE): what the dump touches is what it
-     * costs.  Smaller tries for a process near its RLIMIT_AS. */
-    for (size_t sz = (size_t)1 << 30; sz >= ((size_t)4 << 20); sz >>= 2) {
-        void *p = mmap(NULL, sz, PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-        if (p != MAP_FAILED) {
-            xa.size = sz;
-            __atomic_store_n(&xa.base, (char *)p, __ATOMIC_RELEASE);
-            lk_tls_exit_arena = 1;
-            return true;
-        }
-    }
-    lk_log("no address space left for the exit dump: none is written");
-    return false;                   /* lk_exit_arena_on stays set: nobody else tries */
-}
-
-bool lk_exit_arena_owns(const void *p)
-{
-    const char *b = __atomic_load_n(&xa.base, __ATOMIC_ACQUIRE);
-    return b && (const char *)p >= b && (const char *)p < b + xa.size;
-}
-
-void *lk_exit_arena_alloc(size_t n, size_t align)
-{
-    void *q = lk_bump_alloc(&xa, n, align);    /* fresh pages, never reused: calloc for free */
-    if (!q)
-        errno = ENOMEM;
-    return q;
-}
-
-void *lk_exit_arena_realloc(void *p, size_t n)
-{
-    void *q = lk_exit_arena_alloc(n, 16);
-    if (q && p) {
-        /* a block from before the dump: its usable size, which the real
-         * allocator reads from the chunk header without locking */
-        size_t old = lk_exit_arena_owns(p) ? lk_bump_size(p) : malloc_usable_size(p);
-        memcpy(q, p, old < n ? old : n);
-    }
-    return q;
-}
-
-void *lk_real_malloc(size_t n)
-{
-    if (lk_unlikely(lk_tls_exit_arena))
-        return lk_exit_arena_alloc(n, 16);
-    if (lk_unlikely(lk_tls_heap))
-        return lk_heap_alloc(n, 16);
-    return lk_real.malloc ? lk_real.malloc(n) : malloc(n);
-}
-void lk_real_free(void *p)
-{
-    if (lk_exit_arena_keeps(p))
-        return;
-    if (p && lk_heap_owns(p)) {
-        lk_heap_free(p);
-        return;
-    }
-    if (lk_real.free)
-        lk_real.free(p);
-    else
-        free(p);
-}
-void *lk_real_calloc(size_t n, size_t size)
-{
-    if (lk_unlikely(lk_tls_exit_arena)) {
-        size_t total;
-        if (__builtin_mul_overflow(n, size, &total)) {
-            errno = ENOMEM;
-            return NULL;
-        }
-        return lk_exit_arena_alloc(total, 16);
-    }
-    if (lk_unlikely(lk_tls_heap))
-        return lk_heap_calloc(n, size);
-    return lk_real.calloc ? lk_real.calloc(n, size) : calloc(n, size);
-}
-void *lk_real_realloc(void *p, size_t n)
-{
-    if (lk_unlikely(lk_tls_exit_arena))
-        return lk_exit_arena_realloc(p, n);
-    if (lk_unlikely(lk_tls_heap) || (p && lk_heap_owns(p)))
-        return lk_heap_realloc(p, n);
-    return lk_real.realloc ? lk_real.realloc(p, n) : realloc(p, n);
-}
-
-/* ### guard, time, process */
-__thread int lk_tls_guard __attribute__((tls_model("initial-exec")));
-__thread int *lk_tls_errno __attribute__((tls_model("initial-exec")));
-__thread int lk_tls_in_real __attribute__((tls_model("initial-exec")));
-uint64_t lk_start_ns;
-uint64_t lk_start_unix_ms;
-pid_t lk_pid;
-
-uint64_t lk_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-uint64_t lk_unix_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 /* ### sites */
 typedef struct site_slot {
-    lk_site_t site;
+    lk_site_rec_t site;
     uint64_t key;               /* stack << 2 | family */
     uint32_t idx;               /* own index in the site array */
     UT_hash_handle hh;          /* guarded by site_lock */
@@ -187,8 +60,18 @@ static uint64_t g_failed;           /* atomic */
 static uint64_t g_untracked_frees;  /* atomic */
 static uint64_t g_mismatched;       /* atomic */
 static uint64_t g_dropped;          /* atomic */
-/* Watermark: the hook pokes trigger.c when live bytes reach this. */
+/* Watermark: the hot path calls lk_watermark_hook when live bytes reach this. */
 uint64_t lk_watermark_next __attribute__((aligned(64))) = UINT64_MAX;
+void (*lk_watermark_hook)(uint64_t live);
+uint64_t lk_watermark_step;
+
+/* Live bytes reached the watermark: tell the layer above, which installed the hook. */
+static void watermark_reached(uint64_t live)
+{
+    void (*fn)(uint64_t) = __atomic_load_n(&lk_watermark_hook, __ATOMIC_ACQUIRE);
+    if (fn)
+        fn(live);
+}
 
 static bool tracker_ready;
 
@@ -198,7 +81,7 @@ static bool tracker_ready;
 uint32_t lk_site_base;
 pid_t lk_forked_from;
 
-lk_site_t *lk_site_at(uint32_t idx)
+lk_site_rec_t *lk_site_at(uint32_t idx)
 {
     if (idx >= __atomic_load_n(&site_n, __ATOMIC_ACQUIRE))
         return NULL;
@@ -259,7 +142,7 @@ out_unlock:
 }
 
 /* Do 'f' and the interned stack 'st' hold the same frames? */
-static inline bool same_frames(const lk_frames_t *f, const lk_stack_t *st)
+static inline bool same_frames(const lk_frames_t *f, const lk_stack_rec_t *st)
 {
     return st && st->hash == f->hash && st->depth == f->depth &&
            st->truncated == f->truncated && st->jit_cut == f->jit_cut &&
@@ -303,7 +186,7 @@ uint32_t lk_site_get(lk_frames_t *f, int family)
     uint64_t tag = f->hash ^ ((uint64_t)family * UINT64_C(0x9E3779B97F4A7C15));
     site_cache_ent_t *ce = &tls_site_cache[(tag ^ (tag >> 32)) & (SITE_CACHE_SIZE - 1)];
     if (ce->site1 != 0 && ce->tag == tag) {
-        const lk_site_t *s = lk_site_at(ce->site1 - 1);
+        const lk_site_rec_t *s = lk_site_at(ce->site1 - 1);
         if (s && s->family == (uint32_t)family && same_frames(f, lk_stack_get(s->stack))) {
             if (memo)
                 memo[family] = ce->site1;
@@ -394,7 +277,7 @@ void lk_sample_weight(uint64_t s, uint64_t *bytes, uint64_t *blocks_fx)
 }
 
 /* Sampling: account a tracked block with its weights (out of the exact path). */
-static __attribute__((noinline, cold)) uint64_t account_alloc_sampled(lk_site_t *s,
+static __attribute__((noinline, cold)) uint64_t account_alloc_sampled(lk_site_rec_t *s,
                                                                       uint64_t size,
                                                                       uint64_t request)
 {
@@ -410,7 +293,7 @@ static __attribute__((noinline, cold)) uint64_t account_alloc_sampled(lk_site_t 
     return g;
 }
 
-static __attribute__((noinline, cold)) void commit_free_sampled(lk_site_t *s, uint64_t size)
+static __attribute__((noinline, cold)) void commit_free_sampled(lk_site_rec_t *s, uint64_t size)
 {
     uint64_t bytes, blocks_fx;
     lk_sample_weight(size, &bytes, &blocks_fx);   /* the same weights as at alloc */
@@ -422,9 +305,9 @@ static __attribute__((noinline, cold)) void commit_free_sampled(lk_site_t *s, ui
 }
 
 /* ### per-thread counter deltas
- * An uncontended atomic add costs ~7 ns on the machines we measure, and an
- * allocation and its free made seven of them (site totals, live bytes, the
- * global live bytes): ~50 ns of a ~250 ns pair.  Instead each thread adds to
+ * An allocation and its free made seven atomic adds (site totals, live
+ * bytes, the global live bytes), a fifth of the pair's time even
+ * uncontended.  Instead each thread adds to
  * its own deltas, a direct-mapped array by site index, and folds an entry
  * into its site (atomics) every ACCT_FOLD_EVENTS events or when another site
  * takes the slot; the global live bytes fold every ACCT_G_FOLD_BYTES.
@@ -448,8 +331,8 @@ static __attribute__((noinline, cold)) void commit_free_sampled(lk_site_t *s, ui
  * (site_share, all shard locks, once per site), and from then on its blocks
  * are counted with atomics on the site, whose running value is exact at
  * every step, peak included. */
-/* 1024, not 256: bench churn's 300 sites then share no slot, and a slot that
- * changes site folds (six atomic adds to a shared site): 79 -> 78 ns a pair */
+/* 1024, not 256: a slot that changes site folds (six atomic adds to a shared
+ * site), so a few hundred busy sites should not share slots. */
 #define ACCT_SLOTS LK_ACCT_SLOTS          /* power of 2 */
 #define ACCT_FOLD_EVENTS 256
 #define ACCT_G_FOLD_BYTES (64u << 10)
@@ -485,7 +368,7 @@ static void acct_fold_ent(acct_ent_t *e)
 {
     if (e->events == 0)
         return;
-    lk_site_t *s = lk_site_at(e->site1 - 1);
+    lk_site_rec_t *s = lk_site_at(e->site1 - 1);
     if (s) {
         __atomic_fetch_add(&s->total_blocks, e->alloc_blocks, __ATOMIC_RELAXED);
         __atomic_fetch_add(&s->total_bytes, e->alloc_bytes, __ATOMIC_RELAXED);
@@ -600,7 +483,7 @@ static inline __attribute__((always_inline)) acct_t *acct_get(void)
  * lock.  Returns false for a shared site (count it with atomics). */
 static __attribute__((noinline)) bool acct_claim(acct_t *a, acct_ent_t *e, uint32_t site)
 {
-    const lk_site_t *s = lk_site_at(site);
+    const lk_site_rec_t *s = lk_site_at(site);
     if (s && __atomic_load_n(&s->shared, __ATOMIC_RELAXED))
         return false;
     acct_fold_ent(e);
@@ -679,7 +562,7 @@ void lk_tracker_fold(void)
 /* Count an allocation with atomics on its site and the total; returns the
  * total's live bytes after it.  Under the block's shard lock for a shared
  * site, so that its free, which takes that lock, is counted after it. */
-static uint64_t account_alloc_atomic(lk_site_t *s, uint64_t size, uint64_t request)
+static uint64_t account_alloc_atomic(lk_site_rec_t *s, uint64_t size, uint64_t request)
 {
     __atomic_fetch_add(&s->total_blocks, 1, __ATOMIC_RELAXED);
     __atomic_fetch_add(&s->total_bytes, size, __ATOMIC_RELAXED);
@@ -697,7 +580,7 @@ static uint64_t account_alloc_atomic(lk_site_t *s, uint64_t size, uint64_t reque
 /* Count an allocation without deltas (sampling, a shared site, a thread
  * without deltas); returns the total's live bytes after it.  Caller holds the
  * block's shard lock (see account_alloc_atomic). */
-static uint64_t account_alloc(lk_site_t *s, uint64_t size, uint64_t request)
+static uint64_t account_alloc(lk_site_rec_t *s, uint64_t size, uint64_t request)
 {
     if (lk_unlikely(lk_config.sample_bytes != 0))
         return account_alloc_sampled(s, size, request);
@@ -711,7 +594,7 @@ static uint64_t account_alloc(lk_site_t *s, uint64_t size, uint64_t request)
  * site. */
 static __attribute__((noinline, cold)) void site_share(uint32_t idx)
 {
-    lk_site_t *s = lk_site_at(idx);
+    lk_site_rec_t *s = lk_site_at(idx);
     if (!s || __atomic_load_n(&s->shared, __ATOMIC_ACQUIRE))
         return;
     lk_table_lock_all();
@@ -758,7 +641,7 @@ static void release_counted(const lk_block_t *b)
 
 void lk_track_commit_free(const lk_block_t *b)
 {
-    lk_site_t *s = lk_site_at(b->site);
+    lk_site_rec_t *s = lk_site_at(b->site);
     if (lk_unlikely(lk_config.sample_bytes != 0)) {
         commit_free_sampled(s, b->size);
         return;
@@ -802,7 +685,7 @@ static inline __attribute__((always_inline)) void track_alloc_at(void *ptr, size
             g = account_alloc(lk_site_at(site), b.size, size);
         lk_table_release(held);
         if (lk_unlikely(g >= __atomic_load_n(&lk_watermark_next, __ATOMIC_RELAXED)))
-            lk_trigger_watermark_hit(g);
+            watermark_reached(g);
         return;
     }
     lk_table_release(held);
@@ -817,7 +700,7 @@ static inline __attribute__((always_inline)) void track_alloc_at(void *ptr, size
             uint64_t g = account_alloc(lk_site_at(site), b.size, size);
             lk_table_release(held);
             if (g >= __atomic_load_n(&lk_watermark_next, __ATOMIC_RELAXED))
-                lk_trigger_watermark_hit(g);
+                watermark_reached(g);
             return;
         }
         lk_table_release(held);
@@ -835,24 +718,7 @@ void lk_track_alloc(void *ptr, size_t size, int family, lk_frames_t *f)
     track_alloc_at(ptr, size, site, family);
 }
 
-/* ### mismatches and failures: rare, grouped under one lock */
-typedef struct mismatch_ent {
-    struct { uint32_t alloc_stack, free_stack; int32_t alloc_family, free_family; } key;
-    lk_mismatch_t m;
-    UT_hash_handle hh;
-} mismatch_ent_t;
-
-typedef struct failure_ent {
-    struct { uint32_t stack; int32_t kind; const char *function; } key;
-    lk_failure_t f;
-    UT_hash_handle hh;
-} failure_ent_t;
-
-static pthread_mutex_t group_lock = PTHREAD_MUTEX_INITIALIZER;
-static mismatch_ent_t *mismatch_hash;   /* guarded by group_lock */
-static failure_ent_t *failure_hash;     /* guarded by group_lock */
-static size_t group_bytes;              /* guarded by group_lock */
-
+/* ### mismatches and failures (their groups live in groups.c) */
 /* Out of line (it captures a stack, hundreds of bytes of frame) and errno
  * kept: lk_track_free_fast's callers do not save it. */
 static __attribute__((noinline)) void record_mismatch(const lk_block_t *b, int free_family)
@@ -861,45 +727,14 @@ static __attribute__((noinline)) void record_mismatch(const lk_block_t *b, int f
     lk_frames_t f;
     lk_stack_capture(&f);   /* only on this rare path: unwind the free */
     uint32_t free_stack = lk_stack_intern(&f);
-    const lk_site_t *s = lk_site_at(b->site);
+    const lk_site_rec_t *s = lk_site_at(b->site);
     if (free_stack == LK_STACK_NONE || !s) {
         lk_track_dropped();
         errno = saved_errno;
         return;
     }
-    mismatch_ent_t *e = NULL, probe;
-    memset(&probe.key, 0, sizeof probe.key);
-    probe.key.alloc_stack = s->stack;
-    probe.key.free_stack = free_stack;
-    probe.key.alloc_family = b->family;
-    probe.key.free_family = free_family;
-    pthread_mutex_lock(&group_lock);
-    HASH_FIND(hh, mismatch_hash, &probe.key, sizeof probe.key, e);
-    if (!e) {
-        e = lk_real_calloc(1, sizeof *e);
-        if (!e)
-            goto out_dropped;
-        e->key = probe.key;
-        e->m.alloc_stack = s->stack;
-        e->m.free_stack = free_stack;
-        e->m.alloc_family = b->family;
-        e->m.free_family = free_family;
-        site_oom = false;
-        HASH_ADD(hh, mismatch_hash, key, sizeof e->key, e);
-        if (site_oom) {
-            lk_real_free(e);
-            goto out_dropped;
-        }
-        group_bytes += sizeof *e;
-    }
-    e->m.count++;
-    e->m.bytes += b->size;
-    pthread_mutex_unlock(&group_lock);
-    errno = saved_errno;
-    return;
-out_dropped:
-    pthread_mutex_unlock(&group_lock);
-    lk_track_dropped();
+    if (lk_groups_add_mismatch(s->stack, free_stack, b->family, free_family, b->size) != 0)
+        lk_track_dropped();
     errno = saved_errno;
 }
 
@@ -985,40 +820,8 @@ void lk_track_failure(int kind, const char *function, uint64_t size, const lk_fr
         lk_track_dropped();
         return;
     }
-    failure_ent_t *e = NULL, probe;
-    memset(&probe.key, 0, sizeof probe.key);
-    probe.key.stack = stack;
-    probe.key.kind = kind;
-    probe.key.function = function;
-    pthread_mutex_lock(&group_lock);
-    HASH_FIND(hh, failure_hash, &probe.key, sizeof probe.key, e);
-    if (!e) {
-        e = lk_real_calloc(1, sizeof *e);
-        if (!e)
-            goto out_dropped;
-        e->key = probe.key;
-        e->f.stack = stack;
-        e->f.kind = kind;
-        e->f.function = function;
-        e->f.first_uptime_ns = now;
-        e->f.live_bytes_at_first = live_bytes_now();
-        site_oom = false;
-        HASH_ADD(hh, failure_hash, key, sizeof e->key, e);
-        if (site_oom) {
-            lk_real_free(e);
-            goto out_dropped;
-        }
-        group_bytes += sizeof *e;
-    }
-    e->f.count++;
-    e->f.last_uptime_ns = now;
-    if (size > e->f.request_bytes)
-        e->f.request_bytes = size;
-    pthread_mutex_unlock(&group_lock);
-    return;
-out_dropped:
-    pthread_mutex_unlock(&group_lock);
-    lk_track_dropped();
+    if (lk_groups_add_failure(stack, kind, function, size, now, live_bytes_now()) != 0)
+        lk_track_dropped();
 }
 
 void lk_track_dropped(void)
@@ -1033,32 +836,10 @@ void lk_track_untracked_free(void)
     __atomic_fetch_add(&g_untracked_frees, 1, __ATOMIC_RELAXED);
 }
 
-size_t lk_tracker_mismatches(lk_mismatch_t *out, size_t max)
-{
-    size_t n = 0;
-    pthread_mutex_lock(&group_lock);
-    for (mismatch_ent_t *e = mismatch_hash; e; e = e->hh.next, n++)
-        if (n < max)
-            out[n] = e->m;
-    pthread_mutex_unlock(&group_lock);
-    return n;
-}
-
-size_t lk_tracker_failures(lk_failure_t *out, size_t max)
-{
-    size_t n = 0;
-    pthread_mutex_lock(&group_lock);
-    for (failure_ent_t *e = failure_hash; e; e = e->hh.next, n++)
-        if (n < max)
-            out[n] = e->f;
-    pthread_mutex_unlock(&group_lock);
-    return n;
-}
-
 /* ### totals */
-void lk_site_snapshot(uint32_t idx, lk_site_t *out)
+void lk_site_snapshot(uint32_t idx, lk_site_rec_t *out)
 {
-    const lk_site_t *s = lk_site_at(idx);
+    const lk_site_rec_t *s = lk_site_at(idx);
     if (!s) {
         memset(out, 0, sizeof *out);
         return;
@@ -1086,7 +867,7 @@ void lk_site_snapshot(uint32_t idx, lk_site_t *out)
         out->peak_live_bytes = out->live_bytes;
 }
 
-void lk_tracker_totals_from(const lk_site_t *sites, size_t n, lk_totals_t *t)
+void lk_tracker_totals_from(const lk_site_rec_t *sites, size_t n, lk_totals_t *t)
 {
     memset(t, 0, sizeof *t);
     for (size_t i = 0; i < n; i++) {
@@ -1112,7 +893,7 @@ void lk_tracker_totals(lk_totals_t *t)
     lk_totals_t acc;
     memset(&acc, 0, sizeof acc);
     for (uint32_t i = 0; i < n; i++) {
-        lk_site_t s;
+        lk_site_rec_t s;
         lk_site_snapshot(i, &s);
         acc.live_blocks += s.total_blocks - s.freed_blocks;
         acc.live_bytes += s.live_bytes;
@@ -1135,14 +916,21 @@ uint64_t lk_tracker_live_bytes(void)
     return live_bytes_now();
 }
 
-size_t lk_group_memory_bytes(void)
-{
-    return __atomic_load_n(&group_bytes, __ATOMIC_RELAXED);
-}
 
 /* ### lifecycle */
+/* The stack of the blocks at site 'idx' (lk_table_foreach's), or
+ * LK_STACK_INHERITED for a site a forked child inherited. */
+static uint32_t site_stack_of(uint32_t idx)
+{
+    if (idx < lk_site_base)
+        return LK_STACK_INHERITED;
+    const lk_site_rec_t *site = lk_site_at(idx);
+    return site ? site->stack : LK_STACK_NONE;
+}
+
 int lk_tracker_init(void)
 {
+    lk_table_site_stack = site_stack_of;
     if (tracker_ready)
         return 0;
     lk_table_init();
@@ -1164,14 +952,14 @@ void lk_tracker_lock_all(void)
 {
     pthread_mutex_lock(&site_lock);
     lk_stack_lock();
-    pthread_mutex_lock(&group_lock);
+    lk_groups_lock();
     lk_table_lock_all();
 }
 
 void lk_tracker_unlock_all(void)
 {
     lk_table_unlock_all();
-    pthread_mutex_unlock(&group_lock);
+    lk_groups_unlock();
     lk_stack_unlock();
     pthread_mutex_unlock(&site_lock);
 }
@@ -1191,13 +979,11 @@ void lk_tracker_reset_after_fork(void)
     __atomic_store_n(&lk_site_base, site_n, __ATOMIC_RELAXED);
     site_hash = NULL;           /* its buckets stay with the parent's copy */
     memset(tls_site_cache, 0, sizeof tls_site_cache);
-    mismatch_hash = NULL;
-    failure_hash = NULL;
-    group_bytes = 0;
+    lk_groups_forget();
     g_failed = g_untracked_frees = g_mismatched = g_dropped = 0;
     g_peak_live_bytes = g_live_bytes;
     lk_table_unlock_all();
-    pthread_mutex_unlock(&group_lock);
+    lk_groups_unlock();
     lk_stack_reset_after_fork();
     pthread_mutex_unlock(&site_lock);
     lk_pid = getpid();
@@ -1215,19 +1001,7 @@ void lk_tracker_reset_for_tests(void)
     site_bytes = 0;
     pthread_mutex_unlock(&site_lock);
     lk_stack_reset_for_tests();
-    pthread_mutex_lock(&group_lock);
-    mismatch_ent_t *m, *mt;
-    HASH_ITER(hh, mismatch_hash, m, mt) {
-        HASH_DEL(mismatch_hash, m);
-        lk_real_free(m);
-    }
-    failure_ent_t *f, *ft;
-    HASH_ITER(hh, failure_hash, f, ft) {
-        HASH_DEL(failure_hash, f);
-        lk_real_free(f);
-    }
-    group_bytes = 0;
-    pthread_mutex_unlock(&group_lock);
+    lk_groups_reset_for_tests();
     memset(tls_site_cache, 0, sizeof tls_site_cache);
     for (acct_t *a = acct_list; a; a = a->next) {     /* deltas of the old sites */
         memset(a->ent, 0, sizeof a->ent);

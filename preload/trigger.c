@@ -1,6 +1,6 @@
 /* trigger.c - when dumps happen: fork handling, the snapshot signal, the
- * interval, the watermark, and the timeline sampled by the dumper thread
- * (signals.c owns the signals).
+ * interval, the watermark, and the dumper thread that also ticks the
+ * timeline (signals.c owns the signals, timeline.c the samples).
  * The signal handlers and the allocation hot path only write one byte to a
  * pipe; the dumper thread (every signal blocked, guard always held) does the
  * dumping and the sampling.  Nothing here may block the traced program. */
@@ -17,130 +17,6 @@
 #include "internal.h"
 
 #define SAMPLE_NS (100 * 1000000ull)    /* timeline tick: ~100 ms */
-#define TL_CAP LK_TIMELINE_CAP
-
-/* ### timeline */
-static pthread_mutex_t tl_lock = PTHREAD_MUTEX_INITIALIZER;
-static lk_sample_t tl[TL_CAP];          /* guarded by tl_lock */
-static size_t tl_n;                     /* guarded by tl_lock */
-static uint64_t tl_prev_allocs, tl_prev_frees; /* guarded by tl_lock */
-static unsigned tl_stride = 1;          /* keep one tick in 'tl_stride'; guarded by tl_lock */
-static unsigned tl_tick;                /* guarded by tl_lock */
-
-uint64_t lk_rss_bytes(void)
-{
-    char buf[128];
-    int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return 0;
-    ssize_t n;
-    do
-        n = read(fd, buf, sizeof buf - 1);
-    while (n < 0 && errno == EINTR);
-    close(fd);
-    if (n <= 0)
-        return 0;
-    buf[n] = '\0';
-    /* "size resident shared ...": the second field, in pages */
-    const char *p = buf;
-    while (*p && *p != ' ')
-        p++;
-    uint64_t pages = 0;
-    for (p++; *p >= '0' && *p <= '9'; p++)
-        pages = pages * 10 + (uint64_t)(*p - '0');
-    long psz = sysconf(_SC_PAGESIZE);
-    return pages * (uint64_t)(psz > 0 ? psz : 4096);
-}
-
-/* Halve the resolution: merge sample pairs, keeping the later time and levels
- * and summing the per-interval counts.  Caller holds tl_lock. */
-static void tl_compact(void)
-{
-    size_t j = 0;
-    for (size_t i = 0; i + 1 < tl_n; i += 2, j++) {
-        lk_sample_t m = tl[i + 1];
-        m.allocs += tl[i].allocs;
-        m.frees += tl[i].frees;
-        tl[j] = m;
-    }
-    if (tl_n % 2)
-        tl[j++] = tl[tl_n - 1];
-    tl_n = j;
-    tl_stride *= 2;
-}
-
-/* The LK_TL_SITES sites of this process with the most live bytes into 's',
- * largest first (counters folded by the caller).  Only the dumper thread and
- * a dump call it: one pass over the sites, with no lock and nothing asked of
- * the hooks. */
-static void tl_top_sites(lk_sample_t *s)
-{
-    uint32_t n = lk_site_count(), k = 0;
-    for (uint32_t i = __atomic_load_n(&lk_site_base, __ATOMIC_RELAXED); i < n; i++) {
-        const lk_site_t *site = lk_site_at(i);
-        uint64_t b = site ? __atomic_load_n(&site->live_bytes, __ATOMIC_RELAXED) : 0;
-        if (b == 0 || (k == LK_TL_SITES && b <= s->site_bytes[k - 1]))
-            continue;
-        uint32_t j = k < LK_TL_SITES ? k++ : k - 1;     /* the smallest gives way */
-        for (; j > 0 && s->site_bytes[j - 1] < b; j--) {
-            s->site[j] = s->site[j - 1];
-            s->site_bytes[j] = s->site_bytes[j - 1];
-        }
-        s->site[j] = i;
-        s->site_bytes[j] = b;
-    }
-    s->nsites = k;
-}
-
-static void tl_add(bool forced)
-{
-    lk_totals_t t;
-    lk_tracker_totals(&t);
-    lk_sample_t top = { 0 };
-    tl_top_sites(&top);
-    uint64_t rss = lk_rss_bytes();
-    uint64_t now = lk_now_ns() - lk_start_ns;
-    pthread_mutex_lock(&tl_lock);
-    if (forced || ++tl_tick >= tl_stride || tl_n == 0) {
-        tl_tick = 0;
-        if (tl_n == TL_CAP)
-            tl_compact();
-        lk_sample_t s = { now, t.live_bytes, rss,
-                          t.alloc_count - (t.alloc_count >= tl_prev_allocs ? tl_prev_allocs : 0),
-                          t.free_count - (t.free_count >= tl_prev_frees ? tl_prev_frees : 0),
-                          top.nsites, { 0 }, { 0 } };
-        memcpy(s.site, top.site, sizeof s.site);
-        memcpy(s.site_bytes, top.site_bytes, sizeof s.site_bytes);
-        tl_prev_allocs = t.alloc_count;
-        tl_prev_frees = t.free_count;
-        tl[tl_n++] = s;
-    }
-    pthread_mutex_unlock(&tl_lock);
-}
-
-void lk_timeline_reset_for_tests(void)
-{
-    pthread_mutex_lock(&tl_lock);
-    tl_n = 0;
-    tl_prev_allocs = tl_prev_frees = 0;
-    tl_stride = 1;
-    tl_tick = 0;
-    pthread_mutex_unlock(&tl_lock);
-}
-
-void lk_timeline_sample(void)
-{
-    tl_add(true);
-}
-
-size_t lk_timeline_copy(lk_sample_t *out, size_t max)
-{
-    pthread_mutex_lock(&tl_lock);
-    size_t n = tl_n < max ? tl_n : max;
-    memcpy(out, tl, n * sizeof *out);
-    pthread_mutex_unlock(&tl_lock);
-    return n;
-}
 
 /* ### the wake-up pipe (written by the signal handler and the hot path) */
 static int wake_fd[2] = { -1, -1 };
@@ -168,22 +44,21 @@ void lk_trigger_wake(char why)
     errno = e;
 }
 
-/* ### watermark */
-static uint64_t wm_step;            /* bytes per step, 0 = off */
-
+/* ### watermark: its step and mark live in tracker.c, which the hot path reads */
 uint64_t lk_trigger_watermark_step(void)
 {
-    return wm_step;
+    return __atomic_load_n(&lk_watermark_step, __ATOMIC_RELAXED);
 }
 
 /* Hot path (guard held): live bytes reached lk_watermark_next.  Move the mark
  * to the next multiple of the step above 'live' and wake the dumper once. */
-void lk_trigger_watermark_hit(uint64_t live)
+static void watermark_hit(uint64_t live)
 {
     uint64_t cur = __atomic_load_n(&lk_watermark_next, __ATOMIC_RELAXED);
-    if (wm_step == 0 || live < cur)
+    uint64_t step = __atomic_load_n(&lk_watermark_step, __ATOMIC_RELAXED);
+    if (step == 0 || live < cur)
         return;
-    uint64_t next = (live / wm_step + 1) * wm_step;
+    uint64_t next = (live / step + 1) * step;
     if (__atomic_compare_exchange_n(&lk_watermark_next, &cur, next, false, __ATOMIC_RELAXED,
                                     __ATOMIC_RELAXED))
         lk_trigger_wake(LK_WAKE_WATERMARK);
@@ -191,15 +66,27 @@ void lk_trigger_watermark_hit(uint64_t live)
 
 static void watermark_setup(void)
 {
-    wm_step = lk_config.watermark_bytes;
+    uint64_t step = lk_config.watermark_bytes;
     if (lk_config.watermark_percent && lk_limits.effective)
-        wm_step = lk_limits.effective / 100 * lk_config.watermark_percent;
-    __atomic_store_n(&lk_watermark_next, wm_step ? wm_step : UINT64_MAX, __ATOMIC_RELAXED);
+        step = lk_limits.effective / 100 * lk_config.watermark_percent;
+    __atomic_store_n(&lk_watermark_step, step, __ATOMIC_RELAXED);
+    __atomic_store_n(&lk_watermark_hook, watermark_hit, __ATOMIC_RELEASE);
+    __atomic_store_n(&lk_watermark_next, step ? step : UINT64_MAX, __ATOMIC_RELAXED);
 }
 
 /* ### the dumper thread */
 static pthread_t dumper;
 static bool dumper_running;         /* atomic: handlers read it */
+
+#define DUMPER_STACK_BYTES (256 * 1024)
+
+/* Publish whether the dumper runs, and its stack and guard page (glibc maps
+ * them) for the dump's cost section. */
+static void set_running(bool on)
+{
+    __atomic_store_n(&lk_dump_thread_bytes, on ? DUMPER_STACK_BYTES + 4096 : 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&dumper_running, on, __ATOMIC_RELEASE);
+}
 
 bool lk_trigger_dumper_alive(void)
 {
@@ -265,7 +152,7 @@ static void *dumper_main(void *arg)
     for (;;) {
         uint64_t now = lk_now_ns();
         if (now >= next_sample) {
-            tl_add(false);
+            lk_timeline_tick();
             lk_signals_check();
             next_sample = now + SAMPLE_NS;
             /* main() may end with pthread_exit(): once every program thread
@@ -273,7 +160,7 @@ static void *dumper_main(void *arg)
              * thread's exit runs exit(0), our destructor and its dump)
              * instead of living on as this thread with all signals blocked */
             if (only_dumper_left()) {
-                __atomic_store_n(&dumper_running, false, __ATOMIC_RELEASE);
+                set_running(false);
                 lk_tls_guard = 0;   /* what runs now (exit handlers) is the program's */
                 lk_tls_heap = 0;
                 return NULL;
@@ -327,14 +214,6 @@ static void *dumper_main(void *arg)
     return NULL;
 }
 
-#define DUMPER_STACK_BYTES (256 * 1024)
-
-/* The dumper thread's stack and guard page (glibc maps them): 0 if none. */
-size_t lk_trigger_thread_bytes(void)
-{
-    return dumper_running ? DUMPER_STACK_BYTES + 4096 : 0;
-}
-
 /* Start the dumper thread with every signal blocked, so the program's signals
  * are never delivered to it.  Guard held by the caller. */
 static void dumper_start(void)
@@ -349,7 +228,7 @@ static void dumper_start(void)
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     pthread_attr_setstacksize(&attr, DUMPER_STACK_BYTES);
     if (pthread_create(&dumper, &attr, dumper_main, NULL) == 0)
-        __atomic_store_n(&dumper_running, true, __ATOMIC_RELEASE);
+        set_running(true);
     else
         lk_log("cannot start the dumper thread; snapshots and the timeline are off");
     pthread_attr_destroy(&attr);
@@ -361,7 +240,7 @@ static void dumper_start(void)
 static void fork_prepare(void)
 {
     lk_dump_lock();
-    pthread_mutex_lock(&tl_lock);
+    lk_timeline_lock();
     lk_tracker_lock_all();
     lk_signals_fork_prepare();      /* last: it blocks every signal until fork returns */
 }
@@ -370,7 +249,7 @@ static void fork_parent(void)
 {
     lk_signals_fork_done();
     lk_tracker_unlock_all();
-    pthread_mutex_unlock(&tl_lock);
+    lk_timeline_unlock();
     lk_dump_unlock();
 }
 
@@ -379,7 +258,7 @@ static void fork_child(void)
     LK_GUARD;
     lk_signals_fork_done();
     lk_tracker_reset_after_fork();
-    pthread_mutex_unlock(&tl_lock);
+    lk_timeline_unlock();
     lk_dump_reset_after_fork();
     lk_trigger_after_fork_child();
 }
@@ -395,7 +274,7 @@ void lk_trigger_after_fork_child(void)
         close(r);
     if (is_our_pipe(w))
         close(w);
-    __atomic_store_n(&dumper_running, false, __ATOMIC_RELEASE);
+    set_running(false);
     dumper_start();
 }
 
@@ -411,7 +290,9 @@ void lk_trigger_start_tracking(void)
     lk_dump_reserve();
     lk_dump_unlock();
     watermark_setup();
-    tl_add(true);
+    lk_timeline_sample();
+    __atomic_store_n(&lk_signals_wake, lk_trigger_wake, __ATOMIC_RELEASE);
+    __atomic_store_n(&lk_signals_dumper_alive, lk_trigger_dumper_alive, __ATOMIC_RELEASE);
     if (pipe_open() != 0)
         lk_log("cannot create the wake-up pipe: %s; snapshots are off", strerror(errno));
     lk_signals_start();

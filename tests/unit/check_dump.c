@@ -466,7 +466,7 @@ START_TEST(test_dump_streams_many_stacks_and_sites)
     json_t *s;
     json_array_foreach(stacks, i, s) {
         ck_assert_int_eq(geti(s, LK_KEY_ID), (json_int_t)i);
-        const lk_stack_t *k = lk_stack_get((uint32_t)i);
+        const lk_stack_rec_t *k = lk_stack_get((uint32_t)i);
         json_t *fr = json_object_get(s, LK_KEY_FRAMES);
         ck_assert_uint_eq(json_array_size(fr), k->depth);
         for (uint32_t j = 0; j < k->depth; j++) {

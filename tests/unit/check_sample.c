@@ -113,7 +113,7 @@ START_TEST(test_sample_estimates_unbiased)
     ck_assert_uint_eq(tot.untracked_frees, 0);
     uint64_t sum_live = 0;
     for (int k = 0; k < NSITES; k++) {
-        lk_site_t s;
+        lk_site_rec_t s;
         uint32_t idx = lk_site_get(&f[k], LK_FAMILY_MALLOC);
         ck_assert_uint_le(idx, LK_SITE_MAX);
         lk_site_snapshot(idx, &s);

@@ -62,7 +62,7 @@ START_TEST(test_stack_intern_dedup_and_stable_ids)
     ck_assert_uint_eq(lk_stack_intern(&fa), ia);
     ck_assert_uint_eq(lk_stack_intern(&fb), ib);
     ck_assert_uint_eq(lk_stack_count(), 4);
-    const lk_stack_t *s = lk_stack_get(ib);
+    const lk_stack_rec_t *s = lk_stack_get(ib);
     ck_assert_ptr_nonnull(s);
     ck_assert_uint_eq(s->id, ib);
     ck_assert_uint_eq(s->depth, 3);
@@ -87,7 +87,7 @@ START_TEST(test_stack_many_ids_never_move)
 {
     enum { N = 20000 };
     lk_frames_t f;
-    const lk_stack_t *first = NULL;
+    const lk_stack_rec_t *first = NULL;
     for (uintptr_t i = 0; i < N; i++) {
         const uintptr_t pc[] = { 0x400000 + i, 0x500000, 0x600000 + (i % 7) };
         frames_of(&f, pc, 3, false);
@@ -520,9 +520,9 @@ START_TEST(test_stack_memo_sites_forgotten_by_reset)
     }
     ck_assert_uint_eq(site[4], 0);      /* the fixture reset: the first site */
     ck_assert_uint_ne(site[5], 0);      /* not the old index, now 'other''s */
-    lk_site_t st;
+    lk_site_rec_t st;
     lk_site_snapshot(site[5], &st);
-    const lk_stack_t *stk = lk_stack_get(st.stack);
+    const lk_stack_rec_t *stk = lk_stack_get(st.stack);
     ck_assert_ptr_nonnull(stk);
     lk_frames_materialize(&fr[0]);
     check_same(&fr[0], &fr[1]);

@@ -31,9 +31,9 @@ static void setup(void)
     lk_stack_backtrace = fake_backtrace;
 }
 
-static lk_site_t site_of(lk_frames_t *f, int family)
+static lk_site_rec_t site_of(lk_frames_t *f, int family)
 {
-    lk_site_t s;
+    lk_site_rec_t s;
     uint32_t idx = lk_site_get(f, family);
     ck_assert_uint_le(idx, LK_SITE_MAX);
     lk_tracker_fold();          /* this thread's counter deltas, into the sites */
@@ -52,7 +52,7 @@ START_TEST(test_tracker_alloc_free_per_site)
     lk_track_alloc((void *)0x20000, 7, LK_FAMILY_MALLOC, &b);
     ck_assert(lk_track_free((void *)0x10010, LK_FAMILY_MALLOC));
 
-    lk_site_t sa = site_of(&a, LK_FAMILY_MALLOC), sb = site_of(&b, LK_FAMILY_MALLOC);
+    lk_site_rec_t sa = site_of(&a, LK_FAMILY_MALLOC), sb = site_of(&b, LK_FAMILY_MALLOC);
     ck_assert_uint_eq(sa.total_blocks, 3);
     ck_assert_uint_eq(sa.total_bytes, 600);
     ck_assert_uint_eq(sa.freed_blocks, 1);
@@ -107,7 +107,7 @@ START_TEST(test_tracker_realloc_detach_reattach)
     ck_assert(lk_track_detach((void *)0x30000, &old));
     ck_assert(!lk_table_lookup(0x30000, NULL));
     lk_track_reattach((void *)0x30000, &old);
-    lk_site_t s = site_of(&a, LK_FAMILY_MALLOC);
+    lk_site_rec_t s = site_of(&a, LK_FAMILY_MALLOC);
     ck_assert_uint_eq(s.total_blocks, 1);
     ck_assert_uint_eq(s.freed_blocks, 0);
     ck_assert_uint_eq(s.live_bytes, 64);
@@ -156,7 +156,7 @@ START_TEST(test_tracker_family_mismatch)
     bool seen_arr = false, seen_malloc = false;
     for (size_t i = 0; i < n; i++) {
         ck_assert_uint_eq(m[i].alloc_stack, alloc_stack);
-        const lk_stack_t *fs = lk_stack_get(m[i].free_stack);
+        const lk_stack_rec_t *fs = lk_stack_get(m[i].free_stack);
         ck_assert_ptr_nonnull(fs);
         ck_assert_uint_eq(fs->depth, 3);
         ck_assert_uint_eq(fs->pc[0], 0xf000);
@@ -404,7 +404,7 @@ START_TEST(test_tracker_deltas_of_a_running_thread)
      * bound, off by at most what each had not folded (documented) */
     ck_assert_uint_ge(t.peak_live_bytes, 32);
     ck_assert_uint_le(t.peak_live_bytes, 35);
-    lk_site_t s = site_of(&f, LK_FAMILY_MALLOC);
+    lk_site_rec_t s = site_of(&f, LK_FAMILY_MALLOC);
     ck_assert_uint_eq(s.total_blocks, 10);
     ck_assert_uint_eq(s.live_bytes, 27);
     ck_assert_uint_eq(s.peak_live_bytes, 30);
@@ -466,7 +466,7 @@ START_TEST(test_tracker_cross_thread_frees_exact)
         ck_assert_int_eq(pthread_create(&th, NULL, xthread_step, &a), 0);
         pthread_join(th, NULL);
     }
-    lk_site_t s0 = site_of(&fr[0], LK_FAMILY_MALLOC), s1 = site_of(&fr[1], LK_FAMILY_MALLOC);
+    lk_site_rec_t s0 = site_of(&fr[0], LK_FAMILY_MALLOC), s1 = site_of(&fr[1], LK_FAMILY_MALLOC);
     ck_assert_uint_eq(s0.total_blocks, XN + 10);
     ck_assert_uint_eq(s0.freed_blocks, XN);
     ck_assert_uint_eq(s0.live_bytes, 640);
@@ -509,12 +509,12 @@ START_TEST(test_tracker_deltas_fold_and_evict_exactly)
         ck_assert(lk_track_free((void *)(0x30000000 + i * 16), LK_FAMILY_MALLOC));
     }
 
-    lk_site_t s0 = site_of(&fr[0], LK_FAMILY_MALLOC);
+    lk_site_rec_t s0 = site_of(&fr[0], LK_FAMILY_MALLOC);
     ck_assert_uint_eq(s0.total_blocks, 1 + N + 50 + N);
     ck_assert_uint_eq(s0.freed_blocks, N - 100 + N);
     ck_assert_uint_eq(s0.live_bytes, 1 + 150 * 10);
     ck_assert_uint_eq(s0.peak_live_bytes, 1 + N * 10);
-    lk_site_t s_other = site_of(&fr[LK_ACCT_SLOTS], LK_FAMILY_MALLOC);
+    lk_site_rec_t s_other = site_of(&fr[LK_ACCT_SLOTS], LK_FAMILY_MALLOC);
     ck_assert_uint_eq(s_other.total_blocks, 1 + N);
     ck_assert_uint_eq(s_other.freed_blocks, N);
     ck_assert_uint_eq(s_other.live_bytes, 1);
@@ -614,7 +614,7 @@ START_TEST(test_tracker_peak_of_blocks_freed_by_another_thread)
     pthread_t th;
     ck_assert_int_eq(pthread_create(&th, NULL, free_others_blocks, NULL), 0);
     ck_assert_int_eq(pthread_join(th, NULL), 0);
-    lk_site_t s = site_of(&xt_frames, LK_FAMILY_MALLOC);
+    lk_site_rec_t s = site_of(&xt_frames, LK_FAMILY_MALLOC);
     ck_assert_uint_eq(s.live_bytes, 100);
     ck_assert_uint_eq(s.total_bytes, 200 * 100 + 100 + 300 * 8);
     ck_assert_uint_ge(s.peak_live_bytes, 200 * 100);
