@@ -620,13 +620,22 @@ static uintptr_t tb_ptr[8];
 static size_t tb_size[8];
 static int tb_n;
 static int tb_locked;
-void lk_table_lock_all(void) { tb_locked++; }
-void lk_table_unlock_all(void) { tb_locked--; }
-void lk_table_foreach(void (*cb)(uintptr_t, size_t, uint32_t, int, void *), void *arg)
+static void tb_lock_all(void) { tb_locked++; }
+static void tb_unlock_all(void) { tb_locked--; }
+static void tb_foreach(void (*cb)(uintptr_t, size_t, uint32_t, int, void *), void *arg)
 {
     ck_assert_int_eq(tb_locked, 1);
     for (int i = 0; i < tb_n; i++) cb(tb_ptr[i] ^ TB_MASK, tb_size[i], (uint32_t)i, 0, arg);
 }
+static size_t tb_memory_ranges(uintptr_t (*ranges)[2], size_t max)
+{
+    (void)ranges;
+    (void)max;
+    return 0;
+}
+static size_t tb_count(void) { return (size_t)tb_n; }
+static const lk_scan_table_t tb_table = {tb_lock_all, tb_unlock_all, tb_foreach, tb_memory_ranges,
+                                         tb_count};
 
 void *volatile g_scan_held;     /* a global root */
 static pthread_mutex_t park_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -694,6 +703,7 @@ START_TEST(test_scan_dump_section_in_process)
     tb_ptr[3] = (uintptr_t)for_key ^ TB_MASK;
     tb_size[3] = 400;
     tb_n = 4;
+    lk_scan_table = &tb_table;
     pthread_t th;
     ck_assert_int_eq(pthread_create(&th, NULL, worker, NULL), 0);
     pthread_mutex_lock(&park_mu);
