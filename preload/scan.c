@@ -101,12 +101,18 @@ static void add_scan_fields(json_t *out, int complete, int roots_scanned, int th
 
 json_t *lk_scan_dump_section_ex(char **arrays, size_t *arrays_len)
 {
-    /* Our own frames lie below this: they hold block pointers we handle
-     * (never references), so the dumping thread's stack is scanned from
-     * here up, and its registers are taken here. */
-    uintptr_t entry_sp = (uintptr_t)__builtin_frame_address(0);
+    /* libleak's own frames lie below the entry (or at least below this
+     * frame): they hold stale words and block pointers we handle, never
+     * references.  The registers are the entry's caller's, else ours here. */
+    uintptr_t self_lo = lk_scan_self_stack_lo((uintptr_t)__builtin_frame_address(0));
     ucontext_t uc;
     getcontext(&uc);
+    const void *regs = &uc.uc_mcontext.gregs;
+    size_t regs_len = sizeof uc.uc_mcontext.gregs;
+    if (lk_tls_entry.sp) {
+        regs = lk_tls_entry.regs;
+        regs_len = sizeof lk_tls_entry.regs;
+    }
     uint64_t t0 = clock_ns(CLOCK_MONOTONIC), c0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
     static char self_marker;
     lk_scan_roots_t rb;
@@ -144,10 +150,11 @@ json_t *lk_scan_dump_section_ex(char **arrays, size_t *arrays_len)
     if (!g.b) goto out_free;
 
     t->lock_all();
-    int rc = lk_scan_roots_threads(&rb, entry_sp, &uc);
+    int rc = lk_scan_roots_threads(&rb, self_lo, regs, regs_len);
     if (rc == 0) t->foreach(gather_cb, &g);
     lk_scan_opts_t opts = {lk_scan_read_self, NULL, usable_size, snapshot_budget()};
-    if (rc == 0) rc = g.oom || rb.oom ? -ENOMEM : lk_scan_classify(g.b, g.n, rb.r, rb.n, &opts, &res);
+    if (rc == 0 && (g.oom || rb.oom)) rc = -ENOMEM;
+    if (rc == 0) rc = lk_scan_classify(g.b, g.n, rb.r, rb.n, &opts, &res);
     t->unlock_all();
     if (rc < 0) goto out_free;
 

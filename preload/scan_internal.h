@@ -10,7 +10,6 @@
 
 #include <stdint.h>
 #include <sys/types.h>
-#include <ucontext.h>
 
 #include "json.h"
 #include "scan.h"
@@ -55,10 +54,15 @@ typedef struct lk_scan_roots {
 /* Globals (minus rb->excl) and the process's maps: everything that takes
  * loader or libc locks, so before the table locks.  0, or -ENOMEM. */
 int lk_scan_roots_modules(lk_scan_roots_t *rb);
+/* The low end of this thread's stack root: the frame where it entered
+ * libleak (lk_tls_entry), else 'here' (the scan's own frame) less the red
+ * zone.  The frames below are libleak's. */
+uintptr_t lk_scan_self_stack_lo(uintptr_t here);
 /* Thread stacks, TLS and registers, after the table locks (a thread blocked
- * in a hook then stays put).  This thread's stack is scanned from 'self_sp'
- * up, and 'uc' holds its registers.  0, or -ENOMEM. */
-int lk_scan_roots_threads(lk_scan_roots_t *rb, uintptr_t self_sp, const ucontext_t *uc);
+ * in a hook then stays put).  This thread's stack is scanned from 'self_lo'
+ * up, and [self_regs, +self_regs_len) holds its registers.  0, or -ENOMEM. */
+int lk_scan_roots_threads(lk_scan_roots_t *rb, uintptr_t self_lo, const void *self_regs,
+                          size_t self_regs_len);
 /* Add [lo, hi) minus libleak's own table memory. */
 void lk_scan_add_root(lk_scan_roots_t *rb, uintptr_t lo, uintptr_t hi, int kind, int tid,
                       const char *module, uintptr_t base);

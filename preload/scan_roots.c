@@ -107,6 +107,13 @@ void lk_scan_read_self(lk_scan_io_t *io, size_t n, void *arg)
     }
 }
 
+__thread lk_entry_t lk_tls_entry __attribute__((tls_model("initial-exec")));
+
+uintptr_t lk_scan_self_stack_lo(uintptr_t here)
+{
+    return lk_tls_entry.sp ? lk_tls_entry.sp : here - 128;
+}
+
 static uintptr_t main_tp;       /* thread pointer of the thread that loaded us */
 static pid_t main_tid;
 
@@ -406,9 +413,9 @@ static void add_cached_descriptors(lk_scan_roots_t *rb, lk_scan_map_t *maps, siz
 }
 
 /* Add the roots of thread 'tid': TLS and descriptor (when found), the stack
- * from 'sp' (minus the 128-byte red zone) to the top of its mapping. */
+ * from 'sp' (minus 'red' bytes of red zone) to the top of its mapping. */
 static void add_thread(lk_scan_roots_t *rb, lk_scan_map_t *maps, size_t nmaps, int tid,
-                       uintptr_t sp, uintptr_t tp, size_t static_size, size_t tcb)
+                       uintptr_t sp, size_t red, uintptr_t tp, size_t static_size, size_t tcb)
 {
     lk_scan_map_t *sm = map_of(maps, nmaps, sp);
     uintptr_t tls_lo = 0, tls_hi = 0;
@@ -430,7 +437,7 @@ static void add_thread(lk_scan_roots_t *rb, lk_scan_map_t *maps, size_t nmaps, i
         return;
     }
     sm->used = 1;
-    uintptr_t lo = sp - 128 > sm->lo ? sp - 128 : sm->lo, hi = sm->hi;
+    uintptr_t lo = sp - red > sm->lo ? sp - red : sm->lo, hi = sm->hi;
     if (tls_lo > lo && tls_lo < hi) hi = tls_lo;
     lk_scan_add_root(rb, lo, hi, LK_ROOT_STACK, tid, NULL, 0);
     rb->threads++;
@@ -481,7 +488,7 @@ static void add_stopped_threads(lk_scan_roots_t *rb)
                 continue;
             }
             rb->sps[i] = sp;
-            add_thread(rb, rb->maps, rb->nmaps, tid, sp, tid == main_tid ? main_tp : 0,
+            add_thread(rb, rb->maps, rb->nmaps, tid, sp, 128, tid == main_tid ? main_tp : 0,
                        rb->static_size, rb->tcb);
             lk_scan_add_root(rb, (uintptr_t)&rb->args[i * 6], (uintptr_t)&rb->args[i * 6 + 6],
                              LK_ROOT_REGISTERS, tid, NULL, 0);
@@ -508,14 +515,15 @@ static void add_running_threads(lk_scan_roots_t *rb)
                                 : !maps[m].stack_like || !(tp = find_tcb(&maps[m], rb->tcb)) ||
                                       !tcb_has_tid(tp, rb->tcb, tid))
                 continue;
-            add_thread(rb, maps, rb->nmaps, tid, maps[m].lo, tid == main_tid ? main_tp : tp,
+            add_thread(rb, maps, rb->nmaps, tid, maps[m].lo, 0, tid == main_tid ? main_tp : tp,
                        rb->static_size, rb->tcb);
             break;
         }
     }
 }
 
-int lk_scan_roots_threads(lk_scan_roots_t *rb, uintptr_t self_sp, const ucontext_t *uc)
+int lk_scan_roots_threads(lk_scan_roots_t *rb, uintptr_t self_lo, const void *self_regs,
+                          size_t self_regs_len)
 {
     int self_tid = (int)syscall(SYS_gettid);
     list_threads(rb);
@@ -528,10 +536,9 @@ int lk_scan_roots_threads(lk_scan_roots_t *rb, uintptr_t self_sp, const ucontext
             rb->sps[i] = 1;  /* pending */
             continue;
         }
-        add_thread(rb, rb->maps, rb->nmaps, tid, self_sp, thread_pointer(), rb->static_size,
+        add_thread(rb, rb->maps, rb->nmaps, tid, self_lo, 0, thread_pointer(), rb->static_size,
                    rb->tcb);
-        lk_scan_add_root(rb, (uintptr_t)&uc->uc_mcontext.gregs,
-                         (uintptr_t)&uc->uc_mcontext.gregs + sizeof uc->uc_mcontext.gregs,
+        lk_scan_add_root(rb, (uintptr_t)self_regs, (uintptr_t)self_regs + self_regs_len,
                          LK_ROOT_REGISTERS, tid, NULL, 0);
     }
     add_stopped_threads(rb);
