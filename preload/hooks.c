@@ -877,22 +877,26 @@ static __attribute__((noreturn)) void exit_now(void (*fn)(int), int status)
 
 EXPORT void _exit(int status)
 {
+    LK_ENTRY;
     exit_now(booted() ? real.exit_ : NULL, status);
 }
 
 EXPORT void _Exit(int status)
 {
+    LK_ENTRY;
     exit_now(booted() ? real.Exit_ : NULL, status);
 }
 
 __attribute__((destructor)) static void hooks_dtor(void)
 {
+    LK_ENTRY;
     exit_dump();
 }
 
 /* ### public API (include/libleak.h declares both weak, for the caller's sake) */
 EXPORT int libleak_snapshot(const char *label)
 {
+    LK_ENTRY;
     if (!libleak_is_active())
         return -ENOSYS;
     return lk_dump_write(LK_TRIGGER_API, label);

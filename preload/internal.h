@@ -103,6 +103,36 @@ extern __thread int lk_tls_in_real __attribute__((tls_model("initial-exec")));
     })
 #define LK_REAL_VOID(expr) do { lk_tls_in_real++; expr; lk_tls_in_real--; } while (0)
 
+/* ### entry frame (scan_roots.c): where this thread entered libleak on a
+ * path that can dump (the exit destructor, _exit, the dumper thread, the
+ * API).  The scan reads this thread's stack only from 'sp' up, so libleak's
+ * own frames are never roots, and takes 'regs' (the caller's callee-saved
+ * registers, which libleak's frames save below 'sp') as its registers. */
+typedef struct lk_entry {
+    uintptr_t sp;               /* 0: not inside such an entry */
+    uintptr_t regs[6];
+} lk_entry_t;
+extern __thread lk_entry_t lk_tls_entry __attribute__((tls_model("initial-exec")));
+static inline __attribute__((always_inline)) lk_entry_t lk_entry_enter(uintptr_t sp)
+{
+    lk_entry_t prev = lk_tls_entry;
+#if defined(__x86_64__)
+    __asm__ volatile("mov %%rbx, %0\n\tmov %%rbp, %1\n\tmov %%r12, %2\n\t"
+                     "mov %%r13, %3\n\tmov %%r14, %4\n\tmov %%r15, %5"
+                     : "=m"(lk_tls_entry.regs[0]), "=m"(lk_tls_entry.regs[1]),
+                       "=m"(lk_tls_entry.regs[2]), "=m"(lk_tls_entry.regs[3]),
+                       "=m"(lk_tls_entry.regs[4]), "=m"(lk_tls_entry.regs[5]));
+#endif
+    lk_tls_entry.sp = sp;
+    return prev;
+}
+static inline void lk_entry_leave(lk_entry_t *prev) { lk_tls_entry = *prev; }
+/* Use as the first statement of an entry: LK_ENTRY; - records this frame
+ * until the function returns. */
+#define LK_ENTRY                                                                  \
+    lk_entry_t LK_GUARD_CAT(lk_entry_prev_, __LINE__) __attribute__((cleanup(lk_entry_leave))) \
+        = lk_entry_enter((uintptr_t)__builtin_frame_address(0))
+
 /* This thread's errno, through a pointer it keeps: the hooks save and restore
  * errno around every tracked call, and each errno is a call of
  * __errno_location through the PLT (four a malloc/free pair).  The address

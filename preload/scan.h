@@ -96,8 +96,8 @@ typedef struct lk_scan_opts {
 
 /* Classify 'n' blocks against 'nroots' roots, reading memory only through
  * opts->read.  Sorts 'blocks' by address; overlapping or duplicate blocks are
- * tolerated (the later one wins lookups).  Allocates with plain malloc (the
- * preload calls it with the guard held).  Returns 0 or -ENOMEM; on error
+ * tolerated (the later one wins lookups).  Allocates with lk_real_malloc
+ * (the preload calls it with the guard held).  Returns 0 or -ENOMEM; on error
  * 'res' holds nothing to free. */
 int lk_scan_classify(lk_scan_block_t *blocks, size_t n, const lk_scan_root_t *roots,
                      size_t nroots, const lk_scan_opts_t *opts, lk_scan_result_t *res);
@@ -124,13 +124,26 @@ void lk_scan_read_self(lk_scan_io_t *io, size_t n, void *arg);
  * for good once the syscall is refused; tests set it to cover the probe). */
 extern int lk_scan_read_mode;
 
+/* The block table the entry point reads: table.c's, or a unit test's fake. */
+typedef struct lk_scan_table {
+    void (*lock_all)(void);
+    void (*unlock_all)(void);
+    /* each live block; called with the locks held */
+    void (*foreach)(void (*cb)(uintptr_t ptr, size_t size, uint32_t stack_id, int family,
+                               void *arg),
+                    void *arg);
+    size_t (*memory_ranges)(uintptr_t (*ranges)[2], size_t max);   /* never roots */
+    size_t (*count)(void);
+} lk_scan_table_t;
+extern const lk_scan_table_t *lk_scan_table;
+
 /* The preload's entry point: stop allocation, gather roots and blocks, scan,
  * and return the "reachability" section, or NULL on failure.  Caller holds
  * the reentrancy guard and no table lock (the dump writer calls it weakly). */
 struct json_t *lk_scan_dump_section(void);
 /* The same, for the dump: the section without its three arrays, which are
- * written as text to a malloc'd '"sites":[...],"structures":[...],
- * "held_by":[...]' (*arrays, *arrays_len; free() it): the text of each entry
+ * written as text to an lk_real_malloc'd '"sites":[...],"structures":[...],
+ * "held_by":[...]' (*arrays, *arrays_len; free it): the text of each entry
  * is kept, not the entry (a tree is ~6 times its text). */
 struct json_t *lk_scan_dump_section_ex(char **arrays, size_t *arrays_len);
 

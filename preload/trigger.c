@@ -143,6 +143,7 @@ static bool only_dumper_left(void)
 
 static void *dumper_main(void *arg)
 {
+    LK_ENTRY;                       /* none of this thread's frames is the program's */
     (void)arg;
     lk_tls_guard = 1;               /* nothing this thread does is the program's */
     lk_tls_heap = 1;                /* and its memory comes from no glibc arena (heap.c) */

@@ -12,6 +12,7 @@
 
 #include "internal.h"
 #include "scan.h"
+#include "scan_internal.h"
 #include "testhelper.h"
 
 /* ### fake memory */
@@ -620,13 +621,22 @@ static uintptr_t tb_ptr[8];
 static size_t tb_size[8];
 static int tb_n;
 static int tb_locked;
-void lk_table_lock_all(void) { tb_locked++; }
-void lk_table_unlock_all(void) { tb_locked--; }
-void lk_table_foreach(void (*cb)(uintptr_t, size_t, uint32_t, int, void *), void *arg)
+static void tb_lock_all(void) { tb_locked++; }
+static void tb_unlock_all(void) { tb_locked--; }
+static void tb_foreach(void (*cb)(uintptr_t, size_t, uint32_t, int, void *), void *arg)
 {
     ck_assert_int_eq(tb_locked, 1);
     for (int i = 0; i < tb_n; i++) cb(tb_ptr[i] ^ TB_MASK, tb_size[i], (uint32_t)i, 0, arg);
 }
+static size_t tb_memory_ranges(uintptr_t (*ranges)[2], size_t max)
+{
+    (void)ranges;
+    (void)max;
+    return 0;
+}
+static size_t tb_count(void) { return (size_t)tb_n; }
+static const lk_scan_table_t tb_table = {tb_lock_all, tb_unlock_all, tb_foreach, tb_memory_ranges,
+                                         tb_count};
 
 void *volatile g_scan_held;     /* a global root */
 static pthread_mutex_t park_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -694,6 +704,7 @@ START_TEST(test_scan_dump_section_in_process)
     tb_ptr[3] = (uintptr_t)for_key ^ TB_MASK;
     tb_size[3] = 400;
     tb_n = 4;
+    lk_scan_table = &tb_table;
     pthread_t th;
     ck_assert_int_eq(pthread_create(&th, NULL, worker, NULL), 0);
     pthread_mutex_lock(&park_mu);
@@ -790,6 +801,59 @@ START_TEST(test_scan_dump_section_in_process)
 }
 END_TEST
 
+/* ### this thread's stack root starts at its entry into libleak */
+
+static uintptr_t range_lo;
+static uintptr_t lib_local_at;
+static json_t *entry_sec;
+
+/* Stands for libleak's exit path: an entry, then a frame of libleak's own
+ * holding a block pointer (stack id 1) that no program frame holds. */
+static __attribute__((noinline)) void lib_entry(int scan)
+{
+    LK_ENTRY;
+    void *volatile lib_local = scan ? (void *)(tb_ptr[1] ^ TB_MASK) : NULL;
+    lib_local_at = (uintptr_t)&lib_local;
+    range_lo = lk_scan_self_stack_lo((uintptr_t)__builtin_frame_address(0));
+    if (scan) entry_sec = lk_scan_dump_section();
+    lib_local = NULL;
+}
+
+START_TEST(test_scan_self_range_from_entry)
+{
+    /* block 0: held by a local of the program's frame (reachable); block 1:
+     * only by a local of libleak's frame (definite). */
+    void *volatile caller_local = malloc(100);
+    tb_ptr[0] = (uintptr_t)caller_local ^ TB_MASK;
+    tb_size[0] = 100;
+    tb_ptr[1] = (uintptr_t)malloc(300) ^ TB_MASK;
+    tb_size[1] = 300;
+    tb_n = 2;
+    lk_scan_table = &tb_table;
+
+    lib_entry(0);
+    ck_assert_uint_gt(range_lo, lib_local_at);              /* excludes libleak's frame */
+    ck_assert_uint_le(range_lo, (uintptr_t)&caller_local);  /* includes the caller's */
+    ck_assert_uint_eq(lk_tls_entry.sp, 0);                  /* left at return */
+    uintptr_t here = (uintptr_t)__builtin_frame_address(0);
+    ck_assert_uint_eq(lk_scan_self_stack_lo(here), here - 128);
+
+    scrub_stack();
+    lib_entry(1);
+    ck_assert_ptr_nonnull(entry_sec);
+    char *txt = json_dumps(entry_sec, JSON_COMPACT);
+    const char *k;
+    kinds_entry(entry_sec, 0, &k);
+    ck_assert_msg(!strcmp(k, "reachable"), "caller's block is %s: %s", k, txt);
+    kinds_entry(entry_sec, 1, &k);
+    ck_assert_msg(!strcmp(k, "definite"), "block in libleak's frame is %s: %s", k, txt);
+    free(txt);
+    json_decref(entry_sec);
+    free(caller_local);
+    free((void *)(tb_ptr[1] ^ TB_MASK));
+}
+END_TEST
+
 static Suite *scan_suite(void)
 {
     Suite *s = suite_create("scan");
@@ -821,6 +885,7 @@ static Suite *scan_suite(void)
     tcase_set_timeout(tp, 30);
     tcase_add_loop_test(tp, test_scan_read_self, 0, 2);
     tcase_add_test(tp, test_scan_dump_section_in_process);
+    tcase_add_test(tp, test_scan_self_range_from_entry);
     suite_add_tcase(s, tp);
     return s;
 }

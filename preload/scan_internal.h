@@ -1,0 +1,121 @@
+/* scan_internal.h - what the scan's files share, and nothing else includes.
+ * Layers, top to bottom (each file calls only files below it):
+ *   scan.c         the preload's entry: roots, blocks, classify, section
+ *   scan_out.c     the dump's "reachability" section
+ *   scan_struct.c  structures, held-by and the aggregation map under them
+ *   scan_roots.c   this process's roots and the reader of its own memory
+ *   scan_mark.c    the classifier: mark, lost cliques, cycles, final kinds */
+#ifndef LK_SCAN_INTERNAL_H
+#define LK_SCAN_INTERNAL_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "json.h"
+#include "scan.h"
+
+#define WORD          sizeof(uintptr_t)
+#define PAGE          4096u
+#define READ_IOV      64u                /* iovecs per process_vm_readv (<= IOV_MAX), on the stack */
+
+/* ### scan_mark.c: large scratch memory, mmap'd and populated at once */
+void *lk_scan_big_alloc(size_t len);
+void lk_scan_big_free(void *p, size_t len);
+
+/* ### scan_roots.c: the roots of this process */
+
+typedef struct lk_scan_map {
+    uintptr_t lo, hi;
+    int readable;               /* r and not a special or device mapping */
+    int stack_like;             /* anonymous rw right above a PROT_NONE guard */
+    int used;                   /* already a live thread's stack */
+    int prot_none;
+    int main_stack;             /* "[stack]" */
+} lk_scan_map_t;
+
+typedef struct lk_scan_roots {
+    lk_scan_root_t *r;
+    size_t n, cap;
+    uintptr_t excl[64][2];      /* libleak's own table memory */
+    size_t nexcl;
+    char **strings;             /* module paths we own */
+    size_t nstrings;
+    int oom;
+    uintptr_t self_marker;      /* an address inside libleak.so's data */
+    int threads, sp_unknown;
+    lk_scan_map_t *maps;        /* /proc/self/maps */
+    size_t nmaps;
+    size_t static_size, tcb;    /* glibc's static TLS and descriptor sizes */
+    int *tids;                  /* the threads found */
+    size_t ntids, captids;
+    uintptr_t *args, *sps;      /* per thread: syscall args (a root), sp (1 = pending) */
+} lk_scan_roots_t;
+
+/* Globals (minus rb->excl) and the process's maps: everything that takes
+ * loader or libc locks, so before the table locks.  0, or -ENOMEM. */
+int lk_scan_roots_modules(lk_scan_roots_t *rb);
+/* The low end of this thread's stack root: the frame where it entered
+ * libleak (lk_tls_entry), else 'here' (the scan's own frame) less the red
+ * zone.  The frames below are libleak's. */
+uintptr_t lk_scan_self_stack_lo(uintptr_t here);
+/* Thread stacks, TLS and registers, after the table locks (a thread blocked
+ * in a hook then stays put).  This thread's stack is scanned from 'self_lo'
+ * up, and [self_regs, +self_regs_len) holds its registers.  0, or -ENOMEM. */
+int lk_scan_roots_threads(lk_scan_roots_t *rb, uintptr_t self_lo, const void *self_regs,
+                          size_t self_regs_len);
+/* Add [lo, hi) minus libleak's own table memory. */
+void lk_scan_add_root(lk_scan_roots_t *rb, uintptr_t lo, uintptr_t hi, int kind, int tid,
+                      const char *module, uintptr_t base);
+void lk_scan_roots_free(lk_scan_roots_t *rb);
+
+/* ### scan_struct.c: aggregation rows keyed by two words */
+
+typedef struct lk_scan_agg_map {
+    uint64_t (*keys)[2];
+    uint32_t *vals;             /* index + 1; 0 = empty slot */
+    size_t cap, len;
+} lk_scan_agg_map_t;
+
+typedef struct lk_scan_agg_row {
+    uint64_t k0, k1;            /* what the row is about; meaning per table */
+    uint64_t blocks, bytes, count;
+    uint32_t first;             /* a representative block or structure */
+} lk_scan_agg_row_t;
+
+typedef struct lk_scan_agg_table {
+    lk_scan_agg_map_t map;
+    lk_scan_agg_row_t *rows;
+    size_t n, cap;
+    size_t last;                /* row of the previous add + 1 (runs of one key are common) */
+} lk_scan_agg_table_t;
+
+/* Add 'bytes' of one block to row (k0, k1).  Returns the row or NULL. */
+lk_scan_agg_row_t *lk_scan_agg_add(lk_scan_agg_table_t *t, uint64_t k0, uint64_t k1,
+                                   uint64_t bytes, uint32_t rep);
+void lk_scan_agg_table_free(lk_scan_agg_table_t *t);
+/* qsort order: most bytes first, then most blocks, then by key. */
+int lk_scan_cmp_row_bytes(const void *a, const void *b);
+
+const char *lk_scan_kind_name(unsigned kind);
+const char *lk_scan_root_name(unsigned kind);
+const char *lk_scan_family_name(unsigned family);
+
+/* Write the "structures" entries to 'w' and the omitted ones' totals to
+ * 'omitted'.  0, or -1 when memory ran out. */
+int lk_scan_build_structures(const lk_scan_block_t *b, size_t n, const lk_scan_json_limits_t *lim,
+                             struct json_t *omitted, lk_jw_t *w);
+/* Write the "held_by" entries to 'w', likewise. */
+int lk_scan_build_held_by(const lk_scan_block_t *b, size_t n, const lk_scan_root_t *roots,
+                          size_t nroots, const lk_scan_result_t *res,
+                          const lk_scan_json_limits_t *lim, struct json_t *omitted, lk_jw_t *w);
+
+/* ### scan_out.c: the section.  With 'arrays' (the dump), its three arrays
+ * are left out of the object and written as text to a malloc'd
+ * '"sites":[...],"structures":[...],"held_by":[...]' instead (*arrays,
+ * *arrays_len); else (the tree) the object holds them. */
+struct json_t *lk_scan_build_section(const lk_scan_block_t *b, size_t n,
+                                     const lk_scan_root_t *roots, size_t nroots,
+                                     const lk_scan_result_t *res, const lk_scan_json_limits_t *lim,
+                                     char **arrays, size_t *arrays_len);
+
+#endif /* LK_SCAN_INTERNAL_H */

@@ -1,0 +1,799 @@
+/* scan_mark.c - the classifier: trace live blocks from the roots the way a
+ * conservative collector does and give each one of valgrind's leak kinds.
+ * Works on caller-given blocks, roots and a memory reader, so unit tests run
+ * it on fake memory; never calls exit, abort or assert. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "internal.h"
+#include "scan_internal.h"
+
+#define ROOT_CHUNK    (64u * 1024)       /* bytes of root memory read at once */
+#define BATCH_BYTES   (256u * 1024)      /* bytes of block contents read at once */
+#define BATCH_MAX     512u               /* blocks per batched read */
+/* Edges between lost blocks kept for cycle detection; past this the cycle
+ * flags may miss cycles and cycles_complete says so. */
+#define MAX_EDGES     (16u * 1024 * 1024)
+#define TOP_STRIDE    32u                /* blocks per entry of the top lookup array */
+#define NEAR          4u                 /* neighbours tried before the full lookup */
+
+enum { ST_UNREACHED = 0, ST_POSSIBLE, ST_REACHABLE, ST_INDIRECT };
+
+/* ### the scan context */
+
+typedef struct scan_ctx {
+    lk_scan_block_t *b;
+    size_t n;
+    uintptr_t *starts;          /* b[i].ptr, sorted; the lookup array */
+    uintptr_t *top;             /* starts[k * TOP_STRIDE]: searched first, stays in cache */
+    size_t ntop;
+    uintptr_t lo, hi;           /* lowest start, highest end of any block */
+    const lk_scan_root_t *roots;
+    lk_scan_read_fn read;
+    void *arg;
+    size_t (*usable)(uintptr_t ptr);
+    lk_scan_result_t *res;
+    uint8_t *snap;              /* snapshot mode: every block's words, copied up front */
+    uint64_t *snap_off;         /* offset of block i's first aligned word in snap */
+    size_t snap_len;            /* bytes mapped at snap */
+    uint32_t *work;             /* LIFO of block indices to scan */
+    size_t nwork, capwork;
+    uint8_t *buf;               /* BATCH_BYTES for block contents */
+    lk_scan_io_t io[BATCH_MAX];
+    uint32_t ioidx[BATCH_MAX];
+    size_t capholders;
+    int phase;                  /* 1: roots, 2: lost cliques */
+    uint32_t leader;            /* phase 2: the clique being built */
+    uint32_t (*edges)[2];       /* phase 2: (from, to) between lost blocks */
+    size_t nedges, capedges;
+    int oom;
+} scan_ctx_t;
+
+static int cmp_block(const void *a, const void *b)
+{
+    const lk_scan_block_t *x = a, *y = b;
+    return x->ptr < y->ptr ? -1 : x->ptr > y->ptr;
+}
+
+/* Large scratch memory, mmap'd and populated in one call (one fault a page
+ * costs far more); from 2 MiB on, 2 MiB-aligned and rounded so that it can
+ * get transparent huge pages, since the sort scatters over arrays that
+ * thrash the TLB with 4 KiB pages. */
+#define BIG_HUGE ((size_t)2 << 20)
+
+static size_t big_len(size_t len)
+{
+    len = len ? len : 1;
+    return len >= BIG_HUGE ? (len + BIG_HUGE - 1) & ~(BIG_HUGE - 1) : len;
+}
+
+void *lk_scan_big_alloc(size_t len)
+{
+    len = big_len(len);
+    if (len >= BIG_HUGE) {
+        char *m = mmap(NULL, len + BIG_HUGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (m == MAP_FAILED) goto small;    /* address space is short: no alignment */
+        char *a = (char *)(((uintptr_t)m + BIG_HUGE - 1) & ~(uintptr_t)(BIG_HUGE - 1));
+        if (a > m) munmap(m, (size_t)(a - m));
+        munmap(a + len, (size_t)(m + BIG_HUGE - a));   /* a < m + BIG_HUGE */
+        madvise(a, len, MADV_HUGEPAGE);
+#ifdef MADV_POPULATE_WRITE
+        madvise(a, len, MADV_POPULATE_WRITE);   /* before Linux 5.14: EINVAL, faults as used */
+#endif
+        return a;
+    }
+small:;
+    void *m = mmap(NULL, len, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+    return m == MAP_FAILED ? NULL : m;
+}
+
+void lk_scan_big_free(void *p, size_t len)
+{
+    if (p) munmap(p, big_len(len));
+}
+
+/* Return the index of the block holding address 'v', or -1.  '*interior' is
+ * 0 for a pointer to the block's start, 1 inside it.  A pointer at the
+ * allocator's next chunk header (hdr_off) is malloc's own bookkeeping (the
+ * arena's top and bin pointers) and is not a reference. */
+static inline long find_block_near(scan_ctx_t *c, uintptr_t v, int *interior, size_t near)
+{
+    if (v < c->lo || v >= c->hi) return -1;
+    size_t lo, hi;
+    /* Pointers often go to neighbours of the block they sit in (allocation
+     * order): try a small window around 'near' before the full search. */
+    if (near < c->n && c->starts[near >= NEAR ? near - NEAR : 0] <= v &&
+        (near + NEAR >= c->n || v < c->starts[near + NEAR])) {
+        lo = near >= NEAR ? near - NEAR : 0;
+        hi = near + NEAR < c->n ? near + NEAR : c->n;
+    } else {
+        /* Narrow to one stride with the small top array, then search there. */
+        size_t tl = 0, th = c->ntop;
+        while (tl < th) {
+            size_t mid = tl + (th - tl) / 2;
+            if (c->top[mid] <= v) tl = mid + 1;
+            else th = mid;
+        }
+        if (tl == 0) return -1;
+        lo = (tl - 1) * TOP_STRIDE;
+        hi = lo + TOP_STRIDE < c->n ? lo + TOP_STRIDE : c->n;
+    }
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (c->starts[mid] <= v) lo = mid + 1;
+        else hi = mid;
+    }
+    if (lo == 0) return -1;
+    size_t i = lo - 1;
+    uintptr_t off = v - c->starts[i];
+    if (off == 0) {
+        *interior = 0;
+        return (long)i;
+    }
+    lk_scan_block_t *b = &c->b[i];
+    if (off >= b->size) return -1;
+    if (b->hdr_off == 0 && c->usable && off + 3 * WORD > b->size) {
+        /* Only the last words can hold the next chunk's header. */
+        size_t u = c->usable(b->ptr);
+        b->hdr_off = u >= WORD && u - WORD < b->size && u - WORD < LK_SCAN_NO_HDR
+                         ? (uint32_t)(u - WORD) : LK_SCAN_NO_HDR;
+    }
+    if (b->hdr_off && off == b->hdr_off) return -1;
+    *interior = 1;
+    return (long)i;
+}
+
+static inline long find_block(scan_ctx_t *c, uintptr_t v, int *interior)
+{
+    return find_block_near(c, v, interior, SIZE_MAX);
+}
+
+static void push(scan_ctx_t *c, uint32_t i)
+{
+    if (c->nwork == c->capwork) {
+        size_t cap = c->capwork ? c->capwork * 2 : 1024;
+        uint32_t *w = lk_real_realloc(c->work, cap * sizeof *w);
+        if (!w) {
+            c->oom = 1;
+            return;
+        }
+        c->work = w;
+        c->capwork = cap;
+    }
+    c->work[c->nwork++] = i;
+}
+
+static void add_edge(scan_ctx_t *c, uint32_t from, uint32_t to)
+{
+    if (c->nedges == c->capedges) {
+        if (c->capedges >= MAX_EDGES) {
+            c->res->cycles_complete = 0;
+            return;
+        }
+        size_t cap = c->capedges ? c->capedges * 2 : 1024;
+        void *e = lk_real_realloc(c->edges, cap * sizeof c->edges[0]);
+        if (!e) {
+            c->res->cycles_complete = 0;
+            return;
+        }
+        c->edges = e;
+        c->capedges = cap;
+    }
+    c->edges[c->nedges][0] = from;
+    c->edges[c->nedges][1] = to;
+    c->nedges++;
+}
+
+/* Phase 1: word 'v' was found in memory reached from 'holder'; 'definite'
+ * says whether that memory is reachable through start pointers only (a root,
+ * or a reachable block).  Upgrades the target as valgrind does: unreached ->
+ * possible -> reachable, and queues it for scanning on every upgrade.
+ * Returns 1 when the target changed. */
+static int mark(scan_ctx_t *c, uintptr_t v, int definite, uint32_t holder, size_t near)
+{
+    int interior;
+    long i = find_block_near(c, v, &interior, near);
+    if (i < 0) return 0;
+    lk_scan_block_t *t = &c->b[i];
+    if (!interior && definite && t->state != ST_REACHABLE) {
+        t->state = ST_REACHABLE;
+        t->aux = holder;
+    } else if (t->state == ST_UNREACHED) {
+        t->state = ST_POSSIBLE;
+        t->aux = holder;
+    } else {
+        return 0;
+    }
+    push(c, (uint32_t)i);
+    return 1;
+}
+
+/* Phase 2: word 'v' lies in lost block 'from', scanned for the clique of
+ * c->leader.  Fresh unreached blocks join the clique and are queued; an
+ * earlier leader reached here joins too, with everything it already holds
+ * (its aux points at its head, resolved by find_head()). */
+static void link_lost(scan_ctx_t *c, uint32_t from, uintptr_t v)
+{
+    int interior;
+    long i = find_block_near(c, v, &interior, from);
+    if (i < 0) return;
+    lk_scan_block_t *t = &c->b[i];
+    if (t->state == ST_REACHABLE || t->state == ST_POSSIBLE) return;
+    add_edge(c, from, (uint32_t)i);
+    if ((uint32_t)i == c->leader || t->state != ST_UNREACHED) return;
+    t->state = ST_INDIRECT;
+    t->aux = c->leader;
+    /* Blocks below the leader are all processed: an unreached one there is
+     * an earlier leader whose contents were scanned already. */
+    if ((uint32_t)i > c->leader) push(c, (uint32_t)i);
+}
+
+/* Scan the aligned words of 'got' bytes read from 'addr' for block 'from'. */
+static void scan_block_words(scan_ctx_t *c, uint32_t from, const uint8_t *p, size_t got)
+{
+    const lk_scan_block_t *s = &c->b[from];
+    int definite = s->state == ST_REACHABLE;
+    uint32_t holder = s->aux;
+    for (size_t off = 0; off + WORD <= got; off += WORD) {
+        uintptr_t v;
+        memcpy(&v, p + off, WORD);
+        if (v < c->lo || v >= c->hi) continue;
+        if (c->phase == 1) mark(c, v, definite, holder, from);
+        else link_lost(c, from, v);
+    }
+}
+
+/* The aligned word range [a, e) of block 'i''s requested bytes. */
+static inline void block_words(const lk_scan_block_t *b, uintptr_t *a, uintptr_t *e)
+{
+    *a = (b->ptr + WORD - 1) & ~(uintptr_t)(WORD - 1);
+    *e = (b->ptr + b->size) & ~(uintptr_t)(WORD - 1);
+    if (*e < *a) *e = *a;
+}
+
+/* Scan queued blocks until the queue is empty, reading small blocks in
+ * batches of up to BATCH_MAX (one syscall each) and big ones in chunks. */
+static void drain(scan_ctx_t *c)
+{
+    while (c->snap && c->nwork > 0 && !c->oom) {
+        uint32_t i = c->work[--c->nwork];
+        uintptr_t a, e;
+        block_words(&c->b[i], &a, &e);
+        scan_block_words(c, i, c->snap + c->snap_off[i], e - a);
+    }
+    while (c->nwork > 0 && !c->oom) {
+        size_t k = 0, used = 0;
+        while (c->nwork > 0 && k < BATCH_MAX) {
+            uint32_t i = c->work[c->nwork - 1];
+            uintptr_t a, e;
+            block_words(&c->b[i], &a, &e);
+            size_t len = e - a;
+            if (len > BATCH_BYTES) {
+                if (k > 0) break;  /* read the batch first, then this one alone */
+                c->nwork--;
+                for (uintptr_t p = a; p < e; p += BATCH_BYTES) {
+                    size_t l = e - p < BATCH_BYTES ? e - p : BATCH_BYTES;
+                    lk_scan_io_t io = {p, c->buf, l, 0};
+                    c->read(&io, 1, c->arg);
+                    c->res->unreadable_bytes += l - io.got;
+                    scan_block_words(c, i, c->buf, io.got);
+                }
+                k = 0;
+                used = 0;
+                continue;
+            }
+            if (used + len > BATCH_BYTES) break;
+            c->nwork--;
+            c->io[k] = (lk_scan_io_t){a, c->buf + used, len, 0};
+            c->ioidx[k] = i;
+            used += len;
+            k++;
+        }
+        if (k == 0) continue;
+        c->read(c->io, k, c->arg);
+        for (size_t j = 0; j < k; j++) {
+            c->res->unreadable_bytes += c->io[j].len - c->io[j].got;
+            scan_block_words(c, c->ioidx[j], c->io[j].dst, c->io[j].got);
+        }
+    }
+}
+
+static uint32_t new_holder(scan_ctx_t *c, uint32_t root, uintptr_t addr)
+{
+    lk_scan_result_t *r = c->res;
+    if (r->nholders == c->capholders) {
+        size_t cap = c->capholders ? c->capholders * 2 : 64;
+        lk_scan_holder_t *h = lk_real_realloc(r->holders, cap * sizeof *h);
+        if (!h) {
+            c->oom = 1;
+            return LK_SCAN_NO_HOLDER;
+        }
+        r->holders = h;
+        c->capholders = cap;
+    }
+    r->holders[r->nholders] = (lk_scan_holder_t){root, addr};
+    return (uint32_t)r->nholders++;
+}
+
+/* Phase 1 for one root region: every aligned word that hits a block marks it,
+ * and its whole chain is traced before the next word, so a block is credited
+ * to the first root word (in scan order) that reaches it.  Globals get one
+ * holder per word (the analyzer names the variable); other roots one per
+ * region.  Unreadable pages are skipped and counted. */
+/* Scan 'got' bytes of root 'ri' read from 'p' into 'buf'.  '*region_holder'
+ * is the holder of a non-global root, LK_SCAN_NO_HOLDER until it holds one. */
+static void scan_root_words(scan_ctx_t *c, uint32_t ri, uintptr_t p, const uint8_t *buf,
+                            size_t got, uint32_t *region_holder)
+{
+    const lk_scan_root_t *r = &c->roots[ri];
+    if (r->kind >= 0 && r->kind < 4) c->res->root_bytes[r->kind] += got;
+    for (size_t off = 0; off < got && !c->oom; off += WORD) {
+        uintptr_t v;
+        memcpy(&v, buf + off, WORD);
+        /* glibc installs &dtv[1] in the descriptor: a reference to the
+         * calloc'd DTV, not an interior pointer. */
+        if (r->dtv_word && p + off == r->dtv_word) v -= 2 * WORD;
+        if (v < c->lo || v >= c->hi) continue;
+        uint32_t h = r->kind == LK_ROOT_GLOBAL ? (uint32_t)c->res->nholders : *region_holder;
+        if (h == LK_SCAN_NO_HOLDER) h = (uint32_t)c->res->nholders;
+        if (!mark(c, v, 1, h, SIZE_MAX)) continue;
+        if (h == c->res->nholders) {
+            new_holder(c, ri, r->kind == LK_ROOT_GLOBAL ? p + off : r->lo);
+            if (r->kind != LK_ROOT_GLOBAL) *region_holder = h;
+        }
+        drain(c);
+    }
+}
+
+static void scan_root(scan_ctx_t *c, uint32_t ri, uint8_t *chunk)
+{
+    const lk_scan_root_t *r = &c->roots[ri];
+    uintptr_t p = (r->lo + WORD - 1) & ~(uintptr_t)(WORD - 1);
+    uintptr_t end = r->hi & ~(uintptr_t)(WORD - 1);
+    uint32_t region_holder = LK_SCAN_NO_HOLDER;
+    while (p < end && !c->oom) {
+        size_t len = end - p < ROOT_CHUNK ? end - p : ROOT_CHUNK;
+        lk_scan_io_t io = {p, chunk, len, 0};
+        c->read(&io, 1, c->arg);
+        size_t got = io.got & ~(WORD - 1);
+        scan_root_words(c, ri, p, chunk, got, &region_holder);
+        if (got < len) {
+            /* Skip to the page after the first unreadable byte. */
+            uintptr_t bad = p + got;
+            uintptr_t next = (bad + PAGE) & ~(uintptr_t)(PAGE - 1);
+            if (next > end) next = end;
+            c->res->unreadable_bytes += next - bad;
+            p = next;
+        } else {
+            p += len;
+        }
+    }
+}
+
+/* Scan roots from 'ri' on, several small ones with one read (a forked
+ * child's inherited blocks are roots: thousands of them, each a system call
+ * when read alone).  Returns how many roots it scanned (at least one). */
+static size_t scan_roots_batch(scan_ctx_t *c, size_t ri, size_t nroots, uint8_t *chunk)
+{
+    lk_scan_io_t io[READ_IOV];
+    size_t k = 0, used = 0;
+    while (ri + k < nroots && k < READ_IOV) {
+        const lk_scan_root_t *r = &c->roots[ri + k];
+        uintptr_t p = (r->lo + WORD - 1) & ~(uintptr_t)(WORD - 1);
+        uintptr_t end = r->hi & ~(uintptr_t)(WORD - 1);
+        size_t len = end > p ? end - p : 0;
+        if (len > ROOT_CHUNK / READ_IOV || used + len > ROOT_CHUNK) break;
+        io[k] = (lk_scan_io_t){p, chunk + used, len, 0};
+        used += len;
+        k++;
+    }
+    if (k < 2) {
+        scan_root(c, (uint32_t)ri, chunk);
+        return 1;
+    }
+    c->read(io, k, c->arg);
+    for (size_t j = 0; j < k && !c->oom; j++) {
+        uint32_t region_holder = LK_SCAN_NO_HOLDER;
+        size_t got = io[j].got & ~(WORD - 1);
+        scan_root_words(c, (uint32_t)(ri + j), io[j].addr, io[j].dst, got, &region_holder);
+        c->res->unreadable_bytes += io[j].len - got;
+    }
+    return k;
+}
+
+/* Head of lost block 'i': follow aux links to the clique leader, compressing
+ * the path. */
+static uint32_t find_head(lk_scan_block_t *b, uint32_t i)
+{
+    uint32_t h = i;
+    while (b[h].state == ST_INDIRECT) h = b[h].aux;
+    while (b[i].state == ST_INDIRECT && b[i].aux != h) {
+        uint32_t next = b[i].aux;
+        b[i].aux = h;
+        i = next;
+    }
+    return h;
+}
+
+/* Flag structure heads whose members form a cycle: an iterative depth-first
+ * search over the lost-block edges, where an edge back to a block still on
+ * the path closes a cycle.  An edge into a head means the head is on one. */
+static int find_cycles(scan_ctx_t *c)
+{
+    size_t n = c->n;
+    uint32_t *first = lk_real_calloc(n + 1, sizeof *first);
+    uint32_t *to = lk_real_malloc((c->nedges ? c->nedges : 1) * sizeof *to);
+    uint8_t *color = lk_real_calloc(n ? n : 1, 1);
+    uint32_t (*stk)[2] = lk_real_malloc((n ? n : 1) * sizeof *stk);
+    int rc = -ENOMEM;
+    if (!first || !to || !color || !stk) goto out_free;
+    for (size_t e = 0; e < c->nedges; e++) first[c->edges[e][0] + 1]++;
+    for (size_t i = 0; i < n; i++) first[i + 1] += first[i];
+    for (size_t e = 0; e < c->nedges; e++) {
+        /* 'first' is used as a fill cursor here and restored below. */
+        to[first[c->edges[e][0]]++] = c->edges[e][1];
+    }
+    for (size_t i = n; i > 0; i--) first[i] = first[i - 1];
+    first[0] = 0;
+    for (size_t e = 0; e < c->nedges; e++) {
+        uint32_t t = c->edges[e][1];
+        if (c->b[t].state == ST_UNREACHED)
+            c->b[t].flags |= LK_SCAN_F_CYCLE | LK_SCAN_F_HEAD_CYC;
+    }
+    for (size_t s = 0; s < n; s++) {
+        if (color[s] || first[s] == first[s + 1]) continue;
+        size_t sp = 0;
+        stk[sp][0] = (uint32_t)s;
+        stk[sp][1] = first[s];
+        sp++;
+        color[s] = 1;
+        while (sp > 0) {
+            uint32_t u = stk[sp - 1][0];
+            uint32_t e = stk[sp - 1][1];
+            if (e == first[u + 1]) {
+                color[u] = 2;
+                sp--;
+                continue;
+            }
+            stk[sp - 1][1]++;
+            uint32_t w = to[e];
+            if (color[w] == 1) {
+                c->b[find_head(c->b, u)].flags |= LK_SCAN_F_CYCLE;
+            } else if (color[w] == 0) {
+                color[w] = 1;
+                stk[sp][0] = w;
+                stk[sp][1] = first[w];
+                sp++;
+            }
+        }
+    }
+    rc = 0;
+out_free:
+    lk_real_free(first);
+    lk_real_free(to);
+    lk_real_free(color);
+    lk_real_free(stk);
+    return rc;
+}
+
+/* Copy every block's words into one buffer, reading runs of nearby blocks
+ * (gaps up to SNAP_GAP, runs up to SNAP_RUN bytes) with one request each.
+ * A run that cannot be read whole is read block by block; unreadable bytes
+ * stay zero and are counted.  Returns 0, or -ENOMEM (then the caller reads
+ * block by block instead). */
+#define SNAP_GAP 512u
+#define SNAP_RUN (1u << 20)
+static int build_snapshot(scan_ctx_t *c, size_t max_bytes)
+{
+    size_t n = c->n, total = 0;
+    uintptr_t run_a = 0, run_e = 0;
+    for (size_t i = 0; i < n; i++) {
+        uintptr_t a, e;
+        block_words(&c->b[i], &a, &e);
+        if (i > 0 && a >= run_e && a - run_e <= SNAP_GAP && e - run_a <= SNAP_RUN) {
+            run_e = e > run_e ? e : run_e;
+            continue;
+        }
+        if (i > 0 && a < run_e) {  /* overlapping blocks: keep them in one run */
+            run_e = e > run_e ? e : run_e;
+            continue;
+        }
+        total += run_e - run_a;
+        run_a = a;
+        run_e = e;
+    }
+    total += run_e - run_a;
+    if (total > max_bytes) return -ENOMEM;
+    c->snap_len = total;
+    c->snap = lk_scan_big_alloc(total);
+    c->snap_off = lk_scan_big_alloc(n * sizeof *c->snap_off);
+    if (!c->snap || !c->snap_off) {
+        lk_scan_big_free(c->snap, c->snap_len);
+        lk_scan_big_free(c->snap_off, n * sizeof *c->snap_off);
+        c->snap = NULL;
+        c->snap_off = NULL;
+        return -ENOMEM;
+    }
+    /* Second pass: assign offsets and read the runs in batches. */
+    size_t k = 0, pos = 0, first_of_run = 0;
+    size_t *run_first = lk_real_malloc(BATCH_MAX * sizeof *run_first);
+    size_t *run_last = lk_real_malloc(BATCH_MAX * sizeof *run_last);
+    if (!run_first || !run_last) {
+        lk_real_free(run_first);
+        lk_real_free(run_last);
+        lk_scan_big_free(c->snap, c->snap_len);
+        lk_scan_big_free(c->snap_off, n * sizeof *c->snap_off);
+        c->snap = NULL;
+        c->snap_off = NULL;
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i <= n; i++) {
+        uintptr_t a = 0, e = 0;
+        int new_run = i == n;
+        if (i < n) {
+            block_words(&c->b[i], &a, &e);
+            new_run = i == 0 || !((a >= run_e && a - run_e <= SNAP_GAP && e - run_a <= SNAP_RUN) ||
+                                  a < run_e);
+        }
+        if (new_run && i > 0) {
+            c->io[k] = (lk_scan_io_t){run_a, c->snap + pos, run_e - run_a, 0};
+            run_first[k] = first_of_run;
+            run_last[k] = i;
+            pos += run_e - run_a;
+            k++;
+        }
+        if (k == BATCH_MAX || (i == n && k > 0)) {
+            c->read(c->io, k, c->arg);
+            for (size_t j = 0; j < k; j++) {
+                if (c->io[j].got == c->io[j].len) continue;
+                /* Short run: fetch its blocks one by one. */
+                uint8_t *base = c->io[j].dst;
+                uintptr_t ra = c->io[j].addr;
+                memset(base, 0, c->io[j].len);
+                for (size_t bi = run_first[j]; bi < run_last[j]; bi++) {
+                    uintptr_t ba, be;
+                    block_words(&c->b[bi], &ba, &be);
+                    lk_scan_io_t one = {ba, base + (ba - ra), be - ba, 0};
+                    c->read(&one, 1, c->arg);
+                    c->res->unreadable_bytes += one.len - one.got;
+                }
+            }
+            k = 0;
+        }
+        if (i == n) break;
+        if (new_run) {
+            run_a = a;
+            run_e = e;
+            first_of_run = i;
+        } else if (e > run_e) {
+            run_e = e;
+        }
+        c->snap_off[i] = pos + (a - run_a);
+    }
+    lk_real_free(run_first);
+    lk_real_free(run_last);
+    c->res->snapshot_bytes = total;
+    return 0;
+}
+
+/* Sort 'blocks' by address: LSD radix sort, 11 bits per pass, of keys that
+ * pack (address - lowest) above the block's index into one word, then one
+ * permutation (qsort of 2M records is several times slower).  A copy of the
+ * blocks is used when it fits in 'max_scratch' bytes.  Falls back to qsort
+ * when the key does not fit or memory is short. */
+#define RADIX_BITS 11u
+static void sort_blocks(lk_scan_block_t *b, size_t n, size_t max_scratch)
+{
+    uintptr_t min = UINTPTR_MAX, max = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (b[i].ptr < min) min = b[i].ptr;
+        if (b[i].ptr > max) max = b[i].ptr;
+    }
+    unsigned idx_bits = 1, key_bits = 0;
+    while (idx_bits < 64 && ((size_t)1 << idx_bits) < n) idx_bits++;
+    uintptr_t span = max - min;
+    unsigned shift0 = 0;
+    uintptr_t all = 0;
+    for (size_t i = 0; i < n; i++) all |= b[i].ptr - min;
+    if (all) shift0 = (unsigned)__builtin_ctzl(all);  /* alignment: low bits all zero */
+    span >>= shift0;
+    while (key_bits < 64 && (span >> key_bits)) key_bits++;
+    if (n < 4096 || key_bits + idx_bits > 64) {
+        if (n > 1) qsort(b, n, sizeof *b, cmp_block);
+        return;
+    }
+    size_t len = n * sizeof(uint64_t);
+    uint64_t *p = lk_scan_big_alloc(len), *q = lk_scan_big_alloc(len);
+    uint8_t *done = NULL;
+    size_t count[1u << RADIX_BITS];
+    const uint64_t mask = (1u << RADIX_BITS) - 1, imask = ((uint64_t)1 << idx_bits) - 1;
+    if (!p || !q) goto out_qsort;
+    for (size_t i = 0; i < n; i++) p[i] = ((uint64_t)((b[i].ptr - min) >> shift0) << idx_bits) | i;
+    for (unsigned sh = idx_bits; sh < idx_bits + key_bits; sh += RADIX_BITS) {
+        memset(count, 0, sizeof count);
+        for (size_t i = 0; i < n; i++) count[(p[i] >> sh) & mask]++;
+        size_t sum = 0;
+        for (size_t d = 0; d <= mask; d++) {
+            size_t t = count[d];
+            count[d] = sum;
+            sum += t;
+        }
+        for (size_t i = 0; i < n; i++) q[count[(p[i] >> sh) & mask]++] = p[i];
+        uint64_t *t = p;
+        p = q;
+        q = t;
+    }
+    lk_scan_big_free(q, len);
+    q = NULL;
+    /* Gather into a copy (fast: the loads are independent and prefetched)
+     * when 'max_scratch' allows, else permute in place along cycles. */
+    size_t tlen = n * sizeof *b;
+    lk_scan_block_t *tmp = tlen <= max_scratch ? lk_scan_big_alloc(tlen) : NULL;
+    if (tmp) {
+        for (size_t i = 0; i < n; i++) {
+            if (i + 16 < n) __builtin_prefetch(&b[p[i + 16] & imask]);
+            tmp[i] = b[p[i] & imask];
+        }
+        memcpy(b, tmp, tlen);
+        lk_scan_big_free(tmp, tlen);
+        lk_scan_big_free(p, len);
+        return;
+    }
+    done = lk_real_calloc(n / 8 + 1, 1);
+    if (!done) goto out_qsort;
+    for (size_t i = 0; i < n; i++) {
+        if (done[i / 8] & (1u << (i % 8))) continue;
+        lk_scan_block_t first = b[i];
+        size_t j = i;
+        for (;;) {
+            done[j / 8] |= (uint8_t)(1u << (j % 8));
+            size_t src = p[j] & imask;
+            if (src == i) break;
+            b[j] = b[src];
+            j = src;
+        }
+        b[j] = first;
+    }
+    lk_real_free(done);
+    lk_scan_big_free(p, len);
+    return;
+out_qsort:
+    lk_scan_big_free(p, len);
+    lk_scan_big_free(q, len);
+    qsort(b, n, sizeof *b, cmp_block);
+}
+
+/* Sort the blocks and build the lookup arrays. */
+static void index_blocks(scan_ctx_t *c, size_t snapshot_max_bytes)
+{
+    lk_scan_block_t *blocks = c->b;
+    sort_blocks(blocks, c->n, snapshot_max_bytes);
+    c->lo = c->n ? blocks[0].ptr : 1;
+    c->hi = 0;
+    for (size_t i = 0; i < c->n; i++) {
+        lk_scan_block_t *b = &blocks[i];
+        c->starts[i] = b->ptr;
+        b->state = ST_UNREACHED;
+        b->flags = 0;
+        b->aux = LK_SCAN_NO_HOLDER;
+        uintptr_t end = b->ptr + (b->size ? b->size : 1);
+        if (end > c->hi) c->hi = end;
+        if (i % TOP_STRIDE == 0) c->top[c->ntop++] = b->ptr;
+    }
+}
+
+/* A thread stack inside a heap block (a user-supplied stack) ends with that
+ * block: scanning on to the end of the heap mapping would make the blocks
+ * after it roots.  Returns the clipped copy of the roots, or NULL. */
+static lk_scan_root_t *clip_roots(scan_ctx_t *c, const lk_scan_root_t *roots, size_t nroots)
+{
+    lk_scan_root_t *lroots = lk_real_malloc((nroots ? nroots : 1) * sizeof *lroots);
+    if (!lroots) return NULL;
+    if (nroots) memcpy(lroots, roots, nroots * sizeof *roots);
+    for (size_t r = 0; r < nroots; r++) {
+        int interior;
+        long i = lroots[r].kind == LK_ROOT_STACK ? find_block(c, lroots[r].lo, &interior) : -1;
+        if (i >= 0 && c->b[i].ptr + c->b[i].size < lroots[r].hi)
+            lroots[r].hi = c->b[i].ptr + c->b[i].size;
+    }
+    return lroots;
+}
+
+/* Pass 1: flood fill from every root. */
+static void mark_from_roots(scan_ctx_t *c, size_t nroots, uint8_t *chunk)
+{
+    c->phase = 1;
+    for (size_t r = 0; r < nroots && !c->oom;) r += scan_roots_batch(c, r, nroots, chunk);
+}
+
+/* Pass 2: lost cliques, in address order (valgrind's order), so a pure cycle
+ * is headed by its lowest block. */
+static void link_lost_cliques(scan_ctx_t *c)
+{
+    c->phase = 2;
+    for (size_t i = 0; i < c->n && !c->oom; i++) {
+        if (c->b[i].state != ST_UNREACHED) continue;
+        c->leader = (uint32_t)i;
+        c->b[i].aux = (uint32_t)i;
+        push(c, (uint32_t)i);
+        drain(c);
+    }
+}
+
+/* Pass 4: each block's final kind, its head (lost) or holder, and the totals. */
+static void assign_kinds(scan_ctx_t *c)
+{
+    lk_scan_result_t *res = c->res;
+    for (size_t i = 0; i < c->n; i++) {
+        lk_scan_block_t *b = &c->b[i];
+        int k;
+        switch (b->state) {
+        case ST_REACHABLE: k = LK_REACH_REACHABLE; break;
+        case ST_POSSIBLE:  k = LK_REACH_POSSIBLE; break;
+        case ST_INDIRECT:  k = LK_REACH_INDIRECT; b->aux = find_head(c->b, (uint32_t)i); break;
+        default:           k = LK_REACH_DEFINITE; b->aux = (uint32_t)i; res->structures++; break;
+        }
+        b->kind = (uint8_t)k;
+        res->kind_blocks[k]++;
+        res->kind_bytes[k] += b->size;
+    }
+}
+
+int lk_scan_classify(lk_scan_block_t *blocks, size_t n, const lk_scan_root_t *roots,
+                     size_t nroots, const lk_scan_opts_t *opts, lk_scan_result_t *res)
+{
+    memset(res, 0, sizeof *res);
+    res->cycles_complete = 1;
+    if (n > UINT32_MAX - 1) return -ENOMEM;
+    /* On the heap: the context holds a batch of requests, and the dumping
+     * thread may be one with a small stack. */
+    scan_ctx_t *c = lk_real_calloc(1, sizeof *c);
+    if (!c) return -ENOMEM;
+    c->b = blocks;
+    c->n = n;
+    c->read = opts->read;
+    c->arg = opts->arg;
+    c->usable = opts->usable;
+    c->res = res;
+    int rc = -ENOMEM;
+    lk_scan_root_t *lroots = NULL;
+    uint8_t *chunk = lk_real_malloc(ROOT_CHUNK);
+    c->buf = lk_real_malloc(BATCH_BYTES);
+    c->starts = lk_scan_big_alloc(n * sizeof *c->starts);
+    c->top = lk_real_malloc((n / TOP_STRIDE + 1) * sizeof *c->top);
+    if (!chunk || !c->buf || !c->starts || !c->top) goto out_free;
+
+    index_blocks(c, opts->snapshot_max_bytes);
+    if (opts->snapshot_max_bytes) build_snapshot(c, opts->snapshot_max_bytes);
+    if (!(c->roots = lroots = clip_roots(c, roots, nroots))) goto out_free;
+    mark_from_roots(c, nroots, chunk);
+    if (c->oom) goto out_free;
+    link_lost_cliques(c);
+    if (c->oom) goto out_free;
+    if (find_cycles(c) < 0) res->cycles_complete = 0;   /* pass 3 */
+    assign_kinds(c);
+    rc = 0;
+out_free:
+    lk_real_free(lroots);
+    lk_real_free(chunk);
+    lk_real_free(c->buf);
+    lk_scan_big_free(c->starts, n * sizeof *c->starts);
+    lk_real_free(c->top);
+    lk_real_free(c->work);
+    lk_real_free(c->edges);
+    lk_scan_big_free(c->snap, c->snap_len);
+    lk_scan_big_free(c->snap_off, n * sizeof *c->snap_off);
+    lk_real_free(c);
+    if (rc < 0) lk_scan_result_free(res);
+    return rc;
+}
+
+void lk_scan_result_free(lk_scan_result_t *res)
+{
+    lk_real_free(res->holders);
+    res->holders = NULL;
+    res->nholders = 0;
+}

@@ -1,0 +1,560 @@
+/* scan_roots.c - the roots of this process, the way LSan's platform half
+ * finds them: writable segments of each module, each thread's stack from its
+ * stack pointer up, its TLS and descriptor, its registers; and a reader of
+ * our own memory that cannot fault. */
+#include <dirent.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <link.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "scan_internal.h"
+
+/* ### reading our own memory without faulting */
+
+int lk_scan_read_mode;          /* 0: process_vm_readv, 1: pipe probe */
+static int probe_pipe[2] = {-1, -1};
+
+/* Copy what is readable of [addr, addr+len) into 'dst' one page at a time
+ * through a pipe: write(2) fails with EFAULT on an unreadable source instead
+ * of faulting.  Returns the readable prefix length. */
+static size_t read_pipe(uintptr_t addr, void *dst, size_t len)
+{
+    if (probe_pipe[0] < 0 && pipe2(probe_pipe, O_CLOEXEC | O_NONBLOCK) < 0) return 0;
+    size_t done = 0;
+    while (done < len) {
+        size_t l = PAGE - ((addr + done) & (PAGE - 1));
+        if (l > len - done) l = len - done;
+        ssize_t w = write(probe_pipe[1], (const void *)(addr + done), l);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) break;
+        size_t got = 0;
+        while (got < (size_t)w) {
+            ssize_t r = read(probe_pipe[0], (char *)dst + done + got, (size_t)w - got);
+            if (r < 0 && errno == EINTR) continue;
+            if (r <= 0) return done + got;
+            got += (size_t)r;
+        }
+        done += got;
+        if ((size_t)w < l) break;
+    }
+    return done;
+}
+
+/* Readable prefix of one request, page by page with process_vm_readv. */
+static size_t read_vm_pages(pid_t pid, uintptr_t addr, void *dst, size_t len)
+{
+    size_t done = 0;
+    while (done < len) {
+        size_t l = PAGE - ((addr + done) & (PAGE - 1));
+        if (l > len - done) l = len - done;
+        struct iovec li = {(char *)dst + done, l}, ri = {(void *)(addr + done), l};
+        ssize_t r = process_vm_readv(pid, &li, 1, &ri, 1, 0);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break;
+        done += (size_t)r;
+        if ((size_t)r < l) break;
+    }
+    return done;
+}
+
+void lk_scan_read_self(lk_scan_io_t *io, size_t n, void *arg)
+{
+    (void)arg;
+    pid_t pid = getpid();
+    struct iovec li[READ_IOV], ri[READ_IOV];
+    size_t i = 0;
+    while (i < n) {
+        if (lk_scan_read_mode == 1) {
+            io[i].got = read_pipe(io[i].addr, io[i].dst, io[i].len);
+            i++;
+            continue;
+        }
+        size_t k = n - i < READ_IOV ? n - i : READ_IOV;
+        for (size_t j = 0; j < k; j++) {
+            li[j] = (struct iovec){io[i + j].dst, io[i + j].len};
+            ri[j] = (struct iovec){(void *)io[i + j].addr, io[i + j].len};
+        }
+        ssize_t r = process_vm_readv(pid, li, (unsigned long)k, ri, (unsigned long)k, 0);
+        if (r < 0) {
+            if (errno == EINTR) continue;
+            if (errno == ENOSYS || errno == EPERM) {
+                lk_scan_read_mode = 1;  /* seccomp or an old kernel: use the pipe */
+                continue;
+            }
+            r = 0;              /* EFAULT: the first request failed at once */
+        }
+        size_t left = (size_t)r;
+        size_t j = 0;
+        for (; j < k && left >= io[i + j].len; j++) {
+            io[i + j].got = io[i + j].len;
+            left -= io[i + j].len;
+        }
+        i += j;
+        if (j < k) {
+            /* Request i stopped short: find its exact readable prefix. */
+            io[i].got = read_vm_pages(pid, io[i].addr, io[i].dst, io[i].len);
+            i++;
+        }
+    }
+}
+
+__thread lk_entry_t lk_tls_entry __attribute__((tls_model("initial-exec")));
+
+uintptr_t lk_scan_self_stack_lo(uintptr_t here)
+{
+    return lk_tls_entry.sp ? lk_tls_entry.sp : here - 128;
+}
+
+static uintptr_t main_tp;       /* thread pointer of the thread that loaded us */
+static pid_t main_tid;
+
+static uintptr_t thread_pointer(void)
+{
+    uintptr_t tp = 0;
+#if defined(__x86_64__)
+    __asm__ volatile("mov %%fs:0, %0" : "=r"(tp));
+#elif defined(__aarch64__)
+    __asm__ volatile("mrs %0, tpidr_el0" : "=r"(tp));
+#endif
+    return tp;
+}
+
+/* Remember the main thread's thread pointer: its TLS and descriptor live
+ * outside its stack, and no other thread can learn where. */
+__attribute__((constructor)) static void scan_init(void)
+{
+    main_tp = thread_pointer();
+    main_tid = getpid();
+}
+
+static void add_root_raw(lk_scan_roots_t *rb, uintptr_t lo, uintptr_t hi, int kind, int tid,
+                         const char *module, uintptr_t base)
+{
+    if (hi <= lo) return;
+    if (rb->n == rb->cap) {
+        size_t cap = rb->cap ? rb->cap * 2 : 64;
+        lk_scan_root_t *p = lk_real_realloc(rb->r, cap * sizeof *p);
+        if (!p) {
+            rb->oom = 1;
+            return;
+        }
+        rb->r = p;
+        rb->cap = cap;
+    }
+    rb->r[rb->n++] = (lk_scan_root_t){lo, hi, kind, tid, module, base, 0};
+}
+
+void lk_scan_add_root(lk_scan_roots_t *rb, uintptr_t lo, uintptr_t hi, int kind, int tid,
+                      const char *module, uintptr_t base)
+{
+    for (size_t i = 0; i < rb->nexcl && lo < hi; i++) {
+        uintptr_t xl = rb->excl[i][0], xh = rb->excl[i][1];
+        if (xh <= lo || xl >= hi) continue;
+        if (xl > lo) lk_scan_add_root(rb, lo, xl, kind, tid, module, base);
+        lo = xh;
+    }
+    add_root_raw(rb, lo, hi, kind, tid, module, base);
+}
+
+static char *dup_str(const char *s)
+{
+    size_t l = strlen(s) + 1;
+    char *d = lk_real_malloc(l);
+    if (d) memcpy(d, s, l);
+    return d;
+}
+
+/* One module: each writable PT_LOAD segment (.data and .bss) is a root,
+ * except libleak.so's own, whose tables would otherwise hold everything. */
+static int module_cb(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size;
+    lk_scan_roots_t *rb = arg;
+#ifndef LK_TESTING /* in the unit tests scan.o sits in the test program itself */
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD) continue;
+        uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+        if (rb->self_marker >= lo && rb->self_marker < lo + ph->p_memsz) return 0;
+    }
+#endif
+    const char *name = info->dlpi_name;
+    char exe[4096];
+    if (!name || !*name) {
+        ssize_t l = readlink("/proc/self/exe", exe, sizeof exe - 1);
+        if (l < 0) l = 0;
+        exe[l] = '\0';
+        name = exe;
+    }
+    char *path = NULL;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_W) || !(ph->p_flags & PF_R)) continue;
+        if (!path) {
+            char **s = lk_real_realloc(rb->strings, (rb->nstrings + 1) * sizeof *s);
+            if (!s || !(path = dup_str(name))) {
+                if (s) rb->strings = s;
+                rb->oom = 1;
+                return 1;
+            }
+            rb->strings = s;
+            rb->strings[rb->nstrings++] = path;
+        }
+        uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+        lk_scan_add_root(rb, lo, lo + ph->p_memsz, LK_ROOT_GLOBAL, 0, path, info->dlpi_addr);
+    }
+    return 0;
+}
+
+/* Read a whole /proc file into a NUL-terminated malloc'd buffer. */
+static char *slurp(const char *path, size_t *len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return NULL;
+    size_t cap = 16384, n = 0;
+    char *buf = lk_real_malloc(cap);
+    while (buf) {
+        if (cap - n < 2) {
+            char *p = lk_real_realloc(buf, cap * 2);
+            if (!p) {
+                lk_real_free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = p;
+            cap *= 2;
+        }
+        ssize_t r = read(fd, buf + n, cap - n - 1);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break;
+        n += (size_t)r;
+    }
+    close(fd);
+    if (buf) buf[n] = '\0';
+    if (len) *len = n;
+    return buf;
+}
+
+/* Parse /proc/self/maps.  Special mappings ([vvar], [vsyscall]) and device
+ * files are marked unreadable: reading them can have side effects. */
+static lk_scan_map_t *read_maps(size_t *count)
+{
+    char *text = slurp("/proc/self/maps", NULL);
+    if (!text) return NULL;
+    size_t cap = 64, n = 0;
+    lk_scan_map_t *m = lk_real_malloc(cap * sizeof *m);
+    for (char *line = text; m && *line;) {
+        char *eol = strchr(line, '\n');
+        if (eol) *eol = '\0';
+        unsigned long lo, hi;
+        char perms[8] = "";
+        int pos = 0;
+        if (sscanf(line, "%lx-%lx %7s %*s %*s %*s %n", &lo, &hi, perms, &pos) >= 3) {
+            const char *name = pos ? line + pos : "";
+            int ok = perms[0] == 'r' && strcmp(name, "[vvar]") != 0 &&
+                     strcmp(name, "[vsyscall]") != 0 && strncmp(name, "/dev/", 5) != 0;
+            if (n == cap) {
+                lk_scan_map_t *p = lk_real_realloc(m, cap * 2 * sizeof *m);
+                if (!p) {
+                    lk_real_free(m);
+                    m = NULL;
+                    break;
+                }
+                m = p;
+                cap *= 2;
+            }
+            int guarded = n > 0 && m[n - 1].hi == lo && m[n - 1].prot_none;
+            m[n] = (lk_scan_map_t){lo, hi, ok, ok && guarded && perms[1] == 'w' && !*name, 0, 0, 0};
+            m[n].prot_none = !strncmp(perms, "---", 3);
+            m[n].main_stack = ok && !strcmp(name, "[stack]");
+            n++;
+        }
+        if (!eol) break;
+        line = eol + 1;
+    }
+    lk_real_free(text);
+    *count = n;
+    return m;
+}
+
+static lk_scan_map_t *map_of(lk_scan_map_t *m, size_t n, uintptr_t a)
+{
+    for (size_t i = 0; i < n; i++)
+        if (a >= m[i].lo && a < m[i].hi) return m[i].readable ? &m[i] : NULL;
+    return NULL;
+}
+
+/* Static TLS size and thread descriptor size from glibc's private exports
+ * (what libthread_db and LSan use); 0 when unavailable.  Calls dlsym, so
+ * it must run before the table locks are taken. */
+static void tls_sizes(size_t *static_size, size_t *tcb)
+{
+    *static_size = 0;
+    *tcb = 0;
+    void (*get)(size_t *, size_t *);
+    *(void **)&get = dlsym(RTLD_DEFAULT, "_dl_get_tls_static_info");
+    const unsigned *sz = dlsym(RTLD_DEFAULT, "_thread_db_sizeof_pthread");
+    if (get) {
+        size_t align = 0;
+        get(static_size, &align);
+    }
+    if (sz) *tcb = *sz;
+}
+
+/* Find a glibc thread descriptor at the top of stack mapping 'm': its first
+ * word (tcb) and third (self) both hold its own address.  Returns it or 0. */
+static uintptr_t find_tcb(const lk_scan_map_t *m, size_t tcb)
+{
+    /* A heap copy, never a static one: the copy of another thread's stack
+     * must not become part of a root. */
+    const size_t span = 16384;
+    uintptr_t *buf = lk_real_malloc(span), found = 0;
+    if (!buf) return 0;
+    uintptr_t lo = m->hi - m->lo > span ? m->hi - span : m->lo;
+    lk_scan_io_t io = {lo, buf, m->hi - lo, 0};
+    lk_scan_read_self(&io, 1, NULL);
+    size_t words = io.got / WORD;
+    size_t top = tcb && m->hi - tcb > lo ? (m->hi - tcb - lo) / WORD : words;
+    for (size_t w = top < words ? top + 1 : words; w-- > 0;) {
+        uintptr_t a = lo + w * WORD;
+        if ((a & 63) == 0 && w + 2 < words && buf[w] == a && buf[w + 2] == a) {
+            found = a;
+            break;
+        }
+    }
+    memset(buf, 0, span);
+    lk_real_free(buf);
+    return found;
+}
+
+/* Parse the stack pointer and syscall arguments from
+ * /proc/self/task/<tid>/syscall ("nr a1..a6 sp pc", "-1 sp pc" when blocked
+ * outside a syscall, "running" when on a CPU or runnable).  Returns 0, or
+ * -EAGAIN for a running thread. */
+static int thread_sp(int tid, uintptr_t *sp, uintptr_t args[6])
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/task/%d/syscall", tid);
+    char *t = slurp(path, NULL);
+    if (!t) return -EAGAIN;
+    unsigned long v[9];
+    long nr;
+    int k = sscanf(t, "%ld %lx %lx %lx %lx %lx %lx %lx %lx", &nr, &v[0], &v[1], &v[2], &v[3],
+                   &v[4], &v[5], &v[6], &v[7]);
+    lk_real_free(t);
+    if (k == 9) {
+        for (int i = 0; i < 6; i++) args[i] = v[i];
+        *sp = v[6];
+        return 0;
+    }
+    if (k == 3 && nr == -1) {
+        *sp = v[0];
+        return 0;
+    }
+    return -EAGAIN;
+}
+
+/* Does the thread descriptor at 'tp' name thread 'tid'?  glibc keeps the
+ * tid as an int inside struct pthread; its offset varies by version, so
+ * search the descriptor ('tcb' bytes) for it. */
+static int tcb_has_tid(uintptr_t tp, size_t tcb, int tid)
+{
+    size_t len = tcb ? tcb : 2304;
+    int32_t *buf = lk_real_malloc(len);
+    if (!buf) return 0;
+    lk_scan_io_t io = {tp, buf, len, 0};
+    lk_scan_read_self(&io, 1, NULL);
+    int found = 0;
+    for (size_t i = 3 * WORD / sizeof *buf; i < io.got / sizeof *buf && !found; i++)
+        found = buf[i] == tid;
+    lk_real_free(buf);
+    return found;
+}
+
+/* Add a TLS root [lo, hi) for the descriptor at 'tp'. */
+static void add_tls_root(lk_scan_roots_t *rb, uintptr_t lo, uintptr_t hi, int tid, uintptr_t tp)
+{
+    size_t first = rb->n;
+    lk_scan_add_root(rb, lo, hi, LK_ROOT_TLS, tid, NULL, 0);
+#if defined(__x86_64__)
+    /* tcbhead_t is { tcb, dtv, self, ... } */
+    for (size_t i = first; i < rb->n; i++) rb->r[i].dtv_word = tp + WORD;
+#else
+    (void)first;
+    (void)tp;
+#endif
+}
+
+/* Exited threads whose stacks glibc keeps in its stack cache still own a
+ * descriptor and a DTV; without this their DTVs would read as leaks.  Their
+ * TLS becomes a root with tid 0. */
+static void add_cached_descriptors(lk_scan_roots_t *rb, lk_scan_map_t *maps, size_t nmaps,
+                                   size_t static_size, size_t tcb)
+{
+    for (size_t i = 0; i < nmaps; i++) {
+        if (!maps[i].stack_like || maps[i].used) continue;
+        uintptr_t tp = find_tcb(&maps[i], tcb);
+        if (!tp) continue;
+        size_t below = static_size > tcb ? static_size - tcb : 4096;
+        uintptr_t lo = tp - below > maps[i].lo ? tp - below : maps[i].lo;
+        uintptr_t hi = tp + (tcb ? tcb : 2304);
+        if (hi > maps[i].hi) hi = maps[i].hi;
+        add_tls_root(rb, lo, hi, 0, tp);
+    }
+}
+
+/* Add the roots of thread 'tid': TLS and descriptor (when found), the stack
+ * from 'sp' (minus 'red' bytes of red zone) to the top of its mapping. */
+static void add_thread(lk_scan_roots_t *rb, lk_scan_map_t *maps, size_t nmaps, int tid,
+                       uintptr_t sp, size_t red, uintptr_t tp, size_t static_size, size_t tcb)
+{
+    lk_scan_map_t *sm = map_of(maps, nmaps, sp);
+    uintptr_t tls_lo = 0, tls_hi = 0;
+    if (!tp && sm) tp = find_tcb(sm, tcb);
+    if (tp) {
+        /* x86-64 (TLS variant II): static TLS sits below the descriptor. */
+        size_t below = static_size > tcb ? static_size - tcb : 4096;
+        tls_lo = tp - below;
+        tls_hi = tp + (tcb ? tcb : 2304);
+        const lk_scan_map_t *tm = map_of(maps, nmaps, tp);
+        if (tm) {
+            if (tls_lo < tm->lo) tls_lo = tm->lo;
+            if (tls_hi > tm->hi) tls_hi = tm->hi;
+            add_tls_root(rb, tls_lo, tls_hi, tid, tp);
+        }
+    }
+    if (!sm) {
+        rb->sp_unknown++;
+        return;
+    }
+    sm->used = 1;
+    uintptr_t lo = sp - red > sm->lo ? sp - red : sm->lo, hi = sm->hi;
+    if (tls_lo > lo && tls_lo < hi) hi = tls_lo;
+    lk_scan_add_root(rb, lo, hi, LK_ROOT_STACK, tid, NULL, 0);
+    rb->threads++;
+}
+
+int lk_scan_roots_modules(lk_scan_roots_t *rb)
+{
+    tls_sizes(&rb->static_size, &rb->tcb);
+    rb->maps = read_maps(&rb->nmaps);
+    if (!rb->maps) return -ENOMEM;
+    dl_iterate_phdr(module_cb, rb);
+    return rb->oom ? -ENOMEM : 0;
+}
+
+/* The threads of this process, from /proc/self/task. */
+static void list_threads(lk_scan_roots_t *rb)
+{
+    DIR *d = opendir("/proc/self/task");
+    if (!d) return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        int tid = atoi(e->d_name);
+        if (tid <= 0) continue;
+        if (rb->ntids == rb->captids) {
+            size_t cap = rb->captids ? rb->captids * 2 : 16;
+            int *p = lk_real_realloc(rb->tids, cap * sizeof *p);
+            if (!p) break;
+            rb->tids = p;
+            rb->captids = cap;
+        }
+        rb->tids[rb->ntids++] = tid;
+    }
+    closedir(d);
+}
+
+/* A thread on a CPU has no readable stack pointer; one spinning on a table
+ * lock keeps running.  Retry a few times, briefly. */
+static void add_stopped_threads(lk_scan_roots_t *rb)
+{
+    for (int round = 0; round < 8; round++) {
+        int pending = 0;
+        for (size_t i = 0; i < rb->ntids; i++) {
+            if (rb->sps[i] != 1) continue;
+            uintptr_t sp = 0;
+            int tid = rb->tids[i];
+            if (thread_sp(tid, &sp, &rb->args[i * 6]) < 0) {
+                pending++;
+                continue;
+            }
+            rb->sps[i] = sp;
+            add_thread(rb, rb->maps, rb->nmaps, tid, sp, 128, tid == main_tid ? main_tp : 0,
+                       rb->static_size, rb->tcb);
+            lk_scan_add_root(rb, (uintptr_t)&rb->args[i * 6], (uintptr_t)&rb->args[i * 6 + 6],
+                             LK_ROOT_REGISTERS, tid, NULL, 0);
+        }
+        if (!pending) break;
+        struct timespec ts = {0, 500000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* Still running: scan its whole stack mapping instead (conservative), found
+ * by the tid in its descriptor ([stack] for the main thread). */
+static void add_running_threads(lk_scan_roots_t *rb)
+{
+    lk_scan_map_t *maps = rb->maps;
+    for (size_t i = 0; i < rb->ntids; i++) {
+        if (rb->sps[i] != 1) continue;
+        rb->sp_unknown++;
+        int tid = rb->tids[i];
+        for (size_t m = 0; m < rb->nmaps; m++) {
+            uintptr_t tp = 0;
+            if (maps[m].used) continue;
+            if (tid == main_tid ? !maps[m].main_stack
+                                : !maps[m].stack_like || !(tp = find_tcb(&maps[m], rb->tcb)) ||
+                                      !tcb_has_tid(tp, rb->tcb, tid))
+                continue;
+            add_thread(rb, maps, rb->nmaps, tid, maps[m].lo, 0, tid == main_tid ? main_tp : tp,
+                       rb->static_size, rb->tcb);
+            break;
+        }
+    }
+}
+
+int lk_scan_roots_threads(lk_scan_roots_t *rb, uintptr_t self_lo, const void *self_regs,
+                          size_t self_regs_len)
+{
+    int self_tid = (int)syscall(SYS_gettid);
+    list_threads(rb);
+    rb->args = lk_real_calloc(rb->ntids ? rb->ntids * 6 : 1, sizeof *rb->args);
+    rb->sps = lk_real_calloc(rb->ntids ? rb->ntids : 1, sizeof *rb->sps);
+    if (!rb->args || !rb->sps) return -ENOMEM;
+    for (size_t i = 0; i < rb->ntids; i++) {
+        int tid = rb->tids[i];
+        if (tid != self_tid) {
+            rb->sps[i] = 1;  /* pending */
+            continue;
+        }
+        add_thread(rb, rb->maps, rb->nmaps, tid, self_lo, 0, thread_pointer(), rb->static_size,
+                   rb->tcb);
+        lk_scan_add_root(rb, (uintptr_t)self_regs, (uintptr_t)self_regs + self_regs_len,
+                         LK_ROOT_REGISTERS, tid, NULL, 0);
+    }
+    add_stopped_threads(rb);
+    add_running_threads(rb);
+    add_cached_descriptors(rb, rb->maps, rb->nmaps, rb->static_size, rb->tcb);
+    return rb->oom ? -ENOMEM : 0;
+}
+
+void lk_scan_roots_free(lk_scan_roots_t *rb)
+{
+    for (size_t i = 0; i < rb->nstrings; i++) lk_real_free(rb->strings[i]);
+    lk_real_free(rb->strings);
+    lk_real_free(rb->r);
+    lk_real_free(rb->maps);
+    lk_real_free(rb->args);
+    lk_real_free(rb->sps);
+    lk_real_free(rb->tids);
+    memset(rb, 0, sizeof *rb);
+}

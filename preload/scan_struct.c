@@ -1,0 +1,359 @@
+/* scan_struct.c - what the dump says of classified blocks: lost blocks
+ * grouped into structures (by head, then by shape) and reachable ones by the
+ * root that holds them, over a small aggregation map. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "scan_internal.h"
+
+/* ### aggregation: a small open-addressing map from a two-word key to an
+ * index into a caller's array */
+
+static uint64_t mix64(uint64_t a, uint64_t b)
+{
+    uint64_t h = a * 0x9E3779B97F4A7C15ull ^ (b + 0x632BE59BD9B4E019ull + (a << 6) + (a >> 2));
+    h ^= h >> 31;
+    h *= 0xD6E8FEB86659FD93ull;
+    h ^= h >> 32;
+    return h;
+}
+
+static int agg_grow(lk_scan_agg_map_t *m)
+{
+    size_t cap = m->cap ? m->cap * 2 : 256;
+    uint64_t (*keys)[2] = lk_real_malloc(cap * sizeof *keys);
+    uint32_t *vals = lk_real_calloc(cap, sizeof *vals);
+    if (!keys || !vals) {
+        lk_real_free(keys);
+        lk_real_free(vals);
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < m->cap; i++) {
+        if (!m->vals[i]) continue;
+        size_t j = mix64(m->keys[i][0], m->keys[i][1]) & (cap - 1);
+        while (vals[j]) j = (j + 1) & (cap - 1);
+        keys[j][0] = m->keys[i][0];
+        keys[j][1] = m->keys[i][1];
+        vals[j] = m->vals[i];
+    }
+    lk_real_free(m->keys);
+    lk_real_free(m->vals);
+    m->keys = keys;
+    m->vals = vals;
+    m->cap = cap;
+    return 0;
+}
+
+/* Return the index stored for (k0, k1), or store 'next' and return it.
+ * Returns -1 when memory ran out. */
+static long agg_get(lk_scan_agg_map_t *m, uint64_t k0, uint64_t k1, size_t next)
+{
+    if ((m->len + 1) * 2 > m->cap && agg_grow(m) < 0) return -1;
+    size_t j = mix64(k0, k1) & (m->cap - 1);
+    while (m->vals[j]) {
+        if (m->keys[j][0] == k0 && m->keys[j][1] == k1) return (long)m->vals[j] - 1;
+        j = (j + 1) & (m->cap - 1);
+    }
+    m->keys[j][0] = k0;
+    m->keys[j][1] = k1;
+    m->vals[j] = (uint32_t)next + 1;
+    m->len++;
+    return (long)next;
+}
+
+/* Return the index stored for (k0, k1), or -1. */
+static long agg_find(const lk_scan_agg_map_t *m, uint64_t k0, uint64_t k1)
+{
+    if (!m->cap) return -1;
+    size_t j = mix64(k0, k1) & (m->cap - 1);
+    while (m->vals[j]) {
+        if (m->keys[j][0] == k0 && m->keys[j][1] == k1) return (long)m->vals[j] - 1;
+        j = (j + 1) & (m->cap - 1);
+    }
+    return -1;
+}
+
+static void agg_free(lk_scan_agg_map_t *m)
+{
+    lk_real_free(m->keys);
+    lk_real_free(m->vals);
+}
+
+lk_scan_agg_row_t *lk_scan_agg_add(lk_scan_agg_table_t *t, uint64_t k0, uint64_t k1,
+                                   uint64_t bytes, uint32_t rep)
+{
+    if (t->last && t->rows[t->last - 1].k0 == k0 && t->rows[t->last - 1].k1 == k1) {
+        lk_scan_agg_row_t *row = &t->rows[t->last - 1];
+        row->blocks++;
+        row->bytes += bytes;
+        return row;
+    }
+    long r = agg_get(&t->map, k0, k1, t->n);
+    if (r < 0) return NULL;
+    if ((size_t)r == t->n) {
+        if (t->n == t->cap) {
+            size_t cap = t->cap ? t->cap * 2 : 64;
+            lk_scan_agg_row_t *rows = lk_real_realloc(t->rows, cap * sizeof *rows);
+            if (!rows) return NULL;
+            t->rows = rows;
+            t->cap = cap;
+        }
+        t->rows[t->n++] = (lk_scan_agg_row_t){k0, k1, 0, 0, 0, rep};
+    }
+    lk_scan_agg_row_t *row = &t->rows[r];
+    row->blocks++;
+    row->bytes += bytes;
+    t->last = (size_t)r + 1;
+    return row;
+}
+
+void lk_scan_agg_table_free(lk_scan_agg_table_t *t)
+{
+    agg_free(&t->map);
+    lk_real_free(t->rows);
+}
+
+int lk_scan_cmp_row_bytes(const void *a, const void *b)
+{
+    const lk_scan_agg_row_t *x = a, *y = b;
+    if (x->bytes != y->bytes) return x->bytes > y->bytes ? -1 : 1;
+    if (x->blocks != y->blocks) return x->blocks > y->blocks ? -1 : 1;
+    if (x->k0 != y->k0) return x->k0 < y->k0 ? -1 : 1;
+    return x->k1 < y->k1 ? -1 : x->k1 > y->k1;
+}
+
+static const char *const kind_names[] = LK_REACH_KIND_NAMES;
+static const char *const root_names[] = LK_REACH_ROOT_NAMES;
+static const char *const family_names[] = LK_FAMILY_NAMES;
+
+const char *lk_scan_family_name(unsigned f)
+{
+    return f < sizeof family_names / sizeof family_names[0] ? family_names[f] : "unknown";
+}
+
+const char *lk_scan_kind_name(unsigned kind)
+{
+    return kind_names[kind & 3];
+}
+
+const char *lk_scan_root_name(unsigned kind)
+{
+    return root_names[kind & 3];
+}
+
+/* ### structures: group lost blocks by head, then group heads by shape
+ * (head site, cycle flags, set of member sites) */
+
+typedef struct member_key {
+    uint32_t stack;
+    uint8_t family;
+} member_key_t;
+
+static int cmp_member(const void *a, const void *b)
+{
+    const member_key_t *x = a, *y = b;
+    if (x->stack != y->stack) return x->stack < y->stack ? -1 : 1;
+    return (int)x->family - (int)y->family;
+}
+
+typedef struct sgroup {
+    lk_scan_agg_table_t members;        /* (stack, family) -> blocks, bytes */
+    uint64_t omitted_blocks, omitted_bytes;
+} sgroup_t;
+
+int lk_scan_build_structures(const lk_scan_block_t *b, size_t n, const lk_scan_json_limits_t *lim,
+                             json_t *omitted, lk_jw_t *w)
+{
+    int failed = 0;
+    lk_scan_agg_table_t groups;
+    memset(&groups, 0, sizeof groups);
+    sgroup_t *sg = NULL;
+    size_t capsg = 0;
+    uint32_t *first = lk_real_calloc(n + 1, sizeof *first);
+    uint32_t *order = lk_real_malloc((n ? n : 1) * sizeof *order);
+    member_key_t *mk = lk_real_malloc((n ? n : 1) * sizeof *mk);
+    if (!first || !order || !mk) goto out_fail;
+
+    /* Counting sort of lost blocks by head. */
+    for (size_t i = 0; i < n; i++)
+        if (b[i].kind <= LK_REACH_INDIRECT) first[b[i].aux + 1]++;
+    for (size_t i = 0; i < n; i++) first[i + 1] += first[i];
+    for (size_t i = 0; i < n; i++)
+        if (b[i].kind <= LK_REACH_INDIRECT) order[first[b[i].aux]++] = (uint32_t)i;
+    for (size_t i = n; i > 0; i--) first[i] = first[i - 1];
+    first[0] = 0;
+
+    for (size_t h = 0; h < n; h++) {
+        if (b[h].kind != LK_REACH_DEFINITE) continue;
+        size_t m = first[h + 1] - first[h], nu = 0;
+        uint64_t bytes = 0;
+        for (size_t j = 0; j < m; j++) {
+            const lk_scan_block_t *x = &b[order[first[h] + j]];
+            mk[j] = (member_key_t){x->stack_id, x->family};
+            bytes += x->size;
+        }
+        if (m > 1) qsort(mk, m, sizeof *mk, cmp_member);
+        uint64_t sig = 0x51ED27;
+        for (size_t j = 0; j < m; j++) {
+            if (nu && !cmp_member(&mk[nu - 1], &mk[j])) continue;
+            mk[nu++] = mk[j];
+            sig = mix64(sig, ((uint64_t)mk[j].stack << 8) | mk[j].family);
+        }
+        uint64_t k0 = ((uint64_t)b[h].stack_id << 16) | ((uint64_t)b[h].family << 8) | b[h].flags;
+        size_t before = groups.n;
+        lk_scan_agg_row_t *row = lk_scan_agg_add(&groups, k0, sig, bytes, (uint32_t)h);
+        if (!row) goto out_fail;
+        row->blocks += m - 1;  /* agg_add counted one */
+        row->count++;
+        if (groups.n > before) {
+            if (groups.n > capsg) {
+                size_t cap = capsg ? capsg * 2 : 64;
+                sgroup_t *p = lk_real_realloc(sg, cap * sizeof *p);
+                if (!p) goto out_fail;
+                sg = p;
+                capsg = cap;
+            }
+            memset(&sg[groups.n - 1], 0, sizeof sg[0]);
+        }
+        sgroup_t *g = &sg[row - groups.rows];
+        for (size_t j = 0; j < m; j++) {
+            const lk_scan_block_t *x = &b[order[first[h] + j]];
+            uint64_t mkey = ((uint64_t)x->stack_id << 8) | x->family;
+            if (g->members.n >= lim->max_members && agg_find(&g->members.map, mkey, 0) < 0) {
+                g->omitted_blocks++;
+                g->omitted_bytes += x->size;
+                continue;
+            }
+            if (!lk_scan_agg_add(&g->members, mkey, 0, x->size, (uint32_t)j)) goto out_fail;
+        }
+    }
+
+    /* Sort a copy of the group indices by bytes; rows keep their order so
+     * that sg[] stays aligned with groups.rows[]. */
+    lk_scan_agg_row_t *sorted = lk_real_malloc((groups.n ? groups.n : 1) * sizeof *sorted);
+    if (!sorted) goto out_fail;
+    for (size_t i = 0; i < groups.n; i++) {
+        sorted[i] = groups.rows[i];
+        sorted[i].first = (uint32_t)i;  /* now the group index */
+    }
+    if (groups.n > 1) qsort(sorted, groups.n, sizeof *sorted, lk_scan_cmp_row_bytes);
+    uint64_t om_count = 0, om_blocks = 0, om_bytes = 0;
+    for (size_t i = 0; i < groups.n; i++) {
+        const lk_scan_agg_row_t *row = &sorted[i];
+        if (i >= lim->max_structures) {
+            om_count += row->count;
+            om_blocks += row->blocks;
+            om_bytes += row->bytes;
+            continue;
+        }
+        sgroup_t *g = &sg[row->first];
+        const lk_scan_block_t *head = &b[groups.rows[row->first].first];
+        lk_jw_object(w, NULL);
+        lk_jw_int(w, LK_KEY_REACH_HEAD_STACK, head->stack_id);
+        lk_jw_str(w, LK_KEY_REACH_HEAD_FAMILY, lk_scan_family_name(head->family));
+        lk_jw_bool(w, LK_KEY_REACH_CYCLE, head->flags & LK_SCAN_F_CYCLE);
+        lk_jw_bool(w, LK_KEY_REACH_HEAD_IN_CYCLE, head->flags & LK_SCAN_F_HEAD_CYC);
+        lk_jw_int(w, LK_KEY_REACH_COUNT, (json_int_t)row->count);
+        lk_jw_int(w, LK_KEY_REACH_BLOCKS, (json_int_t)row->blocks);
+        lk_jw_int(w, LK_KEY_REACH_BYTES, (json_int_t)row->bytes);
+        if (g->members.n > 1)
+            qsort(g->members.rows, g->members.n, sizeof *g->members.rows, lk_scan_cmp_row_bytes);
+        lk_jw_array(w, LK_KEY_REACH_MEMBERS);
+        for (size_t j = 0; j < g->members.n; j++) {
+            const lk_scan_agg_row_t *mr = &g->members.rows[j];
+            lk_jw_object(w, NULL);
+            lk_jw_int(w, LK_KEY_STACK, (json_int_t)(mr->k0 >> 8));
+            lk_jw_str(w, LK_KEY_FAMILY, lk_scan_family_name(mr->k0 & 0xff));
+            lk_jw_int(w, LK_KEY_REACH_BLOCKS, (json_int_t)mr->blocks);
+            lk_jw_int(w, LK_KEY_REACH_BYTES, (json_int_t)mr->bytes);
+            lk_jw_close(w);
+        }
+        if (g->omitted_blocks) {
+            lk_jw_object(w, NULL);
+            lk_jw_null(w, LK_KEY_STACK);
+            lk_jw_null(w, LK_KEY_FAMILY);
+            lk_jw_int(w, LK_KEY_REACH_BLOCKS, (json_int_t)g->omitted_blocks);
+            lk_jw_int(w, LK_KEY_REACH_BYTES, (json_int_t)g->omitted_bytes);
+            lk_jw_close(w);
+        }
+        lk_jw_close(w);         /* members */
+        lk_jw_close(w);
+    }
+    lk_real_free(sorted);
+    json_object_set_new(omitted, LK_KEY_REACH_COUNT, json_integer((json_int_t)om_count));
+    json_object_set_new(omitted, LK_KEY_REACH_BLOCKS, json_integer((json_int_t)om_blocks));
+    json_object_set_new(omitted, LK_KEY_REACH_BYTES, json_integer((json_int_t)om_bytes));
+    goto out_free;
+out_fail:
+    failed = 1;
+out_free:
+    for (size_t i = 0; i < groups.n && sg; i++) lk_scan_agg_table_free(&sg[i].members);
+    lk_real_free(sg);
+    lk_scan_agg_table_free(&groups);
+    lk_real_free(first);
+    lk_real_free(order);
+    lk_real_free(mk);
+    return failed ? -1 : 0;
+}
+
+/* ### held-by: (root word or region, site, kind) -> blocks, bytes */
+
+int lk_scan_build_held_by(const lk_scan_block_t *b, size_t n, const lk_scan_root_t *roots,
+                          size_t nroots, const lk_scan_result_t *res,
+                          const lk_scan_json_limits_t *lim, json_t *omitted, lk_jw_t *w)
+{
+    lk_scan_agg_table_t t;
+    memset(&t, 0, sizeof t);
+    for (size_t i = 0; i < n; i++) {
+        if (b[i].kind != LK_REACH_REACHABLE && b[i].kind != LK_REACH_POSSIBLE) continue;
+        if (b[i].aux >= res->nholders) continue;
+        const lk_scan_holder_t *h = &res->holders[b[i].aux];
+        if (h->root >= nroots) continue;
+        const lk_scan_root_t *r = &roots[h->root];
+        /* Globals are told apart by word; other roots by kind and thread
+         * (the high bit keeps the two key spaces apart). */
+        uint64_t k0 = r->kind == LK_ROOT_GLOBAL
+                          ? (uint64_t)h->addr
+                          : (1ull << 63) | ((uint64_t)r->kind << 32) | (uint32_t)r->tid;
+        uint64_t k1 = ((uint64_t)b[i].kind << 40) | ((uint64_t)b[i].family << 32) | b[i].stack_id;
+        if (!lk_scan_agg_add(&t, k0, k1, b[i].size, b[i].aux)) {
+            lk_scan_agg_table_free(&t);
+            return -1;
+        }
+    }
+    if (t.n > 1) qsort(t.rows, t.n, sizeof *t.rows, lk_scan_cmp_row_bytes);
+    uint64_t om_n = 0, om_blocks = 0, om_bytes = 0;
+    for (size_t i = 0; i < t.n; i++) {
+        const lk_scan_agg_row_t *row = &t.rows[i];
+        if (i >= lim->max_held_by) {
+            om_n++;
+            om_blocks += row->blocks;
+            om_bytes += row->bytes;
+            continue;
+        }
+        const lk_scan_holder_t *h = &res->holders[row->first];
+        const lk_scan_root_t *r = &roots[h->root];
+        lk_jw_object(w, NULL);
+        lk_jw_str(w, LK_KEY_REACH_ROOT, lk_scan_root_name((unsigned)r->kind));
+        if (r->kind == LK_ROOT_GLOBAL) {
+            lk_jw_str(w, LK_KEY_REACH_MODULE, r->module);
+            lk_jw_hex(w, LK_KEY_REACH_ADDRESS, h->addr);
+            lk_jw_hex(w, LK_KEY_REACH_OFFSET, h->addr - r->base);
+        } else {
+            lk_jw_int(w, LK_KEY_REACH_TID, r->tid);
+        }
+        lk_jw_str(w, LK_KEY_REACH_KIND, lk_scan_kind_name((unsigned)(row->k1 >> 40)));
+        lk_jw_int(w, LK_KEY_STACK, (json_int_t)(row->k1 & 0xffffffffu));
+        lk_jw_str(w, LK_KEY_FAMILY, lk_scan_family_name((row->k1 >> 32) & 0xff));
+        lk_jw_int(w, LK_KEY_REACH_BLOCKS, (json_int_t)row->blocks);
+        lk_jw_int(w, LK_KEY_REACH_BYTES, (json_int_t)row->bytes);
+        lk_jw_close(w);
+    }
+    lk_scan_agg_table_free(&t);
+    json_object_set_new(omitted, LK_KEY_REACH_COUNT, json_integer((json_int_t)om_n));
+    json_object_set_new(omitted, LK_KEY_REACH_BLOCKS, json_integer((json_int_t)om_blocks));
+    json_object_set_new(omitted, LK_KEY_REACH_BYTES, json_integer((json_int_t)om_bytes));
+    return 0;
+}
