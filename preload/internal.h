@@ -170,6 +170,9 @@ void *lk_real_malloc(size_t n);
 void lk_real_free(void *p);
 void *lk_real_calloc(size_t n, size_t size);
 void *lk_real_realloc(void *p, size_t n);
+/* malloc_usable_size of a block of the real allocator (0 before hooks.c
+ * installed lk_real). */
+size_t lk_real_usable(void *p);
 
 /* ### bump regions: blocks with their requested size in the 16 bytes in
  * front, never freed (hooks.c's bootstrap arena, runtime.c's exit arena).

@@ -37,7 +37,7 @@ void *__libc_realloc(void *p, size_t n);
 
 /* The usable size of 'p', a block of the real allocator, which reads it from
  * the chunk header without locking. */
-static size_t real_usable(void *p)
+size_t lk_real_usable(void *p)
 {
     if (lk_real.usable)
         return lk_real.usable(p);
@@ -108,7 +108,7 @@ void *lk_exit_arena_realloc(void *p, size_t n)
     void *q = lk_exit_arena_alloc(n, 16);
     if (q && p) {
         /* a block from before the dump */
-        size_t old = lk_exit_arena_owns(p) ? lk_bump_size(p) : real_usable(p);
+        size_t old = lk_exit_arena_owns(p) ? lk_bump_size(p) : lk_real_usable(p);
         memcpy(q, p, old < n ? old : n);
     }
     return q;
@@ -156,7 +156,7 @@ void *lk_real_realloc(void *p, size_t n)
         /* the dumper thread growing a block of the real allocator: move it */
         void *q = lk_heap_alloc(n, 16);
         if (q) {
-            size_t old = real_usable(p);
+            size_t old = lk_real_usable(p);
             memcpy(q, p, old < n ? old : n);
             real_free_raw(p);
         }

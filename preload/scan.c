@@ -62,7 +62,7 @@ static void gather_cb(uintptr_t ptr, size_t size, uint32_t stack_id, int family,
  * the arena's top and bin pointers point there, and are no references. */
 static size_t usable_size(uintptr_t ptr)
 {
-    return malloc_usable_size((void *)ptr);
+    return lk_real_usable((void *)ptr);
 }
 
 /* The snapshot doubles the memory of the blocks for the scan's duration:
