@@ -47,7 +47,7 @@ static const char usage_text[] =
     "      --folded-lines         folded: add [file:line] to every frame\n"
     "  -h, --help                 this text\n"
     "  -V, --version              print the version\n"
-    "Sizes accept k, M and G suffixes (powers of 1024).\n"
+    "Sizes accept k, M, G and T suffixes (powers of 1024; 64k, 3MiB, 1T).\n"
     "Exit status: 0 ok, 1 the leak gate tripped, 2 usage or input error.\n";
 
 enum {

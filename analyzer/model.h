@@ -629,8 +629,8 @@ void lk_fput_xml(FILE *out, const char *s);
 /* a + b, saturated at INT64_MAX: the largest count every JSON reader (and
  * --baseline) takes back. */
 uint64_t lk_sat_add(uint64_t a, uint64_t b);
-/* Parse a decimal unsigned with optional k/M/G suffix (powers of 1024);
- * returns 0 or -EINVAL. */
+/* Parse a size (include/libleak/size.h: "64k", "1T") of at most
+ * LK_MAX_COUNT; returns 0 or -EINVAL. */
 int lk_parse_size(const char *s, uint64_t *out);
 /* The progress line (progress.c): start it before loading when stderr is a
  * terminal, name each phase, and end it (clearing the line) before the

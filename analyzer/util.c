@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "libleak/size.h"
 #include "model.h"
 
 static const char *const family_names[] = LK_FAMILY_NAMES;
@@ -67,24 +68,10 @@ char *lk_strdup(const char *s)
 
 int lk_parse_size(const char *s, uint64_t *out)
 {
-    if (s == NULL || !isdigit((unsigned char)s[0]))
+    uint64_t v;
+    if (lk_size_parse(s, &v) < 0 || v > LK_MAX_COUNT)
         return -EINVAL;
-    errno = 0;
-    char *end;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno != 0)
-        return -EINVAL;
-    unsigned shift = 0;
-    switch (*end) {
-    case '\0': break;
-    case 'k': case 'K': shift = 10; end++; break;
-    case 'm': case 'M': shift = 20; end++; break;
-    case 'g': case 'G': shift = 30; end++; break;
-    default: return -EINVAL;
-    }
-    if (*end != '\0' || v > (LK_MAX_COUNT >> shift))
-        return -EINVAL;
-    *out = (uint64_t)v << shift;
+    *out = v;
     return 0;
 }
 
