@@ -30,34 +30,6 @@ static int cmp_obs(const void *a, const void *b)
     return (x->dump > y->dump) - (x->dump < y->dump);
 }
 
-/* Is 'fn' exactly 'name', ignoring a symbol version suffix? */
-static bool fn_is(const char *fn, const char *name)
-{
-    size_t n = strlen(name);
-    return strncmp(fn, name, n) == 0 && (fn[n] == '\0' || fn[n] == '@');
-}
-
-int lk_growth_frames(lk_symbolizer_t *sym, const lk_dump_t *d, const lk_stack_t *st,
-                     lk_frame_t **out, size_t *nout)
-{
-    lk_frame_t *f;
-    size_t n;
-    int rc = lk_symbolize_stack(sym, d, st, &f, &n);
-    if (rc < 0)
-        return rc;
-    size_t skip = lk_leaks_trim(f, n), end = n;
-    for (size_t i = skip; i < n; i++)
-        if (f[i].function != NULL && !f[i].inlined && fn_is(f[i].function, "main")) {
-            end = i + 1;
-            break;
-        }
-    if (end > skip && skip > 0)   /* f is NULL for an empty stack */
-        memmove(f, f + skip, (end - skip) * sizeof(*f));
-    *out = f;
-    *nout = end - skip;
-    return 0;
-}
-
 bool lk_growth_is_steady(const double *t, const double *y, size_t n, const la_trend_t *tr)
 {
     la_trend_t half;
@@ -208,7 +180,7 @@ static int add_site(lk_growth_report_t *g, int pid, uint64_t stack_id, int famil
     g->nsites++;
     memcpy(s->series.t_s, t, n * sizeof(*t));
     memcpy(s->series.bytes, y, n * sizeof(*y));
-    return lk_growth_frames(sym, d, st, &s->frames, &s->nframes);
+    return lk_user_frames(sym, d, st, &s->frames, &s->nframes, NULL);
 }
 
 /* Sort the sites a process added from 'first' on, count them in 'gp', and
@@ -422,14 +394,6 @@ int lk_growth_collect(lk_growth_report_t *g, const lk_input_t *in, lk_symbolizer
     return 0;
 }
 
-const lk_growth_proc_t *lk_growth_find_proc(const lk_growth_report_t *g, int pid)
-{
-    for (size_t i = 0; g != NULL && i < g->nprocs; i++)
-        if (g->procs[i].pid == pid)
-            return &g->procs[i];
-    return NULL;
-}
-
 void lk_growth_report_free(lk_growth_report_t *g)
 {
     if (g == NULL)
@@ -450,23 +414,13 @@ void lk_growth_report_free(lk_growth_report_t *g)
     memset(g, 0, sizeof(*g));
 }
 
-int lk_growth_analyze(lk_growth_report_t *g, const lk_input_t *in, lk_symbolizer_t *sym)
-{
-    int rc = lk_growth_collect(g, in, sym);
-    if (rc == 0)
-        rc = lk_overflow_collect(g, in, sym);
-    if (rc == 0)
-        rc = lk_verdict_decide(g);
-    return rc;
-}
-
 int lk_growth_run(lk_report_t *r, const lk_input_t *in, lk_symbolizer_t *sym)
 {
     lk_growth_report_t *g = calloc(1, sizeof(*g));
     if (g == NULL)
         return -ENOMEM;
     r->growth = g;      /* freed by lk_growth_free() even when half built */
-    return lk_growth_analyze(g, in, sym);
+    return lk_growth_collect(g, in, sym);
 }
 
 void lk_growth_free(lk_report_t *r)

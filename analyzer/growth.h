@@ -97,25 +97,15 @@ struct lk_growth_report {
 /* growth.c: fill g->procs and g->sites from every process of 'in'.
  * Returns 0 or -ENOMEM. */
 int lk_growth_collect(lk_growth_report_t *g, const lk_input_t *in, lk_symbolizer_t *sym);
-/* Symbolize 'st' of 'd', trim allocator frames and cut below main();
- * *out is malloc'd (caller frees). */
-int lk_growth_frames(lk_symbolizer_t *sym, const lk_dump_t *d, const lk_stack_t *st,
-                     lk_frame_t **out, size_t *nout);
 
 /* overflow.c: fill g->failures from each process's final dump. */
 int lk_overflow_collect(lk_growth_report_t *g, const lk_input_t *in, lk_symbolizer_t *sym);
 /* overflow.c: decide every g->procs[].verdict and its text.  -ENOMEM. */
 int lk_verdict_decide(lk_growth_report_t *g);
 
-/* The whole pass on its own report (unit tests): collect, overflow,
- * verdict.  'g' must be zeroed.  Free with lk_growth_report_free(). */
-int lk_growth_analyze(lk_growth_report_t *g, const lk_input_t *in, lk_symbolizer_t *sym);
 void lk_growth_report_free(lk_growth_report_t *g);
 
 /* Is 'tr', fitted to the 'n' samples at 't'/'y', steady growth? */
 bool lk_growth_is_steady(const double *t, const double *y, size_t n, const la_trend_t *tr);
-
-/* Find the process entry of 'pid', or NULL. */
-const lk_growth_proc_t *lk_growth_find_proc(const lk_growth_report_t *g, int pid);
 
 #endif /* LK_ANALYZER_GROWTH_H */

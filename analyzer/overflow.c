@@ -12,12 +12,6 @@
 
 #include "growth.h"
 
-const char *lk_verdict_name(lk_verdict_t v)
-{
-    static const char *const names[] = LK_VERDICT_NAMES;
-    return (unsigned)v < LK_VERDICT_COUNT ? names[v] : "?";
-}
-
 /* An isolated request too big to ever fit: an overflowed count*size, one
  * above the plausibility limit, or more than half of the memory limit.
  * Without a limit, one larger than everything live at the time. */
@@ -68,8 +62,8 @@ int lk_overflow_collect(lk_growth_report_t *g, const lk_input_t *in, lk_symboliz
             if (f->limit_bytes > 0)
                 f->headroom_bytes = (int64_t)f->limit_bytes - (int64_t)f->live_bytes_at_first;
             f->oversized = is_oversized(f);
-            int rc = lk_growth_frames(sym, d, &d->stacks[src->stack_idx], &f->frames,
-                                      &f->nframes);
+            int rc = lk_user_frames(sym, d, &d->stacks[src->stack_idx], &f->frames,
+                                    &f->nframes, NULL);
             if (rc < 0)
                 return rc;
             g->nfailures++;
@@ -317,4 +311,10 @@ int lk_verdict_decide(lk_growth_report_t *g)
             return rc;
     }
     return 0;
+}
+
+int lk_overflow_run(lk_report_t *r, const lk_input_t *in, lk_symbolizer_t *sym)
+{
+    int rc = lk_overflow_collect(r->growth, in, sym);
+    return rc < 0 ? rc : lk_verdict_decide(r->growth);
 }

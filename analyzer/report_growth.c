@@ -31,6 +31,15 @@ static void text_frames(FILE *out, const lk_frame_t *f, size_t n)
         fprintf(out, "      ... %zu more frame(s)\n", n - TEXT_FRAMES);
 }
 
+/* The process entry of 'pid', or NULL. */
+static const lk_growth_proc_t *find_proc(const lk_growth_report_t *g, int pid)
+{
+    for (size_t i = 0; g != NULL && i < g->nprocs; i++)
+        if (g->procs[i].pid == pid)
+            return &g->procs[i];
+    return NULL;
+}
+
 /* Worth a text section: snapshots were taken, something failed, or the
  * total grows steadily.  A lone exit dump of a short run says nothing. */
 static bool has_section(const lk_growth_report_t *g, const lk_growth_proc_t *gp)
@@ -136,7 +145,7 @@ static void text_failures(FILE *out, const lk_growth_report_t *g, int pid)
 void lk_report_growth_text(FILE *out, const lk_report_t *r, int pid)
 {
     const lk_growth_report_t *g = r->growth;
-    const lk_growth_proc_t *gp = lk_growth_find_proc(g, pid);
+    const lk_growth_proc_t *gp = find_proc(g, pid);
     if (gp == NULL || !has_section(g, gp))
         return;
     text_total(out, gp);

@@ -13,32 +13,6 @@
 
 #include "model.h"
 
-/* Build the JSON frames array of a report: {function, file, line, module,
- * address, inlined}, plus "offset" when only module+offset is known.  NULL
- * members become JSON null.  Returns a new reference, or NULL on ENOMEM. */
-json_t *lk_json_frames(const lk_frame_t *f, size_t n)
-{
-    json_t *a = json_array();
-    char addr[24];
-
-    for (size_t i = 0; a != NULL && i < n; i++) {
-        snprintf(addr, sizeof(addr), "0x%" PRIx64, f[i].address);
-        json_t *o = json_pack("{s:s?, s:s?, s:i, s:s?, s:s, s:b}",
-                              "function", f[i].function, "file", f[i].file,
-                              "line", f[i].line, "module", f[i].module,
-                              "address", addr, "inlined", f[i].inlined);
-        if (o == NULL || json_array_append_new(a, o) < 0) {
-            json_decref(a);
-            return NULL;
-        }
-        if (f[i].function == NULL && f[i].module != NULL) {
-            snprintf(addr, sizeof(addr), "0x%" PRIx64, f[i].offset);
-            json_object_set_new(o, "offset", json_string(addr));
-        }
-    }
-    return a;
-}
-
 /* "leaks" is written by stream_leaks(), not built as a tree; the report
  * object holds this string in its place until then. */
 #define LEAKS_PLACEHOLDER "\001leaks\001"

@@ -33,15 +33,6 @@ static void put_function(FILE *out, const char *name, const lk_options_t *opt)
     fputs(name, out);
 }
 
-bool lk_report_is_shown(const lk_leak_t *l, size_t rank, const lk_options_t *opt)
-{
-    if (l->suppressed_by != NULL || (opt->show_kinds & (1u << l->kind)) == 0)
-        return false;
-    if (l->bytes < opt->min_bytes)
-        return false;
-    return opt->top == 0 || rank < opt->top;
-}
-
 /* Print frames as LSan does; inlined frames repeat the address. */
 static void print_frames(FILE *out, const lk_frame_t *f, size_t n, const lk_options_t *opt)
 {

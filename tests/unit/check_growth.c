@@ -128,7 +128,9 @@ static void analyze(lk_input_t *in, lk_growth_report_t *g)
     char err[256];
     memset(g, 0, sizeof(*g));
     ck_assert_int_eq(lk_input_group(in, err, sizeof(err)), 0);
-    ck_assert_int_eq(lk_growth_analyze(g, in, sym), 0);
+    ck_assert_int_eq(lk_growth_collect(g, in, sym), 0);
+    ck_assert_int_eq(lk_overflow_collect(g, in, sym), 0);
+    ck_assert_int_eq(lk_verdict_decide(g), 0);
     ck_assert_uint_eq(g->nprocs, 1);
 }
 
@@ -472,6 +474,7 @@ START_TEST(test_growth_outputs)
     add_failure(in.dumps[11], LK_FAIL_ENOMEM, "malloc", 64 * TiB, 5.0, MiB, 1);
     ck_assert_int_eq(lk_input_group(&in, err, sizeof(err)), 0);
     ck_assert_int_eq(lk_growth_run(&r, &in, sym), 0);
+    ck_assert_int_eq(lk_overflow_run(&r, &in, sym), 0);
 
     char *buf = NULL;
     size_t len = 0;
