@@ -34,7 +34,7 @@ typedef struct lk_growth_site {
     lk_family_t family;
     lk_series_t series;     /* one sample per dump (but a teardown exit dump,
                              * see growth.c); absent from a dump = 0 */
-    la_trend_t trend;
+    lk_trend_t trend;
     bool steady;            /* steady growth: what the verdict counts */
     uint64_t final_bytes;   /* live at the last dump of 'series' */
     double share;           /* final_bytes / total live bytes of that dump, 0..1 */
@@ -74,7 +74,7 @@ typedef struct lk_growth_proc {
     const char *source;         /* "dumps" or "timeline": where 'total' comes from */
     lk_series_t total;          /* total live bytes over time */
     bool teardown_excluded;     /* the exit dump's drop (frees at exit) is left out */
-    la_trend_t trend;           /* of 'total' */
+    lk_trend_t trend;           /* of 'total' */
     bool steady;                /* the total grows steadily (see above) */
     uint64_t final_live_bytes;
     uint64_t limit_bytes;       /* limits.effective_bytes of the final dump; 0 unknown */
@@ -106,6 +106,6 @@ int lk_verdict_decide(lk_growth_report_t *g);
 void lk_growth_report_free(lk_growth_report_t *g);
 
 /* Is 'tr', fitted to the 'n' samples at 't'/'y', steady growth? */
-bool lk_growth_is_steady(const double *t, const double *y, size_t n, const la_trend_t *tr);
+bool lk_growth_is_steady(const double *t, const double *y, size_t n, const lk_trend_t *tr);
 
 #endif /* LK_ANALYZER_GROWTH_H */

@@ -194,7 +194,7 @@ static int mark_growing(lk_report_t *r)
             hit--;   /* two processes can share a pid: every match counts */
         for (; hit < idx + g->nsites && cmp_growth_site(hit, &kp) == 0; hit++) {
             const lk_growth_site_t *s = *hit;
-            if (s->trend.kind == LA_TREND_GROWING && s->steady) {
+            if (s->trend.kind == LK_TREND_GROWING && s->steady) {
                 h->growing = true;
                 h->slope_bytes_per_s = s->trend.recent_slope_bytes_per_s > 0
                                        ? s->trend.recent_slope_bytes_per_s
