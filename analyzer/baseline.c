@@ -133,7 +133,7 @@ static int base_from_json(lk_base_t *b, const char *path, json_t *root, char *er
         }
         if (json_is_object(json_object_get(l, "suppressed_by")))
             continue;
-        /* issue 5: reachable memory is held, not leaked; other kinds key
+        /* Reachable memory is held, not leaked; other kinds key
          * apart ("#definite"), as in lk_baseline_leak_key() */
         const char *kname = json_string_value(json_object_get(l, "kind"));
         int kind = kname != NULL ? lk_kind_parse(kname) : LK_KIND_UNFREED;

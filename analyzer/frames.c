@@ -98,7 +98,8 @@ int lk_user_frames(lk_symbolizer_t *sym, const lk_dump_t *d, const lk_stack_t *s
     return 0;
 }
 
-/* A growing string for keys (fprintf per frame was a tenth of a run). */
+/* A growing string for keys, because an fprintf per frame weighed on a whole
+ * run (preload/README.md, "leak-analyze reports"). */
 typedef struct sbuf {
     char *s;
     size_t n, cap;

@@ -1,4 +1,4 @@
-/* growth.h - issue 4: growth over time, overflow warnings and the verdict
+/* growth.h - growth over time, overflow warnings and the verdict
  * "leak or overflow?" in plain words.  growth.c builds each site's live
  * bytes over a process's dumps and fits trends (trend.h); overflow.c
  * symbolizes failures[] and decides the verdict; report_growth.c prints all

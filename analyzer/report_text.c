@@ -159,15 +159,15 @@ int lk_report_text(FILE *out, const lk_report_t *r, const lk_options_t *opt)
                     " (not its leaks; the parent's dumps have their stacks).\n\n",
                     ps->pid, ps->inherited_bytes, ps->inherited_blocks,
                     ps->inherited_from_pid);
-        lk_report_reach_text(out, r, opt, ps->pid);   /* issue 5: reach.c */
-        lk_report_growth_text(out, r, ps->pid);   /* issue 4: report_growth.c */
+        lk_report_reach_text(out, r, opt, ps->pid);
+        lk_report_growth_text(out, r, ps->pid);
         if (multi)
             fprintf(out, "SUMMARY: process %d: %" PRIu64 " byte(s) leaked in %" PRIu64
                     " allocation(s).\n\n", ps->pid, ps->leaked_bytes, ps->leaked_blocks);
     }
     print_mismatches(out, r, opt);
     print_supps(out, r);
-    lk_report_reach_summary(out, r);   /* issue 5: per-kind totals */
+    lk_report_reach_summary(out, r);   /* per-kind totals */
     if (r->has_baseline)
         fprintf(out, "Baseline: %" PRIu64 " new and %" PRIu64 " grown leak site(s).\n",
                 r->new_sites, r->grown_sites);
