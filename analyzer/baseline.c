@@ -14,78 +14,6 @@
 
 #include "model.h"
 
-/* A growing string for keys (fprintf per frame was a tenth of a run). */
-typedef struct sbuf {
-    char *s;
-    size_t n, cap;
-    bool failed;
-} sbuf_t;
-
-static void sb_put(sbuf_t *b, const char *s, size_t n)
-{
-    if (b->failed)
-        return;
-    if (b->n + n + 1 > b->cap) {
-        size_t nc = b->cap != 0 ? b->cap : 128;
-        while (nc < b->n + n + 1)
-            nc *= 2;
-        char *ns = realloc(b->s, nc);
-        if (ns == NULL) {
-            b->failed = true;
-            return;
-        }
-        b->s = ns;
-        b->cap = nc;
-    }
-    memcpy(b->s + b->n, s, n);
-    b->n += n;
-    b->s[b->n] = '\0';
-}
-
-static void sb_str(sbuf_t *b, const char *s)
-{
-    sb_put(b, s, strlen(s));
-}
-
-char *lk_baseline_key(lk_family_t fam, const lk_frame_t *f, size_t n)
-{
-    sbuf_t b = { 0 };
-
-    sb_str(&b, lk_family_name(fam));
-    for (size_t i = 0; i < n; i++) {
-        sb_put(&b, i == 0 ? "|" : ";", 1);
-        if (f[i].function != NULL) {
-            /* no symbol version ("@@GLIBC_2.34"): libc updates keep keys */
-            sb_put(&b, f[i].function, strcspn(f[i].function, "@"));
-        } else {
-            sb_put(&b, "?", 1);
-            if (f[i].module != NULL)
-                sb_str(&b, lk_basename(f[i].module));
-        }
-        if (f[i].file != NULL) {
-            sb_put(&b, "@", 1);
-            sb_str(&b, lk_basename(f[i].file));
-        }
-    }
-    if (b.failed) {
-        free(b.s);
-        return NULL;
-    }
-    return b.s;
-}
-
-char *lk_baseline_leak_key(lk_kind_t kind, lk_family_t fam, const lk_frame_t *f, size_t n)
-{
-    char *key = lk_baseline_key(fam, f, n);
-    if (key == NULL || kind == LK_KIND_UNFREED)
-        return key;
-    char *k2 = NULL;
-    if (asprintf(&k2, "%s#%s", key, lk_kind_name(kind)) < 0)
-        k2 = NULL;
-    free(key);
-    return k2;
-}
-
 /* "function (file:line)" of the top frame, for people. */
 static char *describe(const lk_frame_t *f, size_t n)
 {
@@ -205,7 +133,7 @@ static int base_from_json(lk_base_t *b, const char *path, json_t *root, char *er
         }
         if (json_is_object(json_object_get(l, "suppressed_by")))
             continue;
-        /* issue 5: reachable memory is held, not leaked; other kinds key
+        /* Reachable memory is held, not leaked; other kinds key
          * apart ("#definite"), as in lk_baseline_leak_key() */
         const char *kname = json_string_value(json_object_get(l, "kind"));
         int kind = kname != NULL ? lk_kind_parse(kname) : LK_KIND_UNFREED;

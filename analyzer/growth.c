@@ -30,42 +30,14 @@ static int cmp_obs(const void *a, const void *b)
     return (x->dump > y->dump) - (x->dump < y->dump);
 }
 
-/* Is 'fn' exactly 'name', ignoring a symbol version suffix? */
-static bool fn_is(const char *fn, const char *name)
+bool lk_growth_is_steady(const double *t, const double *y, size_t n, const lk_trend_t *tr)
 {
-    size_t n = strlen(name);
-    return strncmp(fn, name, n) == 0 && (fn[n] == '\0' || fn[n] == '@');
-}
-
-int lk_growth_frames(lk_symbolizer_t *sym, const lk_dump_t *d, const lk_stack_t *st,
-                     lk_frame_t **out, size_t *nout)
-{
-    lk_frame_t *f;
-    size_t n;
-    int rc = lk_symbolize_stack(sym, d, st, &f, &n);
-    if (rc < 0)
-        return rc;
-    size_t skip = lk_leaks_trim(f, n), end = n;
-    for (size_t i = skip; i < n; i++)
-        if (f[i].function != NULL && !f[i].inlined && fn_is(f[i].function, "main")) {
-            end = i + 1;
-            break;
-        }
-    if (end > skip && skip > 0)   /* f is NULL for an empty stack */
-        memmove(f, f + skip, (end - skip) * sizeof(*f));
-    *out = f;
-    *nout = end - skip;
-    return 0;
-}
-
-bool lk_growth_is_steady(const double *t, const double *y, size_t n, const la_trend_t *tr)
-{
-    la_trend_t half;
-    if (tr->kind != LA_TREND_GROWING || tr->confidence < LK_GROWTH_MIN_CONFIDENCE
+    lk_trend_t half;
+    if (tr->kind != LK_TREND_GROWING || tr->confidence < LK_GROWTH_MIN_CONFIDENCE
         || n < LK_GROWTH_STEADY_SAMPLES)
         return false;
     size_t h = n / 2;
-    if (la_trend_fit(t + h, y + h, n - h, 0, &half) < 0 || half.kind != LA_TREND_GROWING)
+    if (lk_trend_fit(t + h, y + h, n - h, 0, &half) < 0 || half.kind != LK_TREND_GROWING)
         return false;
     return half.slope_bytes_per_s * half.duration_s
            >= fmax(LK_GROWTH_STEADY_BYTES, 0.01 * tr->max_bytes);
@@ -168,13 +140,13 @@ static int cmp_site(const void *a, const void *b)
         return x->pid < y->pid ? -1 : 1;
     /* growing, plateau, shrinking; within a kind the biggest mover first */
     static const int rank[] = {
-        [LA_TREND_GROWING] = 0, [LA_TREND_PLATEAU] = 1, [LA_TREND_SHRINKING] = 2,
-        [LA_TREND_STABLE] = 3, [LA_TREND_INSUFFICIENT] = 4,
+        [LK_TREND_GROWING] = 0, [LK_TREND_PLATEAU] = 1, [LK_TREND_SHRINKING] = 2,
+        [LK_TREND_STABLE] = 3, [LK_TREND_INSUFFICIENT] = 4,
     };
     int rx = rank[x->trend.kind], ry = rank[y->trend.kind];
     if (rx != ry)
         return rx < ry ? -1 : 1;
-    if (x->trend.kind == LA_TREND_GROWING
+    if (x->trend.kind == LK_TREND_GROWING
         && x->trend.slope_bytes_per_s != y->trend.slope_bytes_per_s)
         return x->trend.slope_bytes_per_s > y->trend.slope_bytes_per_s ? -1 : 1;
     if (x->trend.max_bytes != y->trend.max_bytes)
@@ -186,7 +158,7 @@ static int cmp_site(const void *a, const void *b)
  * 'total' is the process's live bytes at its last sample, 'st' its stack in
  * 'd'.  Returns 0 or -ENOMEM. */
 static int add_site(lk_growth_report_t *g, int pid, uint64_t stack_id, int family,
-                    const la_trend_t *tr, const double *t, const double *y, size_t n,
+                    const lk_trend_t *tr, const double *t, const double *y, size_t n,
                     double total, const lk_dump_t *d, const lk_stack_t *st,
                     lk_symbolizer_t *sym)
 {
@@ -208,7 +180,7 @@ static int add_site(lk_growth_report_t *g, int pid, uint64_t stack_id, int famil
     g->nsites++;
     memcpy(s->series.t_s, t, n * sizeof(*t));
     memcpy(s->series.bytes, y, n * sizeof(*y));
-    return lk_growth_frames(sym, d, st, &s->frames, &s->nframes);
+    return lk_user_frames(sym, d, st, &s->frames, &s->nframes, NULL);
 }
 
 /* Sort the sites a process added from 'first' on, count them in 'gp', and
@@ -223,9 +195,9 @@ static void finish_sites(lk_growth_report_t *g, lk_growth_proc_t *gp, size_t fir
         if (s->steady) {
             gp->ngrowing++;
             gp->growing_bytes = lk_sat_add(gp->growing_bytes, s->final_bytes);
-        } else if (s->trend.kind == LA_TREND_PLATEAU) {
+        } else if (s->trend.kind == LK_TREND_PLATEAU) {
             gp->nplateau++;
-        } else if (s->trend.kind == LA_TREND_SHRINKING) {
+        } else if (s->trend.kind == LK_TREND_SHRINKING) {
             gp->nshrinking++;
         }
     }
@@ -238,7 +210,7 @@ static void finish_sites(lk_growth_report_t *g, lk_growth_proc_t *gp, size_t fir
 
 /* Does the series 'y' move beyond trend.c's default noise, and fit a trend
  * that is neither stable nor short? */
-static bool site_moves(const double *t, const double *y, size_t n, la_trend_t *tr)
+static bool site_moves(const double *t, const double *y, size_t n, lk_trend_t *tr)
 {
     double lo = INFINITY, hi = 0;
     for (size_t i = 0; i < n; i++) {
@@ -248,8 +220,8 @@ static bool site_moves(const double *t, const double *y, size_t n, la_trend_t *t
     /* below the noise the fit can only say stable */
     if (hi - lo <= fmax(4096.0, hi * 0.01))
         return false;
-    return la_trend_fit(t, y, n, 0, tr) == 0 && tr->kind != LA_TREND_STABLE
-           && tr->kind != LA_TREND_INSUFFICIENT;
+    return lk_trend_fit(t, y, n, 0, tr) == 0 && tr->kind != LK_TREND_STABLE
+           && tr->kind != LK_TREND_INSUFFICIENT;
 }
 
 /* Site series from the final dump's timeline (its biggest sites at each
@@ -280,8 +252,8 @@ static int timeline_sites(lk_growth_report_t *g, lk_growth_proc_t *gp, const lk_
             y[k++] = (double)ts->live_bytes[i];
             total = (double)tl->live_bytes[i];
         }
-        la_trend_t tr;
-        if (k < LA_TREND_MIN_SAMPLES || !site_moves(t, y, k, &tr))
+        lk_trend_t tr;
+        if (k < LK_TREND_MIN_SAMPLES || !site_moves(t, y, k, &tr))
             continue;
         if ((rc = add_site(g, p->pid, ts->stack_id, (int)ts->family, &tr, t, y, k, total, last,
                            &last->stacks[ts->stack_idx], sym)) < 0)
@@ -321,7 +293,7 @@ static int process_sites(lk_growth_report_t *g, lk_growth_proc_t *gp, const lk_p
         memset(y, 0, m * sizeof(*y));
         for (size_t k = a; k < b; k++)
             y[obs[k].dump] = (double)obs[k].bytes;
-        la_trend_t tr;
+        lk_trend_t tr;
         if (!site_moves(t, y, m, &tr))
             continue;
         /* frames from the last dump that has the stack (ids never change) */
@@ -390,8 +362,8 @@ int lk_growth_collect(lk_growth_report_t *g, const lk_input_t *in, lk_symbolizer
         gp->seconds_to_limit = -1.0;
         if (total_series(gp, p) < 0)
             return -ENOMEM;
-        if (la_trend_fit(gp->total.t_s, gp->total.bytes, gp->total.n, 0, &gp->trend) < 0)
-            gp->trend.kind = LA_TREND_INSUFFICIENT;
+        if (lk_trend_fit(gp->total.t_s, gp->total.bytes, gp->total.n, 0, &gp->trend) < 0)
+            gp->trend.kind = LK_TREND_INSUFFICIENT;
         /* Project at the current slope: the recent one when it still rises. */
         gp->steady = lk_growth_is_steady(gp->total.t_s, gp->total.bytes, gp->total.n,
                                          &gp->trend);
@@ -399,12 +371,12 @@ int lk_growth_collect(lk_growth_report_t *g, const lk_input_t *in, lk_symbolizer
             gp->slope_bytes_per_s = gp->trend.recent_slope_bytes_per_s > 0
                 ? gp->trend.recent_slope_bytes_per_s : gp->trend.slope_bytes_per_s;
             if (gp->limit_bytes > 0)
-                gp->seconds_to_limit = la_trend_time_to_limit(
+                gp->seconds_to_limit = lk_trend_time_to_limit(
                     gp->total.n > 0 ? gp->total.bytes[gp->total.n - 1] : 0,
                     gp->slope_bytes_per_s, (double)gp->limit_bytes);
         }
         size_t m = series_dumps(p);
-        if (m < LA_TREND_MIN_SAMPLES) {
+        if (m < LK_TREND_MIN_SAMPLES) {
             /* one sample per dump is too few: the timeline's sites then */
             if (timeline_sites(g, gp, p, sym) < 0)
                 return -ENOMEM;
@@ -420,14 +392,6 @@ int lk_growth_collect(lk_growth_report_t *g, const lk_input_t *in, lk_symbolizer
             return rc;
     }
     return 0;
-}
-
-const lk_growth_proc_t *lk_growth_find_proc(const lk_growth_report_t *g, int pid)
-{
-    for (size_t i = 0; g != NULL && i < g->nprocs; i++)
-        if (g->procs[i].pid == pid)
-            return &g->procs[i];
-    return NULL;
 }
 
 void lk_growth_report_free(lk_growth_report_t *g)
@@ -450,23 +414,13 @@ void lk_growth_report_free(lk_growth_report_t *g)
     memset(g, 0, sizeof(*g));
 }
 
-int lk_growth_analyze(lk_growth_report_t *g, const lk_input_t *in, lk_symbolizer_t *sym)
-{
-    int rc = lk_growth_collect(g, in, sym);
-    if (rc == 0)
-        rc = lk_overflow_collect(g, in, sym);
-    if (rc == 0)
-        rc = lk_verdict_decide(g);
-    return rc;
-}
-
 int lk_growth_run(lk_report_t *r, const lk_input_t *in, lk_symbolizer_t *sym)
 {
     lk_growth_report_t *g = calloc(1, sizeof(*g));
     if (g == NULL)
         return -ENOMEM;
     r->growth = g;      /* freed by lk_growth_free() even when half built */
-    return lk_growth_analyze(g, in, sym);
+    return lk_growth_collect(g, in, sym);
 }
 
 void lk_growth_free(lk_report_t *r)

@@ -1,4 +1,4 @@
-/* growth.h - issue 4: growth over time, overflow warnings and the verdict
+/* growth.h - growth over time, overflow warnings and the verdict
  * "leak or overflow?" in plain words.  growth.c builds each site's live
  * bytes over a process's dumps and fits trends (trend.h); overflow.c
  * symbolizes failures[] and decides the verdict; report_growth.c prints all
@@ -34,7 +34,7 @@ typedef struct lk_growth_site {
     lk_family_t family;
     lk_series_t series;     /* one sample per dump (but a teardown exit dump,
                              * see growth.c); absent from a dump = 0 */
-    la_trend_t trend;
+    lk_trend_t trend;
     bool steady;            /* steady growth: what the verdict counts */
     uint64_t final_bytes;   /* live at the last dump of 'series' */
     double share;           /* final_bytes / total live bytes of that dump, 0..1 */
@@ -74,7 +74,7 @@ typedef struct lk_growth_proc {
     const char *source;         /* "dumps" or "timeline": where 'total' comes from */
     lk_series_t total;          /* total live bytes over time */
     bool teardown_excluded;     /* the exit dump's drop (frees at exit) is left out */
-    la_trend_t trend;           /* of 'total' */
+    lk_trend_t trend;           /* of 'total' */
     bool steady;                /* the total grows steadily (see above) */
     uint64_t final_live_bytes;
     uint64_t limit_bytes;       /* limits.effective_bytes of the final dump; 0 unknown */
@@ -97,25 +97,15 @@ struct lk_growth_report {
 /* growth.c: fill g->procs and g->sites from every process of 'in'.
  * Returns 0 or -ENOMEM. */
 int lk_growth_collect(lk_growth_report_t *g, const lk_input_t *in, lk_symbolizer_t *sym);
-/* Symbolize 'st' of 'd', trim allocator frames and cut below main();
- * *out is malloc'd (caller frees). */
-int lk_growth_frames(lk_symbolizer_t *sym, const lk_dump_t *d, const lk_stack_t *st,
-                     lk_frame_t **out, size_t *nout);
 
 /* overflow.c: fill g->failures from each process's final dump. */
 int lk_overflow_collect(lk_growth_report_t *g, const lk_input_t *in, lk_symbolizer_t *sym);
 /* overflow.c: decide every g->procs[].verdict and its text.  -ENOMEM. */
 int lk_verdict_decide(lk_growth_report_t *g);
 
-/* The whole pass on its own report (unit tests): collect, overflow,
- * verdict.  'g' must be zeroed.  Free with lk_growth_report_free(). */
-int lk_growth_analyze(lk_growth_report_t *g, const lk_input_t *in, lk_symbolizer_t *sym);
 void lk_growth_report_free(lk_growth_report_t *g);
 
 /* Is 'tr', fitted to the 'n' samples at 't'/'y', steady growth? */
-bool lk_growth_is_steady(const double *t, const double *y, size_t n, const la_trend_t *tr);
-
-/* Find the process entry of 'pid', or NULL. */
-const lk_growth_proc_t *lk_growth_find_proc(const lk_growth_report_t *g, int pid);
+bool lk_growth_is_steady(const double *t, const double *y, size_t n, const lk_trend_t *tr);
 
 #endif /* LK_ANALYZER_GROWTH_H */

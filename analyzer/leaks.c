@@ -10,95 +10,6 @@
 
 #include "model.h"
 
-/* Functions that only allocate on behalf of their caller.  A leading frame
- * matching one is trimmed; "*" at the end means a prefix. */
-static const char *const allocator_functions[] = {
-    "malloc", "calloc", "realloc", "reallocarray", "free", "cfree",
-    "posix_memalign", "aligned_alloc", "memalign", "valloc", "pvalloc",
-    "__libc_malloc", "__libc_calloc", "__libc_realloc", "__libc_free",
-    "__libc_memalign", "__posix_memalign",
-    "strdup", "strndup", "__strdup", "__strndup", "wcsdup",
-    "operator new*", "operator delete*",
-    "__gnu_cxx::new_allocator<*", "__gnu_cxx::__new_allocator<*",
-    "std::__new_allocator<*", "std::allocator<*", "std::allocator_traits<*",
-    "lk_*", "libleak_*",
-};
-
-/* Compare 'fn' to 'name' ignoring a symbol version suffix ("@@GLIBC_2.2.5"). */
-static bool name_is(const char *fn, const char *name)
-{
-    size_t n = strlen(name);
-    /* glibc's debug info names internal aliases "__GI___strdup" */
-    if (strncmp(fn, "__GI_", 5) == 0)
-        fn += 5;
-    if (n > 0 && name[n - 1] == '*')
-        return strncmp(fn, name, n - 1) == 0;
-    return strncmp(fn, name, n) == 0 && (fn[n] == '\0' || fn[n] == '@');
-}
-
-static bool is_allocator_frame(const lk_frame_t *f)
-{
-    const char *mod = lk_basename(f->module);
-    if (mod != NULL && strncmp(mod, "libleak", 7) == 0)
-        return true;
-    /* Standard-library template code compiled into the program (a vector
-     * growing its buffer): the user's call is the frame below it. */
-    if (f->file != NULL && strstr(f->file, "/include/c++/") != NULL)
-        return true;
-    /* ... and the same code instantiated inside libstdc++ itself
-     * (std::string's buffer is made in libstdc++.so). */
-    if (mod != NULL && strncmp(mod, "libstdc++", 9) == 0 && f->function != NULL
-        && (strncmp(f->function, "std::", 5) == 0 || strncmp(f->function, "__gnu_cxx::", 11) == 0))
-        return true;
-    if (f->function == NULL)
-        return false;
-    for (size_t i = 0; i < sizeof(allocator_functions) / sizeof(allocator_functions[0]); i++)
-        if (name_is(f->function, allocator_functions[i]))
-            return true;
-    return false;
-}
-
-size_t lk_leaks_trim(const lk_frame_t *f, size_t n)
-{
-    size_t k = 0;
-    while (k + 1 < n && is_allocator_frame(&f[k]))
-        k++;
-    return k;
-}
-
-/* Symbolize 'st', trim it, and drop what lies below main(); the result is a
- * new array in *out (caller frees). */
-static int user_frames(lk_symbolizer_t *sym, const lk_dump_t *d, const lk_stack_t *st,
-                       lk_frame_t **out, size_t *nout, size_t *trimmed)
-{
-    lk_frame_t *f;
-    size_t n;
-    int rc = lk_symbolize_stack(sym, d, st, &f, &n);
-    if (rc < 0)
-        return rc;
-    if (n == 0) {       /* a dump may record an empty stack */
-        *out = f;
-        *nout = 0;
-        if (trimmed != NULL)
-            *trimmed = 0;
-        return 0;
-    }
-    size_t skip = lk_leaks_trim(f, n);
-    size_t end = n;
-    for (size_t i = skip; i < n; i++)
-        if (f[i].function != NULL && !f[i].inlined && name_is(f[i].function, "main")) {
-            end = i + 1;
-            break;
-        }
-    if (end > skip && skip > 0)   /* f is NULL for an empty stack */
-        memmove(f, f + skip, (end - skip) * sizeof(*f));
-    *out = f;
-    *nout = end - skip;
-    if (trimmed != NULL)
-        *trimmed = skip;
-    return 0;
-}
-
 /* Add without wrapping: each count is at most 2^62 (load.c), but a sum over
  * many sites and processes is not.  Saturates at INT64_MAX (JSON's range). */
 static void sat_add(uint64_t *sum, uint64_t v)
@@ -157,10 +68,10 @@ static int collect_mismatches(lk_report_t *r, const lk_dump_t *d, lk_symbolizer_
         mr->free_family = m->free_family;
         mr->count = m->count;
         mr->bytes = m->bytes;
-        int rc = user_frames(sym, d, &d->stacks[m->alloc_stack_idx], &mr->alloc_frames,
+        int rc = lk_user_frames(sym, d, &d->stacks[m->alloc_stack_idx], &mr->alloc_frames,
                              &mr->nalloc, NULL);
         if (rc == 0)
-            rc = user_frames(sym, d, &d->stacks[m->free_stack_idx], &mr->free_frames,
+            rc = lk_user_frames(sym, d, &d->stacks[m->free_stack_idx], &mr->free_frames,
                              &mr->nfree, NULL);
         if (rc < 0) {
             free(mr->alloc_frames);
@@ -267,7 +178,7 @@ int lk_leaks_collect(lk_report_t *r, const lk_input_t *in, lk_symbolizer_t *sym,
             if (l->blocks == 0)
                 continue;
             l->pid = d->pid;
-            if ((rc = user_frames(sym, d, &d->stacks[stack_idx], &l->frames, &l->nframes,
+            if ((rc = lk_user_frames(sym, d, &d->stacks[stack_idx], &l->frames, &l->nframes,
                                   &l->trimmed)) < 0)
                 return rc;
             r->nleaks++;
@@ -342,6 +253,28 @@ int lk_leaks_gate(lk_report_t *r, const lk_options_t *opt)
     return r->gate_failed ? LK_EXIT_GATE : LK_EXIT_OK;
 }
 
+/* The reachability pass's entries (reach.c fills them). */
+static void reach_entries_free(lk_report_t *r)
+{
+    for (size_t i = 0; i < r->nstructures; i++) {
+        lk_structure_report_t *s = &r->structures[i];
+        free(s->head.frames);
+        for (size_t k = 0; k < s->nmembers; k++)
+            free(s->members[k].frames);
+        free(s->members);
+    }
+    free(r->structures);
+    r->structures = NULL;
+    r->nstructures = 0;
+    for (size_t i = 0; i < r->nheld; i++) {
+        free(r->held[i].module);
+        free(r->held[i].site.frames);
+    }
+    free(r->held);
+    r->held = NULL;
+    r->nheld = 0;
+}
+
 void lk_report_free(lk_report_t *r)
 {
     size_t i;
@@ -359,7 +292,7 @@ void lk_report_free(lk_report_t *r)
     for (i = 0; i < r->nprocs; i++)
         free(r->procs[i].crash_frames);
     free(r->procs);
-    lk_reach_report_free(r);
+    reach_entries_free(r);
     lk_supp_list_free(&r->supps);
     for (i = 0; i < r->nwarnings; i++)
         free(r->warnings[i]);

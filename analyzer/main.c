@@ -47,7 +47,7 @@ static const char usage_text[] =
     "      --folded-lines         folded: add [file:line] to every frame\n"
     "  -h, --help                 this text\n"
     "  -V, --version              print the version\n"
-    "Sizes accept k, M and G suffixes (powers of 1024).\n"
+    "Sizes accept k, M, G and T suffixes (powers of 1024; 64k, 3MiB, 1T).\n"
     "Exit status: 0 ok, 1 the leak gate tripped, 2 usage or input error.\n";
 
 enum {
@@ -356,11 +356,11 @@ int main(int argc, char **argv)
         goto out_nomem;
     phase_time("leaks (symbolize, trim, suppress)");
     lk_progress_phase("growth and reachability");
-    /* EXTENSION (issue 4/5): growth, overflow and reachability passes run
-     * here, after leaks and before the baseline and the gate. */
     if (lk_growth_run(&r, &in, sym) < 0)
         goto out_nomem;
-    if (lk_reach_collect(&r, &in, sym) < 0)   /* issue 5: after growth (held sites that grow) */
+    if (lk_overflow_run(&r, &in, sym) < 0)    /* the verdict reads growth's trends */
+        goto out_nomem;
+    if (lk_reach_collect(&r, &in, sym) < 0)   /* after growth: it marks held sites that grow */
         goto out_nomem;
     if (opt.baseline != NULL) {
         if (lk_base_load(&base, opt.baseline, sym, &opt, err, sizeof(err)) < 0)

@@ -2,15 +2,16 @@
  * what every analysis pass and report reads.  The map of the analyzer: each
  * cross-file declaration lives here, with its contract.
  *
- * Pipeline (main.c runs it in this order, one pass per file):
- *   load.c        dumps -> lk_input_t (processes, each a seq-ordered dump series)
- *   symbolize.c   addresses -> lk_frame_t (libdw, per-module cache)
- *   leaks.c       final dump -> lk_leak_t list: trim, suppress, sort, totals
+ * Pipeline (main.c runs it in this order; layers in analyzer/README.md):
+ *   load.c, load_reach.c   dumps -> lk_input_t (processes, each a seq-ordered
+ *                          dump series, reachability parsed)
+ *   symbolize.c, frames.c  addresses -> lk_frame_t; trimmed user frames, keys
  *   suppress.c    built-in and LSan-format suppressions
- *   baseline.c    symbolized site keys; --baseline ratchet and `diff`
- *   report_*.c    text, json, folded
- * Later passes (growth.c, overflow.c, reach.c) read the same lk_input_t and add
- * their results to lk_report_t; see the EXTENSION comments below.
+ *   leaks.c       final dump -> lk_leak_t list: trim, suppress, sort, totals
+ *   growth.c, overflow.c, reach.c   growth, verdict, structures and held-by
+ *   baseline.c    --baseline ratchet and `diff`
+ *   report_*.c    one file per format, over report_common.c
+ * Passes read lk_input_t and add to lk_report_t; reports only read it.
  *
  * Ownership: everything hangs off lk_input_t or lk_report_t and is freed by
  * lk_input_free() / lk_report_free().  Strings are heap copies. */
@@ -77,8 +78,8 @@ typedef struct lk_mismatch {
     uint64_t count, bytes;
 } lk_mismatch_t;
 
-/* A failed or implausible request group (dump "failures[]").  Loaded now,
- * analysed by overflow.c (issue 4). */
+/* A failed or implausible request group (dump "failures[]"), analysed by
+ * overflow.c. */
 typedef struct lk_failure {
     size_t stack_idx;
     lk_failure_kind_t kind;
@@ -154,7 +155,7 @@ typedef struct lk_dump {
     size_t crash_stack_idx;
     /* The dump's "reachability" object (a jansson json_t *, one reference
      * owned here), NULL when absent; 'reach' is its parsed, validated form
-     * (reach.c), NULL when absent. */
+     * (load_reach.c), NULL when absent. */
     void *reach_json;
     struct lk_reach *reach;
 } lk_dump_t;
@@ -277,9 +278,8 @@ void lk_supp_list_free(lk_supp_list_t *l);
 
 /* ### leaks and the report (leaks.c) */
 
-/* What kind of live memory a leak entry is.  EXTENSION (issue 5): the
- * reachability pass sets the four valgrind kinds; until then every entry is
- * LK_KIND_UNFREED. */
+/* What kind of live memory a leak entry is: a dump with a reachability
+ * scan gives the four valgrind kinds, one without it LK_KIND_UNFREED. */
 typedef enum lk_kind {
     LK_KIND_UNFREED = 0,    /* live at the final dump; reachability unknown */
     LK_KIND_DEFINITE,
@@ -299,7 +299,25 @@ const char *lk_kind_heading(lk_kind_t k);
 /* Parse a kind name; returns -1 if unknown. */
 int lk_kind_parse(const char *name);
 
-/* ### reachability, as loaded (reach.c; docs/FORMAT.md "Reachability") */
+/* ### user frames and site keys (frames.c) */
+
+/* Trim allocator frames from the top of 'f'; returns how many to skip. */
+size_t lk_leaks_trim(const lk_frame_t *f, size_t n);
+/* Symbolize 'st' of 'd', trim allocator frames and cut below main(); *out
+ * is malloc'd (caller frees), *trimmed (when not NULL) the frames skipped. */
+int lk_user_frames(lk_symbolizer_t *sym, const lk_dump_t *d, const lk_stack_t *st,
+                   lk_frame_t **out, size_t *nout, size_t *trimmed);
+
+/* The key that identifies a site across rebuilds: family plus, per frame,
+ * function and file basename (or module basename when unknown).  Lines and
+ * addresses are left out, so shifted code keeps its key.  Malloc'd. */
+char *lk_baseline_key(lk_family_t fam, const lk_frame_t *f, size_t n);
+/* The key of a leak entry: lk_baseline_key() plus "#<kind>" for the scan's
+ * kinds, so a definite and an indirect part of one site differ.
+ * Baselines ignore reachable entries. */
+char *lk_baseline_leak_key(lk_kind_t kind, lk_family_t fam, const lk_frame_t *f, size_t n);
+
+/* ### reachability, as loaded (load_reach.c; docs/FORMAT.md "Reachability") */
 
 /* Root kinds of held_by[] (dump.h LK_REACH_ROOT_NAMES order). */
 typedef enum lk_root {
@@ -406,7 +424,7 @@ typedef struct lk_proc_summary {
     bool complete;
     uint64_t leaked_bytes, leaked_blocks, leak_sites;
     uint64_t suppressed_bytes, suppressed_blocks;
-    /* Unsuppressed live memory per kind (issue 5); has_reach when the final
+    /* Unsuppressed live memory per kind; has_reach when the final
      * dump carried a reachability scan. */
     bool has_reach, reach_complete;
     uint64_t kind_bytes[LK_KIND_COUNT], kind_blocks[LK_KIND_COUNT];
@@ -430,7 +448,7 @@ typedef struct lk_options {
     uint64_t top;                   /* text/folded: show at most N; 0 = all */
     bool gen_suppressions;
     const char *baseline;           /* path of OLD, or NULL */
-    /* EXTENSION (issue 5): kinds the gate counts and the text shows; bit
+    /* Kinds the gate counts and the text shows; bit
      * (1u << kind).  Default gate: unfreed|definite|indirect. */
     unsigned fail_kinds, show_kinds;
     bool color;                     /* text: ANSI colors (--color) */
@@ -475,9 +493,8 @@ typedef struct lk_held_report {
     double slope_bytes_per_s;
 } lk_held_report_t;
 
-/* Everything a report prints.  EXTENSION (issue 4/5): add growth[],
- * failures[], structures[], held_by[] arrays here, fill them in their own
- * pass, and print them from one new function in each report_*.c. */
+/* Everything a report prints.  A new pass adds its arrays here, fills them
+ * itself, and is printed from one function per report format. */
 typedef struct lk_report {
     lk_leak_t *leaks; size_t nleaks;              /* sorted by bytes, desc */
     lk_mismatch_report_t *mismatches; size_t nmismatches;
@@ -493,10 +510,10 @@ typedef struct lk_report {
     bool gate_failed;
     char gate_reason[160];
     char **warnings; size_t nwarnings;            /* also printed to stderr */
-    /* issue 4 (growth.h): growth, failures and verdict per process; NULL
-     * until lk_growth_run(), freed by lk_growth_free(). */
+    /* growth.h: growth, failures and verdict per process; NULL until
+     * lk_growth_run(), freed by lk_growth_free(). */
     struct lk_growth_report *growth;
-    /* issue 5 (reach.c): unsuppressed totals per kind over all processes,
+    /* reach.c: unsuppressed totals per kind over all processes,
      * lost structures and held-by of every final dump with a scan. */
     bool has_reach;
     uint64_t kind_bytes[LK_KIND_COUNT], kind_blocks[LK_KIND_COUNT];
@@ -508,8 +525,11 @@ typedef struct lk_report {
  * details in growth.h) */
 typedef struct lk_growth_report lk_growth_report_t;
 struct json_t;
-/* Run the growth and overflow passes over 'in' into r->growth.  0 or -ENOMEM. */
+/* The growth pass over 'in' into r->growth (allocated here).  0 or -ENOMEM. */
 int lk_growth_run(lk_report_t *r, const lk_input_t *in, lk_symbolizer_t *sym);
+/* The overflow pass, after lk_growth_run() succeeded: failures[] and every
+ * process's verdict into r->growth.  0 or -ENOMEM. */
+int lk_overflow_run(lk_report_t *r, const lk_input_t *in, lk_symbolizer_t *sym);
 /* Free r->growth (safe when NULL); call before lk_report_free(). */
 void lk_growth_free(lk_report_t *r);
 /* Text: process 'pid''s growth, failed requests and verdict; nothing when
@@ -525,21 +545,17 @@ int lk_report_svg(FILE *out, const lk_report_t *r);
  * apply suppressions, sort by bytes.  Returns 0 or -ENOMEM. */
 int lk_leaks_collect(lk_report_t *r, const lk_input_t *in, lk_symbolizer_t *sym,
                      const lk_options_t *opt);
-/* Trim allocator frames from the top of 'f'; returns how many to skip. */
-size_t lk_leaks_trim(const lk_frame_t *f, size_t n);
 /* Decide the gate verdict from 'opt' (sets gate_failed/gate_reason) and
  * return the exit status. */
 int lk_leaks_gate(lk_report_t *r, const lk_options_t *opt);
 void lk_report_free(lk_report_t *r);
 
-/* ### reachability pass (reach.c) */
+/* ### reachability pass (reach.c; printed by report_reach.c) */
 
 /* Build r->structures and r->held from every process's final dump with a
  * scan (symbolizing data symbols of global roots), and mark held sites
  * that grow (run after lk_growth_run()).  Returns 0 or -ENOMEM. */
 int lk_reach_collect(lk_report_t *r, const lk_input_t *in, lk_symbolizer_t *sym);
-/* Free r->structures and r->held (lk_report_free() calls it). */
-void lk_reach_report_free(lk_report_t *r);
 /* Text: process 'pid''s lost structures and held-by lines. */
 void lk_report_reach_text(FILE *out, const lk_report_t *r, const lk_options_t *opt, int pid);
 /* Text: valgrind's LEAK SUMMARY block (nothing without a scan). */
@@ -548,15 +564,6 @@ void lk_report_reach_summary(FILE *out, const lk_report_t *r);
 int lk_report_reach_json(struct json_t *root, const lk_report_t *r);
 
 /* ### baseline (baseline.c) */
-
-/* The key that identifies a site across rebuilds: family plus, per frame,
- * function and file basename (or module basename when unknown).  Lines and
- * addresses are left out, so shifted code keeps its key.  Malloc'd. */
-char *lk_baseline_key(lk_family_t fam, const lk_frame_t *f, size_t n);
-/* The key of a leak entry: lk_baseline_key() plus "#<kind>" for the scan's
- * kinds (issue 5), so a definite and an indirect part of one site differ.
- * Baselines ignore reachable entries. */
-char *lk_baseline_leak_key(lk_kind_t kind, lk_family_t fam, const lk_frame_t *f, size_t n);
 
 /* One site of a baseline or diff side. */
 typedef struct lk_base_site {
@@ -582,13 +589,13 @@ void lk_base_apply(lk_report_t *r, const lk_base_t *old);
 void lk_base_diff(FILE *out, const lk_base_t *old, const lk_base_t *cur);
 void lk_base_free(lk_base_t *b);
 
-/* ### reports (report_text.c, report_json.c, report_folded.c) */
+/* ### reports (report_*.c over report_common.c) */
 
 /* Print 'r' in its format to 'out'.  Return 0 or -errno on write error. */
 int lk_report_text(FILE *out, const lk_report_t *r, const lk_options_t *opt);
 int lk_report_json(FILE *out, const lk_report_t *r, const lk_options_t *opt);
 int lk_report_folded(FILE *out, const lk_report_t *r, const lk_options_t *opt);
-/* The JSON frames array every report section uses (report_json.c). */
+/* The JSON frames array every report section uses (report_common.c). */
 struct json_t *lk_json_frames(const lk_frame_t *f, size_t n);
 /* --gen-suppressions: one "leak:" line per reported leak, with a comment. */
 int lk_report_suppressions(FILE *out, const lk_report_t *r, const lk_options_t *opt);
@@ -629,8 +636,8 @@ void lk_fput_xml(FILE *out, const char *s);
 /* a + b, saturated at INT64_MAX: the largest count every JSON reader (and
  * --baseline) takes back. */
 uint64_t lk_sat_add(uint64_t a, uint64_t b);
-/* Parse a decimal unsigned with optional k/M/G suffix (powers of 1024);
- * returns 0 or -EINVAL. */
+/* Parse a size (include/libleak/size.h: "64k", "1T") of at most
+ * LK_MAX_COUNT; returns 0 or -EINVAL. */
 int lk_parse_size(const char *s, uint64_t *out);
 /* The progress line (progress.c): start it before loading when stderr is a
  * terminal, name each phase, and end it (clearing the line) before the

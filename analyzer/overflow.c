@@ -12,12 +12,6 @@
 
 #include "growth.h"
 
-const char *lk_verdict_name(lk_verdict_t v)
-{
-    static const char *const names[] = LK_VERDICT_NAMES;
-    return (unsigned)v < LK_VERDICT_COUNT ? names[v] : "?";
-}
-
 /* An isolated request too big to ever fit: an overflowed count*size, one
  * above the plausibility limit, or more than half of the memory limit.
  * Without a limit, one larger than everything live at the time. */
@@ -68,8 +62,8 @@ int lk_overflow_collect(lk_growth_report_t *g, const lk_input_t *in, lk_symboliz
             if (f->limit_bytes > 0)
                 f->headroom_bytes = (int64_t)f->limit_bytes - (int64_t)f->live_bytes_at_first;
             f->oversized = is_oversized(f);
-            int rc = lk_growth_frames(sym, d, &d->stacks[src->stack_idx], &f->frames,
-                                      &f->nframes);
+            int rc = lk_user_frames(sym, d, &d->stacks[src->stack_idx], &f->frames,
+                                    &f->nframes, NULL);
             if (rc < 0)
                 return rc;
             g->nfailures++;
@@ -135,7 +129,7 @@ static void sb_where(sbuf_t *b, const lk_frame_t *f, size_t n)
 
 static const char *hb(double bytes, char *buf, size_t len)
 {
-    return la_human_bytes(bytes, buf, len);
+    return lk_human_bytes(bytes, buf, len);
 }
 
 /* Name the growing sites of 'pid' with their share and slope (at most 3). */
@@ -170,7 +164,7 @@ static void sb_projection(sbuf_t *b, const lk_growth_proc_t *gp)
                   hb((double)gp->limit_bytes, h2, sizeof(h2)),
                   gp->limit_source ? " (" : "", gp->limit_source ? gp->limit_source : "",
                   gp->limit_source ? ")" : "",
-                  la_human_duration(gp->seconds_to_limit, h3, sizeof(h3)));
+                  lk_human_duration(gp->seconds_to_limit, h3, sizeof(h3)));
     else if (gp->steady)
         sb_printf(b, "; total live memory grows at %s/s",
                   hb(gp->slope_bytes_per_s, h1, sizeof(h1)));
@@ -260,8 +254,8 @@ static int decide_one(lk_growth_proc_t *gp, const lk_growth_report_t *g)
             sb_projection(&b, gp);
         } else {
             sb_printf(&b, ", while live memory %s",
-                      gp->trend.kind == LA_TREND_PLATEAU ? "stayed on a plateau"
-                      : gp->trend.kind == LA_TREND_STABLE ? "stayed flat"
+                      gp->trend.kind == LK_TREND_PLATEAU ? "stayed on a plateau"
+                      : gp->trend.kind == LK_TREND_STABLE ? "stayed flat"
                       : "did not grow steadily");
         }
     } else if (grows) {
@@ -279,16 +273,16 @@ static int decide_one(lk_growth_proc_t *gp, const lk_growth_report_t *g)
                       hb((double)gp->final_live_bytes, h1, sizeof(h1)));
     } else {
         gp->verdict = LK_VERDICT_NONE;
-        if (gp->total.n < LA_TREND_MIN_SAMPLES && gp->ndumps < LA_TREND_MIN_SAMPLES)
+        if (gp->total.n < LK_TREND_MIN_SAMPLES && gp->ndumps < LK_TREND_MIN_SAMPLES)
             sb_printf(&b, "no failed request; too few samples (%zu dump(s)) to judge "
                       "growth; take snapshots with LIBLEAK_INTERVAL_MS or SIGUSR1",
                       gp->ndumps);
         else
             sb_printf(&b, "no leak growth and no failed request: live memory is %s",
-                      gp->trend.kind == LA_TREND_PLATEAU ? "on a plateau (a cache or "
+                      gp->trend.kind == LK_TREND_PLATEAU ? "on a plateau (a cache or "
                       "high-water mark that stopped growing)"
-                      : gp->trend.kind == LA_TREND_SHRINKING ? "shrinking"
-                      : gp->trend.kind == LA_TREND_GROWING ? "rising, but not steadily "
+                      : gp->trend.kind == LK_TREND_SHRINKING ? "shrinking"
+                      : gp->trend.kind == LK_TREND_GROWING ? "rising, but not steadily "
                       "enough to call it a leak (a start-up step, or too few samples)"
                       : "stable");
     }
@@ -317,4 +311,10 @@ int lk_verdict_decide(lk_growth_report_t *g)
             return rc;
     }
     return 0;
+}
+
+int lk_overflow_run(lk_report_t *r, const lk_input_t *in, lk_symbolizer_t *sym)
+{
+    int rc = lk_overflow_collect(r->growth, in, sym);
+    return rc < 0 ? rc : lk_verdict_decide(r->growth);
 }

@@ -31,11 +31,20 @@ static void text_frames(FILE *out, const lk_frame_t *f, size_t n)
         fprintf(out, "      ... %zu more frame(s)\n", n - TEXT_FRAMES);
 }
 
+/* The process entry of 'pid', or NULL. */
+static const lk_growth_proc_t *find_proc(const lk_growth_report_t *g, int pid)
+{
+    for (size_t i = 0; g != NULL && i < g->nprocs; i++)
+        if (g->procs[i].pid == pid)
+            return &g->procs[i];
+    return NULL;
+}
+
 /* Worth a text section: snapshots were taken, something failed, or the
  * total grows steadily.  A lone exit dump of a short run says nothing. */
 static bool has_section(const lk_growth_report_t *g, const lk_growth_proc_t *gp)
 {
-    if (gp->ndumps >= LA_TREND_MIN_SAMPLES || gp->steady || gp->ngrowing > 0)
+    if (gp->ndumps >= LK_TREND_MIN_SAMPLES || gp->steady || gp->ngrowing > 0)
         return true;
     for (size_t i = 0; i < g->nfailures; i++)
         if (g->failures[i].pid == gp->pid)
@@ -50,27 +59,27 @@ static void text_total(FILE *out, const lk_growth_proc_t *gp)
 
     fprintf(out, "Growth of process %d: %zu dump(s); total live bytes over %.1f s "
             "(%zu samples from the %s):\n", gp->pid, gp->ndumps, dur, gp->total.n, gp->source);
-    la_sparkline(gp->total.bytes, gp->total.n, SPARK_CELLS, spark, sizeof(spark));
+    lk_sparkline(gp->total.bytes, gp->total.n, SPARK_CELLS, spark, sizeof(spark));
     fprintf(out, "  total     %s  %s at the end, %s", spark,
-            la_human_bytes((double)gp->final_live_bytes, h1, sizeof(h1)),
-            la_trend_name(gp->trend.kind));
-    if (gp->trend.kind == LA_TREND_GROWING || gp->trend.kind == LA_TREND_SHRINKING)
-        fprintf(out, " at %s/s", la_human_bytes(gp->trend.slope_bytes_per_s, h2, sizeof(h2)));
-    if (gp->trend.kind != LA_TREND_INSUFFICIENT)
+            lk_human_bytes((double)gp->final_live_bytes, h1, sizeof(h1)),
+            lk_trend_name(gp->trend.kind));
+    if (gp->trend.kind == LK_TREND_GROWING || gp->trend.kind == LK_TREND_SHRINKING)
+        fprintf(out, " at %s/s", lk_human_bytes(gp->trend.slope_bytes_per_s, h2, sizeof(h2)));
+    if (gp->trend.kind != LK_TREND_INSUFFICIENT)
         fprintf(out, " (confidence %.2f)", gp->trend.confidence);
     fputc('\n', out);
     if (gp->teardown_excluded)
         fprintf(out, "  (the exit dump's drop to %s, frees at exit, is left out of the trends)\n",
-                la_human_bytes((double)gp->final_live_bytes, h1, sizeof(h1)));
+                lk_human_bytes((double)gp->final_live_bytes, h1, sizeof(h1)));
     /* after running out, a time to the limit says nothing */
     if (gp->seconds_to_limit >= 0 && gp->verdict != LK_VERDICT_EXHAUSTION
         && gp->verdict != LK_VERDICT_LEAK_EXHAUSTION)
         fprintf(out, "  projection: at %s/s the %s limit%s%s%s is reached in %s\n",
-                la_human_bytes(gp->slope_bytes_per_s, h1, sizeof(h1)),
-                la_human_bytes((double)gp->limit_bytes, h2, sizeof(h2)),
+                lk_human_bytes(gp->slope_bytes_per_s, h1, sizeof(h1)),
+                lk_human_bytes((double)gp->limit_bytes, h2, sizeof(h2)),
                 gp->limit_source ? " (" : "", gp->limit_source ? gp->limit_source : "",
                 gp->limit_source ? ")" : "",
-                la_human_duration(gp->seconds_to_limit, h3, sizeof(h3)));
+                lk_human_duration(gp->seconds_to_limit, h3, sizeof(h3)));
 }
 
 static void text_sites(FILE *out, const lk_growth_report_t *g, int pid)
@@ -80,16 +89,16 @@ static void text_sites(FILE *out, const lk_growth_report_t *g, int pid)
         const lk_growth_site_t *s = &g->sites[i];
         if (s->pid != pid)
             continue;
-        la_sparkline(s->series.bytes, s->series.n, SPARK_CELLS, spark, sizeof(spark));
-        fprintf(out, "  %-9s %s  %s at the end (%.0f%% of live)", la_trend_name(s->trend.kind),
+        lk_sparkline(s->series.bytes, s->series.n, SPARK_CELLS, spark, sizeof(spark));
+        fprintf(out, "  %-9s %s  %s at the end (%.0f%% of live)", lk_trend_name(s->trend.kind),
                 spark,
-                la_human_bytes((double)s->final_bytes, h1, sizeof(h1)), s->share * 100.0);
-        if (s->trend.kind == LA_TREND_PLATEAU)
-            fprintf(out, ", peak %s", la_human_bytes(s->trend.max_bytes, h2, sizeof(h2)));
+                lk_human_bytes((double)s->final_bytes, h1, sizeof(h1)), s->share * 100.0);
+        if (s->trend.kind == LK_TREND_PLATEAU)
+            fprintf(out, ", peak %s", lk_human_bytes(s->trend.max_bytes, h2, sizeof(h2)));
         else
-            fprintf(out, ", %s/s", la_human_bytes(s->trend.slope_bytes_per_s, h2, sizeof(h2)));
+            fprintf(out, ", %s/s", lk_human_bytes(s->trend.slope_bytes_per_s, h2, sizeof(h2)));
         fprintf(out, ", confidence %.2f%s, %s site:\n", s->trend.confidence,
-                s->trend.kind == LA_TREND_GROWING && !s->steady
+                s->trend.kind == LK_TREND_GROWING && !s->steady
                     ? " (not steady: its later half does not grow)" : "",
                 lk_family_name(s->family));
         text_frames(out, s->frames, s->nframes);
@@ -110,17 +119,17 @@ static void text_failures(FILE *out, const lk_growth_report_t *g, int pid)
         fprintf(out, "  %s: %s(%" PRIu64 " bytes = %s)%s, %" PRIu64 " time(s), first at %.2f s "
                 "with %s live", lk_failure_name(f->kind),
                 f->function != NULL ? f->function : "?", f->request_bytes,
-                la_human_bytes((double)f->request_bytes, h1, sizeof(h1)),
+                lk_human_bytes((double)f->request_bytes, h1, sizeof(h1)),
                 f->kind == LK_FAIL_MUL_OVERFLOW ? " [count * size overflowed]" : "",
                 f->count, (double)f->first_uptime_ns / 1e9,
-                la_human_bytes((double)f->live_bytes_at_first, h2, sizeof(h2)));
+                lk_human_bytes((double)f->live_bytes_at_first, h2, sizeof(h2)));
         if (f->limit_bytes > 0) {
             if (f->headroom_bytes >= 0)
-                fprintf(out, "; headroom %s", la_human_bytes((double)f->headroom_bytes, h2,
+                fprintf(out, "; headroom %s", lk_human_bytes((double)f->headroom_bytes, h2,
                                                              sizeof(h2)));
             else
                 fprintf(out, "; no headroom");
-            fprintf(out, " of the %s limit", la_human_bytes((double)f->limit_bytes, h3,
+            fprintf(out, " of the %s limit", lk_human_bytes((double)f->limit_bytes, h3,
                                                            sizeof(h3)));
             if (!f->oversized && f->headroom_bytes >= 0
                 && f->request_bytes <= (uint64_t)f->headroom_bytes)
@@ -136,7 +145,7 @@ static void text_failures(FILE *out, const lk_growth_report_t *g, int pid)
 void lk_report_growth_text(FILE *out, const lk_report_t *r, int pid)
 {
     const lk_growth_report_t *g = r->growth;
-    const lk_growth_proc_t *gp = lk_growth_find_proc(g, pid);
+    const lk_growth_proc_t *gp = find_proc(g, pid);
     if (gp == NULL || !has_section(g, gp))
         return;
     text_total(out, gp);
@@ -168,7 +177,7 @@ static json_t *growth_json(const lk_growth_report_t *g)
         json_t *o = json_pack("{s:i, s:I, s:s, s:s, s:b, s:f, s:f, s:f, s:I, s:I, s:f, s:o, s:o}",
                               "pid", s->pid, "stack", (json_int_t)s->stack_id,
                               "family", lk_family_name(s->family),
-                              "trend", la_trend_name(s->trend.kind), "steady", s->steady,
+                              "trend", lk_trend_name(s->trend.kind), "steady", s->steady,
                               "slope_bytes_per_s", s->trend.slope_bytes_per_s,
                               "recent_slope_bytes_per_s", s->trend.recent_slope_bytes_per_s,
                               "confidence", s->trend.confidence,
@@ -225,7 +234,7 @@ static json_t *verdict_json(const lk_growth_report_t *g)
                               "text", gp->verdict_text != NULL ? gp->verdict_text : "",
                               "dumps", (json_int_t)gp->ndumps,
                               "total_source", gp->source != NULL ? gp->source : "dumps",
-                              "total_trend", la_trend_name(gp->trend.kind),
+                              "total_trend", lk_trend_name(gp->trend.kind),
                               "total_slope_bytes_per_s", gp->trend.slope_bytes_per_s,
                               "total_confidence", gp->trend.confidence,
                               "final_live_bytes", (json_int_t)gp->final_live_bytes,
@@ -294,7 +303,7 @@ int lk_report_svg(FILE *out, const lk_report_t *r)
     }
     snprintf(title, sizeof(title), "libleak: live bytes of process %d over time (%s)",
              gp->pid, lk_verdict_name(gp->verdict));
-    snprintf(labels[n], sizeof(labels[n]), "total (%s)", la_trend_name(gp->trend.kind));
+    snprintf(labels[n], sizeof(labels[n]), "total (%s)", lk_trend_name(gp->trend.kind));
     series[n] = (la_svg_series_t){ labels[n], gp->total.t_s, gp->total.bytes, gp->total.n };
     n++;
     for (size_t i = 0; i < g->nsites && n < SVG_MAX_SERIES; i++) {
@@ -304,14 +313,14 @@ int lk_report_svg(FILE *out, const lk_report_t *r)
         const lk_frame_t *f = s->nframes > 0 ? &s->frames[0] : NULL;
         if (f != NULL && f->function != NULL && f->file != NULL)
             snprintf(labels[n], sizeof(labels[n]), "%s: %.*s (%s:%d)",
-                     la_trend_name(s->trend.kind), (int)strcspn(f->function, "@"), f->function,
+                     lk_trend_name(s->trend.kind), (int)strcspn(f->function, "@"), f->function,
                      lk_basename(f->file), f->line);
         else if (f != NULL && f->function != NULL)
-            snprintf(labels[n], sizeof(labels[n]), "%s: %.*s", la_trend_name(s->trend.kind),
+            snprintf(labels[n], sizeof(labels[n]), "%s: %.*s", lk_trend_name(s->trend.kind),
                      (int)strcspn(f->function, "@"), f->function);
         else
             snprintf(labels[n], sizeof(labels[n]), "%s: stack %" PRIu64,
-                     la_trend_name(s->trend.kind), s->stack_id);
+                     lk_trend_name(s->trend.kind), s->stack_id);
         series[n] = (la_svg_series_t){ labels[n], s->series.t_s, s->series.bytes, s->series.n };
         n++;
     }

@@ -13,32 +13,6 @@
 
 #include "model.h"
 
-/* Build the JSON frames array of a report: {function, file, line, module,
- * address, inlined}, plus "offset" when only module+offset is known.  NULL
- * members become JSON null.  Returns a new reference, or NULL on ENOMEM. */
-json_t *lk_json_frames(const lk_frame_t *f, size_t n)
-{
-    json_t *a = json_array();
-    char addr[24];
-
-    for (size_t i = 0; a != NULL && i < n; i++) {
-        snprintf(addr, sizeof(addr), "0x%" PRIx64, f[i].address);
-        json_t *o = json_pack("{s:s?, s:s?, s:i, s:s?, s:s, s:b}",
-                              "function", f[i].function, "file", f[i].file,
-                              "line", f[i].line, "module", f[i].module,
-                              "address", addr, "inlined", f[i].inlined);
-        if (o == NULL || json_array_append_new(a, o) < 0) {
-            json_decref(a);
-            return NULL;
-        }
-        if (f[i].function == NULL && f[i].module != NULL) {
-            snprintf(addr, sizeof(addr), "0x%" PRIx64, f[i].offset);
-            json_object_set_new(o, "offset", json_string(addr));
-        }
-    }
-    return a;
-}
-
 /* "leaks" is written by stream_leaks(), not built as a tree; the report
  * object holds this string in its place until then. */
 #define LEAKS_PLACEHOLDER "\001leaks\001"
@@ -247,14 +221,13 @@ int lk_report_json(FILE *out, const lk_report_t *r, const lk_options_t *opt)
                              "suppressions", supps_json(r), "warnings", warnings);
     if (root == NULL)
         return -ENOMEM;
-    /* EXTENSION (issue 4/5): json_object_set_new(root, "growth", growth_json(r)); ... */
-    if (lk_report_growth_json(root, r) < 0      /* issue 4: report_growth.c */
-        || lk_report_reach_json(root, r) < 0) { /* issue 5: reach.c */
+    /* each later pass adds its top-level members from its own report file */
+    if (lk_report_growth_json(root, r) < 0 || lk_report_reach_json(root, r) < 0) {
         json_decref(root);
         return -ENOMEM;
     }
-    /* The leaks are streamed into the text where the placeholder is: a
-     * jansson tree of 100k leaks took 1.4 GB and 9 s. */
+    /* The leaks are streamed into the text where the placeholder is, because
+     * a jansson tree of every leak costs too much memory and time. */
     char *text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     json_decref(root);
     if (text == NULL)

@@ -276,8 +276,8 @@ int lk_report_sarif(FILE *out, const lk_report_t *r, const lk_options_t *opt,
         free(text);
         return -ENOMEM;
     }
-    /* One result at a time, one per line: a tree of every result took five
-     * times the JSON report's memory. */
+    /* One result at a time, one per line, because a tree of every result
+     * needs several times the JSON report's memory. */
     int rc = 0;
     size_t written = 0;
     unsigned kinds = opt->show_kinds | opt->fail_kinds;

@@ -33,15 +33,6 @@ static void put_function(FILE *out, const char *name, const lk_options_t *opt)
     fputs(name, out);
 }
 
-bool lk_report_is_shown(const lk_leak_t *l, size_t rank, const lk_options_t *opt)
-{
-    if (l->suppressed_by != NULL || (opt->show_kinds & (1u << l->kind)) == 0)
-        return false;
-    if (l->bytes < opt->min_bytes)
-        return false;
-    return opt->top == 0 || rank < opt->top;
-}
-
 /* Print frames as LSan does; inlined frames repeat the address. */
 static void print_frames(FILE *out, const lk_frame_t *f, size_t n, const lk_options_t *opt)
 {
@@ -168,15 +159,15 @@ int lk_report_text(FILE *out, const lk_report_t *r, const lk_options_t *opt)
                     " (not its leaks; the parent's dumps have their stacks).\n\n",
                     ps->pid, ps->inherited_bytes, ps->inherited_blocks,
                     ps->inherited_from_pid);
-        lk_report_reach_text(out, r, opt, ps->pid);   /* issue 5: reach.c */
-        lk_report_growth_text(out, r, ps->pid);   /* issue 4: report_growth.c */
+        lk_report_reach_text(out, r, opt, ps->pid);
+        lk_report_growth_text(out, r, ps->pid);
         if (multi)
             fprintf(out, "SUMMARY: process %d: %" PRIu64 " byte(s) leaked in %" PRIu64
                     " allocation(s).\n\n", ps->pid, ps->leaked_bytes, ps->leaked_blocks);
     }
     print_mismatches(out, r, opt);
     print_supps(out, r);
-    lk_report_reach_summary(out, r);   /* issue 5: per-kind totals */
+    lk_report_reach_summary(out, r);   /* per-kind totals */
     if (r->has_baseline)
         fprintf(out, "Baseline: %" PRIu64 " new and %" PRIu64 " grown leak site(s).\n",
                 r->new_sites, r->grown_sites);

@@ -90,7 +90,7 @@ int la_svg_chart(FILE *out, const char *title, const la_svg_series_t *series,
         fprintf(out, "<line x1=\"%d\" x2=\"%d\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>\n",
                 PAD_L, SVG_W - PAD_R, Y(v), Y(v));
         fprintf(out, "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%s</text>\n",
-                PAD_L - 6, Y(v) + 4, la_human_bytes(v, buf, sizeof(buf)));
+                PAD_L - 6, Y(v) + 4, lk_human_bytes(v, buf, sizeof(buf)));
     }
     nt = tick_range(t0, t1, xstep, &k0);
     for (long k = 0; k < nt; k++)
@@ -107,7 +107,7 @@ int la_svg_chart(FILE *out, const char *title, const la_svg_series_t *series,
         fprintf(out, "<line x1=\"%d\" x2=\"%d\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#c0392b\" "
                 "stroke-dasharray=\"6 4\"/>\n", PAD_L, SVG_W - PAD_R, Y(limit_bytes), Y(limit_bytes));
         fprintf(out, "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\" fill=\"#c0392b\">limit %s</text>\n",
-                SVG_W - PAD_R, Y(limit_bytes) - 4, la_human_bytes(limit_bytes, buf, sizeof(buf)));
+                SVG_W - PAD_R, Y(limit_bytes) - 4, lk_human_bytes(limit_bytes, buf, sizeof(buf)));
     }
 
     for (size_t s = 0; s < nseries; s++) {

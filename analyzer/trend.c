@@ -66,8 +66,8 @@ static double mk_confidence(double s, size_t n)
     return 0.5 * erfc(-z / sqrt(2.0));
 }
 
-int la_trend_fit(const double *t_in, const double *y_in, size_t n_in,
-                 double noise_bytes, la_trend_t *out)
+int lk_trend_fit(const double *t_in, const double *y_in, size_t n_in,
+                 double noise_bytes, lk_trend_t *out)
 {
     double t[TREND_MAX_POINTS], y[TREND_MAX_POINTS];
     size_t n;
@@ -75,7 +75,7 @@ int la_trend_fit(const double *t_in, const double *y_in, size_t n_in,
     if (t_in == NULL || y_in == NULL || out == NULL)
         return -EINVAL;
     memset(out, 0, sizeof(*out));
-    out->kind = LA_TREND_INSUFFICIENT;
+    out->kind = LK_TREND_INSUFFICIENT;
     if (n_in == 0)
         return 0;
     for (size_t i = 1; i < n_in; i++)
@@ -105,7 +105,7 @@ int la_trend_fit(const double *t_in, const double *y_in, size_t n_in,
     }
     out->duration_s = t[n - 1] - t[0];
     out->slope_bytes_per_s = theil_sen(t, y, 0, n);
-    if (n < LA_TREND_MIN_SAMPLES || out->duration_s <= 0)
+    if (n < LK_TREND_MIN_SAMPLES || out->duration_s <= 0)
         return 0;
 
     double noise = noise_bytes > 0 ? noise_bytes : fmax(4096.0, out->max_bytes * 0.01);
@@ -123,12 +123,12 @@ int la_trend_fit(const double *t_in, const double *y_in, size_t n_in,
     double net = out->last_bytes - out->first_bytes;
 
     if (range <= noise) {
-        out->kind = LA_TREND_STABLE;
+        out->kind = LK_TREND_STABLE;
         out->confidence = 1.0 - range / (2.0 * noise);
         return 0;
     }
     if (out->tau > 0.5 && net > noise && recent_change > noise / 2) {
-        out->kind = LA_TREND_GROWING;
+        out->kind = LK_TREND_GROWING;
         out->confidence = mk_confidence(s, n);
         return 0;
     }
@@ -136,41 +136,41 @@ int la_trend_fit(const double *t_in, const double *y_in, size_t n_in,
         && out->last_bytes >= out->first_bytes + 0.8 * (out->max_bytes - out->first_bytes)) {
         /* Rose, then held: how clearly it rose before, times how flat the end is. */
         double rise_conf = mk_confidence(kendall_s(y, from + 1), from + 1);
-        out->kind = LA_TREND_PLATEAU;
+        out->kind = LK_TREND_PLATEAU;
         out->confidence = rise_conf * (1.0 - fabs(recent_change) / range);
         return 0;
     }
     if (out->tau < -0.5 && -net > noise) {
-        out->kind = LA_TREND_SHRINKING;
+        out->kind = LK_TREND_SHRINKING;
         out->confidence = mk_confidence(s, n);
         return 0;
     }
     /* Moves, but with no consistent direction. */
-    out->kind = LA_TREND_STABLE;
+    out->kind = LK_TREND_STABLE;
     out->confidence = 1.0 - fabs(out->tau);
     return 0;
 }
 
-const char *la_trend_name(la_trend_kind_t kind)
+const char *lk_trend_name(lk_trend_kind_t kind)
 {
     switch (kind) {
-    case LA_TREND_STABLE:    return "stable";
-    case LA_TREND_GROWING:   return "growing";
-    case LA_TREND_PLATEAU:   return "plateau";
-    case LA_TREND_SHRINKING: return "shrinking";
-    case LA_TREND_INSUFFICIENT: break;
+    case LK_TREND_STABLE:    return "stable";
+    case LK_TREND_GROWING:   return "growing";
+    case LK_TREND_PLATEAU:   return "plateau";
+    case LK_TREND_SHRINKING: return "shrinking";
+    case LK_TREND_INSUFFICIENT: break;
     }
     return "insufficient";
 }
 
-double la_trend_time_to_limit(double current, double slope, double limit)
+double lk_trend_time_to_limit(double current, double slope, double limit)
 {
     if (slope <= 0 || current >= limit)
         return -1.0;
     return (limit - current) / slope;
 }
 
-size_t la_sparkline(const double *v, size_t n, size_t width, char *buf, size_t len)
+size_t lk_sparkline(const double *v, size_t n, size_t width, char *buf, size_t len)
 {
     static const char *const bars[8] = {
         "\u2581", "\u2582", "\u2583", "\u2584", "\u2585", "\u2586", "\u2587", "\u2588"
@@ -205,7 +205,7 @@ size_t la_sparkline(const double *v, size_t n, size_t width, char *buf, size_t l
     return out;
 }
 
-char *la_human_bytes(double bytes, char *buf, size_t len)
+char *lk_human_bytes(double bytes, char *buf, size_t len)
 {
     static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };
     size_t u = 0;
@@ -223,7 +223,7 @@ char *la_human_bytes(double bytes, char *buf, size_t len)
     return buf;
 }
 
-char *la_human_duration(double s, char *buf, size_t len)
+char *lk_human_duration(double s, char *buf, size_t len)
 {
     if (s < 0)
         snprintf(buf, len, "never");

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "libleak/size.h"
+#include "growth.h"
 #include "model.h"
 
 static const char *const family_names[] = LK_FAMILY_NAMES;
@@ -15,6 +17,8 @@ static const char *const trigger_names[] = LK_TRIGGER_NAMES;
 static const char *const failure_names[] = LK_FAILURE_NAMES;
 static const char *const kind_names[] = LK_KIND_NAMES;
 static const char *const kind_headings[] = LK_KIND_HEADINGS;
+static const char *const verdict_names[] = LK_VERDICT_NAMES;
+static const char *const root_names[] = LK_REACH_ROOT_NAMES;
 
 #define NAME_OF(table, i) \
     ((unsigned)(i) < sizeof(table) / sizeof(table[0]) ? table[(unsigned)(i)] : "?")
@@ -24,6 +28,8 @@ const char *lk_trigger_name(lk_trigger_t t) { return NAME_OF(trigger_names, t); 
 const char *lk_failure_name(lk_failure_kind_t k) { return NAME_OF(failure_names, k); }
 const char *lk_kind_name(lk_kind_t k) { return NAME_OF(kind_names, k); }
 const char *lk_kind_heading(lk_kind_t k) { return NAME_OF(kind_headings, k); }
+const char *lk_verdict_name(lk_verdict_t v) { return NAME_OF(verdict_names, v); }
+const char *lk_root_name(lk_root_t r) { return NAME_OF(root_names, r); }
 
 int lk_kind_parse(const char *name)
 {
@@ -67,24 +73,10 @@ char *lk_strdup(const char *s)
 
 int lk_parse_size(const char *s, uint64_t *out)
 {
-    if (s == NULL || !isdigit((unsigned char)s[0]))
+    uint64_t v;
+    if (lk_size_parse(s, &v) < 0 || v > LK_MAX_COUNT)
         return -EINVAL;
-    errno = 0;
-    char *end;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno != 0)
-        return -EINVAL;
-    unsigned shift = 0;
-    switch (*end) {
-    case '\0': break;
-    case 'k': case 'K': shift = 10; end++; break;
-    case 'm': case 'M': shift = 20; end++; break;
-    case 'g': case 'G': shift = 30; end++; break;
-    default: return -EINVAL;
-    }
-    if (*end != '\0' || v > (LK_MAX_COUNT >> shift))
-        return -EINVAL;
-    *out = (uint64_t)v << shift;
+    *out = v;
     return 0;
 }
 

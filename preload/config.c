@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "libleak/size.h"
 
 lk_config_t lk_config = {
 #define LK_OPT(name, field, kind, def, lo, hi, meaning) .field = def,
@@ -40,29 +41,7 @@ static int parse_u64(const char *s, const char **end, uint64_t *out)
 
 int lk_config_parse_bytes(const char *s, uint64_t *out)
 {
-    const char *end;
-    uint64_t v;
-    if (parse_u64(s, &end, &v) != 0)
-        return -EINVAL;
-    unsigned shift = 0;
-    switch (*end) {
-    case '\0': break;
-    case 'k': case 'K': shift = 10; end++; break;
-    case 'm': case 'M': shift = 20; end++; break;
-    case 'g': case 'G': shift = 30; end++; break;
-    case 't': case 'T': shift = 40; end++; break;
-    default: return -EINVAL;
-    }
-    if (*end == 'i' || *end == 'I')
-        end++;
-    if (*end == 'b' || *end == 'B')
-        end++;
-    if (*end != '\0')
-        return -EINVAL;
-    if (shift && v > (UINT64_MAX >> shift))
-        return -EINVAL;
-    *out = v << shift;
-    return 0;
+    return lk_size_parse(s, out);
 }
 
 static int set_int(const char *s, long lo, long hi, long *out)

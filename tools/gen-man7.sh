@@ -20,7 +20,10 @@ start.
 A bad value prints one warning (unless
 .BR LIBLEAK_QUIET=1 )
 and the default is used.
-Sizes take an optional K, M or G suffix (powers of 1024).
+Sizes are decimal digits with an optional K, M, G or T suffix (powers of
+1024, either case), optionally followed by i and then B (64k, 3MiB, 1T,
+512KB, 10B), as leak-analyze's size options take them; no sign, fraction
+or space.
 The
 .BR libleak (1)
 wrapper passes every variable through except

@@ -45,7 +45,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     in.dumps[0] = d;
     in.ndumps = 1;
     if (lk_input_group(&in, err, sizeof(err)) == 0 && lk_leaks_collect(&r, &in, sym, &opt) == 0
-        && lk_growth_run(&r, &in, sym) == 0) {
+        && lk_growth_run(&r, &in, sym) == 0 && lk_overflow_run(&r, &in, sym) == 0) {
         size_t total = 0;
         cookie_io_functions_t io = { .write = count_write };
         FILE *out = fopencookie(&total, "w", io);

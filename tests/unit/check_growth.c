@@ -128,7 +128,9 @@ static void analyze(lk_input_t *in, lk_growth_report_t *g)
     char err[256];
     memset(g, 0, sizeof(*g));
     ck_assert_int_eq(lk_input_group(in, err, sizeof(err)), 0);
-    ck_assert_int_eq(lk_growth_analyze(g, in, sym), 0);
+    ck_assert_int_eq(lk_growth_collect(g, in, sym), 0);
+    ck_assert_int_eq(lk_overflow_collect(g, in, sym), 0);
+    ck_assert_int_eq(lk_verdict_decide(g), 0);
     ck_assert_uint_eq(g->nprocs, 1);
 }
 
@@ -166,11 +168,11 @@ START_TEST(test_growth_classifies_sites)
     const lk_growth_site_t *leak = site_of(&g, 0), *cache = site_of(&g, 1);
     ck_assert_ptr_nonnull(leak);
     ck_assert_ptr_nonnull(cache);
-    ck_assert_int_eq(leak->trend.kind, LA_TREND_GROWING);
+    ck_assert_int_eq(leak->trend.kind, LK_TREND_GROWING);
     ck_assert(leak->trend.confidence >= LK_GROWTH_MIN_CONFIDENCE);
     /* 64 KiB per 0.5 s */
     ck_assert(fabs(leak->trend.slope_bytes_per_s - 128.0 * KiB) < 1.0);
-    ck_assert_int_eq(cache->trend.kind, LA_TREND_PLATEAU);
+    ck_assert_int_eq(cache->trend.kind, LK_TREND_PLATEAU);
     ck_assert_uint_eq(cache->final_bytes, 512 * KiB);
     /* a constant site is not reported */
     ck_assert_ptr_null(site_of(&g, 2));
@@ -183,7 +185,7 @@ START_TEST(test_growth_classifies_sites)
 
     const lk_growth_proc_t *gp = &g.procs[0];
     ck_assert_str_eq(gp->source, "dumps");
-    ck_assert_int_eq(gp->trend.kind, LA_TREND_GROWING);
+    ck_assert_int_eq(gp->trend.kind, LK_TREND_GROWING);
     ck_assert_uint_eq(gp->ngrowing, 2);      /* stack 0 and the late stack 3 */
     ck_assert_uint_eq(gp->nplateau, 1);
     lk_growth_report_free(&g);
@@ -203,7 +205,7 @@ START_TEST(test_growth_absent_site_is_zero)
     for (size_t i = 0; i < 6; i++)
         ck_assert(late->series.bytes[i] == 0.0);
     ck_assert(late->series.bytes[11] == 6.0 * 32 * KiB);
-    ck_assert_int_eq(late->trend.kind, LA_TREND_GROWING);
+    ck_assert_int_eq(late->trend.kind, LK_TREND_GROWING);
     lk_growth_report_free(&g);
     lk_input_free(&in);
 }
@@ -266,7 +268,7 @@ START_TEST(test_growth_shrinking_site)
     analyze(&in, &g);
     const lk_growth_site_t *s = site_of(&g, 0);
     ck_assert_ptr_nonnull(s);
-    ck_assert_int_eq(s->trend.kind, LA_TREND_SHRINKING);
+    ck_assert_int_eq(s->trend.kind, LK_TREND_SHRINKING);
     ck_assert(s->trend.slope_bytes_per_s < 0);
     ck_assert_int_eq(g.procs[0].verdict, LK_VERDICT_NONE);
     ck_assert_ptr_nonnull(strstr(g.procs[0].verdict_text, "no leak growth"));
@@ -381,7 +383,7 @@ START_TEST(test_growth_total_from_timeline)
     const lk_growth_proc_t *gp = &g.procs[0];
     ck_assert_str_eq(gp->source, "timeline");
     ck_assert_uint_eq(gp->total.n, 31);
-    ck_assert_int_eq(gp->trend.kind, LA_TREND_GROWING);
+    ck_assert_int_eq(gp->trend.kind, LK_TREND_GROWING);
     ck_assert(fabs(gp->slope_bytes_per_s - 10.0 * MiB) < 1.0);   /* 1 MiB per 0.1 s */
     ck_assert_uint_eq(g.nsites, 0);
     ck_assert_int_eq(gp->verdict, LK_VERDICT_LEAK_IN_PROGRESS);
@@ -429,17 +431,17 @@ START_TEST(test_growth_sites_from_timeline)
     analyze(&in, &g);
     const lk_growth_site_t *leak = site_of(&g, 0), *cache = site_of(&g, 1), *late = site_of(&g, 3);
     ck_assert_ptr_nonnull(leak);
-    ck_assert_int_eq(leak->trend.kind, LA_TREND_GROWING);
+    ck_assert_int_eq(leak->trend.kind, LK_TREND_GROWING);
     ck_assert(leak->steady);
     ck_assert_uint_eq(leak->series.n, 31);
     ck_assert(fabs(leak->trend.slope_bytes_per_s - 10.0 * MiB) < 1.0);
     ck_assert_uint_eq(leak->final_bytes, 31 * MiB);
     ck_assert_ptr_nonnull(cache);
-    ck_assert_int_eq(cache->trend.kind, LA_TREND_PLATEAU);
+    ck_assert_int_eq(cache->trend.kind, LK_TREND_PLATEAU);
     ck_assert_ptr_nonnull(late);
     ck_assert_uint_eq(late->series.n, 6);      /* only where it was sampled */
     ck_assert(fabs(late->series.t_s[0] - 2.5) < 1e-9);
-    ck_assert_int_eq(late->trend.kind, LA_TREND_GROWING);
+    ck_assert_int_eq(late->trend.kind, LK_TREND_GROWING);
     ck_assert_uint_ge(g.procs[0].ngrowing, 1);
     ck_assert_int_eq(g.procs[0].verdict, LK_VERDICT_LEAK_IN_PROGRESS);
     lk_growth_report_free(&g);
@@ -472,6 +474,7 @@ START_TEST(test_growth_outputs)
     add_failure(in.dumps[11], LK_FAIL_ENOMEM, "malloc", 64 * TiB, 5.0, MiB, 1);
     ck_assert_int_eq(lk_input_group(&in, err, sizeof(err)), 0);
     ck_assert_int_eq(lk_growth_run(&r, &in, sym), 0);
+    ck_assert_int_eq(lk_overflow_run(&r, &in, sym), 0);
 
     char *buf = NULL;
     size_t len = 0;
@@ -580,7 +583,7 @@ START_TEST(test_growth_exit_teardown)
     const lk_growth_site_t *s = site_of(&g, 0);
     ck_assert_ptr_nonnull(s);
     ck_assert_uint_eq(s->series.n, 8);
-    ck_assert_int_eq(s->trend.kind, LA_TREND_GROWING);
+    ck_assert_int_eq(s->trend.kind, LK_TREND_GROWING);
     ck_assert_uint_eq(s->final_bytes, 8 * 64 * KiB);
     ck_assert_int_eq(gp->verdict, LK_VERDICT_LEAK_IN_PROGRESS);
     ck_assert_ptr_nonnull(strstr(gp->verdict_text, "accumulated while running"));
@@ -617,7 +620,7 @@ START_TEST(test_growth_startup_step_is_not_steady)
         in.dumps[0]->timeline.live_bytes[i] = step[i] * KiB;
     analyze(&in, &g);
     const lk_growth_proc_t *gp = &g.procs[0];
-    ck_assert_int_eq(gp->trend.kind, LA_TREND_GROWING);   /* what the fit says */
+    ck_assert_int_eq(gp->trend.kind, LK_TREND_GROWING);   /* what the fit says */
     ck_assert(!gp->steady);
     ck_assert_int_eq(gp->verdict, LK_VERDICT_NONE);
     ck_assert_ptr_nonnull(strstr(gp->verdict_text, "rising, but not steadily"));
@@ -638,7 +641,7 @@ START_TEST(test_growth_startup_step_is_not_steady)
     add_dump(&in, mk_dump(0, 1.0, b, GiB));
     add_timeline(in.dumps[0], 5, MiB);
     analyze(&in, &g);
-    ck_assert_int_eq(g.procs[0].trend.kind, LA_TREND_GROWING);
+    ck_assert_int_eq(g.procs[0].trend.kind, LK_TREND_GROWING);
     ck_assert(!g.procs[0].steady);
     ck_assert_int_eq(g.procs[0].verdict, LK_VERDICT_NONE);
     lk_growth_report_free(&g);
