@@ -301,7 +301,8 @@ static void failure_text(const lk_failure_report_t *f, char *lab, size_t llen, c
         snprintf(h1, sizeof(h1), "count * size beyond 2^64");
     else
         la_human_bytes((double)f->request_bytes, h1, sizeof(h1));
-    snprintf(lab, llen, "%.64s(%s)%s", fn, h1, f->count > 1 ? " \u00d7" : "");
+    snprintf(lab, llen, "%.64s(%s)%s", fn, f->kind == LK_FAIL_MUL_OVERFLOW ? "overflow" : h1,
+             f->count > 1 ? " \u00d7" : "");
     if (f->count > 1) {
         size_t l = strlen(lab);
         snprintf(lab + l, llen - l, "%" PRIu64, f->count);

@@ -168,24 +168,27 @@ typedef struct entry {
     double x, y;           /* swatch start, text baseline */
 } entry_t;
 
-/* Make every entry's text distinct: a later duplicate gets " #n", n its
- * place in the legend (a few tries: a label may itself end in " #n"). */
+/* Make every entry's text distinct: the k-th entry that reads like an
+ * earlier one gets " #k"; a label that itself ends in " #k" may still
+ * clash, and then its place in the legend decides. */
 static void disambiguate(entry_t *e, size_t n)
 {
-    for (size_t i = 1; i < n; i++)
-        for (int tries = 0; tries < 4; tries++) {
-            bool dup = false;
-            for (size_t j = 0; j < i && !dup; j++)
-                dup = strcmp(e[i].text, e[j].text) == 0;
-            if (!dup)
-                break;
+    for (size_t i = 1; i < n; i++) {
+        size_t same = 1;
+        for (size_t j = 0; j < i; j++)
+            same += strcmp(e[i].text, e[j].text) == 0;
+        for (int tries = 0; same > 1 && tries < 2; tries++) {
             char tmp[sizeof(e[i].text)];
             snprintf(tmp, sizeof(tmp), "%s", e[i].text);
             /* cut the text so the suffix keeps the entry within its width */
             fit_label(e[i].text, sizeof(e[i].text), tmp, "", LEGEND_MAX_CHARS - 6);
             size_t l = strlen(e[i].text);
-            snprintf(e[i].text + l, sizeof(e[i].text) - l, " #%zu", i + 1);
+            snprintf(e[i].text + l, sizeof(e[i].text) - l, " #%zu", tries == 0 ? same : i + 1);
+            same = 1;
+            for (size_t j = 0; j < i; j++)
+                same += strcmp(e[i].text, e[j].text) == 0;
         }
+    }
 }
 
 /* Place entries in two columns; one wider than a column takes a whole

@@ -134,7 +134,7 @@ START_TEST(test_svg_legend_distinct_and_fitted)
     /* the full name is in a <title>, escaped; the legend text is shortened */
     ck_assert_ptr_nonnull(strstr(svg, "_M_emplace_hint_unique_and_more_words (map.cc:10)</title>"));
     ck_assert_ptr_nonnull(strstr(svg, "std::_Rb_tree&lt;...&gt;::_M_emplace_hint"));
-    ck_assert_ptr_nonnull(strstr(svg, "(map.cc:10) #3</text>"));
+    ck_assert_ptr_nonnull(strstr(svg, "(map.cc:10) #2</text>"));
     ck_assert_ptr_null(strstr(svg, "]]>"));
     ck_assert_ptr_null(strstr(svg, "\x01"));
     ck_assert_ptr_nonnull(strstr(svg, "growing: f\\x01]]&gt;&quot;&apos;"));
