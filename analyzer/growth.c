@@ -342,6 +342,23 @@ static int gather(const lk_process_t *p, size_t m, obs_t **out, size_t *nout)
     return 0;
 }
 
+/* Name the limit that set 'l->effective_bytes' ('cgroup': the cgroup
+ * file's kind, or NULL); NULL when none matches. */
+static const char *limit_name(const lk_limits_t *l, const char *cgroup)
+{
+    if (l->effective_bytes == 0)
+        return NULL;
+    if (l->has_cgroup_max && l->cgroup_max_bytes == l->effective_bytes)
+        return cgroup != NULL ? cgroup : "cgroup memory limit";
+    if (l->has_rlimit_as && l->rlimit_as_bytes == l->effective_bytes)
+        return "RLIMIT_AS";
+    if (l->has_rlimit_data && l->rlimit_data_bytes == l->effective_bytes)
+        return "RLIMIT_DATA";
+    if (l->phys_bytes == l->effective_bytes)
+        return "physical memory";
+    return NULL;
+}
+
 int lk_growth_collect(lk_growth_report_t *g, const lk_input_t *in, lk_symbolizer_t *sym)
 {
     g->procs = calloc(in->nprocs + 1, sizeof(*g->procs));
@@ -359,6 +376,14 @@ int lk_growth_collect(lk_growth_report_t *g, const lk_input_t *in, lk_symbolizer
             && last->limits.cgroup_max_bytes == last->limits.effective_bytes)
             gp->limit_source = last->limits.cgroup_version == 1
                                    ? "cgroup v1 memory.limit_in_bytes" : "cgroup v2 memory.max";
+        gp->limit_name = limit_name(&last->limits, gp->limit_source);
+        if ((gp->snaps = calloc(p->ndumps, sizeof(*gp->snaps))) == NULL)
+            return -ENOMEM;
+        for (size_t i = 0; i < p->ndumps; i++)
+            gp->snaps[i] = (lk_growth_snap_t){ (double)p->dumps[i]->uptime_ns / 1e9,
+                                               p->dumps[i]->seq,
+                                               p->dumps[i]->totals.live_bytes,
+                                               p->dumps[i]->trigger };
         gp->seconds_to_limit = -1.0;
         if (total_series(gp, p) < 0)
             return -ENOMEM;
@@ -401,6 +426,7 @@ void lk_growth_report_free(lk_growth_report_t *g)
     for (size_t i = 0; i < g->nprocs; i++) {
         series_free(&g->procs[i].total);
         free(g->procs[i].verdict_text);
+        free(g->procs[i].snaps);
     }
     free(g->procs);
     for (size_t i = 0; i < g->nsites; i++) {

@@ -67,6 +67,13 @@ typedef struct lk_failure_report {
     lk_frame_t *frames; size_t nframes;   /* trimmed */
 } lk_failure_report_t;
 
+/* One dump of a process, as a mark on the time axis. */
+typedef struct lk_growth_snap {
+    double t_s;                 /* uptime at the dump */
+    uint64_t seq, live_bytes;
+    lk_trigger_t trigger;
+} lk_growth_snap_t;
+
 /* Growth figures and the verdict of one process. */
 typedef struct lk_growth_proc {
     int pid;
@@ -80,6 +87,9 @@ typedef struct lk_growth_proc {
     uint64_t limit_bytes;       /* limits.effective_bytes of the final dump; 0 unknown */
     const char *limit_source;   /* the cgroup file kind when that limit is the
                                  * effective one ("cgroup v1 memory.limit_in_bytes"), else NULL */
+    const char *limit_name;     /* what 'limit_bytes' is: "RLIMIT_AS", "RLIMIT_DATA",
+                                 * 'limit_source', "physical memory"; NULL unknown */
+    lk_growth_snap_t *snaps;    /* every dump, in load order ('ndumps' of them) */
     double slope_bytes_per_s;   /* current total slope used for the projection */
     double seconds_to_limit;    /* < 0: no projection */
     size_t ngrowing, nplateau, nshrinking;   /* sites; ngrowing counts steady ones */

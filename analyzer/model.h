@@ -540,6 +540,9 @@ int lk_report_growth_json(struct json_t *root, const lk_report_t *r);
 /* SVG chart of total and top sites' live bytes over time (--format=svg,
  * --chart).  Returns 0 or -EIO. */
 int lk_report_svg(FILE *out, const lk_report_t *r);
+/* The same chart for process 'pid' (0: the one with the longest curve);
+ * 'embed' leaves out the XML prolog, for inline SVG in an HTML page. */
+int lk_report_svg_proc(FILE *out, const lk_report_t *r, int pid, bool embed);
 
 /* Build the leak list of every process's final dump: symbolize, trim,
  * apply suppressions, sort by bytes.  Returns 0 or -ENOMEM. */

@@ -284,45 +284,162 @@ int lk_report_growth_json(json_t *root, const lk_report_t *r)
 /* ### svg */
 
 #define SVG_MAX_SERIES 8
+#define SVG_MAX_FAILURES 256
+
+/* The verdict as a chart title's words; NULL for none. */
+static const char *verdict_words(lk_verdict_t v)
+{
+    switch (v) {
+    case LK_VERDICT_LEAK_IN_PROGRESS: return "Leak in progress";
+    case LK_VERDICT_OVERFLOW:         return "Oversized request, not a leak";
+    case LK_VERDICT_EXHAUSTION:       return "Memory exhaustion without steady growth";
+    case LK_VERDICT_LEAK_EXHAUSTION:  return "Leak-driven memory exhaustion";
+    default:                          return NULL;
+    }
+}
+
+/* "malloc(64 TiB)" and the hover text of failure 'f' into 'lab'/'det'. */
+static void failure_text(const lk_failure_report_t *f, char *lab, size_t llen, char *det,
+                         size_t dlen)
+{
+    static const char *const what[] = { "failed", "overflowed",
+                                        "was above the plausibility limit" };
+    char h1[32], h2[32], where[256] = "";
+    const char *fn = f->function != NULL ? f->function : "alloc";
+    if (f->kind == LK_FAIL_MUL_OVERFLOW)
+        snprintf(h1, sizeof(h1), "count * size beyond 2^64");
+    else
+        lk_human_bytes((double)f->request_bytes, h1, sizeof(h1));
+    snprintf(lab, llen, "%.64s(%s)%s", fn, f->kind == LK_FAIL_MUL_OVERFLOW ? "overflow" : h1,
+             f->count > 1 ? " \u00d7" : "");
+    if (f->count > 1) {
+        size_t l = strlen(lab);
+        snprintf(lab + l, llen - l, "%" PRIu64, f->count);
+    }
+    const lk_frame_t *fr = f->nframes > 0 ? &f->frames[0] : NULL;
+    if (fr != NULL && fr->function != NULL && fr->file != NULL)
+        snprintf(where, sizeof(where), " in %.*s (%s:%d)", (int)strcspn(fr->function, "@"),
+                 fr->function, lk_basename(fr->file), fr->line);
+    else if (fr != NULL && fr->function != NULL)
+        snprintf(where, sizeof(where), " in %.*s", (int)strcspn(fr->function, "@"),
+                 fr->function);
+    int n = snprintf(det, dlen, "%.64s(%s", fn, h1);
+    if (f->kind != LK_FAIL_MUL_OVERFLOW && n >= 0 && (size_t)n < dlen)
+        n += snprintf(det + n, dlen - (size_t)n, " = %" PRIu64 " bytes", f->request_bytes);
+    if (n >= 0 && (size_t)n < dlen)
+        n += snprintf(det + n, dlen - (size_t)n, ")%s %s", where,
+                      (unsigned)f->kind < 3 ? what[f->kind] : "failed");
+    if (f->count > 1 && n >= 0 && (size_t)n < dlen)
+        n += snprintf(det + n, dlen - (size_t)n, " %" PRIu64 " times, first", f->count);
+    if (n >= 0 && (size_t)n < dlen)
+        snprintf(det + n, dlen - (size_t)n, " at %.2f s with %s live",
+                 (double)f->first_uptime_ns / 1e9,
+                 lk_human_bytes((double)f->live_bytes_at_first, h2, sizeof(h2)));
+}
 
 int lk_report_svg(FILE *out, const lk_report_t *r)
 {
+    return lk_report_svg_proc(out, r, 0, false);
+}
+
+int lk_report_svg_proc(FILE *out, const lk_report_t *r, int pid, bool embed)
+{
     const lk_growth_report_t *g = r->growth;
     const lk_growth_proc_t *gp = NULL;
-    la_svg_series_t series[SVG_MAX_SERIES] = { { 0 } };
-    char labels[SVG_MAX_SERIES][160], title[128];
+    lk_svg_series_t series[SVG_MAX_SERIES] = { { 0 } };
+    char labels[SVG_MAX_SERIES][160], wheres[SVG_MAX_SERIES][160], title[256];
+    lk_svg_opts_t opts = { .embed = embed };
     size_t n = 0;
 
-    /* The process with the longest curve; the first on a tie. */
+    /* The process asked for, else the one with the longest curve (the
+     * first on a tie). */
     for (size_t i = 0; g != NULL && i < g->nprocs; i++)
-        if (gp == NULL || g->procs[i].total.n > gp->total.n)
+        if (pid > 0 ? g->procs[i].pid == pid
+                    : gp == NULL || g->procs[i].total.n > gp->total.n)
             gp = &g->procs[i];
     if (gp == NULL) {
         snprintf(title, sizeof(title), "libleak: no process");
-        return la_svg_chart(out, title, series, 0, 0);
+        return lk_svg_chart_opts(out, title, series, 0, &opts);
     }
-    snprintf(title, sizeof(title), "libleak: live bytes of process %d over time (%s)",
-             gp->pid, lk_verdict_name(gp->verdict));
-    snprintf(labels[n], sizeof(labels[n]), "total (%s)", lk_trend_name(gp->trend.kind));
-    series[n] = (la_svg_series_t){ labels[n], gp->total.t_s, gp->total.bytes, gp->total.n };
+    const char *exe = NULL;
+    for (size_t i = 0; i < r->nprocs; i++)
+        if (r->procs[i].pid == gp->pid && r->procs[i].exe != NULL)
+            exe = lk_basename(r->procs[i].exe);
+    const char *verdict = verdict_words(gp->verdict);
+    snprintf(title, sizeof(title), "Live memory of %.80s%spid %d%s%s%s", exe ? exe : "",
+             exe ? " (" : "", gp->pid, exe ? ")" : "", verdict ? ": " : "",
+             verdict ? verdict : "");
+    if (gp->trend.kind == LK_TREND_INSUFFICIENT)
+        snprintf(labels[n], sizeof(labels[n]), "total");
+    else
+        snprintf(labels[n], sizeof(labels[n]), "total (%s)", lk_trend_name(gp->trend.kind));
+    series[n] = (lk_svg_series_t){ labels[n], gp->total.t_s, gp->total.bytes, gp->total.n,
+                                   NULL };
     n++;
     for (size_t i = 0; i < g->nsites && n < SVG_MAX_SERIES; i++) {
         const lk_growth_site_t *s = &g->sites[i];
         if (s->pid != gp->pid)
             continue;
         const lk_frame_t *f = s->nframes > 0 ? &s->frames[0] : NULL;
-        if (f != NULL && f->function != NULL && f->file != NULL)
-            snprintf(labels[n], sizeof(labels[n]), "%s: %.*s (%s:%d)",
-                     lk_trend_name(s->trend.kind), (int)strcspn(f->function, "@"), f->function,
-                     lk_basename(f->file), f->line);
-        else if (f != NULL && f->function != NULL)
+        const char *where = NULL;
+        if (f != NULL && f->function != NULL) {
             snprintf(labels[n], sizeof(labels[n]), "%s: %.*s", lk_trend_name(s->trend.kind),
                      (int)strcspn(f->function, "@"), f->function);
-        else
+            if (f->file != NULL) {
+                snprintf(wheres[n], sizeof(wheres[n]), "%s:%d", lk_basename(f->file), f->line);
+                where = wheres[n];
+            }
+        } else {
             snprintf(labels[n], sizeof(labels[n]), "%s: stack %" PRIu64,
                      lk_trend_name(s->trend.kind), s->stack_id);
-        series[n] = (la_svg_series_t){ labels[n], s->series.t_s, s->series.bytes, s->series.n };
+        }
+        series[n] = (lk_svg_series_t){ labels[n], s->series.t_s, s->series.bytes, s->series.n,
+                                       where };
         n++;
     }
-    return la_svg_chart(out, title, series, n, (double)gp->limit_bytes);
+
+    /* Failures of this process and its dumps as marks on the time axis. */
+    size_t nf = 0;
+    for (size_t i = 0; i < g->nfailures; i++)
+        nf += g->failures[i].pid == gp->pid;
+    if (nf > SVG_MAX_FAILURES)
+        nf = SVG_MAX_FAILURES;
+    lk_svg_mark_t *fails = calloc(nf + 1, sizeof(*fails));
+    lk_svg_mark_t *snaps = calloc(gp->ndumps + 1, sizeof(*snaps));
+    char (*ftext)[2][320] = calloc(nf + 1, sizeof(*ftext));
+    char (*stext)[96] = calloc(gp->ndumps + 1, sizeof(*stext));
+    int rc = -ENOMEM;
+    if (fails == NULL || snaps == NULL || ftext == NULL || stext == NULL)
+        goto out_free;
+    for (size_t i = 0, k = 0; i < g->nfailures && k < nf; i++) {
+        const lk_failure_report_t *f = &g->failures[i];
+        if (f->pid != gp->pid)
+            continue;
+        failure_text(f, ftext[k][0], sizeof(ftext[k][0]), ftext[k][1], sizeof(ftext[k][1]));
+        fails[k] = (lk_svg_mark_t){ (double)f->first_uptime_ns / 1e9,
+                                    (double)f->live_bytes_at_first, ftext[k][0], ftext[k][1] };
+        k++;
+    }
+    for (size_t i = 0; gp->snaps != NULL && i < gp->ndumps; i++) {
+        const lk_growth_snap_t *sn = &gp->snaps[i];
+        char h[32];
+        snprintf(stext[i], sizeof(stext[i]), "dump %" PRIu64 " (%s) at %.2f s: %s live",
+                 sn->seq, lk_trigger_name(sn->trigger), sn->t_s,
+                 lk_human_bytes((double)sn->live_bytes, h, sizeof(h)));
+        snaps[i] = (lk_svg_mark_t){ sn->t_s, (double)sn->live_bytes, NULL, stext[i] };
+    }
+    opts.limit_bytes = (double)gp->limit_bytes;
+    opts.limit_label = gp->limit_name;
+    opts.failures = fails;
+    opts.nfailures = nf;
+    opts.snapshots = snaps;
+    opts.nsnapshots = gp->snaps != NULL ? gp->ndumps : 0;
+    opts.pid = gp->pid;
+    rc = lk_svg_chart_opts(out, title, series, n, &opts);
+out_free:
+    free(fails);
+    free(snaps);
+    free(ftext);
+    free(stext);
+    return rc;
 }

@@ -164,7 +164,7 @@ grep -qE "stayed (on a plateau|flat)" "$T/d2.txt" \
 ! grep -q "^  growing " "$T/d2.txt" || fail "oversized: a site reads as growing: $(grep "^  growing" "$T/d2.txt")"
 "$LA" --format=svg "$T/d2" >"$T/d2.svg" 2>/dev/null || fail "--format=svg"
 has "<svg" "$T/d2.svg"
-has "(overflow)" "$T/d2.svg"
+has "Oversized request, not a leak" "$T/d2.svg"
 "$LA" --chart "$T/no-such-dir/c.svg" "$T/d2" >/dev/null 2>"$T/chart.err"
 [ $? -eq 2 ] || fail "--chart into a missing directory should exit 2"
 has "cannot write '$T/no-such-dir/c.svg'" "$T/chart.err"
