@@ -216,8 +216,8 @@ demo: all $(DEMO_BINS)
 # that survives one oversized request; the two verdicts tell them apart.
 .PHONY: demo-growth
 demo-growth: all $(BUILD)/demo/grow_until_oom $(BUILD)/demo/oversized
-	-LIBLEAK_INTERVAL_MS=100 BUILD=$(BUILD) tools/libleak -- $(BUILD)/demo/grow_until_oom
-	LIBLEAK_INTERVAL_MS=100 BUILD=$(BUILD) tools/libleak -- $(BUILD)/demo/oversized
+	-LIBLEAK_INTERVAL_MS=100 BUILD=$(BUILD) tools/libleak --html $(BUILD)/demo/report-grow_until_oom.html -- $(BUILD)/demo/grow_until_oom
+	LIBLEAK_INTERVAL_MS=100 BUILD=$(BUILD) tools/libleak --html $(BUILD)/demo/report-oversized.html -- $(BUILD)/demo/oversized
 
 bench: all $(BENCH_BINS)
 	@sh tools/deps.sh bench

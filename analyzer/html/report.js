@@ -118,7 +118,8 @@
     var vp = (v.processes || []).filter(function (x) { return picked(x.pid); });
     var kind = vp.length ? vp[0].kind : (v.kind || 'none'), text = vp.length ? vp[0].text : v.text;
     vp.forEach(function (x) { if (x.kind !== 'none' && kind === 'none') { kind = x.kind; text = x.text; } });
-    var top = leaks.filter(function (l) { return picked(l.pid) && !l.supp && LEAKY[l.kind]; })[0];
+    var lost = leaks.filter(function (l) { return picked(l.pid) && !l.supp && LEAKY[l.kind]; });
+    var top = lost.filter(function (l) { return l.kind === 'definite'; })[0] || lost[0];
     var title, what;
     if (kind === 'leak_exhaustion') title = 'Leak-driven exhaustion: memory grew until an allocation failed';
     else if (kind === 'exhaustion') title = 'Out of memory: an allocation failed';
@@ -131,18 +132,22 @@
     b.appendChild(el('b', null, title));
     var g = (D.growth || []).filter(function (s) { return picked(s.pid) && s.steady; })[0];
     var site = null;
-    if (g && g.frames && g.frames.length) site = { pid: g.pid, stack: g.stack, frames: g.frames.map(jframe), bytes: g.final_bytes };
+    var fail = (D.failures || []).filter(function (f) { return picked(f.pid); })[0];
+    if ((kind === 'overflow' || kind === 'exhaustion') && fail)
+      site = { pid: fail.pid, stack: fail.stack, frames: (fail.frames || []).map(jframe), bytes: fail.request_bytes, request: fail['function'] };
+    else if (g && g.frames && g.frames.length) site = { pid: g.pid, stack: g.stack, frames: g.frames.map(jframe), bytes: g.final_bytes };
     else if (top) site = { pid: top.pid, stack: null, frames: top.frames, bytes: top.bytes, kind: top.kind };
     if (site) {
       what = el('div', 'site');
       what.appendChild(document.createTextNode('Site: '));
       what.appendChild(el('code', null, siteText(site.frames)));
-      what.appendChild(document.createTextNode(' — '));
+      what.appendChild(document.createTextNode(site.request ? ' — ' + site.request + '(' : ' — '));
       what.appendChild(bytesEl('span', site.bytes));
-      var hs = site.stack !== null ? holders(site.pid, site.stack) : [];
+      if (site.request) what.appendChild(document.createTextNode(') failed'));
+      var hs = site.stack !== null && !site.request ? holders(site.pid, site.stack) : [];
       var held = hs.length ? 'held by ' + hs.map(rootName).join(', ')
         : site.kind === 'definite' || site.kind === 'indirect' ? 'nothing holds it (no pointer to it is left)'
-        : site.kind ? 'unknown holder (no reachability scan)' : '';
+        : site.kind === 'unfreed' ? 'holder unknown (no reachability scan)' : '';
       if (held) what.appendChild(document.createTextNode('; ' + held));
       b.appendChild(what);
     }
@@ -326,6 +331,17 @@
       'total ' + human(flameRoot.value) + ' · click a frame to zoom';
   }
   function rebuildFlame() { flameRoot = buildFlame($('flamemode').value); focus = null; drawFlame(); }
+  // Open on the first view that has something: a program that leaks nothing
+  // still shows where its live memory was allocated.
+  function firstFlame() {
+    var modes = ['leaked', 'live', 'peak', 'allocs'];
+    for (var i = 0; i < modes.length; i++) {
+      flameRoot = buildFlame(modes[i]);
+      if (flameRoot.value) { $('flamemode').value = modes[i]; break; }
+    }
+    focus = null;
+    drawFlame();
+  }
   $('flamemode').onchange = rebuildFlame;
   $('flamesearch').oninput = function () { drawFlame(); };
   $('flamereset').onclick = function () { focus = null; drawFlame(); };
@@ -467,7 +483,7 @@
   }
 
   function drawAll() {
-    drawVerdict(); drawSummary(); drawLeaks(); rebuildFlame(); drawStructures(); drawHeld(); drawFailures();
+    drawVerdict(); drawSummary(); drawLeaks(); firstFlame(); drawStructures(); drawHeld(); drawFailures();
   }
   drawAll();
   drawGrowth();
