@@ -24,9 +24,10 @@ extern const char lk_html_template[], lk_html_js[], lk_html_css[];
 #define HTML_CONTEXT     3
 #define HTML_MAX_SOURCE_BYTES (8u << 20)
 
-/* Interned frames: "strings" and "frames" arrays, looked up by a key. */
+/* Interned strings, frames and stacks (frame lists): arrays, each looked
+ * up by a key in its index object. */
 typedef struct intern {
-    json_t *strings, *frames, *str_idx, *frame_idx;   /* arrays; index objects */
+    json_t *strings, *frames, *stacks, *str_idx, *frame_idx, *stack_idx;
 } intern_t;
 
 /* A JSON string of the escaped 's' (dump text is untrusted and may not be
@@ -82,15 +83,42 @@ static json_int_t intern_frame(intern_t *in, const lk_frame_t *f)
     return idx;
 }
 
+/* The index of frame list 'f' in the stack table: leaks and sites share
+ * their stacks, and the page's size is mostly stacks. */
 static json_t *frame_list(intern_t *in, const lk_frame_t *f, size_t n)
 {
     json_t *a = json_array();
-    for (size_t i = 0; a != NULL && i < n; i++)
-        json_array_append_new(a, json_integer(intern_frame(in, &f[i])));
-    return a;
+    char *key = NULL;
+    size_t len = 0;
+    FILE *k = open_memstream(&key, &len);
+    if (a == NULL || k == NULL) {
+        if (k != NULL)
+            fclose(k);
+        json_decref(a);
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        json_int_t fi = intern_frame(in, &f[i]);
+        json_array_append_new(a, json_integer(fi));
+        fprintf(k, "%lld,", (long long)fi);
+    }
+    fclose(k);
+    json_t *hit = key != NULL ? json_object_get(in->stack_idx, key) : NULL;
+    json_int_t idx;
+    if (hit != NULL) {
+        idx = json_integer_value(hit);
+        json_decref(a);
+    } else {
+        idx = (json_int_t)json_array_size(in->stacks);
+        json_array_append_new(in->stacks, a);
+        if (key != NULL)
+            json_object_set_new(in->stack_idx, key, json_integer(idx));
+    }
+    free(key);
+    return json_integer(idx);
 }
 
-/* "leaks": [pid, kind, family, bytes, blocks, suppressed-by or null, frames]. */
+/* "leaks": [pid, kind, family, bytes, blocks, suppressed-by or null, stack]. */
 static json_t *leaks_json(intern_t *in, const lk_report_t *r)
 {
     json_t *a = json_array();
@@ -113,7 +141,7 @@ static int by_live_desc(const void *a, const void *b)
 }
 
 /* "sites": each final dump's sites, [pid, live bytes, live blocks, allocated
- * bytes, allocations, peak live bytes, frames] (frames trimmed as the leaks'). */
+ * bytes, allocations, peak live bytes, stack] (frames trimmed as the leaks'). */
 static json_t *sites_json(intern_t *in, const lk_input_t *inp, lk_symbolizer_t *sym)
 {
     json_t *a = json_array();
@@ -260,19 +288,21 @@ static void put_script_json(FILE *out, const char *s)
 int lk_report_html(FILE *out, const lk_report_t *r, const lk_options_t *opt,
                    const lk_input_t *in, lk_symbolizer_t *sym)
 {
-    intern_t it = { json_array(), json_array(), json_object(), json_object() };
+    intern_t it = { json_array(), json_array(), json_array(), json_object(), json_object(),
+                    json_object() };
     json_t *root = report_tree(r, opt);
     char *svg = chart_svg(r), *data = NULL;
     int rc = -ENOMEM;
 
     if (root == NULL || svg == NULL || it.strings == NULL || it.frames == NULL
-        || it.str_idx == NULL || it.frame_idx == NULL)
+        || it.stacks == NULL || it.str_idx == NULL || it.frame_idx == NULL || it.stack_idx == NULL)
         goto out;
     json_object_set_new(root, "leaks", leaks_json(&it, r));
     json_object_set_new(root, "sites", sites_json(&it, in, sym));
     json_object_set_new(root, "sources", sources_json(r));
     json_object_set(root, "strings", it.strings);
     json_object_set(root, "frames", it.frames);
+    json_object_set(root, "stacks", it.stacks);
     data = json_dumps(root, JSON_COMPACT | JSON_ENSURE_ASCII);
     if (data == NULL)
         goto out;
@@ -310,5 +340,7 @@ out:
     json_decref(it.frames);
     json_decref(it.str_idx);
     json_decref(it.frame_idx);
+    json_decref(it.stacks);
+    json_decref(it.stack_idx);
     return rc;
 }

@@ -3,10 +3,12 @@
  * reaches the page through textContent or an attribute, never as markup. */
 'use strict';
 (function () {
+  var T0 = performance.now();
   var D = JSON.parse(document.getElementById('report-data').textContent);
   var KINDS = ['definite', 'indirect', 'possible', 'reachable', 'unfreed'];
   var LEAKY = { unfreed: 1, definite: 1, indirect: 1, possible: 1 };
   var pid = null;   // the picked process, or null for all
+  var phases = [];
 
   // ### helpers
   function $(id) { return document.getElementById(id); }
@@ -30,10 +32,15 @@
     return e;
   }
   function str(i) { return i >= 0 ? D.strings[i] : null; }
-  // A frame of the interned table as {fn, file, line, inlined, module}.
+  // A frame of the interned table as {fn, file, line, inlined, module, name},
+  // one object per table entry.
+  var frameCache = [];
   function frame(i) {
+    if (frameCache[i]) return frameCache[i];
     var f = D.frames[i];
-    return { fn: str(f[0]), file: str(f[1]), line: f[2], inlined: !!f[3], module: str(f[4]) };
+    f = { fn: str(f[0]), file: str(f[1]), line: f[2], inlined: !!f[3], module: str(f[4]) };
+    f.name = fnName(f);
+    return (frameCache[i] = f);
   }
   function fnName(f) {
     if (f.fn) return f.fn;
@@ -81,11 +88,12 @@
   function hideTip() { tip.hidden = true; }
 
   // ### data
+  var stacks = D.stacks.map(function (s) { return s.map(frame); });
   var leaks = D.leaks.map(function (l) {
-    return { pid: l[0], kind: l[1], family: l[2], bytes: l[3], blocks: l[4], supp: l[5], frames: l[6].map(frame) };
+    return { pid: l[0], kind: l[1], family: l[2], bytes: l[3], blocks: l[4], supp: l[5], frames: stacks[l[6]] };
   });
   var sites = D.sites.map(function (s) {
-    return { pid: s[0], live: s[1], liveBlocks: s[2], allocs: s[3], allocBlocks: s[4], peak: s[5], frames: s[6].map(frame) };
+    return { pid: s[0], live: s[1], liveBlocks: s[2], allocs: s[3], allocBlocks: s[4], peak: s[5], frames: stacks[s[6]] };
   });
   var procs = D.processes || [];
 
@@ -186,7 +194,7 @@
   }
 
   // ### leak table
-  var sortKey = 'bytes', sortDir = -1, shown = 500;
+  var sortKey = 'bytes', sortDir = -1, shown = 200;
   var KORDER = { definite: 0, indirect: 1, possible: 2, unfreed: 3, reachable: 4 };
   function sourceEl(frames) {
     for (var i = 0; i < frames.length && i < 4; i++) {
@@ -254,7 +262,9 @@
   });
 
   // ### flamegraph (icicle: callers on top, the allocating function at the bottom)
-  var flameRoot = null, focus = null;
+  // The width is read once, before the tables are drawn: reading it later
+  // forces a layout of the whole page (a third of a second for 10k sites).
+  var flameRoot = null, focus = null, flameWidth = $('flamegraph').clientWidth;
   function buildFlame(mode) {
     var root = { name: 'all', frame: null, value: 0, blocks: 0, kids: {}, parent: null };
     var items = mode === 'leaked'
@@ -270,7 +280,7 @@
       var node = root;
       root.value += it.v; root.blocks += it.n;
       for (var i = it.frames.length - 1; i >= 0; i--) {
-        var f = it.frames[i], key = fnName(f);
+        var f = it.frames[i], key = f.name;
         var k = node.kids[key];
         if (!k) k = node.kids[key] = { name: key, frame: f, value: 0, blocks: 0, kids: {}, parent: node };
         k.value += it.v; k.blocks += it.n;
@@ -285,7 +295,7 @@
     return 'hsl(' + (20 + Math.abs(h) % 40) + ',' + (70 + Math.abs(h >> 8) % 20) + '%,' + (62 + Math.abs(h >> 4) % 14) + '%)';
   }
   function drawFlame() {
-    var box = clear($('flamegraph')), W = box.clientWidth || 1100, H = 18;
+    var box = clear($('flamegraph')), W = flameWidth || box.clientWidth || 1100, H = 18;
     var q = $('flamesearch').value.toLowerCase(), matched = 0, depthMax = 0;
     if (!flameRoot || !flameRoot.value) {
       box.style.height = '40px';
@@ -482,11 +492,25 @@
     });
   }
 
-  function drawAll() {
-    drawVerdict(); drawSummary(); drawLeaks(); firstFlame(); drawStructures(); drawHeld(); drawFailures();
+  // Milliseconds each part took ('phases'), kept on the page for measuring
+  // (analyzer/README.md).
+  function timed(name, fn) {
+    var t = performance.now();
+    fn();
+    phases.push(name + ' ' + Math.round(performance.now() - t));
   }
+  function drawAll() {
+    phases = [];
+    [drawVerdict, drawSummary, drawLeaks, firstFlame, drawStructures, drawHeld, drawFailures]
+      .forEach(function (f) { timed(f.name, f); });
+  }
+  phases.push('data ' + Math.round(performance.now() - T0));
+  var setup = phases;
   drawAll();
-  drawGrowth();
-  window.addEventListener('resize', function () { drawFlame(); });
+  timed('drawGrowth', drawGrowth);
+  document.documentElement.setAttribute('data-phase-ms', setup.concat(phases).join(', '));
+  window.addEventListener('resize', function () { flameWidth = $('flamegraph').clientWidth; drawFlame(); });
   document.documentElement.setAttribute('data-ready', '1');
+  document.documentElement.setAttribute('data-load-ms', String(Math.round(performance.now())));
+  document.documentElement.setAttribute('data-script-ms', String(Math.round(performance.now() - T0)));
 })();
