@@ -223,7 +223,8 @@
     });
     list.sort(function (a, b) {
       var d = sortKey === 'kind' ? KORDER[a.kind] - KORDER[b.kind] : a[sortKey] - b[sortKey];
-      return d * (sortKey === 'kind' ? -sortDir : sortDir) || b.bytes - a.bytes;
+      // suppressed sites after the reported ones, whatever the column
+      return (a.supp ? 1 : 0) - (b.supp ? 1 : 0) || d * (sortKey === 'kind' ? -sortDir : sortDir) || b.bytes - a.bytes;
     });
     var body = clear($('leaktable').tBodies[0]);
     list.slice(0, shown).forEach(function (l) {
@@ -305,14 +306,16 @@
     }
     var f = focus || flameRoot, anc = [], a = f;
     while (a) { anc.unshift(a); a = a.parent; }
-    function put(n, depth, x, w) {
+    // 'inMatch': an ancestor matched the search already (its bytes hold ours)
+    function put(n, depth, x, w, inMatch) {
       if (w < 0.5) return;
       depthMax = Math.max(depthMax, depth);
       var d = el('div', 'fr', n.name);
       d.style.left = x + 'px'; d.style.top = (depth * H) + 'px'; d.style.width = w + 'px';
       d.style.background = n === flameRoot ? '#ddd' : colorFor(n.name);
       d.setAttribute('data-fn', n.name);
-      if (q && n.name.toLowerCase().indexOf(q) >= 0) { d.className += ' match'; matched += n.value; }
+      var hit = q && n.name.toLowerCase().indexOf(q) >= 0;
+      if (hit) { d.className += ' match'; if (!inMatch) matched += n.value; }
       if (anc.indexOf(n) >= 0 && n !== f) d.className += ' dim';
       d.onclick = function () { focus = n === f ? n.parent : n; drawFlame(); };
       d.onmousemove = function (ev) {
@@ -324,7 +327,7 @@
       var cx = x;
       Object.keys(n.kids).map(function (k) { return n.kids[k]; })
         .sort(function (p, r) { return r.value - p.value; })
-        .forEach(function (k) { var kw = w * k.value / n.value; put(k, depth + 1, cx, kw); cx += kw; });
+        .forEach(function (k) { var kw = w * k.value / n.value; put(k, depth + 1, cx, kw, inMatch || hit); cx += kw; });
     }
     anc.forEach(function (n, i) { if (n !== f) put1(n, i); });
     function put1(n, i) {
@@ -335,16 +338,16 @@
       d.onclick = function () { focus = n.parent ? n : null; drawFlame(); };
       box.appendChild(d);
     }
-    put(f, anc.length - 1, 0, W);
+    put(f, anc.length - 1, 0, W, false);
     box.style.height = ((depthMax + 1) * H + 2) + 'px';
     $('flameinfo').textContent = (q ? 'matched ' + human(matched) + ' (' + (100 * matched / flameRoot.value).toFixed(1) + '%) · ' : '') +
       'total ' + human(flameRoot.value) + ' · click a frame to zoom';
   }
   function rebuildFlame() { flameRoot = buildFlame($('flamemode').value); focus = null; drawFlame(); }
   // Open on the first view that has something: a program that leaks nothing
-  // still shows where its live memory was allocated.
+  // shows where its memory went at its peak.
   function firstFlame() {
-    var modes = ['leaked', 'live', 'peak', 'allocs'];
+    var modes = ['leaked', 'peak', 'live', 'allocs'];
     for (var i = 0; i < modes.length; i++) {
       flameRoot = buildFlame(modes[i]);
       if (flameRoot.value) { $('flamemode').value = modes[i]; break; }
