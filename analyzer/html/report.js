@@ -25,6 +25,7 @@
     while (b >= 1024 && i < u.length - 1) { b /= 1024; i++; }
     return (b < 10 ? b.toFixed(1) : Math.round(b)) + ' ' + u[i];
   }
+  function blocks(n) { return n + (n === 1 ? ' block' : ' blocks'); }
   function exact(b) { return Number(b).toLocaleString('en-US') + ' bytes'; }
   function bytesEl(tag, b, cls) {
     var e = el(tag, cls, human(b));
@@ -181,7 +182,7 @@
       c.setAttribute('data-kind', n);
       c.appendChild(el('div', 'muted', n));
       c.appendChild(bytesEl('div', s.bytes, 'n'));
-      c.appendChild(el('div', 'muted', s.blocks + (s.blocks === 1 ? ' block' : ' blocks')));
+      c.appendChild(el('div', 'muted', blocks(s.blocks)));
       box.appendChild(c);
     });
     k.appendChild(box);
@@ -319,7 +320,7 @@
       if (anc.indexOf(n) >= 0 && n !== f) d.className += ' dim';
       d.onclick = function () { focus = n === f ? n.parent : n; drawFlame(); };
       d.onmousemove = function (ev) {
-        showTip(ev, [n.name, human(n.value) + ' (' + exact(n.value) + '), ' + n.blocks + ' blocks, ' +
+        showTip(ev, [n.name, human(n.value) + ' (' + exact(n.value) + '), ' + blocks(n.blocks) + ', ' +
           (100 * n.value / flameRoot.value).toFixed(1) + '% of all', n.frame ? where(n.frame) : '']);
       };
       d.onmouseleave = hideTip;
@@ -431,7 +432,7 @@
     }
     list.slice(0, 20).forEach(function (s) {
       var wrap = el('div', 'graph'), mem = s.members || [], H = Math.max(1, mem.length) * 44 + 30;
-      wrap.appendChild(el('div', 'cap', s.count + ' × ' + (s.cycle ? 'cycle' : 'structure') + ', ' + human(s.bytes) + ' in ' + s.blocks + ' blocks'));
+      wrap.appendChild(el('div', 'cap', s.count + ' × ' + (s.cycle ? 'cycle' : 'structure') + ', ' + human(s.bytes) + ' in ' + blocks(s.blocks)));
       var svg = document.createElementNS(NS, 'svg');
       svg.setAttribute('width', 500); svg.setAttribute('height', H);
       var hf = (s.head.frames || []).map(jframe), hy = H / 2 - 17;
@@ -442,7 +443,7 @@
         e.setAttribute('d', 'M204,' + (hy + 17) + ' C250,' + (hy + 17) + ' 250,' + (y + 17) + ' 292,' + (y + 17));
         e.setAttribute('fill', 'none'); e.setAttribute('stroke', '#555');
         svg.appendChild(e);
-        node(svg, 292, y, m.frames ? siteText(mf) : 'other sites', human(m.bytes) + ', ' + m.blocks + ' blocks', '#fff4e5');
+        node(svg, 292, y, m.frames ? siteText(mf) : 'other sites', human(m.bytes) + ', ' + blocks(m.blocks), '#fff4e5');
       });
       if (s.cycle) {
         var c = document.createElementNS(NS, 'path');
