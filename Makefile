@@ -89,6 +89,11 @@ ANALYZER_CORE = $(filter-out analyzer/main.c,$(ANALYZER_SRCS))
 ANALYZER_OBJS = $(patsubst analyzer/%.c,$(BUILD)/obj/analyzer/%.o,$(ANALYZER_SRCS))
 ANALYZER_CORE_OBJS = $(patsubst analyzer/%.c,$(BUILD)/obj/analyzer/%.o,$(ANALYZER_CORE))
 ANALYZER_CFLAGS = -Ianalyzer $(SAN_FLAGS)
+# The HTML report's page, script and style (analyzer/html/) as C strings.
+HTML_ASSETS = analyzer/html/template.html analyzer/html/report.js analyzer/html/report.css
+HTML_GEN    = $(BUILD)/gen/html_assets.c
+ANALYZER_OBJS      += $(BUILD)/obj/gen/html_assets.o
+ANALYZER_CORE_OBJS += $(BUILD)/obj/gen/html_assets.o
 
 # ### tests
 UNIT_SRCS  = $(wildcard tests/unit/check_*.c)
@@ -143,6 +148,14 @@ $(BUILD)/libleak-core.a: $(PRELOAD_TOBJS)
 $(BUILD)/obj/analyzer/%.o: analyzer/%.c $(wildcard analyzer/*.h) $(wildcard include/libleak/*.h) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(FINAL_CFLAGS) $(ANALYZER_CFLAGS) -c $< -o $@
+
+$(HTML_GEN): $(HTML_ASSETS) tools/embed.sh
+	@mkdir -p $(dir $@)
+	sh tools/embed.sh $(HTML_ASSETS) > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/obj/gen/html_assets.o: $(HTML_GEN)
+	@mkdir -p $(dir $@)
+	$(CC) $(FINAL_CFLAGS) -c $< -o $@
 
 $(BUILD)/analyzer-core.a: $(ANALYZER_CORE_OBJS)
 	@rm -f $@
@@ -222,8 +235,8 @@ demo: all $(DEMO_BINS)
 # that survives one oversized request; the two verdicts tell them apart.
 .PHONY: demo-growth
 demo-growth: all $(BUILD)/demo/grow_until_oom $(BUILD)/demo/oversized
-	-LIBLEAK_INTERVAL_MS=100 BUILD=$(BUILD) tools/libleak -- $(BUILD)/demo/grow_until_oom
-	LIBLEAK_INTERVAL_MS=100 BUILD=$(BUILD) tools/libleak -- $(BUILD)/demo/oversized
+	-LIBLEAK_INTERVAL_MS=100 BUILD=$(BUILD) tools/libleak --html $(BUILD)/demo/report-grow_until_oom.html -- $(BUILD)/demo/grow_until_oom
+	LIBLEAK_INTERVAL_MS=100 BUILD=$(BUILD) tools/libleak --html $(BUILD)/demo/report-oversized.html -- $(BUILD)/demo/oversized
 
 bench: all $(BENCH_BINS)
 	@sh tools/deps.sh bench
@@ -232,12 +245,12 @@ bench: all $(BENCH_BINS)
 # One libFuzzer target per input surface (tests/fuzz/fuzz_T.c), each run for
 # FUZZ_SECONDS on its seeds: dumps (load, svg), suppressions, baselines.
 FUZZ_TARGETS = load supp baseline svg
-fuzz: | $(DEPS_STAMP)
+fuzz: $(HTML_GEN) | $(DEPS_STAMP)
 	@sh tools/deps.sh fuzz
 	@for t in $(FUZZ_TARGETS); do \
 	    mkdir -p $(BUILD)/fuzz/corpus_$$t || exit 1; \
 	    clang -g -O1 -std=gnu11 -D_GNU_SOURCE -Iinclude -Ianalyzer -fsanitize=fuzzer,address \
-	        -o $(BUILD)/fuzz/fuzz_$$t tests/fuzz/fuzz_$$t.c $(ANALYZER_CORE) $(DW_LIBS) \
+	        -o $(BUILD)/fuzz/fuzz_$$t tests/fuzz/fuzz_$$t.c $(ANALYZER_CORE) $(HTML_GEN) $(DW_LIBS) \
 	        $(JANSSON_LIBS) -ldl -lm || exit 1; \
 	    case $$t in supp) seeds=tests/fuzz/corpus_supp ;; baseline) seeds=tests/fuzz/corpus_baseline ;; \
 	        *) seeds=tests/fuzz/corpus ;; esac; \

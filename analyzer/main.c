@@ -23,7 +23,8 @@ static const char usage_text[] =
     "\n"
     "  -f, --format=FMT           text (default), json, folded or svg (growth chart)\n"
     "                             valgrind-xml (memcheck's XML), lsan (LeakSanitizer's text),\n"
-    "                             sarif (code scanning) or junit (test reporters)\n"
+    "                             sarif (code scanning), junit (test reporters) or\n"
+    "                             html (one page to open in a browser)\n"
     "      --source-root=DIR      sarif: paths relative to DIR (default: the current one)\n"
     "      --chart=FILE           also write the growth chart (SVG) to FILE\n"
     "  -o, --output=FILE          write the report to FILE instead of stdout\n"
@@ -81,7 +82,7 @@ static const struct option long_options[] = {
 };
 
 typedef enum fmt { FMT_TEXT, FMT_JSON, FMT_FOLDED, FMT_SVG,
-                   FMT_VGXML, FMT_LSAN, FMT_SARIF, FMT_JUNIT } fmt_t;
+                   FMT_VGXML, FMT_LSAN, FMT_SARIF, FMT_JUNIT, FMT_HTML } fmt_t;
 
 static int die_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -226,7 +227,8 @@ int main(int argc, char **argv)
             else if (strcmp(optarg, "lsan") == 0) fmt = FMT_LSAN;
             else if (strcmp(optarg, "sarif") == 0) fmt = FMT_SARIF;
             else if (strcmp(optarg, "junit") == 0) fmt = FMT_JUNIT;
-            else return die_usage("--format: unknown format '%s' (text, json, folded, svg, valgrind-xml, lsan, sarif or junit)", optarg);
+            else if (strcmp(optarg, "html") == 0) fmt = FMT_HTML;
+            else return die_usage("--format: unknown format '%s' (text, json, folded, svg, valgrind-xml, lsan, sarif, junit or html)", optarg);
             break;
         case 'o':
             output = optarg;
@@ -388,6 +390,8 @@ int main(int argc, char **argv)
         wrc = lk_report_sarif(out, &r, &opt, root_abs);
     else if (fmt == FMT_JUNIT)
         wrc = lk_report_junit(out, &r, &opt);
+    else if (fmt == FMT_HTML)
+        wrc = lk_report_html(out, &r, &opt, &in, sym);
     else
         wrc = lk_report_text(out, &r, &opt);
     if (wrc == 0 && chart != NULL) {   /* --chart: the SVG next to the report */

@@ -16,6 +16,8 @@ test_pkgs="python3 perl git sqlite3 valgrind binutils nodejs strace"
 test_pkgs="$test_pkgs liblsan0"
 # SARIF output is checked against the 2.1.0 JSON schema
 test_pkgs="$test_pkgs python3-jsonschema"
+# The HTML report is opened in a real browser (tests/integration/test_html_*.sh)
+test_pkgs="$test_pkgs chromium"
 # The soak (tests/soak): real servers, a JavaScript runtime and a build.
 soak_pkgs="redis-server redis-tools nodejs gcc make"
 bench_pkgs="heaptrack liblsan0 valgrind sqlite3 python3 time clang zstd"
