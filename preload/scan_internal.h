@@ -102,12 +102,17 @@ const char *lk_scan_family_name(unsigned family);
 
 /* Write the "structures" entries to 'w' and the omitted ones' totals to
  * 'omitted'.  0, or -1 when memory ran out. */
-int lk_scan_build_structures(const lk_scan_block_t *b, size_t n, const lk_scan_json_limits_t *lim,
-                             struct json_t *omitted, lk_jw_t *w);
+int lk_scan_build_structures(const lk_scan_block_t *b, size_t n, const lk_scan_result_t *res,
+                             const lk_scan_json_limits_t *lim, struct json_t *omitted, lk_jw_t *w);
 /* Write the "held_by" entries to 'w', likewise. */
 int lk_scan_build_held_by(const lk_scan_block_t *b, size_t n, const lk_scan_root_t *roots,
                           size_t nroots, const lk_scan_result_t *res,
                           const lk_scan_json_limits_t *lim, struct json_t *omitted, lk_jw_t *w);
+
+/* Add the retained-size keys (retained_complete, retained_by, top_retained,
+ * ...) to section 'o'.  0, or -1 when memory ran out. */
+int lk_scan_build_retained(const lk_scan_block_t *b, size_t n, const lk_scan_root_t *roots,
+                           size_t nroots, const lk_scan_result_t *res, struct json_t *o);
 
 /* ### scan_out.c: the section.  With 'arrays' (the dump), its three arrays
  * are left out of the object and written as text to a malloc'd
