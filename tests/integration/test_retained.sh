@@ -81,5 +81,68 @@ dumpcheck retained_shared "g_left:1:40 g_right:1:56" 2 1512 "2:1512 1:56 1:40"
 dumpcheck retained_cycle "g_ring:4:320" 0 0 "4:320"
 dumpcheck retained_diamond "g_top:4:4620" 0 0 "4:4620"
 
+# the text report: one "retains" line per global, the top blocks with their
+# allocation site
+text() {  # text VICTIM: the report in $T/VICTIM.txt
+    "$LA" --show=all "$T/$1"/libleak.*.json >"$T/$1.txt" 2>"$T/$1.err"
+    [ $? -le 1 ] || fail "leak-analyze on $1: $(cat "$T/$1.err")"
+}
+for v in retained_tree retained_shared retained_cycle retained_diamond; do text "$v"; done
+has "global \`g_tree\` (retained_tree.c:17) retains 352 bytes in 7 blocks" "$T/retained_tree.txt"
+has "global \`g_leaf\` (retained_tree.c:18) retains 100 bytes in 1 block" "$T/retained_tree.txt"
+has "352 bytes in 7 blocks retained by a 64-byte block allocated at alloc_root (retained_tree.c:" \
+    "$T/retained_tree.txt"
+has "global \`g_left\` (retained_shared.c:20) retains 40 bytes in 1 block" "$T/retained_shared.txt"
+has "global \`g_right\` (retained_shared.c:20) retains 56 bytes in 1 block" "$T/retained_shared.txt"
+has "1512 bytes in 2 blocks retained by a 512-byte block allocated at alloc_shared" \
+    "$T/retained_shared.txt"
+has "global \`g_ring\` (retained_cycle.c:" "$T/retained_cycle.txt"
+has "retains 320 bytes in 4 blocks" "$T/retained_cycle.txt"
+has "global \`g_top\` (retained_diamond.c:18) retains 4620 bytes in 4 blocks" \
+    "$T/retained_diamond.txt"
+has "4620 bytes in 4 blocks retained by a 24-byte block allocated at alloc_diamond" \
+    "$T/retained_diamond.txt"
+# JSON report: the held_by rows carry their root's retained size (the HTML
+# report's "retained" column reads it), and retained_by / top_retained
+"$LA" --format=json "$T/retained_tree"/libleak.*.json >"$T/tree.json" 2>/dev/null
+env -u LD_PRELOAD /usr/bin/python3 - "$T/tree.json" <<'PY' || fail "JSON report checks"
+import json, sys
+r = json.load(open(sys.argv[1]))
+rows = [h for h in r["held_by"] if h.get("symbol") == "g_tree"]
+assert rows and all(h["retained_bytes"] == 352 and h["retained_blocks"] == 7 for h in rows), rows
+rb = {e["symbol"]: (e["blocks"], e["bytes"]) for e in r["retained_by"]}
+assert rb["g_tree"] == (7, 352) and rb["g_leaf"] == (1, 100), rb
+assert r["top_retained"][0]["retained_bytes"] == 352, r["top_retained"]
+assert r["top_retained"][0]["site"]["frames"][0]["function"] == "alloc_root"
+PY
+
+# a hostile retained section: one line naming the file, exit 2
+d=$(ls "$T/retained_tree"/libleak.*.json | head -n 1)
+hostile() {  # hostile NAME PYTHON-EXPRESSION-ON-r
+    env -u LD_PRELOAD /usr/bin/python3 - "$d" "$T/h-$1.json" "$2" <<'PY'
+import json, sys
+dump = json.load(open(sys.argv[1]))
+r = dump["reachability"]
+exec(sys.argv[3])
+json.dump(dump, open(sys.argv[2], "w"))
+PY
+    "$LA" "$T/h-$1.json" >"$T/h.out" 2>"$T/h.err"
+    rc=$?
+    [ "$rc" -eq 2 ] || fail "hostile $1: exit $rc, want 2"
+    [ "$(wc -l <"$T/h.err")" -eq 1 ] || fail "hostile $1: not one line: $(cat "$T/h.err")"
+    grep -qF "h-$1.json" "$T/h.err" || fail "hostile $1: file not named: $(cat "$T/h.err")"
+    grep -qF "$3" "$T/h.err" || fail "hostile $1: '$3' not in: $(cat "$T/h.err")"
+}
+hostile negative 'r["retained_by"][0]["bytes"] = -5' "retained_by[0].bytes"
+hostile huge 'r["retained_by"][0]["blocks"] = 2**63 - 1' "retained_by[0].blocks"
+hostile type 'r["retained_shared"] = "lots"' "retained_shared"
+hostile complete_type 'r["retained_complete"] = 1' "retained_complete"
+hostile by_range 'r["top_retained"][0]["by"] = 99' "top_retained[0].by"
+hostile by_type 'r["top_retained"][0]["by"] = "0"' "top_retained[0].by"
+hostile top_kind 'r["top_retained"][0]["kind"] = "definite"' "top_retained[0].kind"
+hostile missing 'del r["retained_by"]' "retained_by"
+hostile too_many 'r["retained_by"] = r["retained_by"] * 1001' "retained_by"
+hostile struct_type 'r["structures"].append({"head_stack": r["sites"][0]["stack"], "head_family": "malloc", "cycle": False, "count": 1, "blocks": 1, "bytes": 1, "members": [], "retained_blocks": 1, "retained_bytes": -1})' "retained_bytes"
+
 [ "$fails" -eq 0 ] || { echo "$fails failure(s)" >&2; exit 1; }
 echo "test_retained: ok"
