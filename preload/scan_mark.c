@@ -588,10 +588,19 @@ static void retained_sizes(scan_ctx_t *c)
                             c->redges, c->nredges, flags};
     if (!n) g.size = NULL;
     size_t slen = lk_domtree_scratch_bytes(&g);
-    void *scratch = slen ? lk_scan_big_alloc(slen) : NULL;
+    /* Fresh pages cost their zeroing (a third of the whole dump at 2M
+     * blocks): the snapshot and the lookup array, done with once marking
+     * is, serve as the scratch and a result when they are big enough. */
+    int own_scratch = !(c->snap && c->snap_len >= slen);
+    void *scratch = !slen ? NULL : own_scratch ? lk_scan_big_alloc(slen) : c->snap;
     res->nret = n;
     res->idom = lk_scan_big_alloc((n ? n : 1) * sizeof *res->idom);
-    res->ret_bytes = lk_scan_big_alloc((n ? n : 1) * sizeof *res->ret_bytes);
+    if (n && sizeof *c->starts == sizeof *res->ret_bytes) {
+        res->ret_bytes = (uint64_t *)c->starts;   /* same length: freed as the result */
+        c->starts = NULL;
+    } else {
+        res->ret_bytes = lk_scan_big_alloc((n ? n : 1) * sizeof *res->ret_bytes);
+    }
     res->ret_blocks = lk_scan_big_alloc((n ? n : 1) * sizeof *res->ret_blocks);
     size_t nr = res->ndroots ? res->ndroots : 1;
     res->root_ret_bytes = lk_real_malloc(nr * sizeof *res->root_ret_bytes);
@@ -606,7 +615,7 @@ static void retained_sizes(scan_ctx_t *c)
         res->lost_shared_blocks = out.lost_shared_blocks;
         res->lost_shared_bytes = out.lost_shared_bytes;
     }
-    lk_scan_big_free(scratch, slen);
+    if (own_scratch) lk_scan_big_free(scratch, slen);
     lk_scan_big_free(flags, n ? n : 1);
     res->retained_ns = thread_cpu_ns() - t0;
 }
