@@ -4,7 +4,8 @@
  *   scan_out.c     the dump's "reachability" section
  *   scan_struct.c  structures, held-by and the aggregation map under them
  *   scan_roots.c   this process's roots and the reader of its own memory
- *   scan_mark.c    the classifier: mark, lost cliques, cycles, final kinds */
+ *   scan_mark.c    the classifier: mark, lost cliques, cycles, final kinds,
+ *                  dominators (domtree.c: retained sizes) */
 #ifndef LK_SCAN_INTERNAL_H
 #define LK_SCAN_INTERNAL_H
 
