@@ -111,7 +111,8 @@ int lk_scan_build_held_by(const lk_scan_block_t *b, size_t n, const lk_scan_root
                           const lk_scan_json_limits_t *lim, struct json_t *omitted, lk_jw_t *w);
 
 /* Add the retained-size keys (retained_complete, retained_by, top_retained,
- * ...) to section 'o'.  0, or -1 when memory ran out. */
+ * ...) to section 'o'; when memory runs out, retained_complete false only.
+ * Returns 0. */
 int lk_scan_build_retained(const lk_scan_block_t *b, size_t n, const lk_scan_root_t *roots,
                            size_t nroots, const lk_scan_result_t *res, struct json_t *o);
 

@@ -523,9 +523,11 @@ int lk_scan_build_retained(const lk_scan_block_t *b, size_t n, const lk_scan_roo
     lk_real_free(ht);
     return 0;
 out_fail:
+    /* out of memory here costs the retained keys only, not the section */
+    json_object_set_new(o, LK_KEY_REACH_RETAINED_COMPLETE, json_false());
     json_decref(by);
     json_decref(top);
     lk_real_free(hr);
     lk_real_free(ht);
-    return -1;
+    return 0;
 }
