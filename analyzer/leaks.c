@@ -273,6 +273,16 @@ static void reach_entries_free(lk_report_t *r)
     free(r->held);
     r->held = NULL;
     r->nheld = 0;
+    for (size_t i = 0; i < r->nretained; i++)
+        free(r->retained[i].module);
+    free(r->retained);
+    r->retained = NULL;
+    r->nretained = 0;
+    for (size_t i = 0; i < r->ntops; i++)
+        free(r->tops[i].site.frames);
+    free(r->tops);
+    r->tops = NULL;
+    r->ntops = 0;
 }
 
 void lk_report_free(lk_report_t *r)

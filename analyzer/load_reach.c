@@ -255,6 +255,16 @@ static int parse_structures(ctx_t *c, json_t *sec, lk_reach_t *r)
             || (rc = get_count(c, s, at, LK_KEY_REACH_BYTES, true, &x->bytes)) < 0
             || (rc = parse_members(c, s, at, x)) < 0)
             return rc;
+        json_t *v;
+        if ((rc = get(c, s, at, LK_KEY_REACH_RETAINED_BYTES, JSON_INTEGER, false, &v)) < 0)
+            return rc;
+        if (v != NULL
+            && ((rc = get_count(c, s, at, LK_KEY_REACH_RETAINED_BLOCKS, true,
+                                &x->retained_blocks)) < 0
+                || (rc = get_count(c, s, at, LK_KEY_REACH_RETAINED_BYTES, true,
+                                   &x->retained_bytes)) < 0))
+            return rc;
+        x->has_retained = v != NULL;
     }
     return 0;
 }
@@ -316,6 +326,125 @@ static int parse_held(ctx_t *c, json_t *sec, lk_reach_t *r)
     return 0;
 }
 
+/* The root of a retained_by[] entry: named as held_by[] names it. */
+static int parse_root(ctx_t *c, json_t *h, const char *at, lk_root_t *root, char **module,
+                      uint64_t *address, uint64_t *offset, int64_t *tid)
+{
+    int rc, k = 0;
+    json_t *v;
+    *tid = -1;
+    if ((rc = get_name(c, h, at, LK_KEY_REACH_ROOT, root_names, NNAMES(root_names), &k)) < 0)
+        return rc;
+    *root = (lk_root_t)k;
+    if (*root == LK_ROOT_GLOBAL) {
+        if ((rc = get(c, h, at, LK_KEY_REACH_MODULE, JSON_STRING, true, &v)) < 0
+            || (rc = get_addr(c, h, at, LK_KEY_REACH_OFFSET, true, offset)) < 0
+            || (rc = get_addr(c, h, at, LK_KEY_REACH_ADDRESS, false, address)) < 0)
+            return rc;
+        return (*module = strdup(json_string_value(v))) == NULL ? -ENOMEM : 0;
+    }
+    uint64_t t;
+    if ((rc = get(c, h, at, LK_KEY_REACH_TID, JSON_INTEGER, false, &v)) < 0
+        || (v != NULL && (rc = get_count(c, h, at, LK_KEY_REACH_TID, true, &t)) < 0))
+        return rc;
+    if (v != NULL) {
+        if (t > LK_MAX_PID) {
+            char p[96];
+            snprintf(p, sizeof(p), "%s.%s", at, LK_KEY_REACH_TID);
+            return fail(c, p, "absurd thread id %" PRIu64, t);
+        }
+        *tid = (int64_t)t;
+    }
+    return 0;
+}
+
+/* {blocks, bytes} at 'key', required when 'required'. */
+static int get_pair(ctx_t *c, json_t *obj, const char *key, lk_reach_sum_t *out)
+{
+    json_t *o;
+    int rc = get(c, obj, "", key, JSON_OBJECT, true, &o);
+    if (rc < 0)
+        return rc;
+    if ((rc = get_count(c, o, key, LK_KEY_REACH_BLOCKS, true, &out->blocks)) < 0
+        || (rc = get_count(c, o, key, LK_KEY_REACH_BYTES, true, &out->bytes)) < 0)
+        return rc;
+    return 0;
+}
+
+/* The retained-size keys (FORMAT.md "Retained sizes"): all of them when
+ * retained_complete is true, none otherwise. */
+static int parse_retained(ctx_t *c, json_t *sec, lk_reach_t *r)
+{
+    json_t *arr, *e;
+    size_t i;
+    bool complete = false;
+    int rc;
+    if ((rc = get_bool(c, sec, "", LK_KEY_REACH_RETAINED_COMPLETE, false, false, &complete)) < 0
+        || (rc = get_count(c, sec, "", LK_KEY_REACH_RETAINED_DROPPED, false,
+                           &r->retained_edges_dropped)) < 0)
+        return rc;
+    if (!complete)
+        return 0;
+    if ((rc = get_count(c, sec, "", LK_KEY_REACH_RETAINED_NS, true, &r->retained_ns)) < 0
+        || (rc = get_pair(c, sec, LK_KEY_REACH_RETAINED_SHARED, &r->retained_shared)) < 0
+        || (rc = get_pair(c, sec, LK_KEY_REACH_LOST_SHARED, &r->lost_shared)) < 0
+        || (rc = get_sum(c, sec, LK_KEY_REACH_RETAINED_BY_OMITTED, &r->retained_by_omitted)) < 0)
+        return rc;
+    rc = get_array(c, sec, "", LK_KEY_REACH_RETAINED_BY, LIBLEAK_REACH_MAX_RETAINED_BY,
+                   sizeof(*r->retained_by), &arr, (void **)&r->retained_by, &r->nretained_by);
+    if (rc < 0)
+        return rc;
+    json_array_foreach(arr, i, e) {
+        char at[64];
+        lk_reach_retained_t *x = &r->retained_by[i];
+        x->tid = -1;
+        snprintf(at, sizeof(at), "%s[%zu]", LK_KEY_REACH_RETAINED_BY, i);
+        if ((rc = expect_object(c, at, e)) < 0
+            || (rc = parse_root(c, e, at, &x->root, &x->module, &x->address, &x->offset,
+                                &x->tid)) < 0
+            || (rc = get_count(c, e, at, LK_KEY_REACH_BLOCKS, true, &x->blocks)) < 0
+            || (rc = get_count(c, e, at, LK_KEY_REACH_BYTES, true, &x->bytes)) < 0)
+            return rc;
+    }
+    rc = get_array(c, sec, "", LK_KEY_REACH_TOP_RETAINED, LIBLEAK_REACH_MAX_TOP_RETAINED,
+                   sizeof(*r->tops), &arr, (void **)&r->tops, &r->ntops);
+    if (rc < 0)
+        return rc;
+    json_array_foreach(arr, i, e) {
+        char at[64], p[96];
+        json_t *v;
+        lk_reach_top_t *x = &r->tops[i];
+        snprintf(at, sizeof(at), "%s[%zu]", LK_KEY_REACH_TOP_RETAINED, i);
+        if ((rc = expect_object(c, at, e)) < 0
+            || (rc = get_addr(c, e, at, LK_KEY_REACH_ADDRESS, true, &x->address)) < 0
+            || (rc = get_stack(c, e, at, LK_KEY_STACK, &x->stack_id, &x->stack_idx)) < 0
+            || (rc = get_family(c, e, at, LK_KEY_FAMILY, &x->family)) < 0
+            || (rc = get_kind(c, e, at, &x->kind)) < 0
+            || (rc = get_count(c, e, at, LK_KEY_REACH_BYTES, true, &x->bytes)) < 0
+            || (rc = get_count(c, e, at, LK_KEY_REACH_RETAINED_BLOCKS, true,
+                               &x->retained_blocks)) < 0
+            || (rc = get_count(c, e, at, LK_KEY_REACH_RETAINED_BYTES, true,
+                               &x->retained_bytes)) < 0
+            || (rc = lk_jget(&c->j, e, at, LK_KEY_REACH_BY, JSON_INTEGER, true, true, &v)) < 0)
+            return rc;
+        if (x->kind != LK_KIND_REACHABLE && x->kind != LK_KIND_POSSIBLE) {
+            snprintf(p, sizeof(p), "%s.%s", at, LK_KEY_REACH_KIND);
+            return fail(c, p, "expected reachable or possible, got %s", lk_kind_name(x->kind));
+        }
+        x->by = -1;
+        if (v != NULL) {
+            json_int_t by = json_integer_value(v);
+            snprintf(p, sizeof(p), "%s.%s", at, LK_KEY_REACH_BY);
+            if (by < 0 || (uint64_t)by >= r->nretained_by)
+                return fail(c, p, "index %" JSON_INTEGER_FORMAT " outside retained_by's %zu",
+                            by, r->nretained_by);
+            x->by = by;
+        }
+    }
+    r->has_retained = true;
+    return 0;
+}
+
 /* Sort helper for the stack-id index. */
 typedef struct id_pair {
     uint64_t id;
@@ -372,7 +501,8 @@ int lk_reach_parse(const char *name, lk_dump_t *d, char *err, size_t errlen)
         || (rc = parse_structures(&c, sec, r)) < 0
         || (rc = get_sum(&c, sec, LK_KEY_REACH_STRUCTURES_OMITTED, &r->structs_omitted)) < 0
         || (rc = parse_held(&c, sec, r)) < 0
-        || (rc = get_sum(&c, sec, LK_KEY_REACH_HELD_BY_OMITTED, &r->held_omitted)) < 0)
+        || (rc = get_sum(&c, sec, LK_KEY_REACH_HELD_BY_OMITTED, &r->held_omitted)) < 0
+        || (rc = parse_retained(&c, sec, r)) < 0)
         goto out;
     d->reach = r;
     r = NULL;
@@ -396,6 +526,10 @@ void lk_reach_free(lk_reach_t *r)
     for (size_t i = 0; i < r->nheld; i++)
         free(r->held[i].module);
     free(r->held);
+    for (size_t i = 0; i < r->nretained_by; i++)
+        free(r->retained_by[i].module);
+    free(r->retained_by);
+    free(r->tops);
     free(r);
 }
 

@@ -352,7 +352,28 @@ typedef struct lk_reach_struct {
     bool cycle, head_in_cycle;
     uint64_t count, blocks, bytes;
     lk_reach_member_t *members; size_t nmembers;
+    bool has_retained;      /* retained_blocks / retained_bytes present */
+    uint64_t retained_blocks, retained_bytes;
 } lk_reach_struct_t;
+
+/* What one root retains: reachability.retained_by[] (root named as held_by). */
+typedef struct lk_reach_retained {
+    lk_root_t root;
+    char *module;           /* global only, else NULL */
+    uint64_t address, offset;
+    int64_t tid;            /* -1 when absent */
+    uint64_t blocks, bytes;
+} lk_reach_retained_t;
+
+/* A block at the top of the dominator tree: reachability.top_retained[]. */
+typedef struct lk_reach_top {
+    uint64_t address, stack_id;
+    size_t stack_idx;
+    lk_family_t family;
+    lk_kind_t kind;         /* LK_KIND_REACHABLE or LK_KIND_POSSIBLE */
+    uint64_t bytes, retained_blocks, retained_bytes;
+    int64_t by;             /* index into retained_by, -1 for null */
+} lk_reach_top_t;
 
 /* (root, site, kind) -> blocks, bytes: reachability.held_by[]. */
 typedef struct lk_reach_held {
@@ -381,6 +402,12 @@ typedef struct lk_reach {
     lk_reach_sum_t structs_omitted;
     lk_reach_held_t *held; size_t nheld;
     lk_reach_sum_t held_omitted;
+    /* retained sizes, when the dump has retained_complete true */
+    bool has_retained;
+    uint64_t retained_ns, retained_edges_dropped;
+    lk_reach_sum_t retained_shared, lost_shared, retained_by_omitted;
+    lk_reach_retained_t *retained_by; size_t nretained_by;
+    lk_reach_top_t *tops; size_t ntops;
 } lk_reach_t;
 
 /* Parse and validate d->reach_json (a no-op when NULL) into d->reach, with
@@ -473,6 +500,8 @@ typedef struct lk_structure_report {
     lk_site_ref_t head;
     lk_site_ref_t *members; size_t nmembers;
     bool suppressed;        /* the head's site is suppressed */
+    bool has_retained;      /* what freeing the heads gives back */
+    uint64_t retained_blocks, retained_bytes;
 } lk_structure_report_t;
 
 /* (root, site, kind) -> blocks, bytes, with the root named (reach.c). */
@@ -491,7 +520,33 @@ typedef struct lk_held_report {
     bool suppressed;        /* the site is suppressed */
     bool growing;           /* the site grows steadily (growth pass) */
     double slope_bytes_per_s;
+    /* what the whole root retains (summed over its words), when known */
+    bool has_retained, retained_at_least;
+    uint64_t retained_blocks, retained_bytes;
 } lk_held_report_t;
+
+/* What one root retains (reach.c): retained_by[] summed per symbol or thread. */
+typedef struct lk_retained_report {
+    int pid;
+    lk_root_t root;
+    char *module;           /* global: module path (malloc'd), else NULL */
+    uint64_t offset;
+    const char *symbol, *decl_file;
+    int decl_line;
+    int64_t tid;
+    bool main_thread;
+    bool at_least;          /* several words of one symbol: a lower bound */
+    uint64_t blocks, bytes;
+} lk_retained_report_t;
+
+/* A block at the top of the dominator tree, with its site (reach.c). */
+typedef struct lk_top_report {
+    int pid;
+    uint64_t address;
+    lk_kind_t kind;
+    uint64_t bytes, retained_blocks, retained_bytes;
+    lk_site_ref_t site;
+} lk_top_report_t;
 
 /* Everything a report prints.  A new pass adds its arrays here, fills them
  * itself, and is printed from one function per report format. */
@@ -519,6 +574,8 @@ typedef struct lk_report {
     uint64_t kind_bytes[LK_KIND_COUNT], kind_blocks[LK_KIND_COUNT];
     lk_structure_report_t *structures; size_t nstructures;   /* bytes desc */
     lk_held_report_t *held; size_t nheld;                     /* bytes desc */
+    lk_retained_report_t *retained; size_t nretained;         /* bytes desc */
+    lk_top_report_t *tops; size_t ntops;                      /* retained bytes desc */
 } lk_report_t;
 
 /* ### growth, overflow and verdict (growth.c, overflow.c, report_growth.c;

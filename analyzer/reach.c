@@ -47,6 +47,9 @@ static int add_structures(lk_report_t *r, const lk_dump_t *d, lk_symbolizer_t *s
         o->count = x->count;
         o->blocks = x->blocks;
         o->bytes = x->bytes;
+        o->has_retained = x->has_retained;
+        o->retained_blocks = x->retained_blocks;
+        o->retained_bytes = x->retained_bytes;
         r->nstructures++;
         int rc = site_ref(sym, d, true, x->head_stack_id, x->head_stack_idx, x->head_family,
                           x->count, 0, &o->head);
@@ -134,6 +137,116 @@ static int add_held(lk_report_t *r, const lk_dump_t *d, lk_symbolizer_t *sym)
     return 0;
 }
 
+/* Is retained entry 'e' the root of held entry 'h'?  As same_root(). */
+static bool retained_is(const lk_retained_report_t *e, const lk_held_report_t *h)
+{
+    if (e->pid != h->pid || e->root != h->root)
+        return false;
+    if (e->root != LK_ROOT_GLOBAL)
+        return e->tid == h->tid;
+    if (e->module == NULL || h->module == NULL || strcmp(e->module, h->module) != 0)
+        return false;
+    if (e->symbol != NULL || h->symbol != NULL)
+        return e->symbol == h->symbol;
+    return e->offset == h->offset;
+}
+
+/* retained_by[] of one dump, summed per root as held-by names it (the words
+ * of one symbol together), then attached to that dump's held entries. */
+static int add_retained(lk_report_t *r, const lk_dump_t *d, lk_symbolizer_t *sym,
+                        size_t first_held)
+{
+    const lk_reach_t *rs = d->reach;
+    if (!rs->has_retained)
+        return 0;
+    size_t first = r->nretained;
+    if (rs->nretained_by > 0) {
+        lk_retained_report_t *nv = realloc(r->retained,
+                                           (r->nretained + rs->nretained_by) * sizeof(*nv));
+        if (nv == NULL)
+            return -ENOMEM;
+        r->retained = nv;
+    }
+    for (size_t i = 0; i < rs->nretained_by; i++) {
+        const lk_reach_retained_t *x = &rs->retained_by[i];
+        lk_retained_report_t e = { .pid = d->pid, .root = x->root, .offset = x->offset,
+                                   .tid = x->tid, .main_thread = x->tid == d->pid,
+                                   .blocks = x->blocks, .bytes = x->bytes };
+        if (x->root == LK_ROOT_GLOBAL) {
+            lk_data_sym_t ds;
+            if (lk_symbolize_data(sym, d, x->module, x->offset, &ds) < 0)
+                return -ENOMEM;
+            e.symbol = ds.name;
+            e.decl_file = ds.decl_file;
+            e.decl_line = ds.decl_line;
+        }
+        lk_held_report_t key = { .pid = d->pid, .root = x->root, .module = x->module,
+                                 .symbol = e.symbol, .offset = x->offset, .tid = x->tid };
+        lk_retained_report_t *o = NULL;
+        for (size_t k = first; k < r->nretained && o == NULL; k++)
+            if (retained_is(&r->retained[k], &key))
+                o = &r->retained[k];
+        if (o != NULL) {
+            o->blocks = lk_sat_add(o->blocks, x->blocks);
+            o->bytes = lk_sat_add(o->bytes, x->bytes);
+            o->at_least = o->root == LK_ROOT_GLOBAL;
+            continue;
+        }
+        if (x->module != NULL && (e.module = lk_escape_dup(x->module)) == NULL)
+            return -ENOMEM;
+        r->retained[r->nretained++] = e;
+    }
+    for (size_t i = first_held; i < r->nheld; i++) {
+        lk_held_report_t *h = &r->held[i];
+        h->has_retained = true;
+        for (size_t k = first; k < r->nretained; k++)
+            if (retained_is(&r->retained[k], h)) {
+                h->retained_blocks = r->retained[k].blocks;
+                h->retained_bytes = r->retained[k].bytes;
+                h->retained_at_least = r->retained[k].at_least;
+            }
+    }
+    if (rs->ntops > 0) {
+        lk_top_report_t *nv = realloc(r->tops, (r->ntops + rs->ntops) * sizeof(*nv));
+        if (nv == NULL)
+            return -ENOMEM;
+        r->tops = nv;
+    }
+    for (size_t i = 0; i < rs->ntops; i++) {
+        const lk_reach_top_t *x = &rs->tops[i];
+        lk_top_report_t *o = &r->tops[r->ntops];
+        *o = (lk_top_report_t){ .pid = d->pid, .address = x->address, .kind = x->kind,
+                                .bytes = x->bytes, .retained_blocks = x->retained_blocks,
+                                .retained_bytes = x->retained_bytes };
+        r->ntops++;
+        int rc = site_ref(sym, d, true, x->stack_id, x->stack_idx, x->family, 1, x->bytes,
+                          &o->site);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+static int cmp_retained(const void *a, const void *b)
+{
+    const lk_retained_report_t *x = a, *y = b;
+    if (x->bytes != y->bytes)
+        return x->bytes > y->bytes ? -1 : 1;
+    if (x->pid != y->pid)
+        return x->pid < y->pid ? -1 : 1;
+    return x->offset < y->offset ? -1 : x->offset > y->offset;
+}
+
+static int cmp_top(const void *a, const void *b)
+{
+    const lk_top_report_t *x = a, *y = b;
+    if (x->retained_bytes != y->retained_bytes)
+        return x->retained_bytes > y->retained_bytes ? -1 : 1;
+    if (x->pid != y->pid)
+        return x->pid < y->pid ? -1 : 1;
+    return x->address < y->address ? -1 : x->address > y->address;
+}
+
 static int cmp_structure(const void *a, const void *b)
 {
     const lk_structure_report_t *x = a, *y = b;
@@ -219,9 +332,15 @@ int lk_reach_collect(lk_report_t *r, const lk_input_t *in, lk_symbolizer_t *sym)
             lk_report_warn(r, "%s: the reachability scan of process %d is incomplete "
                            "(unreadable memory, a thread stack not found, or the cycle "
                            "search cut short); some kinds may be off", d->file, d->pid);
-        if ((rc = add_structures(r, d, sym)) < 0 || (rc = add_held(r, d, sym)) < 0)
+        size_t first_held = r->nheld;
+        if ((rc = add_structures(r, d, sym)) < 0 || (rc = add_held(r, d, sym)) < 0
+            || (rc = add_retained(r, d, sym, first_held)) < 0)
             return rc;
     }
+    if (r->nretained > 1)
+        qsort(r->retained, r->nretained, sizeof(*r->retained), cmp_retained);
+    if (r->ntops > 1)
+        qsort(r->tops, r->ntops, sizeof(*r->tops), cmp_top);
     if (r->nstructures > 1)
         qsort(r->structures, r->nstructures, sizeof(*r->structures), cmp_structure);
     if (r->nheld > 1)

@@ -151,6 +151,68 @@ static void print_structure(FILE *out, const lk_structure_report_t *s)
         if (s->cycle)
             fprintf(out, ", with a cycle inside");
     }
+    if (s->has_retained) {
+        fprintf(out, "; freeing the %s gives back ", s->count > 1 ? "heads" : "head");
+        put_bytes(out, (double)s->retained_bytes);
+        fprintf(out, " in %" PRIu64 " %s", s->retained_blocks,
+                plural(s->retained_blocks, "block", "blocks"));
+    }
+    fputc('\n', out);
+}
+
+/* A root as the held-by lines name it. */
+static void put_root(FILE *out, lk_root_t root, const char *symbol, const char *decl_file,
+                     int decl_line, const char *module, uint64_t offset, int64_t tid,
+                     bool main_thread)
+{
+    switch (root) {
+    case LK_ROOT_GLOBAL:
+        if (symbol != NULL) {
+            fprintf(out, "global `%s`", symbol);
+            if (decl_file != NULL)
+                fprintf(out, " (%s:%d)", lk_basename(decl_file), decl_line);
+            else
+                fprintf(out, " (%s)", lk_basename(module));
+        } else {
+            fprintf(out, "global data at %s+0x%" PRIx64, lk_basename(module), offset);
+        }
+        break;
+    case LK_ROOT_STACK:
+        fprintf(out, "the stack of thread %" PRId64 "%s", tid, main_thread ? " (main thread)" : "");
+        break;
+    case LK_ROOT_TLS:
+        if (tid == 0)
+            fprintf(out, "the thread-local storage of an exited thread (glibc's cache)");
+        else
+            fprintf(out, "the thread-local storage of thread %" PRId64 "%s", tid,
+                    main_thread ? " (main thread)" : "");
+        break;
+    default:
+        fprintf(out, "the registers of thread %" PRId64 "%s", tid,
+                main_thread ? " (main thread)" : "");
+        break;
+    }
+}
+
+/* "global `cache` (cache.c:17) retains 120.0 MiB in 1200000 blocks" */
+static void print_retained(FILE *out, const lk_retained_report_t *e)
+{
+    fprintf(out, "  ");
+    put_root(out, e->root, e->symbol, e->decl_file, e->decl_line, e->module, e->offset,
+             e->tid, e->main_thread);
+    fprintf(out, " retains %s", e->at_least ? "at least " : "");
+    put_bytes(out, (double)e->bytes);
+    fprintf(out, " in %" PRIu64 " %s\n", e->blocks, plural(e->blocks, "block", "blocks"));
+}
+
+/* "4.5 KiB in 4 blocks retained by a 24-byte block allocated at f (a.c:3)" */
+static void print_top(FILE *out, const lk_top_report_t *t)
+{
+    fprintf(out, "  ");
+    put_bytes(out, (double)t->retained_bytes);
+    fprintf(out, " in %" PRIu64 " %s retained by a %" PRIu64 "-byte block allocated at ",
+            t->retained_blocks, plural(t->retained_blocks, "block", "blocks"), t->bytes);
+    put_site_paren(out, &t->site);
     fputc('\n', out);
 }
 
@@ -161,34 +223,8 @@ static void print_held(FILE *out, const lk_held_report_t *h)
     fprintf(out, " in %" PRIu64 " %s %s by ", h->site.blocks,
             plural(h->site.blocks, "block", "blocks"),
             h->kind == LK_KIND_POSSIBLE ? "possibly held (interior pointer)" : "held");
-    switch (h->root) {
-    case LK_ROOT_GLOBAL:
-        if (h->symbol != NULL) {
-            fprintf(out, "global `%s`", h->symbol);
-            if (h->decl_file != NULL)
-                fprintf(out, " (%s:%d)", lk_basename(h->decl_file), h->decl_line);
-            else
-                fprintf(out, " (%s)", lk_basename(h->module));
-        } else {
-            fprintf(out, "global data at %s+0x%" PRIx64, lk_basename(h->module), h->offset);
-        }
-        break;
-    case LK_ROOT_STACK:
-        fprintf(out, "the stack of thread %" PRId64 "%s", h->tid,
-                h->main_thread ? " (main thread)" : "");
-        break;
-    case LK_ROOT_TLS:
-        if (h->tid == 0)
-            fprintf(out, "the thread-local storage of an exited thread (glibc's cache)");
-        else
-            fprintf(out, "the thread-local storage of thread %" PRId64 "%s", h->tid,
-                    h->main_thread ? " (main thread)" : "");
-        break;
-    default:
-        fprintf(out, "the registers of thread %" PRId64 "%s", h->tid,
-                h->main_thread ? " (main thread)" : "");
-        break;
-    }
+    put_root(out, h->root, h->symbol, h->decl_file, h->decl_line, h->module, h->offset, h->tid,
+             h->main_thread);
     fprintf(out, ", allocated at ");
     put_site_paren(out, &h->site);
     if (h->growing) {
@@ -234,6 +270,36 @@ void lk_report_reach_text(FILE *out, const lk_report_t *r, const lk_options_t *o
         if (shown++ == 0)
             fprintf(out, "Held by (the root that keeps live memory reachable):\n");
         print_held(out, h);
+    }
+    if (shown > 0)
+        fputc('\n', out);
+    /* retained sizes go with held memory: shown when reachable memory is */
+    unsigned live = (1u << LK_KIND_REACHABLE) | (1u << LK_KIND_POSSIBLE);
+    if ((opt->show_kinds & live) == 0)
+        return;
+    shown = 0;
+    for (size_t i = 0; i < r->nretained; i++) {
+        const lk_retained_report_t *e = &r->retained[i];
+        if (e->pid != pid || e->bytes < opt->min_bytes)
+            continue;
+        if (opt->top != 0 && shown >= opt->top)
+            break;
+        if (shown++ == 0)
+            fprintf(out, "Retained by root (what clearing it would give back):\n");
+        print_retained(out, e);
+    }
+    if (shown > 0)
+        fputc('\n', out);
+    shown = 0;
+    for (size_t i = 0; i < r->ntops; i++) {
+        const lk_top_report_t *t = &r->tops[i];
+        if (t->pid != pid || t->retained_bytes < opt->min_bytes)
+            continue;
+        if (opt->top != 0 && shown >= opt->top)
+            break;
+        if (shown++ == 0)
+            fprintf(out, "Largest retained blocks (what freeing each would give back):\n");
+        print_top(out, t);
     }
     if (shown > 0)
         fputc('\n', out);
@@ -303,6 +369,10 @@ static json_t *structures_json(const lk_report_t *r)
         }
         if (s->suppressed)
             json_object_set_new(o, "suppressed", json_true());
+        if (s->has_retained) {
+            json_object_set_new(o, "retained_blocks", json_integer((json_int_t)s->retained_blocks));
+            json_object_set_new(o, "retained_bytes", json_integer((json_int_t)s->retained_bytes));
+        }
     }
     return a;
 }
@@ -347,6 +417,64 @@ static json_t *held_json(const lk_report_t *r)
             json_object_set_new(o, "slope_bytes_per_s", json_real(h->slope_bytes_per_s));
         if (h->suppressed)
             json_object_set_new(o, "suppressed", json_true());
+        if (h->has_retained) {
+            json_object_set_new(o, "retained_blocks", json_integer((json_int_t)h->retained_blocks));
+            json_object_set_new(o, "retained_bytes", json_integer((json_int_t)h->retained_bytes));
+            json_object_set_new(o, "retained_at_least", json_boolean(h->retained_at_least));
+        }
+    }
+    return a;
+}
+
+static json_t *retained_json(const lk_report_t *r)
+{
+    json_t *a = json_array();
+    char hex[24];
+
+    for (size_t i = 0; a != NULL && i < r->nretained; i++) {
+        const lk_retained_report_t *e = &r->retained[i];
+        json_t *o = json_pack("{s:i, s:s, s:I, s:I, s:b}", "pid", e->pid,
+                              "root", lk_root_name(e->root), "blocks", (json_int_t)e->blocks,
+                              "bytes", (json_int_t)e->bytes, "at_least", e->at_least);
+        if (o == NULL || json_array_append_new(a, o) < 0) {
+            json_decref(a);
+            return NULL;
+        }
+        if (e->root == LK_ROOT_GLOBAL) {
+            snprintf(hex, sizeof(hex), "0x%" PRIx64, e->offset);
+            json_object_set_new(o, "module", json_string(e->module));
+            json_object_set_new(o, "offset", json_string(hex));
+            json_object_set_new(o, "symbol", e->symbol != NULL ? json_string(e->symbol)
+                                                               : json_null());
+            json_object_set_new(o, "decl_file", e->decl_file != NULL
+                                ? json_string(e->decl_file) : json_null());
+            json_object_set_new(o, "decl_line", json_integer(e->decl_line));
+        } else {
+            json_object_set_new(o, "tid", e->tid >= 0 ? json_integer(e->tid) : json_null());
+            json_object_set_new(o, "main_thread", json_boolean(e->main_thread));
+        }
+    }
+    return a;
+}
+
+static json_t *tops_json(const lk_report_t *r)
+{
+    json_t *a = json_array();
+    char hex[24];
+
+    for (size_t i = 0; a != NULL && i < r->ntops; i++) {
+        const lk_top_report_t *t = &r->tops[i];
+        snprintf(hex, sizeof(hex), "0x%" PRIx64, t->address);
+        json_t *o = json_pack("{s:i, s:s, s:s, s:I, s:I, s:I, s:o}", "pid", t->pid,
+                              "address", hex, "kind", lk_kind_name(t->kind),
+                              "bytes", (json_int_t)t->bytes,
+                              "retained_blocks", (json_int_t)t->retained_blocks,
+                              "retained_bytes", (json_int_t)t->retained_bytes,
+                              "site", site_json(&t->site, false));
+        if (o == NULL || json_array_append_new(a, o) < 0) {
+            json_decref(a);
+            return NULL;
+        }
     }
     return a;
 }
@@ -368,7 +496,9 @@ int lk_report_reach_json(json_t *root, const lk_report_t *r)
     json_t *procs = json_object_get(root, "processes");
 
     if (json_object_set_new(root, "structures", structures_json(r)) < 0
-        || json_object_set_new(root, "held_by", held_json(r)) < 0)
+        || json_object_set_new(root, "held_by", held_json(r)) < 0
+        || json_object_set_new(root, "retained_by", retained_json(r)) < 0
+        || json_object_set_new(root, "top_retained", tops_json(r)) < 0)
         return -ENOMEM;
     if (summary != NULL
         && json_object_set_new(summary, "kinds", kinds_json(r->kind_bytes, r->kind_blocks)) < 0)

@@ -1,8 +1,9 @@
 /* scan.c - the reachability scan's entry in the preload: stop allocation,
  * gather the roots (scan_roots.c) and the live blocks, classify them
  * (scan_mark.c) and build the dump's section (scan_out.c).  The passes, in
- * order: roots (flood fill from each root word) -> lost cliques -> cycles ->
- * kinds -> JSON.  Reads memory only through a reader that cannot fault;
+ * order: roots (flood fill from each root word, recording every edge) ->
+ * lost cliques -> graph and cycles -> kinds -> dominators (retained sizes,
+ * domtree.c) -> JSON.  Reads memory only through a reader that cannot fault;
  * never calls exit, abort or assert. */
 #include <errno.h>
 #include <jansson.h>

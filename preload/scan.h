@@ -81,6 +81,18 @@ typedef struct lk_scan_result {
     uint64_t structures;         /* lost structures (= definite blocks) */
     uint64_t snapshot_bytes;     /* bytes copied up front (0: read block by block) */
     int cycles_complete;         /* 0 when the edge budget ran out: cycle flags may miss */
+    /* Retained sizes (the dominator pass), valid when retained_complete: */
+    int retained_complete;       /* 0: the pass did not run (edge budget or memory) */
+    uint64_t retained_ns;        /* CPU time of the pass */
+    uint64_t edges_dropped;      /* block or root edges not recorded (budget, memory) */
+    lk_scan_holder_t *droots;    /* the named roots: one per global word, else per region kind and thread */
+    size_t ndroots;
+    size_t nret;                 /* blocks the arrays below cover (n) */
+    uint32_t *idom;              /* [n] lk_domtree_out_t.idom (n + r: named root r) */
+    uint64_t *ret_bytes;         /* [n] */
+    uint32_t *ret_blocks;        /* [n] */
+    uint64_t *root_ret_bytes, *root_ret_blocks;  /* [ndroots] */
+    uint64_t shared_blocks, shared_bytes, lost_shared_blocks, lost_shared_bytes;
 } lk_scan_result_t;
 
 typedef struct lk_scan_opts {

@@ -4,7 +4,8 @@
  *   scan_out.c     the dump's "reachability" section
  *   scan_struct.c  structures, held-by and the aggregation map under them
  *   scan_roots.c   this process's roots and the reader of its own memory
- *   scan_mark.c    the classifier: mark, lost cliques, cycles, final kinds */
+ *   scan_mark.c    the classifier: mark, lost cliques, cycles, final kinds,
+ *                  dominators (domtree.c: retained sizes) */
 #ifndef LK_SCAN_INTERNAL_H
 #define LK_SCAN_INTERNAL_H
 
@@ -102,12 +103,18 @@ const char *lk_scan_family_name(unsigned family);
 
 /* Write the "structures" entries to 'w' and the omitted ones' totals to
  * 'omitted'.  0, or -1 when memory ran out. */
-int lk_scan_build_structures(const lk_scan_block_t *b, size_t n, const lk_scan_json_limits_t *lim,
-                             struct json_t *omitted, lk_jw_t *w);
+int lk_scan_build_structures(const lk_scan_block_t *b, size_t n, const lk_scan_result_t *res,
+                             const lk_scan_json_limits_t *lim, struct json_t *omitted, lk_jw_t *w);
 /* Write the "held_by" entries to 'w', likewise. */
 int lk_scan_build_held_by(const lk_scan_block_t *b, size_t n, const lk_scan_root_t *roots,
                           size_t nroots, const lk_scan_result_t *res,
                           const lk_scan_json_limits_t *lim, struct json_t *omitted, lk_jw_t *w);
+
+/* Add the retained-size keys (retained_complete, retained_by, top_retained,
+ * ...) to section 'o'; when memory runs out, retained_complete false only.
+ * Returns 0. */
+int lk_scan_build_retained(const lk_scan_block_t *b, size_t n, const lk_scan_root_t *roots,
+                           size_t nroots, const lk_scan_result_t *res, struct json_t *o);
 
 /* ### scan_out.c: the section.  With 'arrays' (the dump), its three arrays
  * are left out of the object and written as text to a malloc'd

@@ -7,15 +7,19 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include <time.h>
+
+#include "domtree.h"
 #include "internal.h"
 #include "scan_internal.h"
 
 #define ROOT_CHUNK    (64u * 1024)       /* bytes of root memory read at once */
 #define BATCH_BYTES   (256u * 1024)      /* bytes of block contents read at once */
 #define BATCH_MAX     512u               /* blocks per batched read */
-/* Edges between lost blocks kept for cycle detection; past this the cycle
- * flags may miss cycles and cycles_complete says so. */
-#define MAX_EDGES     (16u * 1024 * 1024)
+/* Block-to-block and root-to-block edges kept for cycle detection and the
+ * dominator pass; past this the pass is skipped, the cycle flags may miss
+ * cycles, and retained_complete / cycles_complete say so. */
+#define MAX_EDGES     (32u * 1024 * 1024)
 #define TOP_STRIDE    32u                /* blocks per entry of the top lookup array */
 #define NEAR          4u                 /* neighbours tried before the full lookup */
 
@@ -46,8 +50,12 @@ typedef struct scan_ctx {
     size_t capholders;
     int phase;                  /* 1: roots, 2: lost cliques */
     uint32_t leader;            /* phase 2: the clique being built */
-    uint32_t (*edges)[2];       /* phase 2: (from, to) between lost blocks */
+    uint32_t (*edges)[2];       /* (from, to): every block edge (lost into live ones left out) */
     size_t nedges, capedges;
+    lk_domtree_root_edge_t *redges;     /* (named root, block) */
+    size_t nredges, capredges, capdroots;
+    uint32_t *region_root;      /* [nroots] named root of a non-global region, or NIL */
+    uint32_t *first, *to;       /* the edges as CSR, built after the marking */
     int oom;
 } scan_ctx_t;
 
@@ -166,25 +174,73 @@ static void push(scan_ctx_t *c, uint32_t i)
     c->work[c->nwork++] = i;
 }
 
+/* Edges past the budget or memory are counted, not kept. */
 static void add_edge(scan_ctx_t *c, uint32_t from, uint32_t to)
 {
+    if (c->nedges + c->nredges >= MAX_EDGES) goto dropped;
     if (c->nedges == c->capedges) {
-        if (c->capedges >= MAX_EDGES) {
-            c->res->cycles_complete = 0;
-            return;
-        }
         size_t cap = c->capedges ? c->capedges * 2 : 1024;
         void *e = lk_real_realloc(c->edges, cap * sizeof c->edges[0]);
-        if (!e) {
-            c->res->cycles_complete = 0;
-            return;
-        }
+        if (!e) goto dropped;
         c->edges = e;
         c->capedges = cap;
     }
     c->edges[c->nedges][0] = from;
     c->edges[c->nedges][1] = to;
     c->nedges++;
+    return;
+dropped:
+    if (c->phase == 2) c->res->cycles_complete = 0;
+    c->res->edges_dropped++;
+}
+
+/* The named root of word 'addr' of root region 'ri': each word of a global
+ * is its own root (held_by names globals by word), other regions one per
+ * kind and thread.  Returns NIL when memory ran out. */
+static uint32_t named_root(scan_ctx_t *c, uint32_t ri, uintptr_t addr)
+{
+    const lk_scan_root_t *r = &c->roots[ri];
+    lk_scan_result_t *res = c->res;
+    if (r->kind != LK_ROOT_GLOBAL && c->region_root[ri] != UINT32_MAX) return c->region_root[ri];
+    if (r->kind != LK_ROOT_GLOBAL) {
+        /* another region of the same thread and kind (a descriptor and its TLS) */
+        for (size_t k = 0; k < ri; k++) {
+            const lk_scan_root_t *o = &c->roots[k];
+            if (c->region_root[k] != UINT32_MAX && o->kind == r->kind && o->tid == r->tid)
+                return c->region_root[ri] = c->region_root[k];
+        }
+    } else if (res->ndroots && res->droots[res->ndroots - 1].addr == addr &&
+               c->roots[res->droots[res->ndroots - 1].root].kind == LK_ROOT_GLOBAL) {
+        return (uint32_t)res->ndroots - 1;
+    }
+    if (res->ndroots == c->capdroots) {
+        size_t cap = c->capdroots ? c->capdroots * 2 : 256;
+        lk_scan_holder_t *d = lk_real_realloc(res->droots, cap * sizeof *d);
+        if (!d) return UINT32_MAX;
+        res->droots = d;
+        c->capdroots = cap;
+    }
+    res->droots[res->ndroots] = (lk_scan_holder_t){ri, r->kind == LK_ROOT_GLOBAL ? addr : r->lo};
+    if (r->kind != LK_ROOT_GLOBAL) c->region_root[ri] = (uint32_t)res->ndroots;
+    return (uint32_t)res->ndroots++;
+}
+
+static void add_root_edge(scan_ctx_t *c, uint32_t ri, uintptr_t addr, uint32_t to)
+{
+    uint32_t root = UINT32_MAX;
+    if (c->nedges + c->nredges >= MAX_EDGES) goto dropped;
+    if (c->nredges == c->capredges) {
+        size_t cap = c->capredges ? c->capredges * 2 : 1024;
+        void *e = lk_real_realloc(c->redges, cap * sizeof c->redges[0]);
+        if (!e) goto dropped;
+        c->redges = e;
+        c->capredges = cap;
+    }
+    if ((root = named_root(c, ri, addr)) == UINT32_MAX) goto dropped;
+    c->redges[c->nredges++] = (lk_domtree_root_edge_t){root, to};
+    return;
+dropped:
+    c->res->edges_dropped++;
 }
 
 /* Phase 1: word 'v' was found in memory reached from 'holder'; 'definite'
@@ -192,10 +248,12 @@ static void add_edge(scan_ctx_t *c, uint32_t from, uint32_t to)
  * or a reachable block).  Upgrades the target as valgrind does: unreached ->
  * possible -> reachable, and queues it for scanning on every upgrade.
  * Returns 1 when the target changed. */
-static int mark(scan_ctx_t *c, uintptr_t v, int definite, uint32_t holder, size_t near)
+static int mark(scan_ctx_t *c, uintptr_t v, int definite, uint32_t holder, size_t near,
+                long *found)
 {
     int interior;
     long i = find_block_near(c, v, &interior, near);
+    *found = i;
     if (i < 0) return 0;
     lk_scan_block_t *t = &c->b[i];
     if (!interior && definite && t->state != ST_REACHABLE) {
@@ -241,8 +299,13 @@ static void scan_block_words(scan_ctx_t *c, uint32_t from, const uint8_t *p, siz
         uintptr_t v;
         memcpy(&v, p + off, WORD);
         if (v < c->lo || v >= c->hi) continue;
-        if (c->phase == 1) mark(c, v, definite, holder, from);
-        else link_lost(c, from, v);
+        if (c->phase == 2) {
+            link_lost(c, from, v);
+            continue;
+        }
+        long i;
+        mark(c, v, definite, holder, from, &i);
+        if (i >= 0) add_edge(c, from, (uint32_t)i);
     }
 }
 
@@ -339,7 +402,10 @@ static void scan_root_words(scan_ctx_t *c, uint32_t ri, uintptr_t p, const uint8
         if (v < c->lo || v >= c->hi) continue;
         uint32_t h = r->kind == LK_ROOT_GLOBAL ? (uint32_t)c->res->nholders : *region_holder;
         if (h == LK_SCAN_NO_HOLDER) h = (uint32_t)c->res->nholders;
-        if (!mark(c, v, 1, h, SIZE_MAX)) continue;
+        long i;
+        int changed = mark(c, v, 1, h, SIZE_MAX, &i);
+        if (i >= 0) add_root_edge(c, ri, p + off, (uint32_t)i);
+        if (!changed) continue;
         if (h == c->res->nholders) {
             new_holder(c, ri, r->kind == LK_ROOT_GLOBAL ? p + off : r->lo);
             if (r->kind != LK_ROOT_GLOBAL) *region_holder = h;
@@ -418,33 +484,54 @@ static uint32_t find_head(lk_scan_block_t *b, uint32_t i)
     return h;
 }
 
-/* Flag structure heads whose members form a cycle: an iterative depth-first
- * search over the lost-block edges, where an edge back to a block still on
- * the path closes a cycle.  An edge into a head means the head is on one. */
-static int find_cycles(scan_ctx_t *c)
+/* The recorded block edges as CSR (c->first, c->to), the pair array then
+ * freed: cycles and dominators both walk it.  0, or -ENOMEM. */
+static int build_graph(scan_ctx_t *c)
 {
     size_t n = c->n;
-    uint32_t *first = lk_real_calloc(n + 1, sizeof *first);
-    uint32_t *to = lk_real_malloc((c->nedges ? c->nedges : 1) * sizeof *to);
-    uint8_t *color = lk_real_calloc(n ? n : 1, 1);
-    uint32_t (*stk)[2] = lk_real_malloc((n ? n : 1) * sizeof *stk);
-    int rc = -ENOMEM;
-    if (!first || !to || !color || !stk) goto out_free;
+    c->first = lk_scan_big_alloc((n + 1) * sizeof *c->first);
+    c->to = lk_scan_big_alloc((c->nedges ? c->nedges : 1) * sizeof *c->to);
+    if (!c->first || !c->to) return -ENOMEM;
+    uint32_t *first = c->first;
     for (size_t e = 0; e < c->nedges; e++) first[c->edges[e][0] + 1]++;
     for (size_t i = 0; i < n; i++) first[i + 1] += first[i];
     for (size_t e = 0; e < c->nedges; e++) {
         /* 'first' is used as a fill cursor here and restored below. */
-        to[first[c->edges[e][0]]++] = c->edges[e][1];
+        c->to[first[c->edges[e][0]]++] = c->edges[e][1];
     }
     for (size_t i = n; i > 0; i--) first[i] = first[i - 1];
     first[0] = 0;
-    for (size_t e = 0; e < c->nedges; e++) {
-        uint32_t t = c->edges[e][1];
-        if (c->b[t].state == ST_UNREACHED)
-            c->b[t].flags |= LK_SCAN_F_CYCLE | LK_SCAN_F_HEAD_CYC;
+    lk_real_free(c->edges);
+    c->edges = NULL;
+    c->capedges = 0;
+    return 0;
+}
+
+static inline int is_lost(const lk_scan_block_t *b)
+{
+    return b->state == ST_UNREACHED || b->state == ST_INDIRECT;
+}
+
+/* Flag structure heads whose members form a cycle: an iterative depth-first
+ * search over the lost blocks' edges (which lead only to lost blocks), where
+ * an edge back to a block still on the path closes a cycle.  An edge into a
+ * head means the head is on one. */
+static int find_cycles(scan_ctx_t *c)
+{
+    size_t n = c->n;
+    const uint32_t *first = c->first, *to = c->to;
+    uint8_t *color = lk_real_calloc(n ? n : 1, 1);
+    uint32_t (*stk)[2] = lk_real_malloc((n ? n : 1) * sizeof *stk);
+    int rc = -ENOMEM;
+    if (!first || !color || !stk) goto out_free;
+    for (size_t u = 0; u < n; u++) {
+        if (!is_lost(&c->b[u])) continue;
+        for (uint32_t e = first[u]; e < first[u + 1]; e++)
+            if (c->b[to[e]].state == ST_UNREACHED)
+                c->b[to[e]].flags |= LK_SCAN_F_CYCLE | LK_SCAN_F_HEAD_CYC;
     }
     for (size_t s = 0; s < n; s++) {
-        if (color[s] || first[s] == first[s + 1]) continue;
+        if (color[s] || first[s] == first[s + 1] || !is_lost(&c->b[s])) continue;
         size_t sp = 0;
         stk[sp][0] = (uint32_t)s;
         stk[sp][1] = first[s];
@@ -472,11 +559,65 @@ static int find_cycles(scan_ctx_t *c)
     }
     rc = 0;
 out_free:
-    lk_real_free(first);
-    lk_real_free(to);
     lk_real_free(color);
     lk_real_free(stk);
     return rc;
+}
+
+static uint64_t thread_cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Pass 5: the dominator tree and retained sizes (domtree.c), over every
+ * recorded edge, with the structure heads as the lost blocks' roots.  Any
+ * shortfall (edges dropped, no memory) leaves retained_complete 0. */
+static void retained_sizes(scan_ctx_t *c)
+{
+    lk_scan_result_t *res = c->res;
+    size_t n = c->n;
+    uint64_t t0 = thread_cpu_ns();
+    if (res->edges_dropped || !c->first) return;
+    uint8_t *flags = lk_scan_big_alloc(n ? n : 1);
+    if (!flags) return;
+    for (size_t i = 0; i < n; i++)
+        flags[i] = c->b[i].kind == LK_REACH_DEFINITE ? LK_DOMTREE_HEAD : 0;
+    lk_domtree_graph_t g = {n, &c->b[0].size, sizeof *c->b, c->first, c->to, res->ndroots,
+                            c->redges, c->nredges, flags};
+    if (!n) g.size = NULL;
+    size_t slen = lk_domtree_scratch_bytes(&g);
+    /* Fresh pages cost their zeroing (a third of the whole dump at 2M
+     * blocks): the snapshot and the lookup array, done with once marking
+     * is, serve as the scratch and a result when they are big enough. */
+    int own_scratch = !(c->snap && c->snap_len >= slen);
+    void *scratch = !slen ? NULL : own_scratch ? lk_scan_big_alloc(slen) : c->snap;
+    res->nret = n;
+    res->idom = lk_scan_big_alloc((n ? n : 1) * sizeof *res->idom);
+    if (n && sizeof *c->starts == sizeof *res->ret_bytes) {
+        res->ret_bytes = (uint64_t *)c->starts;   /* same length: freed as the result */
+        c->starts = NULL;
+    } else {
+        res->ret_bytes = lk_scan_big_alloc((n ? n : 1) * sizeof *res->ret_bytes);
+    }
+    res->ret_blocks = lk_scan_big_alloc((n ? n : 1) * sizeof *res->ret_blocks);
+    size_t nr = res->ndroots ? res->ndroots : 1;
+    res->root_ret_bytes = lk_real_malloc(nr * sizeof *res->root_ret_bytes);
+    res->root_ret_blocks = lk_real_malloc(nr * sizeof *res->root_ret_blocks);
+    lk_domtree_out_t out = {res->idom, res->ret_bytes, res->ret_blocks, res->root_ret_bytes,
+                            res->root_ret_blocks, 0, 0, 0, 0, 0, 0, 0, 0};
+    if (scratch && res->idom && res->ret_bytes && res->ret_blocks && res->root_ret_bytes &&
+        res->root_ret_blocks && lk_domtree_compute(&g, scratch, slen, &out) == 0) {
+        res->retained_complete = 1;
+        res->shared_blocks = out.shared_blocks;
+        res->shared_bytes = out.shared_bytes;
+        res->lost_shared_blocks = out.lost_shared_blocks;
+        res->lost_shared_bytes = out.lost_shared_bytes;
+    }
+    if (own_scratch) lk_scan_big_free(scratch, slen);
+    lk_scan_big_free(flags, n ? n : 1);
+    res->retained_ns = thread_cpu_ns() - t0;
 }
 
 /* Copy every block's words into one buffer, reading runs of nearby blocks
@@ -764,7 +905,9 @@ int lk_scan_classify(lk_scan_block_t *blocks, size_t n, const lk_scan_root_t *ro
     c->buf = lk_real_malloc(BATCH_BYTES);
     c->starts = lk_scan_big_alloc(n * sizeof *c->starts);
     c->top = lk_real_malloc((n / TOP_STRIDE + 1) * sizeof *c->top);
-    if (!chunk || !c->buf || !c->starts || !c->top) goto out_free;
+    c->region_root = lk_real_malloc((nroots ? nroots : 1) * sizeof *c->region_root);
+    if (!chunk || !c->buf || !c->starts || !c->top || !c->region_root) goto out_free;
+    memset(c->region_root, 0xff, (nroots ? nroots : 1) * sizeof *c->region_root);
 
     index_blocks(c, opts->snapshot_max_bytes);
     if (opts->snapshot_max_bytes) build_snapshot(c, opts->snapshot_max_bytes);
@@ -773,8 +916,9 @@ int lk_scan_classify(lk_scan_block_t *blocks, size_t n, const lk_scan_root_t *ro
     if (c->oom) goto out_free;
     link_lost_cliques(c);
     if (c->oom) goto out_free;
-    if (find_cycles(c) < 0) res->cycles_complete = 0;   /* pass 3 */
+    if (build_graph(c) < 0 || find_cycles(c) < 0) res->cycles_complete = 0;   /* pass 3 */
     assign_kinds(c);
+    retained_sizes(c);
     rc = 0;
 out_free:
     lk_real_free(lroots);
@@ -784,6 +928,10 @@ out_free:
     lk_real_free(c->top);
     lk_real_free(c->work);
     lk_real_free(c->edges);
+    lk_real_free(c->redges);
+    lk_real_free(c->region_root);
+    lk_scan_big_free(c->first, (n + 1) * sizeof *c->first);
+    lk_scan_big_free(c->to, (c->nedges ? c->nedges : 1) * sizeof *c->to);
     lk_scan_big_free(c->snap, c->snap_len);
     lk_scan_big_free(c->snap_off, n * sizeof *c->snap_off);
     lk_real_free(c);
@@ -796,4 +944,18 @@ void lk_scan_result_free(lk_scan_result_t *res)
     lk_real_free(res->holders);
     res->holders = NULL;
     res->nholders = 0;
+    lk_real_free(res->droots);
+    lk_real_free(res->root_ret_bytes);
+    lk_real_free(res->root_ret_blocks);
+    size_t n = res->nret ? res->nret : 1;
+    lk_scan_big_free(res->idom, n * sizeof *res->idom);
+    lk_scan_big_free(res->ret_bytes, n * sizeof *res->ret_bytes);
+    lk_scan_big_free(res->ret_blocks, n * sizeof *res->ret_blocks);
+    res->droots = NULL;
+    res->ndroots = 0;
+    res->root_ret_bytes = res->root_ret_blocks = NULL;
+    res->idom = NULL;
+    res->ret_bytes = NULL;
+    res->ret_blocks = NULL;
+    res->retained_complete = 0;
 }

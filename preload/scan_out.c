@@ -117,7 +117,7 @@ json_t *lk_scan_build_section(const lk_scan_block_t *b, size_t n, const lk_scan_
         json_object_set_new(kinds, lk_scan_kind_name((unsigned)k), blocks_bytes(res->kind_blocks[k], res->kind_bytes[k]));
         json_object_set_new(rb, lk_scan_root_name((unsigned)k), json_integer((json_int_t)res->root_bytes[k]));
     }
-    if (sink_done(&sk[0]) != 0 || lk_scan_build_structures(b, n, lim, s_om, &sk[1].w) != 0 ||
+    if (sink_done(&sk[0]) != 0 || lk_scan_build_structures(b, n, res, lim, s_om, &sk[1].w) != 0 ||
         sink_done(&sk[1]) != 0 ||
         lk_scan_build_held_by(b, n, roots, nroots, res, lim, h_om, &sk[2].w) != 0 ||
         sink_done(&sk[2]) != 0)
@@ -132,6 +132,7 @@ json_t *lk_scan_build_section(const lk_scan_block_t *b, size_t n, const lk_scan_
     json_object_set_new(o, LK_KEY_REACH_CYCLES_COMPLETE, json_boolean(res->cycles_complete));
     json_object_set_new(o, LK_KEY_REACH_HELD_BY_OMITTED, h_om);
     kinds = rb = s_om = h_om = NULL;
+    if (lk_scan_build_retained(b, n, roots, nroots, res, o) != 0) goto out_fail;
     if (!text) {
         for (int i = 0; i < 3; i++) {
             json_object_set(o, sink_keys[i], sk[i].arr);

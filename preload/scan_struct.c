@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "domtree.h"
 #include "internal.h"
 #include "scan_internal.h"
 
@@ -161,11 +162,13 @@ static int cmp_member(const void *a, const void *b)
 typedef struct sgroup {
     lk_scan_agg_table_t members;        /* (stack, family) -> blocks, bytes */
     uint64_t omitted_blocks, omitted_bytes;
+    uint64_t ret_blocks, ret_bytes;     /* retained by the heads, summed */
 } sgroup_t;
 
-int lk_scan_build_structures(const lk_scan_block_t *b, size_t n, const lk_scan_json_limits_t *lim,
-                             json_t *omitted, lk_jw_t *w)
+int lk_scan_build_structures(const lk_scan_block_t *b, size_t n, const lk_scan_result_t *res,
+                             const lk_scan_json_limits_t *lim, json_t *omitted, lk_jw_t *w)
 {
+    int ret = res && res->retained_complete && res->nret == n;
     int failed = 0;
     lk_scan_agg_table_t groups;
     memset(&groups, 0, sizeof groups);
@@ -218,6 +221,10 @@ int lk_scan_build_structures(const lk_scan_block_t *b, size_t n, const lk_scan_j
             memset(&sg[groups.n - 1], 0, sizeof sg[0]);
         }
         sgroup_t *g = &sg[row - groups.rows];
+        if (ret) {
+            g->ret_blocks += res->ret_blocks[h];
+            g->ret_bytes += res->ret_bytes[h];
+        }
         for (size_t j = 0; j < m; j++) {
             const lk_scan_block_t *x = &b[order[first[h] + j]];
             uint64_t mkey = ((uint64_t)x->stack_id << 8) | x->family;
@@ -239,16 +246,18 @@ int lk_scan_build_structures(const lk_scan_block_t *b, size_t n, const lk_scan_j
         sorted[i].first = (uint32_t)i;  /* now the group index */
     }
     if (groups.n > 1) qsort(sorted, groups.n, sizeof *sorted, lk_scan_cmp_row_bytes);
-    uint64_t om_count = 0, om_blocks = 0, om_bytes = 0;
+    uint64_t om_count = 0, om_blocks = 0, om_bytes = 0, om_rblocks = 0, om_rbytes = 0;
     for (size_t i = 0; i < groups.n; i++) {
         const lk_scan_agg_row_t *row = &sorted[i];
+        sgroup_t *g = &sg[row->first];
         if (i >= lim->max_structures) {
             om_count += row->count;
             om_blocks += row->blocks;
             om_bytes += row->bytes;
+            om_rblocks += g->ret_blocks;
+            om_rbytes += g->ret_bytes;
             continue;
         }
-        sgroup_t *g = &sg[row->first];
         const lk_scan_block_t *head = &b[groups.rows[row->first].first];
         lk_jw_object(w, NULL);
         lk_jw_int(w, LK_KEY_REACH_HEAD_STACK, head->stack_id);
@@ -258,6 +267,10 @@ int lk_scan_build_structures(const lk_scan_block_t *b, size_t n, const lk_scan_j
         lk_jw_int(w, LK_KEY_REACH_COUNT, (json_int_t)row->count);
         lk_jw_int(w, LK_KEY_REACH_BLOCKS, (json_int_t)row->blocks);
         lk_jw_int(w, LK_KEY_REACH_BYTES, (json_int_t)row->bytes);
+        if (ret) {
+            lk_jw_int(w, LK_KEY_REACH_RETAINED_BLOCKS, (json_int_t)g->ret_blocks);
+            lk_jw_int(w, LK_KEY_REACH_RETAINED_BYTES, (json_int_t)g->ret_bytes);
+        }
         if (g->members.n > 1)
             qsort(g->members.rows, g->members.n, sizeof *g->members.rows, lk_scan_cmp_row_bytes);
         lk_jw_array(w, LK_KEY_REACH_MEMBERS);
@@ -285,6 +298,10 @@ int lk_scan_build_structures(const lk_scan_block_t *b, size_t n, const lk_scan_j
     json_object_set_new(omitted, LK_KEY_REACH_COUNT, json_integer((json_int_t)om_count));
     json_object_set_new(omitted, LK_KEY_REACH_BLOCKS, json_integer((json_int_t)om_blocks));
     json_object_set_new(omitted, LK_KEY_REACH_BYTES, json_integer((json_int_t)om_bytes));
+    if (ret) {
+        json_object_set_new(omitted, LK_KEY_REACH_RETAINED_BLOCKS, json_integer((json_int_t)om_rblocks));
+        json_object_set_new(omitted, LK_KEY_REACH_RETAINED_BYTES, json_integer((json_int_t)om_rbytes));
+    }
     goto out_free;
 out_fail:
     failed = 1;
@@ -355,5 +372,162 @@ int lk_scan_build_held_by(const lk_scan_block_t *b, size_t n, const lk_scan_root
     json_object_set_new(omitted, LK_KEY_REACH_COUNT, json_integer((json_int_t)om_n));
     json_object_set_new(omitted, LK_KEY_REACH_BLOCKS, json_integer((json_int_t)om_blocks));
     json_object_set_new(omitted, LK_KEY_REACH_BYTES, json_integer((json_int_t)om_bytes));
+    return 0;
+}
+
+/* ### retained sizes: the largest roots and dominator-tree tops */
+
+typedef struct top_ent {
+    uint64_t bytes, blocks;
+    uint32_t idx;
+} top_ent_t;
+
+/* x ranks below y: fewer bytes, then fewer blocks, then a later index. */
+static int top_less(const top_ent_t *x, const top_ent_t *y)
+{
+    if (x->bytes != y->bytes) return x->bytes < y->bytes;
+    if (x->blocks != y->blocks) return x->blocks < y->blocks;
+    return x->idx > y->idx;
+}
+
+static int cmp_top_desc(const void *a, const void *b)
+{
+    const top_ent_t *x = a, *y = b;
+    return top_less(y, x) ? -1 : top_less(x, y);
+}
+
+/* Keep the 'k' largest entries offered, in a min-heap of 'h' (room for k):
+ * O(log k) per offer, since there can be millions of candidates. */
+static void top_offer(top_ent_t *h, size_t *len, size_t k, top_ent_t e)
+{
+    size_t i;
+    if (*len < k) {
+        i = (*len)++;
+        while (i > 0 && top_less(&e, &h[(i - 1) / 2])) {
+            h[i] = h[(i - 1) / 2];
+            i = (i - 1) / 2;
+        }
+        h[i] = e;
+        return;
+    }
+    if (k == 0 || !top_less(&h[0], &e)) return;
+    i = 0;
+    for (;;) {
+        size_t l = 2 * i + 1, m = i;
+        const top_ent_t *least = &e;
+        if (l < *len && top_less(&h[l], least)) m = l, least = &h[l];
+        if (l + 1 < *len && top_less(&h[l + 1], least)) m = l + 1;
+        if (m == i) break;
+        h[i] = h[m];
+        i = m;
+    }
+    h[i] = e;
+}
+
+static void write_root(lk_jw_t *w, const lk_scan_root_t *r, uintptr_t addr)
+{
+    lk_jw_str(w, LK_KEY_REACH_ROOT, lk_scan_root_name((unsigned)r->kind));
+    if (r->kind == LK_ROOT_GLOBAL) {
+        lk_jw_str(w, LK_KEY_REACH_MODULE, r->module);
+        lk_jw_hex(w, LK_KEY_REACH_ADDRESS, addr);
+        lk_jw_hex(w, LK_KEY_REACH_OFFSET, addr - r->base);
+    } else {
+        lk_jw_int(w, LK_KEY_REACH_TID, r->tid);
+    }
+}
+
+static json_t *blocks_bytes_obj(uint64_t blocks, uint64_t bytes)
+{
+    json_t *o = json_object();
+    if (!o) return NULL;
+    json_object_set_new(o, LK_KEY_REACH_BLOCKS, json_integer((json_int_t)blocks));
+    json_object_set_new(o, LK_KEY_REACH_BYTES, json_integer((json_int_t)bytes));
+    return o;
+}
+
+int lk_scan_build_retained(const lk_scan_block_t *b, size_t n, const lk_scan_root_t *roots,
+                           size_t nroots, const lk_scan_result_t *res, json_t *o)
+{
+    json_object_set_new(o, LK_KEY_REACH_RETAINED_COMPLETE, json_boolean(res->retained_complete));
+    json_object_set_new(o, LK_KEY_REACH_RETAINED_DROPPED, json_integer((json_int_t)res->edges_dropped));
+    if (!res->retained_complete || res->nret != n) return 0;
+    const size_t kr = LIBLEAK_REACH_MAX_RETAINED_BY, kt = LIBLEAK_REACH_MAX_TOP_RETAINED;
+    top_ent_t *hr = lk_real_malloc(kr * sizeof *hr), *ht = lk_real_malloc(kt * sizeof *ht);
+    size_t nr = 0, nt = 0;
+    json_t *by = json_array(), *top = json_array();
+    if (!hr || !ht || !by || !top) goto out_fail;
+    uint64_t om_n = 0, om_blocks = 0, om_bytes = 0;
+    for (size_t r = 0; r < res->ndroots; r++) {
+        if (!res->root_ret_blocks[r] || res->droots[r].root >= nroots) continue;
+        om_n++;
+        om_blocks += res->root_ret_blocks[r];
+        om_bytes += res->root_ret_bytes[r];
+        top_offer(hr, &nr, kr, (top_ent_t){res->root_ret_bytes[r], res->root_ret_blocks[r], (uint32_t)r});
+    }
+    if (nr > 1) qsort(hr, nr, sizeof *hr, cmp_top_desc);
+    lk_jw_t w;
+    lk_jw_tree(&w, by);
+    for (size_t i = 0; i < nr; i++) {
+        const lk_scan_holder_t *d = &res->droots[hr[i].idx];
+        om_n--;
+        om_blocks -= hr[i].blocks;
+        om_bytes -= hr[i].bytes;
+        lk_jw_object(&w, NULL);
+        write_root(&w, &roots[d->root], d->addr);
+        lk_jw_int(&w, LK_KEY_REACH_BLOCKS, (json_int_t)hr[i].blocks);
+        lk_jw_int(&w, LK_KEY_REACH_BYTES, (json_int_t)hr[i].bytes);
+        lk_jw_close(&w);
+    }
+    if (lk_jw_end(&w) != 0) goto out_fail;
+    /* the tops of the live part of the tree: blocks no other block dominates */
+    for (size_t i = 0; i < n; i++) {
+        if (b[i].kind != LK_REACH_REACHABLE && b[i].kind != LK_REACH_POSSIBLE) continue;
+        if (res->idom[i] < n || res->idom[i] == LK_DOMTREE_NONE || !res->ret_blocks[i]) continue;
+        top_offer(ht, &nt, kt, (top_ent_t){res->ret_bytes[i], res->ret_blocks[i], (uint32_t)i});
+    }
+    if (nt > 1) qsort(ht, nt, sizeof *ht, cmp_top_desc);
+    lk_jw_tree(&w, top);
+    for (size_t i = 0; i < nt; i++) {
+        const lk_scan_block_t *x = &b[ht[i].idx];
+        uint32_t id = res->idom[ht[i].idx];
+        long pos = -1;
+        for (size_t j = 0; id != LK_DOMTREE_SUPER && j < nr; j++)
+            if (hr[j].idx == id - n) pos = (long)j;
+        lk_jw_object(&w, NULL);
+        lk_jw_hex(&w, LK_KEY_REACH_ADDRESS, x->ptr);
+        lk_jw_int(&w, LK_KEY_STACK, x->stack_id);
+        lk_jw_str(&w, LK_KEY_FAMILY, lk_scan_family_name(x->family));
+        lk_jw_str(&w, LK_KEY_REACH_KIND, lk_scan_kind_name(x->kind));
+        lk_jw_int(&w, LK_KEY_REACH_BYTES, (json_int_t)x->size);
+        lk_jw_int(&w, LK_KEY_REACH_RETAINED_BLOCKS, (json_int_t)ht[i].blocks);
+        lk_jw_int(&w, LK_KEY_REACH_RETAINED_BYTES, (json_int_t)ht[i].bytes);
+        if (pos < 0) lk_jw_null(&w, LK_KEY_REACH_BY);
+        else lk_jw_int(&w, LK_KEY_REACH_BY, pos);
+        lk_jw_close(&w);
+    }
+    if (lk_jw_end(&w) != 0) goto out_fail;
+    json_t *om = json_object();
+    if (!om) goto out_fail;
+    json_object_set_new(om, LK_KEY_REACH_COUNT, json_integer((json_int_t)om_n));
+    json_object_set_new(om, LK_KEY_REACH_BLOCKS, json_integer((json_int_t)om_blocks));
+    json_object_set_new(om, LK_KEY_REACH_BYTES, json_integer((json_int_t)om_bytes));
+    json_object_set_new(o, LK_KEY_REACH_RETAINED_NS, json_integer((json_int_t)res->retained_ns));
+    json_object_set_new(o, LK_KEY_REACH_RETAINED_SHARED,
+                        blocks_bytes_obj(res->shared_blocks, res->shared_bytes));
+    json_object_set_new(o, LK_KEY_REACH_RETAINED_BY, by);
+    json_object_set_new(o, LK_KEY_REACH_RETAINED_BY_OMITTED, om);
+    json_object_set_new(o, LK_KEY_REACH_TOP_RETAINED, top);
+    json_object_set_new(o, LK_KEY_REACH_LOST_SHARED,
+                        blocks_bytes_obj(res->lost_shared_blocks, res->lost_shared_bytes));
+    lk_real_free(hr);
+    lk_real_free(ht);
+    return 0;
+out_fail:
+    /* out of memory here costs the retained keys only, not the section */
+    json_object_set_new(o, LK_KEY_REACH_RETAINED_COMPLETE, json_false());
+    json_decref(by);
+    json_decref(top);
+    lk_real_free(hr);
+    lk_real_free(ht);
     return 0;
 }

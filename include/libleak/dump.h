@@ -221,6 +221,18 @@ typedef enum lk_failure_kind {
 #define LK_KEY_REACH_ADDRESS      "address"
 #define LK_KEY_REACH_OFFSET       "offset"
 /* sites[], members[] and held_by[] also use LK_KEY_STACK and LK_KEY_FAMILY. */
+/* Retained sizes (the dominator tree; FORMAT.md "Retained sizes") */
+#define LK_KEY_REACH_RETAINED_COMPLETE "retained_complete"
+#define LK_KEY_REACH_RETAINED_NS       "retained_ns"
+#define LK_KEY_REACH_RETAINED_DROPPED  "retained_edges_dropped"
+#define LK_KEY_REACH_RETAINED_SHARED   "retained_shared"
+#define LK_KEY_REACH_RETAINED_BY       "retained_by"
+#define LK_KEY_REACH_RETAINED_BY_OMITTED "retained_by_omitted"
+#define LK_KEY_REACH_TOP_RETAINED      "top_retained"
+#define LK_KEY_REACH_RETAINED_BLOCKS   "retained_blocks"
+#define LK_KEY_REACH_RETAINED_BYTES    "retained_bytes"
+#define LK_KEY_REACH_BY                "by"
+#define LK_KEY_REACH_LOST_SHARED       "lost_shared"
 
 /* Limits shared by the preload (which never writes more) and leak-analyze
  * (which refuses a dump with more, so its passes stay fast on any input).
@@ -230,6 +242,8 @@ typedef enum lk_failure_kind {
 #define LIBLEAK_REACH_MAX_HELD_BY    1000
 #define LIBLEAK_REACH_MAX_STRUCTURES 1000
 #define LIBLEAK_REACH_MAX_MEMBERS    64
+#define LIBLEAK_REACH_MAX_RETAINED_BY  1000
+#define LIBLEAK_REACH_MAX_TOP_RETAINED 100
 /* LIBLEAK_SAMPLE_BYTES: the largest mean sampling interval (1 TiB); the
  * preload warns and keeps the default above it. */
 #define LIBLEAK_SAMPLE_BYTES_MAX     (UINT64_C(1) << 40)

@@ -99,6 +99,19 @@ def main(d):
         {"root": "global", "module": "/nonexistent/app", "offset": "0x%x" % (16 * i),
          "kind": "reachable", "stack": 1, "family": "malloc", "blocks": 1, "bytes": 8}
         for i in range(n)])))
+    # retained sizes at their limits: 1000 roots (one symbol's words, summed
+    # quadratically by the analyzer), 100 tops, a module name with escapes
+    write(d, "big_retained.json", dump(reachability=reach(
+        retained_complete=True, retained_edges_dropped=0, retained_ns=1,
+        retained_shared={"blocks": 1, "bytes": BIG}, lost_shared={"blocks": 0, "bytes": 0},
+        retained_by=[{"root": "global", "module": "/nonexistent/app" + esc,
+                      "address": "0x%x" % (0x2000 + 8 * i), "offset": "0x%x" % (0x1000 + 8 * i),
+                      "blocks": 1, "bytes": BIG} for i in range(1000)],
+        retained_by_omitted={"count": 0, "blocks": 0, "bytes": 0},
+        top_retained=[{"address": "0x%x" % (0x9000 + 16 * i), "stack": 1, "family": "malloc",
+                       "kind": "reachable", "bytes": 8, "retained_blocks": 1,
+                       "retained_bytes": BIG, "by": i % 1000 if i % 2 else None}
+                      for i in range(100)])))
     m = 20000
     write(d, "big_members.json", dump(
         stacks=[{"id": i, "frames": ["0x%x" % (0x1000 + i)]} for i in range(1, m + 1)],

@@ -66,7 +66,7 @@ every_format 0 "$T/svg_uptime.json"
 every_format 0 "$T/fifo_module.json"
 grep -q "not a regular file" "$T/err" || fail "FIFO module: no warning ($(cat "$T/err"))"
 every_format 0 --suppressions "$T/backtrack.supp" "$T/supp_backtrack.json"
-for f in big_held big_members big_modules; do
+for f in big_held big_members big_modules big_retained; do
     every_format "0 2" "$T/$f.json"
 done
 
