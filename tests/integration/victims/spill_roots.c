@@ -3,7 +3,9 @@
  * main's frame: exactly where the exit dump's own frames will lie.  Those
  * frames are libleak's, not the program's, so the words there are no roots
  * (valgrind, whose leak check runs on no program frame, says 56 definite).
- * Argument "_exit": end with _exit(0) instead of returning from main. */
+ * Argument "_exit" or "exit": end with _exit(0) or exit(0) instead of
+ * returning from main; after exit() and a return from main, libc's exit
+ * frames lie over that dead stack too, and are no roots either. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,5 +40,6 @@ int main(int argc, char **argv)
 {
     leak_spilled();
     if (argc > 1 && !strcmp(argv[1], "_exit")) _exit(0);
+    if (argc > 1 && !strcmp(argv[1], "exit")) exit(0);
     return 0;
 }
