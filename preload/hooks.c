@@ -890,6 +890,7 @@ EXPORT void _Exit(int status)
 __attribute__((destructor)) static void hooks_dtor(void)
 {
     LK_ENTRY;
+    lk_tls_entry.outer = 1;     /* ld.so's fini and libc's exit lie between here and the program */
     exit_dump();
 }
 

@@ -111,6 +111,7 @@ extern __thread int lk_tls_in_real __attribute__((tls_model("initial-exec")));
 typedef struct lk_entry {
     uintptr_t sp;               /* 0: not inside such an entry */
     uintptr_t regs[6];
+    int outer;                  /* called from libc's exit: bound at the program's frame */
 } lk_entry_t;
 extern __thread lk_entry_t lk_tls_entry __attribute__((tls_model("initial-exec")));
 static inline __attribute__((always_inline)) lk_entry_t lk_entry_enter(uintptr_t sp)
@@ -124,6 +125,7 @@ static inline __attribute__((always_inline)) lk_entry_t lk_entry_enter(uintptr_t
                        "=m"(lk_tls_entry.regs[4]), "=m"(lk_tls_entry.regs[5]));
 #endif
     lk_tls_entry.sp = sp;
+    lk_tls_entry.outer = 0;
     return prev;
 }
 static inline void lk_entry_leave(lk_entry_t *prev) { lk_tls_entry = *prev; }
@@ -342,6 +344,12 @@ uint64_t lk_stack_jit_ranges(void);
 void lk_stack_set_self_range(uintptr_t lo, uintptr_t hi);
 /* Does 'pc' lie in libleak.so (the range above)? */
 bool lk_stack_is_self(uintptr_t pc);
+/* Walk up from the caller's frame to the first frame whose stack pointer is
+ * above 'above' and whose pc 'skip' refuses; give its stack pointer and
+ * (x86-64) rbx, rbp, r12-r15 as that frame sees them.  1 found, 0 the stack
+ * ended first, -1 libunwind failed or the walk was too long. */
+int lk_stack_outer_frame(bool (*skip)(uintptr_t pc, void *arg), void *arg, uintptr_t above,
+                         uintptr_t *sp, uintptr_t regs[6]);
 /* Seam: the unwinder (default unw_backtrace). */
 extern int (*LK_SEAM lk_stack_backtrace)(void **buf, int size);
 /* Take/release the stack lock (atfork). */

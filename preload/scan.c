@@ -133,6 +133,12 @@ json_t *lk_scan_dump_section_ex(char **arrays, size_t *arrays_len)
     t->lock_all();
     size_t live = t->count();
     t->unlock_all();
+    uintptr_t outer_regs[6];
+    int outer = live ? lk_scan_entry_outer(&self_lo, outer_regs) : 0;
+    if (outer > 0) {
+        regs = outer_regs;
+        regs_len = sizeof outer_regs;
+    }
     if (live == 0) {
         /* built after the locks, as below: jansson allocates */
         res.cycles_complete = 1;
@@ -163,6 +169,7 @@ json_t *lk_scan_dump_section_ex(char **arrays, size_t *arrays_len)
     if (out) {
         int complete = res.unreadable_bytes == 0 && rb.sp_unknown == 0 && res.cycles_complete;
         add_scan_fields(out, complete, 1, rb.threads, rb.sp_unknown, rb.ntids, t0, c0);
+        if (outer < 0) json_object_set_new(out, LK_KEY_REACH_EXIT_FRAMES_READ, json_true());
     }
 out_free:
     lk_scan_result_free(&res);

@@ -59,6 +59,12 @@ int lk_scan_roots_modules(lk_scan_roots_t *rb);
  * libleak (lk_tls_entry), else 'here' (the scan's own frame) less the red
  * zone.  The frames below are libleak's. */
 uintptr_t lk_scan_self_stack_lo(uintptr_t here);
+/* When this thread entered from libc's exit (lk_tls_entry.outer), move the
+ * low end of its stack root up to the program's frame under it (the first
+ * frame outside libleak.so, libc and ld.so), whose registers go to 'regs':
+ * 1.  0 when there is nothing to move, -1 when the walk failed ('lo' and
+ * 'regs' are left alone).  Takes loader locks: before the table locks. */
+int lk_scan_entry_outer(uintptr_t *lo, uintptr_t regs[6]);
 /* Thread stacks, TLS and registers, after the table locks (a thread blocked
  * in a hook then stays put).  This thread's stack is scanned from 'self_lo'
  * up, and [self_regs, +self_regs_len) holds its registers.  0, or -ENOMEM. */

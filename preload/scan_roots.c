@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -112,6 +113,60 @@ __thread lk_entry_t lk_tls_entry __attribute__((tls_model("initial-exec")));
 uintptr_t lk_scan_self_stack_lo(uintptr_t here)
 {
     return lk_tls_entry.sp ? lk_tls_entry.sp : here - 128;
+}
+
+/* ### the exit destructor's bound: the program's frame under libc's exit */
+
+/* The code of libleak.so, libc and ld.so: no frame there is the program's. */
+typedef struct not_program {
+    uintptr_t anchor[4];        /* an address in each of those modules (0: none) */
+    uintptr_t base;             /* ld.so's load address (AT_BASE) */
+    uintptr_t lo[16], hi[16];
+    int n;
+} not_program_t;
+
+static int not_program_cb(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size;
+    not_program_t *np = arg;
+    int hit = info->dlpi_addr != 0 && info->dlpi_addr == np->base;
+    for (int i = 0; i < info->dlpi_phnum && !hit; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+        for (int a = 0; ph->p_type == PT_LOAD && a < 4; a++)
+            hit |= np->anchor[a] >= lo && np->anchor[a] < lo + ph->p_memsz;
+    }
+    for (int i = 0; hit && i < info->dlpi_phnum && np->n < 16; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X)) continue;
+        np->lo[np->n] = info->dlpi_addr + ph->p_vaddr;
+        np->hi[np->n++] = info->dlpi_addr + ph->p_vaddr + ph->p_memsz;
+    }
+    return 0;
+}
+
+static bool not_program(uintptr_t pc, void *arg)
+{
+    const not_program_t *np = arg;
+    for (int i = 0; i < np->n; i++)  /* pc is a return address: its call is just before */
+        if (pc - 1 >= np->lo[i] && pc - 1 < np->hi[i]) return true;
+    return false;
+}
+
+int lk_scan_entry_outer(uintptr_t *lo, uintptr_t regs[6])
+{
+    if (!lk_tls_entry.sp || !lk_tls_entry.outer) return 0;
+    not_program_t np;
+    memset(&np, 0, sizeof np);
+    np.anchor[0] = (uintptr_t)&lk_scan_entry_outer;
+    np.anchor[1] = (uintptr_t)dlsym(RTLD_DEFAULT, "__libc_start_main");
+    np.anchor[2] = (uintptr_t)dlsym(RTLD_DEFAULT, "__tls_get_addr");
+    np.base = (uintptr_t)getauxval(AT_BASE);
+    dl_iterate_phdr(not_program_cb, &np);
+    uintptr_t sp = 0;
+    if (lk_stack_outer_frame(not_program, &np, lk_tls_entry.sp, &sp, regs) <= 0) return -1;
+    *lo = sp;
+    return 1;
 }
 
 static uintptr_t main_tp;       /* thread pointer of the thread that loaded us */

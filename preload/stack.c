@@ -1424,3 +1424,45 @@ void lk_stack_reset_for_tests(void)
     stack_bytes = 0;
     pthread_mutex_unlock(&stack_lock);
 }
+
+/* At most this many frames between an exit dump and the program's frame
+ * (libleak's, libunwind's, ld.so's fini, libc's exit handlers). */
+#define OUTER_MAX 64
+
+int lk_stack_outer_frame(bool (*skip)(uintptr_t pc, void *arg), void *arg, uintptr_t above,
+                         uintptr_t *sp, uintptr_t regs[6])
+{
+    unw_context_t uc;
+    unw_cursor_t c;
+    int rc = -1;
+    bool masked = unwind_enter();
+    if (unw_getcontext(&uc) == 0 && unw_init_local(&c, &uc) == 0) {
+        for (int i = 0; i < OUTER_MAX; i++) {
+            int r = unw_step(&c);
+            if (r <= 0) {
+                rc = r == 0 ? 0 : -1;
+                break;
+            }
+            unw_word_t ip, s;
+            if (unw_get_reg(&c, UNW_REG_IP, &ip) != 0 || unw_get_reg(&c, UNW_REG_SP, &s) != 0)
+                break;
+            if (s <= above || skip((uintptr_t)ip, arg))
+                continue;
+#if defined(__x86_64__)
+            static const int saved[6] = {UNW_X86_64_RBX, UNW_X86_64_RBP, UNW_X86_64_R12,
+                                         UNW_X86_64_R13, UNW_X86_64_R14, UNW_X86_64_R15};
+            for (int k = 0; k < 6; k++) {
+                unw_word_t v = 0;
+                regs[k] = unw_get_reg(&c, saved[k], &v) == 0 ? (uintptr_t)v : 0;
+            }
+#else
+            memset(regs, 0, 6 * sizeof *regs);
+#endif
+            *sp = (uintptr_t)s;
+            rc = 1;
+            break;
+        }
+    }
+    unwind_leave(masked);
+    return rc;
+}

@@ -258,22 +258,56 @@ END_TEST
 
 /* The exit dump runs in libleak's frames, below the program's: stale copies
  * of a lost block's pointer left there are not roots (valgrind says 56 bytes
- * definite).  After _exit every frame below main's is libleak's; a return
- * from main runs libc's exit frames first (see preload/README.md). */
-START_TEST(test_reach_spilled_frames)
+ * definite), whichever way the program ends: after _exit every frame below
+ * main's is libleak's; after exit() or a return from main libc's and ld.so's
+ * exit frames lie there too, and the scan starts at the program's frame. */
+static void check_spilled(const char *how)
 {
-    static const char *const args[] = {"_exit", NULL};
+    const char *args[] = {how, NULL};
     pl_run_t r;
-    pl_run(&r, "spill_roots", args, NULL, 1);
+    pl_run(&r, "spill_roots", how ? args : NULL, NULL, 1);
     pl_assert_exit(&r, 0);
     pl_dump_t *d = pl_exit_dump(&r);
     json_t *sec = rc_section(d);
     ck_assert_msg(rc_kind_total(sec, "definite", LK_KEY_REACH_BYTES) == 56 &&
                       rc_kind_total(sec, "reachable", LK_KEY_REACH_BYTES) == 0,
-                  "spill_roots _exit: %lld bytes definite, %lld reachable; expected 56 and 0",
-                  rc_kind_total(sec, "definite", LK_KEY_REACH_BYTES),
+                  "spill_roots %s: %lld bytes definite, %lld reachable; expected 56 and 0",
+                  how ? how : "(return)", rc_kind_total(sec, "definite", LK_KEY_REACH_BYTES),
                   rc_kind_total(sec, "reachable", LK_KEY_REACH_BYTES));
     rc_assert_kind(d, sec, "leak_spilled", "definite", 4, 56);
+    pl_run_free(&r);
+}
+
+START_TEST(test_reach_spilled_frames)
+{
+    check_spilled("_exit");
+}
+END_TEST
+
+START_TEST(test_reach_spilled_frames_exit)
+{
+    check_spilled("exit");
+}
+END_TEST
+
+START_TEST(test_reach_spilled_frames_return)
+{
+    check_spilled(NULL);
+}
+END_TEST
+
+/* exit_roots: main calls exit() holding two blocks, one in a local of its
+ * frame and one in a callee-saved register; main's frame is live, so both
+ * are reachable (valgrind: still reachable, 2 blocks, 64 bytes). */
+START_TEST(test_reach_exit_keeps_main_frame)
+{
+    pl_run_t r;
+    pl_dump_t *d;
+    json_t *sec = run_reach(&r, "exit_roots", &d);
+    rc_assert_kind(d, sec, "hold_on_stack", "reachable", 1, 24);
+    rc_assert_kind(d, sec, "hold_in_register", "reachable", 1, 40);
+    rc_assert_total(sec, "definite", 0, 0);
+    rc_assert_total(sec, "reachable", 2, 64);
     pl_run_free(&r);
 }
 END_TEST
@@ -295,6 +329,9 @@ static Suite *reach_suite(void)
     tcase_add_test(tc, test_reach_nothing_live);
     tcase_add_test(tc, test_reach_off);
     tcase_add_test(tc, test_reach_spilled_frames);
+    tcase_add_test(tc, test_reach_spilled_frames_exit);
+    tcase_add_test(tc, test_reach_spilled_frames_return);
+    tcase_add_test(tc, test_reach_exit_keeps_main_frame);
     suite_add_tcase(s, tc);
     return s;
 }

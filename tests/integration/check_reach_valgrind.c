@@ -114,11 +114,13 @@ static rc_agg_t vg_sum(const vg_report_t *rep, const char *fn, int kind)
     return a;
 }
 
-static void cross_check(const char *victim, const char *const *fns)
+/* 'arg': the victim's one argument, or NULL. */
+static void cross_check(const char *victim, const char *arg, const char *const *fns)
 {
     static const char *const kinds[] = LK_REACH_KIND_NAMES;
+    const char *vargs[] = {arg, NULL};
     pl_run_t r;
-    pl_run(&r, victim, NULL, NULL, 1);
+    pl_run(&r, victim, arg ? vargs : NULL, NULL, 1);
     pl_assert_exit(&r, 0);
     pl_dump_t *d = pl_exit_dump(&r);
     json_t *sec = rc_section(d);
@@ -127,7 +129,7 @@ static void cross_check(const char *victim, const char *const *fns)
     char exe[PATH_MAX];
     pl_victim_path(exe, victim);
     const char *args[] = {"--leak-check=full", "--show-leak-kinds=all", "--num-callers=40",
-                          "--errors-for-leak-kinds=none", exe, NULL};
+                          "--errors-for-leak-kinds=none", exe, arg, NULL};
     pl_run_exe(&v, valgrind_path, args, NULL, 0);
     pl_assert_exit(&v, 0);
     ck_assert_msg(strstr(v.err, "LEAK SUMMARY") || strstr(v.err, "All heap blocks were freed"),
@@ -159,13 +161,14 @@ static void cross_check(const char *victim, const char *const *fns)
     pl_run_free(&r);
 }
 
-#define CROSS(name, victim, ...)                                      \
+#define CROSS_ARG(name, victim, arg, ...)                             \
     START_TEST(name)                                                  \
     {                                                                 \
         static const char *const fns_[] = {__VA_ARGS__, NULL};        \
-        cross_check(victim, fns_);                                    \
+        cross_check(victim, arg, fns_);                               \
     }                                                                 \
     END_TEST
+#define CROSS(name, victim, ...) CROSS_ARG(name, victim, NULL, __VA_ARGS__)
 
 CROSS(test_reach_vg_definite, "rc_definite", "leak_simple", "freed_here")
 CROSS(test_reach_vg_tree, "rc_tree", "alloc_root", "alloc_child")
@@ -175,6 +178,13 @@ CROSS(test_reach_vg_interior, "rc_interior", "alloc_interior")
 CROSS(test_reach_vg_thread_stack, "rc_thread_stack", "on_worker_stack")
 CROSS(test_reach_vg_thread_leak, "rc_thread_leak", "leak_in_thread")
 CROSS(test_reach_vg_cxx, "rc_cxx", "lose_node", "make_values", "keep_vector")
+/* The dumping thread's own stack: stale words under the program's frames
+ * (after a return from main, exit() and _exit), and main's live frame at
+ * exit(). */
+CROSS(test_reach_vg_spill_return, "spill_roots", "leak_spilled")
+CROSS_ARG(test_reach_vg_spill_exit, "spill_roots", "exit", "leak_spilled")
+CROSS_ARG(test_reach_vg_spill_exit_, "spill_roots", "_exit", "leak_spilled")
+CROSS(test_reach_vg_exit_roots, "exit_roots", "hold_on_stack", "hold_in_register")
 
 static Suite *reach_valgrind_suite(void)
 {
@@ -189,6 +199,10 @@ static Suite *reach_valgrind_suite(void)
     tcase_add_test(tc, test_reach_vg_thread_stack);
     tcase_add_test(tc, test_reach_vg_thread_leak);
     tcase_add_test(tc, test_reach_vg_cxx);
+    tcase_add_test(tc, test_reach_vg_spill_return);
+    tcase_add_test(tc, test_reach_vg_spill_exit);
+    tcase_add_test(tc, test_reach_vg_spill_exit_);
+    tcase_add_test(tc, test_reach_vg_exit_roots);
     suite_add_tcase(s, tc);
     return s;
 }

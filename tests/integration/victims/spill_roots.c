@@ -3,7 +3,11 @@
  * main's frame: exactly where the exit dump's own frames will lie.  Those
  * frames are libleak's, not the program's, so the words there are no roots
  * (valgrind, whose leak check runs on no program frame, says 56 definite).
- * Argument "_exit": end with _exit(0) instead of returning from main. */
+ * Argument "_exit" or "exit": end with _exit(0), or with exit(0) called
+ * from main after the spill in a frame shaped like main's, instead of
+ * returning from main.  After exit() and a return from main, ld.so's and
+ * libc's exit frames lie over that dead stack too and keep some of its
+ * words in slots they never write; they are no roots either. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,8 +38,24 @@ static __attribute__((noinline)) void leak_spilled(void)
     __asm__ volatile("" : : "r"(v) : "memory");
 }
 
+/* Stands for main's frame when main returns: the spill happens below it,
+ * then it is gone and exit() runs from its caller, as libc's does. */
+static __attribute__((noinline)) void spill_below(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    leak_spilled();
+}
+
 int main(int argc, char **argv)
 {
+    if (argc > 1 && !strcmp(argv[1], "exit")) {
+        /* through a pointer, as libc calls it: a first call through the PLT
+         * would run ld.so's lazy binding over the dead stack first */
+        void (*volatile exit_fn)(int) = exit;
+        spill_below(argc, argv);
+        exit_fn(0);
+    }
     leak_spilled();
     if (argc > 1 && !strcmp(argv[1], "_exit")) _exit(0);
     return 0;
