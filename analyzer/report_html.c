@@ -76,7 +76,7 @@ static json_int_t intern_str(intern_t *in, const char *s)
 
 /* The index of frame 'f' in the frame table: [function, file, line, inlined,
  * module], the strings as indices, and the offset in the module when there
- * is no function. */
+ * is no source file. */
 static json_int_t intern_frame(intern_t *in, const lk_frame_t *f)
 {
     json_int_t fn = intern_str(in, f->function), file = intern_str(in, f->file);
@@ -84,13 +84,13 @@ static json_int_t intern_frame(intern_t *in, const lk_frame_t *f)
     char key[96];
     snprintf(key, sizeof(key), "%lld/%lld/%d/%d/%lld/%llx", (long long)fn, (long long)file,
              f->line, f->inlined, (long long)mod,
-             (unsigned long long)(fn < 0 ? f->offset : 0));
+             (unsigned long long)(file < 0 ? f->offset : 0));
     json_t *hit = json_object_get(in->frame_idx, key);
     if (hit != NULL)
         return json_integer_value(hit);
     json_int_t idx = (json_int_t)json_array_size(in->frames);
     json_t *e = json_pack("[I,I,i,i,I]", fn, file, f->line, (int)f->inlined, mod);
-    if (e != NULL && fn < 0 && f->offset != 0)   /* shown as module+0xoffset */
+    if (e != NULL && file < 0 && f->offset != 0)   /* shown as module+0xoffset */
         json_array_append_new(e, json_integer((json_int_t)f->offset));
     json_array_append_new(in->frames, e);
     json_object_set_new(in->frame_idx, key, json_integer(idx));

@@ -51,7 +51,7 @@
   // A C++ name without its parameter list and template arguments, for
   // labels (the tooltip and the stack keep the whole name).
   function shortName(n) {
-    if (n.length < 40 || n.charAt(0) === '(' || n.charAt(0) === '<') return n;
+    if (n.length < 40 || n.indexOf('::') < 0 || n.charAt(0) === '(' || n.charAt(0) === '<') return n;
     var out = '', depth = 0;
     for (var i = 0; i < n.length; i++) {
       var c = n.charAt(i);
@@ -69,7 +69,10 @@
     var x = procByPid[p];
     return x && x.exe ? x.exe.replace(/.*\//, '') : 'pid ' + p;
   }
-  function where(f) { return f.file ? f.file + (f.line > 0 ? ':' + f.line : '') : (f.module || ''); }
+  function where(f) {
+    if (f.file) return f.file + (f.line > 0 ? ':' + f.line : '');
+    return f.module ? f.module.replace(/.*\//, '') + (f.offset ? '+0x' + f.offset.toString(16) : '') : '';
+  }
   function whereShort(f) { return f.file ? f.file.replace(/.*\//, '') + (f.line > 0 ? ':' + f.line : '') : ''; }
   // The JSON report's frame objects ({function, file, line, ...}) as ours.
   function jframe(f) {
@@ -310,7 +313,8 @@
       var fn = el('code', 'fn', l.frames.length ? shortName(fnName(l.frames[0])) : '(no stack)');
       if (l.frames.length) fn.title = fnName(l.frames[0]);
       site.appendChild(fn);
-      if (l.frames.length && l.frames[0].file) site.appendChild(el('span', 'muted loc', ' ' + where(l.frames[0])));
+      if (l.frames.length && (l.frames[0].file || l.frames[0].fn && l.frames[0].offset))
+        site.appendChild(el('span', 'muted loc', ' ' + where(l.frames[0])));
       site.appendChild(el('span', 'muted', callerText(l.frames)));
       var tr = row([el('td', null, l.kind + (l.supp ? ' (suppressed)' : '')), bytesEl('td', l.bytes, 'num'),
         el('td', 'num', l.blocks), site, el('td', null, multi ? progName(l.pid) + ' ' + l.pid : l.pid)]);
