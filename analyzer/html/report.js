@@ -86,8 +86,9 @@
   }
   // The caller of a site's first frame: "xmalloc" alone names no site.
   function callerText(frames) {
+    // the first frame of another name: an inlined chain repeats the name
     for (var i = 1; frames && i < frames.length; i++)
-      if (!frames[i - 1].inlined || i === 1) return ' ← ' + shortName(fnName(frames[i]));
+      if (fnName(frames[i]) !== fnName(frames[0])) return ' ← ' + shortName(fnName(frames[i]));
     return '';
   }
   function picked(p) { return pid === null || p === pid; }
