@@ -198,6 +198,8 @@
     else if (kind === 'exhaustion') title = 'Out of memory: an allocation failed';
     else if (kind === 'overflow') title = 'Overflow: one absurd request, not a leak';
     else if (kind === 'leak_in_progress') title = 'Leak in progress: live memory grows steadily';
+    else if (top && top.kind === 'possible')   // e.g. redis's sds strings, pointed to past a header
+      { title = 'Possible leak: only pointers into the middle of the blocks remain'; kind = 'leak'; }
     else if (top) { title = 'Leak: memory was lost'; kind = 'leak'; }
     else { title = 'Clean: no leak found'; kind = 'clean'; }
     b.className = 'banner v-' + kind;
