@@ -39,22 +39,57 @@
   function frame(i) {
     if (frameCache[i]) return frameCache[i];
     var f = D.frames[i];
-    f = { fn: str(f[0]), file: str(f[1]), line: f[2], inlined: !!f[3], module: str(f[4]) };
+    f = { fn: str(f[0]), file: str(f[1]), line: f[2], inlined: !!f[3], module: str(f[4]), offset: f[5] };
     f.name = fnName(f);
     return (frameCache[i] = f);
   }
   function fnName(f) {
     if (f.fn) return f.fn;
-    return f.module ? f.module.replace(/.*\//, '') + ' (no symbol)' : '??';
+    if (!f.module) return '??';
+    return f.module.replace(/.*\//, '') + (f.offset ? '+0x' + f.offset.toString(16) : ' (no symbol)');
   }
-  function where(f) { return f.file ? f.file + (f.line > 0 ? ':' + f.line : '') : (f.module || ''); }
+  // A C++ name without its parameter list and template arguments, for
+  // labels (the tooltip and the stack keep the whole name).
+  function shortName(n) {
+    if (n.length < 40 || n.indexOf('::') < 0 || n.charAt(0) === '(' || n.charAt(0) === '<') return n;
+    var out = '', depth = 0;
+    for (var i = 0; i < n.length; i++) {
+      var c = n.charAt(i);
+      if (c === '<' && n.slice(i, i + 10) !== '<lambda()>' && !/operator\s*$/.test(n.slice(0, i))) {
+        if (depth++ === 0) out += '<…>';
+      } else if (c === '>' && depth > 0) depth--;
+      else if (depth === 0) out += c;
+    }
+    return out.replace(/\((?:[^()]|\([^()]*\))*\)( const)?$/, '');
+  }
+  // The program name of process 'p' (and its pid when there are several).
+  var procByPid = {};
+  (D.processes || []).forEach(function (p) { procByPid[p.pid] = p; });
+  function progName(p) {
+    var x = procByPid[p];
+    return x && x.exe ? x.exe.replace(/.*\//, '') : 'pid ' + p;
+  }
+  function where(f) {
+    if (f.file) return f.file + (f.line > 0 ? ':' + f.line : '');
+    return f.module ? f.module.replace(/.*\//, '') + (f.offset ? '+0x' + f.offset.toString(16) : '') : '';
+  }
   function whereShort(f) { return f.file ? f.file.replace(/.*\//, '') + (f.line > 0 ? ':' + f.line : '') : ''; }
   // The JSON report's frame objects ({function, file, line, ...}) as ours.
-  function jframe(f) { return { fn: f['function'], file: f.file, line: f.line, inlined: f.inlined, module: f.module }; }
+  function jframe(f) {
+    if (f.name !== undefined) return f;   // interned already (report_html.c)
+    return { fn: f['function'], file: f.file, line: f.line, inlined: f.inlined, module: f.module };
+  }
   function siteText(frames) {
     if (!frames || !frames.length) return '(no stack)';
     var f = frames[0];
-    return fnName(f) + (f.file ? ' (' + whereShort(f) + ')' : '');
+    return shortName(fnName(f)) + (f.file ? ' (' + whereShort(f) + ')' : '');
+  }
+  // The caller of a site's first frame: "xmalloc" alone names no site.
+  function callerText(frames) {
+    // the first frame of another name: an inlined chain repeats the name
+    for (var i = 1; frames && i < frames.length; i++)
+      if (fnName(frames[i]) !== fnName(frames[0])) return ' ← ' + shortName(fnName(frames[i]));
+    return '';
   }
   function picked(p) { return pid === null || p === pid; }
   function clear(e) { while (e.firstChild) e.removeChild(e.firstChild); return e; }
@@ -97,16 +132,41 @@
     return { pid: s[0], live: s[1], liveBlocks: s[2], allocs: s[3], allocBlocks: s[4], peak: s[5], frames: stacks[s[6]] };
   });
   var procs = D.processes || [];
+  // held_by, structures, growth and failures name their stacks by index
+  function expand(v) {
+    if (Array.isArray(v)) { v.forEach(expand); return; }
+    if (!v || typeof v !== 'object') return;
+    Object.keys(v).forEach(function (k) {
+      if (k === 'frames' && typeof v[k] === 'number') v[k] = stacks[v[k]] || [];
+      else expand(v[k]);
+    });
+  }
+  [D.held_by, D.structures, D.growth, D.failures].forEach(expand);
+  var multi = procs.length > 1;
+  var OMIT = D.omitted || {};
 
   // ### process picker
   if (procs.length > 1) {
     var sel = $('proc');
-    sel.appendChild(el('option', null, 'all processes')).value = '';
+    sel.appendChild(el('option', null, 'all ' + procs.length + ' processes')).value = '';
+    // parents before their children, indented, as ps --forest draws them
+    var kids = {}, roots = [];
     procs.forEach(function (p) {
-      var o = el('option', null, p.pid + ' ' + (p.exe || '').replace(/.*\//, ''));
-      o.value = String(p.pid);
-      sel.appendChild(o);
+      if (procByPid[p.ppid] && p.ppid !== p.pid) (kids[p.ppid] = kids[p.ppid] || []).push(p);
+      else roots.push(p);
     });
+    var seen = {};
+    (function walk(list, depth) {
+      list.forEach(function (p) {
+        if (seen[p.pid]) return;
+        seen[p.pid] = 1;
+        var o = el('option', null, '\u00a0\u00a0'.repeat(Math.min(depth, 12)) + (depth ? '└ ' : '') + progName(p.pid) + ' ' +
+          p.pid + (p.leaked_bytes ? ' — ' + human(p.leaked_bytes) + ' leaked' : ''));
+        o.value = String(p.pid);
+        sel.appendChild(o);
+        walk(kids[p.pid] || [], depth + 1);
+      });
+    })(roots, 0);
     $('procpick').hidden = false;
     sel.onchange = function () { pid = sel.value === '' ? null : Number(sel.value); drawAll(); };
   }
@@ -116,6 +176,10 @@
     return (D.held_by || []).filter(function (h) { return h.pid === p && h.stack === stack; });
   }
   function rootName(h) {
+    if (h.root === 'global' && h.module === '[inherited]') {
+      var inh = (D.inherited || {})[h.pid];
+      return 'a block inherited at fork' + (inh ? ' from pid ' + inh[0] : '');
+    }
     if (h.root === 'global')
       return 'global ' + (h.symbol || h.offset) + (h.decl_file ? ' (' + h.decl_file.replace(/.*\//, '') + ':' + h.decl_line + ')' : '');
     if (h.root === 'stack') return 'the stack of thread ' + h.tid + (h.main_thread ? ' (main)' : '');
@@ -134,6 +198,8 @@
     else if (kind === 'exhaustion') title = 'Out of memory: an allocation failed';
     else if (kind === 'overflow') title = 'Overflow: one absurd request, not a leak';
     else if (kind === 'leak_in_progress') title = 'Leak in progress: live memory grows steadily';
+    else if (top && top.kind === 'possible')   // e.g. redis's sds strings, pointed to past a header
+      { title = 'Possible leak: only pointers into the middle of the blocks remain'; kind = 'leak'; }
     else if (top) { title = 'Leak: memory was lost'; kind = 'leak'; }
     else { title = 'Clean: no leak found'; kind = 'clean'; }
     b.className = 'banner v-' + kind;
@@ -148,8 +214,8 @@
     else if (top) site = { pid: top.pid, stack: null, frames: top.frames, bytes: top.bytes, kind: top.kind };
     if (site) {
       what = el('div', 'site');
-      what.appendChild(document.createTextNode('Site: '));
-      what.appendChild(el('code', null, siteText(site.frames)));
+      what.appendChild(document.createTextNode(multi && pid === null ? 'In ' + progName(site.pid) + ' (pid ' + site.pid + '), site: ' : 'Site: '));
+      what.appendChild(el('code', null, siteText(site.frames) + callerText(site.frames)));
       what.appendChild(document.createTextNode(site.request ? ' — ' + site.request + '(' : ' — '));
       what.appendChild(bytesEl('span', site.bytes));
       if (site.request) what.appendChild(document.createTextNode(') failed'));
@@ -188,14 +254,31 @@
     k.appendChild(box);
     var t = clear($('procs'));
     t.appendChild(head(['process', 'program', 'dumps', 'leaked', 'blocks', 'sites', 'last dump']));
-    procs.filter(function (p) { return picked(p.pid); }).forEach(function (p) {
-      t.appendChild(row([String(p.pid), p.exe || '?', String(p.dumps), bytesEl('td', p.leaked_bytes, 'num'),
+    // the processes that leak most first; a script's or a build's dozens
+    // of clean ones wait behind a button
+    var list = procs.filter(function (p) { return picked(p.pid); })
+      .sort(function (a, b) { return b.leaked_bytes - a.leaked_bytes || a.pid - b.pid; });
+    list.slice(0, allProcs ? list.length : PROC_ROWS).forEach(function (p) {
+      var prog = el('td', null, p.exe || '?'), inh = (D.inherited || {})[p.pid];
+      if (inh) prog.appendChild(el('span', 'muted', ' (forked from ' + inh[0] + '; ' + human(inh[2]) + ' inherited, not counted)'));
+      t.appendChild(row([String(p.pid), prog, String(p.dumps), bytesEl('td', p.leaked_bytes, 'num'),
         el('td', 'num', p.leaked_blocks), el('td', 'num', p.leak_sites), p.final_trigger + (p.complete ? '' : ' (incomplete)')]));
     });
+    if (list.length > PROC_ROWS) {
+      var b = el('button', null, allProcs ? 'show fewer' : 'show all ' + list.length + ' processes');
+      b.id = 'procmore';
+      b.onclick = function () { allProcs = !allProcs; drawSummary(); };
+      var td = el('td');
+      td.colSpan = 7;
+      td.appendChild(b);
+      t.appendChild(row([td]));
+    }
   }
+  var PROC_ROWS = 10, allProcs = false;
 
   // ### leak table
-  var sortKey = 'bytes', sortDir = -1, shown = 200;
+  // lost memory first (definite, indirect, possible), each kind by bytes
+  var sortKey = 'kind', sortDir = -1, shown = 200;
   var KORDER = { definite: 0, indirect: 1, possible: 2, unfreed: 3, reachable: 4 };
   function sourceEl(frames) {
     for (var i = 0; i < frames.length && i < 4; i++) {
@@ -230,10 +313,14 @@
     var body = clear($('leaktable').tBodies[0]);
     list.slice(0, shown).forEach(function (l) {
       var site = el('td');
-      site.appendChild(el('code', 'fn', l.frames.length ? fnName(l.frames[0]) : '(no stack)'));
-      if (l.frames.length && l.frames[0].file) site.appendChild(el('span', 'muted loc', ' ' + where(l.frames[0])));
+      var fn = el('code', 'fn', l.frames.length ? shortName(fnName(l.frames[0])) : '(no stack)');
+      if (l.frames.length) fn.title = fnName(l.frames[0]);
+      site.appendChild(fn);
+      if (l.frames.length && (l.frames[0].file || l.frames[0].fn && l.frames[0].offset))
+        site.appendChild(el('span', 'muted loc', ' ' + where(l.frames[0])));
+      site.appendChild(el('span', 'muted', callerText(l.frames)));
       var tr = row([el('td', null, l.kind + (l.supp ? ' (suppressed)' : '')), bytesEl('td', l.bytes, 'num'),
-        el('td', 'num', l.blocks), site, el('td', null, l.pid)]);
+        el('td', 'num', l.blocks), site, el('td', null, multi ? progName(l.pid) + ' ' + l.pid : l.pid)]);
       tr.className = 'leak';
       tr.onclick = function () {
         if (tr.nextSibling && tr.nextSibling.className === 'detail') { body.removeChild(tr.nextSibling); return; }
@@ -249,7 +336,9 @@
       body.appendChild(tr);
     });
     $('leakcount').textContent = list.length + (list.length === 1 ? ' site' : ' sites') +
-      (list.length > shown ? ', showing ' + shown : '');
+      (list.length > shown ? ', showing ' + shown : '') +
+      (OMIT.leaks ? '; ' + OMIT.leaks.rows + ' smaller reachable or suppressed sites (' + human(OMIT.leaks.bytes) +
+        ') are only in the text report (leak-analyze --show=all)' : '');
     $('leakmore').hidden = list.length <= shown;
   }
   $('leakfilter').oninput = function () { drawLeaks(); };
@@ -271,16 +360,23 @@
     var root = { name: 'all', frame: null, value: 0, blocks: 0, kids: {}, parent: null };
     var items = mode === 'leaked'
       ? leaks.filter(function (l) { return picked(l.pid) && !l.supp && LEAKY[l.kind]; })
-          .map(function (l) { return { frames: l.frames, v: l.bytes, n: l.blocks }; })
+          .map(function (l) { return { pid: l.pid, frames: l.frames, v: l.bytes, n: l.blocks }; })
       : sites.filter(function (s) { return picked(s.pid); }).map(function (s) {
-          return mode === 'live' ? { frames: s.frames, v: s.live, n: s.liveBlocks }
-            : mode === 'allocs' ? { frames: s.frames, v: s.allocs, n: s.allocBlocks }
-            : { frames: s.frames, v: s.peak, n: s.liveBlocks };
+          return mode === 'live' ? { pid: s.pid, frames: s.frames, v: s.live, n: s.liveBlocks }
+            : mode === 'allocs' ? { pid: s.pid, frames: s.frames, v: s.allocs, n: s.allocBlocks }
+            : { pid: s.pid, frames: s.frames, v: s.peak, n: s.liveBlocks };
         });
+    // all processes of several programs: one frame per program on top
+    var byProg = pid === null && multi;
     items.forEach(function (it) {
       if (!it.v) return;
       var node = root;
       root.value += it.v; root.blocks += it.n;
+      if (byProg) {
+        var pn = '[' + progName(it.pid) + ']';
+        node = node.kids[pn] || (node.kids[pn] = { name: pn, frame: null, value: 0, blocks: 0, kids: {}, parent: root });
+        node.value += it.v; node.blocks += it.n;
+      }
       for (var i = it.frames.length - 1; i >= 0; i--) {
         var f = it.frames[i], key = f.name;
         var k = node.kids[key];
@@ -311,7 +407,7 @@
     function put(n, depth, x, w, inMatch) {
       if (w < 0.5) return;
       depthMax = Math.max(depthMax, depth);
-      var d = el('div', 'fr', n.name);
+      var d = el('div', 'fr', shortName(n.name));
       d.style.left = x + 'px'; d.style.top = (depth * H) + 'px'; d.style.width = w + 'px';
       d.style.background = n === flameRoot ? '#ddd' : colorFor(n.name);
       d.setAttribute('data-fn', n.name);
@@ -332,7 +428,7 @@
     }
     anc.forEach(function (n, i) { if (n !== f) put1(n, i); });
     function put1(n, i) {
-      var d = el('div', 'fr dim', n.name);
+      var d = el('div', 'fr dim', shortName(n.name));
       d.style.left = '0px'; d.style.top = (i * H) + 'px'; d.style.width = W + 'px';
       d.style.background = colorFor(n.name);
       d.setAttribute('data-fn', n.name);
@@ -508,6 +604,9 @@
     [drawVerdict, drawSummary, drawLeaks, firstFlame, drawStructures, drawHeld, drawFailures]
       .forEach(function (f) { timed(f.name, f); });
   }
+  if (OMIT.held_by)
+    $('heldnote').textContent = OMIT.held_by.rows + ' smaller rows (' + human(OMIT.held_by.bytes) +
+      ') are not on this page: leak-analyze --format=json has them all';
   phases.push('data ' + Math.round(performance.now() - T0));
   var setup = phases;
   drawAll();

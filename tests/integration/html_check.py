@@ -4,7 +4,8 @@ page as written (RAW) and the DOM headless Chromium dumped after the
 page's script ran (DOM).  Used by tests/integration/test_html_*.sh.
 
 usage: html_check.py RAW DOM [--verdict KIND] [--row TEXT]... [--flame FN]...
-                     [--fail-marker] [--text TEXT]...
+                     [--fail-marker] [--text TEXT]... [--banner] [--picker N]
+                     [--frames N] [--located] [--max-bytes N]
 Exits 1 with one line per failed assertion."""
 import argparse
 import html.parser
@@ -63,6 +64,12 @@ def main():
     ap.add_argument("--flame", action="append", default=[])
     ap.add_argument("--fail-marker", action="store_true")
     ap.add_argument("--text", action="append", default=[])
+    ap.add_argument("--banner", action="store_true", help="any verdict banner with a title")
+    ap.add_argument("--picker", type=int, help="the process picker lists at least N processes")
+    ap.add_argument("--frames", type=int, help="the flamegraph draws at least N frames")
+    ap.add_argument("--located", action="store_true",
+                    help="every leak row names file:line or module+offset")
+    ap.add_argument("--max-bytes", type=int, help="the page weighs at most N bytes")
     a = ap.parse_args()
     raw = open(a.raw, encoding="utf-8").read()
     dom_text = open(a.dom, encoding="utf-8").read()
@@ -117,6 +124,33 @@ def main():
             bad.append("no growth chart")
         if not any(e[0] == "g" and "fail-marker" in e[1].get("class", "") for e in d.elems):
             bad.append("no failure marker on the growth chart")
+    if a.banner:
+        v = by_id("verdict")
+        kinds = ("clean", "leak", "leak_in_progress", "leak_exhaustion", "exhaustion", "overflow")
+        if not v or v[0][1].get("data-verdict") not in kinds:
+            bad.append("no verdict banner (%r)" % (v[0][1].get("data-verdict") if v else None))
+        elif not "".join(v[0][2]).strip():
+            bad.append("the verdict banner is empty")
+    if a.picker is not None:
+        sel = by_id("proc")
+        opts = [e for e in d.elems if e[0] == "option" and e[1].get("value", "") != ""
+                and re.fullmatch(r"\d+", e[1].get("value", ""))]
+        if not sel or len(opts) < a.picker:
+            bad.append("the process picker lists %d processes, want at least %d" % (len(opts), a.picker))
+        pick = by_id("procpick")
+        if pick and "hidden" in pick[0][1]:
+            bad.append("the process picker is hidden")
+    if a.frames is not None and len(frames) < a.frames:
+        bad.append("the flamegraph draws %d frames, want at least %d" % (len(frames), a.frames))
+    if a.located:
+        if not rows:
+            bad.append("no leak rows")
+        for t in rows:
+            if not re.search(r":\d+|\+0x[0-9a-f]+|<JIT code>", t):
+                bad.append("a leak row names neither file:line nor module+offset: %r" % t)
+                break
+    if a.max_bytes is not None and len(raw.encode()) > a.max_bytes:
+        bad.append("the page weighs %d bytes, more than %d" % (len(raw.encode()), a.max_bytes))
     alltext = "".join(t for e in d.elems if e[0] == "body" for t in e[2])
     for want in a.text:
         if want not in alltext:
