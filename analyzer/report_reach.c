@@ -377,10 +377,31 @@ static json_t *structures_json(const lk_report_t *r)
     return a;
 }
 
+/* Where a root is: a global's module, offset, symbol and declaration, or a
+ * thread's id (held-by and retained-by entries name roots the same way). */
+static void root_where_json(json_t *o, lk_root_t root, const char *module, uint64_t offset,
+                            const char *symbol, const char *decl_file, int decl_line,
+                            int64_t tid, bool main_thread)
+{
+    char hex[24];
+
+    if (root == LK_ROOT_GLOBAL) {
+        snprintf(hex, sizeof(hex), "0x%" PRIx64, offset);
+        json_object_set_new(o, "module", json_string(module));
+        json_object_set_new(o, "offset", json_string(hex));
+        json_object_set_new(o, "symbol", symbol != NULL ? json_string(symbol) : json_null());
+        json_object_set_new(o, "decl_file", decl_file != NULL ? json_string(decl_file)
+                                                              : json_null());
+        json_object_set_new(o, "decl_line", json_integer(decl_line));
+    } else {
+        json_object_set_new(o, "tid", tid >= 0 ? json_integer((json_int_t)tid) : json_null());
+        json_object_set_new(o, "main_thread", json_boolean(main_thread));
+    }
+}
+
 static json_t *held_json(const lk_report_t *r)
 {
     json_t *a = json_array();
-    char hex[24];
 
     for (size_t i = 0; a != NULL && i < r->nheld; i++) {
         const lk_held_report_t *h = &r->held[i];
@@ -390,19 +411,8 @@ static json_t *held_json(const lk_report_t *r)
             json_decref(a);
             return NULL;
         }
-        if (h->root == LK_ROOT_GLOBAL) {
-            snprintf(hex, sizeof(hex), "0x%" PRIx64, h->offset);
-            json_object_set_new(o, "module", json_string(h->module));
-            json_object_set_new(o, "offset", json_string(hex));
-            json_object_set_new(o, "symbol", h->symbol != NULL ? json_string(h->symbol)
-                                                               : json_null());
-            json_object_set_new(o, "decl_file", h->decl_file != NULL
-                                ? json_string(h->decl_file) : json_null());
-            json_object_set_new(o, "decl_line", json_integer(h->decl_line));
-        } else {
-            json_object_set_new(o, "tid", h->tid >= 0 ? json_integer(h->tid) : json_null());
-            json_object_set_new(o, "main_thread", json_boolean(h->main_thread));
-        }
+        root_where_json(o, h->root, h->module, h->offset, h->symbol, h->decl_file, h->decl_line,
+                        h->tid, h->main_thread);
         json_object_set_new(o, "stack", json_integer((json_int_t)h->site.stack_id));
         json_object_set_new(o, "family", json_string(lk_family_name(h->site.family)));
         json_object_set_new(o, "blocks", json_integer((json_int_t)h->site.blocks));
@@ -429,7 +439,6 @@ static json_t *held_json(const lk_report_t *r)
 static json_t *retained_json(const lk_report_t *r)
 {
     json_t *a = json_array();
-    char hex[24];
 
     for (size_t i = 0; a != NULL && i < r->nretained; i++) {
         const lk_retained_report_t *e = &r->retained[i];
@@ -440,19 +449,8 @@ static json_t *retained_json(const lk_report_t *r)
             json_decref(a);
             return NULL;
         }
-        if (e->root == LK_ROOT_GLOBAL) {
-            snprintf(hex, sizeof(hex), "0x%" PRIx64, e->offset);
-            json_object_set_new(o, "module", json_string(e->module));
-            json_object_set_new(o, "offset", json_string(hex));
-            json_object_set_new(o, "symbol", e->symbol != NULL ? json_string(e->symbol)
-                                                               : json_null());
-            json_object_set_new(o, "decl_file", e->decl_file != NULL
-                                ? json_string(e->decl_file) : json_null());
-            json_object_set_new(o, "decl_line", json_integer(e->decl_line));
-        } else {
-            json_object_set_new(o, "tid", e->tid >= 0 ? json_integer(e->tid) : json_null());
-            json_object_set_new(o, "main_thread", json_boolean(e->main_thread));
-        }
+        root_where_json(o, e->root, e->module, e->offset, e->symbol, e->decl_file, e->decl_line,
+                        e->tid, e->main_thread);
     }
     return a;
 }
