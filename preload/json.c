@@ -430,7 +430,8 @@ static void jw_flush(lk_jw_t *w)
     w->len = 0;
 }
 
-static void jw_put(lk_jw_t *w, const char *s, size_t n)
+/* The slow path of jw_put: the buffer fills up on the way. */
+static void __attribute__((noinline)) jw_put_slow(lk_jw_t *w, const char *s, size_t n)
 {
     while (n > 0) {
         if (w->len == sizeof w->buf)
@@ -443,15 +444,44 @@ static void jw_put(lk_jw_t *w, const char *s, size_t n)
     }
 }
 
+/* Inline, so that a piece of constant length is copied without a call:
+ * the dump's arrays are written a few bytes at a time. */
+static inline __attribute__((always_inline)) void jw_put(lk_jw_t *w, const char *s, size_t n)
+{
+    if (__builtin_expect(n <= sizeof w->buf - w->len, 1)) {
+        memcpy(w->buf + w->len, s, n);
+        w->len += n;
+        return;
+    }
+    jw_put_slow(w, s, n);
+}
+
+static inline __attribute__((always_inline)) void jw_putc(lk_jw_t *w, char c)
+{
+    if (__builtin_expect(w->len == sizeof w->buf, 0))
+        jw_flush(w);
+    w->buf[w->len++] = c;
+}
+
 /* Text: the comma and the key before a value at the current depth. */
-static void jw_prefix(lk_jw_t *w, const char *key)
+static inline __attribute__((always_inline)) void jw_prefix(lk_jw_t *w, const char *key)
 {
     if (w->comma[w->depth - 1])
-        jw_put(w, ",", 1);
+        jw_putc(w, ',');
     w->comma[w->depth - 1] = true;
     if (key) {
-        jw_put(w, "\"", 1);
-        jw_put(w, key, strlen(key));
+        size_t kl = strlen(key);
+        if (__builtin_expect(kl + 3 <= sizeof w->buf - w->len, 1)) {
+            char *d = w->buf + w->len;
+            d[0] = '"';
+            memcpy(d + 1, key, kl);
+            d[kl + 1] = '"';
+            d[kl + 2] = ':';
+            w->len += kl + 3;
+            return;
+        }
+        jw_putc(w, '"');
+        jw_put(w, key, kl);
         jw_put(w, "\":", 2);
     }
 }
@@ -482,7 +512,7 @@ static void jw_open(lk_jw_t *w, const char *key, bool object)
     }
     if (w->cb) {
         jw_prefix(w, key);
-        jw_put(w, object ? "{" : "[", 1);
+        jw_putc(w, object ? '{' : '[');
         w->close[w->depth] = object ? '}' : ']';
         w->comma[w->depth] = false;
     } else {
@@ -508,7 +538,7 @@ void lk_jw_close(lk_jw_t *w)
         return;
     w->depth--;
     if (w->cb)
-        jw_put(w, &w->close[w->depth], 1);
+        jw_putc(w, w->close[w->depth]);
 }
 
 void lk_jw_int(lk_jw_t *w, const char *key, json_int_t v)
@@ -532,8 +562,8 @@ void lk_jw_int(lk_jw_t *w, const char *key, json_int_t v)
 
 void lk_jw_hex(lk_jw_t *w, const char *key, uint64_t v)
 {
-    char t[20];
-    size_t n = 0;
+    char t[22];                 /* '"', "0x", 16 digits, '"' (text) */
+    size_t n = 1;               /* t[sizeof t - 1]: the closing quote's room */
     do {
         t[sizeof t - 1 - n++] = "0123456789abcdef"[v & 15];
         v >>= 4;
@@ -541,16 +571,16 @@ void lk_jw_hex(lk_jw_t *w, const char *key, uint64_t v)
     t[sizeof t - 1 - n++] = 'x';
     t[sizeof t - 1 - n++] = '0';
     if (!w->cb) {
-        char s[sizeof t + 1];
-        memcpy(s, t + sizeof t - n, n);
-        s[n] = '\0';
+        char s[sizeof t];
+        memcpy(s, t + sizeof t - n, n - 1);
+        s[n - 1] = '\0';
         jw_add(w, key, lkj_string(s));
         return;
     }
     jw_prefix(w, key);
-    jw_put(w, "\"", 1);
+    t[sizeof t - 1 - n++] = '"';
+    t[sizeof t - 1] = '"';
     jw_put(w, t + sizeof t - n, n);
-    jw_put(w, "\"", 1);
 }
 
 void lk_jw_bool(lk_jw_t *w, const char *key, bool v)
@@ -585,9 +615,9 @@ void lk_jw_str(lk_jw_t *w, const char *key, const char *s)
         plain = plain && *c >= 0x20 && *c < 0x7f && *c != '"' && *c != '\\';
     if (w->cb && plain) {
         jw_prefix(w, key);
-        jw_put(w, "\"", 1);
+        jw_putc(w, '"');
         jw_put(w, s, n);
-        jw_put(w, "\"", 1);
+        jw_putc(w, '"');
         return;
     }
     json_t *j = lkj_string(s);
