@@ -246,12 +246,49 @@ int lk_mj_array_remove(json_t *a, size_t i)
     return 0;
 }
 
-/* ### writing, as jansson's dump with JSON_COMPACT */
-static int mj_put_str(const char *s, size_t n, json_dump_callback_t cb, void *arg)
+/* ### writing, as jansson's dump with JSON_COMPACT
+ * Through a buffer: the callback once a kilobyte, not once a token. */
+typedef struct mj_out {
+    json_dump_callback_t cb;
+    void *arg;
+    int err;
+    size_t len;
+    char buf[1024];
+} mj_out_t;
+
+static void mj_flush(mj_out_t *o)
 {
-    char buf[256];
-    size_t len = 0;
-    buf[len++] = '"';
+    if (o->len && !o->err && o->cb(o->buf, o->len, o->arg) != 0)
+        o->err = 1;
+    o->len = 0;
+}
+
+static void __attribute__((noinline)) mj_put_slow(mj_out_t *o, const char *s, size_t n)
+{
+    while (n > 0) {
+        if (o->len == sizeof o->buf)
+            mj_flush(o);
+        size_t k = sizeof o->buf - o->len < n ? sizeof o->buf - o->len : n;
+        memcpy(o->buf + o->len, s, k);
+        o->len += k;
+        s += k;
+        n -= k;
+    }
+}
+
+static inline void mj_put(mj_out_t *o, const char *s, size_t n)
+{
+    if (__builtin_expect(n <= sizeof o->buf - o->len, 1)) {
+        memcpy(o->buf + o->len, s, n);
+        o->len += n;
+        return;
+    }
+    mj_put_slow(o, s, n);
+}
+
+static void mj_put_str(mj_out_t *o, const char *s, size_t n)
+{
+    mj_put(o, "\"", 1);
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         char esc[8];
@@ -272,64 +309,70 @@ static int mj_put_str(const char *s, size_t n, json_dump_callback_t cb, void *ar
                 tl = 6;
             }
         }
-        if (len + 6 > sizeof buf) {
-            if (cb(buf, len, arg) != 0)
-                return -1;
-            len = 0;
-        }
-        if (t) {
-            memcpy(buf + len, t, tl);
-            len += tl;
-        } else {
-            buf[len++] = (char)c;
-        }
+        if (t)
+            mj_put(o, t, tl);
+        else
+            mj_put(o, (const char *)&s[i], 1);
     }
-    if (len == sizeof buf) {
-        if (cb(buf, len, arg) != 0)
-            return -1;
-        len = 0;
-    }
-    buf[len++] = '"';
-    return cb(buf, len, arg);
+    mj_put(o, "\"", 1);
 }
 
-static int mj_dump(const json_t *j, json_dump_callback_t cb, void *arg, int depth)
+static int mj_dump(const json_t *j, mj_out_t *out, int depth)
 {
     if (!j || depth > 2048)
         return -1;
     switch (j->type) {
     case JSON_NULL:
-        return cb("null", 4, arg);
+        mj_put(out, "null", 4);
+        return 0;
     case JSON_TRUE:
-        return cb("true", 4, arg);
+        mj_put(out, "true", 4);
+        return 0;
     case JSON_FALSE:
-        return cb("false", 5, arg);
+        mj_put(out, "false", 5);
+        return 0;
     case JSON_INTEGER: {
-        char t[32];
-        int n = snprintf(t, sizeof t, "%" JSON_INTEGER_FORMAT, ((const mj_int_t *)j)->v);
-        return cb(t, (size_t)n, arg);
+        char t[24];
+        size_t n = 0;
+        json_int_t v = ((const mj_int_t *)j)->v;
+        uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+        do {
+            t[sizeof t - 1 - n++] = (char)('0' + u % 10);
+            u /= 10;
+        } while (u);
+        if (v < 0)
+            t[sizeof t - 1 - n++] = '-';
+        mj_put(out, t + sizeof t - n, n);
+        return 0;
     }
     case JSON_STRING:
-        return mj_put_str(((const mj_str_t *)j)->s, ((const mj_str_t *)j)->len, cb, arg);
+        mj_put_str(out, ((const mj_str_t *)j)->s, ((const mj_str_t *)j)->len);
+        return 0;
     case JSON_ARRAY: {
         const mj_arr_t *a = (const mj_arr_t *)j;
-        if (cb("[", 1, arg) != 0)
-            return -1;
-        for (size_t i = 0; i < a->n; i++)
-            if ((i && cb(",", 1, arg) != 0) || mj_dump(a->v[i], cb, arg, depth + 1) != 0)
+        mj_put(out, "[", 1);
+        for (size_t i = 0; i < a->n; i++) {
+            if (i)
+                mj_put(out, ",", 1);
+            if (mj_dump(a->v[i], out, depth + 1) != 0)
                 return -1;
-        return cb("]", 1, arg);
+        }
+        mj_put(out, "]", 1);
+        return 0;
     }
     case JSON_OBJECT: {
         const mj_obj_t *o = (const mj_obj_t *)j;
-        if (cb("{", 1, arg) != 0)
-            return -1;
-        for (size_t i = 0; i < o->n; i++)
-            if ((i && cb(",", 1, arg) != 0) ||
-                mj_put_str(o->p[i].key, strlen(o->p[i].key), cb, arg) != 0 ||
-                cb(":", 1, arg) != 0 || mj_dump(o->p[i].v, cb, arg, depth + 1) != 0)
+        mj_put(out, "{", 1);
+        for (size_t i = 0; i < o->n; i++) {
+            if (i)
+                mj_put(out, ",", 1);
+            mj_put_str(out, o->p[i].key, strlen(o->p[i].key));
+            mj_put(out, ":", 1);
+            if (mj_dump(o->p[i].v, out, depth + 1) != 0)
                 return -1;
-        return cb("}", 1, arg);
+        }
+        mj_put(out, "}", 1);
+        return 0;
     }
     default:
         return -1;
@@ -337,12 +380,21 @@ static int mj_dump(const json_t *j, json_dump_callback_t cb, void *arg, int dept
 }
 
 /* As json_dump_callback: without JSON_ENCODE_ANY only an object or an
- * array; the flags other than that are taken to be JSON_COMPACT. */
+ * array; the flags other than that are taken to be JSON_COMPACT.  On failure
+ * the callback may have had part of the text, as with jansson. */
 int lk_mj_dump_callback(const json_t *j, json_dump_callback_t cb, void *arg, size_t flags)
 {
     if (!j || (!(flags & JSON_ENCODE_ANY) && j->type != JSON_OBJECT && j->type != JSON_ARRAY))
         return -1;
-    return mj_dump(j, cb, arg, 0);
+    mj_out_t out;
+    out.cb = cb;
+    out.arg = arg;
+    out.err = 0;
+    out.len = 0;
+    int rc = mj_dump(j, &out, 0);
+    if (rc == 0)
+        mj_flush(&out);
+    return rc == 0 && !out.err ? 0 : -1;
 }
 
 static void resolve_builtin(lk_json_api_t *api)
