@@ -602,10 +602,22 @@ void lk_jw_int(lk_jw_t *w, const char *key, json_int_t v)
     char t[24];
     size_t n = 0;
     uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
-    do {
-        t[sizeof t - 1 - n++] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
+    /* two digits a division: most of the dump's text is integers */
+    static const char pairs[] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+                                "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+                                "8081828384858687888990919293949596979899";
+    while (u >= 100) {
+        unsigned d = (unsigned)(u % 100) * 2;
+        u /= 100;
+        t[sizeof t - 1 - n++] = pairs[d + 1];
+        t[sizeof t - 1 - n++] = pairs[d];
+    }
+    if (u >= 10) {
+        t[sizeof t - 1 - n++] = pairs[u * 2 + 1];
+        t[sizeof t - 1 - n++] = pairs[u * 2];
+    } else {
+        t[sizeof t - 1 - n++] = (char)('0' + u);
+    }
     if (v < 0)
         t[sizeof t - 1 - n++] = '-';
     jw_prefix(w, key);
