@@ -335,6 +335,9 @@ size_t lk_stack_memory_bytes(void);
 void lk_stack_unwind_counts(uint64_t *learning, uint64_t *fallback);
 /* Learning unwinds that handed the rest of the stack to the fast walk. */
 uint64_t lk_stack_handovers(void);
+/* Does the .eh_frame_hdr of a loaded module surely hold an FDE covering
+ * 'pc'?  (false: libunwind decides; tests compare the two.) */
+bool lk_stack_fde_covers(uintptr_t pc);
 /* Ranges of code without unwind information remembered so far: pages of
  * generated code outside every module, and return addresses inside a module
  * that no FDE covers. */

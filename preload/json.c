@@ -246,12 +246,49 @@ int lk_mj_array_remove(json_t *a, size_t i)
     return 0;
 }
 
-/* ### writing, as jansson's dump with JSON_COMPACT */
-static int mj_put_str(const char *s, size_t n, json_dump_callback_t cb, void *arg)
+/* ### writing, as jansson's dump with JSON_COMPACT
+ * Through a buffer: the callback once a kilobyte, not once a token. */
+typedef struct mj_out {
+    json_dump_callback_t cb;
+    void *arg;
+    int err;
+    size_t len;
+    char buf[1024];
+} mj_out_t;
+
+static void mj_flush(mj_out_t *o)
 {
-    char buf[256];
-    size_t len = 0;
-    buf[len++] = '"';
+    if (o->len && !o->err && o->cb(o->buf, o->len, o->arg) != 0)
+        o->err = 1;
+    o->len = 0;
+}
+
+static void __attribute__((noinline)) mj_put_slow(mj_out_t *o, const char *s, size_t n)
+{
+    while (n > 0) {
+        if (o->len == sizeof o->buf)
+            mj_flush(o);
+        size_t k = sizeof o->buf - o->len < n ? sizeof o->buf - o->len : n;
+        memcpy(o->buf + o->len, s, k);
+        o->len += k;
+        s += k;
+        n -= k;
+    }
+}
+
+static inline void mj_put(mj_out_t *o, const char *s, size_t n)
+{
+    if (__builtin_expect(n <= sizeof o->buf - o->len, 1)) {
+        memcpy(o->buf + o->len, s, n);
+        o->len += n;
+        return;
+    }
+    mj_put_slow(o, s, n);
+}
+
+static void mj_put_str(mj_out_t *o, const char *s, size_t n)
+{
+    mj_put(o, "\"", 1);
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         char esc[8];
@@ -272,64 +309,70 @@ static int mj_put_str(const char *s, size_t n, json_dump_callback_t cb, void *ar
                 tl = 6;
             }
         }
-        if (len + 6 > sizeof buf) {
-            if (cb(buf, len, arg) != 0)
-                return -1;
-            len = 0;
-        }
-        if (t) {
-            memcpy(buf + len, t, tl);
-            len += tl;
-        } else {
-            buf[len++] = (char)c;
-        }
+        if (t)
+            mj_put(o, t, tl);
+        else
+            mj_put(o, (const char *)&s[i], 1);
     }
-    if (len == sizeof buf) {
-        if (cb(buf, len, arg) != 0)
-            return -1;
-        len = 0;
-    }
-    buf[len++] = '"';
-    return cb(buf, len, arg);
+    mj_put(o, "\"", 1);
 }
 
-static int mj_dump(const json_t *j, json_dump_callback_t cb, void *arg, int depth)
+static int mj_dump(const json_t *j, mj_out_t *out, int depth)
 {
     if (!j || depth > 2048)
         return -1;
     switch (j->type) {
     case JSON_NULL:
-        return cb("null", 4, arg);
+        mj_put(out, "null", 4);
+        return 0;
     case JSON_TRUE:
-        return cb("true", 4, arg);
+        mj_put(out, "true", 4);
+        return 0;
     case JSON_FALSE:
-        return cb("false", 5, arg);
+        mj_put(out, "false", 5);
+        return 0;
     case JSON_INTEGER: {
-        char t[32];
-        int n = snprintf(t, sizeof t, "%" JSON_INTEGER_FORMAT, ((const mj_int_t *)j)->v);
-        return cb(t, (size_t)n, arg);
+        char t[24];
+        size_t n = 0;
+        json_int_t v = ((const mj_int_t *)j)->v;
+        uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+        do {
+            t[sizeof t - 1 - n++] = (char)('0' + u % 10);
+            u /= 10;
+        } while (u);
+        if (v < 0)
+            t[sizeof t - 1 - n++] = '-';
+        mj_put(out, t + sizeof t - n, n);
+        return 0;
     }
     case JSON_STRING:
-        return mj_put_str(((const mj_str_t *)j)->s, ((const mj_str_t *)j)->len, cb, arg);
+        mj_put_str(out, ((const mj_str_t *)j)->s, ((const mj_str_t *)j)->len);
+        return 0;
     case JSON_ARRAY: {
         const mj_arr_t *a = (const mj_arr_t *)j;
-        if (cb("[", 1, arg) != 0)
-            return -1;
-        for (size_t i = 0; i < a->n; i++)
-            if ((i && cb(",", 1, arg) != 0) || mj_dump(a->v[i], cb, arg, depth + 1) != 0)
+        mj_put(out, "[", 1);
+        for (size_t i = 0; i < a->n; i++) {
+            if (i)
+                mj_put(out, ",", 1);
+            if (mj_dump(a->v[i], out, depth + 1) != 0)
                 return -1;
-        return cb("]", 1, arg);
+        }
+        mj_put(out, "]", 1);
+        return 0;
     }
     case JSON_OBJECT: {
         const mj_obj_t *o = (const mj_obj_t *)j;
-        if (cb("{", 1, arg) != 0)
-            return -1;
-        for (size_t i = 0; i < o->n; i++)
-            if ((i && cb(",", 1, arg) != 0) ||
-                mj_put_str(o->p[i].key, strlen(o->p[i].key), cb, arg) != 0 ||
-                cb(":", 1, arg) != 0 || mj_dump(o->p[i].v, cb, arg, depth + 1) != 0)
+        mj_put(out, "{", 1);
+        for (size_t i = 0; i < o->n; i++) {
+            if (i)
+                mj_put(out, ",", 1);
+            mj_put_str(out, o->p[i].key, strlen(o->p[i].key));
+            mj_put(out, ":", 1);
+            if (mj_dump(o->p[i].v, out, depth + 1) != 0)
                 return -1;
-        return cb("}", 1, arg);
+        }
+        mj_put(out, "}", 1);
+        return 0;
     }
     default:
         return -1;
@@ -337,12 +380,21 @@ static int mj_dump(const json_t *j, json_dump_callback_t cb, void *arg, int dept
 }
 
 /* As json_dump_callback: without JSON_ENCODE_ANY only an object or an
- * array; the flags other than that are taken to be JSON_COMPACT. */
+ * array; the flags other than that are taken to be JSON_COMPACT.  On failure
+ * the callback may have had part of the text, as with jansson. */
 int lk_mj_dump_callback(const json_t *j, json_dump_callback_t cb, void *arg, size_t flags)
 {
     if (!j || (!(flags & JSON_ENCODE_ANY) && j->type != JSON_OBJECT && j->type != JSON_ARRAY))
         return -1;
-    return mj_dump(j, cb, arg, 0);
+    mj_out_t out;
+    out.cb = cb;
+    out.arg = arg;
+    out.err = 0;
+    out.len = 0;
+    int rc = mj_dump(j, &out, 0);
+    if (rc == 0)
+        mj_flush(&out);
+    return rc == 0 && !out.err ? 0 : -1;
 }
 
 static void resolve_builtin(lk_json_api_t *api)
@@ -430,7 +482,8 @@ static void jw_flush(lk_jw_t *w)
     w->len = 0;
 }
 
-static void jw_put(lk_jw_t *w, const char *s, size_t n)
+/* The slow path of jw_put: the buffer fills up on the way. */
+static void __attribute__((noinline)) jw_put_slow(lk_jw_t *w, const char *s, size_t n)
 {
     while (n > 0) {
         if (w->len == sizeof w->buf)
@@ -443,15 +496,44 @@ static void jw_put(lk_jw_t *w, const char *s, size_t n)
     }
 }
 
+/* Inline, so that a piece of constant length is copied without a call:
+ * the dump's arrays are written a few bytes at a time. */
+static inline __attribute__((always_inline)) void jw_put(lk_jw_t *w, const char *s, size_t n)
+{
+    if (__builtin_expect(n <= sizeof w->buf - w->len, 1)) {
+        memcpy(w->buf + w->len, s, n);
+        w->len += n;
+        return;
+    }
+    jw_put_slow(w, s, n);
+}
+
+static inline __attribute__((always_inline)) void jw_putc(lk_jw_t *w, char c)
+{
+    if (__builtin_expect(w->len == sizeof w->buf, 0))
+        jw_flush(w);
+    w->buf[w->len++] = c;
+}
+
 /* Text: the comma and the key before a value at the current depth. */
-static void jw_prefix(lk_jw_t *w, const char *key)
+static inline __attribute__((always_inline)) void jw_prefix(lk_jw_t *w, const char *key)
 {
     if (w->comma[w->depth - 1])
-        jw_put(w, ",", 1);
+        jw_putc(w, ',');
     w->comma[w->depth - 1] = true;
     if (key) {
-        jw_put(w, "\"", 1);
-        jw_put(w, key, strlen(key));
+        size_t kl = strlen(key);
+        if (__builtin_expect(kl + 3 <= sizeof w->buf - w->len, 1)) {
+            char *d = w->buf + w->len;
+            d[0] = '"';
+            memcpy(d + 1, key, kl);
+            d[kl + 1] = '"';
+            d[kl + 2] = ':';
+            w->len += kl + 3;
+            return;
+        }
+        jw_putc(w, '"');
+        jw_put(w, key, kl);
         jw_put(w, "\":", 2);
     }
 }
@@ -482,7 +564,7 @@ static void jw_open(lk_jw_t *w, const char *key, bool object)
     }
     if (w->cb) {
         jw_prefix(w, key);
-        jw_put(w, object ? "{" : "[", 1);
+        jw_putc(w, object ? '{' : '[');
         w->close[w->depth] = object ? '}' : ']';
         w->comma[w->depth] = false;
     } else {
@@ -508,7 +590,7 @@ void lk_jw_close(lk_jw_t *w)
         return;
     w->depth--;
     if (w->cb)
-        jw_put(w, &w->close[w->depth], 1);
+        jw_putc(w, w->close[w->depth]);
 }
 
 void lk_jw_int(lk_jw_t *w, const char *key, json_int_t v)
@@ -520,10 +602,22 @@ void lk_jw_int(lk_jw_t *w, const char *key, json_int_t v)
     char t[24];
     size_t n = 0;
     uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
-    do {
-        t[sizeof t - 1 - n++] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
+    /* two digits a division: most of the dump's text is integers */
+    static const char pairs[] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+                                "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+                                "8081828384858687888990919293949596979899";
+    while (u >= 100) {
+        unsigned d = (unsigned)(u % 100) * 2;
+        u /= 100;
+        t[sizeof t - 1 - n++] = pairs[d + 1];
+        t[sizeof t - 1 - n++] = pairs[d];
+    }
+    if (u >= 10) {
+        t[sizeof t - 1 - n++] = pairs[u * 2 + 1];
+        t[sizeof t - 1 - n++] = pairs[u * 2];
+    } else {
+        t[sizeof t - 1 - n++] = (char)('0' + u);
+    }
     if (v < 0)
         t[sizeof t - 1 - n++] = '-';
     jw_prefix(w, key);
@@ -532,8 +626,8 @@ void lk_jw_int(lk_jw_t *w, const char *key, json_int_t v)
 
 void lk_jw_hex(lk_jw_t *w, const char *key, uint64_t v)
 {
-    char t[20];
-    size_t n = 0;
+    char t[22];                 /* '"', "0x", 16 digits, '"' (text) */
+    size_t n = 1;               /* t[sizeof t - 1]: the closing quote's room */
     do {
         t[sizeof t - 1 - n++] = "0123456789abcdef"[v & 15];
         v >>= 4;
@@ -541,16 +635,16 @@ void lk_jw_hex(lk_jw_t *w, const char *key, uint64_t v)
     t[sizeof t - 1 - n++] = 'x';
     t[sizeof t - 1 - n++] = '0';
     if (!w->cb) {
-        char s[sizeof t + 1];
-        memcpy(s, t + sizeof t - n, n);
-        s[n] = '\0';
+        char s[sizeof t];
+        memcpy(s, t + sizeof t - n, n - 1);
+        s[n - 1] = '\0';
         jw_add(w, key, lkj_string(s));
         return;
     }
     jw_prefix(w, key);
-    jw_put(w, "\"", 1);
+    t[sizeof t - 1 - n++] = '"';
+    t[sizeof t - 1] = '"';
     jw_put(w, t + sizeof t - n, n);
-    jw_put(w, "\"", 1);
 }
 
 void lk_jw_bool(lk_jw_t *w, const char *key, bool v)
@@ -585,9 +679,9 @@ void lk_jw_str(lk_jw_t *w, const char *key, const char *s)
         plain = plain && *c >= 0x20 && *c < 0x7f && *c != '"' && *c != '\\';
     if (w->cb && plain) {
         jw_prefix(w, key);
-        jw_put(w, "\"", 1);
+        jw_putc(w, '"');
         jw_put(w, s, n);
-        jw_put(w, "\"", 1);
+        jw_putc(w, '"');
         return;
     }
     json_t *j = lkj_string(s);

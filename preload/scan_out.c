@@ -76,11 +76,17 @@ static json_t *blocks_bytes(uint64_t blocks, uint64_t bytes)
     return o;
 }
 
+/* The dump keeps the biggest held-by entries only: a program that leaks
+ * nothing held 72 KB of them (393 entries) in every process's exit dump, and
+ * the rest are summed in held_by_omitted. */
+#define LK_SCAN_DUMP_HELD_BY 128
+_Static_assert(LK_SCAN_DUMP_HELD_BY <= LIBLEAK_REACH_MAX_HELD_BY, "the analyzer's limit");
+
 json_t *lk_scan_build_section(const lk_scan_block_t *b, size_t n, const lk_scan_root_t *roots,
                               size_t nroots, const lk_scan_result_t *res,
                               const lk_scan_json_limits_t *lim, char **arrays, size_t *arrays_len)
 {
-    static const lk_scan_json_limits_t defaults = {LIBLEAK_REACH_MAX_HELD_BY,
+    static const lk_scan_json_limits_t defaults = {LK_SCAN_DUMP_HELD_BY,
                                                    LIBLEAK_REACH_MAX_STRUCTURES,
                                                    LIBLEAK_REACH_MAX_MEMBERS};
     static const char *const sink_keys[3] = {LK_KEY_REACH_SITES, LK_KEY_REACH_STRUCTURES,

@@ -530,6 +530,11 @@ static void jw_sample(lk_jw_t *w)
     lk_jw_int(w, "neg", -42);
     lk_jw_int(w, "min", INT64_MIN);
     lk_jw_int(w, "max", INT64_MAX);
+    lk_jw_int(w, "d1", 7);
+    lk_jw_int(w, "d2", 99);
+    lk_jw_int(w, "d3", 100);
+    lk_jw_int(w, "d5", 12345);
+    lk_jw_int(w, "dn", -1000001);
     lk_jw_hex(w, "h0", 0);
     lk_jw_hex(w, "hmax", UINT64_MAX);
     lk_jw_hex(w, "h", 0x7f00deadbeefu);

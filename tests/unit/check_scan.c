@@ -303,6 +303,36 @@ START_TEST(test_scan_possible_upgraded)
 }
 END_TEST
 
+START_TEST(test_scan_held_by_capped)
+{
+    /* 200 globals each hold one block: the dump keeps the 128 biggest
+     * entries and sums the other 72 in held_by_omitted. */
+    enum { N = 200, KEEP = 128 };
+    lk_scan_block_t b[N];
+    uint64_t om_bytes = 0;
+    for (int i = 0; i < N; i++) {
+        b[i] = blk(HEAP + (uintptr_t)i * 0x200, 16 + (uint64_t)i, (uint32_t)i + 1);
+        put(GLOB + (uintptr_t)i * 8, HEAP + (uintptr_t)i * 0x200);
+        if (i < N - KEEP) om_bytes += 16 + (uint64_t)i;
+    }
+    lk_scan_root_t r[] = {global_root(GLOB, GLOB + N * 8)};
+    lk_scan_result_t res;
+    classify(b, N, r, 1, &res);
+    json_t *j = lk_scan_build_json(b, N, r, 1, &res, NULL);
+    ck_assert_ptr_nonnull(j);
+    json_t *hb = json_object_get(j, LK_KEY_REACH_HELD_BY);
+    ck_assert_uint_eq(json_array_size(hb), KEEP);
+    ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(hb, 0), LK_KEY_REACH_BYTES)),
+                     16 + N - 1);
+    json_t *om = json_object_get(j, LK_KEY_REACH_HELD_BY_OMITTED);
+    ck_assert_int_eq(json_integer_value(json_object_get(om, LK_KEY_REACH_COUNT)), N - KEEP);
+    ck_assert_int_eq(json_integer_value(json_object_get(om, LK_KEY_REACH_BLOCKS)), N - KEEP);
+    ck_assert_int_eq(json_integer_value(json_object_get(om, LK_KEY_REACH_BYTES)), (json_int_t)om_bytes);
+    json_decref(j);
+    lk_scan_result_free(&res);
+}
+END_TEST
+
 START_TEST(test_scan_global_held_by)
 {
     /* g1 -> a -> b; the stack -> b as well: b is credited to g1, which
@@ -954,6 +984,7 @@ static Suite *scan_suite(void)
     tcase_add_test(tc, test_scan_interior_possible);
     tcase_add_test(tc, test_scan_possible_upgraded);
     tcase_add_test(tc, test_scan_global_held_by);
+    tcase_add_test(tc, test_scan_held_by_capped);
     tcase_add_test(tc, test_scan_allocator_header_ignored);
     tcase_add_test(tc, test_scan_dtv_word);
     tcase_add_test(tc, test_scan_stack_inside_block);

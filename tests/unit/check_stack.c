@@ -12,6 +12,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#define UNW_LOCAL_ONLY
+#include <libunwind.h>
+
 #include "internal.h"
 #include "testhelper.h"
 
@@ -41,6 +44,32 @@ static void frames_of(lk_frames_t *f, const uintptr_t *pc, unsigned n, bool trun
     f->truncated = truncated;
     lk_frames_hash(f);
 }
+
+/* The FDE lookup of the learning unwinds agrees with libunwind's: every pc it
+ * says is covered lies in the procedure libunwind finds, over libc's code
+ * and this program's, and it says so for most of them. */
+START_TEST(test_stack_fde_covers_agrees_with_libunwind)
+{
+    const uintptr_t starts[] = {(uintptr_t)&qsort, (uintptr_t)&snprintf, (uintptr_t)&strtol,
+                                (uintptr_t)&pthread_create,
+                                (uintptr_t)&test_stack_fde_covers_agrees_with_libunwind};
+    unsigned covered = 0, total = 0;
+    for (size_t k = 0; k < sizeof starts / sizeof starts[0]; k++) {
+        for (uintptr_t pc = starts[k]; pc < starts[k] + 20000; pc += 13, total++) {
+            if (!lk_stack_fde_covers(pc))
+                continue;
+            covered++;
+            unw_proc_info_t pi;
+            ck_assert_int_eq(unw_get_proc_info_by_ip(unw_local_addr_space, pc, &pi, NULL), 0);
+            ck_assert_msg(pi.start_ip <= pc && pc < pi.end_ip, "pc %#lx outside [%#lx, %#lx)",
+                          (unsigned long)pc, (unsigned long)pi.start_ip, (unsigned long)pi.end_ip);
+        }
+    }
+    ck_assert_msg(covered > total / 2, "%u of %u covered", covered, total);
+    ck_assert(!lk_stack_fde_covers(0));
+    ck_assert(!lk_stack_fde_covers((uintptr_t)&covered));      /* the stack: no module */
+}
+END_TEST
 
 START_TEST(test_stack_intern_dedup_and_stable_ids)
 {
@@ -826,6 +855,7 @@ static Suite *stack_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown_core);
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, test_stack_intern_dedup_and_stable_ids);
+    tcase_add_test(tc, test_stack_fde_covers_agrees_with_libunwind);
     tcase_add_test(tc, test_stack_many_ids_never_move);
     tcase_add_test(tc, test_stack_threads_agree_on_ids);
     tcase_add_test(tc, test_stack_capture_real_unwind);
