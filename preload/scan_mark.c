@@ -51,7 +51,7 @@ typedef struct scan_ctx {
     int phase;                  /* 1: roots, 2: lost cliques */
     uint32_t leader;            /* phase 2: the clique being built */
     uint32_t (*edges)[2];       /* (from, to): every block edge (lost into live ones left out) */
-    size_t nedges, capedges;
+    size_t nedges, capedges, max_edges;
     lk_domtree_root_edge_t *redges;     /* (named root, block) */
     size_t nredges, capredges, capdroots;
     uint32_t *region_root;      /* [nroots] named root of a non-global region, or NIL */
@@ -177,7 +177,7 @@ static void push(scan_ctx_t *c, uint32_t i)
 /* Edges past the budget or memory are counted, not kept. */
 static void add_edge(scan_ctx_t *c, uint32_t from, uint32_t to)
 {
-    if (c->nedges + c->nredges >= MAX_EDGES) goto dropped;
+    if (c->nedges + c->nredges >= c->max_edges) goto dropped;
     if (c->nedges == c->capedges) {
         size_t cap = c->capedges ? c->capedges * 2 : 1024;
         void *e = lk_real_realloc(c->edges, cap * sizeof c->edges[0]);
@@ -228,7 +228,7 @@ static uint32_t named_root(scan_ctx_t *c, uint32_t ri, uintptr_t addr)
 static void add_root_edge(scan_ctx_t *c, uint32_t ri, uintptr_t addr, uint32_t to)
 {
     uint32_t root = UINT32_MAX;
-    if (c->nedges + c->nredges >= MAX_EDGES) goto dropped;
+    if (c->nedges + c->nredges >= c->max_edges) goto dropped;
     if (c->nredges == c->capredges) {
         size_t cap = c->capredges ? c->capredges * 2 : 1024;
         void *e = lk_real_realloc(c->redges, cap * sizeof c->redges[0]);
@@ -899,6 +899,12 @@ int lk_scan_classify(lk_scan_block_t *blocks, size_t n, const lk_scan_root_t *ro
     c->arg = opts->arg;
     c->usable = opts->usable;
     c->res = res;
+    /* The edges live as long as the snapshot, so they share its budget (an
+     * eighth of the memory limit): a program near its limit is not pushed
+     * over it at exit; doubling reallocs peak at 1.5x, hence 16 bytes an edge. */
+    c->max_edges = MAX_EDGES;
+    if (opts->snapshot_max_bytes && opts->snapshot_max_bytes / 16 < c->max_edges)
+        c->max_edges = opts->snapshot_max_bytes / 16;
     int rc = -ENOMEM;
     lk_scan_root_t *lroots = NULL;
     uint8_t *chunk = lk_real_malloc(ROOT_CHUNK);

@@ -303,6 +303,28 @@ START_TEST(test_scan_possible_upgraded)
 }
 END_TEST
 
+/* The edges share the snapshot's budget: past it they are counted, the
+ * kinds stay right, and the retained sizes are marked incomplete. */
+START_TEST(test_scan_edges_within_budget)
+{
+    enum { N = 20 };
+    lk_scan_block_t b[N];
+    for (int i = 0; i < N; i++) {
+        b[i] = blk(HEAP + (uintptr_t)i * 0x40, 32, 1);
+        if (i + 1 < N) put(HEAP + (uintptr_t)i * 0x40, HEAP + (uintptr_t)(i + 1) * 0x40);
+    }
+    put(GLOB, HEAP);                    /* a chain of 20 from one global */
+    lk_scan_root_t r[] = {global_root(GLOB, GLOB + 8)};
+    snapshot_max = 8 * 16;              /* room for 8 edges of the 20 */
+    lk_scan_result_t res;
+    classify(b, N, r, 1, &res);
+    for (int i = 0; i < N; i++) assert_kind(b, N, HEAP + (uintptr_t)i * 0x40, LK_REACH_REACHABLE);
+    ck_assert_uint_eq(res.edges_dropped, N - 8);
+    ck_assert_int_eq(res.retained_complete, 0);
+    lk_scan_result_free(&res);
+}
+END_TEST
+
 START_TEST(test_scan_held_by_capped)
 {
     /* 200 globals each hold one block: the dump keeps the 128 biggest
@@ -985,6 +1007,7 @@ static Suite *scan_suite(void)
     tcase_add_test(tc, test_scan_possible_upgraded);
     tcase_add_test(tc, test_scan_global_held_by);
     tcase_add_test(tc, test_scan_held_by_capped);
+    tcase_add_test(tc, test_scan_edges_within_budget);
     tcase_add_test(tc, test_scan_allocator_header_ignored);
     tcase_add_test(tc, test_scan_dtv_word);
     tcase_add_test(tc, test_scan_stack_inside_block);
