@@ -235,6 +235,17 @@ static void print_held(FILE *out, const lk_held_report_t *h)
     fputc('\n', out);
 }
 
+/* One more row of a titled section, or false once 'top' rows (0: no cap) are
+ * shown; the title goes before the first row. */
+static bool section_row(FILE *out, size_t *shown, size_t top, const char *title)
+{
+    if (top != 0 && *shown >= top)
+        return false;
+    if ((*shown)++ == 0)
+        fprintf(out, "%s\n", title);
+    return true;
+}
+
 void lk_report_reach_text(FILE *out, const lk_report_t *r, const lk_options_t *opt, int pid)
 {
     unsigned lost = (1u << LK_KIND_DEFINITE) | (1u << LK_KIND_INDIRECT);
@@ -247,10 +258,9 @@ void lk_report_reach_text(FILE *out, const lk_report_t *r, const lk_options_t *o
             if (s->pid != pid || s->suppressed || s->bytes < opt->min_bytes
                 || s->blocks <= s->count)
                 continue;
-            if (opt->top != 0 && shown >= opt->top)
+            if (!section_row(out, &shown, opt->top,
+                             "Lost structures (freeing the head frees the rest):"))
                 break;
-            if (shown++ == 0)
-                fprintf(out, "Lost structures (freeing the head frees the rest):\n");
             print_structure(out, s);
         }
         if (shown > 0)
@@ -265,10 +275,9 @@ void lk_report_reach_text(FILE *out, const lk_report_t *r, const lk_options_t *o
          * site always shows: it is the likely logical leak */
         if ((opt->show_kinds & (1u << h->kind)) == 0 && !h->growing)
             continue;
-        if (opt->top != 0 && shown >= opt->top)
+        if (!section_row(out, &shown, opt->top,
+                         "Held by (the root that keeps live memory reachable):"))
             break;
-        if (shown++ == 0)
-            fprintf(out, "Held by (the root that keeps live memory reachable):\n");
         print_held(out, h);
     }
     if (shown > 0)
@@ -282,10 +291,9 @@ void lk_report_reach_text(FILE *out, const lk_report_t *r, const lk_options_t *o
         const lk_retained_report_t *e = &r->retained[i];
         if (e->pid != pid || e->bytes < opt->min_bytes)
             continue;
-        if (opt->top != 0 && shown >= opt->top)
+        if (!section_row(out, &shown, opt->top,
+                         "Retained by root (what clearing it would give back):"))
             break;
-        if (shown++ == 0)
-            fprintf(out, "Retained by root (what clearing it would give back):\n");
         print_retained(out, e);
     }
     if (shown > 0)
@@ -295,10 +303,9 @@ void lk_report_reach_text(FILE *out, const lk_report_t *r, const lk_options_t *o
         const lk_top_report_t *t = &r->tops[i];
         if (t->pid != pid || t->retained_bytes < opt->min_bytes)
             continue;
-        if (opt->top != 0 && shown >= opt->top)
+        if (!section_row(out, &shown, opt->top,
+                         "Largest retained blocks (what freeing each would give back):"))
             break;
-        if (shown++ == 0)
-            fprintf(out, "Largest retained blocks (what freeing each would give back):\n");
         print_top(out, t);
     }
     if (shown > 0)
