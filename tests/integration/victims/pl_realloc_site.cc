@@ -20,6 +20,8 @@
 //              no site, no failure at z_zero()
 //   f_alloc()  malloc(300); f_step() realloc(p, 2^62) fails (ENOMEM) and the
 //              block stays: live 1/300; one failure at f_step, no site
+//   fr_step()  realloc(p, 900) of a block of glibc's own __libc_malloc (which
+//              libleak never saw): an untracked free, then live 1/900
 //   mt_step()  4 threads, each realloc(NULL, 32) then 500 x realloc(q, 32 + 16 i):
 //              live 4/32128, total 2004/8080128
 // Prints "ok" and exits 0; on stderr "inplace N moved M": how rg_step's
@@ -35,6 +37,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <pthread.h>
+
+extern "C" void *__libc_malloc(size_t size);
 
 #define MARK 4711
 #define NGROW 1000
@@ -70,6 +74,7 @@ __attribute__((noinline)) static void *z_alloc() { return malloc(500); }
 __attribute__((noinline)) static void *z_zero(void *p) { return realloc(p, 0); }
 __attribute__((noinline)) static void *f_alloc() { return malloc(300); }
 __attribute__((noinline)) static void *f_step(void *p) { return realloc(p, (size_t)1 << 62); }
+__attribute__((noinline)) static void *fr_step(void *p) { return realloc(p, 900); }
 __attribute__((noinline)) static void *mt_step(void *p, size_t n) { return realloc(p, n); }
 __attribute__((noinline)) static void *xt_step(void *p, size_t n) { return realloc(p, n); }
 
@@ -169,6 +174,15 @@ static void edges(void)
         exit(1);
     }
     kept[nkept++] = f;
+
+    char *x = (char *)__libc_malloc(700);
+    if (!x) exit(1);
+    x[0] = 'x';
+    errno = MARK;
+    x = (char *)fr_step(x);
+    check_errno("realloc of a block libleak never saw");
+    if (!x || x[0] != 'x') exit(1);
+    kept[nkept++] = x;
 }
 
 static void *mt_worker(void *arg)
