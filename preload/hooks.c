@@ -603,7 +603,75 @@ static __attribute__((noinline, flatten)) void *track_realloc(void *p, size_t n,
     return q;
 }
 
+/* realloc's failure on the exact path: the old block stays tracked, and a
+ * NULL with ENOMEM is recorded.  Out of line, errno kept. */
+static __attribute__((noinline)) void realloc_failed(void *p, const lk_block_t *old, size_t size,
+                                                     const char *fn, lk_frames_t *f)
+{
+    int e = errno;
+    if (old)
+        lk_track_reattach(p, old);
+    if (e == ENOMEM)
+        record_failure(LK_FAIL_ENOMEM, fn, size, f);
+    errno = e;
+}
+
+/* realloc and reallocarray in exact mode, (checked here) the guard clear,
+ * 'n' not 0 and 'p' not the bootstrap arena's: malloc_exact's shape.  The
+ * stack is captured before the real call (a memo miss's loads overlap it);
+ * the old record is taken out before it too (the old address may be handed
+ * to another thread as soon as the call returns).  The new block and the old
+ * one's release are then counted under one shard lock (lk_track_realloc).
+ * No errno save: every call here keeps it. */
+static inline __attribute__((always_inline)) void *realloc_exact_body(void *p, size_t n,
+                                                                      size_t count,
+                                                                      const char *fn,
+                                                                      bool is_array)
+{
+    lk_frames_t f;
+    lk_block_t old;
+    lk_tls_guard = 1;
+    lk_stack_capture_lazy(&f);          /* keeps errno */
+    bool had = p != NULL && lk_track_detach(p, &old);
+    /* unmarked (LK_REAL): the guard says as much */
+    void *q = is_array ? real.reallocarray(p, count, n) : real.realloc(p, n);
+    size_t size = is_array ? count * n : n;
+    if (lk_likely(q != NULL)) {
+        if (lk_unlikely(p != NULL && !had))
+            lk_track_untracked_free();
+        if (lk_unlikely(lk_limits.effective && size > lk_limits.effective))
+            record_failure(LK_FAIL_IMPLAUSIBLE, fn, size, &f);
+        lk_track_realloc(q, size, had ? &old : NULL, &f);      /* keeps errno */
+    } else {
+        realloc_failed(p, had ? &old : NULL, size, fn, &f);
+    }
+    lk_tls_guard = 0;
+    return q;
+}
+
+static __attribute__((noinline)) void *realloc_hook(void *p, size_t n);
+
+static __attribute__((noinline, flatten)) void *realloc_exact(void *p, size_t n)
+{
+    if (lk_unlikely(lk_tls_guard))
+        return realloc_hook(p, n);  /* libleak's own */
+    return realloc_exact_body(p, n, 1, "realloc", false);
+}
+
+static __attribute__((noinline, flatten)) void *reallocarray_exact(void *p, size_t count, size_t n)
+{
+    return realloc_exact_body(p, n, count, "reallocarray", true);
+}
+
 EXPORT void *realloc(void *p, size_t n)
+{
+    if (lk_likely(__atomic_load_n(&exact_on, __ATOMIC_RELAXED)) && lk_likely(n != 0) &&
+        lk_likely(!in_arena(p)))
+        return realloc_exact(p, n);     /* which checks the guard */
+    return realloc_hook(p, n);
+}
+
+static __attribute__((noinline)) void *realloc_hook(void *p, size_t n)
 {
     if (lk_unlikely(!booted() || in_arena(p))) {
         void *q = malloc(n);        /* out of the arena: copy, never free */
@@ -638,6 +706,8 @@ EXPORT void *reallocarray(void *p, size_t count, size_t n)
         return realloc(p, total);
     if (!tracking())
         return LK_REAL(real.reallocarray(p, count, n));
+    if (lk_likely(__atomic_load_n(&exact_on, __ATOMIC_RELAXED)) && total != 0)
+        return reallocarray_exact(p, count, n);     /* tracking(): the guard is clear */
     LK_GUARD;
     return track_realloc(p, n, count, "reallocarray", true);
 }

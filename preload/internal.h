@@ -505,6 +505,12 @@ void lk_track_commit_free(const lk_block_t *b);
  * mismatch (with the free stack) when the families differ. */
 void lk_track_release(const lk_block_t *b, int free_family);
 void lk_track_reattach(void *ptr, const lk_block_t *b);
+/* realloc's success in exact mode: record the new block 'ptr' of 'size' bytes
+ * at stack 'f' (family malloc) and commit the free of 'old' (detached before
+ * the real call; NULL for realloc(NULL, n) or an untracked pointer), both
+ * under the new block's shard lock, in one delta update when the site is the
+ * same; then check old's family.  Keeps errno. */
+void lk_track_realloc(void *ptr, size_t size, const lk_block_t *old, lk_frames_t *f);
 /* Record a failed or implausible request of 'size' bytes by 'function' at stack
  * 'f' (captured by the caller).  Counted in totals.failed_count unless implausible. */
 void lk_track_failure(int kind, const char *function, uint64_t size, const lk_frames_t *f);

@@ -810,6 +810,121 @@ void lk_track_reattach(void *ptr, const lk_block_t *b)
     }
 }
 
+/* ### realloc's new block and its old one, counted together */
+/* The free of 'old_size' and the allocation of 'size' bytes (of 'request'
+ * asked) at one site, in one update of this thread's deltas: what acct_add
+ * would do for the free and then the allocation, peaks included (the running
+ * value between them is lower than after both).  Caller holds a shard lock.
+ * Returns false, counting nothing, when acct_add would refuse the free. */
+static inline __attribute__((always_inline)) bool acct_move(acct_t *a, uint32_t site,
+                                                             uint64_t old_size, uint64_t size,
+                                                             uint64_t request)
+{
+    acct_ent_t *e = &a->ent[site & (ACCT_SLOTS - 1)];
+    if (lk_unlikely(e->site1 != site + 1) ||
+        lk_unlikely(e->credit + e->live < (int64_t)old_size))
+        return false;
+    int64_t d = (int64_t)size - (int64_t)old_size;
+    e->alloc_blocks++;
+    e->freed_blocks++;
+    e->alloc_bytes += size;
+    e->live += d;
+    if (e->live > e->live_hi)
+        e->live_hi = e->live;
+    a->g_live += d;
+    if (a->g_live > a->g_live_hi)
+        a->g_live_hi = a->g_live;
+    if (request > e->max_request)
+        e->max_request = request;
+    e->events += 2;
+    if (lk_unlikely(e->events >= ACCT_FOLD_EVENTS))
+        acct_fold_ent(e);
+    if (lk_unlikely(a->g_live >= (int64_t)ACCT_G_FOLD_BYTES ||
+                    a->g_live <= -(int64_t)ACCT_G_FOLD_BYTES))
+        acct_fold_global(a);
+    return true;
+}
+
+/* lk_track_realloc's rare paths, in today's order (the old block's release,
+ * then the new block): the insert failed ('inserted' false), or this
+ * thread's deltas could not pay for the old block's free (another thread
+ * allocated it, or no deltas), which shares its site and so must hold no
+ * shard lock.  Out of line, errno kept. */
+static __attribute__((noinline)) void realloc_slow(void *ptr, size_t size, const lk_block_t *old,
+                                                   uint32_t site, bool inserted)
+{
+    int saved_errno = errno;
+    if (old)
+        lk_track_release(old, LK_FAMILY_MALLOC);
+    if (!inserted) {
+        track_alloc_at(ptr, size, site, LK_FAMILY_MALLOC);
+    } else {
+        /* already in the table, and not yet the program's: no free of it
+         * can come first, so any shard lock will do for the deltas */
+        acct_t *a = acct_get();
+        uint64_t request = size;
+        if (size > LK_SIZE_MAX)
+            size = LK_SIZE_MAX;
+        void *held = lk_table_hold_any();
+        uint64_t g;
+        if (a != NULL && acct_add(a, site, size, request, true))
+            g = __atomic_load_n(&g_live_bytes, __ATOMIC_RELAXED) + (uint64_t)a->g_live;
+        else
+            g = account_alloc(lk_site_at(site), size, request);
+        lk_table_release(held);
+        if (g >= __atomic_load_n(&lk_watermark_next, __ATOMIC_RELAXED))
+            watermark_reached(g);
+    }
+    errno = saved_errno;
+}
+
+void lk_track_realloc(void *ptr, size_t size, const lk_block_t *old, lk_frames_t *f)
+{
+    uint32_t site = lk_site_get(f, LK_FAMILY_MALLOC);
+    if (lk_unlikely(site > LK_SITE_MAX)) {
+        if (old)
+            lk_track_release(old, LK_FAMILY_MALLOC);
+        lk_track_dropped();
+        return;
+    }
+    lk_block_t b = { .size = size > LK_SIZE_MAX ? LK_SIZE_MAX : size, .site = site,
+                     .family = LK_FAMILY_MALLOC };
+    acct_t *a = acct_get();
+    int rc;
+    void *held = lk_table_insert_hold((uintptr_t)ptr, &b, &rc);
+    if (lk_unlikely(rc != 0)) {
+        lk_table_release(held);
+        realloc_slow(ptr, size, old, site, false);
+        return;
+    }
+    /* the old block's free first, as lk_track_release would count it */
+    bool moved = false;
+    if (old != NULL) {
+        bool freed = false;
+        if (lk_likely(a != NULL)) {
+            if (old->site == site)
+                moved = acct_move(a, site, old->size, b.size, size);
+            if (!moved)
+                freed = acct_add(a, old->site, old->size, 0, false);
+        }
+        if (lk_unlikely(!moved && !freed)) {
+            lk_table_release(held);
+            realloc_slow(ptr, size, old, site, true);
+            return;
+        }
+    }
+    uint64_t g;
+    if (moved || (lk_likely(a != NULL) && lk_likely(acct_add(a, site, b.size, size, true))))
+        g = __atomic_load_n(&g_live_bytes, __ATOMIC_RELAXED) + (uint64_t)a->g_live;
+    else
+        g = account_alloc(lk_site_at(site), b.size, size);     /* a shared site */
+    lk_table_release(held);
+    if (old != NULL)
+        check_family(old, LK_FAMILY_MALLOC);
+    if (lk_unlikely(g >= __atomic_load_n(&lk_watermark_next, __ATOMIC_RELAXED)))
+        watermark_reached(g);
+}
+
 void lk_track_failure(int kind, const char *function, uint64_t size, const lk_frames_t *f)
 {
     uint64_t now = lk_now_ns() - lk_start_ns;

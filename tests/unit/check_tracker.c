@@ -134,6 +134,76 @@ START_TEST(test_tracker_realloc_detach_reattach)
 }
 END_TEST
 
+/* lk_track_realloc: realloc(NULL), a same-site regrow in place and moved
+ * (one delta update: the old block released before the new one), a move to
+ * another site, a stale record at the new address, and a new[] block
+ * realloc'd (a mismatch). */
+START_TEST(test_tracker_realloc_counts_both_blocks)
+{
+    lk_frames_t a, r, b, c;
+    fake_frames(&a, 0x400000, 4);
+    fake_frames(&r, 0x600000, 3);
+    fake_frames(&b, 0x700000, 5);
+    fake_frames(&c, 0x800000, 2);
+    lk_block_t old;
+    lk_track_realloc((void *)0x30000, 64, NULL, &a);      /* realloc(NULL, 64) */
+    ck_assert(lk_track_detach((void *)0x30000, &old));
+    lk_track_realloc((void *)0x30000, 100, &old, &a);     /* in place, same site */
+    ck_assert(lk_track_detach((void *)0x30000, &old));
+    lk_track_realloc((void *)0x40000, 200, &old, &a);     /* moved, same site */
+    lk_site_rec_t s = site_of(&a, LK_FAMILY_MALLOC);
+    ck_assert_uint_eq(s.total_blocks, 3);
+    ck_assert_uint_eq(s.total_bytes, 364);
+    ck_assert_uint_eq(s.freed_blocks, 2);
+    ck_assert_uint_eq(s.live_bytes, 200);
+    ck_assert_uint_eq(s.peak_live_bytes, 200);
+    ck_assert_uint_eq(s.max_request_bytes, 200);
+    lk_block_t blk;
+    ck_assert(lk_table_lookup(0x40000, &blk));
+    ck_assert_uint_eq(blk.size, 200);
+    ck_assert(!lk_table_lookup(0x30000, NULL));
+
+    /* to another site: the old one's free there, the new block here */
+    ck_assert(lk_track_detach((void *)0x40000, &old));
+    lk_track_realloc((void *)0x40000, 50, &old, &r);
+    s = site_of(&a, LK_FAMILY_MALLOC);
+    ck_assert_uint_eq(s.freed_blocks, 3);
+    ck_assert_uint_eq(s.live_bytes, 0);
+    s = site_of(&r, LK_FAMILY_MALLOC);
+    ck_assert_uint_eq(s.total_blocks, 1);
+    ck_assert_uint_eq(s.live_bytes, 50);
+    ck_assert(lk_table_lookup(0x40000, &blk));
+    ck_assert_uint_eq(blk.site, lk_site_get(&r, LK_FAMILY_MALLOC));
+
+    /* a stale record where the new block lands: retired, then replaced */
+    lk_track_alloc((void *)0x90000, 10, LK_FAMILY_MALLOC, &b);
+    ck_assert(lk_track_detach((void *)0x40000, &old));
+    lk_track_realloc((void *)0x90000, 70, &old, &r);
+    s = site_of(&b, LK_FAMILY_MALLOC);
+    ck_assert_uint_eq(s.freed_blocks, 1);
+    ck_assert_uint_eq(s.live_bytes, 0);
+    s = site_of(&r, LK_FAMILY_MALLOC);
+    ck_assert_uint_eq(s.total_blocks, 2);
+    ck_assert_uint_eq(s.freed_blocks, 1);
+    ck_assert_uint_eq(s.live_bytes, 70);
+
+    /* a new[] block realloc'd: a mismatch, and the block moves all the same */
+    lk_track_alloc((void *)0xa0000, 30, LK_FAMILY_NEW_ARRAY, &c);
+    ck_assert(lk_track_detach((void *)0xa0000, &old));
+    lk_track_realloc((void *)0xb0000, 40, &old, &r);
+    lk_totals_t t;
+    lk_tracker_fold();
+    lk_tracker_totals(&t);
+    ck_assert_uint_eq(t.mismatched_frees, 1);
+    ck_assert_uint_eq(t.live_bytes, 110);
+    ck_assert_uint_eq(t.live_blocks, 2);
+    ck_assert_uint_eq(t.alloc_count, 8);
+    ck_assert_uint_eq(t.free_count, 6);
+    ck_assert_uint_eq(t.dropped_events, 0);
+    ck_assert_uint_eq(lk_table_count(), 2);
+}
+END_TEST
+
 START_TEST(test_tracker_family_mismatch)
 {
     lk_frames_t a;
@@ -631,6 +701,7 @@ static Suite *tracker_suite(void)
     tcase_add_test(tc, test_tracker_alloc_free_per_site);
     tcase_add_test(tc, test_tracker_same_stack_other_family_is_other_site);
     tcase_add_test(tc, test_tracker_realloc_detach_reattach);
+    tcase_add_test(tc, test_tracker_realloc_counts_both_blocks);
     tcase_add_test(tc, test_tracker_family_mismatch);
     tcase_add_test(tc, test_tracker_unknown_free_counted);
     tcase_add_test(tc, test_tracker_table_growth_and_memory);
