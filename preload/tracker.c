@@ -235,13 +235,55 @@ static uint64_t rng_next(void)
     return x * UINT64_C(0x2545F4914F6CDD1D);
 }
 
+/* ### libleak's own log and expm1: linking libm costs every process a library
+ * load (about ten page faults) for these few calls. */
+
+/* The natural log of x > 0: x = m * 2^e with m in [sqrt(1/2), sqrt(2)), and
+ * ln m = 2 atanh(s), s = (m - 1) / (m + 1), |s| < 0.172, to s^21 (below 1e-17). */
+static double ln_pos(double x)
+{
+    int e;
+    double m = frexp(x, &e);
+    if (m < 0.70710678118654752440) {
+        m *= 2;
+        e--;
+    }
+    double s = (m - 1) / (m + 1), s2 = s * s, t = 0;
+    for (int k = 21; k >= 1; k -= 2)
+        t = t * s2 + 1.0 / k;
+    return e * 0.69314718055994530942 + 2 * s * t;
+}
+
+/* e^x - 1 for x <= 0, to a relative error near double precision: Taylor for
+ * small |x| (where e^x - 1 would cancel), else e^r * 2^k - 1 with |r| <= ln 2 / 2. */
+static double expm1_neg(double x)
+{
+    if (x < -745)
+        return -1;
+    double k = 0, r = x;
+    if (x < -0.5) {
+        k = (double)(long)(x * 1.44269504088896340736 - 0.5);
+        r = x - k * 0.69314718055994530942;
+    }
+    double t = 0;
+    for (int i = 18; i >= 1; i--)
+        t = (t + 1) * r / i;
+    return k == 0 ? t : ldexp(1 + t, (int)k) - 1;
+}
+
+/* llround of v >= 0, saturated at 2^63. */
+static uint64_t round_pos(double v)
+{
+    return v >= 0x1p63 ? UINT64_C(1) << 63 : (uint64_t)(v + 0.5);
+}
+
 /* u in (0, 1): -log(u) * N is exponential with mean N.  The countdown is
  * floor(that) + 1, so an allocation of s bytes (integer) reaches it exactly
  * when the exponential variable is below s: probability 1 - exp(-s/N). */
 static uint64_t sample_draw(void)
 {
     double u = ((double)(rng_next() >> 11) + 0.5) * 0x1p-53;
-    double x = -log(u) * (double)lk_config.sample_bytes;
+    double x = -ln_pos(u) * (double)lk_config.sample_bytes;
     return x >= 0x1p63 ? UINT64_C(1) << 63 : (uint64_t)x + 1;
 }
 
@@ -269,11 +311,11 @@ void lk_sample_seed(uint64_t seed)
 
 void lk_sample_weight(uint64_t s, uint64_t *bytes, uint64_t *blocks_fx)
 {
-    double p = s ? -expm1(-(double)s / (double)lk_config.sample_bytes) : 1.0;
+    double p = s ? -expm1_neg(-(double)s / (double)lk_config.sample_bytes) : 1.0;
     if (!(p > 0x1p-40))
         p = 0x1p-40;
-    *bytes = (uint64_t)llround((double)s / p);
-    *blocks_fx = (uint64_t)llround(0x1p16 / p);
+    *bytes = round_pos((double)s / p);
+    *blocks_fx = round_pos(0x1p16 / p);
 }
 
 /* Sampling: account a tracked block with its weights (out of the exact path). */
