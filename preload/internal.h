@@ -313,8 +313,11 @@ void lk_stack_walk_stats(uint64_t *fast, uint64_t *slow, uint64_t *memo_hits);
 /* Invalidate every thread's walk memo entries (and the site indexes they
  * remember): the tracker's test reset. */
 void lk_stack_forget_memos(void);
-/* The frame-rule table's home slot of 'pc' (tests: its windows by code region). */
-size_t lk_stack_pc_slot(uintptr_t pc);
+/* The frame-rule table (tests): learn an SP rule for 'pc'; whether 'pc' is
+ * known (and its delta); how many of the table's pages are resident. */
+void lk_stack_pc_teach(uintptr_t pc, uint32_t delta);
+bool lk_stack_pc_known(uintptr_t pc, uint32_t *delta);
+size_t lk_stack_pc_table_pages(void);
 /* This thread's walk memo (tests): where its entries start, their stride, and
  * how many slots have been handed out (entries are packed from the start). */
 void lk_stack_memo_layout(uintptr_t *entries, size_t *stride, uint32_t *nslots);
