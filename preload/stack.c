@@ -35,6 +35,7 @@ typedef struct stack_entry {
 
 static pthread_mutex_t stack_lock = PTHREAD_MUTEX_INITIALIZER;
 static stack_entry_t *stack_chunks[MAX_CHUNKS];   /* written under lock, read lock-free */
+static size_t stack_ready;                         /* bytes of the last chunk populated; stack_lock */
 static uint32_t stack_n;                          /* published with release */
 static stack_entry_t *stack_hash;                 /* guarded by stack_lock */
 static size_t stack_bytes;                        /* guarded by stack_lock */
@@ -336,9 +337,7 @@ static void pc_table_map(void)
         pc_table_failed = 1;
         return;
     }
-#ifdef MADV_POPULATE_WRITE
-    madvise(p, dir_bytes, MADV_POPULATE_WRITE);     /* before Linux 5.14: faults as used */
-#endif
+    lk_populate(p, dir_bytes);
     pc_dir = p;
     __atomic_store_n(&pc_table, (pc_ent_t *)((char *)p + dir_bytes), __ATOMIC_RELEASE);
 }
@@ -854,6 +853,9 @@ static char *memo_table(int max)
                    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED)
         return NULL;
+    /* the set heads are read at random and the entries are handed out from
+     * the start: both come in with one call, not a fault a page */
+    lk_populate(p, MEMO_HEAD_BYTES + LK_POPULATE_STEP);
     tls_memo_stride = (uint32_t)stride;
     tls_memo_cap = cap;
     tls_memo_nslots = 0;
@@ -1610,7 +1612,11 @@ uint32_t lk_stack_intern(const lk_frames_t *f)
         if (p == MAP_FAILED)
             goto out_unlock;
         stack_chunks[c] = p;
+        stack_ready = 0;
     }
+    /* stacks fill a chunk in order: its pages come in 16 KiB at a time */
+    lk_populate_ahead(stack_chunks[c], CHUNK_SIZE * sizeof(stack_entry_t),
+                      ((n & (CHUNK_SIZE - 1)) + 1) * sizeof(stack_entry_t), &stack_ready);
     uintptr_t *k = lk_real_malloc(keylen);
     if (!k)
         goto out_unlock;

@@ -37,6 +37,7 @@ typedef struct site_slot {
 
 static pthread_mutex_t site_lock = PTHREAD_MUTEX_INITIALIZER;
 static site_slot_t *site_chunks[SITE_MAX_CHUNKS]; /* written under lock, read lock-free */
+static size_t site_ready;                         /* bytes of the last chunk populated; site_lock */
 static uint32_t site_n;                           /* published with release */
 static site_slot_t *site_hash;                    /* guarded by site_lock */
 static size_t site_bytes;                         /* guarded by site_lock */
@@ -119,7 +120,11 @@ uint32_t lk_site_get_by_stack(uint32_t stack_id, int family)
         if (p == MAP_FAILED)
             goto out_unlock;
         site_chunks[c] = p;
+        site_ready = 0;
     }
+    /* sites fill a chunk in order: its pages come in 16 KiB at a time */
+    lk_populate_ahead(site_chunks[c], SITE_CHUNK * sizeof(site_slot_t),
+                      ((n & (SITE_CHUNK - 1)) + 1) * sizeof(site_slot_t), &site_ready);
     s = &site_chunks[c][n & (SITE_CHUNK - 1)];
     memset(s, 0, sizeof *s);
     s->site.stack = stack_id;
@@ -498,6 +503,9 @@ static acct_t *acct_make(void)
         if (p == MAP_FAILED)
             return NULL;
         a = p;
+        /* sites take slots in the order they are made: the first ones come in
+         * with one call (a program's first few hundred sites) */
+        lk_populate(a, LK_POPULATE_STEP);
         a->owned = 1;
         a->next = __atomic_load_n(&acct_list, __ATOMIC_RELAXED);
         while (!__atomic_compare_exchange_n(&acct_list, &a->next, a, true, __ATOMIC_RELEASE,
