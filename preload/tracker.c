@@ -43,14 +43,57 @@ static site_slot_t *site_hash;                    /* guarded by site_lock */
 static size_t site_bytes;                         /* guarded by site_lock */
 
 /* Per-thread direct-mapped cache: (frames hash, family) -> site index + 1.
- * A hit is verified against the site's interned frames, so it is never wrong. */
-#define SITE_CACHE_SIZE 1024    /* power of 2; 16 KiB of TLS */
+ * A hit is verified against the site's interned frames, so it is never wrong;
+ * an ancestor's site (below lk_site_base, in a forked child) is not taken.
+ * mmap'd at the thread's first miss, not TLS: the loader zeroes a thread's
+ * static TLS, so 16 KiB there cost every thread, the program's included, four
+ * page faults at its start. */
+#define SITE_CACHE_SIZE 1024    /* power of 2; 16 KiB */
 typedef struct site_cache_ent {
     uint64_t tag;
     uint32_t site1;             /* site index + 1; 0 = empty */
 } site_cache_ent_t;
-static __thread site_cache_ent_t tls_site_cache[SITE_CACHE_SIZE]
-    __attribute__((tls_model("initial-exec")));
+static __thread site_cache_ent_t *tls_site_cache __attribute__((tls_model("initial-exec")));
+static __thread int tls_site_cache_state __attribute__((tls_model("initial-exec"))); /* 0, 1 ok, 2 none */
+static pthread_key_t site_cache_key;
+static pthread_once_t site_cache_once = PTHREAD_ONCE_INIT;
+
+static void site_cache_exit(void *p)
+{
+    munmap(p, SITE_CACHE_SIZE * sizeof(site_cache_ent_t));
+    tls_site_cache = NULL;
+    tls_site_cache_state = 2;   /* what this thread still allocates goes without */
+}
+
+static void site_cache_key_init(void)
+{
+    if (pthread_key_create(&site_cache_key, site_cache_exit) != 0)
+        site_cache_key = (pthread_key_t)-1;
+}
+
+/* This thread's site cache, made now, or NULL (no memory, exiting).  errno kept. */
+static __attribute__((noinline, cold)) site_cache_ent_t *site_cache_make(void)
+{
+    if (tls_site_cache_state != 0)
+        return NULL;
+    tls_site_cache_state = 2;
+    int saved_errno = errno;
+    pthread_once(&site_cache_once, site_cache_key_init);
+    void *p = MAP_FAILED;
+    if (site_cache_key != (pthread_key_t)-1)
+        p = mmap(NULL, SITE_CACHE_SIZE * sizeof(site_cache_ent_t), PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p != MAP_FAILED && pthread_setspecific(site_cache_key, p) != 0) {
+        munmap(p, SITE_CACHE_SIZE * sizeof(site_cache_ent_t));
+        p = MAP_FAILED;
+    }
+    errno = saved_errno;
+    if (p == MAP_FAILED)
+        return NULL;
+    tls_site_cache = p;
+    tls_site_cache_state = 1;
+    return p;
+}
 
 /* ### totals: only what cannot be summed from the sites */
 /* Each on its own cache line: g_live_bytes is written by every allocation and
@@ -167,8 +210,10 @@ static __attribute__((noinline)) uint32_t site_get_new(lk_frames_t *f, int famil
     if (sid != LK_STACK_NONE) {
         idx = lk_site_get_by_stack(sid, family);
         if (idx <= LK_SITE_MAX) {
-            ce->tag = tag;
-            ce->site1 = idx + 1;
+            if (ce) {
+                ce->tag = tag;
+                ce->site1 = idx + 1;
+            }
             if (memo)
                 memo[family] = idx + 1;
         }
@@ -189,8 +234,11 @@ uint32_t lk_site_get(lk_frames_t *f, int family)
         return memo[family] - 1;
     lk_frames_materialize(f);
     uint64_t tag = f->hash ^ ((uint64_t)family * UINT64_C(0x9E3779B97F4A7C15));
-    site_cache_ent_t *ce = &tls_site_cache[(tag ^ (tag >> 32)) & (SITE_CACHE_SIZE - 1)];
-    if (ce->site1 != 0 && ce->tag == tag) {
+    site_cache_ent_t *cache = tls_site_cache;
+    if (lk_unlikely(!cache) && !(cache = site_cache_make()))
+        return site_get_new(f, family, NULL, tag, memo);
+    site_cache_ent_t *ce = &cache[(tag ^ (tag >> 32)) & (SITE_CACHE_SIZE - 1)];
+    if (ce->site1 > __atomic_load_n(&lk_site_base, __ATOMIC_RELAXED) && ce->tag == tag) {
         const lk_site_rec_t *s = lk_site_at(ce->site1 - 1);
         if (s && s->family == (uint32_t)family && same_frames(f, lk_stack_get(s->stack))) {
             if (memo)
@@ -1028,7 +1076,6 @@ void lk_tracker_reset_after_fork(void)
     lk_forked_from = lk_pid;
     __atomic_store_n(&lk_site_base, site_n, __ATOMIC_RELAXED);
     site_hash = NULL;           /* its buckets stay with the parent's copy */
-    memset(tls_site_cache, 0, sizeof tls_site_cache);
     lk_groups_forget();
     g_failed = g_untracked_frees = g_mismatched = g_dropped = 0;
     g_peak_live_bytes = g_live_bytes;
@@ -1052,7 +1099,8 @@ void lk_tracker_reset_for_tests(void)
     pthread_mutex_unlock(&site_lock);
     lk_stack_reset_for_tests();
     lk_groups_reset_for_tests();
-    memset(tls_site_cache, 0, sizeof tls_site_cache);
+    if (tls_site_cache)
+        memset(tls_site_cache, 0, SITE_CACHE_SIZE * sizeof(site_cache_ent_t));
     for (acct_t *a = acct_list; a; a = a->next) {     /* deltas of the old sites */
         memset(a->ent, 0, sizeof a->ent);
         a->g_live = a->g_live_hi = 0;
