@@ -256,7 +256,7 @@ static __thread int tls_stack_state __attribute__((tls_model("initial-exec"))); 
 #define PC_BLOCK (1u << PC_BLOCK_LOG2)
 #define PC_BLOCKS (PC_TABLE_SIZE >> PC_BLOCK_LOG2)
 #define PC_BLOCK_FILL 23u               /* of the 31 entries after the key */
-#define PC_CHAIN_MAX 8                  /* blocks a code page may use */
+#define PC_CHAIN_MAX 16                 /* blocks a code page may use: 368 pcs */
 #define PC_DIR_LOG2 12                  /* 4096 block numbers + 1, 8 KiB: load <= 1/2 */
 #define PC_DIR_SIZE (1u << PC_DIR_LOG2)
 static uint16_t *pc_dir;                /* published before pc_table; written under pc_lock */
@@ -265,7 +265,7 @@ static uint8_t pc_fill[PC_BLOCKS];      /* pcs in each block; guarded by pc_lock
 
 static inline uintptr_t pc_block_key(uintptr_t pc, unsigned link)
 {
-    return ((pc >> 12) << 3 | link) + 1;
+    return ((pc >> 12) << 4 | link) + 1;
 }
 
 static inline size_t pc_dir_slot(uintptr_t key)
