@@ -283,6 +283,32 @@ int lk_munmap(void *addr, size_t len)
     return 0;
 }
 
+void lk_populate(void *p, size_t len)
+{
+#ifdef MADV_POPULATE_WRITE
+    uintptr_t lo = (uintptr_t)p & ~(uintptr_t)4095, hi = page_round((uintptr_t)p + len);
+    int e = errno;
+    madvise((void *)lo, hi - lo, MADV_POPULATE_WRITE);     /* before Linux 5.14: faults as used */
+    errno = e;
+#else
+    (void)p;
+    (void)len;
+#endif
+}
+
+void lk_populate_ahead(void *base, size_t cap, size_t need, size_t *ready)
+{
+    if (need <= *ready)
+        return;
+    size_t end = (need + LK_POPULATE_STEP - 1) & ~(size_t)(LK_POPULATE_STEP - 1);
+    if (end > cap)
+        end = cap;
+    size_t from = *ready & ~(size_t)4095;
+    if (end > from)
+        lk_populate((char *)base + from, end - from);
+    *ready = end;
+}
+
 uint64_t lk_mapped_bytes(void)
 {
     return __atomic_load_n(&map_bytes, __ATOMIC_RELAXED);

@@ -35,6 +35,7 @@ typedef struct stack_entry {
 
 static pthread_mutex_t stack_lock = PTHREAD_MUTEX_INITIALIZER;
 static stack_entry_t *stack_chunks[MAX_CHUNKS];   /* written under lock, read lock-free */
+static size_t stack_ready;                         /* bytes of the last chunk populated; stack_lock */
 static uint32_t stack_n;                          /* published with release */
 static stack_entry_t *stack_hash;                 /* guarded by stack_lock */
 static size_t stack_bytes;                        /* guarded by stack_lock */
@@ -230,7 +231,7 @@ typedef struct pc_ent {
 #define PC_TABLE_LOG2 16        /* 64 Ki pcs, 1 MiB of virtual memory */
 #define PC_TABLE_SIZE (1u << PC_TABLE_LOG2)
 #define PC_DELTA_MAX (1u << 20) /* a larger frame is not believed */
-static pc_ent_t *pc_table;      /* mmap'd once; entries written under pc_lock */
+static pc_ent_t *pc_table;      /* mmap'd once, after pc_dir; entries written under pc_lock */
 static unsigned pc_used;        /* guarded by pc_lock */
 static pthread_mutex_t pc_lock = PTHREAD_MUTEX_INITIALIZER;
 static int pc_table_failed;
@@ -244,23 +245,61 @@ static __thread uintptr_t tls_stack_lo __attribute__((tls_model("initial-exec"))
 static __thread uintptr_t tls_stack_hi __attribute__((tls_model("initial-exec")));
 static __thread int tls_stack_state __attribute__((tls_model("initial-exec"))); /* 0 ?, 1 ok, 2 no */
 
-/* The pcs of one 4 KiB page of code share one 4 KiB window of the table (at
- * random within it), so a program's return addresses, which cluster in its
- * code, touch few of the table's pages, each a fault or two.  Not 16 KiB of
- * code a window: a big program's pcs in such a stretch nearly fill a window,
- * whose probes would pass pc_find's limit. */
-#define PC_WINDOW_LOG2 8            /* 256 entries of 16 bytes */
-static inline size_t pc_slot(uintptr_t pc)
+/* The table is handed out in blocks of 32 entries (512 bytes), in order: the
+ * pcs of one 4 KiB page of code go to its block (more blocks, chained, for a
+ * page with many), so a small program's few hundred pcs fill a few pages of
+ * the table, not one page each (bash: 58 table pages faulted in when a code
+ * page hashed to a 4 KiB window of its own).  A block's entry 0 holds its key,
+ * (code page, chain link) + 1; the directory finds a block by that key.  A
+ * block takes 23 pcs at most, so every probe in it ends at an empty entry. */
+#define PC_BLOCK_LOG2 5
+#define PC_BLOCK (1u << PC_BLOCK_LOG2)
+#define PC_BLOCKS (PC_TABLE_SIZE >> PC_BLOCK_LOG2)
+#define PC_BLOCK_FILL 23u               /* of the 31 entries after the key */
+#define PC_CHAIN_MAX 16                 /* blocks a code page may use: 368 pcs */
+#define PC_DIR_LOG2 12                  /* 4096 block numbers + 1, 8 KiB: load <= 1/2 */
+#define PC_DIR_SIZE (1u << PC_DIR_LOG2)
+static uint16_t *pc_dir;                /* published before pc_table; written under pc_lock */
+static unsigned pc_nblocks;             /* guarded by pc_lock */
+static uint8_t pc_fill[PC_BLOCKS];      /* pcs in each block; guarded by pc_lock */
+
+static inline uintptr_t pc_block_key(uintptr_t pc, unsigned link)
 {
-    size_t win = (size_t)(((uint64_t)(pc >> 12) * UINT64_C(0x9E3779B97F4A7C15)) >>
-                          (64 - (PC_TABLE_LOG2 - PC_WINDOW_LOG2)));
-    size_t in = (size_t)(((uint64_t)pc * UINT64_C(0xC2B2AE3D27D4EB4F)) >> (64 - PC_WINDOW_LOG2));
-    return win << PC_WINDOW_LOG2 | in;
+    return ((pc >> 12) << 4 | link) + 1;
 }
 
-size_t lk_stack_pc_slot(uintptr_t pc)
+static inline size_t pc_dir_slot(uintptr_t key)
 {
-    return pc_slot(pc);
+    return (size_t)(((uint64_t)key * UINT64_C(0x9E3779B97F4A7C15)) >> (64 - PC_DIR_LOG2));
+}
+
+/* The first entry of 'pc' in a block: 1..31 (0 holds the key). */
+static inline size_t pc_in_block(uintptr_t pc)
+{
+    uint64_t h = ((uint64_t)pc * UINT64_C(0xC2B2AE3D27D4EB4F)) >> 32;
+    return 1 + (size_t)((h * (PC_BLOCK - 1)) >> 32);
+}
+
+/* The block of 'key' in table 't', or NULL; '*free_slot' (if not NULL) gets
+ * the directory slot where it would go, or PC_DIR_SIZE when the probes ran out. */
+static inline pc_ent_t *pc_block_find(pc_ent_t *t, uintptr_t key, size_t *free_slot)
+{
+    size_t i = pc_dir_slot(key);
+    for (unsigned probes = 0; probes < 64; probes++) {
+        unsigned b = __atomic_load_n(&pc_dir[i], __ATOMIC_ACQUIRE);
+        if (b == 0) {
+            if (free_slot)
+                *free_slot = i;
+            return NULL;
+        }
+        pc_ent_t *blk = t + ((size_t)(b - 1) << PC_BLOCK_LOG2);
+        if (__atomic_load_n(&blk[0].pc, __ATOMIC_RELAXED) == key)
+            return blk;
+        i = (i + 1) & (PC_DIR_SIZE - 1);
+    }
+    if (free_slot)
+        *free_slot = PC_DIR_SIZE;
+    return NULL;
 }
 
 static inline const pc_ent_t *pc_find(uintptr_t pc)
@@ -268,16 +307,58 @@ static inline const pc_ent_t *pc_find(uintptr_t pc)
     pc_ent_t *t = __atomic_load_n(&pc_table, __ATOMIC_ACQUIRE);
     if (!t)
         return NULL;
-    size_t i = pc_slot(pc);
-    for (unsigned probes = 0; probes < 64; probes++) {
-        uintptr_t k = __atomic_load_n(&t[i].pc, __ATOMIC_ACQUIRE);
-        if (k == pc)
-            return &t[i];
-        if (k == 0)
+    size_t first = pc_in_block(pc);
+    for (unsigned link = 0; link < PC_CHAIN_MAX; link++) {
+        pc_ent_t *blk = pc_block_find(t, pc_block_key(pc, link), NULL);
+        if (!blk)
             return NULL;
-        i = (i + 1) & (PC_TABLE_SIZE - 1);
+        size_t i = first;
+        for (;;) {
+            uintptr_t k = __atomic_load_n(&blk[i].pc, __ATOMIC_ACQUIRE);
+            if (k == pc)
+                return &blk[i];
+            if (k == 0)
+                break;          /* not in this block: a full one chains to the next */
+            i = i == PC_BLOCK - 1 ? 1 : i + 1;
+        }
     }
     return NULL;
+}
+
+/* Map the table: the directory, populated (it is read at random: a fault a
+ * page otherwise), then the blocks, faulted in as they are handed out.
+ * pc_lock held. */
+static void pc_table_map(void)
+{
+    size_t dir_bytes = PC_DIR_SIZE * sizeof(uint16_t);
+    void *p = mmap(NULL, dir_bytes + PC_TABLE_SIZE * sizeof(pc_ent_t), PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) {
+        pc_table_failed = 1;
+        return;
+    }
+    lk_populate(p, dir_bytes);
+    pc_dir = p;
+    __atomic_store_n(&pc_table, (pc_ent_t *)((char *)p + dir_bytes), __ATOMIC_RELEASE);
+}
+
+/* Merge what a full unwind saw into the known entry 'e'.  pc_lock held. */
+static void pc_update(pc_ent_t *e, uint32_t delta, uint32_t flags)
+{
+    uint32_t old = __atomic_load_n(&e->flags, __ATOMIC_RELAXED);
+    uint32_t nf = old | (flags & (PC_VAR | PC_END | PC_JIT));
+    if ((flags & PC_JIT) && !(old & PC_JIT))
+        __atomic_fetch_add(&jit_ranges, 1, __ATOMIC_RELAXED);
+    if ((flags & PC_OK) && (old & PC_OK) &&
+        ((flags & PC_RULE_MASK) != (old & PC_RULE_MASK) || e->delta != delta))
+        nf |= PC_VAR;
+    if ((flags & PC_OK) && !(old & (PC_OK | PC_VAR))) {
+        e->delta = delta;
+        nf = (nf & ~PC_RULE_MASK) | flags;
+    }
+    if ((nf & PC_VAR) && !(old & PC_VAR))
+        __atomic_fetch_add(&pc_var_epoch, 1, __ATOMIC_RELEASE);
+    __atomic_store_n(&e->flags, nf, __ATOMIC_RELEASE);
 }
 
 /* Record what a full unwind saw at 'pc' (flags: PC_OK plus its rule, or
@@ -289,51 +370,81 @@ static void pc_learn(uintptr_t pc, uint32_t delta, uint32_t flags)
     if (flags & PC_BP)
         delta = 0;              /* the BP rule does not use it */
     pthread_mutex_lock(&pc_lock);
-    if (!pc_table && !pc_table_failed) {
-        void *p = mmap(NULL, PC_TABLE_SIZE * sizeof(pc_ent_t), PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (p == MAP_FAILED)
-            pc_table_failed = 1;
-        else
-            __atomic_store_n(&pc_table, (pc_ent_t *)p, __ATOMIC_RELEASE);
-    }
-    if (!pc_table)
-        goto out_unlock;
-    size_t i = pc_slot(pc);
-    for (unsigned probes = 0; probes < 64; probes++) {
-        pc_ent_t *e = &pc_table[i];
-        if (e->pc == pc) {
-            uint32_t old = __atomic_load_n(&e->flags, __ATOMIC_RELAXED);
-            uint32_t nf = old | (flags & (PC_VAR | PC_END | PC_JIT));
-            if ((flags & PC_JIT) && !(old & PC_JIT))
-                __atomic_fetch_add(&jit_ranges, 1, __ATOMIC_RELAXED);
-            if ((flags & PC_OK) && (old & PC_OK) &&
-                ((flags & PC_RULE_MASK) != (old & PC_RULE_MASK) || e->delta != delta))
-                nf |= PC_VAR;
-            if ((flags & PC_OK) && !(old & (PC_OK | PC_VAR))) {
-                e->delta = delta;
-                nf = (nf & ~PC_RULE_MASK) | flags;
+    if (!pc_table && !pc_table_failed)
+        pc_table_map();
+    if (!pc_table || pc_used >= PC_TABLE_SIZE / 4 * 3)
+        goto out_unlock;        /* full enough: stop learning */
+    size_t first = pc_in_block(pc);
+    for (unsigned link = 0; link < PC_CHAIN_MAX; link++) {
+        uintptr_t key = pc_block_key(pc, link);
+        size_t slot = PC_DIR_SIZE;
+        pc_ent_t *blk = pc_block_find(pc_table, key, &slot);
+        if (!blk) {
+            if (slot == PC_DIR_SIZE || pc_nblocks == PC_BLOCKS) {
+                pc_used = PC_TABLE_SIZE / 4 * 3;        /* no room: stop learning */
+                goto out_unlock;
             }
-            if ((nf & PC_VAR) && !(old & PC_VAR))
-                __atomic_fetch_add(&pc_var_epoch, 1, __ATOMIC_RELEASE);
-            __atomic_store_n(&e->flags, nf, __ATOMIC_RELEASE);
-            goto out_unlock;
+            blk = pc_table + ((size_t)pc_nblocks << PC_BLOCK_LOG2);
+            blk[0].pc = key;
+            pc_nblocks++;
+            __atomic_store_n(&pc_dir[slot], (uint16_t)pc_nblocks, __ATOMIC_RELEASE);
         }
-        if (e->pc == 0) {
-            if (pc_used >= PC_TABLE_SIZE / 4 * 3)
-                goto out_unlock;            /* full enough: stop learning */
-            e->delta = delta;
-            e->flags = flags;
-            __atomic_store_n(&e->pc, pc, __ATOMIC_RELEASE);
-            pc_used++;
-            if (flags & PC_JIT)
-                __atomic_fetch_add(&jit_ranges, 1, __ATOMIC_RELAXED);
-            goto out_unlock;
+        size_t b = (size_t)(blk - pc_table) >> PC_BLOCK_LOG2, i = first;
+        for (;;) {
+            pc_ent_t *e = &blk[i];
+            if (e->pc == pc) {
+                pc_update(e, delta, flags);
+                goto out_unlock;
+            }
+            if (e->pc == 0)
+                break;
+            i = i == PC_BLOCK - 1 ? 1 : i + 1;
         }
-        i = (i + 1) & (PC_TABLE_SIZE - 1);
+        if (pc_fill[b] >= PC_BLOCK_FILL)
+            continue;           /* closed: the pc goes to the next block of its page */
+        pc_ent_t *e = &blk[i];
+        e->delta = delta;
+        e->flags = flags;
+        __atomic_store_n(&e->pc, pc, __ATOMIC_RELEASE);
+        pc_fill[b]++;
+        pc_used++;
+        if (flags & PC_JIT)
+            __atomic_fetch_add(&jit_ranges, 1, __ATOMIC_RELAXED);
+        goto out_unlock;
     }
 out_unlock:
     pthread_mutex_unlock(&pc_lock);
+}
+
+void lk_stack_pc_teach(uintptr_t pc, uint32_t delta)
+{
+    pc_learn(pc, delta, PC_OK);
+}
+
+bool lk_stack_pc_known(uintptr_t pc, uint32_t *delta)
+{
+    const pc_ent_t *e = pc_find(pc);
+    if (e && delta)
+        *delta = e->delta;
+    return e != NULL;
+}
+
+size_t lk_stack_pc_table_pages(void)
+{
+    pc_ent_t *t = __atomic_load_n(&pc_table, __ATOMIC_ACQUIRE);
+    if (!t)
+        return 0;
+    size_t bytes = PC_DIR_SIZE * sizeof(uint16_t) + PC_TABLE_SIZE * sizeof(pc_ent_t);
+    size_t pages = bytes / 4096, n = 0;
+    unsigned char vec[512];
+    for (size_t off = 0; off < pages; off += sizeof vec) {
+        size_t k = pages - off < sizeof vec ? pages - off : sizeof vec;
+        if (mincore((char *)pc_dir + off * 4096, k * 4096, vec) != 0)
+            return 0;
+        for (size_t j = 0; j < k; j++)
+            n += vec[j] & 1;
+    }
+    return n;
 }
 
 /* ### code without unwind information (JIT)
@@ -742,6 +853,9 @@ static char *memo_table(int max)
                    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED)
         return NULL;
+    /* the set heads are read at random and the entries are handed out from
+     * the start: both come in with one call, not a fault a page */
+    lk_populate(p, MEMO_HEAD_BYTES + LK_POPULATE_STEP);
     tls_memo_stride = (uint32_t)stride;
     tls_memo_cap = cap;
     tls_memo_nslots = 0;
@@ -1498,7 +1612,11 @@ uint32_t lk_stack_intern(const lk_frames_t *f)
         if (p == MAP_FAILED)
             goto out_unlock;
         stack_chunks[c] = p;
+        stack_ready = 0;
     }
+    /* stacks fill a chunk in order: its pages come in 16 KiB at a time */
+    lk_populate_ahead(stack_chunks[c], CHUNK_SIZE * sizeof(stack_entry_t),
+                      ((n & (CHUNK_SIZE - 1)) + 1) * sizeof(stack_entry_t), &stack_ready);
     uintptr_t *k = lk_real_malloc(keylen);
     if (!k)
         goto out_unlock;

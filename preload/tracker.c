@@ -37,19 +37,65 @@ typedef struct site_slot {
 
 static pthread_mutex_t site_lock = PTHREAD_MUTEX_INITIALIZER;
 static site_slot_t *site_chunks[SITE_MAX_CHUNKS]; /* written under lock, read lock-free */
+static size_t site_ready;                         /* bytes of the last chunk populated; site_lock */
 static uint32_t site_n;                           /* published with release */
 static site_slot_t *site_hash;                    /* guarded by site_lock */
 static size_t site_bytes;                         /* guarded by site_lock */
 
 /* Per-thread direct-mapped cache: (frames hash, family) -> site index + 1.
- * A hit is verified against the site's interned frames, so it is never wrong. */
-#define SITE_CACHE_SIZE 1024    /* power of 2; 16 KiB of TLS */
+ * A hit is verified against the site's interned frames, so it is never wrong;
+ * an ancestor's site (below lk_site_base, in a forked child) is not taken.
+ * mmap'd at the thread's first miss, not TLS: the loader zeroes a thread's
+ * static TLS, so 16 KiB there cost every thread, the program's included, four
+ * page faults at its start. */
+#define SITE_CACHE_SIZE 1024    /* power of 2; 16 KiB */
 typedef struct site_cache_ent {
     uint64_t tag;
     uint32_t site1;             /* site index + 1; 0 = empty */
 } site_cache_ent_t;
-static __thread site_cache_ent_t tls_site_cache[SITE_CACHE_SIZE]
-    __attribute__((tls_model("initial-exec")));
+static __thread site_cache_ent_t *tls_site_cache __attribute__((tls_model("initial-exec")));
+static __thread int tls_site_cache_state __attribute__((tls_model("initial-exec"))); /* 0, 1 ok, 2 none */
+static pthread_key_t site_cache_key;
+static pthread_once_t site_cache_once = PTHREAD_ONCE_INIT;
+
+static void site_cache_exit(void *p)
+{
+    munmap(p, SITE_CACHE_SIZE * sizeof(site_cache_ent_t));
+    tls_site_cache = NULL;
+    tls_site_cache_state = 2;   /* what this thread still allocates goes without */
+}
+
+static void site_cache_key_init(void)
+{
+    if (pthread_key_create(&site_cache_key, site_cache_exit) != 0)
+        site_cache_key = (pthread_key_t)-1;
+}
+
+/* This thread's site cache, made now, or NULL (no memory, exiting).  errno kept. */
+static __attribute__((noinline, cold)) site_cache_ent_t *site_cache_make(void)
+{
+    if (tls_site_cache_state != 0)
+        return NULL;
+    tls_site_cache_state = 2;
+    int saved_errno = errno;
+    pthread_once(&site_cache_once, site_cache_key_init);
+    void *p = MAP_FAILED;
+    if (site_cache_key != (pthread_key_t)-1)
+        p = mmap(NULL, SITE_CACHE_SIZE * sizeof(site_cache_ent_t), PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p != MAP_FAILED)
+        lk_populate(p, SITE_CACHE_SIZE * sizeof(site_cache_ent_t)); /* hit at random: 4 faults */
+    if (p != MAP_FAILED && pthread_setspecific(site_cache_key, p) != 0) {
+        munmap(p, SITE_CACHE_SIZE * sizeof(site_cache_ent_t));
+        p = MAP_FAILED;
+    }
+    errno = saved_errno;
+    if (p == MAP_FAILED)
+        return NULL;
+    tls_site_cache = p;
+    tls_site_cache_state = 1;
+    return p;
+}
 
 /* ### totals: only what cannot be summed from the sites */
 /* Each on its own cache line: g_live_bytes is written by every allocation and
@@ -119,7 +165,11 @@ uint32_t lk_site_get_by_stack(uint32_t stack_id, int family)
         if (p == MAP_FAILED)
             goto out_unlock;
         site_chunks[c] = p;
+        site_ready = 0;
     }
+    /* sites fill a chunk in order: its pages come in 16 KiB at a time */
+    lk_populate_ahead(site_chunks[c], SITE_CHUNK * sizeof(site_slot_t),
+                      ((n & (SITE_CHUNK - 1)) + 1) * sizeof(site_slot_t), &site_ready);
     s = &site_chunks[c][n & (SITE_CHUNK - 1)];
     memset(s, 0, sizeof *s);
     s->site.stack = stack_id;
@@ -162,8 +212,10 @@ static __attribute__((noinline)) uint32_t site_get_new(lk_frames_t *f, int famil
     if (sid != LK_STACK_NONE) {
         idx = lk_site_get_by_stack(sid, family);
         if (idx <= LK_SITE_MAX) {
-            ce->tag = tag;
-            ce->site1 = idx + 1;
+            if (ce) {
+                ce->tag = tag;
+                ce->site1 = idx + 1;
+            }
             if (memo)
                 memo[family] = idx + 1;
         }
@@ -184,8 +236,11 @@ uint32_t lk_site_get(lk_frames_t *f, int family)
         return memo[family] - 1;
     lk_frames_materialize(f);
     uint64_t tag = f->hash ^ ((uint64_t)family * UINT64_C(0x9E3779B97F4A7C15));
-    site_cache_ent_t *ce = &tls_site_cache[(tag ^ (tag >> 32)) & (SITE_CACHE_SIZE - 1)];
-    if (ce->site1 != 0 && ce->tag == tag) {
+    site_cache_ent_t *cache = tls_site_cache;
+    if (lk_unlikely(!cache) && !(cache = site_cache_make()))
+        return site_get_new(f, family, NULL, tag, memo);
+    site_cache_ent_t *ce = &cache[(tag ^ (tag >> 32)) & (SITE_CACHE_SIZE - 1)];
+    if (ce->site1 > __atomic_load_n(&lk_site_base, __ATOMIC_RELAXED) && ce->tag == tag) {
         const lk_site_rec_t *s = lk_site_at(ce->site1 - 1);
         if (s && s->family == (uint32_t)family && same_frames(f, lk_stack_get(s->stack))) {
             if (memo)
@@ -235,13 +290,55 @@ static uint64_t rng_next(void)
     return x * UINT64_C(0x2545F4914F6CDD1D);
 }
 
+/* ### libleak's own log and expm1: linking libm costs every process a library
+ * load (about ten page faults) for these few calls. */
+
+/* The natural log of x > 0: x = m * 2^e with m in [sqrt(1/2), sqrt(2)), and
+ * ln m = 2 atanh(s), s = (m - 1) / (m + 1), |s| < 0.172, to s^21 (below 1e-17). */
+static double ln_pos(double x)
+{
+    int e;
+    double m = frexp(x, &e);
+    if (m < 0.70710678118654752440) {
+        m *= 2;
+        e--;
+    }
+    double s = (m - 1) / (m + 1), s2 = s * s, t = 0;
+    for (int k = 21; k >= 1; k -= 2)
+        t = t * s2 + 1.0 / k;
+    return e * 0.69314718055994530942 + 2 * s * t;
+}
+
+/* e^x - 1 for x <= 0, to a relative error near double precision: Taylor for
+ * small |x| (where e^x - 1 would cancel), else e^r * 2^k - 1 with |r| <= ln 2 / 2. */
+static double expm1_neg(double x)
+{
+    if (x < -745)
+        return -1;
+    double k = 0, r = x;
+    if (x < -0.5) {
+        k = (double)(long)(x * 1.44269504088896340736 - 0.5);
+        r = x - k * 0.69314718055994530942;
+    }
+    double t = 0;
+    for (int i = 18; i >= 1; i--)
+        t = (t + 1) * r / i;
+    return k == 0 ? t : ldexp(1 + t, (int)k) - 1;
+}
+
+/* llround of v >= 0, saturated at 2^63. */
+static uint64_t round_pos(double v)
+{
+    return v >= 0x1p63 ? UINT64_C(1) << 63 : (uint64_t)(v + 0.5);
+}
+
 /* u in (0, 1): -log(u) * N is exponential with mean N.  The countdown is
  * floor(that) + 1, so an allocation of s bytes (integer) reaches it exactly
  * when the exponential variable is below s: probability 1 - exp(-s/N). */
 static uint64_t sample_draw(void)
 {
     double u = ((double)(rng_next() >> 11) + 0.5) * 0x1p-53;
-    double x = -log(u) * (double)lk_config.sample_bytes;
+    double x = -ln_pos(u) * (double)lk_config.sample_bytes;
     return x >= 0x1p63 ? UINT64_C(1) << 63 : (uint64_t)x + 1;
 }
 
@@ -269,11 +366,11 @@ void lk_sample_seed(uint64_t seed)
 
 void lk_sample_weight(uint64_t s, uint64_t *bytes, uint64_t *blocks_fx)
 {
-    double p = s ? -expm1(-(double)s / (double)lk_config.sample_bytes) : 1.0;
+    double p = s ? -expm1_neg(-(double)s / (double)lk_config.sample_bytes) : 1.0;
     if (!(p > 0x1p-40))
         p = 0x1p-40;
-    *bytes = (uint64_t)llround((double)s / p);
-    *blocks_fx = (uint64_t)llround(0x1p16 / p);
+    *bytes = round_pos((double)s / p);
+    *blocks_fx = round_pos(0x1p16 / p);
 }
 
 /* Sampling: account a tracked block with its weights (out of the exact path). */
@@ -456,6 +553,9 @@ static acct_t *acct_make(void)
         if (p == MAP_FAILED)
             return NULL;
         a = p;
+        /* sites take slots in the order they are made: the first ones come in
+         * with one call (a program's first few hundred sites) */
+        lk_populate(a, LK_POPULATE_STEP);
         a->owned = 1;
         a->next = __atomic_load_n(&acct_list, __ATOMIC_RELAXED);
         while (!__atomic_compare_exchange_n(&acct_list, &a->next, a, true, __ATOMIC_RELEASE,
@@ -1093,7 +1193,6 @@ void lk_tracker_reset_after_fork(void)
     lk_forked_from = lk_pid;
     __atomic_store_n(&lk_site_base, site_n, __ATOMIC_RELAXED);
     site_hash = NULL;           /* its buckets stay with the parent's copy */
-    memset(tls_site_cache, 0, sizeof tls_site_cache);
     lk_groups_forget();
     g_failed = g_untracked_frees = g_mismatched = g_dropped = 0;
     g_peak_live_bytes = g_live_bytes;
@@ -1117,7 +1216,8 @@ void lk_tracker_reset_for_tests(void)
     pthread_mutex_unlock(&site_lock);
     lk_stack_reset_for_tests();
     lk_groups_reset_for_tests();
-    memset(tls_site_cache, 0, sizeof tls_site_cache);
+    if (tls_site_cache)
+        memset(tls_site_cache, 0, SITE_CACHE_SIZE * sizeof(site_cache_ent_t));
     for (acct_t *a = acct_list; a; a = a->next) {     /* deltas of the old sites */
         memset(a->ent, 0, sizeof a->ent);
         a->g_live = a->g_live_hi = 0;
