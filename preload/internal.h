@@ -214,10 +214,12 @@ extern int lk_exit_arena_on;    /* atomic: some thread entered */
 /* Make this thread's allocations (lk_real_*, and the hooks while its guard
  * is set) come from the exit arena from now on.  False if another thread
  * entered first or no address space is left: then write no dump. */
-bool lk_exit_arena_enter(void);
+bool lk_exit_arena_enter(bool must);     /* must: say so when none can be mapped */
 bool lk_exit_arena_owns(const void *p);
 void *lk_exit_arena_alloc(size_t n, size_t align);
 void *lk_exit_arena_realloc(void *p, size_t n);
+/* Its address space and resident bytes, for the cost section (0 before use). */
+void lk_exit_arena_cost(uint64_t *mapped, uint64_t *resident);
 /* Must a free of 'p' be ignored?  While this thread writes the exit dump
  * (it frees nothing: the block may be the real allocator's, whose lock the
  * interrupted call may hold), and for the arena's own blocks. */

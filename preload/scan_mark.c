@@ -80,6 +80,12 @@ static size_t big_len(size_t len)
 void *lk_scan_big_alloc(size_t len)
 {
     len = big_len(len);
+    if (lk_tls_exit_arena && len < BIG_HUGE) {
+        /* the exit dump's: populated pages, and no munmap (each costs a TLB
+         * flush, tens of microseconds on a VM): the process is ending */
+        void *q = lk_exit_arena_alloc(len, PAGE);  /* never reused: zero, as an mmap's */
+        if (q) return q;
+    }
     if (len >= BIG_HUGE) {
         char *m = mmap(NULL, len + BIG_HUGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (m == MAP_FAILED) goto small;    /* address space is short: no alignment */
@@ -100,7 +106,7 @@ small:;
 
 void lk_scan_big_free(void *p, size_t len)
 {
-    if (p) munmap(p, big_len(len));
+    if (p && !lk_exit_arena_owns(p)) munmap(p, big_len(len));
 }
 
 /* Return the index of the block holding address 'v', or -1.  '*interior' is
