@@ -323,7 +323,8 @@ static int dump_parts_build(dump_parts_t *p, int trigger, const char *label, uns
     }
     json_object_set_new(d, LK_KEY_UNIX_MS, u64(lk_unix_ms()));
     json_object_set_new(d, LK_KEY_UPTIME_NS, u64(now - lk_start_ns));
-    json_object_set_new(d, LK_KEY_RSS_BYTES, u64(lk_rss_bytes()));
+    /* the timeline's sample just read it */
+    json_object_set_new(d, LK_KEY_RSS_BYTES, u64(lk_rss_bytes_recent(10 * 1000000u)));
     json_object_set_new(d, LK_KEY_MODULES_DROPPED, u64(lk_modules_dropped()));
     json_object_set_new(root, LK_KEY_DUMP, d);
     json_object_set_new(root, LK_KEY_CONFIG, lk_section_config());

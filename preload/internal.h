@@ -652,6 +652,9 @@ void lk_limits_load(void);
  * none) and 'file'.  Returns 0 or -errno.  Allocation-free. */
 int lk_limits_cgroup(uint64_t *bytes, int *version, char *file, size_t cap);
 /* Resident bytes of the process (/proc/self/statm); 0 if unknown. */
+/* The value lk_rss_bytes read at most 'max_age_ns' ago (a dump's second
+ * look at it), else a new read. */
+uint64_t lk_rss_bytes_recent(uint64_t max_age_ns);
 uint64_t lk_rss_bytes(void);
 /* Read up to 'cap'-1 bytes of 'path' into 'buf', NUL-terminated, with read(2)
  * (no stdio: may run in a fresh fork child).  Returns the length or -errno. */

@@ -490,7 +490,20 @@ void lk_limits_load(void)
         l.rlimit_as = rl.rlim_cur;
     if (getrlimit(RLIMIT_DATA, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
         l.rlimit_data = rl.rlim_cur;
-    lk_limits_cgroup(&l.cgroup_max, &l.cgroup_version, l.cgroup_file, sizeof l.cgroup_file);
+    /* The cgroup's limit, read once (at start) and not at every dump: ten
+     * files opened, by every process and forked child, for a value that a
+     * program does not change the way it calls setrlimit(). */
+    static lk_limits_t cg;      /* its cgroup fields */
+    static const char *cg_root; /* the root they were read under (tests move it) */
+    static bool cg_read;
+    if (!cg_read || cg_root != lk_cgroup_root) {
+        lk_limits_cgroup(&cg.cgroup_max, &cg.cgroup_version, cg.cgroup_file, sizeof cg.cgroup_file);
+        cg_root = lk_cgroup_root;
+        cg_read = true;
+    }
+    l.cgroup_max = cg.cgroup_max;
+    l.cgroup_version = cg.cgroup_version;
+    memcpy(l.cgroup_file, cg.cgroup_file, sizeof l.cgroup_file);
     long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
     if (pages > 0 && psz > 0)
         l.phys = (uint64_t)pages * (uint64_t)psz;
@@ -504,6 +517,16 @@ void lk_limits_load(void)
 }
 
 /* ### RSS */
+static uint64_t rss_last, rss_last_ns;  /* atomic: the last value read, and when */
+
+uint64_t lk_rss_bytes_recent(uint64_t max_age_ns)
+{
+    uint64_t at = __atomic_load_n(&rss_last_ns, __ATOMIC_ACQUIRE);
+    if (at != 0 && lk_now_ns() - at <= max_age_ns)
+        return __atomic_load_n(&rss_last, __ATOMIC_RELAXED);
+    return lk_rss_bytes();
+}
+
 uint64_t lk_rss_bytes(void)
 {
     char buf[128];
@@ -526,7 +549,10 @@ uint64_t lk_rss_bytes(void)
     for (p++; *p >= '0' && *p <= '9'; p++)
         pages = pages * 10 + (uint64_t)(*p - '0');
     long psz = sysconf(_SC_PAGESIZE);
-    return pages * (uint64_t)(psz > 0 ? psz : 4096);
+    uint64_t rss = pages * (uint64_t)(psz > 0 ? psz : 4096);
+    __atomic_store_n(&rss_last, rss, __ATOMIC_RELAXED);
+    __atomic_store_n(&rss_last_ns, lk_now_ns(), __ATOMIC_RELEASE);
+    return rss;
 }
 
 /* Last in the file: internal.h maps mmap to heap.c's counting lk_mmap. */

@@ -174,7 +174,7 @@ static bool read_sparse(lk_scan_roots_t *rb, pid_t pid, lk_scan_io_t *io)
 void lk_scan_read_self(lk_scan_io_t *io, size_t n, void *arg)
 {
     lk_scan_roots_t *rb = arg;
-    pid_t pid = getpid();
+    pid_t pid = rb && rb->pid ? rb->pid : getpid();
     struct iovec li[READ_IOV], ri[READ_IOV];
     size_t i = 0;
     while (i < n) {
@@ -645,6 +645,7 @@ static void add_thread(lk_scan_roots_t *rb, lk_scan_map_t *maps, size_t nmaps, i
 
 int lk_scan_roots_modules(lk_scan_roots_t *rb)
 {
+    rb->pid = getpid();
     tls_sizes(&rb->static_size, &rb->tcb);
     rb->maps = read_maps(&rb->nmaps);
     if (!rb->maps) return -ENOMEM;
