@@ -91,7 +91,7 @@ static size_t read_vm_run(pid_t pid, uintptr_t addr, void *dst, size_t len)
  * which hold no pointer: a small program's .bss and TLS are mostly such
  * pages.  /proc/self/pagemap tells which pages are present or swapped;
  * mincore would not (a swapped page is not resident but holds data). */
-#define SPARSE_MIN   (2 * PAGE)         /* requests shorter than this are read as they are */
+#define SPARSE_MIN   (4 * PAGE)         /* shorter requests (most blocks) are read as they are, batched */
 #define PAGEMAP_MAX  512u               /* pagemap entries read at once */
 #define PM_PRESENT   (UINT64_C(1) << 63)
 #define PM_SWAPPED   (UINT64_C(1) << 62)
