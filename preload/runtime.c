@@ -86,8 +86,10 @@ bool lk_exit_arena_enter(bool must)
         return false;
     /* Address space only (MAP_NORESERVE): what the dump touches is what it
      * costs.  Smaller tries for a process near its RLIMIT_AS. */
-    /* by choice: 64 MiB, which a small program's dump never fills */
-    for (size_t sz = (size_t)1 << (must ? 30 : 26); sz >= ((size_t)4 << 20); sz >>= 2) {
+    /* by choice: 16 MiB of address space, which a small program's dump
+     * does not fill (bash's takes about 1 MiB); a bigger one goes on in
+     * the real allocator */
+    for (size_t sz = (size_t)1 << (must ? 30 : 24); sz >= ((size_t)4 << 20); sz >>= 2) {
         void *p = xa_map(sz);
         if (p != MAP_FAILED) {
             xa.size = sz;
