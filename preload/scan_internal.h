@@ -17,7 +17,7 @@
 
 #define WORD          sizeof(uintptr_t)
 #define PAGE          4096u
-#define READ_IOV      64u                /* iovecs per process_vm_readv (<= IOV_MAX), on the stack */
+#define READ_IOV      256u               /* iovecs per process_vm_readv (<= IOV_MAX), on the stack: 8 KiB */
 
 /* ### scan_mark.c: large scratch memory, mmap'd and populated at once */
 void *lk_scan_big_alloc(size_t len);

@@ -14,6 +14,7 @@
 #include "scan_internal.h"
 
 #define ROOT_CHUNK    (64u * 1024)       /* bytes of root memory read at once */
+#define SMALL_ROOT    (ROOT_CHUNK / 64)  /* roots up to this size are read in batches */
 #define BATCH_BYTES   (256u * 1024)      /* bytes of block contents read at once */
 #define BATCH_MAX     512u               /* blocks per batched read */
 /* Block-to-block and root-to-block edges kept for cycle detection and the
@@ -457,7 +458,7 @@ static size_t scan_roots_batch(scan_ctx_t *c, size_t ri, size_t nroots, uint8_t 
         uintptr_t p = (r->lo + WORD - 1) & ~(uintptr_t)(WORD - 1);
         uintptr_t end = r->hi & ~(uintptr_t)(WORD - 1);
         size_t len = end > p ? end - p : 0;
-        if (len > ROOT_CHUNK / READ_IOV || used + len > ROOT_CHUNK) break;
+        if (len > SMALL_ROOT || used + len > ROOT_CHUNK) break;
         io[k] = (lk_scan_io_t){p, chunk + used, len, 0};
         used += len;
         k++;
