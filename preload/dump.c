@@ -90,9 +90,12 @@ static json_t *build_cost(void)
                         u64(lk_site_memory_bytes() + lk_group_memory_bytes()));
     json_object_set_new(o, LK_KEY_STACK_TABLE_BYTES, u64(lk_stack_memory_bytes()));
     /* the reserve, given back for the dump, is counted as held */
+    uint64_t xa_mapped, xa_resident;
+    lk_exit_arena_cost(&xa_mapped, &xa_resident);
     json_object_set_new(o, LK_KEY_ADDRESS_SPACE_BYTES,
-                        u64(lk_mapped_bytes() + __atomic_load_n(&lk_dump_thread_bytes, __ATOMIC_RELAXED) + reserve_lent));
-    json_object_set_new(o, LK_KEY_COST_RSS_BYTES, u64(lk_mapped_resident_bytes()));
+                        u64(lk_mapped_bytes() + __atomic_load_n(&lk_dump_thread_bytes, __ATOMIC_RELAXED) +
+                            reserve_lent + xa_mapped));
+    json_object_set_new(o, LK_KEY_COST_RSS_BYTES, u64(lk_mapped_resident_bytes() + xa_resident));
     uint64_t learning, fallback;
     lk_stack_unwind_counts(&learning, &fallback);
     json_object_set_new(o, LK_KEY_UNWINDS_LEARNING, u64(learning));
@@ -180,6 +183,27 @@ typedef struct dump_parts {
     size_t reach_len;
 } dump_parts_t;
 
+/* Zeroed scratch pages for a dump: the exit arena's while this thread
+ * writes the exit dump (no munmap: the process is ending, and each costs a
+ * TLB flush), else an mmap populated in one call.  NULL if none. */
+static void *scratch_alloc(size_t len, bool populate)
+{
+    if (lk_tls_exit_arena) {
+        void *q = lk_exit_arena_alloc(len, 64);     /* never reused: zero */
+        if (q)
+            return q;
+    }
+    void *m = mmap(NULL, len, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | (populate ? MAP_POPULATE : 0), -1, 0);
+    return m == MAP_FAILED ? NULL : m;
+}
+
+static void scratch_free(void *p, size_t len)
+{
+    if (p && !lk_exit_arena_owns(p))
+        munmap(p, len);
+}
+
 static size_t stack_set_bytes(uint32_t nstacks)
 {
     return ((size_t)nstacks / 64 + 1) * sizeof(uint64_t);
@@ -199,11 +223,9 @@ static uint64_t *stack_set_build(const lk_site_rec_t *sites, uint32_t first, uin
 {
     if (lk_forked_from == 0)
         return NULL;
-    void *m = mmap(NULL, stack_set_bytes(nstacks), PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (m == MAP_FAILED)
+    uint64_t *set = scratch_alloc(stack_set_bytes(nstacks), false);
+    if (!set)
         return NULL;
-    uint64_t *set = m;
     for (uint32_t i = first; i < nsites; i++)
         if (sites[i].total_blocks != 0)
             stack_set_add(set, nstacks, sites[i].stack);
@@ -237,10 +259,8 @@ static void dump_parts_free(dump_parts_t *p)
     json_decref(p->root);
     json_decref(p->reach);
     lk_real_free(p->reach_arrays);
-    if (p->sites)
-        munmap(p->sites, (size_t)p->nsites * sizeof *p->sites);
-    if (p->stack_set)
-        munmap(p->stack_set, stack_set_bytes(p->nstacks));
+    scratch_free(p->sites, (size_t)p->nsites * sizeof *p->sites);
+    scratch_free(p->stack_set, stack_set_bytes(p->nstacks));
 }
 
 /* Returns 0, or -1 (out of memory: nothing to free). */
@@ -257,12 +277,7 @@ static int dump_parts_build(dump_parts_t *p, int trigger, const char *label, uns
     /* lk_site_rec_t is cache-line aligned (many threads write its counters), which
      * calloc's 16-byte alignment does not honour: mmap, zeroed by the kernel
      * and populated in one call rather than a fault a page. */
-    lk_site_rec_t *sites = NULL;
-    if (nsites) {
-        void *m = mmap(NULL, (size_t)nsites * sizeof *sites, PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-        sites = m == MAP_FAILED ? NULL : m;
-    }
+    lk_site_rec_t *sites = nsites ? scratch_alloc((size_t)nsites * sizeof *sites, true) : NULL;
     if (!sites)
         nsites = 0;
     lk_tracker_fold();          /* every thread's counter deltas, into the sites */
@@ -308,7 +323,8 @@ static int dump_parts_build(dump_parts_t *p, int trigger, const char *label, uns
     }
     json_object_set_new(d, LK_KEY_UNIX_MS, u64(lk_unix_ms()));
     json_object_set_new(d, LK_KEY_UPTIME_NS, u64(now - lk_start_ns));
-    json_object_set_new(d, LK_KEY_RSS_BYTES, u64(lk_rss_bytes()));
+    /* the timeline's sample just read it */
+    json_object_set_new(d, LK_KEY_RSS_BYTES, u64(lk_rss_bytes_recent(10 * 1000000u)));
     json_object_set_new(d, LK_KEY_MODULES_DROPPED, u64(lk_modules_dropped()));
     json_object_set_new(root, LK_KEY_DUMP, d);
     json_object_set_new(root, LK_KEY_CONFIG, lk_section_config());
@@ -333,8 +349,7 @@ static int dump_parts_build(dump_parts_t *p, int trigger, const char *label, uns
     if (!root) {
         json_decref(reach);
         lk_real_free(arrays);
-        if (sites)
-            munmap(sites, (size_t)nsites * sizeof *sites);
+        scratch_free(sites, (size_t)nsites * sizeof *sites);
         return -1;
     }
     uint64_t *set = stack_set_build(sites, first, nsites, nstacks, crash_stack);

@@ -925,14 +925,18 @@ static void exit_dump(void)
 {
     if (!exit_dump_allowed())
         return;
-    bool sampling = lk_config.sample_bytes != 0;
+    bool sampling = lk_config.sample_bytes != 0, xarena;
     if (sampling) {
         __atomic_store_n(&free_fast, false, __ATOMIC_SEQ_CST);
-        if (!lk_exit_arena_enter())
+        if (!lk_exit_arena_enter(true))
             return;                 /* another thread writes it, or no room */
+        xarena = true;
+    } else {
+        /* the arena too (never glibc's heap, which frees would consolidate), if there is room */
+        xarena = lk_exit_arena_enter(false);
     }
     lk_dump_exit();
-    if (sampling)
+    if (xarena)
         lk_tls_exit_arena = 0;      /* what runs next (destructors) is the program's */
 }
 

@@ -214,10 +214,12 @@ extern int lk_exit_arena_on;    /* atomic: some thread entered */
 /* Make this thread's allocations (lk_real_*, and the hooks while its guard
  * is set) come from the exit arena from now on.  False if another thread
  * entered first or no address space is left: then write no dump. */
-bool lk_exit_arena_enter(void);
+bool lk_exit_arena_enter(bool must);     /* must: say so when none can be mapped */
 bool lk_exit_arena_owns(const void *p);
 void *lk_exit_arena_alloc(size_t n, size_t align);
 void *lk_exit_arena_realloc(void *p, size_t n);
+/* Its address space and resident bytes, for the cost section (0 before use). */
+void lk_exit_arena_cost(uint64_t *mapped, uint64_t *resident);
 /* Must a free of 'p' be ignored?  While this thread writes the exit dump
  * (it frees nothing: the block may be the real allocator's, whose lock the
  * interrupted call may hold), and for the arena's own blocks. */
@@ -667,6 +669,9 @@ void lk_limits_load(void);
  * none) and 'file'.  Returns 0 or -errno.  Allocation-free. */
 int lk_limits_cgroup(uint64_t *bytes, int *version, char *file, size_t cap);
 /* Resident bytes of the process (/proc/self/statm); 0 if unknown. */
+/* The value lk_rss_bytes read at most 'max_age_ns' ago (a dump's second
+ * look at it), else a new read. */
+uint64_t lk_rss_bytes_recent(uint64_t max_age_ns);
 uint64_t lk_rss_bytes(void);
 /* Read up to 'cap'-1 bytes of 'path' into 'buf', NUL-terminated, with read(2)
  * (no stdio: may run in a fresh fork child).  Returns the length or -errno. */

@@ -69,24 +69,52 @@ __thread int lk_tls_exit_arena __attribute__((tls_model("initial-exec")));
 int lk_exit_arena_on;               /* atomic: a thread has entered */
 static lk_bump_t xa;                /* base published with release */
 
-bool lk_exit_arena_enter(void)
+/* Bytes made resident at once past the arena's end: one madvise instead
+ * of a fault a page (a fault costs 10 us or more on a paravirtualised VM). */
+#define XA_POPULATE ((size_t)256 << 10)
+static size_t xa_populated;         /* atomic: offset up to which pages are populated */
+/* Not lk_mmap: heap.c's count of resident pages would probe the whole
+ * reservation with mincore (64 calls for 1 GiB); lk_exit_arena_cost counts it. */
+static void *xa_map(size_t sz);
+/* An arena taken by choice, not need (no sampling): once it is full, the
+ * real allocator serves the rest, rather than losing the dump. */
+static bool xa_fallback;
+
+bool lk_exit_arena_enter(bool must)
 {
     if (__atomic_exchange_n(&lk_exit_arena_on, 1, __ATOMIC_ACQ_REL) != 0)
         return false;
     /* Address space only (MAP_NORESERVE): what the dump touches is what it
      * costs.  Smaller tries for a process near its RLIMIT_AS. */
-    for (size_t sz = (size_t)1 << 30; sz >= ((size_t)4 << 20); sz >>= 2) {
-        void *p = mmap(NULL, sz, PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    /* by choice: 16 MiB of address space, which a small program's dump
+     * does not fill (bash's takes about 1 MiB); a bigger one goes on in
+     * the real allocator */
+    for (size_t sz = (size_t)1 << (must ? 30 : 24); sz >= ((size_t)4 << 20); sz >>= 2) {
+        void *p = xa_map(sz);
         if (p != MAP_FAILED) {
             xa.size = sz;
             __atomic_store_n(&xa.base, (char *)p, __ATOMIC_RELEASE);
+            xa_fallback = !must;
             lk_tls_exit_arena = 1;
             return true;
         }
     }
-    lk_log("no address space left for the exit dump: none is written");
-    return false;                   /* lk_exit_arena_on stays set: nobody else tries */
+    if (must) {
+        lk_log("no address space left for the exit dump: none is written");
+        return false;               /* lk_exit_arena_on stays set: nobody else tries */
+    }
+    __atomic_store_n(&lk_exit_arena_on, 0, __ATOMIC_RELEASE);
+    return false;
+}
+
+void lk_exit_arena_cost(uint64_t *mapped, uint64_t *resident)
+{
+    const char *b = __atomic_load_n(&xa.base, __ATOMIC_ACQUIRE);
+    size_t used = __atomic_load_n(&xa.used, __ATOMIC_RELAXED);
+    size_t pop = __atomic_load_n(&xa_populated, __ATOMIC_RELAXED);
+    used = used < xa.size ? (used + 4095) & ~(size_t)4095 : xa.size;
+    *mapped = b ? xa.size : 0;
+    *resident = b ? (pop > used ? pop : used) : 0;
 }
 
 bool lk_exit_arena_owns(const void *p)
@@ -98,8 +126,24 @@ bool lk_exit_arena_owns(const void *p)
 void *lk_exit_arena_alloc(size_t n, size_t align)
 {
     void *q = lk_bump_alloc(&xa, n, align);    /* fresh pages, never reused: calloc for free */
-    if (!q)
+    if (!q) {
         errno = ENOMEM;
+        return q;
+    }
+#ifdef MADV_POPULATE_WRITE
+    size_t end = (size_t)((char *)q - xa.base) + n;
+    size_t done = __atomic_load_n(&xa_populated, __ATOMIC_RELAXED);
+    if (end > done) {
+        size_t to = (end + XA_POPULATE - 1) & ~(XA_POPULATE - 1);
+        if (to > xa.size)
+            to = xa.size;
+        /* a nested (signal handler's) allocation may populate the same
+         * pages again: harmless; before Linux 5.14 EINVAL, and pages fault in */
+        if (__atomic_compare_exchange_n(&xa_populated, &done, to, false, __ATOMIC_RELAXED,
+                                        __ATOMIC_RELAXED))
+            madvise(xa.base + done, to - done, MADV_POPULATE_WRITE);
+    }
+#endif
     return q;
 }
 
@@ -116,8 +160,11 @@ void *lk_exit_arena_realloc(void *p, size_t n)
 
 void *lk_real_malloc(size_t n)
 {
-    if (lk_unlikely(lk_tls_exit_arena))
-        return lk_exit_arena_alloc(n, 16);
+    if (lk_unlikely(lk_tls_exit_arena)) {
+        void *q = lk_exit_arena_alloc(n, 16);
+        if (q || !xa_fallback)
+            return q;
+    }
     if (lk_unlikely(lk_tls_heap))
         return lk_heap_alloc(n, 16);
     return lk_real.malloc ? lk_real.malloc(n) : LIBC_MALLOC(n);
@@ -140,7 +187,10 @@ void *lk_real_calloc(size_t n, size_t size)
             errno = ENOMEM;
             return NULL;
         }
-        return lk_exit_arena_alloc(total, 16);
+        void *q = lk_exit_arena_alloc(total, 16);
+        if (q || !xa_fallback)
+            return q;
+        return lk_real.calloc ? lk_real.calloc(n, size) : LIBC_CALLOC(n, size);
     }
     if (lk_unlikely(lk_tls_heap))
         return lk_heap_calloc(n, size);
@@ -148,8 +198,18 @@ void *lk_real_calloc(size_t n, size_t size)
 }
 void *lk_real_realloc(void *p, size_t n)
 {
-    if (lk_unlikely(lk_tls_exit_arena))
-        return lk_exit_arena_realloc(p, n);
+    if (lk_unlikely(lk_tls_exit_arena)) {
+        void *q = lk_exit_arena_realloc(p, n);
+        if (q || !xa_fallback)
+            return q;
+        /* the arena is full: a block of the real allocator, 'p' left as it is */
+        q = lk_real.malloc ? lk_real.malloc(n) : LIBC_MALLOC(n);
+        if (q && p) {
+            size_t old = lk_exit_arena_owns(p) ? lk_bump_size(p) : lk_real_usable(p);
+            memcpy(q, p, old < n ? old : n);
+        }
+        return q;
+    }
     if (lk_unlikely(lk_tls_heap) || (p && lk_heap_owns(p))) {
         if (!p || lk_heap_owns(p))
             return lk_heap_realloc(p, n);
@@ -432,7 +492,20 @@ void lk_limits_load(void)
         l.rlimit_as = rl.rlim_cur;
     if (getrlimit(RLIMIT_DATA, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
         l.rlimit_data = rl.rlim_cur;
-    lk_limits_cgroup(&l.cgroup_max, &l.cgroup_version, l.cgroup_file, sizeof l.cgroup_file);
+    /* The cgroup's limit, read once (at start) and not at every dump: ten
+     * files opened, by every process and forked child, for a value that a
+     * program does not change the way it calls setrlimit(). */
+    static lk_limits_t cg;      /* its cgroup fields */
+    static const char *cg_root; /* the root they were read under (tests move it) */
+    static bool cg_read;
+    if (!cg_read || cg_root != lk_cgroup_root) {
+        lk_limits_cgroup(&cg.cgroup_max, &cg.cgroup_version, cg.cgroup_file, sizeof cg.cgroup_file);
+        cg_root = lk_cgroup_root;
+        cg_read = true;
+    }
+    l.cgroup_max = cg.cgroup_max;
+    l.cgroup_version = cg.cgroup_version;
+    memcpy(l.cgroup_file, cg.cgroup_file, sizeof l.cgroup_file);
     long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
     if (pages > 0 && psz > 0)
         l.phys = (uint64_t)pages * (uint64_t)psz;
@@ -446,6 +519,16 @@ void lk_limits_load(void)
 }
 
 /* ### RSS */
+static uint64_t rss_last, rss_last_ns;  /* atomic: the last value read, and when */
+
+uint64_t lk_rss_bytes_recent(uint64_t max_age_ns)
+{
+    uint64_t at = __atomic_load_n(&rss_last_ns, __ATOMIC_ACQUIRE);
+    if (at != 0 && lk_now_ns() - at <= max_age_ns)
+        return __atomic_load_n(&rss_last, __ATOMIC_RELAXED);
+    return lk_rss_bytes();
+}
+
 uint64_t lk_rss_bytes(void)
 {
     char buf[128];
@@ -468,5 +551,16 @@ uint64_t lk_rss_bytes(void)
     for (p++; *p >= '0' && *p <= '9'; p++)
         pages = pages * 10 + (uint64_t)(*p - '0');
     long psz = sysconf(_SC_PAGESIZE);
-    return pages * (uint64_t)(psz > 0 ? psz : 4096);
+    uint64_t rss = pages * (uint64_t)(psz > 0 ? psz : 4096);
+    __atomic_store_n(&rss_last, rss, __ATOMIC_RELAXED);
+    __atomic_store_n(&rss_last_ns, lk_now_ns(), __ATOMIC_RELEASE);
+    return rss;
+}
+
+/* Last in the file: internal.h maps mmap to heap.c's counting lk_mmap. */
+#undef mmap
+static void *xa_map(size_t sz)
+{
+    return mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                -1, 0);
 }

@@ -159,7 +159,7 @@ json_t *lk_scan_dump_section_ex(char **arrays, size_t *arrays_len)
     t->lock_all();
     int rc = lk_scan_roots_threads(&rb, self_lo, regs, regs_len);
     if (rc == 0) t->foreach(gather_cb, &g);
-    lk_scan_opts_t opts = {lk_scan_read_self, NULL, usable_size, snapshot_budget()};
+    lk_scan_opts_t opts = {lk_scan_read_self, &rb, usable_size, snapshot_budget()};
     if (rc == 0 && (g.oom || rb.oom)) rc = -ENOMEM;
     if (rc == 0) rc = lk_scan_classify(g.b, g.n, rb.r, rb.n, &opts, &res);
     t->unlock_all();

@@ -17,7 +17,7 @@
 
 #define WORD          sizeof(uintptr_t)
 #define PAGE          4096u
-#define READ_IOV      64u                /* iovecs per process_vm_readv (<= IOV_MAX), on the stack */
+#define READ_IOV      256u               /* iovecs per process_vm_readv (<= IOV_MAX), on the stack: 8 KiB */
 
 /* ### scan_mark.c: large scratch memory, mmap'd and populated at once */
 void *lk_scan_big_alloc(size_t len);
@@ -32,6 +32,7 @@ typedef struct lk_scan_map {
     int used;                   /* already a live thread's stack */
     int prot_none;
     int main_stack;             /* "[stack]" */
+    int anon;                   /* private anonymous: a page never touched holds zeros */
 } lk_scan_map_t;
 
 typedef struct lk_scan_roots {
@@ -50,6 +51,10 @@ typedef struct lk_scan_roots {
     int *tids;                  /* the threads found */
     size_t ntids, captids;
     uintptr_t *args, *sps;      /* per thread: syscall args (a root), sp (1 = pending) */
+    int pagemap_fd;             /* /proc/self/pagemap, open during a scan */
+    int pagemap_state;          /* 0 not tried, 1 open, -1 unavailable */
+    uint64_t pages_skipped;     /* never-touched pages read as zeros, not faulted in */
+    pid_t pid;                  /* getpid() at the scan's start: one call, not one a read */
 } lk_scan_roots_t;
 
 /* Globals (minus rb->excl) and the process's maps: everything that takes

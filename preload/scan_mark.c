@@ -14,6 +14,7 @@
 #include "scan_internal.h"
 
 #define ROOT_CHUNK    (64u * 1024)       /* bytes of root memory read at once */
+#define SMALL_ROOT    (ROOT_CHUNK / 64)  /* roots up to this size are read in batches */
 #define BATCH_BYTES   (256u * 1024)      /* bytes of block contents read at once */
 #define BATCH_MAX     512u               /* blocks per batched read */
 /* Block-to-block and root-to-block edges kept for cycle detection and the
@@ -80,6 +81,12 @@ static size_t big_len(size_t len)
 void *lk_scan_big_alloc(size_t len)
 {
     len = big_len(len);
+    if (lk_tls_exit_arena && len < BIG_HUGE) {
+        /* the exit dump's: populated pages, and no munmap (each costs a TLB
+         * flush, tens of microseconds on a VM): the process is ending */
+        void *q = lk_exit_arena_alloc(len, PAGE);  /* never reused: zero, as an mmap's */
+        if (q) return q;
+    }
     if (len >= BIG_HUGE) {
         char *m = mmap(NULL, len + BIG_HUGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (m == MAP_FAILED) goto small;    /* address space is short: no alignment */
@@ -100,7 +107,7 @@ small:;
 
 void lk_scan_big_free(void *p, size_t len)
 {
-    if (p) munmap(p, big_len(len));
+    if (p && !lk_exit_arena_owns(p)) munmap(p, big_len(len));
 }
 
 /* Return the index of the block holding address 'v', or -1.  '*interior' is
@@ -451,7 +458,7 @@ static size_t scan_roots_batch(scan_ctx_t *c, size_t ri, size_t nroots, uint8_t 
         uintptr_t p = (r->lo + WORD - 1) & ~(uintptr_t)(WORD - 1);
         uintptr_t end = r->hi & ~(uintptr_t)(WORD - 1);
         size_t len = end > p ? end - p : 0;
-        if (len > ROOT_CHUNK / READ_IOV || used + len > ROOT_CHUNK) break;
+        if (len > SMALL_ROOT || used + len > ROOT_CHUNK) break;
         io[k] = (lk_scan_io_t){p, chunk + used, len, 0};
         used += len;
         k++;

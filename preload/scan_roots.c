@@ -60,6 +60,10 @@ static size_t read_vm_pages(pid_t pid, uintptr_t addr, void *dst, size_t len)
         struct iovec li = {(char *)dst + done, l}, ri = {(void *)(addr + done), l};
         ssize_t r = process_vm_readv(pid, &li, 1, &ri, 1, 0);
         if (r < 0 && errno == EINTR) continue;
+        if (r < 0 && (errno == ENOSYS || errno == EPERM)) {
+            lk_scan_read_mode = 1;      /* seccomp or an old kernel: use the pipe */
+            return done + read_pipe(addr + done, (char *)dst + done, len - done);
+        }
         if (r <= 0) break;
         done += (size_t)r;
         if ((size_t)r < l) break;
@@ -67,10 +71,110 @@ static size_t read_vm_pages(pid_t pid, uintptr_t addr, void *dst, size_t len)
     return done;
 }
 
+/* Readable prefix of one request: one process_vm_readv, page by page only
+ * past a short read. */
+static size_t read_vm_run(pid_t pid, uintptr_t addr, void *dst, size_t len)
+{
+    struct iovec li = {dst, len}, ri = {(void *)addr, len};
+    ssize_t r;
+    do
+        r = len ? process_vm_readv(pid, &li, 1, &ri, 1, 0) : 0;
+    while (r < 0 && errno == EINTR);
+    if (r == (ssize_t)len) return len;
+    size_t got = r > 0 ? (size_t)r : 0;
+    return got + read_vm_pages(pid, addr + got, (char *)dst + got, len - got);
+}
+
+/* ### pages never touched
+ * Reading a page of anonymous memory that was never touched makes the kernel
+ * fault it in (~8 us a page on a paravirtualised VM), only to return zeros,
+ * which hold no pointer: a small program's .bss and TLS are mostly such
+ * pages.  /proc/self/pagemap tells which pages are present or swapped;
+ * mincore would not (a swapped page is not resident but holds data). */
+#define SPARSE_MIN   (4 * PAGE)         /* shorter requests (most blocks) are read as they are, batched */
+#define PAGEMAP_MAX  512u               /* pagemap entries read at once */
+#define PM_PRESENT   (UINT64_C(1) << 63)
+#define PM_SWAPPED   (UINT64_C(1) << 62)
+
+static const lk_scan_map_t *anon_map_of(const lk_scan_roots_t *rb, uintptr_t lo, uintptr_t hi)
+{
+    for (size_t i = 0; i < rb->nmaps; i++)
+        if (lo >= rb->maps[i].lo && lo < rb->maps[i].hi)
+            return rb->maps[i].anon && rb->maps[i].readable && hi <= rb->maps[i].hi
+                       ? &rb->maps[i] : NULL;
+    return NULL;
+}
+
+static bool sparse_eligible(const lk_scan_roots_t *rb, const lk_scan_io_t *io)
+{
+    return rb && rb->pagemap_state >= 0 && io->len >= SPARSE_MIN &&
+           anon_map_of(rb, io->addr, io->addr + io->len);
+}
+
+/* Read one request whose range lies in one private anonymous mapping,
+ * zero-filling pages neither present nor swapped.  Returns false (nothing
+ * done) when every page is there anyway, or pagemap cannot be read. */
+static bool read_sparse(lk_scan_roots_t *rb, pid_t pid, lk_scan_io_t *io)
+{
+    if (rb->pagemap_state == 0) {
+        rb->pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+        rb->pagemap_state = rb->pagemap_fd >= 0 ? 1 : -1;
+    }
+    if (rb->pagemap_state < 0) return false;
+    uint64_t ent[PAGEMAP_MAX];
+    uintptr_t first = io->addr / PAGE, last = (io->addr + io->len - 1) / PAGE;
+    size_t done = 0;
+    bool sparse = false;
+    for (uintptr_t pg = first; pg <= last;) {
+        size_t k = last - pg + 1 < PAGEMAP_MAX ? last - pg + 1 : PAGEMAP_MAX;
+        ssize_t r = pread(rb->pagemap_fd, ent, k * sizeof *ent, (off_t)(pg * sizeof *ent));
+        if (r < (ssize_t)(k * sizeof *ent)) {
+            if (r < 0 && errno == EINTR) continue;
+            if (!sparse) return false;  /* nothing read yet: the caller reads it all */
+            io->got = done + read_vm_run(pid, io->addr + done, (char *)io->dst + done,
+                                           io->len - done);
+            return true;
+        }
+        for (size_t j = 0; j < k; j++) {
+            uintptr_t a = (pg + j) * PAGE, e = a + PAGE;
+            if (a < io->addr) a = io->addr;
+            if (e > io->addr + io->len) e = io->addr + io->len;
+            if (ent[j] & (PM_PRESENT | PM_SWAPPED)) continue;
+            if (!sparse) {
+                /* the first untouched page: what precedes it is read as usual */
+                sparse = true;
+                size_t got = read_vm_run(pid, io->addr, io->dst, a - io->addr);
+                if (got < a - io->addr) {
+                    io->got = got;
+                    return true;
+                }
+                done = a - io->addr;
+            } else if (a - io->addr > done) {
+                size_t want = a - io->addr - done;
+                size_t got = read_vm_run(pid, io->addr + done, (char *)io->dst + done, want);
+                if (got < want) {
+                    io->got = done + got;
+                    return true;
+                }
+                done += want;
+            }
+            memset((char *)io->dst + done, 0, e - a);
+            done += e - a;
+            rb->pages_skipped++;
+        }
+        pg += k;
+    }
+    if (!sparse) return false;
+    if (done < io->len)
+        done += read_vm_run(pid, io->addr + done, (char *)io->dst + done, io->len - done);
+    io->got = done;
+    return true;
+}
+
 void lk_scan_read_self(lk_scan_io_t *io, size_t n, void *arg)
 {
-    (void)arg;
-    pid_t pid = getpid();
+    lk_scan_roots_t *rb = arg;
+    pid_t pid = rb && rb->pid ? rb->pid : getpid();
     struct iovec li[READ_IOV], ri[READ_IOV];
     size_t i = 0;
     while (i < n) {
@@ -79,7 +183,16 @@ void lk_scan_read_self(lk_scan_io_t *io, size_t n, void *arg)
             i++;
             continue;
         }
+        if (sparse_eligible(rb, &io[i]) && read_sparse(rb, pid, &io[i])) {
+            i++;
+            continue;
+        }
         size_t k = n - i < READ_IOV ? n - i : READ_IOV;
+        for (size_t j = 1; j < k; j++)
+            if (sparse_eligible(rb, &io[i + j])) {
+                k = j;          /* tried on its own next */
+                break;
+            }
         for (size_t j = 0; j < k; j++) {
             li[j] = (struct iovec){io[i + j].dst, io[i + j].len};
             ri[j] = (struct iovec){(void *)io[i + j].addr, io[i + j].len};
@@ -299,6 +412,31 @@ static char *slurp(const char *path, size_t *len)
     return buf;
 }
 
+/* One line of /proc/self/maps: "lo-hi perms offset dev inode   name".
+ * Returns false on a line it does not understand. */
+static bool parse_hex(const char **p, unsigned long *v)
+{
+    const char *s = *p;
+    unsigned long x = 0;
+    int n = 0;
+    for (;; s++, n++) {
+        unsigned d = *s >= '0' && *s <= '9' ? (unsigned)(*s - '0')
+                   : *s >= 'a' && *s <= 'f' ? (unsigned)(*s - 'a' + 10) : 16;
+        if (d == 16) break;
+        x = x << 4 | d;
+    }
+    *p = s;
+    *v = x;
+    return n > 0;
+}
+
+static const char *skip_field(const char *s)
+{
+    while (*s && *s != ' ') s++;
+    while (*s == ' ') s++;
+    return s;
+}
+
 /* Parse /proc/self/maps.  Special mappings ([vvar], [vsyscall]) and device
  * files are marked unreadable: reading them can have side effects. */
 static lk_scan_map_t *read_maps(size_t *count)
@@ -310,27 +448,34 @@ static lk_scan_map_t *read_maps(size_t *count)
     for (char *line = text; m && *line;) {
         char *eol = strchr(line, '\n');
         if (eol) *eol = '\0';
-        unsigned long lo, hi;
-        char perms[8] = "";
-        int pos = 0;
-        if (sscanf(line, "%lx-%lx %7s %*s %*s %*s %n", &lo, &hi, perms, &pos) >= 3) {
-            const char *name = pos ? line + pos : "";
+        unsigned long lo, hi, inode = 0;
+        const char *p = line, *perms;
+        if (parse_hex(&p, &lo) && *p++ == '-' && parse_hex(&p, &hi) && *p == ' ' &&
+            strlen(perms = p + 1) >= 4) {
+            p = skip_field(skip_field(skip_field(perms)));     /* perms, offset, dev */
+            while (*p >= '0' && *p <= '9') inode = inode * 10 + (unsigned long)(*p++ - '0');
+            while (*p == ' ') p++;
+            const char *name = p;
             int ok = perms[0] == 'r' && strcmp(name, "[vvar]") != 0 &&
                      strcmp(name, "[vsyscall]") != 0 && strncmp(name, "/dev/", 5) != 0;
             if (n == cap) {
-                lk_scan_map_t *p = lk_real_realloc(m, cap * 2 * sizeof *m);
-                if (!p) {
+                lk_scan_map_t *q = lk_real_realloc(m, cap * 2 * sizeof *m);
+                if (!q) {
                     lk_real_free(m);
                     m = NULL;
                     break;
                 }
-                m = p;
+                m = q;
                 cap *= 2;
             }
             int guarded = n > 0 && m[n - 1].hi == lo && m[n - 1].prot_none;
-            m[n] = (lk_scan_map_t){lo, hi, ok, ok && guarded && perms[1] == 'w' && !*name, 0, 0, 0};
+            m[n] = (lk_scan_map_t){lo, hi, ok, ok && guarded && perms[1] == 'w' && !*name, 0, 0, 0, 0};
             m[n].prot_none = !strncmp(perms, "---", 3);
             m[n].main_stack = ok && !strcmp(name, "[stack]");
+            /* no file behind it: its untouched pages are zero-fill-on-demand */
+            m[n].anon = ok && perms[3] == 'p' && inode == 0 &&
+                        (!*name || !strcmp(name, "[heap]") || !strcmp(name, "[stack]") ||
+                         !strncmp(name, "[anon:", 6));
             n++;
         }
         if (!eol) break;
@@ -500,6 +645,7 @@ static void add_thread(lk_scan_roots_t *rb, lk_scan_map_t *maps, size_t nmaps, i
 
 int lk_scan_roots_modules(lk_scan_roots_t *rb)
 {
+    rb->pid = getpid();
     tls_sizes(&rb->static_size, &rb->tcb);
     rb->maps = read_maps(&rb->nmaps);
     if (!rb->maps) return -ENOMEM;
@@ -604,6 +750,7 @@ int lk_scan_roots_threads(lk_scan_roots_t *rb, uintptr_t self_lo, const void *se
 
 void lk_scan_roots_free(lk_scan_roots_t *rb)
 {
+    if (rb->pagemap_state > 0) close(rb->pagemap_fd);
     for (size_t i = 0; i < rb->nstrings; i++) lk_real_free(rb->strings[i]);
     lk_real_free(rb->strings);
     lk_real_free(rb->r);

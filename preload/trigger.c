@@ -147,7 +147,10 @@ static void *dumper_main(void *arg)
     (void)arg;
     lk_tls_guard = 1;               /* nothing this thread does is the program's */
     lk_tls_heap = 1;                /* and its memory comes from no glibc arena (heap.c) */
-    uint64_t next_sample = lk_now_ns();
+    /* the first tick a period from now: the start took a sample, and a
+     * short-lived process (a shell's child) would pay three /proc reads
+     * on this thread for a copy of it */
+    uint64_t next_sample = lk_now_ns() + SAMPLE_NS;
     uint64_t interval_ns = (uint64_t)lk_config.interval_ms * 1000000u;
     uint64_t next_interval = interval_ns ? lk_now_ns() + interval_ns : UINT64_MAX;
     for (;;) {

@@ -652,8 +652,8 @@ START_TEST(test_tracker_exit_arena)
     ck_assert_ptr_nonnull(before);
     ck_assert(!lk_exit_arena_owns(before));
     memset(before, 0xab, 100);
-    ck_assert(lk_exit_arena_enter());
-    ck_assert(!lk_exit_arena_enter());          /* one thread only */
+    ck_assert(lk_exit_arena_enter(true));
+    ck_assert(!lk_exit_arena_enter(true));          /* one thread only */
     /* Then every lk_real_* call is served from the arena, aligned... */
     char *a = lk_real_malloc(24);
     ck_assert(lk_exit_arena_owns(a));
