@@ -619,6 +619,8 @@ typedef struct memo {
     uint16_t nra, nbp;
     uint16_t depth;
     uint16_t nframes;           /* frames kept: depth, or depth + 1 when truncated */
+    uint16_t set;               /* its set and way (a probe hit is the set's last hit) */
+    uint8_t way;
     uint64_t hash;
     /* then, packed: frames[nframes] (uintptr_t), then either
      *   (fp_chain) pairs[nbp] (memo_pair_t) 16-byte aligned (memo_pairs),
@@ -685,6 +687,16 @@ static inline uint32_t *memo_tail_off(memo_t *m)
  * stack again and again, and this skips the set lookup (caller_hint's rules). */
 static __thread memo_t *tls_memo_last __attribute__((tls_model("initial-exec")));
 
+/* The probe's tables (memo_probe), unmapped with the memo. */
+#define PROBE_SHAPES_LOG2 9
+#define PROBE_SLOTS_LOG2 10
+typedef struct memo_probe {
+    memo_t *shape[1u << PROBE_SHAPES_LOG2];     /* by (pc0, sp0): its representative */
+    memo_t *slot[1u << PROBE_SLOTS_LOG2];       /* by the hash of the words it checks,
+                                                 * 2 ways a hash, the last noted first */
+} memo_probe_t;
+static __thread memo_probe_t *tls_memo_probe __attribute__((tls_model("initial-exec")));
+
 /* Before the entries, in the same mapping, one line a set: each way's caller
  * hint (its low 32 bits), so that a set search compares the 8 of a set at once
  * and reads only the entries whose hint matches (one line, not a header line a
@@ -711,8 +723,11 @@ static void memo_free(void *p)
 {
     if (p)
         munmap(p, MEMO_HEAD_BYTES + (size_t)MEMO_ENTRIES * tls_memo_stride);
+    if (tls_memo_probe)
+        munmap(tls_memo_probe, sizeof(memo_probe_t));
     tls_memo = NULL;
     tls_memo_last = NULL;
+    tls_memo_probe = NULL;
 }
 
 static void memo_key_init(void)
@@ -874,8 +889,9 @@ LK_NO_ASAN static inline bool memo_words_match(uintptr_t sp0, const uint32_t *of
 /* The stack at (pc0, sp0, bp0) if it is the remembered one.  On a hit the
  * frames stay in the entry (f->lazy): the caller copies them only if it needs
  * them (a site the entry does not know yet). */
-LK_NO_ASAN static inline bool memo_lookup(memo_t *m, lk_frames_t *f, int max, uintptr_t pc0, uintptr_t sp0,
-                               uintptr_t bp0)
+LK_NO_ASAN static inline __attribute__((always_inline)) bool memo_lookup(memo_t *m, lk_frames_t *f,
+                                                                        int max, uintptr_t pc0,
+                                                                        uintptr_t sp0, uintptr_t bp0)
 {
     /* No bounds check: this thread stored the entry with this sp0, when every
      * word it logs was inside the thread's stack, whose bounds are fixed. */
@@ -1280,6 +1296,153 @@ void lk_stack_walk_stats(uint64_t *fast, uint64_t *slow, uint64_t *memo_hits)
     *memo_hits = tls_memo_hits;
 }
 
+/* ### the probe: stacks that alternate at one (pc0, sp0), found in one look
+ * An allocation site reached through several call paths of the same depth
+ * (a tree's nodes, a parser's productions) has one pc0 and one sp0 for all of
+ * them, and they alternate: each capture misses the thread's last hit, and a
+ * caller hint of 4 frames (4 rule lookups) does not tell them apart, so the
+ * set search tried 2.5 ways (bench live).  The probe hashes the stack words
+ * at the addresses that one entry of that (pc0, sp0) checks, the shape's
+ * representative (the deepest noted: its words cover the others'), with
+ * independent loads and no rule lookup, and looks the hash up in a table of
+ * entries (2 ways a hash).
+ * Stacks laid out like the representative hash their own return addresses;
+ * another layout hashes whatever lies there, the same each time or not (a
+ * miss then: the set search as before).  Only a hint either way: the entry it
+ * finds is checked word by word (memo_lookup) like any other. */
+static __thread uint64_t tls_probe_hits __attribute__((tls_model("initial-exec")));
+static __thread uint64_t tls_memo_searches __attribute__((tls_model("initial-exec")));
+/* Tests narrow it to make every stack collide. */
+uint32_t LK_SEAM lk_stack_probe_mask = (1u << PROBE_SLOTS_LOG2) - 1;
+
+void lk_stack_memo_stats(uint64_t *probe_hits, uint64_t *set_searches)
+{
+    *probe_hits = tls_probe_hits;
+    *set_searches = tls_memo_searches;
+}
+
+static inline size_t probe_shape(uintptr_t pc0, uintptr_t sp0)
+{
+    uint64_t h = ((uint64_t)pc0 ^ ((uint64_t)sp0 << 24)) * UINT64_C(0x9E3779B97F4A7C15);
+    return (size_t)(h >> (64 - PROBE_SHAPES_LOG2));
+}
+
+static inline uint64_t rotl64(uint64_t x, unsigned r)
+{
+    return (x << r) | (x >> (64 - r));
+}
+
+/* A hash of the words at the addresses entry 'm' checks (its sp0 is the
+ * capture's): the (saved rbp, return address) pairs, then the return
+ * addresses at offsets.  Saved rbps at offsets (code without frame pointers)
+ * are left out: the return addresses tell stacks apart. */
+LK_NO_ASAN static inline size_t probe_slot(const memo_t *m, uintptr_t sp0)
+{
+    uint64_t h = 0, h1 = 0;
+    const uint32_t *o, *end;
+    if (m->fp_chain) {
+        /* two accumulators, each step order-sensitive (a lane rotation):
+         * stacks that permute the same return addresses must differ */
+#define LK_PAIR_MIX(acc, at) \
+    acc = _mm_add_epi64(_mm_shuffle_epi32(acc, _MM_SHUFFLE(0, 3, 2, 1)), \
+                        _mm_loadu_si128((const __m128i *)(at)))
+        const memo_pair_t *pr = m->chk, *end4 = m->chk4, *pend = m->chk_end;
+        const char *a = (const char *)m->pair0;
+        __m128i x = _mm_setzero_si128(), y = _mm_setzero_si128();
+        for (; pr < end4; pr += 4) {
+            LK_PAIR_MIX(x, a);
+            LK_PAIR_MIX(y, pr[0].next);
+            LK_PAIR_MIX(x, pr[1].next);
+            LK_PAIR_MIX(y, pr[2].next);
+            a = (const char *)pr[3].next;
+        }
+        for (; pr < pend; pr++) {
+            LK_PAIR_MIX(x, a);
+            a = (const char *)pr->next;
+        }
+#undef LK_PAIR_MIX
+        x = _mm_xor_si128(x, _mm_shuffle_epi32(y, _MM_SHUFFLE(1, 0, 3, 2)));
+        h = (uint64_t)_mm_cvtsi128_si64(x);
+        h1 = (uint64_t)_mm_cvtsi128_si64(_mm_unpackhi_epi64(x, x));
+        o = m->chk_end;
+        end = m->tail_end;
+    } else {
+        o = m->chk;
+        end = m->chk_end;
+    }
+#define LK_WORD(i) (*(const uintptr_t *)(sp0 + o[i]))
+    for (const uint32_t *end4 = o + ((size_t)(end - o) & ~(size_t)3); o < end4; o += 4) {
+        h = rotl64(h, 19) + LK_WORD(0);
+        h1 = rotl64(h1, 23) + LK_WORD(1);
+        h = rotl64(h, 19) + LK_WORD(2);
+        h1 = rotl64(h1, 23) + LK_WORD(3);
+    }
+    for (; o < end; o++)
+        h = rotl64(h, 19) + LK_WORD(0);
+#undef LK_WORD
+    h = (h ^ rotl64(h1, 32) ^ m->pc0 ^ ((uint64_t)sp0 << 24)) * UINT64_C(0xC2B2AE3D27D4EB4F);
+    return ((size_t)(h >> (64 - PROBE_SLOTS_LOG2)) & lk_stack_probe_mask) & ~(size_t)1;
+}
+
+/* After the thread's last hit: the entry the probe finds, if it is this
+ * stack.  No bounds check, as in memo_lookup: the representative was stored
+ * by this thread with this sp0. */
+LK_NO_ASAN static inline bool memo_probe(lk_frames_t *f, int max, uintptr_t pc0, uintptr_t sp0,
+                                         uintptr_t bp0)
+{
+    memo_probe_t *p = tls_memo_probe;
+    if (!p)
+        return false;
+    const memo_t *rep = p->shape[probe_shape(pc0, sp0)];
+    if (!rep || rep->pc0 != pc0 || rep->sp0 != sp0)
+        return false;
+    memo_t *const *ways = &p->slot[probe_slot(rep, sp0)], *c;
+    if (!((c = ways[0]) && memo_lookup(c, f, max, pc0, sp0, bp0)) &&
+        !((c = ways[1]) && memo_lookup(c, f, max, pc0, sp0, bp0)))
+        return false;
+    tls_memo_mru[c->set] = c->way;
+    tls_memo_last = c;
+    tls_memo_hits++;
+    tls_probe_hits++;
+    return true;
+}
+
+/* This thread's probe tables, mmap'd when the set search first finds a stack
+ * (its third sighting): a program whose stacks never come back pays nothing. */
+static memo_probe_t *probe_table(void)
+{
+    static __thread int failed __attribute__((tls_model("initial-exec")));
+    if (tls_memo_probe || failed)
+        return tls_memo_probe;
+    void *p = mmap(NULL, sizeof(memo_probe_t), PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) {
+        failed = 1;
+        return NULL;
+    }
+    tls_memo_probe = p;
+    return p;
+}
+
+/* Entry 'c' (found by the set search, or just stored) is the stack being
+ * captured: let the probe find it, hashed as the shape's representative
+ * checks it (which is 'c' if the shape has none). */
+LK_NO_ASAN static inline void probe_note(memo_t *c, uintptr_t pc0, uintptr_t sp0, bool make)
+{
+    memo_probe_t *p = make ? probe_table() : tls_memo_probe;
+    if (!p)
+        return;
+    memo_t **rs = &p->shape[probe_shape(pc0, sp0)];
+    const memo_t *rep = *rs;
+    if (!rep || rep->pc0 != pc0 || rep->sp0 != sp0 || c->nra > rep->nra)
+        *rs = c, rep = c;
+    memo_t **ways = &p->slot[probe_slot(rep, sp0)];
+    if (ways[0] != c) {
+        ways[1] = ways[0];
+        ways[0] = c;
+    }
+}
+
 /* The memo missed (or is off): look in the set, walk, remember the walk.  Out
  * of line: the walk log is kilobytes of stack the hit path should not touch. */
 static inline __attribute__((always_inline)) void capture_miss_body(lk_frames_t *f, int max,
@@ -1302,6 +1465,7 @@ static inline __attribute__((always_inline)) void capture_miss_body(lk_frames_t 
         uintptr_t m_hint = 0;
         unsigned m_way = 0;
         if (t) {
+            tls_memo_searches++;
             uintptr_t hint = caller_hint(pc0, sp0, bp0);
             size_t set = memo_set(pc0, sp0, hint);
             unsigned used = tls_memo_used[set];
@@ -1322,6 +1486,7 @@ static inline __attribute__((always_inline)) void capture_miss_body(lk_frames_t 
                     tls_memo_mru[set] = (uint8_t)w;
                     tls_memo_last = c;
                     tls_memo_hits++;
+                    probe_note(c, pc0, sp0, true);
                     return;
                 }
             }
@@ -1361,8 +1526,11 @@ static inline __attribute__((always_inline)) void capture_miss_body(lk_frames_t 
                 if (m->pc0 != 0) {      /* stored: else the way stays free */
                     memo_tags(t, m_set)[m_way] = (uint32_t)m_hint;
                     tls_memo_used[m_set] |= (uint8_t)(1u << m_way);
+                    m->set = (uint16_t)m_set;
+                    m->way = (uint8_t)m_way;
                     f->site_memo = m->site1;
                     tls_memo_last = m;
+                    probe_note(m, pc0, sp0, false);
                 }
             }
             return;
@@ -1385,12 +1553,21 @@ static inline __attribute__((always_inline)) void capture_miss_body(lk_frames_t 
 
 /* capture()'s out-of-line paths keep errno (libunwind, mmap, pthread calls may
  * set it): malloc_exact saves it for none of the capture. */
-static __attribute__((noinline)) void capture_miss(lk_frames_t *f, int max, uintptr_t pc0,
-                                                   uintptr_t sp0, uintptr_t bp0)
+static __attribute__((noinline)) void capture_search(lk_frames_t *f, int max, uintptr_t pc0,
+                                                     uintptr_t sp0, uintptr_t bp0)
 {
     int saved_errno = errno;
     capture_miss_body(f, max, pc0, sp0, bp0);
     errno = saved_errno;
+}
+
+/* The probe first, in a small frame: it sets no errno. */
+static __attribute__((noinline)) void capture_miss(lk_frames_t *f, int max, uintptr_t pc0,
+                                                   uintptr_t sp0, uintptr_t bp0)
+{
+    if (memo_probe(f, max, pc0, sp0, bp0))
+        return;
+    capture_search(f, max, pc0, sp0, bp0);
 }
 
 static __attribute__((noinline)) void capture_fallback(lk_frames_t *f, int max)
