@@ -691,7 +691,10 @@ static __thread memo_t *tls_memo_last __attribute__((tls_model("initial-exec")))
 #define PROBE_SHAPES_LOG2 9
 #define PROBE_SLOTS_LOG2 10
 typedef struct memo_probe {
-    memo_t *shape[1u << PROBE_SHAPES_LOG2];     /* by (pc0, sp0): its representative */
+    struct {
+        memo_t *rep;            /* by (pc0, sp0): its representative */
+        uint64_t key;           /* the positions (frame i + 1) hashed */
+    } shape[1u << PROBE_SHAPES_LOG2];
     memo_t *slot[1u << PROBE_SLOTS_LOG2];       /* by the hash of the words it checks,
                                                  * 2 ways a hash, the last noted first */
 } memo_probe_t;
@@ -1301,15 +1304,15 @@ void lk_stack_walk_stats(uint64_t *fast, uint64_t *slow, uint64_t *memo_hits)
  * (a tree's nodes, a parser's productions) has one pc0 and one sp0 for all of
  * them, and they alternate: each capture misses the thread's last hit, and a
  * caller hint of 4 frames (4 rule lookups) does not tell them apart, so the
- * set search tried 2.5 ways (bench live).  The probe hashes the stack words
- * at the addresses that one entry of that (pc0, sp0) checks, the shape's
- * representative (the deepest noted: its words cover the others'), with
- * independent loads and no rule lookup, and looks the hash up in a table of
- * entries (2 ways a hash).
- * Stacks laid out like the representative hash their own return addresses;
- * another layout hashes whatever lies there, the same each time or not (a
- * miss then: the set search as before).  Only a hint either way: the entry it
- * finds is checked word by word (memo_lookup) like any other. */
+ * set search tried 2.5 ways (bench live).  The probe hashes a few return
+ * addresses, read where one entry of that (pc0, sp0), the shape's
+ * representative, read them: the first positions at which the shape's other
+ * stacks were seen to differ from it (its key).  Independent loads, no rule
+ * lookup; the hash picks 2 ways of a table of entries.  Stacks laid out like
+ * the representative hash their own return addresses; another layout hashes
+ * whatever lies there, the same each time or not (a miss then: the set
+ * search as before).  Only a hint either way: the entry it finds is checked
+ * word by word (memo_lookup) like any other. */
 static __thread uint64_t tls_probe_hits __attribute__((tls_model("initial-exec")));
 static __thread uint64_t tls_memo_searches __attribute__((tls_model("initial-exec")));
 /* Tests narrow it to make every stack collide. */
@@ -1332,55 +1335,33 @@ static inline uint64_t rotl64(uint64_t x, unsigned r)
     return (x << r) | (x >> (64 - r));
 }
 
-/* A hash of the words at the addresses entry 'm' checks (its sp0 is the
- * capture's): the (saved rbp, return address) pairs, then the return
- * addresses at offsets.  Saved rbps at offsets (code without frame pointers)
- * are left out: the return addresses tell stacks apart. */
-LK_NO_ASAN static inline size_t probe_slot(const memo_t *m, uintptr_t sp0)
+/* The return address of frame i + 1 as entry 'm''s walk read it: where it
+ * lies in this stack (its sp0 is the capture's), or what it was. */
+LK_NO_ASAN static inline uintptr_t probe_word(const memo_t *m, uintptr_t sp0, unsigned i)
 {
-    uint64_t h = 0, h1 = 0;
-    const uint32_t *o, *end;
-    if (m->fp_chain) {
-        /* two accumulators, each step order-sensitive (a lane rotation):
-         * stacks that permute the same return addresses must differ */
-#define LK_PAIR_MIX(acc, at) \
-    acc = _mm_add_epi64(_mm_shuffle_epi32(acc, _MM_SHUFFLE(0, 3, 2, 1)), \
-                        _mm_loadu_si128((const __m128i *)(at)))
-        const memo_pair_t *pr = m->chk, *end4 = m->chk4, *pend = m->chk_end;
-        const char *a = (const char *)m->pair0;
-        __m128i x = _mm_setzero_si128(), y = _mm_setzero_si128();
-        for (; pr < end4; pr += 4) {
-            LK_PAIR_MIX(x, a);
-            LK_PAIR_MIX(y, pr[0].next);
-            LK_PAIR_MIX(x, pr[1].next);
-            LK_PAIR_MIX(y, pr[2].next);
-            a = (const char *)pr[3].next;
-        }
-        for (; pr < pend; pr++) {
-            LK_PAIR_MIX(x, a);
-            a = (const char *)pr->next;
-        }
-#undef LK_PAIR_MIX
-        x = _mm_xor_si128(x, _mm_shuffle_epi32(y, _MM_SHUFFLE(1, 0, 3, 2)));
-        h = (uint64_t)_mm_cvtsi128_si64(x);
-        h1 = (uint64_t)_mm_cvtsi128_si64(_mm_unpackhi_epi64(x, x));
-        o = m->chk_end;
-        end = m->tail_end;
-    } else {
-        o = m->chk;
-        end = m->chk_end;
-    }
-#define LK_WORD(i) (*(const uintptr_t *)(sp0 + o[i]))
-    for (const uint32_t *end4 = o + ((size_t)(end - o) & ~(size_t)3); o < end4; o += 4) {
-        h = rotl64(h, 19) + LK_WORD(0);
-        h1 = rotl64(h1, 23) + LK_WORD(1);
-        h = rotl64(h, 19) + LK_WORD(2);
-        h1 = rotl64(h1, 23) + LK_WORD(3);
-    }
-    for (; o < end; o++)
-        h = rotl64(h, 19) + LK_WORD(0);
-#undef LK_WORD
-    h = (h ^ rotl64(h1, 32) ^ m->pc0 ^ ((uint64_t)sp0 << 24)) * UINT64_C(0xC2B2AE3D27D4EB4F);
+    if (!m->fp_chain)
+        return *(const uintptr_t *)(sp0 + ((const uint32_t *)m->chk)[i]);
+    if (i >= m->nbp)
+        return *(const uintptr_t *)(sp0 + ((const uint32_t *)m->chk_end)[i - m->nbp]);
+    return ((const uintptr_t *)(i == 0 ? m->pair0 : ((const memo_pair_t *)m->chk)[i - 1].next))[1];
+}
+
+/* Where the shape's stacks differ from its representative: at most this many
+ * return addresses are hashed (the first that differ), a few loads. */
+#define PROBE_KEY_WORDS 8
+
+/* The probe's first way for this stack: a hash of the return addresses at
+ * the shape's key positions, read where the representative 'rep' read them. */
+LK_NO_ASAN static inline size_t probe_slot(const memo_t *rep, uint64_t key, uintptr_t pc0,
+                                           uintptr_t sp0)
+{
+    uint64_t h = (uint64_t)pc0 ^ ((uint64_t)sp0 << 24);
+    /* positions of the frames it has (a slot reused since keeps the key) */
+    if (rep->nra < 64)
+        key &= (UINT64_C(1) << rep->nra) - 1;
+    for (; key != 0; key &= key - 1)
+        h = rotl64(h, 19) + probe_word(rep, sp0, (unsigned)__builtin_ctzll(key));
+    h *= UINT64_C(0xC2B2AE3D27D4EB4F);
     return ((size_t)(h >> (64 - PROBE_SLOTS_LOG2)) & lk_stack_probe_mask) & ~(size_t)1;
 }
 
@@ -1393,10 +1374,11 @@ LK_NO_ASAN static inline bool memo_probe(lk_frames_t *f, int max, uintptr_t pc0,
     memo_probe_t *p = tls_memo_probe;
     if (!p)
         return false;
-    const memo_t *rep = p->shape[probe_shape(pc0, sp0)];
+    size_t s = probe_shape(pc0, sp0);
+    const memo_t *rep = p->shape[s].rep;
     if (!rep || rep->pc0 != pc0 || rep->sp0 != sp0)
         return false;
-    memo_t *const *ways = &p->slot[probe_slot(rep, sp0)], *c;
+    memo_t *const *ways = &p->slot[probe_slot(rep, p->shape[s].key, pc0, sp0)], *c;
     if (!((c = ways[0]) && memo_lookup(c, f, max, pc0, sp0, bp0)) &&
         !((c = ways[1]) && memo_lookup(c, f, max, pc0, sp0, bp0)))
         return false;
@@ -1425,18 +1407,37 @@ static memo_probe_t *probe_table(void)
 }
 
 /* Entry 'c' (found by the set search, or just stored) is the stack being
- * captured: let the probe find it, hashed as the shape's representative
- * checks it (which is 'c' if the shape has none). */
+ * captured: let the probe find it.  The shape's representative is its
+ * deepest entry (its words cover the others'); the key grows by the first
+ * positions where this stack differs from it, until it has PROBE_KEY_WORDS
+ * (each growth moves every stack of the shape: each misses once more). */
 LK_NO_ASAN static inline void probe_note(memo_t *c, uintptr_t pc0, uintptr_t sp0, bool make)
 {
     memo_probe_t *p = make ? probe_table() : tls_memo_probe;
     if (!p)
         return;
-    memo_t **rs = &p->shape[probe_shape(pc0, sp0)];
-    const memo_t *rep = *rs;
-    if (!rep || rep->pc0 != pc0 || rep->sp0 != sp0 || c->nra > rep->nra)
-        *rs = c, rep = c;
-    memo_t **ways = &p->slot[probe_slot(rep, sp0)];
+    size_t s = probe_shape(pc0, sp0);
+    const memo_t *rep = p->shape[s].rep;
+    uint64_t key = p->shape[s].key;
+    if (!rep || rep->pc0 != pc0 || rep->sp0 != sp0 || c->nra > rep->nra) {
+        p->shape[s].rep = c;
+        rep = c;
+        key = 0;
+    } else {
+        unsigned nkey = 0;
+        for (uint64_t b = key; b != 0; b &= b - 1)
+            nkey++;
+        const uintptr_t *val = memo_frames((memo_t *)rep) + 1;
+        unsigned n = rep->nra < 64 ? rep->nra : 64;
+        for (unsigned i = 0; i < n && nkey < PROBE_KEY_WORDS; i++) {
+            if (!(key >> i & 1) && probe_word(rep, sp0, i) != val[i]) {
+                key |= UINT64_C(1) << i;
+                nkey++;
+            }
+        }
+    }
+    p->shape[s].key = key;
+    memo_t **ways = &p->slot[probe_slot(rep, key, pc0, sp0)];
     if (ways[0] != c) {
         ways[1] = ways[0];
         ways[0] = c;
