@@ -863,8 +863,8 @@ static inline bool m128_zero(__m128i v)
  * ways tried share the caller hint, whose frames are the first words, so they
  * differ further out (bench live: 2.5 ways of one tag a capture, each read to
  * its end before). */
-LK_NO_ASAN static inline bool memo_words_match(uintptr_t sp0, const uint32_t *off,
-                                               const uint32_t *end, const uintptr_t *val)
+LK_NO_ASAN static inline __attribute__((always_inline)) bool
+memo_words_match(uintptr_t sp0, const uint32_t *off, const uint32_t *end, const uintptr_t *val)
 {
 #define LK_WORDS4_DIFF(o, v)                                                  \
     ((*(const uintptr_t *)(sp0 + (o)[0]) ^ (v)[0]) |                          \
