@@ -452,8 +452,10 @@ static bool stack_bounds(void)
  * never built with it) would call some of them redzones. */
 #if defined(__SANITIZE_ADDRESS__)
 #define LK_NO_ASAN __attribute__((no_sanitize_address))
+#define LK_WALK_INLINE      /* forced inlining would instrument it in its caller */
 #else
 #define LK_NO_ASAN
+#define LK_WALK_INLINE __attribute__((always_inline))
 #endif
 
 /* The first frame outside libleak: follow our own frame pointers (all of
@@ -863,7 +865,7 @@ static inline bool m128_zero(__m128i v)
  * ways tried share the caller hint, whose frames are the first words, so they
  * differ further out (bench live: 2.5 ways of one tag a capture, each read to
  * its end before). */
-LK_NO_ASAN static inline __attribute__((always_inline)) bool
+LK_NO_ASAN static inline LK_WALK_INLINE bool
 memo_words_match(uintptr_t sp0, const uint32_t *off, const uint32_t *end, const uintptr_t *val)
 {
 #define LK_WORDS4_DIFF(o, v)                                                  \
@@ -892,9 +894,8 @@ memo_words_match(uintptr_t sp0, const uint32_t *off, const uint32_t *end, const 
 /* The stack at (pc0, sp0, bp0) if it is the remembered one.  On a hit the
  * frames stay in the entry (f->lazy): the caller copies them only if it needs
  * them (a site the entry does not know yet). */
-LK_NO_ASAN static inline __attribute__((always_inline)) bool memo_lookup(memo_t *m, lk_frames_t *f,
-                                                                        int max, uintptr_t pc0,
-                                                                        uintptr_t sp0, uintptr_t bp0)
+LK_NO_ASAN static inline LK_WALK_INLINE bool memo_lookup(memo_t *m, lk_frames_t *f, int max,
+                                                         uintptr_t pc0, uintptr_t sp0, uintptr_t bp0)
 {
     /* No bounds check: this thread stored the entry with this sp0, when every
      * word it logs was inside the thread's stack, whose bounds are fixed. */
