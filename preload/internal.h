@@ -320,6 +320,11 @@ int lk_stack_sigmask(int how, const sigset_t *set, sigset_t *old);
 /* Captures of the calling thread that took the fast walk / the full unwind,
  * and those of the fast ones that the walk memo answered. */
 void lk_stack_walk_stats(uint64_t *fast, uint64_t *slow, uint64_t *memo_hits);
+/* Of the calling thread's memo hits, those the probe found; and its captures
+ * that searched a memo set (after the last hit and the probe missed). */
+void lk_stack_memo_stats(uint64_t *probe_hits, uint64_t *set_searches);
+/* The probe's slot mask (tests: 0 makes every stack collide). */
+extern uint32_t LK_SEAM lk_stack_probe_mask;
 /* Invalidate every thread's walk memo entries (and the site indexes they
  * remember): the tracker's test reset. */
 void lk_stack_forget_memos(void);

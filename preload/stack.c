@@ -563,8 +563,10 @@ static bool stack_bounds(void)
  * never built with it) would call some of them redzones. */
 #if defined(__SANITIZE_ADDRESS__)
 #define LK_NO_ASAN __attribute__((no_sanitize_address))
+#define LK_WALK_INLINE      /* forced inlining would instrument it in its caller */
 #else
 #define LK_NO_ASAN
+#define LK_WALK_INLINE __attribute__((always_inline))
 #endif
 
 /* The first frame outside libleak: follow our own frame pointers (all of
@@ -730,6 +732,8 @@ typedef struct memo {
     uint16_t nra, nbp;
     uint16_t depth;
     uint16_t nframes;           /* frames kept: depth, or depth + 1 when truncated */
+    uint16_t set;               /* its set and way (a probe hit is the set's last hit) */
+    uint8_t way;
     uint64_t hash;
     /* then, packed: frames[nframes] (uintptr_t), then either
      *   (fp_chain) pairs[nbp] (memo_pair_t) 16-byte aligned (memo_pairs),
@@ -796,6 +800,19 @@ static inline uint32_t *memo_tail_off(memo_t *m)
  * stack again and again, and this skips the set lookup (caller_hint's rules). */
 static __thread memo_t *tls_memo_last __attribute__((tls_model("initial-exec")));
 
+/* The probe's tables (memo_probe), unmapped with the memo. */
+#define PROBE_SHAPES_LOG2 9
+#define PROBE_SLOTS_LOG2 10
+typedef struct memo_probe {
+    struct {
+        memo_t *rep;            /* by (pc0, sp0): its representative */
+        uint64_t key;           /* the positions (frame i + 1) hashed */
+    } shape[1u << PROBE_SHAPES_LOG2];
+    memo_t *slot[1u << PROBE_SLOTS_LOG2];       /* by the hash of the words it checks,
+                                                 * 2 ways a hash, the last noted first */
+} memo_probe_t;
+static __thread memo_probe_t *tls_memo_probe __attribute__((tls_model("initial-exec")));
+
 /* Before the entries, in the same mapping, one line a set: each way's caller
  * hint (its low 32 bits), so that a set search compares the 8 of a set at once
  * and reads only the entries whose hint matches (one line, not a header line a
@@ -822,8 +839,11 @@ static void memo_free(void *p)
 {
     if (p)
         munmap(p, MEMO_HEAD_BYTES + (size_t)MEMO_ENTRIES * tls_memo_stride);
+    if (tls_memo_probe)
+        munmap(tls_memo_probe, sizeof(memo_probe_t));
     tls_memo = NULL;
     tls_memo_last = NULL;
+    tls_memo_probe = NULL;
 }
 
 static void memo_key_init(void)
@@ -959,8 +979,8 @@ static inline bool m128_zero(__m128i v)
  * ways tried share the caller hint, whose frames are the first words, so they
  * differ further out (bench live: 2.5 ways of one tag a capture, each read to
  * its end before). */
-LK_NO_ASAN static inline bool memo_words_match(uintptr_t sp0, const uint32_t *off,
-                                               const uint32_t *end, const uintptr_t *val)
+LK_NO_ASAN static inline LK_WALK_INLINE bool
+memo_words_match(uintptr_t sp0, const uint32_t *off, const uint32_t *end, const uintptr_t *val)
 {
 #define LK_WORDS4_DIFF(o, v)                                                  \
     ((*(const uintptr_t *)(sp0 + (o)[0]) ^ (v)[0]) |                          \
@@ -988,8 +1008,8 @@ LK_NO_ASAN static inline bool memo_words_match(uintptr_t sp0, const uint32_t *of
 /* The stack at (pc0, sp0, bp0) if it is the remembered one.  On a hit the
  * frames stay in the entry (f->lazy): the caller copies them only if it needs
  * them (a site the entry does not know yet). */
-LK_NO_ASAN static inline bool memo_lookup(memo_t *m, lk_frames_t *f, int max, uintptr_t pc0, uintptr_t sp0,
-                               uintptr_t bp0)
+LK_NO_ASAN static inline LK_WALK_INLINE bool memo_lookup(memo_t *m, lk_frames_t *f, int max,
+                                                         uintptr_t pc0, uintptr_t sp0, uintptr_t bp0)
 {
     /* No bounds check: this thread stored the entry with this sp0, when every
      * word it logs was inside the thread's stack, whose bounds are fixed. */
@@ -1394,6 +1414,151 @@ void lk_stack_walk_stats(uint64_t *fast, uint64_t *slow, uint64_t *memo_hits)
     *memo_hits = tls_memo_hits;
 }
 
+/* ### the probe: stacks that alternate at one (pc0, sp0), found in one look
+ * An allocation site reached through several call paths of the same depth
+ * (a tree's nodes, a parser's productions) has one pc0 and one sp0 for all of
+ * them, and they alternate: each capture misses the thread's last hit, and a
+ * caller hint of 4 frames (4 rule lookups) does not tell them apart, so the
+ * set search tried 2.5 ways (bench live).  The probe hashes a few return
+ * addresses, read where one entry of that (pc0, sp0), the shape's
+ * representative, read them: the first positions at which the shape's other
+ * stacks were seen to differ from it (its key).  Independent loads, no rule
+ * lookup; the hash picks 2 ways of a table of entries.  Stacks laid out like
+ * the representative hash their own return addresses; another layout hashes
+ * whatever lies there, the same each time or not (a miss then: the set
+ * search as before).  Only a hint either way: the entry it finds is checked
+ * word by word (memo_lookup) like any other. */
+static __thread uint64_t tls_probe_hits __attribute__((tls_model("initial-exec")));
+static __thread uint64_t tls_memo_searches __attribute__((tls_model("initial-exec")));
+/* Tests narrow it to make every stack collide. */
+uint32_t LK_SEAM lk_stack_probe_mask = (1u << PROBE_SLOTS_LOG2) - 1;
+
+void lk_stack_memo_stats(uint64_t *probe_hits, uint64_t *set_searches)
+{
+    *probe_hits = tls_probe_hits;
+    *set_searches = tls_memo_searches;
+}
+
+static inline size_t probe_shape(uintptr_t pc0, uintptr_t sp0)
+{
+    uint64_t h = ((uint64_t)pc0 ^ ((uint64_t)sp0 << 24)) * UINT64_C(0x9E3779B97F4A7C15);
+    return (size_t)(h >> (64 - PROBE_SHAPES_LOG2));
+}
+
+static inline uint64_t rotl64(uint64_t x, unsigned r)
+{
+    return (x << r) | (x >> (64 - r));
+}
+
+/* The return address of frame i + 1 as entry 'm''s walk read it: where it
+ * lies in this stack (its sp0 is the capture's), or what it was. */
+LK_NO_ASAN static inline uintptr_t probe_word(const memo_t *m, uintptr_t sp0, unsigned i)
+{
+    if (!m->fp_chain)
+        return *(const uintptr_t *)(sp0 + ((const uint32_t *)m->chk)[i]);
+    if (i >= m->nbp)
+        return *(const uintptr_t *)(sp0 + ((const uint32_t *)m->chk_end)[i - m->nbp]);
+    return ((const uintptr_t *)(i == 0 ? m->pair0 : ((const memo_pair_t *)m->chk)[i - 1].next))[1];
+}
+
+/* Where the shape's stacks differ from its representative: at most this many
+ * return addresses are hashed (the first that differ), a few loads. */
+#define PROBE_KEY_WORDS 8
+
+/* The probe's first way for this stack: a hash of the return addresses at
+ * the shape's key positions, read where the representative 'rep' read them. */
+LK_NO_ASAN static inline size_t probe_slot(const memo_t *rep, uint64_t key, uintptr_t pc0,
+                                           uintptr_t sp0)
+{
+    uint64_t h = (uint64_t)pc0 ^ ((uint64_t)sp0 << 24);
+    /* positions of the frames it has (a slot reused since keeps the key) */
+    if (rep->nra < 64)
+        key &= (UINT64_C(1) << rep->nra) - 1;
+    for (; key != 0; key &= key - 1)
+        h = rotl64(h, 19) + probe_word(rep, sp0, (unsigned)__builtin_ctzll(key));
+    h *= UINT64_C(0xC2B2AE3D27D4EB4F);
+    return ((size_t)(h >> (64 - PROBE_SLOTS_LOG2)) & lk_stack_probe_mask) & ~(size_t)1;
+}
+
+/* After the thread's last hit: the entry the probe finds, if it is this
+ * stack.  No bounds check, as in memo_lookup: the representative was stored
+ * by this thread with this sp0. */
+LK_NO_ASAN static inline bool memo_probe(lk_frames_t *f, int max, uintptr_t pc0, uintptr_t sp0,
+                                         uintptr_t bp0)
+{
+    memo_probe_t *p = tls_memo_probe;
+    if (!p)
+        return false;
+    size_t s = probe_shape(pc0, sp0);
+    const memo_t *rep = p->shape[s].rep;
+    if (!rep || rep->pc0 != pc0 || rep->sp0 != sp0)
+        return false;
+    memo_t *const *ways = &p->slot[probe_slot(rep, p->shape[s].key, pc0, sp0)], *c;
+    if (!((c = ways[0]) && memo_lookup(c, f, max, pc0, sp0, bp0)) &&
+        !((c = ways[1]) && memo_lookup(c, f, max, pc0, sp0, bp0)))
+        return false;
+    tls_memo_mru[c->set] = c->way;
+    tls_memo_last = c;
+    tls_memo_hits++;
+    tls_probe_hits++;
+    return true;
+}
+
+/* This thread's probe tables, mmap'd when the set search first finds a stack
+ * (its third sighting): a program whose stacks never come back pays nothing. */
+static memo_probe_t *probe_table(void)
+{
+    static __thread int failed __attribute__((tls_model("initial-exec")));
+    if (tls_memo_probe || failed)
+        return tls_memo_probe;
+    void *p = mmap(NULL, sizeof(memo_probe_t), PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) {
+        failed = 1;
+        return NULL;
+    }
+    tls_memo_probe = p;
+    return p;
+}
+
+/* Entry 'c' (found by the set search, or just stored) is the stack being
+ * captured: let the probe find it.  The shape's representative is its
+ * deepest entry (its words cover the others'); the key grows by the first
+ * positions where this stack differs from it, until it has PROBE_KEY_WORDS
+ * (each growth moves every stack of the shape: each misses once more). */
+LK_NO_ASAN static inline void probe_note(memo_t *c, uintptr_t pc0, uintptr_t sp0, bool make)
+{
+    memo_probe_t *p = make ? probe_table() : tls_memo_probe;
+    if (!p)
+        return;
+    size_t s = probe_shape(pc0, sp0);
+    const memo_t *rep = p->shape[s].rep;
+    uint64_t key = p->shape[s].key;
+    if (!rep || rep->pc0 != pc0 || rep->sp0 != sp0 || c->nra > rep->nra) {
+        p->shape[s].rep = c;
+        rep = c;
+        key = 0;
+    } else {
+        unsigned nkey = 0;
+        for (uint64_t b = key; b != 0; b &= b - 1)
+            nkey++;
+        const uintptr_t *val = memo_frames((memo_t *)rep) + 1;
+        unsigned n = rep->nra < 64 ? rep->nra : 64;
+        for (unsigned i = 0; i < n && nkey < PROBE_KEY_WORDS; i++) {
+            if (!(key >> i & 1) && probe_word(rep, sp0, i) != val[i]) {
+                key |= UINT64_C(1) << i;
+                nkey++;
+            }
+        }
+    }
+    p->shape[s].key = key;
+    memo_t **ways = &p->slot[probe_slot(rep, key, pc0, sp0)];
+    if (ways[0] != c) {
+        ways[1] = ways[0];
+        ways[0] = c;
+    }
+}
+
 /* The memo missed (or is off): look in the set, walk, remember the walk.  Out
  * of line: the walk log is kilobytes of stack the hit path should not touch. */
 static inline __attribute__((always_inline)) void capture_miss_body(lk_frames_t *f, int max,
@@ -1416,6 +1581,7 @@ static inline __attribute__((always_inline)) void capture_miss_body(lk_frames_t 
         uintptr_t m_hint = 0;
         unsigned m_way = 0;
         if (t) {
+            tls_memo_searches++;
             uintptr_t hint = caller_hint(pc0, sp0, bp0);
             size_t set = memo_set(pc0, sp0, hint);
             unsigned used = tls_memo_used[set];
@@ -1436,6 +1602,7 @@ static inline __attribute__((always_inline)) void capture_miss_body(lk_frames_t 
                     tls_memo_mru[set] = (uint8_t)w;
                     tls_memo_last = c;
                     tls_memo_hits++;
+                    probe_note(c, pc0, sp0, true);
                     return;
                 }
             }
@@ -1475,8 +1642,11 @@ static inline __attribute__((always_inline)) void capture_miss_body(lk_frames_t 
                 if (m->pc0 != 0) {      /* stored: else the way stays free */
                     memo_tags(t, m_set)[m_way] = (uint32_t)m_hint;
                     tls_memo_used[m_set] |= (uint8_t)(1u << m_way);
+                    m->set = (uint16_t)m_set;
+                    m->way = (uint8_t)m_way;
                     f->site_memo = m->site1;
                     tls_memo_last = m;
+                    probe_note(m, pc0, sp0, false);
                 }
             }
             return;
@@ -1499,12 +1669,21 @@ static inline __attribute__((always_inline)) void capture_miss_body(lk_frames_t 
 
 /* capture()'s out-of-line paths keep errno (libunwind, mmap, pthread calls may
  * set it): malloc_exact saves it for none of the capture. */
-static __attribute__((noinline)) void capture_miss(lk_frames_t *f, int max, uintptr_t pc0,
-                                                   uintptr_t sp0, uintptr_t bp0)
+static __attribute__((noinline)) void capture_search(lk_frames_t *f, int max, uintptr_t pc0,
+                                                     uintptr_t sp0, uintptr_t bp0)
 {
     int saved_errno = errno;
     capture_miss_body(f, max, pc0, sp0, bp0);
     errno = saved_errno;
+}
+
+/* The probe first, in a small frame: it sets no errno. */
+static __attribute__((noinline)) void capture_miss(lk_frames_t *f, int max, uintptr_t pc0,
+                                                   uintptr_t sp0, uintptr_t bp0)
+{
+    if (memo_probe(f, max, pc0, sp0, bp0))
+        return;
+    capture_search(f, max, pc0, sp0, bp0);
 }
 
 static __attribute__((noinline)) void capture_fallback(lk_frames_t *f, int max)

@@ -560,6 +560,89 @@ START_TEST(test_stack_memo_sites_forgotten_by_reset)
 }
 END_TEST
 
+/* ### the probe
+ * Stacks of one allocation site that alternate at the same depth share pc0
+ * and sp0; when they differ only far from the leaf, the set search's caller
+ * hint (the 4 or 8 frames above pc0) does not tell them apart either.  The
+ * probe finds each in one look: after a warm-up, no capture searches a set. */
+START_TEST(test_stack_memo_probe_finds_alternating_stacks)
+{
+    for (int v = 0; v < 2; v++) {
+        /* 16 levels; bits 0..1 pick the two levels nearest the test, 12 frames
+         * above pc0 or more */
+        for (int round = 0; round < 12; round++) {
+            uint64_t f, s, m0, m1, p0, p1, q0, q1;
+            lk_stack_walk_stats(&f, &s, &m0);
+            lk_stack_memo_stats(&p0, &q0);
+            for (unsigned bits = 0; bits < 4; bits++) {
+                lk_frames_t fr[2];
+                for (volatile int k = 0; k < 2; k++)
+                    bx_dispatch_of[v](bits, 16, &fr[k], k);
+                check_same(&fr[0], &fr[1]);
+            }
+            lk_stack_walk_stats(&f, &s, &m1);
+            lk_stack_memo_stats(&p1, &q1);
+            if (getenv("LK_DEBUG_MEMO"))
+                fprintf(stderr, "v%d round %d: %lu memo hits, %lu probe hits, %lu set searches\n",
+                        v, round, (unsigned long)(m1 - m0), (unsigned long)(p1 - p0),
+                        (unsigned long)(q1 - q0));
+            /* seen twice (walked), once more (the set search finds it and
+             * tells the probe), then the probe alone */
+            if (round >= 4) {
+                ck_assert_msg(p1 - p0 == 4 && m1 - m0 == 4 && q1 - q0 == 0,
+                              "round %d: %lu probe hits, %lu memo hits, %lu set searches", round,
+                              (unsigned long)(p1 - p0), (unsigned long)(m1 - m0),
+                              (unsigned long)(q1 - q0));
+            }
+        }
+    }
+}
+END_TEST
+
+/* Stacks whose probe hash is the same (here every hash: the probe's mask is
+ * 0) find one another's entries; the word-by-word check must turn them down:
+ * three stacks in turn, while the probe keeps the last two noted, so each
+ * capture is first offered the other two. */
+START_TEST(test_stack_memo_probe_collisions_are_checked)
+{
+    uint32_t saved = lk_stack_probe_mask;
+    lk_stack_probe_mask = 0;
+    for (int v = 0; v < 2; v++) {
+        uint32_t site[3] = {0, 0, 0};
+        for (int round = 0; round < 8; round++) {
+            for (unsigned n = 0; n < 3; n++) {
+                lk_frames_t fr[2];
+                for (volatile int k = 0; k < 2; k++)
+                    bx_dispatch_of[v](n, 16, &fr[k], k);
+                uint32_t st = lk_site_get(&fr[0], LK_FAMILY_MALLOC);
+                lk_frames_materialize(&fr[0]);
+                check_same(&fr[0], &fr[1]);
+                if (round > 0)
+                    ck_assert_uint_eq(st, site[n]);
+                site[n] = st;
+            }
+        }
+        ck_assert(site[0] != site[1] && site[1] != site[2] && site[0] != site[2]);
+    }
+    /* and with two stacks, both ways hold them: the probe answers */
+    uint64_t p0, p1, q;
+    for (int round = 0; round < 8; round++) {
+        if (round == 4)
+            lk_stack_memo_stats(&p0, &q);
+        for (unsigned n = 0; n < 2; n++) {
+            lk_frames_t fr[2];
+            for (volatile int k = 0; k < 2; k++)
+                bx_dispatch_of[0](n, 16, &fr[k], k);
+            lk_frames_materialize(&fr[0]);
+            check_same(&fr[0], &fr[1]);
+        }
+    }
+    lk_stack_memo_stats(&p1, &q);
+    lk_stack_probe_mask = saved;
+    ck_assert_uint_eq(p1 - p0, 8);
+}
+END_TEST
+
 /* The frame-rule table hands out its blocks in order, one (or a chain) per
  * page of code: a program's pcs, which cluster on few code pages, fill a few
  * pages of the table, each a page fault that costs 10-14 us on a VM.  Shaped
@@ -874,6 +957,8 @@ static Suite *stack_suite(void)
     tcase_add_test(tc, test_stack_memo_compares_every_frame);
     tcase_add_test(tc, test_stack_memo_stores_on_second_sighting);
     tcase_add_test(tc, test_stack_memo_sites_forgotten_by_reset);
+    tcase_add_test(tc, test_stack_memo_probe_finds_alternating_stacks);
+    tcase_add_test(tc, test_stack_memo_probe_collisions_are_checked);
     tcase_add_test(tc, test_stack_pc_table_pages_follow_code);
     tcase_add_test(tc, test_stack_fast_walk_truncation_matches);
     tcase_add_test(tc, test_stack_learning_hands_over_to_fast_walk);
