@@ -536,6 +536,8 @@ static __attribute__((noinline)) const pc_ent_t *learn_from_cfi(uintptr_t pc, bo
     if (!lk_stack_learn_from_cfi)
         return NULL;
     uint32_t fl = cfi_flags(pc, &delta, &why);
+    if (why == LK_CFI_SIGNAL)
+        fl = PC_VAR;                /* a signal trampoline: never walked through */
     if (fl == 0) {
         *jit = why == LK_CFI_NO_MODULE && jit_outside_modules(pc);
         return NULL;
@@ -1129,8 +1131,11 @@ static bool slow_walk_unlocked(lk_frames_t *f, int max, uintptr_t pc0, uintptr_t
         return false;
     int n = 0;
     bool passed_new = false, jit = false;
+    /* libunwind says "signal frame" of the frame a signal interrupted (its ip
+     * is exact, not a return address), one step past the trampoline: both
+     * are marked VAR */
+    bool sig = unw_is_signal_frame(&c) > 0;
     for (;;) {
-        bool sig = unw_is_signal_frame(&c) > 0;
         const pc_ent_t *known = pc_find(ip);
         passed_new |= scratch != NULL && known == NULL;
         f->pc[n++] = ip;
@@ -1151,8 +1156,10 @@ static bool slow_walk_unlocked(lk_frames_t *f, int max, uintptr_t pc0, uintptr_t
         /* the CFI's rule, if cfi.c reads one: learned instead of the rule
          * inferred from the step, once checked against it */
         uint32_t cdelta = 0;
-        int why;
+        int why = LK_CFI_OK;
         uint32_t cfl = sig ? 0 : cfi_flags(ip, &cdelta, &why);
+        if (cfl == 0 && !sig && why == LK_CFI_SIGNAL)
+            sig = true;                     /* the CFI says so ('S') */
         int r = unw_step(&c);
         if (r <= 0) {
             if ((cfl & PC_OK) || (r < 0 && cfl != 0))
@@ -1174,7 +1181,8 @@ static bool slow_walk_unlocked(lk_frames_t *f, int max, uintptr_t pc0, uintptr_t
             rule |= PC_RBP_SAVE | (uint32_t)(nsp - sl.u.addr) << 16;
         else if (nbp == bp)
             rule |= PC_RBP_SAME;
-        if (cfl != 0) {
+        bool sig_next = unw_is_signal_frame(&c) > 0;     /* 'ip' is the trampoline */
+        if (cfl != 0 && !sig_next) {
             if (cfi_agrees(cfl, cdelta, sp, bp, nip, nsp, nbp)) {
                 pc_learn(ip, cdelta, cfl);
                 if (!known)
@@ -1183,7 +1191,7 @@ static bool slow_walk_unlocked(lk_frames_t *f, int max, uintptr_t pc0, uintptr_t
                 __atomic_fetch_add(&cfi_disagreements, 1, __ATOMIC_RELAXED);
                 pc_learn(ip, 0, PC_VAR);
             }
-        } else if (sig || nsp <= sp || nsp - sp > PC_DELTA_MAX) {
+        } else if (sig || sig_next || nsp <= sp || nsp - sp > PC_DELTA_MAX) {
             pc_learn(ip, 0, PC_VAR);
         } else {
             pc_learn(ip, (uint32_t)(nsp - sp), rule);
@@ -1191,9 +1199,10 @@ static bool slow_walk_unlocked(lk_frames_t *f, int max, uintptr_t pc0, uintptr_t
         ip = nip;
         sp = nsp;
         bp = nbp;
+        sig = sig_next;
         if (ip == 0)
             break;
-        const pc_ent_t *e = passed_new ? pc_find(ip) : NULL;
+        const pc_ent_t *e = passed_new && !sig ? pc_find(ip) : NULL;
         if (e && (__atomic_load_n(&e->flags, __ATOMIC_ACQUIRE) & (PC_OK | PC_VAR)) == PC_OK) {
             passed_new = false;             /* once per run of new frames */
             if (fast_walk(f, max, ip, sp, bp, scratch, n) == WALK_OK) {

@@ -3,8 +3,8 @@
 # module's CFI (preload/cfi.c), not learned through libunwind.  `bash -c
 # true` makes almost no learning unwind (173 before) and counts
 # cost.rules_from_cfi; and the stacks are still exactly libunwind's: for
-# victims with many sites (with and without frame pointers), sqlite3 and
-# python3, every site (stack as module + offset, family, blocks) equals the
+# victims with many sites (with and without frame pointers, through a signal
+# handler, through a frame libunwind learns), sqlite3 and python3, every site (stack as module + offset, family, blocks) equals the
 # one LIBLEAK_FAST_UNWIND=0 records.
 . tests/integration/lib.sh
 lk_init cfi_rules
@@ -47,17 +47,17 @@ for i, w in enumerate(words):
     index.setdefault(w[:3], []).append(i)
 print(len(json.dumps({k: len(v) for k, v in sorted(index.items())})))'
 n=0
-for v in pl_manysites pl_leak_nofp pl_vla_nofp pl_deep pl_cxx; do
+for v in pl_manysites pl_leak_nofp pl_vla_nofp pl_deep pl_cxx pl_sighandler pl_sigmask; do
     [ -x "$BUILD/victims/$v" ] || lk_fail "build $BUILD/victims/$v first"
 done
 for fast in 1 0; do
-    for v in pl_manysites pl_leak_nofp pl_vla_nofp pl_deep pl_cxx; do
+    for v in pl_manysites pl_leak_nofp pl_vla_nofp pl_deep pl_cxx pl_sighandler pl_sigmask; do
         run "$v.$fast" "$fast" "$BUILD/victims/$v"
     done
     command -v sqlite3 >/dev/null && run "sqlite.$fast" "$fast" sqlite3 -batch :memory: ".read $LK_TMP/q.sql"
     run "python.$fast" "$fast" "$LK_PY" -c "$PYPROG"
 done
-for t in pl_manysites pl_leak_nofp pl_vla_nofp pl_deep pl_cxx sqlite python; do
+for t in pl_manysites pl_leak_nofp pl_vla_nofp pl_deep pl_cxx pl_sighandler pl_sigmask sqlite python; do
     [ -d "$LK_TMP/$t.1" ] || continue
     env -u LD_PRELOAD "$LK_PY" - "$LK_TMP/$t.1" "$LK_TMP/$t.0" <<'PY' || lk_fail "$t: fast and full unwinds differ"
 import collections, glob, json, sys
@@ -90,10 +90,10 @@ assert fast and fcost is not None, sys.argv[1]
 diff = [k for k in set(fast) | set(full) if fast[k] != full[k]]
 assert not diff, "%d of %d sites differ, e.g. %s: %d fast, %d full" % (
     len(diff), len(full), diff[0], fast[diff[0]], full[diff[0]])
-assert fcost["rules_from_cfi"] > 0 and fcost["unwinds_fallback"] == 0, fcost
+assert fcost["rules_from_cfi"] > 0, fcost
 
 PY
     n=$((n + 1))
 done
-[ "$n" -ge 6 ] || lk_fail "only $n programs compared"
+[ "$n" -ge 8 ] || lk_fail "only $n programs compared"
 echo "ok: $n programs, fast stacks = libunwind's"
