@@ -550,8 +550,9 @@ static __attribute__((noinline)) const pc_ent_t *learn_from_cfi(uintptr_t pc, bo
 }
 
 /* Walk from (pc, sp, rbp) with learned rules only, filling f->pc from index
- * 'n0' (0, or where a learning unwind hands over).  Returns WALK_UNKNOWN at
- * the first pc never seen (a learning unwind will fix that), WALK_UNTRUSTED
+ * 'n0' (0, or where a learning unwind hands over); a pc never seen gets its
+ * rule from the CFI.  Returns WALK_UNKNOWN at the first pc never seen whose
+ * rule the CFI does not give (a learning unwind will fix that), WALK_UNTRUSTED
  * at a pc whose rules vary, an unknown rbp where the BP rule needs it, or a
  * read outside this thread's stack. */
 LK_NO_ASAN static int fast_walk(lk_frames_t *f, int max, uintptr_t pc, uintptr_t sp, uintptr_t rbp,
