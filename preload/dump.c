@@ -101,6 +101,9 @@ static json_t *build_cost(void)
     json_object_set_new(o, LK_KEY_UNWINDS_LEARNING, u64(learning));
     json_object_set_new(o, LK_KEY_UNWINDS_FALLBACK, u64(fallback));
     json_object_set_new(o, LK_KEY_JIT_RANGES, u64(lk_stack_jit_ranges()));
+    uint64_t from_cfi, cfi_disagreed;
+    lk_stack_cfi_counts(&from_cfi, &cfi_disagreed);
+    json_object_set_new(o, LK_KEY_RULES_FROM_CFI, u64(from_cfi));
     return o;
 }
 

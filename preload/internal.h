@@ -351,6 +351,13 @@ size_t lk_stack_memory_bytes(void);
 /* Captures, process-wide, that ran libunwind: learning unwinds (a return
  * address never seen) and unw_backtrace fallbacks (fast walk impossible). */
 void lk_stack_unwind_counts(uint64_t *learning, uint64_t *fallback);
+/* Return addresses whose rule was read from the CFI (cfi.c) instead of a
+ * libunwind step, and CFI rules a libunwind step contradicted (never, unless
+ * cfi.c is wrong: the pc is then not walked fast). */
+void lk_stack_cfi_counts(uint64_t *rules, uint64_t *disagreements);
+/* Whether the fast walk reads a new return address's rule from the CFI
+ * (a seam: tests turn it off to make libunwind learn). */
+extern LK_SEAM bool lk_stack_learn_from_cfi;
 /* Learning unwinds that handed the rest of the stack to the fast walk. */
 uint64_t lk_stack_handovers(void);
 /* Does the .eh_frame_hdr of a loaded module surely hold an FDE covering

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "cfi.h"
 #include "internal.h"
 
 /* uthash: our memory, and no exit() on out-of-memory (STYLE 2.4.7). */
@@ -612,9 +613,59 @@ typedef struct walk_log {
 
 enum { WALK_OK, WALK_UNKNOWN, WALK_UNTRUSTED };
 
+/* ### rules read from the CFI (cfi.c) instead of learned through libunwind
+ * A return address the table does not know gets its rule from its module's
+ * .eh_frame directly: no libunwind step, so no signal masking and no system
+ * call.  The rule is the CFI's own, not the one a libunwind step infers
+ * (BP when rbp + 16 happens to equal the CFA), so a learning unwind that
+ * meets the pc later takes the CFI's rule as well, after checking that it
+ * gives libunwind's caller (slow_walk_unlocked): the two never disagree. */
+static uint64_t rules_from_cfi;     /* pcs learned from cfi.c; atomic */
+static uint64_t cfi_disagreements;  /* CFI rules that missed libunwind's step; atomic */
+LK_SEAM bool lk_stack_learn_from_cfi = true;   /* tests turn it off to make a learning unwind */
+
+/* cfi.c's rule of return address 'pc' as pc table flags (and *delta); 0 when
+ * cfi.c declines, LK_CFI_NO_MODULE's code in *why. */
+static uint32_t cfi_flags(uintptr_t pc, uint32_t *delta, int *why)
+{
+    lk_cfi_rule_t r;
+    *why = lk_cfi_rule(pc, &r);
+    if (*why != LK_CFI_OK)
+        return 0;
+    *delta = r.kind == LK_CFI_SP ? r.delta : 0;
+    if (r.kind == LK_CFI_END)
+        return PC_END;
+    uint32_t fl = PC_OK | (r.kind == LK_CFI_BP ? PC_BP : 0);
+    return fl | (r.rbp_save ? PC_RBP_SAVE | r.rbp_save << 16 : PC_RBP_SAME);
+}
+
+/* The fast walk met 'pc', never seen: its entry, learned from the CFI, or
+ * NULL (libunwind learns it).  Sets *jit when no module holds 'pc'
+ * (generated code: the walk is cut there, as the learning unwind would). */
+static __attribute__((noinline)) const pc_ent_t *learn_from_cfi(uintptr_t pc, bool *jit)
+{
+    uint32_t delta = 0;
+    int why;
+    if (!lk_stack_learn_from_cfi)
+        return NULL;
+    uint32_t fl = cfi_flags(pc, &delta, &why);
+    if (why == LK_CFI_SIGNAL)
+        fl = PC_VAR;                /* a signal trampoline: never walked through */
+    if (fl == 0) {
+        *jit = why == LK_CFI_NO_MODULE && jit_outside_modules(pc);
+        return NULL;
+    }
+    pc_learn(pc, delta, fl);
+    const pc_ent_t *e = pc_find(pc);
+    if (e)
+        __atomic_fetch_add(&rules_from_cfi, 1, __ATOMIC_RELAXED);
+    return e;
+}
+
 /* Walk from (pc, sp, rbp) with learned rules only, filling f->pc from index
- * 'n0' (0, or where a learning unwind hands over).  Returns WALK_UNKNOWN at
- * the first pc never seen (a learning unwind will fix that), WALK_UNTRUSTED
+ * 'n0' (0, or where a learning unwind hands over); a pc never seen gets its
+ * rule from the CFI.  Returns WALK_UNKNOWN at the first pc never seen whose
+ * rule the CFI does not give (a learning unwind will fix that), WALK_UNTRUSTED
  * at a pc whose rules vary, an unknown rbp where the BP rule needs it, or a
  * read outside this thread's stack. */
 LK_NO_ASAN static int fast_walk(lk_frames_t *f, int max, uintptr_t pc, uintptr_t sp, uintptr_t rbp,
@@ -639,7 +690,11 @@ LK_NO_ASAN static int fast_walk(lk_frames_t *f, int max, uintptr_t pc, uintptr_t
                 jit = true;                 /* generated code: cut here */
                 break;
             }
-            return WALK_UNKNOWN;
+            e = learn_from_cfi(pc, &jit);
+            if (jit)
+                break;
+            if (!e)
+                return WALK_UNKNOWN;
         }
         uint32_t fl = __atomic_load_n(&e->flags, __ATOMIC_ACQUIRE);
         if (fl & (PC_END | PC_JIT)) {
@@ -1141,142 +1196,41 @@ static void memo_store(memo_t *m, const lk_frames_t *f, int max, uintptr_t sp0, 
     m->pc0 = f->pc[0];
 }
 
-/* Does an FDE cover the frame at return address 'ip' (the cursor's)?  Without
- * one, unw_get_proc_info makes up a one-byte procedure at ip (node's
- * embedded builtins: CEntry, the trampoline from JavaScript into C++). */
-/* ### an FDE found without libunwind: unw_get_proc_info searches afresh at
- * every call (3.6k instructions, a quarter of a learning unwind).  The module's
- * .eh_frame_hdr table, found by _dl_find_object (lock-free, no system call),
- * answers "covered" for the common encodings; anything else is left to
- * libunwind, so a "no" is always libunwind's own. */
-static size_t eh_enc_size(uint8_t enc)
-{
-    switch (enc & 0x0f) {
-    case 0x00: case 0x04: case 0x0c: return 8;     /* absptr, udata8, sdata8 */
-    case 0x02: case 0x0a: return 2;
-    case 0x03: case 0x0b: return 4;
-    default: return 0;                              /* leb128: not handled */
-    }
-}
-
-static const uint8_t *eh_skip_leb(const uint8_t *p, const uint8_t *end)
-{
-    while (p < end && (*p & 0x80))
-        p++;
-    return p < end ? p + 1 : NULL;
-}
-
-/* The pointer encoding of the FDEs of the CIE at 'cie', if it says ("zR"). */
-static bool eh_cie_fde_enc(const uint8_t *cie, uint8_t *enc)
-{
-    uint32_t len, id;
-    memcpy(&len, cie, 4);
-    if (len == 0 || len == 0xffffffffu)
-        return false;
-    const uint8_t *p = cie + 4, *end = cie + 4 + len;
-    memcpy(&id, p, 4);
-    p += 4;
-    uint8_t ver = *p++;
-    if (id != 0 || (ver != 1 && ver != 3))
-        return false;
-    const char *aug = (const char *)p;
-    size_t al = strnlen(aug, (size_t)(end - p));
-    if (al == (size_t)(end - p) || aug[0] != 'z')
-        return false;
-    p += al + 1;
-    p = eh_skip_leb(p, end);                        /* code alignment */
-    p = p ? eh_skip_leb(p, end) : NULL;             /* data alignment */
-    if (p)
-        p = ver == 1 ? p + 1 : eh_skip_leb(p, end); /* return address register */
-    p = p && p < end ? eh_skip_leb(p, end) : NULL;  /* augmentation data length */
-    for (const char *a = aug + 1; p && p < end && *a; a++) {
-        if (*a == 'R') {
-            *enc = *p;
-            return true;
-        } else if (*a == 'L') {
-            p++;
-        } else if (*a == 'P') {
-            uint8_t pe = *p++;
-            size_t sz = eh_enc_size(pe);
-            if (sz == 0 || (pe & 0x70) == 0x50)     /* aligned: not handled */
-                return false;
-            p += sz;
-        } else if (*a != 'S' && *a != 'B') {
-            return false;
-        }
-    }
-    return false;
-}
-
-/* Does an FDE of a loaded module surely cover 'pc'? */
-static bool eh_fde_covers(uintptr_t pc)
-{
-    struct dl_find_object d;
-    if (_dl_find_object((void *)pc, &d) != 0 || d.dlfo_eh_frame == NULL)
-        return false;
-    const uint8_t *h = d.dlfo_eh_frame;
-    /* version 1, fde_count udata4, table of datarel sdata4 pairs */
-    size_t ps = eh_enc_size(h[1]);
-    if (h[0] != 1 || h[1] == 0xff || ps == 0 || h[2] != 0x03 || h[3] != 0x3b)
-        return false;
-    uint32_t count;
-    memcpy(&count, h + 4 + ps, 4);
-    const uint8_t *tab = h + 8 + ps;
-    int64_t rel = (int64_t)(pc - (uintptr_t)h);
-    int32_t first;
-    memcpy(&first, tab, 4);
-    if (count == 0 || first > rel)
-        return false;
-    size_t lo = 0, hi = count;      /* the last entry starting at or below pc */
-    while (hi - lo > 1) {
-        size_t mid = lo + (hi - lo) / 2;
-        int32_t at;
-        memcpy(&at, tab + 8 * mid, 4);
-        if (at <= rel)
-            lo = mid;
-        else
-            hi = mid;
-    }
-    int32_t fde_off, cie_ptr;
-    memcpy(&fde_off, tab + 8 * lo + 4, 4);
-    const uint8_t *fde = h + fde_off;
-    uint32_t len;
-    memcpy(&len, fde, 4);
-    memcpy(&cie_ptr, fde + 4, 4);
-    uint8_t enc;
-    if (len < 16 || len == 0xffffffffu || cie_ptr <= 0 || !eh_cie_fde_enc(fde + 4 - cie_ptr, &enc))
-        return false;
-    /* pc_begin: pcrel or absolute, 4 bytes; pc_range: the same size */
-    const uint8_t *p = fde + 8;
-    int32_t v;
-    uint32_t range;
-    memcpy(&v, p, 4);
-    memcpy(&range, p + 4, 4);
-    uintptr_t begin;
-    if (enc == 0x1b)
-        begin = (uintptr_t)p + (uintptr_t)(intptr_t)v;
-    else if (enc == 0x0b)
-        begin = (uintptr_t)(intptr_t)v;
-    else if (enc == 0x03)
-        begin = (uint32_t)v;
-    else
-        return false;
-    return pc >= begin && pc - begin < range;
-}
-
 bool lk_stack_fde_covers(uintptr_t pc)
 {
-    return eh_fde_covers(pc);
+    return lk_cfi_fde_covers(pc);
 }
 
+/* Does an FDE cover the frame at return address 'ip' (the cursor's)?  Without
+ * one, unw_get_proc_info makes up a one-byte procedure at ip (node's
+ * embedded builtins: CEntry, the trampoline from JavaScript into C++).  The
+ * module's .eh_frame_hdr (cfi.c) answers first: unw_get_proc_info searches
+ * afresh at every call (3.6k instructions, a quarter of a learning unwind),
+ * and cfi.c says "covered" only when surely so, so a "no" is libunwind's. */
 static bool has_fde(unw_cursor_t *c, unw_word_t ip)
 {
-    if (ip > 0 && eh_fde_covers(ip - 1))
+    if (ip > 0 && lk_cfi_fde_covers(ip - 1))
         return true;
     unw_proc_info_t pi;
     if (unw_get_proc_info(c, &pi) != 0)
         return false;
     return !(pi.start_ip == ip && pi.end_ip == ip + 1);
+}
+
+/* Does the CFI's rule 'fl' (and 'delta') step from (sp, bp) to libunwind's
+ * caller (nip, nsp, nbp)?  The words it reads are the ones libunwind just
+ * read. */
+LK_NO_ASAN static bool cfi_agrees(uint32_t fl, uint32_t delta, uintptr_t sp, uintptr_t bp,
+                                  uintptr_t nip, uintptr_t nsp, uintptr_t nbp)
+{
+    if (!(fl & PC_OK))
+        return false;               /* END, where libunwind found a caller */
+    uintptr_t cfa = (fl & PC_BP) ? bp + 16 : sp + delta;
+    if (cfa != nsp || cfa <= sp || *(const uintptr_t *)(cfa - 8) != nip)
+        return false;
+    if (fl & PC_RBP_SAVE)
+        return *(const uintptr_t *)(cfa - (fl >> 16)) == nbp;
+    return nbp == bp;
 }
 
 /* Learning unwinds that finished with the learned rules (tests). */
@@ -1312,8 +1266,11 @@ static bool slow_walk_unlocked(lk_frames_t *f, int max, uintptr_t pc0, uintptr_t
         return false;
     int n = 0;
     bool passed_new = false, jit = false;
+    /* libunwind says "signal frame" of the frame a signal interrupted (its ip
+     * is exact, not a return address), one step past the trampoline: both
+     * are marked VAR */
+    bool sig = unw_is_signal_frame(&c) > 0;
     for (;;) {
-        bool sig = unw_is_signal_frame(&c) > 0;
         const pc_ent_t *known = pc_find(ip);
         passed_new |= scratch != NULL && known == NULL;
         f->pc[n++] = ip;
@@ -1331,8 +1288,17 @@ static bool slow_walk_unlocked(lk_frames_t *f, int max, uintptr_t pc0, uintptr_t
             jit = true;
             break;
         }
+        /* the CFI's rule, if cfi.c reads one: learned instead of the rule
+         * inferred from the step, once checked against it */
+        uint32_t cdelta = 0;
+        int why = LK_CFI_OK;
+        uint32_t cfl = sig ? 0 : cfi_flags(ip, &cdelta, &why);
+        if (cfl == 0 && !sig && why == LK_CFI_SIGNAL)
+            sig = true;                     /* the CFI says so ('S') */
         int r = unw_step(&c);
         if (r <= 0) {
+            if ((cfl & PC_OK) || (r < 0 && cfl != 0))
+                __atomic_fetch_add(&cfi_disagreements, 1, __ATOMIC_RELAXED);
             pc_learn(ip, 0, r == 0 ? PC_END : PC_VAR);
             break;
         }
@@ -1350,16 +1316,28 @@ static bool slow_walk_unlocked(lk_frames_t *f, int max, uintptr_t pc0, uintptr_t
             rule |= PC_RBP_SAVE | (uint32_t)(nsp - sl.u.addr) << 16;
         else if (nbp == bp)
             rule |= PC_RBP_SAME;
-        if (sig || nsp <= sp || nsp - sp > PC_DELTA_MAX)
+        bool sig_next = unw_is_signal_frame(&c) > 0;     /* 'ip' is the trampoline */
+        if (cfl != 0 && !sig_next) {
+            if (cfi_agrees(cfl, cdelta, sp, bp, nip, nsp, nbp)) {
+                pc_learn(ip, cdelta, cfl);
+                if (!known)
+                    __atomic_fetch_add(&rules_from_cfi, 1, __ATOMIC_RELAXED);
+            } else {
+                __atomic_fetch_add(&cfi_disagreements, 1, __ATOMIC_RELAXED);
+                pc_learn(ip, 0, PC_VAR);
+            }
+        } else if (sig || sig_next || nsp <= sp || nsp - sp > PC_DELTA_MAX) {
             pc_learn(ip, 0, PC_VAR);
-        else
+        } else {
             pc_learn(ip, (uint32_t)(nsp - sp), rule);
+        }
         ip = nip;
         sp = nsp;
         bp = nbp;
+        sig = sig_next;
         if (ip == 0)
             break;
-        const pc_ent_t *e = passed_new ? pc_find(ip) : NULL;
+        const pc_ent_t *e = passed_new && !sig ? pc_find(ip) : NULL;
         if (e && (__atomic_load_n(&e->flags, __ATOMIC_ACQUIRE) & (PC_OK | PC_VAR)) == PC_OK) {
             passed_new = false;             /* once per run of new frames */
             if (fast_walk(f, max, ip, sp, bp, scratch, n) == WALK_OK) {
@@ -1392,6 +1370,12 @@ static uint64_t unwinds_learning, unwinds_fallback;     /* atomic */
 uint64_t lk_stack_handovers(void)
 {
     return __atomic_load_n(&unwinds_handed_over, __ATOMIC_RELAXED);
+}
+
+void lk_stack_cfi_counts(uint64_t *rules, uint64_t *disagreements)
+{
+    *rules = __atomic_load_n(&rules_from_cfi, __ATOMIC_RELAXED);
+    *disagreements = __atomic_load_n(&cfi_disagreements, __ATOMIC_RELAXED);
 }
 
 void lk_stack_unwind_counts(uint64_t *learning, uint64_t *fallback)

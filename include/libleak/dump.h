@@ -106,6 +106,8 @@
 #define LK_KEY_UNWINDS_FALLBACK  "unwinds_fallback"
 /* pages of generated code and return addresses without an FDE remembered */
 #define LK_KEY_JIT_RANGES        "jit_ranges"
+/* return addresses whose frame rule was read from the CFI, without libunwind */
+#define LK_KEY_RULES_FROM_CFI    "rules_from_cfi"
 
 /* ### modules */
 #define LK_KEY_PATH          "path"

@@ -33,6 +33,7 @@ static void setup(void)
     if (!real_backtrace)
         real_backtrace = lk_stack_backtrace;
     lk_stack_backtrace = real_backtrace;
+    lk_stack_learn_from_cfi = true;
     lk_stack_set_self_range(0, 0);
 }
 
@@ -365,7 +366,10 @@ static void check_same(const lk_frames_t *a, const lk_frames_t *b)
 START_TEST(test_stack_fast_walk_matches_full_unwind)
 {
     uint64_t fast0, slow0, memo0, fast1, slow1, memo1, memo_of[2];
+    uint64_t learn0, learn1, fb, cfi0, cfi1, disagree0, disagree1;
     lk_stack_walk_stats(&fast0, &slow0, &memo0);
+    lk_stack_unwind_counts(&learn0, &fb);
+    lk_stack_cfi_counts(&cfi0, &disagree0);
     /* depth 4..12, every bit pattern: the first capture of a shape learns
      * frame sizes, later ones walk them; each must equal libunwind's answer */
     for (int v = 0; v < 2; v++) {
@@ -396,6 +400,13 @@ START_TEST(test_stack_fast_walk_matches_full_unwind)
      * stack is remembered on its second sighting only. */
     ck_assert_uint_ge(memo_of[0], 2 * 16);
     ck_assert_uint_ge(memo_of[1], 250);
+    /* the new frames' rules came from the CFI, not from libunwind, and every
+     * CFI rule the full unwinds met gave libunwind's caller */
+    lk_stack_unwind_counts(&learn1, &fb);
+    lk_stack_cfi_counts(&cfi1, &disagree1);
+    ck_assert_uint_gt(cfi1 - cfi0, 0);
+    ck_assert_uint_eq(learn1 - learn0, 0);
+    ck_assert_uint_eq(disagree1 - disagree0, 0);
     if (getenv("LK_DEBUG_MEMO"))
         fprintf(stderr, "memo hits: %lu nofp, %lu fp\n", (unsigned long)memo_of[0],
                 (unsigned long)memo_of[1]);
@@ -739,6 +750,7 @@ static __attribute__((noinline)) void via_leaf(lk_frames_t *f, int full)
 START_TEST(test_stack_learning_hands_over_to_fast_walk)
 {
     lk_frames_t fr[2];
+    lk_stack_learn_from_cfi = false;    /* libunwind learns leaf_b's frame */
     leaf_fn = leaf_a;
     for (volatile int k = 0; k < 2; k++)
         via_leaf(&fr[k], k);
@@ -762,6 +774,7 @@ START_TEST(test_stack_learning_hands_over_to_fast_walk)
     ck_assert_uint_eq(fr[0].depth, 3);
     ck_assert(fr[0].truncated);
     ck_assert_uint_eq(lk_stack_handovers() - h0, 2);
+    lk_stack_learn_from_cfi = true;
 }
 END_TEST
 

@@ -7,7 +7,9 @@
  *    EINVAL, and a successful call leaves errno alone.
  * 2. With SIGUSR2 blocked and a SIGALRM timer firing every 100 us, main
  *    allocates through 64 call paths over 32 functions never called before
- *    (so libleak learns them with libunwind), checking after each allocation
+ *    and a trampoline whose CFA is in r12 (libleak reads the functions'
+ *    rules from their CFI, but learns the trampoline's with libunwind),
+ *    checking after each allocation
  *    that the thread's mask is still the program's (SIGUSR2 blocked, SIGALRM
  *    not); then waits until the handler has run.  Keeps the 64 blocks.
  * Prints part 1's results and "ok"; exits 0 (1 on a wrong mask, 2 when no
@@ -41,6 +43,29 @@ __attribute__((noinline)) static void *path_leaf(unsigned k)
     return p;
 }
 
+/* tramp(k, fn) calls fn(k) with its CFA in r12: a rule libleak does not
+ * read from the CFI itself, so its return address is learned with libunwind */
+void *tramp(unsigned k, void *(*fn)(unsigned));
+__asm__(".text\n"
+        ".globl tramp\n"
+        ".type tramp, @function\n"
+        "tramp:\n"
+        ".cfi_startproc\n"
+        "    push %r12\n"
+        ".cfi_def_cfa_offset 16\n"
+        ".cfi_offset 12, -16\n"
+        "    mov %rsp, %r12\n"
+        ".cfi_def_cfa_register 12\n"
+        "    call *%rsi\n"
+        "    mov %r12, %rsp\n"
+        ".cfi_def_cfa_register 7\n"
+        "    pop %r12\n"
+        ".cfi_def_cfa_offset 8\n"
+        ".cfi_restore 12\n"
+        "    ret\n"
+        ".cfi_endproc\n"
+        ".size tramp, .-tramp\n");
+
 /* 32 functions; path k goes through LEVELS of them, picked by its bits */
 typedef void *(*step_fn)(unsigned k, unsigned bits, int level);
 static const step_fn steps[32];
@@ -48,7 +73,7 @@ static const step_fn steps[32];
 #define STEP(i)                                                                     \
     __attribute__((noinline)) static void *step##i(unsigned k, unsigned bits, int level) \
     {                                                                               \
-        void *p = level == 0 ? path_leaf(k) : steps[bits % 32](k, bits / 32, level - 1); \
+        void *p = level == 0 ? tramp(k, path_leaf) : steps[bits % 32](k, bits / 32, level - 1); \
         __asm__ volatile("" ::: "memory");                                          \
         return p;                                                                   \
     }
