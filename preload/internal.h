@@ -362,8 +362,9 @@ void lk_stack_reset_after_fork(void);
 void lk_stack_reset_for_tests(void);
 
 /* ### table (table.c): the live-block table, sharded open addressing */
-/* A block record packs into 16 bytes: the pointer with the family in its two low
- * bits, and the requested size (40 bits, saturated) with the site index (24 bits). */
+/* A block record: the requested size (40 bits, saturated), the site index (24
+ * bits) and the family.  table.c packs it into a 12-byte slot with the
+ * pointer (sizes of 16 MiB and more are kept aside). */
 #define LK_SIZE_BITS 40
 #define LK_SIZE_MAX  ((UINT64_C(1) << LK_SIZE_BITS) - 1)
 #define LK_SITE_BITS 24
@@ -379,9 +380,10 @@ typedef struct lk_block {
 } lk_block_t;
 
 int lk_table_init(void);
-/* Record 'ptr' (4-byte aligned, non-NULL).  Takes one shard lock; O(1) amortised
- * (a shard doubles its table under its lock).  Returns 0, -ENOMEM when the shard
- * cannot grow, -EINVAL for a misaligned pointer, -EEXIST if already present. */
+/* Record 'ptr' (4-byte aligned, non-NULL, below 2^48).  Takes one shard lock;
+ * O(1) amortised (a shard grows its table under its lock).  Returns 0, -ENOMEM
+ * when the shard cannot grow, -EINVAL for a pointer a slot cannot hold, -EEXIST
+ * if already present. */
 int lk_table_insert(uintptr_t ptr, const lk_block_t *b);
 /* Remove 'ptr' and copy its record to 'out'.  Returns 0 or -ENOENT. */
 int lk_table_remove(uintptr_t ptr, lk_block_t *out);
