@@ -21,12 +21,18 @@
 #define WINDOW_SLOTS 512u          /* a page's window: one slot per 8-byte unit */
 /* Arrays of up to SMALL_MAX_CAP slots come from the arena, by doubling from
  * SMALL_MIN_CAP; bigger ones are mmap'd, as many slots as whole pages hold. */
-#define SMALL_MIN_CAP 32u
+#define SMALL_MIN_CAP 64u
+/* The small arrays grow at a quarter full: their probe runs stay as short as
+ * the big ones' at a page per window (at half full, churn took ~17 more
+ * instructions a malloc/free pair in the table, for 8 pages instead of 14 in
+ * check_table's small process). */
+#define SMALL_LOAD_DIV 4
 #define SMALL_MAX_CAP WINDOW_SLOTS
-#define SMALL_CLASSES 5             /* 32, 64, 128, 256, 512 slots */
+#define SMALL_CLASSES 4             /* 64, 128, 256, 512 slots */
 #define PAGE_BYTES 4096u
-/* Grow by 3/2 when the load passes 0.8, so the load stays in [0.53, 0.8] and a
- * live block costs 15..23 bytes of slots (the budget is 24 bytes a block). */
+/* Big arrays grow by 3/2 when the load passes 0.8, so the load stays in
+ * [0.53, 0.8] and a live block costs 15..23 bytes of slots (the budget is 24
+ * bytes a block). */
 #define LOAD_NUM 4
 #define LOAD_DEN 5
 /* When mmap fails, keep filling up to this load before dropping events. */
@@ -34,9 +40,9 @@
 #define HARD_LOAD_DEN 20
 
 /* A slot: 'lo' holds the pointer (4-aligned, below 2^48) with the family in
- * its 2 low bits, and above them the low 16 bits of the 48-bit value
- * (size | site << SLOT_SIZE_BITS); 'hi' holds the value's high 32 bits.
- * lo == 0: empty. */
+ * its 2 low bits, and above them the site's low 16 bits; 'hi' the site's high
+ * 8 bits, then the size (24 bits).  So the site is bytes 6..8 of the slot,
+ * read with one load.  lo == 0: empty ('hi' of an empty slot is stale). */
 typedef struct slot {
     uint64_t lo;
     uint32_t hi;
@@ -46,6 +52,8 @@ typedef struct slot {
 #define SLOT_SIZE_BITS 24
 /* This size in a slot: the real one is in the shard's side table. */
 #define SIZE_SIDE      ((UINT64_C(1) << SLOT_SIZE_BITS) - 1)
+_Static_assert(LK_SITE_BITS + SLOT_SIZE_BITS == 48, "a slot holds 48 bits of site and size");
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "slot_site reads the site's bytes in place");
 
 static inline uint64_t slot_key(const slot_t *p)
 {
@@ -109,7 +117,7 @@ static inline void spin_unlock(spin_t *l)
 
 typedef struct shard {
     spin_t lock;
-    unsigned wshift;                /* a window is WINDOW_SLOTS >> wshift slots (<= cap) */
+    unsigned wmask;                 /* a window is wmask + 1 slots: min(cap, WINDOW_SLOTS) */
     slot_t *slots;                  /* 'cap' entries; guarded by lock */
     size_t cap;                     /* guarded by lock */
     size_t count;                   /* guarded by lock; read racily for totals */
@@ -118,7 +126,10 @@ typedef struct shard {
     uint32_t side_cap, side_count;
 } __attribute__((aligned(64))) shard_t;
 
-static shard_t shards[NSHARDS];
+/* A shard with no array yet probes this one empty slot (cap 0, wmask 0), so
+ * that lookups need no test of the cap; an insert grows the shard first. */
+static slot_t empty_slots[1];
+static shard_t shards[NSHARDS] = { [0 ... NSHARDS - 1] = { .slots = empty_slots } };
 uint8_t lk_table_occupied[NSHARDS] __attribute__((aligned(64)));
 
 /* Sampling only: keep lk_table_occupied[] in step with shard 's''s count. */
@@ -129,7 +140,7 @@ static inline void note_occupied(const shard_t *s)
 }
 int lk_table_init(void)
 {
-    return 0;                   /* static zero state is a valid empty table */
+    return 0;                   /* the static state is a valid empty table */
 }
 
 /* Fibonacci hash of the pointer without its (always zero) alignment bits. */
@@ -150,45 +161,35 @@ static inline shard_t *shard_of(uint64_t h)
 /* Home slot in [0, cap): the page's window starts at a multiply-shift of the
  * page hash bits below the shard bits ('cap' need not be a power of two), and
  * the block's 8-byte unit in the page (the low 9 bits) gives its place in the
- * window, wrapping at the end.  A window is min(cap, 512) slots: the small
- * arrays (powers of 2 below 512) fold a page's units into their whole array
- * (wshift), so that a few blocks fill a few cache lines.  glibc's smallest
+ * window, wrapping at the end.  A window is min(cap, 512) slots: in the small
+ * arrays (powers of 2 below 512) a page's units wrap around the whole array
+ * (wmask), so that nearby blocks still get distinct homes.  glibc's smallest
  * chunks are 32 bytes apart, so a page fills at most a quarter of a full
  * window: runs stay short although windows land on one another. */
-static inline size_t home_of(uint64_t h, size_t cap, unsigned wshift)
+static inline size_t home_of(uint64_t h, size_t cap, unsigned wmask)
 {
     size_t base = (size_t)(((unsigned __int128)((h >> 9) << (NSHARDS_LOG2 + 9)) * cap) >> 64);
-    size_t i = base + ((size_t)(h & 511) >> wshift);
+    size_t i = base + (size_t)(h & wmask);
     return i >= cap ? i - cap : i;
 }
 
-static inline unsigned wshift_of(size_t cap)
+static inline unsigned wmask_of(size_t cap)
 {
-    unsigned w = 0;
-    while (cap < WINDOW_SLOTS && w < 9) {
-        cap <<= 1;
-        w++;
-    }
-    return w;
+    return (unsigned)(cap < WINDOW_SLOTS ? cap : WINDOW_SLOTS) - 1;
 }
 
-/* The 48-bit value of a slot: the size (saturated at SIZE_SIDE, which sends
- * it to the side table) and the site. */
-static inline uint64_t pack_val(const lk_block_t *b)
+/* 'size' < 2^24 (SIZE_SIDE: the size is aside), 'site' < 2^24. */
+static inline void slot_set(slot_t *p, uint64_t key, uint32_t site, uint32_t size)
 {
-    uint64_t size = b->size >= SIZE_SIDE ? SIZE_SIDE : b->size;
-    return size | ((uint64_t)b->site << SLOT_SIZE_BITS);
+    p->lo = key | ((uint64_t)site << 48);
+    p->hi = (site >> 16) | (size << 8);
 }
 
-static inline void slot_set(slot_t *p, uint64_t key, uint64_t val)
+static inline uint32_t slot_site(const slot_t *p)
 {
-    p->lo = key | (val << 48);
-    p->hi = (uint32_t)(val >> 16);
-}
-
-static inline uint64_t slot_val(const slot_t *p)
-{
-    return (p->lo >> 48) | ((uint64_t)p->hi << 16);
+    uint32_t v;
+    memcpy(&v, (const char *)p + 6, sizeof v);
+    return v & LK_SITE_MAX;
 }
 
 /* ### side table: sizes from SIZE_SIDE up, by pointer (open addressing) */
@@ -283,9 +284,9 @@ static __attribute__((noinline)) uint64_t side_get(shard_t *s, uint64_t ptr, boo
  * the lock. */
 static inline void unpack(shard_t *s, const slot_t *p, lk_block_t *out, bool take)
 {
-    uint64_t lo = p->lo, val = slot_val(p);
-    out->size = val & SIZE_SIDE;
-    out->site = (uint32_t)(val >> SLOT_SIZE_BITS);
+    uint64_t lo = p->lo;
+    out->size = p->hi >> 8;
+    out->site = slot_site(p);
     out->family = (int)(lo & 3);
     if (lk_unlikely(out->size == SIZE_SIDE))
         out->size = side_get(s, lo & KEY_MASK, take);
@@ -295,7 +296,7 @@ static inline void unpack(shard_t *s, const slot_t *p, lk_block_t *out, bool tak
  * first arrays of many shards share pages (a small process touches a few
  * pages of table, not one or two per shard).  Freed arrays are kept by size
  * class and reused; the chunks are never returned (at most 64 arrays of each
- * class are ever out at once: 744 KiB). */
+ * class are ever out at once: 720 KiB). */
 #define ARENA_CHUNK  (64u << 10)
 #define ARENA_CHUNKS 32
 static spin_t arena_lock;           /* taken under a shard lock only */
@@ -381,8 +382,8 @@ static slot_t *slots_alloc(size_t cap, bool populate)
 
 static void slots_free(slot_t *p, size_t cap)
 {
-    if (!p)
-        return;
+    if (cap == 0)
+        return;                 /* empty_slots */
     if (cap <= SMALL_MAX_CAP)
         small_free(p, cap);
     else
@@ -390,9 +391,9 @@ static void slots_free(slot_t *p, size_t cap)
 }
 
 /* Insert into a table known to have room; caller holds the shard lock. */
-static void raw_insert(slot_t *slots, size_t cap, unsigned wshift, const slot_t *from, uint64_t h)
+static void raw_insert(slot_t *slots, size_t cap, unsigned wmask, const slot_t *from, uint64_t h)
 {
-    size_t i = home_of(h, cap, wshift);
+    size_t i = home_of(h, cap, wmask);
     while (slots[i].lo != 0)
         i = (i + 1 == cap) ? 0 : i + 1;
     slots[i] = *from;
@@ -416,7 +417,7 @@ static int shard_rehash(shard_t *s, size_t ncap)
     slot_t *ns = slots_alloc(ncap, s->count > 0);   /* a rehash touches every page */
     if (!ns)
         return -ENOMEM;
-    unsigned nw = wshift_of(ncap);
+    unsigned nw = wmask_of(ncap);
     for (size_t i = 0; i < s->cap; i++) {
         uint64_t k = slot_key(&s->slots[i]);
         if (k != 0)
@@ -427,8 +428,8 @@ static int shard_rehash(shard_t *s, size_t ncap)
      * wrong line */
     __atomic_store_n(&s->slots, ns, __ATOMIC_RELAXED);
     __atomic_store_n(&s->cap, ncap, __ATOMIC_RELAXED);
-    __atomic_store_n(&s->wshift, nw, __ATOMIC_RELAXED);
-    s->grow_at = ncap * LOAD_NUM / LOAD_DEN;
+    __atomic_store_n(&s->wmask, nw, __ATOMIC_RELAXED);
+    s->grow_at = ncap < SMALL_MAX_CAP ? ncap / SMALL_LOAD_DIV : ncap * LOAD_NUM / LOAD_DEN;
     return 0;
 }
 
@@ -446,9 +447,7 @@ static size_t next_cap(size_t cap)
 /* Find the slot of 'ptr' or SIZE_MAX; caller holds the shard lock. */
 static size_t find_slot(const shard_t *s, uintptr_t ptr, uint64_t h)
 {
-    if (s->cap == 0)
-        return SIZE_MAX;
-    size_t i = home_of(h, s->cap, s->wshift);
+    size_t i = home_of(h, s->cap, s->wmask);
     for (;;) {
         uint64_t k = slot_key(&s->slots[i]);
         if (k == 0)
@@ -465,7 +464,7 @@ void lk_table_prefetch(uintptr_t ptr)
     const shard_t *s = shard_of(h);
     /* racy reads: a prefetch of a stale address never faults */
     size_t cap = __atomic_load_n(&s->cap, __ATOMIC_RELAXED);
-    unsigned w = __atomic_load_n(&s->wshift, __ATOMIC_RELAXED) & 15;
+    unsigned w = __atomic_load_n(&s->wmask, __ATOMIC_RELAXED) & (WINDOW_SLOTS - 1);
     const slot_t *slots = __atomic_load_n(&s->slots, __ATOMIC_RELAXED);
     if (slots && cap)
         __builtin_prefetch(&slots[home_of(h, cap, w)], 1, 3);
@@ -491,7 +490,7 @@ void *lk_table_insert_hold(uintptr_t ptr, const lk_block_t *b, int *rc)
     }
     /* one probe: the pointer itself (a missed free) or the first hole */
     slot_t *slots = s->slots;
-    size_t cap = s->cap, i = home_of(h, cap, s->wshift);
+    size_t cap = s->cap, i = home_of(h, cap, s->wmask);
     for (;;) {
         uint64_t k = slot_key(&slots[i]);
         if (k == 0)
@@ -502,12 +501,15 @@ void *lk_table_insert_hold(uintptr_t ptr, const lk_block_t *b, int *rc)
         }
         i = (i + 1 == cap) ? 0 : i + 1;
     }
-    uint64_t val = pack_val(b);
-    if (lk_unlikely((val & SIZE_SIDE) == SIZE_SIDE) && side_put(s, ptr, b->size) != 0) {
-        *rc = -ENOMEM;
-        return s;
+    uint32_t size = (uint32_t)b->size;
+    if (lk_unlikely(b->size >= SIZE_SIDE)) {
+        if (side_put(s, ptr, b->size) != 0) {
+            *rc = -ENOMEM;
+            return s;
+        }
+        size = SIZE_SIDE;
     }
-    slot_set(&slots[i], (uint64_t)ptr | (uint64_t)(b->family & 3), val);
+    slot_set(&slots[i], (uint64_t)ptr | (uint64_t)(b->family & 3), b->site, size);
     __atomic_store_n(&s->count, s->count + 1, __ATOMIC_RELAXED);
     if (s->count == 1)
         note_occupied(s);
@@ -542,7 +544,7 @@ int lk_table_insert(uintptr_t ptr, const lk_block_t *b)
 static void delete_slot(shard_t *s, size_t i)
 {
     size_t cap = s->cap;
-    unsigned w = s->wshift;
+    unsigned w = s->wmask;
     size_t j = i;
     for (;;) {
         j = (j + 1 == cap) ? 0 : j + 1;
@@ -559,7 +561,6 @@ static void delete_slot(shard_t *s, size_t i)
         i = j;
     }
     s->slots[i].lo = 0;
-    s->slots[i].hi = 0;
 }
 
 void *lk_table_remove_hold(uintptr_t ptr, lk_block_t *out, int *rc)
@@ -576,11 +577,9 @@ void *lk_table_remove_hold(uintptr_t ptr, lk_block_t *out, int *rc)
     if (__atomic_load_n(&s->count, __ATOMIC_RELAXED) == 0)
         return NULL;
     spin_lock(&s->lock);
-    size_t cap = s->cap;
-    if (lk_unlikely(cap == 0))
-        return s;               /* reset for tests since the count was read */
+    size_t cap = s->cap;        /* 0 (reset for tests since the count was read): empty_slots */
     const slot_t *slots = s->slots;
-    size_t i = home_of(h, cap, s->wshift);
+    size_t i = home_of(h, cap, s->wmask);
     uint64_t k;
     /* the block's own key first: it is usually at its home */
     while ((k = slot_key(&slots[i])) != ptr) {
@@ -718,9 +717,9 @@ void lk_table_reset_for_tests(void)
             munmap(s->slots, own_array_bytes(s->cap));
         if (s->side)
             munmap(s->side, s->side_cap * sizeof(side_t));
-        s->slots = NULL;
+        s->slots = empty_slots;
         s->cap = 0;
-        s->wshift = 0;
+        s->wmask = 0;
         s->count = 0;
         s->grow_at = 0;
         s->side = NULL;
