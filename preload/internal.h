@@ -403,7 +403,7 @@ void *lk_table_hold_any(void);
 /* The table's hash of a block: a Fibonacci hash of its 4 KiB page, whose top
  * bits pick the shard and the rest a window of 512 slots in it, and in the
  * low 9 bits the block's 8-byte unit within the page, its place in the
- * window.  Blocks of one page (allocated one after another, or by one thread)
+ * window (a shard's array smaller than 512 slots is one window).  Blocks of one page (allocated one after another, or by one thread)
  * share a shard and nearby slots (table.c's home_of; preload/README.md has
  * the measurements). */
 #define LK_TABLE_SHARDS_LOG2 6
