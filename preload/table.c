@@ -342,13 +342,16 @@ static slot_t *small_alloc(size_t cap)
     }
     spin_unlock(&arena_lock);
     if (p)
-        memset(p, 0, bytes);
+        memset(p, 0, sizeof(void *));   /* the free list's link: small_free zeroed the rest */
     return p;
 }
 
 static void small_free(slot_t *p, size_t cap)
 {
     unsigned c = small_class(cap);
+    /* no stale block pointer stays in the arena: the scan may not exclude
+     * every chunk (big arrays come first in lk_table_memory_ranges) */
+    memset(p, 0, cap * sizeof(slot_t));
     spin_lock(&arena_lock);
     memcpy(p, &arena_free[c], sizeof(void *));
     arena_free[c] = p;
@@ -680,14 +683,15 @@ static void add_range(uintptr_t (*ranges)[2], size_t max, size_t *n, const void 
 
 size_t lk_table_memory_ranges(uintptr_t (*ranges)[2], size_t max)
 {
+    /* most pointers first: the scan keeps the first 64 */
     size_t n = 0;
-    for (unsigned i = 0; i < arena_nchunks; i++)
-        add_range(ranges, max, &n, arena_chunk[i], ARENA_CHUNK);
     for (unsigned i = 0; i < NSHARDS; i++) {
         const shard_t *s = &shards[i];
         if (s->slots && own_array_bytes(s->cap))
             add_range(ranges, max, &n, s->slots, own_array_bytes(s->cap));
     }
+    for (unsigned i = 0; i < arena_nchunks; i++)
+        add_range(ranges, max, &n, arena_chunk[i], ARENA_CHUNK);
     for (unsigned i = 0; i < NSHARDS; i++) {
         const shard_t *s = &shards[i];
         if (s->side)
