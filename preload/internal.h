@@ -387,8 +387,9 @@ void lk_stack_reset_after_fork(void);
 void lk_stack_reset_for_tests(void);
 
 /* ### table (table.c): the live-block table, sharded open addressing */
-/* A block record packs into 16 bytes: the pointer with the family in its two low
- * bits, and the requested size (40 bits, saturated) with the site index (24 bits). */
+/* A block record: the requested size (40 bits, saturated), the site index (24
+ * bits) and the family.  table.c packs it into a 12-byte slot with the
+ * pointer (sizes of 16 MiB and more are kept aside). */
 #define LK_SIZE_BITS 40
 #define LK_SIZE_MAX  ((UINT64_C(1) << LK_SIZE_BITS) - 1)
 #define LK_SITE_BITS 24
@@ -404,9 +405,10 @@ typedef struct lk_block {
 } lk_block_t;
 
 int lk_table_init(void);
-/* Record 'ptr' (4-byte aligned, non-NULL).  Takes one shard lock; O(1) amortised
- * (a shard doubles its table under its lock).  Returns 0, -ENOMEM when the shard
- * cannot grow, -EINVAL for a misaligned pointer, -EEXIST if already present. */
+/* Record 'ptr' (4-byte aligned, non-NULL, below 2^48).  Takes one shard lock;
+ * O(1) amortised (a shard grows its table under its lock).  Returns 0, -ENOMEM
+ * when the shard cannot grow, -EINVAL for a pointer a slot cannot hold, -EEXIST
+ * if already present. */
 int lk_table_insert(uintptr_t ptr, const lk_block_t *b);
 /* Remove 'ptr' and copy its record to 'out'.  Returns 0 or -ENOENT. */
 int lk_table_remove(uintptr_t ptr, lk_block_t *out);
@@ -426,7 +428,7 @@ void *lk_table_hold_any(void);
 /* The table's hash of a block: a Fibonacci hash of its 4 KiB page, whose top
  * bits pick the shard and the rest a window of 512 slots in it, and in the
  * low 9 bits the block's 8-byte unit within the page, its place in the
- * window.  Blocks of one page (allocated one after another, or by one thread)
+ * window (a shard's array smaller than 512 slots is one window).  Blocks of one page (allocated one after another, or by one thread)
  * share a shard and nearby slots (table.c's home_of; preload/README.md has
  * the measurements). */
 #define LK_TABLE_SHARDS_LOG2 6
