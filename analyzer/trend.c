@@ -113,11 +113,18 @@ int lk_trend_fit(const double *t_in, const double *y_in, size_t n_in,
     double s = kendall_s(y, n);
     out->tau = s / ((double)n * (n - 1) / 2.0);
 
-    /* The recent window: the last third, at least three samples. */
+    /* The recent window: the last third of the time span, and at least the
+     * last third of the samples (three at least).  By time too, because a
+     * signal snapshot and a timeline sample taken a moment apart are two
+     * samples of one instant: counted alone they can make a steady rise look
+     * flat at its end. */
     size_t recent = n / 3 < 3 ? 3 : n / 3;
     if (recent > n)
         recent = n;
     size_t from = n - recent;
+    double since = t[n - 1] - (t[n - 1] - t[0]) / 3.0;
+    while (from > 0 && t[from - 1] >= since)
+        from--;
     out->recent_slope_bytes_per_s = theil_sen(t, y, from, n);
     double recent_change = out->recent_slope_bytes_per_s * (t[n - 1] - t[from]);
     double net = out->last_bytes - out->first_bytes;

@@ -74,6 +74,22 @@ START_TEST(test_trend_stable_noise_and_spike)
 }
 END_TEST
 
+/* A steady rise sampled by a signal snapshot and a timeline sample a moment
+ * apart, then the exit dump: the last three samples cover two instants, and
+ * counted alone they read as a rise that stopped.  The recent window also
+ * spans the last third of the time, so it sees the rise. */
+START_TEST(test_trend_close_samples_at_the_end)
+{
+    static const double ts[] = {0.214, 0.240, 0.267, 0.292, 0.304, 0.318,
+                                0.344, 0.372, 0.398, 0.404, 0.424};
+    static const double ys[] = {851968, 917504, 983040, 1048576, 1048576, 1114112,
+                                1179648, 1245184, 1310720, 1310720, 1314816};
+    lk_trend_t tr;
+    ck_assert_int_eq(lk_trend_fit(ts, ys, 11, 0, &tr), 0);
+    ck_assert_str_eq(lk_trend_name(tr.kind), "growing");
+}
+END_TEST
+
 START_TEST(test_trend_insufficient_and_bad_input)
 {
     lk_trend_t tr;
@@ -126,6 +142,7 @@ static Suite *trend_suite(void)
     tcase_add_test(tc, test_trend_plateau_cache);
     tcase_add_test(tc, test_trend_shrinking);
     tcase_add_test(tc, test_trend_stable_noise_and_spike);
+    tcase_add_test(tc, test_trend_close_samples_at_the_end);
     tcase_add_test(tc, test_trend_insufficient_and_bad_input);
     tcase_add_test(tc, test_trend_projection_and_formatting);
     tcase_add_test(tc, test_trend_sparkline);
