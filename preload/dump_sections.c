@@ -236,8 +236,13 @@ json_t *lk_section_timeline(const lk_site_rec_t *sites, uint32_t first, uint32_t
                                          LK_KEY_TL_RSS_BYTES, LK_KEY_TL_ALLOCS, LK_KEY_TL_FREES };
     for (int k = 0; k < 5; k++)
         a[k] = json_array();
-    lk_sample_t *s = lk_real_calloc(LK_TIMELINE_CAP, sizeof *s);
-    size_t n = s ? lk_timeline_copy(s, LK_TIMELINE_CAP) : 0;
+    /* as many as there are (and a few the dumper may add meanwhile), not the
+     * capacity: at exit this comes from fresh pages, 240 bytes a sample */
+    size_t cap = lk_timeline_len() + 8;
+    if (cap > LK_TIMELINE_CAP)
+        cap = LK_TIMELINE_CAP;
+    lk_sample_t *s = lk_real_calloc(cap, sizeof *s);
+    size_t n = s ? lk_timeline_copy(s, cap) : 0;
     for (size_t i = 0; i < n; i++) {
         json_array_append_new(a[0], u64(s[i].uptime_ns));
         json_array_append_new(a[1], u64(s[i].live_bytes));

@@ -772,6 +772,7 @@ typedef struct lk_sample {
     uint64_t site_bytes[LK_TL_SITES];   /* their live bytes */
 } lk_sample_t;
 size_t lk_timeline_copy(lk_sample_t *out, size_t max);
+size_t lk_timeline_len(void);           /* samples kept now */
 /* Take one sample now (also done every ~100 ms by the dumper thread). */
 void lk_timeline_sample(void);
 /* The dumper thread's tick: a sample, unless the halved resolution skips it. */

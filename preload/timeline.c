@@ -96,6 +96,14 @@ void lk_timeline_sample(void)
     tl_add(true);
 }
 
+size_t lk_timeline_len(void)
+{
+    pthread_mutex_lock(&tl_lock);
+    size_t n = tl_n;
+    pthread_mutex_unlock(&tl_lock);
+    return n;
+}
+
 size_t lk_timeline_copy(lk_sample_t *out, size_t max)
 {
     pthread_mutex_lock(&tl_lock);
