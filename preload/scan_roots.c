@@ -94,7 +94,7 @@ static size_t read_vm_run(pid_t pid, uintptr_t addr, void *dst, size_t len)
  * forces access), so it is used only inside mappings that /proc/self/maps
  * listed readable; anything else is read with process_vm_readv as before. */
 #define MEM_SPAN  (256u * 1024)         /* bytes of one coalesced read */
-#define MEM_GAP   4096u                 /* requests this close are read with the gap between them */
+#define MEM_GAP   (64u * 1024)         /* requests this close are read with the gap between them */
 
 static bool mem_open(lk_scan_roots_t *rb)
 {
@@ -302,7 +302,40 @@ static void sort_by_addr(const lk_scan_io_t *io, uint32_t *ix, size_t n)
         }
 }
 
-#define MEM_SORT 512u                   /* requests sorted and coalesced at once */
+#define MEM_SORT     512u               /* requests sorted and coalesced at once */
+#define MEM_SCATTER  8u                 /* more reads than this a batch: scattered */
+
+/* The end (exclusive) of the group of sorted requests from ix[g] that one
+ * read covers, and the group's end address in '*hi'. */
+static size_t group_end(lk_scan_roots_t *rb, const lk_scan_io_t *io, const uint32_t *ix, size_t g,
+                        size_t k, uintptr_t *hi)
+{
+    const lk_scan_io_t *f = &io[ix[g]];
+    uintptr_t lo = f->addr, e = f->addr + f->len, end = readable_end(rb, lo);
+    size_t h = g + 1;
+    while (end >= e && h < k) {
+        const lk_scan_io_t *q = &io[ix[h]];
+        uintptr_t qe = q->addr + q->len, ne = qe > e ? qe : e;
+        if (q->addr > e + MEM_GAP || ne - lo > MEM_SPAN || ne > end) break;
+        e = ne;
+        h++;
+    }
+    *hi = e;
+    return h;
+}
+
+/* Would the m requests at 'io' take more than MEM_SCATTER reads?  Leaves
+ * their sorted indices in 'ix'. */
+static bool scattered(lk_scan_roots_t *rb, const lk_scan_io_t *io, size_t m, uint32_t *ix)
+{
+    if (m <= MEM_SCATTER) return false;
+    for (size_t j = 0; j < m; j++) ix[j] = (uint32_t)j;
+    sort_by_addr(io, ix, m);
+    size_t groups = 0;
+    uintptr_t hi;
+    for (size_t g = 0; g < m && groups <= MEM_SCATTER; groups++) g = group_end(rb, io, ix, g, m, &hi);
+    return groups > MEM_SCATTER;
+}
 
 void lk_scan_read_self(lk_scan_io_t *io, size_t n, void *arg)
 {
@@ -317,6 +350,12 @@ void lk_scan_read_self(lk_scan_io_t *io, size_t n, void *arg)
     uint32_t ix[MEM_SORT];
     for (size_t base = 0; base < n; base += MEM_SORT) {
         size_t m = n - base < MEM_SORT ? n - base : MEM_SORT, k = 0;
+        if (!lk_forked_from && scattered(rb, io + base, m, ix)) {
+            /* no page here is shared with a parent: process_vm_readv reads
+             * scattered requests (a big heap's blocks) with fewer calls */
+            read_batch_vm(rb, pid, io + base, m);
+            continue;
+        }
         for (size_t j = base; j < base + m; j++)
             if (!(sparse_eligible(rb, &io[j]) && read_sparse(rb, pid, &io[j])))
                 ix[k++] = (uint32_t)j;
@@ -326,15 +365,8 @@ void lk_scan_read_self(lk_scan_io_t *io, size_t n, void *arg)
          * would cost more than reading the gaps), then copied out. */
         for (size_t g = 0; g < k;) {
             lk_scan_io_t *f = &io[ix[g]];
-            uintptr_t lo = f->addr, hi = f->addr + f->len, end = readable_end(rb, lo);
-            size_t h = g + 1;
-            while (end >= hi && h < k) {
-                const lk_scan_io_t *q = &io[ix[h]];
-                uintptr_t qe = q->addr + q->len, nh = qe > hi ? qe : hi;
-                if (q->addr > hi + MEM_GAP || nh - lo > MEM_SPAN || nh > end) break;
-                hi = nh;
-                h++;
-            }
+            uintptr_t lo = f->addr, hi;
+            size_t h = group_end(rb, io, ix, g, k, &hi);
             if (h == g + 1) {
                 f->got = read_run(rb, pid, f->addr, f->dst, f->len);
                 g = h;
