@@ -57,7 +57,6 @@ typedef struct lk_scan_roots {
     pid_t pid;                  /* getpid() at the scan's start: one call, not one a read */
     int mem_fd;                 /* /proc/self/mem, open during a scan */
     int mem_state;              /* 0 not tried, 1 open, -1 unavailable */
-    uint8_t *mem_buf;           /* MEM_SPAN bytes: coalesced reads land here */
     uintptr_t mem_lo, mem_hi;   /* the last run of readable mappings found */
 } lk_scan_roots_t;
 

@@ -94,13 +94,16 @@ static size_t read_vm_run(pid_t pid, uintptr_t addr, void *dst, size_t len)
  * forces access), so it is used only inside mappings that /proc/self/maps
  * listed readable; anything else is read with process_vm_readv as before. */
 #define MEM_SPAN  (256u * 1024)         /* bytes of one coalesced read */
-#define MEM_GAP   (64u * 1024)         /* requests this close are read with the gap between them */
+#define MEM_GAP   (64u * 1024)          /* requests this close are read with the gap between them */
+#define MEM_IOV   128u                  /* iovecs of one coalesced read */
+#define MEM_JUNK  4096u                 /* where a gap's bytes go, in pieces of this size */
+
+static uint8_t junk[MEM_JUNK];          /* shared by concurrent scans: never read */
 
 static bool mem_open(lk_scan_roots_t *rb)
 {
     if (rb->mem_state == 0) {
-        rb->mem_buf = lk_scan_big_alloc(MEM_SPAN);
-        rb->mem_fd = rb->mem_buf ? open("/proc/self/mem", O_RDONLY | O_CLOEXEC) : -1;
+        rb->mem_fd = open("/proc/self/mem", O_RDONLY | O_CLOEXEC);
         rb->mem_state = rb->mem_fd >= 0 ? 1 : -1;
     }
     return rb->mem_state > 0;
@@ -306,21 +309,31 @@ static void sort_by_addr(const lk_scan_io_t *io, uint32_t *ix, size_t n)
 #define MEM_SCATTER  8u                 /* more reads than this a batch: scattered */
 
 /* The end (exclusive) of the group of sorted requests from ix[g] that one
- * read covers, and the group's end address in '*hi'. */
+ * preadv covers: each request's bytes into its buffer, the gaps between
+ * them into 'junk' (overlapping requests go to separate groups).  With
+ * 'iov', fills it and returns the iovec count in '*niov'. */
 static size_t group_end(lk_scan_roots_t *rb, const lk_scan_io_t *io, const uint32_t *ix, size_t g,
-                        size_t k, uintptr_t *hi)
+                        size_t k, struct iovec *iov, size_t *niov)
 {
     const lk_scan_io_t *f = &io[ix[g]];
     uintptr_t lo = f->addr, e = f->addr + f->len, end = readable_end(rb, lo);
-    size_t h = g + 1;
+    size_t h = g + 1, n = 1;
+    if (iov) iov[0] = (struct iovec){f->dst, f->len};
     while (end >= e && h < k) {
         const lk_scan_io_t *q = &io[ix[h]];
-        uintptr_t qe = q->addr + q->len, ne = qe > e ? qe : e;
-        if (q->addr > e + MEM_GAP || ne - lo > MEM_SPAN || ne > end) break;
-        e = ne;
+        uintptr_t qe = q->addr + q->len;
+        size_t pieces = (q->addr - e + MEM_JUNK - 1) / MEM_JUNK;
+        if (q->addr < e || q->addr - e > MEM_GAP || qe - lo > MEM_SPAN || qe > end ||
+            n + pieces + 1 > MEM_IOV)
+            break;
+        for (; iov && e < q->addr; e += iov[n++].iov_len)
+            iov[n] = (struct iovec){junk, q->addr - e < MEM_JUNK ? q->addr - e : MEM_JUNK};
+        if (iov) iov[n] = (struct iovec){q->dst, q->len};
+        n += iov ? 1 : pieces + 1;
+        e = qe;
         h++;
     }
-    *hi = e;
+    if (niov) *niov = n;
     return h;
 }
 
@@ -332,8 +345,8 @@ static bool scattered(lk_scan_roots_t *rb, const lk_scan_io_t *io, size_t m, uin
     for (size_t j = 0; j < m; j++) ix[j] = (uint32_t)j;
     sort_by_addr(io, ix, m);
     size_t groups = 0;
-    uintptr_t hi;
-    for (size_t g = 0; g < m && groups <= MEM_SCATTER; groups++) g = group_end(rb, io, ix, g, m, &hi);
+    for (size_t g = 0; g < m && groups <= MEM_SCATTER; groups++)
+        g = group_end(rb, io, ix, g, m, NULL, NULL);
     return groups > MEM_SCATTER;
 }
 
@@ -361,26 +374,26 @@ void lk_scan_read_self(lk_scan_io_t *io, size_t n, void *arg)
                 ix[k++] = (uint32_t)j;
         sort_by_addr(io, ix, k);
         /* Requests close together inside one run of readable mappings are
-         * read with one pread (a heap's small blocks: one system call each
-         * would cost more than reading the gaps), then copied out. */
+         * read with one preadv (a heap's small blocks: one system call each
+         * would cost more than reading the gaps). */
+        struct iovec iov[MEM_IOV];
         for (size_t g = 0; g < k;) {
             lk_scan_io_t *f = &io[ix[g]];
-            uintptr_t lo = f->addr, hi;
-            size_t h = group_end(rb, io, ix, g, k, &hi);
+            size_t niov, h = group_end(rb, io, ix, g, k, iov, &niov);
             if (h == g + 1) {
                 f->got = read_run(rb, pid, f->addr, f->dst, f->len);
                 g = h;
                 continue;
             }
-            bool whole = mem_pread(rb, lo, rb->mem_buf, hi - lo) == (ssize_t)(hi - lo);
+            size_t want = io[ix[h - 1]].addr + io[ix[h - 1]].len - f->addr;
+            ssize_t r;
+            do
+                r = preadv(rb->mem_fd, iov, (int)niov, (off_t)f->addr);
+            while (r < 0 && errno == EINTR);
             for (; g < h; g++) {
                 lk_scan_io_t *q = &io[ix[g]];
-                if (!whole) {           /* a hole: each request alone finds its exact prefix */
-                    q->got = read_run(rb, pid, q->addr, q->dst, q->len);
-                    continue;
-                }
-                memcpy(q->dst, rb->mem_buf + (q->addr - lo), q->len);
-                q->got = q->len;
+                /* a hole: each request alone finds its exact prefix */
+                q->got = r == (ssize_t)want ? q->len : read_run(rb, pid, q->addr, q->dst, q->len);
             }
         }
     }
@@ -918,7 +931,6 @@ void lk_scan_roots_free(lk_scan_roots_t *rb)
 {
     if (rb->pagemap_state > 0) close(rb->pagemap_fd);
     if (rb->mem_state > 0) close(rb->mem_fd);
-    lk_scan_big_free(rb->mem_buf, MEM_SPAN);
     for (size_t i = 0; i < rb->nstrings; i++) lk_real_free(rb->strings[i]);
     lk_real_free(rb->strings);
     lk_real_free(rb->r);
