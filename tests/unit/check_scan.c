@@ -643,7 +643,7 @@ END_TEST
 
 START_TEST(test_scan_read_self)
 {
-    lk_scan_read_mode = _i;  /* 0: process_vm_readv, 1: the pipe probe */
+    lk_scan_read_mode = _i & 1;  /* 0: /proc/self/mem or process_vm_readv, 1: the pipe probe */
     long pg = sysconf(_SC_PAGESIZE);
     uint8_t *m = mmap(NULL, (size_t)pg * 3, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     ck_assert(m != MAP_FAILED);
@@ -655,7 +655,16 @@ START_TEST(test_scan_read_self)
         {(uintptr_t)m + (uintptr_t)pg - 16, buf[1], 64, 0}, /* runs into the hole */
         {(uintptr_t)m + 2 * (uintptr_t)pg, buf[2], 32, 0},  /* after it */
     };
-    lk_scan_read_self(io, 3, NULL);
+    /* 2: with the scan's maps, through /proc/self/mem, which would read
+     * the PROT_NONE page (it forces access) unless the maps keep it out */
+    lk_scan_roots_t rb;
+    memset(&rb, 0, sizeof rb);
+    if (_i == 2) ck_assert_int_eq(lk_scan_roots_modules(&rb), 0);
+    lk_scan_read_self(io, 3, _i == 2 ? &rb : NULL);
+    if (_i == 2) {
+        ck_assert_int_eq(rb.mem_state, 1);
+        lk_scan_roots_free(&rb);
+    }
     ck_assert_uint_eq(io[0].got, 64);
     ck_assert_uint_eq(io[1].got, 16);
     ck_assert_uint_eq(io[2].got, 32);
@@ -1021,7 +1030,7 @@ static Suite *scan_suite(void)
     }
     TCase *tp = tcase_create("process");
     tcase_set_timeout(tp, 30);
-    tcase_add_loop_test(tp, test_scan_read_self, 0, 2);
+    tcase_add_loop_test(tp, test_scan_read_self, 0, 3);
     tcase_add_test(tp, test_scan_dump_section_in_process);
     tcase_add_test(tp, test_scan_self_range_from_entry);
     tcase_add_test(tp, test_scan_outer_frame);
