@@ -486,8 +486,10 @@ static size_t scan_roots_batch(scan_ctx_t *c, size_t ri, size_t nroots, uint8_t 
         uintptr_t next = (bad + PAGE) & ~(uintptr_t)(PAGE - 1);
         if (next > end) next = end;
         c->res->unreadable_bytes += next - bad;
-        uint8_t page[PAGE];
-        scan_root_from(c, (uint32_t)(ri + j), next, end, page, sizeof page, &region_holder);
+        uint8_t *page = next < end ? lk_real_malloc(PAGE) : NULL;  /* rare: off the stack */
+        if (next < end && !page) c->oom = 1;
+        if (page) scan_root_from(c, (uint32_t)(ri + j), next, end, page, PAGE, &region_holder);
+        lk_real_free(page);
     }
     return k;
 }

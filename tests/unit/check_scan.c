@@ -518,6 +518,29 @@ START_TEST(test_scan_unreadable_skipped)
 }
 END_TEST
 
+START_TEST(test_scan_unreadable_batched)
+{
+    /* The same root read in one batch with a small one: past its hole the
+     * words still count, and only the hole is reported. */
+    uintptr_t x = HEAP, y = HEAP + 0x100, z = HEAP + 0x200;
+    lk_scan_block_t b[] = {blk(x, 16, 1), blk(y, 16, 2), blk(z, 16, 3)};
+    uintptr_t lo = FAKE_BASE + 0x4000;
+    fake_hole_lo = lo + 0x1000;
+    fake_hole_hi = lo + 0x2000;
+    put(lo + 0x1008, x);        /* inside the hole: not seen */
+    put(lo + 0x2010, y);        /* after it */
+    put(lo + 0x3000, z);        /* the small root */
+    lk_scan_root_t r[] = {global_root(lo, lo + 0x3000), global_root(lo + 0x3000, lo + 0x3010)};
+    lk_scan_result_t res;
+    classify(b, 3, r, 2, &res);
+    assert_kind(b, 3, x, LK_REACH_DEFINITE);
+    assert_kind(b, 3, y, LK_REACH_REACHABLE);
+    assert_kind(b, 3, z, LK_REACH_REACHABLE);
+    ck_assert_uint_eq(res.unreadable_bytes, 0x1000);
+    lk_scan_result_free(&res);
+}
+END_TEST
+
 START_TEST(test_scan_big_and_many_blocks)
 {
     /* A block bigger than one read batch, holding pointers to 3000 small
@@ -1021,6 +1044,7 @@ static Suite *scan_suite(void)
     tcase_add_test(tc, test_scan_dtv_word);
     tcase_add_test(tc, test_scan_stack_inside_block);
     tcase_add_test(tc, test_scan_unreadable_skipped);
+    tcase_add_test(tc, test_scan_unreadable_batched);
     tcase_add_test(tc, test_scan_big_and_many_blocks);
     tcase_add_test(tc, test_scan_sort_many);
     tcase_add_test(tc, test_scan_structures_grouped);
