@@ -131,11 +131,12 @@ struct json_t *lk_scan_build_json(const lk_scan_block_t *blocks, size_t n,
 
 /* Reader over this process's memory: process_vm_readv on itself, falling
  * back to a pipe probe where that syscall is forbidden.  'arg' is NULL, or
- * the scan's roots (scan_internal.h's lk_scan_roots_t): then pages of private
- * anonymous mappings that were never touched read as zeros without being
- * faulted in. */
+ * the scan's roots (scan_internal.h's lk_scan_roots_t): then it reads
+ * through /proc/self/mem inside the mappings listed readable (no
+ * copy-on-write copies), and pages of private anonymous mappings that were
+ * never touched read as zeros without being faulted in. */
 void lk_scan_read_self(lk_scan_io_t *io, size_t n, void *arg);
-/* How lk_scan_read_self reads: 0 process_vm_readv, 1 the pipe probe (set
+/* How lk_scan_read_self reads: 0 /proc/self/mem or process_vm_readv, 1 the pipe probe (set
  * for good once the syscall is refused; tests set it to cover the probe). */
 extern int lk_scan_read_mode;
 

@@ -55,6 +55,9 @@ typedef struct lk_scan_roots {
     int pagemap_state;          /* 0 not tried, 1 open, -1 unavailable */
     uint64_t pages_skipped;     /* never-touched pages read as zeros, not faulted in */
     pid_t pid;                  /* getpid() at the scan's start: one call, not one a read */
+    int mem_fd;                 /* /proc/self/mem, open during a scan */
+    int mem_state;              /* 0 not tried, 1 open, -1 unavailable */
+    uintptr_t mem_lo, mem_hi;   /* the last run of readable mappings found */
 } lk_scan_roots_t;
 
 /* Globals (minus rb->excl) and the process's maps: everything that takes

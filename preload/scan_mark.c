@@ -14,7 +14,7 @@
 #include "scan_internal.h"
 
 #define ROOT_CHUNK    (64u * 1024)       /* bytes of root memory read at once */
-#define SMALL_ROOT    (ROOT_CHUNK / 64)  /* roots up to this size are read in batches */
+#define SMALL_ROOT    (ROOT_CHUNK / 4)   /* roots up to this size are read in batches */
 #define BATCH_BYTES   (256u * 1024)      /* bytes of block contents read at once */
 #define BATCH_MAX     512u               /* blocks per batched read */
 /* Block-to-block and root-to-block edges kept for cycle detection and the
@@ -421,18 +421,17 @@ static void scan_root_words(scan_ctx_t *c, uint32_t ri, uintptr_t p, const uint8
     }
 }
 
-static void scan_root(scan_ctx_t *c, uint32_t ri, uint8_t *chunk)
+/* Scan root 'ri' from 'p' to 'end' in reads of up to 'cap' bytes into
+ * 'chunk'. */
+static void scan_root_from(scan_ctx_t *c, uint32_t ri, uintptr_t p, uintptr_t end, uint8_t *chunk,
+                           size_t cap, uint32_t *region_holder)
 {
-    const lk_scan_root_t *r = &c->roots[ri];
-    uintptr_t p = (r->lo + WORD - 1) & ~(uintptr_t)(WORD - 1);
-    uintptr_t end = r->hi & ~(uintptr_t)(WORD - 1);
-    uint32_t region_holder = LK_SCAN_NO_HOLDER;
     while (p < end && !c->oom) {
-        size_t len = end - p < ROOT_CHUNK ? end - p : ROOT_CHUNK;
+        size_t len = end - p < cap ? end - p : cap;
         lk_scan_io_t io = {p, chunk, len, 0};
         c->read(&io, 1, c->arg);
         size_t got = io.got & ~(WORD - 1);
-        scan_root_words(c, ri, p, chunk, got, &region_holder);
+        scan_root_words(c, ri, p, chunk, got, region_holder);
         if (got < len) {
             /* Skip to the page after the first unreadable byte. */
             uintptr_t bad = p + got;
@@ -444,6 +443,15 @@ static void scan_root(scan_ctx_t *c, uint32_t ri, uint8_t *chunk)
             p += len;
         }
     }
+}
+
+static void scan_root(scan_ctx_t *c, uint32_t ri, uint8_t *chunk)
+{
+    const lk_scan_root_t *r = &c->roots[ri];
+    uintptr_t p = (r->lo + WORD - 1) & ~(uintptr_t)(WORD - 1);
+    uintptr_t end = r->hi & ~(uintptr_t)(WORD - 1);
+    uint32_t region_holder = LK_SCAN_NO_HOLDER;
+    scan_root_from(c, ri, p, end, chunk, ROOT_CHUNK, &region_holder);
 }
 
 /* Scan roots from 'ri' on, several small ones with one read (a forked
@@ -472,7 +480,16 @@ static size_t scan_roots_batch(scan_ctx_t *c, size_t ri, size_t nroots, uint8_t 
         uint32_t region_holder = LK_SCAN_NO_HOLDER;
         size_t got = io[j].got & ~(WORD - 1);
         scan_root_words(c, (uint32_t)(ri + j), io[j].addr, io[j].dst, got, &region_holder);
-        c->res->unreadable_bytes += io[j].len - got;
+        if (got == io[j].len) continue;
+        /* a hole: the rest as scan_root reads it, past the chunk's other roots */
+        uintptr_t bad = io[j].addr + got, end = io[j].addr + io[j].len;
+        uintptr_t next = (bad + PAGE) & ~(uintptr_t)(PAGE - 1);
+        if (next > end) next = end;
+        c->res->unreadable_bytes += next - bad;
+        uint8_t *page = next < end ? lk_real_malloc(PAGE) : NULL;  /* rare: off the stack */
+        if (next < end && !page) c->oom = 1;
+        if (page) scan_root_from(c, (uint32_t)(ri + j), next, end, page, PAGE, &region_holder);
+        lk_real_free(page);
     }
     return k;
 }

@@ -21,7 +21,7 @@
 
 /* ### reading our own memory without faulting */
 
-int lk_scan_read_mode;          /* 0: process_vm_readv, 1: pipe probe */
+int lk_scan_read_mode;          /* 0: /proc/self/mem or process_vm_readv, 1: pipe probe */
 static int probe_pipe[2] = {-1, -1};
 
 /* Copy what is readable of [addr, addr+len) into 'dst' one page at a time
@@ -85,6 +85,76 @@ static size_t read_vm_run(pid_t pid, uintptr_t addr, void *dst, size_t len)
     return got + read_vm_pages(pid, addr + got, (char *)dst + got, len - got);
 }
 
+/* ### reading through /proc/self/mem
+ * process_vm_readv pins the pages it reads, and since Linux 5.19 pinning an
+ * anonymous page shared copy-on-write with another process (a forked child
+ * and its parent) makes the kernel copy it: a child's exit scan would copy
+ * every inherited page it reads.  A read of /proc/self/mem takes plain page
+ * references, which copy nothing.  It also reads through PROT_NONE (it
+ * forces access), so it is used only inside mappings that /proc/self/maps
+ * listed readable; anything else is read with process_vm_readv as before. */
+#define MEM_SPAN  (256u * 1024)         /* bytes of one coalesced read */
+#define MEM_GAP   (64u * 1024)          /* requests this close are read with the gap between them */
+#define MEM_IOV   128u                  /* iovecs of one coalesced read */
+#define MEM_JUNK  4096u                 /* where a gap's bytes go, in pieces of this size */
+
+static uint8_t junk[MEM_JUNK];          /* shared by concurrent scans: never read */
+
+static bool mem_open(lk_scan_roots_t *rb)
+{
+    if (rb->mem_state == 0) {
+        rb->mem_fd = open("/proc/self/mem", O_RDONLY | O_CLOEXEC);
+        rb->mem_state = rb->mem_fd >= 0 ? 1 : -1;
+    }
+    return rb->mem_state > 0;
+}
+
+/* The end of the run of readable mappings holding 'a', or 0. */
+static uintptr_t readable_end(lk_scan_roots_t *rb, uintptr_t a)
+{
+    if (a >= rb->mem_lo && a < rb->mem_hi) return rb->mem_hi;
+    size_t lo = 0, hi = rb->nmaps;
+    while (lo < hi) {           /* /proc/self/maps lists mappings in address order */
+        size_t mid = lo + (hi - lo) / 2;
+        if (rb->maps[mid].hi <= a) lo = mid + 1;
+        else hi = mid;
+    }
+    if (lo == rb->nmaps || a < rb->maps[lo].lo || !rb->maps[lo].readable) return 0;
+    size_t e = lo;
+    while (e + 1 < rb->nmaps && rb->maps[e + 1].lo == rb->maps[e].hi && rb->maps[e + 1].readable)
+        e++;
+    rb->mem_lo = rb->maps[lo].lo;
+    rb->mem_hi = rb->maps[e].hi;
+    return rb->mem_hi;
+}
+
+/* One pread of [addr, addr+len); its byte count, or -1 (no such data: EIO). */
+static ssize_t mem_pread(lk_scan_roots_t *rb, uintptr_t addr, void *dst, size_t len)
+{
+    size_t done = 0;
+    while (done < len) {
+        ssize_t r = pread(rb->mem_fd, (char *)dst + done, len - done, (off_t)(addr + done));
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0 && !done) return -1;
+        if (r <= 0) break;
+        done += (size_t)r;
+    }
+    return (ssize_t)done;
+}
+
+/* Readable prefix of one request: /proc/self/mem inside readable mappings,
+ * else (and past a hole, to count it exactly as before) process_vm_readv. */
+static size_t read_run(lk_scan_roots_t *rb, pid_t pid, uintptr_t addr, void *dst, size_t len)
+{
+    if (!len) return 0;
+    uintptr_t end = rb && lk_scan_read_mode == 0 && mem_open(rb) ? readable_end(rb, addr) : 0;
+    if (end < addr + len) return read_vm_run(pid, addr, dst, len);
+    ssize_t r = mem_pread(rb, addr, dst, len);
+    size_t got = r > 0 ? (size_t)r : 0;
+    if (got == len) return len;
+    return got + read_vm_run(pid, addr + got, (char *)dst + got, len - got);
+}
+
 /* ### pages never touched
  * Reading a page of anonymous memory that was never touched makes the kernel
  * fault it in (~8 us a page on a paravirtualised VM), only to return zeros,
@@ -131,7 +201,7 @@ static bool read_sparse(lk_scan_roots_t *rb, pid_t pid, lk_scan_io_t *io)
         if (r < (ssize_t)(k * sizeof *ent)) {
             if (r < 0 && errno == EINTR) continue;
             if (!sparse) return false;  /* nothing read yet: the caller reads it all */
-            io->got = done + read_vm_run(pid, io->addr + done, (char *)io->dst + done,
+            io->got = done + read_run(rb, pid, io->addr + done, (char *)io->dst + done,
                                            io->len - done);
             return true;
         }
@@ -143,7 +213,7 @@ static bool read_sparse(lk_scan_roots_t *rb, pid_t pid, lk_scan_io_t *io)
             if (!sparse) {
                 /* the first untouched page: what precedes it is read as usual */
                 sparse = true;
-                size_t got = read_vm_run(pid, io->addr, io->dst, a - io->addr);
+                size_t got = read_run(rb, pid, io->addr, io->dst, a - io->addr);
                 if (got < a - io->addr) {
                     io->got = got;
                     return true;
@@ -151,7 +221,7 @@ static bool read_sparse(lk_scan_roots_t *rb, pid_t pid, lk_scan_io_t *io)
                 done = a - io->addr;
             } else if (a - io->addr > done) {
                 size_t want = a - io->addr - done;
-                size_t got = read_vm_run(pid, io->addr + done, (char *)io->dst + done, want);
+                size_t got = read_run(rb, pid, io->addr + done, (char *)io->dst + done, want);
                 if (got < want) {
                     io->got = done + got;
                     return true;
@@ -166,15 +236,14 @@ static bool read_sparse(lk_scan_roots_t *rb, pid_t pid, lk_scan_io_t *io)
     }
     if (!sparse) return false;
     if (done < io->len)
-        done += read_vm_run(pid, io->addr + done, (char *)io->dst + done, io->len - done);
+        done += read_run(rb, pid, io->addr + done, (char *)io->dst + done, io->len - done);
     io->got = done;
     return true;
 }
 
-void lk_scan_read_self(lk_scan_io_t *io, size_t n, void *arg)
+/* The batch with process_vm_readv (or the pipe): 256 iovecs a call. */
+static void read_batch_vm(lk_scan_roots_t *rb, pid_t pid, lk_scan_io_t *io, size_t n)
 {
-    lk_scan_roots_t *rb = arg;
-    pid_t pid = rb && rb->pid ? rb->pid : getpid();
     struct iovec li[READ_IOV], ri[READ_IOV];
     size_t i = 0;
     while (i < n) {
@@ -219,6 +288,116 @@ void lk_scan_read_self(lk_scan_io_t *io, size_t n, void *arg)
             i++;
         }
     }
+}
+
+/* Sort request indices by address: a shell sort, since qsort may call
+ * malloc, whose hook would wait on the table locks the scan holds. */
+static void sort_by_addr(const lk_scan_io_t *io, uint32_t *ix, size_t n)
+{
+    static const size_t gaps[] = {132, 57, 23, 10, 4, 1};
+    for (size_t g = 0; g < sizeof gaps / sizeof gaps[0]; g++)
+        for (size_t i = gaps[g]; i < n; i++) {
+            uint32_t v = ix[i];
+            size_t j = i;
+            for (; j >= gaps[g] && io[ix[j - gaps[g]]].addr > io[v].addr; j -= gaps[g])
+                ix[j] = ix[j - gaps[g]];
+            ix[j] = v;
+        }
+}
+
+#define MEM_SORT     512u               /* requests sorted and coalesced at once */
+#define MEM_SCATTER  8u                 /* more reads than this a batch: scattered */
+
+/* The end (exclusive) of the group of sorted requests from ix[g] that one
+ * preadv covers: each request's bytes into its buffer, the gaps between
+ * them into 'junk' (overlapping requests go to separate groups).  With
+ * 'iov', fills it and returns the iovec count in '*niov'. */
+static size_t group_end(lk_scan_roots_t *rb, const lk_scan_io_t *io, const uint32_t *ix, size_t g,
+                        size_t k, struct iovec *iov, size_t *niov)
+{
+    const lk_scan_io_t *f = &io[ix[g]];
+    uintptr_t lo = f->addr, e = f->addr + f->len, end = readable_end(rb, lo);
+    size_t h = g + 1, n = 1;
+    if (iov) iov[0] = (struct iovec){f->dst, f->len};
+    while (end >= e && h < k) {
+        const lk_scan_io_t *q = &io[ix[h]];
+        uintptr_t qe = q->addr + q->len;
+        size_t pieces = (q->addr - e + MEM_JUNK - 1) / MEM_JUNK;
+        if (q->addr < e || q->addr - e > MEM_GAP || qe - lo > MEM_SPAN || qe > end ||
+            n + pieces + 1 > MEM_IOV)
+            break;
+        for (; iov && e < q->addr; e += iov[n++].iov_len)
+            iov[n] = (struct iovec){junk, q->addr - e < MEM_JUNK ? q->addr - e : MEM_JUNK};
+        if (iov) iov[n] = (struct iovec){q->dst, q->len};
+        n += iov ? 1 : pieces + 1;
+        e = qe;
+        h++;
+    }
+    if (niov) *niov = n;
+    return h;
+}
+
+/* Would the m requests at 'io' take more than MEM_SCATTER reads?  Leaves
+ * their sorted indices in 'ix'. */
+static bool scattered(lk_scan_roots_t *rb, const lk_scan_io_t *io, size_t m, uint32_t *ix)
+{
+    if (m <= MEM_SCATTER) return false;
+    for (size_t j = 0; j < m; j++) ix[j] = (uint32_t)j;
+    sort_by_addr(io, ix, m);
+    size_t groups = 0;
+    for (size_t g = 0; g < m && groups <= MEM_SCATTER; groups++)
+        g = group_end(rb, io, ix, g, m, NULL, NULL);
+    return groups > MEM_SCATTER;
+}
+
+void lk_scan_read_self(lk_scan_io_t *io, size_t n, void *arg)
+{
+    int saved = errno;
+    lk_scan_roots_t *rb = arg;
+    pid_t pid = rb && rb->pid ? rb->pid : getpid();
+    if (!rb || lk_scan_read_mode != 0 || !mem_open(rb)) {
+        read_batch_vm(rb, pid, io, n);
+        errno = saved;
+        return;
+    }
+    uint32_t ix[MEM_SORT];
+    for (size_t base = 0; base < n; base += MEM_SORT) {
+        size_t m = n - base < MEM_SORT ? n - base : MEM_SORT, k = 0;
+        if (!lk_forked_from && scattered(rb, io + base, m, ix)) {
+            /* no page here is shared with a parent: process_vm_readv reads
+             * scattered requests (a big heap's blocks) with fewer calls */
+            read_batch_vm(rb, pid, io + base, m);
+            continue;
+        }
+        for (size_t j = base; j < base + m; j++)
+            if (!(sparse_eligible(rb, &io[j]) && read_sparse(rb, pid, &io[j])))
+                ix[k++] = (uint32_t)j;
+        sort_by_addr(io, ix, k);
+        /* Requests close together inside one run of readable mappings are
+         * read with one preadv (a heap's small blocks: one system call each
+         * would cost more than reading the gaps). */
+        struct iovec iov[MEM_IOV];
+        for (size_t g = 0; g < k;) {
+            lk_scan_io_t *f = &io[ix[g]];
+            size_t niov, h = group_end(rb, io, ix, g, k, iov, &niov);
+            if (h == g + 1) {
+                f->got = read_run(rb, pid, f->addr, f->dst, f->len);
+                g = h;
+                continue;
+            }
+            size_t want = io[ix[h - 1]].addr + io[ix[h - 1]].len - f->addr;
+            ssize_t r;
+            do
+                r = preadv(rb->mem_fd, iov, (int)niov, (off_t)f->addr);
+            while (r < 0 && errno == EINTR);
+            for (; g < h; g++) {
+                lk_scan_io_t *q = &io[ix[g]];
+                /* a hole: each request alone finds its exact prefix */
+                q->got = r == (ssize_t)want ? q->len : read_run(rb, pid, q->addr, q->dst, q->len);
+            }
+        }
+    }
+    errno = saved;
 }
 
 __thread lk_entry_t lk_tls_entry __attribute__((tls_model("initial-exec")));
@@ -512,7 +691,7 @@ static void tls_sizes(size_t *static_size, size_t *tcb)
 
 /* Find a glibc thread descriptor at the top of stack mapping 'm': its first
  * word (tcb) and third (self) both hold its own address.  Returns it or 0. */
-static uintptr_t find_tcb(const lk_scan_map_t *m, size_t tcb)
+static uintptr_t find_tcb(lk_scan_roots_t *rb, const lk_scan_map_t *m, size_t tcb)
 {
     /* A heap copy, never a static one: the copy of another thread's stack
      * must not become part of a root. */
@@ -521,7 +700,7 @@ static uintptr_t find_tcb(const lk_scan_map_t *m, size_t tcb)
     if (!buf) return 0;
     uintptr_t lo = m->hi - m->lo > span ? m->hi - span : m->lo;
     lk_scan_io_t io = {lo, buf, m->hi - lo, 0};
-    lk_scan_read_self(&io, 1, NULL);
+    lk_scan_read_self(&io, 1, rb);
     size_t words = io.got / WORD;
     size_t top = tcb && m->hi - tcb > lo ? (m->hi - tcb - lo) / WORD : words;
     for (size_t w = top < words ? top + 1 : words; w-- > 0;) {
@@ -566,13 +745,13 @@ static int thread_sp(int tid, uintptr_t *sp, uintptr_t args[6])
 /* Does the thread descriptor at 'tp' name thread 'tid'?  glibc keeps the
  * tid as an int inside struct pthread; its offset varies by version, so
  * search the descriptor ('tcb' bytes) for it. */
-static int tcb_has_tid(uintptr_t tp, size_t tcb, int tid)
+static int tcb_has_tid(lk_scan_roots_t *rb, uintptr_t tp, size_t tcb, int tid)
 {
     size_t len = tcb ? tcb : 2304;
     int32_t *buf = lk_real_malloc(len);
     if (!buf) return 0;
     lk_scan_io_t io = {tp, buf, len, 0};
-    lk_scan_read_self(&io, 1, NULL);
+    lk_scan_read_self(&io, 1, rb);
     int found = 0;
     for (size_t i = 3 * WORD / sizeof *buf; i < io.got / sizeof *buf && !found; i++)
         found = buf[i] == tid;
@@ -602,7 +781,7 @@ static void add_cached_descriptors(lk_scan_roots_t *rb, lk_scan_map_t *maps, siz
 {
     for (size_t i = 0; i < nmaps; i++) {
         if (!maps[i].stack_like || maps[i].used) continue;
-        uintptr_t tp = find_tcb(&maps[i], tcb);
+        uintptr_t tp = find_tcb(rb, &maps[i], tcb);
         if (!tp) continue;
         size_t below = static_size > tcb ? static_size - tcb : 4096;
         uintptr_t lo = tp - below > maps[i].lo ? tp - below : maps[i].lo;
@@ -619,7 +798,7 @@ static void add_thread(lk_scan_roots_t *rb, lk_scan_map_t *maps, size_t nmaps, i
 {
     lk_scan_map_t *sm = map_of(maps, nmaps, sp);
     uintptr_t tls_lo = 0, tls_hi = 0;
-    if (!tp && sm) tp = find_tcb(sm, tcb);
+    if (!tp && sm) tp = find_tcb(rb, sm, tcb);
     if (tp) {
         /* x86-64 (TLS variant II): static TLS sits below the descriptor. */
         size_t below = static_size > tcb ? static_size - tcb : 4096;
@@ -713,8 +892,8 @@ static void add_running_threads(lk_scan_roots_t *rb)
             uintptr_t tp = 0;
             if (maps[m].used) continue;
             if (tid == main_tid ? !maps[m].main_stack
-                                : !maps[m].stack_like || !(tp = find_tcb(&maps[m], rb->tcb)) ||
-                                      !tcb_has_tid(tp, rb->tcb, tid))
+                                : !maps[m].stack_like || !(tp = find_tcb(rb, &maps[m], rb->tcb)) ||
+                                      !tcb_has_tid(rb, tp, rb->tcb, tid))
                 continue;
             add_thread(rb, maps, rb->nmaps, tid, maps[m].lo, 0, tid == main_tid ? main_tp : tp,
                        rb->static_size, rb->tcb);
@@ -751,6 +930,7 @@ int lk_scan_roots_threads(lk_scan_roots_t *rb, uintptr_t self_lo, const void *se
 void lk_scan_roots_free(lk_scan_roots_t *rb)
 {
     if (rb->pagemap_state > 0) close(rb->pagemap_fd);
+    if (rb->mem_state > 0) close(rb->mem_fd);
     for (size_t i = 0; i < rb->nstrings; i++) lk_real_free(rb->strings[i]);
     lk_real_free(rb->strings);
     lk_real_free(rb->r);

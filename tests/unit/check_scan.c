@@ -518,6 +518,29 @@ START_TEST(test_scan_unreadable_skipped)
 }
 END_TEST
 
+START_TEST(test_scan_unreadable_batched)
+{
+    /* The same root read in one batch with a small one: past its hole the
+     * words still count, and only the hole is reported. */
+    uintptr_t x = HEAP, y = HEAP + 0x100, z = HEAP + 0x200;
+    lk_scan_block_t b[] = {blk(x, 16, 1), blk(y, 16, 2), blk(z, 16, 3)};
+    uintptr_t lo = FAKE_BASE + 0x4000;
+    fake_hole_lo = lo + 0x1000;
+    fake_hole_hi = lo + 0x2000;
+    put(lo + 0x1008, x);        /* inside the hole: not seen */
+    put(lo + 0x2010, y);        /* after it */
+    put(lo + 0x3000, z);        /* the small root */
+    lk_scan_root_t r[] = {global_root(lo, lo + 0x3000), global_root(lo + 0x3000, lo + 0x3010)};
+    lk_scan_result_t res;
+    classify(b, 3, r, 2, &res);
+    assert_kind(b, 3, x, LK_REACH_DEFINITE);
+    assert_kind(b, 3, y, LK_REACH_REACHABLE);
+    assert_kind(b, 3, z, LK_REACH_REACHABLE);
+    ck_assert_uint_eq(res.unreadable_bytes, 0x1000);
+    lk_scan_result_free(&res);
+}
+END_TEST
+
 START_TEST(test_scan_big_and_many_blocks)
 {
     /* A block bigger than one read batch, holding pointers to 3000 small
@@ -643,7 +666,7 @@ END_TEST
 
 START_TEST(test_scan_read_self)
 {
-    lk_scan_read_mode = _i;  /* 0: process_vm_readv, 1: the pipe probe */
+    lk_scan_read_mode = _i & 1;  /* 0: /proc/self/mem or process_vm_readv, 1: the pipe probe */
     long pg = sysconf(_SC_PAGESIZE);
     uint8_t *m = mmap(NULL, (size_t)pg * 3, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     ck_assert(m != MAP_FAILED);
@@ -655,7 +678,16 @@ START_TEST(test_scan_read_self)
         {(uintptr_t)m + (uintptr_t)pg - 16, buf[1], 64, 0}, /* runs into the hole */
         {(uintptr_t)m + 2 * (uintptr_t)pg, buf[2], 32, 0},  /* after it */
     };
-    lk_scan_read_self(io, 3, NULL);
+    /* 2: with the scan's maps, through /proc/self/mem, which would read
+     * the PROT_NONE page (it forces access) unless the maps keep it out */
+    lk_scan_roots_t rb;
+    memset(&rb, 0, sizeof rb);
+    if (_i == 2) ck_assert_int_eq(lk_scan_roots_modules(&rb), 0);
+    lk_scan_read_self(io, 3, _i == 2 ? &rb : NULL);
+    if (_i == 2) {
+        ck_assert_int_eq(rb.mem_state, 1);
+        lk_scan_roots_free(&rb);
+    }
     ck_assert_uint_eq(io[0].got, 64);
     ck_assert_uint_eq(io[1].got, 16);
     ck_assert_uint_eq(io[2].got, 32);
@@ -1012,6 +1044,7 @@ static Suite *scan_suite(void)
     tcase_add_test(tc, test_scan_dtv_word);
     tcase_add_test(tc, test_scan_stack_inside_block);
     tcase_add_test(tc, test_scan_unreadable_skipped);
+    tcase_add_test(tc, test_scan_unreadable_batched);
     tcase_add_test(tc, test_scan_big_and_many_blocks);
     tcase_add_test(tc, test_scan_sort_many);
     tcase_add_test(tc, test_scan_structures_grouped);
@@ -1021,7 +1054,7 @@ static Suite *scan_suite(void)
     }
     TCase *tp = tcase_create("process");
     tcase_set_timeout(tp, 30);
-    tcase_add_loop_test(tp, test_scan_read_self, 0, 2);
+    tcase_add_loop_test(tp, test_scan_read_self, 0, 3);
     tcase_add_test(tp, test_scan_dump_section_in_process);
     tcase_add_test(tp, test_scan_self_range_from_entry);
     tcase_add_test(tp, test_scan_outer_frame);
