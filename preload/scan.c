@@ -149,7 +149,7 @@ json_t *lk_scan_dump_section_ex(char **arrays, size_t *arrays_len)
     /* Everything that takes loader or libc locks happens before the table
      * locks: a thread inside dlopen may be waiting in our malloc hook. */
     size_t k = t->memory_ranges(rb.excl, sizeof rb.excl / sizeof rb.excl[0]);
-    rb.nexcl = k < 64 ? k : 64;
+    rb.nexcl = k < sizeof rb.excl / sizeof rb.excl[0] ? k : sizeof rb.excl / sizeof rb.excl[0];
     if (lk_scan_roots_modules(&rb) < 0) goto out_free;
     size_t hint = t->count();
     g.cap = hint + hint / 8 + 1024;

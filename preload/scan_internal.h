@@ -38,7 +38,7 @@ typedef struct lk_scan_map {
 typedef struct lk_scan_roots {
     lk_scan_root_t *r;
     size_t n, cap;
-    uintptr_t excl[64][2];      /* libleak's own table memory */
+    uintptr_t excl[256][2];     /* libleak's own table memory: 64 shards' arrays, side tables, arena chunks */
     size_t nexcl;
     char **strings;             /* module paths we own */
     size_t nstrings;

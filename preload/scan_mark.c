@@ -45,7 +45,7 @@ typedef struct scan_ctx {
     size_t snap_len;            /* bytes mapped at snap */
     uint32_t *work;             /* LIFO of block indices to scan */
     size_t nwork, capwork;
-    uint8_t *buf;               /* BATCH_BYTES for block contents */
+    uint8_t *buf;               /* BATCH_BYTES for block contents, made by drain() */
     lk_scan_io_t io[BATCH_MAX];
     uint32_t ioidx[BATCH_MAX];
     size_t capholders;
@@ -334,6 +334,10 @@ static void drain(scan_ctx_t *c)
         block_words(&c->b[i], &a, &e);
         scan_block_words(c, i, c->snap + c->snap_off[i], e - a);
     }
+    /* Made on first need: with the snapshot (every small heap) it is never
+     * read, and at exit each page of it is a fresh page to populate. */
+    if (c->nwork > 0 && !c->oom && !c->buf && !(c->buf = lk_real_malloc(BATCH_BYTES)))
+        c->oom = 1;
     while (c->nwork > 0 && !c->oom) {
         size_t k = 0, used = 0;
         while (c->nwork > 0 && k < BATCH_MAX) {
@@ -932,11 +936,10 @@ int lk_scan_classify(lk_scan_block_t *blocks, size_t n, const lk_scan_root_t *ro
     int rc = -ENOMEM;
     lk_scan_root_t *lroots = NULL;
     uint8_t *chunk = lk_real_malloc(ROOT_CHUNK);
-    c->buf = lk_real_malloc(BATCH_BYTES);
     c->starts = lk_scan_big_alloc(n * sizeof *c->starts);
     c->top = lk_real_malloc((n / TOP_STRIDE + 1) * sizeof *c->top);
     c->region_root = lk_real_malloc((nroots ? nroots : 1) * sizeof *c->region_root);
-    if (!chunk || !c->buf || !c->starts || !c->top || !c->region_root) goto out_free;
+    if (!chunk || !c->starts || !c->top || !c->region_root) goto out_free;
     memset(c->region_root, 0xff, (nroots ? nroots : 1) * sizeof *c->region_root);
 
     index_blocks(c, opts->snapshot_max_bytes);
