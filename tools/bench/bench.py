@@ -768,6 +768,39 @@ def per_process_ms(r, tool):
 # Why a goal is not met, as measured (preload/README.md's performance log has
 # the figures): shown beside a goal only when this run misses it.
 GOAL_WHY = {
+    "churn_fp": "3.6x native's instructions (callgrind, 300 k pairs: 249 M against 68 M): per"
+                " pair the memo's last-hit check (~5 instructions a frame), the table's insert"
+                " and remove (~125), the counter deltas (~60) and the hooks' own frames; this"
+                " session's fault and memo-probe changes together cost +1.5% instructions and"
+                " +7% task-clock here (layout, not found). Would close it: a capture that"
+                " checks fewer words, and no shard lock for a thread alone in its shard",
+    "live": "the table, not the capture (243 instructions a block since the memo probe):"
+            " resizes take 13-16% of the CPU samples, the first touch of fresh pages that"
+            " this VM charges like a fault, and each insert and remove misses once in the"
+            " cache, where LSan keeps its metadata in each chunk's header. Would close it:"
+            " growing the shard arrays in place with mremap, so a resize touches only what"
+            " it adds",
+    "threads2": "bimodal from run to run: when the two threads' busy heap pages hash to the"
+                " same table shards (it depends on where ASLR puts their arenas) they take"
+                " each other's shard locks, and spin_wait is 7-12% of the samples (fast runs:"
+                " 2.0x, none). Would close it: a shard chosen by the thread's arena (glibc's"
+                " thread heaps are 64 MiB-aligned), so threads never share a lock",
+    "threads8": "the same shard-lock contention as threads2, with 8 threads on 2 cores: a"
+                " holder preempted inside its section makes the others spin, then yield",
+    "realloc": "the capture of the bench's 8 alternating stacks (190 instructions a realloc"
+               " after the memo probe). Would close it: a site hint from the old block's"
+               " site (a prototype measured 26% fewer instructions)",
+    "start": "about 140 more page faults a process (perf stat: native ~208, libleak ~345),"
+             " 11-14 us each on this VM, and the exit dump's ~5.7 M instructions (the scan"
+             " 3.8 M: 310 KB of roots, sorting, the section's text); the dumper thread's"
+             " creation. Would close it: an exit scan that reads only roots that can hold a"
+             " pointer into the heap's range, and no dumper thread until a trigger needs one",
+    "subshell": "each forked child's exit dump scans the heap it inherited as roots (about"
+                " 2.6 ms of scan CPU a subshell), and every libleak page it writes is a"
+                " copy-on-write copy. Would close it: a child that allocated few blocks"
+                " scanning only for pointers to those blocks",
+    "memory": "the 1.5x growth of the shards' arrays: just after a resize the load is 0.53",
+    "exit": "the scan reads every root and block and sorts them: see preload/README.md",
     "depth": "by design: the default LIBLEAK_DEPTH is 32 frames, so a stack 34 deep is cut"
              " (LIBLEAK_DEPTH=64 reaches main)",
     "sampling": "interposition itself: every malloc and free still passes through libleak's"
