@@ -780,11 +780,12 @@ GOAL_WHY = {
             " cache, where LSan keeps its metadata in each chunk's header. Would close it:"
             " growing the shard arrays in place with mremap, so a resize touches only what"
             " it adds",
-    "threads2": "bimodal from run to run: when the two threads' busy heap pages hash to the"
-                " same table shards (it depends on where ASLR puts their arenas) they take"
-                " each other's shard locks, and spin_wait is 7-12% of the samples (fast runs:"
-                " 2.0x, none). Would close it: a shard chosen by the thread's arena (glibc's"
-                " thread heaps are 64 MiB-aligned), so threads never share a lock",
+    "threads2": "varies from run to run (this build: 490-990 ms task-clock, range 2.0-2.9x):"
+                " slow runs spend 7-12% of their samples in spin_wait, the two threads taking"
+                " each other's table shard locks (fast runs: none); which shards their busy"
+                " pages hash to is the suspect, not established. Would close it: a shard"
+                " chosen by the thread's arena (glibc's thread heaps are 64 MiB-aligned), so"
+                " threads never share a lock",
     "threads8": "the same shard-lock contention as threads2, with 8 threads on 2 cores: a"
                 " holder preempted inside its section makes the others spin, then yield",
     "realloc": "the capture of the bench's 8 alternating stacks (190 instructions a realloc"
