@@ -209,13 +209,13 @@ static void capture_by_range(lk_frames_t *f, int max)
  *                                      realigned frames, whose size varies)
  * The return address is at CFA - 8 and the caller's sp is the CFA.  The
  * caller's rbp is either saved by this frame at CFA - k, or this frame leaves
- * rbp alone.  Every full libunwind walk (DWARF CFI, so binaries without frame
- * pointers are covered) records the rule of each return address it passes; a
- * pc seen with two different rules, or in a signal frame, is marked VAR and
- * never walked through; the outermost pc is marked END.  The fast walk follows
- * recorded rules only, reads only inside this thread's stack, and gives up at
- * the first pc it does not know (learning unwind) or does not trust
- * (unw_backtrace). */
+ * rbp alone.  A new pc's rule is read from its module's .eh_frame (cfi.c, so
+ * binaries without frame pointers are covered); only what cfi.c declines is
+ * learned from a full libunwind walk.  A pc seen with two different rules, or
+ * in a signal frame, is marked VAR and never walked through; the outermost pc
+ * is marked END.  The fast walk follows recorded rules only, reads only inside
+ * this thread's stack, and gives up at a pc neither source can teach
+ * (learning unwind) or at one it does not trust (unw_backtrace). */
 #define PC_OK       1u          /* a rule is known */
 #define PC_VAR      2u          /* rules disagree here: never walk through */
 #define PC_END      4u          /* libunwind found no caller: the stack ends here */
