@@ -44,23 +44,8 @@ static inline uint64_t rd_fixed(rd_t *r, size_t n)
     return v;
 }
 
-static uint64_t rd_uleb(rd_t *r)
-{
-    uint64_t v = 0;
-    for (unsigned s = 0; s < 70; s += 7) {
-        if (!rd_has(r, 1))
-            return 0;
-        uint8_t b = *r->p++;
-        if (s < 64)
-            v |= (uint64_t)(b & 0x7f) << s;
-        if (!(b & 0x80))
-            return v;
-    }
-    r->bad = true;              /* longer than 10 bytes */
-    return 0;
-}
-
-static int64_t rd_sleb(rd_t *r)
+/* One LEB128 number; 'sign' extends the last byte's sign bit (SLEB128). */
+static uint64_t rd_leb(rd_t *r, bool sign)
 {
     uint64_t v = 0;
     for (unsigned s = 0; s < 70; s += 7) {
@@ -70,13 +55,23 @@ static int64_t rd_sleb(rd_t *r)
         if (s < 64)
             v |= (uint64_t)(b & 0x7f) << s;
         if (!(b & 0x80)) {
-            if (s + 7 < 64 && (b & 0x40))
+            if (sign && s + 7 < 64 && (b & 0x40))
                 v |= ~(uint64_t)0 << (s + 7);
-            return (int64_t)v;
+            return v;
         }
     }
-    r->bad = true;
+    r->bad = true;              /* longer than 10 bytes */
     return 0;
+}
+
+static uint64_t rd_uleb(rd_t *r)
+{
+    return rd_leb(r, false);
+}
+
+static int64_t rd_sleb(rd_t *r)
+{
+    return (int64_t)rd_leb(r, true);
 }
 
 static void rd_skip(rd_t *r, uint64_t n)
