@@ -6,7 +6,8 @@
  * the FDE's instructions up to the row of the call (ra - 1), expressed as the
  * fast walk's rule.  Anything that rule cannot say is declined with a reason,
  * and libunwind still learns it.  No allocation, no lock, no system call:
- * safe in a malloc hook. */
+ * safe in a malloc hook (the last CIEs parsed are kept in thread-local
+ * storage). */
 #include <dlfcn.h>
 #include <elf.h>
 #include <link.h>
@@ -31,7 +32,10 @@ static inline bool rd_has(rd_t *r, size_t n)
 
 static inline uint8_t rd_u8(rd_t *r)
 {
-    return rd_has(r, 1) ? *r->p++ : 0;
+    if (__builtin_expect(r->p < r->end, 1))
+        return *r->p++;
+    r->bad = true;
+    return 0;
 }
 
 static inline uint64_t rd_fixed(rd_t *r, size_t n)
@@ -44,34 +48,55 @@ static inline uint64_t rd_fixed(rd_t *r, size_t n)
     return v;
 }
 
-/* One LEB128 number; 'sign' extends the last byte's sign bit (SLEB128). */
-static uint64_t rd_leb(rd_t *r, bool sign)
+/* One LEB128 number at *pp (below 'end'); 'sign' extends the last byte's
+ * sign bit (SLEB128).  Past 'end' or longer than 10 bytes sets *bad. */
+static uint64_t leb_slow(const uint8_t **pp, const uint8_t *end, bool sign, bool *bad)
 {
+    const uint8_t *p = *pp;
     uint64_t v = 0;
     for (unsigned s = 0; s < 70; s += 7) {
-        if (!rd_has(r, 1))
-            return 0;
-        uint8_t b = *r->p++;
+        if (p >= end)
+            break;
+        uint8_t b = *p++;
         if (s < 64)
             v |= (uint64_t)(b & 0x7f) << s;
         if (!(b & 0x80)) {
             if (sign && s + 7 < 64 && (b & 0x40))
                 v |= ~(uint64_t)0 << (s + 7);
+            *pp = p;
             return v;
         }
     }
-    r->bad = true;              /* longer than 10 bytes */
+    *pp = p;
+    *bad = true;
     return 0;
+}
+
+/* Nearly every number in CFI fits one byte: that case inline. */
+static inline uint64_t leb_u(const uint8_t **pp, const uint8_t *end, bool *bad)
+{
+    if (__builtin_expect(*pp < end && **pp < 0x80, 1))
+        return *(*pp)++;
+    return leb_slow(pp, end, false, bad);
+}
+
+static inline int64_t leb_s(const uint8_t **pp, const uint8_t *end, bool *bad)
+{
+    if (__builtin_expect(*pp < end && **pp < 0x80, 1)) {
+        uint8_t b = *(*pp)++;
+        return (b & 0x40) ? (int64_t)b - 0x80 : (int64_t)b;
+    }
+    return (int64_t)leb_slow(pp, end, true, bad);
 }
 
 static uint64_t rd_uleb(rd_t *r)
 {
-    return rd_leb(r, false);
+    return leb_u(&r->p, r->end, &r->bad);
 }
 
 static int64_t rd_sleb(rd_t *r)
 {
-    return (int64_t)rd_leb(r, true);
+    return leb_s(&r->p, r->end, &r->bad);
 }
 
 static void rd_skip(rd_t *r, uint64_t n)
@@ -297,22 +322,31 @@ static void set_rule(run_t *x, uint64_t reg, uint8_t how, int64_t off)
     }
 }
 
-/* Run [r.p, r.end) from code address 'loc' up to the row covering 'at'
- * (in_cie: the CIE's initial instructions, which may not advance). */
-static int run_cfi(run_t *x, rd_t r, const cie_t *c, uint64_t loc, uintptr_t at, bool in_cie)
+/* Run [p, end) from code address 'loc' up to the row covering 'at'
+ * (in_cie: the CIE's initial instructions, which may not advance).  Adds the
+ * instructions decoded to *ops.  Reads through locals, numbers of one byte
+ * inline: this loop is most of the cost of learning a return address. */
+static int run_cfi(run_t *x, const uint8_t *p, const uint8_t *end, const cie_t *c, uint64_t loc,
+                   uintptr_t at, bool in_cie, uint64_t *ops)
 {
-    while (r.p < r.end) {
-        uint8_t op = rd_u8(&r);
-        uint64_t adv = 0, reg;
+    bool bad = false;
+    const int64_t daf = c->daf;
+    const uint64_t caf = c->caf;
+    uint64_t n = 0;
+    int rc = LK_CFI_OK;
+    while (p < end) {
+        uint8_t op = *p++;
+        uint64_t adv = 0, reg, v;
         bool is_adv = false;
-        int64_t daf = c->daf;
+        n++;
         switch (op >> 6) {
         case 1:
-            adv = (op & 0x3f) * c->caf;
+            adv = (op & 0x3f) * caf;
             is_adv = true;
             break;
         case 2:
-            set_rule(x, op & 0x3f, RR_OFFSET, (int64_t)(rd_uleb(&r) * (uint64_t)daf));
+            v = leb_u(&p, end, &bad);
+            set_rule(x, op & 0x3f, RR_OFFSET, (int64_t)(v * (uint64_t)daf));
             break;
         case 3: {
             rrule_t *rr = reg_rule(&x->st, op & 0x3f);
@@ -325,114 +359,160 @@ static int run_cfi(run_t *x, rd_t r, const cie_t *c, uint64_t loc, uintptr_t at,
             case 0x00:                                          /* nop */
                 break;
             case 0x01: {                                        /* set_loc */
+                rd_t r = {p, end, false};
                 uint64_t nl = rd_enc(&r, c->fde_enc, false);
-                if (r.bad || in_cie)
-                    return LK_CFI_BAD;
+                p = r.p;
+                if (r.bad || in_cie) {
+                    rc = LK_CFI_BAD;
+                    goto out;
+                }
                 if (nl > at)
-                    return LK_CFI_OK;
+                    goto out;
                 loc = nl;
                 break;
             }
-            case 0x02: adv = rd_u8(&r) * c->caf; is_adv = true; break;
-            case 0x03: adv = rd_fixed(&r, 2) * c->caf; is_adv = true; break;
-            case 0x04: adv = rd_fixed(&r, 4) * c->caf; is_adv = true; break;
+            case 0x02:
+            case 0x03:
+            case 0x04: {                                        /* advance_loc1, 2, 4 */
+                size_t k = op == 0x02 ? 1 : op == 0x03 ? 2 : 4;
+                uint32_t d = 0;
+                if ((size_t)(end - p) < k) {
+                    bad = true;
+                    break;
+                }
+                memcpy(&d, p, k);       /* little-endian, as x86-64 is */
+                p += k;
+                adv = d * caf;
+                is_adv = true;
+                break;
+            }
             case 0x05:                                          /* offset_extended */
-                reg = rd_uleb(&r);
-                set_rule(x, reg, RR_OFFSET, (int64_t)(rd_uleb(&r) * (uint64_t)daf));
+                reg = leb_u(&p, end, &bad);
+                v = leb_u(&p, end, &bad);
+                set_rule(x, reg, RR_OFFSET, (int64_t)(v * (uint64_t)daf));
                 break;
             case 0x06: {                                        /* restore_extended */
-                reg = rd_uleb(&r);
+                reg = leb_u(&p, end, &bad);
                 rrule_t *rr = reg_rule(&x->st, reg);
                 if (rr)
                     *rr = *reg_rule(&x->init, reg);
                 break;
             }
-            case 0x07: set_rule(x, rd_uleb(&r), RR_UNDEF, 0); break;
-            case 0x08: set_rule(x, rd_uleb(&r), RR_SAME, 0); break;
+            case 0x07: set_rule(x, leb_u(&p, end, &bad), RR_UNDEF, 0); break;
+            case 0x08: set_rule(x, leb_u(&p, end, &bad), RR_SAME, 0); break;
             case 0x09:                                          /* register */
-                reg = rd_uleb(&r);
-                rd_uleb(&r);
+                reg = leb_u(&p, end, &bad);
+                leb_u(&p, end, &bad);
                 set_rule(x, reg, RR_REG, 0);
                 break;
             case 0x0a:                                          /* remember_state */
-                if (x->depth >= CFI_STATE_DEPTH)
-                    return LK_CFI_STATE;
+                if (x->depth >= CFI_STATE_DEPTH) {
+                    rc = LK_CFI_STATE;
+                    goto out;
+                }
                 x->stack[x->depth++] = x->st;
                 break;
             case 0x0b:                                          /* restore_state */
-                if (x->depth == 0)
-                    return LK_CFI_BAD;
+                if (x->depth == 0) {
+                    rc = LK_CFI_BAD;
+                    goto out;
+                }
                 x->st = x->stack[--x->depth];
                 break;
             case 0x0c:                                          /* def_cfa */
-                x->st.cfa_reg = rd_uleb(&r);
-                x->st.cfa_off = (int64_t)rd_uleb(&r);
+                x->st.cfa_reg = leb_u(&p, end, &bad);
+                x->st.cfa_off = (int64_t)leb_u(&p, end, &bad);
                 x->st.cfa_expr = false;
                 break;
             case 0x0d:                                          /* def_cfa_register */
-                if (x->st.cfa_expr)
-                    return LK_CFI_BAD;
-                x->st.cfa_reg = rd_uleb(&r);
+                if (x->st.cfa_expr) {
+                    rc = LK_CFI_BAD;
+                    goto out;
+                }
+                x->st.cfa_reg = leb_u(&p, end, &bad);
                 break;
             case 0x0e:                                          /* def_cfa_offset */
-                if (x->st.cfa_expr)
-                    return LK_CFI_BAD;
-                x->st.cfa_off = (int64_t)rd_uleb(&r);
+                if (x->st.cfa_expr) {
+                    rc = LK_CFI_BAD;
+                    goto out;
+                }
+                x->st.cfa_off = (int64_t)leb_u(&p, end, &bad);
                 break;
             case 0x0f:                                          /* def_cfa_expression */
-                rd_skip(&r, rd_uleb(&r));
+                v = leb_u(&p, end, &bad);
+                if (bad || v > (uint64_t)(end - p))
+                    bad = true;
+                else
+                    p += v;
                 x->st.cfa_expr = true;
                 break;
             case 0x10:                                          /* expression */
             case 0x16:                                          /* val_expression */
-                reg = rd_uleb(&r);
-                rd_skip(&r, rd_uleb(&r));
+                reg = leb_u(&p, end, &bad);
+                v = leb_u(&p, end, &bad);
+                if (bad || v > (uint64_t)(end - p))
+                    bad = true;
+                else
+                    p += v;
                 set_rule(x, reg, RR_EXPR, 0);
                 break;
             case 0x11:                                          /* offset_extended_sf */
-                reg = rd_uleb(&r);
-                set_rule(x, reg, RR_OFFSET, (int64_t)((uint64_t)rd_sleb(&r) * (uint64_t)daf));
+                reg = leb_u(&p, end, &bad);
+                v = (uint64_t)leb_s(&p, end, &bad);
+                set_rule(x, reg, RR_OFFSET, (int64_t)(v * (uint64_t)daf));
                 break;
             case 0x12:                                          /* def_cfa_sf */
-                x->st.cfa_reg = rd_uleb(&r);
-                x->st.cfa_off = (int64_t)((uint64_t)rd_sleb(&r) * (uint64_t)daf);
+                x->st.cfa_reg = leb_u(&p, end, &bad);
+                x->st.cfa_off = (int64_t)((uint64_t)leb_s(&p, end, &bad) * (uint64_t)daf);
                 x->st.cfa_expr = false;
                 break;
             case 0x13:                                          /* def_cfa_offset_sf */
-                if (x->st.cfa_expr)
-                    return LK_CFI_BAD;
-                x->st.cfa_off = (int64_t)((uint64_t)rd_sleb(&r) * (uint64_t)daf);
+                if (x->st.cfa_expr) {
+                    rc = LK_CFI_BAD;
+                    goto out;
+                }
+                x->st.cfa_off = (int64_t)((uint64_t)leb_s(&p, end, &bad) * (uint64_t)daf);
                 break;
             case 0x14:                                          /* val_offset */
-                reg = rd_uleb(&r);
-                set_rule(x, reg, RR_VAL, (int64_t)(rd_uleb(&r) * (uint64_t)daf));
+                reg = leb_u(&p, end, &bad);
+                v = leb_u(&p, end, &bad);
+                set_rule(x, reg, RR_VAL, (int64_t)(v * (uint64_t)daf));
                 break;
             case 0x15:                                          /* val_offset_sf */
-                reg = rd_uleb(&r);
-                set_rule(x, reg, RR_VAL, (int64_t)((uint64_t)rd_sleb(&r) * (uint64_t)daf));
+                reg = leb_u(&p, end, &bad);
+                v = (uint64_t)leb_s(&p, end, &bad);
+                set_rule(x, reg, RR_VAL, (int64_t)(v * (uint64_t)daf));
                 break;
             case 0x2e:                                          /* GNU_args_size */
-                rd_uleb(&r);
+                leb_u(&p, end, &bad);
                 break;
             case 0x2f:                                          /* GNU_negative_offset_extended */
-                reg = rd_uleb(&r);
-                set_rule(x, reg, RR_OFFSET, -(int64_t)(rd_uleb(&r) * (uint64_t)daf));
+                reg = leb_u(&p, end, &bad);
+                v = leb_u(&p, end, &bad);
+                set_rule(x, reg, RR_OFFSET, -(int64_t)(v * (uint64_t)daf));
                 break;
             default:
-                return LK_CFI_BAD;
+                rc = LK_CFI_BAD;
+                goto out;
             }
         }
-        if (r.bad)
-            return LK_CFI_BAD;
+        if (bad) {
+            rc = LK_CFI_BAD;
+            goto out;
+        }
         if (is_adv) {
-            if (in_cie)
-                return LK_CFI_BAD;
+            if (in_cie) {
+                rc = LK_CFI_BAD;
+                goto out;
+            }
             if (adv > at - loc)                             /* the next row starts past 'at' */
-                return LK_CFI_OK;
+                goto out;
             loc += adv;
         }
     }
-    return LK_CFI_OK;
+out:
+    *ops += n;
+    return rc;
 }
 
 /* The run's row as the fast walk's rule. */
@@ -470,10 +550,92 @@ static int to_rule(const run_t *x, lk_cfi_rule_t *rule)
     return LK_CFI_OK;
 }
 
-/* The FDE at 'fde': its CIE, whether it covers 'at', and where its
- * instructions are (r) and start (begin). */
-static int open_fde(const lk_cfi_module_t *m, const uint8_t *fde, uintptr_t at, cie_t *c, rd_t *ins,
-                    uint64_t *begin)
+/* ### the CIE, parsed once
+ * Most FDEs of a module share one or two CIEs, and parsing one (augmentation,
+ * factors, initial instructions) cost as much as finding the FDE.  The last
+ * CIEs parsed on this thread are kept with the row their initial
+ * instructions leave.  An entry is checked against the CIE's bytes before it
+ * is used (a module unloaded and another loaded at its address has other
+ * bytes there), so it is never stale.  This thread's only: a hook is never
+ * reentered on a thread, so no entry is read half written. */
+#define CIE_MEMO_BYTES 64       /* a longer CIE is parsed every time */
+#define CIE_MEMO_WAYS 2
+typedef struct cie_memo {
+    const uint8_t *at;          /* the CIE; NULL: empty */
+    uint32_t len;               /* its bytes, length word included */
+    int run_rc;                 /* the initial instructions' verdict */
+    bool expr_other;
+    cie_t c;
+    cfstate_t init;             /* the row the initial instructions leave */
+    uint8_t bytes[CIE_MEMO_BYTES];
+} cie_memo_t;
+static __thread cie_memo_t tls_cie[CIE_MEMO_WAYS] __attribute__((tls_model("initial-exec")));
+
+/* How much work learning took (lk_cfi_counts). */
+static uint64_t count_lookups, count_cie_parses, count_ops;     /* atomic */
+
+/* The CIE at 'at' parsed, and its initial instructions run, into 'cm'. */
+static int cie_fill(const lk_cfi_module_t *m, const uint8_t *at, cie_memo_t *cm)
+{
+    __atomic_fetch_add(&count_cie_parses, 1, __ATOMIC_RELAXED);
+    int rc = parse_cie(m, at, &cm->c);
+    if (rc != LK_CFI_OK)
+        return rc;
+    run_t x;
+    memset(&x.st, 0, sizeof x.st);
+    x.depth = 0;
+    x.expr_other = false;
+    uint64_t ops = 0;
+    cm->run_rc = run_cfi(&x, cm->c.ins, cm->c.ins_end, &cm->c, 0, 0, true, &ops);
+    if (cm->run_rc == LK_CFI_OK && x.depth != 0)
+        cm->run_rc = LK_CFI_STATE;  /* remember_state in a CIE: never seen, not kept */
+    cm->init = x.st;
+    cm->expr_other = x.expr_other;
+    __atomic_fetch_add(&count_ops, ops, __ATOMIC_RELAXED);
+    return LK_CFI_OK;
+}
+
+/* The parsed CIE at 'at': a kept one if its bytes still match, else parsed
+ * into a way of the memo (or into 'spare', for a long CIE). */
+static int cie_get(const lk_cfi_module_t *m, const uint8_t *at, cie_memo_t *spare,
+                   const cie_memo_t **out)
+{
+    if (at < m->lo || at >= m->hi || m->hi - at < 4)
+        return LK_CFI_BAD;
+    uint32_t len;
+    memcpy(&len, at, 4);
+    size_t total = (size_t)len + 4;
+    bool fits = len < CIE_MEMO_BYTES - 4 && total <= (size_t)(m->hi - at);
+    for (unsigned w = 0; fits && w < CIE_MEMO_WAYS; w++) {
+        cie_memo_t *cm = &tls_cie[w];
+        if (cm->at == at && cm->len == total && memcmp(cm->bytes, at, total) == 0) {
+            *out = cm;
+            return LK_CFI_OK;
+        }
+    }
+    if (!fits) {
+        *out = spare;
+        return cie_fill(m, at, spare);
+    }
+    /* the older way goes: way 0 is the last filled */
+    tls_cie[1] = tls_cie[0];
+    cie_memo_t *cm = &tls_cie[0];
+    cm->at = NULL;
+    int rc = cie_fill(m, at, cm);
+    if (rc != LK_CFI_OK)
+        return rc;
+    cm->len = (uint32_t)total;
+    memcpy(cm->bytes, at, total);
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    cm->at = at;
+    *out = cm;
+    return LK_CFI_OK;
+}
+
+/* The FDE at 'fde': its CIE (*cm; 'spare' may hold it), whether it covers
+ * 'at', and where its instructions are (ins) and start (begin). */
+static int open_fde(const lk_cfi_module_t *m, const uint8_t *fde, uintptr_t at, cie_memo_t *spare,
+                    const cie_memo_t **cm, rd_t *ins, uint64_t *begin)
 {
     rd_t r = {fde, m->hi, false};
     uint32_t len = (uint32_t)rd_fixed(&r, 4);
@@ -483,9 +645,10 @@ static int open_fde(const lk_cfi_module_t *m, const uint8_t *fde, uintptr_t at, 
     uint32_t cie_ptr = (uint32_t)rd_fixed(&r, 4);
     if (cie_ptr == 0 || cie_ptr > (uintptr_t)(fde + 4 - m->lo))
         return LK_CFI_BAD;
-    int rc = parse_cie(m, fde + 4 - cie_ptr, c);
+    int rc = cie_get(m, fde + 4 - cie_ptr, spare, cm);
     if (rc != LK_CFI_OK)
         return rc;
+    const cie_t *c = &(*cm)->c;
     *begin = rd_enc(&r, c->fde_enc, false);
     uint64_t range = rd_enc(&r, c->fde_enc & 0x0f, false);
     if (r.bad)
@@ -506,25 +669,28 @@ int lk_cfi_rule_in(const lk_cfi_module_t *m, uintptr_t ra, lk_cfi_rule_t *rule)
         return LK_CFI_NO_FDE;
     uintptr_t at = ra - 1;      /* the call instruction's row */
     const uint8_t *fde;
+    __atomic_fetch_add(&count_lookups, 1, __ATOMIC_RELAXED);
     int rc = find_fde(m, at, &fde);
     if (rc != LK_CFI_OK)
         return rc;
-    cie_t c;
+    cie_memo_t spare;
+    const cie_memo_t *cm;
     rd_t ins;
     uint64_t begin;
-    rc = open_fde(m, fde, at, &c, &ins, &begin);
+    rc = open_fde(m, fde, at, &spare, &cm, &ins, &begin);
     if (rc != LK_CFI_OK)
         return rc;
-    if (c.signal)
+    if (cm->c.signal)
         return LK_CFI_SIGNAL;
-    run_t x;
-    memset(&x, 0, sizeof x);
-    rd_t ci = {c.ins, c.ins_end, false};
-    rc = run_cfi(&x, ci, &c, begin, at, true);
-    if (rc != LK_CFI_OK)
-        return rc;
-    x.init = x.st;
-    rc = run_cfi(&x, ins, &c, begin, at, false);
+    if (cm->run_rc != LK_CFI_OK)
+        return cm->run_rc;
+    run_t x;                    /* the state stack is written before it is read */
+    x.st = x.init = cm->init;
+    x.depth = 0;
+    x.expr_other = cm->expr_other;
+    uint64_t ops = 0;
+    rc = run_cfi(&x, ins.p, ins.end, &cm->c, begin, at, false, &ops);
+    __atomic_fetch_add(&count_ops, ops, __ATOMIC_RELAXED);
     if (rc != LK_CFI_OK)
         return rc;
     return to_rule(&x, rule);
@@ -542,11 +708,19 @@ bool lk_cfi_fde_covers(uintptr_t pc)
 {
     lk_cfi_module_t m;
     const uint8_t *fde;
-    cie_t c;
+    cie_memo_t spare;
+    const cie_memo_t *cm;
     rd_t ins;
     uint64_t begin;
     return lk_cfi_module(pc, &m) == LK_CFI_OK && find_fde(&m, pc, &fde) == LK_CFI_OK &&
-           open_fde(&m, fde, pc, &c, &ins, &begin) == LK_CFI_OK;
+           open_fde(&m, fde, pc, &spare, &cm, &ins, &begin) == LK_CFI_OK;
+}
+
+void lk_cfi_counts(uint64_t *fde_lookups, uint64_t *cie_parses, uint64_t *ops)
+{
+    *fde_lookups = __atomic_load_n(&count_lookups, __ATOMIC_RELAXED);
+    *cie_parses = __atomic_load_n(&count_cie_parses, __ATOMIC_RELAXED);
+    *ops = __atomic_load_n(&count_ops, __ATOMIC_RELAXED);
 }
 
 const char *lk_cfi_reason(int rc)

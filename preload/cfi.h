@@ -1,7 +1,8 @@
 /* cfi.h - a return address's frame rule, read from its module's DWARF CFI
  * (.eh_frame through .eh_frame_hdr), in the frame-rule cache's terms.
- * A leaf: no allocation, no lock, no system call; every read is checked
- * against the bounds of the module's segment that holds the tables. */
+ * A leaf: no allocation, no lock, no system call (a few parsed CIEs are kept
+ * per thread); every read is checked against the bounds of the module's
+ * segment that holds the tables. */
 #ifndef LK_CFI_H
 #define LK_CFI_H
 
@@ -56,6 +57,11 @@ int lk_cfi_rule(uintptr_t ra, lk_cfi_rule_t *rule);
 
 /* Does an FDE of a loaded module surely cover code address 'pc'? */
 bool lk_cfi_fde_covers(uintptr_t pc);
+
+/* The work done so far, over all threads: FDEs looked up (lk_cfi_rule_in),
+ * CIEs parsed (the others were kept from an earlier lookup), and CFI
+ * instructions decoded. */
+void lk_cfi_counts(uint64_t *fde_lookups, uint64_t *cie_parses, uint64_t *ops);
 
 /* The reason's name, for tests and messages. */
 const char *lk_cfi_reason(int rc);

@@ -301,6 +301,38 @@ START_TEST(test_cfi_declines_without_fde)
 }
 END_TEST
 
+/* A module's FDEs share a few CIEs: each is parsed (and its initial
+ * instructions run) once, not at every lookup. */
+START_TEST(test_cfi_parses_each_cie_once)
+{
+    mapped_t mf;
+    map_file("/bin/bash", &mf);
+    const uint8_t *h = mf.mod.hdr;
+    uint32_t count;
+    memcpy(&count, h + 8, 4);
+    ck_assert(h[1] == 0x1b && h[2] == 0x03 && count > 100);
+    uint64_t l0, p0, o0, l1, p1, o1;
+    lk_cfi_counts(&l0, &p0, &o0);
+    unsigned answered = 0;
+    for (uint32_t i = 0; i < count; i++) {
+        int32_t v;
+        memcpy(&v, h + 12 + 8 * i, 4);
+        lk_cfi_rule_t r;
+        answered += lk_cfi_rule_in(&mf.mod, (uintptr_t)h + v + 1, &r) == LK_CFI_OK;
+    }
+    lk_cfi_counts(&l1, &p1, &o1);
+    fprintf(stderr, "cfi: %u FDEs looked up at their first byte: %lu CIE parses, %lu instructions\n",
+            count, (unsigned long)(p1 - p0), (unsigned long)(o1 - o0));
+    ck_assert_uint_eq(l1 - l0, count);
+    ck_assert_uint_gt(answered, count / 2);
+    ck_assert_uint_le(p1 - p0, 16);
+    /* the first row needs at most the FDE's first instruction: the CIE's
+     * (two or three) are not run again */
+    ck_assert_uint_lt(o1 - o0, 2 * (uint64_t)count);
+    munmap(mf.base, mf.span);
+}
+END_TEST
+
 static Suite *cfi_suite(void)
 {
     Suite *s = suite_create("cfi");
@@ -310,6 +342,7 @@ static Suite *cfi_suite(void)
     tcase_add_test(tc, test_cfi_matches_libdw_libleak);
     tcase_add_test(tc, test_cfi_matches_libdw_bash);
     tcase_add_test(tc, test_cfi_declines_without_fde);
+    tcase_add_test(tc, test_cfi_parses_each_cie_once);
     suite_add_tcase(s, tc);
     return s;
 }
