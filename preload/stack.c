@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 
 #include "cfi.h"
 #include "internal.h"
@@ -262,7 +263,23 @@ static __thread int tls_stack_state __attribute__((tls_model("initial-exec"))); 
 #define PC_DIR_SIZE (1u << PC_DIR_LOG2)
 static uint16_t *pc_dir;                /* published before pc_table; written under pc_lock */
 static unsigned pc_nblocks;             /* guarded by pc_lock */
+static size_t pc_ready;                 /* bytes of blocks populated; guarded by pc_lock */
 static uint8_t pc_fill[PC_BLOCKS];      /* pcs in each block; guarded by pc_lock */
+
+/* The quick index: a pc hashes to one slot holding the table index of the
+ * last pc learned there (0: none).  A lookup that finds its pc there reads
+ * two words instead of walking the directory and the block (three dependent
+ * loads and two hashes, most of a fast walk's step); any other pc takes the
+ * full lookup.  The slot only points: the entry's pc, compared, decides. */
+#define PC_QUICK_LOG2 12                /* 4096 slots, 8 KiB, after the directory */
+#define PC_QUICK_SIZE (1u << PC_QUICK_LOG2)
+static uint16_t *pc_quick;              /* published before pc_table; written under pc_lock */
+_Static_assert(PC_TABLE_SIZE <= 65536, "a quick slot holds a table index");
+
+static inline size_t pc_quick_slot(uintptr_t pc)
+{
+    return (size_t)(((uint64_t)pc * UINT64_C(0x9E3779B97F4A7C15)) >> (64 - PC_QUICK_LOG2));
+}
 
 static inline uintptr_t pc_block_key(uintptr_t pc, unsigned link)
 {
@@ -303,11 +320,8 @@ static inline pc_ent_t *pc_block_find(pc_ent_t *t, uintptr_t key, size_t *free_s
     return NULL;
 }
 
-static inline const pc_ent_t *pc_find(uintptr_t pc)
+static const pc_ent_t *pc_find_slow(pc_ent_t *t, uintptr_t pc)
 {
-    pc_ent_t *t = __atomic_load_n(&pc_table, __ATOMIC_ACQUIRE);
-    if (!t)
-        return NULL;
     size_t first = pc_in_block(pc);
     for (unsigned link = 0; link < PC_CHAIN_MAX; link++) {
         pc_ent_t *blk = pc_block_find(t, pc_block_key(pc, link), NULL);
@@ -326,21 +340,35 @@ static inline const pc_ent_t *pc_find(uintptr_t pc)
     return NULL;
 }
 
-/* Map the table: the directory, populated (it is read at random: a fault a
- * page otherwise), then the blocks, faulted in as they are handed out.
- * pc_lock held. */
+static inline const pc_ent_t *pc_find(uintptr_t pc)
+{
+    pc_ent_t *t = __atomic_load_n(&pc_table, __ATOMIC_ACQUIRE);
+    if (!t)
+        return NULL;
+    unsigned q = __atomic_load_n(&pc_quick[pc_quick_slot(pc)], __ATOMIC_RELAXED);
+    if (q != 0 && __atomic_load_n(&t[q].pc, __ATOMIC_ACQUIRE) == pc)
+        return &t[q];
+    return pc_find_slow(t, pc);
+}
+
+/* Map the table: the directory and the quick index, populated (they are
+ * read at random: a fault a page otherwise), then the blocks, populated
+ * ahead as they are handed out (in order: one system call for 32 blocks
+ * rather than a fault for each 8).  pc_lock held. */
+#define PC_HEAD_BYTES ((PC_DIR_SIZE + PC_QUICK_SIZE) * sizeof(uint16_t))
 static void pc_table_map(void)
 {
-    size_t dir_bytes = PC_DIR_SIZE * sizeof(uint16_t);
-    void *p = mmap(NULL, dir_bytes + PC_TABLE_SIZE * sizeof(pc_ent_t), PROT_READ | PROT_WRITE,
+    void *p = mmap(NULL, PC_HEAD_BYTES + PC_TABLE_SIZE * sizeof(pc_ent_t), PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) {
         pc_table_failed = 1;
         return;
     }
-    lk_populate(p, dir_bytes);
+    lk_populate(p, PC_HEAD_BYTES);
     pc_dir = p;
-    __atomic_store_n(&pc_table, (pc_ent_t *)((char *)p + dir_bytes), __ATOMIC_RELEASE);
+    pc_quick = pc_dir + PC_DIR_SIZE;
+    pc_ready = 0;
+    __atomic_store_n(&pc_table, (pc_ent_t *)((char *)p + PC_HEAD_BYTES), __ATOMIC_RELEASE);
 }
 
 /* Merge what a full unwind saw into the known entry 'e'.  pc_lock held. */
@@ -386,6 +414,8 @@ static void pc_learn(uintptr_t pc, uint32_t delta, uint32_t flags)
                 goto out_unlock;
             }
             blk = pc_table + ((size_t)pc_nblocks << PC_BLOCK_LOG2);
+            lk_populate_ahead(pc_table, PC_TABLE_SIZE * sizeof(pc_ent_t),
+                              ((size_t)pc_nblocks + 1) * PC_BLOCK * sizeof(pc_ent_t), &pc_ready);
             blk[0].pc = key;
             pc_nblocks++;
             __atomic_store_n(&pc_dir[slot], (uint16_t)pc_nblocks, __ATOMIC_RELEASE);
@@ -407,6 +437,7 @@ static void pc_learn(uintptr_t pc, uint32_t delta, uint32_t flags)
         e->delta = delta;
         e->flags = flags;
         __atomic_store_n(&e->pc, pc, __ATOMIC_RELEASE);
+        __atomic_store_n(&pc_quick[pc_quick_slot(pc)], (uint16_t)(e - pc_table), __ATOMIC_RELAXED);
         pc_fill[b]++;
         pc_used++;
         if (flags & PC_JIT)
@@ -435,7 +466,7 @@ size_t lk_stack_pc_table_pages(void)
     pc_ent_t *t = __atomic_load_n(&pc_table, __ATOMIC_ACQUIRE);
     if (!t)
         return 0;
-    size_t bytes = PC_DIR_SIZE * sizeof(uint16_t) + PC_TABLE_SIZE * sizeof(pc_ent_t);
+    size_t bytes = PC_HEAD_BYTES + PC_TABLE_SIZE * sizeof(pc_ent_t);
     size_t pages = bytes / 4096, n = 0;
     unsigned char vec[512];
     for (size_t off = 0; off < pages; off += sizeof vec) {
@@ -537,6 +568,32 @@ uint64_t lk_stack_jit_ranges(void)
     return __atomic_load_n(&jit_ranges, __ATOMIC_RELAXED);
 }
 
+/* The initial thread's stack, without pthread_getattr_np: for it glibc reads
+ * and parses /proc/self/maps (165k instructions and four system calls, the
+ * largest single cost of a short process's first capture).  Its frames all
+ * lie below __libc_stack_end (the sp at exec, where argc is), and the kernel
+ * places no mapping of its own choice within 128 MiB below the stack top
+ * (mmap_base keeps a gap of the stack limit and at least that), so a thread
+ * whose sp lies in [top - min(limit, 128 MiB), top) runs on it.  Anything
+ * else (another thread, an unlimited stack, an alternate stack) asks glibc. */
+extern void *__libc_stack_end;
+#define MAIN_STACK_VOUCH ((uintptr_t)128 << 20)
+static bool main_stack_bounds(void)
+{
+    uintptr_t top = (uintptr_t)__libc_stack_end, here = (uintptr_t)__builtin_frame_address(0);
+    struct rlimit rl;
+    if (top == 0 || here >= top || top - here >= MAIN_STACK_VOUCH ||
+        getrlimit(RLIMIT_STACK, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+        return false;
+    uintptr_t room = rl.rlim_cur < MAIN_STACK_VOUCH ? (uintptr_t)rl.rlim_cur : MAIN_STACK_VOUCH;
+    if (top - here >= room)
+        return false;
+    tls_stack_lo = top - room;
+    tls_stack_hi = top;
+    tls_stack_state = 1;
+    return true;
+}
+
 /* Learn this thread's stack bounds once (may allocate: guard held). */
 static bool stack_bounds(void)
 {
@@ -548,6 +605,8 @@ static bool stack_bounds(void)
     void *addr;
     size_t size;
     tls_stack_state = 2;
+    if (main_stack_bounds())
+        return true;
     if (pthread_getattr_np(pthread_self(), &attr) != 0)
         return false;
     if (pthread_attr_getstack(&attr, &addr, &size) == 0 && size > 0) {
