@@ -139,12 +139,35 @@ static uint64_t rd_enc(rd_t *r, uint8_t enc, bool skip)
     return (enc & 0x70) == 0x10 ? v + at : v;
 }
 
-/* ### the module and its FDE */
+/* ### the module and its FDE
+ * The last modules found on this thread are kept with their table bounds:
+ * reading them costs a walk of the program headers, and a fast walk's new
+ * return addresses mostly lie in one or two modules.  An entry is used only
+ * when _dl_find_object (asked every time: modules come and go) gives the
+ * same mapping, tables and link map. */
+#define MOD_MEMO_WAYS 2
+typedef struct mod_memo {
+    const void *map_start, *map_end, *eh;   /* eh NULL: empty */
+    const struct link_map *lm;
+    uintptr_t bias;
+    lk_cfi_module_t m;
+} mod_memo_t;
+static __thread mod_memo_t tls_mod[MOD_MEMO_WAYS] __attribute__((tls_model("initial-exec")));
+
 int lk_cfi_module(uintptr_t pc, lk_cfi_module_t *m)
 {
     struct dl_find_object d;
     if (_dl_find_object((void *)pc, &d) != 0 || d.dlfo_eh_frame == NULL || d.dlfo_link_map == NULL)
         return LK_CFI_NO_MODULE;
+    for (unsigned w = 0; w < MOD_MEMO_WAYS; w++) {
+        const mod_memo_t *mm = &tls_mod[w];
+        if (mm->eh == d.dlfo_eh_frame && mm->map_start == d.dlfo_map_start &&
+            mm->map_end == d.dlfo_map_end && mm->lm == d.dlfo_link_map &&
+            mm->bias == d.dlfo_link_map->l_addr) {
+            *m = mm->m;
+            return LK_CFI_OK;
+        }
+    }
     /* the ELF header and program headers at the start of the first segment
      * (a page at least), to bound the reads by the segment of the tables */
     const uint8_t *base = d.dlfo_map_start;
@@ -172,6 +195,9 @@ int lk_cfi_module(uintptr_t pc, lk_cfi_module_t *m)
     if (!m->hdr_end || !m->lo || m->lo < base || m->hi > (const uint8_t *)d.dlfo_map_end ||
         m->hdr_end > m->hi)
         return LK_CFI_NO_MODULE;
+    tls_mod[1] = tls_mod[0];
+    tls_mod[0] = (mod_memo_t){d.dlfo_map_start, d.dlfo_map_end, d.dlfo_eh_frame, d.dlfo_link_map,
+                              bias, *m};
     return LK_CFI_OK;
 }
 
@@ -186,9 +212,17 @@ static int find_fde(const lk_cfi_module_t *m, uintptr_t at, const uint8_t **fde)
     rd_t r = {h + 4, m->hdr_end, false};
     if (h[0] != 1 || h[2] == 0xff || h[3] != 0x3b)
         return LK_CFI_BAD;
-    if (h[1] != 0xff)
-        rd_enc(&r, h[1], true);                     /* eh_frame_ptr */
-    uint64_t count = rd_enc(&r, h[2], false);
+    uint64_t count;
+    if (h[1] == 0x1b && h[2] == 0x03 && m->hdr_end - h >= 12) {
+        uint32_t c4;                                /* the linkers' choice: sdata4, udata4 */
+        memcpy(&c4, h + 8, 4);
+        count = c4;
+        r.p = h + 12;
+    } else {
+        if (h[1] != 0xff)
+            rd_enc(&r, h[1], true);                 /* eh_frame_ptr */
+        count = rd_enc(&r, h[2], false);
+    }
     if (r.bad || (h[2] & 0x70) != 0 || count > (uint64_t)(r.end - r.p) / 8)
         return LK_CFI_BAD;
     const uint8_t *tab = r.p;
