@@ -333,6 +333,11 @@ void lk_stack_forget_memos(void);
 void lk_stack_pc_teach(uintptr_t pc, uint32_t delta);
 bool lk_stack_pc_known(uintptr_t pc, uint32_t *delta);
 size_t lk_stack_pc_table_pages(void);
+/* Is 'pc' found by the pc table's quick index, in one look (tests)? */
+bool lk_stack_pc_quick(uintptr_t pc);
+/* Where the calling thread's stack bounds came from (tests): 1 the initial
+ * thread's from __libc_stack_end, 2 pthread_getattr_np, 0 not asked yet. */
+int lk_stack_bounds_source(void);
 /* This thread's walk memo (tests): where its entries start, their stride, and
  * how many slots have been handed out (entries are packed from the start). */
 void lk_stack_memo_layout(uintptr_t *entries, size_t *stride, uint32_t *nslots);

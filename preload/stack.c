@@ -246,6 +246,7 @@ static unsigned pc_var_epoch;   /* bumped whenever a known pc turns PC_VAR, and 
 static __thread uintptr_t tls_stack_lo __attribute__((tls_model("initial-exec")));
 static __thread uintptr_t tls_stack_hi __attribute__((tls_model("initial-exec")));
 static __thread int tls_stack_state __attribute__((tls_model("initial-exec"))); /* 0 ?, 1 ok, 2 no */
+static __thread int tls_stack_source __attribute__((tls_model("initial-exec"))); /* lk_stack_bounds_source */
 
 /* The table is handed out in blocks of 32 entries (512 bytes), in order: the
  * pcs of one 4 KiB page of code go to its block (more blocks, chained, for a
@@ -453,6 +454,13 @@ void lk_stack_pc_teach(uintptr_t pc, uint32_t delta)
     pc_learn(pc, delta, PC_OK);
 }
 
+bool lk_stack_pc_quick(uintptr_t pc)
+{
+    pc_ent_t *t = __atomic_load_n(&pc_table, __ATOMIC_ACQUIRE);
+    unsigned q = t ? __atomic_load_n(&pc_quick[pc_quick_slot(pc)], __ATOMIC_RELAXED) : 0;
+    return q != 0 && __atomic_load_n(&t[q].pc, __ATOMIC_ACQUIRE) == pc;
+}
+
 bool lk_stack_pc_known(uintptr_t pc, uint32_t *delta)
 {
     const pc_ent_t *e = pc_find(pc);
@@ -591,7 +599,13 @@ static bool main_stack_bounds(void)
     tls_stack_lo = top - room;
     tls_stack_hi = top;
     tls_stack_state = 1;
+    tls_stack_source = 1;
     return true;
+}
+
+int lk_stack_bounds_source(void)
+{
+    return tls_stack_source;
 }
 
 /* Learn this thread's stack bounds once (may allocate: guard held). */
@@ -607,6 +621,7 @@ static bool stack_bounds(void)
     tls_stack_state = 2;
     if (main_stack_bounds())
         return true;
+    tls_stack_source = 2;
     if (pthread_getattr_np(pthread_self(), &attr) != 0)
         return false;
     if (pthread_attr_getstack(&attr, &addr, &size) == 0 && size > 0) {

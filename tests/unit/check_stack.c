@@ -683,6 +683,11 @@ START_TEST(test_stack_pc_table_pages_follow_code)
         ck_assert_msg(lk_stack_pc_known(pcs[i], &delta), "pc %u not known", i);
         ck_assert_uint_eq(delta, 16 + (uint32_t)(pcs[i] & 0xff0));
     }
+    /* and most are found by the quick index, in one look */
+    unsigned quick = 0;
+    for (unsigned i = 0; i < n; i++)
+        quick += lk_stack_pc_quick(pcs[i]);
+    ck_assert_msg(quick * 10 >= n * 9, "%u of %u pcs in the quick index", quick, n);
     ck_assert(!lk_stack_pc_known((uintptr_t)0x55d0c0000000 + 0x13570000 * 3 + 4096 + 4096 * 7, NULL));
     ck_assert(!lk_stack_pc_known((uintptr_t)0x7f0000001234, NULL));
     /* 64 pages + the chains: ~70 blocks of 512 bytes, 9 table pages (12 as
@@ -936,6 +941,36 @@ static void *thread_walks(void *arg)
     return NULL;
 }
 
+/* The initial thread's stack bounds come from __libc_stack_end and the
+ * stack limit, not from pthread_getattr_np (which reads and parses
+ * /proc/self/maps for it); another thread's from pthread_getattr_np. */
+static void *bounds_source_of_thread(void *arg)
+{
+    lk_frames_t f;
+    lk_stack_capture(&f);
+    *(int *)arg = lk_stack_bounds_source();
+    return NULL;
+}
+
+START_TEST(test_stack_main_thread_bounds_without_maps)
+{
+    uint64_t fast0, slow0, memo0, fast1, slow1, memo1;
+    lk_frames_t f;
+    lk_stack_capture(&f);
+    lk_stack_walk_stats(&fast0, &slow0, &memo0);
+    lk_stack_capture(&f);
+    lk_stack_walk_stats(&fast1, &slow1, &memo1);
+    ck_assert_int_eq(lk_stack_bounds_source(), 1);
+    ck_assert_uint_eq(fast1 - fast0, 1);            /* and the fast walk trusts them */
+    ck_assert_uint_ge(f.depth, 3);
+    int other = 0;
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, bounds_source_of_thread, &other), 0);
+    pthread_join(th, NULL);
+    ck_assert_int_eq(other, 2);
+}
+END_TEST
+
 START_TEST(test_stack_fast_walk_threads)
 {
     pthread_t th[4];
@@ -977,6 +1012,7 @@ static Suite *stack_suite(void)
     tcase_add_test(tc, test_stack_fast_walk_truncation_matches);
     tcase_add_test(tc, test_stack_learning_hands_over_to_fast_walk);
     tcase_add_test(tc, test_stack_fast_walk_threads);
+    tcase_add_test(tc, test_stack_main_thread_bounds_without_maps);
     tcase_add_test(tc, test_stack_unwind_masks_signals_once);
     tcase_add_test(tc, test_stack_memo_entries_packed);
     suite_add_tcase(s, tc);
