@@ -683,10 +683,19 @@ static int open_fde(const lk_cfi_module_t *m, const uint8_t *fde, uintptr_t at, 
     if (rc != LK_CFI_OK)
         return rc;
     const cie_t *c = &(*cm)->c;
-    *begin = rd_enc(&r, c->fde_enc, false);
-    uint64_t range = rd_enc(&r, c->fde_enc & 0x0f, false);
-    if (r.bad)
-        return LK_CFI_BAD;
+    uint64_t range;
+    if (c->fde_enc == 0x1b && r.end - r.p >= 8) {
+        int32_t v[2];                               /* the linkers' choice: pcrel sdata4 */
+        memcpy(v, r.p, 8);
+        *begin = (uintptr_t)r.p + (uint64_t)(int64_t)v[0];
+        range = (uint64_t)(int64_t)v[1];
+        r.p += 8;
+    } else {
+        *begin = rd_enc(&r, c->fde_enc, false);
+        range = rd_enc(&r, c->fde_enc & 0x0f, false);
+        if (r.bad)
+            return LK_CFI_BAD;
+    }
     if (at < *begin || at - *begin >= range)
         return LK_CFI_NO_FDE;
     if (c->z)

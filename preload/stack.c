@@ -1823,6 +1823,30 @@ size_t lk_stack_memory_bytes(void)
     return __atomic_load_n(&stack_bytes, __ATOMIC_RELAXED);
 }
 
+/* A stack's frames are kept for the life of the process: they are cut from
+ * an mmap'd arena, populated ahead, rather than malloc'd one by one (a
+ * malloc cost as much as the rest of interning).  stack_lock held. */
+#define KEY_ARENA_BYTES ((size_t)256 << 10)
+static char *key_arena;
+static size_t key_used, key_cap, key_ready;
+
+static uintptr_t *key_alloc(size_t bytes)
+{
+    if (!key_arena || bytes > key_cap - key_used) {
+        size_t cap = bytes > KEY_ARENA_BYTES ? bytes : KEY_ARENA_BYTES;
+        void *p = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED)
+            return NULL;
+        key_arena = p;          /* the last one's tail (< one key) is left */
+        key_cap = cap;
+        key_used = key_ready = 0;
+    }
+    lk_populate_ahead(key_arena, key_cap, key_used + bytes, &key_ready);
+    uintptr_t *k = (uintptr_t *)(key_arena + key_used);
+    key_used += bytes;
+    return k;
+}
+
 uint32_t lk_stack_intern(const lk_frames_t *f)
 {
     size_t keylen = ((size_t)f->depth + 1) * sizeof(uintptr_t);
@@ -1854,7 +1878,9 @@ uint32_t lk_stack_intern(const lk_frames_t *f)
     /* stacks fill a chunk in order: its pages come in 16 KiB at a time */
     lk_populate_ahead(stack_chunks[c], CHUNK_SIZE * sizeof(stack_entry_t),
                       ((n & (CHUNK_SIZE - 1)) + 1) * sizeof(stack_entry_t), &stack_ready);
-    uintptr_t *k = lk_real_malloc(keylen);
+    size_t k_used = key_used;
+    char *k_arena = key_arena;
+    uintptr_t *k = key_alloc(keylen);
     if (!k)
         goto out_unlock;
     memcpy(k, key, keylen);
@@ -1869,7 +1895,8 @@ uint32_t lk_stack_intern(const lk_frames_t *f)
     stack_oom = false;
     HASH_ADD_KEYPTR_BYHASHVALUE(hh, stack_hash, e->key, keylen, hv, e);
     if (stack_oom) {
-        lk_real_free(k);
+        if (key_arena == k_arena)
+            key_used = k_used;  /* given back */
         memset(e, 0, sizeof *e);
         goto out_unlock;
     }
@@ -1919,9 +1946,7 @@ void lk_stack_reset_for_tests(void)
 {
     pthread_mutex_lock(&stack_lock);
     HASH_CLEAR(hh, stack_hash);
-    uint32_t n = stack_n;
-    for (uint32_t i = 0; i < n; i++)
-        lk_real_free(stack_chunks[i >> CHUNK_LOG2][i & (CHUNK_SIZE - 1)].key);
+    key_used = 0;               /* the frames' arena is reused (earlier ones are left) */
     for (uint32_t c = 0; c < MAX_CHUNKS && stack_chunks[c]; c++)
         memset(stack_chunks[c], 0, CHUNK_SIZE * sizeof(stack_entry_t));
     __atomic_store_n(&stack_n, 0, __ATOMIC_RELEASE);
