@@ -139,7 +139,7 @@ $(BUILD)/obj/preload-test/%.o: preload/%.c $(wildcard preload/*.h preload/*.def)
 
 $(BUILD)/libleak.so: $(PRELOAD_OBJS) preload/libleak.map
 	$(CC) $(OPT) $(DEBUG) $(PRELOAD_LTO) -shared -o $@ $(PRELOAD_OBJS) -Wl,-z,defs -Wl,--version-script=preload/libleak.map \
-	    -pthread $(UNWIND_LIBS) -ldl
+	    -pthread -ldl
 
 $(BUILD)/libleak-core.a: $(PRELOAD_TOBJS)
 	@rm -f $@

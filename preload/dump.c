@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "unwinder.h"
 #include "dump_json.h"
 
 static const char *const trigger_names[] = LK_TRIGGER_NAMES;
@@ -104,6 +105,7 @@ static json_t *build_cost(void)
     uint64_t from_cfi, cfi_disagreed;
     lk_stack_cfi_counts(&from_cfi, &cfi_disagreed);
     json_object_set_new(o, LK_KEY_RULES_FROM_CFI, u64(from_cfi));
+    json_object_set_new(o, LK_KEY_UNWINDS_CUT, u64(lk_unwind_cut_count()));
     return o;
 }
 

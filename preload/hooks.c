@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "unwinder.h"
 #include "libleak.h"
 
 #define EXPORT __attribute__((visibility("default")))
@@ -266,8 +267,15 @@ static inline bool tracking(void)
 __attribute__((constructor)) static void hooks_ctor(void)
 {
     booted();
-    if (tracking_start())
+    if (tracking_start()) {
+        /* every capture takes libunwind then: load it here, where ld.so
+         * holds no lock of ours, not late from the dumper thread */
+        if (!lk_config.fast_unwind) {
+            LK_GUARD;
+            lk_unwind_load();
+        }
         lk_trigger_start_thread();
+    }
 }
 
 /* ### recording helpers (noinline: keep the hooks small).  after_alloc and

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "unwinder.h"
 
 #define SAMPLE_NS (100 * 1000000ull)    /* timeline tick: ~100 ms */
 
@@ -154,6 +155,8 @@ static void *dumper_main(void *arg)
     uint64_t interval_ns = (uint64_t)lk_config.interval_ms * 1000000u;
     uint64_t next_interval = interval_ns ? lk_now_ns() + interval_ns : UINT64_MAX;
     for (;;) {
+        if (lk_unwind_wanted())
+            lk_unwind_load();       /* a hook asked (LK_WAKE_UNWIND): never in a hook */
         uint64_t now = lk_now_ns();
         if (now >= next_sample) {
             lk_timeline_tick();
@@ -282,6 +285,11 @@ void lk_trigger_after_fork_child(void)
     dumper_start();
 }
 
+static void wake_for_unwinder(void)
+{
+    lk_trigger_wake(LK_WAKE_UNWIND);
+}
+
 static bool started;
 
 void lk_trigger_start_tracking(void)
@@ -296,6 +304,7 @@ void lk_trigger_start_tracking(void)
     watermark_setup();
     lk_timeline_sample();
     __atomic_store_n(&lk_signals_wake, lk_trigger_wake, __ATOMIC_RELEASE);
+    __atomic_store_n(&lk_unwind_wake, wake_for_unwinder, __ATOMIC_RELEASE);
     __atomic_store_n(&lk_signals_dumper_alive, lk_trigger_dumper_alive, __ATOMIC_RELEASE);
     if (pipe_open() != 0)
         lk_log("cannot create the wake-up pipe: %s; snapshots are off", strerror(errno));
