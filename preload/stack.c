@@ -125,10 +125,11 @@ static void unwind_leave(bool masked)
     }
 }
 
+/* Until libunwind is loaded (unwinder.c), libgcc's unwinder stands in. */
 static int backtrace_default(void **buf, int size)
 {
-    const lk_unw_t *u = lk_unw();
-    return u ? u->backtrace(buf, size) : 0;
+    const lk_unw_t *u = lk_unw_or_ask();
+    return u ? u->backtrace(buf, size) : lk_unwind_gcc_backtrace(buf, size);
 }
 int (*LK_SEAM lk_stack_backtrace)(void **buf, int size) = backtrace_default;
 
@@ -175,13 +176,6 @@ static void capture_by_range(lk_frames_t *f, int max)
     /* no unwind_enter: unw_backtrace's own trace cache takes no lock on a
      * hit, so blocking signals here would add two system calls, not save
      * them (LIBLEAK_FAST_UNWIND=0 on cc1: 0.28 -> 0.42 s) */
-    if (lk_stack_backtrace == backtrace_default && !lk_unw_or_ask()) {
-        lk_unwind_note_cut();       /* libunwind not loaded yet: no frame known */
-        f->depth = 0;
-        f->truncated = false;
-        f->jit_cut = true;
-        return;
-    }
     pthread_rwlock_rdlock(&unwind_lock);
     int n = lk_stack_backtrace((void **)f->pc, max + LK_SKIP_MAX + 1);
     pthread_rwlock_unlock(&unwind_lock);
@@ -1361,9 +1355,9 @@ static bool slow_walk_unlocked(const lk_unw_t *u, lk_frames_t *f, int max, uintp
 
 static bool slow_walk(lk_frames_t *f, int max, uintptr_t pc0, uintptr_t sp0, walk_log_t *scratch)
 {
-    const lk_unw_t *u = lk_unw();
+    const lk_unw_t *u = lk_unw_or_ask();
     if (!u)
-        return false;
+        return false;               /* unw_backtrace's stand-in walks it */
     bool masked = unwind_enter();
     bool ok = slow_walk_unlocked(u, f, max, pc0, sp0, scratch);
     unwind_leave(masked);
@@ -1647,17 +1641,6 @@ static inline __attribute__((always_inline)) void capture_miss_body(lk_frames_t 
         }
     }
     tls_slow_walks++;
-    if (!lk_unw_or_ask()) {
-        /* libunwind is not loaded yet (unwinder.c): the stack is cut at the
-         * program's first frame, marked and counted, as at generated code */
-        lk_unwind_note_cut();
-        f->pc[0] = pc0;
-        f->depth = 1;
-        f->truncated = false;
-        f->jit_cut = true;
-        lk_frames_hash(f);
-        return;
-    }
     /* A pc never seen: the learning unwind (slow: a DWARF lookup per frame)
      * teaches its rule.  Anything else (fast path off, a pc whose rules vary,
      * a full pc table) takes libunwind's own cached unw_backtrace.  Both are

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sys/syscall.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -40,8 +41,10 @@ void lk_trigger_wake(char why)
 {
     int e = errno;
     int fd = __atomic_load_n(&wake_fd[1], __ATOMIC_RELAXED);
+    /* non-blocking: a full pipe already means "wake"; syscall(), not
+     * write(), which is a cancellation point (a hook may hold a lock here) */
     if (is_our_pipe(fd))
-        (void)!write(fd, &why, 1);  /* non-blocking: a full pipe already means "wake" */
+        (void)!syscall(SYS_write, fd, &why, 1);
     errno = e;
 }
 

@@ -1,11 +1,11 @@
 /* unwinder.c - libunwind loaded late, and libgcc's unwinder for the walks
  * that must not wait for it.  Most programs never need libunwind: the fast
  * walk reads every frame rule from the CFI (cfi.c), and loading libunwind and
- * liblzma at start cost each process about 0.7 ms and 26 page faults.  So a
- * hook that needs it (a pc whose rule the CFI declines) cuts its stack and
- * asks; the dumper thread, which holds no lock and is never inside ld.so,
- * loads it; later captures use it.  preload/README.md "libunwind, loaded
- * late" has the reasoning. */
+ * liblzma at start cost each process about 0.7 ms and 10 page faults.  So a
+ * hook that needs it (a pc whose rule the CFI declines) asks and walks with
+ * libgcc's unwinder meanwhile; the dumper thread, which holds no lock and is
+ * never inside ld.so, loads it; later captures learn with it.
+ * preload/README.md "libunwind, loaded late" has the reasoning. */
 #include <dlfcn.h>
 #include <string.h>
 #include <unwind.h>
@@ -23,7 +23,7 @@ const lk_unw_t *lk_unw_loaded;          /* atomic: NULL until every pointer is s
 static lk_unw_t unw_fns;                /* written once, before lk_unw_loaded */
 static int unw_state;                   /* atomic: 0 never asked, 1 asked, 2 loaded, 3 failed,
                                          * 4 loading */
-static uint64_t unw_cut;                /* atomic: captures cut while not loaded */
+static uint64_t gcc_walks;              /* atomic: lk_unwind_gcc_backtrace's */
 void (*lk_unwind_wake)(void);           /* atomic */
 
 bool lk_unwind_load(void)
@@ -90,14 +90,35 @@ bool lk_unwind_wanted(void)
     return __atomic_load_n(&unw_state, __ATOMIC_ACQUIRE) == 1;
 }
 
-void lk_unwind_note_cut(void)
+uint64_t lk_unwind_gcc_count(void)
 {
-    __atomic_fetch_add(&unw_cut, 1, __ATOMIC_RELAXED);
+    return __atomic_load_n(&gcc_walks, __ATOMIC_RELAXED);
 }
 
-uint64_t lk_unwind_cut_count(void)
+/* ### unw_backtrace's stand-in.  libgcc finds each FDE with _dl_find_object
+ * (lock-free) and allocates nothing; it parses the CIE and FDE of every frame
+ * every time (no cache: libunwind's learning makes the next ones fast). */
+typedef struct gcc_bt {
+    void **buf;
+    int size, n;
+} gcc_bt_t;
+
+static _Unwind_Reason_Code gcc_bt_step(struct _Unwind_Context *ctx, void *a)
 {
-    return __atomic_load_n(&unw_cut, __ATOMIC_RELAXED);
+    gcc_bt_t *b = a;
+    uintptr_t ip = (uintptr_t)_Unwind_GetIP(ctx);
+    if (ip == 0 || b->n >= b->size)
+        return _URC_END_OF_STACK;
+    b->buf[b->n++] = (void *)ip;
+    return _URC_NO_REASON;
+}
+
+int lk_unwind_gcc_backtrace(void **buf, int size)
+{
+    __atomic_fetch_add(&gcc_walks, 1, __ATOMIC_RELAXED);
+    gcc_bt_t b = {buf, size, 0};
+    _Unwind_Backtrace(gcc_bt_step, &b);
+    return b.n;
 }
 
 #if defined(LK_TESTING)
@@ -115,7 +136,7 @@ __attribute__((constructor)) static void unwinder_test_load(void)
 typedef struct outer_walk {
     bool (*skip)(uintptr_t pc, void *arg);
     void *arg;
-    uintptr_t above, prev_cfa, sp;
+    uintptr_t above, sp;
     uintptr_t regs[6];
     int n, rc;
 } outer_walk_t;
@@ -124,10 +145,11 @@ static _Unwind_Reason_Code outer_step(struct _Unwind_Context *ctx, void *a)
 {
     outer_walk_t *w = a;
     uintptr_t ip = (uintptr_t)_Unwind_GetIP(ctx);
-    uintptr_t sp = w->prev_cfa;             /* a frame's sp at its call is its callee's CFA */
-    w->prev_cfa = (uintptr_t)_Unwind_GetCFA(ctx);
+    /* libgcc's "CFA" of a frame's context is its callee's CFA: the frame's
+     * own sp at its call */
+    uintptr_t sp = (uintptr_t)_Unwind_GetCFA(ctx);
     if (w->n++ == 0)
-        return _URC_NO_REASON;              /* lk_unwind_outer_frame's own */
+        return _URC_NO_REASON;              /* _Unwind_Backtrace's own */
     if (w->n > OUTER_MAX) {
         w->rc = -1;
         return _URC_END_OF_STACK;

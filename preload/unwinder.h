@@ -34,7 +34,7 @@ static inline const lk_unw_t *lk_unw(void)
 
 /* The functions, or NULL after asking for them: the first ask wakes the
  * dumper thread (lk_unwind_wake), which loads libunwind.  For a hook, which
- * must not dlopen. */
+ * must not dlopen (lk_unwind_gcc_backtrace walks meanwhile). */
 const lk_unw_t *lk_unw_or_ask(void);
 
 /* Load libunwind now (dlopen, dlsym), once per process; false if it cannot
@@ -48,10 +48,12 @@ bool lk_unwind_wanted(void);
 /* Installed by trigger.c: wakes the dumper thread (async-signal-safe). */
 extern void (*lk_unwind_wake)(void);
 
-/* Stack captures cut because libunwind was not loaded yet (the dump's
- * cost.unwinds_cut). */
-uint64_t lk_unwind_cut_count(void);
-void lk_unwind_note_cut(void);
+/* unw_backtrace's stand-in until libunwind is loaded: libgcc's unwinder,
+ * innermost first (its own _Unwind_Backtrace frame included). */
+int lk_unwind_gcc_backtrace(void **buf, int size);
+
+/* Captures lk_unwind_gcc_backtrace walked (the dump's cost.unwinds_libgcc). */
+uint64_t lk_unwind_gcc_count(void);
 
 /* Walk out from the caller with libgcc's unwinder to the first frame whose
  * stack pointer is above 'above' and whose return address 'skip' does not

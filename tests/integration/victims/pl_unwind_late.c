@@ -1,8 +1,8 @@
 /* pl_unwind_late: an allocation through a frame whose rule the CFI reader
  * declines (decline_call: CFA = rbx + 16, which only libunwind evaluates),
  * before and after libleak has loaded libunwind for it.
- *   late_alloc(111) through decline_call, once: libunwind was not loaded (a
- *       cut stack under the preload, unless LIBLEAK_FAST_UNWIND=0)
+ *   late_alloc(111) through decline_call, once: libunwind was not loaded
+ *       (under the preload, unless LIBLEAK_FAST_UNWIND=0)
  *   waits (bounded: 5 s) until libunwind is mapped, reading /proc/self/maps
  *   late_alloc(222) through decline_call, once: a full stack
  * Prints "ok"; on stderr "libunwind at start: yes|no" and "libunwind after:
