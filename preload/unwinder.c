@@ -44,7 +44,6 @@ bool lk_unwind_load(void)
         struct { void **slot; const char *name; } sym[] = {
             { (void **)&unw_fns.getcontext, LK_STR(unw_tdep_getcontext) },
             { (void **)&unw_fns.init_local, LK_STR(unw_init_local) },
-            { (void **)&unw_fns.init_local2, LK_STR(unw_init_local2) },
             { (void **)&unw_fns.step, LK_STR(unw_step) },
             { (void **)&unw_fns.get_reg, LK_STR(unw_get_reg) },
             { (void **)&unw_fns.get_save_loc, LK_STR(unw_get_save_loc) },

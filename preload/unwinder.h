@@ -15,7 +15,6 @@
 typedef struct lk_unw {
     int (*getcontext)(unw_context_t *);
     int (*init_local)(unw_cursor_t *, unw_context_t *);
-    int (*init_local2)(unw_cursor_t *, unw_context_t *, int);
     int (*step)(unw_cursor_t *);
     int (*get_reg)(unw_cursor_t *, unw_regnum_t, unw_word_t *);
     int (*get_save_loc)(unw_cursor_t *, int, unw_save_loc_t *);
