@@ -139,7 +139,7 @@ $(BUILD)/obj/preload-test/%.o: preload/%.c $(wildcard preload/*.h preload/*.def)
 
 $(BUILD)/libleak.so: $(PRELOAD_OBJS) preload/libleak.map
 	$(CC) $(OPT) $(DEBUG) $(PRELOAD_LTO) -shared -o $@ $(PRELOAD_OBJS) -Wl,-z,defs -Wl,--version-script=preload/libleak.map \
-	    -pthread $(UNWIND_LIBS) -ldl
+	    -pthread -ldl
 
 $(BUILD)/libleak-core.a: $(PRELOAD_TOBJS)
 	@rm -f $@
@@ -188,6 +188,8 @@ $(BUILD)/tests/check_%: tests/integration/check_%.c tests/unit/testhelper.h $(wi
 	$(CC) $(FINAL_CFLAGS) -Ianalyzer -Itests/unit -Itests/integration $(CHECK_CFLAGS) $(SAN_FLAGS) -pthread \
 	    -o $@ $< $(E2E_HELPER) $(BUILD)/analyzer-core.a $(CHECK_LIBS) $(JANSSON_LIBS) $(DW_LIBS) -lm
 
+# pl_gapped: holes between the program's segments (as Debian's make and node)
+$(BUILD)/victims/pl_gapped: VICTIM_FLAGS += -Wl,-z,separate-code -Wl,-z,max-page-size=65536
 $(BUILD)/victims/%_nofp: tests/integration/victims/%_nofp.c | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(VICTIM_NOFP_FLAGS) -o $@ $<

@@ -12,6 +12,7 @@
 #include <elf.h>
 #include <link.h>
 #include <string.h>
+#include <sys/auxv.h>
 
 #include "cfi.h"
 
@@ -170,20 +171,34 @@ int lk_cfi_module(uintptr_t pc, lk_cfi_module_t *m)
     }
     /* the ELF header and program headers at the start of the first segment
      * (a page at least), to bound the reads by the segment of the tables */
-    const uint8_t *base = d.dlfo_map_start;
+    const uint8_t *base = d.dlfo_map_start, *end = d.dlfo_map_end;
     uintptr_t span = (uintptr_t)d.dlfo_map_end - (uintptr_t)base;
     size_t room = span < 4096 ? (size_t)span : 4096;
     const ElfW(Ehdr) *eh = (const ElfW(Ehdr) *)base;
-    if (room < sizeof *eh || memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0 ||
-        eh->e_ident[EI_CLASS] != ELFCLASS64 || eh->e_phentsize != sizeof(ElfW(Phdr)) ||
-        eh->e_phoff > room || eh->e_phnum > (room - eh->e_phoff) / sizeof(ElfW(Phdr)))
+    const ElfW(Phdr) *ph;
+    unsigned phnum;
+    if (room >= sizeof *eh && memcmp(eh->e_ident, ELFMAG, SELFMAG) == 0 &&
+        eh->e_ident[EI_CLASS] == ELFCLASS64 && eh->e_phentsize == sizeof(ElfW(Phdr)) &&
+        eh->e_phoff <= room && eh->e_phnum <= (room - eh->e_phoff) / sizeof(ElfW(Phdr))) {
+        ph = (const ElfW(Phdr) *)(base + eh->e_phoff);
+        phnum = eh->e_phnum;
+    } else if (d.dlfo_link_map->l_name && d.dlfo_link_map->l_name[0] == '\0' &&
+               d.dlfo_link_map->l_prev == NULL && getauxval(AT_PHDR) != 0) {
+        /* the main program, whose span glibc gives as the one segment that
+         * holds 'pc' when its code is not in the first (Debian 12's make and
+         * node): its program headers are the kernel's, in the aux vector */
+        ph = (const ElfW(Phdr) *)getauxval(AT_PHDR);
+        phnum = (unsigned)getauxval(AT_PHNUM);
+        base = NULL;
+        end = (const uint8_t *)UINTPTR_MAX;
+    } else {
         return LK_CFI_NO_MODULE;
-    const ElfW(Phdr) *ph = (const ElfW(Phdr) *)(base + eh->e_phoff);
+    }
     uintptr_t bias = d.dlfo_link_map->l_addr, hdr = (uintptr_t)d.dlfo_eh_frame;
     m->hdr = d.dlfo_eh_frame;
     m->hdr_end = NULL;
     m->lo = m->hi = NULL;
-    for (unsigned i = 0; i < eh->e_phnum; i++) {
+    for (unsigned i = 0; i < phnum; i++) {
         uintptr_t va = bias + ph[i].p_vaddr;
         if (ph[i].p_type == PT_GNU_EH_FRAME && va == hdr)
             m->hdr_end = m->hdr + ph[i].p_memsz;
@@ -192,7 +207,7 @@ int lk_cfi_module(uintptr_t pc, lk_cfi_module_t *m)
             m->hi = (const uint8_t *)(va + ph[i].p_filesz);
         }
     }
-    if (!m->hdr_end || !m->lo || m->lo < base || m->hi > (const uint8_t *)d.dlfo_map_end ||
+    if (!m->hdr_end || !m->lo || m->lo < base || m->hi > end ||
         m->hdr_end > m->hi)
         return LK_CFI_NO_MODULE;
     tls_mod[1] = tls_mod[0];

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "unwinder.h"
 #include "dump_json.h"
 
 static const char *const trigger_names[] = LK_TRIGGER_NAMES;
@@ -96,14 +97,16 @@ static json_t *build_cost(void)
                         u64(lk_mapped_bytes() + __atomic_load_n(&lk_dump_thread_bytes, __ATOMIC_RELAXED) +
                             reserve_lent + xa_mapped));
     json_object_set_new(o, LK_KEY_COST_RSS_BYTES, u64(lk_mapped_resident_bytes() + xa_resident));
-    uint64_t learning, fallback;
+    uint64_t learning, fallback, by_gcc = lk_unwind_gcc_count();
     lk_stack_unwind_counts(&learning, &fallback);
     json_object_set_new(o, LK_KEY_UNWINDS_LEARNING, u64(learning));
-    json_object_set_new(o, LK_KEY_UNWINDS_FALLBACK, u64(fallback));
+    /* libgcc's walks, before libunwind was loaded, are fallbacks counted apart */
+    json_object_set_new(o, LK_KEY_UNWINDS_FALLBACK, u64(fallback - (by_gcc < fallback ? by_gcc : fallback)));
     json_object_set_new(o, LK_KEY_JIT_RANGES, u64(lk_stack_jit_ranges()));
     uint64_t from_cfi, cfi_disagreed;
     lk_stack_cfi_counts(&from_cfi, &cfi_disagreed);
     json_object_set_new(o, LK_KEY_RULES_FROM_CFI, u64(from_cfi));
+    json_object_set_new(o, LK_KEY_UNWINDS_LIBGCC, u64(lk_unwind_gcc_count()));
     return o;
 }
 

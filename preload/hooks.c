@@ -8,12 +8,14 @@
 #include <fcntl.h>
 #include <link.h>
 #include <malloc.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "internal.h"
+#include "unwinder.h"
 #include "libleak.h"
 
 #define EXPORT __attribute__((visibility("default")))
@@ -266,8 +268,15 @@ static inline bool tracking(void)
 __attribute__((constructor)) static void hooks_ctor(void)
 {
     booted();
-    if (tracking_start())
+    if (tracking_start()) {
+        /* every capture takes libunwind then: load it here, where ld.so
+         * holds no lock of ours, not late from the dumper thread */
+        if (!lk_config.fast_unwind) {
+            LK_GUARD;
+            lk_unwind_load();
+        }
         lk_trigger_start_thread();
+    }
 }
 
 /* ### recording helpers (noinline: keep the hooks small).  after_alloc and
@@ -935,7 +944,13 @@ static void exit_dump(void)
         /* the arena too (never glibc's heap, which frees would consolidate), if there is room */
         xarena = lk_exit_arena_enter(false);
     }
+    /* a dump's file calls are cancellation points: a cancel acted on there
+     * would unwind out of it with its lock held (the cleanups restore only
+     * the guard and the entry frame) */
+    int cancel_state;
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel_state);
     lk_dump_exit();
+    pthread_setcancelstate(cancel_state, NULL);
     if (xarena)
         lk_tls_exit_arena = 0;      /* what runs next (destructors) is the program's */
 }
@@ -974,7 +989,11 @@ EXPORT int libleak_snapshot(const char *label)
     LK_ENTRY;
     if (!libleak_is_active())
         return -ENOSYS;
-    return lk_dump_write(LK_TRIGGER_API, label);
+    int cancel_state;               /* as exit_dump: no unwinding out with the lock held */
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel_state);
+    int rc = lk_dump_write(LK_TRIGGER_API, label);
+    pthread_setcancelstate(cancel_state, NULL);
+    return rc;
 }
 
 EXPORT int libleak_is_active(void)

@@ -10,8 +10,6 @@
  * Handlers only wake the dumper thread; the dying ones wait for it, bounded. */
 #include <dlfcn.h>
 #include <errno.h>
-#define UNW_LOCAL_ONLY          /* the _UL functions: this process only */
-#include <libunwind.h>
 #include <linux/futex.h>
 #include <pthread.h>
 #include <signal.h>
@@ -21,6 +19,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "unwinder.h"
 
 #ifndef SA_RESTORER
 #define SA_RESTORER 0x04000000  /* the kernel's; glibc sets it and reports it */
@@ -290,32 +289,18 @@ static int crash_claimed;           /* atomic */
 static int crash_ready;             /* atomic: 'crash' is filled */
 
 /* The faulting thread's stack from the signal's context, without libleak's
- * own frames (a hook around the real call that crashed).  libunwind is safe
- * here: its locks are taken with every signal really blocked (libleak's
- * unwinds block them, and its own calls of sigprocmask are the real ones
- * outside them), so no handler runs while this thread holds one. */
+ * own frames (a hook around the real call that crashed).  libgcc's unwinder
+ * (unwinder.c), loaded in every process and lock-free, not libunwind, which
+ * may not be loaded and must not be loaded here. */
 static void crash_capture(const ucontext_t *uc)
 {
     uint32_t max = (uint32_t)lk_config.max_depth;
     if (max == 0 || max > LK_MAX_DEPTH)
         max = LK_MAX_DEPTH;
-    crash.depth = 0;
     LK_GUARD;
-    unw_cursor_t c;
-    if (unw_init_local2(&c, (unw_context_t *)uc, UNW_INIT_SIGNAL_FRAME) == 0) {
-        do {
-            unw_word_t ip;
-            if (unw_get_reg(&c, UNW_REG_IP, &ip) != 0 || ip == 0)
-                break;
-            if (lk_stack_is_self(ip))
-                continue;
-            if (crash.depth == max) {
-                crash.truncated = true;
-                break;
-            }
-            crash.pc[crash.depth++] = ip;
-        } while (unw_step(&c) > 0);
-    }
+    bool truncated = false;
+    crash.depth = lk_unwind_signal_stack(uc, lk_stack_is_self, crash.pc, max, &truncated);
+    crash.truncated = truncated;
     uintptr_t pc0 = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
     if (crash.depth == 0 && pc0 != 0 && !lk_stack_is_self(pc0))
         crash.pc[crash.depth++] = pc0;

@@ -2,11 +2,9 @@
  * Capture takes no lock (it runs in the hooks, with the guard held, because
  * libunwind may allocate).  Interning takes the stack lock; interned stacks are
  * append-only and immutable, so ids never change and readers need no lock. */
-#define UNW_LOCAL_ONLY
 #include <dlfcn.h>
 #include <emmintrin.h>
 #include <errno.h>
-#include <libunwind.h>
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
@@ -15,6 +13,7 @@
 
 #include "cfi.h"
 #include "internal.h"
+#include "unwinder.h"
 
 /* uthash: our memory, and no exit() on out-of-memory (STYLE 2.4.7). */
 static bool stack_oom;
@@ -127,9 +126,11 @@ static void unwind_leave(bool masked)
     }
 }
 
+/* Until libunwind is loaded (unwinder.c), libgcc's unwinder stands in. */
 static int backtrace_default(void **buf, int size)
 {
-    return unw_backtrace(buf, size);
+    const lk_unw_t *u = lk_unw_or_ask();
+    return u ? u->backtrace(buf, size) : lk_unwind_gcc_backtrace(buf, size);
 }
 int (*LK_SEAM lk_stack_backtrace)(void **buf, int size) = backtrace_default;
 
@@ -1281,12 +1282,12 @@ bool lk_stack_fde_covers(uintptr_t pc)
  * module's .eh_frame_hdr (cfi.c) answers first: unw_get_proc_info searches
  * afresh at every call (3.6k instructions, a quarter of a learning unwind),
  * and cfi.c says "covered" only when surely so, so a "no" is libunwind's. */
-static bool has_fde(unw_cursor_t *c, unw_word_t ip)
+static bool has_fde(const lk_unw_t *u, unw_cursor_t *c, unw_word_t ip)
 {
     if (ip > 0 && lk_cfi_fde_covers(ip - 1))
         return true;
     unw_proc_info_t pi;
-    if (unw_get_proc_info(c, &pi) != 0)
+    if (u->get_proc_info(c, &pi) != 0)
         return false;
     return !(pi.start_ip == ip && pi.end_ip == ip + 1);
 }
@@ -1318,32 +1319,32 @@ static uint64_t unwinds_handed_over;    /* atomic */
  * them in the bench's sqlite3 run).  If that walk fails, libunwind goes on.
  * Without 'scratch', libunwind alone (the reference the tests compare with).
  * Caller is between unwind_enter and unwind_leave. */
-static bool slow_walk_unlocked(lk_frames_t *f, int max, uintptr_t pc0, uintptr_t sp0,
-                               walk_log_t *scratch)
+static bool slow_walk_unlocked(const lk_unw_t *u, lk_frames_t *f, int max, uintptr_t pc0,
+                               uintptr_t sp0, walk_log_t *scratch)
 {
     unw_context_t uc;
     unw_cursor_t c;
     unw_word_t ip, sp, bp;
-    if (unw_getcontext(&uc) != 0 || unw_init_local(&c, &uc) != 0)
+    if (u->getcontext(&uc) != 0 || u->init_local(&c, &uc) != 0)
         return false;
     /* skip libunwind's and libleak's frames: up to the program's first frame */
     for (int i = 0;; i++) {
-        if (i > LK_SKIP_MAX || unw_get_reg(&c, UNW_REG_SP, &sp) != 0)
+        if (i > LK_SKIP_MAX || u->get_reg(&c, UNW_REG_SP, &sp) != 0)
             return false;
         if (sp == sp0)
             break;
-        if (sp > sp0 || unw_step(&c) <= 0)
+        if (sp > sp0 || u->step(&c) <= 0)
             return false;
     }
-    if (unw_get_reg(&c, UNW_REG_IP, &ip) != 0 || ip != pc0 ||
-        unw_get_reg(&c, UNW_X86_64_RBP, &bp) != 0)
+    if (u->get_reg(&c, UNW_REG_IP, &ip) != 0 || ip != pc0 ||
+        u->get_reg(&c, UNW_X86_64_RBP, &bp) != 0)
         return false;
     int n = 0;
     bool passed_new = false, jit = false;
     /* libunwind says "signal frame" of the frame a signal interrupted (its ip
      * is exact, not a return address), one step past the trampoline: both
      * are marked VAR */
-    bool sig = unw_is_signal_frame(&c) > 0;
+    bool sig = u->is_signal_frame(&c) > 0;
     for (;;) {
         const pc_ent_t *known = pc_find(ip);
         passed_new |= scratch != NULL && known == NULL;
@@ -1357,7 +1358,7 @@ static bool slow_walk_unlocked(lk_frames_t *f, int max, uintptr_t pc0, uintptr_t
             jit = true;
             break;
         }
-        if (!known && !sig && !has_fde(&c, ip)) {
+        if (!known && !sig && !has_fde(u, &c, ip)) {
             pc_learn(ip, 0, PC_JIT);
             jit = true;
             break;
@@ -1369,7 +1370,7 @@ static bool slow_walk_unlocked(lk_frames_t *f, int max, uintptr_t pc0, uintptr_t
         uint32_t cfl = sig ? 0 : cfi_flags(ip, &cdelta, &why);
         if (cfl == 0 && !sig && why == LK_CFI_SIGNAL)
             sig = true;                     /* the CFI says so ('S') */
-        int r = unw_step(&c);
+        int r = u->step(&c);
         if (r <= 0) {
             if ((cfl & PC_OK) || (r < 0 && cfl != 0))
                 __atomic_fetch_add(&cfi_disagreements, 1, __ATOMIC_RELAXED);
@@ -1378,19 +1379,19 @@ static bool slow_walk_unlocked(lk_frames_t *f, int max, uintptr_t pc0, uintptr_t
         }
         unw_word_t nip, nsp, nbp;
         unw_save_loc_t sl;
-        if (unw_get_reg(&c, UNW_REG_IP, &nip) != 0 || unw_get_reg(&c, UNW_REG_SP, &nsp) != 0 ||
-            unw_get_reg(&c, UNW_X86_64_RBP, &nbp) != 0)
+        if (u->get_reg(&c, UNW_REG_IP, &nip) != 0 || u->get_reg(&c, UNW_REG_SP, &nsp) != 0 ||
+            u->get_reg(&c, UNW_X86_64_RBP, &nbp) != 0)
             break;
         /* this frame's rules: its CFA is nsp; where did the caller's rbp come from? */
         uint32_t rule = PC_OK;
         if (bp + 16 == nsp)
             rule |= PC_BP;
-        if (unw_get_save_loc(&c, UNW_X86_64_RBP, &sl) == 0 && sl.type == UNW_SLT_MEMORY &&
+        if (u->get_save_loc(&c, UNW_X86_64_RBP, &sl) == 0 && sl.type == UNW_SLT_MEMORY &&
             sl.u.addr >= sp && sl.u.addr + 8 <= nsp && nsp - sl.u.addr <= 0xffff)
             rule |= PC_RBP_SAVE | (uint32_t)(nsp - sl.u.addr) << 16;
         else if (nbp == bp)
             rule |= PC_RBP_SAME;
-        bool sig_next = unw_is_signal_frame(&c) > 0;     /* 'ip' is the trampoline */
+        bool sig_next = u->is_signal_frame(&c) > 0;     /* 'ip' is the trampoline */
         if (cfl != 0 && !sig_next) {
             if (cfi_agrees(cfl, cdelta, sp, bp, nip, nsp, nbp)) {
                 pc_learn(ip, cdelta, cfl);
@@ -1428,8 +1429,11 @@ static bool slow_walk_unlocked(lk_frames_t *f, int max, uintptr_t pc0, uintptr_t
 
 static bool slow_walk(lk_frames_t *f, int max, uintptr_t pc0, uintptr_t sp0, walk_log_t *scratch)
 {
+    const lk_unw_t *u = lk_unw_or_ask();
+    if (!u)
+        return false;               /* unw_backtrace's stand-in walks it */
     bool masked = unwind_enter();
-    bool ok = slow_walk_unlocked(f, max, pc0, sp0, scratch);
+    bool ok = slow_walk_unlocked(u, f, max, pc0, sp0, scratch);
     unwind_leave(masked);
     return ok;
 }
@@ -1954,44 +1958,9 @@ void lk_stack_reset_for_tests(void)
     pthread_mutex_unlock(&stack_lock);
 }
 
-/* At most this many frames between an exit dump and the program's frame
- * (libleak's, libunwind's, ld.so's fini, libc's exit handlers). */
-#define OUTER_MAX 64
-
+/* libgcc's unwinder, which is loaded anyway, not libunwind, which may not be. */
 int lk_stack_outer_frame(bool (*skip)(uintptr_t pc, void *arg), void *arg, uintptr_t above,
                          uintptr_t *sp, uintptr_t regs[6])
 {
-    unw_context_t uc;
-    unw_cursor_t c;
-    int rc = -1;
-    bool masked = unwind_enter();
-    if (unw_getcontext(&uc) == 0 && unw_init_local(&c, &uc) == 0) {
-        for (int i = 0; i < OUTER_MAX; i++) {
-            int r = unw_step(&c);
-            if (r <= 0) {
-                rc = r == 0 ? 0 : -1;
-                break;
-            }
-            unw_word_t ip, s;
-            if (unw_get_reg(&c, UNW_REG_IP, &ip) != 0 || unw_get_reg(&c, UNW_REG_SP, &s) != 0)
-                break;
-            if (s <= above || skip((uintptr_t)ip, arg))
-                continue;
-#if defined(__x86_64__)
-            static const int saved[6] = {UNW_X86_64_RBX, UNW_X86_64_RBP, UNW_X86_64_R12,
-                                         UNW_X86_64_R13, UNW_X86_64_R14, UNW_X86_64_R15};
-            for (int k = 0; k < 6; k++) {
-                unw_word_t v = 0;
-                regs[k] = unw_get_reg(&c, saved[k], &v) == 0 ? (uintptr_t)v : 0;
-            }
-#else
-            memset(regs, 0, 6 * sizeof *regs);
-#endif
-            *sp = (uintptr_t)s;
-            rc = 1;
-            break;
-        }
-    }
-    unwind_leave(masked);
-    return rc;
+    return lk_unwind_outer_frame(skip, arg, above, sp, regs);
 }

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sys/syscall.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "unwinder.h"
 
 #define SAMPLE_NS (100 * 1000000ull)    /* timeline tick: ~100 ms */
 
@@ -39,8 +41,10 @@ void lk_trigger_wake(char why)
 {
     int e = errno;
     int fd = __atomic_load_n(&wake_fd[1], __ATOMIC_RELAXED);
+    /* non-blocking: a full pipe already means "wake"; syscall(), not
+     * write(), which is a cancellation point (a hook may hold a lock here) */
     if (is_our_pipe(fd))
-        (void)!write(fd, &why, 1);  /* non-blocking: a full pipe already means "wake" */
+        (void)!syscall(SYS_write, fd, &why, 1);
     errno = e;
 }
 
@@ -154,6 +158,8 @@ static void *dumper_main(void *arg)
     uint64_t interval_ns = (uint64_t)lk_config.interval_ms * 1000000u;
     uint64_t next_interval = interval_ns ? lk_now_ns() + interval_ns : UINT64_MAX;
     for (;;) {
+        if (lk_unwind_wanted())
+            lk_unwind_load();       /* a hook asked (LK_WAKE_UNWIND): never in a hook */
         uint64_t now = lk_now_ns();
         if (now >= next_sample) {
             lk_timeline_tick();
@@ -282,6 +288,11 @@ void lk_trigger_after_fork_child(void)
     dumper_start();
 }
 
+static void wake_for_unwinder(void)
+{
+    lk_trigger_wake(LK_WAKE_UNWIND);
+}
+
 static bool started;
 
 void lk_trigger_start_tracking(void)
@@ -296,6 +307,7 @@ void lk_trigger_start_tracking(void)
     watermark_setup();
     lk_timeline_sample();
     __atomic_store_n(&lk_signals_wake, lk_trigger_wake, __ATOMIC_RELEASE);
+    __atomic_store_n(&lk_unwind_wake, wake_for_unwinder, __ATOMIC_RELEASE);
     __atomic_store_n(&lk_signals_dumper_alive, lk_trigger_dumper_alive, __ATOMIC_RELEASE);
     if (pipe_open() != 0)
         lk_log("cannot create the wake-up pipe: %s; snapshots are off", strerror(errno));

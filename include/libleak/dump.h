@@ -104,6 +104,7 @@
 /* ### cost: stack captures that did not take the fast walk */
 #define LK_KEY_UNWINDS_LEARNING  "unwinds_learning"
 #define LK_KEY_UNWINDS_FALLBACK  "unwinds_fallback"
+#define LK_KEY_UNWINDS_LIBGCC    "unwinds_libgcc"
 /* pages of generated code and return addresses without an FDE remembered */
 #define LK_KEY_JIT_RANGES        "jit_ranges"
 /* return addresses whose frame rule was read from the CFI, without libunwind */
