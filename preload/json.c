@@ -19,6 +19,7 @@
 #include "json.h"
 
 lk_json_api_t lk_json;
+unsigned long lk_mj_nodes;
 
 /* ### the built-in values: jansson's json_t header (type, refcount), then
  * the value.  The singletons have refcount -1, as in jansson. */
@@ -99,6 +100,7 @@ json_t *lk_mj_object(void)
     mj_obj_t *o = mj_alloc(sizeof *o);
     if (!o)
         return NULL;
+    __atomic_add_fetch(&lk_mj_nodes, 1, __ATOMIC_RELAXED);
     *o = (mj_obj_t){ { JSON_OBJECT, 1 }, 0, 0, NULL };
     return &o->h;
 }
@@ -108,6 +110,7 @@ json_t *lk_mj_array(void)
     mj_arr_t *a = mj_alloc(sizeof *a);
     if (!a)
         return NULL;
+    __atomic_add_fetch(&lk_mj_nodes, 1, __ATOMIC_RELAXED);
     *a = (mj_arr_t){ { JSON_ARRAY, 1 }, 0, 0, NULL };
     return &a->h;
 }
@@ -122,6 +125,7 @@ json_t *lk_mj_string(const char *s)
     mj_str_t *j = mj_alloc(sizeof *j + n + 1);
     if (!j)
         return NULL;
+    __atomic_add_fetch(&lk_mj_nodes, 1, __ATOMIC_RELAXED);
     j->h = (json_t){ JSON_STRING, 1 };
     j->len = n;
     memcpy(j->s, s, n + 1);
@@ -133,6 +137,7 @@ json_t *lk_mj_integer(json_int_t v)
     mj_int_t *j = mj_alloc(sizeof *j);
     if (!j)
         return NULL;
+    __atomic_add_fetch(&lk_mj_nodes, 1, __ATOMIC_RELAXED);
     j->h = (json_t){ JSON_INTEGER, 1 };
     j->v = v;
     return &j->h;
@@ -246,6 +251,11 @@ int lk_mj_array_remove(json_t *a, size_t i)
     return 0;
 }
 
+bool lk_json_utf8(const char *s, size_t n)
+{
+    return mj_utf8_ok((const unsigned char *)s, n);
+}
+
 /* ### writing, as jansson's dump with JSON_COMPACT
  * Through a buffer: the callback once a kilobyte, not once a token. */
 typedef struct mj_out {
@@ -286,33 +296,51 @@ static inline void mj_put(mj_out_t *o, const char *s, size_t n)
     mj_put_slow(o, s, n);
 }
 
+/* Does jansson write byte 'c' of a string as is (no escape)? */
+static inline bool mj_plain(unsigned char c)
+{
+    return c >= 0x20 && c != '"' && c != '\\';
+}
+
+/* The escape jansson writes for byte 'c' into 'esc'; returns its length. */
+static size_t mj_escape(unsigned char c, char esc[8])
+{
+    static const char hexd[] = "0123456789ABCDEF";
+    const char *t = NULL;
+    switch (c) {
+    case '\\': t = "\\\\"; break;
+    case '"': t = "\\\""; break;
+    case '\b': t = "\\b"; break;
+    case '\f': t = "\\f"; break;
+    case '\n': t = "\\n"; break;
+    case '\r': t = "\\r"; break;
+    case '\t': t = "\\t"; break;
+    default:
+        memcpy(esc, "\\u00", 4);
+        esc[4] = hexd[c >> 4];
+        esc[5] = hexd[c & 15];
+        return 6;
+    }
+    esc[0] = t[0];
+    esc[1] = t[1];
+    return 2;
+}
+
+/* A string's text: runs of plain bytes copied at once, not byte by byte. */
 static void mj_put_str(mj_out_t *o, const char *s, size_t n)
 {
     mj_put(o, "\"", 1);
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
+    for (size_t i = 0; i < n;) {
+        size_t run = i;
+        while (run < n && mj_plain((unsigned char)s[run]))
+            run++;
+        if (run > i)
+            mj_put(o, s + i, run - i);
+        if (run == n)
+            break;
         char esc[8];
-        const char *t = NULL;
-        size_t tl = 2;
-        switch (c) {
-        case '\\': t = "\\\\"; break;
-        case '"': t = "\\\""; break;
-        case '\b': t = "\\b"; break;
-        case '\f': t = "\\f"; break;
-        case '\n': t = "\\n"; break;
-        case '\r': t = "\\r"; break;
-        case '\t': t = "\\t"; break;
-        default:
-            if (c < 0x20) {
-                snprintf(esc, sizeof esc, "\\u%04X", c);
-                t = esc;
-                tl = 6;
-            }
-        }
-        if (t)
-            mj_put(o, t, tl);
-        else
-            mj_put(o, (const char *)&s[i], 1);
+        mj_put(o, esc, mj_escape((unsigned char)s[run], esc));
+        i = run + 1;
     }
     mj_put(o, "\"", 1);
 }
@@ -593,15 +621,17 @@ void lk_jw_close(lk_jw_t *w)
         jw_putc(w, w->close[w->depth]);
 }
 
-void lk_jw_int(lk_jw_t *w, const char *key, json_int_t v)
+/* Text: 'n' bytes of room at the buffer's end (n <= its size). */
+static inline __attribute__((always_inline)) char *jw_room(lk_jw_t *w, size_t n)
 {
-    if (!w->cb) {
-        jw_add(w, key, lkj_integer(v));
-        return;
-    }
-    char t[24];
-    size_t n = 0;
-    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    if (__builtin_expect(n > sizeof w->buf - w->len, 0))
+        jw_flush(w);
+    return w->buf + w->len;
+}
+
+/* The decimal digits of 'u' (at most 20) written backwards from 'end'. */
+static inline __attribute__((always_inline)) void jw_digits(char *end, uint64_t u)
+{
     /* two digits a division: most of the dump's text is integers */
     static const char pairs[] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
                                 "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
@@ -609,42 +639,72 @@ void lk_jw_int(lk_jw_t *w, const char *key, json_int_t v)
     while (u >= 100) {
         unsigned d = (unsigned)(u % 100) * 2;
         u /= 100;
-        t[sizeof t - 1 - n++] = pairs[d + 1];
-        t[sizeof t - 1 - n++] = pairs[d];
+        *--end = pairs[d + 1];
+        *--end = pairs[d];
     }
     if (u >= 10) {
-        t[sizeof t - 1 - n++] = pairs[u * 2 + 1];
-        t[sizeof t - 1 - n++] = pairs[u * 2];
+        *--end = pairs[u * 2 + 1];
+        *--end = pairs[u * 2];
     } else {
-        t[sizeof t - 1 - n++] = (char)('0' + u);
+        *--end = (char)('0' + u);
     }
-    if (v < 0)
-        t[sizeof t - 1 - n++] = '-';
+}
+
+static inline size_t jw_ndigits(uint64_t u)
+{
+    size_t n = 1;
+    for (; u >= 10000; u /= 10000)
+        n += 4;
+    return n + (u >= 10) + (u >= 100) + (u >= 1000);
+}
+
+void lk_jw_int(lk_jw_t *w, const char *key, json_int_t v)
+{
+    if (!w->cb) {
+        jw_add(w, key, lkj_integer(v));
+        return;
+    }
     jw_prefix(w, key);
-    jw_put(w, t + sizeof t - n, n);
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    size_t n = jw_ndigits(u) + (v < 0);
+    char *d = jw_room(w, n);
+    if (v < 0)
+        d[0] = '-';
+    jw_digits(d + n, u);
+    w->len += n;
+}
+
+/* The number of hex digits of 'v' (at least one). */
+static inline size_t jw_hexlen(uint64_t v)
+{
+    return ((size_t)(64 - __builtin_clzll(v | 1)) + 3) / 4;
+}
+
+/* The 'n' hex digits of 'v' written backwards from 'end'. */
+static inline __attribute__((always_inline)) void jw_hexdigits(char *end, uint64_t v, size_t n)
+{
+    for (size_t i = 0; i < n; i++, v >>= 4)
+        *--end = "0123456789abcdef"[v & 15];
 }
 
 void lk_jw_hex(lk_jw_t *w, const char *key, uint64_t v)
 {
-    char t[22];                 /* '"', "0x", 16 digits, '"' (text) */
-    size_t n = 1;               /* t[sizeof t - 1]: the closing quote's room */
-    do {
-        t[sizeof t - 1 - n++] = "0123456789abcdef"[v & 15];
-        v >>= 4;
-    } while (v);
-    t[sizeof t - 1 - n++] = 'x';
-    t[sizeof t - 1 - n++] = '0';
+    size_t n = jw_hexlen(v);
     if (!w->cb) {
-        char s[sizeof t];
-        memcpy(s, t + sizeof t - n, n - 1);
-        s[n - 1] = '\0';
+        char s[2 + 16 + 1] = "0x";
+        jw_hexdigits(s + 2 + n, v, n);
+        s[2 + n] = '\0';
         jw_add(w, key, lkj_string(s));
         return;
     }
     jw_prefix(w, key);
-    t[sizeof t - 1 - n++] = '"';
-    t[sizeof t - 1] = '"';
-    jw_put(w, t + sizeof t - n, n);
+    char *d = jw_room(w, n + 4);
+    d[0] = '"';
+    d[1] = '0';
+    d[2] = 'x';
+    jw_hexdigits(d + 3 + n, v, n);
+    d[3 + n] = '"';
+    w->len += n + 4;
 }
 
 void lk_jw_bool(lk_jw_t *w, const char *key, bool v)
@@ -667,35 +727,45 @@ void lk_jw_null(lk_jw_t *w, const char *key)
     jw_put(w, "null", 4);
 }
 
+/* Text: the escaped bytes of a string, as jansson writes them. */
+static void jw_put_esc(lk_jw_t *w, const char *s, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        size_t run = i;
+        while (run < n && mj_plain((unsigned char)s[run]))
+            run++;
+        if (run > i)
+            jw_put(w, s + i, run - i);
+        if (run == n)
+            break;
+        char esc[8];
+        jw_put(w, esc, mj_escape((unsigned char)s[run], esc));
+        i = run + 1;
+    }
+}
+
 void lk_jw_str(lk_jw_t *w, const char *key, const char *s)
 {
     if (!s) {
         lk_jw_null(w, key);
         return;
     }
-    size_t n = 0;
-    bool plain = true;          /* what jansson writes as is: no escapes */
-    for (const unsigned char *c = (const unsigned char *)s; *c; c++, n++)
-        plain = plain && *c >= 0x20 && *c < 0x7f && *c != '"' && *c != '\\';
-    if (w->cb && plain) {
-        jw_prefix(w, key);
-        jw_putc(w, '"');
-        jw_put(w, s, n);
-        jw_putc(w, '"');
-        return;
-    }
-    json_t *j = lkj_string(s);
-    if (!j)
-        return;                 /* not UTF-8: the key is left out, as in a tree */
     if (!w->cb) {
-        jw_add(w, key, j);
+        json_t *j = lkj_string(s);
+        if (j)                  /* not UTF-8: the key is left out, as json_object_set_new does */
+            jw_add(w, key, j);
         return;
     }
+    size_t n = 0;
+    bool ascii = true;
+    for (const unsigned char *c = (const unsigned char *)s; *c; c++, n++)
+        ascii = ascii && *c < 0x80;
+    if (!ascii && !mj_utf8_ok((const unsigned char *)s, n))
+        return;                 /* as in a tree */
     jw_prefix(w, key);
-    jw_flush(w);
-    if (!w->err && lkj_dump_callback(j, w->cb, w->arg, JSON_COMPACT | JSON_ENCODE_ANY) != 0)
-        w->err = 1;
-    lkj_decref(j);
+    jw_putc(w, '"');
+    jw_put_esc(w, s, n);
+    jw_putc(w, '"');
 }
 
 int lk_jw_end(lk_jw_t *w)

@@ -53,6 +53,11 @@ int lk_mj_array_remove(json_t *a, size_t i);
 int lk_mj_dump_callback(const json_t *j, json_dump_callback_t cb, void *arg, size_t flags);
 void lk_mj_delete(json_t *j);
 
+/* Is 's' (n bytes) UTF-8 as jansson checks it? */
+bool lk_json_utf8(const char *s, size_t n);
+/* Built-in values made so far (tests: a dump written as text makes none). */
+extern unsigned long lk_mj_nodes;
+
 static inline const lk_json_api_t *lkj(void)
 {
     if (__builtin_expect(__atomic_load_n(&lk_json.object, __ATOMIC_ACQUIRE) == NULL, 0))
@@ -89,9 +94,8 @@ static inline void lkj_decref(json_t *j)
  * jansson's encoder is slow per entry of the dump's big arrays, whatever the
  * tree, and those entries are only objects and arrays of integers, booleans,
  * "0x..." strings and names from fixed tables, which lk_jw writes itself
- * about ten times faster.  Any other string goes through jansson (a json_string,
- * dumped alone), so escaping and the UTF-8 check stay jansson's: a string it
- * refuses leaves its key out, as json_object_set_new does.  The same calls
+ * about ten times faster.  Strings are escaped as jansson escapes them, and
+ * one that is not UTF-8 leaves its key out, as json_object_set_new does.  The same calls
  * build a tree when the writer is made with lk_jw_tree (tests, and
  * lk_dump_build): check_dump and check_scan compare the two.  The output is
  * jansson's JSON_COMPACT byte for byte. */
