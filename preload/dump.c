@@ -375,38 +375,44 @@ static void write_head(lk_jw_t *w, const dump_parts_t *p)
 }
 
 #ifdef LK_TESTING
-/* The whole dump as one tree, the arrays last as write_dump puts them (tests:
+/* The whole dump as one tree, its members in write_dump's order (tests:
  * parsing the reachability arrays back needs the shared jansson). */
+static json_t *tree_from_parts(const dump_parts_t *p)
+{
+    json_t *root = json_object(), *st = json_array(), *si = json_array();
+    lk_jw_t jw;
+    lk_jw_tree(&jw, root);
+    write_head(&jw, p);
+    if (p->reach) {
+        /* the arrays back from their text: what write_dump writes */
+        size_t n = p->reach_len + 3;
+        char *txt = lk_real_malloc(n);
+        json_t *arrays = NULL;
+        if (txt) {
+            snprintf(txt, n, "{%s}", p->reach_arrays);
+            arrays = json_loads(txt, 0, NULL);
+            lk_real_free(txt);
+        }
+        if (arrays)
+            json_object_update(p->reach, arrays);
+        json_decref(arrays);
+        json_object_set(root, LK_KEY_REACH, p->reach);
+    }
+    lk_jw_tree(&jw, st);
+    stack_entries(&jw, p->nstacks, p->stack_set);
+    lk_jw_tree(&jw, si);
+    site_entries(&jw, p->sites, p->first_site, p->nsites);
+    json_object_set_new(root, LK_KEY_STACKS, st);
+    json_object_set_new(root, LK_KEY_SITES, si);
+    return root;
+}
+
 json_t *lk_dump_build(int trigger, const char *label, unsigned seq)
 {
     dump_parts_t p;
     if (dump_parts_build(&p, trigger, label, seq) != 0)
         return NULL;
-    json_t *root = json_object(), *st = json_array(), *si = json_array();
-    lk_jw_t jw;
-    lk_jw_tree(&jw, root);
-    write_head(&jw, &p);
-    lk_jw_tree(&jw, st);
-    stack_entries(&jw, p.nstacks, p.stack_set);
-    lk_jw_tree(&jw, si);
-    site_entries(&jw, p.sites, p.first_site, p.nsites);
-    json_object_set_new(root, LK_KEY_STACKS, st);
-    json_object_set_new(root, LK_KEY_SITES, si);
-    if (p.reach) {
-        /* the arrays back from their text: what write_dump writes */
-        size_t n = p.reach_len + 3;
-        char *txt = lk_real_malloc(n);
-        json_t *arrays = NULL;
-        if (txt) {
-            snprintf(txt, n, "{%s}", p.reach_arrays);
-            arrays = json_loads(txt, 0, NULL);
-            lk_real_free(txt);
-        }
-        if (arrays)
-            json_object_update(p.reach, arrays);
-        json_decref(arrays);
-        json_object_set(root, LK_KEY_REACH, p.reach);
-    }
+    json_t *root = tree_from_parts(&p);
     dump_parts_free(&p);
     return root;
 }
@@ -505,6 +511,24 @@ out_fail:
         w->err = ENOMEM;        /* an entry, not the file: this dump is lost, not the next */
     return -1;
 }
+
+#ifdef LK_TESTING
+/* One build of a dump, written as text to 'fd' (as write_file writes it)
+ * and returned as the tree lk_dump_build makes: tests compare the two. */
+json_t *lk_dump_text_and_tree(int trigger, const char *label, unsigned seq, int fd)
+{
+    dump_parts_t p;
+    if (dump_parts_build(&p, trigger, label, seq) != 0)
+        return NULL;
+    static writer_t w;
+    w.fd = fd;
+    w.err = 0;
+    w.len = 0;
+    json_t *root = write_dump(&w, &p) == 0 && flush_buf(&w) == 0 ? tree_from_parts(&p) : NULL;
+    dump_parts_free(&p);
+    return root;
+}
+#endif
 
 /* ### names
  * The dump directory may be shared, and the pid, and so every name, is

@@ -738,6 +738,8 @@ void lk_dump_reserve(void);
 void lk_dump_exit(void);
 /* Build the dump object (unit tests).  Caller holds the guard. */
 json_t *lk_dump_build(int trigger, const char *label, unsigned seq);
+/* One build written as text to 'fd', and returned as lk_dump_build's tree (unit tests). */
+json_t *lk_dump_text_and_tree(int trigger, const char *label, unsigned seq, int fd);
 /* Path of the last dump written ("" if none); for tests. */
 const char *lk_dump_last_path(void);
 /* The dumper thread's stack bytes for the cost section (set by trigger.c). */

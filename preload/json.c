@@ -326,14 +326,33 @@ static size_t mj_escape(unsigned char c, char esc[8])
     return 2;
 }
 
+/* How many bytes from 's' (n bytes) jansson writes as they are; with
+ * 'ascii', bytes >= 0x80 end the run too.  Eight bytes a step: the bytes
+ * below 0x20, '"' and '\\' show as high bits (Mycroft's zero-byte test). */
+static size_t mj_plain_run(const char *s, size_t n, bool ascii)
+{
+    const uint64_t ones = UINT64_C(0x0101010101010101), highs = ones * 0x80;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x, q, b;
+        memcpy(&x, s + i, 8);
+        q = x ^ (ones * '"');
+        b = x ^ (ones * '\\');
+        uint64_t bad = ((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((b - ones) & ~b);
+        if ((bad | (ascii ? x : 0)) & highs)
+            break;
+    }
+    while (i < n && mj_plain((unsigned char)s[i]) && (!ascii || (unsigned char)s[i] < 0x80))
+        i++;
+    return i;
+}
+
 /* A string's text: runs of plain bytes copied at once, not byte by byte. */
 static void mj_put_str(mj_out_t *o, const char *s, size_t n)
 {
     mj_put(o, "\"", 1);
     for (size_t i = 0; i < n;) {
-        size_t run = i;
-        while (run < n && mj_plain((unsigned char)s[run]))
-            run++;
+        size_t run = i + mj_plain_run(s + i, n - i, false);
         if (run > i)
             mj_put(o, s + i, run - i);
         if (run == n)
@@ -543,23 +562,54 @@ static inline __attribute__((always_inline)) void jw_putc(lk_jw_t *w, char c)
     w->buf[w->len++] = c;
 }
 
-/* Text: the comma and the key before a value at the current depth. */
-static inline __attribute__((always_inline)) void jw_prefix(lk_jw_t *w, const char *key)
+/* Copy 'n' bytes (a key: mostly 2 to 17) without a call to memcpy:
+ * two overlapping loads and stores of 8 or 4 bytes. */
+static inline __attribute__((always_inline)) void jw_copy_key(char *d, const char *s, size_t n)
 {
-    if (w->comma[w->depth - 1])
-        jw_putc(w, ',');
-    w->comma[w->depth - 1] = true;
-    if (key) {
-        size_t kl = strlen(key);
-        if (__builtin_expect(kl + 3 <= sizeof w->buf - w->len, 1)) {
-            char *d = w->buf + w->len;
+    if (n >= 8 && n <= 16) {
+        uint64_t x, y;
+        memcpy(&x, s, 8);
+        memcpy(&y, s + n - 8, 8);
+        memcpy(d, &x, 8);
+        memcpy(d + n - 8, &y, 8);
+    } else if (n >= 4 && n < 8) {
+        uint32_t x, y;
+        memcpy(&x, s, 4);
+        memcpy(&y, s + n - 4, 4);
+        memcpy(d, &x, 4);
+        memcpy(d + n - 4, &y, 4);
+    } else if (n < 4) {
+        for (size_t i = 0; i < n; i++)
+            d[i] = s[i];
+    } else {
+        memcpy(d, s, n);
+    }
+}
+
+/* Text: the comma and the key ('kl' bytes) before a value at the current depth. */
+static inline __attribute__((always_inline)) void jw_prefix(lk_jw_t *w, const char *key, size_t kl)
+{
+    bool *comma = &w->comma[w->depth - 1];
+    if (__builtin_expect(kl + 4 <= sizeof w->buf - w->len, 1)) {
+        char *d = w->buf + w->len;
+        size_t c = *comma;
+        *comma = true;
+        d[0] = ',';             /* overwritten when there is no comma */
+        d += c;
+        if (key) {
             d[0] = '"';
-            memcpy(d + 1, key, kl);
+            jw_copy_key(d + 1, key, kl);
             d[kl + 1] = '"';
             d[kl + 2] = ':';
-            w->len += kl + 3;
-            return;
+            c += kl + 3;
         }
+        w->len += c;
+        return;
+    }
+    if (*comma)
+        jw_putc(w, ',');
+    *comma = true;
+    if (key) {
         jw_putc(w, '"');
         jw_put(w, key, kl);
         jw_put(w, "\":", 2);
@@ -584,14 +634,14 @@ static bool jw_add(lk_jw_t *w, const char *key, json_t *v)
     return true;
 }
 
-static void jw_open(lk_jw_t *w, const char *key, bool object)
+static void jw_open(lk_jw_t *w, const char *key, size_t kl, bool object)
 {
     if (w->depth == LK_JW_DEPTH) {
         w->err = 1;
         return;
     }
     if (w->cb) {
-        jw_prefix(w, key);
+        jw_prefix(w, key, kl);
         jw_putc(w, object ? '{' : '[');
         w->close[w->depth] = object ? '}' : ']';
         w->comma[w->depth] = false;
@@ -602,14 +652,14 @@ static void jw_open(lk_jw_t *w, const char *key, bool object)
     w->depth++;
 }
 
-void lk_jw_object(lk_jw_t *w, const char *key)
+void lk_jw_object_k(lk_jw_t *w, const char *key, size_t kl)
 {
-    jw_open(w, key, true);
+    jw_open(w, key, kl, true);
 }
 
-void lk_jw_array(lk_jw_t *w, const char *key)
+void lk_jw_array_k(lk_jw_t *w, const char *key, size_t kl)
 {
-    jw_open(w, key, false);
+    jw_open(w, key, kl, false);
 }
 
 void lk_jw_close(lk_jw_t *w)
@@ -639,12 +689,12 @@ static inline __attribute__((always_inline)) void jw_digits(char *end, uint64_t 
     while (u >= 100) {
         unsigned d = (unsigned)(u % 100) * 2;
         u /= 100;
-        *--end = pairs[d + 1];
-        *--end = pairs[d];
+        end -= 2;
+        memcpy(end, pairs + d, 2);
     }
     if (u >= 10) {
-        *--end = pairs[u * 2 + 1];
-        *--end = pairs[u * 2];
+        end -= 2;
+        memcpy(end, pairs + u * 2, 2);
     } else {
         *--end = (char)('0' + u);
     }
@@ -658,18 +708,23 @@ static inline size_t jw_ndigits(uint64_t u)
     return n + (u >= 10) + (u >= 100) + (u >= 1000);
 }
 
-void lk_jw_int(lk_jw_t *w, const char *key, json_int_t v)
+/* Tree mode's values, out of the text path's way. */
+static void __attribute__((noinline)) jw_int_tree(lk_jw_t *w, const char *key, json_int_t v)
 {
-    if (!w->cb) {
-        jw_add(w, key, lkj_integer(v));
+    jw_add(w, key, lkj_integer(v));
+}
+
+void lk_jw_int_k(lk_jw_t *w, const char *key, size_t kl, json_int_t v)
+{
+    if (__builtin_expect(!w->cb, 0)) {
+        jw_int_tree(w, key, v);
         return;
     }
-    jw_prefix(w, key);
+    jw_prefix(w, key, kl);
     uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
     size_t n = jw_ndigits(u) + (v < 0);
     char *d = jw_room(w, n);
-    if (v < 0)
-        d[0] = '-';
+    d[0] = '-';                 /* overwritten by a digit when v >= 0 */
     jw_digits(d + n, u);
     w->len += n;
 }
@@ -680,50 +735,68 @@ static inline size_t jw_hexlen(uint64_t v)
     return ((size_t)(64 - __builtin_clzll(v | 1)) + 3) / 4;
 }
 
-/* The 'n' hex digits of 'v' written backwards from 'end'. */
+/* The 'n' hex digits of 'v' written backwards from 'end', a byte (two
+ * digits) at a time. */
 static inline __attribute__((always_inline)) void jw_hexdigits(char *end, uint64_t v, size_t n)
 {
-    for (size_t i = 0; i < n; i++, v >>= 4)
-        *--end = "0123456789abcdef"[v & 15];
+    static const char hex2[] =
+    "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+    "202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f"
+    "404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f"
+    "606162636465666768696a6b6c6d6e6f707172737475767778797a7b7c7d7e7f"
+    "808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f"
+    "a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf"
+    "c0c1c2c3c4c5c6c7c8c9cacbcccdcecfd0d1d2d3d4d5d6d7d8d9dadbdcdddedf"
+    "e0e1e2e3e4e5e6e7e8e9eaebecedeeeff0f1f2f3f4f5f6f7f8f9fafbfcfdfeff";
+    for (; n >= 2; n -= 2, v >>= 8) {
+        end -= 2;
+        memcpy(end, hex2 + 2 * (v & 0xff), 2);
+    }
+    if (n)
+        end[-1] = "0123456789abcdef"[v & 15];
 }
 
-void lk_jw_hex(lk_jw_t *w, const char *key, uint64_t v)
+static void __attribute__((noinline)) jw_hex_tree(lk_jw_t *w, const char *key, uint64_t v)
 {
     size_t n = jw_hexlen(v);
-    if (!w->cb) {
-        char s[2 + 16 + 1] = "0x";
-        jw_hexdigits(s + 2 + n, v, n);
-        s[2 + n] = '\0';
-        jw_add(w, key, lkj_string(s));
+    char s[2 + 16 + 1] = "0x";
+    jw_hexdigits(s + 2 + n, v, n);
+    s[2 + n] = '\0';
+    jw_add(w, key, lkj_string(s));
+}
+
+void lk_jw_hex_k(lk_jw_t *w, const char *key, size_t kl, uint64_t v)
+{
+    if (__builtin_expect(!w->cb, 0)) {
+        jw_hex_tree(w, key, v);
         return;
     }
-    jw_prefix(w, key);
+    jw_prefix(w, key, kl);
+    size_t n = jw_hexlen(v);
     char *d = jw_room(w, n + 4);
-    d[0] = '"';
-    d[1] = '0';
-    d[2] = 'x';
+    memcpy(d, "\"0x", 3);
     jw_hexdigits(d + 3 + n, v, n);
     d[3 + n] = '"';
     w->len += n + 4;
 }
 
-void lk_jw_bool(lk_jw_t *w, const char *key, bool v)
+void lk_jw_bool_k(lk_jw_t *w, const char *key, size_t kl, bool v)
 {
     if (!w->cb) {
         jw_add(w, key, v ? lkj_true() : lkj_false());
         return;
     }
-    jw_prefix(w, key);
+    jw_prefix(w, key, kl);
     jw_put(w, v ? "true" : "false", v ? 4 : 5);
 }
 
-void lk_jw_null(lk_jw_t *w, const char *key)
+void lk_jw_null_k(lk_jw_t *w, const char *key, size_t kl)
 {
     if (!w->cb) {
         jw_add(w, key, lkj_null());
         return;
     }
-    jw_prefix(w, key);
+    jw_prefix(w, key, kl);
     jw_put(w, "null", 4);
 }
 
@@ -731,9 +804,7 @@ void lk_jw_null(lk_jw_t *w, const char *key)
 static void jw_put_esc(lk_jw_t *w, const char *s, size_t n)
 {
     for (size_t i = 0; i < n;) {
-        size_t run = i;
-        while (run < n && mj_plain((unsigned char)s[run]))
-            run++;
+        size_t run = i + mj_plain_run(s + i, n - i, false);
         if (run > i)
             jw_put(w, s + i, run - i);
         if (run == n)
@@ -744,10 +815,10 @@ static void jw_put_esc(lk_jw_t *w, const char *s, size_t n)
     }
 }
 
-void lk_jw_str(lk_jw_t *w, const char *key, const char *s)
+void lk_jw_str_k(lk_jw_t *w, const char *key, size_t kl, const char *s)
 {
     if (!s) {
-        lk_jw_null(w, key);
+        lk_jw_null_k(w, key, kl);
         return;
     }
     if (!w->cb) {
@@ -756,15 +827,27 @@ void lk_jw_str(lk_jw_t *w, const char *key, const char *s)
             jw_add(w, key, j);
         return;
     }
-    size_t n = 0;
-    bool ascii = true;
-    for (const unsigned char *c = (const unsigned char *)s; *c; c++, n++)
-        ascii = ascii && *c < 0x80;
-    if (!ascii && !mj_utf8_ok((const unsigned char *)s, n))
-        return;                 /* as in a tree */
-    jw_prefix(w, key);
+    size_t n = strlen(s);
+    if (mj_plain_run(s, n, true) != n) {
+        if (!mj_utf8_ok((const unsigned char *)s, n))
+            return;             /* as in a tree */
+        jw_prefix(w, key, kl);
+        jw_putc(w, '"');
+        jw_put_esc(w, s, n);
+        jw_putc(w, '"');
+        return;
+    }
+    jw_prefix(w, key, kl);      /* printable ASCII, as is */
+    char *d = n + 2 <= sizeof w->buf ? jw_room(w, n + 2) : NULL;
+    if (d) {
+        d[0] = '"';
+        memcpy(d + 1, s, n);
+        d[n + 1] = '"';
+        w->len += n + 2;
+        return;
+    }
     jw_putc(w, '"');
-    jw_put_esc(w, s, n);
+    jw_put(w, s, n);
     jw_putc(w, '"');
 }
 

@@ -116,15 +116,45 @@ typedef struct lk_jw {
  * wrote ('cb' gets the text), or into the json array 'arr' (borrowed). */
 void lk_jw_text(lk_jw_t *w, json_dump_callback_t cb, void *arg);
 void lk_jw_tree(lk_jw_t *w, json_t *arr);
-/* Values: 'key' names them inside an object, and is NULL inside an array. */
-void lk_jw_object(lk_jw_t *w, const char *key);     /* opens an object */
-void lk_jw_array(lk_jw_t *w, const char *key);      /* opens an array */
+/* Values: 'key' names them inside an object, and is NULL inside an array.
+ * Each is an inline call of its _k function with the key's length, which
+ * the compiler counts for a literal key (no strlen a value). */
+void lk_jw_object_k(lk_jw_t *w, const char *key, size_t klen);
+void lk_jw_array_k(lk_jw_t *w, const char *key, size_t klen);
+void lk_jw_int_k(lk_jw_t *w, const char *key, size_t klen, json_int_t v);
+void lk_jw_hex_k(lk_jw_t *w, const char *key, size_t klen, uint64_t v);
+void lk_jw_bool_k(lk_jw_t *w, const char *key, size_t klen, bool v);
+void lk_jw_null_k(lk_jw_t *w, const char *key, size_t klen);
+void lk_jw_str_k(lk_jw_t *w, const char *key, size_t klen, const char *s);
 void lk_jw_close(lk_jw_t *w);                       /* closes the innermost */
-void lk_jw_int(lk_jw_t *w, const char *key, json_int_t v);
-void lk_jw_hex(lk_jw_t *w, const char *key, uint64_t v);        /* "0x1f" */
-void lk_jw_bool(lk_jw_t *w, const char *key, bool v);
-void lk_jw_null(lk_jw_t *w, const char *key);
-void lk_jw_str(lk_jw_t *w, const char *key, const char *s);     /* NULL: null */
+
+static inline size_t lk_jw_klen(const char *key)
+{
+    return key ? __builtin_strlen(key) : 0;
+}
+/* opens an object */
+static inline void lk_jw_object(lk_jw_t *w, const char *key) { lk_jw_object_k(w, key, lk_jw_klen(key)); }
+/* opens an array */
+static inline void lk_jw_array(lk_jw_t *w, const char *key) { lk_jw_array_k(w, key, lk_jw_klen(key)); }
+static inline void lk_jw_int(lk_jw_t *w, const char *key, json_int_t v)
+{
+    lk_jw_int_k(w, key, lk_jw_klen(key), v);
+}
+/* "0x1f" */
+static inline void lk_jw_hex(lk_jw_t *w, const char *key, uint64_t v)
+{
+    lk_jw_hex_k(w, key, lk_jw_klen(key), v);
+}
+static inline void lk_jw_bool(lk_jw_t *w, const char *key, bool v)
+{
+    lk_jw_bool_k(w, key, lk_jw_klen(key), v);
+}
+static inline void lk_jw_null(lk_jw_t *w, const char *key) { lk_jw_null_k(w, key, lk_jw_klen(key)); }
+/* NULL: null */
+static inline void lk_jw_str(lk_jw_t *w, const char *key, const char *s)
+{
+    lk_jw_str_k(w, key, lk_jw_klen(key), s);
+}
 /* Flush the text; returns 0, or -1 if anything failed. */
 int lk_jw_end(lk_jw_t *w);
 
