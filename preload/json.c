@@ -24,9 +24,18 @@ unsigned long lk_mj_nodes;
 /* ### the built-in values: jansson's json_t header (type, refcount), then
  * the value.  The singletons have refcount -1, as in jansson. */
 typedef struct mj_pair {
-    char *key;
+    union {
+        char in[24];            /* a key shorter than 24 bytes, in place */
+        char *out;              /* a longer one */
+    } k;
+    size_t klen;
     json_t *v;
 } mj_pair_t;
+
+static inline const char *mj_key(const mj_pair_t *p)
+{
+    return p->klen < sizeof p->k.in ? p->k.in : p->k.out;
+}
 typedef struct mj_obj {
     json_t h;
     size_t n, cap;
@@ -95,6 +104,57 @@ static bool mj_utf8_ok(const unsigned char *s, size_t n)
     return true;
 }
 
+/* Does jansson write byte 'c' of a string as is (no escape)? */
+static inline bool mj_plain(unsigned char c)
+{
+    return c >= 0x20 && c != '"' && c != '\\';
+}
+
+/* The escape jansson writes for byte 'c' into 'esc'; returns its length. */
+static size_t mj_escape(unsigned char c, char esc[8])
+{
+    static const char hexd[] = "0123456789ABCDEF";
+    const char *t = NULL;
+    switch (c) {
+    case '\\': t = "\\\\"; break;
+    case '"': t = "\\\""; break;
+    case '\b': t = "\\b"; break;
+    case '\f': t = "\\f"; break;
+    case '\n': t = "\\n"; break;
+    case '\r': t = "\\r"; break;
+    case '\t': t = "\\t"; break;
+    default:
+        memcpy(esc, "\\u00", 4);
+        esc[4] = hexd[c >> 4];
+        esc[5] = hexd[c & 15];
+        return 6;
+    }
+    esc[0] = t[0];
+    esc[1] = t[1];
+    return 2;
+}
+
+/* How many bytes from 's' (n bytes) jansson writes as they are; with
+ * 'ascii', bytes >= 0x80 end the run too.  Eight bytes a step: the bytes
+ * below 0x20, '"' and '\\' show as high bits (Mycroft's zero-byte test). */
+static size_t mj_plain_run(const char *s, size_t n, bool ascii)
+{
+    const uint64_t ones = UINT64_C(0x0101010101010101), highs = ones * 0x80;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x, q, b;
+        memcpy(&x, s + i, 8);
+        q = x ^ (ones * '"');
+        b = x ^ (ones * '\\');
+        uint64_t bad = ((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((b - ones) & ~b);
+        if ((bad | (ascii ? x : 0)) & highs)
+            break;
+    }
+    while (i < n && mj_plain((unsigned char)s[i]) && (!ascii || (unsigned char)s[i] < 0x80))
+        i++;
+    return i;
+}
+
 json_t *lk_mj_object(void)
 {
     mj_obj_t *o = mj_alloc(sizeof *o);
@@ -156,7 +216,8 @@ void lk_mj_delete(json_t *j)
     if (j->type == JSON_OBJECT) {
         mj_obj_t *o = (mj_obj_t *)j;
         for (size_t i = 0; i < o->n; i++) {
-            lk_real_free(o->p[i].key);
+            if (o->p[i].klen >= sizeof o->p[i].k.in)
+                lk_real_free(o->p[i].k.out);
             mj_decref(o->p[i].v);
         }
         lk_real_free(o->p);
@@ -197,25 +258,32 @@ int lk_mj_object_set_new(json_t *o, const char *key, json_t *v)
 {
     if (!v)
         return -1;
-    if (!o || o->type != JSON_OBJECT || !key || !mj_utf8_ok((const unsigned char *)key, strlen(key)))
+    if (!o || o->type != JSON_OBJECT || !key)
+        goto out_free;
+    size_t kl = strlen(key);
+    if (mj_plain_run(key, kl, true) != kl && !mj_utf8_ok((const unsigned char *)key, kl))
         goto out_free;
     mj_obj_t *ob = (mj_obj_t *)o;
     for (size_t i = 0; i < ob->n; i++)
-        if (strcmp(ob->p[i].key, key) == 0) {
+        if (ob->p[i].klen == kl && memcmp(mj_key(&ob->p[i]), key, kl) == 0) {
             mj_decref(ob->p[i].v);
             ob->p[i].v = v;
             return 0;
         }
-    size_t kl = strlen(key) + 1;
-    char *k = mj_alloc(kl);
-    if (!k)
+    if (!mj_grow((void **)&ob->p, &ob->cap, ob->n, sizeof *ob->p))
         goto out_free;
-    if (!mj_grow((void **)&ob->p, &ob->cap, ob->n, sizeof *ob->p)) {
-        lk_real_free(k);
-        goto out_free;
+    mj_pair_t *pr = &ob->p[ob->n];
+    if (kl < sizeof pr->k.in) {
+        memcpy(pr->k.in, key, kl + 1);
+    } else {
+        pr->k.out = mj_alloc(kl + 1);
+        if (!pr->k.out)
+            goto out_free;
+        memcpy(pr->k.out, key, kl + 1);
     }
-    memcpy(k, key, kl);
-    ob->p[ob->n++] = (mj_pair_t){ k, v };
+    pr->klen = kl;
+    pr->v = v;
+    ob->n++;
     return 0;
 out_free:
     mj_decref(v);
@@ -296,57 +364,6 @@ static inline void mj_put(mj_out_t *o, const char *s, size_t n)
     mj_put_slow(o, s, n);
 }
 
-/* Does jansson write byte 'c' of a string as is (no escape)? */
-static inline bool mj_plain(unsigned char c)
-{
-    return c >= 0x20 && c != '"' && c != '\\';
-}
-
-/* The escape jansson writes for byte 'c' into 'esc'; returns its length. */
-static size_t mj_escape(unsigned char c, char esc[8])
-{
-    static const char hexd[] = "0123456789ABCDEF";
-    const char *t = NULL;
-    switch (c) {
-    case '\\': t = "\\\\"; break;
-    case '"': t = "\\\""; break;
-    case '\b': t = "\\b"; break;
-    case '\f': t = "\\f"; break;
-    case '\n': t = "\\n"; break;
-    case '\r': t = "\\r"; break;
-    case '\t': t = "\\t"; break;
-    default:
-        memcpy(esc, "\\u00", 4);
-        esc[4] = hexd[c >> 4];
-        esc[5] = hexd[c & 15];
-        return 6;
-    }
-    esc[0] = t[0];
-    esc[1] = t[1];
-    return 2;
-}
-
-/* How many bytes from 's' (n bytes) jansson writes as they are; with
- * 'ascii', bytes >= 0x80 end the run too.  Eight bytes a step: the bytes
- * below 0x20, '"' and '\\' show as high bits (Mycroft's zero-byte test). */
-static size_t mj_plain_run(const char *s, size_t n, bool ascii)
-{
-    const uint64_t ones = UINT64_C(0x0101010101010101), highs = ones * 0x80;
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        uint64_t x, q, b;
-        memcpy(&x, s + i, 8);
-        q = x ^ (ones * '"');
-        b = x ^ (ones * '\\');
-        uint64_t bad = ((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((b - ones) & ~b);
-        if ((bad | (ascii ? x : 0)) & highs)
-            break;
-    }
-    while (i < n && mj_plain((unsigned char)s[i]) && (!ascii || (unsigned char)s[i] < 0x80))
-        i++;
-    return i;
-}
-
 /* A string's text: runs of plain bytes copied at once, not byte by byte. */
 static void mj_put_str(mj_out_t *o, const char *s, size_t n)
 {
@@ -362,6 +379,35 @@ static void mj_put_str(mj_out_t *o, const char *s, size_t n)
         i = run + 1;
     }
     mj_put(o, "\"", 1);
+}
+
+/* The decimal digits of 'u' (at most 20) written backwards from 'end'. */
+static inline __attribute__((always_inline)) void jw_digits(char *end, uint64_t u)
+{
+    /* two digits a division: most of the dump's text is integers */
+    static const char pairs[] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+                                "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+                                "8081828384858687888990919293949596979899";
+    while (u >= 100) {
+        unsigned d = (unsigned)(u % 100) * 2;
+        u /= 100;
+        end -= 2;
+        memcpy(end, pairs + d, 2);
+    }
+    if (u >= 10) {
+        end -= 2;
+        memcpy(end, pairs + u * 2, 2);
+    } else {
+        *--end = (char)('0' + u);
+    }
+}
+
+static inline size_t jw_ndigits(uint64_t u)
+{
+    size_t n = 1;
+    for (; u >= 10000; u /= 10000)
+        n += 4;
+    return n + (u >= 10) + (u >= 100) + (u >= 1000);
 }
 
 static int mj_dump(const json_t *j, mj_out_t *out, int depth)
@@ -380,16 +426,12 @@ static int mj_dump(const json_t *j, mj_out_t *out, int depth)
         return 0;
     case JSON_INTEGER: {
         char t[24];
-        size_t n = 0;
         json_int_t v = ((const mj_int_t *)j)->v;
         uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
-        do {
-            t[sizeof t - 1 - n++] = (char)('0' + u % 10);
-            u /= 10;
-        } while (u);
-        if (v < 0)
-            t[sizeof t - 1 - n++] = '-';
-        mj_put(out, t + sizeof t - n, n);
+        size_t n = jw_ndigits(u) + (v < 0);
+        t[0] = '-';
+        jw_digits(t + n, u);
+        mj_put(out, t, n);
         return 0;
     }
     case JSON_STRING:
@@ -413,7 +455,7 @@ static int mj_dump(const json_t *j, mj_out_t *out, int depth)
         for (size_t i = 0; i < o->n; i++) {
             if (i)
                 mj_put(out, ",", 1);
-            mj_put_str(out, o->p[i].key, strlen(o->p[i].key));
+            mj_put_str(out, mj_key(&o->p[i]), o->p[i].klen);
             mj_put(out, ":", 1);
             if (mj_dump(o->p[i].v, out, depth + 1) != 0)
                 return -1;
@@ -677,35 +719,6 @@ static inline __attribute__((always_inline)) char *jw_room(lk_jw_t *w, size_t n)
     if (__builtin_expect(n > sizeof w->buf - w->len, 0))
         jw_flush(w);
     return w->buf + w->len;
-}
-
-/* The decimal digits of 'u' (at most 20) written backwards from 'end'. */
-static inline __attribute__((always_inline)) void jw_digits(char *end, uint64_t u)
-{
-    /* two digits a division: most of the dump's text is integers */
-    static const char pairs[] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
-                                "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
-                                "8081828384858687888990919293949596979899";
-    while (u >= 100) {
-        unsigned d = (unsigned)(u % 100) * 2;
-        u /= 100;
-        end -= 2;
-        memcpy(end, pairs + d, 2);
-    }
-    if (u >= 10) {
-        end -= 2;
-        memcpy(end, pairs + u * 2, 2);
-    } else {
-        *--end = (char)('0' + u);
-    }
-}
-
-static inline size_t jw_ndigits(uint64_t u)
-{
-    size_t n = 1;
-    for (; u >= 10000; u /= 10000)
-        n += 4;
-    return n + (u >= 10) + (u >= 100) + (u >= 1000);
 }
 
 /* Tree mode's values, out of the text path's way. */
