@@ -132,6 +132,26 @@ static int stack_entry(lk_jw_t *w, uint32_t id)
     const lk_stack_rec_t *st = lk_stack_get(id);
     if (!st)
         return -1;
+    char *d = lk_jw_raw(w, 64);
+    if (d) {                    /* text: by hand, the same text as below */
+        d = LK_JW_PUT_LIT(d, "{\"" LK_KEY_ID "\":");
+        d = lk_jw_put_int(d, id);
+        d = LK_JW_PUT_LIT(d, ",\"" LK_KEY_FRAMES "\":[");
+        for (uint32_t i = 0; i < st->depth; i++) {
+            d = lk_jw_raw_more(w, d, 32);
+            if (i)
+                *d++ = ',';
+            d = lk_jw_put_hex(d, st->pc[i]);
+        }
+        d = lk_jw_raw_more(w, d, 64);
+        d = st->truncated ? LK_JW_PUT_LIT(d, "],\"" LK_KEY_TRUNCATED "\":true")
+                          : LK_JW_PUT_LIT(d, "],\"" LK_KEY_TRUNCATED "\":false");
+        if (st->jit_cut)
+            d = LK_JW_PUT_LIT(d, ",\"" LK_KEY_JIT_CUT "\":true");
+        *d++ = '}';
+        lk_jw_raw_end(w, d);
+        return 0;
+    }
     lk_jw_object(w, NULL);
     lk_jw_int(w, LK_KEY_ID, id);
     lk_jw_array(w, LK_KEY_FRAMES);
@@ -147,10 +167,43 @@ static int stack_entry(lk_jw_t *w, uint32_t id)
 
 /* Site 's' as an entry of the sites array; nothing for a site created but
  * whose first insert was dropped. */
+/* A count as jw_u64 writes it, into raw room. */
+static char *put_u64(char *d, uint64_t v)
+{
+    return lk_jw_put_int(d, v > (uint64_t)INT64_MAX ? INT64_MAX : (json_int_t)v);
+}
+
 static void site_entry(lk_jw_t *w, const lk_site_rec_t *s)
 {
     if (s->total_blocks == 0)
         return;
+    char *d = lk_jw_raw(w, 400);
+    if (d) {                    /* text: by hand, the same text as below */
+        d = LK_JW_PUT_LIT(d, "{\"" LK_KEY_STACK "\":");
+        d = lk_jw_put_int(d, s->stack);
+        d = LK_JW_PUT_LIT(d, ",\"" LK_KEY_FAMILY "\":\"");
+        const char *fam = family_name((int)s->family);   /* a fixed plain name */
+        size_t fl = strlen(fam);
+        memcpy(d, fam, fl);
+        d += fl;
+        d = LK_JW_PUT_LIT(d, "\",\"" LK_KEY_LIVE_BLOCKS "\":");
+        d = put_u64(d, s->total_blocks - s->freed_blocks);
+        d = LK_JW_PUT_LIT(d, ",\"" LK_KEY_LIVE_BYTES "\":");
+        d = put_u64(d, s->live_bytes);
+        d = LK_JW_PUT_LIT(d, ",\"" LK_KEY_TOTAL_BLOCKS "\":");
+        d = put_u64(d, s->total_blocks);
+        d = LK_JW_PUT_LIT(d, ",\"" LK_KEY_TOTAL_BYTES "\":");
+        d = put_u64(d, s->total_bytes);
+        d = LK_JW_PUT_LIT(d, ",\"" LK_KEY_FREED_BLOCKS "\":");
+        d = put_u64(d, s->freed_blocks);
+        d = LK_JW_PUT_LIT(d, ",\"" LK_KEY_PEAK_LIVE_BYTES "\":");
+        d = put_u64(d, s->peak_live_bytes);
+        d = LK_JW_PUT_LIT(d, ",\"" LK_KEY_MAX_REQUEST "\":");
+        d = put_u64(d, s->max_request_bytes);
+        *d++ = '}';
+        lk_jw_raw_end(w, d);
+        return;
+    }
     lk_jw_object(w, NULL);
     lk_jw_int(w, LK_KEY_STACK, s->stack);
     lk_jw_str(w, LK_KEY_FAMILY, family_name((int)s->family));

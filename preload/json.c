@@ -136,23 +136,36 @@ static size_t mj_escape(unsigned char c, char esc[8])
 
 /* How many bytes from 's' (n bytes) jansson writes as they are; with
  * 'ascii', bytes >= 0x80 end the run too.  Eight bytes a step: the bytes
- * below 0x20, '"' and '\\' show as high bits (Mycroft's zero-byte test). */
+ * below 0x20, '"' and '\\' show as high bits (Mycroft's zero-byte test),
+ * the lowest of them exactly (a borrow only runs upwards from a true one). */
 static size_t mj_plain_run(const char *s, size_t n, bool ascii)
 {
     const uint64_t ones = UINT64_C(0x0101010101010101), highs = ones * 0x80;
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        uint64_t x, q, b;
-        memcpy(&x, s + i, 8);
-        q = x ^ (ones * '"');
-        b = x ^ (ones * '\\');
-        uint64_t bad = ((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((b - ones) & ~b);
-        if ((bad | (ascii ? x : 0)) & highs)
-            break;
+    for (size_t i = 0; i < n; i += 8) {
+        uint64_t x;
+        if (n - i >= 8) {
+            memcpy(&x, s + i, 8);
+        } else {
+            char t[8] = "aaaaaaaa";     /* plain: the bytes past the end */
+            for (size_t k = 0; k < n - i; k++)
+                t[k] = s[i + k];
+            memcpy(&x, t, 8);
+        }
+        uint64_t q = x ^ (ones * '"'), b = x ^ (ones * '\\');
+        uint64_t bad = (((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((b - ones) & ~b) |
+                        (ascii ? x : 0)) & highs;
+        if (bad) {
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+            size_t at = i + (size_t)__builtin_ctzll(bad) / 8;
+#else
+            size_t at = i;
+            while (mj_plain((unsigned char)s[at]) && (!ascii || (unsigned char)s[at] < 0x80))
+                at++;
+#endif
+            return at < n ? at : n;
+        }
     }
-    while (i < n && mj_plain((unsigned char)s[i]) && (!ascii || (unsigned char)s[i] < 0x80))
-        i++;
-    return i;
+    return n;
 }
 
 json_t *lk_mj_object(void)
@@ -862,6 +875,39 @@ void lk_jw_str_k(lk_jw_t *w, const char *key, size_t kl, const char *s)
     jw_putc(w, '"');
     jw_put(w, s, n);
     jw_putc(w, '"');
+}
+
+char *lk_jw_raw(lk_jw_t *w, size_t n)
+{
+    if (!w->cb)
+        return NULL;
+    jw_prefix(w, NULL, 0);
+    return jw_room(w, n);
+}
+
+char *lk_jw_raw_flush(lk_jw_t *w, char *end)
+{
+    lk_jw_raw_end(w, end);
+    jw_flush(w);
+    return w->buf;
+}
+
+char *lk_jw_put_int(char *d, json_int_t v)
+{
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    size_t n = jw_ndigits(u) + (v < 0);
+    d[0] = '-';                 /* overwritten by a digit when v >= 0 */
+    jw_digits(d + n, u);
+    return d + n;
+}
+
+char *lk_jw_put_hex(char *d, uint64_t v)
+{
+    size_t n = jw_hexlen(v);
+    memcpy(d, "\"0x", 3);
+    jw_hexdigits(d + 3 + n, v, n);
+    d[3 + n] = '"';
+    return d + n + 4;
 }
 
 int lk_jw_end(lk_jw_t *w)

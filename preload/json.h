@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 typedef struct lk_json_api {
     json_t *(*object)(void);
@@ -157,6 +158,27 @@ static inline void lk_jw_str(lk_jw_t *w, const char *key, const char *s)
 }
 /* Flush the text; returns 0, or -1 if anything failed. */
 int lk_jw_end(lk_jw_t *w);
+
+/* Text mode only, for the entries of the dump's big arrays: one value
+ * written by hand, with no call a piece.  lk_jw_raw writes the comma of a
+ * value at the current depth and returns room for 'n' bytes (n at most
+ * LK_JW_RAW_MAX), or NULL in tree mode (make the calls above then);
+ * lk_jw_raw_more keeps what was written up to 'end' and returns room for 'n'
+ * more; lk_jw_raw_end keeps it.  The lk_jw_put_* write into that room and
+ * return the end of what they wrote: the same text as lk_jw_int, lk_jw_hex. */
+#define LK_JW_RAW_MAX 512
+char *lk_jw_raw(lk_jw_t *w, size_t n);
+char *lk_jw_raw_flush(lk_jw_t *w, char *end);
+static inline char *lk_jw_raw_more(lk_jw_t *w, char *end, size_t n)
+{
+    return __builtin_expect(n <= (size_t)(w->buf + sizeof w->buf - end), 1) ? end
+                                                                            : lk_jw_raw_flush(w, end);
+}
+static inline void lk_jw_raw_end(lk_jw_t *w, char *end) { w->len = (size_t)(end - w->buf); }
+char *lk_jw_put_int(char *d, json_int_t v);
+char *lk_jw_put_hex(char *d, uint64_t v);
+/* A string literal, its length known to the compiler. */
+#define LK_JW_PUT_LIT(d, lit) (memcpy((d), (lit), sizeof(lit) - 1), (d) + sizeof(lit) - 1)
 
 #ifndef LK_JSON_NO_RENAME
 #undef json_boolean
