@@ -28,7 +28,8 @@ typedef struct mj_pair {
         char in[24];            /* a key shorter than 24 bytes, in place */
         char *out;              /* a longer one */
     } k;
-    size_t klen;
+    uint32_t klen;
+    bool plain;                 /* printable ASCII: written as it is */
     json_t *v;
 } mj_pair_t;
 
@@ -49,6 +50,7 @@ typedef struct mj_arr {
 typedef struct mj_str {
     json_t h;
     size_t len;
+    bool plain;                 /* printable ASCII: written as it is */
     char s[];
 } mj_str_t;
 typedef struct mj_int {
@@ -137,35 +139,32 @@ static size_t mj_escape(unsigned char c, char esc[8])
 /* How many bytes from 's' (n bytes) jansson writes as they are; with
  * 'ascii', bytes >= 0x80 end the run too.  Eight bytes a step: the bytes
  * below 0x20, '"' and '\\' show as high bits (Mycroft's zero-byte test),
- * the lowest of them exactly (a borrow only runs upwards from a true one). */
+ * the lowest of them exactly (a borrow only runs upwards from a true one);
+ * the last few bytes one by one. */
 static size_t mj_plain_run(const char *s, size_t n, bool ascii)
 {
     const uint64_t ones = UINT64_C(0x0101010101010101), highs = ones * 0x80;
-    for (size_t i = 0; i < n; i += 8) {
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
         uint64_t x;
-        if (n - i >= 8) {
-            memcpy(&x, s + i, 8);
-        } else {
-            char t[8] = "aaaaaaaa";     /* plain: the bytes past the end */
-            for (size_t k = 0; k < n - i; k++)
-                t[k] = s[i + k];
-            memcpy(&x, t, 8);
-        }
+        memcpy(&x, s + i, 8);
         uint64_t q = x ^ (ones * '"'), b = x ^ (ones * '\\');
         uint64_t bad = (((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((b - ones) & ~b) |
                         (ascii ? x : 0)) & highs;
         if (bad) {
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-            size_t at = i + (size_t)__builtin_ctzll(bad) / 8;
+            return i + (size_t)__builtin_ctzll(bad) / 8;
 #else
-            size_t at = i;
-            while (mj_plain((unsigned char)s[at]) && (!ascii || (unsigned char)s[at] < 0x80))
-                at++;
+            break;
 #endif
-            return at < n ? at : n;
         }
     }
-    return n;
+    for (; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (!mj_plain(c) || (ascii && c >= 0x80))
+            break;
+    }
+    return i;
 }
 
 json_t *lk_mj_object(void)
@@ -193,7 +192,8 @@ json_t *lk_mj_string(const char *s)
     if (!s)
         return NULL;
     size_t n = strlen(s);
-    if (!mj_utf8_ok((const unsigned char *)s, n))
+    bool plain = mj_plain_run(s, n, true) == n;
+    if (!plain && !mj_utf8_ok((const unsigned char *)s, n))
         return NULL;
     mj_str_t *j = mj_alloc(sizeof *j + n + 1);
     if (!j)
@@ -201,6 +201,7 @@ json_t *lk_mj_string(const char *s)
     __atomic_add_fetch(&lk_mj_nodes, 1, __ATOMIC_RELAXED);
     j->h = (json_t){ JSON_STRING, 1 };
     j->len = n;
+    j->plain = plain;
     memcpy(j->s, s, n + 1);
     return &j->h;
 }
@@ -274,7 +275,8 @@ int lk_mj_object_set_new(json_t *o, const char *key, json_t *v)
     if (!o || o->type != JSON_OBJECT || !key)
         goto out_free;
     size_t kl = strlen(key);
-    if (mj_plain_run(key, kl, true) != kl && !mj_utf8_ok((const unsigned char *)key, kl))
+    bool plain = mj_plain_run(key, kl, true) == kl;
+    if (kl > UINT32_MAX || (!plain && !mj_utf8_ok((const unsigned char *)key, kl)))
         goto out_free;
     mj_obj_t *ob = (mj_obj_t *)o;
     for (size_t i = 0; i < ob->n; i++)
@@ -294,7 +296,8 @@ int lk_mj_object_set_new(json_t *o, const char *key, json_t *v)
             goto out_free;
         memcpy(pr->k.out, key, kl + 1);
     }
-    pr->klen = kl;
+    pr->klen = (uint32_t)kl;
+    pr->plain = plain;
     pr->v = v;
     ob->n++;
     return 0;
@@ -377,9 +380,18 @@ static inline void mj_put(mj_out_t *o, const char *s, size_t n)
     mj_put_slow(o, s, n);
 }
 
-/* A string's text: runs of plain bytes copied at once, not byte by byte. */
-static void mj_put_str(mj_out_t *o, const char *s, size_t n)
+/* A string's text: 'plain' (known printable ASCII) as it is, else runs of
+ * plain bytes copied at once, not byte by byte. */
+static void mj_put_str(mj_out_t *o, const char *s, size_t n, bool plain)
 {
+    if (plain && n + 2 <= sizeof o->buf - o->len) {
+        char *d = o->buf + o->len;
+        d[0] = '"';
+        memcpy(d + 1, s, n);
+        d[n + 1] = '"';
+        o->len += n + 2;
+        return;
+    }
     mj_put(o, "\"", 1);
     for (size_t i = 0; i < n;) {
         size_t run = i + mj_plain_run(s + i, n - i, false);
@@ -448,7 +460,8 @@ static int mj_dump(const json_t *j, mj_out_t *out, int depth)
         return 0;
     }
     case JSON_STRING:
-        mj_put_str(out, ((const mj_str_t *)j)->s, ((const mj_str_t *)j)->len);
+        mj_put_str(out, ((const mj_str_t *)j)->s, ((const mj_str_t *)j)->len,
+                   ((const mj_str_t *)j)->plain);
         return 0;
     case JSON_ARRAY: {
         const mj_arr_t *a = (const mj_arr_t *)j;
@@ -468,7 +481,7 @@ static int mj_dump(const json_t *j, mj_out_t *out, int depth)
         for (size_t i = 0; i < o->n; i++) {
             if (i)
                 mj_put(out, ",", 1);
-            mj_put_str(out, mj_key(&o->p[i]), o->p[i].klen);
+            mj_put_str(out, mj_key(&o->p[i]), o->p[i].klen, o->p[i].plain);
             mj_put(out, ":", 1);
             if (mj_dump(o->p[i].v, out, depth + 1) != 0)
                 return -1;
