@@ -57,57 +57,74 @@ typedef struct inherited {
     uint64_t blocks, bytes;
 } inherited_t;
 
-static json_t *build_totals(const lk_totals_t *t, const inherited_t *inh)
+static void write_totals(lk_jw_t *w, const lk_totals_t *t, const inherited_t *inh)
 {
-    json_t *o = json_object();
-    json_object_set_new(o, LK_KEY_LIVE_BYTES, u64(t->live_bytes));
-    json_object_set_new(o, LK_KEY_LIVE_BLOCKS, u64(t->live_blocks));
-    json_object_set_new(o, LK_KEY_PEAK_LIVE_BYTES, u64(t->peak_live_bytes));
-    json_object_set_new(o, LK_KEY_ALLOC_COUNT, u64(t->alloc_count));
-    json_object_set_new(o, LK_KEY_ALLOC_BYTES, u64(t->alloc_bytes));
-    json_object_set_new(o, LK_KEY_FREE_COUNT, u64(t->free_count));
-    json_object_set_new(o, LK_KEY_FAILED_COUNT, u64(t->failed_count));
-    json_object_set_new(o, LK_KEY_UNTRACKED_FREES, u64(t->untracked_frees));
-    json_object_set_new(o, LK_KEY_MISMATCHED_FREES, u64(t->mismatched_frees));
-    json_object_set_new(o, LK_KEY_DROPPED_EVENTS, u64(t->dropped_events));
-    json_object_set_new(o, LK_KEY_COMPLETE, json_boolean(t->dropped_events == 0));
+    lk_jw_object(w, LK_KEY_TOTALS);
+    jw_u64(w, LK_KEY_LIVE_BYTES, t->live_bytes);
+    jw_u64(w, LK_KEY_LIVE_BLOCKS, t->live_blocks);
+    jw_u64(w, LK_KEY_PEAK_LIVE_BYTES, t->peak_live_bytes);
+    jw_u64(w, LK_KEY_ALLOC_COUNT, t->alloc_count);
+    jw_u64(w, LK_KEY_ALLOC_BYTES, t->alloc_bytes);
+    jw_u64(w, LK_KEY_FREE_COUNT, t->free_count);
+    jw_u64(w, LK_KEY_FAILED_COUNT, t->failed_count);
+    jw_u64(w, LK_KEY_UNTRACKED_FREES, t->untracked_frees);
+    jw_u64(w, LK_KEY_MISMATCHED_FREES, t->mismatched_frees);
+    jw_u64(w, LK_KEY_DROPPED_EVENTS, t->dropped_events);
+    lk_jw_bool(w, LK_KEY_COMPLETE, t->dropped_events == 0);
     if (lk_config.sample_bytes != 0)    /* site and total counters are estimates */
-        json_object_set_new(o, LK_KEY_ESTIMATED, json_true());
+        lk_jw_bool(w, LK_KEY_ESTIMATED, true);
     if (lk_forked_from != 0) {
-        json_object_set_new(o, LK_KEY_INHERITED_FROM, json_integer(lk_forked_from));
-        json_object_set_new(o, LK_KEY_INHERITED_BLOCKS, u64(inh->blocks));
-        json_object_set_new(o, LK_KEY_INHERITED_BYTES, u64(inh->bytes));
+        lk_jw_int(w, LK_KEY_INHERITED_FROM, lk_forked_from);
+        jw_u64(w, LK_KEY_INHERITED_BLOCKS, inh->blocks);
+        jw_u64(w, LK_KEY_INHERITED_BYTES, inh->bytes);
     }
-    return o;
+    lk_jw_close(w);
 }
 
 static size_t reserve_lent;         /* guarded by dump_lock: the reserve's bytes, released for this dump */
 
-static json_t *build_cost(void)
+/* The cost section's figures, read while the dump is built (before the
+ * scan, whose memory is the dump's, not the tracker's). */
+typedef struct cost {
+    uint64_t block_table, site_table, stack_table, address_space, rss;
+    uint64_t learning, fallback, jit_ranges, from_cfi, by_gcc;
+} cost_t;
+
+static void cost_read(cost_t *c)
 {
-    json_t *o = json_object();
-    json_object_set_new(o, LK_KEY_BLOCK_TABLE_BYTES, u64(lk_table_memory_bytes()));
-    json_object_set_new(o, LK_KEY_SITE_TABLE_BYTES,
-                        u64(lk_site_memory_bytes() + lk_group_memory_bytes()));
-    json_object_set_new(o, LK_KEY_STACK_TABLE_BYTES, u64(lk_stack_memory_bytes()));
+    c->block_table = lk_table_memory_bytes();
+    c->site_table = lk_site_memory_bytes() + lk_group_memory_bytes();
+    c->stack_table = lk_stack_memory_bytes();
     /* the reserve, given back for the dump, is counted as held */
     uint64_t xa_mapped, xa_resident;
     lk_exit_arena_cost(&xa_mapped, &xa_resident);
-    json_object_set_new(o, LK_KEY_ADDRESS_SPACE_BYTES,
-                        u64(lk_mapped_bytes() + __atomic_load_n(&lk_dump_thread_bytes, __ATOMIC_RELAXED) +
-                            reserve_lent + xa_mapped));
-    json_object_set_new(o, LK_KEY_COST_RSS_BYTES, u64(lk_mapped_resident_bytes() + xa_resident));
-    uint64_t learning, fallback, by_gcc = lk_unwind_gcc_count();
-    lk_stack_unwind_counts(&learning, &fallback);
-    json_object_set_new(o, LK_KEY_UNWINDS_LEARNING, u64(learning));
+    c->address_space = lk_mapped_bytes() + __atomic_load_n(&lk_dump_thread_bytes, __ATOMIC_RELAXED) +
+                       reserve_lent + xa_mapped;
+    c->rss = lk_mapped_resident_bytes() + xa_resident;
+    uint64_t fallback, by_gcc = lk_unwind_gcc_count();
+    lk_stack_unwind_counts(&c->learning, &fallback);
     /* libgcc's walks, before libunwind was loaded, are fallbacks counted apart */
-    json_object_set_new(o, LK_KEY_UNWINDS_FALLBACK, u64(fallback - (by_gcc < fallback ? by_gcc : fallback)));
-    json_object_set_new(o, LK_KEY_JIT_RANGES, u64(lk_stack_jit_ranges()));
-    uint64_t from_cfi, cfi_disagreed;
-    lk_stack_cfi_counts(&from_cfi, &cfi_disagreed);
-    json_object_set_new(o, LK_KEY_RULES_FROM_CFI, u64(from_cfi));
-    json_object_set_new(o, LK_KEY_UNWINDS_LIBGCC, u64(lk_unwind_gcc_count()));
-    return o;
+    c->fallback = fallback - (by_gcc < fallback ? by_gcc : fallback);
+    c->by_gcc = by_gcc;
+    c->jit_ranges = lk_stack_jit_ranges();
+    uint64_t cfi_disagreed;
+    lk_stack_cfi_counts(&c->from_cfi, &cfi_disagreed);
+}
+
+static void write_cost(lk_jw_t *w, const cost_t *c)
+{
+    lk_jw_object(w, LK_KEY_COST);
+    jw_u64(w, LK_KEY_BLOCK_TABLE_BYTES, c->block_table);
+    jw_u64(w, LK_KEY_SITE_TABLE_BYTES, c->site_table);
+    jw_u64(w, LK_KEY_STACK_TABLE_BYTES, c->stack_table);
+    jw_u64(w, LK_KEY_ADDRESS_SPACE_BYTES, c->address_space);
+    jw_u64(w, LK_KEY_COST_RSS_BYTES, c->rss);
+    jw_u64(w, LK_KEY_UNWINDS_LEARNING, c->learning);
+    jw_u64(w, LK_KEY_UNWINDS_FALLBACK, c->fallback);
+    jw_u64(w, LK_KEY_JIT_RANGES, c->jit_ranges);
+    jw_u64(w, LK_KEY_RULES_FROM_CFI, c->from_cfi);
+    jw_u64(w, LK_KEY_UNWINDS_LIBGCC, c->by_gcc);
+    lk_jw_close(w);
 }
 
 /* ### the dump object
@@ -121,6 +138,26 @@ static int stack_entry(lk_jw_t *w, uint32_t id)
     const lk_stack_rec_t *st = lk_stack_get(id);
     if (!st)
         return -1;
+    char *d = lk_jw_raw(w, 64);
+    if (d) {                    /* text: by hand, the same text as below */
+        d = LK_JW_PUT_LIT(d, "{\"" LK_KEY_ID "\":");
+        d = lk_jw_put_int(d, id);
+        d = LK_JW_PUT_LIT(d, ",\"" LK_KEY_FRAMES "\":[");
+        for (uint32_t i = 0; i < st->depth; i++) {
+            d = lk_jw_raw_more(w, d, 32);
+            if (i)
+                *d++ = ',';
+            d = lk_jw_put_hex(d, st->pc[i]);
+        }
+        d = lk_jw_raw_more(w, d, 64);
+        d = st->truncated ? LK_JW_PUT_LIT(d, "],\"" LK_KEY_TRUNCATED "\":true")
+                          : LK_JW_PUT_LIT(d, "],\"" LK_KEY_TRUNCATED "\":false");
+        if (st->jit_cut)
+            d = LK_JW_PUT_LIT(d, ",\"" LK_KEY_JIT_CUT "\":true");
+        *d++ = '}';
+        lk_jw_raw_end(w, d);
+        return 0;
+    }
     lk_jw_object(w, NULL);
     lk_jw_int(w, LK_KEY_ID, id);
     lk_jw_array(w, LK_KEY_FRAMES);
@@ -134,17 +171,45 @@ static int stack_entry(lk_jw_t *w, uint32_t id)
     return 0;
 }
 
-static void jw_u64(lk_jw_t *w, const char *key, uint64_t v)
-{
-    lk_jw_int(w, key, v > (uint64_t)INT64_MAX ? INT64_MAX : (json_int_t)v);
-}
-
 /* Site 's' as an entry of the sites array; nothing for a site created but
  * whose first insert was dropped. */
+/* A count as jw_u64 writes it, into raw room. */
+static char *put_u64(char *d, uint64_t v)
+{
+    return lk_jw_put_int(d, v > (uint64_t)INT64_MAX ? INT64_MAX : (json_int_t)v);
+}
+
 static void site_entry(lk_jw_t *w, const lk_site_rec_t *s)
 {
     if (s->total_blocks == 0)
         return;
+    char *d = lk_jw_raw(w, 400);
+    if (d) {                    /* text: by hand, the same text as below */
+        d = LK_JW_PUT_LIT(d, "{\"" LK_KEY_STACK "\":");
+        d = lk_jw_put_int(d, s->stack);
+        d = LK_JW_PUT_LIT(d, ",\"" LK_KEY_FAMILY "\":\"");
+        const char *fam = family_name((int)s->family);   /* a fixed plain name */
+        size_t fl = strlen(fam);
+        memcpy(d, fam, fl);
+        d += fl;
+        d = LK_JW_PUT_LIT(d, "\",\"" LK_KEY_LIVE_BLOCKS "\":");
+        d = put_u64(d, s->total_blocks - s->freed_blocks);
+        d = LK_JW_PUT_LIT(d, ",\"" LK_KEY_LIVE_BYTES "\":");
+        d = put_u64(d, s->live_bytes);
+        d = LK_JW_PUT_LIT(d, ",\"" LK_KEY_TOTAL_BLOCKS "\":");
+        d = put_u64(d, s->total_blocks);
+        d = LK_JW_PUT_LIT(d, ",\"" LK_KEY_TOTAL_BYTES "\":");
+        d = put_u64(d, s->total_bytes);
+        d = LK_JW_PUT_LIT(d, ",\"" LK_KEY_FREED_BLOCKS "\":");
+        d = put_u64(d, s->freed_blocks);
+        d = LK_JW_PUT_LIT(d, ",\"" LK_KEY_PEAK_LIVE_BYTES "\":");
+        d = put_u64(d, s->peak_live_bytes);
+        d = LK_JW_PUT_LIT(d, ",\"" LK_KEY_MAX_REQUEST "\":");
+        d = put_u64(d, s->max_request_bytes);
+        *d++ = '}';
+        lk_jw_raw_end(w, d);
+        return;
+    }
     lk_jw_object(w, NULL);
     lk_jw_int(w, LK_KEY_STACK, s->stack);
     lk_jw_str(w, LK_KEY_FAMILY, family_name((int)s->family));
@@ -175,10 +240,27 @@ static int site_entries(lk_jw_t *w, const lk_site_rec_t *sites, uint32_t first, 
     return lk_jw_end(w);
 }
 
-/* A dump before its two growing arrays: 'root' holds everything else, 'sites'
- * the site snapshot (mmap'd, nsites of them) the sites array is written from. */
+/* A dump before it is written: what its sections name, copied while it is
+ * built (the tables change meanwhile), and the site snapshot (mmap'd, nsites
+ * of them) the sites array is written from.  The sections that do not change
+ * (process, config, limits, modules) are read as they are written. */
 typedef struct dump_parts {
-    json_t *root;
+    int trigger;
+    unsigned seq;
+    bool has_label;
+    char label[64];             /* at most 63 bytes of the label are kept */
+    uint64_t unix_ms, uptime_ns, rss_bytes, modules_dropped;
+    lk_totals_t totals;
+    inherited_t inh;
+    cost_t cost;
+    lk_mismatch_t *mismatches;  /* lk_real_calloc'd */
+    size_t nmismatches;
+    lk_failure_t *failures;     /* lk_real_calloc'd */
+    size_t nfailures;
+    lk_sample_t *samples;       /* the timeline, lk_real_calloc'd */
+    size_t nsamples;
+    const lk_crash_t *crash;    /* a crash dump's, or NULL */
+    uint32_t crash_stack;
     lk_site_rec_t *sites;
     uint32_t nsites, nstacks;
     uint32_t first_site;        /* a forked child's own sites start here */
@@ -224,59 +306,50 @@ static void stack_set_add(uint64_t *set, uint32_t nstacks, uint32_t id)
 /* A forked child names only the stacks of its own sites and groups, not the
  * parent's whole table: a subshell's dump stays small.  NULL (every stack)
  * outside a child or without memory. */
-static uint64_t *stack_set_build(const lk_site_rec_t *sites, uint32_t first, uint32_t nsites,
-                                 uint32_t nstacks, uint32_t crash_stack)
+static uint64_t *stack_set_build(const dump_parts_t *p)
 {
     if (lk_forked_from == 0)
         return NULL;
-    uint64_t *set = scratch_alloc(stack_set_bytes(nstacks), false);
+    uint64_t *set = scratch_alloc(stack_set_bytes(p->nstacks), false);
     if (!set)
         return NULL;
-    for (uint32_t i = first; i < nsites; i++)
-        if (sites[i].total_blocks != 0)
-            stack_set_add(set, nstacks, sites[i].stack);
-    /* the records' stacks, read again from the tracker: json.c's values
-     * are write-only */
-    size_t n = lk_tracker_mismatches(NULL, 0);
-    lk_mismatch_t *mm = n ? lk_real_calloc(n + 16, sizeof *mm) : NULL;
-    if (mm) {
-        size_t got = lk_tracker_mismatches(mm, n + 16);
-        for (size_t i = 0; i < got && i < n + 16; i++) {
-            stack_set_add(set, nstacks, mm[i].alloc_stack);
-            stack_set_add(set, nstacks, mm[i].free_stack);
-        }
-        lk_real_free(mm);
+    for (uint32_t i = p->first_site; i < p->nsites; i++)
+        if (p->sites[i].total_blocks != 0)
+            stack_set_add(set, p->nstacks, p->sites[i].stack);
+    for (size_t i = 0; i < p->nmismatches; i++) {
+        stack_set_add(set, p->nstacks, p->mismatches[i].alloc_stack);
+        stack_set_add(set, p->nstacks, p->mismatches[i].free_stack);
     }
-    n = lk_tracker_failures(NULL, 0);
-    lk_failure_t *f = n ? lk_real_calloc(n + 16, sizeof *f) : NULL;
-    if (f) {
-        size_t got = lk_tracker_failures(f, n + 16);
-        for (size_t i = 0; i < got && i < n + 16; i++)
-            stack_set_add(set, nstacks, f[i].stack);
-        lk_real_free(f);
-    }
-    if (crash_stack != LK_STACK_NONE)
-        stack_set_add(set, nstacks, crash_stack);
+    for (size_t i = 0; i < p->nfailures; i++)
+        stack_set_add(set, p->nstacks, p->failures[i].stack);
+    if (p->crash_stack != LK_STACK_NONE)
+        stack_set_add(set, p->nstacks, p->crash_stack);
     return set;
 }
 
 static void dump_parts_free(dump_parts_t *p)
 {
-    json_decref(p->root);
+    lk_real_free(p->mismatches);
+    lk_real_free(p->failures);
+    lk_real_free(p->samples);
     json_decref(p->reach);
     lk_real_free(p->reach_arrays);
     scratch_free(p->sites, (size_t)p->nsites * sizeof *p->sites);
     scratch_free(p->stack_set, stack_set_bytes(p->nstacks));
 }
 
-/* Returns 0, or -1 (out of memory: nothing to free). */
+/* Returns 0 (it cannot fail: what finds no memory is left out). */
 static int dump_parts_build(dump_parts_t *p, int trigger, const char *label, unsigned seq)
 {
+    memset(p, 0, sizeof *p);
     lk_limits_load();           /* the program may have called setrlimit() */
     lk_timeline_sample();       /* the curve ends at this dump */
     lk_signals_check();         /* warn (once) if the program took our signal */
-    uint32_t crash_stack = LK_STACK_NONE;
-    json_t *crash = trigger == LK_TRIGGER_CRASH ? lk_section_crash(&crash_stack) : NULL;
+    p->trigger = trigger;
+    p->seq = seq;
+    p->crash_stack = LK_STACK_NONE;
+    if (trigger == LK_TRIGGER_CRASH)
+        p->crash = lk_section_crash_stack(&p->crash_stack);
     /* Sites first, then groups, then the stack count: every stack they name
      * was interned before them, so it is in [0, stack count). */
     uint32_t nsites = lk_site_count();
@@ -291,111 +364,114 @@ static int dump_parts_build(dump_parts_t *p, int trigger, const char *label, uns
         lk_site_snapshot(i, &sites[i]);
     /* a forked child: the parent's sites hold what it inherited */
     uint32_t first = lk_site_base < nsites ? lk_site_base : nsites;
-    inherited_t inh = { 0, 0 };
     for (uint32_t i = 0; i < first; i++) {
-        inh.blocks += sites[i].total_blocks - sites[i].freed_blocks;
-        inh.bytes += sites[i].live_bytes;
+        p->inh.blocks += sites[i].total_blocks - sites[i].freed_blocks;
+        p->inh.bytes += sites[i].live_bytes;
     }
-    lk_totals_t t;
-    lk_tracker_totals_from(sites + first, nsites - first, &t);
-    json_t *mismatches = lk_section_mismatches();
-    json_t *failures = lk_section_failures();
-    uint32_t nstacks = lk_stack_count();
+    lk_tracker_totals_from(sites + first, nsites - first, &p->totals);
+    p->mismatches = lk_section_mismatches_copy(&p->nmismatches);
+    p->failures = lk_section_failures_copy(&p->nfailures);
+    p->sites = sites;
+    p->nsites = nsites;
+    p->first_site = first;
+    p->nstacks = lk_stack_count();
     uint64_t now = lk_now_ns();
 
-    json_t *root = json_object();
-    json_object_set_new(root, LK_KEY_FORMAT, json_string(LIBLEAK_DUMP_FORMAT));
-    json_object_set_new(root, LK_KEY_VERSION, json_integer(LIBLEAK_DUMP_VERSION));
-    json_object_set_new(root, LK_KEY_TOOL_VERSION, json_string(LIBLEAK_TOOL_VERSION));
-    json_object_set_new(root, LK_KEY_PROCESS, lk_section_process());
-    json_t *d = json_object();
-    json_object_set_new(d, LK_KEY_SEQ, json_integer(seq));
-    json_object_set_new(d, LK_KEY_TRIGGER,
-                        json_string(trigger >= 0 && trigger <= LK_TRIGGER_CRASH
-                                        ? trigger_names[trigger] : "api"));
     if (label) {
-        char l[64];
-        snprintf(l, sizeof l, "%s", label);     /* at most 63 bytes are kept */
-        json_t *js = json_string(l);
-        if (!js) {                              /* not UTF-8 (or cut inside a character) */
-            for (char *c = l; *c; c++)
+        snprintf(p->label, sizeof p->label, "%s", label);
+        if (!lk_json_utf8(p->label, strlen(p->label)))     /* or cut inside a character */
+            for (char *c = p->label; *c; c++)
                 if ((unsigned char)*c >= 0x80)
                     *c = '?';
-            js = json_string(l);
-        }
-        json_object_set_new(d, LK_KEY_LABEL, js ? js : json_null());
-    } else {
-        json_object_set_new(d, LK_KEY_LABEL, json_null());
+        p->has_label = true;
     }
-    json_object_set_new(d, LK_KEY_UNIX_MS, u64(lk_unix_ms()));
-    json_object_set_new(d, LK_KEY_UPTIME_NS, u64(now - lk_start_ns));
+    p->unix_ms = lk_unix_ms();
+    p->uptime_ns = now - lk_start_ns;
     /* the timeline's sample just read it */
-    json_object_set_new(d, LK_KEY_RSS_BYTES, u64(lk_rss_bytes_recent(10 * 1000000u)));
-    json_object_set_new(d, LK_KEY_MODULES_DROPPED, u64(lk_modules_dropped()));
-    json_object_set_new(root, LK_KEY_DUMP, d);
-    json_object_set_new(root, LK_KEY_CONFIG, lk_section_config());
-    json_object_set_new(root, LK_KEY_LIMITS, lk_section_limits());
-    json_object_set_new(root, LK_KEY_TOTALS, build_totals(&t, &inh));
-    json_object_set_new(root, LK_KEY_COST, build_cost());
-    json_t *mods = json_array();
-    lk_modules_append(mods);
-    json_object_set_new(root, LK_KEY_MODULES, mods);
-    json_object_set_new(root, LK_KEY_MISMATCHES, mismatches);
-    json_object_set_new(root, LK_KEY_FAILURES, failures);
-    json_object_set_new(root, LK_KEY_TIMELINE, lk_section_timeline(sites, first, nsites));
-    if (crash)
-        json_object_set_new(root, LK_KEY_CRASH, crash);
+    p->rss_bytes = lk_rss_bytes_recent(10 * 1000000u);
+    p->modules_dropped = lk_modules_dropped();
+    cost_read(&p->cost);
+    p->samples = lk_section_timeline_copy(&p->nsamples);
 
     bool scan = trigger == LK_TRIGGER_EXIT ? lk_config.scan >= 1 : lk_config.scan >= 2;
-    json_t *reach = NULL;
-    char *arrays = NULL;
-    size_t arrays_len = 0;
     if (scan && lk_scan_dump_section_ex)  /* guard held, no table lock held */
-        reach = lk_scan_dump_section_ex(&arrays, &arrays_len);
-    if (!root) {
-        json_decref(reach);
-        lk_real_free(arrays);
-        scratch_free(sites, (size_t)nsites * sizeof *sites);
-        return -1;
-    }
-    uint64_t *set = stack_set_build(sites, first, nsites, nstacks, crash_stack);
-    *p = (dump_parts_t){ root, sites, nsites, nstacks, first, set, reach, arrays, arrays_len };
+        p->reach = lk_scan_dump_section_ex(&p->reach_arrays, &p->reach_len);
+    p->stack_set = stack_set_build(p);
     return 0;
 }
 
+/* The root object's members before the reachability section and the two
+ * growing arrays, through 'w' (text or tree), into the object it is in. */
+static void write_head(lk_jw_t *w, const dump_parts_t *p)
+{
+    lk_jw_str(w, LK_KEY_FORMAT, LIBLEAK_DUMP_FORMAT);
+    lk_jw_int(w, LK_KEY_VERSION, LIBLEAK_DUMP_VERSION);
+    lk_jw_str(w, LK_KEY_TOOL_VERSION, LIBLEAK_TOOL_VERSION);
+    lk_section_process(w, LK_KEY_PROCESS);
+    lk_jw_object(w, LK_KEY_DUMP);
+    lk_jw_int(w, LK_KEY_SEQ, p->seq);
+    lk_jw_str(w, LK_KEY_TRIGGER, p->trigger >= 0 && p->trigger <= LK_TRIGGER_CRASH
+                                     ? trigger_names[p->trigger] : "api");
+    lk_jw_str(w, LK_KEY_LABEL, p->has_label ? p->label : NULL);
+    jw_u64(w, LK_KEY_UNIX_MS, p->unix_ms);
+    jw_u64(w, LK_KEY_UPTIME_NS, p->uptime_ns);
+    jw_u64(w, LK_KEY_RSS_BYTES, p->rss_bytes);
+    jw_u64(w, LK_KEY_MODULES_DROPPED, p->modules_dropped);
+    lk_jw_close(w);
+    lk_section_config(w, LK_KEY_CONFIG);
+    lk_section_limits(w, LK_KEY_LIMITS);
+    write_totals(w, &p->totals, &p->inh);
+    write_cost(w, &p->cost);
+    lk_jw_array(w, LK_KEY_MODULES);
+    lk_modules_append(w);
+    lk_jw_close(w);
+    lk_section_mismatches(w, LK_KEY_MISMATCHES, p->mismatches, p->nmismatches);
+    lk_section_failures(w, LK_KEY_FAILURES, p->failures, p->nfailures);
+    lk_section_timeline(w, LK_KEY_TIMELINE, p->samples, p->nsamples, p->sites, p->first_site,
+                        p->nsites);
+    if (p->crash)
+        lk_section_crash(w, LK_KEY_CRASH, p->crash, p->crash_stack);
+}
+
 #ifdef LK_TESTING
-/* The whole dump as one tree, the arrays last as write_dump puts them (tests:
+/* The whole dump as one tree, its members in write_dump's order (tests:
  * parsing the reachability arrays back needs the shared jansson). */
+static json_t *tree_from_parts(const dump_parts_t *p)
+{
+    json_t *root = json_object(), *st = json_array(), *si = json_array();
+    lk_jw_t jw;
+    lk_jw_tree(&jw, root);
+    write_head(&jw, p);
+    if (p->reach) {
+        /* the arrays back from their text: what write_dump writes */
+        size_t n = p->reach_len + 3;
+        char *txt = lk_real_malloc(n);
+        json_t *arrays = NULL;
+        if (txt) {
+            snprintf(txt, n, "{%s}", p->reach_arrays);
+            arrays = json_loads(txt, 0, NULL);
+            lk_real_free(txt);
+        }
+        if (arrays)
+            json_object_update(p->reach, arrays);
+        json_decref(arrays);
+        json_object_set(root, LK_KEY_REACH, p->reach);
+    }
+    lk_jw_tree(&jw, st);
+    stack_entries(&jw, p->nstacks, p->stack_set);
+    lk_jw_tree(&jw, si);
+    site_entries(&jw, p->sites, p->first_site, p->nsites);
+    json_object_set_new(root, LK_KEY_STACKS, st);
+    json_object_set_new(root, LK_KEY_SITES, si);
+    return root;
+}
+
 json_t *lk_dump_build(int trigger, const char *label, unsigned seq)
 {
     dump_parts_t p;
     if (dump_parts_build(&p, trigger, label, seq) != 0)
         return NULL;
-    json_t *st = json_array(), *si = json_array();
-    lk_jw_t jw;
-    lk_jw_tree(&jw, st);
-    stack_entries(&jw, p.nstacks, p.stack_set);
-    lk_jw_tree(&jw, si);
-    site_entries(&jw, p.sites, p.first_site, p.nsites);
-    json_object_set_new(p.root, LK_KEY_STACKS, st);
-    json_object_set_new(p.root, LK_KEY_SITES, si);
-    if (p.reach) {
-        /* the arrays back from their text: what write_dump writes */
-        size_t n = p.reach_len + 3;
-        char *txt = lk_real_malloc(n);
-        json_t *arrays = NULL;
-        if (txt) {
-            snprintf(txt, n, "{%s}", p.reach_arrays);
-            arrays = json_loads(txt, 0, NULL);
-            lk_real_free(txt);
-        }
-        if (arrays)
-            json_object_update(p.reach, arrays);
-        json_decref(arrays);
-        json_object_set(p.root, LK_KEY_REACH, p.reach);
-    }
-    json_t *root = p.root;
-    p.root = NULL;
+    json_t *root = tree_from_parts(&p);
     dump_parts_free(&p);
     return root;
 }
@@ -455,16 +531,18 @@ static int put(writer_t *w, const char *s)
     return dump_cb(s, strlen(s), w);
 }
 
-/* The dump as JSON: the root object without its closing brace, then the
+/* The dump as JSON text, with no tree: the root object's members, then the
  * reachability section (its arrays from their text), then the two growing
  * arrays entry by entry.  Returns 0 or -1 (w->err, else EIO). */
 static int write_dump(writer_t *w, const dump_parts_t *p)
 {
-    if (json_dump_callback(p->root, dump_cb, w, JSON_COMPACT) != 0)
+    lk_jw_t jw;
+    if (put(w, "{") != 0)
         return -1;
-    if (w->len == 0 || w->buf[w->len - 1] != '}')
+    lk_jw_text(&jw, dump_cb, w);
+    write_head(&jw, p);
+    if (lk_jw_end(&jw) != 0)
         return -1;
-    w->len--;
     if (p->reach) {
         /* the section without its arrays, its '}' taken back, then them */
         if (put(w, ",\"" LK_KEY_REACH "\":") != 0 ||
@@ -479,7 +557,6 @@ static int write_dump(writer_t *w, const dump_parts_t *p)
     /* the two arrays entry by entry, written as text by lk_jw */
     if (put(w, ",\"" LK_KEY_STACKS "\":[") != 0)
         return -1;
-    lk_jw_t jw;
     lk_jw_text(&jw, dump_cb, w);
     if (stack_entries(&jw, p->nstacks, p->stack_set) != 0 ||
         put(w, "],\"" LK_KEY_SITES "\":[") != 0)
@@ -493,6 +570,24 @@ out_fail:
         w->err = ENOMEM;        /* an entry, not the file: this dump is lost, not the next */
     return -1;
 }
+
+#ifdef LK_TESTING
+/* One build of a dump, written as text to 'fd' (as write_file writes it)
+ * and returned as the tree lk_dump_build makes: tests compare the two. */
+json_t *lk_dump_text_and_tree(int trigger, const char *label, unsigned seq, int fd)
+{
+    dump_parts_t p;
+    if (dump_parts_build(&p, trigger, label, seq) != 0)
+        return NULL;
+    static writer_t w;
+    w.fd = fd;
+    w.err = 0;
+    w.len = 0;
+    json_t *root = write_dump(&w, &p) == 0 && flush_buf(&w) == 0 ? tree_from_parts(&p) : NULL;
+    dump_parts_free(&p);
+    return root;
+}
+#endif
 
 /* ### names
  * The dump directory may be shared, and the pid, and so every name, is

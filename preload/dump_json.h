@@ -1,5 +1,5 @@
-/* dump_json.h - the small JSON values every part of a dump writes (dump.c,
- * dump_sections.c, modules.c): hex addresses, strings that may not be UTF-8,
+/* dump_json.h - the small JSON values every part of a dump writes through
+ * lk_jw (dump.c, dump_sections.c, modules.c): strings that may not be UTF-8,
  * unsigned counts.  Header-only, so the files that share them stay apart. */
 #ifndef LK_DUMP_JSON_H
 #define LK_DUMP_JSON_H
@@ -10,37 +10,23 @@
 
 #include "internal.h"
 
-static inline json_t *hex(uintptr_t v)
-{
-    /* by hand: snprintf was a third of a dump's time */
-    char t[2 * sizeof v], b[2 + sizeof t + 1];
-    size_t n = 0;
-    do {
-        t[n++] = "0123456789abcdef"[v & 15];
-        v >>= 4;
-    } while (v);
-    b[0] = '0';
-    b[1] = 'x';
-    for (size_t i = 0; i < n; i++)
-        b[2 + i] = t[n - 1 - i];
-    b[2 + n] = '\0';
-    return json_string(b);
-}
-
-/* A JSON string for bytes that may not be UTF-8 (paths, argv): as is when
+/* A string for bytes that may not be UTF-8 (paths, argv): as is when
  * valid, else every byte >= 0x80 written as the four characters \xNN (and
  * '*escaped' set, when given). */
-static inline json_t *jstr_esc(const char *s, bool *escaped)
+static inline void jw_str_esc(lk_jw_t *w, const char *key, const char *s, bool *escaped)
 {
-    json_t *j = json_string(s);
-    if (j)
-        return j;
+    size_t n = strlen(s);
+    if (lk_json_utf8(s, n)) {
+        lk_jw_str(w, key, s);
+        return;
+    }
     if (escaped)
         *escaped = true;
-    size_t n = strlen(s);
     char *b = lk_real_malloc(4 * n + 1);
-    if (!b)
-        return json_string("?");
+    if (!b) {
+        lk_jw_str(w, key, "?");
+        return;
+    }
     char *o = b;
     for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
         if (*c < 0x80) {
@@ -51,24 +37,22 @@ static inline json_t *jstr_esc(const char *s, bool *escaped)
         }
     }
     *o = '\0';
-    j = json_string(b);
+    lk_jw_str(w, key, b);
     lk_real_free(b);
-    return j ? j : json_string("?");
 }
 
-static inline json_t *jstr(const char *s)
+/* A count: JSON integers are signed, so above INT64_MAX it is INT64_MAX. */
+static inline void jw_u64(lk_jw_t *w, const char *key, uint64_t v)
 {
-    return jstr_esc(s, NULL);
+    lk_jw_int(w, key, v > (uint64_t)INT64_MAX ? INT64_MAX : (json_int_t)v);
 }
 
-static inline json_t *u64(uint64_t v)
+static inline void jw_u64_or_null(lk_jw_t *w, const char *key, uint64_t v)
 {
-    return json_integer(v > (uint64_t)INT64_MAX ? INT64_MAX : (json_int_t)v);
-}
-
-static inline json_t *u64_or_null(uint64_t v)
-{
-    return v ? u64(v) : json_null();
+    if (v)
+        jw_u64(w, key, v);
+    else
+        lk_jw_null(w, key);
 }
 
 static inline const char *family_name(int f)

@@ -1,5 +1,6 @@
-/* dump_sections.c - the small sections of a dump, each built as one JSON
- * value: process, config, crash, limits, mismatches, failures, timeline.
+/* dump_sections.c - the small sections of a dump, each written through
+ * lk_jw as one member of the root object: process, config, crash, limits,
+ * mismatches, failures, timeline.
  * Runs with the guard held, outside every table lock (each copies what it
  * needs under its own). */
 #include <inttypes.h>
@@ -16,15 +17,15 @@ static const char *failure_name(int k)
     return failure_names[k];
 }
 
-json_t *lk_section_process(void)
+void lk_section_process(lk_jw_t *w, const char *key)
 {
-    json_t *o = json_object();
     char buf[4096];
-    json_object_set_new(o, LK_KEY_PID, json_integer(getpid()));
-    json_object_set_new(o, LK_KEY_PPID, json_integer(getppid()));
+    lk_jw_object(w, key);
+    lk_jw_int(w, LK_KEY_PID, getpid());
+    lk_jw_int(w, LK_KEY_PPID, getppid());
     ssize_t n = exe_path(buf, sizeof buf);
-    json_object_set_new(o, LK_KEY_EXE, jstr(buf));
-    json_t *argv = json_array();
+    jw_str_esc(w, LK_KEY_EXE, buf, NULL);
+    lk_jw_array(w, LK_KEY_CMDLINE);
     /* as started (a program may have written its title over argv since) */
     size_t clen;
     const char *cl = lk_config_cmdline(&clen);
@@ -38,26 +39,24 @@ json_t *lk_section_process(void)
     if (n <= 0)
         n = lk_read_file("/proc/self/cmdline", buf, sizeof buf);
     for (ssize_t i = 0; i < n; i += (ssize_t)strlen(buf + i) + 1)
-        json_array_append_new(argv, jstr(buf + i));
-    json_object_set_new(o, LK_KEY_CMDLINE, argv);
-    json_object_set_new(o, LK_KEY_START_UNIX_MS, u64(lk_start_unix_ms));
-    return o;
+        jw_str_esc(w, NULL, buf + i, NULL);
+    lk_jw_close(w);
+    jw_u64(w, LK_KEY_START_UNIX_MS, lk_start_unix_ms);
+    lk_jw_close(w);
 }
 
-json_t *lk_section_config(void)
+void lk_section_config(lk_jw_t *w, const char *key)
 {
-    json_t *o = json_object();
-    json_object_set_new(o, LK_KEY_MAX_DEPTH, json_integer(lk_config.max_depth));
-    json_object_set_new(o, LK_KEY_SAMPLE_BYTES, u64(lk_config.sample_bytes));
-    json_object_set_new(o, LK_KEY_INTERVAL_MS, json_integer(lk_config.interval_ms));
-    json_object_set_new(o, LK_KEY_SIGNAL, json_integer(lk_config.signal));
-    json_object_set_new(o, LK_KEY_WATERMARK_BYTES, u64(__atomic_load_n(&lk_watermark_step, __ATOMIC_RELAXED)));
-    return o;
+    lk_jw_object(w, key);
+    lk_jw_int(w, LK_KEY_MAX_DEPTH, lk_config.max_depth);
+    jw_u64(w, LK_KEY_SAMPLE_BYTES, lk_config.sample_bytes);
+    lk_jw_int(w, LK_KEY_INTERVAL_MS, lk_config.interval_ms);
+    lk_jw_int(w, LK_KEY_SIGNAL, lk_config.signal);
+    jw_u64(w, LK_KEY_WATERMARK_BYTES, __atomic_load_n(&lk_watermark_step, __ATOMIC_RELAXED));
+    lk_jw_close(w);
 }
 
-/* The fatal signal and the faulting thread's stack, interned like every
- * other stack (before the stack count is taken). */
-json_t *lk_section_crash(uint32_t *stack_id)
+const lk_crash_t *lk_section_crash_stack(uint32_t *stack_id)
 {
     const lk_crash_t *c = lk_signals_crash();
     if (!c)
@@ -68,83 +67,103 @@ json_t *lk_section_crash(uint32_t *stack_id)
     f.truncated = c->truncated;
     memcpy(f.pc, c->pc, c->depth * sizeof *f.pc);
     lk_frames_hash(&f);
-    uint32_t id = c->depth ? lk_stack_intern(&f) : LK_STACK_NONE;
-    *stack_id = id;
-    json_t *o = json_object();
-    json_object_set_new(o, LK_KEY_CRASH_SIGNAL, json_integer(c->sig));
-    json_object_set_new(o, LK_KEY_CRASH_CODE, json_integer(c->code));
-    char addr[32];
-    snprintf(addr, sizeof addr, "0x%" PRIxPTR, c->addr);
-    json_object_set_new(o, LK_KEY_CRASH_ADDRESS, c->has_addr ? json_string(addr) : json_null());
-    json_object_set_new(o, LK_KEY_CRASH_TID, json_integer(c->tid));
-    json_object_set_new(o, LK_KEY_CRASH_STACK,
-                        id == LK_STACK_NONE ? json_null() : json_integer(id));
-    return o;
+    *stack_id = c->depth ? lk_stack_intern(&f) : LK_STACK_NONE;
+    return c;
 }
 
-json_t *lk_section_limits(void)
+void lk_section_crash(lk_jw_t *w, const char *key, const lk_crash_t *c, uint32_t stack_id)
 {
-    json_t *o = json_object();
-    json_object_set_new(o, LK_KEY_RLIMIT_AS, u64_or_null(lk_limits.rlimit_as));
-    json_object_set_new(o, LK_KEY_RLIMIT_DATA, u64_or_null(lk_limits.rlimit_data));
-    json_object_set_new(o, LK_KEY_CGROUP_MAX, u64_or_null(lk_limits.cgroup_max));
-    json_object_set_new(o, LK_KEY_CGROUP_VERSION,
-                        lk_limits.cgroup_version ? json_integer(lk_limits.cgroup_version)
-                                                 : json_null());
-    json_object_set_new(o, LK_KEY_CGROUP_FILE,
-                        lk_limits.cgroup_file[0] ? jstr(lk_limits.cgroup_file) : json_null());
-    json_object_set_new(o, LK_KEY_PHYS, u64(lk_limits.phys));
-    json_object_set_new(o, LK_KEY_EFFECTIVE, u64(lk_limits.effective));
-    return o;
+    lk_jw_object(w, key);
+    lk_jw_int(w, LK_KEY_CRASH_SIGNAL, c->sig);
+    lk_jw_int(w, LK_KEY_CRASH_CODE, c->code);
+    if (c->has_addr)
+        lk_jw_hex(w, LK_KEY_CRASH_ADDRESS, c->addr);
+    else
+        lk_jw_null(w, LK_KEY_CRASH_ADDRESS);
+    lk_jw_int(w, LK_KEY_CRASH_TID, c->tid);
+    if (stack_id == LK_STACK_NONE)
+        lk_jw_null(w, LK_KEY_CRASH_STACK);
+    else
+        lk_jw_int(w, LK_KEY_CRASH_STACK, stack_id);
+    lk_jw_close(w);
 }
 
-
-json_t *lk_section_mismatches(void)
+void lk_section_limits(lk_jw_t *w, const char *key)
 {
-    json_t *arr = json_array();
+    lk_jw_object(w, key);
+    jw_u64_or_null(w, LK_KEY_RLIMIT_AS, lk_limits.rlimit_as);
+    jw_u64_or_null(w, LK_KEY_RLIMIT_DATA, lk_limits.rlimit_data);
+    jw_u64_or_null(w, LK_KEY_CGROUP_MAX, lk_limits.cgroup_max);
+    if (lk_limits.cgroup_version)
+        lk_jw_int(w, LK_KEY_CGROUP_VERSION, lk_limits.cgroup_version);
+    else
+        lk_jw_null(w, LK_KEY_CGROUP_VERSION);
+    if (lk_limits.cgroup_file[0])
+        jw_str_esc(w, LK_KEY_CGROUP_FILE, lk_limits.cgroup_file, NULL);
+    else
+        lk_jw_null(w, LK_KEY_CGROUP_FILE);
+    jw_u64(w, LK_KEY_PHYS, lk_limits.phys);
+    jw_u64(w, LK_KEY_EFFECTIVE, lk_limits.effective);
+    lk_jw_close(w);
+}
+
+lk_mismatch_t *lk_section_mismatches_copy(size_t *count)
+{
     size_t n = lk_tracker_mismatches(NULL, 0);
     lk_mismatch_t *m = n ? lk_real_calloc(n + 16, sizeof *m) : NULL;
+    *count = 0;
     if (m) {
         size_t got = lk_tracker_mismatches(m, n + 16);   /* may have grown meanwhile */
-        n = got < n + 16 ? got : n + 16;
+        *count = got < n + 16 ? got : n + 16;
     }
-    for (size_t i = 0; m && i < n; i++) {
-        json_t *o = json_object();
-        json_object_set_new(o, LK_KEY_ALLOC_STACK, json_integer(m[i].alloc_stack));
-        json_object_set_new(o, LK_KEY_FREE_STACK, json_integer(m[i].free_stack));
-        json_object_set_new(o, LK_KEY_ALLOC_FAMILY, json_string(family_name(m[i].alloc_family)));
-        json_object_set_new(o, LK_KEY_FREE_FAMILY, json_string(family_name(m[i].free_family)));
-        json_object_set_new(o, LK_KEY_COUNT, u64(m[i].count));
-        json_object_set_new(o, LK_KEY_BYTES, u64(m[i].bytes));
-        json_array_append_new(arr, o);
-    }
-    lk_real_free(m);
-    return arr;
+    return m;
 }
 
-json_t *lk_section_failures(void)
+void lk_section_mismatches(lk_jw_t *w, const char *key, const lk_mismatch_t *m, size_t n)
 {
-    json_t *arr = json_array();
+    lk_jw_array(w, key);
+    for (size_t i = 0; i < n; i++) {
+        lk_jw_object(w, NULL);
+        lk_jw_int(w, LK_KEY_ALLOC_STACK, m[i].alloc_stack);
+        lk_jw_int(w, LK_KEY_FREE_STACK, m[i].free_stack);
+        lk_jw_str(w, LK_KEY_ALLOC_FAMILY, family_name(m[i].alloc_family));
+        lk_jw_str(w, LK_KEY_FREE_FAMILY, family_name(m[i].free_family));
+        jw_u64(w, LK_KEY_COUNT, m[i].count);
+        jw_u64(w, LK_KEY_BYTES, m[i].bytes);
+        lk_jw_close(w);
+    }
+    lk_jw_close(w);
+}
+
+lk_failure_t *lk_section_failures_copy(size_t *count)
+{
     size_t n = lk_tracker_failures(NULL, 0);
     lk_failure_t *f = n ? lk_real_calloc(n + 16, sizeof *f) : NULL;
+    *count = 0;
     if (f) {
         size_t got = lk_tracker_failures(f, n + 16);
-        n = got < n + 16 ? got : n + 16;
+        *count = got < n + 16 ? got : n + 16;
     }
-    for (size_t i = 0; f && i < n; i++) {
-        json_t *o = json_object();
-        json_object_set_new(o, LK_KEY_STACK, json_integer(f[i].stack));
-        json_object_set_new(o, LK_KEY_KIND, json_string(failure_name(f[i].kind)));
-        json_object_set_new(o, LK_KEY_FUNCTION, json_string(f[i].function));
-        json_object_set_new(o, LK_KEY_REQUEST_BYTES, u64(f[i].request_bytes));
-        json_object_set_new(o, LK_KEY_COUNT, u64(f[i].count));
-        json_object_set_new(o, LK_KEY_FIRST_UPTIME_NS, u64(f[i].first_uptime_ns));
-        json_object_set_new(o, LK_KEY_LAST_UPTIME_NS, u64(f[i].last_uptime_ns));
-        json_object_set_new(o, LK_KEY_LIVE_BYTES_AT, u64(f[i].live_bytes_at_first));
-        json_array_append_new(arr, o);
+    return f;
+}
+
+void lk_section_failures(lk_jw_t *w, const char *key, const lk_failure_t *f, size_t n)
+{
+    lk_jw_array(w, key);
+    for (size_t i = 0; i < n; i++) {
+        lk_jw_object(w, NULL);
+        lk_jw_int(w, LK_KEY_STACK, f[i].stack);
+        lk_jw_str(w, LK_KEY_KIND, failure_name(f[i].kind));
+        if (f[i].function)
+            lk_jw_str(w, LK_KEY_FUNCTION, f[i].function);
+        jw_u64(w, LK_KEY_REQUEST_BYTES, f[i].request_bytes);
+        jw_u64(w, LK_KEY_COUNT, f[i].count);
+        jw_u64(w, LK_KEY_FIRST_UPTIME_NS, f[i].first_uptime_ns);
+        jw_u64(w, LK_KEY_LAST_UPTIME_NS, f[i].last_uptime_ns);
+        jw_u64(w, LK_KEY_LIVE_BYTES_AT, f[i].live_bytes_at_first);
+        lk_jw_close(w);
     }
-    lk_real_free(f);
-    return arr;
+    lk_jw_close(w);
 }
 
 /* A site of the timeline: its index and the most live bytes it was sampled at. */
@@ -172,15 +191,13 @@ static int cmp_pick_max(const void *a, const void *b)
  * live bytes per sample, null where it was not among them.  Only sites the
  * sites array names ('sites[first, nsites)' with blocks), so every stack is
  * in the dump. */
-static json_t *build_timeline_sites(const lk_sample_t *s, size_t n, const lk_site_rec_t *sites,
-                                    uint32_t first, uint32_t nsites)
+static void timeline_sites(lk_jw_t *w, const lk_sample_t *s, size_t n, const lk_site_rec_t *sites,
+                           uint32_t first, uint32_t nsites)
 {
-    json_t *arr = json_array();
+    lk_jw_array(w, LK_KEY_TL_SITES);
     tl_pick_t *p = n ? lk_real_calloc(n * LK_TL_SITES, sizeof *p) : NULL;
-    if (!p)
-        return arr;
     size_t k = 0, u = 0;
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; p && i < n; i++)
         for (uint32_t j = 0; j < s[i].nsites && j < LK_TL_SITES; j++) {
             uint32_t idx = s[i].site[j];
             if (idx >= first && idx < nsites && sites[idx].total_blocks != 0)
@@ -200,69 +217,64 @@ static json_t *build_timeline_sites(const lk_sample_t *s, size_t n, const lk_sit
         qsort(p, u, sizeof *p, cmp_pick_max);
     if (u > LIBLEAK_TL_MAX_SITES)
         u = LIBLEAK_TL_MAX_SITES;
-    /* json.c's arrays are append-only: fill each column in sample order */
     for (size_t c = 0; c < u; c++) {
-        json_t *col = json_array();
-        for (size_t i = 0; i < n; i++) {
-            json_t *v = json_null();
-            for (uint32_t j = 0; j < s[i].nsites && j < LK_TL_SITES; j++)
-                if (s[i].site[j] == p[c].site) {
-                    v = u64(s[i].site_bytes[j]);
-                    break;
-                }
-            json_array_append_new(col, v);
-        }
-        /* a column an append failed to fill (out of memory) is left out */
-        if (json_array_size(col) != n) {
-            json_decref(col);
-            continue;
-        }
         const lk_site_rec_t *st = &sites[p[c].site];
-        json_t *o = json_object();
-        json_object_set_new(o, LK_KEY_STACK, json_integer(st->stack));
-        json_object_set_new(o, LK_KEY_FAMILY, json_string(family_name((int)st->family)));
-        json_object_set_new(o, LK_KEY_TL_LIVE_BYTES, col);
-        json_array_append_new(arr, o);
+        lk_jw_object(w, NULL);
+        lk_jw_int(w, LK_KEY_STACK, st->stack);
+        lk_jw_str(w, LK_KEY_FAMILY, family_name((int)st->family));
+        lk_jw_array(w, LK_KEY_TL_LIVE_BYTES);
+        for (size_t i = 0; i < n; i++) {
+            uint32_t j = 0;
+            while (j < s[i].nsites && j < LK_TL_SITES && s[i].site[j] != p[c].site)
+                j++;
+            if (j < s[i].nsites && j < LK_TL_SITES)
+                jw_u64(w, NULL, s[i].site_bytes[j]);
+            else
+                lk_jw_null(w, NULL);
+        }
+        lk_jw_close(w);
+        lk_jw_close(w);
     }
     lk_real_free(p);
-    return arr;
+    lk_jw_close(w);
 }
 
-json_t *lk_section_timeline(const lk_site_rec_t *sites, uint32_t first, uint32_t nsites)
+lk_sample_t *lk_section_timeline_copy(size_t *count)
 {
-    json_t *o = json_object();
-    json_t *a[5];
-    static const char *const keys[5] = { LK_KEY_TL_UPTIME_NS, LK_KEY_TL_LIVE_BYTES,
-                                         LK_KEY_TL_RSS_BYTES, LK_KEY_TL_ALLOCS, LK_KEY_TL_FREES };
-    for (int k = 0; k < 5; k++)
-        a[k] = json_array();
     /* as many as there are (and a few the dumper may add meanwhile), not the
      * capacity: at exit this comes from fresh pages, 240 bytes a sample */
     size_t cap = lk_timeline_len() + 8;
     if (cap > LK_TIMELINE_CAP)
         cap = LK_TIMELINE_CAP;
     lk_sample_t *s = lk_real_calloc(cap, sizeof *s);
-    size_t n = s ? lk_timeline_copy(s, cap) : 0;
-    for (size_t i = 0; i < n; i++) {
-        json_array_append_new(a[0], u64(s[i].uptime_ns));
-        json_array_append_new(a[1], u64(s[i].live_bytes));
-        json_array_append_new(a[2], u64(s[i].rss_bytes));
-        json_array_append_new(a[3], u64(s[i].allocs));
-        json_array_append_new(a[4], u64(s[i].frees));
-    }
-    /* an append that failed (out of memory) must not leave columns of
-     * different lengths: cut all to the shortest */
-    size_t shortest = SIZE_MAX;
-    for (int k = 0; k < 5; k++)
-        if (json_array_size(a[k]) < shortest)
-            shortest = json_array_size(a[k]);
-    for (int k = 0; k < 5; k++) {
-        while (json_array_size(a[k]) > shortest)
-            json_array_remove(a[k], json_array_size(a[k]) - 1);
-        json_object_set_new(o, keys[k], a[k]);
-    }
-    json_object_set_new(o, LK_KEY_TL_SITES, build_timeline_sites(s, shortest, sites, first, nsites));
-    lk_real_free(s);
-    return o;
+    *count = s ? lk_timeline_copy(s, cap) : 0;
+    return s;
 }
 
+void lk_section_timeline(lk_jw_t *w, const char *key, const lk_sample_t *s, size_t n,
+                         const lk_site_rec_t *sites, uint32_t first, uint32_t nsites)
+{
+    lk_jw_object(w, key);
+    lk_jw_array(w, LK_KEY_TL_UPTIME_NS);
+    for (size_t i = 0; i < n; i++)
+        jw_u64(w, NULL, s[i].uptime_ns);
+    lk_jw_close(w);
+    lk_jw_array(w, LK_KEY_TL_LIVE_BYTES);
+    for (size_t i = 0; i < n; i++)
+        jw_u64(w, NULL, s[i].live_bytes);
+    lk_jw_close(w);
+    lk_jw_array(w, LK_KEY_TL_RSS_BYTES);
+    for (size_t i = 0; i < n; i++)
+        jw_u64(w, NULL, s[i].rss_bytes);
+    lk_jw_close(w);
+    lk_jw_array(w, LK_KEY_TL_ALLOCS);
+    for (size_t i = 0; i < n; i++)
+        jw_u64(w, NULL, s[i].allocs);
+    lk_jw_close(w);
+    lk_jw_array(w, LK_KEY_TL_FREES);
+    for (size_t i = 0; i < n; i++)
+        jw_u64(w, NULL, s[i].frees);
+    lk_jw_close(w);
+    timeline_sites(w, s, n, sites, first, nsites);
+    lk_jw_close(w);
+}

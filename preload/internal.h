@@ -704,25 +704,33 @@ void lk_modules_after_unload(void);
 extern const char *LK_SEAM lk_cgroup_root;
 
 /* ### modules (modules.c): the dump's modules array */
-/* Append every mapped object, then every unloaded one, to 'arr' (dump lock held). */
-void lk_modules_append(json_t *arr);
+/* Every mapped object, then every unloaded one, as entries of the array 'w'
+ * is in (dump lock held). */
+void lk_modules_append(lk_jw_t *w);
 /* Module records that could not be kept (table full or out of memory). */
 uint64_t lk_modules_dropped(void);
 /* The module records' lock, held with the dump lock across fork. */
 void lk_modules_lock(void);
 void lk_modules_unlock(void);
 
-/* ### dump sections (dump_sections.c): each returns a new JSON value.
- * Guard held, no table lock held. */
-json_t *lk_section_process(void);
-json_t *lk_section_config(void);
-/* The crash (lk_signals_crash) with its stack interned into '*stack_id'. */
-json_t *lk_section_crash(uint32_t *stack_id);
-json_t *lk_section_limits(void);
-json_t *lk_section_mismatches(void);
-json_t *lk_section_failures(void);
-/* The timeline, naming sites [first, first + nsites) of the copies 'sites'. */
-json_t *lk_section_timeline(const lk_site_rec_t *sites, uint32_t first, uint32_t nsites);
+/* ### dump sections (dump_sections.c): each writes the member 'key' of the
+ * object 'w' is in.  Guard held, no table lock held.  The _copy calls take
+ * what a section names while the dump is built (lk_real_calloc'd, NULL if
+ * none), for it to be written later. */
+void lk_section_process(lk_jw_t *w, const char *key);
+void lk_section_config(lk_jw_t *w, const char *key);
+/* The crash (lk_signals_crash, NULL if none) with its stack interned into '*stack_id'. */
+const struct lk_crash *lk_section_crash_stack(uint32_t *stack_id);
+void lk_section_crash(lk_jw_t *w, const char *key, const struct lk_crash *c, uint32_t stack_id);
+void lk_section_limits(lk_jw_t *w, const char *key);
+lk_mismatch_t *lk_section_mismatches_copy(size_t *n);
+void lk_section_mismatches(lk_jw_t *w, const char *key, const lk_mismatch_t *m, size_t n);
+lk_failure_t *lk_section_failures_copy(size_t *n);
+void lk_section_failures(lk_jw_t *w, const char *key, const lk_failure_t *f, size_t n);
+/* The timeline of samples 's[0, n)', naming sites [first, nsites) of the copies 'sites'. */
+struct lk_sample *lk_section_timeline_copy(size_t *n);
+void lk_section_timeline(lk_jw_t *w, const char *key, const struct lk_sample *s, size_t n,
+                         const lk_site_rec_t *sites, uint32_t first, uint32_t nsites);
 
 /* ### dump (dump.c) */
 /* Write one dump for 'trigger' with optional 'label' to LIBLEAK_DIR.  Holds the
@@ -735,6 +743,8 @@ void lk_dump_reserve(void);
 void lk_dump_exit(void);
 /* Build the dump object (unit tests).  Caller holds the guard. */
 json_t *lk_dump_build(int trigger, const char *label, unsigned seq);
+/* One build written as text to 'fd', and returned as lk_dump_build's tree (unit tests). */
+json_t *lk_dump_text_and_tree(int trigger, const char *label, unsigned seq, int fd);
 /* Path of the last dump written ("" if none); for tests. */
 const char *lk_dump_last_path(void);
 /* The dumper thread's stack bytes for the cost section (set by trigger.c). */

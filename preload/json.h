@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 typedef struct lk_json_api {
     json_t *(*object)(void);
@@ -53,6 +54,11 @@ int lk_mj_array_remove(json_t *a, size_t i);
 int lk_mj_dump_callback(const json_t *j, json_dump_callback_t cb, void *arg, size_t flags);
 void lk_mj_delete(json_t *j);
 
+/* Is 's' (n bytes) UTF-8 as jansson checks it? */
+bool lk_json_utf8(const char *s, size_t n);
+/* Built-in values made so far (tests: a dump written as text makes none). */
+extern unsigned long lk_mj_nodes;
+
 static inline const lk_json_api_t *lkj(void)
 {
     if (__builtin_expect(__atomic_load_n(&lk_json.object, __ATOMIC_ACQUIRE) == NULL, 0))
@@ -89,9 +95,8 @@ static inline void lkj_decref(json_t *j)
  * jansson's encoder is slow per entry of the dump's big arrays, whatever the
  * tree, and those entries are only objects and arrays of integers, booleans,
  * "0x..." strings and names from fixed tables, which lk_jw writes itself
- * about ten times faster.  Any other string goes through jansson (a json_string,
- * dumped alone), so escaping and the UTF-8 check stay jansson's: a string it
- * refuses leaves its key out, as json_object_set_new does.  The same calls
+ * about ten times faster.  Strings are escaped as jansson escapes them, and
+ * one that is not UTF-8 leaves its key out, as json_object_set_new does.  The same calls
  * build a tree when the writer is made with lk_jw_tree (tests, and
  * lk_dump_build): check_dump and check_scan compare the two.  The output is
  * jansson's JSON_COMPACT byte for byte. */
@@ -112,17 +117,68 @@ typedef struct lk_jw {
  * wrote ('cb' gets the text), or into the json array 'arr' (borrowed). */
 void lk_jw_text(lk_jw_t *w, json_dump_callback_t cb, void *arg);
 void lk_jw_tree(lk_jw_t *w, json_t *arr);
-/* Values: 'key' names them inside an object, and is NULL inside an array. */
-void lk_jw_object(lk_jw_t *w, const char *key);     /* opens an object */
-void lk_jw_array(lk_jw_t *w, const char *key);      /* opens an array */
+/* Values: 'key' names them inside an object, and is NULL inside an array.
+ * Each is an inline call of its _k function with the key's length, which
+ * the compiler counts for a literal key (no strlen a value). */
+void lk_jw_object_k(lk_jw_t *w, const char *key, size_t klen);
+void lk_jw_array_k(lk_jw_t *w, const char *key, size_t klen);
+void lk_jw_int_k(lk_jw_t *w, const char *key, size_t klen, json_int_t v);
+void lk_jw_hex_k(lk_jw_t *w, const char *key, size_t klen, uint64_t v);
+void lk_jw_bool_k(lk_jw_t *w, const char *key, size_t klen, bool v);
+void lk_jw_null_k(lk_jw_t *w, const char *key, size_t klen);
+void lk_jw_str_k(lk_jw_t *w, const char *key, size_t klen, const char *s);
 void lk_jw_close(lk_jw_t *w);                       /* closes the innermost */
-void lk_jw_int(lk_jw_t *w, const char *key, json_int_t v);
-void lk_jw_hex(lk_jw_t *w, const char *key, uint64_t v);        /* "0x1f" */
-void lk_jw_bool(lk_jw_t *w, const char *key, bool v);
-void lk_jw_null(lk_jw_t *w, const char *key);
-void lk_jw_str(lk_jw_t *w, const char *key, const char *s);     /* NULL: null */
+
+static inline size_t lk_jw_klen(const char *key)
+{
+    return key ? __builtin_strlen(key) : 0;
+}
+/* opens an object */
+static inline void lk_jw_object(lk_jw_t *w, const char *key) { lk_jw_object_k(w, key, lk_jw_klen(key)); }
+/* opens an array */
+static inline void lk_jw_array(lk_jw_t *w, const char *key) { lk_jw_array_k(w, key, lk_jw_klen(key)); }
+static inline void lk_jw_int(lk_jw_t *w, const char *key, json_int_t v)
+{
+    lk_jw_int_k(w, key, lk_jw_klen(key), v);
+}
+/* "0x1f" */
+static inline void lk_jw_hex(lk_jw_t *w, const char *key, uint64_t v)
+{
+    lk_jw_hex_k(w, key, lk_jw_klen(key), v);
+}
+static inline void lk_jw_bool(lk_jw_t *w, const char *key, bool v)
+{
+    lk_jw_bool_k(w, key, lk_jw_klen(key), v);
+}
+static inline void lk_jw_null(lk_jw_t *w, const char *key) { lk_jw_null_k(w, key, lk_jw_klen(key)); }
+/* NULL: null */
+static inline void lk_jw_str(lk_jw_t *w, const char *key, const char *s)
+{
+    lk_jw_str_k(w, key, lk_jw_klen(key), s);
+}
 /* Flush the text; returns 0, or -1 if anything failed. */
 int lk_jw_end(lk_jw_t *w);
+
+/* Text mode only, for the entries of the dump's big arrays: one value
+ * written by hand, with no call a piece.  lk_jw_raw writes the comma of a
+ * value at the current depth and returns room for 'n' bytes (n at most
+ * LK_JW_RAW_MAX), or NULL in tree mode (make the calls above then);
+ * lk_jw_raw_more keeps what was written up to 'end' and returns room for 'n'
+ * more; lk_jw_raw_end keeps it.  The lk_jw_put_* write into that room and
+ * return the end of what they wrote: the same text as lk_jw_int, lk_jw_hex. */
+#define LK_JW_RAW_MAX 512
+char *lk_jw_raw(lk_jw_t *w, size_t n);
+char *lk_jw_raw_flush(lk_jw_t *w, char *end);
+static inline char *lk_jw_raw_more(lk_jw_t *w, char *end, size_t n)
+{
+    return __builtin_expect(n <= (size_t)(w->buf + sizeof w->buf - end), 1) ? end
+                                                                            : lk_jw_raw_flush(w, end);
+}
+static inline void lk_jw_raw_end(lk_jw_t *w, char *end) { w->len = (size_t)(end - w->buf); }
+char *lk_jw_put_int(char *d, json_int_t v);
+char *lk_jw_put_hex(char *d, uint64_t v);
+/* A string literal, its length known to the compiler. */
+#define LK_JW_PUT_LIT(d, lit) (memcpy((d), (lit), sizeof(lit) - 1), (d) + sizeof(lit) - 1)
 
 #ifndef LK_JSON_NO_RENAME
 #undef json_boolean

@@ -43,11 +43,14 @@ static void build_id_hex(const struct dl_phdr_info *info, char *out)
     }
 }
 
-static json_t *build_id_of(const struct dl_phdr_info *info)
+static void build_id_of(lk_jw_t *w, const char *key, const struct dl_phdr_info *info)
 {
     char hexbuf[129];
     build_id_hex(info, hexbuf);
-    return hexbuf[0] ? json_string(hexbuf) : json_null();
+    if (hexbuf[0])
+        lk_jw_str(w, key, hexbuf);
+    else
+        lk_jw_null(w, key);
 }
 
 /* Extent of the PT_LOAD segments of 'info' from its base; 0 if none. */
@@ -202,28 +205,29 @@ void lk_modules_after_unload(void)
 }
 
 /* The unloaded modules as entries of the modules array (dump_lock held). */
-static void unloaded_modules(json_t *arr)
+static void unloaded_modules(lk_jw_t *w)
 {
     pthread_mutex_lock(&mod_lock);
     for (size_t i = 0; i < mod_nrecs; i++) {
         const mod_rec_t *r = &mod_recs[i];
         if (r->unload_ns == 0)
             continue;
-        json_t *m = json_object();
+        lk_jw_object(w, NULL);
         bool escaped = false;
-        json_object_set_new(m, LK_KEY_PATH, jstr_esc(r->path, &escaped));
+        jw_str_esc(w, LK_KEY_PATH, r->path, &escaped);
         if (escaped)
-            json_object_set_new(m, LK_KEY_PATH_ESCAPED, json_true());
-        json_object_set_new(m, LK_KEY_BASE, hex(r->base));
-        json_object_set_new(m, LK_KEY_SIZE, u64(r->size));
-        json_object_set_new(m, LK_KEY_BUILD_ID, r->build_id[0] ? json_string(r->build_id)
-                                                             : json_null());
-        json_object_set_new(m, LK_KEY_LOAD_UPTIME_NS,
-                            u64(r->load_ns > lk_start_ns ? r->load_ns - lk_start_ns : 0));
-        json_object_set_new(m, LK_KEY_UNLOAD_UPTIME_NS,
-                            u64(r->unload_ns > lk_start_ns ? r->unload_ns - lk_start_ns : 0));
-        json_object_set_new(m, LK_KEY_STACKS_BEFORE_UNLOAD, u64(r->stacks_before));
-        json_array_append_new(arr, m);
+            lk_jw_bool(w, LK_KEY_PATH_ESCAPED, true);
+        lk_jw_hex(w, LK_KEY_BASE, r->base);
+        jw_u64(w, LK_KEY_SIZE, r->size);
+        if (r->build_id[0])
+            lk_jw_str(w, LK_KEY_BUILD_ID, r->build_id);
+        else
+            lk_jw_null(w, LK_KEY_BUILD_ID);
+        jw_u64(w, LK_KEY_LOAD_UPTIME_NS, r->load_ns > lk_start_ns ? r->load_ns - lk_start_ns : 0);
+        jw_u64(w, LK_KEY_UNLOAD_UPTIME_NS,
+               r->unload_ns > lk_start_ns ? r->unload_ns - lk_start_ns : 0);
+        jw_u64(w, LK_KEY_STACKS_BEFORE_UNLOAD, r->stacks_before);
+        lk_jw_close(w);
     }
     pthread_mutex_unlock(&mod_lock);
 }
@@ -240,28 +244,28 @@ uint64_t lk_modules_dropped(void)
 static int module_cb(struct dl_phdr_info *info, size_t size, void *arg)
 {
     (void)size;
-    json_t *arr = arg;
+    lk_jw_t *w = arg;
     uintptr_t hi = load_extent(info);
     if (hi == 0)
         return 0;
-    json_t *m = json_object();
     char exe[4096];
     const char *name = module_name(info, exe, sizeof exe);
     bool escaped = false;
-    json_object_set_new(m, LK_KEY_PATH, jstr_esc(name, &escaped));
+    lk_jw_object(w, NULL);
+    jw_str_esc(w, LK_KEY_PATH, name, &escaped);
     if (escaped)
-        json_object_set_new(m, LK_KEY_PATH_ESCAPED, json_true());
-    json_object_set_new(m, LK_KEY_BASE, hex(info->dlpi_addr));
-    json_object_set_new(m, LK_KEY_SIZE, u64(hi));
-    json_object_set_new(m, LK_KEY_BUILD_ID, build_id_of(info));
-    json_array_append_new(arr, m);
+        lk_jw_bool(w, LK_KEY_PATH_ESCAPED, true);
+    lk_jw_hex(w, LK_KEY_BASE, info->dlpi_addr);
+    jw_u64(w, LK_KEY_SIZE, hi);
+    build_id_of(w, LK_KEY_BUILD_ID, info);
+    lk_jw_close(w);
     return 0;
 }
 
-void lk_modules_append(json_t *arr)
+void lk_modules_append(lk_jw_t *w)
 {
-    dl_iterate_phdr(module_cb, arr);
-    unloaded_modules(arr);
+    dl_iterate_phdr(module_cb, w);
+    unloaded_modules(w);
 }
 
 void lk_modules_lock(void)

@@ -599,6 +599,90 @@ START_TEST(test_jw_text_is_janssons_compact_dump)
 }
 END_TEST
 
+/* The whole dump written as text must be, byte for byte, jansson's compact
+ * text of the tree the same calls build, with strings that need escaping
+ * (a label with quotes and control characters), a label that is not UTF-8,
+ * integers at the edges (a count above INT64_MAX, negative settings) and
+ * both the timeline's and the groups' sections filled. */
+static void dump_text_equals_tree(const char *label)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/text.json", dir);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ck_assert_int_ge(fd, 0);
+    json_t *tree = lk_dump_text_and_tree(LK_TRIGGER_API, label, 7, fd);
+    close(fd);
+    ck_assert_ptr_nonnull(tree);
+    FILE *f = fopen(path, "r");
+    ck_assert_ptr_nonnull(f);
+    static char text[1 << 20];
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    ck_assert_uint_gt(n, 2);
+    ck_assert_int_eq(text[n - 1], '\n');
+    text[n - 1] = '\0';
+    char *want = json_dumps(tree, JSON_COMPACT);
+    ck_assert_ptr_nonnull(want);
+    size_t at = 0;
+    while (text[at] && text[at] == want[at])
+        at++;
+    ck_assert_msg(text[at] == want[at], "the dump's text differs from its tree's at byte %zu: %.60s | %.60s",
+                  at, text + at, want + at);
+    free(want);
+    json_decref(tree);
+}
+
+START_TEST(test_dump_text_is_the_trees_compact_text)
+{
+    workload();
+    lk_frames_t a;
+    fake_frames(&a, 0x7ffff7a00000u, 9);
+    lk_track_failure(LK_FAIL_ENOMEM, "malloc", UINT64_MAX, &a);
+    for (int i = 0; i < 5; i++)
+        lk_timeline_sample();
+    int interval = lk_config.interval_ms;
+    uint64_t watermark = lk_watermark_step;
+    lk_config.interval_ms = -12345;
+    lk_watermark_step = UINT64_MAX;
+    dump_text_equals_tree("say \"hi\" \\ tab\there nl\n \x01\x1f\x7f caf\xc3\xa9");
+    dump_text_equals_tree("not UTF-8 \xff\xfe end");
+    dump_text_equals_tree(NULL);
+    lk_config.interval_ms = interval;
+    lk_watermark_step = watermark;
+}
+END_TEST
+
+/* The exit dump is written as text: the built-in JSON values (json.c) make
+ * no node for it, where building the dump as a tree made one a value. */
+START_TEST(test_dump_exit_builds_no_tree)
+{
+    workload();
+    lk_json_api_t shared = lk_json;
+    lk_json_api_t builtin = { lk_mj_object, lk_mj_array, lk_mj_string, lk_mj_integer, lk_mj_null,
+                              lk_mj_true, lk_mj_false, lk_mj_object_set_new, lk_mj_array_append_new,
+                              lk_mj_array_size, lk_mj_array_remove, lk_mj_dump_callback, lk_mj_delete };
+    lk_json = builtin;
+    /* the counter counts: one object and one integer */
+    unsigned long before = lk_mj_nodes;
+    json_t *o = json_object();
+    json_object_set_new(o, "n", json_integer(1));
+    json_decref(o);
+    ck_assert_uint_eq(lk_mj_nodes - before, 2);
+    before = lk_mj_nodes;
+    int rc = lk_dump_write(LK_TRIGGER_EXIT, NULL);
+    unsigned long nodes = lk_mj_nodes - before;
+    lk_json = shared;
+    ck_assert_int_eq(rc, 0);
+    ck_assert_uint_eq(nodes, 0);
+    json_t *root = load(lk_dump_last_path());
+    ck_assert_int_eq(geti(json_object_get(root, LK_KEY_TOTALS), LK_KEY_LIVE_BLOCKS), 4);
+    ck_assert_uint_eq(json_array_size(json_object_get(root, LK_KEY_MISMATCHES)), 1);
+    ck_assert_uint_eq(json_array_size(json_object_get(root, LK_KEY_FAILURES)), 1);
+    json_decref(root);
+}
+END_TEST
+
 /* Tree mode when one of jansson's allocations fails, each in turn: the writer
  * fails (or, for a string, leaves its key out, as json_object_set_new does),
  * and never adds to a container that jansson freed when adding it failed (a
@@ -941,6 +1025,8 @@ static Suite *dump_suite(void)
     tcase_add_test(tc, test_dump_timeline_bounded_and_merged);
     tcase_add_test(tc, test_dump_timeline_sites);
     tcase_add_test(tc, test_dump_streams_many_stacks_and_sites);
+    tcase_add_test(tc, test_dump_text_is_the_trees_compact_text);
+    tcase_add_test(tc, test_dump_exit_builds_no_tree);
     tcase_add_test(tc, test_dump_planted_names_skipped);
     tcase_add_test(tc, test_dump_planted_names_race);
     tcase_add_test(tc, test_dump_cgroup_v1_limit);

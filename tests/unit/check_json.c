@@ -74,6 +74,11 @@ static int build(const api_t *a, json_t **out, int *refused)
     *refused += a->remove(arr, 1000) != 0;
     a->set(root, "arr", arr);
     a->set(root, "plain", a->string("replaced, in place"));
+    /* keys of 23 and 24 bytes: kept in place, and not */
+    a->set(root, "a key of 23 bytes, in p", a->integer(23));
+    a->set(root, "a key of 24 bytes, not i", a->integer(24));
+    a->set(root, "a key of 24 bytes, not i", a->string("replaced too"));
+    a->set(root, "a key of 23 bytes, in p", a->integer(-23));
     json_t *big = a->array();
     for (int i = 0; i < 300; i++)
         a->append(big, a->integer(i * 7919));
