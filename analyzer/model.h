@@ -165,6 +165,9 @@ typedef struct lk_dump {
 typedef struct lk_process {
     int pid, ppid;
     uint64_t start_unix_ms;
+    /* which program image of 'pid' this is: 0 for the first, 1 for the one
+     * it exec'd, ...; (pid, image) names a process in every pass */
+    unsigned image;
     lk_dump_t **dumps; size_t ndumps;
 } lk_process_t;
 
@@ -420,6 +423,7 @@ void lk_reach_free(lk_reach_t *r);
 /* One reported leak: a site of one process's final dump. */
 typedef struct lk_leak {
     int pid;
+    unsigned image;                       /* lk_process_t.image */
     lk_kind_t kind;
     lk_family_t family;
     uint64_t bytes, blocks;
@@ -444,6 +448,7 @@ typedef struct lk_mismatch_report {
 /* Per-process figures of the report. */
 typedef struct lk_proc_summary {
     int pid, ppid;
+    unsigned image;                       /* lk_process_t.image */
     const char *exe;
     size_t ndumps;
     uint64_t final_seq;
@@ -591,7 +596,7 @@ int lk_overflow_run(lk_report_t *r, const lk_input_t *in, lk_symbolizer_t *sym);
 void lk_growth_free(lk_report_t *r);
 /* Text: process 'pid''s growth, failed requests and verdict; nothing when
  * r->growth is NULL. */
-void lk_report_growth_text(FILE *out, const lk_report_t *r, int pid);
+void lk_report_growth_text(FILE *out, const lk_report_t *r, int pid, unsigned image);
 /* JSON: add "growth", "failures" and "verdict" to the report object 'root'. */
 int lk_report_growth_json(struct json_t *root, const lk_report_t *r);
 /* SVG chart of total and top sites' live bytes over time (--format=svg,
