@@ -880,6 +880,8 @@ int lk_input_group(lk_input_t *in, char *err, size_t errlen)
         p->start_unix_ms = in->dumps[i]->start_unix_ms;
         p->dumps = &in->dumps[i];
         p->ndumps = j - i;
+        for (size_t k = i; k < j; k++)
+            in->dumps[k]->image = p->image;
         for (size_t k = i + 1; k < j; k++)
             if (in->dumps[k]->seq == in->dumps[k - 1]->seq) {
                 char msg[768];

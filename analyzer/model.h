@@ -132,6 +132,7 @@ typedef struct lk_dump {
     char *file;             /* path as given / found */
     int version;
     int pid, ppid;
+    unsigned image;         /* its process's lk_process_t.image (set by grouping) */
     char *exe;              /* may be NULL */
     uint64_t start_unix_ms;
     uint64_t seq;
@@ -500,6 +501,7 @@ typedef struct lk_site_ref {
 /* A group of lost structures of one shape (reach.c, from the final dump). */
 typedef struct lk_structure_report {
     int pid;
+    unsigned image;         /* lk_process_t.image */
     bool cycle, head_in_cycle;
     uint64_t count, blocks, bytes;
     lk_site_ref_t head;
@@ -512,6 +514,7 @@ typedef struct lk_structure_report {
 /* (root, site, kind) -> blocks, bytes, with the root named (reach.c). */
 typedef struct lk_held_report {
     int pid;
+    unsigned image;         /* lk_process_t.image */
     lk_root_t root;
     lk_kind_t kind;
     char *module;           /* global: module path (malloc'd), else NULL */
@@ -533,6 +536,7 @@ typedef struct lk_held_report {
 /* What one root retains (reach.c): retained_by[] summed per symbol or thread. */
 typedef struct lk_retained_report {
     int pid;
+    unsigned image;         /* lk_process_t.image */
     lk_root_t root;
     char *module;           /* global: module path (malloc'd), else NULL */
     uint64_t offset;
@@ -547,6 +551,7 @@ typedef struct lk_retained_report {
 /* A block at the top of the dominator tree, with its site (reach.c). */
 typedef struct lk_top_report {
     int pid;
+    unsigned image;         /* lk_process_t.image */
     uint64_t address;
     lk_kind_t kind;
     uint64_t bytes, retained_blocks, retained_bytes;
@@ -622,7 +627,8 @@ void lk_report_free(lk_report_t *r);
  * that grow (run after lk_growth_run()).  Returns 0 or -ENOMEM. */
 int lk_reach_collect(lk_report_t *r, const lk_input_t *in, lk_symbolizer_t *sym);
 /* Text: process 'pid''s lost structures and held-by lines. */
-void lk_report_reach_text(FILE *out, const lk_report_t *r, const lk_options_t *opt, int pid);
+void lk_report_reach_text(FILE *out, const lk_report_t *r, const lk_options_t *opt, int pid,
+                          unsigned image);
 /* Text: valgrind's LEAK SUMMARY block (nothing without a scan). */
 void lk_report_reach_summary(FILE *out, const lk_report_t *r);
 /* JSON: add "structures" and "held_by" to the report object 'root'. */

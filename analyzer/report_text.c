@@ -159,7 +159,7 @@ int lk_report_text(FILE *out, const lk_report_t *r, const lk_options_t *opt)
                     " (not its leaks; the parent's dumps have their stacks).\n\n",
                     ps->pid, ps->inherited_bytes, ps->inherited_blocks,
                     ps->inherited_from_pid);
-        lk_report_reach_text(out, r, opt, ps->pid);
+        lk_report_reach_text(out, r, opt, ps->pid, ps->image);
         lk_report_growth_text(out, r, ps->pid, ps->image);
         if (multi)
             fprintf(out, "SUMMARY: process %d: %" PRIu64 " byte(s) leaked in %" PRIu64
