@@ -40,10 +40,15 @@ const char *lk_growth_unsteady(const double *t, const double *y, size_t n, const
     if (tr->confidence < LK_GROWTH_MIN_CONFIDENCE)
         return "confidence below 0.90";
     size_t h = n / 2;
-    if (lk_trend_fit(t + h, y + h, n - h, 0, &half) < 0 || half.kind != LK_TREND_GROWING
-        || half.slope_bytes_per_s * half.duration_s
-               < fmax(LK_GROWTH_STEADY_BYTES, 0.01 * tr->max_bytes))
+    if (lk_trend_fit(t + h, y + h, n - h, 0, &half) < 0)
         return "its later half does not grow";
+    if (half.kind == LK_TREND_PLATEAU)
+        return "its later half levels off";
+    if (half.kind != LK_TREND_GROWING)
+        return "its later half does not grow";
+    if (half.slope_bytes_per_s * half.duration_s
+        < fmax(LK_GROWTH_STEADY_BYTES, 0.01 * tr->max_bytes))
+        return "its later half grows by less than 64 KiB or 1% of the peak";
     return NULL;
 }
 
