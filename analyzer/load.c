@@ -837,12 +837,20 @@ static int cmp_dump(const void *a, const void *b)
     return strcmp(x->file, y->file);
 }
 
-/* Do 'a' and 'b' name the same executable (both unknown counts as same)? */
+/* Do 'a' and 'b' name the same executable (both unknown counts as same)?
+ * The dump reads /proc/self/exe each time, which gains " (deleted)" once
+ * the file is replaced on disk (an upgrade while the program runs). */
 static bool same_exe(const lk_dump_t *a, const lk_dump_t *b)
 {
+    static const char deleted[] = " (deleted)";
     if (a->exe == NULL || b->exe == NULL)
         return a->exe == b->exe;
-    return strcmp(a->exe, b->exe) == 0;
+    size_t la = strlen(a->exe), lb = strlen(b->exe), ld = sizeof(deleted) - 1;
+    if (la >= ld && strcmp(a->exe + la - ld, deleted) == 0)
+        la -= ld;
+    if (lb >= ld && strcmp(b->exe + lb - ld, deleted) == 0)
+        lb -= ld;
+    return la == lb && memcmp(a->exe, b->exe, la) == 0;
 }
 
 int lk_input_group(lk_input_t *in, char *err, size_t errlen)

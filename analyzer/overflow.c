@@ -325,8 +325,7 @@ static int decide_one(lk_growth_proc_t *gp, const lk_growth_report_t *g)
             sb_printf(&b, "no leak in progress: live memory grew steadily while running, "
                       "then was freed by the end (%s at the final dump), so it accumulated "
                       "rather than being lost",
-                      hb(gp->nfreed > 0 && gp->steady && !gp->kept ? gp->end_bytes
-                         : (double)gp->final_live_bytes, h1, sizeof(h1)));
+                      hb(gp->end_bytes, h1, sizeof(h1)));
             sb_freed_sites(&b, g, gp);
         } else if (gp->total.n < LK_TREND_MIN_SAMPLES && gp->ndumps < LK_TREND_MIN_SAMPLES)
             sb_printf(&b, "no failed request; too few samples (%zu dump(s)%s) to judge "

@@ -90,11 +90,10 @@ static void text_total(FILE *out, const lk_growth_proc_t *gp)
                     (uint64_t)gp->end_bytes);
     fputc('\n', out);
     if (gp->forked)
-        fprintf(out, "  (a forked child: %s, so its curve starts at the fork%s)\n",
-                gp->fork_parent_seen ? "its timeline up to the fork is its parent's"
-                                     : "its timeline before its first own site is its "
-                                       "parent's (the parent's dumps were not given)",
-                " and leaves out the blocks it inherited");
+        fprintf(out, "  (a forked child: its curve starts %s and leaves out the blocks it "
+                "inherited)\n", gp->fork_parent_seen ? "at the fork"
+                                 : "at its first own site (without its parent's dumps, "
+                                   "the fork is not known)");
     if (gp->teardown_excluded)
         fprintf(out, "  (the exit dump's drop to %s, frees at exit, is left out of the trends)\n",
                 lk_human_bytes((double)gp->final_live_bytes, h1, sizeof(h1)));
