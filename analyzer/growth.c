@@ -101,23 +101,37 @@ static size_t series_dumps(const lk_process_t *p)
     return m;
 }
 
-/* Is 'ns' one of the uptimes of some timeline of the dumps of 'pp'? */
+/* Is 'ns' one of the uptimes of the timeline of 'd'? */
+static bool timeline_has(const lk_dump_t *d, uint64_t ns)
+{
+    const lk_timeline_t *tl = &d->timeline;
+    size_t lo = 0, hi = tl->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (tl->uptime_ns[mid] < ns)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < tl->n && tl->uptime_ns[lo] == ns;
+}
+
+/* Did a dump of 'pp' sample its timeline at uptime 'ns'?  The first dump
+ * taken at or after 'ns' holds that sample unless its timeline was
+ * compacted since (the final one is asked too): two lookups, as a bash
+ * loop forks hundreds of children of one parent with many dumps. */
 static bool parent_has_sample(const lk_process_t *pp, uint64_t ns)
 {
-    for (size_t i = 0; i < pp->ndumps; i++) {
-        const lk_timeline_t *tl = &pp->dumps[i]->timeline;
-        size_t lo = 0, hi = tl->n;
-        while (lo < hi) {
-            size_t mid = lo + (hi - lo) / 2;
-            if (tl->uptime_ns[mid] < ns)
-                lo = mid + 1;
-            else
-                hi = mid;
-        }
-        if (lo < tl->n && tl->uptime_ns[lo] == ns)
-            return true;
+    size_t lo = 0, hi = pp->ndumps;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (pp->dumps[mid]->uptime_ns < ns)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
-    return false;
+    return (lo < pp->ndumps && timeline_has(pp->dumps[lo], ns))
+           || timeline_has(pp->dumps[pp->ndumps - 1], ns);
 }
 
 /* The first sample of a forked child's final timeline that is its own:
