@@ -30,17 +30,38 @@ static int cmp_obs(const void *a, const void *b)
     return (x->dump > y->dump) - (x->dump < y->dump);
 }
 
-bool lk_growth_is_steady(const double *t, const double *y, size_t n, const lk_trend_t *tr)
+const char *lk_growth_unsteady(const double *t, const double *y, size_t n, const lk_trend_t *tr)
 {
     lk_trend_t half;
-    if (tr->kind != LK_TREND_GROWING || tr->confidence < LK_GROWTH_MIN_CONFIDENCE
-        || n < LK_GROWTH_STEADY_SAMPLES)
-        return false;
+    if (tr->kind != LK_TREND_GROWING)
+        return NULL;
+    if (n < LK_GROWTH_STEADY_SAMPLES)
+        return "fewer than 6 samples";
+    if (tr->confidence < LK_GROWTH_MIN_CONFIDENCE)
+        return "confidence below 0.90";
     size_t h = n / 2;
-    if (lk_trend_fit(t + h, y + h, n - h, 0, &half) < 0 || half.kind != LK_TREND_GROWING)
-        return false;
-    return half.slope_bytes_per_s * half.duration_s
-           >= fmax(LK_GROWTH_STEADY_BYTES, 0.01 * tr->max_bytes);
+    if (lk_trend_fit(t + h, y + h, n - h, 0, &half) < 0)
+        return "its later half does not grow";
+    if (half.kind == LK_TREND_PLATEAU)
+        return "its later half levels off";
+    if (half.kind != LK_TREND_GROWING)
+        return "its later half does not grow";
+    if (half.slope_bytes_per_s * half.duration_s
+        < fmax(LK_GROWTH_STEADY_BYTES, 0.01 * tr->max_bytes))
+        return "its later half grows by less than 64 KiB or 1% of the peak";
+    return NULL;
+}
+
+bool lk_growth_is_steady(const double *t, const double *y, size_t n, const lk_trend_t *tr)
+{
+    return tr->kind == LK_TREND_GROWING && lk_growth_unsteady(t, y, n, tr) == NULL;
+}
+
+/* Does the final dump still hold 'end' bytes of a series that peaked at
+ * 'peak'?  Half or more counts as held. */
+static bool still_held(double end, double peak)
+{
+    return end * 2 >= peak;
 }
 
 static void series_free(lk_series_t *s)
@@ -80,33 +101,113 @@ static size_t series_dumps(const lk_process_t *p)
     return m;
 }
 
+/* Is 'ns' one of the uptimes of the timeline of 'd'? */
+static bool timeline_has(const lk_dump_t *d, uint64_t ns)
+{
+    const lk_timeline_t *tl = &d->timeline;
+    size_t lo = 0, hi = tl->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (tl->uptime_ns[mid] < ns)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < tl->n && tl->uptime_ns[lo] == ns;
+}
+
+/* Did a dump of 'pp' sample its timeline at uptime 'ns'?  The first dump
+ * taken at or after 'ns' holds that sample unless its timeline was
+ * compacted since (the final one is asked too): two lookups, as a bash
+ * loop forks hundreds of children of one parent with many dumps. */
+static bool parent_has_sample(const lk_process_t *pp, uint64_t ns)
+{
+    size_t lo = 0, hi = pp->ndumps;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (pp->dumps[mid]->uptime_ns < ns)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return (lo < pp->ndumps && timeline_has(pp->dumps[lo], ns))
+           || timeline_has(pp->dumps[pp->ndumps - 1], ns);
+}
+
+/* The first sample of a forked child's final timeline that is its own:
+ * the samples before the fork are copies of its parent's (same uptimes, as
+ * the child keeps the parent's clock origin).  With the parent's dumps in
+ * 'in', the one after the last sample they share; else the first where one
+ * of the child's own sites (a timeline lists no inherited one) has live
+ * bytes.  Sets gp->fork_parent_seen. */
+static size_t fork_sample(lk_growth_proc_t *gp, const lk_input_t *in, const lk_process_t *p)
+{
+    const lk_dump_t *last = p->dumps[p->ndumps - 1];
+    const lk_timeline_t *tl = &last->timeline;
+    for (size_t k = 0; k < in->nprocs; k++) {
+        const lk_process_t *pp = &in->procs[k];
+        if ((uint64_t)pp->pid != last->totals.inherited_from_pid
+            || pp->start_unix_ms != p->start_unix_ms)
+            continue;
+        gp->fork_parent_seen = true;
+        size_t from = 0;
+        for (size_t i = 0; i < tl->n; i++)
+            if (parent_has_sample(pp, tl->uptime_ns[i]))
+                from = i + 1;
+        return from;
+    }
+    for (size_t i = 0; i < tl->n; i++)
+        for (size_t e = 0; e < tl->nsites; e++)
+            if (tl->sites[e].live_bytes[i] != LK_TL_ABSENT && tl->sites[e].live_bytes[i] > 0)
+                return i;
+    return tl->n;
+}
+
+/* Live bytes of the final timeline's sample 'i' that are the process's own:
+ * a forked child's inherited blocks (those still live at its final dump;
+ * it can only have had more before) are left out. */
+static double own_live(const lk_growth_proc_t *gp, const lk_dump_t *last, size_t i)
+{
+    uint64_t v = last->timeline.live_bytes[i];
+    if (gp->forked)
+        v = v > last->totals.inherited_bytes ? v - last->totals.inherited_bytes : 0;
+    return (double)v;
+}
+
 /* The total of 'p': the final dump's timeline when it has more samples
- * than there are dumps, else one sample per dump. */
-static int total_series(lk_growth_proc_t *gp, const lk_process_t *p)
+ * than there are dumps, else one sample per dump.  A forked child's
+ * timeline counts from its fork. */
+static int total_series(lk_growth_proc_t *gp, const lk_input_t *in, const lk_process_t *p)
 {
     const lk_dump_t *last = p->dumps[p->ndumps - 1];
     const lk_timeline_t *tl = &last->timeline;
 
+    gp->forked = last->totals.inherited_from_pid != 0;
+    if (gp->forked && tl->n > 0)
+        gp->fork_sample = fork_sample(gp, in, p);
     if (tl->n > p->ndumps) {
-        size_t n = tl->n;
-        if (exit_teardown(last, tl->live_bytes[n - 2], tl->live_bytes[n - 1])) {
+        size_t from = gp->fork_sample, n = tl->n;
+        if (n >= from + 2 && exit_teardown(last, (uint64_t)own_live(gp, last, n - 2),
+                                           (uint64_t)own_live(gp, last, n - 1))) {
             n--;
             gp->teardown_excluded = true;
         }
-        if (series_alloc(&gp->total, n) < 0)
+        if (series_alloc(&gp->total, n - (from < n ? from : n)) < 0)
             return -ENOMEM;
         gp->source = "timeline";
         size_t k = 0;
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = from; i < n; i++) {
             double t = (double)tl->uptime_ns[i] / 1e9;
             if (k > 0 && t < gp->total.t_s[k - 1])
                 continue;   /* a clock step back would make the fit refuse the series */
             gp->total.t_s[k] = t;
-            gp->total.bytes[k++] = (double)tl->live_bytes[i];
+            gp->total.bytes[k++] = own_live(gp, last, i);
         }
         gp->total.n = k;
+        gp->end_bytes = own_live(gp, last, tl->n - 1);
         return 0;
     }
+    gp->end_bytes = (double)last->totals.live_bytes;
     size_t m = series_dumps(p);
     gp->teardown_excluded = m < p->ndumps;
     if (series_alloc(&gp->total, m) < 0)
@@ -138,6 +239,8 @@ static int cmp_site(const void *a, const void *b)
     const lk_growth_site_t *x = a, *y = b;
     if (x->pid != y->pid)
         return x->pid < y->pid ? -1 : 1;
+    if (x->image != y->image)
+        return x->image < y->image ? -1 : 1;
     /* growing, plateau, shrinking; within a kind the biggest mover first */
     static const int rank[] = {
         [LK_TREND_GROWING] = 0, [LK_TREND_PLATEAU] = 1, [LK_TREND_SHRINKING] = 2,
@@ -157,22 +260,29 @@ static int cmp_site(const void *a, const void *b)
 /* Append the site 'stack_id'/'family' whose 'n' samples 't'/'y' fit 'tr';
  * 'total' is the process's live bytes at its last sample, 'st' its stack in
  * 'd'.  Returns 0 or -ENOMEM. */
-static int add_site(lk_growth_report_t *g, int pid, uint64_t stack_id, int family,
-                    const lk_trend_t *tr, const double *t, const double *y, size_t n,
-                    double total, const lk_dump_t *d, const lk_stack_t *st,
+static int add_site(lk_growth_report_t *g, const lk_process_t *p, uint64_t stack_id,
+                    int family, const lk_trend_t *tr, const double *t, const double *y,
+                    size_t n, double total, const lk_dump_t *d, const lk_stack_t *st,
                     lk_symbolizer_t *sym)
 {
+    const lk_dump_t *last = p->dumps[p->ndumps - 1];
     lk_growth_site_t *nv = realloc(g->sites, (g->nsites + 1) * sizeof(*nv));
     if (nv == NULL)
         return -ENOMEM;
     g->sites = nv;
     lk_growth_site_t *s = &g->sites[g->nsites];
     memset(s, 0, sizeof(*s));
-    s->pid = pid;
+    s->pid = p->pid;
+    s->image = p->image;
     s->stack_id = stack_id;
     s->family = (lk_family_t)family;
     s->trend = *tr;
-    s->steady = lk_growth_is_steady(t, y, n, tr);
+    s->unsteady = lk_growth_unsteady(t, y, n, tr);
+    s->steady = tr->kind == LK_TREND_GROWING && s->unsteady == NULL;
+    for (size_t i = 0; i < last->nsites; i++)
+        if (last->sites[i].stack_id == stack_id && (int)last->sites[i].family == family)
+            s->end_bytes = lk_sat_add(s->end_bytes, last->sites[i].live_bytes);
+    s->kept = s->steady && still_held((double)s->end_bytes, tr->max_bytes);
     s->final_bytes = (uint64_t)y[n - 1];
     s->share = total > 0 ? y[n - 1] / total : 0;
     if (series_alloc(&s->series, n) < 0)
@@ -192,9 +302,11 @@ static void finish_sites(lk_growth_report_t *g, lk_growth_proc_t *gp, size_t fir
         qsort(g->sites + first, n, sizeof(*g->sites), cmp_site);
     for (size_t i = first; i < g->nsites; i++) {
         const lk_growth_site_t *s = &g->sites[i];
-        if (s->steady) {
+        if (s->kept) {
             gp->ngrowing++;
             gp->growing_bytes = lk_sat_add(gp->growing_bytes, s->final_bytes);
+        } else if (s->steady) {
+            gp->nfreed++;
         } else if (s->trend.kind == LK_TREND_PLATEAU) {
             gp->nplateau++;
         } else if (s->trend.kind == LK_TREND_SHRINKING) {
@@ -234,7 +346,7 @@ static int timeline_sites(lk_growth_report_t *g, lk_growth_proc_t *gp, const lk_
     const lk_dump_t *last = p->dumps[p->ndumps - 1];
     const lk_timeline_t *tl = &last->timeline;
     size_t n = tl->n, first = g->nsites;
-    if (n >= 2 && exit_teardown(last, tl->live_bytes[n - 2], tl->live_bytes[n - 1]))
+    if (gp->teardown_excluded && n > 0)
         n--;
     double *t = calloc(n + 1, sizeof(*t)), *y = calloc(n + 1, sizeof(*y));
     int rc = -ENOMEM;
@@ -244,18 +356,18 @@ static int timeline_sites(lk_growth_report_t *g, lk_growth_proc_t *gp, const lk_
         const lk_tl_site_t *ts = &tl->sites[e];
         size_t k = 0;
         double total = 0;
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = gp->fork_sample; i < n; i++) {
             double ti = (double)tl->uptime_ns[i] / 1e9;
             if (ts->live_bytes[i] == LK_TL_ABSENT || (k > 0 && ti < t[k - 1]))
                 continue;
             t[k] = ti;
             y[k++] = (double)ts->live_bytes[i];
-            total = (double)tl->live_bytes[i];
+            total = own_live(gp, last, i);
         }
         lk_trend_t tr;
         if (k < LK_TREND_MIN_SAMPLES || !site_moves(t, y, k, &tr))
             continue;
-        if ((rc = add_site(g, p->pid, ts->stack_id, (int)ts->family, &tr, t, y, k, total, last,
+        if ((rc = add_site(g, p, ts->stack_id, (int)ts->family, &tr, t, y, k, total, last,
                            &last->stacks[ts->stack_idx], sym)) < 0)
             goto out;
         rc = -ENOMEM;
@@ -304,7 +416,7 @@ static int process_sites(lk_growth_report_t *g, lk_growth_proc_t *gp, const lk_p
             d = p->dumps[p->ndumps - 1];
             st = &d->stacks[si];
         }
-        if ((rc = add_site(g, p->pid, obs[a].stack_id, obs[a].family, &tr, t, y, m,
+        if ((rc = add_site(g, p, obs[a].stack_id, obs[a].family, &tr, t, y, m,
                            (double)p->dumps[m - 1]->totals.live_bytes, d, st, sym)) < 0)
             goto out;
         rc = -ENOMEM;
@@ -369,6 +481,7 @@ int lk_growth_collect(lk_growth_report_t *g, const lk_input_t *in, lk_symbolizer
         const lk_dump_t *last = p->dumps[p->ndumps - 1];
         lk_growth_proc_t *gp = &g->procs[g->nprocs++];
         gp->pid = p->pid;
+        gp->image = p->image;
         gp->ndumps = p->ndumps;
         gp->final_live_bytes = last->totals.live_bytes;
         gp->limit_bytes = last->limits.effective_bytes;
@@ -385,14 +498,18 @@ int lk_growth_collect(lk_growth_report_t *g, const lk_input_t *in, lk_symbolizer
                                                p->dumps[i]->totals.live_bytes,
                                                p->dumps[i]->trigger };
         gp->seconds_to_limit = -1.0;
-        if (total_series(gp, p) < 0)
+        if (total_series(gp, in, p) < 0)
             return -ENOMEM;
         if (lk_trend_fit(gp->total.t_s, gp->total.bytes, gp->total.n, 0, &gp->trend) < 0)
             gp->trend.kind = LK_TREND_INSUFFICIENT;
-        /* Project at the current slope: the recent one when it still rises. */
-        gp->steady = lk_growth_is_steady(gp->total.t_s, gp->total.bytes, gp->total.n,
-                                         &gp->trend);
-        if (gp->steady) {
+        gp->unsteady = lk_growth_unsteady(gp->total.t_s, gp->total.bytes, gp->total.n,
+                                          &gp->trend);
+        gp->steady = gp->trend.kind == LK_TREND_GROWING && gp->unsteady == NULL;
+        gp->kept = gp->steady && still_held(gp->end_bytes, gp->trend.max_bytes);
+        gp->nfreed = gp->steady && !gp->kept;
+        /* Project at the current slope (the recent one when it still rises),
+         * only for growth still held at the end. */
+        if (gp->kept) {
             gp->slope_bytes_per_s = gp->trend.recent_slope_bytes_per_s > 0
                 ? gp->trend.recent_slope_bytes_per_s : gp->trend.slope_bytes_per_s;
             if (gp->limit_bytes > 0)

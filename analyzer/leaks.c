@@ -95,6 +95,7 @@ int lk_leaks_collect(lk_report_t *r, const lk_input_t *in, lk_symbolizer_t *sym,
         const lk_dump_t *d = proc->dumps[proc->ndumps - 1];
         lk_proc_summary_t *ps = &r->procs[r->nprocs++];
         ps->pid = proc->pid;
+        ps->image = proc->image;
         ps->ppid = proc->ppid;
         ps->exe = d->exe;
         ps->ndumps = proc->ndumps;
@@ -178,6 +179,7 @@ int lk_leaks_collect(lk_report_t *r, const lk_input_t *in, lk_symbolizer_t *sym,
             if (l->blocks == 0)
                 continue;
             l->pid = d->pid;
+            l->image = proc->image;
             if ((rc = lk_user_frames(sym, d, &d->stacks[stack_idx], &l->frames, &l->nframes,
                                   &l->trimmed)) < 0)
                 return rc;

@@ -837,6 +837,22 @@ static int cmp_dump(const void *a, const void *b)
     return strcmp(x->file, y->file);
 }
 
+/* Do 'a' and 'b' name the same executable (both unknown counts as same)?
+ * The dump reads /proc/self/exe each time, which gains " (deleted)" once
+ * the file is replaced on disk (an upgrade while the program runs). */
+static bool same_exe(const lk_dump_t *a, const lk_dump_t *b)
+{
+    static const char deleted[] = " (deleted)";
+    if (a->exe == NULL || b->exe == NULL)
+        return a->exe == b->exe;
+    size_t la = strlen(a->exe), lb = strlen(b->exe), ld = sizeof(deleted) - 1;
+    if (la >= ld && strcmp(a->exe + la - ld, deleted) == 0)
+        la -= ld;
+    if (lb >= ld && strcmp(b->exe + lb - ld, deleted) == 0)
+        lb -= ld;
+    return la == lb && memcmp(a->exe, b->exe, la) == 0;
+}
+
 int lk_input_group(lk_input_t *in, char *err, size_t errlen)
 {
     size_t i, j;
@@ -849,10 +865,14 @@ int lk_input_group(lk_input_t *in, char *err, size_t errlen)
     free(in->procs);
     in->procs = NULL;
     in->nprocs = 0;
+    /* One process is one program image: an exec keeps the pid but starts
+     * libleak again (a new start time) in a new executable.  The dump has
+     * no image id, so a change of either one starts a new process. */
     for (i = 0; i < in->ndumps; i = j) {
         for (j = i + 1; j < in->ndumps; j++)
             if (in->dumps[j]->pid != in->dumps[i]->pid
-                || in->dumps[j]->start_unix_ms != in->dumps[i]->start_unix_ms)
+                || in->dumps[j]->start_unix_ms != in->dumps[i]->start_unix_ms
+                || !same_exe(in->dumps[j], in->dumps[i]))
                 break;
         lk_process_t *nv = realloc(in->procs, (in->nprocs + 1) * sizeof(*nv));
         if (nv == NULL) {
@@ -862,10 +882,14 @@ int lk_input_group(lk_input_t *in, char *err, size_t errlen)
         in->procs = nv;
         lk_process_t *p = &nv[in->nprocs++];
         p->pid = in->dumps[i]->pid;
+        p->image = in->nprocs > 1 && nv[in->nprocs - 2].pid == p->pid
+                       ? nv[in->nprocs - 2].image + 1 : 0;
         p->ppid = in->dumps[i]->ppid;
         p->start_unix_ms = in->dumps[i]->start_unix_ms;
         p->dumps = &in->dumps[i];
         p->ndumps = j - i;
+        for (size_t k = i; k < j; k++)
+            in->dumps[k]->image = p->image;
         for (size_t k = i + 1; k < j; k++)
             if (in->dumps[k]->seq == in->dumps[k - 1]->seq) {
                 char msg[768];

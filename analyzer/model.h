@@ -132,6 +132,7 @@ typedef struct lk_dump {
     char *file;             /* path as given / found */
     int version;
     int pid, ppid;
+    unsigned image;         /* its process's lk_process_t.image (set by grouping) */
     char *exe;              /* may be NULL */
     uint64_t start_unix_ms;
     uint64_t seq;
@@ -165,6 +166,9 @@ typedef struct lk_dump {
 typedef struct lk_process {
     int pid, ppid;
     uint64_t start_unix_ms;
+    /* which program image of 'pid' this is: 0 for the first, 1 for the one
+     * it exec'd, ...; (pid, image) names a process in every pass */
+    unsigned image;
     lk_dump_t **dumps; size_t ndumps;
 } lk_process_t;
 
@@ -420,6 +424,7 @@ void lk_reach_free(lk_reach_t *r);
 /* One reported leak: a site of one process's final dump. */
 typedef struct lk_leak {
     int pid;
+    unsigned image;                       /* lk_process_t.image */
     lk_kind_t kind;
     lk_family_t family;
     uint64_t bytes, blocks;
@@ -444,6 +449,7 @@ typedef struct lk_mismatch_report {
 /* Per-process figures of the report. */
 typedef struct lk_proc_summary {
     int pid, ppid;
+    unsigned image;                       /* lk_process_t.image */
     const char *exe;
     size_t ndumps;
     uint64_t final_seq;
@@ -495,6 +501,7 @@ typedef struct lk_site_ref {
 /* A group of lost structures of one shape (reach.c, from the final dump). */
 typedef struct lk_structure_report {
     int pid;
+    unsigned image;         /* lk_process_t.image */
     bool cycle, head_in_cycle;
     uint64_t count, blocks, bytes;
     lk_site_ref_t head;
@@ -507,6 +514,7 @@ typedef struct lk_structure_report {
 /* (root, site, kind) -> blocks, bytes, with the root named (reach.c). */
 typedef struct lk_held_report {
     int pid;
+    unsigned image;         /* lk_process_t.image */
     lk_root_t root;
     lk_kind_t kind;
     char *module;           /* global: module path (malloc'd), else NULL */
@@ -528,6 +536,7 @@ typedef struct lk_held_report {
 /* What one root retains (reach.c): retained_by[] summed per symbol or thread. */
 typedef struct lk_retained_report {
     int pid;
+    unsigned image;         /* lk_process_t.image */
     lk_root_t root;
     char *module;           /* global: module path (malloc'd), else NULL */
     uint64_t offset;
@@ -542,6 +551,7 @@ typedef struct lk_retained_report {
 /* A block at the top of the dominator tree, with its site (reach.c). */
 typedef struct lk_top_report {
     int pid;
+    unsigned image;         /* lk_process_t.image */
     uint64_t address;
     lk_kind_t kind;
     uint64_t bytes, retained_blocks, retained_bytes;
@@ -591,7 +601,7 @@ int lk_overflow_run(lk_report_t *r, const lk_input_t *in, lk_symbolizer_t *sym);
 void lk_growth_free(lk_report_t *r);
 /* Text: process 'pid''s growth, failed requests and verdict; nothing when
  * r->growth is NULL. */
-void lk_report_growth_text(FILE *out, const lk_report_t *r, int pid);
+void lk_report_growth_text(FILE *out, const lk_report_t *r, int pid, unsigned image);
 /* JSON: add "growth", "failures" and "verdict" to the report object 'root'. */
 int lk_report_growth_json(struct json_t *root, const lk_report_t *r);
 /* SVG chart of total and top sites' live bytes over time (--format=svg,
@@ -617,7 +627,8 @@ void lk_report_free(lk_report_t *r);
  * that grow (run after lk_growth_run()).  Returns 0 or -ENOMEM. */
 int lk_reach_collect(lk_report_t *r, const lk_input_t *in, lk_symbolizer_t *sym);
 /* Text: process 'pid''s lost structures and held-by lines. */
-void lk_report_reach_text(FILE *out, const lk_report_t *r, const lk_options_t *opt, int pid);
+void lk_report_reach_text(FILE *out, const lk_report_t *r, const lk_options_t *opt, int pid,
+                          unsigned image);
 /* Text: valgrind's LEAK SUMMARY block (nothing without a scan). */
 void lk_report_reach_summary(FILE *out, const lk_report_t *r);
 /* JSON: add "structures" and "held_by" to the report object 'root'. */

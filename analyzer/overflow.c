@@ -29,6 +29,8 @@ static int cmp_failure(const void *a, const void *b)
     const lk_failure_report_t *x = a, *y = b;
     if (x->pid != y->pid)
         return x->pid < y->pid ? -1 : 1;
+    if (x->image != y->image)
+        return x->image < y->image ? -1 : 1;
     if (x->request_bytes != y->request_bytes)
         return x->request_bytes > y->request_bytes ? -1 : 1;
     return (x->first_uptime_ns > y->first_uptime_ns) - (x->first_uptime_ns < y->first_uptime_ns);
@@ -51,6 +53,7 @@ int lk_overflow_collect(lk_growth_report_t *g, const lk_input_t *in, lk_symboliz
             lk_failure_report_t *f = &g->failures[g->nfailures];
             memset(f, 0, sizeof(*f));
             f->pid = p->pid;
+            f->image = p->image;
             f->kind = src->kind;
             f->function = src->function;
             f->request_bytes = src->request_bytes;
@@ -133,13 +136,14 @@ static const char *hb(double bytes, char *buf, size_t len)
 }
 
 /* Name the growing sites of 'pid' with their share and slope (at most 3). */
-static void sb_growing_sites(sbuf_t *b, const lk_growth_report_t *g, int pid)
+static void sb_growing_sites(sbuf_t *b, const lk_growth_report_t *g,
+                             const lk_growth_proc_t *gp)
 {
     char h1[32], h2[32];
     size_t shown = 0, total = 0;
     for (size_t i = 0; i < g->nsites; i++) {
         const lk_growth_site_t *s = &g->sites[i];
-        if (s->pid != pid || !s->steady)
+        if (!lk_growth_of(gp, s->pid, s->image) || !s->kept)
             continue;
         total++;
         if (shown == 3)
@@ -165,9 +169,58 @@ static void sb_projection(sbuf_t *b, const lk_growth_proc_t *gp)
                   gp->limit_source ? " (" : "", gp->limit_source ? gp->limit_source : "",
                   gp->limit_source ? ")" : "",
                   lk_human_duration(gp->seconds_to_limit, h3, sizeof(h3)));
-    else if (gp->steady)
+    else if (gp->kept)
         sb_printf(b, "; total live memory grows at %s/s",
                   hb(gp->slope_bytes_per_s, h1, sizeof(h1)));
+}
+
+/* What the total line of the report says about 'gp', in the same words. */
+static const char *total_words(const lk_growth_proc_t *gp)
+{
+    switch (gp->trend.kind) {
+    case LK_TREND_GROWING:
+        return gp->kept ? "grows steadily" : gp->steady ? "grew steadily, then was freed"
+                                                        : "rises, but not steadily";
+    case LK_TREND_PLATEAU:   return "is on a plateau";
+    case LK_TREND_SHRINKING: return "shrinks";
+    case LK_TREND_STABLE:    return "is stable";
+    case LK_TREND_INSUFFICIENT: break;
+    }
+    return "has too few samples to judge";
+}
+
+/* "leak in progress: " and why: the lines that grow steadily and are still
+ * held (the total, the sites), each as its own line says it. */
+static void sb_leak_reason(sbuf_t *b, const lk_growth_proc_t *gp, const lk_growth_report_t *g)
+{
+    char h1[32];
+    if (gp->kept)
+        sb_printf(b, "total live memory grows steadily (%s/s) and is still held at the end",
+                  hb(gp->trend.slope_bytes_per_s, h1, sizeof(h1)));
+    else
+        sb_printf(b, "%zu site(s) grow steadily and are still held at the end, while the "
+                  "total %s", gp->ngrowing, total_words(gp));
+    if (gp->ngrowing > 0) {
+        sb_printf(b, "; growing: ");
+        sb_growing_sites(b, g, gp);
+    }
+}
+
+/* The sites of 'pid' that grew steadily and were freed by the end (at most 3). */
+static void sb_freed_sites(sbuf_t *b, const lk_growth_report_t *g,
+                           const lk_growth_proc_t *gp)
+{
+    char h1[32], h2[32];
+    size_t shown = 0;
+    for (size_t i = 0; i < g->nsites && shown < 3; i++) {
+        const lk_growth_site_t *s = &g->sites[i];
+        if (!lk_growth_of(gp, s->pid, s->image) || !s->steady || s->kept)
+            continue;
+        sb_printf(b, "%s", shown++ == 0 ? "; " : ", ");
+        sb_where(b, s->frames, s->nframes);
+        sb_printf(b, " grew to %s, then %s", hb(s->trend.max_bytes, h1, sizeof(h1)),
+                  hb((double)s->end_bytes, h2, sizeof(h2)));
+    }
 }
 
 static void sb_failure(sbuf_t *b, const lk_failure_report_t *f)
@@ -200,7 +253,7 @@ static int decide_one(lk_growth_proc_t *gp, const lk_growth_report_t *g)
 
     for (size_t i = 0; i < g->nfailures; i++) {
         const lk_failure_report_t *f = &g->failures[i];
-        if (f->pid != gp->pid)
+        if (!lk_growth_of(gp, f->pid, f->image))
             continue;
         if (f->kind == LK_FAIL_IMPLAUSIBLE) {
             /* it succeeded: a warning, not a failure */
@@ -219,7 +272,9 @@ static int decide_one(lk_growth_proc_t *gp, const lk_growth_report_t *g)
                 exh = f;
         }
     }
-    bool grows = gp->ngrowing > 0 || gp->steady;
+    /* The one rule: growth counts only on a line the report prints as
+     * growing steadily and still held at the end (see analyzer/README.md). */
+    bool grows = gp->ngrowing > 0 || gp->kept;
 
     if (exh != NULL && grows) {
         gp->verdict = LK_VERDICT_LEAK_EXHAUSTION;
@@ -228,7 +283,7 @@ static int decide_one(lk_growth_proc_t *gp, const lk_growth_report_t *g)
         sb_printf(&b, ", after live memory grew steadily");
         if (gp->ngrowing > 0) {
             sb_printf(&b, "; growing: ");
-            sb_growing_sites(&b, g, gp->pid);
+            sb_growing_sites(&b, g, gp);
         } else {
             sb_printf(&b, " (total at %s/s)", hb(gp->trend.slope_bytes_per_s, h1, sizeof(h1)));
         }
@@ -250,7 +305,7 @@ static int decide_one(lk_growth_proc_t *gp, const lk_growth_report_t *g)
             sb_printf(&b, " (%zu oversized request group(s))", nover);
         if (grows) {
             sb_printf(&b, ". Separately, a leak in progress: ");
-            sb_growing_sites(&b, g, gp->pid);
+            sb_leak_reason(&b, gp, g);
             sb_projection(&b, gp);
         } else {
             sb_printf(&b, ", while live memory %s",
@@ -260,31 +315,34 @@ static int decide_one(lk_growth_proc_t *gp, const lk_growth_report_t *g)
         }
     } else if (grows) {
         gp->verdict = LK_VERDICT_LEAK_IN_PROGRESS;
-        sb_printf(&b, "leak in progress: live memory grows steadily and no request "
-                  "has failed yet");
-        if (gp->ngrowing > 0) {
-            sb_printf(&b, "; growing: ");
-            sb_growing_sites(&b, g, gp->pid);
-        }
+        sb_printf(&b, "leak in progress: ");
+        sb_leak_reason(&b, gp, g);
+        sb_printf(&b, "; no request has failed yet");
         sb_projection(&b, gp);
-        if (gp->teardown_excluded)
-            sb_printf(&b, "; at exit it fell to %s, so memory accumulated while running "
-                      "rather than being lost",
-                      hb((double)gp->final_live_bytes, h1, sizeof(h1)));
     } else {
         gp->verdict = LK_VERDICT_NONE;
-        if (gp->total.n < LK_TREND_MIN_SAMPLES && gp->ndumps < LK_TREND_MIN_SAMPLES)
-            sb_printf(&b, "no failed request; too few samples (%zu dump(s)) to judge "
+        if (gp->nfreed > 0) {
+            sb_printf(&b, "no leak in progress: live memory grew steadily while running, "
+                      "then was freed by the end (%s at the final dump), so it accumulated "
+                      "rather than being lost",
+                      hb(gp->end_bytes, h1, sizeof(h1)));
+            sb_freed_sites(&b, g, gp);
+        } else if (gp->total.n < LK_TREND_MIN_SAMPLES && gp->ndumps < LK_TREND_MIN_SAMPLES)
+            sb_printf(&b, "no failed request; too few samples (%zu dump(s)%s) to judge "
                       "growth; take snapshots with LIBLEAK_INTERVAL_MS or SIGUSR1",
-                      gp->ndumps);
+                      gp->ndumps, gp->forked ? ", counted from the fork" : "");
+        else if (gp->trend.kind == LK_TREND_GROWING)
+            sb_printf(&b, "no leak growth and no failed request: total live memory rises, "
+                      "but not steadily (%s), and no site grows steadily",
+                      gp->unsteady != NULL ? gp->unsteady : "?");
         else
-            sb_printf(&b, "no leak growth and no failed request: live memory is %s",
-                      gp->trend.kind == LK_TREND_PLATEAU ? "on a plateau (a cache or "
+            sb_printf(&b, "no leak growth and no failed request: total live memory %s%s",
+                      gp->trend.kind == LK_TREND_PLATEAU ? "is on a plateau (a cache or "
                       "high-water mark that stopped growing)"
-                      : gp->trend.kind == LK_TREND_SHRINKING ? "shrinking"
-                      : gp->trend.kind == LK_TREND_GROWING ? "rising, but not steadily "
-                      "enough to call it a leak (a start-up step, or too few samples)"
-                      : "stable");
+                      : gp->trend.kind == LK_TREND_SHRINKING ? "is shrinking"
+                      : gp->trend.kind == LK_TREND_INSUFFICIENT ? "has too few samples"
+                      : "is stable",
+                      gp->trend.kind == LK_TREND_INSUFFICIENT ? "" : ", and no site grows steadily");
     }
     if (impl != NULL) {
         sb_printf(&b, ". Note: ");

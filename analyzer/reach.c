@@ -42,6 +42,7 @@ static int add_structures(lk_report_t *r, const lk_dump_t *d, lk_symbolizer_t *s
         lk_structure_report_t *o = &r->structures[r->nstructures];
         memset(o, 0, sizeof(*o));
         o->pid = d->pid;
+        o->image = d->image;
         o->cycle = x->cycle;
         o->head_in_cycle = x->head_in_cycle;
         o->count = x->count;
@@ -75,7 +76,7 @@ static int add_structures(lk_report_t *r, const lk_dump_t *d, lk_symbolizer_t *s
  * both have one (two words of one array are one root), else by offset. */
 static bool same_root(const lk_held_report_t *a, const lk_held_report_t *b)
 {
-    if (a->pid != b->pid || a->root != b->root)
+    if (a->pid != b->pid || a->image != b->image || a->root != b->root)
         return false;
     if (a->root != LK_ROOT_GLOBAL)
         return a->tid == b->tid;
@@ -98,7 +99,7 @@ static int add_held(lk_report_t *r, const lk_dump_t *d, lk_symbolizer_t *sym)
     size_t first = r->nheld;
     for (size_t i = 0; i < rs->nheld; i++) {
         const lk_reach_held_t *x = &rs->held[i];
-        lk_held_report_t h = { .pid = d->pid, .root = x->root, .kind = x->kind,
+        lk_held_report_t h = { .pid = d->pid, .image = d->image, .root = x->root, .kind = x->kind,
                                .offset = x->offset, .tid = x->tid };
         h.main_thread = x->tid == d->pid;
         if (x->root == LK_ROOT_GLOBAL) {
@@ -140,7 +141,7 @@ static int add_held(lk_report_t *r, const lk_dump_t *d, lk_symbolizer_t *sym)
 /* Is retained entry 'e' the root of held entry 'h'?  As same_root(). */
 static bool retained_is(const lk_retained_report_t *e, const lk_held_report_t *h)
 {
-    if (e->pid != h->pid || e->root != h->root)
+    if (e->pid != h->pid || e->image != h->image || e->root != h->root)
         return false;
     if (e->root != LK_ROOT_GLOBAL)
         return e->tid == h->tid;
@@ -169,7 +170,7 @@ static int add_retained(lk_report_t *r, const lk_dump_t *d, lk_symbolizer_t *sym
     }
     for (size_t i = 0; i < rs->nretained_by; i++) {
         const lk_reach_retained_t *x = &rs->retained_by[i];
-        lk_retained_report_t e = { .pid = d->pid, .root = x->root, .offset = x->offset,
+        lk_retained_report_t e = { .pid = d->pid, .image = d->image, .root = x->root, .offset = x->offset,
                                    .tid = x->tid, .main_thread = x->tid == d->pid,
                                    .blocks = x->blocks, .bytes = x->bytes };
         if (x->root == LK_ROOT_GLOBAL) {
@@ -180,7 +181,7 @@ static int add_retained(lk_report_t *r, const lk_dump_t *d, lk_symbolizer_t *sym
             e.decl_file = ds.decl_file;
             e.decl_line = ds.decl_line;
         }
-        lk_held_report_t key = { .pid = d->pid, .root = x->root, .module = x->module,
+        lk_held_report_t key = { .pid = d->pid, .image = d->image, .root = x->root, .module = x->module,
                                  .symbol = e.symbol, .offset = x->offset, .tid = x->tid };
         lk_retained_report_t *o = NULL;
         for (size_t k = first; k < r->nretained && o == NULL; k++)
@@ -215,7 +216,7 @@ static int add_retained(lk_report_t *r, const lk_dump_t *d, lk_symbolizer_t *sym
     for (size_t i = 0; i < rs->ntops; i++) {
         const lk_reach_top_t *x = &rs->tops[i];
         lk_top_report_t *o = &r->tops[r->ntops];
-        *o = (lk_top_report_t){ .pid = d->pid, .address = x->address, .kind = x->kind,
+        *o = (lk_top_report_t){ .pid = d->pid, .image = d->image, .address = x->address, .kind = x->kind,
                                 .bytes = x->bytes, .retained_blocks = x->retained_blocks,
                                 .retained_bytes = x->retained_bytes };
         r->ntops++;
@@ -275,6 +276,8 @@ static int cmp_growth_site(const void *a, const void *b)
     const lk_growth_site_t *y = *(const lk_growth_site_t *const *)b;
     if (x->pid != y->pid)
         return x->pid < y->pid ? -1 : 1;
+    if (x->image != y->image)
+        return x->image < y->image ? -1 : 1;
     if (x->stack_id != y->stack_id)
         return x->stack_id < y->stack_id ? -1 : 1;
     return (int)x->family - (int)y->family;
@@ -296,7 +299,7 @@ static int mark_growing(lk_report_t *r)
     qsort(idx, g->nsites, sizeof(*idx), cmp_growth_site);
     for (size_t i = 0; i < r->nheld; i++) {
         lk_held_report_t *h = &r->held[i];
-        lk_growth_site_t key = { .pid = h->pid, .stack_id = h->site.stack_id,
+        lk_growth_site_t key = { .pid = h->pid, .image = h->image, .stack_id = h->site.stack_id,
                                  .family = h->site.family };
         const lk_growth_site_t *kp = &key;
         const lk_growth_site_t **hit = bsearch(&kp, idx, g->nsites, sizeof(*idx),
@@ -307,7 +310,7 @@ static int mark_growing(lk_report_t *r)
             hit--;   /* two processes can share a pid: every match counts */
         for (; hit < idx + g->nsites && cmp_growth_site(hit, &kp) == 0; hit++) {
             const lk_growth_site_t *s = *hit;
-            if (s->trend.kind == LK_TREND_GROWING && s->steady) {
+            if (s->trend.kind == LK_TREND_GROWING && s->kept) {
                 h->growing = true;
                 h->slope_bytes_per_s = s->trend.recent_slope_bytes_per_s > 0
                                        ? s->trend.recent_slope_bytes_per_s

@@ -32,10 +32,11 @@ static void text_frames(FILE *out, const lk_frame_t *f, size_t n)
 }
 
 /* The process entry of 'pid', or NULL. */
-static const lk_growth_proc_t *find_proc(const lk_growth_report_t *g, int pid)
+static const lk_growth_proc_t *find_proc(const lk_growth_report_t *g, int pid,
+                                         unsigned image)
 {
     for (size_t i = 0; g != NULL && i < g->nprocs; i++)
-        if (g->procs[i].pid == pid)
+        if (lk_growth_of(&g->procs[i], pid, image))
             return &g->procs[i];
     return NULL;
 }
@@ -47,9 +48,27 @@ static bool has_section(const lk_growth_report_t *g, const lk_growth_proc_t *gp)
     if (gp->ndumps >= LK_TREND_MIN_SAMPLES || gp->steady || gp->ngrowing > 0)
         return true;
     for (size_t i = 0; i < g->nfailures; i++)
-        if (g->failures[i].pid == gp->pid)
+        if (lk_growth_of(gp, g->failures[i].pid, g->failures[i].image))
             return true;
     return false;
+}
+
+/* How a growing line stands against the verdict's rule, after its
+ * confidence: steady and still held, steady and freed, or not steady and
+ * why.  Empty for any other trend. */
+static void text_steadiness(FILE *out, lk_trend_kind_t kind, bool steady, bool kept,
+                            const char *unsteady, uint64_t end_bytes)
+{
+    char h[32];
+    if (kind != LK_TREND_GROWING)
+        return;
+    if (kept)
+        fprintf(out, ", steady");
+    else if (steady)
+        fprintf(out, ", steady, then freed (%s at the final dump)",
+                lk_human_bytes((double)end_bytes, h, sizeof(h)));
+    else
+        fprintf(out, ", not steady: %s", unsteady != NULL ? unsteady : "?");
 }
 
 static void text_total(FILE *out, const lk_growth_proc_t *gp)
@@ -67,7 +86,14 @@ static void text_total(FILE *out, const lk_growth_proc_t *gp)
         fprintf(out, " at %s/s", lk_human_bytes(gp->trend.slope_bytes_per_s, h2, sizeof(h2)));
     if (gp->trend.kind != LK_TREND_INSUFFICIENT)
         fprintf(out, " (confidence %.2f)", gp->trend.confidence);
+    text_steadiness(out, gp->trend.kind, gp->steady, gp->kept, gp->unsteady,
+                    (uint64_t)gp->end_bytes);
     fputc('\n', out);
+    if (gp->forked)
+        fprintf(out, "  (a forked child: its curve starts %s and leaves out the blocks it "
+                "inherited)\n", gp->fork_parent_seen ? "at the fork"
+                                 : "at its first own site (without its parent's dumps, "
+                                   "the fork is not known)");
     if (gp->teardown_excluded)
         fprintf(out, "  (the exit dump's drop to %s, frees at exit, is left out of the trends)\n",
                 lk_human_bytes((double)gp->final_live_bytes, h1, sizeof(h1)));
@@ -82,12 +108,12 @@ static void text_total(FILE *out, const lk_growth_proc_t *gp)
                 lk_human_duration(gp->seconds_to_limit, h3, sizeof(h3)));
 }
 
-static void text_sites(FILE *out, const lk_growth_report_t *g, int pid)
+static void text_sites(FILE *out, const lk_growth_report_t *g, const lk_growth_proc_t *gp)
 {
     char spark[SPARK_CELLS * 4 + 1], h1[32], h2[32];
     for (size_t i = 0; i < g->nsites; i++) {
         const lk_growth_site_t *s = &g->sites[i];
-        if (s->pid != pid)
+        if (!lk_growth_of(gp, s->pid, s->image))
             continue;
         lk_sparkline(s->series.bytes, s->series.n, SPARK_CELLS, spark, sizeof(spark));
         fprintf(out, "  %-9s %s  %s at the end (%.0f%% of live)", lk_trend_name(s->trend.kind),
@@ -97,24 +123,23 @@ static void text_sites(FILE *out, const lk_growth_report_t *g, int pid)
             fprintf(out, ", peak %s", lk_human_bytes(s->trend.max_bytes, h2, sizeof(h2)));
         else
             fprintf(out, ", %s/s", lk_human_bytes(s->trend.slope_bytes_per_s, h2, sizeof(h2)));
-        fprintf(out, ", confidence %.2f%s, %s site:\n", s->trend.confidence,
-                s->trend.kind == LK_TREND_GROWING && !s->steady
-                    ? " (not steady: its later half does not grow)" : "",
-                lk_family_name(s->family));
+        fprintf(out, ", confidence %.2f", s->trend.confidence);
+        text_steadiness(out, s->trend.kind, s->steady, s->kept, s->unsteady, s->end_bytes);
+        fprintf(out, ", %s site:\n", lk_family_name(s->family));
         text_frames(out, s->frames, s->nframes);
     }
 }
 
-static void text_failures(FILE *out, const lk_growth_report_t *g, int pid)
+static void text_failures(FILE *out, const lk_growth_report_t *g, const lk_growth_proc_t *gp)
 {
     char h1[32], h2[32], h3[32];
     bool any = false;
     for (size_t i = 0; i < g->nfailures; i++) {
         const lk_failure_report_t *f = &g->failures[i];
-        if (f->pid != pid)
+        if (!lk_growth_of(gp, f->pid, f->image))
             continue;
         if (!any)
-            fprintf(out, "Failed or absurd allocation requests of process %d:\n", pid);
+            fprintf(out, "Failed or absurd allocation requests of process %d:\n", gp->pid);
         any = true;
         fprintf(out, "  %s: %s(%" PRIu64 " bytes = %s)%s, %" PRIu64 " time(s), first at %.2f s "
                 "with %s live", lk_failure_name(f->kind),
@@ -142,16 +167,16 @@ static void text_failures(FILE *out, const lk_growth_report_t *g, int pid)
     }
 }
 
-void lk_report_growth_text(FILE *out, const lk_report_t *r, int pid)
+void lk_report_growth_text(FILE *out, const lk_report_t *r, int pid, unsigned image)
 {
     const lk_growth_report_t *g = r->growth;
-    const lk_growth_proc_t *gp = find_proc(g, pid);
+    const lk_growth_proc_t *gp = find_proc(g, pid, image);
     if (gp == NULL || !has_section(g, gp))
         return;
     text_total(out, gp);
-    text_sites(out, g, pid);
+    text_sites(out, g, gp);
     fputc('\n', out);
-    text_failures(out, g, pid);
+    text_failures(out, g, gp);
     fprintf(out, "VERDICT (process %d): %s.\n\n", pid,
             gp->verdict_text != NULL ? gp->verdict_text : "none");
 }
@@ -190,6 +215,9 @@ static json_t *growth_json(const lk_growth_report_t *g)
             json_decref(a);
             return NULL;
         }
+        json_object_set_new(o, "image", json_integer(s->image));
+        json_object_set_new(o, "kept", json_boolean(s->kept));
+        json_object_set_new(o, "end_bytes", json_integer((json_int_t)s->end_bytes));
     }
     return a;
 }
@@ -244,6 +272,9 @@ static json_t *verdict_json(const lk_growth_report_t *g)
         if (o != NULL) {
             json_object_set_new(o, "teardown_excluded", json_boolean(gp->teardown_excluded));
             json_object_set_new(o, "total_steady", json_boolean(gp->steady));
+            json_object_set_new(o, "total_kept", json_boolean(gp->kept));
+            json_object_set_new(o, "image", json_integer(gp->image));
+            json_object_set_new(o, "forked", json_boolean(gp->forked));
         }
         if (o == NULL || json_array_append_new(procs, o) < 0) {
             json_decref(procs);
@@ -363,7 +394,8 @@ int lk_report_svg_proc(FILE *out, const lk_report_t *r, int pid, bool embed)
     }
     const char *exe = NULL;
     for (size_t i = 0; i < r->nprocs; i++)
-        if (r->procs[i].pid == gp->pid && r->procs[i].exe != NULL)
+        if (r->procs[i].pid == gp->pid && r->procs[i].image == gp->image
+            && r->procs[i].exe != NULL)
             exe = lk_basename(r->procs[i].exe);
     const char *verdict = verdict_words(gp->verdict);
     snprintf(title, sizeof(title), "Live memory of %.80s%spid %d%s%s%s", exe ? exe : "",
@@ -378,7 +410,7 @@ int lk_report_svg_proc(FILE *out, const lk_report_t *r, int pid, bool embed)
     n++;
     for (size_t i = 0; i < g->nsites && n < SVG_MAX_SERIES; i++) {
         const lk_growth_site_t *s = &g->sites[i];
-        if (s->pid != gp->pid)
+        if (!lk_growth_of(gp, s->pid, s->image))
             continue;
         const lk_frame_t *f = s->nframes > 0 ? &s->frames[0] : NULL;
         const char *where = NULL;
@@ -401,7 +433,7 @@ int lk_report_svg_proc(FILE *out, const lk_report_t *r, int pid, bool embed)
     /* Failures of this process and its dumps as marks on the time axis. */
     size_t nf = 0;
     for (size_t i = 0; i < g->nfailures; i++)
-        nf += g->failures[i].pid == gp->pid;
+        nf += lk_growth_of(gp, g->failures[i].pid, g->failures[i].image);
     if (nf > SVG_MAX_FAILURES)
         nf = SVG_MAX_FAILURES;
     lk_svg_mark_t *fails = calloc(nf + 1, sizeof(*fails));
@@ -413,7 +445,7 @@ int lk_report_svg_proc(FILE *out, const lk_report_t *r, int pid, bool embed)
         goto out_free;
     for (size_t i = 0, k = 0; i < g->nfailures && k < nf; i++) {
         const lk_failure_report_t *f = &g->failures[i];
-        if (f->pid != gp->pid)
+        if (!lk_growth_of(gp, f->pid, f->image))
             continue;
         failure_text(f, ftext[k][0], sizeof(ftext[k][0]), ftext[k][1], sizeof(ftext[k][1]));
         fails[k] = (lk_svg_mark_t){ (double)f->first_uptime_ns / 1e9,

@@ -246,7 +246,8 @@ static bool section_row(FILE *out, size_t *shown, size_t top, const char *title)
     return true;
 }
 
-void lk_report_reach_text(FILE *out, const lk_report_t *r, const lk_options_t *opt, int pid)
+void lk_report_reach_text(FILE *out, const lk_report_t *r, const lk_options_t *opt, int pid,
+                          unsigned image)
 {
     unsigned lost = (1u << LK_KIND_DEFINITE) | (1u << LK_KIND_INDIRECT);
     size_t shown = 0;
@@ -255,7 +256,7 @@ void lk_report_reach_text(FILE *out, const lk_report_t *r, const lk_options_t *o
         for (size_t i = 0; i < r->nstructures; i++) {
             const lk_structure_report_t *s = &r->structures[i];
             /* a lone block is just its "Direct leak" entry; the JSON has it */
-            if (s->pid != pid || s->suppressed || s->bytes < opt->min_bytes
+            if (s->pid != pid || s->image != image || s->suppressed || s->bytes < opt->min_bytes
                 || s->blocks <= s->count)
                 continue;
             if (!section_row(out, &shown, opt->top,
@@ -269,7 +270,7 @@ void lk_report_reach_text(FILE *out, const lk_report_t *r, const lk_options_t *o
     shown = 0;
     for (size_t i = 0; i < r->nheld; i++) {
         const lk_held_report_t *h = &r->held[i];
-        if (h->pid != pid || h->suppressed || h->site.bytes < opt->min_bytes)
+        if (h->pid != pid || h->image != image || h->suppressed || h->site.bytes < opt->min_bytes)
             continue;
         /* reachable memory shows with --show=reachable; a growing held
          * site always shows: it is the likely logical leak */
@@ -289,7 +290,7 @@ void lk_report_reach_text(FILE *out, const lk_report_t *r, const lk_options_t *o
     shown = 0;
     for (size_t i = 0; i < r->nretained; i++) {
         const lk_retained_report_t *e = &r->retained[i];
-        if (e->pid != pid || e->bytes < opt->min_bytes)
+        if (e->pid != pid || e->image != image || e->bytes < opt->min_bytes)
             continue;
         if (!section_row(out, &shown, opt->top,
                          "Retained by root (what clearing it would give back):"))
@@ -301,7 +302,7 @@ void lk_report_reach_text(FILE *out, const lk_report_t *r, const lk_options_t *o
     shown = 0;
     for (size_t i = 0; i < r->ntops; i++) {
         const lk_top_report_t *t = &r->tops[i];
-        if (t->pid != pid || t->retained_bytes < opt->min_bytes)
+        if (t->pid != pid || t->image != image || t->retained_bytes < opt->min_bytes)
             continue;
         if (!section_row(out, &shown, opt->top,
                          "Largest retained blocks (what freeing each would give back):"))

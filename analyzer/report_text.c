@@ -146,7 +146,7 @@ int lk_report_text(FILE *out, const lk_report_t *r, const lk_options_t *opt)
         for (size_t i = 0; i < r->nleaks; i++) {
             const lk_leak_t *l = &r->leaks[i];
             /* --top ranks only the kinds --show lets through */
-            if (l->pid != ps->pid || l->suppressed_by != NULL
+            if (l->pid != ps->pid || l->image != ps->image || l->suppressed_by != NULL
                 || (opt->show_kinds & (1u << l->kind)) == 0)
                 continue;
             if (lk_report_is_shown(l, rank, opt))
@@ -159,8 +159,8 @@ int lk_report_text(FILE *out, const lk_report_t *r, const lk_options_t *opt)
                     " (not its leaks; the parent's dumps have their stacks).\n\n",
                     ps->pid, ps->inherited_bytes, ps->inherited_blocks,
                     ps->inherited_from_pid);
-        lk_report_reach_text(out, r, opt, ps->pid);
-        lk_report_growth_text(out, r, ps->pid);
+        lk_report_reach_text(out, r, opt, ps->pid, ps->image);
+        lk_report_growth_text(out, r, ps->pid, ps->image);
         if (multi)
             fprintf(out, "SUMMARY: process %d: %" PRIu64 " byte(s) leaked in %" PRIu64
                     " allocation(s).\n\n", ps->pid, ps->leaked_bytes, ps->leaked_blocks);

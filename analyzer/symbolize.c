@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -75,6 +76,8 @@ typedef struct mod_cache {
     char *key;
     const char *path;       /* interned; as in the dump (shown to the user) */
     char *file;             /* the bytes to open when 'path' is \xNN-escaped, or NULL */
+    char *dump_dir;         /* a relative 'path': the directory of the first dump
+                             * that named it, where it is looked for first */
     char *build_id;         /* expected, or NULL */
     mod_state_t state;
     Dwfl *dwfl;
@@ -225,22 +228,57 @@ static void warn_module(lk_symbolizer_t *s, mod_cache_t *mc, const char *why)
             mc->path, why);
 }
 
+/* The first of 'dir'/'rel' and 'rel' (from the current directory) that is
+ * a regular file, malloc'd; NULL when neither is. */
+static char *find_relative(const char *rel, const char *dir)
+{
+    struct stat sb;
+    char *p = NULL;
+    if (dir != NULL && asprintf(&p, "%s/%s", dir, rel) >= 0) {
+        if (stat(p, &sb) == 0 && S_ISREG(sb.st_mode))
+            return p;
+        free(p);
+    }
+    if (stat(rel, &sb) == 0 && S_ISREG(sb.st_mode))
+        return strdup(rel);
+    return NULL;
+}
+
 /* Open 'mc' with libdw and check its build-id; on any problem switch it to
  * module+offset with one warning. */
 static void open_module(lk_symbolizer_t *s, mod_cache_t *mc)
 {
     mc->state = MOD_FALLBACK;
-    if (mc->path == NULL || mc->path[0] != '/') {
+    if (mc->path == NULL || strchr(mc->path, '/') == NULL) {
         /* e.g. "linux-vdso.so.1": no file to read, nothing to warn about */
         return;
     }
+    const char *file = mc->file != NULL ? mc->file : mc->path;
+    char *found = NULL;
+    if (file[0] != '/') {
+        /* dlopen("./libplug.so") is recorded as given, relative to the
+         * process's working directory, which the dump does not record:
+         * the dump's own directory (LIBLEAK_DIR defaults to it), then ours. */
+        found = find_relative(file, mc->dump_dir);
+        if (found == NULL) {
+            char why[PATH_MAX + 160];
+            char *dir = mc->dump_dir != NULL ? lk_escape_dup(mc->dump_dir) : NULL;
+            snprintf(why, sizeof(why), "a relative path, as the process opened it, found "
+                     "neither in the dump's directory (%.*s) nor in the current directory",
+                     PATH_MAX, dir != NULL ? dir : ".");
+            free(dir);
+            warn_module(s, mc, why);
+            return;
+        }
+        file = found;
+    }
     if ((mc->dwfl = dwfl_begin(&offline_callbacks)) == NULL) {
         warn_module(s, mc, dwfl_errmsg(-1));
+        free(found);
         return;
     }
     /* Report at load bias 0: a lookup pc is then the address minus the
      * dump's base, i.e. an address in the file's own layout. */
-    const char *file = mc->file != NULL ? mc->file : mc->path;
     /* O_NONBLOCK and a regular-file check before libdw sees it: a dump may
      * name a FIFO or a device, whose open or read would never end. */
     struct stat sb;
@@ -252,9 +290,11 @@ static void open_module(lk_symbolizer_t *s, mod_cache_t *mc)
         if (fd >= 0)
             close(fd);
         warn_module(s, mc, why);
+        free(found);
         return;
     }
     mc->mod = dwfl_report_elf(mc->dwfl, mc->path, file, fd, 0, false);
+    free(found);
     dwfl_report_end(mc->dwfl, NULL, NULL);
     if (mc->mod == NULL)
         close(fd);   /* on success libdwfl owns it */
@@ -303,23 +343,37 @@ static char *unescape_path(const char *p)
     return out;
 }
 
-static mod_cache_t *get_module(lk_symbolizer_t *s, const lk_dump_module_t *dm)
+static mod_cache_t *get_module(lk_symbolizer_t *s, const lk_dump_t *d,
+                               const lk_dump_module_t *dm)
 {
-    char *key;
+    char *key, *dir = NULL;
     mod_cache_t *mc;
 
-    if (asprintf(&key, "%s\n%s", dm->path, dm->build_id != NULL ? dm->build_id : "") < 0)
+    /* a relative path names different files from different dump directories */
+    if (dm->path[0] != '/' && strchr(dm->path, '/') != NULL) {
+        const char *slash = d->file != NULL ? strrchr(d->file, '/') : NULL;
+        dir = slash == NULL ? strdup(".") : strndup(d->file, (size_t)(slash - d->file));
+        if (dir == NULL)
+            return NULL;
+    }
+    if (asprintf(&key, "%s\n%s\n%s", dm->path, dm->build_id != NULL ? dm->build_id : "",
+                 dir != NULL ? dir : "") < 0) {
+        free(dir);
         return NULL;
+    }
     HASH_FIND_STR(s->mods, key, mc);
     if (mc != NULL) {
         free(key);
+        free(dir);
         return mc;
     }
     if ((mc = calloc(1, sizeof(*mc))) == NULL) {
         free(key);
+        free(dir);
         return NULL;
     }
     mc->key = key;
+    mc->dump_dir = dir;
     mc->path = intern(s, dm->path);     /* escaped for display by intern() */
     mc->file = dm->path_escaped ? unescape_path(dm->path)
              : mc->path != NULL && strcmp(mc->path, dm->path) != 0 ? strdup(dm->path) : NULL;
@@ -347,7 +401,7 @@ static int prepare_dump(lk_symbolizer_t *s, const lk_dump_t *d)
         return -ENOMEM;
     for (size_t i = 0; i < d->nmodules; i++) {
         mod_ref_t *r = &s->refs[s->nrefs];
-        if ((r->mc = get_module(s, &d->modules[i])) == NULL)
+        if ((r->mc = get_module(s, d, &d->modules[i])) == NULL)
             return -ENOMEM;
         r->base = d->modules[i].base;
         r->until = d->modules[i].unloaded ? d->modules[i].stacks_before_unload : UINT64_MAX;
@@ -932,6 +986,7 @@ void lk_symbolizer_free(lk_symbolizer_t *s)
             dwfl_end(mc->dwfl);
         free(mc->key);
         free(mc->file);
+        free(mc->dump_dir);
         free(mc->build_id);
         free(mc->syms);
         free(mc->vars);

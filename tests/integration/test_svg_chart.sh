@@ -46,12 +46,16 @@ cp "$T/d2"/*.json "$T/h/"
 env -u LD_PRELOAD python3 - "$T/h" <<'PY' || fail "could not write the hostile dump"
 import glob, json, sys
 fs = sorted(glob.glob(sys.argv[1] + "/*.json"), key=lambda f: int(f.split(".")[-3]))
-d = json.load(open(fs[-1]))
 evil = "a\x01b\x1b[2J]]>\"'<x>&amp;" + "std::map<std::basic_string<char>, std::vector<int> >" * 20
+for f in fs:
+    # one program image: every dump of it names the same executable
+    d = json.load(open(f))
+    d["process"]["exe"] = "/tmp/" + evil
+    json.dump(d, open(f, "w"))
+d = json.load(open(fs[-1]))
 for f in d["failures"]:
     f["function"] = evil
 d["dump"]["label"] = evil
-d["process"]["exe"] = "/tmp/" + evil
 json.dump(d, open(fs[-1], "w"))
 PY
 "$LA" --format=svg "$T/h" >"$T/h.svg" 2>/dev/null

@@ -256,6 +256,48 @@ START_TEST(test_analyze_group_by_process)
 }
 END_TEST
 
+/* One pid, three program images (exec keeps the pid): a new start time or
+ * a new executable starts a new process, numbered in start order; an
+ * executable replaced on disk while it runs (" (deleted)") is the same. */
+START_TEST(test_analyze_group_by_image)
+{
+    static const struct { const char *exe; int start_ms, seq; } dumps[] = {
+        { "/bin/second", 2000, 2 }, { "/bin/first", 1000, 0 }, { "/bin/first", 1000, 1 },
+        { "/bin/third", 2000, 3 }, { "/bin/second (deleted)", 2000, 1 },
+    };
+    lk_input_t in = { 0 };
+    char err[256];
+    for (size_t i = 0; i < sizeof(dumps) / sizeof(dumps[0]); i++) {
+        json_error_t jerr;
+        json_t *root = json_loads(valid_dump, 0, &jerr);
+        json_t *proc = json_object_get(root, "process");
+        json_object_set_new(proc, "exe", json_string(dumps[i].exe));
+        json_object_set_new(proc, "start_unix_ms", json_integer(dumps[i].start_ms));
+        json_object_set_new(json_object_get(root, "dump"), "seq", json_integer(dumps[i].seq));
+        char *text = json_dumps(root, 0);
+        lk_dump_t *d;
+        ck_assert_int_eq(lk_load_buffer("x", text, strlen(text), &d, err, sizeof(err)), 0);
+        in.dumps = realloc(in.dumps, (in.ndumps + 1) * sizeof(*in.dumps));
+        in.dumps[in.ndumps++] = d;
+        free(text);
+        json_decref(root);
+    }
+    ck_assert_int_eq(lk_input_group(&in, err, sizeof(err)), 0);
+    ck_assert_uint_eq(in.nprocs, 3);
+    static const char *const exe[] = { "/bin/first", "/bin/second", "/bin/third" };
+    static const size_t ndumps[] = { 2, 2, 1 };
+    for (unsigned k = 0; k < 3; k++) {
+        ck_assert_uint_eq(in.procs[k].image, k);
+        ck_assert_uint_eq(in.procs[k].ndumps, ndumps[k]);
+        for (size_t i = 0; i < in.procs[k].ndumps; i++) {
+            ck_assert(strncmp(in.procs[k].dumps[i]->exe, exe[k], strlen(exe[k])) == 0);
+            ck_assert_uint_eq(in.procs[k].dumps[i]->image, k);
+        }
+    }
+    lk_input_free(&in);
+}
+END_TEST
+
 START_TEST(test_analyze_template_match)
 {
     ck_assert(lk_supp_template_match("leak_here", "leak_here"));
@@ -634,6 +676,7 @@ static Suite *analyze_suite(void)
                         (int)(sizeof(bad_cases) / sizeof(bad_cases[0])));
     tcase_add_test(tc, test_analyze_load_unreadable_path);
     tcase_add_test(tc, test_analyze_group_by_process);
+    tcase_add_test(tc, test_analyze_group_by_image);
     tcase_add_test(tc, test_analyze_template_match);
     tcase_add_test(tc, test_analyze_template_match_no_backtracking);
     tcase_add_test(tc, test_analyze_escape);

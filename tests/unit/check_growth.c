@@ -414,6 +414,11 @@ static void add_tl_site(lk_dump_t *d, size_t stack, uint64_t (*f)(size_t))
 static uint64_t tl_leak(size_t i) { return (uint64_t)(i + 1) * MiB; }
 static uint64_t tl_cache(size_t i) { return (uint64_t)(i < 10 ? i + 1 : 10) * 64 * KiB; }
 static uint64_t tl_late(size_t i) { return i < 25 ? LK_TL_ABSENT : (uint64_t)(i - 24) * MiB; }
+static uint64_t tl_ramp_then_gone(size_t i)
+{
+    return i == 0 || i == 22 ? LK_TL_ABSENT : (uint64_t)i * 64 * KiB;
+}
+static uint64_t tl_child_own(size_t i) { return i <= 20 ? LK_TL_ABSENT : (uint64_t)(i - 20) * MiB; }
 
 /* One exit dump: its timeline's sites give the site series (a leak, a
  * cache, and a site that was among the biggest only at the end). */
@@ -479,7 +484,7 @@ START_TEST(test_growth_outputs)
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
-    lk_report_growth_text(f, &r, PID);
+    lk_report_growth_text(f, &r, PID, 0);
     fclose(f);
     ck_assert_ptr_nonnull(strstr(buf, "Growth of process 4242: 12 dump(s)"));
     ck_assert_ptr_nonnull(strstr(buf, "  growing   "));
@@ -491,7 +496,7 @@ START_TEST(test_growth_outputs)
     free(buf);
     /* another pid prints nothing */
     f = open_memstream(&buf, &len);
-    lk_report_growth_text(f, &r, PID + 1);
+    lk_report_growth_text(f, &r, PID + 1, 0);
     fclose(f);
     ck_assert_uint_eq(len, 0);
     free(buf);
@@ -585,8 +590,13 @@ START_TEST(test_growth_exit_teardown)
     ck_assert_uint_eq(s->series.n, 8);
     ck_assert_int_eq(s->trend.kind, LK_TREND_GROWING);
     ck_assert_uint_eq(s->final_bytes, 8 * 64 * KiB);
-    ck_assert_int_eq(gp->verdict, LK_VERDICT_LEAK_IN_PROGRESS);
-    ck_assert_ptr_nonnull(strstr(gp->verdict_text, "accumulated while running"));
+    /* grown while running, freed by the end: not a leak in progress */
+    ck_assert(s->steady);
+    ck_assert(!s->kept);
+    ck_assert_uint_eq(s->end_bytes, 0);
+    ck_assert_int_eq(gp->verdict, LK_VERDICT_NONE);
+    ck_assert_ptr_nonnull(strstr(gp->verdict_text, "then was freed by the end"));
+    ck_assert(gp->seconds_to_limit < 0);
     lk_growth_report_free(&g);
     lk_input_free(&in);
 
@@ -600,7 +610,7 @@ START_TEST(test_growth_exit_teardown)
     analyze(&in, &g);
     ck_assert(!g.procs[0].teardown_excluded);
     ck_assert_uint_eq(g.procs[0].total.n, 9);
-    ck_assert_ptr_null(strstr(g.procs[0].verdict_text, "accumulated while running"));
+    ck_assert_ptr_null(strstr(g.procs[0].verdict_text, "then was freed"));
     lk_growth_report_free(&g);
     lk_input_free(&in);
 }
@@ -623,13 +633,13 @@ START_TEST(test_growth_startup_step_is_not_steady)
     ck_assert_int_eq(gp->trend.kind, LK_TREND_GROWING);   /* what the fit says */
     ck_assert(!gp->steady);
     ck_assert_int_eq(gp->verdict, LK_VERDICT_NONE);
-    ck_assert_ptr_nonnull(strstr(gp->verdict_text, "rising, but not steadily"));
+    ck_assert_ptr_nonnull(strstr(gp->verdict_text, "rises, but not steadily"));
     ck_assert(gp->seconds_to_limit < 0);
     lk_report_t r = { .growth = &g };
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
-    lk_report_growth_text(f, &r, PID);
+    lk_report_growth_text(f, &r, PID, 0);
     fclose(f);
     ck_assert_uint_eq(len, 0);
     free(buf);
@@ -646,6 +656,257 @@ START_TEST(test_growth_startup_step_is_not_steady)
     ck_assert_int_eq(g.procs[0].verdict, LK_VERDICT_NONE);
     lk_growth_report_free(&g);
     lk_input_free(&in);
+}
+END_TEST
+
+
+/* The text report of 'g' for process 'pid' (malloc'd, NUL-terminated). */
+static char *growth_text(lk_growth_report_t *g, int pid)
+{
+    lk_report_t r = { .growth = g };
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    ck_assert_ptr_nonnull(f);
+    lk_report_growth_text(f, &r, pid, 0);
+    fclose(f);
+    return buf;
+}
+
+/* The rule of analyzer/README.md, checked on a printed report: every line
+ * whose trend is "growing" says whether it is steady; the verdict is a leak
+ * exactly when some line grows steadily and is still held; a verdict that
+ * says the total grows steadily has a total line that does. */
+static void assert_verdict_follows_lines(const char *text)
+{
+    bool held = false, total_held = false;
+    const char *verdict = strstr(text, "VERDICT");
+    ck_assert_msg(verdict != NULL, "no verdict in:\n%s", text);
+    for (const char *l = text; l != NULL && l < verdict; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+        size_t len = strcspn(l, "\n");
+        char line[1024];
+        snprintf(line, sizeof(line), "%.*s", (int)len, l);
+        bool total = strncmp(line, "  total ", 8) == 0;
+        bool growing = strncmp(line, "  growing ", 10) == 0
+                       || (total && strstr(line, ", growing at ") != NULL);
+        if (!growing)
+            continue;
+        bool steady = strstr(line, ", steady") != NULL;
+        ck_assert_msg(steady || strstr(line, ", not steady: ") != NULL,
+                      "a growing line does not say whether it is steady: %s", line);
+        if (steady && strstr(line, "then freed") == NULL) {
+            held = true;
+            total_held |= total;
+        }
+    }
+    bool leak = strstr(verdict, "leak in progress:") != NULL
+                && strstr(verdict, "no leak in progress") == NULL;
+    ck_assert_msg(leak == held, "verdict %s, but %s line grows steadily and is held:\n%s",
+                  leak ? "leak" : "no leak", held ? "a" : "no", text);
+    if (strstr(verdict, "live memory grows steadily") != NULL)
+        ck_assert_msg(total_held, "the verdict says the total grows steadily, its line "
+                      "does not:\n%s", text);
+}
+
+/* A total that grows steadily while its only moving site does not: the
+ * verdict names the total, not the site (python3 with three threads). */
+START_TEST(test_growth_verdict_total_steady_site_not)
+{
+    static const uint64_t site0[8] = { 0, 100, 200, 300, 310, 320, 330, 340 };
+    lk_input_t in = { 0 };
+    lk_growth_report_t g;
+    for (uint64_t k = 0; k < 8; k++) {
+        uint64_t b[NSTACKS] = { site0[k] * KiB, 0, 0, 0 };
+        add_dump(&in, mk_dump(k, 0.5 * (double)k, b, GiB));
+    }
+    /* the total also counts many small sites that grow together */
+    add_timeline(in.dumps[7], 36, 256 * KiB);
+    analyze(&in, &g);
+    const lk_growth_proc_t *gp = &g.procs[0];
+    ck_assert(gp->kept);
+    const lk_growth_site_t *s = site_of(&g, 0);
+    ck_assert_ptr_nonnull(s);
+    ck_assert_int_eq(s->trend.kind, LK_TREND_GROWING);
+    ck_assert(!s->steady);
+    ck_assert_int_eq(gp->verdict, LK_VERDICT_LEAK_IN_PROGRESS);
+    ck_assert_ptr_nonnull(strstr(gp->verdict_text, "total live memory grows steadily"));
+    ck_assert_ptr_null(strstr(gp->verdict_text, "growing:"));
+    char *text = growth_text(&g, PID);
+    ck_assert_ptr_nonnull(strstr(text, "not steady: its later half grows by less than 64 KiB"));
+    assert_verdict_follows_lines(text);
+    free(text);
+    lk_growth_report_free(&g);
+    lk_input_free(&in);
+}
+END_TEST
+
+/* A site grows steadily while another shrinks as fast: the total line says
+ * stable, so the verdict must not say that live memory grows. */
+START_TEST(test_growth_verdict_site_steady_total_stable)
+{
+    lk_input_t in = { 0 };
+    lk_growth_report_t g;
+    for (uint64_t k = 0; k < 10; k++) {
+        uint64_t b[NSTACKS] = { (k + 1) * 256 * KiB, (11 - k) * 256 * KiB, 0, 0 };
+        add_dump(&in, mk_dump(k, 0.5 * (double)k, b, GiB));
+    }
+    analyze(&in, &g);
+    const lk_growth_proc_t *gp = &g.procs[0];
+    ck_assert_int_eq(gp->trend.kind, LK_TREND_STABLE);
+    ck_assert_int_eq(gp->verdict, LK_VERDICT_LEAK_IN_PROGRESS);
+    ck_assert_ptr_null(strstr(gp->verdict_text, "live memory grows steadily"));
+    ck_assert_ptr_nonnull(strstr(gp->verdict_text, "1 site(s) grow steadily"));
+    ck_assert_ptr_nonnull(strstr(gp->verdict_text, "while the total is stable"));
+    char *text = growth_text(&g, PID);
+    assert_verdict_follows_lines(text);
+    free(text);
+    lk_growth_report_free(&g);
+    lk_input_free(&in);
+}
+END_TEST
+
+/* A total whose trend is "growing" (confidence 1.00) but whose later half
+ * creeps by less than 64 KiB: its line says "not steady" and why, as the
+ * verdict does (node filling an array, then idle until exit). */
+START_TEST(test_growth_verdict_total_growing_not_steady)
+{
+    lk_input_t in = { 0 };
+    lk_growth_report_t g;
+    uint64_t b[NSTACKS] = { 4 * KiB, 0, 0, 0 };
+    for (uint64_t k = 0; k < 3; k++)
+        add_dump(&in, mk_dump(k, 0.6 * (double)k, b, GiB));
+    add_timeline(in.dumps[2], 18, 0);
+    for (size_t i = 0; i < 18; i++)
+        in.dumps[2]->timeline.live_bytes[i] = i <= 6 ? i * MiB : 6 * MiB + (i - 6) * 7 * KiB;
+    analyze(&in, &g);
+    const lk_growth_proc_t *gp = &g.procs[0];
+    ck_assert_int_eq(gp->trend.kind, LK_TREND_GROWING);
+    ck_assert(gp->trend.confidence > 0.99);
+    ck_assert(!gp->steady);
+    ck_assert_int_eq(gp->verdict, LK_VERDICT_NONE);
+    ck_assert_ptr_nonnull(strstr(gp->verdict_text, "rises, but not steadily (its later half "
+                                 "does not grow)"));
+    char *text = growth_text(&g, PID);
+    ck_assert_ptr_nonnull(strstr(text, "(confidence 1.00), not steady: its later half does "
+                                 "not grow"));
+    assert_verdict_follows_lines(text);
+    free(text);
+    lk_growth_report_free(&g);
+    lk_input_free(&in);
+}
+END_TEST
+
+/* Growth freed before the final dump (forkv's parent: 64 KiB every 0.1 s
+ * for 2 s, all freed before exit): no leak in progress, no projection. */
+START_TEST(test_growth_freed_by_the_end)
+{
+    lk_input_t in = { 0 };
+    lk_growth_report_t g;
+    uint64_t none[NSTACKS] = { 0, 0, 0, 0 };
+    add_dump(&in, mk_dump(0, 2.2, none, GiB));
+    in.dumps[0]->trigger = LK_TRIGGER_EXIT;
+    add_timeline(in.dumps[0], 23, 64 * KiB);
+    in.dumps[0]->timeline.live_bytes[22] = 0;
+    add_tl_site(in.dumps[0], 0, tl_ramp_then_gone);
+    analyze(&in, &g);
+    const lk_growth_proc_t *gp = &g.procs[0];
+    ck_assert(gp->steady);
+    ck_assert(!gp->kept);
+    ck_assert_int_eq(gp->verdict, LK_VERDICT_NONE);
+    ck_assert(gp->seconds_to_limit < 0);
+    ck_assert_ptr_nonnull(strstr(gp->verdict_text, "no leak in progress"));
+    char *text = growth_text(&g, PID);
+    ck_assert_ptr_null(strstr(text, "projection"));
+    ck_assert_ptr_nonnull(strstr(text, "steady, then freed (0 B at the final dump)"));
+    assert_verdict_follows_lines(text);
+    free(text);
+    lk_growth_report_free(&g);
+    lk_input_free(&in);
+}
+END_TEST
+
+/* forkv's child: its timeline is its parent's ramp up to the fork, then
+ * one sample of its own; it inherited every block and allocated nothing. */
+static void forkv_input(lk_input_t *in, bool with_parent, bool child_grows)
+{
+    uint64_t none[NSTACKS] = { 0, 0, 0, 0 };
+    if (with_parent) {
+        lk_dump_t *p = mk_dump(0, 4.0, none, GiB);
+        p->trigger = LK_TRIGGER_EXIT;
+        add_timeline(p, 41, 64 * KiB);
+        for (size_t i = 21; i < 41; i++)
+            p->timeline.live_bytes[i] = 20 * 64 * KiB;
+        add_dump(in, p);
+    }
+    uint64_t own[NSTACKS] = { 0, child_grows ? 10 * MiB : 0, 0, 0 };
+    lk_dump_t *c = mk_dump(0, 2.05 + (child_grows ? 1.0 : 0), own, GiB);
+    c->pid = PID + 1;
+    c->ppid = PID;
+    c->trigger = LK_TRIGGER_EXIT;
+    c->totals.inherited_from_pid = PID;
+    c->totals.inherited_blocks = 20;
+    c->totals.inherited_bytes = 20 * 64 * KiB;
+    size_t n = child_grows ? 31 : 22;
+    add_timeline(c, n, 64 * KiB);
+    for (size_t i = 20; i < n; i++) {
+        /* after the fork (sample 20, at 2.0 s) the child's own clock ticks */
+        c->timeline.uptime_ns[i] = 2000000000u + (uint64_t)(i - 20) * 100000000u + 5000000u;
+        c->timeline.live_bytes[i] = 20 * 64 * KiB + (child_grows ? (i - 20) * MiB : 0);
+    }
+    if (child_grows)
+        add_tl_site(c, 1, tl_child_own);
+    add_dump(in, c);
+}
+
+static void analyze_procs(lk_input_t *in, lk_growth_report_t *g, size_t nprocs)
+{
+    char err[256];
+    memset(g, 0, sizeof(*g));
+    ck_assert_int_eq(lk_input_group(in, err, sizeof(err)), 0);
+    ck_assert_int_eq(lk_growth_collect(g, in, sym), 0);
+    ck_assert_int_eq(lk_overflow_collect(g, in, sym), 0);
+    ck_assert_int_eq(lk_verdict_decide(g), 0);
+    ck_assert_uint_eq(g->nprocs, nprocs);
+}
+
+/* A forked child is judged on what happened after its fork only: the
+ * parent's ramp in its timeline is not its growth, with or without the
+ * parent's dump to tell where the fork was. */
+START_TEST(test_growth_fork_child_from_its_fork)
+{
+    for (int with_parent = 0; with_parent < 2; with_parent++) {
+        lk_input_t in = { 0 };
+        lk_growth_report_t g;
+        forkv_input(&in, with_parent, false);
+        analyze_procs(&in, &g, with_parent ? 2 : 1);
+        const lk_growth_proc_t *gp = &g.procs[with_parent ? 1 : 0];
+        ck_assert_int_eq(gp->pid, PID + 1);
+        ck_assert(gp->forked);
+        ck_assert_uint_le(gp->total.n, 2);
+        ck_assert(!gp->steady);
+        ck_assert_int_eq(gp->verdict, LK_VERDICT_NONE);
+        ck_assert(gp->seconds_to_limit < 0);
+        ck_assert_ptr_null(strstr(gp->verdict_text, "leak in progress"));
+        lk_growth_report_free(&g);
+        lk_input_free(&in);
+    }
+    /* a child that leaks after its fork: its own growth, inherited bytes left out */
+    for (int with_parent = 0; with_parent < 2; with_parent++) {
+        lk_input_t in = { 0 };
+        lk_growth_report_t g;
+        forkv_input(&in, with_parent, true);
+        analyze_procs(&in, &g, with_parent ? 2 : 1);
+        const lk_growth_proc_t *gp = &g.procs[with_parent ? 1 : 0];
+        ck_assert(gp->forked);
+        ck_assert_uint_eq(gp->fork_sample, with_parent ? 20 : 21);
+        ck_assert_uint_eq(gp->total.n, 31 - gp->fork_sample);
+        ck_assert(fabs(gp->total.bytes[gp->total.n - 1] - 10.0 * MiB) < 1.0);
+        ck_assert(gp->steady && gp->kept);
+        ck_assert_int_eq(gp->verdict, LK_VERDICT_LEAK_IN_PROGRESS);
+        ck_assert(fabs(gp->trend.slope_bytes_per_s - 10.0 * MiB) < 1.0);
+        lk_growth_report_free(&g);
+        lk_input_free(&in);
+    }
 }
 END_TEST
 
@@ -681,6 +942,11 @@ static Suite *growth_suite(void)
     tcase_add_test(tc, test_growth_implausible_is_a_note);
     tcase_add_test(tc, test_growth_exit_teardown);
     tcase_add_test(tc, test_growth_startup_step_is_not_steady);
+    tcase_add_test(tc, test_growth_verdict_total_steady_site_not);
+    tcase_add_test(tc, test_growth_verdict_site_steady_total_stable);
+    tcase_add_test(tc, test_growth_verdict_total_growing_not_steady);
+    tcase_add_test(tc, test_growth_freed_by_the_end);
+    tcase_add_test(tc, test_growth_fork_child_from_its_fork);
     tcase_add_test(tc, test_growth_verdict_names);
     suite_add_tcase(s, tc);
     return s;

@@ -177,7 +177,7 @@ START_TEST(test_structure_names_or_counts_members)
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
     ck_assert_ptr_nonnull(f);
-    lk_report_reach_text(f, &r, &opt, 42);
+    lk_report_reach_text(f, &r, &opt, 42, 0);
     fclose(f);
     ck_assert_ptr_nonnull(strstr(buf, "headed by head_fn at s.c:1, holding 1 from m1 at s.c:2, "
                                       "2 from m2 at s.c:3, 3 from m3 at s.c:4, and 9 from 2 "
@@ -188,7 +188,7 @@ START_TEST(test_structure_names_or_counts_members)
     buf = NULL;
     f = open_memstream(&buf, &len);
     ck_assert_ptr_nonnull(f);
-    lk_report_reach_text(f, &r, &opt, 42);
+    lk_report_reach_text(f, &r, &opt, 42, 0);
     fclose(f);
     ck_assert_ptr_nonnull(strstr(buf, "3 from m3 at s.c:4\n"));
     ck_assert_ptr_null(strstr(buf, "more"));

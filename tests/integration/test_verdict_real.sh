@@ -1,0 +1,92 @@
+#!/bin/sh
+# test_verdict_real.sh - verdicts and symbols that real process trees used to
+# get wrong, each from a victim under the preload:
+#   gr_forkfree  a parent grows 2 s, forks a child that exits at once, then
+#                frees everything: the child (its timeline before the fork is
+#                the parent's) gets no growth of its own, and neither process
+#                is a leak in progress or gets a projection
+#   pl_exec      one pid, two program images: each section lists only the
+#                leak of its own image
+#   an_dlrel     dlopen("./libdlleak.so"): named when the library is in the
+#                dump's directory or the current directory; else one warning
+# Needs python3 for the JSON checks (exit 77 without it).
+. tests/integration/lib.sh
+lk_init verdict_real
+LA=$BUILD/leak-analyze
+case $LA in /*) ;; *) LA="$LK_ROOT/$LA" ;; esac
+V=$(cd "$BUILD/victims" && pwd)
+for f in "$LA" "$V/gr_forkfree" "$V/pl_exec" "$V/an_dlrel" "$V/libdlleak.so"; do
+    [ -f "$f" ] || lk_fail "build $f first"
+done
+command -v "$LK_PY" >/dev/null 2>&1 || { echo "python3 not found"; exit 77; }
+T=$LK_TMP
+fails=0
+fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
+
+# ### a fork in the middle of growth that is freed at the end
+mkdir "$T/f"
+LIBLEAK_DIR="$T/f" LD_PRELOAD="$LK_SO" "$V/gr_forkfree" >"$T/f.out" 2>"$T/f.err" \
+    || fail "gr_forkfree exited $?: $(cat "$T/f.err")"
+"$LA" "$T/f" >"$T/f.txt" 2>"$T/f.la.err" || fail "leak-analyze text on gr_forkfree"
+"$LA" --format=json "$T/f" >"$T/f.json" 2>>"$T/f.la.err" || fail "leak-analyze json on gr_forkfree"
+! grep -q "^VERDICT ([^)]*): leak in progress" "$T/f.txt" || fail "gr_forkfree: a leak in progress: $(grep VERDICT "$T/f.txt")"
+! grep -q "projection" "$T/f.txt" || fail "gr_forkfree: a projection: $(grep projection "$T/f.txt")"
+"$LK_PY" - "$T/f.json" <<'PY' || fail "gr_forkfree json: $(cat "$T/f.py.err" 2>/dev/null)"
+import json, sys
+r = json.load(open(sys.argv[1]))
+ps = r["verdict"]["processes"]
+assert len(ps) == 2, ps
+child = [p for p in ps if p["forked"]]
+parent = [p for p in ps if not p["forked"]]
+assert len(child) == 1 and len(parent) == 1, ps
+c, p = child[0], parent[0]
+# the child lived a moment after its fork: no curve of its own to judge
+assert len(c["total_series"]["live_bytes"]) <= 2, c["total_series"]
+assert c["kind"] == "none" and c["seconds_to_limit"] is None, c
+assert p["kind"] == "none" and p["seconds_to_limit"] is None, p
+assert p["final_live_bytes"] == 0, p
+# a parent whose growth was steady says it was freed
+assert not p["total_steady"] or "then was freed by the end" in p["text"], p["text"]
+PY
+
+# ### two program images of one pid
+mkdir "$T/e"
+LIBLEAK_DIR="$T/e" LD_PRELOAD="$LK_SO" "$V/pl_exec" >"$T/e.out" 2>"$T/e.err" \
+    || fail "pl_exec exited $?: $(cat "$T/e.err")"
+"$LA" --show=all "$T/e" >"$T/e.txt" 2>"$T/e.la.err" || fail "leak-analyze on pl_exec: $(cat "$T/e.la.err")"
+n=$(grep -c "^== process .*pl_exec" "$T/e.txt")
+[ "$n" -eq 2 ] || fail "pl_exec: $n process sections, want 2: $(grep '^==' "$T/e.txt")"
+# section 1 is the image before the exec, section 2 the one after it
+awk '/^== process /{s++} s==1' "$T/e.txt" >"$T/e.1"
+awk '/^== process /{s++} s==2' "$T/e.txt" >"$T/e.2"
+grep -q " in before_exec " "$T/e.1" || fail "image 1 lacks its leak: $(cat "$T/e.1")"
+! grep -q "after_exec" "$T/e.1" || fail "image 1 lists image 2's leak: $(cat "$T/e.1")"
+grep -q " in after_exec " "$T/e.2" || fail "image 2 lacks its leak: $(cat "$T/e.2")"
+! grep -q "before_exec" "$T/e.2" || fail "image 2 lists image 1's leak: $(cat "$T/e.2")"
+
+# ### a library dlopen'ed by a relative path
+line=$(grep -n 'dlleak: the leak' "$LK_ROOT/tests/integration/victims/lib/dlleak.c" | cut -d: -f1)
+mkdir -p "$T/w/d" "$T/x"
+cp "$V/libdlleak.so" "$T/w/"
+# dumps beside the library (LIBLEAK_DIR is the working directory)
+(cd "$T/w" && LIBLEAK_DIR=. LD_PRELOAD="$LK_SO" "$V/an_dlrel" >"$T/w.out" 2>"$T/w.err") \
+    || fail "an_dlrel exited $?: $(cat "$T/w.err")"
+"$LA" "$T/w" >"$T/w1.txt" 2>"$T/w1.err" || fail "leak-analyze on an_dlrel's dump"
+grep -q "in dlleak_leak .*dlleak.c:$line\$" "$T/w1.txt" \
+    || fail "dump dir: dlleak_leak not named: $(grep -A3 4242 "$T/w1.txt")"
+! grep -q "libdlleak" "$T/w1.err" || fail "dump dir: a warning: $(cat "$T/w1.err")"
+# dumps elsewhere, analyzed from the process's working directory
+(cd "$T/w" && LIBLEAK_DIR="$T/w/d" LD_PRELOAD="$LK_SO" "$V/an_dlrel" >"$T/w.out" 2>"$T/w.err") \
+    || fail "an_dlrel exited $?: $(cat "$T/w.err")"
+(cd "$T/w" && "$LA" "$T/w/d" >"$T/w2.txt" 2>"$T/w2.err") || fail "leak-analyze from the cwd"
+grep -q "in dlleak_leak .*dlleak.c:$line\$" "$T/w2.txt" \
+    || fail "cwd: dlleak_leak not named: $(grep -A3 4242 "$T/w2.txt")"
+# nowhere to be found: module+offset and exactly one warning naming it
+cp "$T/w/d/"libleak.*.json "$T/x/"
+"$LA" "$T/x" >"$T/w3.txt" 2>"$T/w3.err"
+n=$(grep -c "warning: ./libdlleak.so: a relative path" "$T/w3.err")
+[ "$n" -eq 1 ] || fail "missing library: $n warnings, want 1: $(cat "$T/w3.err")"
+grep -q "(./libdlleak.so+0x" "$T/w3.txt" || fail "missing library: no module+offset frame"
+
+[ "$fails" -eq 0 ] || exit 1
+echo "ok: fork and freed growth, exec images, relative dlopen"
