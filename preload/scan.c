@@ -40,8 +40,14 @@ static void gather_cb(uintptr_t ptr, size_t size, uint32_t stack_id, int family,
     gather_t *g = arg;
     if (stack_id == LK_STACK_INHERITED) {
         /* a forked child's inherited block is no leak of its own, but what
-         * it points to is reachable: a root, like the parent's globals */
-        lk_scan_add_root(g->rb, ptr, ptr + size, LK_ROOT_GLOBAL, 0, "[inherited]", ptr);
+         * it points to is reachable: a root, like the parent's globals.  A
+         * block of the real allocator lies in none of libleak's own ranges:
+         * straight into the room made for them, without that check. */
+        lk_scan_roots_t *rb = g->rb;
+        if (rb->n < rb->cap && size)
+            rb->r[rb->n++] = (lk_scan_root_t){ptr, ptr + size, LK_ROOT_GLOBAL, 0, "[inherited]", ptr, 0};
+        else
+            lk_scan_add_root(rb, ptr, ptr + size, LK_ROOT_GLOBAL, 0, "[inherited]", ptr);
         return;
     }
     if (g->n == g->cap) {
@@ -301,7 +307,7 @@ json_t *lk_scan_dump_section_ex(char **arrays, size_t *arrays_len)
     rb.nexcl = k < sizeof rb.excl / sizeof rb.excl[0] ? k : sizeof rb.excl / sizeof rb.excl[0];
     if (lk_scan_roots_modules(&rb) < 0) goto out_free;
     size_t hint = child ? oc.own : t->count();
-    g.cap = hint + hint / 8 + 1024;
+    g.cap = hint + hint / 8 + (child ? 64 : 1024);     /* a child's own blocks: few, counted */
     g.b = lk_scan_big_alloc(g.cap * sizeof *g.b);  /* huge pages: the sort gathers from it */
     if (!g.b) goto out_free;
 
