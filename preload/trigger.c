@@ -259,7 +259,8 @@ void lk_trigger_stop(void)
     if (!lk_trigger_dumper_alive() || pthread_equal(pthread_self(), dumper) ||
         !is_our_pipe(__atomic_load_n(&wake_fd[1], __ATOMIC_ACQUIRE)))
         return;                     /* a closed pipe: it would not hear in time */
-    __atomic_store_n(&quit_asked, true, __ATOMIC_RELEASE);
+    if (__atomic_exchange_n(&quit_asked, true, __ATOMIC_ACQ_REL))
+        return;                     /* another exiting thread joins it: a thread is joined once */
     lk_trigger_wake(WAKE_QUIT);     /* a full pipe wakes it as well */
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
