@@ -220,8 +220,9 @@ static void *dumper_main(void *arg)
             lk_dump_write(LK_TRIGGER_WATERMARK, NULL);
         if (quit) {
             /* the exit dump is next: it scans one thread fewer, and the
-             * kernel reaps a one-thread process faster */
-            set_running(false);
+             * kernel reaps a one-thread process faster.  Its stack stays
+             * mapped (glibc's stack cache), so the cost section still counts it. */
+            __atomic_store_n(&dumper_running, false, __ATOMIC_RELEASE);
             return NULL;
         }
     }
