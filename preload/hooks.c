@@ -934,6 +934,7 @@ static void exit_dump(void)
 {
     if (!exit_dump_allowed())
         return;
+    lk_trigger_stop();
     bool sampling = lk_config.sample_bytes != 0, xarena;
     if (sampling) {
         __atomic_store_n(&free_fast, false, __ATOMIC_SEQ_CST);

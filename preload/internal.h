@@ -777,6 +777,8 @@ void lk_trigger_wake(char why);
 bool lk_trigger_dumper_alive(void);
 /* Start the dumper thread (from our constructor, once libc is fully up). */
 void lk_trigger_start_thread(void);
+/* Before the exit dump: the dumper thread leaves (waited for, bounded). */
+void lk_trigger_stop(void);
 
 /* ### timeline (timeline.c): samples for the dump, copied under the timeline lock */
 #define LK_TIMELINE_CAP 1024     /* samples kept; halves resolution when full */

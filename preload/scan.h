@@ -162,5 +162,9 @@ struct json_t *lk_scan_dump_section(void);
  * "held_by":[...]' (*arrays, *arrays_len; free it): the text of each entry
  * is kept, not the entry (a tree is ~6 times its text). */
 struct json_t *lk_scan_dump_section_ex(char **arrays, size_t *arrays_len);
+/* Forks this process made since it began or was forked (trigger.c counts
+ * them): a forked child that made none shares its pages with no child of
+ * its own, so a page it shares is its parent's, untouched since the fork. */
+extern unsigned lk_scan_forks;
 
 #endif /* LK_SCAN_H */

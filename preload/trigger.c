@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "scan.h"
 #include "unwinder.h"
 
 #define SAMPLE_NS (100 * 1000000ull)    /* timeline tick: ~100 ms */
@@ -79,6 +80,8 @@ static void watermark_setup(void)
 }
 
 /* ### the dumper thread */
+#define WAKE_QUIT 'Q'               /* look at quit_asked */
+static bool quit_asked;             /* atomic: leave, the exit dump is about to be written */
 static pthread_t dumper;
 static bool dumper_running;         /* atomic: handlers read it */
 
@@ -207,6 +210,7 @@ static void *dumper_main(void *arg)
             crash |= buf[i] == LK_WAKE_CRASH;
             sync |= buf[i] == LK_WAKE_SYNC;
         }
+        bool quit = __atomic_load_n(&quit_asked, __ATOMIC_ACQUIRE);
         if (crash || sync) {
             /* a dying handler waits (bounded) for these: first, and then told */
             unsigned gen = lk_signals_requested();
@@ -220,6 +224,13 @@ static void *dumper_main(void *arg)
         }
         if (wm)
             lk_dump_write(LK_TRIGGER_WATERMARK, NULL);
+        if (quit) {
+            /* the exit dump is next: it scans one thread fewer, and the
+             * kernel reaps a one-thread process faster.  Its stack stays
+             * mapped (glibc's stack cache), so the cost section still counts it. */
+            __atomic_store_n(&dumper_running, false, __ATOMIC_RELEASE);
+            return NULL;
+        }
     }
     return NULL;
 }
@@ -235,7 +246,7 @@ static void dumper_start(void)
     pthread_sigmask(SIG_SETMASK, &all, &old);
     pthread_attr_t attr;
     pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_JOINABLE);  /* lk_trigger_stop waits for it */
     pthread_attr_setstacksize(&attr, DUMPER_STACK_BYTES);
     if (pthread_create(&dumper, &attr, dumper_main, NULL) == 0)
         set_running(true);
@@ -243,6 +254,27 @@ static void dumper_start(void)
         lk_log("cannot start the dumper thread; snapshots and the timeline are off");
     pthread_attr_destroy(&attr);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+/* Before the exit dump: ask the dumper thread to leave and wait until it is
+ * gone (bounded, 1 s: it may be writing a dump, which the exit dump would
+ * wait for anyway; then it stays).  A request that comes later is served by
+ * the exit dump.  Not from the dumper itself (main() ended with
+ * pthread_exit and it was the last thread). */
+void lk_trigger_stop(void)
+{
+    if (!lk_trigger_dumper_alive() || pthread_equal(pthread_self(), dumper) ||
+        !is_our_pipe(__atomic_load_n(&wake_fd[1], __ATOMIC_ACQUIRE)))
+        return;                     /* a closed pipe: it would not hear in time */
+    if (__atomic_exchange_n(&quit_asked, true, __ATOMIC_ACQ_REL))
+        return;                     /* another exiting thread joins it: a thread is joined once */
+    lk_trigger_wake(WAKE_QUIT);     /* a full pipe wakes it as well */
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 1;
+    int e = errno;
+    (void)pthread_timedjoin_np(dumper, NULL, &until);
+    errno = e;
 }
 
 /* ### fork: no lock may be inherited held; the child gets its own pid, dump
@@ -253,6 +285,7 @@ static void fork_prepare(void)
     lk_timeline_lock();
     lk_tracker_lock_all();
     lk_signals_fork_prepare();      /* last: it blocks every signal until fork returns */
+    __atomic_add_fetch(&lk_scan_forks, 1, __ATOMIC_RELAXED);  /* its pages are shared now */
 }
 
 static void fork_parent(void)
@@ -266,6 +299,7 @@ static void fork_parent(void)
 static void fork_child(void)
 {
     LK_GUARD;
+    __atomic_store_n(&lk_scan_forks, 0, __ATOMIC_RELAXED);    /* no child of its own yet */
     lk_signals_fork_done();
     lk_tracker_reset_after_fork();
     lk_timeline_unlock();
@@ -285,6 +319,7 @@ void lk_trigger_after_fork_child(void)
     if (is_our_pipe(w))
         close(w);
     set_running(false);
+    __atomic_store_n(&quit_asked, false, __ATOMIC_RELAXED);
     dumper_start();
 }
 

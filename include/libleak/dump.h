@@ -202,6 +202,7 @@ typedef enum lk_failure_kind {
 #define LK_KEY_REACH_NOT_STOPPED  "not_stopped"
 #define LK_KEY_REACH_EXIT_FRAMES_READ "exit_frames_read"
 #define LK_KEY_REACH_ROOT_BYTES   "root_bytes"
+#define LK_KEY_REACH_SHARED_ROOT_BYTES "shared_root_bytes"
 #define LK_KEY_REACH_UNREADABLE_BYTES "unreadable_bytes"
 #define LK_KEY_REACH_KINDS        "kinds"
 #define LK_KEY_REACH_SITES        "sites"
