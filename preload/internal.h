@@ -756,6 +756,7 @@ uint64_t lk_trigger_watermark_step(void);
 #define LK_WAKE_WATERMARK 'W'   /* a watermark dump */
 #define LK_WAKE_CRASH 'C'       /* the crash dump (lk_signals_crash), then lk_signals_done */
 #define LK_WAKE_SYNC 'T'        /* a snapshot that a dying handler waits for */
+#define LK_WAKE_KILLED 'K'      /* the exit dump, for a process a signal kills; then lk_signals_done */
 #define LK_WAKE_STOP 'X'        /* the dumper thread returns (trigger.c's dumper_stop) */
 void lk_trigger_wake(char why);
 /* Is the dumper thread running in this process?  Async-signal-safe. */

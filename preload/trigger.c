@@ -32,6 +32,7 @@ static uint32_t wake_bit(char why)
     case LK_WAKE_WATERMARK: return 2;
     case LK_WAKE_CRASH: return 4;
     case LK_WAKE_STOP: return 16;
+    case LK_WAKE_KILLED: return 32;
     default: return 8;              /* LK_WAKE_SYNC */
     }
 }
@@ -180,7 +181,15 @@ static void *dumper_main(void *arg)
             __atomic_fetch_or(&wake_bits, bits & ~16u, __ATOMIC_SEQ_CST);
             return NULL;
         }
-        bool sig = bits & 1, wm = bits & 2, crash = bits & 4, sync = bits & 8;
+        bool sig = bits & 1, wm = bits & 2, crash = bits & 4, sync = bits & 8, killed = bits & 32;
+        if (killed) {
+            /* a signal ends the process: its handler waits (bounded) for the exit dump */
+            __atomic_fetch_or(&wake_bits, bits & ~32u, __ATOMIC_SEQ_CST);
+            unsigned gen = lk_signals_requested();
+            lk_dump_exit();
+            lk_signals_done(gen);
+            continue;
+        }
         if (crash || sync) {
             /* a dying handler waits (bounded) for these: first, and then told */
             unsigned gen = lk_signals_requested();
