@@ -9,6 +9,7 @@
 #include <link.h>
 #include <malloc.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -414,6 +415,20 @@ EXPORT int sigprocmask(int how, const sigset_t *set, sigset_t *old)
     }
     errno = rc;
     return -1;
+}
+
+/* ### unshare and setns: the calls that need a single-threaded process stop
+ * the dumper thread for their length (trigger.c). */
+EXPORT int unshare(int flags)
+{
+    return lk_trigger_ns_call(SYS_unshare, flags, 0,
+                              (flags & (CLONE_NEWUSER | CLONE_THREAD | CLONE_SIGHAND | CLONE_VM)) != 0);
+}
+
+EXPORT int setns(int fd, int nstype)
+{
+    return lk_trigger_ns_call(SYS_setns, fd, nstype,
+                              nstype == 0 || (nstype & (CLONE_NEWUSER | CLONE_NEWNS)) != 0);
 }
 
 /* ### sigaction and signal: the program sees its own dispositions of the

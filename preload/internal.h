@@ -772,6 +772,8 @@ uint64_t lk_trigger_watermark_step(void);
 #define LK_WAKE_CRASH 'C'       /* the crash dump (lk_signals_crash), then lk_signals_done */
 #define LK_WAKE_SYNC 'T'        /* a snapshot that a dying handler waits for */
 #define LK_WAKE_UNWIND 'U'      /* a hook needs libunwind: load it (unwinder.c) */
+#define LK_WAKE_KILLED 'K'      /* the exit dump, for a process a signal kills; then lk_signals_done */
+#define LK_WAKE_STOP 'X'        /* the dumper thread returns (trigger.c's dumper_stop) */
 void lk_trigger_wake(char why);
 /* Is the dumper thread running in this process?  Async-signal-safe. */
 bool lk_trigger_dumper_alive(void);
@@ -779,6 +781,9 @@ bool lk_trigger_dumper_alive(void);
 void lk_trigger_start_thread(void);
 /* Before the exit dump: the dumper thread leaves (waited for, bounded). */
 void lk_trigger_stop(void);
+/* System call 'nr'(a, b), with the dumper thread stopped for it when 'single'
+ * (the call needs a single-threaded process); errno as the call left it. */
+int lk_trigger_ns_call(long nr, long a, long b, bool single);
 
 /* ### timeline (timeline.c): samples for the dump, copied under the timeline lock */
 #define LK_TIMELINE_CAP 1024     /* samples kept; halves resolution when full */

@@ -1,12 +1,15 @@
 /* signals.c - the program's signal dispositions as it sees them natively,
  * and libleak's two uses of signals: the snapshot signal and the crash dump.
- * libleak owns the kernel disposition of the snapshot signal and of the
- * fault signals (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT); the program's
+ * libleak owns the kernel disposition of the snapshot signal, of the
+ * fault signals (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT) and of the
+ * signals programs are ended with (SIGTERM, SIGINT, SIGHUP, SIGQUIT,
+ * SIGPIPE, SIGXCPU, SIGXFSZ); the program's
  * sigaction/signal calls on them (hooks.c interposes them) only change the
  * program's view, which the kernel then carries out through libleak's
  * handlers: its handler runs with its own flags and mask, SIG_IGN is a real
  * SIG_IGN (inherited across exec), and SIG_DFL is libleak's handler, which
- * snapshots or writes the crash dump and then dies as SIG_DFL would.
+ * snapshots, writes the crash dump or the exit dump, and then dies as
+ * SIG_DFL would.
  * Handlers only wake the dumper thread; the dying ones wait for it, bounded. */
 #include <dlfcn.h>
 #include <errno.h>
@@ -27,8 +30,15 @@
 
 #define CRASH_WAIT_MS 1000      /* a crashed thread waits this long for its dump */
 #define TERM_WAIT_MS  1000      /* a terminating snapshot signal waits this long */
+#define KILL_WAIT_MS  5000      /* a killed process waits this long for its exit dump (it scans) */
 
 static const int fault_sigs[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT };
+/* Signals that end a program by default and that it is commonly ended with:
+ * killed by one, it still writes its exit dump, as valgrind reports at a
+ * fatal signal.  SIGALRM, SIGPROF and SIGVTALRM are left alone: programs and
+ * profilers use them at high rates, and each delivery would pass through
+ * on_program. */
+static const int kill_sigs[] = { SIGHUP, SIGINT, SIGQUIT, SIGPIPE, SIGTERM, SIGXCPU, SIGXFSZ };
 
 /* ### state: guarded by view_lock, taken with every signal blocked */
 static struct sigaction view[NSIG]; /* the program's disposition of an owned signal */
@@ -377,6 +387,8 @@ static void on_default(int sig, siginfo_t *si, void *uc)
     } else if (is_fault(sig)) {
         on_crash(sig, si, uc);
     } else {
+        if (default_kills(sig) && can_dump())
+            wait_served(request(LK_WAKE_KILLED), KILL_WAIT_MS);
         die_as_default(sig, si);
     }
     errno = e;
@@ -448,6 +460,8 @@ static bool take_over(int sig)
 {
     struct sigaction cur;
     sigset_t mask;
+    if (is_owned(sig))
+        return true;            /* its kernel disposition is already ours, not the program's */
     if (sa_real(sig, NULL, &cur) != 0)
         return false;
     view_enter(&mask);
@@ -466,6 +480,8 @@ void lk_signals_start(void)
         sa_real(0, NULL, NULL);     /* resolve it now, not first in a handler */
     for (size_t i = 0; i < sizeof fault_sigs / sizeof *fault_sigs; i++)
         take_over(fault_sigs[i]);
+    for (size_t i = 0; i < sizeof kill_sigs / sizeof *kill_sigs; i++)
+        take_over(kill_sigs[i]);
     int sig = (int)lk_config.signal;
     if (sig == 0)
         return;

@@ -1,17 +1,17 @@
 /* trigger.c - when dumps happen: fork handling, the snapshot signal, the
  * interval, the watermark, and the dumper thread that also ticks the
  * timeline (signals.c owns the signals, timeline.c the samples).
- * The signal handlers and the allocation hot path only write one byte to a
- * pipe; the dumper thread (every signal blocked, guard always held) does the
+ * The signal handlers and the allocation hot path only set a bit and wake a
+ * futex; the dumper thread (every signal blocked, guard always held) does the
  * dumping and the sampling.  Nothing here may block the traced program. */
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
+#include <linux/futex.h>
 #include <pthread.h>
-#include <sys/syscall.h>
+#include <sched.h>
 #include <signal.h>
 #include <string.h>
-#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -21,32 +21,47 @@
 
 #define SAMPLE_NS (100 * 1000000ull)    /* timeline tick: ~100 ms */
 
-/* ### the wake-up pipe (written by the signal handler and the hot path) */
-static int wake_fd[2] = { -1, -1 };
-static ino_t wake_ino;              /* the pipe's inode: both ends share it */
-static dev_t wake_dev;
+/* ### the wake-up word (set by the signal handler and the hot path)
+ * A futex, not a pipe: the program's descriptor numbers stay its own (its
+ * first open() gets 3, as natively), and a program that closes every
+ * descriptor cannot take the wake-up away. */
+static uint32_t wake_bits;          /* atomic; futex word: LK_WAKE_* bits pending */
+#define WAKE_QUIT 'Q'               /* look at quit_asked */
 
-/* Is 'fd' still our pipe?  A program that closes every descriptor (a daemon)
- * may have reused the number for its own file: never write or read it then.
- * fstat is async-signal-safe. */
-static bool is_our_pipe(int fd)
+static uint32_t wake_bit(char why)
 {
-    struct stat st;
-    return fd >= 0 && fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode) && st.st_ino == wake_ino &&
-           st.st_dev == wake_dev;
+    switch (why) {
+    case LK_WAKE_SIGNAL: return 1;
+    case LK_WAKE_WATERMARK: return 2;
+    case LK_WAKE_CRASH: return 4;
+    case LK_WAKE_STOP: return 16;
+    case LK_WAKE_KILLED: return 32;
+    case WAKE_QUIT: return 64;          /* quit_asked says what to do */
+    case LK_WAKE_UNWIND: return 128;    /* lk_unwind_wanted says what to do */
+    default: return 8;              /* LK_WAKE_SYNC */
+    }
 }
 
-/* errno kept, fstat's included (a handler's caller, and malloc_exact, do not
- * save it). */
+/* Async-signal-safe; errno kept (a handler's caller, and malloc_exact, do
+ * not save it). */
 void lk_trigger_wake(char why)
 {
     int e = errno;
-    int fd = __atomic_load_n(&wake_fd[1], __ATOMIC_RELAXED);
-    /* non-blocking: a full pipe already means "wake"; syscall(), not
-     * write(), which is a cancellation point (a hook may hold a lock here) */
-    if (is_our_pipe(fd))
-        (void)!syscall(SYS_write, fd, &why, 1);
+    __atomic_fetch_or(&wake_bits, wake_bit(why), __ATOMIC_SEQ_CST);
+    syscall(SYS_futex, &wake_bits, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
     errno = e;
+}
+
+/* The dumper: wait until a bit is set or 'timeout_ms' passed; the bits taken. */
+static uint32_t wake_wait(int timeout_ms)
+{
+    uint32_t bits = __atomic_exchange_n(&wake_bits, 0, __ATOMIC_SEQ_CST);
+    if (bits || timeout_ms == 0)
+        return bits;
+    struct timespec ts = { timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000 };
+    /* returns at once if a bit was set since the exchange (the word is no longer 0) */
+    syscall(SYS_futex, &wake_bits, FUTEX_WAIT_PRIVATE, 0, &ts, NULL, 0);
+    return __atomic_exchange_n(&wake_bits, 0, __ATOMIC_SEQ_CST);
 }
 
 /* ### watermark: its step and mark live in tracker.c, which the hot path reads */
@@ -80,7 +95,6 @@ static void watermark_setup(void)
 }
 
 /* ### the dumper thread */
-#define WAKE_QUIT 'Q'               /* look at quit_asked */
 static bool quit_asked;             /* atomic: leave, the exit dump is about to be written */
 static pthread_t dumper;
 static bool dumper_running;         /* atomic: handlers read it */
@@ -98,24 +112,6 @@ static void set_running(bool on)
 bool lk_trigger_dumper_alive(void)
 {
     return __atomic_load_n(&dumper_running, __ATOMIC_ACQUIRE);
-}
-
-static int pipe_open(void)
-{
-    int fds[2];
-    if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0)
-        return -errno;
-    struct stat st;
-    if (fstat(fds[0], &st) != 0) {
-        close(fds[0]);
-        close(fds[1]);
-        return -EIO;
-    }
-    wake_ino = st.st_ino;
-    wake_dev = st.st_dev;
-    __atomic_store_n(&wake_fd[0], fds[0], __ATOMIC_RELAXED);
-    __atomic_store_n(&wake_fd[1], fds[1], __ATOMIC_RELEASE);
-    return 0;
 }
 
 /* Is the dumper the only live thread left?  /proc/self/stat: field 3 is the
@@ -186,29 +182,21 @@ static void *dumper_main(void *arg)
         uint64_t until = next_sample < next_interval ? next_sample : next_interval;
         now = lk_now_ns();
         int timeout = until > now ? (int)((until - now) / 1000000u) + 1 : 0;
-        if (!is_our_pipe(wake_fd[0])) {
-            /* the program closed (and maybe reused) our descriptors: make a
-             * new pipe, never touching the old numbers again */
-            __atomic_store_n(&wake_fd[1], -1, __ATOMIC_RELEASE);
-            wake_fd[0] = -1;
-            if (pipe_open() != 0) {
-                struct timespec ts = { 0, 100 * 1000000 };
-                nanosleep(&ts, NULL);
-                continue;
-            }
-        }
-        struct pollfd pfd = { .fd = wake_fd[0], .events = POLLIN, .revents = 0 };
-        int rc = poll(&pfd, 1, timeout);
-        if (rc <= 0 || !(pfd.revents & POLLIN))
+        uint32_t bits = wake_wait(timeout);
+        if (!bits)
             continue;
-        char buf[64];
-        ssize_t n = read(wake_fd[0], buf, sizeof buf);
-        bool sig = false, wm = false, crash = false, sync = false;
-        for (ssize_t i = 0; i < n; i++) {
-            sig |= buf[i] == LK_WAKE_SIGNAL;
-            wm |= buf[i] == LK_WAKE_WATERMARK;
-            crash |= buf[i] == LK_WAKE_CRASH;
-            sync |= buf[i] == LK_WAKE_SYNC;
+        if (bits & 16) {            /* dumper_stop(): its caller joins this thread */
+            __atomic_fetch_or(&wake_bits, bits & ~16u, __ATOMIC_SEQ_CST);
+            return NULL;
+        }
+        bool sig = bits & 1, wm = bits & 2, crash = bits & 4, sync = bits & 8, killed = bits & 32;
+        if (killed) {
+            /* a signal ends the process: its handler waits (bounded) for the exit dump */
+            __atomic_fetch_or(&wake_bits, bits & ~32u, __ATOMIC_SEQ_CST);
+            unsigned gen = lk_signals_requested();
+            lk_dump_exit();
+            lk_signals_done(gen);
+            continue;
         }
         bool quit = __atomic_load_n(&quit_asked, __ATOMIC_ACQUIRE);
         if (crash || sync) {
@@ -239,14 +227,15 @@ static void *dumper_main(void *arg)
  * are never delivered to it.  Guard held by the caller. */
 static void dumper_start(void)
 {
-    if (dumper_running || (wake_fd[0] < 0 && pipe_open() != 0))
+    if (dumper_running)
         return;
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
     pthread_attr_t attr;
     pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_JOINABLE);  /* lk_trigger_stop waits for it */
+    /* joinable: lk_trigger_stop and dumper_stop wait for it */
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_JOINABLE);
     pthread_attr_setstacksize(&attr, DUMPER_STACK_BYTES);
     if (pthread_create(&dumper, &attr, dumper_main, NULL) == 0)
         set_running(true);
@@ -263,12 +252,11 @@ static void dumper_start(void)
  * pthread_exit and it was the last thread). */
 void lk_trigger_stop(void)
 {
-    if (!lk_trigger_dumper_alive() || pthread_equal(pthread_self(), dumper) ||
-        !is_our_pipe(__atomic_load_n(&wake_fd[1], __ATOMIC_ACQUIRE)))
-        return;                     /* a closed pipe: it would not hear in time */
+    if (!lk_trigger_dumper_alive() || pthread_equal(pthread_self(), dumper))
+        return;
     if (__atomic_exchange_n(&quit_asked, true, __ATOMIC_ACQ_REL))
         return;                     /* another exiting thread joins it: a thread is joined once */
-    lk_trigger_wake(WAKE_QUIT);     /* a full pipe wakes it as well */
+    lk_trigger_wake(WAKE_QUIT);
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
     until.tv_sec += 1;
@@ -278,7 +266,7 @@ void lk_trigger_stop(void)
 }
 
 /* ### fork: no lock may be inherited held; the child gets its own pid, dump
- * numbering, pipe and dumper thread, and keeps the inherited live blocks. */
+ * numbering and dumper thread, and keeps the inherited live blocks. */
 static void fork_prepare(void)
 {
     lk_dump_lock();
@@ -309,15 +297,8 @@ static void fork_child(void)
 
 void lk_trigger_after_fork_child(void)
 {
-    /* The parent's pipe and thread are not ours: the signal handler must wake
-     * this process's own dumper. */
-    int r = wake_fd[0], w = wake_fd[1];
-    __atomic_store_n(&wake_fd[1], -1, __ATOMIC_RELEASE);
-    wake_fd[0] = -1;
-    if (is_our_pipe(r))
-        close(r);
-    if (is_our_pipe(w))
-        close(w);
+    /* The parent's thread is not ours, nor are its pending requests. */
+    __atomic_store_n(&wake_bits, 0, __ATOMIC_SEQ_CST);
     set_running(false);
     __atomic_store_n(&quit_asked, false, __ATOMIC_RELAXED);
     dumper_start();
@@ -329,6 +310,71 @@ static void wake_for_unwinder(void)
 }
 
 static bool started;
+
+/* ### namespaces: unshare(CLONE_NEWUSER) and setns() into a user or mount
+ * namespace fail with EINVAL in a process with two threads, so the dumper
+ * thread stops for the call and starts again after it: the program sees the
+ * result it would see natively.  Snapshot requests made meanwhile are kept. */
+static int thread_count(void)
+{
+    char buf[1024];
+    int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n;
+    do
+        n = read(fd, buf, sizeof buf - 1);
+    while (n < 0 && errno == EINTR);
+    close(fd);
+    if (n <= 0)
+        return -1;
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')');
+    if (!p)
+        return -1;
+    for (int field = 2; field < 20 && *p; p++)
+        if (*p == ' ')
+            field++;
+    int threads = 0;
+    for (; *p >= '0' && *p <= '9'; p++)
+        threads = threads * 10 + (*p - '0');
+    return threads;
+}
+
+/* Stop the dumper and wait until the kernel has let go of it (the join
+ * returns before the thread is unhashed, when the kernel still counts it).
+ * True if it was running. */
+static bool dumper_stop(void)
+{
+    if (!__atomic_load_n(&dumper_running, __ATOMIC_ACQUIRE))
+        return false;
+    pthread_t t = dumper;
+    lk_trigger_wake(LK_WAKE_STOP);
+    pthread_join(t, NULL);
+    set_running(false);
+    for (int i = 0; i < 200 && thread_count() > 1; i++) {  /* bounded: 200 ms */
+        struct timespec ts = { 0, 1000000 };
+        nanosleep(&ts, NULL);
+    }
+    return true;
+}
+
+int lk_trigger_ns_call(long nr, long a, long b, bool single)
+{
+    bool stopped = false;
+    if (single && started) {
+        LK_GUARD;
+        stopped = dumper_stop();
+    }
+    long rc = syscall(nr, a, b);
+    if (stopped) {
+        int e = errno;
+        lk_trigger_start_thread();
+        errno = e;
+    }
+    return (int)rc;
+}
+
 
 void lk_trigger_start_tracking(void)
 {
@@ -344,8 +390,6 @@ void lk_trigger_start_tracking(void)
     __atomic_store_n(&lk_signals_wake, lk_trigger_wake, __ATOMIC_RELEASE);
     __atomic_store_n(&lk_unwind_wake, wake_for_unwinder, __ATOMIC_RELEASE);
     __atomic_store_n(&lk_signals_dumper_alive, lk_trigger_dumper_alive, __ATOMIC_RELEASE);
-    if (pipe_open() != 0)
-        lk_log("cannot create the wake-up pipe: %s; snapshots are off", strerror(errno));
     lk_signals_start();
 }
 
