@@ -679,11 +679,12 @@ static bool seq_taken(unsigned seq)
     static const char *const names[] = LK_TRIGGER_NAMES;
     const char *dir = lk_config.dir ? lk_config.dir : ".";
     char path[4096];
+    int pid = (int)getpid();    /* once, not once a name: a system call each */
     for (size_t t = 0; t < sizeof names / sizeof *names; t++) {
         for (int tmp = 0; tmp < 2; tmp++) {
             int n = snprintf(path, sizeof path, tmp ? "%s/." LIBLEAK_DUMP_PREFIX ".%d.%u.%s" LIBLEAK_DUMP_SUFFIX ".tmp"
                                                     : "%s/" LIBLEAK_DUMP_PREFIX ".%d.%u.%s" LIBLEAK_DUMP_SUFFIX,
-                             dir, (int)getpid(), seq, names[t]);
+                             dir, pid, seq, names[t]);
             struct stat st;
             if (n <= 0 || (size_t)n >= sizeof path || lstat(path, &st) != 0)
                 continue;
