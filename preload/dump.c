@@ -650,13 +650,16 @@ out_free:
  * 1 MiB of address space reserved (PROT_NONE: no memory is committed) and give
  * it back just before building a dump; take it again afterwards if possible.
  * The cost: the program reaches its limit 1 MiB earlier (it was 8 MiB; the
- * exit dump of pl_oom, on the main arena, needs less). */
+ * exit dump of pl_oom, on the main arena, needs less).  Only under an
+ * RLIMIT_AS: address space that nothing uses is no room under a cgroup's
+ * limit or RAM, and every process paid a map and an unmap for it (a
+ * setrlimit() of the program's is seen at its next dump's limits). */
 #define RESERVE_BYTES (1u << 20)
 static void *reserve;               /* guarded by dump_lock */
 
 void lk_dump_reserve(void)
 {
-    if (reserve)
+    if (reserve || lk_limits.rlimit_as == 0)
         return;
     void *p = mmap(NULL, RESERVE_BYTES, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
                    -1, 0);

@@ -70,8 +70,12 @@ int lk_exit_arena_on;               /* atomic: a thread has entered */
 static lk_bump_t xa;                /* base published with release */
 
 /* Bytes made resident at once past the arena's end: one madvise instead
- * of a fault a page (a fault costs 10 us or more on a paravirtualised VM). */
+ * of a fault a page (a fault costs 10 us or more on a paravirtualised VM).
+ * The step doubles from XA_POPULATE_MIN with what the dump has taken, up to
+ * XA_POPULATE: /bin/true's dump takes about 40 KiB of the arena, and the kernel
+ * zeroed all of a first 256 KiB step for it (bash's takes ~330 KiB). */
 #define XA_POPULATE ((size_t)256 << 10)
+#define XA_POPULATE_MIN ((size_t)32 << 10)
 static size_t xa_populated;         /* atomic: offset up to which pages are populated */
 /* Not lk_mmap: heap.c's count of resident pages would probe the whole
  * reservation with mincore (64 calls for 1 GiB); lk_exit_arena_cost counts it. */
@@ -134,7 +138,10 @@ void *lk_exit_arena_alloc(size_t n, size_t align)
     size_t end = (size_t)((char *)q - xa.base) + n;
     size_t done = __atomic_load_n(&xa_populated, __ATOMIC_RELAXED);
     if (end > done) {
-        size_t to = (end + XA_POPULATE - 1) & ~(XA_POPULATE - 1);
+        size_t step = XA_POPULATE_MIN;     /* a power of two: 'to' is rounded with it */
+        while (step < XA_POPULATE && (step < done || step < end - done))
+            step *= 2;
+        size_t to = (end + step - 1) & ~(step - 1);
         if (to > xa.size)
             to = xa.size;
         /* a nested (signal handler's) allocation may populate the same
