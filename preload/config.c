@@ -239,13 +239,19 @@ void lk_config_check_dir(void)
     int saved = errno;
     const char *d = lk_config.dir ? lk_config.dir : ".";
     struct stat st;
+    char dot[4096];
     int e = 0;
-    if (stat(d, &st) != 0)
+    /* "<dir>/." asks all in one call: ENOENT, ENOTDIR (not a directory) or EACCES */
+    if ((size_t)snprintf(dot, sizeof dot, "%s/.", d) < sizeof dot) {
+        if (faccessat(AT_FDCWD, dot, W_OK | X_OK, AT_EACCESS) != 0)
+            e = errno;
+    } else if (stat(d, &st) != 0) {
         e = errno;
-    else if (!S_ISDIR(st.st_mode))
+    } else if (!S_ISDIR(st.st_mode)) {
         e = ENOTDIR;
-    else if (faccessat(AT_FDCWD, d, W_OK | X_OK, AT_EACCESS) != 0)
+    } else if (faccessat(AT_FDCWD, d, W_OK | X_OK, AT_EACCESS) != 0) {
         e = errno;
+    }
     lk_config_dir_errno = e;
     if (e)
         lk_log_error("cannot write dumps into LIBLEAK_DIR '%s': %s; none will be written", d,
