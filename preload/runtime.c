@@ -74,11 +74,12 @@ static lk_bump_t xa;                /* base published with release */
 
 /* Bytes made resident at once past the arena's end: one madvise instead
  * of a fault a page (a fault costs 10 us or more on a paravirtualised VM).
- * The step doubles from XA_POPULATE_MIN with what the dump has taken, up to
- * XA_POPULATE: /bin/true's dump takes about 40 KiB of the arena, and the kernel
- * zeroed all of a first 256 KiB step for it (bash's takes ~330 KiB). */
+ * The step doubles from XA_POPULATE_MIN, about what the smallest dump takes
+ * (/bin/true's: 40-64 KiB), with what the dump has taken, up to XA_POPULATE
+ * (bash's takes ~330 KiB): a first step of 256 KiB had the kernel zero 48
+ * pages that /bin/true's dump never used. */
 #define XA_POPULATE ((size_t)256 << 10)
-#define XA_POPULATE_MIN ((size_t)32 << 10)
+#define XA_POPULATE_MIN ((size_t)64 << 10)
 static size_t xa_populated;         /* atomic: offset up to which pages are populated */
 /* Not lk_mmap: heap.c's count of resident pages would probe the whole
  * reservation with mincore (64 calls for 1 GiB); lk_exit_arena_cost counts it. */
