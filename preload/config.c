@@ -239,13 +239,19 @@ void lk_config_check_dir(void)
     int saved = errno;
     const char *d = lk_config.dir ? lk_config.dir : ".";
     struct stat st;
+    char dot[4096];
     int e = 0;
-    if (stat(d, &st) != 0)
+    /* "<dir>/." asks all in one call: ENOENT, ENOTDIR (not a directory) or EACCES */
+    if ((size_t)snprintf(dot, sizeof dot, "%s/.", d) < sizeof dot) {
+        if (faccessat(AT_FDCWD, dot, W_OK | X_OK, AT_EACCESS) != 0)
+            e = errno;
+    } else if (stat(d, &st) != 0) {
         e = errno;
-    else if (!S_ISDIR(st.st_mode))
+    } else if (!S_ISDIR(st.st_mode)) {
         e = ENOTDIR;
-    else if (faccessat(AT_FDCWD, d, W_OK | X_OK, AT_EACCESS) != 0)
+    } else if (faccessat(AT_FDCWD, d, W_OK | X_OK, AT_EACCESS) != 0) {
         e = errno;
+    }
     lk_config_dir_errno = e;
     if (e)
         lk_log_error("cannot write dumps into LIBLEAK_DIR '%s': %s; none will be written", d,
@@ -338,12 +344,26 @@ int lk_config_check_name(const char *entry)
 static char start_cmdline[4096];    /* NUL-separated, as /proc/self/cmdline */
 static size_t start_cmdline_len;
 
-/* Copy /proc/self/cmdline now: a program may later write its title over argv
- * (setproctitle), and its dumps should still say how it was started. */
-void lk_config_save_cmdline(void)
+/* Copy the command line now: a program may later write its title over argv
+ * (setproctitle), and its dumps should still say how it was started.  The
+ * constructor's argv holds the very bytes /proc/self/cmdline shows (the
+ * strings of the argument area), without its open, reads and close. */
+void lk_config_save_cmdline(int argc, char *const *argv)
 {
     int saved = errno;
     start_cmdline_len = 0;
+    if (argv && argc > 0) {
+        size_t cap = sizeof start_cmdline - 1;
+        for (int i = 0; i < argc && argv[i] && start_cmdline_len < cap; i++) {
+            size_t n = strlen(argv[i]) + 1;
+            if (n > cap - start_cmdline_len)
+                n = cap - start_cmdline_len;
+            memcpy(start_cmdline + start_cmdline_len, argv[i], n);
+            start_cmdline_len += n;
+        }
+        start_cmdline[start_cmdline_len] = '\0';
+        return;
+    }
     int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
     if (fd >= 0) {
         size_t cap = sizeof start_cmdline - 1;

@@ -748,13 +748,16 @@ out_free:
  * 1 MiB of address space reserved (PROT_NONE: no memory is committed) and give
  * it back just before building a dump; take it again afterwards if possible.
  * The cost: the program reaches its limit 1 MiB earlier (it was 8 MiB; the
- * exit dump of pl_oom, on the main arena, needs less). */
+ * exit dump of pl_oom, on the main arena, needs less).  Only under an
+ * RLIMIT_AS: address space that nothing uses is no room under a cgroup's
+ * limit or RAM, and every process paid a map and an unmap for it (a
+ * setrlimit() of the program's is seen at its next dump's limits). */
 #define RESERVE_BYTES (1u << 20)
 static void *reserve;               /* guarded by dump_lock */
 
 void lk_dump_reserve(void)
 {
-    if (reserve)
+    if (reserve || lk_limits.rlimit_as == 0)
         return;
     void *p = mmap(NULL, RESERVE_BYTES, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
                    -1, 0);
@@ -777,11 +780,12 @@ static bool seq_taken(unsigned seq)
     static const char *const names[] = LK_TRIGGER_NAMES;
     const char *dir = lk_config.dir ? lk_config.dir : ".";
     char path[4096];
+    int pid = (int)getpid();    /* once, not once a name: a system call each */
     for (size_t t = 0; t < sizeof names / sizeof *names; t++) {
         for (int tmp = 0; tmp < 2; tmp++) {
             int n = snprintf(path, sizeof path, tmp ? "%s/." LIBLEAK_DUMP_PREFIX ".%d.%u.%s" LIBLEAK_DUMP_SUFFIX ".tmp"
                                                     : "%s/" LIBLEAK_DUMP_PREFIX ".%d.%u.%s" LIBLEAK_DUMP_SUFFIX,
-                             dir, (int)getpid(), seq, names[t]);
+                             dir, pid, seq, names[t]);
             struct stat st;
             if (n <= 0 || (size_t)n >= sizeof path || lstat(path, &st) != 0)
                 continue;

@@ -217,6 +217,11 @@ static void check_setting_names(void)
         lk_config_check_name(early_env + i);
 }
 
+/* The constructor's argc and argv while it runs (NULL when tracking starts
+ * from a hook first, before it: then /proc/self/cmdline is read). */
+static int ctor_argc;
+static char **ctor_argv;
+
 /* Start tracking: config, tables, limits, fork handlers.  Lazy: runs from the
  * first hook (a constructor of another library, or a .preinit_array function,
  * may allocate before ours runs), or from our constructor.  Guard held. */
@@ -238,7 +243,7 @@ static bool tracking_start(void)
     check_setting_names();
     lk_config_resolve_dir();
     lk_config_check_dir();
-    lk_config_save_cmdline();
+    lk_config_save_cmdline(ctor_argc, ctor_argv);
     uintptr_t r[3] = { (uintptr_t)&tracking_start, 0, 0 };
     dl_iterate_phdr(find_self, r);
     lk_stack_set_self_range(r[1], r[2]);
@@ -266,8 +271,15 @@ static inline bool tracking(void)
     return tracking_start();
 }
 
-__attribute__((constructor)) static void hooks_ctor(void)
+/* glibc calls a library's constructors with the program's argc, argv and
+ * envp: the command line is copied from there when tracking starts here.
+ * An .init_array entry of its own, not a constructor attribute: LTO merges
+ * those into one function that passes no arguments. */
+static void hooks_ctor(int argc, char **argv, char **envp)
 {
+    (void)envp;
+    ctor_argc = argc;
+    ctor_argv = argv;
     booted();
     if (tracking_start()) {
         /* every capture takes libunwind then: load it here, where ld.so
@@ -278,7 +290,10 @@ __attribute__((constructor)) static void hooks_ctor(void)
         }
         lk_trigger_start_thread();
     }
+    ctor_argv = NULL;
 }
+__attribute__((section(".init_array"), used)) static void (*const hooks_ctor_entry)(
+    int, char **, char **) = hooks_ctor;
 
 /* ### recording helpers (noinline: keep the hooks small).  after_alloc and
  * free_hook are flattened: everything they call from the capture, tracker and

@@ -60,9 +60,10 @@ extern int lk_config_dir_errno;
 /* Warn once if the environment entry 'entry' ("NAME=value") looks like a
  * LIBLEAK_* setting but names none, naming the closest one.  Returns 1 if so. */
 int lk_config_check_name(const char *entry);
-/* Copy the command line at start; lk_config_cmdline returns that copy
- * (NUL-separated, '*len' bytes, 0 if it could not be read). */
-void lk_config_save_cmdline(void);
+/* Copy the command line at start, from 'argv' (a constructor's argc and
+ * argv) or, when argv is NULL, from /proc/self/cmdline; lk_config_cmdline
+ * returns that copy (NUL-separated, '*len' bytes, 0 if it could not be read). */
+void lk_config_save_cmdline(int argc, char *const *argv);
 const char *lk_config_cmdline(size_t *len);
 
 /* ### log (log.c): allocation-free diagnostics, one write(2) per line */

@@ -7,8 +7,11 @@
 #include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <sys/resource.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -70,8 +73,13 @@ int lk_exit_arena_on;               /* atomic: a thread has entered */
 static lk_bump_t xa;                /* base published with release */
 
 /* Bytes made resident at once past the arena's end: one madvise instead
- * of a fault a page (a fault costs 10 us or more on a paravirtualised VM). */
+ * of a fault a page (a fault costs 10 us or more on a paravirtualised VM).
+ * The step doubles from XA_POPULATE_MIN, about what the smallest dump takes
+ * (/bin/true's: 40-64 KiB), with what the dump has taken, up to XA_POPULATE
+ * (bash's takes ~330 KiB): a first step of 256 KiB had the kernel zero 48
+ * pages that /bin/true's dump never used. */
 #define XA_POPULATE ((size_t)256 << 10)
+#define XA_POPULATE_MIN ((size_t)64 << 10)
 static size_t xa_populated;         /* atomic: offset up to which pages are populated */
 /* Not lk_mmap: heap.c's count of resident pages would probe the whole
  * reservation with mincore (64 calls for 1 GiB); lk_exit_arena_cost counts it. */
@@ -92,6 +100,11 @@ bool lk_exit_arena_enter(bool must)
     for (size_t sz = (size_t)1 << (must ? 30 : 24); sz >= ((size_t)4 << 20); sz >>= 2) {
         void *p = xa_map(sz);
         if (p != MAP_FAILED) {
+#ifdef MADV_POPULATE_WRITE
+            /* before the first block's header is written: a fault less */
+            if (madvise(p, XA_POPULATE_MIN, MADV_POPULATE_WRITE) == 0)
+                __atomic_store_n(&xa_populated, XA_POPULATE_MIN, __ATOMIC_RELAXED);
+#endif
             xa.size = sz;
             __atomic_store_n(&xa.base, (char *)p, __ATOMIC_RELEASE);
             xa_fallback = !must;
@@ -131,10 +144,15 @@ void *lk_exit_arena_alloc(size_t n, size_t align)
         return q;
     }
 #ifdef MADV_POPULATE_WRITE
-    size_t end = (size_t)((char *)q - xa.base) + n;
+    /* and room for the next block's header and alignment, written before
+     * its own call gets here */
+    size_t end = (size_t)((char *)q - xa.base) + n + 128;
     size_t done = __atomic_load_n(&xa_populated, __ATOMIC_RELAXED);
     if (end > done) {
-        size_t to = (end + XA_POPULATE - 1) & ~(XA_POPULATE - 1);
+        size_t step = XA_POPULATE_MIN;     /* a power of two: 'to' is rounded with it */
+        while (step < XA_POPULATE && (step < done || step < end - done))
+            step *= 2;
+        size_t to = (end + step - 1) & ~(step - 1);
         if (to > xa.size)
             to = xa.size;
         /* a nested (signal handler's) allocation may populate the same
@@ -270,6 +288,22 @@ ssize_t lk_read_file(const char *path, char *buf, size_t cap)
     close(fd);
     buf[n] = '\0';
     return (ssize_t)n;
+}
+
+/* One read(2) of a one-line file (a cgroup's value: the kernel hands it over
+ * whole): lk_read_file's second read, for its end, is a system call more. */
+static ssize_t read_value(const char *path, char *buf, size_t cap)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    ssize_t n;
+    do
+        n = read(fd, buf, cap - 1);
+    while (n < 0 && errno == EINTR);
+    close(fd);
+    buf[n > 0 ? n : 0] = '\0';
+    return n;
 }
 
 /* ### limits */
@@ -430,7 +464,7 @@ static uint64_t cgroup_walk(const cg_mount_t *m, const char *path, const char *f
     uint64_t best = 0;
     for (;;) {
         snprintf(f, sizeof f, "%s/%s", dir, file);
-        if (lk_read_file(f, val, sizeof val) > 0) {
+        if (read_value(f, val, sizeof val) > 0) {
             char *nl = strchr(val, '\n');
             if (nl)
                 *nl = '\0';
@@ -450,6 +484,28 @@ static uint64_t cgroup_walk(const cg_mount_t *m, const char *path, const char *f
     return best;
 }
 
+/* The usual mount without reading mountinfo (which costs the kernel ~140 us
+ * to write out, more than the rest of this): the controller's file system at
+ * its conventional place (statfs), mounted at its root, which the
+ * process's own cgroup directory existing there shows.  Else false, and
+ * mountinfo decides (a mount of a subtree, a fake tree of the tests). */
+static bool cgroup_usual_mount(cg_mount_t *m, const char *path)
+{
+    const char *point = m->v1 ? "/sys/fs/cgroup/memory" : "/sys/fs/cgroup";
+    char dir[1200];
+    struct statfs fs;
+    struct stat st;
+    if (lk_cgroup_root[0] != '\0' || statfs(point, &fs) != 0 ||
+        fs.f_type != (m->v1 ? CGROUP_SUPER_MAGIC : CGROUP2_SUPER_MAGIC) ||
+        snprintf(dir, sizeof dir, "%s%s", point, path) >= (int)sizeof dir ||
+        stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        return false;
+    snprintf(m->point, sizeof m->point, "%s", point);
+    snprintf(m->root, sizeof m->root, "/");
+    m->found = true;
+    return true;
+}
+
 int lk_limits_cgroup(uint64_t *bytes, int *version, char *file, size_t cap)
 {
     char path[1200];
@@ -465,7 +521,7 @@ int lk_limits_cgroup(uint64_t *bytes, int *version, char *file, size_t cap)
     /* v1 first: on a hybrid system the memory controller is v1's */
     if (p.has_v1) {
         cg_mount_t m = { .v1 = true };
-        if (for_each_line(path, mountinfo_line, &m) <= 0 || !m.found)
+        if (!cgroup_usual_mount(&m, p.v1) && (for_each_line(path, mountinfo_line, &m) <= 0 || !m.found))
             m = (cg_mount_t){ true, true, "/sys/fs/cgroup/memory", "/" };
         *bytes = cgroup_walk(&m, p.v1, "memory.limit_in_bytes", file, cap);
         if (*bytes)
@@ -474,7 +530,7 @@ int lk_limits_cgroup(uint64_t *bytes, int *version, char *file, size_t cap)
     }
     if (p.has_v2) {
         cg_mount_t m = { .v1 = false };
-        if (for_each_line(path, mountinfo_line, &m) <= 0 || !m.found)
+        if (!cgroup_usual_mount(&m, p.v2) && (for_each_line(path, mountinfo_line, &m) <= 0 || !m.found))
             m = (cg_mount_t){ false, true, "/sys/fs/cgroup", "/" };
         *bytes = cgroup_walk(&m, p.v2, "memory.max", file, cap);
         if (*bytes)
@@ -506,9 +562,13 @@ void lk_limits_load(void)
     l.cgroup_max = cg.cgroup_max;
     l.cgroup_version = cg.cgroup_version;
     memcpy(l.cgroup_file, cg.cgroup_file, sizeof l.cgroup_file);
-    long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
-    if (pages > 0 && psz > 0)
-        l.phys = (uint64_t)pages * (uint64_t)psz;
+    static uint64_t phys;       /* RAM: read once (sysinfo(2)), as the cgroup's */
+    if (phys == 0) {
+        long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
+        if (pages > 0 && psz > 0)
+            phys = (uint64_t)pages * (uint64_t)psz;
+    }
+    l.phys = phys;
     uint64_t e = l.phys;
     const uint64_t cand[3] = { l.rlimit_as, l.rlimit_data, l.cgroup_max };
     for (int i = 0; i < 3; i++)
