@@ -256,6 +256,9 @@ size_t lk_symbolizer_lookups(const lk_symbolizer_t *s);
 typedef struct lk_supp {
     char *pattern;          /* LSan pattern: '*' wildcard, '^' '$' anchors */
     const char *builtin;    /* non-NULL: name of a built-in rule */
+    /* leak-stack: rules: one template per frame from #0, each NUL-ended */
+    char *frames;
+    size_t nframes;
     const char *source;     /* file name, or "builtin" */
     int line;
     uint64_t hits, bytes, blocks;   /* leak sites hidden and what they held */
@@ -267,11 +270,17 @@ typedef struct lk_supp_list {
 
 /* Add the built-in rules (C++ emergency pool, stdio buffers, loader/TLS). */
 int lk_supp_add_builtins(lk_supp_list_t *l);
-/* Parse LSan-format 'path' ("leak:PATTERN", '#' comments).  Other types
- * (e.g. "race:") are rejected.  Same error contract as the loader. */
+/* Parse LSan-format 'path' ("leak:PATTERN", '#' comments) and libleak's
+ * "leak-stack:T0;T1;..." (frame #i matches Ti).  Other types (e.g.
+ * "race:") are rejected.  Same error contract as the loader. */
 int lk_supp_load(lk_supp_list_t *l, const char *path, char *err, size_t errlen);
 /* Return the first rule matching the symbolized stack, or NULL. */
 lk_supp_t *lk_supp_match(lk_supp_list_t *l, const lk_frame_t *f, size_t n);
+/* The rule as a suppressions file spells it: "leak:P", "leak-stack:P" or
+ * the built-in's name; 'buf' holds it when it is composed. */
+const char *lk_supp_text(const lk_supp_t *s, char *buf, size_t len);
+/* Most frames a leak-stack: rule names (and --gen-suppressions writes). */
+#define LK_SUPP_STACK_MAX 16
 /* LSan template match of 'pattern' against 's'. */
 bool lk_supp_template_match(const char *pattern, const char *s);
 void lk_supp_list_free(lk_supp_list_t *l);

@@ -213,9 +213,10 @@ found:
                                       "kind", "function"));
     json_object_set_new(o, "locations", json_pack("[o]", loc));
     if (l->suppressed_by != NULL) {
-        char why[1024];
+        char why[1024], rtext[768];
         char *src = lk_escape_dup(l->suppressed_by->source);
-        snprintf(why, sizeof(why), "leak:%s (%s:%d)", l->suppressed_by->pattern,
+        snprintf(why, sizeof(why), "%s (%s:%d)",
+                 lk_supp_text(l->suppressed_by, rtext, sizeof(rtext)),
                  src != NULL ? src : "?", l->suppressed_by->line);
         free(src);
         json_object_set_new(o, "suppressions",

@@ -285,8 +285,9 @@ int lk_report_vgxml(FILE *out, const lk_report_t *r, const lk_options_t *opt,
         const lk_supp_t *s = &r->supps.v[i];
         if (s->hits == 0)
             continue;
+        char rule[1024];
         fprintf(out, "  <pair>\n    <count>%" PRIu64 "</count>\n", s->hits);
-        xml_elem(out, "    ", "name", s->builtin != NULL ? s->builtin : s->pattern);
+        xml_elem(out, "    ", "name", lk_supp_text(s, rule, sizeof(rule)));
         fprintf(out, "  </pair>\n");
     }
     fprintf(out, "</suppcounts>\n\n</valgrindoutput>\n\n");

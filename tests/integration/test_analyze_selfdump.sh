@@ -128,7 +128,8 @@ expect_rc 2 "$LA" --suppressions "$T/nonexistent" "$T/d.json"
 # --gen-suppressions output hides every leak it lists
 expect_rc 0 "$LA" --gen-suppressions "$T/d.json"
 cp "$T/out" "$T/gen.supp"
-has "leak:^leak_here$" "$T/gen.supp"
+has "leak-stack:^leak_here\$;^main\$" "$T/gen.supp"
+has "leak-stack:^inlined_helper\$;^outer\$;^main\$" "$T/gen.supp"
 expect_rc 0 "$LA" --fail-on-leak --suppressions "$T/gen.supp" "$T/d.json"
 
 # ### version check names both versions
