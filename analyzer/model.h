@@ -301,7 +301,7 @@ typedef enum lk_kind {
 /* --show's extra bit: a forked child's inherited blocks (one line each) */
 #define LK_SHOW_INHERITED (1u << LK_KIND_COUNT)
 /* LSan/valgrind wording for the text report's headings. */
-#define LK_KIND_HEADINGS { "Direct leak", "Direct leak", "Indirect leak", \
+#define LK_KIND_HEADINGS { "Unfreed", "Direct leak", "Indirect leak", \
                            "Possible leak", "Still reachable" }
 const char *lk_kind_name(lk_kind_t k);
 const char *lk_kind_heading(lk_kind_t k);
@@ -666,12 +666,19 @@ int lk_report_json(FILE *out, const lk_report_t *r, const lk_options_t *opt);
 int lk_report_folded(FILE *out, const lk_report_t *r, const lk_options_t *opt);
 /* The JSON frames array every report section uses (report_common.c). */
 struct json_t *lk_json_frames(const lk_frame_t *f, size_t n);
-/* --gen-suppressions: one "leak:" line per reported leak, with a comment. */
+/* --gen-suppressions: one "leak-stack:" line per reported stack, with a comment. */
 int lk_report_suppressions(FILE *out, const lk_report_t *r, const lk_options_t *opt);
 
 /* Is leak 'l' shown under --top/--min-bytes/show_kinds? ('rank' counts the
  * leaks shown before it). */
 bool lk_report_is_shown(const lk_leak_t *l, size_t rank, const lk_options_t *opt);
+/* The words before a leak's size: "Direct leak of", "Unfreed:" (a dump
+ * without a reachability scan), "Still reachable:"... */
+const char *lk_kind_lead(lk_kind_t k);
+/* The unsuppressed bytes and blocks of the kinds the gate counts
+ * (--fail-on), from per-kind totals: what every SUMMARY line says. */
+void lk_report_counted(const uint64_t *kind_bytes, const uint64_t *kind_blocks,
+                       const lk_options_t *opt, uint64_t *bytes, uint64_t *blocks);
 
 /* Identifies leak-analyze's JSON report (docs/FORMAT.md). */
 #define LK_REPORT_FORMAT  "leak-analyze-report"

@@ -178,9 +178,9 @@ found:
     if (l->nframes > 0)
         frame_text(where, sizeof(where), &l->frames[at]);
     snprintf(msg, sizeof(msg),
-             "%s of %" PRIu64 " byte(s) in %" PRIu64 " block(s) (%s) allocated in %s, "
+             "%s %" PRIu64 " byte(s) in %" PRIu64 " block(s) (%s) allocated in %s, "
              "in %s (pid %d)",
-             lk_kind_heading(l->kind), l->bytes, l->blocks, lk_family_name(l->family),
+             lk_kind_lead(l->kind), l->bytes, l->blocks, lk_family_name(l->family),
              where, exe != NULL ? lk_basename(exe) : "?", l->pid);
 
     json_t *frames = json_array();

@@ -92,9 +92,9 @@ static void print_leak(FILE *out, const lk_leak_t *l, const lk_options_t *opt)
         fprintf(out, "Grown since the baseline (was %" PRIu64 " byte(s)):\n", l->baseline_bytes);
     /* valgrind: "... are still reachable"; LSan has no such kind */
     bool soft = l->kind == LK_KIND_POSSIBLE || l->kind == LK_KIND_REACHABLE;
-    fprintf(out, "%s%s%s %" PRIu64 " byte(s) in %" PRIu64 " object(s) allocated from:%s\n",
-            col(opt, soft ? C_SOFT : C_HEAD), lk_kind_heading(l->kind),
-            l->kind == LK_KIND_REACHABLE ? ":" : " of", l->bytes, l->blocks, col(opt, C_OFF));
+    fprintf(out, "%s%s %" PRIu64 " byte(s) in %" PRIu64 " object(s) allocated from:%s\n",
+            col(opt, soft ? C_SOFT : C_HEAD), lk_kind_lead(l->kind), l->bytes, l->blocks,
+            col(opt, C_OFF));
     print_frames(out, l->frames, l->nframes, opt);
 }
 
@@ -163,9 +163,12 @@ int lk_report_text(FILE *out, const lk_report_t *r, const lk_options_t *opt)
                     ps->inherited_from_pid);
         lk_report_reach_text(out, r, opt, ps->pid);
         lk_report_growth_text(out, r, ps->pid);
-        if (multi)
+        if (multi) {
+            uint64_t bytes, blocks;
+            lk_report_counted(ps->kind_bytes, ps->kind_blocks, opt, &bytes, &blocks);
             fprintf(out, "SUMMARY: process %d: %" PRIu64 " byte(s) leaked in %" PRIu64
-                    " allocation(s).\n\n", ps->pid, ps->leaked_bytes, ps->leaked_blocks);
+                    " allocation(s).\n\n", ps->pid, bytes, blocks);
+        }
     }
     print_mismatches(out, r, opt);
     print_supps(out, r);
@@ -176,13 +179,16 @@ int lk_report_text(FILE *out, const lk_report_t *r, const lk_options_t *opt)
     if (r->estimated)
         fprintf(out, "Note: sampled run (LIBLEAK_SAMPLE_BYTES): byte and block figures are "
                 "estimates.\n");
-    /* the readable total; the SUMMARY line below stays LSan's, for grep */
-    char human[96], blocks[32];
-    fprintf(out, "Leaked: %s in %s %s.\n", lk_fmt_bytes(human, sizeof(human), r->leaked_bytes),
-            lk_fmt_count(blocks, sizeof(blocks), r->leaked_blocks),
-            r->leaked_blocks == 1 ? "allocation" : "allocations");
+    /* the readable total; the SUMMARY line below stays LSan's, for grep;
+     * both count the kinds the gate counts */
+    char human[96], nblocks[32];
+    uint64_t bytes, blocks;
+    lk_report_counted(r->kind_bytes, r->kind_blocks, opt, &bytes, &blocks);
+    fprintf(out, "Leaked: %s in %s %s.\n", lk_fmt_bytes(human, sizeof(human), bytes),
+            lk_fmt_count(nblocks, sizeof(nblocks), blocks),
+            blocks == 1 ? "allocation" : "allocations");
     fprintf(out, "%sSUMMARY: libleak: %" PRIu64 " byte(s) leaked in %" PRIu64 " allocation(s)",
-            col(opt, C_NAME), r->leaked_bytes, r->leaked_blocks);
+            col(opt, C_NAME), bytes, blocks);
     if (multi)
         fprintf(out, " in %zu processes", r->nprocs);
     fprintf(out, ".%s\n", col(opt, C_OFF));

@@ -26,7 +26,9 @@ static const char *vg_kind(lk_kind_t k)
     case LK_KIND_INDIRECT:  return "Leak_IndirectlyLost";
     case LK_KIND_POSSIBLE:  return "Leak_PossiblyLost";
     case LK_KIND_REACHABLE: return "Leak_StillReachable";
-    default:                return "Leak_DefinitelyLost";   /* unfreed is shown as direct */
+    /* valgrind has no kind for unknown reachability: unfreed keeps
+     * DefinitelyLost, which parsers know, and vg_words() says unfreed */
+    default:                return "Leak_DefinitelyLost";
     }
 }
 
@@ -36,6 +38,7 @@ static const char *vg_words(lk_kind_t k)
     case LK_KIND_INDIRECT:  return "are indirectly lost";
     case LK_KIND_POSSIBLE:  return "are possibly lost";
     case LK_KIND_REACHABLE: return "are still reachable";
+    case LK_KIND_UNFREED:   return "are unfreed (not scanned for reachability)";
     default:                return "are definitely lost";
     }
 }

@@ -32,11 +32,11 @@ MA=$(line_of SITE_M_ALLOC); MF=$(line_of SITE_M_FREE)
 
 # ### text: exact lines, inlined frame expanded, freed site absent
 expect_rc 0 "$LA" "$T/d.json"
-has "Direct leak of 4011 byte(s) in 3 object(s) allocated from:" "$T/out"
+has "Unfreed: 4011 byte(s) in 3 object(s) allocated from:" "$T/out"
 has "in leak_here $SRC:$A" "$T/out"
 has "in inlined_helper $SRC:$BI" "$T/out"
 has "in outer $SRC:$BC" "$T/out"
-has "Direct leak of 64 byte(s) in 1 object(s) allocated from:" "$T/out"
+has "Unfreed: 64 byte(s) in 1 object(s) allocated from:" "$T/out"
 hasnt "freed_site" "$T/out"
 hasnt "__libc_start_main" "$T/out"      # frames below main are cut
 has "allocated by new[], freed by free()" "$T/out"
