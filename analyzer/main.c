@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -27,6 +28,7 @@ static const char usage_text[] =
     "                             html (one page to open in a browser)\n"
     "      --source-root=DIR      sarif: paths relative to DIR (default: the current one)\n"
     "      --chart=FILE           also write the growth chart (SVG) to FILE\n"
+    "      --html=FILE            also write the report as one HTML page to FILE\n"
     "  -o, --output=FILE          write the report to FILE instead of stdout\n"
     "      --top=N                show only the N largest leak sites (per process)\n"
     "      --min-bytes=N          show only leak sites of at least N bytes\n"
@@ -55,7 +57,7 @@ enum {
     OPT_TOP = 256, OPT_MIN_BYTES, OPT_FAIL_ON_LEAK, OPT_MAX_LEAK_BYTES, OPT_BASELINE,
     OPT_SUPPRESSIONS, OPT_NO_BUILTIN, OPT_GEN_SUPP, OPT_SHOW, OPT_FAIL_ON,
     OPT_CHART,
-    OPT_COLOR, OPT_FULL_NAMES, OPT_FOLDED_LINES, OPT_SOURCE_ROOT
+    OPT_COLOR, OPT_FULL_NAMES, OPT_FOLDED_LINES, OPT_SOURCE_ROOT, OPT_HTML
 };
 
 static const struct option long_options[] = {
@@ -76,6 +78,7 @@ static const struct option long_options[] = {
     { "full-names", no_argument, NULL, OPT_FULL_NAMES },
     { "folded-lines", no_argument, NULL, OPT_FOLDED_LINES },
     { "source-root", required_argument, NULL, OPT_SOURCE_ROOT },
+    { "html", required_argument, NULL, OPT_HTML },
     { "help", no_argument, NULL, 'h' },
     { "version", no_argument, NULL, 'V' },
     { NULL, 0, NULL, 0 },
@@ -161,6 +164,33 @@ static int parse_kinds(const char *s, unsigned *mask)
     return 0;
 }
 
+/* The files options name, checked before any dump is read, so that a wrapper
+ * running "leak-analyze OPTIONS --version" first learns of a missing
+ * baseline or a bad suppressions file before the program runs. */
+static int check_files(const char *baseline, const char **supp_files, size_t nsupp)
+{
+    lk_supp_list_t l = { 0 };
+    char err[512] = "";
+    struct stat sb;
+    int rc = 0;
+
+    if (baseline != NULL && stat(baseline, &sb) < 0) {
+        print_error("--baseline: cannot open '%s': %s", baseline, strerror(errno));
+        return LK_EXIT_INPUT;
+    }
+    if (baseline != NULL && !S_ISREG(sb.st_mode) && !S_ISDIR(sb.st_mode)) {
+        print_error("--baseline: '%s' is not a regular file or a directory", baseline);
+        return LK_EXIT_INPUT;
+    }
+    for (size_t i = 0; i < nsupp && rc == 0; i++)
+        if (lk_supp_load(&l, supp_files[i], err, sizeof(err)) < 0) {
+            print_error("%s", err);
+            rc = LK_EXIT_INPUT;
+        }
+    lk_supp_list_free(&l);
+    return rc;
+}
+
 /* `leak-analyze diff OLD NEW` */
 static int run_diff(FILE *out, char **paths, int n, lk_symbolizer_t *sym,
                     const lk_options_t *opt)
@@ -198,6 +228,7 @@ int main(int argc, char **argv)
     };
     const char *output = NULL;
     const char *chart = NULL;   /* --chart FILE (growth.h) */
+    const char *html = NULL;    /* --html FILE: the page beside the report */
     const char *source_root = ".";
     char *root_abs = NULL;
     /* static: the option checks return early (--version, a usage error)
@@ -207,6 +238,7 @@ int main(int argc, char **argv)
     fmt_t fmt = FMT_TEXT;
     bool diff = false;
     const char *color = "auto";
+    bool version = false;
     int c, rc;
 
     if (argc > 1 && strcmp(argv[1], "diff") == 0) {
@@ -292,18 +324,30 @@ int main(int argc, char **argv)
         case OPT_SOURCE_ROOT:
             source_root = optarg;
             break;
+        case OPT_HTML:
+            html = optarg;
+            break;
         case 'h':
             fputs(usage_text, stdout);
             return LK_EXIT_OK;
-        case 'V':
-            printf("leak-analyze %s (dump format %d)\n", LIBLEAK_TOOL_VERSION,
-                   LIBLEAK_DUMP_VERSION);
-            return LK_EXIT_OK;
+        case 'V':   /* after every option is checked: tools/libleak relies on it */
+            version = true;
+            break;
         case ':':
             return die_usage("option '%s' needs a value", argv[optind - 1]);
         default:
             return die_usage("unknown option '%s'", argv[optind - 1]);
         }
+    }
+    if ((rc = check_files(opt.baseline, supp_files, nsupp_files)) != 0) {
+        free(supp_files);
+        return rc;
+    }
+    if (version) {
+        free(supp_files);
+        printf("leak-analyze %s (dump format %d)\n", LIBLEAK_TOOL_VERSION,
+               LIBLEAK_DUMP_VERSION);
+        return LK_EXIT_OK;
     }
     if (optind >= argc)
         return die_usage("%s", "no dump given");
@@ -401,6 +445,16 @@ int main(int argc, char **argv)
             crc = -errno;
         if (crc < 0) {
             print_error("cannot write '%s': %s", chart, strerror(-crc));
+            rc = LK_EXIT_INPUT;
+        }
+    }
+    if (wrc == 0 && html != NULL) {   /* one run, so one analysis and one gate line */
+        FILE *hf = fopen(html, "w");
+        int hrc = hf != NULL ? lk_report_html(hf, &r, &opt, &in, sym) : -errno;
+        if (hf != NULL && fclose(hf) != 0 && hrc == 0)
+            hrc = -errno;
+        if (hrc < 0) {
+            print_error("cannot write '%s': %s", html, strerror(-hrc));
             rc = LK_EXIT_INPUT;
         }
     }

@@ -260,6 +260,9 @@ size_t lk_symbolizer_lookups(const lk_symbolizer_t *s);
 typedef struct lk_supp {
     char *pattern;          /* LSan pattern: '*' wildcard, '^' '$' anchors */
     const char *builtin;    /* non-NULL: name of a built-in rule */
+    /* leak-stack: rules: one template per frame from #0, each NUL-ended */
+    char *frames;
+    size_t nframes;
     const char *source;     /* file name, or "builtin" */
     int line;
     uint64_t hits, bytes, blocks;   /* leak sites hidden and what they held */
@@ -271,11 +274,17 @@ typedef struct lk_supp_list {
 
 /* Add the built-in rules (C++ emergency pool, stdio buffers, loader/TLS). */
 int lk_supp_add_builtins(lk_supp_list_t *l);
-/* Parse LSan-format 'path' ("leak:PATTERN", '#' comments).  Other types
- * (e.g. "race:") are rejected.  Same error contract as the loader. */
+/* Parse LSan-format 'path' ("leak:PATTERN", '#' comments) and libleak's
+ * "leak-stack:T0;T1;..." (frame #i matches Ti).  Other types (e.g.
+ * "race:") are rejected.  Same error contract as the loader. */
 int lk_supp_load(lk_supp_list_t *l, const char *path, char *err, size_t errlen);
 /* Return the first rule matching the symbolized stack, or NULL. */
 lk_supp_t *lk_supp_match(lk_supp_list_t *l, const lk_frame_t *f, size_t n);
+/* The rule as a suppressions file spells it: "leak:P", "leak-stack:P" or
+ * the built-in's name; 'buf' holds it when it is composed. */
+const char *lk_supp_text(const lk_supp_t *s, char *buf, size_t len);
+/* Most frames a leak-stack: rule names (and --gen-suppressions writes). */
+#define LK_SUPP_STACK_MAX 16
 /* LSan template match of 'pattern' against 's'. */
 bool lk_supp_template_match(const char *pattern, const char *s);
 void lk_supp_list_free(lk_supp_list_t *l);
@@ -296,7 +305,7 @@ typedef enum lk_kind {
 /* --show's extra bit: a forked child's inherited blocks (one line each) */
 #define LK_SHOW_INHERITED (1u << LK_KIND_COUNT)
 /* LSan/valgrind wording for the text report's headings. */
-#define LK_KIND_HEADINGS { "Direct leak", "Direct leak", "Indirect leak", \
+#define LK_KIND_HEADINGS { "Unfreed", "Direct leak", "Indirect leak", \
                            "Possible leak", "Still reachable" }
 const char *lk_kind_name(lk_kind_t k);
 const char *lk_kind_heading(lk_kind_t k);
@@ -668,12 +677,19 @@ int lk_report_json(FILE *out, const lk_report_t *r, const lk_options_t *opt);
 int lk_report_folded(FILE *out, const lk_report_t *r, const lk_options_t *opt);
 /* The JSON frames array every report section uses (report_common.c). */
 struct json_t *lk_json_frames(const lk_frame_t *f, size_t n);
-/* --gen-suppressions: one "leak:" line per reported leak, with a comment. */
+/* --gen-suppressions: one "leak-stack:" line per reported stack, with a comment. */
 int lk_report_suppressions(FILE *out, const lk_report_t *r, const lk_options_t *opt);
 
 /* Is leak 'l' shown under --top/--min-bytes/show_kinds? ('rank' counts the
  * leaks shown before it). */
 bool lk_report_is_shown(const lk_leak_t *l, size_t rank, const lk_options_t *opt);
+/* The words before a leak's size: "Direct leak of", "Unfreed:" (a dump
+ * without a reachability scan), "Still reachable:"... */
+const char *lk_kind_lead(lk_kind_t k);
+/* The unsuppressed bytes and blocks of the kinds the gate counts
+ * (--fail-on), from per-kind totals: what every SUMMARY line says. */
+void lk_report_counted(const uint64_t *kind_bytes, const uint64_t *kind_blocks,
+                       const lk_options_t *opt, uint64_t *bytes, uint64_t *blocks);
 
 /* Identifies leak-analyze's JSON report (docs/FORMAT.md). */
 #define LK_REPORT_FORMAT  "leak-analyze-report"

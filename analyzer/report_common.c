@@ -1,5 +1,6 @@
 /* report_common.c - what every report format shares and nothing else: which
- * leaks --top/--min-bytes/--show let through, and the JSON frames array.
+ * leaks --top/--min-bytes/--show let through, a kind's words, the gate's
+ * totals, and the JSON frames array.
  * Below every report file, so no report calls another for these. */
 #include <inttypes.h>
 #include <stdio.h>
@@ -18,6 +19,14 @@ bool lk_report_is_shown(const lk_leak_t *l, size_t rank, const lk_options_t *opt
     return opt->top == 0 || rank < opt->top;
 }
 
+
+const char *lk_kind_lead(lk_kind_t k)
+{
+    static const char *const leads[LK_KIND_COUNT] = {
+        "Unfreed:", "Direct leak of", "Indirect leak of", "Possible leak of", "Still reachable:",
+    };
+    return (unsigned)k < LK_KIND_COUNT ? leads[k] : "?";
+}
 
 /* Build the JSON frames array of a report: {function, file, line, module,
  * address, inlined}, plus "offset" when only module+offset is known.  NULL
@@ -43,4 +52,15 @@ json_t *lk_json_frames(const lk_frame_t *f, size_t n)
         }
     }
     return a;
+}
+
+void lk_report_counted(const uint64_t *kind_bytes, const uint64_t *kind_blocks,
+                       const lk_options_t *opt, uint64_t *bytes, uint64_t *blocks)
+{
+    *bytes = *blocks = 0;
+    for (int k = 0; k < LK_KIND_COUNT; k++)
+        if (opt->fail_kinds & (1u << k)) {
+            *bytes = lk_sat_add(*bytes, kind_bytes[k]);
+            *blocks = lk_sat_add(*blocks, kind_blocks[k]);
+        }
 }

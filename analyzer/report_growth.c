@@ -141,11 +141,16 @@ static void text_failures(FILE *out, const lk_growth_report_t *g, const lk_growt
         if (!any)
             fprintf(out, "Failed or absurd allocation requests of process %d:\n", gp->pid);
         any = true;
-        fprintf(out, "  %s: %s(%" PRIu64 " bytes = %s)%s, %" PRIu64 " time(s), first at %.2f s "
+        /* an overflowed product has no size: the dump saturates it */
+        char req[96];
+        if (f->kind == LK_FAIL_MUL_OVERFLOW)
+            snprintf(req, sizeof(req), "count * size beyond 2^64 bytes");
+        else
+            snprintf(req, sizeof(req), "%" PRIu64 " bytes = %s", f->request_bytes,
+                     lk_human_bytes((double)f->request_bytes, h1, sizeof(h1)));
+        fprintf(out, "  %s: %s(%s), %" PRIu64 " time(s), first at %.2f s "
                 "with %s live", lk_failure_name(f->kind),
-                f->function != NULL ? f->function : "?", f->request_bytes,
-                lk_human_bytes((double)f->request_bytes, h1, sizeof(h1)),
-                f->kind == LK_FAIL_MUL_OVERFLOW ? " [count * size overflowed]" : "",
+                f->function != NULL ? f->function : "?", req,
                 f->count, (double)f->first_uptime_ns / 1e9,
                 lk_human_bytes((double)f->live_bytes_at_first, h2, sizeof(h2)));
         if (f->limit_bytes > 0) {

@@ -166,6 +166,7 @@ static void omit(json_t *omitted, const char *name, json_int_t blocks, json_int_
 static json_t *leaks_json(intern_t *in, const lk_report_t *r, json_t *omitted, json_int_t cap)
 {
     json_t *a = json_array(), *counts = json_object();
+    char rule[1024];
     for (size_t i = 0; a != NULL && counts != NULL && i < r->nleaks; i++) {
         const lk_leak_t *l = &r->leaks[i];
         if ((l->kind == LK_KIND_REACHABLE || l->suppressed_by != NULL)
@@ -177,7 +178,9 @@ static json_t *leaks_json(intern_t *in, const lk_report_t *r, json_t *omitted, j
                                            lk_family_name(l->family), (json_int_t)l->bytes,
                                            (json_int_t)l->blocks,
                                            l->suppressed_by != NULL
-                                               ? safe_str(l->suppressed_by->pattern) : json_null(),
+                                               ? safe_str(lk_supp_text(l->suppressed_by, rule,
+                                                                       sizeof(rule)))
+                                               : json_null(),
                                            frame_list(in, l->frames, l->nframes)));
     }
     json_decref(counts);

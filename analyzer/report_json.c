@@ -76,6 +76,12 @@ static void stream_frames(FILE *out, const lk_frame_t *f, size_t n)
     fputs(n > 0 ? "\n      ]" : "]", out);
 }
 
+/* A rule's kind as a suppressions file names it. */
+static const char *supp_type(const lk_supp_t *s)
+{
+    return s->builtin != NULL ? "builtin" : s->frames != NULL ? "leak-stack" : "leak";
+}
+
 /* Write the "leaks" array (docs/FORMAT.md), one object per leak, frames one
  * per line; keys in the order the tree version had. */
 static void stream_leaks(FILE *out, const lk_report_t *r)
@@ -91,6 +97,7 @@ static void stream_leaks(FILE *out, const lk_report_t *r)
         if (l->suppressed_by != NULL) {
             fputs(",\n      \"suppressed_by\": {\"pattern\": ", out);
             put_jstr(out, l->suppressed_by->pattern);
+            fprintf(out, ", \"type\": \"%s\"", supp_type(l->suppressed_by));
             fputs(", \"source\": ", out);
             char *source = lk_escape_dup(l->suppressed_by->source);
             put_jstr(out, source != NULL ? source : "?");
@@ -172,7 +179,8 @@ static json_t *supps_json(const lk_report_t *r)
         const lk_supp_t *s = &r->supps.v[i];
         char *source = lk_escape_dup(s->source);   /* a file name: any bytes */
         json_t *o = source == NULL ? NULL
-                  : json_pack("{s:s, s:s, s:i, s:I, s:I, s:I}", "pattern", s->pattern,
+                  : json_pack("{s:s, s:s, s:s, s:i, s:I, s:I, s:I}", "pattern", s->pattern,
+                              "type", supp_type(s),
                               "source", source, "line", s->line,
                               "hits", (json_int_t)s->hits, "bytes", (json_int_t)s->bytes,
                               "blocks", (json_int_t)s->blocks);

@@ -112,8 +112,8 @@ static void put_summary(FILE *out, const lk_report_t *r, const lk_options_t *opt
             continue;
         }
         listed++;
-        snprintf(line, sizeof(line), "%s of %" PRIu64 " byte(s) in %" PRIu64 " object(s) (%s)%s\n",
-                 lk_kind_heading(l->kind), l->bytes, l->blocks, lk_family_name(l->family),
+        snprintf(line, sizeof(line), "%s %" PRIu64 " byte(s) in %" PRIu64 " object(s) (%s)%s\n",
+                 lk_kind_lead(l->kind), l->bytes, l->blocks, lk_family_name(l->family),
                  l->is_new ? ", new" : l->has_grown ? ", grown" : "");
         put_xml(out, line);
         for (size_t f = 0; f < l->nframes && f < 8; f++) {
@@ -151,11 +151,24 @@ int lk_report_junit(FILE *out, const lk_report_t *r, const lk_options_t *opt)
         proc_gate_t g = gate_of(r, opt, p->pid);
         bool fails = proc_fails(r, opt, &g, why, sizeof(why));
 
+        /* a name that stays the same run after run, so that CI keeps the
+         * test's history: the program, numbered when several processes
+         * ran it (in the report's order); the pid goes to system-out */
+        size_t nth = 0, same = 0;
+        for (size_t k = 0; k < r->nprocs; k++) {
+            const char *e = r->procs[k].exe != NULL ? lk_basename(r->procs[k].exe) : "?";
+            if (strcmp(e, exe) == 0) {
+                same++;
+                nth += k < i;
+            }
+        }
         fputs("    <testcase classname=\"libleak.", out);
         put_xml(out, exe);
-        fputs("\" name=\"", out);
+        fputs("\" name=\"leaks in ", out);
         put_xml(out, exe);
-        fprintf(out, " (pid %d)\">\n", p->pid);
+        if (same > 1)
+            fprintf(out, " #%zu", nth + 1);
+        fputs("\">\n", out);
         if (fails) {
             fputs("      <failure type=\"leak\" message=\"", out);
             put_xml(out, why);
@@ -163,10 +176,12 @@ int lk_report_junit(FILE *out, const lk_report_t *r, const lk_options_t *opt)
             put_summary(out, r, opt, p->pid);
             fputs("</failure>\n", out);
         }
+        uint64_t bytes, blocks;
+        lk_report_counted(p->kind_bytes, p->kind_blocks, opt, &bytes, &blocks);
         fputs("      <system-out>", out);
-        fprintf(out, "%" PRIu64 " byte(s) leaked in %" PRIu64 " allocation(s) at %" PRIu64
-                " site(s); %" PRIu64 " byte(s) suppressed; %zu dump(s)", p->leaked_bytes,
-                p->leaked_blocks, p->leak_sites, p->suppressed_bytes, p->ndumps);
+        fprintf(out, "process %d: %" PRIu64 " byte(s) leaked in %" PRIu64 " allocation(s) at %"
+                PRIu64 " site(s); %" PRIu64 " byte(s) suppressed; %zu dump(s)", p->pid, bytes,
+                blocks, g.sites, p->suppressed_bytes, p->ndumps);
         if (p->crash_signal != 0)
             fprintf(out, "; died of %s", lk_signal_name(p->crash_signal));
         fputs("</system-out>\n    </testcase>\n", out);

@@ -77,6 +77,10 @@ int lk_report_lsan(FILE *out, const lk_report_t *r, const lk_options_t *opt)
             if (!any)
                 fprintf(out, "=================================================================\n"
                         "==%d==ERROR: LeakSanitizer: detected memory leaks\n\n", ps->pid);
+            if (!any && !ps->has_reach)   /* LSan's records have no word for it */
+                fprintf(out, "==%d==WARNING: libleak: the final dump has no reachability "
+                        "scan: each \"Direct leak\" below is unfreed memory (live at the "
+                        "dump), not proven lost\n\n", ps->pid);
             any = true;
             /* like LSan's max_leaks: --top and --min-bytes hide records, not bytes */
             bytes = lk_sat_add(bytes, l->bytes);

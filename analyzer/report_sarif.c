@@ -178,9 +178,9 @@ found:
     if (l->nframes > 0)
         frame_text(where, sizeof(where), &l->frames[at]);
     snprintf(msg, sizeof(msg),
-             "%s of %" PRIu64 " byte(s) in %" PRIu64 " block(s) (%s) allocated in %s, "
+             "%s %" PRIu64 " byte(s) in %" PRIu64 " block(s) (%s) allocated in %s, "
              "in %s (pid %d)",
-             lk_kind_heading(l->kind), l->bytes, l->blocks, lk_family_name(l->family),
+             lk_kind_lead(l->kind), l->bytes, l->blocks, lk_family_name(l->family),
              where, exe != NULL ? lk_basename(exe) : "?", l->pid);
 
     json_t *frames = json_array();
@@ -213,9 +213,10 @@ found:
                                       "kind", "function"));
     json_object_set_new(o, "locations", json_pack("[o]", loc));
     if (l->suppressed_by != NULL) {
-        char why[1024];
+        char why[1024], rtext[768];
         char *src = lk_escape_dup(l->suppressed_by->source);
-        snprintf(why, sizeof(why), "leak:%s (%s:%d)", l->suppressed_by->pattern,
+        snprintf(why, sizeof(why), "%s (%s:%d)",
+                 lk_supp_text(l->suppressed_by, rtext, sizeof(rtext)),
                  src != NULL ? src : "?", l->suppressed_by->line);
         free(src);
         json_object_set_new(o, "suppressions",

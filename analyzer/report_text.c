@@ -4,6 +4,7 @@
  * suppressions used, and one SUMMARY line.  Prints only; decides nothing. */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "model.h"
@@ -91,9 +92,9 @@ static void print_leak(FILE *out, const lk_leak_t *l, const lk_options_t *opt)
         fprintf(out, "Grown since the baseline (was %" PRIu64 " byte(s)):\n", l->baseline_bytes);
     /* valgrind: "... are still reachable"; LSan has no such kind */
     bool soft = l->kind == LK_KIND_POSSIBLE || l->kind == LK_KIND_REACHABLE;
-    fprintf(out, "%s%s%s %" PRIu64 " byte(s) in %" PRIu64 " object(s) allocated from:%s\n",
-            col(opt, soft ? C_SOFT : C_HEAD), lk_kind_heading(l->kind),
-            l->kind == LK_KIND_REACHABLE ? ":" : " of", l->bytes, l->blocks, col(opt, C_OFF));
+    fprintf(out, "%s%s %" PRIu64 " byte(s) in %" PRIu64 " object(s) allocated from:%s\n",
+            col(opt, soft ? C_SOFT : C_HEAD), lk_kind_lead(l->kind), l->bytes, l->blocks,
+            col(opt, C_OFF));
     print_frames(out, l->frames, l->nframes, opt);
 }
 
@@ -111,8 +112,9 @@ static void print_supps(FILE *out, const lk_report_t *r)
         const lk_supp_t *s = &r->supps.v[i];
         if (s->hits == 0)
             continue;
-        fprintf(out, "%7" PRIu64 " %10" PRIu64 " %s%s\n", s->hits, s->bytes,
-                s->builtin != NULL ? "" : "leak:", s->pattern);
+        char rule[1024];
+        fprintf(out, "%7" PRIu64 " %10" PRIu64 " %s\n", s->hits, s->bytes,
+                lk_supp_text(s, rule, sizeof(rule)));
     }
     fprintf(out, "-----------------------------------------------------\n\n");
 }
@@ -161,9 +163,12 @@ int lk_report_text(FILE *out, const lk_report_t *r, const lk_options_t *opt)
                     ps->inherited_from_pid);
         lk_report_reach_text(out, r, opt, ps->pid, ps->image);
         lk_report_growth_text(out, r, ps->pid, ps->image);
-        if (multi)
+        if (multi) {
+            uint64_t bytes, blocks;
+            lk_report_counted(ps->kind_bytes, ps->kind_blocks, opt, &bytes, &blocks);
             fprintf(out, "SUMMARY: process %d: %" PRIu64 " byte(s) leaked in %" PRIu64
-                    " allocation(s).\n\n", ps->pid, ps->leaked_bytes, ps->leaked_blocks);
+                    " allocation(s).\n\n", ps->pid, bytes, blocks);
+        }
     }
     print_mismatches(out, r, opt);
     print_supps(out, r);
@@ -174,13 +179,16 @@ int lk_report_text(FILE *out, const lk_report_t *r, const lk_options_t *opt)
     if (r->estimated)
         fprintf(out, "Note: sampled run (LIBLEAK_SAMPLE_BYTES): byte and block figures are "
                 "estimates.\n");
-    /* the readable total; the SUMMARY line below stays LSan's, for grep */
-    char human[96], blocks[32];
-    fprintf(out, "Leaked: %s in %s %s.\n", lk_fmt_bytes(human, sizeof(human), r->leaked_bytes),
-            lk_fmt_count(blocks, sizeof(blocks), r->leaked_blocks),
-            r->leaked_blocks == 1 ? "allocation" : "allocations");
+    /* the readable total; the SUMMARY line below stays LSan's, for grep;
+     * both count the kinds the gate counts */
+    char human[96], nblocks[32];
+    uint64_t bytes, blocks;
+    lk_report_counted(r->kind_bytes, r->kind_blocks, opt, &bytes, &blocks);
+    fprintf(out, "Leaked: %s in %s %s.\n", lk_fmt_bytes(human, sizeof(human), bytes),
+            lk_fmt_count(nblocks, sizeof(nblocks), blocks),
+            blocks == 1 ? "allocation" : "allocations");
     fprintf(out, "%sSUMMARY: libleak: %" PRIu64 " byte(s) leaked in %" PRIu64 " allocation(s)",
-            col(opt, C_NAME), r->leaked_bytes, r->leaked_blocks);
+            col(opt, C_NAME), bytes, blocks);
     if (multi)
         fprintf(out, " in %zu processes", r->nprocs);
     fprintf(out, ".%s\n", col(opt, C_OFF));
@@ -189,44 +197,127 @@ int lk_report_text(FILE *out, const lk_report_t *r, const lk_options_t *opt)
     return 0;
 }
 
-/* Can "leak:^NAME$" match exactly this name?  A '*' would be a wildcard;
- * names are escaped already, so a control character means a bug upstream. */
+/* Can "^NAME$" match exactly this name in a leak-stack: rule?  '*' would be
+ * a wildcard and ';' ends a frame; names are escaped already, so a control
+ * character means a bug upstream. */
 static bool rule_safe(const char *name, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        if (name[i] == '*' || (unsigned char)name[i] < 0x20 || name[i] == 0x7f)
+        if (name[i] == '*' || name[i] == ';' || (unsigned char)name[i] < 0x20
+            || name[i] == 0x7f)
             return false;
     return n > 0;
 }
 
+/* One generated rule and the leaks it stands for. */
+typedef struct gen_rule {
+    char *text;             /* NULL: no frame could be named */
+    size_t first;           /* index of its first leak in r->leaks */
+    uint64_t bytes, blocks, sites;
+} gen_rule_t;
+
+/* The leak-stack: rule of one leak: frame #i as its exact function name
+ * (else its module), '*' for a frame that has neither or cannot be named;
+ * NULL when no frame is named (such a rule would hide any stack). */
+static char *stack_rule(const lk_leak_t *l)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    bool named = false;
+    FILE *m = open_memstream(&buf, &len);
+
+    if (m == NULL)
+        return NULL;
+    fputs("leak-stack:", m);
+    for (size_t i = 0; i < l->nframes && i < LK_SUPP_STACK_MAX; i++) {
+        const lk_frame_t *f = &l->frames[i];
+        const char *name = f->function != NULL ? f->function : f->module;
+        size_t n = name == NULL ? 0 : f->function != NULL ? strcspn(name, "@") : strlen(name);
+        if (i > 0)
+            fputc(';', m);
+        if (name != NULL && rule_safe(name, n)) {
+            fprintf(m, "^%.*s$", (int)n, name);
+            named = true;
+        } else {
+            fputc('*', m);
+        }
+    }
+    if (fclose(m) != 0 || !named) {
+        free(buf);
+        return NULL;
+    }
+    return buf;
+}
+
+static int cmp_rule_text(const void *a, const void *b)
+{
+    const gen_rule_t *x = a, *y = b;
+    int c = strcmp(x->text != NULL ? x->text : "", y->text != NULL ? y->text : "");
+    if (c != 0)
+        return c;
+    return x->first < y->first ? -1 : x->first > y->first;
+}
+
+static int cmp_rule_first(const void *a, const void *b)
+{
+    const gen_rule_t *x = a, *y = b;
+    return x->first < y->first ? -1 : x->first > y->first;
+}
+
 int lk_report_suppressions(FILE *out, const lk_report_t *r, const lk_options_t *opt)
 {
-    size_t rank = 0;
+    gen_rule_t *v = calloc(r->nleaks + 1, sizeof(*v));
+    size_t nv = 0, rank = 0, kept = 0;
+    int rc = 0;
 
-    fprintf(out, "# leak-analyze --gen-suppressions: one rule per reported leak site.\n"
-                 "# Use with: leak-analyze --suppressions FILE (or LSAN_OPTIONS=suppressions=FILE)\n");
+    if (v == NULL)
+        return -ENOMEM;
     for (size_t i = 0; i < r->nleaks; i++) {
         const lk_leak_t *l = &r->leaks[i];
         if (l->suppressed_by != NULL || (opt->show_kinds & (1u << l->kind)) == 0)
             continue;
         if (!lk_report_is_shown(l, rank++, opt) || l->nframes == 0)
             continue;
-        const lk_frame_t *f = &l->frames[0];
-        fprintf(out, "# %" PRIu64 " byte(s) in %" PRIu64 " object(s)", l->bytes, l->blocks);
+        v[nv] = (gen_rule_t){ .text = stack_rule(l), .first = i, .bytes = l->bytes,
+                              .blocks = l->blocks, .sites = 1 };
+        nv++;
+    }
+    /* one line per distinct rule (kinds of one stack, lines of one
+     * function), credited with all its sites, in report order */
+    qsort(v, nv, sizeof(*v), cmp_rule_text);
+    for (size_t i = 0; i < nv; i++) {
+        if (kept > 0 && v[i].text != NULL && v[kept - 1].text != NULL
+            && strcmp(v[i].text, v[kept - 1].text) == 0) {
+            gen_rule_t *k = &v[kept - 1];
+            k->bytes = lk_sat_add(k->bytes, v[i].bytes);
+            k->blocks = lk_sat_add(k->blocks, v[i].blocks);
+            k->sites++;
+            free(v[i].text);
+            continue;
+        }
+        v[kept++] = v[i];
+    }
+    qsort(v, kept, sizeof(*v), cmp_rule_first);
+
+    fprintf(out, "# leak-analyze --gen-suppressions: one rule per reported leak stack, frame #0\n"
+                 "# first (leak-stack: is libleak's; LeakSanitizer reads only leak: rules).\n"
+                 "# Use with: leak-analyze --suppressions FILE\n");
+    for (size_t i = 0; i < kept; i++) {
+        const lk_frame_t *f = &r->leaks[v[i].first].frames[0];
+        fprintf(out, "# %" PRIu64 " byte(s) in %" PRIu64 " object(s)", v[i].bytes, v[i].blocks);
+        if (v[i].sites > 1)
+            fprintf(out, " in %" PRIu64 " sites", v[i].sites);
         if (f->file != NULL)
             fprintf(out, " at %s:%d", f->file, f->line);
         fputc('\n', out);
-        const char *name = f->function != NULL ? f->function : f->module;
-        int n = f->function != NULL ? (int)strcspn(name, "@") : name != NULL ? (int)strlen(name) : 0;
-        if (name == NULL)
-            fprintf(out, "# (no symbol or module for this frame; no rule possible)\n");
-        else if (!rule_safe(name, (size_t)n))
-            fprintf(out, "# (the name holds '*' or a control character, which a rule cannot "
-                    "match exactly; no rule)\n");
-        else   /* the whole name or path: a substring would hide too much */
-            fprintf(out, "leak:^%.*s$\n", n, name);
+        if (v[i].text == NULL)
+            fprintf(out, "# (no frame has a name a rule can match exactly; no rule)\n");
+        else
+            fprintf(out, "%s\n", v[i].text);
+        free(v[i].text);
     }
+    free(v);
     if (fflush(out) != 0 || ferror(out))
-        return -EIO;
-    return 0;
+        rc = -EIO;
+    return rc;
 }

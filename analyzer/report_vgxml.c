@@ -26,7 +26,9 @@ static const char *vg_kind(lk_kind_t k)
     case LK_KIND_INDIRECT:  return "Leak_IndirectlyLost";
     case LK_KIND_POSSIBLE:  return "Leak_PossiblyLost";
     case LK_KIND_REACHABLE: return "Leak_StillReachable";
-    default:                return "Leak_DefinitelyLost";   /* unfreed is shown as direct */
+    /* valgrind has no kind for unknown reachability: unfreed keeps
+     * DefinitelyLost, which parsers know, and vg_words() says unfreed */
+    default:                return "Leak_DefinitelyLost";
     }
 }
 
@@ -36,6 +38,7 @@ static const char *vg_words(lk_kind_t k)
     case LK_KIND_INDIRECT:  return "are indirectly lost";
     case LK_KIND_POSSIBLE:  return "are possibly lost";
     case LK_KIND_REACHABLE: return "are still reachable";
+    case LK_KIND_UNFREED:   return "are unfreed (not scanned for reachability)";
     default:                return "are definitely lost";
     }
 }
@@ -285,8 +288,9 @@ int lk_report_vgxml(FILE *out, const lk_report_t *r, const lk_options_t *opt,
         const lk_supp_t *s = &r->supps.v[i];
         if (s->hits == 0)
             continue;
+        char rule[1024];
         fprintf(out, "  <pair>\n    <count>%" PRIu64 "</count>\n", s->hits);
-        xml_elem(out, "    ", "name", s->builtin != NULL ? s->builtin : s->pattern);
+        xml_elem(out, "    ", "name", lk_supp_text(s, rule, sizeof(rule)));
         fprintf(out, "  </pair>\n");
     }
     fprintf(out, "</suppcounts>\n\n</valgrindoutput>\n\n");

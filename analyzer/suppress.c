@@ -1,7 +1,9 @@
 /* suppress.c - which leaks not to report: built-in rules for memory that
- * glibc and libstdc++ keep for every program until exit, and user rules in
- * LeakSanitizer's format ("leak:PATTERN").  Matching only; counting what a
- * rule hid is leaks.c's job. */
+ * glibc and libstdc++ keep for every program until exit, user rules in
+ * LeakSanitizer's format ("leak:PATTERN", any frame), and libleak's
+ * whole-stack rules ("leak-stack:T0;T1;...", frame by frame from #0, as
+ * --gen-suppressions writes them).  Matching only; counting what a rule hid
+ * is leaks.c's job. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -150,11 +152,13 @@ int lk_supp_load(lk_supp_list_t *l, const char *path, char *err, size_t errlen)
             s++;
         if (*s == '\0' || *s == '#')
             continue;
-        if (strncmp(s, "leak:", 5) != 0) {
+        bool stack = strncmp(s, "leak-stack:", 11) == 0;
+        if (!stack && strncmp(s, "leak:", 5) != 0) {
             /* Name the position, never the content: this may be any file. */
             size_t t = strspn(s, "abcdefghijklmnopqrstuvwxyz_");
             if (t > 0 && t <= 16 && s[t] == ':')
-                snprintf(err, errlen, "%s:%d: expected 'leak:PATTERN', got a '%.*s:' rule",
+                snprintf(err, errlen, "%s:%d: expected 'leak:PATTERN' or "
+                         "'leak-stack:PATTERN;PATTERN...', got a '%.*s:' rule",
                          path, lineno, (int)t, s);
             else
                 snprintf(err, errlen, "%s:%d: expected 'leak:PATTERN' or a '#' comment "
@@ -162,17 +166,50 @@ int lk_supp_load(lk_supp_list_t *l, const char *path, char *err, size_t errlen)
             rc = -EINVAL;
             break;
         }
-        s += 5;
+        s += stack ? 11 : 5;
         if (*s == '\0') {
-            snprintf(err, errlen, "%s:%d: empty pattern after 'leak:'", path, lineno);
+            snprintf(err, errlen, "%s:%d: empty pattern after '%s:'", path, lineno,
+                     stack ? "leak-stack" : "leak");
             rc = -EINVAL;
             break;
         }
         /* Frames carry escaped names (lk_escape), so a pattern is escaped the
          * same way: it still matches, and every report shows it safely. */
         lk_supp_t r = { .source = path, .line = lineno };
-        if ((r.pattern = lk_escape_dup(s)) == NULL || add_rule(l, &r) < 0) {
+        if ((r.pattern = lk_escape_dup(s)) == NULL
+            || (stack && (r.frames = strdup(r.pattern)) == NULL)) {
             free(r.pattern);
+            snprintf(err, errlen, "%s: out of memory", path);
+            rc = -ENOMEM;
+            break;
+        }
+        if (stack) {
+            /* one NUL-ended template per frame; none may be empty */
+            size_t plen = strlen(r.frames);
+            bool empty = r.frames[0] == ';' || r.frames[plen - 1] == ';';
+            for (char *c = r.frames; *c != '\0'; c++)
+                if (*c == ';') {
+                    empty |= c[1] == ';';
+                    *c = '\0';
+                    r.nframes++;
+                }
+            r.nframes++;
+            if (empty || r.nframes > LK_SUPP_STACK_MAX) {
+                if (empty)
+                    snprintf(err, errlen, "%s:%d: an empty frame pattern in 'leak-stack:'",
+                             path, lineno);
+                else
+                    snprintf(err, errlen, "%s:%d: more than %d frame patterns in "
+                             "'leak-stack:'", path, lineno, LK_SUPP_STACK_MAX);
+                free(r.pattern);
+                free(r.frames);
+                rc = -EINVAL;
+                break;
+            }
+        }
+        if (add_rule(l, &r) < 0) {
+            free(r.pattern);
+            free(r.frames);
             snprintf(err, errlen, "%s: out of memory", path);
             rc = -ENOMEM;
             break;
@@ -253,6 +290,33 @@ bool lk_supp_template_match(const char *pattern, const char *s)
     return true;
 }
 
+static bool frame_match(const char *pattern, const lk_frame_t *f)
+{
+    return lk_supp_template_match(pattern, f->function)
+           || lk_supp_template_match(pattern, f->file)
+           || lk_supp_template_match(pattern, f->module);
+}
+
+/* A leak-stack: rule: frame #i matches template i, for every template. */
+static bool stack_match(const lk_supp_t *r, const lk_frame_t *f, size_t n)
+{
+    const char *t = r->frames;
+    if (r->nframes > n)
+        return false;
+    for (size_t k = 0; k < r->nframes; k++, t += strlen(t) + 1)
+        if (!frame_match(t, &f[k]))
+            return false;
+    return true;
+}
+
+const char *lk_supp_text(const lk_supp_t *s, char *buf, size_t len)
+{
+    if (s->builtin != NULL)
+        return s->builtin;
+    snprintf(buf, len, "%s:%s", s->frames != NULL ? "leak-stack" : "leak", s->pattern);
+    return buf;
+}
+
 lk_supp_t *lk_supp_match(lk_supp_list_t *l, const lk_frame_t *f, size_t n)
 {
     for (size_t i = 0; i < l->n; i++) {
@@ -264,10 +328,13 @@ lk_supp_t *lk_supp_match(lk_supp_list_t *l, const lk_frame_t *f, size_t n)
                     return r;
             continue;
         }
+        if (r->frames != NULL) {
+            if (stack_match(r, f, n))
+                return r;
+            continue;
+        }
         for (size_t k = 0; k < n; k++)
-            if (lk_supp_template_match(r->pattern, f[k].function)
-                || lk_supp_template_match(r->pattern, f[k].file)
-                || lk_supp_template_match(r->pattern, f[k].module))
+            if (frame_match(r->pattern, &f[k]))
                 return r;
     }
     return NULL;
@@ -275,8 +342,10 @@ lk_supp_t *lk_supp_match(lk_supp_list_t *l, const lk_frame_t *f, size_t n)
 
 void lk_supp_list_free(lk_supp_list_t *l)
 {
-    for (size_t i = 0; i < l->n; i++)
+    for (size_t i = 0; i < l->n; i++) {
         free(l->v[i].pattern);
+        free(l->v[i].frames);
+    }
     free(l->v);
     l->v = NULL;
     l->n = 0;

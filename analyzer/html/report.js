@@ -32,6 +32,11 @@
     e.title = exact(b);
     return e;
   }
+  // an overflowed count * size has no size: the dump saturates it
+  var OVERFLOW = 'count \u00d7 size beyond 2^64 bytes';
+  function requestEl(f) {
+    return f.kind === 'mul_overflow' ? el('td', 'num', OVERFLOW) : bytesEl('td', f.request_bytes, 'num');
+  }
   function str(i) { return i >= 0 ? D.strings[i] : null; }
   // A frame of the interned table as {fn, file, line, inlined, module, name},
   // one object per table entry.
@@ -485,7 +490,7 @@
       l.setAttribute('x1', x); l.setAttribute('x2', x); l.setAttribute('y1', top - 2); l.setAttribute('y2', Math.max(y, pts[pts.length - 1][1]));
       l.setAttribute('stroke', '#c0392b'); l.setAttribute('stroke-dasharray', '2 3');
       var tt = document.createElementNS(NS, 'title');
-      tt.textContent = f['function'] + '(' + human(f.request_bytes) + ') failed at ' + t.toFixed(2) + ' s';
+      tt.textContent = f['function'] + '(' + (f.kind === 'mul_overflow' ? OVERFLOW : human(f.request_bytes)) + ') failed at ' + t.toFixed(2) + ' s';
       g.appendChild(l); g.appendChild(m); g.appendChild(tt);
       svg.appendChild(g);
     });
@@ -578,7 +583,7 @@
     if (!list.length) { t.appendChild(row([el('td', 'muted', 'no request failed')])); return; }
     t.appendChild(head(['request', 'size', 'what', 'time', 'live then', 'headroom', 'count', 'process']));
     list.forEach(function (f) {
-      var r = row([f['function'] + '()', bytesEl('td', f.request_bytes, 'num'),
+      var r = row([f['function'] + '()', requestEl(f),
         f.oversized ? 'absurd size' : f.kind, el('td', 'num', (f.first_uptime_ns / 1e9).toFixed(2) + ' s'),
         bytesEl('td', f.live_bytes_at_first, 'num'),
         f.headroom_bytes !== undefined && f.headroom_bytes !== null ? bytesEl('td', f.headroom_bytes, 'num') : el('td', 'num', '—'),

@@ -40,12 +40,12 @@ run() {  # run NAME VICTIM: dumps into $T/NAME
 C=tests/integration/victims/an_leaks.c
 run c "$VC"
 expect_rc 0 "$LA" "$T/c"
-has "Direct leak of 4011 byte(s) in 3 object(s) allocated from:" "$T/out"
+has "Unfreed: 4011 byte(s) in 3 object(s) allocated from:" "$T/out"
 has "in leak_malloc $C:$(line_of $C '/\* AN_MALLOC \*/')" "$T/out"
 has "in leak_strdup $C:$(line_of $C '/\* AN_STRDUP \*/')" "$T/out"
 has "in leak_calloc $C:$(line_of $C '/\* AN_CALLOC \*/')" "$T/out"
 has "in leak_realloc $C:$(line_of $C '/\* AN_REALLOC \*/')" "$T/out"
-has "Direct leak of 500 byte(s) in 1 object(s)" "$T/out"
+has "Unfreed: 500 byte(s) in 1 object(s)" "$T/out"
 hasnt "freed_loop" "$T/out"
 hasnt "in strdup" "$T/out"        # the allocator frames are trimmed
 hasnt "__strdup" "$T/out"
@@ -82,9 +82,9 @@ expect_rc 0 "$LA" "$T/cc"
 has "in app::Factory::make(int) $X:$(line_of $X '// AN_NEW')" "$T/out"
 has "in leak_array $X:$(line_of $X '// AN_NEW_ARRAY')" "$T/out"
 # (the vector's buffer is an indirect leak once reachability is known)
-grep -A1 "leak of 400 byte(s) in 1 object(s) allocated from:" "$T/out" | grep -qF "in fill_vector $X:$(line_of $X '// AN_VECTOR')" \
+grep -A1 "Unfreed: 400 byte(s) in 1 object(s) allocated from:" "$T/out" | grep -qF "in fill_vector $X:$(line_of $X '// AN_VECTOR')" \
     || fail "vector leak: top frame is not fill_vector at the reserve() line"
-grep -A1 "leak of 101 byte(s)" "$T/out" | grep -qF "in leak_string $X:$(line_of $X '// AN_STRING')" \
+grep -A1 "Unfreed: 101 byte(s)" "$T/out" | grep -qF "in leak_string $X:$(line_of $X '// AN_STRING')" \
     || fail "std::string buffer: top frame is not leak_string"
 hasnt "operator new" "$T/out"
 hasnt "std::" "$T/out"

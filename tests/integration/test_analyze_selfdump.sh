@@ -32,11 +32,11 @@ MA=$(line_of SITE_M_ALLOC); MF=$(line_of SITE_M_FREE)
 
 # ### text: exact lines, inlined frame expanded, freed site absent
 expect_rc 0 "$LA" "$T/d.json"
-has "Direct leak of 4011 byte(s) in 3 object(s) allocated from:" "$T/out"
+has "Unfreed: 4011 byte(s) in 3 object(s) allocated from:" "$T/out"
 has "in leak_here $SRC:$A" "$T/out"
 has "in inlined_helper $SRC:$BI" "$T/out"
 has "in outer $SRC:$BC" "$T/out"
-has "Direct leak of 64 byte(s) in 1 object(s) allocated from:" "$T/out"
+has "Unfreed: 64 byte(s) in 1 object(s) allocated from:" "$T/out"
 hasnt "freed_site" "$T/out"
 hasnt "__libc_start_main" "$T/out"      # frames below main are cut
 has "allocated by new[], freed by free()" "$T/out"
@@ -128,7 +128,8 @@ expect_rc 2 "$LA" --suppressions "$T/nonexistent" "$T/d.json"
 # --gen-suppressions output hides every leak it lists
 expect_rc 0 "$LA" --gen-suppressions "$T/d.json"
 cp "$T/out" "$T/gen.supp"
-has "leak:^leak_here$" "$T/gen.supp"
+has "leak-stack:^leak_here\$;^main\$" "$T/gen.supp"
+has "leak-stack:^inlined_helper\$;^outer\$;^main\$" "$T/gen.supp"
 expect_rc 0 "$LA" --fail-on-leak --suppressions "$T/gen.supp" "$T/d.json"
 
 # ### version check names both versions

@@ -25,7 +25,8 @@ LIBLEAK_SCAN=0 LIBLEAK_DIR="$T/fork" LD_PRELOAD="$SO" "$V/an_fork" >"$T/fork.std
 [ "$(ls "$T/fork"/libleak.*.json 2>/dev/null | wc -l)" -eq 2 ] || fail "an_fork: not two dumps"
 
 # junit WANT_RC WANT_FAILED DIR ARGS...: exit status, then the XML: well
-# formed, 2 cases named after the exe and pid, WANT_FAILED of them failed
+# formed, 2 cases named after the exe (numbered, no pid: the pid is in
+# system-out), WANT_FAILED of them failed
 # (a comma list of "parent"/"child"), counts in the attributes
 junit() {
     want=$1; failed=$2; dir=$3; shift 3
@@ -45,7 +46,8 @@ cases = suite.findall("testcase")
 assert len(cases) == 2 and suite.get("tests") == "2" == top.get("tests"), ET.tostring(top)
 failed = []
 for c in cases:
-    pid = int(c.get("name").split("(pid ")[1].rstrip(")"))
+    assert c.get("name") in ("leaks in an_fork #1", "leaks in an_fork #2"), c.attrib
+    pid = int(c.find("system-out").text.split("process ")[1].split(":")[0])
     assert c.get("classname").startswith("libleak."), c.attrib
     f = c.find("failure")
     if f is not None:
@@ -53,7 +55,7 @@ for c in cases:
         assert f.get("type") == "leak" and f.get("message"), f.attrib
         fn = "parent_leak" if pid == parent else "child_leak"
         assert fn in f.text and "an_fork.c:" in f.text, f.text
-        assert ("of %d byte(s) in 1 object(s)" % (100 if pid == parent else 200)) in f.text, f.text
+        assert ("%d byte(s) in 1 object(s)" % (100 if pid == parent else 200)) in f.text, f.text
     assert "byte(s) leaked in" in c.find("system-out").text
 assert sorted(failed) == sorted(want), (failed, want)
 assert suite.get("failures") == top.get("failures") == str(len(want)), suite.attrib
@@ -96,7 +98,7 @@ import xml.etree.ElementTree as ET
 raw = open(sys.argv[1], "rb").read()
 top = ET.fromstring(raw)
 names = [c.get("name") for c in top.iter("testcase")]
-assert len(names) == 2 and all(n.startswith("a\"]]><x y='1'>&amp;") for n in names), names
+assert len(names) == 2 and all(n.startswith("leaks in a\"]]><x y='1'>&amp;") for n in names), names
 assert not any(b in raw for b in (b"\x01", b"\x0b", b"\x1b", b"\x7f")), raw
 PY
 

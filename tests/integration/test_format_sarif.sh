@@ -89,7 +89,7 @@ assert 'leak_malloc' in big['message']['text'], big['message']
 names = [f['location']['logicalLocations'][0]['name'] for f in big['stacks'][0]['frames']]
 assert names == ['leak_malloc', 'main'], names
 sup, = [r for r in res if 'suppressions' in r]
-assert sup['suppressions'] == [{'kind': 'external', 'justification': 'leak:builtin:stdio-buffers (builtin:0)'}], sup
+assert sup['suppressions'] == [{'kind': 'external', 'justification': 'builtin:stdio-buffers (builtin:0)'}], sup
 assert all(r['partialFingerprints']['libleakSiteKey/v1'] for r in res)
 "
 

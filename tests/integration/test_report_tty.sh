@@ -58,10 +58,10 @@ grep -q "^SUMMARY: libleak: 4075 byte(s) leaked in 4 allocation(s)\.$" "$T/piped
     || fail "SUMMARY line changed"
 on_tty out "$T/tty" env -u NO_COLOR TERM=xterm "$LA" "$T/d.json"
 has_esc "$T/tty" || fail "no color on a terminal"
-grep -q "Direct leak of 4011" "$T/tty" || fail "no report on the terminal: $(head -c 300 "$T/tty")"
+grep -q "Unfreed: 4011" "$T/tty" || fail "no report on the terminal: $(head -c 300 "$T/tty")"
 on_tty out "$T/nocolor" env NO_COLOR=1 TERM=xterm "$LA" "$T/d.json"
 has_esc "$T/nocolor" && fail "color with NO_COLOR set"
-grep -q "Direct leak of 4011" "$T/nocolor" || fail "no report with NO_COLOR"
+grep -q "Unfreed: 4011" "$T/nocolor" || fail "no report with NO_COLOR"
 on_tty out "$T/never" env -u NO_COLOR TERM=xterm "$LA" --color=never "$T/d.json"
 has_esc "$T/never" && fail "color with --color=never"
 NO_COLOR=1 "$LA" --color=always "$T/d.json" >"$T/always" 2>/dev/null

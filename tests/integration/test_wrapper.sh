@@ -97,6 +97,30 @@ recipe 0 CASE_ARGS=
 recipe 1 CASE_ARGS=leak
 recipe 3 "CASE_ARGS=leak exit 3"
 recipe 2 CASE_ARGS= LIBLEAK_FLAGS=--bogus-option
+# every leak-analyze option with a value (from its --help) takes it from the
+# next word through the wrapper too
+touch "$T/empty.supp"
+BUILD=$BUILD "$BUILD/leak-analyze" --format=json -o "$T/base.json" "$T/d" >/dev/null 2>&1
+for o in $("$BUILD/leak-analyze" --help | sed -n 's/^ *\(-[a-zA-Z], \)\{0,1\}--\([a-z-]*\)=.*/\2/p'); do
+    case $o in
+        format) val=text ;; output) val=$T/o.txt ;; top|min-bytes) val=1 ;;
+        max-leak-bytes) val=1G ;; baseline) val=$T/base.json ;;
+        suppressions) val=$T/empty.supp ;; show) val=all ;; fail-on) val=definite ;;
+        chart) val=$T/c.svg ;; html) val=$T/h.html ;; color) val=never ;; source-root) val=$T ;;
+        *) fail "test_wrapper knows no value for leak-analyze's --$o"; continue ;;
+    esac
+    expect 0 "--$o" "$val" "$V"
+done
+# a missing baseline or suppressions file: 2 before the program runs
+expect 2 --baseline "$T/no-such.json" "$V" exit 3
+grep -q 'no-such.json' "$T/err" || fail "missing baseline: no message naming it"
+expect 2 --suppressions "$T/no-such.supp" "$V" exit 3
+printf 'race:x\n' >"$T/bad.supp"
+expect 2 --suppressions "$T/bad.supp" "$V" exit 3
+# --html prints the report and the gate's verdict once
+expect 1 --fail-on-leak --html "$T/r.html" "$V" leak
+[ "$(grep -c 'leak gate failed' "$T/err")" = 1 ] || fail "--html: gate line $(grep -c 'leak gate failed' "$T/err") times"
+[ -s "$T/r.html" ] || fail "--html: no page"
 # --help and --version need no program
 expect 0 --help
 grep -q 'Exit status' "$T/out" || fail "--help does not state the exit status"

@@ -502,6 +502,32 @@ START_TEST(test_analyze_user_suppressions)
     ck_assert_ptr_null(lk_supp_match(&l, c, 1));
     lk_supp_list_free(&l);
 
+    /* leak-stack: frame #i against pattern i, from frame #0 */
+    fd = open(path, O_WRONLY | O_TRUNC);
+    const char st[] = "leak-stack:^leak_here$;^main$\nleak-stack:^main$\n";
+    ck_assert_int_eq(write(fd, st, sizeof(st) - 1), (ssize_t)sizeof(st) - 1);
+    close(fd);
+    ck_assert_int_eq(lk_supp_load(&l, path, err, sizeof(err)), 0);
+    ck_assert_uint_eq(l.v[0].nframes, 2);
+    ck_assert_ptr_eq(lk_supp_match(&l, a, 2), &l.v[0]);
+    lk_frame_t d[] = { fr("other", "a.c", 5, "/a"), fr("leak_here", "a.c", 5, "/a"),
+                       fr("main", "a.c", 9, "/a") };
+    ck_assert_ptr_null(lk_supp_match(&l, d, 3));         /* main is no frame #0 there */
+    ck_assert_ptr_eq(lk_supp_match(&l, &d[2], 1), &l.v[1]);
+    ck_assert_ptr_null(lk_supp_match(&l, a, 1));         /* fewer frames than patterns */
+    lk_supp_list_free(&l);
+    const char *bad[] = { "leak-stack:\n", "leak-stack:a;;b\n", "leak-stack:a;\n",
+                          "leak-stack:;a\n",
+                          "leak-stack:1;2;3;4;5;6;7;8;9;10;11;12;13;14;15;16;17\n" };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        fd = open(path, O_WRONLY | O_TRUNC);
+        ck_assert_int_eq(write(fd, bad[i], strlen(bad[i])), (ssize_t)strlen(bad[i]));
+        close(fd);
+        ck_assert_int_eq(lk_supp_load(&l, path, err, sizeof(err)), -EINVAL);
+        ck_assert_msg(strstr(err, ":1: ") != NULL, "%s", err);
+        lk_supp_list_free(&l);
+    }
+
     fd = open(path, O_WRONLY | O_TRUNC);
     ck_assert_int_eq(write(fd, "race:foo\n", 9), 9);
     close(fd);

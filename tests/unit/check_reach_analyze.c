@@ -427,7 +427,8 @@ START_TEST(test_reach_analyze_structures_and_held)
                               "     possibly lost: 200 byte(s) in 2 block(s)\n"
                               "   still reachable: 1100 byte(s) in 3 block(s)\n"
                               "        suppressed: 0 byte(s) in 0 block(s)\n"), "%s", buf);
-    ck_assert_msg(strstr(buf, "SUMMARY: libleak: 428 byte(s) leaked in 5 allocation(s)."), "%s", buf);
+    /* SUMMARY counts what the gate counts: definite and indirect, not possible */
+    ck_assert_msg(strstr(buf, "SUMMARY: libleak: 228 byte(s) leaked in 3 allocation(s)."), "%s", buf);
     free(buf);
     f.opt.show_kinds |= 1u << LK_KIND_REACHABLE;
     tmp = open_memstream(&buf, &len);
