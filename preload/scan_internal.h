@@ -103,8 +103,9 @@ typedef struct lk_scan_agg_table {
     size_t last;                /* row of the previous add + 1 (runs of one key are common) */
 } lk_scan_agg_table_t;
 
-/* Room for 'rows' rows at once (a table grown by doubling at exit leaves
- * every old copy behind in the exit arena).  0, or -1. */
+/* Room for 'rows' rows at once, up to a few thousand (a table grown by
+ * doubling at exit leaves every old copy behind in the exit arena).  0, or
+ * -1. */
 int lk_scan_agg_reserve(lk_scan_agg_table_t *t, size_t rows);
 /* Add 'bytes' of one block to row (k0, k1).  Returns the row or NULL. */
 lk_scan_agg_row_t *lk_scan_agg_add(lk_scan_agg_table_t *t, uint64_t k0, uint64_t k1,

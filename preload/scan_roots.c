@@ -703,9 +703,11 @@ static uintptr_t find_tcb(lk_scan_roots_t *rb, const lk_scan_map_t *m, size_t tc
     lk_scan_read_self(&io, 1, rb);
     size_t words = io.got / WORD;
     size_t top = tcb && m->hi - tcb > lo ? (m->hi - tcb - lo) / WORD : words;
-    for (size_t w = top < words ? top + 1 : words; w-- > 0;) {
-        uintptr_t a = lo + w * WORD;
-        if ((a & 63) == 0 && w + 2 < words && buf[w] == a && buf[w + 2] == a) {
+    size_t w = top < words ? top + 1 : words;
+    while (w > 0 && ((lo + (w - 1) * WORD) & 63)) w--;
+    for (; w > 0; w = w > 64 / WORD ? w - 64 / WORD : 0) {   /* w - 1: each 64-byte aligned word, downwards */
+        uintptr_t a = lo + (w - 1) * WORD;
+        if (w + 1 < words && buf[w - 1] == a && buf[w + 1] == a) {
             found = a;
             break;
         }

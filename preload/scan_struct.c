@@ -21,6 +21,10 @@ static uint64_t mix64(uint64_t a, uint64_t b)
     return h;
 }
 
+/* A table reserves no more rows than this: past it, rows are fewer than
+ * the blocks they count (a site holds many), and the table doubles. */
+#define AGG_RESERVE_MAX 4096u
+
 /* Rehash into 'cap' slots (a power of two). */
 static int agg_rehash(lk_scan_agg_table_t *t, size_t cap)
 {
@@ -40,15 +44,20 @@ static int agg_rehash(lk_scan_agg_table_t *t, size_t cap)
     return 0;
 }
 
+/* Room for 'cap' rows. */
+static int agg_rows(lk_scan_agg_table_t *t, size_t cap)
+{
+    lk_scan_agg_row_t *rows = lk_real_realloc(t->rows, cap * sizeof *rows);
+    if (!rows) return -1;
+    t->rows = rows;
+    t->cap = cap;
+    return 0;
+}
+
 int lk_scan_agg_reserve(lk_scan_agg_table_t *t, size_t rows)
 {
-    if (rows > UINT32_MAX - 1) return -1;
-    if (rows > t->cap) {
-        lk_scan_agg_row_t *r = lk_real_realloc(t->rows, rows * sizeof *r);
-        if (!r) return -1;
-        t->rows = r;
-        t->cap = rows;
-    }
+    if (rows > AGG_RESERVE_MAX) rows = AGG_RESERVE_MAX;
+    if (rows > t->cap && agg_rows(t, rows) < 0) return -1;
     size_t cap = 256;
     while (cap < 2 * rows) cap *= 2;
     return cap > t->map.cap && agg_rehash(t, cap) < 0 ? -1 : 0;
@@ -96,11 +105,7 @@ lk_scan_agg_row_t *lk_scan_agg_add(lk_scan_agg_table_t *t, uint64_t k0, uint64_t
     }
     if (t->n == t->cap) {
         /* before the map learns the new row: a rehash reads its key */
-        size_t cap = t->cap ? t->cap * 2 : 64;
-        lk_scan_agg_row_t *rows = lk_real_realloc(t->rows, cap * sizeof *rows);
-        if (!rows) return NULL;
-        t->rows = rows;
-        t->cap = cap;
+        if (agg_rows(t, t->cap ? t->cap * 2 : 64) < 0) return NULL;
     }
     t->rows[t->n] = (lk_scan_agg_row_t){k0, k1, 0, 0, 0, rep};
     long r = agg_get(t, k0, k1, t->n);
