@@ -325,12 +325,10 @@ static void scan_block_words(scan_ctx_t *c, uint32_t from, const uint8_t *p, siz
     const lk_scan_block_t *s = &c->b[from];
     int definite = s->state == ST_REACHABLE;
     uint32_t holder = s->aux;
-    const uintptr_t lo = c->lo, span = c->hi - c->lo;
-    /* word by word: a heap block is short, and dense with pointers */
     for (size_t off = 0; off + WORD <= got; off += WORD) {
         uintptr_t v;
         memcpy(&v, p + off, WORD);
-        if (v - lo >= span) continue;
+        if (v < c->lo || v >= c->hi) continue;
         if (c->phase == 2) {
             link_lost(c, from, v);
             continue;

@@ -103,14 +103,12 @@ lk_scan_agg_row_t *lk_scan_agg_add(lk_scan_agg_table_t *t, uint64_t k0, uint64_t
         row->bytes += bytes;
         return row;
     }
-    if (t->n == t->cap) {
-        /* before the map learns the new row: a rehash reads its key */
-        if (agg_rows(t, t->cap ? t->cap * 2 : 64) < 0) return NULL;
-    }
-    t->rows[t->n] = (lk_scan_agg_row_t){k0, k1, 0, 0, 0, rep};
     long r = agg_get(t, k0, k1, t->n);
     if (r < 0) return NULL;
-    if ((size_t)r == t->n) t->n++;
+    if ((size_t)r == t->n) {
+        if (t->n == t->cap && agg_rows(t, t->cap ? t->cap * 2 : 64) < 0) return NULL;
+        t->rows[t->n++] = (lk_scan_agg_row_t){k0, k1, 0, 0, 0, rep};
+    }
     lk_scan_agg_row_t *row = &t->rows[r];
     row->blocks++;
     row->bytes += bytes;
