@@ -93,6 +93,7 @@ typedef struct lk_scan_result {
     uint32_t *ret_blocks;        /* [n] */
     uint64_t *root_ret_bytes, *root_ret_blocks;  /* [ndroots] */
     uint64_t shared_blocks, shared_bytes, lost_shared_blocks, lost_shared_bytes;
+    uint64_t sort_ops;           /* keys moved or compared sorting the blocks by address */
 } lk_scan_result_t;
 
 typedef struct lk_scan_opts {

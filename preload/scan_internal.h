@@ -86,8 +86,7 @@ void lk_scan_roots_free(lk_scan_roots_t *rb);
 /* ### scan_struct.c: aggregation rows keyed by two words */
 
 typedef struct lk_scan_agg_map {
-    uint64_t (*keys)[2];
-    uint32_t *vals;             /* index + 1; 0 = empty slot */
+    uint32_t *vals;             /* row index + 1; 0 = empty slot (keys live in the rows) */
     size_t cap, len;
 } lk_scan_agg_map_t;
 
@@ -104,12 +103,19 @@ typedef struct lk_scan_agg_table {
     size_t last;                /* row of the previous add + 1 (runs of one key are common) */
 } lk_scan_agg_table_t;
 
+/* Room for 'rows' rows at once, up to a few thousand (a table grown by
+ * doubling at exit leaves every old copy behind in the exit arena).  0, or
+ * -1. */
+int lk_scan_agg_reserve(lk_scan_agg_table_t *t, size_t rows);
 /* Add 'bytes' of one block to row (k0, k1).  Returns the row or NULL. */
 lk_scan_agg_row_t *lk_scan_agg_add(lk_scan_agg_table_t *t, uint64_t k0, uint64_t k1,
                                    uint64_t bytes, uint32_t rep);
+/* Frees and empties the table. */
 void lk_scan_agg_table_free(lk_scan_agg_table_t *t);
-/* qsort order: most bytes first, then most blocks, then by key. */
-int lk_scan_cmp_row_bytes(const void *a, const void *b);
+/* Sort rows most bytes first, then most blocks, then by key; when the
+ * first 'top' rows only matter, the rest are left in any order after them.
+ * Returns the comparisons made.  Out of memory: qsort. */
+uint64_t lk_scan_sort_rows(lk_scan_agg_row_t *rows, size_t n, size_t top);
 
 const char *lk_scan_kind_name(unsigned kind);
 const char *lk_scan_root_name(unsigned kind);
@@ -124,16 +130,41 @@ int lk_scan_build_held_by(const lk_scan_block_t *b, size_t n, const lk_scan_root
                           size_t nroots, const lk_scan_result_t *res,
                           const lk_scan_json_limits_t *lim, struct json_t *omitted, lk_jw_t *w);
 
-/* Add the retained-size keys (retained_complete, retained_by, top_retained,
- * ...) to section 'o'; when memory runs out, retained_complete false only.
- * Returns 0. */
-int lk_scan_build_retained(const lk_scan_block_t *b, size_t n, const lk_scan_root_t *roots,
-                           size_t nroots, const lk_scan_result_t *res, struct json_t *o);
+/* The section's arrays as one text, '"key":[...],"key":[...]', for the
+ * dump: one buffer sized once from an estimate (a doubling buffer at exit
+ * leaves every old copy behind in the exit arena), the arrays written into
+ * it one after the other. */
+typedef struct lk_scan_text {
+    char *txt;                  /* malloc'd; NUL-terminated by lk_scan_text_open/close */
+    size_t len, cap;
+    int oom;
+    uint64_t grows;             /* times the estimate was short */
+    lk_jw_t w;                  /* the open array's writer */
+} lk_scan_text_t;
 
-/* ### scan_out.c: the section.  With 'arrays' (the dump), its three arrays
- * are left out of the object and written as text to a malloc'd
- * '"sites":[...],"structures":[...],"held_by":[...]' instead (*arrays,
- * *arrays_len); else (the tree) the object holds them. */
+/* An empty text with room for 'cap' bytes (more as needed). */
+void lk_scan_text_init(lk_scan_text_t *t, size_t cap);
+/* Start array 'key' (after a comma unless it is the first): returns its
+ * entries' writer. */
+lk_jw_t *lk_scan_text_open(lk_scan_text_t *t, const char *key);
+/* End the open array.  0, or -1 when memory ran out. */
+int lk_scan_text_close(lk_scan_text_t *t);
+void lk_scan_text_free(lk_scan_text_t *t);
+
+/* Add the retained-size keys (retained_complete, retained_by, top_retained,
+ * ...) to section 'o', the two arrays to 'text' when it is not NULL (the
+ * dump), else to 'o'; when memory runs out, retained_complete false only
+ * (and 'text' as it was).  Returns 0. */
+int lk_scan_build_retained(const lk_scan_block_t *b, size_t n, const lk_scan_root_t *roots,
+                           size_t nroots, const lk_scan_result_t *res, struct json_t *o,
+                           lk_scan_text_t *text);
+
+/* ### scan_out.c: the section.  With 'arrays' (the dump), its arrays are
+ * left out of the object and written as text to a malloc'd
+ * '"sites":[...],"structures":[...],"held_by":[...]' (then
+ * ',"retained_by":[...],"top_retained":[...]' when retained sizes are
+ * complete) instead (*arrays, *arrays_len); else (the tree) the object holds
+ * them. */
 struct json_t *lk_scan_build_section(const lk_scan_block_t *b, size_t n,
                                      const lk_scan_root_t *roots, size_t nroots,
                                      const lk_scan_result_t *res, const lk_scan_json_limits_t *lim,

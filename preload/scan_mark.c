@@ -60,9 +60,11 @@ typedef struct scan_ctx {
     int oom;
 } scan_ctx_t;
 
-static int cmp_block(const void *a, const void *b)
+/* qsort_r order by address; 'ops' counts the comparisons. */
+static int cmp_block(const void *a, const void *b, void *ops)
 {
     const lk_scan_block_t *x = a, *y = b;
+    ++*(uint64_t *)ops;
     return x->ptr < y->ptr ? -1 : x->ptr > y->ptr;
 }
 
@@ -296,6 +298,27 @@ static void link_lost(scan_ctx_t *c, uint32_t from, uintptr_t v)
     if ((uint32_t)i > c->leader) push(c, (uint32_t)i);
 }
 
+/* The index of the first of words [k, nw) of 'buf' that lies in [lo, lo +
+ * span), or nw: most words of memory are no heap pointers, so they are
+ * skipped four at a time with one branch (one test when all are zero). */
+static inline size_t next_in_range(const uint8_t *buf, size_t k, size_t nw, uintptr_t lo,
+                                   uintptr_t span)
+{
+    for (; k + 4 <= nw; k += 4) {
+        uintptr_t w[4];
+        memcpy(w, buf + k * WORD, sizeof w);
+        if ((w[0] | w[1] | w[2] | w[3]) == 0) continue;    /* most often: .bss, fresh pages */
+        if ((w[0] - lo < span) | (w[1] - lo < span) | (w[2] - lo < span) | (w[3] - lo < span))
+            break;
+    }
+    for (; k < nw; k++) {
+        uintptr_t v;
+        memcpy(&v, buf + k * WORD, WORD);
+        if (v - lo < span) return k;
+    }
+    return k;
+}
+
 /* Scan the aligned words of 'got' bytes read from 'addr' for block 'from'. */
 static void scan_block_words(scan_ctx_t *c, uint32_t from, const uint8_t *p, size_t got)
 {
@@ -404,21 +427,30 @@ static void scan_root_words(scan_ctx_t *c, uint32_t ri, uintptr_t p, const uint8
 {
     const lk_scan_root_t *r = &c->roots[ri];
     if (r->kind >= 0 && r->kind < 4) c->res->root_bytes[r->kind] += got;
-    for (size_t off = 0; off < got && !c->oom; off += WORD) {
+    if (c->hi <= c->lo) return;            /* no block */
+    const uintptr_t lo = c->lo, span = c->hi - c->lo;
+    size_t nw = got / WORD;
+    /* glibc installs &dtv[1] in the descriptor: a reference to the
+     * calloc'd DTV, not an interior pointer. */
+    size_t dtv = SIZE_MAX;
+    if (r->dtv_word && r->dtv_word >= p && r->dtv_word - p < got && (r->dtv_word - p) % WORD == 0)
+        dtv = (r->dtv_word - p) / WORD;
+    for (size_t k = 0; !c->oom; k++) {
+        k = next_in_range(buf, k, k <= dtv && dtv < nw ? dtv : nw, lo, span);
+        if (k >= nw) break;
         uintptr_t v;
-        memcpy(&v, buf + off, WORD);
-        /* glibc installs &dtv[1] in the descriptor: a reference to the
-         * calloc'd DTV, not an interior pointer. */
-        if (r->dtv_word && p + off == r->dtv_word) v -= 2 * WORD;
-        if (v < c->lo || v >= c->hi) continue;
+        memcpy(&v, buf + k * WORD, WORD);
+        if (k == dtv) v -= 2 * WORD;
+        if (v - lo >= span) continue;
+        uintptr_t at = p + k * WORD;
         uint32_t h = r->kind == LK_ROOT_GLOBAL ? (uint32_t)c->res->nholders : *region_holder;
         if (h == LK_SCAN_NO_HOLDER) h = (uint32_t)c->res->nholders;
         long i;
         int changed = mark(c, v, 1, h, SIZE_MAX, &i);
-        if (i >= 0) add_root_edge(c, ri, p + off, (uint32_t)i);
+        if (i >= 0) add_root_edge(c, ri, at, (uint32_t)i);
         if (!changed) continue;
         if (h == c->res->nholders) {
-            new_holder(c, ri, r->kind == LK_ROOT_GLOBAL ? p + off : r->lo);
+            new_holder(c, ri, r->kind == LK_ROOT_GLOBAL ? at : r->lo);
             if (r->kind != LK_ROOT_GLOBAL) *region_holder = h;
         }
         drain(c);
@@ -748,21 +780,29 @@ static int build_snapshot(scan_ctx_t *c, size_t max_bytes)
     return 0;
 }
 
-/* Sort 'blocks' by address: LSD radix sort, 11 bits per pass, of keys that
- * pack (address - lowest) above the block's index into one word, then one
- * permutation (qsort of 2M records is several times slower).  A copy of the
- * blocks is used when it fits in 'max_scratch' bytes.  Falls back to qsort
- * when the key does not fit or memory is short. */
+/* Sort 'blocks' by address: LSD radix sort of keys that pack (address -
+ * lowest) above the block's index into one word, then one permutation (qsort
+ * of 2M records is several times slower, and of a small process's few
+ * hundred still costs 500 instructions a block).  A digit has 11 bits, fewer
+ * for fewer blocks (about log2 n: clearing and summing the counts then costs
+ * no more than a pass over the keys).  The permutation gathers into a copy
+ * when 'max_scratch' allows and the blocks are many, else it follows cycles
+ * in place (a small process: no pages for a copy).  Falls back to qsort when
+ * the key does not fit or memory is short.  '*ops' counts the keys moved
+ * (a pass over n keys: n) or the comparisons (qsort). */
 #define RADIX_BITS 11u
-static void sort_blocks(lk_scan_block_t *b, size_t n, size_t max_scratch)
+#define GATHER_MIN 65536u                /* blocks from which a copy is worth its pages */
+static void sort_blocks(lk_scan_block_t *b, size_t n, size_t max_scratch, uint64_t *ops)
 {
+    if (n < 2) return;
     uintptr_t min = UINTPTR_MAX, max = 0;
     for (size_t i = 0; i < n; i++) {
         if (b[i].ptr < min) min = b[i].ptr;
         if (b[i].ptr > max) max = b[i].ptr;
     }
-    unsigned idx_bits = 1, key_bits = 0;
+    unsigned idx_bits = 1, key_bits = 0, bits = 4;
     while (idx_bits < 64 && ((size_t)1 << idx_bits) < n) idx_bits++;
+    while (bits < RADIX_BITS && ((size_t)2 << bits) <= n) bits++;
     uintptr_t span = max - min;
     unsigned shift0 = 0;
     uintptr_t all = 0;
@@ -770,19 +810,18 @@ static void sort_blocks(lk_scan_block_t *b, size_t n, size_t max_scratch)
     if (all) shift0 = (unsigned)__builtin_ctzl(all);  /* alignment: low bits all zero */
     span >>= shift0;
     while (key_bits < 64 && (span >> key_bits)) key_bits++;
-    if (n < 4096 || key_bits + idx_bits > 64) {
-        if (n > 1) qsort(b, n, sizeof *b, cmp_block);
-        return;
-    }
     size_t len = n * sizeof(uint64_t);
-    uint64_t *p = lk_scan_big_alloc(len), *q = lk_scan_big_alloc(len);
+    uint64_t *p = NULL, *q = NULL;
     uint8_t *done = NULL;
     size_t count[1u << RADIX_BITS];
-    const uint64_t mask = (1u << RADIX_BITS) - 1, imask = ((uint64_t)1 << idx_bits) - 1;
+    const uint64_t mask = ((uint64_t)1 << bits) - 1, imask = ((uint64_t)1 << idx_bits) - 1;
+    if (key_bits + idx_bits > 64) goto out_qsort;
+    p = lk_scan_big_alloc(len);
+    q = lk_scan_big_alloc(len);
     if (!p || !q) goto out_qsort;
     for (size_t i = 0; i < n; i++) p[i] = ((uint64_t)((b[i].ptr - min) >> shift0) << idx_bits) | i;
-    for (unsigned sh = idx_bits; sh < idx_bits + key_bits; sh += RADIX_BITS) {
-        memset(count, 0, sizeof count);
+    for (unsigned sh = idx_bits; sh < idx_bits + key_bits; sh += bits) {
+        memset(count, 0, (mask + 1) * sizeof count[0]);
         for (size_t i = 0; i < n; i++) count[(p[i] >> sh) & mask]++;
         size_t sum = 0;
         for (size_t d = 0; d <= mask; d++) {
@@ -794,13 +833,14 @@ static void sort_blocks(lk_scan_block_t *b, size_t n, size_t max_scratch)
         uint64_t *t = p;
         p = q;
         q = t;
+        *ops += n;
     }
     lk_scan_big_free(q, len);
     q = NULL;
     /* Gather into a copy (fast: the loads are independent and prefetched)
      * when 'max_scratch' allows, else permute in place along cycles. */
     size_t tlen = n * sizeof *b;
-    lk_scan_block_t *tmp = tlen <= max_scratch ? lk_scan_big_alloc(tlen) : NULL;
+    lk_scan_block_t *tmp = n >= GATHER_MIN && tlen <= max_scratch ? lk_scan_big_alloc(tlen) : NULL;
     if (tmp) {
         for (size_t i = 0; i < n; i++) {
             if (i + 16 < n) __builtin_prefetch(&b[p[i + 16] & imask]);
@@ -832,14 +872,14 @@ static void sort_blocks(lk_scan_block_t *b, size_t n, size_t max_scratch)
 out_qsort:
     lk_scan_big_free(p, len);
     lk_scan_big_free(q, len);
-    qsort(b, n, sizeof *b, cmp_block);
+    qsort_r(b, n, sizeof *b, cmp_block, ops);
 }
 
 /* Sort the blocks and build the lookup arrays. */
 static void index_blocks(scan_ctx_t *c, size_t snapshot_max_bytes)
 {
     lk_scan_block_t *blocks = c->b;
-    sort_blocks(blocks, c->n, snapshot_max_bytes);
+    sort_blocks(blocks, c->n, snapshot_max_bytes, &c->res->sort_ops);
     c->lo = c->n ? blocks[0].ptr : 1;
     c->hi = 0;
     for (size_t i = 0; i < c->n; i++) {

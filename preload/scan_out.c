@@ -8,65 +8,6 @@
 #include "internal.h"
 #include "scan_internal.h"
 
-/* Where a section array's entries go: a json array (the tree: tests and
- * lk_dump_build), or the array's text (the dump), written by lk_jw (json.h)
- * without a tree, since a tree of every entry costs several times its text.
- * Entries go through 'w' in both cases. */
-typedef struct entry_sink {
-    json_t *arr;                /* tree; NULL: text */
-    char *txt;                  /* text: "[e,e" so far (malloc'd) */
-    size_t len, cap;
-    int oom;
-    lk_jw_t w;                  /* writes the entries */
-} entry_sink_t;
-
-/* Append to the text, doubling its room as needed. */
-static int sink_text_cb(const char *data, size_t size, void *arg)
-{
-    entry_sink_t *s = arg;
-    if (s->len + size + 2 > s->cap) {           /* and room for "]" and a NUL */
-        size_t cap = s->cap ? s->cap : 4096;
-        while (cap < s->len + size + 2) cap *= 2;
-        char *t = lk_real_malloc(cap);
-        if (!t) return -1;
-        if (s->len) memcpy(t, s->txt, s->len);
-        lk_real_free(s->txt);
-        s->txt = t;
-        s->cap = cap;
-    }
-    memcpy(s->txt + s->len, data, size);
-    s->len += size;
-    return 0;
-}
-
-static void sink_init(entry_sink_t *s, int text)
-{
-    memset(s, 0, offsetof(entry_sink_t, w));
-    if (!text) {
-        s->arr = json_array();
-        s->oom = !s->arr;
-        lk_jw_tree(&s->w, s->arr);
-    } else {
-        s->oom = sink_text_cb("[", 1, s) != 0;
-        lk_jw_text(&s->w, sink_text_cb, s);
-    }
-}
-
-/* The entries are all written: flush them.  0, or -1 (out of memory). */
-static int sink_done(entry_sink_t *s)
-{
-    if (lk_jw_end(&s->w) != 0)
-        s->oom = 1;
-    return s->oom ? -1 : 0;
-}
-
-static void sink_free(entry_sink_t *s)
-{
-    json_decref(s->arr);
-    lk_real_free(s->txt);
-    memset(s, 0, offsetof(entry_sink_t, w));
-}
-
 static json_t *blocks_bytes(uint64_t blocks, uint64_t bytes)
 {
     json_t *o = json_object();
@@ -82,6 +23,24 @@ static json_t *blocks_bytes(uint64_t blocks, uint64_t bytes)
 #define LK_SCAN_DUMP_HELD_BY 128
 _Static_assert(LK_SCAN_DUMP_HELD_BY <= LIBLEAK_REACH_MAX_HELD_BY, "the analyzer's limit");
 
+/* Bytes the text of the arrays will take, from the entries' usual sizes
+ * (a site row about 75 bytes, a held-by entry 170, a retained one 140,
+ * a structure 250): one allocation in the common case. */
+static size_t text_estimate(size_t n, size_t site_rows, const lk_scan_result_t *res,
+                            const lk_scan_json_limits_t *lim)
+{
+    size_t held = n < lim->max_held_by ? n : lim->max_held_by;
+    size_t st = res->structures < lim->max_structures ? (size_t)res->structures : lim->max_structures;
+    size_t est = 256 + 80 * site_rows + 176 * held + 256 * st;
+    if (res->retained_complete && res->nret == n) {
+        size_t by = 0;
+        for (size_t r = 0; r < res->ndroots && by < LIBLEAK_REACH_MAX_RETAINED_BY; r++)
+            by += res->root_ret_blocks[r] != 0;
+        est += 144 * by + 160 * (n < LIBLEAK_REACH_MAX_TOP_RETAINED ? n : LIBLEAK_REACH_MAX_TOP_RETAINED);
+    }
+    return est;
+}
+
 json_t *lk_scan_build_section(const lk_scan_block_t *b, size_t n, const lk_scan_root_t *roots,
                               size_t nroots, const lk_scan_result_t *res,
                               const lk_scan_json_limits_t *lim, char **arrays, size_t *arrays_len)
@@ -89,28 +48,38 @@ json_t *lk_scan_build_section(const lk_scan_block_t *b, size_t n, const lk_scan_
     static const lk_scan_json_limits_t defaults = {LK_SCAN_DUMP_HELD_BY,
                                                    LIBLEAK_REACH_MAX_STRUCTURES,
                                                    LIBLEAK_REACH_MAX_MEMBERS};
-    static const char *const sink_keys[3] = {LK_KEY_REACH_SITES, LK_KEY_REACH_STRUCTURES,
-                                             LK_KEY_REACH_HELD_BY};
+    static const char *const keys[3] = {LK_KEY_REACH_SITES, LK_KEY_REACH_STRUCTURES,
+                                        LK_KEY_REACH_HELD_BY};
     if (!lim) lim = &defaults;
     int text = arrays != NULL;
     json_t *o = json_object();
     json_t *kinds = json_object(), *rb = json_object();
     json_t *s_om = json_object(), *h_om = json_object();
-    entry_sink_t sk[3];         /* sites, structures, held_by */
-    for (int i = 0; i < 3; i++) sink_init(&sk[i], text);
+    json_t *tree[3] = {NULL, NULL, NULL};     /* the tree's arrays */
+    lk_scan_text_t tx;                          /* the dump's text of them */
+    lk_jw_t tw, *w = &tw;
+    memset(&tx, 0, offsetof(lk_scan_text_t, w));
     lk_scan_agg_table_t t;
     memset(&t, 0, sizeof t);
-    if (!o || !kinds || !rb || !s_om || !h_om || sk[0].oom || sk[1].oom || sk[2].oom) goto out_fail;
+    if (!o || !kinds || !rb || !s_om || !h_om) goto out_fail;
+    for (int i = 0; i < 3 && !text; i++)
+        if (!(tree[i] = json_array())) goto out_fail;
 
     uint64_t live_bytes = 0;
+    if (lk_scan_agg_reserve(&t, n) != 0) goto out_fail;
     for (size_t i = 0; i < n; i++) {
         live_bytes += b[i].size;
         uint64_t k0 = ((uint64_t)b[i].kind << 40) | ((uint64_t)b[i].family << 32) | b[i].stack_id;
         if (!lk_scan_agg_add(&t, k0, 0, b[i].size, (uint32_t)i)) goto out_fail;
     }
-    if (t.n > 1) qsort(t.rows, t.n, sizeof *t.rows, lk_scan_cmp_row_bytes);
+    lk_scan_sort_rows(t.rows, t.n, t.n);
+    if (text) {
+        lk_scan_text_init(&tx, text_estimate(n, t.n, res, lim));
+        w = lk_scan_text_open(&tx, keys[0]);
+    } else {
+        lk_jw_tree(w, tree[0]);
+    }
     for (size_t i = 0; i < t.n; i++) {
-        lk_jw_t *w = &sk[0].w;
         lk_jw_object(w, NULL);
         lk_jw_int(w, LK_KEY_REACH_BLOCKS, (json_int_t)t.rows[i].blocks);
         lk_jw_int(w, LK_KEY_REACH_BYTES, (json_int_t)t.rows[i].bytes);
@@ -119,15 +88,18 @@ json_t *lk_scan_build_section(const lk_scan_block_t *b, size_t n, const lk_scan_
         lk_jw_str(w, LK_KEY_REACH_KIND, lk_scan_kind_name((unsigned)(t.rows[i].k0 >> 40)));
         lk_jw_close(w);
     }
+    lk_scan_agg_table_free(&t);
     for (int k = 0; k < 4; k++) {
         json_object_set_new(kinds, lk_scan_kind_name((unsigned)k), blocks_bytes(res->kind_blocks[k], res->kind_bytes[k]));
         json_object_set_new(rb, lk_scan_root_name((unsigned)k), json_integer((json_int_t)res->root_bytes[k]));
     }
-    if (sink_done(&sk[0]) != 0 || lk_scan_build_structures(b, n, res, lim, s_om, &sk[1].w) != 0 ||
-        sink_done(&sk[1]) != 0 ||
-        lk_scan_build_held_by(b, n, roots, nroots, res, lim, h_om, &sk[2].w) != 0 ||
-        sink_done(&sk[2]) != 0)
-        goto out_fail;
+    for (int a = 0; a < 3; a++) {
+        if (a > 0 && text) w = lk_scan_text_open(&tx, keys[a]);
+        else if (a > 0) lk_jw_tree(w, tree[a]);
+        if (a == 1 && lk_scan_build_structures(b, n, res, lim, s_om, w) != 0) goto out_fail;
+        if (a == 2 && lk_scan_build_held_by(b, n, roots, nroots, res, lim, h_om, w) != 0) goto out_fail;
+        if (text ? lk_scan_text_close(&tx) != 0 : lk_jw_end(w) != 0) goto out_fail;
+    }
 
     json_object_set_new(o, LK_KEY_REACH_LIVE_BLOCKS, json_integer((json_int_t)n));
     json_object_set_new(o, LK_KEY_REACH_LIVE_BYTES, json_integer((json_int_t)live_bytes));
@@ -138,34 +110,17 @@ json_t *lk_scan_build_section(const lk_scan_block_t *b, size_t n, const lk_scan_
     json_object_set_new(o, LK_KEY_REACH_CYCLES_COMPLETE, json_boolean(res->cycles_complete));
     json_object_set_new(o, LK_KEY_REACH_HELD_BY_OMITTED, h_om);
     kinds = rb = s_om = h_om = NULL;
-    if (lk_scan_build_retained(b, n, roots, nroots, res, o) != 0) goto out_fail;
+    if (lk_scan_build_retained(b, n, roots, nroots, res, o, text ? &tx : NULL) != 0) goto out_fail;
     if (!text) {
         for (int i = 0; i < 3; i++) {
-            json_object_set(o, sink_keys[i], sk[i].arr);
-            sink_free(&sk[i]);
+            json_object_set_new(o, keys[i], tree[i]);
+            tree[i] = NULL;
         }
     } else {
-        /* one text: each array closed, keys in front, commas between */
-        entry_sink_t all;
-        sink_init(&all, 1);
-        all.len = 0;            /* no "[" of its own */
-        for (int i = 0; i < 3 && !all.oom; i++) {
-            char key[32];
-            int kl = snprintf(key, sizeof key, "%s\"%s\":", i ? "," : "", sink_keys[i]);
-            if (sink_text_cb(key, (size_t)kl, &all) != 0 || sink_text_cb(sk[i].txt, sk[i].len, &all) != 0 ||
-                sink_text_cb("]", 1, &all) != 0)
-                all.oom = 1;
-        }
-        for (int i = 0; i < 3; i++) sink_free(&sk[i]);
-        if (all.oom) {
-            sink_free(&all);
-            goto out_fail;
-        }
-        all.txt[all.len] = '\0';
-        *arrays = all.txt;
-        *arrays_len = all.len;
+        if (tx.oom) goto out_fail;
+        *arrays = tx.txt;       /* NUL-terminated */
+        *arrays_len = tx.len;
     }
-    lk_scan_agg_table_free(&t);
     return o;
 out_fail:
     lk_scan_agg_table_free(&t);
@@ -174,7 +129,8 @@ out_fail:
     json_decref(rb);
     json_decref(s_om);
     json_decref(h_om);
-    for (int i = 0; i < 3; i++) sink_free(&sk[i]);
+    for (int i = 0; i < 3; i++) json_decref(tree[i]);
+    lk_scan_text_free(&tx);
     return NULL;
 }
 

@@ -562,12 +562,12 @@ static int module_cb(struct dl_phdr_info *info, size_t size, void *arg)
     return 0;
 }
 
-/* Read a whole /proc file into a NUL-terminated malloc'd buffer. */
-static char *slurp(const char *path, size_t *len)
+/* Read a whole /proc file into a NUL-terminated malloc'd buffer, 'cap' bytes at first. */
+static char *slurp(const char *path, size_t *len, size_t cap)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return NULL;
-    size_t cap = 16384, n = 0;
+    size_t n = 0;
     char *buf = lk_real_malloc(cap);
     while (buf) {
         if (cap - n < 2) {
@@ -620,7 +620,7 @@ static const char *skip_field(const char *s)
  * files are marked unreadable: reading them can have side effects. */
 static lk_scan_map_t *read_maps(size_t *count)
 {
-    char *text = slurp("/proc/self/maps", NULL);
+    char *text = slurp("/proc/self/maps", NULL, 16384);
     if (!text) return NULL;
     size_t cap = 64, n = 0;
     lk_scan_map_t *m = lk_real_malloc(cap * sizeof *m);
@@ -703,9 +703,11 @@ static uintptr_t find_tcb(lk_scan_roots_t *rb, const lk_scan_map_t *m, size_t tc
     lk_scan_read_self(&io, 1, rb);
     size_t words = io.got / WORD;
     size_t top = tcb && m->hi - tcb > lo ? (m->hi - tcb - lo) / WORD : words;
-    for (size_t w = top < words ? top + 1 : words; w-- > 0;) {
-        uintptr_t a = lo + w * WORD;
-        if ((a & 63) == 0 && w + 2 < words && buf[w] == a && buf[w + 2] == a) {
+    size_t w = top < words ? top + 1 : words;
+    while (w > 0 && ((lo + (w - 1) * WORD) & 63)) w--;
+    for (; w > 0; w = w > 64 / WORD ? w - 64 / WORD : 0) {   /* w - 1: each 64-byte aligned word, downwards */
+        uintptr_t a = lo + (w - 1) * WORD;
+        if (w + 1 < words && buf[w - 1] == a && buf[w + 1] == a) {
             found = a;
             break;
         }
@@ -723,7 +725,7 @@ static int thread_sp(int tid, uintptr_t *sp, uintptr_t args[6])
 {
     char path[64];
     snprintf(path, sizeof path, "/proc/self/task/%d/syscall", tid);
-    char *t = slurp(path, NULL);
+    char *t = slurp(path, NULL, 256);     /* one line: at exit a page would be a fresh one */
     if (!t) return -EAGAIN;
     unsigned long v[9];
     long nr;
