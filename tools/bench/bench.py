@@ -770,9 +770,9 @@ def per_process_ms(r, tool):
 GOAL_WHY = {
     "churn_fp": "3.6x native's instructions (callgrind, 300 k pairs: 249 M against 68 M): per"
                 " pair the memo's last-hit check (~5 instructions a frame), the table's insert"
-                " and remove (~125), the counter deltas (~60) and the hooks' own frames; this"
-                " session's fault and memo-probe changes together cost +1.5% instructions and"
-                " +7% task-clock here (layout, not found). Would close it: a capture that"
+                " and remove (~125), the counter deltas (~60) and the hooks' own frames; the"
+                " third session's fault and memo-probe changes together cost +1.5% instructions"
+                " and +7% task-clock here (layout, not found). Would close it: a capture that"
                 " checks fewer words, and no shard lock for a thread alone in its shard",
     "live": "the table, not the capture (243 instructions a block since the memo probe):"
             " resizes take 13-16% of the CPU samples, the first touch of fresh pages that"
@@ -791,15 +791,22 @@ GOAL_WHY = {
     "realloc": "the capture of the bench's 8 alternating stacks (190 instructions a realloc"
                " after the memo probe). Would close it: a site hint from the old block's"
                " site (a prototype measured 26% fewer instructions)",
-    "start": "about 140 more page faults a process (perf stat: native ~208, libleak ~345),"
-             " 11-14 us each on this VM, and the exit dump's ~5.7 M instructions (the scan"
-             " 3.8 M: 310 KB of roots, sorting, the section's text); the dumper thread's"
-             " creation. Would close it: an exit scan that reads only roots that can hold a"
-             " pointer into the heap's range, and no dumper thread until a trigger needs one",
-    "subshell": "each forked child's exit dump scans the heap it inherited as roots (about"
-                " 2.6 ms of scan CPU a subshell), and every libleak page it writes is a"
-                " copy-on-write copy. Would close it: a child that allocated few blocks"
-                " scanning only for pointers to those blocks",
+    "start": "bash -c true: 8.2 M instructions against native's 1.2 M (callgrind): the exit"
+             " scan 2.6 M (roots read, the section's text: ~280 instructions a module path),"
+             " the first captures 1.8 M (272 new return addresses learned from the CFI), the"
+             " dump's text 0.9 M; ~350 more minor faults (the scan ~160, libleak's .bss: 19"
+             " pages touched for small variables between big arrays; libgcc_s +7.5); /bin/true"
+             " ~109 more system calls (12 dump-name lstats, 13 signal take-overs, the cgroup's"
+             " files, the dumper thread), 2-150 us each on this VM. Would close"
+             " it: the variables the start touches grouped on one page, and the exit dump's"
+             " section text and root reads cut further",
+    "subshell": "LIBLEAK_SCAN=0 alone is ~2.5x: each child re-learns the return addresses"
+                " and re-creates the sites it allocates from (~20 faults: it forgets the"
+                " parent's site index by design), copy-on-write faults in parent and child"
+                " (~8 a fork in the parent from the fork handlers' unlocks), the exit dump's"
+                " other sections; the scan now reads only the pages the child wrote (101 of"
+                " 309 KB). Would close it: a child that keeps its parent's site index (its"
+                " own counts apart) and fork handlers that touch fewer pages",
     "memory": "the 1.5x growth of the shards' arrays: just after a resize the load is 0.53",
     "exit": "the scan reads every root and block and sorts them: see preload/README.md",
     "depth": "by design: the default LIBLEAK_DEPTH is 32 frames, so a stack 34 deep is cut"
