@@ -114,33 +114,41 @@ bool lk_trigger_dumper_alive(void)
     return __atomic_load_n(&dumper_running, __ATOMIC_ACQUIRE);
 }
 
-/* Is the dumper the only live thread left?  /proc/self/stat: field 3 is the
- * main thread's state ('Z' once main() called pthread_exit; it is still
- * counted) and field 20 the number of threads. */
-static bool only_dumper_left(void)
+/* The number of threads of this process, and the main thread's state ('Z'
+ * once main() called pthread_exit; it is still counted): fields 20 and 3 of
+ * /proc/self/stat.  -1 when it cannot be read. */
+static long thread_count(char *state)
 {
     char buf[1024];
     int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return false;
+        return -1;
     ssize_t n;
     do
         n = read(fd, buf, sizeof buf - 1);
     while (n < 0 && errno == EINTR);
     close(fd);
     if (n <= 0)
-        return false;
+        return -1;
     buf[n] = '\0';
     const char *p = strrchr(buf, ')');     /* comm may hold spaces and parentheses */
     if (!p || p[1] != ' ')
-        return false;
-    char state = p[2];
+        return -1;
+    *state = p[2];
     for (int field = 2; field < 20 && *p; p++)
         if (*p == ' ')
             field++;
     long threads = 0;
     for (; *p >= '0' && *p <= '9'; p++)
         threads = threads * 10 + (*p - '0');
+    return threads;
+}
+
+/* Is the dumper the only live thread left? */
+static bool only_dumper_left(void)
+{
+    char state;
+    long threads = thread_count(&state);
     return threads == 1 || (threads == 2 && state == 'Z');
 }
 
@@ -315,31 +323,6 @@ static bool started;
  * namespace fail with EINVAL in a process with two threads, so the dumper
  * thread stops for the call and starts again after it: the program sees the
  * result it would see natively.  Snapshot requests made meanwhile are kept. */
-static int thread_count(void)
-{
-    char buf[1024];
-    int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    ssize_t n;
-    do
-        n = read(fd, buf, sizeof buf - 1);
-    while (n < 0 && errno == EINTR);
-    close(fd);
-    if (n <= 0)
-        return -1;
-    buf[n] = '\0';
-    const char *p = strrchr(buf, ')');
-    if (!p)
-        return -1;
-    for (int field = 2; field < 20 && *p; p++)
-        if (*p == ' ')
-            field++;
-    int threads = 0;
-    for (; *p >= '0' && *p <= '9'; p++)
-        threads = threads * 10 + (*p - '0');
-    return threads;
-}
 
 /* Stop the dumper and wait until the kernel has let go of it (the join
  * returns before the thread is unhashed, when the kernel still counts it).
@@ -352,7 +335,8 @@ static bool dumper_stop(void)
     lk_trigger_wake(LK_WAKE_STOP);
     pthread_join(t, NULL);
     set_running(false);
-    for (int i = 0; i < 200 && thread_count() > 1; i++) {  /* bounded: 200 ms */
+    char state;
+    for (int i = 0; i < 200 && thread_count(&state) > 1; i++) {  /* bounded: 200 ms */
         struct timespec ts = { 0, 1000000 };
         nanosleep(&ts, NULL);
     }
