@@ -4,6 +4,7 @@
  * Runs with the guard held, outside every table lock (each copies what it
  * needs under its own). */
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -251,30 +252,28 @@ lk_sample_t *lk_section_timeline_copy(size_t *count)
     return s;
 }
 
+/* One of the timeline's columns: the uint64_t at 'off' in each sample. */
+static void timeline_column(lk_jw_t *w, const char *key, const lk_sample_t *s, size_t n,
+                            size_t off)
+{
+    lk_jw_array(w, key);
+    for (size_t i = 0; i < n; i++) {
+        uint64_t v;
+        memcpy(&v, (const char *)&s[i] + off, sizeof v);
+        jw_u64(w, NULL, v);
+    }
+    lk_jw_close(w);
+}
+
 void lk_section_timeline(lk_jw_t *w, const char *key, const lk_sample_t *s, size_t n,
                          const lk_site_rec_t *sites, uint32_t first, uint32_t nsites)
 {
     lk_jw_object(w, key);
-    lk_jw_array(w, LK_KEY_TL_UPTIME_NS);
-    for (size_t i = 0; i < n; i++)
-        jw_u64(w, NULL, s[i].uptime_ns);
-    lk_jw_close(w);
-    lk_jw_array(w, LK_KEY_TL_LIVE_BYTES);
-    for (size_t i = 0; i < n; i++)
-        jw_u64(w, NULL, s[i].live_bytes);
-    lk_jw_close(w);
-    lk_jw_array(w, LK_KEY_TL_RSS_BYTES);
-    for (size_t i = 0; i < n; i++)
-        jw_u64(w, NULL, s[i].rss_bytes);
-    lk_jw_close(w);
-    lk_jw_array(w, LK_KEY_TL_ALLOCS);
-    for (size_t i = 0; i < n; i++)
-        jw_u64(w, NULL, s[i].allocs);
-    lk_jw_close(w);
-    lk_jw_array(w, LK_KEY_TL_FREES);
-    for (size_t i = 0; i < n; i++)
-        jw_u64(w, NULL, s[i].frees);
-    lk_jw_close(w);
+    timeline_column(w, LK_KEY_TL_UPTIME_NS, s, n, offsetof(lk_sample_t, uptime_ns));
+    timeline_column(w, LK_KEY_TL_LIVE_BYTES, s, n, offsetof(lk_sample_t, live_bytes));
+    timeline_column(w, LK_KEY_TL_RSS_BYTES, s, n, offsetof(lk_sample_t, rss_bytes));
+    timeline_column(w, LK_KEY_TL_ALLOCS, s, n, offsetof(lk_sample_t, allocs));
+    timeline_column(w, LK_KEY_TL_FREES, s, n, offsetof(lk_sample_t, frees));
     timeline_sites(w, s, n, sites, first, nsites);
     lk_jw_close(w);
 }
