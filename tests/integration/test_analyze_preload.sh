@@ -125,8 +125,9 @@ PY
 # ### the wrapper passes the gate's verdict through
 W=tools/libleak
 expect_rc 0 env BUILD="$BUILD" "$W" -- "$VC"
-has "in leak_malloc $C:" "$T/out"
-has "an_leaks: done" "$T/out"
+has "in leak_malloc $C:" "$T/err"     # the report on stderr,
+has "an_leaks: done" "$T/out"           # the program's output its own
+hasnt "in leak_malloc" "$T/out"
 expect_rc 1 env BUILD="$BUILD" "$W" --fail-on-leak -- "$VC"
 has "leak gate failed" "$T/err"
 expect_rc 0 env BUILD="$BUILD" "$W" --max-leak-bytes 5000 -- "$VC"

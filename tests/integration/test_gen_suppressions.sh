@@ -3,7 +3,7 @@
 # leak's stack: made from one run (victims/gs_stacks.c), they hide exactly
 # that run's leaks and none of a second run's new sites, even those whose
 # top frame (main, libc's asprintf frames, in_leaf) is a hidden site's; one
-# line per distinct rule; through tools/libleak the file holds rules only.
+# line per distinct rule; through tools/libleak -o FILE holds rules only.
 set -u
 BUILD=${BUILD:-build}
 LA=$BUILD/leak-analyze
@@ -57,14 +57,20 @@ grep -q 'SUMMARY: libleak: 1213 byte(s) leaked in 3 allocation(s)' "$T/out" \
 grep -q 'in other_caller' "$T/out" || fail "in_leaf via other_caller hidden"
 grep -q 'in via_helper' "$T/out" || fail "via_helper's sites hidden"
 
-# through the wrapper: the program's stdout goes elsewhere, the rules alone
-# are on stdout
-BUILD=$BUILD LIBLEAK_SCAN=0 timeout -s KILL 120 tools/libleak --gen-suppressions "$V" \
-    >"$T/w.supp" 2>"$T/err" || fail "wrapper --gen-suppressions: exit $? ($(tail -n 2 "$T/err"))"
+# through the wrapper: -o FILE holds the rules alone, the program's stdout
+# stays on stdout
+BUILD=$BUILD LIBLEAK_SCAN=0 timeout -s KILL 120 tools/libleak --gen-suppressions -o "$T/w.supp" "$V" \
+    >"$T/out" 2>"$T/err" || fail "wrapper --gen-suppressions: exit $? ($(tail -n 2 "$T/err"))"
 grep -v '^#' "$T/w.supp" | grep -v '^leak' \
     && fail "the wrapper's rules file holds more than rules: $(head -c 300 "$T/w.supp")"
-grep -q 'gs_stacks: done' "$T/err" || fail "the program's stdout is lost: $(head -c 300 "$T/err")"
+grep -q 'gs_stacks: done' "$T/out" || fail "the program's stdout is lost: $(head -c 300 "$T/out")"
 grep -v '^#' "$T/w.supp" | cmp -s - "$T/rules" || fail "wrapper rules differ: $(cat "$T/w.supp")"
+# without -o the rules go to stderr, after the program's own output
+BUILD=$BUILD LIBLEAK_SCAN=0 timeout -s KILL 120 tools/libleak --gen-suppressions "$V" \
+    >"$T/out" 2>"$T/err" || fail "wrapper --gen-suppressions: exit $? ($(tail -n 2 "$T/err"))"
+grep -q '^leak-stack:' "$T/out" && fail "the rules are on the program's stdout"
+grep -q 'gs_stacks: done' "$T/out" || fail "the program's stdout is lost: $(head -c 300 "$T/out")"
+grep '^leak-stack:' "$T/err" | cmp -s - "$T/rules" || fail "wrapper rules on stderr differ: $(cat "$T/err")"
 
 [ "$fails" = 0 ] || exit 1
 echo "test_gen_suppressions: ok"

@@ -49,7 +49,7 @@ abs_v=$(cd "$(dirname "$V")" && pwd)/$(basename "$V")
 (cd "$T" && env -u BUILD "$P/bin/libleak" --fail-on-leak "$abs_v" leak) >"$T/out" 2>"$T/err"
 rc=$?
 [ "$rc" = 1 ] || fail "installed wrapper: exit $rc, want 1 ($(tail -n 1 "$T/err"))"
-grep -q 'Direct leak of 777 byte' "$T/out" || fail "installed wrapper: no report of the leak"
+grep -q 'Direct leak of 777 byte' "$T/err" || fail "installed wrapper: no report of the leak on stderr"
 (cd "$T" && env -u BUILD "$P/bin/libleak" --keep "$abs_v" leak) >/dev/null 2>"$T/err"
 kept=$(sed -n 's/^libleak: dumps kept in //p' "$T/err")
 [ -n "$kept" ] && ls "$kept"/libleak.*.json >/dev/null 2>&1 \

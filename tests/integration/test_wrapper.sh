@@ -29,19 +29,29 @@ expect 0 "$V"
 expect 0 --fail-on-leak "$V"
 # a leak reported but no gate asked for: 0, and the report names the site
 expect 0 "$V" leak
-grep -q 'Direct leak of 777 byte' "$T/out" || fail "no report of the 777-byte leak"
+grep -q 'Direct leak of 777 byte' "$T/err" || fail "no report of the 777-byte leak on stderr"
+# the report goes to stderr, as valgrind's and LSan's do: the program's
+# stdout is byte for byte what it prints natively
+"$V" print hello leak print world >"$T/native.out" 2>/dev/null
+expect 0 "$V" print hello leak print world
+cmp -s "$T/native.out" "$T/out" || fail "the program's stdout differs from a native run: $(head -c 300 "$T/out")"
+expect 0 --format=json "$V" print hello leak print world
+cmp -s "$T/native.out" "$T/out" || fail "--format=json: the program's stdout holds more: $(head -c 300 "$T/out")"
+grep -q '"kind": "definite"' "$T/err" || fail "--format=json: no report on stderr"
 # the gate trips: 1, or the --exitcode chosen (both spellings)
 expect 1 --fail-on-leak "$V" leak
 expect 1 --fail-on-leak -- "$V" leak
 expect 23 --fail-on-leak --exitcode 23 "$V" leak
 expect 23 --exitcode=23 --max-leak-bytes=100 "$V" leak
 # an option's value in the next word is not taken for the program
-expect 1 --max-leak-bytes 100 -o "$T/report.txt" "$V" leak
+expect 1 --max-leak-bytes 100 -o "$T/report.txt" "$V" print hello leak print world
 grep -q 'Direct leak of 777 byte' "$T/report.txt" || fail "-o FILE did not get the report"
+grep -q 'Direct leak' "$T/err" && fail "-o FILE: the report is on stderr too"
+cmp -s "$T/native.out" "$T/out" || fail "-o FILE: the program's stdout differs from a native run"
 # the program's own failure wins, with or without a leak and a gate
 expect 3 "$V" exit 3
 expect 3 --fail-on-leak --exitcode 23 "$V" leak exit 3
-grep -q 'Direct leak of 777 byte' "$T/out" || fail "no report when the program failed"
+grep -q 'Direct leak of 777 byte' "$T/err" || fail "no report when the program failed"
 # killed by a signal: 128+N, as a shell reports it
 expect 139 "$V" kill 11
 expect 143 --fail-on-leak "$V" leak kill 15

@@ -1,7 +1,9 @@
 /* wr_status: the wrapper's exit-status victim.  Arguments, in order:
  * "leak" drops a 777-byte block (a definite leak), "exit N" exits with N,
- * "kill SIG" raises SIG with its default action; no argument exits 0. */
+ * "kill SIG" raises SIG with its default action, "print WORD" writes WORD
+ * and a newline to stdout; no argument exits 0. */
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,6 +34,8 @@ int main(int argc, char **argv)
             int sig = atoi(argv[++i]);
             signal(sig, SIG_DFL);
             raise(sig);
+        } else if (!strcmp(argv[i], "print") && i + 1 < argc) {
+            puts(argv[++i]);
         }
     }
     return 0;
