@@ -98,6 +98,7 @@ int lk_leaks_collect(lk_report_t *r, const lk_input_t *in, lk_symbolizer_t *sym,
         ps->image = proc->image;
         ps->ppid = proc->ppid;
         ps->exe = d->exe;
+        ps->name = d->name;
         ps->ndumps = proc->ndumps;
         ps->final_seq = d->seq;
         ps->inherited_from_pid = d->totals.inherited_from_pid;

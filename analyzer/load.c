@@ -65,6 +65,29 @@ static int get_text(ctx_t *c, json_t *obj, const char *prefix, const char *key, 
     return rc;
 }
 
+/* d->name: the basename of process.cmdline[0] (the program as invoked:
+ * Debian's redis-server is a symlink whose exe is redis-check-rdb), else of
+ * d->exe; escaped as get_text() does. */
+static int get_name(ctx_t *c, json_t *proc, lk_dump_t *d)
+{
+    json_t *cl, *v;
+    int rc = lk_jget(c, proc, LK_KEY_PROCESS, LK_KEY_CMDLINE, JSON_ARRAY, false, true, &cl);
+    const char *s = NULL;
+
+    if (rc < 0)
+        return rc;
+    if (cl != NULL && (v = json_array_get(cl, 0)) != NULL && json_is_string(v))
+        s = json_string_value(v);
+    if (s != NULL && *lk_basename(s) != '\0')
+        s = lk_basename(s);
+    else if (d->exe != NULL)
+        s = lk_basename(d->exe);
+    else
+        return 0;
+    d->name = lk_is_printable(s) ? strdup(s) : lk_escape_dup(s);
+    return d->name == NULL ? -ENOMEM : 0;
+}
+
 /* Parse a well-formed "0x..." address without building a JSON path (a
  * dump has millions of frames); false sends the caller to lk_jparse_addr()
  * for the error message. */
@@ -525,6 +548,8 @@ static int load_header(ctx_t *c, json_t *root, lk_dump_t *d)
         || (rc = lk_jget_u64(c, proc, LK_KEY_PROCESS, LK_KEY_START_UNIX_MS, false, INT64_MAX, 0,
                              &d->start_unix_ms)) < 0)
         return rc;
+    if ((rc = get_name(c, proc, d)) < 0)
+        return rc;
 
     if ((rc = lk_jget(c, root, "", LK_KEY_DUMP, JSON_OBJECT, false, false, &dump)) < 0)
         return rc;
@@ -910,6 +935,7 @@ void lk_dump_free(lk_dump_t *d)
         return;
     free(d->file);
     free(d->exe);
+    free(d->name);
     free(d->label);
     for (i = 0; i < d->nmodules; i++) {
         free(d->modules[i].path);

@@ -134,6 +134,9 @@ typedef struct lk_dump {
     int pid, ppid;
     unsigned image;         /* its process's lk_process_t.image (set by grouping) */
     char *exe;              /* may be NULL */
+    /* the program as invoked (argv[0]'s basename, as ps shows it; exe's
+     * basename without a cmdline), where exe is the resolved file; may be NULL */
+    char *name;
     uint64_t start_unix_ms;
     uint64_t seq;
     lk_trigger_t trigger;
@@ -460,6 +463,7 @@ typedef struct lk_proc_summary {
     int pid, ppid;
     unsigned image;                       /* lk_process_t.image */
     const char *exe;
+    const char *name;                     /* lk_dump_t.name: how reports name it */
     size_t ndumps;
     uint64_t final_seq;
     const char *final_trigger;

@@ -400,8 +400,8 @@ int lk_report_svg_proc(FILE *out, const lk_report_t *r, int pid, bool embed)
     const char *exe = NULL;
     for (size_t i = 0; i < r->nprocs; i++)
         if (r->procs[i].pid == gp->pid && r->procs[i].image == gp->image
-            && r->procs[i].exe != NULL)
-            exe = lk_basename(r->procs[i].exe);
+            && (r->procs[i].name != NULL || r->procs[i].exe != NULL))
+            exe = r->procs[i].name != NULL ? r->procs[i].name : lk_basename(r->procs[i].exe);
     const char *verdict = verdict_words(gp->verdict);
     snprintf(title, sizeof(title), "Live memory of %.80s%spid %d%s%s%s", exe ? exe : "",
              exe ? " (" : "", gp->pid, exe ? ")" : "", verdict ? ": " : "",

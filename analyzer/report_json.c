@@ -89,10 +89,11 @@ static void stream_leaks(FILE *out, const lk_report_t *r)
     putc('[', out);
     for (size_t i = 0; i < r->nleaks; i++) {
         const lk_leak_t *l = &r->leaks[i];
-        fprintf(out, "%s\n    {\n      \"kind\": \"%s\", \"pid\": %d, \"family\": \"%s\", "
-                "\"bytes\": %" PRIu64 ", \"blocks\": %" PRIu64 ", \"stack\": %" PRIu64 ",\n"
-                "      \"frames\": ", i == 0 ? "" : ",", lk_kind_name(l->kind), l->pid,
-                lk_family_name(l->family), l->bytes, l->blocks, l->stack_id);
+        fprintf(out, "%s\n    {\n      \"kind\": \"%s\", \"pid\": %d, \"image\": %u, "
+                "\"family\": \"%s\", \"bytes\": %" PRIu64 ", \"blocks\": %" PRIu64 ", "
+                "\"stack\": %" PRIu64 ",\n      \"frames\": ", i == 0 ? "" : ",",
+                lk_kind_name(l->kind), l->pid, l->image, lk_family_name(l->family), l->bytes,
+                l->blocks, l->stack_id);
         stream_frames(out, l->frames, l->nframes);
         if (l->suppressed_by != NULL) {
             fputs(",\n      \"suppressed_by\": {\"pattern\": ", out);
@@ -139,8 +140,10 @@ static json_t *procs_json(const lk_report_t *r)
     json_t *a = json_array();
     for (size_t i = 0; a != NULL && i < r->nprocs; i++) {
         const lk_proc_summary_t *p = &r->procs[i];
-        json_t *o = json_pack("{s:i, s:i, s:s?, s:I, s:I, s:s, s:b, s:I, s:I, s:I, s:I, s:I}",
-                              "pid", p->pid, "ppid", p->ppid, "exe", p->exe,
+        json_t *o = json_pack("{s:i, s:i, s:i, s:s?, s:s?, s:I, s:I, s:s, s:b, s:I, s:I, s:I, "
+                              "s:I, s:I}",
+                              "pid", p->pid, "image", (int)p->image, "ppid", p->ppid,
+                              "exe", p->exe, "name", p->name,
                               "dumps", (json_int_t)p->ndumps,
                               "final_seq", (json_int_t)p->final_seq,
                               "final_trigger", p->final_trigger, "complete", p->complete,

@@ -51,18 +51,20 @@ static void put_xml(FILE *out, const char *s)
     }
 }
 
-/* What the gate counts of process 'pid' (as lk_leaks_gate does). */
+/* What the gate counts of one process, 'pid' in program image 'image' (as
+ * lk_leaks_gate does). */
 typedef struct proc_gate {
     uint64_t bytes, sites, changed;     /* changed: new or grown since the baseline */
 } proc_gate_t;
 
-static proc_gate_t gate_of(const lk_report_t *r, const lk_options_t *opt, int pid)
+static proc_gate_t gate_of(const lk_report_t *r, const lk_options_t *opt, int pid,
+                           unsigned image)
 {
     proc_gate_t g = { 0 };
 
     for (size_t i = 0; i < r->nleaks; i++) {
         const lk_leak_t *l = &r->leaks[i];
-        if (l->pid != pid || l->suppressed_by != NULL)
+        if (l->pid != pid || l->image != image || l->suppressed_by != NULL)
             continue;
         if (opt->fail_kinds & (1u << l->kind)) {
             g.bytes = lk_sat_add(g.bytes, l->bytes);
@@ -96,14 +98,16 @@ static bool proc_fails(const lk_report_t *r, const lk_options_t *opt, const proc
 }
 
 /* The failure text: one line per counted leak site, its top frames. */
-static void put_summary(FILE *out, const lk_report_t *r, const lk_options_t *opt, int pid)
+static void put_summary(FILE *out, const lk_report_t *r, const lk_options_t *opt, int pid,
+                        unsigned image)
 {
     size_t listed = 0, more = 0;
     char line[1280];
 
     for (size_t i = 0; i < r->nleaks; i++) {
         const lk_leak_t *l = &r->leaks[i];
-        if (l->pid != pid || l->suppressed_by != NULL || !(opt->fail_kinds & (1u << l->kind)))
+        if (l->pid != pid || l->image != image || l->suppressed_by != NULL
+            || !(opt->fail_kinds & (1u << l->kind)))
             continue;
         if (r->has_baseline && !l->is_new && !l->has_grown)
             continue;
@@ -132,13 +136,19 @@ static void put_summary(FILE *out, const lk_report_t *r, const lk_options_t *opt
         fprintf(out, "... and %zu more leak site(s)\n", more);
 }
 
+/* The program as invoked (as ps names it), else its executable's name. */
+static const char *proc_name(const lk_proc_summary_t *p)
+{
+    return p->name != NULL ? p->name : p->exe != NULL ? lk_basename(p->exe) : "?";
+}
+
 int lk_report_junit(FILE *out, const lk_report_t *r, const lk_options_t *opt)
 {
     size_t failures = 0;
     char why[256];
 
     for (size_t i = 0; i < r->nprocs; i++) {
-        proc_gate_t g = gate_of(r, opt, r->procs[i].pid);
+        proc_gate_t g = gate_of(r, opt, r->procs[i].pid, r->procs[i].image);
         failures += proc_fails(r, opt, &g, why, sizeof(why));
     }
     fprintf(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
@@ -147,8 +157,8 @@ int lk_report_junit(FILE *out, const lk_report_t *r, const lk_options_t *opt)
             "skipped=\"0\">\n", r->nprocs, failures, r->nprocs, failures);
     for (size_t i = 0; i < r->nprocs; i++) {
         const lk_proc_summary_t *p = &r->procs[i];
-        const char *exe = p->exe != NULL ? lk_basename(p->exe) : "?";
-        proc_gate_t g = gate_of(r, opt, p->pid);
+        const char *exe = proc_name(p);
+        proc_gate_t g = gate_of(r, opt, p->pid, p->image);
         bool fails = proc_fails(r, opt, &g, why, sizeof(why));
 
         /* a name that stays the same run after run, so that CI keeps the
@@ -156,8 +166,7 @@ int lk_report_junit(FILE *out, const lk_report_t *r, const lk_options_t *opt)
          * ran it (in the report's order); the pid goes to system-out */
         size_t nth = 0, same = 0;
         for (size_t k = 0; k < r->nprocs; k++) {
-            const char *e = r->procs[k].exe != NULL ? lk_basename(r->procs[k].exe) : "?";
-            if (strcmp(e, exe) == 0) {
+            if (strcmp(proc_name(&r->procs[k]), exe) == 0) {
                 same++;
                 nth += k < i;
             }
@@ -173,7 +182,7 @@ int lk_report_junit(FILE *out, const lk_report_t *r, const lk_options_t *opt)
             fputs("      <failure type=\"leak\" message=\"", out);
             put_xml(out, why);
             fputs("\">", out);
-            put_summary(out, r, opt, p->pid);
+            put_summary(out, r, opt, p->pid, p->image);
             fputs("</failure>\n", out);
         }
         uint64_t bytes, blocks;

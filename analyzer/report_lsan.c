@@ -71,7 +71,8 @@ int lk_report_lsan(FILE *out, const lk_report_t *r, const lk_options_t *opt)
         for (size_t i = 0; i < r->nleaks; i++) {
             const lk_leak_t *l = &r->leaks[i];
             const char *heading = lsan_heading(l->kind);
-            if (l->pid != ps->pid || l->suppressed_by != NULL || heading == NULL
+            if (l->pid != ps->pid || l->image != ps->image || l->suppressed_by != NULL
+                || heading == NULL
                 || (opt->show_kinds & (1u << l->kind)) == 0)
                 continue;
             if (!any)

@@ -157,7 +157,7 @@ static const char *level_of(lk_kind_t k, const lk_options_t *opt)
 }
 
 static json_t *result_json(const lk_leak_t *l, const lk_options_t *opt, const char *root,
-                           const char *exe)
+                           const char *name)
 {
     char where[1024] = "an unknown place", msg[2048];
     size_t at = 0;
@@ -181,7 +181,7 @@ found:
              "%s %" PRIu64 " byte(s) in %" PRIu64 " block(s) (%s) allocated in %s, "
              "in %s (pid %d)",
              lk_kind_lead(l->kind), l->bytes, l->blocks, lk_family_name(l->family),
-             where, exe != NULL ? lk_basename(exe) : "?", l->pid);
+             where, name != NULL ? name : "?", l->pid);
 
     json_t *frames = json_array();
     for (size_t i = 0; frames != NULL && i < l->nframes; i++)
@@ -191,11 +191,13 @@ found:
         }
     char rule[64];
     snprintf(rule, sizeof(rule), "libleak/%s", lk_kind_name(l->kind));
-    json_t *o = json_pack("{s:s, s:i, s:s, s:{s:s}, s:[{s:{s:s}, s:o}], s:{s:i, s:s, s:I, s:I, s:I}}",
+    json_t *o = json_pack("{s:s, s:i, s:s, s:{s:s}, s:[{s:{s:s}, s:o}], "
+                          "s:{s:i, s:i, s:s, s:I, s:I, s:I}}",
                           "ruleId", rule, "ruleIndex", (int)l->kind,
                           "level", level_of(l->kind, opt), "message", "text", msg,
                           "stacks", "message", "text", "allocation stack", "frames", frames,
-                          "properties", "pid", l->pid, "family", lk_family_name(l->family),
+                          "properties", "pid", l->pid, "image", (int)l->image,
+                          "family", lk_family_name(l->family),
                           "bytes", (json_int_t)l->bytes, "blocks", (json_int_t)l->blocks,
                           "stack", (json_int_t)l->stack_id);
     if (o == NULL)
@@ -288,11 +290,11 @@ int lk_report_sarif(FILE *out, const lk_report_t *r, const lk_options_t *opt,
         const lk_leak_t *l = &r->leaks[i];
         if (!(kinds & (1u << l->kind)))
             continue;
-        const char *exe = NULL;
+        const char *name = NULL;
         for (size_t p = 0; p < r->nprocs; p++)
-            if (r->procs[p].pid == l->pid)
-                exe = r->procs[p].exe;
-        json_t *res = result_json(l, opt, source_root, exe);
+            if (r->procs[p].pid == l->pid && r->procs[p].image == l->image)
+                name = r->procs[p].name != NULL ? r->procs[p].name : lk_basename(r->procs[p].exe);
+        json_t *res = result_json(l, opt, source_root, name);
         fputs(written++ == 0 ? "\n        " : ",\n        ", out);
         if (res == NULL || json_dumpf(res, out, JSON_COMPACT | JSON_PRESERVE_ORDER) < 0)
             rc = -ENOMEM;

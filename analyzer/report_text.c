@@ -133,6 +133,20 @@ static void print_crash(FILE *out, const lk_proc_summary_t *ps, const lk_options
     print_frames(out, ps->crash_frames, ps->ncrash_frames, opt);
 }
 
+/* "== process 7 (/usr/bin/sort), ..." or, when the program was invoked by
+ * another name (a symlink), "== process 7 (redis-server, exe
+ * /usr/bin/redis-check-rdb), ...": the name ps shows, and the file whose
+ * symbols the stacks are. */
+static void print_process_head(FILE *out, const lk_proc_summary_t *ps)
+{
+    const char *exe = ps->exe != NULL ? ps->exe : "?";
+    fprintf(out, "== process %d (", ps->pid);
+    if (ps->name != NULL && strcmp(ps->name, lk_basename(exe)) != 0)
+        fprintf(out, "%s, exe ", ps->name);
+    fprintf(out, "%s), %zu dump(s), final dump %" PRIu64 " (%s) ==\n\n", exe, ps->ndumps,
+            ps->final_seq, ps->final_trigger);
+}
+
 int lk_report_text(FILE *out, const lk_report_t *r, const lk_options_t *opt)
 {
     bool multi = r->nprocs > 1;
@@ -141,9 +155,7 @@ int lk_report_text(FILE *out, const lk_report_t *r, const lk_options_t *opt)
         const lk_proc_summary_t *ps = &r->procs[p];
         size_t rank = 0;
         if (multi)
-            fprintf(out, "== process %d (%s), %zu dump(s), final dump %" PRIu64 " (%s) ==\n\n",
-                    ps->pid, ps->exe != NULL ? ps->exe : "?", ps->ndumps, ps->final_seq,
-                    ps->final_trigger);
+            print_process_head(out, ps);
         print_crash(out, ps, opt);
         for (size_t i = 0; i < r->nleaks; i++) {
             const lk_leak_t *l = &r->leaks[i];

@@ -79,14 +79,16 @@ json.dump(r, open(sys.argv[1], "w"))
 PY
 junit 1 "child" "$T/fork" --baseline="$T/base.json"
 
-# hostile names: the exe in a dump carries markup, quotes, control
-# characters and a noncharacter; the XML stays well formed
+# hostile names: the exe and argv[0] (the name shown) in a dump carry
+# markup, quotes, control characters and a noncharacter; the XML stays
+# well formed
 "$PY" - "$T/fork" "$T/evil" <<'PY' || fail "cannot make the hostile dumps"
 import glob, json, os, sys
 os.makedirs(sys.argv[2])
 for f in glob.glob(sys.argv[1] + "/libleak.*.json"):
     d = json.load(open(f))
     d["process"]["exe"] = "/bin/a\"]]><x y='1'>&amp;\x01\x0b\x1b\x7f\u0085\ufffe"
+    d["process"]["cmdline"] = [d["process"]["exe"]]
     with open(os.path.join(sys.argv[2], os.path.basename(f)), "w") as o:
         o.write(json.dumps(d, ensure_ascii=False))
 PY

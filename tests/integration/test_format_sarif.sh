@@ -136,7 +136,7 @@ ind = [r for r in res if r['ruleId'] == 'libleak/indirect']
 assert ind and all(i['level'] == 'warning' for i in ind), ind
 "
 
-# ### untrusted names: a dump whose exe and module paths carry quotes,
+# ### untrusted names: a dump whose exe, argv[0] and module paths carry quotes,
 # markup, control and non-UTF-8 bytes still gives valid SARIF
 "$PY" - "$T/plain" "$T/evil" <<'PY' || fail "cannot make the hostile dump"
 import glob, json, os, sys
@@ -145,6 +145,7 @@ os.makedirs(dst)
 for f in glob.glob(src + "/libleak.*.json"):
     d = json.load(open(f))
     d["process"]["exe"] = "/bin/e\"v<i>l&'\x01\x1b[31m\x7f\u202e"
+    d["process"]["cmdline"] = [d["process"]["exe"]]   # the name shown
     for m in d["modules"]:
         m["path"] = m["path"] + "\"<x>&'\x02 %#\\"
     json.dump(d, open(os.path.join(dst, os.path.basename(f)), "w"))

@@ -6,7 +6,9 @@
 #                the parent's) gets no growth of its own, and neither process
 #                is a leak in progress or gets a projection
 #   pl_exec      one pid, two program images: each section lists only the
-#                leak of its own image
+#                leak of its own image, in every format; run through a
+#                symlink, each is named as invoked (redis-server too, when
+#                installed)
 #   an_dlrel     dlopen("./libdlleak.so"): named when the library is in the
 #                dump's directory or the current directory; else one warning
 # Needs python3 for the JSON checks (exit 77 without it).
@@ -63,6 +65,75 @@ grep -q " in before_exec " "$T/e.1" || fail "image 1 lacks its leak: $(cat "$T/e
 ! grep -q "after_exec" "$T/e.1" || fail "image 1 lists image 2's leak: $(cat "$T/e.1")"
 grep -q " in after_exec " "$T/e.2" || fail "image 2 lacks its leak: $(cat "$T/e.2")"
 ! grep -q "before_exec" "$T/e.2" || fail "image 2 lists image 1's leak: $(cat "$T/e.2")"
+
+# ### a program run through a symlink is named as it was invoked (argv[0]'s
+# basename, as ps shows it), and every format keeps its two images apart
+mkdir "$T/n" "$T/nbin"
+ln -s "$V/pl_exec" "$T/nbin/renamed"
+LIBLEAK_DIR="$T/n" LD_PRELOAD="$LK_SO" "$T/nbin/renamed" >"$T/n.out" 2>"$T/n.err" \
+    || fail "renamed pl_exec exited $?: $(cat "$T/n.err")"
+"$LA" --show=all "$T/n" >"$T/n.txt" 2>"$T/n.la.err" || fail "leak-analyze on renamed: $(cat "$T/n.la.err")"
+n=$(grep -c "^== process [0-9]* (renamed, exe .*/pl_exec)" "$T/n.txt")
+[ "$n" -eq 2 ] || fail "renamed: $n sections named 'renamed', want 2: $(grep '^==' "$T/n.txt")"
+for f in json lsan junit sarif html; do
+    "$LA" --show=all --format=$f -o "$T/n.$f" "$T/n" 2>>"$T/n.la.err" || fail "leak-analyze --format=$f on renamed"
+done
+"$LA" --fail-on-leak --format=junit -o "$T/n.gate.junit" "$T/n" 2>>"$T/n.la.err"
+"$LK_PY" - "$T/n" <<'PY' || fail "renamed: the formats"
+import json, re, sys
+import xml.etree.ElementTree as ET
+t = sys.argv[1]
+r = json.load(open(t + ".json"))
+ps = r["processes"]
+assert [p["name"] for p in ps] == ["renamed", "renamed"], ps
+assert all(p["exe"].endswith("/pl_exec") for p in ps), ps
+assert [p["image"] for p in ps] == [0, 1], ps
+# each leak names its image: before_exec's in image 0, after_exec's in 1
+def img(fn):
+    return {l["image"] for l in r["leaks"]
+            if any(fr.get("function") == fn for fr in l["frames"])}
+assert img("before_exec") == {0} and img("after_exec") == {1}, r["leaks"]
+# LSan: image 0's unfreed block once, under its own banner; image 1's block
+# is reachable (a global), which LSan does not report
+lsan = open(t + ".lsan").read()
+assert lsan.count("ERROR: LeakSanitizer") == 1, lsan
+assert lsan.count("in before_exec") == 1 and "after_exec" not in lsan, lsan
+assert lsan.count("SUMMARY: LeakSanitizer: 1337 byte(s)") == 1, lsan
+# JUnit: one case per image, named by the program as invoked
+cases = ET.parse(t + ".junit").getroot().iter("testcase")
+names = sorted(c.get("name") for c in cases)
+assert names == ["leaks in renamed #1", "leaks in renamed #2"], names
+outs = [c.find("system-out").text for c in ET.parse(t + ".junit").getroot().iter("testcase")]
+assert len(set(outs)) == 2, outs
+# the gate: image 0 kept its block unfreed, image 1 leaked nothing
+fails = [c.find("failure") is not None
+         for c in ET.parse(t + ".gate.junit").getroot().iter("testcase")]
+assert fails == [True, False], fails
+# SARIF: one result per leak, naming the program as invoked
+res = json.load(open(t + ".sarif"))["runs"][0]["results"]
+msgs = [x["message"]["text"] for x in res if "exec" in x["message"]["text"]]
+assert len([m for m in msgs if "before_exec" in m]) == 1, msgs
+assert len([m for m in msgs if "after_exec" in m]) == 1, msgs
+assert all("in renamed (pid" in m for m in msgs), msgs
+assert {x["properties"]["image"] for x in res if "exec" in x["message"]["text"]} == {0, 1}, res
+# HTML: the embedded data keeps the images apart too
+h = open(t + ".html").read()
+m = re.search(r'<script type="application/json"[^>]*>(.*?)</script>', h, re.S)
+d = json.loads(m.group(1))
+assert [p["name"] for p in d["processes"]] == ["renamed", "renamed"], d["processes"]
+assert sorted(p["image"] for p in d["processes"]) == [0, 1], d["processes"]
+PY
+# redis-server is a symlink to redis-check-rdb on Debian: named as invoked
+if command -v redis-server >/dev/null 2>&1; then
+    mkdir "$T/r"
+    LIBLEAK_DIR="$T/r" LD_PRELOAD="$LK_SO" redis-server --version >"$T/r.out" 2>"$T/r.err" \
+        || fail "redis-server --version exited $?: $(cat "$T/r.err")"
+    "$LA" --format=json -o "$T/r.json" "$T/r" 2>"$T/r.la.err" || fail "leak-analyze on redis-server"
+    "$LK_PY" -c 'import json,sys; p=json.load(open(sys.argv[1]))["processes"]; assert [x["name"] for x in p] == ["redis-server"], p' \
+        "$T/r.json" || fail "redis-server not named redis-server"
+else
+    echo "redis-server not installed: its part skipped"
+fi
 
 # ### a library dlopen'ed by a relative path
 line=$(grep -n 'dlleak: the leak' "$LK_ROOT/tests/integration/victims/lib/dlleak.c" | cut -d: -f1)
