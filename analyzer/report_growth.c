@@ -246,6 +246,7 @@ static json_t *failures_json(const lk_growth_report_t *g)
             json_decref(a);
             return NULL;
         }
+        json_object_set_new(o, "image", json_integer(f->image));
         json_object_set_new(o, "limit_bytes", f->limit_bytes > 0
                             ? json_integer((json_int_t)f->limit_bytes) : json_null());
         json_object_set_new(o, "headroom_bytes", f->limit_bytes > 0

@@ -132,12 +132,12 @@ static json_t *frame_list(intern_t *in, const lk_frame_t *f, size_t n)
     return json_integer(idx);
 }
 
-/* Count one more row of process 'pid' in 'counts' ({pid: rows}); true
- * while the process has fewer than 'cap' rows counted. */
-static bool under_cap(json_t *counts, int pid, json_int_t cap)
+/* Count one more row of process 'pid' in program image 'image' in 'counts'
+ * ({"pid/image": rows}); true while it has fewer than 'cap' rows counted. */
+static bool under_cap(json_t *counts, int pid, unsigned image, json_int_t cap)
 {
-    char key[24];
-    snprintf(key, sizeof(key), "%d", pid);
+    char key[32];
+    snprintf(key, sizeof(key), "%d/%u", pid, image);
     json_int_t n = json_integer_value(json_object_get(counts, key));
     json_object_set_new(counts, key, json_integer(n + 1));
     return n < cap;
@@ -160,7 +160,8 @@ static void omit(json_t *omitted, const char *name, json_int_t blocks, json_int_
                         json_integer(json_integer_value(json_object_get(o, "bytes")) + bytes));
 }
 
-/* "leaks": [pid, kind, family, bytes, blocks, suppressed-by or null, stack];
+/* "leaks": [pid, kind, family, bytes, blocks, suppressed-by or null, stack,
+ * image];
  * every lost site, and the largest 'cap' reachable or suppressed ones of
  * each process (the rest are counted into 'omitted'). */
 static json_t *leaks_json(intern_t *in, const lk_report_t *r, json_t *omitted, json_int_t cap)
@@ -170,18 +171,19 @@ static json_t *leaks_json(intern_t *in, const lk_report_t *r, json_t *omitted, j
     for (size_t i = 0; a != NULL && counts != NULL && i < r->nleaks; i++) {
         const lk_leak_t *l = &r->leaks[i];
         if ((l->kind == LK_KIND_REACHABLE || l->suppressed_by != NULL)
-            && !under_cap(counts, l->pid, cap)) {
+            && !under_cap(counts, l->pid, l->image, cap)) {
             omit(omitted, "leaks", (json_int_t)l->blocks, (json_int_t)l->bytes);
             continue;
         }
-        json_array_append_new(a, json_pack("[i,s,s,I,I,o,o]", l->pid, lk_kind_name(l->kind),
+        json_array_append_new(a, json_pack("[i,s,s,I,I,o,o,i]", l->pid, lk_kind_name(l->kind),
                                            lk_family_name(l->family), (json_int_t)l->bytes,
                                            (json_int_t)l->blocks,
                                            l->suppressed_by != NULL
                                                ? safe_str(lk_supp_text(l->suppressed_by, rule,
                                                                        sizeof(rule)))
                                                : json_null(),
-                                           frame_list(in, l->frames, l->nframes)));
+                                           frame_list(in, l->frames, l->nframes),
+                                           (int)l->image));
     }
     json_decref(counts);
     return a;
@@ -194,7 +196,8 @@ static int by_live_desc(const void *a, const void *b)
 }
 
 /* "sites": each final dump's sites, [pid, live bytes, live blocks, allocated
- * bytes, allocations, peak live bytes, stack] (frames trimmed as the leaks').
+ * bytes, allocations, peak live bytes, stack, image] (frames trimmed as the
+ * leaks').
  * A site too narrow to draw in every view joins its process's "smaller
  * sites" entry, whose stack is one frame of that name. */
 static json_t *sites_json(intern_t *in, const lk_input_t *inp, lk_symbolizer_t *sym)
@@ -234,11 +237,12 @@ static json_t *sites_json(intern_t *in, const lk_input_t *inp, lk_symbolizer_t *
                 continue;
             }
             size_t skip = lk_leaks_trim(f, n);
-            json_array_append_new(a, json_pack("[i,I,I,I,I,I,o]", pr->pid,
+            json_array_append_new(a, json_pack("[i,I,I,I,I,I,o,i]", pr->pid,
                                                (json_int_t)s->live_bytes, (json_int_t)s->live_blocks,
                                                (json_int_t)s->total_bytes, (json_int_t)s->total_blocks,
                                                (json_int_t)s->peak_live_bytes,
-                                               frame_list(in, f + skip, n - skip)));
+                                               frame_list(in, f + skip, n - skip),
+                                               (int)pr->image));
             free(f);
         }
         free(v);
@@ -246,10 +250,10 @@ static json_t *sites_json(intern_t *in, const lk_input_t *inp, lk_symbolizer_t *
             char name[64];
             snprintf(name, sizeof(name), "(%llu smaller sites)", (unsigned long long)nrest);
             lk_frame_t other = { .function = name };
-            json_array_append_new(a, json_pack("[i,I,I,I,I,I,o]", pr->pid, (json_int_t)rest[0],
+            json_array_append_new(a, json_pack("[i,I,I,I,I,I,o,i]", pr->pid, (json_int_t)rest[0],
                                                (json_int_t)rest[1], (json_int_t)rest[2],
                                                (json_int_t)rest[3], (json_int_t)rest[4],
-                                               frame_list(in, &other, 1)));
+                                               frame_list(in, &other, 1), (int)pr->image));
         }
     }
     return a;
@@ -318,12 +322,13 @@ static void cap_held(json_t *root, json_t *omitted, json_int_t cap)
     json_t *held = json_object_get(root, "held_by"), *counts = json_object(), *grow = json_object();
     size_t n = json_array_size(held), i;
     json_t **v = malloc((n + 1) * sizeof(*v)), *g, *out = json_array();
-    char key[48];
+    char key[72];
     if (v == NULL || counts == NULL || grow == NULL || out == NULL)
         goto done;
     json_array_foreach(json_object_get(root, "growth"), i, g) {
-        snprintf(key, sizeof(key), "%lld/%lld",
+        snprintf(key, sizeof(key), "%lld/%lld/%lld",
                  (long long)json_integer_value(json_object_get(g, "pid")),
+                 (long long)json_integer_value(json_object_get(g, "image")),
                  (long long)json_integer_value(json_object_get(g, "stack")));
         json_object_set_new(grow, key, json_true());
     }
@@ -332,9 +337,10 @@ static void cap_held(json_t *root, json_t *omitted, json_int_t cap)
     qsort(v, n, sizeof(*v), by_bytes_desc);
     for (i = 0; i < n; i++) {
         int pid = (int)json_integer_value(json_object_get(v[i], "pid"));
-        snprintf(key, sizeof(key), "%d/%lld", pid,
+        unsigned image = (unsigned)json_integer_value(json_object_get(v[i], "image"));
+        snprintf(key, sizeof(key), "%d/%u/%lld", pid, image,
                  (long long)json_integer_value(json_object_get(v[i], "stack")));
-        if (under_cap(counts, pid, cap) || json_object_get(grow, key) != NULL)
+        if (under_cap(counts, pid, image, cap) || json_object_get(grow, key) != NULL)
             json_array_append(out, v[i]);
         else
             omit(omitted, "held_by", json_integer_value(json_object_get(v[i], "blocks")),
@@ -349,12 +355,12 @@ done:
     json_decref(grow);
 }
 
-/* "inherited": {pid: [parent pid, blocks, bytes]} for each forked child
- * whose final dump still holds blocks from before the fork. */
+/* "inherited": {"pid/image": [parent pid, blocks, bytes]} for each forked
+ * child whose final dump still holds blocks from before the fork. */
 static json_t *inherited_json(const lk_input_t *inp)
 {
     json_t *o = json_object();
-    char key[24];
+    char key[32];
     for (size_t p = 0; o != NULL && p < inp->nprocs; p++) {
         const lk_process_t *pr = &inp->procs[p];
         if (pr->ndumps == 0)
@@ -362,7 +368,7 @@ static json_t *inherited_json(const lk_input_t *inp)
         const lk_dump_t *d = pr->dumps[pr->ndumps - 1];
         if (d->totals.inherited_from_pid == 0)
             continue;
-        snprintf(key, sizeof(key), "%d", pr->pid);
+        snprintf(key, sizeof(key), "%d/%u", pr->pid, pr->image);
         json_object_set_new(o, key, json_pack("[I,I,I]", (json_int_t)d->totals.inherited_from_pid,
                                               (json_int_t)d->totals.inherited_blocks,
                                               (json_int_t)d->totals.inherited_bytes));

@@ -160,14 +160,21 @@ static void print_structure(FILE *out, const lk_structure_report_t *s)
     fputc('\n', out);
 }
 
-/* A root as the held-by lines name it. */
+/* A root as the held-by lines name it; 'parent' is the pid a forked child
+ * was forked from (0 for none), whose heap blocks it inherited. */
 static void put_root(FILE *out, lk_root_t root, const char *symbol, const char *decl_file,
                      int decl_line, const char *module, uint64_t offset, int64_t tid,
-                     bool main_thread)
+                     bool main_thread, uint64_t parent)
 {
     switch (root) {
     case LK_ROOT_GLOBAL:
-        if (symbol != NULL) {
+        /* the preload's name for a block allocated before the fork: the
+         * child scans it as a root, but it is heap, not global data */
+        if (module != NULL && strcmp(module, LK_INHERITED_MODULE) == 0) {
+            fprintf(out, "a block inherited at fork");
+            if (parent != 0)
+                fprintf(out, " from process %" PRIu64, parent);
+        } else if (symbol != NULL) {
             fprintf(out, "global `%s`", symbol);
             if (decl_file != NULL)
                 fprintf(out, " (%s:%d)", lk_basename(decl_file), decl_line);
@@ -195,11 +202,11 @@ static void put_root(FILE *out, lk_root_t root, const char *symbol, const char *
 }
 
 /* "global `cache` (cache.c:17) retains 120.0 MiB in 1200000 blocks" */
-static void print_retained(FILE *out, const lk_retained_report_t *e)
+static void print_retained(FILE *out, const lk_retained_report_t *e, uint64_t parent)
 {
     fprintf(out, "  ");
     put_root(out, e->root, e->symbol, e->decl_file, e->decl_line, e->module, e->offset,
-             e->tid, e->main_thread);
+             e->tid, e->main_thread, parent);
     fprintf(out, " retains %s", e->at_least ? "at least " : "");
     put_bytes(out, (double)e->bytes);
     fprintf(out, " in %" PRIu64 " %s\n", e->blocks, plural(e->blocks, "block", "blocks"));
@@ -216,7 +223,7 @@ static void print_top(FILE *out, const lk_top_report_t *t)
     fputc('\n', out);
 }
 
-static void print_held(FILE *out, const lk_held_report_t *h)
+static void print_held(FILE *out, const lk_held_report_t *h, uint64_t parent)
 {
     fprintf(out, "  ");
     put_bytes(out, (double)h->site.bytes);
@@ -224,7 +231,7 @@ static void print_held(FILE *out, const lk_held_report_t *h)
             plural(h->site.blocks, "block", "blocks"),
             h->kind == LK_KIND_POSSIBLE ? "possibly held (interior pointer)" : "held");
     put_root(out, h->root, h->symbol, h->decl_file, h->decl_line, h->module, h->offset, h->tid,
-             h->main_thread);
+             h->main_thread, parent);
     fprintf(out, ", allocated at ");
     put_site_paren(out, &h->site);
     if (h->growing) {
@@ -251,6 +258,11 @@ void lk_report_reach_text(FILE *out, const lk_report_t *r, const lk_options_t *o
 {
     unsigned lost = (1u << LK_KIND_DEFINITE) | (1u << LK_KIND_INDIRECT);
     size_t shown = 0;
+    uint64_t parent = 0;
+
+    for (size_t i = 0; i < r->nprocs; i++)
+        if (r->procs[i].pid == pid && r->procs[i].image == image)
+            parent = r->procs[i].inherited_from_pid;
 
     if ((opt->show_kinds & lost) != 0) {
         for (size_t i = 0; i < r->nstructures; i++) {
@@ -279,7 +291,7 @@ void lk_report_reach_text(FILE *out, const lk_report_t *r, const lk_options_t *o
         if (!section_row(out, &shown, opt->top,
                          "Held by (the root that keeps live memory reachable):"))
             break;
-        print_held(out, h);
+        print_held(out, h, parent);
     }
     if (shown > 0)
         fputc('\n', out);
@@ -295,7 +307,7 @@ void lk_report_reach_text(FILE *out, const lk_report_t *r, const lk_options_t *o
         if (!section_row(out, &shown, opt->top,
                          "Retained by root (what clearing it would give back):"))
             break;
-        print_retained(out, e);
+        print_retained(out, e, parent);
     }
     if (shown > 0)
         fputc('\n', out);
@@ -375,6 +387,7 @@ static json_t *structures_json(const lk_report_t *r)
             json_decref(a);
             return NULL;
         }
+        json_object_set_new(o, "image", json_integer(s->image));
         if (s->suppressed)
             json_object_set_new(o, "suppressed", json_true());
         if (s->has_retained) {
@@ -419,6 +432,7 @@ static json_t *held_json(const lk_report_t *r)
             json_decref(a);
             return NULL;
         }
+        json_object_set_new(o, "image", json_integer(h->image));
         root_where_json(o, h->root, h->module, h->offset, h->symbol, h->decl_file, h->decl_line,
                         h->tid, h->main_thread);
         json_object_set_new(o, "stack", json_integer((json_int_t)h->site.stack_id));
@@ -457,6 +471,7 @@ static json_t *retained_json(const lk_report_t *r)
             json_decref(a);
             return NULL;
         }
+        json_object_set_new(o, "image", json_integer(e->image));
         root_where_json(o, e->root, e->module, e->offset, e->symbol, e->decl_file, e->decl_line,
                         e->tid, e->main_thread);
     }
@@ -481,6 +496,7 @@ static json_t *tops_json(const lk_report_t *r)
             json_decref(a);
             return NULL;
         }
+        json_object_set_new(o, "image", json_integer(t->image));
     }
     return a;
 }

@@ -7,7 +7,7 @@
   var D = JSON.parse(document.getElementById('report-data').textContent);
   var KINDS = ['definite', 'indirect', 'possible', 'reachable', 'unfreed'];
   var LEAKY = { unfreed: 1, definite: 1, indirect: 1, possible: 1 };
-  var pid = null;   // the picked process, or null for all
+  var pid = null;   // the picked process's key (pk), or null for all
   var phases = [];
 
   // ### helpers
@@ -67,12 +67,16 @@
     }
     return out.replace(/\((?:[^()]|\([^()]*\))*\)( const)?$/, '');
   }
-  // The program name of process 'p' (and its pid when there are several).
-  var procByPid = {};
-  (D.processes || []).forEach(function (p) { procByPid[p.pid] = p; });
-  function progName(p) {
-    var x = procByPid[p];
-    return x && x.exe ? x.exe.replace(/.*\//, '') : 'pid ' + p;
+  // A process is one program image of a pid (a pid that execs is two), as
+  // in the text report: "pid/image" keys every record of it.
+  function pk(x) { return x.pid + '/' + (x.image || 0); }
+  // The program name of process key 'k': as invoked (ps's name), else the
+  // executable's.
+  var procByKey = {}, lastImage = {};
+  (D.processes || []).forEach(function (p) { p.k = pk(p); procByKey[p.k] = p; lastImage[p.pid] = p.k; });
+  function progName(k) {
+    var x = procByKey[k];
+    return x && x.name ? x.name : x && x.exe ? x.exe.replace(/.*\//, '') : 'pid ' + String(k).replace(/\/.*/, '');
   }
   function where(f) {
     if (f.file) return f.file + (f.line > 0 ? ':' + f.line : '');
@@ -131,10 +135,10 @@
   // ### data
   var stacks = D.stacks.map(function (s) { return s.map(frame); });
   var leaks = D.leaks.map(function (l) {
-    return { pid: l[0], kind: l[1], family: l[2], bytes: l[3], blocks: l[4], supp: l[5], frames: stacks[l[6]] };
+    return { pid: l[0], k: l[0] + '/' + (l[7] || 0), kind: l[1], family: l[2], bytes: l[3], blocks: l[4], supp: l[5], frames: stacks[l[6]] };
   });
   var sites = D.sites.map(function (s) {
-    return { pid: s[0], live: s[1], liveBlocks: s[2], allocs: s[3], allocBlocks: s[4], peak: s[5], frames: stacks[s[6]] };
+    return { pid: s[0], k: s[0] + '/' + (s[7] || 0), live: s[1], liveBlocks: s[2], allocs: s[3], allocBlocks: s[4], peak: s[5], frames: stacks[s[6]] };
   });
   var procs = D.processes || [];
   // held_by, structures, growth and failures name their stacks by index
@@ -147,6 +151,9 @@
     });
   }
   [D.held_by, D.structures, D.growth, D.failures].forEach(expand);
+  [D.held_by, D.structures, D.growth, D.failures, (D.verdict || {}).processes].forEach(function (v) {
+    (v || []).forEach(function (x) { x.k = pk(x); });
+  });
   var multi = procs.length > 1;
   var OMIT = D.omitted || {};
 
@@ -154,35 +161,37 @@
   if (procs.length > 1) {
     var sel = $('proc');
     sel.appendChild(el('option', null, 'all ' + procs.length + ' processes')).value = '';
-    // parents before their children, indented, as ps --forest draws them
+    // parents before their children, indented, as ps --forest draws them;
+    // a program a pid exec'd is drawn under the one it replaced
     var kids = {}, roots = [];
     procs.forEach(function (p) {
-      if (procByPid[p.ppid] && p.ppid !== p.pid) (kids[p.ppid] = kids[p.ppid] || []).push(p);
+      var up = p.image ? p.pid + '/' + (p.image - 1) : p.ppid !== p.pid ? lastImage[p.ppid] : null;
+      if (up && procByKey[up]) (kids[up] = kids[up] || []).push(p);
       else roots.push(p);
     });
     var seen = {};
     (function walk(list, depth) {
       list.forEach(function (p) {
-        if (seen[p.pid]) return;
-        seen[p.pid] = 1;
-        var o = el('option', null, '\u00a0\u00a0'.repeat(Math.min(depth, 12)) + (depth ? '└ ' : '') + progName(p.pid) + ' ' +
-          p.pid + (p.leaked_bytes ? ' — ' + human(p.leaked_bytes) + ' leaked' : ''));
-        o.value = String(p.pid);
+        if (seen[p.k]) return;
+        seen[p.k] = 1;
+        var o = el('option', null, '\u00a0\u00a0'.repeat(Math.min(depth, 12)) + (depth ? '└ ' : '') + progName(p.k) + ' ' +
+          p.pid + (p.image ? ' (exec ' + p.image + ')' : '') + (p.leaked_bytes ? ' — ' + human(p.leaked_bytes) + ' leaked' : ''));
+        o.value = p.k;
         sel.appendChild(o);
-        walk(kids[p.pid] || [], depth + 1);
+        walk(kids[p.k] || [], depth + 1);
       });
     })(roots, 0);
     $('procpick').hidden = false;
-    sel.onchange = function () { pid = sel.value === '' ? null : Number(sel.value); drawAll(); };
+    sel.onchange = function () { pid = sel.value === '' ? null : sel.value; drawAll(); };
   }
 
   // ### verdict banner
   function holders(p, stack) {
-    return (D.held_by || []).filter(function (h) { return h.pid === p && h.stack === stack; });
+    return (D.held_by || []).filter(function (h) { return h.k === p && h.stack === stack; });
   }
   function rootName(h) {
     if (h.root === 'global' && h.module === '[inherited]') {
-      var inh = (D.inherited || {})[h.pid];
+      var inh = (D.inherited || {})[h.k];
       return 'a block inherited at fork' + (inh ? ' from pid ' + inh[0] : '');
     }
     if (h.root === 'global')
@@ -193,10 +202,10 @@
   }
   function drawVerdict() {
     var b = clear($('verdict')), v = D.verdict || { processes: [] };
-    var vp = (v.processes || []).filter(function (x) { return picked(x.pid); });
+    var vp = (v.processes || []).filter(function (x) { return picked(x.k); });
     var kind = vp.length ? vp[0].kind : (v.kind || 'none'), text = vp.length ? vp[0].text : v.text;
     vp.forEach(function (x) { if (x.kind !== 'none' && kind === 'none') { kind = x.kind; text = x.text; } });
-    var lost = leaks.filter(function (l) { return picked(l.pid) && !l.supp && LEAKY[l.kind]; });
+    var lost = leaks.filter(function (l) { return picked(l.k) && !l.supp && LEAKY[l.kind]; });
     var top = lost.filter(function (l) { return l.kind === 'definite'; })[0] || lost[0];
     var title, what;
     if (kind === 'leak_exhaustion') title = 'Leak-driven exhaustion: memory grew until an allocation failed';
@@ -210,21 +219,21 @@
     b.className = 'banner v-' + kind;
     b.setAttribute('data-verdict', kind);
     b.appendChild(el('b', null, title));
-    var g = (D.growth || []).filter(function (s) { return picked(s.pid) && s.steady; })[0];
+    var g = (D.growth || []).filter(function (s) { return picked(s.k) && s.steady; })[0];
     var site = null;
-    var fail = (D.failures || []).filter(function (f) { return picked(f.pid); })[0];
+    var fail = (D.failures || []).filter(function (f) { return picked(f.k); })[0];
     if ((kind === 'overflow' || kind === 'exhaustion') && fail)
-      site = { pid: fail.pid, stack: fail.stack, frames: (fail.frames || []).map(jframe), bytes: fail.request_bytes, request: fail['function'] };
-    else if (g && g.frames && g.frames.length) site = { pid: g.pid, stack: g.stack, frames: g.frames.map(jframe), bytes: g.final_bytes };
-    else if (top) site = { pid: top.pid, stack: null, frames: top.frames, bytes: top.bytes, kind: top.kind };
+      site = { pid: fail.pid, k: fail.k, stack: fail.stack, frames: (fail.frames || []).map(jframe), bytes: fail.request_bytes, request: fail['function'] };
+    else if (g && g.frames && g.frames.length) site = { pid: g.pid, k: g.k, stack: g.stack, frames: g.frames.map(jframe), bytes: g.final_bytes };
+    else if (top) site = { pid: top.pid, k: top.k, stack: null, frames: top.frames, bytes: top.bytes, kind: top.kind };
     if (site) {
       what = el('div', 'site');
-      what.appendChild(document.createTextNode(multi && pid === null ? 'In ' + progName(site.pid) + ' (pid ' + site.pid + '), site: ' : 'Site: '));
+      what.appendChild(document.createTextNode(multi && pid === null ? 'In ' + progName(site.k) + ' (pid ' + site.pid + '), site: ' : 'Site: '));
       what.appendChild(el('code', null, siteText(site.frames) + callerText(site.frames)));
       what.appendChild(document.createTextNode(site.request ? ' — ' + site.request + '(' : ' — '));
       what.appendChild(bytesEl('span', site.bytes));
       if (site.request) what.appendChild(document.createTextNode(') failed'));
-      var hs = site.stack !== null && !site.request ? holders(site.pid, site.stack) : [];
+      var hs = site.stack !== null && !site.request ? holders(site.k, site.stack) : [];
       var held = hs.length ? 'held by ' + hs.map(rootName).join(', ')
         : site.kind === 'definite' || site.kind === 'indirect' ? 'nothing holds it (no pointer to it is left)'
         : site.kind === 'unfreed' ? 'holder unknown (no reachability scan)' : '';
@@ -239,7 +248,7 @@
     var k = clear($('kinds')), box = el('div', 'kinds');
     var sums = {}, supp = { bytes: 0, blocks: 0 };
     KINDS.forEach(function (n) { sums[n] = { bytes: 0, blocks: 0 }; });
-    procs.filter(function (p) { return picked(p.pid); }).forEach(function (p) {
+    procs.filter(function (p) { return picked(p.k); }).forEach(function (p) {
       KINDS.forEach(function (n) {
         if (p.kinds && p.kinds[n]) { sums[n].bytes += p.kinds[n].bytes; sums[n].blocks += p.kinds[n].blocks; }
       });
@@ -261,10 +270,12 @@
     t.appendChild(head(['process', 'program', 'dumps', 'leaked', 'blocks', 'sites', 'last dump']));
     // the processes that leak most first; a script's or a build's dozens
     // of clean ones wait behind a button
-    var list = procs.filter(function (p) { return picked(p.pid); })
-      .sort(function (a, b) { return b.leaked_bytes - a.leaked_bytes || a.pid - b.pid; });
+    var list = procs.filter(function (p) { return picked(p.k); })
+      .sort(function (a, b) { return b.leaked_bytes - a.leaked_bytes || a.pid - b.pid || (a.image || 0) - (b.image || 0); });
     list.slice(0, allProcs ? list.length : PROC_ROWS).forEach(function (p) {
-      var prog = el('td', null, p.exe || '?'), inh = (D.inherited || {})[p.pid];
+      var prog = el('td', null, p.exe || '?'), inh = (D.inherited || {})[p.k];
+      if (p.name && p.exe && p.name !== p.exe.replace(/.*\//, '')) prog.textContent = p.name + ' (exe ' + p.exe + ')';
+      if (p.image) prog.appendChild(el('span', 'muted', ' (exec ' + p.image + ' of pid ' + p.pid + ')'));
       if (inh) prog.appendChild(el('span', 'muted', ' (forked from ' + inh[0] + '; ' + human(inh[2]) + ' inherited, not counted)'));
       t.appendChild(row([String(p.pid), prog, String(p.dumps), bytesEl('td', p.leaked_bytes, 'num'),
         el('td', 'num', p.leaked_blocks), el('td', 'num', p.leak_sites), p.final_trigger + (p.complete ? '' : ' (incomplete)')]));
@@ -304,7 +315,7 @@
   function drawLeaks() {
     var q = $('leakfilter').value.toLowerCase();
     var list = leaks.filter(function (l) {
-      if (!picked(l.pid)) return false;
+      if (!picked(l.k)) return false;
       if (!q) return true;
       return l.kind.indexOf(q) >= 0 || l.frames.some(function (f) {
         return (f.fn || '').toLowerCase().indexOf(q) >= 0 || (f.file || '').toLowerCase().indexOf(q) >= 0;
@@ -325,7 +336,7 @@
         site.appendChild(el('span', 'muted loc', ' ' + where(l.frames[0])));
       site.appendChild(el('span', 'muted', callerText(l.frames)));
       var tr = row([el('td', null, l.kind + (l.supp ? ' (suppressed)' : '')), bytesEl('td', l.bytes, 'num'),
-        el('td', 'num', l.blocks), site, el('td', null, multi ? progName(l.pid) + ' ' + l.pid : l.pid)]);
+        el('td', 'num', l.blocks), site, el('td', null, multi ? progName(l.k) + ' ' + l.pid : l.pid)]);
       tr.className = 'leak';
       tr.onclick = function () {
         if (tr.nextSibling && tr.nextSibling.className === 'detail') { body.removeChild(tr.nextSibling); return; }
@@ -364,12 +375,12 @@
   function buildFlame(mode) {
     var root = { name: 'all', frame: null, value: 0, blocks: 0, kids: {}, parent: null };
     var items = mode === 'leaked'
-      ? leaks.filter(function (l) { return picked(l.pid) && !l.supp && LEAKY[l.kind]; })
-          .map(function (l) { return { pid: l.pid, frames: l.frames, v: l.bytes, n: l.blocks }; })
-      : sites.filter(function (s) { return picked(s.pid); }).map(function (s) {
-          return mode === 'live' ? { pid: s.pid, frames: s.frames, v: s.live, n: s.liveBlocks }
-            : mode === 'allocs' ? { pid: s.pid, frames: s.frames, v: s.allocs, n: s.allocBlocks }
-            : { pid: s.pid, frames: s.frames, v: s.peak, n: s.liveBlocks };
+      ? leaks.filter(function (l) { return picked(l.k) && !l.supp && LEAKY[l.kind]; })
+          .map(function (l) { return { pid: l.pid, k: l.k, frames: l.frames, v: l.bytes, n: l.blocks }; })
+      : sites.filter(function (s) { return picked(s.k); }).map(function (s) {
+          return mode === 'live' ? { pid: s.pid, k: s.k, frames: s.frames, v: s.live, n: s.liveBlocks }
+            : mode === 'allocs' ? { pid: s.pid, k: s.k, frames: s.frames, v: s.allocs, n: s.allocBlocks }
+            : { pid: s.pid, k: s.k, frames: s.frames, v: s.peak, n: s.liveBlocks };
         });
     // all processes of several programs: one frame per program on top
     var byProg = pid === null && multi;
@@ -378,7 +389,7 @@
       var node = root;
       root.value += it.v; root.blocks += it.n;
       if (byProg) {
-        var pn = '[' + progName(it.pid) + ']';
+        var pn = '[' + progName(it.k) + ']';
         node = node.kids[pn] || (node.kids[pn] = { name: pn, frame: null, value: 0, blocks: 0, kids: {}, parent: root });
         node.value += it.v; node.blocks += it.n;
       }
@@ -478,7 +489,7 @@
         if (t <= ts[i]) return pts[i - 1][0] + (pts[i][0] - pts[i - 1][0]) * (t - ts[i - 1]) / ((ts[i] - ts[i - 1]) || 1);
       return pts[pts.length - 1][0];
     }
-    (D.failures || []).filter(function (f) { return f.pid === longest.pid; }).forEach(function (f) {
+    (D.failures || []).filter(function (f) { return f.k === longest.k; }).forEach(function (f) {
       var t = f.first_uptime_ns / 1e9, x = xAt(t), g = document.createElementNS(NS, 'g');
       g.setAttribute('class', 'fail-marker');
       var m = document.createElementNS(NS, 'path');
@@ -513,7 +524,7 @@
   // ### lost structures: head -> member sites, cycle edges back to the head
   function drawStructures() {
     var box = clear($('structlist'));
-    var list = (D.structures || []).filter(function (s) { return picked(s.pid) && !s.suppressed; });
+    var list = (D.structures || []).filter(function (s) { return picked(s.k) && !s.suppressed; });
     if (!list.length) { box.appendChild(el('p', 'muted', 'none (or no reachability scan)')); return; }
     var NS = 'http://www.w3.org/2000/svg';
     function text(svg, x, y, s, anchor) {
@@ -562,7 +573,7 @@
   // ### held by
   function drawHeld() {
     var t = clear($('heldtable'));
-    var list = (D.held_by || []).filter(function (h) { return picked(h.pid) && !h.suppressed; });
+    var list = (D.held_by || []).filter(function (h) { return picked(h.k) && !h.suppressed; });
     if (!list.length) { t.appendChild(row([el('td', 'muted', 'no root holds memory (or no reachability scan)')])); return; }
     t.appendChild(head(['root', 'keeps alive', 'kind', 'bytes', 'blocks', 'retained', 'process']));
     list.forEach(function (h) {
@@ -579,7 +590,7 @@
   // ### failures
   function drawFailures() {
     var t = clear($('failtable'));
-    var list = (D.failures || []).filter(function (f) { return picked(f.pid); });
+    var list = (D.failures || []).filter(function (f) { return picked(f.k); });
     if (!list.length) { t.appendChild(row([el('td', 'muted', 'no request failed')])); return; }
     t.appendChild(head(['request', 'size', 'what', 'time', 'live then', 'headroom', 'count', 'process']));
     list.forEach(function (f) {

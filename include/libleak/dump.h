@@ -263,5 +263,8 @@ typedef enum lk_reach_kind {
 #define LK_REACH_KIND_NAMES { "definite", "indirect", "possible", "reachable" }
 /* What a root region is (held_by[].root). */
 #define LK_REACH_ROOT_NAMES { "global", "stack", "tls", "registers" }
+/* The module of a "global" root that is a forked child's inherited heap
+ * block (allocated before the fork), which the child's scan treats as a root. */
+#define LK_INHERITED_MODULE "[inherited]"
 
 #endif /* LIBLEAK_DUMP_H */

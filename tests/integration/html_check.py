@@ -134,7 +134,7 @@ def main():
     if a.picker is not None:
         sel = by_id("proc")
         opts = [e for e in d.elems if e[0] == "option" and e[1].get("value", "") != ""
-                and re.fullmatch(r"\d+", e[1].get("value", ""))]
+                and re.fullmatch(r"\d+/\d+", e[1].get("value", ""))]   # pid/image
         if not sel or len(opts) < a.picker:
             bad.append("the process picker lists %d processes, want at least %d" % (len(opts), a.picker))
         pick = by_id("procpick")

@@ -1,7 +1,8 @@
 #!/bin/sh
 # test_fork_inherited: a forked child's dump carries its own sites only and a
 # count of what it inherited.  pl_fork's child: leak-analyze reports none of
-# the inherited block unless asked with --show=inherited.  A bash loop of 100
+# the inherited block unless asked with --show=inherited, and names a block
+# held through an inherited one by that block's parent.  A bash loop of 100
 # subshells: every subshell's dump is small (its own few sites and their
 # stacks, not the parent's table) and loads in leak-analyze.
 . tests/integration/lib.sh
@@ -28,6 +29,12 @@ grep -q child_leak "$LK_TMP/plain.txt" || lk_fail "the child's own leak is not r
 grep -q "Inherited: process $ppid holds 1337 byte(s) in 1 block(s) allocated before it was forked" \
     "$LK_TMP/inh.txt" || { cat "$LK_TMP/inh.txt" >&2; lk_fail "--show=inherited: no inherited line"; }
 grep -q before_fork "$LK_TMP/inh.txt" && lk_fail "--show=inherited reports the block as a leak"
+# child_again's block is held through an inherited block: the held-by line
+# names that block and the parent, not "global data at [inherited]"
+"$AN" --show=all "$child" >"$LK_TMP/all.txt" 2>&1
+grep -q "1000 bytes in 1 block held by a block inherited at fork from process [0-9]*, allocated at child_again" \
+    "$LK_TMP/all.txt" || { grep -A3 "Held by" "$LK_TMP/all.txt" >&2; lk_fail "child_again's holder not named"; }
+grep -q "\[inherited\]" "$LK_TMP/all.txt" && lk_fail "a root named [inherited] in the text report"
 
 lk_run_both bash -c 'for i in $(seq 100); do (x=$i; echo $x >/dev/null); done; echo done'
 [ "$LK_STATUS" -eq 0 ] || lk_fail "the subshell loop exited $LK_STATUS"

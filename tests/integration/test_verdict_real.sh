@@ -122,6 +122,12 @@ m = re.search(r'<script type="application/json"[^>]*>(.*?)</script>', h, re.S)
 d = json.loads(m.group(1))
 assert [p["name"] for p in d["processes"]] == ["renamed", "renamed"], d["processes"]
 assert sorted(p["image"] for p in d["processes"]) == [0, 1], d["processes"]
+def fns(st):
+    return {d["strings"][d["frames"][f][0]] for f in d["stacks"][st]}
+hl = {(l[7], fn) for l in d["leaks"] for fn in fns(l[6]) if fn.endswith("_exec")}
+assert hl == {(0, "before_exec"), (1, "after_exec")}, hl
+hs = {(x[7], fn) for x in d["sites"] for fn in fns(x[6]) if fn.endswith("_exec")}
+assert hs == {(0, "before_exec"), (1, "after_exec")}, hs
 PY
 # redis-server is a symlink to redis-check-rdb on Debian: named as invoked
 if command -v redis-server >/dev/null 2>&1; then
