@@ -136,14 +136,23 @@ static bool parent_has_sample(const lk_process_t *pp, uint64_t ns)
 
 /* The first sample of a forked child's final timeline that is its own:
  * the samples before the fork are copies of its parent's (same uptimes, as
- * the child keeps the parent's clock origin).  With the parent's dumps in
- * 'in', the one after the last sample they share; else the first where one
- * of the child's own sites (a timeline lists no inherited one) has live
- * bytes.  Sets gp->fork_parent_seen. */
+ * the child keeps the parent's clock origin).  The first one taken after
+ * the fork when the dump says when that was; older dumps: with the
+ * parent's dumps in 'in', the one after the last sample they share; else
+ * the first where one of the child's own sites (a timeline lists no
+ * inherited one) has live bytes.  Sets gp->fork_parent_seen when the fork
+ * is known. */
 static size_t fork_sample(lk_growth_proc_t *gp, const lk_input_t *in, const lk_process_t *p)
 {
     const lk_dump_t *last = p->dumps[p->ndumps - 1];
     const lk_timeline_t *tl = &last->timeline;
+    if (last->has_fork_uptime) {
+        gp->fork_parent_seen = true;
+        size_t i = 0;
+        while (i < tl->n && tl->uptime_ns[i] < last->fork_uptime_ns)
+            i++;
+        return i;
+    }
     for (size_t k = 0; k < in->nprocs; k++) {
         const lk_process_t *pp = &in->procs[k];
         if ((uint64_t)pp->pid != last->totals.inherited_from_pid

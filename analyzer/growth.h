@@ -99,8 +99,9 @@ typedef struct lk_growth_proc {
     size_t nfreed;              /* steady sites (and the total) freed by the end */
     /* A forked child: its timeline before the fork is its parent's, so only
      * samples from 'fork_sample' on are its own (and inherited blocks are
-     * left out of them); fork_parent_seen when the parent's dumps told where
-     * the fork was, else the child's first own site did. */
+     * left out of them); fork_parent_seen when the dump's fork time or the
+     * parent's dumps told where the fork was, else the child's first own
+     * site did. */
     bool forked, fork_parent_seen;
     size_t fork_sample;
     uint64_t final_live_bytes;

@@ -563,9 +563,16 @@ static int load_header(ctx_t *c, json_t *root, lk_dump_t *d)
             || (rc = lk_jget_u64(c, dump, LK_KEY_DUMP, LK_KEY_UPTIME_NS, false, INT64_MAX, 0,
                                  &d->uptime_ns)) < 0
             || (rc = lk_jget_u64(c, dump, LK_KEY_DUMP, LK_KEY_RSS_BYTES, false, LK_MAX_COUNT, 0,
-                                 &d->rss_bytes)) < 0)
+                                 &d->rss_bytes)) < 0
+            || (rc = lk_jget_u64(c, dump, LK_KEY_DUMP, LK_KEY_IMAGE_ID, false, INT64_MAX,
+                                 UINT64_MAX, &d->image_id)) < 0
+            || (rc = lk_jget_u64(c, dump, LK_KEY_DUMP, LK_KEY_FORK_UPTIME_NS, false, INT64_MAX,
+                                 UINT64_MAX, &d->fork_uptime_ns)) < 0)
             return rc;
         d->trigger = (lk_trigger_t)trig;
+        /* absent: the default, which no valid value (at most INT64_MAX) is */
+        d->has_image_id = d->image_id != UINT64_MAX;
+        d->has_fork_uptime = d->fork_uptime_ns != UINT64_MAX;
     }
 
     if ((rc = lk_jget(c, root, "", LK_KEY_CONFIG, JSON_OBJECT, false, false, &o)) < 0)
@@ -855,8 +862,12 @@ static int cmp_dump(const void *a, const void *b)
     const lk_dump_t *x = *(lk_dump_t *const *)a, *y = *(lk_dump_t *const *)b;
     if (x->pid != y->pid)
         return x->pid < y->pid ? -1 : 1;
-    if (x->start_unix_ms != y->start_unix_ms)
+    if (x->has_image_id && y->has_image_id) {
+        if (x->image_id != y->image_id)
+            return x->image_id < y->image_id ? -1 : 1;
+    } else if (x->start_unix_ms != y->start_unix_ms) {
         return x->start_unix_ms < y->start_unix_ms ? -1 : 1;
+    }
     if (x->seq != y->seq)
         return x->seq < y->seq ? -1 : 1;
     return strcmp(x->file, y->file);
@@ -878,6 +889,14 @@ static bool same_exe(const lk_dump_t *a, const lk_dump_t *b)
     return la == lb && memcmp(a->exe, b->exe, la) == 0;
 }
 
+/* Are 'a' and 'b' (of one pid) dumps of the same program image? */
+static bool same_image(const lk_dump_t *a, const lk_dump_t *b)
+{
+    if (a->has_image_id && b->has_image_id)
+        return a->image_id == b->image_id;
+    return a->start_unix_ms == b->start_unix_ms && same_exe(a, b);
+}
+
 int lk_input_group(lk_input_t *in, char *err, size_t errlen)
 {
     size_t i, j;
@@ -891,13 +910,13 @@ int lk_input_group(lk_input_t *in, char *err, size_t errlen)
     in->procs = NULL;
     in->nprocs = 0;
     /* One process is one program image: an exec keeps the pid but starts
-     * libleak again (a new start time) in a new executable.  The dump has
-     * no image id, so a change of either one starts a new process. */
+     * libleak again (a new image id, start time and usually executable).
+     * A dump without an image id (older ones) is told by the other two: a
+     * change of either one starts a new process. */
     for (i = 0; i < in->ndumps; i = j) {
         for (j = i + 1; j < in->ndumps; j++)
             if (in->dumps[j]->pid != in->dumps[i]->pid
-                || in->dumps[j]->start_unix_ms != in->dumps[i]->start_unix_ms
-                || !same_exe(in->dumps[j], in->dumps[i]))
+                || !same_image(in->dumps[j], in->dumps[i]))
                 break;
         lk_process_t *nv = realloc(in->procs, (in->nprocs + 1) * sizeof(*nv));
         if (nv == NULL) {

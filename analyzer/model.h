@@ -142,6 +142,11 @@ typedef struct lk_dump {
     lk_trigger_t trigger;
     char *label;            /* may be NULL */
     uint64_t unix_ms, uptime_ns, rss_bytes;
+    /* dump.image_id (which program image of the pid; the grouping infers
+     * it from start time and exe without one) and a forked child's
+     * dump.fork_uptime_ns; has_* false when the dump has none (older dumps) */
+    bool has_image_id, has_fork_uptime;
+    uint64_t image_id, fork_uptime_ns;
     uint64_t max_depth, sample_bytes;
     lk_limits_t limits;
     lk_totals_t totals;

@@ -400,6 +400,10 @@ static int dump_parts_build(dump_parts_t *p, int trigger, const char *label, uns
     return 0;
 }
 
+/* A forked child's uptime at its fork (the latest one), 0 in a process that
+ * was not forked; the analyzer starts the child's own curve there. */
+static uint64_t fork_uptime_ns;
+
 /* The root object's members before the reachability section and the two
  * growing arrays, through 'w' (text or tree), into the object it is in. */
 static void write_head(lk_jw_t *w, const dump_parts_t *p)
@@ -417,6 +421,10 @@ static void write_head(lk_jw_t *w, const dump_parts_t *p)
     jw_u64(w, LK_KEY_UPTIME_NS, p->uptime_ns);
     jw_u64(w, LK_KEY_RSS_BYTES, p->rss_bytes);
     jw_u64(w, LK_KEY_MODULES_DROPPED, p->modules_dropped);
+    /* the clock at this image's start: an exec (same pid) starts another */
+    jw_u64(w, LK_KEY_IMAGE_ID, lk_start_ns);
+    if (fork_uptime_ns != 0)
+        jw_u64(w, LK_KEY_FORK_UPTIME_NS, fork_uptime_ns);
     lk_jw_close(w);
     lk_section_config(w, LK_KEY_CONFIG);
     lk_section_limits(w, LK_KEY_LIMITS);
@@ -879,6 +887,7 @@ void lk_dump_unlock(void)
  * are held by this thread (taken in the prepare handler). */
 void lk_dump_reset_after_fork(void)
 {
+    fork_uptime_ns = lk_now_ns() - lk_start_ns;
     dump_seq = 0;
     exit_done = false;
     last_path[0] = '\0';

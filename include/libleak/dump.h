@@ -56,6 +56,8 @@
 #define LK_KEY_UPTIME_NS     "uptime_ns"
 #define LK_KEY_RSS_BYTES     "rss_bytes"
 #define LK_KEY_MODULES_DROPPED "modules_dropped" /* module records libleak could not keep */
+#define LK_KEY_IMAGE_ID      "image_id"       /* one per program image: exec starts a new one */
+#define LK_KEY_FORK_UPTIME_NS "fork_uptime_ns" /* a forked child's: when it was forked */
 
 /* ### config */
 #define LK_KEY_MAX_DEPTH     "max_depth"

@@ -33,6 +33,21 @@ LIBLEAK_DIR="$T/f" LD_PRELOAD="$LK_SO" "$V/gr_forkfree" >"$T/f.out" 2>"$T/f.err"
 "$LA" --format=json "$T/f" >"$T/f.json" 2>>"$T/f.la.err" || fail "leak-analyze json on gr_forkfree"
 ! grep -q "^VERDICT ([^)]*): leak in progress" "$T/f.txt" || fail "gr_forkfree: a leak in progress: $(grep VERDICT "$T/f.txt")"
 ! grep -q "projection" "$T/f.txt" || fail "gr_forkfree: a projection: $(grep projection "$T/f.txt")"
+# the dumps say which image they are of and when the child was forked
+"$LK_PY" - "$T/f" <<'PY' || fail "gr_forkfree: dump.image_id / fork_uptime_ns"
+import glob, json, sys
+ds = [json.load(open(f)) for f in glob.glob(sys.argv[1] + "/libleak.*.json")]
+kids = [d for d in ds if "inherited_from_pid" in d["totals"]]
+parents = [d for d in ds if "inherited_from_pid" not in d["totals"]]
+assert kids and parents, [d["process"]["pid"] for d in ds]
+assert all(isinstance(d["dump"]["image_id"], int) for d in ds), [d["dump"] for d in ds]
+assert all("fork_uptime_ns" not in d["dump"] for d in parents), [d["dump"] for d in parents]
+for k in kids:
+    f = k["dump"]["fork_uptime_ns"]
+    # after the parent's samples it copied, before the child's own
+    assert 0 < f <= k["dump"]["uptime_ns"], k["dump"]
+    assert k["dump"]["image_id"] == parents[0]["dump"]["image_id"], k["dump"]
+PY
 "$LK_PY" - "$T/f.json" <<'PY' || fail "gr_forkfree json: $(cat "$T/f.py.err" 2>/dev/null)"
 import json, sys
 r = json.load(open(sys.argv[1]))
@@ -88,6 +103,12 @@ ps = r["processes"]
 assert [p["name"] for p in ps] == ["renamed", "renamed"], ps
 assert all(p["exe"].endswith("/pl_exec") for p in ps), ps
 assert [p["image"] for p in ps] == [0, 1], ps
+import glob
+ids = {}
+for f in glob.glob(t + "/libleak.*.json"):
+    d = json.load(open(f))
+    ids.setdefault(d["dump"]["label"] == "before", set()).add(d["dump"]["image_id"])
+assert len(ids[True]) == 1 and len(ids[False]) == 1 and ids[True] != ids[False], ids
 # each leak names its image: before_exec's in image 0, after_exec's in 1
 def img(fn):
     return {l["image"] for l in r["leaks"]

@@ -298,6 +298,52 @@ START_TEST(test_analyze_group_by_image)
 }
 END_TEST
 
+/* With dump.image_id, the id alone tells a pid's program images apart: an
+ * image that execs itself (same exe) in the millisecond it started is two
+ * processes, in id order; without it, one (the fallback cannot tell). */
+START_TEST(test_analyze_group_by_image_id)
+{
+    static const struct { int image_id, seq; } dumps[] = {
+        { 900, 1 }, { 500, 0 }, { 900, 0 }, { 500, 1 }, { 500, 2 },
+    };
+    for (int with_id = 0; with_id < 2; with_id++) {
+        lk_input_t in = { 0 };
+        char err[256];
+        for (size_t i = 0; i < sizeof(dumps) / sizeof(dumps[0]); i++) {
+            json_error_t jerr;
+            json_t *root = json_loads(valid_dump, 0, &jerr);
+            json_t *dump = json_object_get(root, "dump");
+            json_object_set_new(dump, "seq", json_integer(dumps[i].seq));
+            if (with_id)
+                json_object_set_new(dump, "image_id", json_integer(dumps[i].image_id));
+            char *text = json_dumps(root, 0);
+            lk_dump_t *d;
+            ck_assert_int_eq(lk_load_buffer("x", text, strlen(text), &d, err, sizeof(err)), 0);
+            in.dumps = realloc(in.dumps, (in.ndumps + 1) * sizeof(*in.dumps));
+            in.dumps[in.ndumps++] = d;
+            free(text);
+            json_decref(root);
+        }
+        ck_assert_int_eq(lk_input_group(&in, err, sizeof(err)), 0);
+        if (!with_id) {
+            ck_assert_uint_eq(in.nprocs, 1);
+        } else {
+            ck_assert_uint_eq(in.nprocs, 2);
+            ck_assert_uint_eq(in.procs[0].ndumps, 3);
+            ck_assert_uint_eq(in.procs[1].ndumps, 2);
+            for (unsigned k = 0; k < 2; k++) {
+                ck_assert_uint_eq(in.procs[k].image, k);
+                for (size_t i = 0; i < in.procs[k].ndumps; i++) {
+                    ck_assert_uint_eq(in.procs[k].dumps[i]->image_id, k == 0 ? 500 : 900);
+                    ck_assert_uint_eq(in.procs[k].dumps[i]->seq, i);
+                }
+            }
+        }
+        lk_input_free(&in);
+    }
+}
+END_TEST
+
 START_TEST(test_analyze_template_match)
 {
     ck_assert(lk_supp_template_match("leak_here", "leak_here"));
@@ -703,6 +749,7 @@ static Suite *analyze_suite(void)
     tcase_add_test(tc, test_analyze_load_unreadable_path);
     tcase_add_test(tc, test_analyze_group_by_process);
     tcase_add_test(tc, test_analyze_group_by_image);
+    tcase_add_test(tc, test_analyze_group_by_image_id);
     tcase_add_test(tc, test_analyze_template_match);
     tcase_add_test(tc, test_analyze_template_match_no_backtracking);
     tcase_add_test(tc, test_analyze_escape);

@@ -827,7 +827,8 @@ END_TEST
 
 /* forkv's child: its timeline is its parent's ramp up to the fork, then
  * one sample of its own; it inherited every block and allocated nothing. */
-static void forkv_input(lk_input_t *in, bool with_parent, bool child_grows)
+/* ... forked at 'fork_ns' when not 0 (the dump's fork_uptime_ns). */
+static void forkv_input_at(lk_input_t *in, bool with_parent, bool child_grows, uint64_t fork_ns)
 {
     uint64_t none[NSTACKS] = { 0, 0, 0, 0 };
     if (with_parent) {
@@ -855,7 +856,14 @@ static void forkv_input(lk_input_t *in, bool with_parent, bool child_grows)
     }
     if (child_grows)
         add_tl_site(c, 1, tl_child_own);
+    c->has_fork_uptime = fork_ns != 0;
+    c->fork_uptime_ns = fork_ns;
     add_dump(in, c);
+}
+
+static void forkv_input(lk_input_t *in, bool with_parent, bool child_grows)
+{
+    forkv_input_at(in, with_parent, child_grows, 0);
 }
 
 static void analyze_procs(lk_input_t *in, lk_growth_report_t *g, size_t nprocs)
@@ -910,6 +918,26 @@ START_TEST(test_growth_fork_child_from_its_fork)
 }
 END_TEST
 
+/* A dump that says when its process was forked: the child's curve starts at
+ * the first sample after it, with or without the parent's dumps. */
+START_TEST(test_growth_fork_child_from_fork_time)
+{
+    for (int with_parent = 0; with_parent < 2; with_parent++) {
+        lk_input_t in = { 0 };
+        lk_growth_report_t g;
+        forkv_input_at(&in, with_parent, true, 2000000000u);
+        analyze_procs(&in, &g, with_parent ? 2 : 1);
+        const lk_growth_proc_t *gp = &g.procs[with_parent ? 1 : 0];
+        ck_assert(gp->forked && gp->fork_parent_seen);
+        ck_assert_uint_eq(gp->fork_sample, 20);
+        ck_assert_uint_eq(gp->total.n, 11);
+        ck_assert_int_eq(gp->verdict, LK_VERDICT_LEAK_IN_PROGRESS);
+        lk_growth_report_free(&g);
+        lk_input_free(&in);
+    }
+}
+END_TEST
+
 START_TEST(test_growth_verdict_names)
 {
     ck_assert_str_eq(lk_verdict_name(LK_VERDICT_NONE), "none");
@@ -947,6 +975,7 @@ static Suite *growth_suite(void)
     tcase_add_test(tc, test_growth_verdict_total_growing_not_steady);
     tcase_add_test(tc, test_growth_freed_by_the_end);
     tcase_add_test(tc, test_growth_fork_child_from_its_fork);
+    tcase_add_test(tc, test_growth_fork_child_from_fork_time);
     tcase_add_test(tc, test_growth_verdict_names);
     suite_add_tcase(s, tc);
     return s;
