@@ -224,6 +224,19 @@ START_TEST(test_analyze_load_unreadable_path)
 }
 END_TEST
 
+/* Loads an edited copy of valid_dump into in, as if read from a file. */
+static void input_add(lk_input_t *in, json_t *root)
+{
+    char err[256];
+    char *text = json_dumps(root, 0);
+    lk_dump_t *d;
+    ck_assert_int_eq(lk_load_buffer("x", text, strlen(text), &d, err, sizeof(err)), 0);
+    in->dumps = realloc(in->dumps, (in->ndumps + 1) * sizeof(*in->dumps));
+    in->dumps[in->ndumps++] = d;
+    free(text);
+    json_decref(root);
+}
+
 START_TEST(test_analyze_group_by_process)
 {
     lk_input_t in = { 0 };
@@ -237,13 +250,7 @@ START_TEST(test_analyze_group_by_process)
         json_object_set_new(json_object_get(root, "process"), "pid",
                             json_integer(atoi(pids[i])));
         json_object_set_new(json_object_get(root, "dump"), "seq", json_integer(atoi(seqs[i])));
-        char *text = json_dumps(root, 0);
-        lk_dump_t *d;
-        ck_assert_int_eq(lk_load_buffer("x", text, strlen(text), &d, err, sizeof(err)), 0);
-        in.dumps = realloc(in.dumps, (in.ndumps + 1) * sizeof(*in.dumps));
-        in.dumps[in.ndumps++] = d;
-        free(text);
-        json_decref(root);
+        input_add(&in, root);
     }
     ck_assert_int_eq(lk_input_group(&in, err, sizeof(err)), 0);
     ck_assert_uint_eq(in.nprocs, 2);
@@ -274,13 +281,7 @@ START_TEST(test_analyze_group_by_image)
         json_object_set_new(proc, "exe", json_string(dumps[i].exe));
         json_object_set_new(proc, "start_unix_ms", json_integer(dumps[i].start_ms));
         json_object_set_new(json_object_get(root, "dump"), "seq", json_integer(dumps[i].seq));
-        char *text = json_dumps(root, 0);
-        lk_dump_t *d;
-        ck_assert_int_eq(lk_load_buffer("x", text, strlen(text), &d, err, sizeof(err)), 0);
-        in.dumps = realloc(in.dumps, (in.ndumps + 1) * sizeof(*in.dumps));
-        in.dumps[in.ndumps++] = d;
-        free(text);
-        json_decref(root);
+        input_add(&in, root);
     }
     ck_assert_int_eq(lk_input_group(&in, err, sizeof(err)), 0);
     ck_assert_uint_eq(in.nprocs, 3);
@@ -316,13 +317,7 @@ START_TEST(test_analyze_group_by_image_id)
             json_object_set_new(dump, "seq", json_integer(dumps[i].seq));
             if (with_id)
                 json_object_set_new(dump, "image_id", json_integer(dumps[i].image_id));
-            char *text = json_dumps(root, 0);
-            lk_dump_t *d;
-            ck_assert_int_eq(lk_load_buffer("x", text, strlen(text), &d, err, sizeof(err)), 0);
-            in.dumps = realloc(in.dumps, (in.ndumps + 1) * sizeof(*in.dumps));
-            in.dumps[in.ndumps++] = d;
-            free(text);
-            json_decref(root);
+            input_add(&in, root);
         }
         ck_assert_int_eq(lk_input_group(&in, err, sizeof(err)), 0);
         if (!with_id) {
